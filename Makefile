@@ -1,0 +1,44 @@
+# bookingd — the two commands of the README, and a few for developers.
+#   make run     install what is missing, build, start on ./var/bookingd.db with demo data
+#   make check   install what is missing, build with sanitizers, run every test
+.POSIX:
+.PHONY: all run check build build-check deps deps-test bench format clean
+
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+RELEASE_DIR := build/release
+CHECK_DIR := build/check
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+deps-test:
+	@scripts/install-deps.sh test
+
+build: deps
+	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) --target bookingd
+
+run: build
+	@scripts/run-demo.sh $(RELEASE_DIR)/bookingd
+
+build-check: deps-test
+	@cmake -S . -B $(CHECK_DIR) -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON -DBK_TESTS=ON >/dev/null
+	@cmake --build $(CHECK_DIR) -j $(JOBS)
+
+check: build-check
+	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+bench: deps
+	@scripts/install-deps.sh bench
+	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBK_TESTS=OFF >/dev/null
+	@cmake --build $(RELEASE_DIR) -j $(JOBS)
+	@$(RELEASE_DIR)/bench/bench_availability
+	@bench/ingest/run.sh $(RELEASE_DIR)/bookingd
+
+format:
+	@find src tests bench -name '*.[ch]' | xargs clang-format -i
+
+clean:
+	rm -rf build

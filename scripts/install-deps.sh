@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the Debian packages bookingd needs; idempotent, quiet when all is present.
+#   scripts/install-deps.sh [build|test|bench]...   (default: build)
+# "test" adds what `make check` uses (cmocka, pytest, chromium, node modules
+# for the browser test); "bench" adds wrk and hyperfine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+build_pkgs=(build-essential cmake pkg-config tzdata
+            libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
+            libssl-dev)
+test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium)
+bench_pkgs=(wrk hyperfine)
+
+groups=("$@")
+[ ${#groups[@]} -eq 0 ] && groups=(build)
+want=()
+for g in "${groups[@]}"; do
+    case "$g" in
+    build) want+=("${build_pkgs[@]}") ;;
+    test) want+=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
+    bench) want+=("${build_pkgs[@]}" "${bench_pkgs[@]}") ;;
+    *) echo "install-deps: unknown group '$g' (build, test, bench)" >&2; exit 2 ;;
+    esac
+done
+
+missing=()
+for p in "${want[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+        missing+=("$p")
+    fi
+done
+# Node.js runs the browser test; the machine image ships it, Debian's
+# package is the fallback.
+if [[ " ${groups[*]} " == *" test "* ]] && ! command -v node >/dev/null; then
+    missing+=(nodejs npm)
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "install-deps: installing ${missing[*]}"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    export DEBIAN_FRONTEND=noninteractive
+    if ! $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/tmp/bookingd-apt.log 2>&1; then
+        $SUDO apt-get update -qq >/tmp/bookingd-apt.log 2>&1
+        $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >>/tmp/bookingd-apt.log 2>&1 || {
+            tail -20 /tmp/bookingd-apt.log >&2
+            exit 1
+        }
+    fi
+fi
+
+# The browser test drives Debian's chromium with playwright-core from npm.
+if [[ " ${groups[*]} " == *" test "* ]] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
+    echo "install-deps: npm ci (tests/e2e)"
+    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/tmp/bookingd-npm.log 2>&1) || {
+        tail -20 /tmp/bookingd-npm.log >&2
+        exit 1
+    }
+fi
+exit 0

@@ -1,0 +1,66 @@
+/* base/fault.c — counted fault points, test builds only. */
+#include "base/fault.h"
+
+#ifdef BK_FAULT_INJECTION
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/banned.h"
+
+#define MAX_POINTS 16
+
+struct point {
+    char name[64];
+    long remaining; /* -1: always */
+};
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct point points[MAX_POINTS];
+static int n_points;
+
+static void load(void)
+{
+    const char *env = getenv("BOOKINGD_FAULTS");
+    const char *p = env;
+
+    while (p && *p && n_points < MAX_POINTS) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq && (size_t)(eq - p) < sizeof(points[0].name)) {
+            struct point *pt = &points[n_points++];
+            memcpy(pt->name, p, (size_t)(eq - p));
+            pt->name[eq - p] = '\0';
+            pt->remaining = eq[1] == '*' ? -1 : strtol(eq + 1, NULL, 10);
+        }
+        p = comma ? comma + 1 : NULL;
+    }
+}
+
+bool bk_fault(const char *name)
+{
+    bool hit = false;
+
+    pthread_once(&once, load);
+    if (!n_points)
+        return false;
+    pthread_mutex_lock(&lock);
+    for (int i = 0; i < n_points; i++) {
+        if (strcmp(points[i].name, name) != 0)
+            continue;
+        if (points[i].remaining < 0) {
+            hit = true;
+        } else if (points[i].remaining > 0) {
+            points[i].remaining--;
+            hit = true;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return hit;
+}
+#else
+/* ISO C forbids an empty translation unit. */
+typedef int bk_fault_unused;
+#endif

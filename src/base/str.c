@@ -1,0 +1,154 @@
+/* base/str.c — string helpers. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/str.h"
+#include "base/banned.h"
+
+size_t bk_strlcpy(char *dst, const char *src, size_t size)
+{
+    size_t len = strlen(src);
+
+    if (size) {
+        size_t n = len < size - 1 ? len : size - 1;
+        memcpy(dst, src, n);
+        dst[n] = '\0';
+    }
+    return len;
+}
+
+char *bk_str_ascii_lower(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p >= 'A' && *p <= 'Z')
+            *p = (char)(*p - 'A' + 'a');
+    return s;
+}
+
+bool bk_str_ieq(const char *a, const char *b)
+{
+    for (;; a++, b++) {
+        char x = *a, y = *b;
+        if (x >= 'A' && x <= 'Z')
+            x = (char)(x - 'A' + 'a');
+        if (y >= 'A' && y <= 'Z')
+            y = (char)(y - 'A' + 'a');
+        if (x != y)
+            return false;
+        if (!x)
+            return true;
+    }
+}
+
+enum bk_err bk_parse_i64(const char *s, int64_t min, int64_t max,
+                         int64_t *out)
+{
+    const char *p = s;
+    char *end = NULL;
+    long long v;
+
+    if (!s || !*s)
+        return BK_E_MALFORMED;
+    if (*p == '-')
+        p++;
+    if (*p < '0' || *p > '9')
+        return BK_E_MALFORMED;
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (*end)
+        return BK_E_MALFORMED;
+    if (errno == ERANGE || v < min || v > max)
+        return BK_E_INVALID;
+    *out = v;
+    return BK_OK;
+}
+
+bool bk_ct_memeq(const void *a, const void *b, size_t n)
+{
+    const volatile unsigned char *x = a, *y = b;
+    unsigned char d = 0;
+
+    for (size_t i = 0; i < n; i++)
+        d |= x[i] ^ y[i];
+    return d == 0;
+}
+
+void bk_hex_encode(const unsigned char *p, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[p[i] >> 4];
+        out[2 * i + 1] = hex[p[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+bool bk_utf8_valid(const char *s, size_t max_bytes, bool allow_newlines)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t n = 0;
+
+    while (*p) {
+        unsigned c = *p;
+        int extra;
+        unsigned cp;
+
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f) {
+                if (!(allow_newlines && (c == '\n' || c == '\r' || c == '\t')))
+                    return false;
+            }
+            p++;
+            n++;
+        } else {
+            if ((c & 0xe0) == 0xc0) {
+                extra = 1;
+                cp = c & 0x1f;
+            } else if ((c & 0xf0) == 0xe0) {
+                extra = 2;
+                cp = c & 0x0f;
+            } else if ((c & 0xf8) == 0xf0) {
+                extra = 3;
+                cp = c & 0x07;
+            } else {
+                return false;
+            }
+            for (int i = 1; i <= extra; i++) {
+                if ((p[i] & 0xc0) != 0x80)
+                    return false;
+                cp = (cp << 6) | (p[i] & 0x3f);
+            }
+            /* Overlong forms, surrogates and out-of-range code points. */
+            if ((extra == 1 && cp < 0x80) || (extra == 2 && cp < 0x800) ||
+                (extra == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                (cp >= 0xd800 && cp <= 0xdfff))
+                return false;
+            /* C1 controls are as unwelcome as C0 ones. */
+            if (cp >= 0x80 && cp < 0xa0)
+                return false;
+            p += extra + 1;
+            n += (size_t)extra + 1;
+        }
+        if (n > max_bytes)
+            return false;
+    }
+    return true;
+}
+
+bool bk_slug_valid(const char *s, size_t max)
+{
+    size_t n = 0;
+
+    if (!s || !*s || *s == '-')
+        return false;
+    for (const char *p = s; *p; p++, n++) {
+        if (n >= max)
+            return false;
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+              *p == '-'))
+            return false;
+    }
+    return s[n - 1] != '-';
+}

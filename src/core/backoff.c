@@ -1,0 +1,17 @@
+/* core/backoff.c — exponential backoff with jitter. */
+#include "core/backoff.h"
+#include "base/banned.h"
+
+int64_t bk_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms,
+                      uint32_t rand32)
+{
+    int64_t cap = base_ms < 1 ? 1 : base_ms;
+
+    if (max_ms < cap)
+        max_ms = cap;
+    for (int i = 1; i < attempt && cap < max_ms; i++)
+        cap = cap > max_ms / 2 ? max_ms : cap * 2;
+    if (cap > max_ms)
+        cap = max_ms;
+    return cap / 2 + (int64_t)(((uint64_t)rand32 * (uint64_t)(cap - cap / 2 + 1)) >> 32);
+}

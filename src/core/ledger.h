@@ -1,0 +1,218 @@
+/* core/ledger.h — the ledger's records as plain structs (DESIGN.md "The
+ * ledger"). The store fills and writes them; api/ renders them as JSON.
+ * Strings are borrowed: when a store function fills a record, its strings
+ * live in the arena passed to that function. Times are seconds since the
+ * epoch, UTC, unless the name says _ms (milliseconds). 0 means "none" for
+ * optional ids and instants. */
+#ifndef BK_CORE_LEDGER_H
+#define BK_CORE_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/availability.h"
+#include "core/booking.h"
+
+#define BK_MAX_SLUG 64
+#define BK_MAX_NAME 200
+#define BK_MAX_EMAIL 254
+#define BK_MAX_TITLE 200
+#define BK_MAX_TEXT 5000 /* descriptions, notes, reasons */
+#define BK_MAX_URL 2048
+#define BK_UID_LEN 20    /* booking UIDs: 20 base32 characters */
+
+struct bk_host {
+    int64_t id;
+    const char *slug;     /* [a-z0-9-], unique */
+    const char *name;
+    const char *email;    /* the organizer's address */
+    const char *timezone; /* IANA */
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
+enum bk_location_kind {
+    BK_LOCATION_NONE = 0,
+    BK_LOCATION_VIDEO = 1,
+    BK_LOCATION_IN_PERSON = 2,
+    BK_LOCATION_PHONE = 3,
+};
+
+struct bk_event_type {
+    int64_t id;
+    const char *slug; /* unique */
+    const char *title;
+    const char *description; /* may be NULL */
+    int64_t host_id;
+    const char *host_slug; /* filled on reads */
+    struct bk_slot_rules rules;
+    bool has_price;
+    int64_t price_minor; /* amount in minor units of currency */
+    char currency[4];    /* ISO 4217, upper case */
+    enum bk_location_kind location_kind;
+    const char *location_value; /* may be NULL */
+    bool active;
+    int64_t calcom_event_type_id; /* Cal.com's event type id; 0 = none */
+    bool imported; /* created from a provider's payload */
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
+struct bk_client {
+    int64_t id;
+    const char *public_id; /* "cli_..." shown to the outside */
+    const char *email;     /* as first given; unique case-insensitively */
+    const char *name;
+    const char *timezone; /* may be NULL */
+    enum bk_client_status status;
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
+struct bk_booking {
+    int64_t id;
+    const char *uid; /* opaque, unique; BK_UID_LEN characters */
+    int64_t event_type_id;
+    const char *event_type_slug; /* filled on reads */
+    int64_t host_id;
+    const char *host_slug; /* filled on reads */
+    int64_t client_id;
+    const char *client_public_id; /* filled on reads */
+    const char *client_name;      /* filled on reads */
+    const char *client_email;     /* filled on reads */
+    int64_t start_utc;
+    int64_t end_utc;
+    const char *attendee_timezone; /* IANA; may be NULL */
+    enum bk_booking_status status;
+    enum bk_payment_status payment_status;
+    enum bk_source source;
+    const char *location;
+    const char *meeting_url;
+    const char *notes;
+    const char *cancellation_reason;
+    int64_t rescheduled_from_utc; /* start before the latest reschedule */
+    int64_t hold_expires_utc;     /* pending bookings: hold end; 0 = none */
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
+/* Booking time as the availability engine needs it: the booking and its own
+ * event type's buffers. */
+struct bk_booking_span {
+    int64_t booking_id;
+    int64_t event_type_id;
+    int64_t start_utc;
+    int64_t end_utc;
+    int buffer_before_min;
+    int buffer_after_min;
+};
+
+/* One entry of a booking's history: every change, oldest first. */
+struct bk_booking_change {
+    int64_t id;
+    int64_t booking_id;
+    int64_t at_utc;
+    const char *action; /* "created", "cancelled", "rescheduled", ... */
+    const char *actor;  /* "admin", "attendee", "api", "calcom", "system" */
+    int from_status;    /* enum bk_booking_status, -1 = none */
+    int to_status;      /* enum bk_booking_status, -1 = none */
+    int64_t old_start_utc, old_end_utc; /* 0 = unchanged */
+    int64_t new_start_utc, new_end_utc; /* 0 = unchanged */
+    const char *note; /* reason or detail; may be NULL */
+};
+
+enum bk_link_entity {
+    BK_LINK_BOOKING = 0,
+    BK_LINK_CLIENT = 1,
+    BK_LINK_EVENT_TYPE = 2,
+    BK_LINK_HOST = 3,
+};
+
+/* How a ledger row maps to a provider's object. (provider, kind,
+ * external_id) is unique. superseded: an id the object had before (a
+ * Cal.com uid replaced by a reschedule); it still finds the row. */
+struct bk_link {
+    int64_t id;
+    enum bk_link_entity entity;
+    int64_t entity_id;
+    const char *provider;    /* "calcom", "stripe", ... */
+    const char *kind;        /* "booking_uid", "booking_id", ... */
+    const char *external_id;
+    const char *etag;        /* version at the provider; may be NULL */
+    bool superseded;
+    int64_t created_utc;
+};
+
+/* An append-only business event (DESIGN.md "activity"). */
+struct bk_activity {
+    int64_t id;
+    int64_t at_utc;
+    const char *kind;   /* "BOOKING_CREATED", ... */
+    int64_t booking_id; /* 0 = none */
+    int64_t client_id;  /* 0 = none */
+    const char *source; /* bk_source_name() or "admin" */
+    const char *detail; /* a JSON object as text; may be NULL */
+    const char *booking_uid;      /* filled on reads */
+    const char *client_public_id; /* filled on reads */
+};
+
+enum bk_delivery_status {
+    BK_DELIVERY_RECEIVED = 0,  /* stored; its apply job is queued */
+    BK_DELIVERY_PROCESSED = 1, /* applied to the ledger */
+    BK_DELIVERY_IGNORED = 2,   /* stored, nothing to apply (unknown type) */
+    BK_DELIVERY_FAILED = 3,    /* permanently failed; see error */
+};
+
+/* A webhook delivery in the inbox. (provider, delivery_key) is unique. */
+struct bk_delivery {
+    int64_t id;
+    const char *public_id;    /* "dlv_..." */
+    const char *provider;     /* "calcom" */
+    const char *delivery_key; /* the provider's delivery id or our hash */
+    const char *type;         /* "BOOKING_CREATED"; may be NULL */
+    int64_t received_ms;
+    const char *payload;      /* the raw body, NUL-terminated */
+    size_t payload_len;
+    enum bk_delivery_status status;
+    const char *error;        /* last error; may be NULL */
+    int64_t processed_ms;     /* 0 = not yet */
+    int64_t job_id;           /* its apply job; 0 = none */
+    /* From the job, filled on reads: */
+    int attempts;
+    int64_t next_attempt_ms; /* 0 = none */
+};
+
+enum bk_job_status {
+    BK_JOB_PENDING = 0,
+    BK_JOB_RUNNING = 1,
+    BK_JOB_DONE = 2,
+    BK_JOB_DEAD = 3, /* dead letter: out of attempts or a permanent error */
+};
+
+/* An outbox (or inbox-apply) job. dedupe_key is unique. A running job is
+ * owned by whoever holds lease_token until lease_until_ms. */
+struct bk_job {
+    int64_t id;
+    const char *kind;       /* "inbox.apply", later "calendar.push", ... */
+    const char *dedupe_key; /* idempotency key of the job */
+    const char *payload;    /* kind-specific text (JSON or an id) */
+    int64_t run_at_ms;
+    int attempts;
+    int max_attempts;
+    enum bk_job_status status;
+    const char *last_error;
+    int64_t lease_until_ms;
+    int64_t lease_token;
+    int64_t created_ms;
+    int64_t updated_ms;
+};
+
+const char *bk_location_kind_name(enum bk_location_kind k);
+int bk_location_kind_parse(const char *s);
+const char *bk_delivery_status_name(enum bk_delivery_status s);
+int bk_delivery_status_parse(const char *s);
+const char *bk_job_status_name(enum bk_job_status s);
+const char *bk_link_entity_name(enum bk_link_entity e);
+
+#endif

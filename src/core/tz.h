@@ -1,0 +1,47 @@
+/* core/tz.h — IANA time zones: UTC offsets and wall-clock to UTC.
+ * Implemented over libical, which reads the system tz database
+ * (/usr/share/zoneinfo); nothing depends on the process's TZ. Zones are
+ * loaded once and never freed; every function is thread-safe. */
+#ifndef BK_CORE_TZ_H
+#define BK_CORE_TZ_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* Configures libical for a daemon (its errors never abort the process).
+ * Call once at start-up, before any thread uses time zones. */
+void bk_tz_init(void);
+
+/* An immutable zone handle, valid for the life of the process. */
+struct bk_tz;
+
+/* Returns the zone named by an IANA name ("Europe/Berlin", "UTC"), or NULL
+ * when the name is malformed (over 64 bytes, "..", characters outside
+ * [A-Za-z0-9/_+-]) or unknown to the tz database. */
+const struct bk_tz *bk_tz_get(const char *name);
+
+/* The UTC zone; never NULL. */
+const struct bk_tz *bk_tz_utc(void);
+
+/* The IANA name the zone was found by. */
+const char *bk_tz_name(const struct bk_tz *tz);
+
+/* Offset east of UTC, in seconds, in force at utc (seconds since the
+ * epoch, UTC). */
+int32_t bk_tz_offset_at(const struct bk_tz *tz, int64_t utc);
+
+/* Converts a wall-clock time, given as seconds since 1970-01-01T00:00 of
+ * the local calendar ("local seconds": days * 86400 + seconds of day), to
+ * UTC seconds. Implements RFC 5545 §3.3.5: a time inside a DST gap is read
+ * with the offset in force before the gap (02:30 on a spring-forward day in
+ * New York is 07:30Z = 03:30 EDT); a time inside a repeated hour means its
+ * first occurrence. */
+int64_t bk_tz_local_to_utc(const struct bk_tz *tz, int64_t local_seconds);
+
+/* Local seconds (see above) of the instant utc. */
+int64_t bk_tz_utc_to_local(const struct bk_tz *tz, int64_t utc);
+
+/* Local calendar date (days since the epoch) of the instant utc. */
+int64_t bk_tz_local_date(const struct bk_tz *tz, int64_t utc);
+
+#endif

@@ -1,0 +1,411 @@
+/* store/store.h — the ledger's storage interface.
+ * Callers open a store from a URL ("sqlite:./var/bookingd.db"), then work in
+ * transactions: every read and write takes a struct bk_tx. The store is a
+ * pool of connections and is thread-safe; a transaction belongs to the
+ * thread that began it. No SQL, dialect or driver type appears here: a
+ * PostgreSQL backend implements the same functions (store/backend.h).
+ *
+ * Conventions for every function below:
+ * - returns BK_OK or an error; err (may be NULL) gets a message;
+ * - BK_E_NOT_FOUND when a looked-up row does not exist;
+ * - BK_E_DUPLICATE when a unique key (slug, email, uid, link) exists;
+ * - BK_E_BUSY when the database stayed locked past its timeout;
+ * - BK_E_IO for any other database failure;
+ * - records read are filled into caller-owned structs whose strings live
+ *   in `arena` (valid until the arena is released);
+ * - records written are borrowed for the call only;
+ * - lists return arrays allocated in `arena`. */
+#ifndef BK_STORE_STORE_H
+#define BK_STORE_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "core/ledger.h"
+#include "core/schedule.h"
+
+struct bk_store; /* a database: a pool of connections */
+struct bk_tx;    /* one transaction on one pooled connection */
+
+enum bk_tx_mode {
+    BK_TX_READ = 0,  /* a consistent snapshot; writes are refused */
+    BK_TX_WRITE = 1, /* serialized against every other write transaction */
+};
+
+/* ---- Lifetime ---------------------------------------------------------- */
+
+/* Opens the database named by url ("sqlite:PATH"; "postgres://..." once
+ * that backend exists) with up to pool_size connections. Does not migrate.
+ * BK_E_CONFIG for an unknown or malformed URL, BK_E_IO when the database
+ * cannot be opened. Returns an owned store; free with bk_store_free. */
+BK_MUST_CHECK enum bk_err bk_store_open(const char *url, int pool_size,
+                                        struct bk_store **out,
+                                        struct bk_errbuf *err);
+
+/* Closes every connection. NULL is a no-op. No transaction may be open. */
+void bk_store_free(struct bk_store *store);
+
+/* The backend's name ("sqlite"). */
+const char *bk_store_backend(const struct bk_store *store);
+
+/* Brings the schema to the newest version, each migration in its own
+ * transaction; *from and *to (may be NULL) receive the versions before and
+ * after. Safe to run concurrently from several processes. */
+BK_MUST_CHECK enum bk_err bk_store_migrate(struct bk_store *store, int *from,
+                                           int *to, struct bk_errbuf *err);
+
+/* The schema version the database is at, and the newest this build
+ * knows. */
+BK_MUST_CHECK enum bk_err bk_store_version(struct bk_store *store,
+                                           int *current, int *newest,
+                                           struct bk_errbuf *err);
+
+/* Checks that the database answers (GET /readyz). */
+BK_MUST_CHECK enum bk_err bk_store_ping(struct bk_store *store,
+                                        struct bk_errbuf *err);
+
+/* ---- Transactions ------------------------------------------------------ */
+
+/* Begins a transaction on a pooled connection, waiting for a free one.
+ * A write transaction waits for every other write to finish first, so the
+ * reads it makes stay true until it commits (the atomic slot claim relies on
+ * this). Returns an owned tx that bk_store_commit or bk_store_rollback
+ * ends. */
+BK_MUST_CHECK enum bk_err bk_store_begin(struct bk_store *store,
+                                         enum bk_tx_mode mode,
+                                         struct bk_tx **out,
+                                         struct bk_errbuf *err);
+
+/* Commits and ends tx (tx is freed whatever the result). A write commit is
+ * durable when this returns BK_OK (fsync'd). On failure nothing of tx is
+ * kept. */
+BK_MUST_CHECK enum bk_err bk_store_commit(struct bk_tx *tx,
+                                          struct bk_errbuf *err);
+
+/* Rolls back and ends tx; NULL is a no-op. */
+void bk_store_rollback(struct bk_tx *tx);
+
+/* Serializes slot claims for one host until tx ends. The SQLite backend
+ * serializes all writes already; PostgreSQL takes an advisory lock. */
+BK_MUST_CHECK enum bk_err bk_store_host_lock(struct bk_tx *tx,
+                                             int64_t host_id,
+                                             struct bk_errbuf *err);
+
+/* ---- Settings (key/value) --------------------------------------------- */
+
+BK_MUST_CHECK enum bk_err bk_store_meta_get(struct bk_tx *tx, const char *key,
+                                            struct bk_arena *arena,
+                                            const char **value,
+                                            struct bk_errbuf *err);
+/* Inserts or replaces. */
+BK_MUST_CHECK enum bk_err bk_store_meta_put(struct bk_tx *tx, const char *key,
+                                            const char *value,
+                                            struct bk_errbuf *err);
+
+/* ---- Paging ------------------------------------------------------------ */
+
+/* Keyset paging by id: rows with id > after_id (0 = from the start),
+ * ascending, at most limit (1..500). The caller asks for limit + 1 rows to
+ * learn whether a next page exists. */
+struct bk_page {
+    int64_t after_id;
+    int limit;
+};
+
+/* ---- Hosts ------------------------------------------------------------- */
+
+/* Inserts h (h->id is ignored) and sets *id. Timestamps are taken from
+ * h->created_utc / h->updated_utc. */
+BK_MUST_CHECK enum bk_err bk_store_host_insert(struct bk_tx *tx,
+                                               const struct bk_host *h,
+                                               int64_t *id,
+                                               struct bk_errbuf *err);
+/* Updates name, email, timezone and updated_utc of the host with h->id. */
+BK_MUST_CHECK enum bk_err bk_store_host_update(struct bk_tx *tx,
+                                               const struct bk_host *h,
+                                               struct bk_errbuf *err);
+/* Deletes the host and its schedule. BK_E_CONFLICT while event types or
+ * bookings refer to it. */
+BK_MUST_CHECK enum bk_err bk_store_host_delete(struct bk_tx *tx, int64_t id,
+                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_host_get(struct bk_tx *tx, int64_t id,
+                                            struct bk_arena *arena,
+                                            struct bk_host *out,
+                                            struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_host_by_slug(struct bk_tx *tx,
+                                                const char *slug,
+                                                struct bk_arena *arena,
+                                                struct bk_host *out,
+                                                struct bk_errbuf *err);
+/* Case-insensitive on the email; the oldest host when several match. */
+BK_MUST_CHECK enum bk_err bk_store_host_by_email(struct bk_tx *tx,
+                                                 const char *email,
+                                                 struct bk_arena *arena,
+                                                 struct bk_host *out,
+                                                 struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_host_list(struct bk_tx *tx,
+                                             const struct bk_page *page,
+                                             struct bk_arena *arena,
+                                             struct bk_host **out, size_t *n,
+                                             struct bk_errbuf *err);
+
+/* ---- Schedules (one per host) ----------------------------------------- */
+
+/* Replaces the host's schedule (zone, weekly ranges, overrides). */
+BK_MUST_CHECK enum bk_err bk_store_schedule_put(struct bk_tx *tx,
+                                                int64_t host_id,
+                                                const struct bk_schedule *s,
+                                                int64_t now_utc,
+                                                struct bk_errbuf *err);
+/* BK_E_NOT_FOUND when the host has none. Overrides come sorted by date
+ * and start; weekly ranges by day and start. */
+BK_MUST_CHECK enum bk_err bk_store_schedule_get(struct bk_tx *tx,
+                                                int64_t host_id,
+                                                struct bk_arena *arena,
+                                                struct bk_schedule *out,
+                                                struct bk_errbuf *err);
+
+/* ---- Event types ------------------------------------------------------- */
+
+BK_MUST_CHECK enum bk_err bk_store_event_type_insert(
+    struct bk_tx *tx, const struct bk_event_type *et, int64_t *id,
+    struct bk_errbuf *err);
+/* Updates every field but id, slug and created_utc. */
+BK_MUST_CHECK enum bk_err bk_store_event_type_update(
+    struct bk_tx *tx, const struct bk_event_type *et, struct bk_errbuf *err);
+/* BK_E_CONFLICT while bookings refer to it. */
+BK_MUST_CHECK enum bk_err bk_store_event_type_delete(struct bk_tx *tx,
+                                                     int64_t id,
+                                                     struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_event_type_get(struct bk_tx *tx,
+                                                  int64_t id,
+                                                  struct bk_arena *arena,
+                                                  struct bk_event_type *out,
+                                                  struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_event_type_by_slug(
+    struct bk_tx *tx, const char *slug, struct bk_arena *arena,
+    struct bk_event_type *out, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_event_type_by_calcom_id(
+    struct bk_tx *tx, int64_t calcom_id, struct bk_arena *arena,
+    struct bk_event_type *out, struct bk_errbuf *err);
+/* active: -1 all, 0 inactive only, 1 active only. Ascending id. */
+BK_MUST_CHECK enum bk_err bk_store_event_type_list(
+    struct bk_tx *tx, int active, const struct bk_page *page,
+    struct bk_arena *arena, struct bk_event_type **out, size_t *n,
+    struct bk_errbuf *err);
+
+/* ---- Clients ----------------------------------------------------------- */
+
+/* Inserts c and sets *id. BK_E_DUPLICATE when the email exists in any
+ * letter case. */
+BK_MUST_CHECK enum bk_err bk_store_client_insert(struct bk_tx *tx,
+                                                 const struct bk_client *c,
+                                                 int64_t *id,
+                                                 struct bk_errbuf *err);
+/* Updates email, name, timezone, status and updated_utc. */
+BK_MUST_CHECK enum bk_err bk_store_client_update(struct bk_tx *tx,
+                                                 const struct bk_client *c,
+                                                 struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_client_get(struct bk_tx *tx, int64_t id,
+                                              struct bk_arena *arena,
+                                              struct bk_client *out,
+                                              struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_client_by_public_id(
+    struct bk_tx *tx, const char *public_id, struct bk_arena *arena,
+    struct bk_client *out, struct bk_errbuf *err);
+/* Case-insensitive (ASCII) match on the whole address. */
+BK_MUST_CHECK enum bk_err bk_store_client_by_email(struct bk_tx *tx,
+                                                   const char *email,
+                                                   struct bk_arena *arena,
+                                                   struct bk_client *out,
+                                                   struct bk_errbuf *err);
+/* email: NULL or a case-insensitive exact match; status: -1 any. */
+BK_MUST_CHECK enum bk_err bk_store_client_list(struct bk_tx *tx,
+                                               const char *email, int status,
+                                               const struct bk_page *page,
+                                               struct bk_arena *arena,
+                                               struct bk_client **out,
+                                               size_t *n,
+                                               struct bk_errbuf *err);
+
+/* ---- Bookings ---------------------------------------------------------- */
+
+BK_MUST_CHECK enum bk_err bk_store_booking_insert(struct bk_tx *tx,
+                                                  const struct bk_booking *b,
+                                                  int64_t *id,
+                                                  struct bk_errbuf *err);
+/* Updates every mutable field (times, status, payment status, texts,
+ * client, event type, host, hold, updated_utc) of the booking with b->id. */
+BK_MUST_CHECK enum bk_err bk_store_booking_update(struct bk_tx *tx,
+                                                  const struct bk_booking *b,
+                                                  struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_booking_get(struct bk_tx *tx, int64_t id,
+                                               struct bk_arena *arena,
+                                               struct bk_booking *out,
+                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_booking_by_uid(struct bk_tx *tx,
+                                                  const char *uid,
+                                                  struct bk_arena *arena,
+                                                  struct bk_booking *out,
+                                                  struct bk_errbuf *err);
+
+/* Filters of bk_store_booking_list; a zero field means "any". Results are
+ * ordered by (start_utc, id); the cursor continues after
+ * (after_start_utc, after_id) when has_after is set. */
+struct bk_booking_filter {
+    int status;            /* enum bk_booking_status, -1 any */
+    int source;            /* enum bk_source, -1 any */
+    int64_t from_utc;      /* start >= from_utc; 0 any */
+    int64_t to_utc;        /* start < to_utc; 0 any */
+    int64_t client_id;     /* 0 any */
+    int64_t event_type_id; /* 0 any */
+    bool has_after;
+    int64_t after_start_utc;
+    int64_t after_id;
+    int limit; /* 1..501 */
+};
+
+BK_MUST_CHECK enum bk_err bk_store_booking_list(
+    struct bk_tx *tx, const struct bk_booking_filter *f,
+    struct bk_arena *arena, struct bk_booking **out, size_t *n,
+    struct bk_errbuf *err);
+
+/* The host's bookings that occupy time overlapping [from_utc, to_utc)
+ * once widened by their event type's buffers: confirmed, completed and
+ * no-show ones, and pending ones whose hold_expires_utc is 0 or after
+ * now_utc. exclude_id (0 = none) leaves one booking out (the one being
+ * rescheduled). Ordered by start. */
+BK_MUST_CHECK enum bk_err bk_store_booking_busy(
+    struct bk_tx *tx, int64_t host_id, int64_t from_utc, int64_t to_utc,
+    int64_t now_utc, int64_t exclude_id, struct bk_arena *arena,
+    struct bk_booking_span **out, size_t *n, struct bk_errbuf *err);
+
+/* Appends to a booking's history (c->id is ignored). */
+BK_MUST_CHECK enum bk_err bk_store_history_append(
+    struct bk_tx *tx, const struct bk_booking_change *c,
+    struct bk_errbuf *err);
+/* The booking's whole history, oldest first (at most 10000 entries). */
+BK_MUST_CHECK enum bk_err bk_store_history_list(
+    struct bk_tx *tx, int64_t booking_id, struct bk_arena *arena,
+    struct bk_booking_change **out, size_t *n, struct bk_errbuf *err);
+
+/* ---- External links ---------------------------------------------------- */
+
+/* Inserts the link. BK_E_DUPLICATE when (provider, kind, external_id)
+ * exists already (whatever it points at). */
+BK_MUST_CHECK enum bk_err bk_store_link_insert(struct bk_tx *tx,
+                                               const struct bk_link *l,
+                                               struct bk_errbuf *err);
+/* Sets etag and superseded of the link (provider, kind, external_id). */
+BK_MUST_CHECK enum bk_err bk_store_link_update(struct bk_tx *tx,
+                                               const struct bk_link *l,
+                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_link_find(struct bk_tx *tx,
+                                             const char *provider,
+                                             const char *kind,
+                                             const char *external_id,
+                                             struct bk_arena *arena,
+                                             struct bk_link *out,
+                                             struct bk_errbuf *err);
+/* Every link of one ledger row, oldest first. */
+BK_MUST_CHECK enum bk_err bk_store_link_list(struct bk_tx *tx,
+                                             enum bk_link_entity entity,
+                                             int64_t entity_id,
+                                             struct bk_arena *arena,
+                                             struct bk_link **out, size_t *n,
+                                             struct bk_errbuf *err);
+
+/* ---- Activity ---------------------------------------------------------- */
+
+BK_MUST_CHECK enum bk_err bk_store_activity_append(
+    struct bk_tx *tx, const struct bk_activity *a, struct bk_errbuf *err);
+/* Newest first: rows with id < before_id (0 = from the newest). kind and
+ * booking_id (0) filter when set. */
+BK_MUST_CHECK enum bk_err bk_store_activity_list(
+    struct bk_tx *tx, const char *kind, int64_t booking_id,
+    int64_t before_id, int limit, struct bk_arena *arena,
+    struct bk_activity **out, size_t *n, struct bk_errbuf *err);
+
+/* ---- Inbox (webhook deliveries) ---------------------------------------- */
+
+/* Inserts d unless (provider, delivery_key) exists; either way *id is the
+ * row's id and *existed tells which. d->id, attempts and next_attempt_ms
+ * are ignored. */
+BK_MUST_CHECK enum bk_err bk_store_delivery_insert(
+    struct bk_tx *tx, const struct bk_delivery *d, int64_t *id,
+    bool *existed, struct bk_errbuf *err);
+/* Sets status, error (may be NULL), processed_ms and job_id. */
+BK_MUST_CHECK enum bk_err bk_store_delivery_set_status(
+    struct bk_tx *tx, int64_t id, enum bk_delivery_status status,
+    const char *error, int64_t processed_ms, int64_t job_id,
+    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_delivery_get(struct bk_tx *tx, int64_t id,
+                                                struct bk_arena *arena,
+                                                struct bk_delivery *out,
+                                                struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_delivery_by_public_id(
+    struct bk_tx *tx, const char *public_id, struct bk_arena *arena,
+    struct bk_delivery *out, struct bk_errbuf *err);
+/* Newest first: id < before_id (0 = from the newest); provider NULL = any,
+ * status -1 = any. Payloads are not loaded (payload NULL, payload_len set). */
+BK_MUST_CHECK enum bk_err bk_store_delivery_list(
+    struct bk_tx *tx, const char *provider, int status, int64_t before_id,
+    int limit, struct bk_arena *arena, struct bk_delivery **out, size_t *n,
+    struct bk_errbuf *err);
+
+/* ---- Jobs (the queue behind the inbox and the outbox) ------------------ */
+
+/* Enqueues a pending job unless one with the same dedupe_key exists; *id is
+ * the row's id either way and *existed tells which. */
+BK_MUST_CHECK enum bk_err bk_store_job_enqueue(struct bk_tx *tx,
+                                               const char *kind,
+                                               const char *dedupe_key,
+                                               const char *payload,
+                                               int64_t run_at_ms,
+                                               int max_attempts, int64_t now_ms,
+                                               int64_t *id, bool *existed,
+                                               struct bk_errbuf *err);
+/* Claims the job that is due first: pending with run_at_ms <= now_ms, or
+ * running with an expired lease (its worker died). The job becomes running,
+ * attempts + 1, lease_until_ms = now_ms + lease_ms, lease_token = token.
+ * BK_E_NOT_FOUND when nothing is due. Needs a write transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
+                                             int64_t lease_ms, int64_t token,
+                                             struct bk_arena *arena,
+                                             struct bk_job *out,
+                                             struct bk_errbuf *err);
+/* Marks the job done. BK_E_STALE when the job is not running under token
+ * (its lease was lost): the caller must roll back. */
+BK_MUST_CHECK enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id,
+                                                int64_t token, int64_t now_ms,
+                                                struct bk_errbuf *err);
+/* Records a failed attempt: pending again at run_at_ms, or dead when
+ * dead is true. BK_E_STALE as above. */
+BK_MUST_CHECK enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id,
+                                            int64_t token, bool dead,
+                                            int64_t run_at_ms,
+                                            const char *error, int64_t now_ms,
+                                            struct bk_errbuf *err);
+/* Makes the job pending now with attempts reset to 0 (an admin's replay).
+ * BK_E_CONFLICT while it is running. */
+BK_MUST_CHECK enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id,
+                                               int64_t now_ms,
+                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_job_get(struct bk_tx *tx, int64_t id,
+                                           struct bk_arena *arena,
+                                           struct bk_job *out,
+                                           struct bk_errbuf *err);
+/* The earliest run_at_ms of a pending job or lease_until_ms of a running
+ * one; BK_E_NOT_FOUND when the queue is idle. */
+BK_MUST_CHECK enum bk_err bk_store_job_next_due(struct bk_tx *tx,
+                                                int64_t *due_ms,
+                                                struct bk_errbuf *err);
+/* Counts jobs by status (pending, running, done, dead), for metrics. */
+BK_MUST_CHECK enum bk_err bk_store_job_counts(struct bk_tx *tx,
+                                              int64_t counts[4],
+                                              struct bk_errbuf *err);
+
+#endif
