@@ -365,6 +365,12 @@ static enum bk_err sq_open(const char *url, int pool_size,
                        "sqlite::memory: cannot be used: the connections of "
                        "a pool cannot share an in-memory database; use "
                        "sqlite:PATH");
+    /* Debian's SQLite reads "file:" names as URIs, where mode=memory and
+     * other options would slip past the checks above. */
+    if (strncmp(path, "file:", 5) == 0)
+        return bk_fail(err, BK_E_CONFIG,
+                       "SQLite URI file names (sqlite:file:...) are not "
+                       "supported; use sqlite:PATH");
     if (pool_size < 1 || pool_size > MAX_POOL)
         return bk_fail(err, BK_E_CONFIG,
                        "database pool size %d is out of range (1..%d)",

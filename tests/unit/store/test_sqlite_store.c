@@ -273,6 +273,9 @@ static void test_open_errors(void **state)
     assert_non_null(strstr(f->err.msg, "sqlite:PATH"));
     CHECK(f, bk_store_open("sqlite::memory:", 2, &s, &f->err), BK_E_CONFIG);
     assert_non_null(strstr(f->err.msg, "memory"));
+    CHECK(f, bk_store_open("sqlite:file::memory:?cache=shared", 2, &s, &f->err),
+          BK_E_CONFIG);
+    assert_null(s);
     CHECK(f, bk_store_open("mysql://x", 2, &s, &f->err), BK_E_CONFIG);
     CHECK(f, bk_store_open(f->url, 0, &s, &f->err), BK_E_CONFIG);
 
@@ -405,6 +408,25 @@ static void test_migrate_concurrent(void **state)
 
 /* ---- Transactions ------------------------------------------------------ */
 
+/* The file's journal mode, as another process sees it. */
+static const char *journal_mode(const char *path)
+{
+    static char mode[16];
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    snprintf(mode, sizeof(mode), "%s",
+             (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return mode;
+}
+
 static void test_durability(void **state)
 {
     struct fx *f = *state;
@@ -438,6 +460,7 @@ static void test_durability(void **state)
           BK_E_NOT_FOUND);
     bk_store_rollback(tx);
     bk_store_rollback(NULL);
+    assert_string_equal(journal_mode(f->path), "wal");
 }
 
 /* A failed statement (a duplicate) does not end the transaction: the
@@ -554,6 +577,39 @@ static void test_concurrent_writers(void **state)
     OK(f, bk_store_meta_get(tx, "counter", &f->arena, &v, &f->err));
     assert_string_equal(v, "1600");
     commit(f, tx);
+}
+
+/* Two stores on one file stand for two processes (bookingd serve and
+ * bookingd apply): their write locks are separate, so only BEGIN IMMEDIATE
+ * and the busy timeout keep their read-modify-writes apart. */
+static void test_two_stores_serialize(void **state)
+{
+    struct fx *f = *state;
+    struct fx g = {0};
+    struct counter_arg args[4];
+    pthread_t th[4];
+    struct bk_tx *tx;
+    const char *v = NULL;
+
+    memcpy(g.url, f->url, sizeof(g.url));
+    fx_open(&g, 2);
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_put(tx, "counter", "0", &f->err));
+    commit(f, tx);
+    for (int i = 0; i < 4; i++) {
+        args[i] = (struct counter_arg){.f = i % 2 ? &g : f, .n = 100};
+        assert_int_equal(pthread_create(&th[i], NULL, counter_thread, &args[i]),
+                         0);
+    }
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(args[i].failures, 0);
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_meta_get(tx, "counter", &f->arena, &v, &f->err));
+    assert_string_equal(v, "400");
+    commit(f, tx);
+    bk_store_free(g.store);
 }
 
 struct begin_arg {
@@ -2022,6 +2078,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_read_tx_refuses_writes, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_two_stores_serialize, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_reads_during_write, setup,
                                         teardown),
