@@ -35,12 +35,12 @@ REQUEST_TIMEOUT_S = 30
 CLI_TIMEOUT_S = 60
 TEST_TIMEOUT_S = 150  # every test is bounded (no pytest-timeout on Debian)
 
-# Leaks the daemon is known to have, suppressed for every daemon the fixture
-# starts so that one known bug does not fail every test. Each entry must be
-# proven by a strict xfail test that runs WITHOUT this suppression
-# (test_cli.py::test_serve_exit_is_leak_free); when the bug is fixed that
-# test XPASSes, fails, and the entry goes.
-KNOWN_LEAKS = ["bk_config_load"]
+# Leaks the daemon is known to have (LSan suppression patterns), suppressed
+# for every daemon the fixture starts so that one known bug does not fail
+# every test. Each entry must be proven by a strict xfail test that runs
+# WITHOUT it (see test_cli.py::test_serve_exit_is_leak_free); when the bug
+# is fixed that test XPASSes, fails, and the entry goes. Empty is the goal.
+KNOWN_LEAKS = []
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 NOTSET = object()
@@ -87,6 +87,12 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_configure(config):
     config.addinivalue_line("markers",
                             "timeout(seconds): bound of one test")
+
+
+def short_id(value):
+    """A readable test id for a parameter that may be long or binary."""
+    s = repr(value)
+    return s if len(s) <= 40 else s[:30] + f"...({len(s)})"
 
 
 # ---- time helpers ------------------------------------------------------------
