@@ -325,17 +325,37 @@ class Daemon:
                                          cwd=self.workdir)
             _LIVE.add(self.proc)
             state = self._wait_ready()
+            if state == "ready" and not self._is_ours():
+                # Another daemon shares the port (SO_REUSEPORT): go elsewhere.
+                self.stop()
+                state = "exited"
+                last = "cannot listen: port shared with another daemon"
             if state == "ready":
                 return self
-            last = self.stderr()
-            rc = self.proc.returncode
-            self._close_files()
-            self.proc = None
+            if self.proc is not None:
+                last = self.stderr()
+                rc = self.proc.returncode
+                self._close_files()
+                self.proc = None
+            else:
+                rc = None
             if state == "exited" and "cannot listen" in last and not port:
                 continue  # somebody took the port between bind and start
             pytest.fail(f"bookingd serve did not start (state {state}, "
                         f"rc {rc}):\n{last[-4000:]}")
         pytest.fail(f"bookingd serve found no free port:\n{last[-2000:]}")
+
+    def _is_ours(self):
+        """Whether the port answers with this daemon's admin key (a few
+        tries: the kernel spreads connections over sharing sockets)."""
+        if self.admin_key is None:
+            return True
+        for _ in range(4):
+            r = self.request("GET", "/api/v1/hosts", admin=True, timeout=5,
+                             query={"limit": "1"})
+            if r.status == 401:
+                return False
+        return True
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -358,26 +378,34 @@ class Daemon:
             f.close()
         self._files = []
 
-    def stop(self):
-        """SIGTERM, bounded wait; returns a list of problems (empty when the
-        daemon exited 0 without a sanitizer report)."""
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig (SIGTERM), waits (bounded) and returns a list of
+        problems: empty when the daemon exited 0 without a sanitizer
+        report."""
         if self.proc is None:
             return []
-        problems = []
         if self.proc.poll() is not None:
-            problems.append(f"bookingd died while the test ran "
-                            f"(rc {self.proc.returncode})")
-        else:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                problems.append(f"bookingd did not stop within "
-                                f"{STOP_TIMEOUT_S} s of SIGTERM")
-            if self.proc.returncode != 0 and not problems:
-                problems.append(f"bookingd exited with {self.proc.returncode}")
+            problems = [f"bookingd died while the test ran "
+                        f"(rc {self.proc.returncode})"]
+            return self._reap(problems)
+        self.proc.send_signal(sig)
+        return self.wait_exit()
+
+    def wait_exit(self, timeout=STOP_TIMEOUT_S):
+        """Waits for the daemon to exit (after a signal the test sent);
+        returns the problems as stop() does."""
+        problems = []
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            problems.append(f"bookingd did not stop within {timeout} s")
+        if self.proc.returncode != 0 and not problems:
+            problems.append(f"bookingd exited with {self.proc.returncode}")
+        return self._reap(problems)
+
+    def _reap(self, problems):
         self._close_files()
         _LIVE.discard(self.proc)
         found = sanitizer_problems(self.stderr())
