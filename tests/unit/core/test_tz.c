@@ -180,8 +180,7 @@ static void test_local_to_utc(void **state)
         if (got != cases[i].utc)
             fail_msg("case %zu (%s, %s): got %lld, want %lld (off by %lld s)",
                      i, cases[i].zone, cases[i].why, (long long)got,
-                     (long long)cases[i].utc,
-                     (long long)(got - cases[i].utc));
+                     (long long)cases[i].utc, (long long)(got - cases[i].utc));
     }
 }
 
@@ -235,7 +234,8 @@ static void test_round_trip_switch_days(void **state)
         int64_t base = wall(days[i].y, days[i].m, days[i].d, 0, 0);
         for (int min = 0; min < 1440; min++) {
             int64_t local = base + min * M;
-            int64_t back = bk_tz_utc_to_local(tz, bk_tz_local_to_utc(tz, local));
+            int64_t back =
+                bk_tz_utc_to_local(tz, bk_tz_local_to_utc(tz, local));
             bool in_gap = days[i].gap_from_min >= 0 &&
                           min >= days[i].gap_from_min &&
                           min < days[i].gap_from_min + 60;
