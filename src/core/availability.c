@@ -16,8 +16,10 @@
 #include "base/banned.h"
 
 #define MIN_S 60
-/* How far back a chain of ranges joined across midnight is followed for
- * range_start alignment, in days. Past that the grid starts at midnight. */
+/* How far back a chain of ranges joined across midnight is followed when
+ * the grid starts at a range's start (range_start alignment, or a clock
+ * interval that no alignment step divides), in days. Past that the grid
+ * starts at midnight. */
 #define MAX_CHAIN_DAYS 14
 
 struct span {
@@ -329,7 +331,10 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     d_last = bk_tz_local_date(q->tz, q->to_utc - 1) + 2;
     scratch = bk_arena_array(arena, s->n_weekly + s->n_overrides + 1,
                              sizeof(*scratch));
-    if (r->alignment == BK_ALIGN_RANGE_START) {
+    /* A grid anchored at the range's start must see where a range joined
+     * across midnight really starts, or a day's slots would depend on the
+     * window they were asked with. */
+    if (r->alignment == BK_ALIGN_RANGE_START || c.align_s == 0) {
         for (int i = 0; i < MAX_CHAIN_DAYS &&
                         s->n_weekly + s->n_overrides > 0 &&
                         joins_previous(s, ov, s->n_overrides, d_first, scratch);
