@@ -455,15 +455,24 @@ enum bk_slot_verdict bk_availability_check(const struct bk_avail_query *q,
     if (bk_availability(&probe, arena, &slots, &n, NULL) == BK_OK && n)
         return BK_SLOT_TAKEN;
 
-    /* Without notice and horizon either: on the grid at all? */
+    /* Without notice and horizon either: on the grid at all? `now` moves
+     * back past every range the probe looks at (the day before the start
+     * and a chain joined across midnight before it), so that the notice
+     * bound restarts no grid. */
     rules.notice_min = 0;
     rules.horizon_days = 3650;
-    probe.now_utc = start_utc - BK_SECS_PER_DAY - 1;
+    probe.now_utc =
+        start_utc - (int64_t)(MAX_CHAIN_DAYS + 4) * BK_SECS_PER_DAY;
     if (bk_availability(&probe, arena, &slots, &n, NULL) == BK_OK && n) {
         if (start_utc < q->now_utc + (int64_t)q->rules->notice_min * MIN_S +
                             (int64_t)q->rules->buffer_before_min * MIN_S)
             return BK_SLOT_TOO_SOON;
-        return BK_SLOT_TOO_FAR;
+        if (start_utc >=
+            q->now_utc + (int64_t)q->rules->horizon_days * BK_SECS_PER_DAY)
+            return BK_SLOT_TOO_FAR;
+        /* Neither: the notice bound restarted the grid, and this start of
+         * the usual grid is no longer on it, as after a busy block. */
+        return BK_SLOT_TAKEN;
     }
     return BK_SLOT_OFF_GRID;
 }
