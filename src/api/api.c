@@ -1,0 +1,257 @@
+/* api/api.c — dispatch: route tables, authentication and the helpers the
+ * resource files share. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/internal.h"
+#include "api/json.h"
+#include "base/str.h"
+#include "crypto/crypto.h"
+#include "base/banned.h"
+
+struct table {
+    const struct bk_route *routes;
+    const size_t *n;
+};
+
+static const struct table tables[] = {
+    {bk_api_ops_routes, &bk_api_ops_n},
+    {bk_api_host_routes, &bk_api_host_n},
+    {bk_api_event_type_routes, &bk_api_event_type_n},
+    {bk_api_booking_routes, &bk_api_booking_n},
+    {bk_api_client_routes, &bk_api_client_n},
+    {bk_api_delivery_routes, &bk_api_delivery_n},
+    {bk_api_page_routes, &bk_api_page_n},
+};
+
+void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
+                 int status, json_t *v)
+{
+    resp->status = status;
+    resp->content_type = "application/json";
+    resp->body = bk_json_dump(req->arena, v, &resp->body_len);
+    json_decref(v);
+}
+
+void bk_api_list(struct bk_http_request *req, struct bk_http_response *resp,
+                 json_t *data, const char *next_cursor)
+{
+    bk_api_json(req, resp, 200,
+                json_pack("{s:o, s:o}", "data", data, "next_cursor",
+                          bk_json_str_or_null(next_cursor)));
+}
+
+enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
+                              const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err)
+        return BK_E_MALFORMED;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+    va_end(ap);
+    bk_strlcpy(err->field, param, sizeof(err->field));
+    bk_errbuf_code(err, "invalid_query");
+    return BK_E_MALFORMED;
+}
+
+enum bk_err bk_api_body(struct bk_http_request *req, bool allow_empty,
+                        json_t **out, struct bk_errbuf *err)
+{
+    const char *ct = bk_http_header(req, "Content-Type");
+    size_t n;
+
+    *out = NULL;
+    if (req->body_error)
+        return req->body_error;
+    if (allow_empty && req->body_len == 0) {
+        *out = json_object();
+        return BK_OK;
+    }
+    /* application/json, optionally with parameters (charset=utf-8). */
+    n = strlen("application/json");
+    if (!ct || strncasecmp(ct, "application/json", n) != 0 ||
+        (ct[n] != '\0' && ct[n] != ';' && ct[n] != ' '))
+        return bk_fail(err, BK_E_UNSUPPORTED_MEDIA,
+                       "expected Content-Type: application/json");
+    return bk_json_parse_object(req->body, req->body_len, out, err);
+}
+
+bool bk_api_is_admin(const struct bk_api *api,
+                     const struct bk_http_request *req, bool *bad)
+{
+    const char *auth = bk_http_header(req, "Authorization");
+    unsigned char h[BK_SHA256_LEN];
+
+    if (bad)
+        *bad = false;
+    if (!auth)
+        return false;
+    if (strncasecmp(auth, "Bearer ", 7) != 0) {
+        if (bad)
+            *bad = true;
+        return false;
+    }
+    auth += 7;
+    while (*auth == ' ')
+        auth++;
+    /* Hashing first makes the comparison independent of the key's
+     * length. */
+    bk_sha256(auth, strlen(auth), h);
+    if (bk_ct_equal(h, api->admin_key_sha256, sizeof(h)))
+        return true;
+    if (bad)
+        *bad = true;
+    return false;
+}
+
+void bk_api_manage_token(const struct bk_api *api, const char *uid,
+                         char out[48])
+{
+    unsigned char mac[BK_SHA256_LEN];
+    struct bk_iov parts[2] = {{"manage:", 7}, {uid, strlen(uid)}};
+
+    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
+                   mac);
+    bk_base64url_encode(mac, sizeof(mac), out);
+}
+
+bool bk_api_token_ok(const struct bk_api *api, const char *uid,
+                     const char *token)
+{
+    char want[48];
+
+    if (!token || !uid)
+        return false;
+    bk_api_manage_token(api, uid, want);
+    return strlen(token) == strlen(want) &&
+           bk_ct_equal(token, want, strlen(want));
+}
+
+enum bk_err bk_api_limit(const struct bk_http_request *req, int *limit,
+                         struct bk_errbuf *err)
+{
+    const char *s = bk_http_query(req, "limit");
+    int64_t v;
+
+    *limit = 50;
+    if (!s)
+        return BK_OK;
+    if (bk_parse_i64(s, 1, 500, &v) != BK_OK)
+        return bk_api_query_fail(err, "limit",
+                                 "limit must be an integer 1..500");
+    *limit = (int)v;
+    return BK_OK;
+}
+
+const char *bk_api_cursor_encode(struct bk_arena *arena, char tag, int64_t a,
+                                 int64_t b)
+{
+    char raw[64];
+    char *out = bk_arena_alloc(arena, 96);
+    int n = snprintf(raw, sizeof(raw), "%c:%lld:%lld", tag, (long long)a,
+                     (long long)b);
+    bk_base64url_encode((const unsigned char *)raw, (size_t)n, out);
+    return out;
+}
+
+enum bk_err bk_api_cursor(const struct bk_http_request *req, char tag,
+                          int64_t *a, int64_t *b, bool *present,
+                          struct bk_errbuf *err)
+{
+    const char *s = bk_http_query(req, "cursor");
+    unsigned char raw[64];
+    char text[65], *p, *q;
+    size_t n;
+
+    *present = false;
+    if (!s)
+        return BK_OK;
+    if (strlen(s) > 80 ||
+        bk_base64_decode(s, false, raw, sizeof(raw) - 1, &n) != BK_OK)
+        goto bad;
+    memcpy(text, raw, n);
+    text[n] = '\0';
+    if (n < 5 || text[0] != tag || text[1] != ':')
+        goto bad;
+    p = text + 2;
+    q = strchr(p, ':');
+    if (!q)
+        goto bad;
+    *q = '\0';
+    if (bk_parse_i64(p, INT64_MIN, INT64_MAX, a) != BK_OK ||
+        bk_parse_i64(q + 1, INT64_MIN, INT64_MAX, b) != BK_OK)
+        goto bad;
+    *present = true;
+    return BK_OK;
+bad:
+    return bk_api_query_fail(err, "cursor",
+                             "cursor is not one this API issued");
+}
+
+enum bk_err bk_api_query_tz(const struct bk_http_request *req, const char *name,
+                            const struct bk_tz **out, struct bk_errbuf *err)
+{
+    const char *s = bk_http_query(req, name);
+
+    *out = NULL;
+    if (!s)
+        return BK_OK;
+    *out = bk_tz_get(s);
+    if (!*out)
+        return bk_api_query_fail(err, name,
+                                 "unknown time zone (an IANA name such as "
+                                 "Europe/Berlin is expected)");
+    return BK_OK;
+}
+
+void bk_api_handle(void *ctx, struct bk_http_request *req,
+                   struct bk_http_response *resp)
+{
+    struct bk_api *api = ctx;
+    const struct bk_route *route = NULL;
+    const char *allow = NULL, *method = req->method;
+    struct bk_errbuf err;
+    enum bk_err e = BK_E_NOT_FOUND;
+    bool bad;
+
+    bk_errbuf_clear(&err);
+    if (strcmp(method, "HEAD") == 0)
+        req->method = "GET"; /* the server sends no body for HEAD */
+    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+        const char *a = NULL;
+        enum bk_err m =
+            bk_router_match(tables[i].routes, *tables[i].n, req, &route, &a);
+        if (m == BK_OK) {
+            e = BK_OK;
+            break;
+        }
+        if (m == BK_E_METHOD && !allow) {
+            allow = a;
+            e = BK_E_METHOD;
+        }
+    }
+    if (e == BK_E_METHOD) {
+        bk_http_add_header(resp, "Allow", allow);
+        bk_fail(&err, e, "use %s on this path", allow);
+        bk_api_error(req, resp, e, &err);
+        return;
+    }
+    if (e) {
+        bk_fail(&err, e, "no such path: %s", req->path);
+        bk_api_error(req, resp, e, &err);
+        return;
+    }
+    if (req->body_error) {
+        bk_api_error(req, resp, req->body_error, NULL);
+        return;
+    }
+    if ((route->flags & BK_ROUTE_ADMIN) && !bk_api_is_admin(api, req, &bad)) {
+        bk_api_error(req, resp, BK_E_UNAUTHORIZED, NULL);
+        return;
+    }
+    route->handler(api, req, resp);
+}

@@ -1,0 +1,38 @@
+/* api/api.h — the HTTP API of API.md and the pages, as one handler for
+ * http/server.h. */
+#ifndef BK_API_API_H
+#define BK_API_API_H
+
+#include <stdbool.h>
+
+#include "base/err.h"
+#include "crypto/crypto.h"
+#include "http/http.h"
+#include "store/store.h"
+
+struct bk_inbox;
+struct bk_webhook_registry;
+
+/* What the handlers share. Everything is borrowed and must outlive the
+ * server. */
+struct bk_api {
+    struct bk_store *store;
+    /* SHA-256 of the admin key; requests present the key itself. */
+    unsigned char admin_key_sha256[BK_SHA256_LEN];
+    /* HMAC key of manage tokens (random, kept in the database). */
+    unsigned char manage_secret[32];
+    const char *base_url;   /* "http://127.0.0.1:8080", no trailing slash */
+    struct bk_inbox *inbox; /* webhooks in; may be NULL */
+    const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
+};
+
+/* The handler: routes, authenticates, answers. ctx is a struct bk_api. */
+void bk_api_handle(void *ctx, struct bk_http_request *req,
+                   struct bk_http_response *resp);
+
+/* The manage token of a booking: unpadded base64url of
+ * HMAC-SHA256(manage_secret, "manage:" + uid), 43 characters + NUL. */
+void bk_api_manage_token(const struct bk_api *api, const char *uid,
+                         char out[48]);
+
+#endif

@@ -1,0 +1,459 @@
+/* api/decode.c — request bodies into ledger records. */
+#include <string.h>
+
+#include "api/decode.h"
+#include "api/json.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "core/tz.h"
+#include "base/banned.h"
+
+bool bk_email_valid(const char *s)
+{
+    const char *at, *dot;
+    size_t n;
+
+    if (!s)
+        return false;
+    n = strlen(s);
+    if (n < 3 || n > BK_MAX_EMAIL)
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',' ||
+            *p == ';' || *p == '"' || *p == '\\' || *p == 0x7f)
+            return false;
+    at = strrchr(s, '@');
+    if (!at || at == s || strchr(s, '@') != at || !at[1])
+        return false;
+    dot = strrchr(at, '.');
+    /* A domain with a dot that neither starts nor ends it. */
+    return dot && dot != at + 1 && dot[1] != '\0' && strstr(at, "..") == NULL;
+}
+
+enum bk_err bk_decode_timezone(const json_t *obj, const char *path,
+                               const char *key, bool required,
+                               struct bk_arena *arena, const char **out,
+                               struct bk_errbuf *err)
+{
+    enum bk_err e =
+        bk_json_str(obj, path, key, required, 64, false, arena, out, err);
+    if (e)
+        return e;
+    if (*out && !bk_tz_get(*out))
+        return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
+                             "unknown time zone '%s' (an IANA name such as "
+                             "Europe/Berlin is expected)",
+                             *out);
+    return BK_OK;
+}
+
+enum bk_err bk_decode_instant(const json_t *obj, const char *path,
+                              const char *key, bool required,
+                              struct bk_arena *arena, int64_t *utc,
+                              bool *present, struct bk_errbuf *err)
+{
+    const char *s;
+    enum bk_err e;
+
+    if (present)
+        *present = false;
+    e = bk_json_str(obj, path, key, required, 64, false, arena, &s, err);
+    if (e || !s)
+        return e;
+    if (bk_rfc3339_parse(s, utc, NULL) != BK_OK)
+        return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
+                             "must be an RFC 3339 date-time such as "
+                             "2026-12-01T09:00:00+01:00");
+    if (present)
+        *present = true;
+    return BK_OK;
+}
+
+static enum bk_err hhmm(const json_t *obj, const char *path, const char *key,
+                        bool allow_24, struct bk_arena *arena, int *out,
+                        struct bk_errbuf *err)
+{
+    const char *s;
+    enum bk_err e = bk_json_str(obj, path, key, true, 5, false, arena, &s, err);
+    if (e)
+        return e;
+    if (bk_hhmm_parse(s, allow_24, out) != BK_OK)
+        return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
+                             allow_24 ? "must be a time HH:MM, 00:00 to 24:00"
+                                      : "must be a time HH:MM, 00:00 to 23:59");
+    return BK_OK;
+}
+
+enum bk_err bk_decode_schedule(const json_t *obj, const char *path,
+                               struct bk_arena *arena, struct bk_schedule *out,
+                               struct bk_errbuf *err)
+{
+    static const char *const keys[] = {"timezone", "weekly", "overrides", NULL};
+    static const char *const wkeys[] = {"day", "start", "end", NULL};
+    static const char *const okeys[] = {"date", "start", "end", "unavailable",
+                                        NULL};
+    json_t *weekly, *overrides, *item;
+    struct bk_weekly_range *w = NULL;
+    struct bk_date_override *o = NULL;
+    size_t i;
+    enum bk_err e;
+
+    memset(out, 0, sizeof(*out));
+    if ((e = bk_json_only(obj, path, keys, arena, err)) ||
+        (e = bk_decode_timezone(obj, path, "timezone", true, arena,
+                                &out->timezone, err)) ||
+        (e = bk_json_array(obj, path, "weekly", false, BK_SCHEDULE_MAX_WEEKLY,
+                           arena, &weekly, err)) ||
+        (e = bk_json_array(obj, path, "overrides", false,
+                           BK_SCHEDULE_MAX_OVERRIDES, arena, &overrides, err)))
+        return e;
+    if (weekly) {
+        const char *wpath = bk_json_path(arena, path, "weekly");
+        w = bk_arena_array(arena, json_array_size(weekly) + 1, sizeof(*w));
+        json_array_foreach(weekly, i, item)
+        {
+            const char *ip = bk_json_index(arena, wpath, i);
+            const char *day;
+            if (!json_is_object(item))
+                return bk_fail_field(err, BK_E_INVALID, ip,
+                                     "must be an object");
+            if ((e = bk_json_only(item, ip, wkeys, arena, err)) ||
+                (e = bk_json_str(item, ip, "day", true, 3, false, arena, &day,
+                                 err)))
+                return e;
+            w[i].day = bk_weekday_parse(day);
+            if (w[i].day < 0)
+                return bk_fail_field(err, BK_E_INVALID,
+                                     bk_json_path(arena, ip, "day"),
+                                     "must be one of mon, tue, wed, thu, "
+                                     "fri, sat, sun");
+            if ((e = hhmm(item, ip, "start", false, arena, &w[i].start_min,
+                          err)) ||
+                (e = hhmm(item, ip, "end", true, arena, &w[i].end_min, err)))
+                return e;
+            if (w[i].end_min <= w[i].start_min)
+                return bk_fail_field(err, BK_E_INVALID,
+                                     bk_json_path(arena, ip, "end"),
+                                     "must be after start");
+        }
+        out->weekly = w;
+        out->n_weekly = json_array_size(weekly);
+    }
+    if (overrides) {
+        const char *opath = bk_json_path(arena, path, "overrides");
+        o = bk_arena_array(arena, json_array_size(overrides) + 1, sizeof(*o));
+        json_array_foreach(overrides, i, item)
+        {
+            const char *ip = bk_json_index(arena, opath, i);
+            const char *date;
+            bool unavailable = false, has_unavailable = false;
+            if (!json_is_object(item))
+                return bk_fail_field(err, BK_E_INVALID, ip,
+                                     "must be an object");
+            if ((e = bk_json_only(item, ip, okeys, arena, err)) ||
+                (e = bk_json_str(item, ip, "date", true, 10, false, arena,
+                                 &date, err)) ||
+                (e = bk_json_bool(item, ip, "unavailable", false, arena,
+                                  &unavailable, &has_unavailable, err)))
+                return e;
+            if (bk_date_parse(date, &o[i].date) != BK_OK)
+                return bk_fail_field(err, BK_E_INVALID,
+                                     bk_json_path(arena, ip, "date"),
+                                     "must be an existing date YYYY-MM-DD");
+            o[i].unavailable = unavailable;
+            if (unavailable) {
+                if (json_object_get(item, "start") ||
+                    json_object_get(item, "end"))
+                    return bk_fail_field(err, BK_E_INVALID,
+                                         bk_json_path(arena, ip, "start"),
+                                         "an unavailable date has no "
+                                         "start or end");
+            } else {
+                if ((e = hhmm(item, ip, "start", false, arena, &o[i].start_min,
+                              err)) ||
+                    (e = hhmm(item, ip, "end", true, arena, &o[i].end_min,
+                              err)))
+                    return e;
+                if (o[i].end_min <= o[i].start_min)
+                    return bk_fail_field(err, BK_E_INVALID,
+                                         bk_json_path(arena, ip, "end"),
+                                         "must be after start");
+            }
+        }
+        out->overrides = o;
+        out->n_overrides = json_array_size(overrides);
+    }
+    return bk_schedule_check(out, err);
+}
+
+void bk_slot_rules_defaults(struct bk_slot_rules *rules, int duration_min)
+{
+    memset(rules, 0, sizeof(*rules));
+    rules->duration_min = duration_min;
+    rules->interval_min = 0;
+    rules->horizon_days = 60;
+    rules->alignment = BK_ALIGN_CLOCK;
+}
+
+static enum bk_err rule_int(const json_t *obj, const char *path,
+                            const char *key, int64_t min, int64_t max,
+                            struct bk_arena *arena, int *field,
+                            struct bk_errbuf *err)
+{
+    int64_t v = *field;
+    enum bk_err e =
+        bk_json_int(obj, path, key, false, min, max, arena, &v, NULL, err);
+    if (!e)
+        *field = (int)v;
+    return e;
+}
+
+enum bk_err bk_decode_slot_rules(const json_t *obj, const char *path,
+                                 struct bk_arena *arena,
+                                 struct bk_slot_rules *r, struct bk_errbuf *err)
+{
+    const json_t *v;
+    const char *align;
+    enum bk_err e;
+
+    if ((e = rule_int(obj, path, "duration_minutes", 1, 1440, arena,
+                      &r->duration_min, err)) ||
+        (e = rule_int(obj, path, "buffer_before_minutes", 0, 1440, arena,
+                      &r->buffer_before_min, err)) ||
+        (e = rule_int(obj, path, "buffer_after_minutes", 0, 1440, arena,
+                      &r->buffer_after_min, err)) ||
+        (e = rule_int(obj, path, "minimum_notice_minutes", 0, 525600, arena,
+                      &r->notice_min, err)) ||
+        (e = rule_int(obj, path, "horizon_days", 1, 3650, arena,
+                      &r->horizon_days, err)))
+        return e;
+    /* interval and per-day limit: null means "the default" / "no limit". */
+    v = json_object_get(obj, "slot_interval_minutes");
+    if (v && json_is_null(v))
+        r->interval_min = 0;
+    else if ((e = rule_int(obj, path, "slot_interval_minutes", 1, 1440, arena,
+                           &r->interval_min, err)))
+        return e;
+    v = json_object_get(obj, "max_per_day");
+    if (v && json_is_null(v))
+        r->max_per_day = 0;
+    else if ((e = rule_int(obj, path, "max_per_day", 1, 1000, arena,
+                           &r->max_per_day, err)))
+        return e;
+    if ((e = bk_json_str(obj, path, "slot_alignment", false, 16, false, arena,
+                         &align, err)))
+        return e;
+    if (align) {
+        if (strcmp(align, "clock") == 0)
+            r->alignment = BK_ALIGN_CLOCK;
+        else if (strcmp(align, "range_start") == 0)
+            r->alignment = BK_ALIGN_RANGE_START;
+        else
+            return bk_fail_field(err, BK_E_INVALID,
+                                 bk_json_path(arena, path, "slot_alignment"),
+                                 "must be \"clock\" or \"range_start\"");
+    }
+    return BK_OK;
+}
+
+static enum bk_err decode_price(const json_t *obj, struct bk_arena *arena,
+                                struct bk_event_type *et, struct bk_errbuf *err)
+{
+    static const char *const keys[] = {"amount", "currency", NULL};
+    const json_t *v = json_object_get(obj, "price");
+    const char *cur;
+    int64_t amount = 0;
+    enum bk_err e;
+
+    if (!v)
+        return BK_OK;
+    if (json_is_null(v)) {
+        et->has_price = false;
+        et->price_minor = 0;
+        et->currency[0] = '\0';
+        return BK_OK;
+    }
+    if (!json_is_object(v))
+        return bk_fail_field(err, BK_E_INVALID, "price",
+                             "must be {\"amount\", \"currency\"} or null");
+    if ((e = bk_json_only(v, "price", keys, arena, err)) ||
+        (e = bk_json_int(v, "price", "amount", true, 0, 100000000000LL, arena,
+                         &amount, NULL, err)) ||
+        (e = bk_json_str(v, "price", "currency", true, 3, false, arena, &cur,
+                         err)))
+        return e;
+    if (strlen(cur) != 3 || cur[0] < 'A' || cur[0] > 'Z' || cur[1] < 'A' ||
+        cur[1] > 'Z' || cur[2] < 'A' || cur[2] > 'Z')
+        return bk_fail_field(err, BK_E_INVALID, "price.currency",
+                             "must be an ISO 4217 code in upper case (EUR)");
+    et->has_price = true;
+    et->price_minor = amount;
+    memcpy(et->currency, cur, 4);
+    return BK_OK;
+}
+
+static enum bk_err decode_location(const json_t *obj, struct bk_arena *arena,
+                                   struct bk_event_type *et,
+                                   struct bk_errbuf *err)
+{
+    static const char *const keys[] = {"kind", "value", NULL};
+    const json_t *v = json_object_get(obj, "location");
+    const char *kind, *value;
+    int k;
+    enum bk_err e;
+
+    if (!v)
+        return BK_OK;
+    if (json_is_null(v)) {
+        et->location_kind = BK_LOCATION_NONE;
+        et->location_value = NULL;
+        return BK_OK;
+    }
+    if (!json_is_object(v))
+        return bk_fail_field(err, BK_E_INVALID, "location",
+                             "must be {\"kind\", \"value\"} or null");
+    if ((e = bk_json_only(v, "location", keys, arena, err)) ||
+        (e = bk_json_str(v, "location", "kind", true, 16, false, arena, &kind,
+                         err)) ||
+        (e = bk_json_str(v, "location", "value", false, BK_MAX_URL, false,
+                         arena, &value, err)))
+        return e;
+    k = bk_location_kind_parse(kind);
+    if (k <= 0)
+        return bk_fail_field(err, BK_E_INVALID, "location.kind",
+                             "must be \"video\", \"in_person\" or \"phone\"");
+    et->location_kind = (enum bk_location_kind)k;
+    et->location_value = value;
+    return BK_OK;
+}
+
+enum bk_err bk_decode_event_type(const json_t *obj, bool create,
+                                 struct bk_arena *arena,
+                                 struct bk_event_type *et,
+                                 const char **host_slug, struct bk_errbuf *err)
+{
+    static const char *const keys[] = {"slug",
+                                       "title",
+                                       "description",
+                                       "host",
+                                       "duration_minutes",
+                                       "slot_interval_minutes",
+                                       "buffer_before_minutes",
+                                       "buffer_after_minutes",
+                                       "minimum_notice_minutes",
+                                       "horizon_days",
+                                       "max_per_day",
+                                       "slot_alignment",
+                                       "price",
+                                       "location",
+                                       "active",
+                                       "calcom_event_type_id",
+                                       NULL};
+    const char *s;
+    int64_t calcom = 0;
+    bool present;
+    enum bk_err e;
+
+    *host_slug = NULL;
+    if ((e = bk_json_only(obj, "", keys, arena, err)))
+        return e;
+    if ((e = bk_json_str(obj, "", "slug", create, BK_MAX_SLUG, false, arena, &s,
+                         err)))
+        return e;
+    if (s) {
+        if (!create && strcmp(s, et->slug) != 0)
+            return bk_fail_field(err, BK_E_INVALID, "slug",
+                                 "cannot be changed");
+        if (!bk_slug_valid(s, BK_MAX_SLUG))
+            return bk_fail_field(err, BK_E_INVALID, "slug",
+                                 "must be 1-64 characters a-z, 0-9 and '-'");
+        et->slug = s;
+    }
+    if ((e = bk_json_str(obj, "", "title", create, BK_MAX_TITLE, false, arena,
+                         &s, err)))
+        return e;
+    if (s) {
+        if (!*s)
+            return bk_fail_field(err, BK_E_INVALID, "title",
+                                 "must not be empty");
+        et->title = s;
+    }
+    if (json_object_get(obj, "description")) {
+        if ((e = bk_json_str(obj, "", "description", false, BK_MAX_TEXT, true,
+                             arena, &s, err)))
+            return e;
+        et->description = s;
+    }
+    if ((e = bk_json_str(obj, "", "host", create, BK_MAX_SLUG, false, arena,
+                         host_slug, err)))
+        return e;
+    if (create && !json_object_get(obj, "duration_minutes"))
+        return bk_fail_field(err, BK_E_INVALID, "duration_minutes",
+                             "is required");
+    if ((e = bk_decode_slot_rules(obj, "", arena, &et->rules, err)) ||
+        (e = bk_slot_rules_check(&et->rules, err)) ||
+        (e = decode_price(obj, arena, et, err)) ||
+        (e = decode_location(obj, arena, et, err)) ||
+        (e = bk_json_bool(obj, "", "active", false, arena, &et->active, NULL,
+                          err)))
+        return e;
+    if (json_object_get(obj, "calcom_event_type_id")) {
+        if (json_is_null(json_object_get(obj, "calcom_event_type_id"))) {
+            et->calcom_event_type_id = 0;
+        } else {
+            if ((e = bk_json_int(obj, "", "calcom_event_type_id", false, 1,
+                                 INT64_MAX, arena, &calcom, &present, err)))
+                return e;
+            et->calcom_event_type_id = calcom;
+        }
+    }
+    return BK_OK;
+}
+
+enum bk_err bk_decode_host(const json_t *obj, bool create,
+                           struct bk_arena *arena, struct bk_host *h,
+                           struct bk_errbuf *err)
+{
+    static const char *const keys[] = {"slug", "name", "email", "timezone",
+                                       NULL};
+    const char *s;
+    enum bk_err e;
+
+    if ((e = bk_json_only(obj, "", keys, arena, err)))
+        return e;
+    if ((e = bk_json_str(obj, "", "slug", create, BK_MAX_SLUG, false, arena, &s,
+                         err)))
+        return e;
+    if (s) {
+        if (!create && strcmp(s, h->slug) != 0)
+            return bk_fail_field(err, BK_E_INVALID, "slug",
+                                 "cannot be changed");
+        if (!bk_slug_valid(s, BK_MAX_SLUG))
+            return bk_fail_field(err, BK_E_INVALID, "slug",
+                                 "must be 1-64 characters a-z, 0-9 and '-'");
+        h->slug = s;
+    }
+    if ((e = bk_json_str(obj, "", "name", create, BK_MAX_NAME, false, arena, &s,
+                         err)))
+        return e;
+    if (s) {
+        if (!*s)
+            return bk_fail_field(err, BK_E_INVALID, "name",
+                                 "must not be empty");
+        h->name = s;
+    }
+    if ((e = bk_json_str(obj, "", "email", create, BK_MAX_EMAIL, false, arena,
+                         &s, err)))
+        return e;
+    if (s) {
+        if (!bk_email_valid(s))
+            return bk_fail_field(err, BK_E_INVALID, "email",
+                                 "must be an email address");
+        h->email = s;
+    }
+    if ((e = bk_decode_timezone(obj, "", "timezone", create, arena, &s, err)))
+        return e;
+    if (s)
+        h->timezone = s;
+    return BK_OK;
+}

@@ -1,0 +1,93 @@
+/* api/internal.h — shared by the files of api/ only. */
+#ifndef BK_API_INTERNAL_H
+#define BK_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "api/api.h"
+#include "base/err.h"
+#include "core/tz.h"
+#include "http/http.h"
+#include "http/router.h"
+#include "store/store.h"
+
+/* Route flags. */
+#define BK_ROUTE_ADMIN  1u /* needs the admin key */
+#define BK_ROUTE_PUBLIC 2u /* anyone; the handler may still look at auth */
+
+/* Answers with the JSON error of API.md for e; the one place mapping a
+ * bk_err to an HTTP status. err may be NULL (a generic message is used).
+ * Server errors are logged with the request id and hidden from clients. */
+void bk_api_error(struct bk_http_request *req, struct bk_http_response *resp,
+                  enum bk_err e, const struct bk_errbuf *err);
+
+/* Answers status with v serialized (takes v). */
+void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
+                 int status, json_t *v);
+
+/* {"data": data, "next_cursor": cursor or null} (takes data). */
+void bk_api_list(struct bk_http_request *req, struct bk_http_response *resp,
+                 json_t *data, const char *next_cursor);
+
+/* The request body as a JSON object: BK_E_UNSUPPORTED_MEDIA unless the
+ * content type is application/json, BK_E_TOO_LARGE past the body limit,
+ * BK_E_MALFORMED for bad JSON. allow_empty: an empty body gives an empty
+ * object. Returns an owned json_t. */
+BK_MUST_CHECK enum bk_err bk_api_body(struct bk_http_request *req,
+                                      bool allow_empty, json_t **out,
+                                      struct bk_errbuf *err);
+
+/* Whether the request carries the admin key. A present but wrong
+ * Authorization header sets *bad. */
+bool bk_api_is_admin(const struct bk_api *api,
+                     const struct bk_http_request *req, bool *bad);
+
+/* Whether token is the manage token of uid (constant time). */
+bool bk_api_token_ok(const struct bk_api *api, const char *uid,
+                     const char *token);
+
+/* ?limit= (1..500, default 50). BK_E_MALFORMED (invalid_query, field
+ * "limit") otherwise. */
+BK_MUST_CHECK enum bk_err bk_api_limit(const struct bk_http_request *req,
+                                       int *limit, struct bk_errbuf *err);
+
+/* Opaque cursors: a tag and up to two integers, base64url-encoded. */
+const char *bk_api_cursor_encode(struct bk_arena *arena, char tag, int64_t a,
+                                 int64_t b);
+/* ?cursor= into a and b; absent: *present = false. BK_E_MALFORMED
+ * (invalid_query, field "cursor") for a cursor this API did not issue. */
+BK_MUST_CHECK enum bk_err bk_api_cursor(const struct bk_http_request *req,
+                                        char tag, int64_t *a, int64_t *b,
+                                        bool *present, struct bk_errbuf *err);
+
+/* ?name= as a time zone (NULL when absent). BK_E_MALFORMED (400) naming
+ * the parameter when unknown. */
+BK_MUST_CHECK enum bk_err bk_api_query_tz(const struct bk_http_request *req,
+                                          const char *name,
+                                          const struct bk_tz **out,
+                                          struct bk_errbuf *err);
+
+/* A query-parameter error: BK_E_MALFORMED with code invalid_query. */
+enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
+                              const char *fmt, ...) BK_PRINTF(3, 4);
+
+/* The route tables of each resource file. */
+extern const struct bk_route bk_api_ops_routes[];
+extern const size_t bk_api_ops_n;
+extern const struct bk_route bk_api_host_routes[];
+extern const size_t bk_api_host_n;
+extern const struct bk_route bk_api_event_type_routes[];
+extern const size_t bk_api_event_type_n;
+extern const struct bk_route bk_api_booking_routes[];
+extern const size_t bk_api_booking_n;
+extern const struct bk_route bk_api_client_routes[];
+extern const size_t bk_api_client_n;
+extern const struct bk_route bk_api_delivery_routes[];
+extern const size_t bk_api_delivery_n;
+extern const struct bk_route bk_api_page_routes[];
+extern const size_t bk_api_page_n;
+
+#endif

@@ -1,0 +1,290 @@
+/* api/render.c — records to JSON. */
+#include <string.h>
+
+#include "api/json.h"
+#include "api/render.h"
+#include "base/time.h"
+#include "core/booking.h"
+#include "base/banned.h"
+
+json_t *bk_render_instant(int64_t utc, const struct bk_tz *tz)
+{
+    char buf[BK_RFC3339_MAX];
+
+    if (tz)
+        bk_rfc3339_format_offset(utc, bk_tz_offset_at(tz, utc), buf);
+    else
+        bk_rfc3339_format_utc(utc, buf);
+    return json_string(buf);
+}
+
+static json_t *instant_or_null(int64_t utc, const struct bk_tz *tz)
+{
+    return utc ? bk_render_instant(utc, tz) : json_null();
+}
+
+json_t *bk_render_host(const struct bk_host *h)
+{
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "slug", h->slug, "name",
+                     h->name, "email", h->email, "timezone", h->timezone,
+                     "created_at", bk_render_instant(h->created_utc, NULL),
+                     "updated_at", bk_render_instant(h->updated_utc, NULL));
+}
+
+json_t *bk_render_schedule(const struct bk_schedule *s)
+{
+    json_t *weekly = json_array(), *overrides = json_array();
+    char a[6], b[6], d[11];
+
+    for (size_t i = 0; i < s->n_weekly; i++) {
+        bk_hhmm_format(s->weekly[i].start_min, a);
+        bk_hhmm_format(s->weekly[i].end_min, b);
+        json_array_append_new(weekly,
+                              json_pack("{s:s, s:s, s:s}", "day",
+                                        bk_weekday_name(s->weekly[i].day),
+                                        "start", a, "end", b));
+    }
+    for (size_t i = 0; i < s->n_overrides; i++) {
+        const struct bk_date_override *o = &s->overrides[i];
+        bk_date_format(o->date, d);
+        if (o->unavailable) {
+            json_array_append_new(overrides, json_pack("{s:s, s:b}", "date", d,
+                                                       "unavailable", 1));
+        } else {
+            bk_hhmm_format(o->start_min, a);
+            bk_hhmm_format(o->end_min, b);
+            json_array_append_new(
+                overrides,
+                json_pack("{s:s, s:s, s:s}", "date", d, "start", a, "end", b));
+        }
+    }
+    return json_pack("{s:s, s:o, s:o}", "timezone", s->timezone, "weekly",
+                     weekly, "overrides", overrides);
+}
+
+json_t *bk_render_event_type(const struct bk_event_type *et, bool admin)
+{
+    const struct bk_slot_rules *r = &et->rules;
+    json_t *o = json_object();
+
+    json_object_set_new(o, "slug", json_string(et->slug));
+    json_object_set_new(o, "title", json_string(et->title));
+    json_object_set_new(o, "description", bk_json_str_or_null(et->description));
+    json_object_set_new(o, "host", bk_json_str_or_null(et->host_slug));
+    json_object_set_new(o, "duration_minutes", json_integer(r->duration_min));
+    json_object_set_new(
+        o, "slot_interval_minutes",
+        json_integer(r->interval_min ? r->interval_min : r->duration_min));
+    json_object_set_new(o, "buffer_before_minutes",
+                        json_integer(r->buffer_before_min));
+    json_object_set_new(o, "buffer_after_minutes",
+                        json_integer(r->buffer_after_min));
+    json_object_set_new(o, "minimum_notice_minutes",
+                        json_integer(r->notice_min));
+    json_object_set_new(o, "horizon_days", json_integer(r->horizon_days));
+    json_object_set_new(o, "max_per_day",
+                        r->max_per_day ? json_integer(r->max_per_day)
+                                       : json_null());
+    json_object_set_new(o, "slot_alignment",
+                        json_string(r->alignment == BK_ALIGN_RANGE_START
+                                        ? "range_start"
+                                        : "clock"));
+    if (et->has_price)
+        json_object_set_new(o, "price",
+                            json_pack("{s:I, s:s}", "amount",
+                                      (json_int_t)et->price_minor, "currency",
+                                      et->currency));
+    else
+        json_object_set_new(o, "price", json_null());
+    if (et->location_kind != BK_LOCATION_NONE)
+        json_object_set_new(o, "location",
+                            json_pack("{s:s, s:o}", "kind",
+                                      bk_location_kind_name(et->location_kind),
+                                      "value",
+                                      bk_json_str_or_null(et->location_value)));
+    else
+        json_object_set_new(o, "location", json_null());
+    json_object_set_new(o, "active", json_boolean(et->active));
+    if (admin) {
+        json_object_set_new(o, "calcom_event_type_id",
+                            et->calcom_event_type_id
+                                ? json_integer(et->calcom_event_type_id)
+                                : json_null());
+        json_object_set_new(o, "imported", json_boolean(et->imported));
+        json_object_set_new(o, "created_at",
+                            bk_render_instant(et->created_utc, NULL));
+        json_object_set_new(o, "updated_at",
+                            bk_render_instant(et->updated_utc, NULL));
+    }
+    return o;
+}
+
+json_t *bk_render_client(const struct bk_client *c)
+{
+    return json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o}", "id", c->public_id,
+                     "email", c->email, "name", bk_json_str_or_null(c->name),
+                     "timezone", bk_json_str_or_null(c->timezone), "status",
+                     bk_client_status_name(c->status), "created_at",
+                     bk_render_instant(c->created_utc, NULL), "updated_at",
+                     bk_render_instant(c->updated_utc, NULL));
+}
+
+json_t *bk_render_booking(const struct bk_booking *b,
+                          const struct bk_link *links, size_t n_links,
+                          const struct bk_tz *tz)
+{
+    json_t *o = json_object(), *jl = json_array();
+
+    json_object_set_new(o, "uid", json_string(b->uid));
+    json_object_set_new(o, "event_type",
+                        bk_json_str_or_null(b->event_type_slug));
+    json_object_set_new(o, "host", bk_json_str_or_null(b->host_slug));
+    json_object_set_new(o, "client",
+                        json_pack("{s:o, s:o, s:o}", "id",
+                                  bk_json_str_or_null(b->client_public_id),
+                                  "name", bk_json_str_or_null(b->client_name),
+                                  "email",
+                                  bk_json_str_or_null(b->client_email)));
+    json_object_set_new(o, "start", bk_render_instant(b->start_utc, tz));
+    json_object_set_new(o, "end", bk_render_instant(b->end_utc, tz));
+    json_object_set_new(o, "attendee_timezone",
+                        bk_json_str_or_null(b->attendee_timezone));
+    json_object_set_new(o, "status",
+                        json_string(bk_booking_status_name(b->status)));
+    json_object_set_new(o, "payment_status",
+                        json_string(bk_payment_status_name(b->payment_status)));
+    json_object_set_new(o, "source", json_string(bk_source_name(b->source)));
+    json_object_set_new(o, "location", bk_json_str_or_null(b->location));
+    json_object_set_new(o, "meeting_url", bk_json_str_or_null(b->meeting_url));
+    json_object_set_new(o, "notes", bk_json_str_or_null(b->notes));
+    json_object_set_new(o, "cancellation_reason",
+                        bk_json_str_or_null(b->cancellation_reason));
+    json_object_set_new(o, "rescheduled_from",
+                        instant_or_null(b->rescheduled_from_utc, tz));
+    json_object_set_new(o, "created_at",
+                        bk_render_instant(b->created_utc, NULL));
+    json_object_set_new(o, "updated_at",
+                        bk_render_instant(b->updated_utc, NULL));
+    for (size_t i = 0; i < n_links; i++)
+        json_array_append_new(jl, json_pack("{s:s, s:s, s:s, s:b}", "provider",
+                                            links[i].provider, "kind",
+                                            links[i].kind, "external_id",
+                                            links[i].external_id, "superseded",
+                                            links[i].superseded));
+    json_object_set_new(o, "links", jl);
+    return o;
+}
+
+static json_t *status_or_null(int s)
+{
+    return s >= 0
+               ? json_string(bk_booking_status_name((enum bk_booking_status)s))
+               : json_null();
+}
+
+json_t *bk_render_change(const struct bk_booking_change *c,
+                         const struct bk_tz *tz)
+{
+    json_t *o = json_object(), *changes = json_object();
+
+    json_object_set_new(o, "at", bk_render_instant(c->at_utc, NULL));
+    json_object_set_new(o, "action", json_string(c->action));
+    json_object_set_new(o, "actor", json_string(c->actor));
+    if (c->from_status >= 0 || c->to_status >= 0)
+        json_object_set_new(changes, "status",
+                            json_pack("[o, o]", status_or_null(c->from_status),
+                                      status_or_null(c->to_status)));
+    if (c->new_start_utc || c->old_start_utc)
+        json_object_set_new(changes, "start",
+                            json_pack("[o, o]",
+                                      instant_or_null(c->old_start_utc, tz),
+                                      instant_or_null(c->new_start_utc, tz)));
+    if (c->new_end_utc || c->old_end_utc)
+        json_object_set_new(changes, "end",
+                            json_pack("[o, o]",
+                                      instant_or_null(c->old_end_utc, tz),
+                                      instant_or_null(c->new_end_utc, tz)));
+    json_object_set_new(o, "changes", changes);
+    json_object_set_new(o, "note", bk_json_str_or_null(c->note));
+    return o;
+}
+
+json_t *bk_render_activity(const struct bk_activity *a)
+{
+    json_t *o = json_object(), *detail = NULL;
+
+    if (a->detail)
+        detail = json_loads(a->detail, 0, NULL);
+    json_object_set_new(o, "id", json_integer(a->id));
+    json_object_set_new(o, "at", bk_render_instant(a->at_utc, NULL));
+    json_object_set_new(o, "kind", json_string(a->kind));
+    json_object_set_new(o, "booking", bk_json_str_or_null(a->booking_uid));
+    json_object_set_new(o, "client", bk_json_str_or_null(a->client_public_id));
+    json_object_set_new(o, "source", bk_json_str_or_null(a->source));
+    json_object_set_new(o, "detail", detail ? detail : json_null());
+    return o;
+}
+
+static json_t *ms_or_null(int64_t ms)
+{
+    if (!ms)
+        return json_null();
+    return bk_render_instant(bk_floordiv(ms, 1000), NULL);
+}
+
+json_t *bk_render_delivery(const struct bk_delivery *d, bool with_payload)
+{
+    json_t *o = json_object();
+    const char *status = bk_delivery_status_name(d->status);
+
+    /* A stored delivery whose job has failed attempts is being retried. */
+    if (d->status == BK_DELIVERY_RECEIVED && d->attempts > 0)
+        status = "retrying";
+    json_object_set_new(o, "id", json_string(d->public_id));
+    json_object_set_new(o, "provider", json_string(d->provider));
+    json_object_set_new(o, "delivery_id", json_string(d->delivery_key));
+    json_object_set_new(o, "type", bk_json_str_or_null(d->type));
+    json_object_set_new(o, "status", json_string(status));
+    json_object_set_new(o, "attempts", json_integer(d->attempts));
+    json_object_set_new(o, "last_error", bk_json_str_or_null(d->error));
+    json_object_set_new(o, "received_at", ms_or_null(d->received_ms));
+    json_object_set_new(o, "processed_at", ms_or_null(d->processed_ms));
+    json_object_set_new(o, "next_attempt_at", ms_or_null(d->next_attempt_ms));
+    json_object_set_new(o, "payload_bytes",
+                        json_integer((json_int_t)d->payload_len));
+    if (with_payload) {
+        json_t *p =
+            d->payload ? json_stringn(d->payload, d->payload_len) : NULL;
+        /* A body that is not valid UTF-8 cannot be a JSON string. */
+        json_object_set_new(o, "payload", p ? p : json_null());
+    }
+    return o;
+}
+
+json_t *bk_render_slots(const char *event_type_slug, const struct bk_tz *tz,
+                        const struct bk_slot *slots, size_t n)
+{
+    json_t *days = json_object(), *day = NULL;
+    int64_t cur = INT64_MIN;
+    char d[11];
+
+    for (size_t i = 0; i < n; i++) {
+        int64_t date = bk_tz_local_date(tz, slots[i].start_utc);
+        if (date != cur || !day) {
+            cur = date;
+            bk_date_format(date, d);
+            day = json_object_get(days, d);
+            if (!day) {
+                day = json_array();
+                json_object_set_new(days, d, day);
+            }
+        }
+        json_array_append_new(
+            day, json_pack("{s:o, s:o}", "start",
+                           bk_render_instant(slots[i].start_utc, tz), "end",
+                           bk_render_instant(slots[i].end_utc, tz)));
+    }
+    return json_pack("{s:o, s:s, s:o}", "event_type",
+                     bk_json_str_or_null(event_type_slug), "timezone",
+                     bk_tz_name(tz), "slots", days);
+}

@@ -1,0 +1,40 @@
+/* api/render.h — ledger records as the JSON of API.md.
+ * Each function returns a new json_t (the caller owns it: json_decref).
+ * Instants are rendered in UTC with 'Z' when tz is NULL, else as wall time
+ * of tz with its numeric offset. */
+#ifndef BK_API_RENDER_H
+#define BK_API_RENDER_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "core/availability.h"
+#include "core/ledger.h"
+#include "core/schedule.h"
+#include "core/tz.h"
+
+json_t *bk_render_instant(int64_t utc, const struct bk_tz *tz);
+json_t *bk_render_host(const struct bk_host *h);
+json_t *bk_render_schedule(const struct bk_schedule *s);
+/* admin: include fields only an admin sees (calcom_event_type_id,
+ * imported, created_at, updated_at). */
+json_t *bk_render_event_type(const struct bk_event_type *et, bool admin);
+json_t *bk_render_client(const struct bk_client *c);
+/* links: the booking's external links (may be NULL when n_links is 0). */
+json_t *bk_render_booking(const struct bk_booking *b,
+                          const struct bk_link *links, size_t n_links,
+                          const struct bk_tz *tz);
+json_t *bk_render_change(const struct bk_booking_change *c,
+                         const struct bk_tz *tz);
+json_t *bk_render_activity(const struct bk_activity *a);
+/* with_payload: include the raw payload as a string. */
+json_t *bk_render_delivery(const struct bk_delivery *d, bool with_payload);
+
+/* {"event_type": slug or null, "timezone": name, "slots": {"YYYY-MM-DD":
+ * [{"start","end"}]}}: slots grouped by their start's date in tz, rendered
+ * in tz (API.md "GET /event-types/{slug}/slots"). */
+json_t *bk_render_slots(const char *event_type_slug, const struct bk_tz *tz,
+                        const struct bk_slot *slots, size_t n);
+
+#endif

@@ -1,0 +1,124 @@
+/* cli/config.c — configuration from the environment, checked at start. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "base/mem.h"
+#include "base/str.h"
+#include "http/server.h"
+#include "base/banned.h"
+
+static const char *env(const char *name)
+{
+    const char *v = getenv(name);
+    return v && *v ? v : NULL;
+}
+
+static enum bk_err env_int(const char *name, int64_t min, int64_t max,
+                           int64_t def, int64_t *out, struct bk_errbuf *err)
+{
+    const char *v = env(name);
+
+    *out = def;
+    if (!v)
+        return BK_OK;
+    if (bk_parse_i64(v, min, max, out) != BK_OK)
+        return bk_fail_field(err, BK_E_CONFIG, name,
+                             "must be an integer %lld..%lld, got '%s'",
+                             (long long)min, (long long)max, v);
+    return BK_OK;
+}
+
+enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
+{
+    struct bk_errbuf sub;
+    const char *v;
+    int64_t n;
+    enum bk_err e;
+
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->database = env("BOOKINGD_DATABASE");
+    if (!cfg->database)
+        cfg->database = "sqlite:./var/bookingd.db";
+    if (strncmp(cfg->database, "sqlite:", 7) != 0 &&
+        strncmp(cfg->database, "postgres://", 11) != 0 &&
+        strncmp(cfg->database, "postgresql://", 13) != 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_DATABASE",
+                             "must be sqlite:PATH, got '%s'", cfg->database);
+    if (strcmp(cfg->database, "sqlite:") == 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_DATABASE",
+                             "sqlite: needs a path (sqlite:./var/bookingd.db)");
+
+    cfg->listen = env("BOOKINGD_LISTEN");
+    if (!cfg->listen)
+        cfg->listen = "127.0.0.1:8080";
+    bk_errbuf_clear(&sub);
+    if (bk_http_listen_check(cfg->listen, &sub) != BK_OK)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LISTEN", "%s",
+                             sub.msg);
+
+    v = env("BOOKINGD_BASE_URL");
+    if (v) {
+        size_t len = strlen(v);
+        if ((strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0) ||
+            len > 512 || strchr(v, ' ') || strchr(v, '?') || strchr(v, '#'))
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_BASE_URL",
+                                 "must be an http:// or https:// URL "
+                                 "without query, got '%s'",
+                                 v);
+        while (len && v[len - 1] == '/') /* keep it without the slash */
+            len--;
+        cfg->base_url = bk_xstrndup(v, len);
+    } else {
+        /* The listen address, with a wildcard replaced by loopback. */
+        const char *port = strrchr(cfg->listen, ':');
+        size_t len = strlen(cfg->listen) + 32;
+        char *u = bk_xmalloc(len);
+        if (strncmp(cfg->listen, "0.0.0.0:", 8) == 0 ||
+            strncmp(cfg->listen, "[::]:", 5) == 0)
+            snprintf(u, len, "http://127.0.0.1%s", port);
+        else
+            snprintf(u, len, "http://%s", cfg->listen);
+        cfg->base_url = u;
+    }
+
+    cfg->admin_key = env("BOOKINGD_ADMIN_KEY");
+    if (cfg->admin_key && strlen(cfg->admin_key) < 16)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_ADMIN_KEY",
+                             "must be at least 16 characters");
+    if (cfg->admin_key && !bk_utf8_valid(cfg->admin_key, 256, false))
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_ADMIN_KEY",
+                             "must be at most 256 bytes without control "
+                             "characters");
+
+    if ((e = env_int("BOOKINGD_WORKERS", 1, 64, 2, &n, err)))
+        return e;
+    cfg->workers = (int)n;
+    if ((e = env_int("BOOKINGD_JOB_MAX_ATTEMPTS", 1, 100, 10, &n, err)))
+        return e;
+    cfg->max_attempts = (int)n;
+    if ((e = env_int("BOOKINGD_JOB_RETRY_BASE_MS", 1, 3600000, 2000,
+                     &cfg->retry_base_ms, err)) ||
+        (e = env_int("BOOKINGD_JOB_RETRY_MAX_MS", 1, 86400000, 3600000,
+                     &cfg->retry_max_ms, err)))
+        return e;
+    if (cfg->retry_max_ms < cfg->retry_base_ms)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
+                             "must not be below BOOKINGD_JOB_RETRY_BASE_MS");
+
+    cfg->log_level = BK_LOG_INFO;
+    v = env("BOOKINGD_LOG_LEVEL");
+    if (v && bk_log_level_parse(v, &cfg->log_level) != BK_OK)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_LEVEL",
+                             "must be error, warn, info or debug, got '%s'", v);
+
+    cfg->calcom_secret = env("CALCOM_WEBHOOK_SECRET");
+    return BK_OK;
+}
+
+void bk_config_report(const struct bk_errbuf *err)
+{
+    fprintf(stderr, "bookingd: %s: %s\n", err->field[0] ? err->field : "config",
+            err->msg);
+}

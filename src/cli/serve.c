@@ -1,0 +1,169 @@
+/* cli/serve.c — `bookingd serve`: migrate, load secrets, start the HTTP
+ * server, run until SIGINT or SIGTERM, then stop in order. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "cli/cli.h"
+#include "core/tz.h"
+#include "crypto/crypto.h"
+#include "http/server.h"
+#include "store/store.h"
+#include "base/banned.h"
+
+static bool hex_decode(const char *s, unsigned char *out, size_t n)
+{
+    if (!s || strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned v = 0;
+        for (int k = 0; k < 2; k++) {
+            char c = s[2 * i + k];
+            v <<= 4;
+            if (c >= '0' && c <= '9')
+                v |= (unsigned)(c - '0');
+            else if (c >= 'a' && c <= 'f')
+                v |= (unsigned)(c - 'a' + 10);
+            else
+                return false;
+        }
+        out[i] = (unsigned char)v;
+    }
+    return true;
+}
+
+/* Loads (or creates, once) the manage-token secret and the admin key's hash.
+ * A generated admin key is printed here, once: only its hash is kept. */
+static enum bk_err load_secrets(struct bk_store *store,
+                                const struct bk_config *cfg, struct bk_api *api,
+                                struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_arena arena;
+    const char *v = NULL;
+    char hex[2 * 32 + 1], key[48];
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (e)
+        goto out;
+    e = bk_store_meta_get(tx, "manage_secret", &arena, &v, err);
+    if (e == BK_OK && !hex_decode(v, api->manage_secret, 32))
+        e = bk_fail(err, BK_E_INTERNAL, "the stored manage_secret is corrupt");
+    if (e == BK_E_NOT_FOUND) {
+        bk_random_bytes(api->manage_secret, 32);
+        bk_hex_encode(api->manage_secret, 32, hex);
+        e = bk_store_meta_put(tx, "manage_secret", hex, err);
+    }
+    if (e)
+        goto out;
+    if (cfg->admin_key) {
+        bk_sha256(cfg->admin_key, strlen(cfg->admin_key),
+                  api->admin_key_sha256);
+        printf("bookingd: admin key: from BOOKINGD_ADMIN_KEY\n");
+    } else {
+        e = bk_store_meta_get(tx, "admin_key_sha256", &arena, &v, err);
+        if (e == BK_OK && !hex_decode(v, api->admin_key_sha256, 32))
+            e = bk_fail(err, BK_E_INTERNAL,
+                        "the stored admin_key_sha256 is corrupt");
+        if (e == BK_OK)
+            printf("bookingd: admin key: the one generated at the first "
+                   "start (set BOOKINGD_ADMIN_KEY to choose one)\n");
+        if (e == BK_E_NOT_FOUND) {
+            memcpy(key, "bk_admin_", 9);
+            bk_random_token(key + 9, 32);
+            bk_sha256(key, strlen(key), api->admin_key_sha256);
+            bk_hex_encode(api->admin_key_sha256, 32, hex);
+            e = bk_store_meta_put(tx, "admin_key_sha256", hex, err);
+            if (e == BK_OK)
+                printf("bookingd: admin key (shown once; only its hash is "
+                       "stored): %s\n",
+                       key);
+        }
+    }
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    bk_arena_release(&arena);
+    fflush(stdout);
+    return e;
+}
+
+int bk_cli_serve(int argc, char **argv)
+{
+    struct bk_config cfg;
+    struct bk_errbuf err;
+    struct bk_store *store = NULL;
+    struct bk_http_server *http = NULL;
+    struct bk_http_server_config hcfg;
+    struct bk_api api;
+    sigset_t stop;
+    int from = 0, to = 0, sig = 0, rc = 1;
+
+    (void)argv;
+    bk_errbuf_clear(&err);
+    if (argc) {
+        fprintf(stderr, "usage: bookingd serve\n");
+        return 2;
+    }
+    if (bk_config_load(&cfg, &err) != BK_OK) {
+        bk_config_report(&err);
+        return 2;
+    }
+    bk_log_set_level(cfg.log_level);
+    /* Every thread started from here on inherits the blocked signals; the
+     * main thread waits for them with sigwait. */
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    memset(&api, 0, sizeof(api));
+    if (bk_store_open(cfg.database, cfg.workers + 16, &store, &err) ||
+        bk_store_migrate(store, &from, &to, &err)) {
+        fprintf(stderr, "bookingd: %s: %s\n", cfg.database, err.msg);
+        goto out;
+    }
+    if (from != to)
+        bk_log_info("store: schema migrated from version %d to %d", from, to);
+    if (load_secrets(store, &cfg, &api, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
+    api.store = store;
+    api.base_url = cfg.base_url;
+
+    memset(&hcfg, 0, sizeof(hcfg));
+    hcfg.listen = cfg.listen;
+    hcfg.max_body = 1024 * 1024;
+    hcfg.max_connections = 512;
+    hcfg.timeout_s = 30;
+    hcfg.handler = bk_api_handle;
+    hcfg.ctx = &api;
+    if (bk_http_server_start(&hcfg, &http, &err)) {
+        fprintf(stderr, "bookingd: BOOKINGD_LISTEN: %s\n", err.msg);
+        rc = 2;
+        goto out;
+    }
+    printf("bookingd: listening on %s (port %d), booking page %s/\n",
+           cfg.listen, bk_http_server_port(http), cfg.base_url);
+    fflush(stdout);
+    bk_log_info("serve: ready (database %s, %d workers)", cfg.database,
+                cfg.workers);
+
+    sigwait(&stop, &sig);
+    bk_log_info("serve: signal %d, shutting down", sig);
+    rc = 0;
+out:
+    bk_http_server_free(http);
+    bk_store_free(store);
+    return rc;
+}

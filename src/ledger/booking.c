@@ -1,0 +1,485 @@
+/* ledger/booking.c — slots from the database, and booking create, cancel
+ * and reschedule with an atomic slot claim. */
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ledger/ledger.h"
+#include "base/time.h"
+#include "core/booking.h"
+#include "base/banned.h"
+
+/* Busy bookings are loaded for the window plus this margin on both sides:
+ * the engine reads the dates around the window, buffers reach up to a day,
+ * and the per-day limit counts whole local dates. */
+#define BUSY_MARGIN_S (3 * BK_SECS_PER_DAY)
+
+void bk_dates_window(const struct bk_tz *tz, int64_t from_date, int64_t to_date,
+                     int64_t *from_utc, int64_t *to_utc)
+{
+    *from_utc = bk_tz_local_to_utc(tz, from_date * BK_SECS_PER_DAY);
+    *to_utc = bk_tz_local_to_utc(tz, (to_date + 1) * BK_SECS_PER_DAY);
+}
+
+enum bk_err bk_ledger_activity(struct bk_tx *tx, const char *kind,
+                               int64_t booking_id, int64_t client_id,
+                               const char *source, const char *detail,
+                               int64_t now_utc, struct bk_errbuf *err)
+{
+    struct bk_activity a;
+
+    memset(&a, 0, sizeof(a));
+    a.at_utc = now_utc;
+    a.kind = kind;
+    a.booking_id = booking_id;
+    a.client_id = client_id;
+    a.source = source;
+    a.detail = detail;
+    return bk_store_activity_append(tx, &a, err);
+}
+
+/* A JSON object text in the arena from a json_t it takes. */
+static const char *detail(struct bk_arena *arena, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    const char *out = bk_arena_strdup(arena, s ? s : "{}");
+    free(s);
+    json_decref(v);
+    return out;
+}
+
+static const char *iso(struct bk_arena *arena, int64_t utc)
+{
+    char buf[BK_RFC3339_MAX];
+    bk_rfc3339_format_utc(utc, buf);
+    return bk_arena_strdup(arena, buf);
+}
+
+enum bk_err bk_ledger_client_find_or_create(
+    struct bk_tx *tx, const char *email, const char *name, const char *timezone,
+    enum bk_source source, int64_t now_utc, struct bk_arena *arena,
+    struct bk_client *out, bool *created, struct bk_errbuf *err)
+{
+    struct bk_client c;
+    char public_id[32];
+    enum bk_err e;
+
+    if (created)
+        *created = false;
+    e = bk_store_client_by_email(tx, email, arena, out, err);
+    if (e != BK_E_NOT_FOUND) {
+        if (e == BK_OK && !out->name && name && *name) {
+            /* A client first seen without a name gets the first one given. */
+            out->name = bk_arena_strdup(arena, name);
+            out->updated_utc = now_utc;
+            e = bk_store_client_update(tx, out, err);
+        }
+        return e;
+    }
+    memset(&c, 0, sizeof(c));
+    bk_ledger_new_public_id("cli_", public_id);
+    c.public_id = public_id;
+    c.email = email;
+    c.name = name && *name ? name : NULL;
+    c.timezone = timezone;
+    c.status = BK_CLIENT_PROSPECT;
+    c.created_utc = c.updated_utc = now_utc;
+    e = bk_store_client_insert(tx, &c, &c.id, err);
+    if (e)
+        return e;
+    if (created)
+        *created = true;
+    e = bk_ledger_activity(
+        tx, "CLIENT_CREATED", 0, c.id, bk_source_name(source),
+        detail(arena, json_pack("{s:s}", "email", email)), now_utc, err);
+    if (e)
+        return e;
+    return bk_store_client_get(tx, c.id, arena, out, err);
+}
+
+/* The engine's busy list for an event type's host around a window. */
+static enum bk_err load_busy(struct bk_tx *tx, const struct bk_event_type *et,
+                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
+                             int64_t exclude_id, struct bk_arena *arena,
+                             struct bk_busy_booking **out, size_t *n,
+                             struct bk_errbuf *err)
+{
+    struct bk_booking_span *spans;
+    struct bk_busy_booking *busy;
+    size_t ns;
+    enum bk_err e;
+
+    e = bk_store_booking_busy(tx, et->host_id, from_utc - BUSY_MARGIN_S,
+                              to_utc + BUSY_MARGIN_S, now_utc, exclude_id,
+                              arena, &spans, &ns, err);
+    if (e)
+        return e;
+    busy = bk_arena_array(arena, ns + 1, sizeof(*busy));
+    for (size_t i = 0; i < ns; i++) {
+        busy[i].start_utc = spans[i].start_utc;
+        busy[i].end_utc = spans[i].end_utc;
+        busy[i].buffer_before_min = spans[i].buffer_before_min;
+        busy[i].buffer_after_min = spans[i].buffer_after_min;
+        busy[i].same_event_type = spans[i].event_type_id == et->id;
+    }
+    *out = busy;
+    *n = ns;
+    return BK_OK;
+}
+
+/* Loads the host's schedule and zone; *has_schedule is false when the host
+ * has none (it then offers no slots). */
+static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
+                                 struct bk_arena *arena, struct bk_schedule *s,
+                                 const struct bk_tz **tz, bool *has_schedule,
+                                 struct bk_errbuf *err)
+{
+    enum bk_err e = bk_store_schedule_get(tx, host_id, arena, s, err);
+
+    *has_schedule = false;
+    if (e == BK_E_NOT_FOUND)
+        return BK_OK;
+    if (e)
+        return e;
+    *tz = bk_tz_get(s->timezone);
+    if (!*tz)
+        return bk_fail(err, BK_E_INTERNAL,
+                       "the stored schedule names an unknown zone '%s'",
+                       s->timezone);
+    *has_schedule = true;
+    return BK_OK;
+}
+
+enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
+                            bool include_inactive, int64_t from_utc,
+                            int64_t to_utc, int64_t now_utc,
+                            struct bk_arena *arena, struct bk_event_type *et,
+                            struct bk_slot **slots, size_t *n,
+                            struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_schedule sched;
+    const struct bk_tz *tz = NULL;
+    struct bk_busy_booking *busy = NULL;
+    struct bk_avail_query q;
+    size_t n_busy = 0;
+    bool has_schedule;
+    enum bk_err e;
+
+    *slots = NULL;
+    *n = 0;
+    e = bk_store_begin(store, BK_TX_READ, &tx, err);
+    if (e)
+        goto out;
+    e = bk_store_event_type_by_slug(tx, slug, arena, et, err);
+    if (e)
+        goto out;
+    if (!et->active && !include_inactive) {
+        e = bk_fail(err, BK_E_NOT_FOUND, "no event type '%s'", slug);
+        goto out;
+    }
+    e = load_schedule(tx, et->host_id, arena, &sched, &tz, &has_schedule, err);
+    if (e || !has_schedule)
+        goto out;
+    e = load_busy(tx, et, from_utc, to_utc, now_utc, 0, arena, &busy, &n_busy,
+                  err);
+    if (e)
+        goto out;
+    memset(&q, 0, sizeof(q));
+    q.schedule = &sched;
+    q.tz = tz;
+    q.rules = &et->rules;
+    q.bookings = busy;
+    q.n_bookings = n_busy;
+    q.from_utc = from_utc;
+    q.to_utc = to_utc;
+    q.now_utc = now_utc;
+    e = bk_availability(&q, arena, slots, n, err);
+out:
+    bk_store_rollback(tx); /* read-only: nothing to commit */
+    return e;
+}
+
+/* Checks that start_utc is a free slot of et at now_utc, inside a write
+ * transaction that has locked the host. exclude_id: a booking that does not
+ * count as busy (the one being moved). */
+static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
+                              int64_t start_utc, int64_t now_utc,
+                              int64_t exclude_id, struct bk_arena *arena,
+                              struct bk_errbuf *err)
+{
+    struct bk_schedule sched;
+    const struct bk_tz *tz = NULL;
+    struct bk_busy_booking *busy = NULL;
+    struct bk_avail_query q;
+    size_t n_busy = 0;
+    bool has_schedule;
+    enum bk_slot_verdict v;
+    enum bk_err e;
+
+    if (start_utc < now_utc)
+        return bk_fail_field(err, BK_E_INVALID, "start", "is in the past");
+    e = bk_store_host_lock(tx, et->host_id, err);
+    if (e)
+        return e;
+    e = load_schedule(tx, et->host_id, arena, &sched, &tz, &has_schedule, err);
+    if (e)
+        return e;
+    if (!has_schedule)
+        return bk_fail_field(err, BK_E_INVALID, "start",
+                             "is not a slot of this event type (its host "
+                             "has no schedule)");
+    e = load_busy(tx, et, start_utc, start_utc + 1, now_utc, exclude_id, arena,
+                  &busy, &n_busy, err);
+    if (e)
+        return e;
+    memset(&q, 0, sizeof(q));
+    q.schedule = &sched;
+    q.tz = tz;
+    q.rules = &et->rules;
+    q.bookings = busy;
+    q.n_bookings = n_busy;
+    q.now_utc = now_utc;
+    v = bk_availability_check(&q, start_utc, arena);
+    switch (v) {
+    case BK_SLOT_FREE:
+        return BK_OK;
+    case BK_SLOT_PAST:
+        return bk_fail_field(err, BK_E_INVALID, "start", "is in the past");
+    case BK_SLOT_OFF_GRID:
+        return bk_fail_field(err, BK_E_INVALID, "start",
+                             "is not a slot of this event type (outside "
+                             "the schedule or off its grid)");
+    case BK_SLOT_TOO_FAR:
+        return bk_fail_field(err, BK_E_INVALID, "start",
+                             "is beyond the booking horizon of %d days",
+                             et->rules.horizon_days);
+    case BK_SLOT_TOO_SOON:
+        return bk_fail_field(err, BK_E_SLOT_UNAVAILABLE, "start",
+                             "is inside the minimum notice of %d minutes",
+                             et->rules.notice_min);
+    case BK_SLOT_TAKEN:
+        break;
+    }
+    return bk_fail_field(err, BK_E_SLOT_UNAVAILABLE, "start",
+                         "this slot is no longer available");
+}
+
+static enum bk_err record_change(struct bk_tx *tx, int64_t booking_id,
+                                 const char *action, const char *actor,
+                                 int from_status, int to_status,
+                                 int64_t old_start, int64_t old_end,
+                                 int64_t new_start, int64_t new_end,
+                                 const char *note, int64_t now_utc,
+                                 struct bk_errbuf *err)
+{
+    struct bk_booking_change c;
+
+    memset(&c, 0, sizeof(c));
+    c.booking_id = booking_id;
+    c.at_utc = now_utc;
+    c.action = action;
+    c.actor = actor;
+    c.from_status = from_status;
+    c.to_status = to_status;
+    c.old_start_utc = old_start;
+    c.old_end_utc = old_end;
+    c.new_start_utc = new_start;
+    c.new_end_utc = new_end;
+    c.note = note;
+    return bk_store_history_append(tx, &c, err);
+}
+
+enum bk_err bk_ledger_booking_create(struct bk_store *store,
+                                     const struct bk_booking_request *req,
+                                     int64_t now_utc, struct bk_arena *arena,
+                                     struct bk_booking *out,
+                                     struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_event_type et;
+    struct bk_client client;
+    struct bk_booking b;
+    char uid[BK_UID_LEN + 1];
+    bool client_created = false;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (e)
+        goto out;
+    e = bk_store_event_type_by_slug(tx, req->event_type_slug, arena, &et, err);
+    if (e == BK_E_NOT_FOUND || (e == BK_OK && !et.active)) {
+        e = bk_fail_field(err, BK_E_INVALID, "event_type",
+                          "no bookable event type '%s'", req->event_type_slug);
+        goto out;
+    }
+    if (e)
+        goto out;
+    e = claim_slot(tx, &et, req->start_utc, now_utc, 0, arena, err);
+    if (e)
+        goto out;
+    e = bk_ledger_client_find_or_create(
+        tx, req->attendee_email, req->attendee_name, req->attendee_timezone,
+        req->source, now_utc, arena, &client, &client_created, err);
+    if (e)
+        goto out;
+
+    memset(&b, 0, sizeof(b));
+    bk_ledger_new_uid(uid);
+    b.uid = uid;
+    b.event_type_id = et.id;
+    b.host_id = et.host_id;
+    b.client_id = client.id;
+    b.start_utc = req->start_utc;
+    b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
+    b.attendee_timezone = req->attendee_timezone;
+    b.status = BK_BOOKING_CONFIRMED;
+    b.payment_status = BK_PAYMENT_NONE;
+    b.source = req->source;
+    b.location = et.location_value;
+    b.notes = req->notes;
+    b.created_utc = b.updated_utc = now_utc;
+    e = bk_store_booking_insert(tx, &b, &b.id, err);
+    if (e)
+        goto out;
+    e = record_change(tx, b.id, "created", req->actor, -1, BK_BOOKING_CONFIRMED,
+                      0, 0, b.start_utc, b.end_utc, NULL, now_utc, err);
+    if (e)
+        goto out;
+    e = bk_ledger_activity(
+        tx, "BOOKING_CREATED", b.id, client.id, bk_source_name(req->source),
+        detail(arena, json_pack("{s:s, s:s, s:s}", "event_type", et.slug,
+                                "start", iso(arena, b.start_utc), "end",
+                                iso(arena, b.end_utc))),
+        now_utc, err);
+    if (e)
+        goto out;
+    e = bk_store_booking_get(tx, b.id, arena, out, err);
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
+                                     const char *reason, const char *actor,
+                                     int64_t now_utc, struct bk_arena *arena,
+                                     struct bk_booking *out,
+                                     struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_booking b;
+    enum bk_booking_status to;
+    enum bk_booking_status from;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (e)
+        goto out;
+    e = bk_store_booking_by_uid(tx, uid, arena, &b, err);
+    if (e)
+        goto out;
+    from = b.status;
+    if (bk_booking_transition(from, BK_EV_CANCEL, &to) != BK_OK) {
+        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
+                    "a %s booking cannot be cancelled",
+                    bk_booking_status_name(from));
+        goto out;
+    }
+    b.status = to;
+    b.cancellation_reason = reason && *reason ? reason : NULL;
+    b.updated_utc = now_utc;
+    e = bk_store_booking_update(tx, &b, err);
+    if (e)
+        goto out;
+    e = record_change(tx, b.id, "cancelled", actor, (int)from, (int)to, 0, 0, 0,
+                      0, b.cancellation_reason, now_utc, err);
+    if (e)
+        goto out;
+    e = bk_ledger_activity(
+        tx, "BOOKING_CANCELLED", b.id, b.client_id, actor,
+        detail(arena, json_pack("{s:s?, s:s}", "reason", b.cancellation_reason,
+                                "by", actor)),
+        now_utc, err);
+    if (e)
+        goto out;
+    e = bk_store_booking_get(tx, b.id, arena, out, err);
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
+                                         const char *uid, int64_t new_start_utc,
+                                         const char *actor, int64_t now_utc,
+                                         struct bk_arena *arena,
+                                         struct bk_booking *out,
+                                         struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_booking b;
+    struct bk_event_type et;
+    enum bk_booking_status to;
+    int64_t old_start, old_end;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (e)
+        goto out;
+    e = bk_store_booking_by_uid(tx, uid, arena, &b, err);
+    if (e)
+        goto out;
+    if (bk_booking_transition(b.status, BK_EV_RESCHEDULE, &to) != BK_OK) {
+        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
+                    "a %s booking cannot be rescheduled",
+                    bk_booking_status_name(b.status));
+        goto out;
+    }
+    if (new_start_utc == b.start_utc) {
+        *out = b;
+        goto out; /* nothing to change; the read is rolled back */
+    }
+    e = bk_store_event_type_get(tx, b.event_type_id, arena, &et, err);
+    if (e)
+        goto out;
+    e = claim_slot(tx, &et, new_start_utc, now_utc, b.id, arena, err);
+    if (e)
+        goto out;
+    old_start = b.start_utc;
+    old_end = b.end_utc;
+    b.start_utc = new_start_utc;
+    b.end_utc = new_start_utc + (old_end - old_start);
+    b.rescheduled_from_utc = old_start;
+    b.updated_utc = now_utc;
+    e = bk_store_booking_update(tx, &b, err);
+    if (e)
+        goto out;
+    e = record_change(tx, b.id, "rescheduled", actor, -1, -1, old_start,
+                      old_end, b.start_utc, b.end_utc, NULL, now_utc, err);
+    if (e)
+        goto out;
+    e = bk_ledger_activity(
+        tx, "BOOKING_RESCHEDULED", b.id, b.client_id, actor,
+        detail(arena,
+               json_pack("{s:s, s:s, s:s}", "from", iso(arena, old_start), "to",
+                         iso(arena, b.start_utc), "by", actor)),
+        now_utc, err);
+    if (e)
+        goto out;
+    e = bk_store_booking_get(tx, b.id, arena, out, err);
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}

@@ -1,0 +1,103 @@
+/* ledger/ledger.h — the ledger's operations. Each function runs one store
+ * transaction applying core rules, so a booking, its client, its history
+ * and its activity rows are written together or not at all. Thread-safe
+ * (the store serializes writes). */
+#ifndef BK_LEDGER_LEDGER_H
+#define BK_LEDGER_LEDGER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "core/availability.h"
+#include "core/ledger.h"
+#include "core/tz.h"
+#include "store/store.h"
+
+/* The UTC window [*from_utc, *to_utc) of the inclusive local dates
+ * from_date..to_date (days since the epoch) in tz: from local midnight of
+ * from_date to local midnight after to_date. */
+void bk_dates_window(const struct bk_tz *tz, int64_t from_date, int64_t to_date,
+                     int64_t *from_utc, int64_t *to_utc);
+
+/* Free slots of the event type `slug` starting in [from_utc, to_utc) at
+ * now_utc. BK_E_NOT_FOUND for an unknown slug, or an inactive one unless
+ * include_inactive. *et receives the event type (strings in arena). A host
+ * without a schedule has no slots. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_slots(struct bk_store *store, const char *slug, bool include_inactive,
+                int64_t from_utc, int64_t to_utc, int64_t now_utc,
+                struct bk_arena *arena, struct bk_event_type *et,
+                struct bk_slot **slots, size_t *n, struct bk_errbuf *err);
+
+/* A booking request from the booking page or the API. */
+struct bk_booking_request {
+    const char *event_type_slug;
+    int64_t start_utc; /* must be a free slot start */
+    const char *attendee_name;
+    const char *attendee_email;
+    const char *attendee_timezone; /* IANA or NULL */
+    const char *notes;             /* or NULL */
+    enum bk_source source;
+    const char *actor; /* for history: "attendee", "admin", "api" */
+};
+
+/* Books a slot atomically: the availability check and the insert happen in
+ * one write transaction, so of concurrent requests for one slot exactly one
+ * succeeds. Finds or creates the client by email (case-insensitive; new
+ * clients are prospects). The booking is confirmed with payment status
+ * none. Errors: BK_E_INVALID (field "event_type" unknown or not bookable,
+ * field "start" in the past, beyond the horizon or not on the grid);
+ * BK_E_SLOT_UNAVAILABLE when the slot is taken or inside the minimum
+ * notice. *out receives the booking as stored (strings in arena). */
+BK_MUST_CHECK enum bk_err
+bk_ledger_booking_create(struct bk_store *store,
+                         const struct bk_booking_request *req, int64_t now_utc,
+                         struct bk_arena *arena, struct bk_booking *out,
+                         struct bk_errbuf *err);
+
+/* Cancels the booking `uid` with an optional reason (<= BK_MAX_TEXT).
+ * BK_E_NOT_FOUND; BK_E_ILLEGAL_TRANSITION when it is not pending or
+ * confirmed. Its slot is free from the commit on. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
+                         const char *reason, const char *actor, int64_t now_utc,
+                         struct bk_arena *arena, struct bk_booking *out,
+                         struct bk_errbuf *err);
+
+/* Moves the booking `uid` to new_start_utc (same duration) after the same
+ * checks as bk_ledger_booking_create, the booking itself not counting as
+ * busy. The previous start is kept in rescheduled_from_utc and history.
+ * Moving to the current start changes nothing. Errors as for create, plus
+ * BK_E_NOT_FOUND and BK_E_ILLEGAL_TRANSITION. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_booking_reschedule(struct bk_store *store, const char *uid,
+                             int64_t new_start_utc, const char *actor,
+                             int64_t now_utc, struct bk_arena *arena,
+                             struct bk_booking *out, struct bk_errbuf *err);
+
+/* Finds the client with this email (case-insensitive) or creates a
+ * prospect with the given name and zone (either may be NULL), inside tx.
+ * *created tells which (may be NULL). Writes CLIENT_CREATED activity for a
+ * new one. */
+BK_MUST_CHECK enum bk_err bk_ledger_client_find_or_create(
+    struct bk_tx *tx, const char *email, const char *name, const char *timezone,
+    enum bk_source source, int64_t now_utc, struct bk_arena *arena,
+    struct bk_client *out, bool *created, struct bk_errbuf *err);
+
+/* Appends an activity row inside tx; detail is a JSON object text or
+ * NULL. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_activity(struct bk_tx *tx, const char *kind, int64_t booking_id,
+                   int64_t client_id, const char *source, const char *detail,
+                   int64_t now_utc, struct bk_errbuf *err);
+
+/* Random opaque ids: a booking UID (BK_UID_LEN base32 characters) and a
+ * prefixed public id ("cli_" + 16 characters). out must hold the result
+ * and its NUL. */
+void bk_ledger_new_uid(char out[BK_UID_LEN + 1]);
+void bk_ledger_new_public_id(const char *prefix, char out[32]);
+
+#endif
