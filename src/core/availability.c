@@ -115,6 +115,38 @@ static int cmp_override(const void *x, const void *y)
     return a->date < b->date ? -1 : a->date > b->date;
 }
 
+static bool spans_sorted(const struct span *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (v[i].a < v[i - 1].a)
+            return false;
+    return true;
+}
+
+/* v[0, k) and v[k, n) arrive as two runs (the bookings' blocks and the busy
+ * intervals), each usually sorted already because a store returns rows by
+ * start. Sorts a run only when it is not, then merges the two through tmp
+ * in linear time, so the common case costs no n log n sort per query. */
+static void sort_two_runs(struct span *v, size_t k, size_t n,
+                          struct span *tmp)
+{
+    size_t i = 0, j = k, o = 0;
+
+    if (!spans_sorted(v, k))
+        qsort(v, k, sizeof(*v), cmp_span);
+    if (!spans_sorted(v + k, n - k))
+        qsort(v + k, n - k, sizeof(*v), cmp_span);
+    if (k == 0 || k == n || v[k - 1].a <= v[k].a)
+        return;
+    while (i < k && j < n)
+        tmp[o++] = v[j].a < v[i].a ? v[j++] : v[i++];
+    while (i < k)
+        tmp[o++] = v[i++];
+    while (j < n)
+        tmp[o++] = v[j++];
+    memcpy(v, tmp, n * sizeof(*v));
+}
+
 /* Sorts (unless already sorted) and joins overlapping or touching spans in
  * place; returns the new count. */
 static size_t merge_spans(struct span *v, size_t n)
@@ -375,6 +407,8 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
         blocks[n_blocks].b = q->busy[i].end_utc;
         n_blocks++;
     }
+    sort_two_runs(blocks, q->n_bookings, n_blocks,
+                  bk_arena_array(arena, n_blocks + 1, sizeof(*blocks)));
     n_blocks = merge_spans(blocks, n_blocks);
 
     if (r->max_per_day > 0) {

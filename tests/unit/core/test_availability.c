@@ -519,6 +519,88 @@ static void test_window_independence(void **state)
         fail_msg("%d cases depend on the window", failed);
 }
 
+/* The order of bookings and busy intervals does not matter, nor whether
+ * busy time arrives as bookings without buffers or as busy intervals: each
+ * case gives the same slots with both lists reversed, rotated, and with its
+ * busy intervals moved into the bookings list (and back). */
+static bool same_slots(const struct bk_slot *a, size_t na,
+                       const struct bk_slot *b, size_t nb)
+{
+    if (na != nb)
+        return false;
+    for (size_t i = 0; i < na; i++)
+        if (a[i].start_utc != b[i].start_utc || a[i].end_utc != b[i].end_utc)
+            return false;
+    return true;
+}
+
+static void test_order_independence(void **state)
+{
+    int failed = 0;
+
+    (void)state;
+    for (size_t i = 0; i < N_CASES; i++) {
+        const struct golden *g = &cases[i];
+        struct avail_setup s, t;
+        struct bk_arena arena;
+        struct bk_slot *want, *got;
+        size_t n_want, n_got, nb, ni;
+        bool ok = true;
+
+        avail_setup(&s, g->zone, g->weekly, g->overrides, &g->rules,
+                    g->bookings, g->busy, g->now, g->out_zone, g->from, g->to);
+        nb = s.q.n_bookings;
+        ni = s.q.n_busy;
+        bk_arena_init(&arena);
+        assert_int_equal(bk_availability(&s.q, &arena, &want, &n_want, NULL),
+                         BK_OK);
+        for (int variant = 0; variant < 3 && ok; variant++) {
+            t = s;
+            t.q.schedule = &t.schedule;
+            t.schedule.weekly = t.weekly;
+            t.schedule.overrides = t.overrides;
+            t.q.rules = &t.rules;
+            t.q.bookings = t.bookings;
+            t.q.busy = t.busy;
+            if (variant == 0) { /* reversed */
+                for (size_t k = 0; k < nb; k++)
+                    t.bookings[k] = s.bookings[nb - 1 - k];
+                for (size_t k = 0; k < ni; k++)
+                    t.busy[k] = s.busy[ni - 1 - k];
+            } else if (variant == 1) { /* rotated by one */
+                for (size_t k = 0; k < nb; k++)
+                    t.bookings[k] = s.bookings[(k + 1) % nb];
+                for (size_t k = 0; k < ni; k++)
+                    t.busy[k] = s.busy[(k + 1) % ni];
+            } else { /* busy intervals as bookings without buffers */
+                if (nb + ni > AC_MAX)
+                    continue;
+                for (size_t k = 0; k < ni; k++) {
+                    struct bk_busy_booking *b = &t.bookings[nb + k];
+                    memset(b, 0, sizeof(*b));
+                    b->start_utc = s.busy[ni - 1 - k].start_utc;
+                    b->end_utc = s.busy[ni - 1 - k].end_utc;
+                }
+                t.q.n_bookings = nb + ni;
+                t.q.n_busy = 0;
+            }
+            assert_int_equal(bk_availability(&t.q, &arena, &got, &n_got, NULL),
+                             BK_OK);
+            if (!same_slots(want, n_want, got, n_got)) {
+                print_message("FAIL %s: input order variant %d changes "
+                              "the slots\n",
+                              g->name, variant);
+                ok = false;
+            }
+        }
+        if (!ok)
+            failed++;
+        bk_arena_release(&arena);
+    }
+    if (failed)
+        fail_msg("%d cases depend on input order", failed);
+}
+
 /* Every listed start checks as FREE, and every other whole minute of the
  * window does not. */
 static void test_check_agrees_with_listing(void **state)
@@ -912,6 +994,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_table),
         cmocka_unit_test(test_window_independence),
+        cmocka_unit_test(test_order_independence),
         cmocka_unit_test(test_check_agrees_with_listing),
         cmocka_unit_test(test_check_verdicts),
         cmocka_unit_test(test_check_verdicts_limit_and_buffers),
