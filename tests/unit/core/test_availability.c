@@ -68,6 +68,25 @@ static const struct golden cases[] = {
       * 07:00Z would end 08:00Z > 07:30Z. */
      "2026-03-08T00:00:00-05:00 "
      "2026-03-08T01:00:00-05:00/2026-03-08T03:00:00-04:00"},
+    {"ny spring: ranges in and around the gap",
+     "America/New_York", "sun 02:00-02:30, sun 02:30-03:15, sun 09:00-09:30",
+     NULL, {DUR(30)}, NULL, NULL, "2026-03-01T00:00:00Z", NULL, "2026-03-08",
+     "2026-03-08",
+     /* In local time 02:00-02:30 and 02:30-03:15 join into 02:00-03:15:
+      * 02:00 read with EST = 07:00Z, 03:15 EDT = 07:15Z: one 15-minute
+      * range, no 30-minute slot. 09:00-09:30 EDT is ordinary. */
+     "2026-03-08T09:00:00-04:00"},
+    {"ny spring: a range wholly inside the gap",
+     "America/New_York", "sun 02:00-02:30", NULL, {DUR(30)}, NULL, NULL,
+     "2026-03-01T00:00:00Z", NULL, "2026-03-08", "2026-03-08",
+     /* 07:00Z-07:30Z = 03:00-03:30 EDT. */
+     "2026-03-08T03:00:00-04:00"},
+    {"ny spring: a range from inside the gap to just after it is empty",
+     "America/New_York", "sun 02:30-03:15", NULL, {DUR(15)}, NULL, NULL,
+     "2026-03-01T00:00:00Z", NULL, "2026-03-08", "2026-03-15",
+     /* 03-08: 07:30Z to 07:15Z, empty. 03-15: 02:30, 02:45, 03:00 EDT. */
+     "2026-03-15T02:30:00-04:00 2026-03-15T02:45:00-04:00 "
+     "2026-03-15T03:00:00-04:00"},
     /* ---- America/New_York, fall back 2026-11-01 (02:00 EDT -> 01:00 EST
      * at 06:00Z). */
     {"ny fall: an ordinary window on the switch day",
@@ -772,7 +791,19 @@ static void test_check_grid_restarted_by_notice(void **state)
         {"2026-06-17T10:10:00+02:00", BK_SLOT_OFF_GRID, "never a start"},
     };
 
+    /* A busy block restarts a range_start grid the same way: busy
+     * 09:00-09:10 gives 09:10, 09:40, ...; 09:30 was a start. */
+    static const struct verdict_case v_busy[] = {
+        {"2026-06-15T09:10:00+02:00", BK_SLOT_FREE, "restarted grid"},
+        {"2026-06-15T09:30:00+02:00", BK_SLOT_TAKEN, "displaced by busy"},
+        {"2026-06-15T09:00:00+02:00", BK_SLOT_TAKEN, "busy"},
+    };
+
     (void)state;
+    avail_setup(&s, "Europe/Berlin", "mon 09:00-15:00", NULL, &range, NULL,
+                "2026-06-15T09:00:00+02:00 2026-06-15T09:10:00+02:00",
+                "2026-06-01T00:00:00Z", NULL, NULL, NULL);
+    run_verdicts(&s, v_busy, sizeof(v_busy) / sizeof(v_busy[0]));
     avail_setup(&s, "Europe/Berlin",
                 "mon 00:00-24:00, tue 00:00-24:00, wed 00:00-24:00", NULL,
                 &chain, NULL, NULL, "2026-06-17T08:05:00Z", NULL, NULL, NULL);
