@@ -289,23 +289,45 @@ static size_t count_date(const struct ctx *c, int64_t date)
     return lo - first;
 }
 
+/* The grid start after s. Starts step in UTC seconds, which keeps them on
+ * the wall-clock grid across an offset change that is a multiple of the
+ * alignment (every one-hour DST switch); `realign` is set when an offset
+ * change lies in the interval, and then a start that the change pushed off
+ * the grid moves on to the next aligned time (Australia/Lord_Howe's
+ * 30-minute switch under an hourly grid). */
+static int64_t next_start(const struct ctx *c, int64_t s, bool realign)
+{
+    int64_t next = s + c->step_s;
+
+    if (realign &&
+        bk_tz_offset_at(c->q->tz, next) != bk_tz_offset_at(c->q->tz, s))
+        next = align_up(c->q->tz, next, c->align_s);
+    return next;
+}
+
 /* Lays the grid over the allowed starts [a, b]. */
 static void emit(struct ctx *c, int64_t a, int64_t b)
 {
     const struct bk_avail_query *q = c->q;
     int64_t s, last_date = INT64_MIN;
-    bool date_full = false;
+    bool date_full = false, realign = false;
 
     if (b < q->from_utc || a >= q->to_utc || a >= c->horizon_end)
         return;
-    s = c->q->rules->alignment == BK_ALIGN_RANGE_START
-            ? ceil_to(a, MIN_S)
-            : align_up(q->tz, a, c->align_s);
-    if (s < q->from_utc) /* jump along the grid to the window */
+    if (q->rules->alignment == BK_ALIGN_RANGE_START) {
+        s = ceil_to(a, MIN_S);
+    } else {
+        s = align_up(q->tz, a, c->align_s);
+        realign = c->align_s > 0 &&
+                  bk_tz_offset_at(q->tz, s) != bk_tz_offset_at(q->tz, b);
+    }
+    if (s < q->from_utc && !realign) /* jump along the grid to the window */
         s += ceil_to(q->from_utc - s, c->step_s);
-    for (; s <= b; s += c->step_s) {
+    for (; s <= b; s = next_start(c, s, realign)) {
         if (s >= q->to_utc || s >= c->horizon_end)
             break;
+        if (s < q->from_utc)
+            continue;
         if (q->rules->max_per_day > 0) {
             int64_t date = bk_tz_local_date(q->tz, s);
             if (date != last_date) {

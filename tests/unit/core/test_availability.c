@@ -137,6 +137,24 @@ static const struct golden cases[] = {
      "2026-10-25T01:00:00+02:00 2026-10-25T02:00:00+02:00 "
      "2026-10-25T02:00:00+01:00 2026-10-25T03:00:00+01:00 "
      "2026-10-25T10:00:00+01:00"},
+    {"berlin fall: a rule that starts inside the repeated hour",
+     "Europe/Berlin", "sun 02:30-04:00", NULL, {DUR(30)}, NULL, NULL,
+     "2026-10-15T00:00:00Z", NULL, "2026-10-25", "2026-10-25",
+     /* 02:30 first occurrence = 02:30 CEST = 00:30Z; 04:00 CET = 03:00Z:
+      * half-hourly 00:30Z .. 02:30Z. */
+     "2026-10-25T02:30:00+02:00 2026-10-25T02:00:00+01:00 "
+     "2026-10-25T02:30:00+01:00 2026-10-25T03:00:00+01:00 "
+     "2026-10-25T03:30:00+01:00"},
+    {"lord howe: a 30-minute switch keeps the hourly grid on the hour",
+     "Australia/Lord_Howe", "sun 00:00-06:00", NULL, {DUR(60)}, NULL, NULL,
+     "2026-09-20T00:00:00Z", NULL, "2026-10-04", "2026-10-04",
+     /* 2026-10-04 02:00 +10:30 -> 02:30 +11:00 (15:30Z on Oct 3). The range
+      * is 00:00 +10:30 = 13:30Z to 06:00 +11:00 = 19:00Z. 00:00 and 01:00;
+      * 01:00 + 1 h is 02:30 +11:00, off the hour, so the next start is
+      * 03:00 +11:00; then 04:00 and 05:00. */
+     "2026-10-04T00:00:00+10:30 2026-10-04T01:00:00+10:30 "
+     "2026-10-04T03:00:00+11:00 2026-10-04T04:00:00+11:00 "
+     "2026-10-04T05:00:00+11:00"},
     /* ---- Half- and quarter-hour zones. */
     {"kolkata: +05:30, grid on the local hour after a busy block",
      "Asia/Kolkata", "mon 09:00-12:00", NULL, {DUR(60)}, NULL,
