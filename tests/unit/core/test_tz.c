@@ -89,7 +89,12 @@ static void test_offsets(void **state)
         {"Asia/Kathmandu", at(2026, 1, 1, 0, 0), 5 * H + 45 * M},
         {"Asia/Kathmandu", at(2026, 7, 1, 0, 0), 5 * H + 45 * M},
         /* Far from today: still right (coverage is expanded at load). */
+        {"Europe/Berlin", at(2040, 1, 15, 0, 0), 1 * H},
+        {"Europe/Berlin", at(2040, 7, 1, 0, 0), 2 * H},
         {"Europe/Berlin", at(2090, 7, 1, 0, 0), 2 * H},
+        {"Europe/Berlin", at(2099, 12, 1, 0, 0), 1 * H},
+        {"America/New_York", at(2038, 1, 20, 0, 0), -5 * H},
+        {"America/New_York", at(2038, 7, 1, 0, 0), -4 * H},
         {"America/New_York", at(2000, 1, 1, 0, 0), -5 * H},
     };
 
