@@ -127,8 +127,7 @@ static bool spans_sorted(const struct span *v, size_t n)
  * intervals), each usually sorted already because a store returns rows by
  * start. Sorts a run only when it is not, then merges the two through tmp
  * in linear time, so the common case costs no n log n sort per query. */
-static void sort_two_runs(struct span *v, size_t k, size_t n,
-                          struct span *tmp)
+static void sort_two_runs(struct span *v, size_t k, size_t n, struct span *tmp)
 {
     size_t i = 0, j = k, o = 0;
 
@@ -201,10 +200,10 @@ static void day_ranges(const struct bk_schedule *s,
     for (size_t i = 0; i < s->n_weekly; i++) {
         if (s->weekly[i].day != bk_weekday(date))
             continue;
-        w[*nw].a = date * BK_SECS_PER_DAY +
-                   (int64_t)s->weekly[i].start_min * MIN_S;
-        w[*nw].b = date * BK_SECS_PER_DAY +
-                   (int64_t)s->weekly[i].end_min * MIN_S;
+        w[*nw].a =
+            date * BK_SECS_PER_DAY + (int64_t)s->weekly[i].start_min * MIN_S;
+        w[*nw].b =
+            date * BK_SECS_PER_DAY + (int64_t)s->weekly[i].end_min * MIN_S;
         (*nw)++;
     }
 }
@@ -332,8 +331,8 @@ static void emit(struct ctx *c, int64_t a, int64_t b)
             int64_t date = bk_tz_local_date(q->tz, s);
             if (date != last_date) {
                 last_date = date;
-                date_full = count_date(c, date) >=
-                            (size_t)q->rules->max_per_day;
+                date_full =
+                    count_date(c, date) >= (size_t)q->rules->max_per_day;
             }
             if (date_full)
                 continue;
@@ -363,15 +362,17 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     if (q->to_utc <= q->from_utc ||
         q->to_utc - q->from_utc >
             (int64_t)BK_AVAIL_MAX_WINDOW_DAYS * BK_SECS_PER_DAY)
-        return bk_fail(err, BK_E_INVALID, "the window must be 1 second to %d "
-                       "days long", BK_AVAIL_MAX_WINDOW_DAYS);
+        return bk_fail(err, BK_E_INVALID,
+                       "the window must be 1 second to %d "
+                       "days long",
+                       BK_AVAIL_MAX_WINDOW_DAYS);
 
     memset(&c, 0, sizeof(c));
     c.q = q;
     c.arena = arena;
     c.dur_s = (int64_t)r->duration_min * MIN_S;
-    c.step_s = (int64_t)(r->interval_min ? r->interval_min : r->duration_min) *
-               MIN_S;
+    c.step_s =
+        (int64_t)(r->interval_min ? r->interval_min : r->duration_min) * MIN_S;
     c.align_s = (int64_t)bk_alignment_minutes((int)(c.step_s / MIN_S)) * MIN_S;
     c.horizon_end = q->now_utc + (int64_t)r->horizon_days * BK_SECS_PER_DAY;
 
@@ -389,9 +390,9 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
      * across midnight really starts, or a day's slots would depend on the
      * window they were asked with. */
     if (r->alignment == BK_ALIGN_RANGE_START || c.align_s == 0) {
-        for (int i = 0; i < MAX_CHAIN_DAYS &&
-                        s->n_weekly + s->n_overrides > 0 &&
-                        joins_previous(s, ov, s->n_overrides, d_first, scratch);
+        for (int i = 0;
+             i < MAX_CHAIN_DAYS && s->n_weekly + s->n_overrides > 0 &&
+             joins_previous(s, ov, s->n_overrides, d_first, scratch);
              i++)
             d_first--;
     }
@@ -416,11 +417,12 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     n_ranges = merge_spans(ranges, n_wall);
 
     /* (2) Busy blocks. */
-    blocks = bk_arena_array(arena, q->n_bookings + q->n_busy + 1,
-                            sizeof(*blocks));
+    blocks =
+        bk_arena_array(arena, q->n_bookings + q->n_busy + 1, sizeof(*blocks));
     for (size_t i = 0; i < q->n_bookings; i++) {
         const struct bk_busy_booking *b = &q->bookings[i];
-        blocks[n_blocks].a = b->start_utc - (int64_t)b->buffer_before_min * MIN_S;
+        blocks[n_blocks].a =
+            b->start_utc - (int64_t)b->buffer_before_min * MIN_S;
         blocks[n_blocks].b = b->end_utc + (int64_t)b->buffer_after_min * MIN_S;
         n_blocks++;
     }
@@ -434,14 +436,13 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     n_blocks = merge_spans(blocks, n_blocks);
 
     if (r->max_per_day > 0) {
-        c.limit_dates = bk_arena_array(arena, q->n_bookings + 1,
-                                       sizeof(*c.limit_dates));
+        c.limit_dates =
+            bk_arena_array(arena, q->n_bookings + 1, sizeof(*c.limit_dates));
         for (size_t i = 0; i < q->n_bookings; i++)
             if (q->bookings[i].same_event_type)
                 c.limit_dates[c.n_limit_dates++] =
                     bk_tz_local_date(q->tz, q->bookings[i].start_utc);
-        qsort(c.limit_dates, c.n_limit_dates, sizeof(*c.limit_dates),
-              cmp_i64);
+        qsort(c.limit_dates, c.n_limit_dates, sizeof(*c.limit_dates), cmp_i64);
     }
 
     /* Minimum notice is a busy block ending at now + notice, so with this
@@ -517,8 +518,7 @@ enum bk_slot_verdict bk_availability_check(const struct bk_avail_query *q,
      * bound restarts no grid. */
     rules.notice_min = 0;
     rules.horizon_days = 3650;
-    probe.now_utc =
-        start_utc - (int64_t)(MAX_CHAIN_DAYS + 4) * BK_SECS_PER_DAY;
+    probe.now_utc = start_utc - (int64_t)(MAX_CHAIN_DAYS + 4) * BK_SECS_PER_DAY;
     if (bk_availability(&probe, arena, &slots, &n, NULL) == BK_OK && n) {
         if (start_utc < q->now_utc + (int64_t)q->rules->notice_min * MIN_S +
                             (int64_t)q->rules->buffer_before_min * MIN_S)
