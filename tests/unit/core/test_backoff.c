@@ -67,6 +67,18 @@ static void test_monotonic_in_draw(void **state)
     }
 }
 
+/* Caps far beyond a day still spread over [cap/2, cap] (the scaling of the
+ * draw must not overflow). */
+static void test_huge_cap(void **state)
+{
+    const int64_t cap = 1000000000000LL;
+    (void)state;
+    assert_int_equal(bk_backoff_ms(60, cap, cap, 0), cap / 2);
+    assert_true(bk_backoff_ms(60, cap, cap, 0xffffffffu) > cap - cap / 1000);
+    assert_true(bk_backoff_ms(60, cap, cap, 0xffffffffu) <= cap);
+    assert_true(bk_backoff_ms(60, cap, cap, 0x80000000u) > cap * 7 / 10);
+}
+
 static void test_midpoint(void **state)
 {
     (void)state;
@@ -80,6 +92,7 @@ int main(void)
         cmocka_unit_test(test_caps),
         cmocka_unit_test(test_monotonic_in_draw),
         cmocka_unit_test(test_midpoint),
+        cmocka_unit_test(test_huge_cap),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
