@@ -2,11 +2,12 @@
 #   make run     install what is missing, build, start on ./var/bookingd.db with demo data
 #   make check   install what is missing, build with sanitizers, run every test
 .POSIX:
-.PHONY: all run check build build-check deps deps-test bench format clean
+.PHONY: all run check build build-check fuzz-check deps deps-test bench format clean
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE_DIR := build/release
 CHECK_DIR := build/check
+FUZZ_DIR := build/fuzz
 
 all: build
 
@@ -29,6 +30,14 @@ build-check: deps-test
 
 check: build-check
 	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	@$(MAKE) --no-print-directory fuzz-check
+
+# The libFuzzer targets, built with clang in a tree of their own, each run
+# for a bounded number of inputs.
+fuzz-check: deps-test
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DBK_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all
+	@cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS)
 
 bench: deps
 	@scripts/install-deps.sh bench

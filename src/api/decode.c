@@ -8,28 +8,6 @@
 #include "core/tz.h"
 #include "base/banned.h"
 
-bool bk_email_valid(const char *s)
-{
-    const char *at, *dot;
-    size_t n;
-
-    if (!s)
-        return false;
-    n = strlen(s);
-    if (n < 3 || n > BK_MAX_EMAIL)
-        return false;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',' ||
-            *p == ';' || *p == '"' || *p == '\\' || *p == 0x7f)
-            return false;
-    at = strrchr(s, '@');
-    if (!at || at == s || strchr(s, '@') != at || !at[1])
-        return false;
-    dot = strrchr(at, '.');
-    /* A domain with a dot that neither starts nor ends it. */
-    return dot && dot != at + 1 && dot[1] != '\0' && strstr(at, "..") == NULL;
-}
-
 enum bk_err bk_decode_timezone(const json_t *obj, const char *path,
                                const char *key, bool required,
                                struct bk_arena *arena, const char **out,

@@ -12,6 +12,7 @@
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "base/str.h"
 #include "core/ledger.h"
 #include "core/schedule.h"
 
@@ -54,10 +55,7 @@ BK_MUST_CHECK enum bk_err bk_decode_host(const json_t *obj, bool create,
                                          struct bk_host *h,
                                          struct bk_errbuf *err);
 
-/* Field checks shared by decoders: an email address (1..254 bytes,
- * local@domain, no spaces or controls) and an IANA zone name known to the
- * tz database. */
-bool bk_email_valid(const char *s);
+/* A field holding an IANA zone name known to the tz database. */
 BK_MUST_CHECK enum bk_err
 bk_decode_timezone(const json_t *obj, const char *path, const char *key,
                    bool required, struct bk_arena *arena, const char **out,

@@ -4,6 +4,7 @@
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
+#include "jobs/inbox.h"
 #include "base/banned.h"
 
 static void list(void *ctx, struct bk_http_request *req,
@@ -74,7 +75,43 @@ out:
         bk_api_error(req, resp, e, &err);
 }
 
+/* POST /api/v1/webhook-deliveries/{id}/replay: apply the stored delivery
+ * again (after a fix, or to retry a dead one). Applying is idempotent, so a
+ * replay of a processed delivery changes nothing in the ledger. */
+static void replay(void *ctx, struct bk_http_request *req,
+                   struct bk_http_response *resp)
+{
+    struct bk_api *api = ctx;
+    struct bk_errbuf err;
+    struct bk_tx *tx = NULL;
+    struct bk_delivery d;
+    const char *id = bk_http_param(req, "id");
+    enum bk_err e;
+
+    bk_errbuf_clear(&err);
+    if (!api->inbox) {
+        e = bk_fail(&err, BK_E_UNAVAILABLE, "the inbox is not running");
+        goto out;
+    }
+    e = bk_inbox_replay(api->inbox, id, &err);
+    if (e == BK_E_NOT_FOUND)
+        bk_fail(&err, e, "no delivery '%s'", id);
+    if (e == BK_E_CONFLICT)
+        bk_fail(&err, e, "delivery '%s' is being applied right now", id);
+    if (e)
+        goto out;
+    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
+        (e = bk_store_delivery_by_public_id(tx, id, req->arena, &d, &err)))
+        goto out;
+    bk_api_json(req, resp, 202, bk_render_delivery(&d, false));
+out:
+    bk_store_rollback(tx);
+    if (e)
+        bk_api_error(req, resp, e, &err);
+}
+
 const struct bk_route bk_api_delivery_routes[] = {
+    {"POST", "/api/v1/webhook-deliveries/{id}/replay", replay, BK_ROUTE_ADMIN},
     {"GET", "/api/v1/webhook-deliveries", list, BK_ROUTE_ADMIN},
     {"GET", "/api/v1/webhook-deliveries/{id}", get, BK_ROUTE_ADMIN},
 };

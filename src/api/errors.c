@@ -73,10 +73,17 @@ static const char *default_message(enum bk_err e)
 void bk_api_error(struct bk_http_request *req, struct bk_http_response *resp,
                   enum bk_err e, const struct bk_errbuf *err)
 {
+    bk_api_error_details(req, resp, e, err, NULL);
+}
+
+void bk_api_error_details(struct bk_http_request *req,
+                          struct bk_http_response *resp, enum bk_err e,
+                          const struct bk_errbuf *err, json_t *extra)
+{
     int status = status_of(e);
     const char *code = bk_err_name(e);
     const char *msg = err && err->msg[0] ? err->msg : default_message(e);
-    json_t *details = json_object();
+    json_t *details = extra ? extra : json_object();
 
     if (status >= 500 && status != 503) {
         bk_log_error("request %s %s failed (id=%s): %s: %s", req->method,

@@ -24,6 +24,11 @@
 void bk_api_error(struct bk_http_request *req, struct bk_http_response *resp,
                   enum bk_err e, const struct bk_errbuf *err);
 
+/* Like bk_api_error, with more details (takes extra, a JSON object). */
+void bk_api_error_details(struct bk_http_request *req,
+                          struct bk_http_response *resp, enum bk_err e,
+                          const struct bk_errbuf *err, json_t *extra);
+
 /* Answers status with v serialized (takes v). */
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
                  int status, json_t *v);
@@ -87,6 +92,8 @@ extern const struct bk_route bk_api_client_routes[];
 extern const size_t bk_api_client_n;
 extern const struct bk_route bk_api_delivery_routes[];
 extern const size_t bk_api_delivery_n;
+extern const struct bk_route bk_api_webhook_routes[];
+extern const size_t bk_api_webhook_n;
 extern const struct bk_route bk_api_page_routes[];
 extern const size_t bk_api_page_n;
 

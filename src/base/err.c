@@ -44,6 +44,7 @@ void bk_errbuf_clear(struct bk_errbuf *err)
     err->code[0] = '\0';
 }
 
+BK_PRINTF(2, 0)
 static void vset(struct bk_errbuf *err, const char *fmt, va_list ap)
 {
     vsnprintf(err->msg, sizeof(err->msg), fmt, ap);

@@ -41,8 +41,7 @@ bool bk_str_ieq(const char *a, const char *b)
     }
 }
 
-enum bk_err bk_parse_i64(const char *s, int64_t min, int64_t max,
-                         int64_t *out)
+enum bk_err bk_parse_i64(const char *s, int64_t min, int64_t max, int64_t *out)
 {
     const char *p = s;
     char *end = NULL;
@@ -151,4 +150,26 @@ bool bk_slug_valid(const char *s, size_t max)
             return false;
     }
     return s[n - 1] != '-';
+}
+
+bool bk_email_valid(const char *s)
+{
+    const char *at, *dot;
+    size_t n;
+
+    if (!s)
+        return false;
+    n = strlen(s);
+    if (n < 3 || n > 254)
+        return false;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == '<' || *p == '>' || *p == ',' ||
+            *p == ';' || *p == '"' || *p == '\\' || *p == 0x7f)
+            return false;
+    at = strrchr(s, '@');
+    if (!at || at == s || strchr(s, '@') != at || !at[1])
+        return false;
+    dot = strrchr(at, '.');
+    /* A domain with a dot that neither starts nor ends it. */
+    return dot && dot != at + 1 && dot[1] != '\0' && strstr(at, "..") == NULL;
 }

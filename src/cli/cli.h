@@ -22,7 +22,7 @@ struct bk_config {
     int max_attempts;            /* BOOKINGD_JOB_MAX_ATTEMPTS */
     int64_t retry_base_ms;       /* BOOKINGD_JOB_RETRY_BASE_MS */
     int64_t retry_max_ms;        /* BOOKINGD_JOB_RETRY_MAX_MS */
-    const char *calcom_secret;   /* CALCOM_WEBHOOK_SECRET or NULL */
+    int64_t lease_ms;            /* BOOKINGD_JOB_LEASE_MS */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the

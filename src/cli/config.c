@@ -103,6 +103,9 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         (e = env_int("BOOKINGD_JOB_RETRY_MAX_MS", 1, 86400000, 3600000,
                      &cfg->retry_max_ms, err)))
         return e;
+    if ((e = env_int("BOOKINGD_JOB_LEASE_MS", 100, 3600000, 30000,
+                     &cfg->lease_ms, err)))
+        return e;
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");
@@ -113,7 +116,6 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_LEVEL",
                              "must be error, warn, info or debug, got '%s'", v);
 
-    cfg->calcom_secret = env("CALCOM_WEBHOOK_SECRET");
     return BK_OK;
 }
 

@@ -2,6 +2,7 @@
  * server, run until SIGINT or SIGTERM, then stop in order. */
 #include <signal.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -11,7 +12,10 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "jobs/inbox.h"
+#include "jobs/jobs.h"
 #include "store/store.h"
+#include "webhooks/webhooks.h"
 #include "base/banned.h"
 
 static bool hex_decode(const char *s, unsigned char *out, size_t n)
@@ -103,6 +107,12 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_store *store = NULL;
     struct bk_http_server *http = NULL;
     struct bk_http_server_config hcfg;
+    struct bk_jobs *jobs = NULL;
+    struct bk_jobs_config jcfg;
+    struct bk_inbox *inbox = NULL;
+    struct bk_inbox_config icfg;
+    struct bk_webhook_registry webhooks;
+    struct bk_job_kind kinds[1];
     struct bk_api api;
     sigset_t stop;
     int from = 0, to = 0, sig = 0, rc = 1;
@@ -141,6 +151,33 @@ int bk_cli_serve(int argc, char **argv)
     api.store = store;
     api.base_url = cfg.base_url;
 
+    /* Workers first, then the inbox that feeds them, then the server that
+     * feeds the inbox; stopped in the reverse order. */
+    bk_webhooks_init(&webhooks);
+    bk_webhooks_apply_kind(&webhooks, &kinds[0]);
+    memset(&jcfg, 0, sizeof(jcfg));
+    jcfg.workers = cfg.workers;
+    jcfg.lease_ms = cfg.lease_ms;
+    jcfg.retry_base_ms = cfg.retry_base_ms;
+    jcfg.retry_max_ms = cfg.retry_max_ms;
+    jcfg.idle_poll_ms = 1000;
+    memset(&icfg, 0, sizeof(icfg));
+    icfg.max_batch = 256;
+    icfg.max_queue = 4096;
+    icfg.max_attempts = cfg.max_attempts;
+    if (bk_jobs_start(store, &jcfg, kinds, 1, &jobs, &err) ||
+        bk_inbox_start(store, jobs, &icfg, &inbox, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
+    for (size_t i = 0; i < webhooks.n; i++)
+        if (!webhooks.entries[i].secret)
+            bk_log_info("webhooks: /webhooks/%s is off until %s is set",
+                        webhooks.entries[i].provider->name,
+                        webhooks.entries[i].provider->secret_env);
+    api.inbox = inbox;
+    api.webhooks = &webhooks;
+
     memset(&hcfg, 0, sizeof(hcfg));
     hcfg.listen = cfg.listen;
     hcfg.max_body = 1024 * 1024;
@@ -164,6 +201,8 @@ int bk_cli_serve(int argc, char **argv)
     rc = 0;
 out:
     bk_http_server_free(http);
+    bk_inbox_free(inbox);
+    bk_jobs_free(jobs);
     bk_store_free(store);
     return rc;
 }

@@ -1,13 +1,14 @@
 /* core/ledger.c — names of the ledger's small enums. */
 #include <string.h>
 
+#include "core/event.h"
 #include "core/ledger.h"
 #include "base/banned.h"
 
 static const char *const location_names[] = {"none", "video", "in_person",
                                              "phone"};
-static const char *const delivery_names[] = {"received", "processed",
-                                             "ignored", "failed"};
+static const char *const delivery_names[] = {"received", "processed", "ignored",
+                                             "failed"};
 static const char *const job_names[] = {"pending", "running", "done", "dead"};
 static const char *const entity_names[] = {"booking", "client", "event_type",
                                            "host"};
@@ -51,6 +52,12 @@ const char *bk_job_status_name(enum bk_job_status s)
 
 const char *bk_link_entity_name(enum bk_link_entity e)
 {
-    return (int)e >= 0 && (int)e < COUNT(entity_names) ? entity_names[e]
-                                                       : "?";
+    return (int)e >= 0 && (int)e < COUNT(entity_names) ? entity_names[e] : "?";
+}
+
+const char *bk_ext_kind_name(enum bk_ext_kind k)
+{
+    static const char *const names[] = {"created", "rescheduled", "cancelled",
+                                        "ended"};
+    return (int)k >= 0 && (int)k < COUNT(names) ? names[k] : "?";
 }

@@ -281,6 +281,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
+BK_PRINTF(2, 0)
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
     char line[512];

@@ -1,0 +1,324 @@
+/* jobs/inbox.c — the group-commit writer of webhook deliveries. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "jobs/inbox.h"
+#include "base/fault.h"
+#include "ledger/ledger.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "crypto/crypto.h"
+#include "base/banned.h"
+
+/* One caller waiting for its delivery's commit; lives on its stack. */
+struct pending {
+    const struct bk_inbox_item *item;
+    pthread_cond_t cond;
+    bool done;
+    enum bk_err e;
+    struct bk_errbuf err;
+    int64_t id;
+    bool existed;
+    bool queued_job;
+    enum bk_delivery_status status;
+    char public_id[32];
+    struct pending *next;
+};
+
+struct bk_inbox {
+    struct bk_store *store;
+    struct bk_jobs *jobs;
+    struct bk_inbox_config cfg;
+    pthread_mutex_t lock;
+    pthread_cond_t work;
+    struct pending *head, *tail;
+    int queued;
+    bool stopping;
+    pthread_t thread;
+    struct bk_inbox_stats stats;
+};
+
+/* Writes one delivery (and its apply job) inside tx. */
+static enum bk_err insert(struct bk_inbox *inbox, struct bk_tx *tx,
+                          struct pending *p, int64_t now_ms,
+                          struct bk_arena *arena)
+{
+    const struct bk_inbox_item *it = p->item;
+    struct bk_delivery d;
+    char key[64];
+    int64_t job_id;
+    bool job_existed;
+    enum bk_err e;
+
+    memset(&d, 0, sizeof(d));
+    bk_ledger_new_public_id("dlv_", p->public_id);
+    d.public_id = p->public_id;
+    d.provider = it->provider;
+    d.delivery_key = it->delivery_key;
+    d.type = it->type;
+    d.payload = it->payload;
+    d.payload_len = it->payload_len;
+    d.status = it->status;
+    d.error = it->error;
+    d.received_ms = now_ms;
+    p->queued_job = false;
+    e = bk_store_delivery_insert(tx, &d, &p->id, &p->existed, &p->err);
+    if (e)
+        return e;
+    if (p->existed) {
+        struct bk_delivery old;
+        e = bk_store_delivery_get(tx, p->id, arena, &old, &p->err);
+        if (e)
+            return e;
+        bk_strlcpy(p->public_id, old.public_id, sizeof(p->public_id));
+        p->status = old.status;
+        return BK_OK;
+    }
+    p->status = it->status;
+    if (it->status != BK_DELIVERY_RECEIVED)
+        return BK_OK;
+    snprintf(key, sizeof(key), "inbox:%lld", (long long)p->id);
+    e = bk_store_job_enqueue(tx, BK_INBOX_APPLY_KIND, key, key + 6, now_ms,
+                             inbox->cfg.max_attempts, now_ms, &job_id,
+                             &job_existed, &p->err);
+    if (e)
+        return e;
+    p->queued_job = true;
+    return bk_store_delivery_set_status(tx, p->id, BK_DELIVERY_RECEIVED, NULL,
+                                        0, job_id, &p->err);
+}
+
+/* Writes the deliveries of list in one transaction; returns its outcome. */
+static enum bk_err write_batch(struct bk_inbox *inbox, struct pending *list,
+                               bool single, struct bk_arena *arena)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    int64_t now = bk_now_ms();
+    enum bk_err e;
+
+    bk_errbuf_clear(&err);
+    e = bk_store_begin(inbox->store, BK_TX_WRITE, &tx, &err);
+    for (struct pending *p = list; !e && p; p = single ? NULL : p->next)
+        e = insert(inbox, tx, p, now, arena);
+    if (!e && bk_fault("inbox.commit"))
+        e = bk_fail(&err, BK_E_IO, "injected fault: inbox.commit");
+    if (!e) {
+        e = bk_store_commit(tx, &err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    if (e && err.msg[0])
+        for (struct pending *p = list; p; p = single ? NULL : p->next)
+            if (!p->err.msg[0])
+                p->err = err;
+    return e;
+}
+
+static void *committer(void *arg)
+{
+    struct bk_inbox *inbox = arg;
+    struct bk_arena arena;
+
+    bk_arena_init(&arena);
+    for (;;) {
+        struct pending *batch, *p;
+        int n = 0;
+        bool wake = false;
+        enum bk_err e;
+
+        pthread_mutex_lock(&inbox->lock);
+        while (!inbox->head && !inbox->stopping)
+            pthread_cond_wait(&inbox->work, &inbox->lock);
+        if (!inbox->head) {
+            pthread_mutex_unlock(&inbox->lock);
+            break;
+        }
+        /* Take what has queued up, up to a batch. */
+        batch = inbox->head;
+        for (p = batch; p->next && n + 1 < inbox->cfg.max_batch; p = p->next)
+            n++;
+        n++;
+        inbox->head = p->next;
+        if (!inbox->head)
+            inbox->tail = NULL;
+        p->next = NULL;
+        inbox->queued -= n;
+        pthread_mutex_unlock(&inbox->lock);
+
+        e = write_batch(inbox, batch, false, &arena);
+        if (e && n > 1) {
+            /* One bad delivery must not sink the others: each alone. */
+            for (p = batch; p; p = p->next) {
+                bk_errbuf_clear(&p->err);
+                p->e = write_batch(inbox, p, true, &arena);
+            }
+        } else {
+            for (p = batch; p; p = p->next)
+                p->e = e;
+        }
+        bk_arena_release(&arena);
+
+        pthread_mutex_lock(&inbox->lock);
+        if (!e)
+            inbox->stats.batches++;
+        for (p = batch; p;) {
+            struct pending *next = p->next;
+            if (p->e) {
+                inbox->stats.failures++;
+            } else if (p->existed) {
+                inbox->stats.replays++;
+            } else {
+                inbox->stats.stored++;
+                wake |= p->queued_job;
+            }
+            p->done = true;
+            pthread_cond_signal(&p->cond);
+            p = next; /* p may be gone once signalled and unlocked */
+        }
+        pthread_mutex_unlock(&inbox->lock);
+        if (wake)
+            bk_jobs_wake(inbox->jobs);
+    }
+    bk_arena_release(&arena);
+    return NULL;
+}
+
+enum bk_err bk_inbox_start(struct bk_store *store, struct bk_jobs *jobs,
+                           const struct bk_inbox_config *cfg,
+                           struct bk_inbox **out, struct bk_errbuf *err)
+{
+    struct bk_inbox *inbox;
+
+    *out = NULL;
+    if (cfg->max_batch < 1 || cfg->max_queue < 1 || cfg->max_attempts < 1)
+        return bk_fail(err, BK_E_CONFIG, "invalid inbox configuration");
+    inbox = bk_xcalloc(1, sizeof(*inbox));
+    inbox->store = store;
+    inbox->jobs = jobs;
+    inbox->cfg = *cfg;
+    pthread_mutex_init(&inbox->lock, NULL);
+    pthread_cond_init(&inbox->work, NULL);
+    if (pthread_create(&inbox->thread, NULL, committer, inbox) != 0) {
+        pthread_cond_destroy(&inbox->work);
+        pthread_mutex_destroy(&inbox->lock);
+        free(inbox);
+        return bk_fail(err, BK_E_INTERNAL, "cannot start the inbox thread");
+    }
+    *out = inbox;
+    return BK_OK;
+}
+
+enum bk_err bk_inbox_store(struct bk_inbox *inbox,
+                           const struct bk_inbox_item *item,
+                           struct bk_arena *arena, struct bk_inbox_result *out,
+                           struct bk_errbuf *err)
+{
+    struct pending p;
+    enum bk_err e;
+
+    memset(&p, 0, sizeof(p));
+    memset(out, 0, sizeof(*out));
+    p.item = item;
+    pthread_cond_init(&p.cond, NULL);
+    pthread_mutex_lock(&inbox->lock);
+    if (inbox->stopping || inbox->queued >= inbox->cfg.max_queue) {
+        pthread_mutex_unlock(&inbox->lock);
+        pthread_cond_destroy(&p.cond);
+        return bk_fail(err, BK_E_BUSY,
+                       "the inbox is full; retry the delivery shortly");
+    }
+    if (inbox->tail)
+        inbox->tail->next = &p;
+    else
+        inbox->head = &p;
+    inbox->tail = &p;
+    inbox->queued++;
+    pthread_cond_signal(&inbox->work);
+    while (!p.done)
+        pthread_cond_wait(&p.cond, &inbox->lock);
+    pthread_mutex_unlock(&inbox->lock);
+    pthread_cond_destroy(&p.cond);
+
+    e = p.e;
+    if (e) {
+        if (err)
+            *err = p.err;
+        return e;
+    }
+    out->id = p.id;
+    out->existed = p.existed;
+    out->status = p.status;
+    out->public_id = bk_arena_strdup(arena, p.public_id);
+    return BK_OK;
+}
+
+enum bk_err bk_inbox_replay(struct bk_inbox *inbox, const char *public_id,
+                            struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_arena arena;
+    struct bk_delivery d;
+    int64_t now = bk_now_ms(), job_id;
+    bool existed;
+    char key[64];
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    e = bk_store_begin(inbox->store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = bk_store_delivery_by_public_id(tx, public_id, &arena, &d, err);
+    if (e)
+        goto out;
+    job_id = d.job_id;
+    if (job_id) {
+        e = bk_store_job_requeue(tx, job_id, now, err);
+    } else {
+        snprintf(key, sizeof(key), "inbox:%lld", (long long)d.id);
+        e = bk_store_job_enqueue(tx, BK_INBOX_APPLY_KIND, key, key + 6, now,
+                                 inbox->cfg.max_attempts, now, &job_id,
+                                 &existed, err);
+        if (!e && existed)
+            e = bk_store_job_requeue(tx, job_id, now, err);
+    }
+    if (e)
+        goto out;
+    e = bk_store_delivery_set_status(tx, d.id, BK_DELIVERY_RECEIVED, NULL, 0,
+                                     job_id, err);
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+    if (!e)
+        bk_jobs_wake(inbox->jobs);
+out:
+    bk_store_rollback(tx);
+    bk_arena_release(&arena);
+    return e;
+}
+
+void bk_inbox_stats(struct bk_inbox *inbox, struct bk_inbox_stats *out)
+{
+    pthread_mutex_lock(&inbox->lock);
+    *out = inbox->stats;
+    pthread_mutex_unlock(&inbox->lock);
+}
+
+void bk_inbox_free(struct bk_inbox *inbox)
+{
+    if (!inbox)
+        return;
+    pthread_mutex_lock(&inbox->lock);
+    inbox->stopping = true;
+    pthread_cond_signal(&inbox->work);
+    pthread_mutex_unlock(&inbox->lock);
+    pthread_join(inbox->thread, NULL);
+    pthread_cond_destroy(&inbox->work);
+    pthread_mutex_destroy(&inbox->lock);
+    free(inbox);
+}

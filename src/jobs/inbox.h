@@ -1,0 +1,90 @@
+/* jobs/inbox.h — durable intake of webhook deliveries with group commit.
+ * DESIGN.md principle 2: a delivery is stored in a committed transaction
+ * before it is acknowledged. Many HTTP threads hand deliveries to one
+ * committer thread, which writes whatever has queued up in one transaction
+ * (one fsync for the batch) and then wakes each caller with its result;
+ * nobody returns before the transaction holding its delivery committed. A
+ * stored delivery that needs applying gets an "inbox.apply" job in the same
+ * transaction (the job payload is the delivery's row id). */
+#ifndef BK_JOBS_INBOX_H
+#define BK_JOBS_INBOX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "core/ledger.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+
+#define BK_INBOX_APPLY_KIND "inbox.apply"
+
+struct bk_inbox;
+
+struct bk_inbox_config {
+    int max_batch;    /* deliveries per transaction at most */
+    int max_queue;    /* waiting deliveries at most; more get BK_E_BUSY */
+    int max_attempts; /* of each apply job */
+};
+
+/* One delivery to store; all borrowed for the call. */
+struct bk_inbox_item {
+    const char *provider;     /* "calcom" */
+    const char *delivery_key; /* idempotency key; (provider, key) unique */
+    const char *type;         /* trigger, or NULL */
+    const char *payload;      /* the raw body */
+    size_t payload_len;
+    /* RECEIVED: queue it for applying; IGNORED or FAILED: store only. */
+    enum bk_delivery_status status;
+    const char *error; /* for FAILED */
+};
+
+struct bk_inbox_result {
+    int64_t id;
+    const char *public_id; /* in the caller's arena */
+    bool existed;          /* a replay: the stored row was left as it was */
+    enum bk_delivery_status status; /* of the stored row */
+};
+
+/* Starts the committer thread. jobs (may be NULL) is woken after each batch
+ * that queued apply jobs. Returns an owned inbox; free with bk_inbox_free
+ * after the HTTP server has stopped. */
+BK_MUST_CHECK enum bk_err bk_inbox_start(struct bk_store *store,
+                                         struct bk_jobs *jobs,
+                                         const struct bk_inbox_config *cfg,
+                                         struct bk_inbox **out,
+                                         struct bk_errbuf *err);
+
+/* Stores one delivery and returns once it is durable (BK_OK), or failed
+ * (BK_E_BUSY when the queue is full, BK_E_IO/BK_E_BUSY when the database
+ * refused: nothing was stored, the provider should retry). Blocks the
+ * calling thread; thread-safe. */
+BK_MUST_CHECK enum bk_err bk_inbox_store(struct bk_inbox *inbox,
+                                         const struct bk_inbox_item *item,
+                                         struct bk_arena *arena,
+                                         struct bk_inbox_result *out,
+                                         struct bk_errbuf *err);
+
+/* Queues an admin's replay of a stored delivery: its apply job is made
+ * pending again (or created), and the delivery is marked received.
+ * BK_E_NOT_FOUND, or BK_E_CONFLICT while it is being applied. */
+BK_MUST_CHECK enum bk_err bk_inbox_replay(struct bk_inbox *inbox,
+                                          const char *public_id,
+                                          struct bk_errbuf *err);
+
+/* Stops the committer (after the batch in flight) and frees. NULL is a
+ * no-op. No bk_inbox_store call may be running. */
+void bk_inbox_free(struct bk_inbox *inbox);
+
+/* Counters since start, for bench/ingest and metrics. */
+struct bk_inbox_stats {
+    uint64_t stored;   /* new deliveries committed */
+    uint64_t replays;  /* deliveries that existed already */
+    uint64_t batches;  /* transactions committed */
+    uint64_t failures; /* deliveries refused */
+};
+void bk_inbox_stats(struct bk_inbox *inbox, struct bk_inbox_stats *out);
+
+#endif

@@ -1,0 +1,261 @@
+/* jobs/jobs.c — worker threads: claim, run, record. */
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "jobs/jobs.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/time.h"
+#include "core/backoff.h"
+#include "crypto/crypto.h"
+#include "base/banned.h"
+
+struct bk_jobs {
+    struct bk_store *store;
+    struct bk_jobs_config cfg;
+    const struct bk_job_kind *kinds;
+    size_t n_kinds;
+    pthread_t *threads;
+    int n_threads;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    uint64_t wakeups; /* bumped by bk_jobs_wake, under lock */
+    bool stopping;
+};
+
+enum bk_err bk_jobs_finish(struct bk_tx *tx, const struct bk_job *job,
+                           struct bk_errbuf *err)
+{
+    return bk_store_job_complete(tx, job->id, job->lease_token, bk_now_ms(),
+                                 err);
+}
+
+static const struct bk_job_kind *find_kind(const struct bk_jobs *jobs,
+                                           const char *name)
+{
+    for (size_t i = 0; i < jobs->n_kinds; i++)
+        if (strcmp(jobs->kinds[i].name, name) == 0)
+            return &jobs->kinds[i];
+    return NULL;
+}
+
+static bool permanent(enum bk_err e)
+{
+    return e == BK_E_INVALID || e == BK_E_MALFORMED || e == BK_E_NOT_FOUND;
+}
+
+/* Records a failed attempt: retry later, or dead. */
+static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
+                           const struct bk_job *job, enum bk_err e,
+                           const char *msg)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    char text[400];
+    bool dead = permanent(e) || !k || job->attempts >= job->max_attempts;
+    uint32_t r;
+    int64_t now = bk_now_ms(), delay = 0;
+    enum bk_err fe;
+
+    bk_errbuf_clear(&err);
+    snprintf(text, sizeof(text), "%s: %s", bk_err_name(e),
+             msg && *msg ? msg : "(no detail)");
+    if (!dead) {
+        bk_random_bytes(&r, sizeof(r));
+        delay = bk_backoff_ms(job->attempts, jobs->cfg.retry_base_ms,
+                              jobs->cfg.retry_max_ms, r);
+    }
+    fe = bk_store_begin(jobs->store, BK_TX_WRITE, &tx, &err);
+    if (!fe)
+        fe = bk_store_job_fail(tx, job->id, job->lease_token, dead, now + delay,
+                               text, now, &err);
+    if (!fe && dead && k && k->on_dead)
+        fe = k->on_dead(k->ctx, tx, job, text, &err);
+    if (!fe) {
+        fe = bk_store_commit(tx, &err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    if (fe == BK_E_STALE)
+        bk_log_warn("jobs: job %lld lost its lease before its failure was "
+                    "recorded",
+                    (long long)job->id);
+    else if (fe)
+        bk_log_error("jobs: cannot record the failure of job %lld: %s",
+                     (long long)job->id, err.msg);
+    else if (dead)
+        bk_log_warn("jobs: job %lld (%s) is dead after %d attempt(s): %s",
+                    (long long)job->id, job->kind, job->attempts, text);
+    else
+        bk_log_info("jobs: job %lld (%s) attempt %d failed, retry in %lldms: "
+                    "%s",
+                    (long long)job->id, job->kind, job->attempts,
+                    (long long)delay, text);
+}
+
+/* Claims and runs one due job. Returns false when none was due (*due_ms is
+ * then the next due time, or 0 when the queue is idle). */
+static bool run_one(struct bk_jobs *jobs, struct bk_arena *arena,
+                    int64_t *due_ms)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    struct bk_job job;
+    const struct bk_job_kind *k;
+    int64_t token, now = bk_now_ms();
+    enum bk_err e;
+
+    bk_errbuf_clear(&err);
+    *due_ms = 0;
+    bk_random_bytes(&token, sizeof(token));
+    e = bk_store_begin(jobs->store, BK_TX_WRITE, &tx, &err);
+    if (!e)
+        e = bk_store_job_claim(tx, now, jobs->cfg.lease_ms, token, arena, &job,
+                               &err);
+    if (e == BK_E_NOT_FOUND) {
+        e = bk_store_job_next_due(tx, due_ms, &err);
+        bk_store_rollback(tx);
+        if (e && e != BK_E_NOT_FOUND)
+            bk_log_warn("jobs: %s", err.msg);
+        return false;
+    }
+    if (!e) {
+        e = bk_store_commit(tx, &err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    if (e) {
+        bk_log_warn("jobs: cannot claim a job: %s", err.msg);
+        *due_ms = now + 1000; /* back off from a sick database */
+        return false;
+    }
+
+    k = find_kind(jobs, job.kind);
+    if (!k) {
+        record_failure(jobs, NULL, &job, BK_E_INVALID, "no handler for kind");
+        return true;
+    }
+    bk_errbuf_clear(&err);
+    e = k->run(k->ctx, jobs->store, &job, arena, &err);
+    if (e == BK_OK)
+        bk_log_debug("jobs: job %lld (%s) done", (long long)job.id, job.kind);
+    else if (e == BK_E_STALE)
+        bk_log_warn("jobs: job %lld lost its lease; another worker has it",
+                    (long long)job.id);
+    else
+        record_failure(jobs, k, &job, e, err.msg);
+    return true;
+}
+
+static void *worker(void *arg)
+{
+    struct bk_jobs *jobs = arg;
+    struct bk_arena arena;
+
+    bk_arena_init(&arena);
+    for (;;) {
+        int64_t due = 0, wait_ms;
+        uint64_t seen;
+        bool ran;
+
+        pthread_mutex_lock(&jobs->lock);
+        if (jobs->stopping) {
+            pthread_mutex_unlock(&jobs->lock);
+            break;
+        }
+        seen = jobs->wakeups;
+        pthread_mutex_unlock(&jobs->lock);
+
+        ran = run_one(jobs, &arena, &due);
+        bk_arena_release(&arena);
+        if (ran)
+            continue;
+
+        wait_ms = jobs->cfg.idle_poll_ms;
+        if (due) {
+            int64_t until = due - bk_now_ms();
+            if (until < wait_ms)
+                wait_ms = until < 1 ? 1 : until;
+        }
+        pthread_mutex_lock(&jobs->lock);
+        if (!jobs->stopping && jobs->wakeups == seen) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            ts.tv_sec += wait_ms / 1000;
+            ts.tv_nsec += (wait_ms % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&jobs->cond, &jobs->lock, &ts);
+        }
+        pthread_mutex_unlock(&jobs->lock);
+    }
+    bk_arena_release(&arena);
+    return NULL;
+}
+
+enum bk_err bk_jobs_start(struct bk_store *store,
+                          const struct bk_jobs_config *cfg,
+                          const struct bk_job_kind *kinds, size_t n_kinds,
+                          struct bk_jobs **out, struct bk_errbuf *err)
+{
+    struct bk_jobs *jobs;
+    pthread_condattr_t ca;
+
+    *out = NULL;
+    if (cfg->workers < 1 || cfg->workers > 64 || cfg->lease_ms < 100 ||
+        cfg->retry_base_ms < 1 || cfg->retry_max_ms < cfg->retry_base_ms ||
+        cfg->idle_poll_ms < 1)
+        return bk_fail(err, BK_E_CONFIG, "invalid job pool configuration");
+    jobs = bk_xcalloc(1, sizeof(*jobs));
+    jobs->store = store;
+    jobs->cfg = *cfg;
+    jobs->kinds = kinds;
+    jobs->n_kinds = n_kinds;
+    pthread_mutex_init(&jobs->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&jobs->cond, &ca);
+    pthread_condattr_destroy(&ca);
+    jobs->threads = bk_xcalloc((size_t)cfg->workers, sizeof(pthread_t));
+    for (int i = 0; i < cfg->workers; i++) {
+        if (pthread_create(&jobs->threads[i], NULL, worker, jobs) != 0) {
+            bk_jobs_free(jobs);
+            return bk_fail(err, BK_E_INTERNAL, "cannot start worker threads");
+        }
+        jobs->n_threads++;
+    }
+    *out = jobs;
+    return BK_OK;
+}
+
+void bk_jobs_wake(struct bk_jobs *jobs)
+{
+    if (!jobs)
+        return;
+    pthread_mutex_lock(&jobs->lock);
+    jobs->wakeups++;
+    pthread_cond_broadcast(&jobs->cond);
+    pthread_mutex_unlock(&jobs->lock);
+}
+
+void bk_jobs_free(struct bk_jobs *jobs)
+{
+    if (!jobs)
+        return;
+    pthread_mutex_lock(&jobs->lock);
+    jobs->stopping = true;
+    pthread_cond_broadcast(&jobs->cond);
+    pthread_mutex_unlock(&jobs->lock);
+    for (int i = 0; i < jobs->n_threads; i++)
+        pthread_join(jobs->threads[i], NULL);
+    pthread_cond_destroy(&jobs->cond);
+    pthread_mutex_destroy(&jobs->lock);
+    free(jobs->threads);
+    free(jobs);
+}

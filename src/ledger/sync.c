@@ -1,0 +1,588 @@
+/* ledger/sync.c — a provider's booking events into the ledger. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "ledger/ledger.h"
+#include "ledger/sync.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "core/booking.h"
+#include "base/banned.h"
+
+#define KIND_UID "booking_uid"
+#define KIND_ID  "booking_id"
+
+static const char *text(struct bk_arena *arena, json_t *v)
+{
+    char *s = json_dumps(v, JSON_COMPACT);
+    const char *out = bk_arena_strdup(arena, s ? s : "{}");
+    free(s);
+    json_decref(v);
+    return out;
+}
+
+static const char *iso(struct bk_arena *arena, int64_t utc)
+{
+    char buf[BK_RFC3339_MAX];
+    bk_rfc3339_format_utc(utc, buf);
+    return bk_arena_strdup(arena, buf);
+}
+
+/* The ledger booking a provider uid points at. */
+static enum bk_err find(struct bk_tx *tx, const struct bk_ext_event *ev,
+                        const char *uid, struct bk_arena *arena,
+                        struct bk_booking *b, struct bk_errbuf *err)
+{
+    struct bk_link l;
+    enum bk_err e;
+
+    if (!uid)
+        return BK_E_NOT_FOUND;
+    e = bk_store_link_find(tx, ev->provider, KIND_UID, uid, arena, &l, err);
+    if (e)
+        return e;
+    if (l.entity != BK_LINK_BOOKING)
+        return bk_fail(err, BK_E_INTERNAL, "link %s is not a booking's", uid);
+    return bk_store_booking_get(tx, l.entity_id, arena, b, err);
+}
+
+/* Links external_id to the booking; an existing link to the same booking
+ * gets its superseded flag updated, one to another booking is left alone. */
+static enum bk_err link(struct bk_tx *tx, const struct bk_ext_event *ev,
+                        const char *kind, const char *external_id,
+                        int64_t booking_id, bool superseded, int64_t now_utc,
+                        struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_link l;
+    enum bk_err e;
+
+    if (!external_id || !*external_id)
+        return BK_OK;
+    memset(&l, 0, sizeof(l));
+    l.entity = BK_LINK_BOOKING;
+    l.entity_id = booking_id;
+    l.provider = ev->provider;
+    l.kind = kind;
+    l.external_id = external_id;
+    l.superseded = superseded;
+    l.created_utc = now_utc;
+    e = bk_store_link_insert(tx, &l, err);
+    if (e != BK_E_DUPLICATE)
+        return e;
+    e = bk_store_link_find(tx, ev->provider, kind, external_id, arena, &l, err);
+    if (e)
+        return e;
+    if (l.entity != BK_LINK_BOOKING || l.entity_id != booking_id ||
+        l.superseded == superseded)
+        return BK_OK;
+    l.superseded = superseded;
+    return bk_store_link_update(tx, &l, err);
+}
+
+static enum bk_err change(struct bk_tx *tx, const struct bk_booking *b,
+                          const char *action, const char *actor,
+                          int from_status, int to_status, int64_t old_start,
+                          int64_t old_end, int64_t new_start, int64_t new_end,
+                          const char *note, int64_t now_utc,
+                          struct bk_errbuf *err)
+{
+    struct bk_booking_change c;
+
+    memset(&c, 0, sizeof(c));
+    c.booking_id = b->id;
+    c.at_utc = now_utc;
+    c.action = action;
+    c.actor = actor;
+    c.from_status = from_status;
+    c.to_status = to_status;
+    c.old_start_utc = old_start;
+    c.old_end_utc = old_end;
+    c.new_start_utc = new_start;
+    c.new_end_utc = new_end;
+    c.note = note;
+    return bk_store_history_append(tx, &c, err);
+}
+
+/* A slug from a provider's text: [a-z0-9-], at most max bytes. */
+static const char *slugify(struct bk_arena *arena, const char *prefix,
+                           const char *s, size_t max)
+{
+    size_t n = strlen(prefix);
+    char *out = bk_arena_alloc(arena, max + 1);
+    bool dash = true;
+
+    memcpy(out, prefix, n < max ? n : max);
+    n = n < max ? n : max;
+    for (; s && *s && n < max; s++) {
+        char c = *s;
+        if (c >= 'A' && c <= 'Z')
+            c = (char)(c - 'A' + 'a');
+        if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
+            out[n++] = c;
+            dash = false;
+        } else if (!dash) {
+            out[n++] = '-';
+            dash = true;
+        }
+    }
+    while (n && out[n - 1] == '-')
+        n--;
+    out[n] = '\0';
+    return out;
+}
+
+/* The host of an imported booking: the organizer by email, else a host made
+ * from the organizer, else the first host, else a placeholder host. */
+static enum bk_err resolve_host(struct bk_tx *tx, const struct bk_ext_event *ev,
+                                int64_t now_utc, struct bk_arena *arena,
+                                int64_t *host_id, struct bk_errbuf *err)
+{
+    const struct bk_ext_person *o = &ev->organizer;
+    struct bk_host h, *rows = NULL;
+    struct bk_page page = {0, 1};
+    size_t n = 0;
+    enum bk_err e;
+
+    if (o->email) {
+        e = bk_store_host_by_email(tx, o->email, arena, &h, err);
+        if (e != BK_E_NOT_FOUND) {
+            *host_id = h.id;
+            return e;
+        }
+    } else {
+        e = bk_store_host_list(tx, &page, arena, &rows, &n, err);
+        if (e)
+            return e;
+        if (n) {
+            *host_id = rows[0].id;
+            return BK_OK;
+        }
+    }
+    memset(&h, 0, sizeof(h));
+    h.slug = slugify(arena, ev->provider,
+                     o->username ? bk_arena_printf(arena, "-%s", o->username)
+                     : o->email  ? bk_arena_printf(arena, "-%s", o->email)
+                                 : "",
+                     BK_MAX_SLUG);
+    h.name = o->name ? o->name : o->email ? o->email : "Imported host";
+    h.email = o->email ? o->email : "organizer@invalid.example";
+    h.timezone = o->timezone ? o->timezone : "UTC";
+    h.created_utc = h.updated_utc = now_utc;
+    e = bk_store_host_by_slug(tx, h.slug, arena, &h, err);
+    if (e == BK_OK) {
+        *host_id = h.id;
+        return BK_OK;
+    }
+    if (e != BK_E_NOT_FOUND)
+        return e;
+    e = bk_store_host_insert(tx, &h, host_id, err);
+    if (e)
+        return e;
+    return bk_ledger_activity(
+        tx, "HOST_IMPORTED", 0, 0, bk_source_name(ev->source),
+        text(arena, json_pack("{s:s, s:s}", "host", h.slug, "email", h.email)),
+        now_utc, err);
+}
+
+/* The event type of an imported booking: the one mapped to the provider's
+ * event type id, else one imported earlier under the same slug, else a new
+ * inactive one marked imported (it is not offered on bookingd's page). */
+static enum bk_err resolve_event_type(struct bk_tx *tx,
+                                      const struct bk_ext_event *ev,
+                                      int64_t now_utc, struct bk_arena *arena,
+                                      struct bk_event_type *et,
+                                      struct bk_errbuf *err)
+{
+    struct bk_event_type nt;
+    const char *base;
+    int64_t dur;
+    enum bk_err e;
+
+    if (ev->event_type_id) {
+        e = bk_store_event_type_by_calcom_id(tx, ev->event_type_id, arena, et,
+                                             err);
+        if (e != BK_E_NOT_FOUND)
+            return e;
+    }
+    base = slugify(arena, "calcom-",
+                   ev->event_type_slug ? ev->event_type_slug : "imported",
+                   BK_MAX_SLUG - 12);
+    for (int i = 0; i < 50; i++) {
+        const char *slug =
+            i ? bk_arena_printf(arena, "%s-%d", base, i + 1) : base;
+        e = bk_store_event_type_by_slug(tx, slug, arena, et, err);
+        if (e == BK_OK && et->imported &&
+            (et->calcom_event_type_id == ev->event_type_id ||
+             !ev->event_type_id))
+            return BK_OK;
+        if (e == BK_OK)
+            continue; /* taken by another event type */
+        if (e != BK_E_NOT_FOUND)
+            return e;
+        memset(&nt, 0, sizeof(nt));
+        nt.slug = slug;
+        nt.title = ev->event_type_title  ? ev->event_type_title
+                   : ev->title           ? ev->title
+                   : ev->event_type_slug ? ev->event_type_slug
+                                         : "Imported from Cal.com";
+        e = resolve_host(tx, ev, now_utc, arena, &nt.host_id, err);
+        if (e)
+            return e;
+        dur = ev->length_min ? ev->length_min
+              : ev->end_utc  ? (ev->end_utc - ev->start_utc) / 60
+                             : 30;
+        nt.rules.duration_min = (int)(dur < 1 ? 1 : dur > 1440 ? 1440 : dur);
+        nt.rules.horizon_days = 60;
+        nt.active = false;
+        nt.imported = true;
+        nt.calcom_event_type_id = ev->event_type_id;
+        nt.created_utc = nt.updated_utc = now_utc;
+        e = bk_store_event_type_insert(tx, &nt, &nt.id, err);
+        if (e)
+            return e;
+        e = bk_ledger_activity(
+            tx, "EVENT_TYPE_IMPORTED", 0, 0, bk_source_name(ev->source),
+            text(arena, json_pack("{s:s, s:I}", "event_type", nt.slug,
+                                  "provider_event_type_id",
+                                  (json_int_t)ev->event_type_id)),
+            now_utc, err);
+        if (e)
+            return e;
+        return bk_store_event_type_get(tx, nt.id, arena, et, err);
+    }
+    return bk_fail(err, BK_E_CONFLICT,
+                   "no free slug for an imported event "
+                   "type based on '%s'",
+                   base);
+}
+
+/* Writes a BOOKING_OVERLAP activity row for each active booking of the same
+ * host that b overlaps. The provider's booking is kept either way. */
+static enum bk_err note_overlaps(struct bk_tx *tx, const struct bk_booking *b,
+                                 const struct bk_ext_event *ev, int64_t now_utc,
+                                 struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_booking_span *spans = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    if (!bk_booking_status_blocks(b->status))
+        return BK_OK;
+    e = bk_store_booking_busy(tx, b->host_id, b->start_utc, b->end_utc, now_utc,
+                              b->id, arena, &spans, &n, err);
+    for (size_t i = 0; !e && i < n; i++) {
+        struct bk_booking other;
+        if (spans[i].start_utc >= b->end_utc ||
+            spans[i].end_utc <= b->start_utc)
+            continue; /* only its buffers touch */
+        e = bk_store_booking_get(tx, spans[i].booking_id, arena, &other, err);
+        if (!e)
+            e = bk_ledger_activity(
+                tx, "BOOKING_OVERLAP", b->id, b->client_id,
+                bk_source_name(ev->source),
+                text(arena,
+                     json_pack("{s:s, s:s, s:s}", "booking", b->uid, "overlaps",
+                               other.uid, "start", iso(arena, b->start_utc))),
+                now_utc, err);
+    }
+    return e;
+}
+
+/* Records the provider's booking in the ledger with the given status. */
+static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
+                          enum bk_booking_status status, int64_t now_utc,
+                          struct bk_arena *arena, struct bk_booking *out,
+                          struct bk_errbuf *err)
+{
+    const char *actor = bk_source_name(ev->source);
+    struct bk_event_type et;
+    struct bk_client client;
+    struct bk_booking b;
+    char uid[BK_UID_LEN + 1];
+    enum bk_err e;
+
+    if (!ev->start_utc || !ev->attendee.email)
+        return bk_fail(err, BK_E_RETRY,
+                       "%s booking %s is not known yet and this event lacks "
+                       "its time or attendee; waiting for its creation",
+                       ev->provider, ev->uid);
+    if ((e = resolve_event_type(tx, ev, now_utc, arena, &et, err)) ||
+        (e = bk_ledger_client_find_or_create(
+             tx, ev->attendee.email, ev->attendee.name, ev->attendee.timezone,
+             ev->source, now_utc, arena, &client, NULL, err)))
+        return e;
+    memset(&b, 0, sizeof(b));
+    bk_ledger_new_uid(uid);
+    b.uid = uid;
+    b.event_type_id = et.id;
+    b.host_id = et.host_id;
+    b.client_id = client.id;
+    b.start_utc = ev->start_utc;
+    b.end_utc = ev->end_utc;
+    b.attendee_timezone = ev->attendee.timezone;
+    b.status = status;
+    b.payment_status = BK_PAYMENT_NONE;
+    b.source = ev->source;
+    b.location = ev->location;
+    b.meeting_url = ev->meeting_url;
+    b.notes = ev->notes;
+    if (status == BK_BOOKING_CANCELLED)
+        b.cancellation_reason = ev->cancellation_reason;
+    b.created_utc = b.updated_utc = now_utc;
+    if ((e = bk_store_booking_insert(tx, &b, &b.id, err)) ||
+        (e = link(tx, ev, KIND_UID, ev->uid, b.id, false, now_utc, arena,
+                  err)) ||
+        (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
+                  err)) ||
+        (e = change(tx, &b, "created", actor, -1, BK_BOOKING_CONFIRMED, 0, 0,
+                    b.start_utc, b.end_utc, NULL, now_utc, err)) ||
+        (e = bk_ledger_activity(
+             tx, "BOOKING_CREATED", b.id, client.id, actor,
+             text(arena,
+                  json_pack("{s:s, s:s, s:s, s:s}", "event_type", et.slug,
+                            "start", iso(arena, b.start_utc), "provider",
+                            ev->provider, "external_uid", ev->uid)),
+             now_utc, err)))
+        return e;
+    if (status != BK_BOOKING_CONFIRMED) {
+        /* Recorded late: its history shows it was confirmed first. */
+        e = change(tx, &b,
+                   status == BK_BOOKING_CANCELLED ? "cancelled" : "completed",
+                   actor, BK_BOOKING_CONFIRMED, (int)status, 0, 0, 0, 0,
+                   b.cancellation_reason, now_utc, err);
+        if (!e)
+            e = bk_ledger_activity(tx,
+                                   status == BK_BOOKING_CANCELLED
+                                       ? "BOOKING_CANCELLED"
+                                       : "BOOKING_COMPLETED",
+                                   b.id, client.id, actor, NULL, now_utc, err);
+        if (e)
+            return e;
+    }
+    if ((e = note_overlaps(tx, &b, ev, now_utc, arena, err)))
+        return e;
+    return bk_store_booking_get(tx, b.id, arena, out, err);
+}
+
+static enum bk_err unchanged(struct bk_tx *tx, const struct bk_ext_event *ev,
+                             const struct bk_booking *b, const char *why,
+                             int64_t now_utc, struct bk_arena *arena,
+                             struct bk_sync_outcome *out, struct bk_errbuf *err)
+{
+    out->action = "unchanged";
+    out->booking_uid = b ? b->uid : NULL;
+    out->note = why;
+    return bk_ledger_activity(
+        tx, "SYNC_EVENT_SKIPPED", b ? b->id : 0, b ? b->client_id : 0,
+        bk_source_name(ev->source),
+        text(arena,
+             json_pack("{s:s, s:s, s:s}", "event", bk_ext_kind_name(ev->kind),
+                       "external_uid", ev->uid, "reason", why)),
+        now_utc, err);
+}
+
+static enum bk_err apply_created(struct bk_tx *tx,
+                                 const struct bk_ext_event *ev, int64_t now_utc,
+                                 struct bk_arena *arena,
+                                 struct bk_sync_outcome *out,
+                                 struct bk_errbuf *err)
+{
+    struct bk_booking b;
+    enum bk_err e = find(tx, ev, ev->uid, arena, &b, err);
+
+    if (e == BK_OK) {
+        e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
+                 err);
+        if (e)
+            return e;
+        return unchanged(tx, ev, &b,
+                         b.status == BK_BOOKING_CANCELLED
+                             ? "already known and cancelled; it stays "
+                               "cancelled"
+                             : "already known",
+                         now_utc, arena, out, err);
+    }
+    if (e != BK_E_NOT_FOUND)
+        return e;
+    e = create(tx, ev, BK_BOOKING_CONFIRMED, now_utc, arena, &b, err);
+    out->action = "created";
+    out->booking_uid = e ? NULL : b.uid;
+    return e;
+}
+
+static enum bk_err apply_rescheduled(struct bk_tx *tx,
+                                     const struct bk_ext_event *ev,
+                                     int64_t now_utc, struct bk_arena *arena,
+                                     struct bk_sync_outcome *out,
+                                     struct bk_errbuf *err)
+{
+    const char *actor = bk_source_name(ev->source);
+    struct bk_booking b;
+    enum bk_booking_status to;
+    int64_t old_start, old_end;
+    enum bk_err e = find(tx, ev, ev->uid, arena, &b, err);
+
+    if (e == BK_OK) {
+        /* This reschedule, or a later state, is in the ledger already. */
+        e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc, arena,
+                 err);
+        if (e)
+            return e;
+        return unchanged(tx, ev, &b, "the new uid is already known", now_utc,
+                         arena, out, err);
+    }
+    if (e != BK_E_NOT_FOUND)
+        return e;
+    e = find(tx, ev, ev->previous_uid, arena, &b, err);
+    if (e == BK_E_NOT_FOUND) {
+        /* The original never reached us: record the booking as it is now. */
+        e = create(tx, ev, BK_BOOKING_CONFIRMED, now_utc, arena, &b, err);
+        if (!e)
+            e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc,
+                     arena, err);
+        out->action = "created";
+        out->booking_uid = e ? NULL : b.uid;
+        return e;
+    }
+    if (e)
+        return e;
+    /* The new uid belongs to this booking from now on. */
+    if ((e = link(tx, ev, KIND_UID, ev->uid, b.id, false, now_utc, arena,
+                  err)) ||
+        (e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc,
+                  arena, err)) ||
+        (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
+                  err)))
+        return e;
+    if (bk_booking_transition(b.status, BK_EV_RESCHEDULE, &to) != BK_OK)
+        return unchanged(tx, ev, &b,
+                         b.status == BK_BOOKING_CANCELLED
+                             ? "the booking is cancelled; it stays cancelled"
+                             : "the booking is over; it is not moved",
+                         now_utc, arena, out, err);
+    old_start = b.start_utc;
+    old_end = b.end_utc;
+    out->action = "rescheduled";
+    out->booking_uid = b.uid;
+    if (old_start == ev->start_utc && old_end == ev->end_utc)
+        return BK_OK;
+    b.start_utc = ev->start_utc;
+    b.end_utc = ev->end_utc;
+    b.rescheduled_from_utc = old_start;
+    if (ev->meeting_url)
+        b.meeting_url = ev->meeting_url;
+    if (ev->location)
+        b.location = ev->location;
+    b.updated_utc = now_utc;
+    if ((e = bk_store_booking_update(tx, &b, err)) ||
+        (e = change(tx, &b, "rescheduled", actor, -1, -1, old_start, old_end,
+                    b.start_utc, b.end_utc, NULL, now_utc, err)) ||
+        (e = bk_ledger_activity(
+             tx, "BOOKING_RESCHEDULED", b.id, b.client_id, actor,
+             text(arena, json_pack("{s:s, s:s, s:s, s:s}", "from",
+                                   iso(arena, old_start), "to",
+                                   iso(arena, b.start_utc), "by", actor,
+                                   "external_uid", ev->uid)),
+             now_utc, err)))
+        return e;
+    return note_overlaps(tx, &b, ev, now_utc, arena, err);
+}
+
+/* Cancel (ev CANCELLED) or complete (ev ENDED) a known booking, or record
+ * an unknown one in that final state. */
+static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
+                               int64_t now_utc, struct bk_arena *arena,
+                               struct bk_sync_outcome *out,
+                               struct bk_errbuf *err)
+{
+    const char *actor = bk_source_name(ev->source);
+    bool cancel = ev->kind == BK_EXT_CANCELLED;
+    enum bk_booking_status want =
+        cancel ? BK_BOOKING_CANCELLED : BK_BOOKING_COMPLETED;
+    enum bk_booking_status from, to;
+    struct bk_booking b;
+    struct bk_client c;
+    enum bk_err e = find(tx, ev, ev->uid, arena, &b, err);
+
+    if (e == BK_E_NOT_FOUND) {
+        e = create(tx, ev, want, now_utc, arena, &b, err);
+        if (e)
+            return e;
+        out->action = cancel ? "cancelled" : "completed";
+        out->booking_uid = b.uid;
+        goto client;
+    }
+    if (e)
+        return e;
+    if (b.status == want)
+        return unchanged(tx, ev, &b,
+                         cancel ? "already cancelled" : "already completed",
+                         now_utc, arena, out, err);
+    from = b.status;
+    if (bk_booking_transition(from, cancel ? BK_EV_CANCEL : BK_EV_COMPLETE,
+                              &to) != BK_OK)
+        return unchanged(tx, ev, &b,
+                         bk_arena_printf(arena, "a %s booking cannot become %s",
+                                         bk_booking_status_name(from),
+                                         bk_booking_status_name(want)),
+                         now_utc, arena, out, err);
+    b.status = to;
+    if (cancel)
+        b.cancellation_reason = ev->cancellation_reason;
+    b.updated_utc = now_utc;
+    if ((e = bk_store_booking_update(tx, &b, err)) ||
+        (e = change(tx, &b, cancel ? "cancelled" : "completed", actor,
+                    (int)from, (int)to, 0, 0, 0, 0, b.cancellation_reason,
+                    now_utc, err)) ||
+        (e = bk_ledger_activity(
+             tx, cancel ? "BOOKING_CANCELLED" : "BOOKING_COMPLETED", b.id,
+             b.client_id, actor,
+             text(arena,
+                  json_pack("{s:s?, s:s, s:s}", "reason", b.cancellation_reason,
+                            "by", actor, "external_uid", ev->uid)),
+             now_utc, err)))
+        return e;
+    out->action = cancel ? "cancelled" : "completed";
+    out->booking_uid = b.uid;
+client:
+    /* A completed booking makes its client active. */
+    if (cancel)
+        return BK_OK;
+    e = bk_store_client_get(tx, b.client_id, arena, &c, err);
+    if (e)
+        return e;
+    to = b.status;
+    if (bk_client_status_after(c.status, to, b.payment_status) == c.status)
+        return BK_OK;
+    c.status = bk_client_status_after(c.status, to, b.payment_status);
+    c.updated_utc = now_utc;
+    e = bk_store_client_update(tx, &c, err);
+    if (!e)
+        e = bk_ledger_activity(tx, "CLIENT_ACTIVATED", b.id, c.id, actor, NULL,
+                               now_utc, err);
+    return e;
+}
+
+enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
+                                 const struct bk_ext_event *ev, int64_t now_utc,
+                                 struct bk_arena *arena,
+                                 struct bk_sync_outcome *out,
+                                 struct bk_errbuf *err)
+{
+    memset(out, 0, sizeof(*out));
+    if (!ev->uid || !*ev->uid)
+        return bk_fail_field(err, BK_E_INVALID, "uid", "the event has no uid");
+    switch (ev->kind) {
+    case BK_EXT_CREATED:
+        return apply_created(tx, ev, now_utc, arena, out, err);
+    case BK_EXT_RESCHEDULED:
+        return apply_rescheduled(tx, ev, now_utc, arena, out, err);
+    case BK_EXT_CANCELLED:
+    case BK_EXT_ENDED:
+        return apply_final(tx, ev, now_utc, arena, out, err);
+    }
+    return bk_fail(err, BK_E_INVALID, "unknown event kind");
+}

@@ -1,0 +1,41 @@
+/* ledger/sync.h — applying a provider's booking event to the ledger.
+ * The provider's view is a fact: a booking made there is recorded even when
+ * it overlaps another (the overlap is written to the activity log). Events
+ * may arrive in any order and more than once; each kind is applied so that
+ * the ledger ends in the state the provider means:
+ * - created:     known uid -> nothing; else a confirmed booking.
+ * - rescheduled: new uid known -> nothing (already applied, or later state);
+ *                old uid known -> moved there (unless cancelled/completed);
+ *                neither -> created at the new time, both uids linked.
+ * - cancelled:   known -> cancelled (cancelled stays cancelled);
+ *                unknown -> recorded as a cancelled booking when the payload
+ *                says enough, else BK_E_RETRY until its creation arrives.
+ * - ended:       known -> completed and its client active; unknown -> as
+ *                for cancelled, recorded as completed.
+ * Every change writes history and activity rows. */
+#ifndef BK_LEDGER_SYNC_H
+#define BK_LEDGER_SYNC_H
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "core/event.h"
+#include "store/store.h"
+
+/* What applying an event did, for logs and tests. */
+struct bk_sync_outcome {
+    const char *action;      /* "created", "rescheduled", "cancelled",
+                                "completed", "unchanged" */
+    const char *booking_uid; /* the ledger booking, or NULL */
+    const char *note;        /* why unchanged, etc.; may be NULL */
+};
+
+/* Applies ev inside tx (a write transaction the caller commits). Errors:
+ * BK_E_RETRY when the event refers to a booking not yet known and lacks the
+ * data to record it; BK_E_INVALID for an event that cannot be applied (see
+ * err->field); store errors otherwise. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_sync_apply(struct bk_tx *tx, const struct bk_ext_event *ev,
+                     int64_t now_utc, struct bk_arena *arena,
+                     struct bk_sync_outcome *out, struct bk_errbuf *err);
+
+#endif

@@ -1,0 +1,388 @@
+/* tests/unit/webhooks/test_calcom.c — the Cal.com provider: signature,
+ * delivery key and normalization, over fixtures shaped as PROVIDERS.md §3
+ * documents, and their malformed and hostile forms. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/str.h"
+#include "base/time.h"
+#include "core/tz.h"
+#include "crypto/crypto.h"
+#include "webhooks/webhooks.h"
+
+#define SECRET "whsec-calcom-test-secret"
+
+static char *load(const char *name, size_t *len)
+{
+    char path[512];
+    FILE *f;
+    char *buf;
+    long n;
+
+    snprintf(path, sizeof(path), "%s/%s", FIXTURES, name);
+    f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    buf = malloc((size_t)n + 1);
+    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+struct headers {
+    const char *sig;
+};
+
+static const char *header(void *ctx, const char *name)
+{
+    struct headers *h = ctx;
+    return bk_str_ieq(name, "X-Cal-Signature-256") ? h->sig : NULL;
+}
+
+static void sign(const char *body, size_t len, const char *secret, char out[65])
+{
+    unsigned char mac[BK_SHA256_LEN];
+    struct bk_iov iov = {body, len};
+    bk_hmac_sha256(secret, strlen(secret), &iov, 1, mac);
+    bk_hex_encode(mac, sizeof(mac), out);
+}
+
+static enum bk_err verify(const char *body, size_t len, const char *sig)
+{
+    struct headers h = {sig};
+    struct bk_webhook_input in = {body, len, header, &h, 0};
+    return bk_webhook_calcom.verify(&in, SECRET, NULL);
+}
+
+static void test_signature(void **state)
+{
+    size_t len;
+    char *body = load("booking_created.json", &len);
+    char sig[65], upper[65];
+    (void)state;
+
+    sign(body, len, SECRET, sig);
+    assert_int_equal(verify(body, len, sig), BK_OK);
+    /* Hex digits in either case name the same digest. */
+    for (int i = 0; i < 65; i++)
+        upper[i] =
+            (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
+    assert_int_equal(verify(body, len, upper), BK_OK);
+    /* Missing, the no-secret marker, wrong secret, truncated, non-hex. */
+    assert_int_equal(verify(body, len, NULL), BK_E_UNAUTHORIZED);
+    assert_int_equal(verify(body, len, ""), BK_E_UNAUTHORIZED);
+    assert_int_equal(verify(body, len, "no-secret-provided"),
+                     BK_E_UNAUTHORIZED);
+    sign(body, len, "another secret", sig);
+    assert_int_equal(verify(body, len, sig), BK_E_UNAUTHORIZED);
+    sign(body, len, SECRET, sig);
+    sig[63] = '\0';
+    assert_int_equal(verify(body, len, sig), BK_E_UNAUTHORIZED);
+    sign(body, len, SECRET, sig);
+    sig[10] = 'g';
+    assert_int_equal(verify(body, len, sig), BK_E_UNAUTHORIZED);
+    /* The signature covers the exact bytes: a re-serialized or altered
+     * body fails. */
+    sign(body, len, SECRET, sig);
+    body[len - 2] = ' ';
+    assert_int_equal(verify(body, len, sig), BK_E_UNAUTHORIZED);
+    assert_int_equal(verify(body, len - 1, sig), BK_E_UNAUTHORIZED);
+    free(body);
+}
+
+static void test_identify(void **state)
+{
+    struct bk_arena a;
+    struct bk_webhook_id id;
+    size_t len;
+    char *body;
+    (void)state;
+
+    bk_arena_init(&a);
+    body = load("booking_created.json", &len);
+    assert_int_equal(bk_webhook_calcom.identify(body, len, &a, &id, NULL),
+                     BK_OK);
+    assert_string_equal(id.type, "BOOKING_CREATED");
+    assert_true(id.known);
+    assert_string_equal(id.delivery_key, "BOOKING_CREATED:"
+                                         "bFJeNb2uX8ANpT3JL5EfXw:"
+                                         "2026-11-20T10:15:02.512Z");
+    free(body);
+
+    /* The flat shape keys on the booking row's uid and createdAt. */
+    body = load("meeting_ended_flat.json", &len);
+    assert_int_equal(bk_webhook_calcom.identify(body, len, &a, &id, NULL),
+                     BK_OK);
+    assert_string_equal(id.type, "MEETING_ENDED");
+    assert_true(id.known);
+    assert_string_equal(id.delivery_key, "MEETING_ENDED:"
+                                         "bFJeNb2uX8ANpT3JL5EfXw:"
+                                         "2026-11-20T10:15:02.100Z");
+    free(body);
+
+    body = load("booking_requested.json", &len);
+    assert_int_equal(bk_webhook_calcom.identify(body, len, &a, &id, NULL),
+                     BK_OK);
+    assert_string_equal(id.type, "BOOKING_REQUESTED");
+    assert_false(id.known);
+    free(body);
+
+    /* No uid or createdAt: the key is the body's hash. */
+    {
+        const char *b = "{\"triggerEvent\":\"PING\",\"payload\":{}}";
+        assert_int_equal(
+            bk_webhook_calcom.identify(b, strlen(b), &a, &id, NULL), BK_OK);
+        assert_int_equal(strncmp(id.delivery_key, "sha256:", 7), 0);
+        assert_int_equal(strlen(id.delivery_key), 7 + 64);
+    }
+    bk_arena_release(&a);
+}
+
+static enum bk_err ident(struct bk_arena *a, const char *body,
+                         struct bk_errbuf *err)
+{
+    struct bk_webhook_id id;
+    bk_errbuf_clear(err);
+    return bk_webhook_calcom.identify(body, strlen(body), a, &id, err);
+}
+
+static void test_identify_bad(void **state)
+{
+    struct bk_arena a;
+    struct bk_errbuf err;
+    char deep[20001];
+    (void)state;
+
+    bk_arena_init(&a);
+    assert_int_equal(ident(&a, "", &err), BK_E_MALFORMED);
+    assert_int_equal(ident(&a, "{", &err), BK_E_MALFORMED);
+    assert_int_equal(ident(&a, "[1,2]", &err), BK_E_MALFORMED);
+    assert_int_equal(ident(&a, "\"BOOKING_CREATED\"", &err), BK_E_MALFORMED);
+    assert_int_equal(
+        ident(&a, "{\"triggerEvent\":\"A\",\"triggerEvent\":\"B\"}", &err),
+        BK_E_MALFORMED);
+    assert_int_equal(ident(&a, "{\"payload\":{}}", &err), BK_E_INVALID);
+    assert_string_equal(err.field, "triggerEvent");
+    assert_int_equal(ident(&a, "{\"triggerEvent\":42}", &err), BK_E_INVALID);
+    assert_int_equal(ident(&a, "{\"triggerEvent\":\"booking created\"}", &err),
+                     BK_E_INVALID);
+    assert_int_equal(ident(&a, "{\"triggerEvent\":\"\"}", &err), BK_E_INVALID);
+    /* Invalid UTF-8 is not JSON. */
+    assert_int_equal(ident(&a, "{\"triggerEvent\":\"\xff\xfe\"}", &err),
+                     BK_E_MALFORMED);
+    /* Deep nesting is refused by the parser, not the stack. */
+    memset(deep, '[', sizeof(deep) - 1);
+    deep[sizeof(deep) - 1] = '\0';
+    assert_int_equal(ident(&a, deep, &err), BK_E_MALFORMED);
+    bk_arena_release(&a);
+}
+
+static void test_normalize_created(void **state)
+{
+    struct bk_arena a;
+    struct bk_ext_event ev;
+    int64_t t;
+    size_t len;
+    char *body = load("booking_created.json", &len);
+    (void)state;
+
+    bk_arena_init(&a);
+    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
+                     BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_CREATED);
+    assert_int_equal(ev.source, BK_SOURCE_CALCOM);
+    assert_string_equal(ev.provider, "calcom");
+    assert_string_equal(ev.uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_null(ev.previous_uid);
+    assert_string_equal(ev.booking_id, "91");
+    assert_int_equal(bk_rfc3339_parse("2026-12-02T09:00:00Z", &t, NULL), BK_OK);
+    assert_int_equal(ev.start_utc, t);
+    assert_int_equal(ev.end_utc, t + 1800);
+    assert_string_equal(ev.attendee.email, "alex@client.example");
+    assert_string_equal(ev.attendee.name, "Alex Attendee");
+    assert_string_equal(ev.attendee.timezone, "America/New_York");
+    assert_string_equal(ev.organizer.email, "jane@coach.example");
+    assert_string_equal(ev.organizer.username, "jane");
+    assert_int_equal(ev.event_type_id, 731);
+    assert_string_equal(ev.event_type_slug, "30min");
+    assert_string_equal(ev.event_type_title, "30 Min Meeting");
+    assert_int_equal(ev.length_min, 30);
+    assert_string_equal(ev.notes, "Looking forward to it");
+    assert_string_equal(ev.location, "integrations:daily");
+    assert_string_equal(ev.meeting_url,
+                        "https://app.cal.com/video/bFJeNb2uX8ANpT3JL5EfXw");
+    free(body);
+    bk_arena_release(&a);
+}
+
+static void test_normalize_other_triggers(void **state)
+{
+    struct bk_arena a;
+    struct bk_ext_event ev;
+    size_t len;
+    char *body;
+    (void)state;
+
+    bk_arena_init(&a);
+    body = load("booking_rescheduled.json", &len);
+    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
+                     BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_RESCHEDULED);
+    assert_string_equal(ev.uid, "r2NewUid9bbQ4pDoWkZ1yq");
+    assert_string_equal(ev.previous_uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_string_equal(ev.booking_id, "92");
+    free(body);
+
+    body = load("booking_cancelled.json", &len);
+    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
+                     BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_CANCELLED);
+    assert_string_equal(ev.cancellation_reason, "Something came up");
+    free(body);
+
+    /* The flat shape: the row's id, responses with plain values. */
+    body = load("meeting_ended_flat.json", &len);
+    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
+                     BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_ENDED);
+    assert_string_equal(ev.uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_string_equal(ev.booking_id, "91");
+    assert_string_equal(ev.attendee.email, "alex@client.example");
+    assert_string_equal(ev.attendee.name, "Alex Attendee");
+    assert_true(ev.end_utc - ev.start_utc == 1800);
+    free(body);
+
+    body = load("meeting_ended_wrapped.json", &len);
+    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
+                     BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_ENDED);
+    assert_string_equal(ev.uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    free(body);
+    bk_arena_release(&a);
+}
+
+static enum bk_err norm(struct bk_arena *a, const char *body,
+                        struct bk_ext_event *ev, struct bk_errbuf *err)
+{
+    bk_errbuf_clear(err);
+    return bk_webhook_calcom.normalize(body, strlen(body), a, ev, err);
+}
+
+static void test_normalize_bad(void **state)
+{
+    struct bk_arena a;
+    struct bk_ext_event ev;
+    struct bk_errbuf err;
+    char big[600];
+    (void)state;
+
+    bk_arena_init(&a);
+    /* A created booking needs its uid, times and attendee email. */
+    assert_int_equal(
+        norm(&a, "{\"triggerEvent\":\"BOOKING_CREATED\"}", &ev, &err),
+        BK_E_INVALID);
+    assert_string_equal(err.field, "payload");
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":"
+                          "{\"startTime\":\"2026-12-02T09:00:00Z\"}}",
+                          &ev, &err),
+                     BK_E_INVALID);
+    assert_string_equal(err.field, "payload.uid");
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":"
+                          "{\"uid\":\"u1\",\"endTime\":"
+                          "\"2026-12-02T09:30:00Z\"}}",
+                          &ev, &err),
+                     BK_E_INVALID);
+    assert_string_equal(err.field, "payload.startTime");
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":"
+                          "{\"uid\":\"u1\",\"startTime\":\"yesterday\","
+                          "\"endTime\":\"2026-12-02T09:30:00Z\"}}",
+                          &ev, &err),
+                     BK_E_INVALID);
+    assert_string_equal(err.field, "payload.startTime");
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":"
+                          "{\"uid\":\"u1\",\"startTime\":"
+                          "\"2026-12-02T10:00:00Z\",\"endTime\":"
+                          "\"2026-12-02T09:30:00Z\"}}",
+                          &ev, &err),
+                     BK_E_INVALID);
+    assert_string_equal(err.field, "payload.endTime");
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":"
+                          "{\"uid\":\"u1\",\"startTime\":"
+                          "\"2026-12-02T09:00:00Z\",\"endTime\":"
+                          "\"2026-12-02T09:30:00Z\",\"attendees\":[{\"email\""
+                          ":\"not an email\"}]}}",
+                          &ev, &err),
+                     BK_E_INVALID);
+    assert_string_equal(err.field, "payload.attendees[0].email");
+    /* A uid of the wrong type or absurd length. */
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CANCELLED\","
+                          "\"payload\":{\"uid\":123}}",
+                          &ev, &err),
+                     BK_E_INVALID);
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    {
+        char *body = bk_arena_printf(&a,
+                                     "{\"triggerEvent\":\"BOOKING_CANCELLED\","
+                                     "\"payload\":{\"uid\":\"%s\"}}",
+                                     big);
+        assert_int_equal(norm(&a, body, &ev, &err), BK_E_INVALID);
+    }
+    /* A cancellation needs no times: a late one may be all there is. */
+    assert_int_equal(norm(&a,
+                          "{\"triggerEvent\":\"BOOKING_CANCELLED\","
+                          "\"payload\":{\"uid\":\"u1\"}}",
+                          &ev, &err),
+                     BK_OK);
+    assert_int_equal(ev.start_utc, 0);
+    /* Unknown triggers are not normalized. */
+    assert_int_equal(norm(&a, "{\"triggerEvent\":\"BOOKING_PAID\"}", &ev, &err),
+                     BK_E_INVALID);
+    /* Hostile values are dropped, not trusted. */
+    assert_int_equal(
+        norm(&a,
+             "{\"triggerEvent\":\"BOOKING_CREATED\",\"payload\":{\"uid\":"
+             "\"u2\",\"startTime\":\"2026-12-02T09:00:00Z\",\"endTime\":"
+             "\"2026-12-02T09:30:00Z\",\"attendees\":[{\"email\":\"a@b."
+             "example\","
+             "\"timeZone\":\"../../etc/"
+             "passwd\"}],\"metadata\":{\"videoCallUrl\":"
+             "\"javascript:alert(1)\"},\"length\":-5}}",
+             &ev, &err),
+        BK_OK);
+    assert_null(ev.attendee.timezone);
+    assert_null(ev.meeting_url);
+    assert_int_equal(ev.length_min, 0);
+    bk_arena_release(&a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_signature),
+        cmocka_unit_test(test_identify),
+        cmocka_unit_test(test_identify_bad),
+        cmocka_unit_test(test_normalize_created),
+        cmocka_unit_test(test_normalize_other_triggers),
+        cmocka_unit_test(test_normalize_bad),
+    };
+    bk_tz_init();
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
