@@ -49,6 +49,7 @@ function show(b) {
   $("b-reason").textContent = b.cancellation_reason || "";
   const open = b.status === "confirmed" || b.status === "pending";
   $("actions").hidden = !open;
+  $("rebook").hidden = !cancelled;
   $("booking").hidden = false;
   document.title = (cancelled ? "Cancelled: " : "Your booking: ") +
                    (title || b.event_type);

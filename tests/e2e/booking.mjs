@@ -338,6 +338,8 @@ async function bookAndCancel() {
   await page.locator("#b-status", { hasText: "Cancelled" }).waitFor();
 
   /* The slot is offered again. */
+  await page.getByRole("link", { name: "Book a new time" }).click();
+  await page.waitForURL(base + "/");
   await openBookingPage(page, "Intro call");
   await page.locator(`.slot[data-start="${start}"]`).waitFor();
   log("cancelled; the slot is free again");
