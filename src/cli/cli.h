@@ -16,6 +16,7 @@ struct bk_config {
     const char *database;        /* BOOKINGD_DATABASE */
     const char *listen;          /* BOOKINGD_LISTEN */
     const char *base_url;        /* BOOKINGD_BASE_URL, no trailing slash */
+    char base_url_buf[600];      /* base_url points here */
     const char *admin_key;       /* BOOKINGD_ADMIN_KEY or NULL */
     int workers;                 /* BOOKINGD_WORKERS */
     enum bk_log_level log_level; /* BOOKINGD_LOG_LEVEL */
@@ -26,9 +27,7 @@ struct bk_config {
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
- * variable and err->msg says what is wrong with it. base_url is allocated
- * once when derived from the listen address (it lives as long as the
- * process). */
+ * variable and err->msg says what is wrong with it. */
 BK_MUST_CHECK enum bk_err bk_config_load(struct bk_config *cfg,
                                          struct bk_errbuf *err);
 

@@ -4,14 +4,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "base/mem.h"
 #include "base/str.h"
 #include "http/server.h"
 #include "base/banned.h"
-
-/* The base URL lives as long as the process (cli.h); held here it stays
- * reachable, so the leak checker of sanitized builds does not flag it. */
-static char *base_url_kept;
 
 static const char *env(const char *name)
 {
@@ -73,19 +68,21 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                                  v);
         while (len && v[len - 1] == '/') /* keep it without the slash */
             len--;
-        cfg->base_url = base_url_kept = bk_xstrndup(v, len);
+        snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf), "%.*s",
+                 (int)len, v);
     } else {
         /* The listen address, with a wildcard replaced by loopback. */
         const char *port = strrchr(cfg->listen, ':');
-        size_t len = strlen(cfg->listen) + 32;
-        char *u = bk_xmalloc(len);
         if (strncmp(cfg->listen, "0.0.0.0:", 8) == 0 ||
             strncmp(cfg->listen, "[::]:", 5) == 0)
-            snprintf(u, len, "http://127.0.0.1%s", port);
+            snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf),
+                     "http://127.0.0.1%s", port);
         else
-            snprintf(u, len, "http://%s", cfg->listen);
-        cfg->base_url = base_url_kept = u;
+            snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf),
+                     "http://%s", cfg->listen);
     }
+
+    cfg->base_url = cfg->base_url_buf;
 
     cfg->admin_key = env("BOOKINGD_ADMIN_KEY");
     if (cfg->admin_key && strlen(cfg->admin_key) < 16)

@@ -137,7 +137,9 @@ int bk_cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&api, 0, sizeof(api));
-    if (bk_store_open(cfg.database, cfg.workers + 16, &store, &err) ||
+    if (bk_store_open(cfg.database,
+                      cfg.workers + 16 > 64 ? 64 : cfg.workers + 16, &store,
+                      &err) ||
         bk_store_migrate(store, &from, &to, &err)) {
         fprintf(stderr, "bookingd: %s: %s\n", cfg.database, err.msg);
         goto out;

@@ -337,7 +337,11 @@ enum bk_err bk_ledger_booking_create(struct bk_store *store,
     b.status = BK_BOOKING_CONFIRMED;
     b.payment_status = BK_PAYMENT_NONE;
     b.source = req->source;
-    b.location = et.location_value;
+    /* A video location is the meeting's URL; others say where to go. */
+    if (et.location_kind == BK_LOCATION_VIDEO)
+        b.meeting_url = et.location_value;
+    else
+        b.location = et.location_value;
     b.notes = req->notes;
     b.created_utc = b.updated_utc = now_utc;
     e = bk_store_booking_insert(tx, &b, &b.id, err);
