@@ -153,8 +153,8 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
 }
 
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
-                            bool include_inactive, int64_t from_utc,
-                            int64_t to_utc, int64_t now_utc,
+                            bool include_inactive, int64_t exclude_id,
+                            int64_t from_utc, int64_t to_utc, int64_t now_utc,
                             struct bk_arena *arena, struct bk_event_type *et,
                             struct bk_slot **slots, size_t *n,
                             struct bk_errbuf *err)
@@ -183,8 +183,8 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     e = load_schedule(tx, et->host_id, arena, &sched, &tz, &has_schedule, err);
     if (e || !has_schedule)
         goto out;
-    e = load_busy(tx, et, from_utc, to_utc, now_utc, 0, arena, &busy, &n_busy,
-                  err);
+    e = load_busy(tx, et, from_utc, to_utc, now_utc, exclude_id, arena, &busy,
+                  &n_busy, err);
     if (e)
         goto out;
     memset(&q, 0, sizeof(q));

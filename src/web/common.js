@@ -178,11 +178,14 @@ export function notice(node, text, kind) {
 //   container  where the days go
 //   status     a paragraph for "Loading…", "No free times" and errors
 //   onPick(slot) called with {start, end, date} when a time is chosen
+//   extra        more query parameters of the slots request ({exclude, token}
+//                on the manage page: the booking being moved is not busy)
 export class SlotPicker {
-  constructor(container, status, onPick) {
+  constructor(container, status, onPick, extra) {
     this.container = container;
     this.status = status;
     this.onPick = onPick;
+    this.extra = extra || {};
     this.slug = null;
     this.tz = browserZone();
     this.seq = 0;
@@ -202,6 +205,7 @@ export class SlotPicker {
     notice(this.status, "Loading free times…");
     const q = new URLSearchParams({
       from: dateIn(this.tz, 0), to: dateIn(this.tz, 13), timezone: this.tz,
+      ...this.extra,
     });
     const r = await api("GET", "/api/v1/event-types/" +
                         encodeURIComponent(this.slug) + "/slots?" + q);

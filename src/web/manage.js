@@ -10,7 +10,9 @@ const uid = decodeURIComponent(location.pathname.replace(/^\/manage\//, ""));
 const token = new URLSearchParams(location.search).get("token") || "";
 const base = "/api/v1/bookings/" + encodeURIComponent(uid);
 const auth = "?token=" + encodeURIComponent(token);
-const picker = new SlotPicker($("slots"), $("slots-status"), picked);
+/* The booking being moved does not block its own neighbourhood. */
+const picker = new SlotPicker($("slots"), $("slots-status"), picked,
+                              { exclude: uid, token });
 let booking = null;
 let title = "";
 let tz = fillZoneSelect($("tz"));
@@ -70,11 +72,7 @@ async function load() {
       fail(errorText(r));
     return;
   }
-  /* The event type's title; an inactive one is not public, keep the slug. */
-  const et = await api("GET", "/api/v1/event-types/" +
-                       encodeURIComponent(r.data.event_type));
-  if (et.ok)
-    title = et.data.title;
+  title = r.data.event_type_title || "";
   notice($("page-status"), "");
   show(r.data);
 }
