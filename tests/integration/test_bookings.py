@@ -45,6 +45,7 @@ def test_create_booking(app):
     assert BOOKING_FIELDS <= set(b), set(b) ^ BOOKING_FIELDS
     assert isinstance(b["uid"], str) and len(b["uid"]) >= 16
     assert b["event_type"] == "intro" and b["host"] == "coach"
+    assert b["event_type_title"] == "Intro call"  # docs/api.md
     assert b["start"] == z(start)
     assert parse_instant(b["end"]) - parse_instant(b["start"]) == \
         dt.timedelta(minutes=30)
