@@ -43,6 +43,18 @@ static json_t *render(struct bk_api *api, struct bk_http_request *req,
     return o;
 }
 
+/* A start with a fraction of a second is no slot start; the parser would
+ * drop the fraction and book the whole second. */
+static enum bk_err whole_start(const json_t *body, struct bk_errbuf *err)
+{
+    if (bk_rfc3339_has_fraction(
+            json_string_value(json_object_get(body, "start"))))
+        return bk_fail_field(err, BK_E_INVALID, "start",
+                             "is not a slot of this event type (slots start "
+                             "on whole minutes)");
+    return BK_OK;
+}
+
 static void create(void *ctx, struct bk_http_request *req,
                    struct bk_http_response *resp)
 {
@@ -80,6 +92,8 @@ static void create(void *ctx, struct bk_http_request *req,
                                 &br.attendee_timezone, &err)) ||
         (e = bk_json_str(body, "", "notes", false, BK_MAX_TEXT, true,
                          req->arena, &br.notes, &err)))
+        goto out;
+    if ((e = whole_start(body, &err)))
         goto out;
     if (!*br.attendee_name) {
         e = bk_fail_field(&err, BK_E_INVALID, "attendee.name",
@@ -203,6 +217,8 @@ static void reschedule(void *ctx, struct bk_http_request *req,
         (e = bk_json_only(body, "", keys, req->arena, &err)) ||
         (e = bk_decode_instant(body, "", "start", true, req->arena, &start,
                                NULL, &err)))
+        goto out;
+    if ((e = whole_start(body, &err)))
         goto out;
     e = bk_ledger_booking_reschedule(api->store, uid, start,
                                      admin ? "admin" : "attendee", bk_now_utc(),

@@ -20,10 +20,10 @@ int64_t bk_days_from_civil(int y, int m, int d)
 {
     int64_t yy = (int64_t)y - (m <= 2);
     int64_t era = bk_floordiv(yy, 400);
-    int64_t yoe = yy - era * 400;                            /* [0, 399] */
-    int64_t mp = (m + 9) % 12;                               /* March = 0 */
-    int64_t doy = (153 * mp + 2) / 5 + d - 1;                /* [0, 365] */
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;     /* [0, 146096] */
+    int64_t yoe = yy - era * 400;                        /* [0, 399] */
+    int64_t mp = (m + 9) % 12;                           /* March = 0 */
+    int64_t doy = (153 * mp + 2) / 5 + d - 1;            /* [0, 365] */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; /* [0, 146096] */
     return era * 146097 + doe - 719468;
 }
 
@@ -132,7 +132,7 @@ void bk_hhmm_format(int minutes, char out[6])
 }
 
 #define RFC3339_MIN_UTC (-62135596800LL) /* 0001-01-01T00:00:00Z */
-#define RFC3339_MAX_UTC 253402300799LL    /* 9999-12-31T23:59:59Z */
+#define RFC3339_MAX_UTC 253402300799LL   /* 9999-12-31T23:59:59Z */
 
 enum bk_err bk_rfc3339_parse(const char *s, int64_t *utc, int32_t *offset_sec)
 {
@@ -183,6 +183,16 @@ enum bk_err bk_rfc3339_parse(const char *s, int64_t *utc, int32_t *offset_sec)
     if (offset_sec)
         *offset_sec = sign * (oh * 3600 + om * 60);
     return BK_OK;
+}
+
+bool bk_rfc3339_has_fraction(const char *s)
+{
+    if (!s || strlen(s) < 20 || s[19] != '.')
+        return false;
+    for (s += 20; *s >= '0' && *s <= '9'; s++)
+        if (*s != '0')
+            return true;
+    return false;
 }
 
 static void format_wall(int64_t wall, char *out, size_t size)

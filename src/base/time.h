@@ -50,6 +50,10 @@ void bk_hhmm_format(int minutes, char out[6]);
 BK_MUST_CHECK enum bk_err bk_rfc3339_parse(const char *s, int64_t *utc,
                                            int32_t *offset_sec);
 
+/* Whether an RFC 3339 text carries a non-zero fraction of a second
+ * ("...:00.250Z"), which bk_rfc3339_parse drops. */
+bool bk_rfc3339_has_fraction(const char *s);
+
 #define BK_RFC3339_MAX 32
 
 /* Writes utc (seconds since the epoch) as RFC 3339 in UTC with a 'Z'. */

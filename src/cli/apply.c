@@ -20,14 +20,31 @@
 
 #define MAX_APPLY_BYTES (16 * 1024 * 1024)
 
+/* Decoders name fields from the item's top level; the report needs the
+ * item's place in the file too ("hosts[1].timezone"). */
+static void prefix_field(struct bk_errbuf *err, const char *path)
+{
+    char f[256];
+
+    if (!err || !err->field[0])
+        return;
+    snprintf(f, sizeof(f), "%s.%s", path, err->field);
+    bk_strlcpy(err->field, f, sizeof(err->field));
+}
+
+static bool same_text(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
 static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
                               struct bk_arena *arena, int64_t now,
                               struct bk_buf *report, struct bk_errbuf *err)
 {
-    struct bk_host h;
-    struct bk_schedule s;
+    struct bk_host h, old;
+    struct bk_schedule s, stored;
     json_t *copy = json_deep_copy(item), *js = NULL;
-    const char *slug;
+    const char *slug, *what;
     bool exists;
     enum bk_err e;
 
@@ -43,20 +60,27 @@ static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
     if (e && e != BK_E_NOT_FOUND)
         goto out;
     exists = e == BK_OK;
+    old = h;
     e = bk_decode_host(copy, !exists, arena, &h, err);
-    if (e)
+    if (e) {
+        prefix_field(err, path);
         goto out;
+    }
     h.updated_utc = now;
-    if (exists) {
+    if (exists && same_text(h.name, old.name) &&
+        same_text(h.email, old.email) && same_text(h.timezone, old.timezone)) {
+        what = "unchanged";
+    } else if (exists) {
+        what = "updated";
         e = bk_store_host_update(tx, &h, err);
     } else {
+        what = "created";
         h.created_utc = now;
         e = bk_store_host_insert(tx, &h, &h.id, err);
     }
     if (e)
         goto out;
-    e = bk_buf_appendf(report, "host %s: %s\n", h.slug,
-                       exists ? "updated" : "created");
+    e = bk_buf_appendf(report, "host %s: %s\n", h.slug, what);
     if (e)
         goto out;
     if (js && !json_is_null(js)) {
@@ -69,6 +93,13 @@ static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
         e = bk_decode_schedule(js, bk_json_path(arena, path, "schedule"), arena,
                                &s, err);
         if (e)
+            goto out;
+        e = bk_store_schedule_get(tx, h.id, arena, &stored, err);
+        if (e == BK_OK && bk_schedule_equal(&s, &stored)) {
+            e = bk_buf_appendf(report, "schedule of %s: unchanged\n", h.slug);
+            goto out;
+        }
+        if (e && e != BK_E_NOT_FOUND)
             goto out;
         e = bk_store_schedule_put(tx, h.id, &s, now, err);
         if (e)
@@ -84,14 +115,37 @@ out:
     return e;
 }
 
+/* Whether applying changed nothing an event type holds. */
+static bool same_event_type(const struct bk_event_type *a,
+                            const struct bk_event_type *b)
+{
+    const struct bk_slot_rules *r = &a->rules, *q = &b->rules;
+
+    return same_text(a->title, b->title) &&
+           same_text(a->description, b->description) &&
+           a->host_id == b->host_id && r->duration_min == q->duration_min &&
+           r->interval_min == q->interval_min &&
+           r->buffer_before_min == q->buffer_before_min &&
+           r->buffer_after_min == q->buffer_after_min &&
+           r->notice_min == q->notice_min &&
+           r->horizon_days == q->horizon_days &&
+           r->max_per_day == q->max_per_day && r->alignment == q->alignment &&
+           a->has_price == b->has_price && a->price_minor == b->price_minor &&
+           strcmp(a->currency, b->currency) == 0 &&
+           a->location_kind == b->location_kind &&
+           same_text(a->location_value, b->location_value) &&
+           a->active == b->active &&
+           a->calcom_event_type_id == b->calcom_event_type_id;
+}
+
 static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,
                                     const char *path, struct bk_arena *arena,
                                     int64_t now, struct bk_buf *report,
                                     struct bk_errbuf *err)
 {
-    struct bk_event_type et;
+    struct bk_event_type et, old;
     struct bk_host h;
-    const char *slug, *host_slug = NULL;
+    const char *slug, *host_slug = NULL, *what;
     json_t *dur;
     bool exists;
     enum bk_err e;
@@ -111,14 +165,10 @@ static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,
         bk_slot_rules_defaults(
             &et.rules, json_is_integer(dur) ? (int)json_integer_value(dur) : 0);
     }
+    old = et;
     e = bk_decode_event_type(item, !exists, arena, &et, &host_slug, err);
     if (e) {
-        /* Decoder fields are top-level names; prefix the item's path. */
-        if (err && err->field[0]) {
-            char f[256];
-            snprintf(f, sizeof(f), "%s.%s", path, err->field);
-            bk_strlcpy(err->field, f, sizeof(err->field));
-        }
+        prefix_field(err, path);
         return e;
     }
     if (host_slug) {
@@ -132,16 +182,19 @@ static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,
         et.host_id = h.id;
     }
     et.updated_utc = now;
-    if (exists) {
+    if (exists && same_event_type(&et, &old)) {
+        what = "unchanged";
+    } else if (exists) {
+        what = "updated";
         e = bk_store_event_type_update(tx, &et, err);
     } else {
+        what = "created";
         et.created_utc = now;
         e = bk_store_event_type_insert(tx, &et, &et.id, err);
     }
     if (e)
         return e;
-    return bk_buf_appendf(report, "event type %s: %s\n", et.slug,
-                          exists ? "updated" : "created");
+    return bk_buf_appendf(report, "event type %s: %s\n", et.slug, what);
 }
 
 int bk_cli_apply(int argc, char **argv)

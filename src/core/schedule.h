@@ -10,7 +10,7 @@
 
 #include "base/err.h"
 
-#define BK_SCHEDULE_MAX_WEEKLY 100
+#define BK_SCHEDULE_MAX_WEEKLY    100
 #define BK_SCHEDULE_MAX_OVERRIDES 1000
 
 /* One weekly range: day 0 = Monday ... 6 = Sunday; start_min and end_min
@@ -47,6 +47,11 @@ struct bk_schedule {
  * err->field naming the offending element ("weekly[2].end"). */
 BK_MUST_CHECK enum bk_err bk_schedule_check(const struct bk_schedule *s,
                                             struct bk_errbuf *err);
+
+/* Whether two schedules say the same: the same zone name and the same
+ * weekly ranges and overrides, in any order. */
+bool bk_schedule_equal(const struct bk_schedule *a,
+                       const struct bk_schedule *b);
 
 /* Three-letter lowercase day names ("mon".."sun") and back; parse returns
  * -1 for anything else. */

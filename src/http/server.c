@@ -33,6 +33,7 @@ struct request_state {
     struct bk_arena arena;
     struct bk_buf body;
     bool too_large;
+    bool answered;
     int64_t start_ms;
 };
 
@@ -53,6 +54,17 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind,
     c->kv[c->n].value = bk_arena_strdup(c->arena, value ? value : "");
     c->n++;
     return MHD_YES;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
 }
 
 static enum bk_err parse_listen(const char *listen, struct sockaddr_storage *ss,
@@ -117,6 +129,29 @@ enum bk_err bk_http_listen_check(const char *listen, struct bk_errbuf *err)
     bool v6;
     int port;
     return parse_listen(listen, &ss, &len, &v6, &port, err);
+}
+
+/* Percent-decoding of the path and query (RFC 3986 §2.1), except that
+ * "%00" stays as it is: a NUL byte would silently cut a value short (a
+ * token or a zone name with a hostile tail would then pass), so it is kept
+ * visible and the value fails validation as the text it is. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    char *r = s, *w = s;
+    (void)cls;
+    (void)c;
+    while (*r) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 &&
+            (lo = hexval(r[2])) >= 0 && (hi | lo) != 0) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = '\0';
+    return (size_t)(w - s);
 }
 
 /* Request ids need to be unique, not secret: the server's start time and a
@@ -191,8 +226,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         bk_arena_init(&st->arena);
         bk_buf_init(&st->body, srv->cfg.max_body);
         st->start_ms = bk_mono_ms();
-        /* A declared length past the cap is refused before any byte is
-         * read. */
+        /* A declared length past the cap is answered 413 right away, before
+         * any byte of the body is read (and without "100 Continue"). */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
@@ -202,9 +237,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                 st->too_large = true;
         }
         *con_cls = st;
+        if (!st->too_large)
+            return MHD_YES;
+    } else if (st->answered) {
+        *upload_size = 0; /* the rest of a refused body is discarded */
         return MHD_YES;
-    }
-    if (*upload_size) {
+    } else if (*upload_size) {
         if (!st->too_large &&
             bk_buf_append(&st->body, upload, *upload_size) != BK_OK) {
             st->too_large = true;
@@ -218,7 +256,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     memset(&resp, 0, sizeof(resp));
     req.arena = &st->arena;
     req.method = method;
-    req.path = bk_arena_strndup(&st->arena, url, BK_HTTP_MAX_PATH);
+    req.path = bk_arena_strdup(&st->arena, url);
     req.start_ms = st->start_ms;
     hc.kv = bk_arena_array(&st->arena, BK_HTTP_MAX_HEADERS, sizeof(*hc.kv));
     hc.n = 0;
@@ -262,6 +300,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         req.body_len = st->body.len;
     }
     srv->cfg.handler(srv->cfg.ctx, &req, &resp);
+    st->answered = true;
     ret = send_response(conn, &req, &resp);
     return ret;
 }
@@ -322,10 +361,10 @@ enum bk_err bk_http_server_start(const struct bk_http_server_config *cfg,
         flags, (uint16_t)port, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, /* first, as MHD asks */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
-        MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_END);
     if (!srv->daemon) {

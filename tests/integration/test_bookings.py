@@ -808,11 +808,6 @@ def test_zero_fraction_of_a_second_is_the_same_instant(app):
     assert r.json["start"] == z(s)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a start with a non-zero fraction of a second "
-    "('...T09:30:00.999+01:00') is booked (201) at the whole second "
-    "09:30:00: the fraction is dropped instead of the start being refused "
-    "as off the grid (422, details.field start)"))
 def test_start_with_a_fraction_of_a_second_is_off_grid(app):
     s = day_slots(app)[2]
     r = app.book("intro", s.replace("+", ".999+"), expect=None)

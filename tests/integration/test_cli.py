@@ -97,11 +97,6 @@ def test_apply_twice_changes_nothing(daemon):
     assert daemon.snapshot(ignore_columns=("updated_utc",)) == snap
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: applying an unchanged file again rewrites every host and event "
-    "type: their updated_at moves (and the schedules are replaced), and "
-    "the report says 'updated' for rows that did not change; 'running it "
-    "twice changes nothing the second time' should hold for updated_at too"))
 def test_apply_twice_keeps_updated_at(daemon):
     daemon.apply(CATALOG)
     snap = daemon.snapshot()
@@ -219,11 +214,6 @@ def test_bad_apply_file_changes_nothing(daemon, breaker):
         "Changed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: apply names a bad field of a host without its item: "
-    "'timezone: unknown time zone' instead of 'hosts[1].timezone' (event "
-    "types and schedules get their path, e.g. event_types[1].colour); with "
-    "several hosts the user cannot tell which one is wrong"))
 @pytest.mark.parametrize("breaker", [b for b in bad_catalogs()
                                      if b.__name__ in ("unknown_zone",
                                                        "slug_in_host")],
@@ -432,13 +422,6 @@ def test_listen_port_in_use_exits_2(tmp_path):
     assert "BOOKINGD_LISTEN" in p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a second bookingd started on the address of a running one does "
-    "not fail: the listening socket is opened with SO_REUSEPORT "
-    "(MHD_OPTION_LISTENING_ADDRESS_REUSE=1 in http/server.c), so both "
-    "processes serve the port and the kernel splits the connections between "
-    "them (even with different databases); expected exit 2 naming "
-    "BOOKINGD_LISTEN as for any other busy port"))
 def test_second_daemon_on_the_same_port_exits_2(make_daemon, tmp_path):
     first = make_daemon()
     second = Daemon(tmp_path / "second")
