@@ -19,14 +19,14 @@ deps-test:
 
 build: deps
 	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-	@cmake --build $(RELEASE_DIR) -j $(JOBS) --target bookingd
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) --target bookingd -- --no-print-directory
 
 run: build
 	@scripts/run-demo.sh $(RELEASE_DIR)/bookingd
 
 build-check: deps-test
 	@cmake -S . -B $(CHECK_DIR) -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON -DBK_TESTS=ON >/dev/null
-	@cmake --build $(CHECK_DIR) -j $(JOBS)
+	@cmake --build $(CHECK_DIR) -j $(JOBS) -- --no-print-directory
 
 check: build-check
 	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
@@ -36,7 +36,7 @@ check: build-check
 # for a bounded number of inputs.
 fuzz-check: deps-test
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DBK_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
-	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all
+	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all -- --no-print-directory
 	@cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS)
 
 bench: deps
