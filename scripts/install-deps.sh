@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 build_pkgs=(build-essential cmake pkg-config tzdata
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
             libssl-dev)
-test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang
+test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev)
 bench_pkgs=(wrk hyperfine)
 
