@@ -36,8 +36,7 @@ char *bk_arena_strndup(struct bk_arena *a, const char *s, size_t n);
 void *bk_arena_memdup(struct bk_arena *a, const void *p, size_t n);
 
 /* Returns a formatted NUL-terminated string allocated in `a`. */
-char *bk_arena_printf(struct bk_arena *a, const char *fmt, ...)
-    BK_PRINTF(2, 3);
+char *bk_arena_printf(struct bk_arena *a, const char *fmt, ...) BK_PRINTF(2, 3);
 char *bk_arena_vprintf(struct bk_arena *a, const char *fmt, va_list ap)
     BK_PRINTF(2, 0);
 

@@ -26,8 +26,8 @@ void bk_buf_reset(struct bk_buf *b);
 BK_MUST_CHECK enum bk_err bk_buf_append(struct bk_buf *b, const void *p,
                                         size_t n);
 BK_MUST_CHECK enum bk_err bk_buf_appends(struct bk_buf *b, const char *s);
-BK_MUST_CHECK enum bk_err bk_buf_appendf(struct bk_buf *b, const char *fmt,
-                                         ...) BK_PRINTF(2, 3);
+BK_MUST_CHECK enum bk_err bk_buf_appendf(struct bk_buf *b, const char *fmt, ...)
+    BK_PRINTF(2, 3);
 
 /* Hands the contents to the caller: returns an owned NUL-terminated string
  * (free with free()) and leaves `b` empty. */

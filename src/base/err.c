@@ -10,27 +10,48 @@
 const char *bk_err_name(enum bk_err e)
 {
     switch (e) {
-    case BK_OK: return "ok";
-    case BK_E_INVALID: return "invalid_field";
-    case BK_E_MALFORMED: return "malformed";
-    case BK_E_NOT_FOUND: return "not_found";
-    case BK_E_CONFLICT: return "conflict";
-    case BK_E_SLOT_UNAVAILABLE: return "slot_unavailable";
-    case BK_E_ILLEGAL_TRANSITION: return "illegal_transition";
-    case BK_E_DUPLICATE: return "duplicate";
-    case BK_E_UNAUTHORIZED: return "unauthorized";
-    case BK_E_FORBIDDEN: return "forbidden";
-    case BK_E_TOO_LARGE: return "payload_too_large";
-    case BK_E_UNSUPPORTED_MEDIA: return "unsupported_media_type";
-    case BK_E_RATE_LIMITED: return "rate_limited";
-    case BK_E_UNAVAILABLE: return "unavailable";
-    case BK_E_BUSY: return "busy";
-    case BK_E_IO: return "io_error";
-    case BK_E_INTERNAL: return "internal";
-    case BK_E_CONFIG: return "invalid_config";
-    case BK_E_RETRY: return "retry";
-    case BK_E_STALE: return "stale";
-    case BK_E_METHOD: return "method_not_allowed";
+    case BK_OK:
+        return "ok";
+    case BK_E_INVALID:
+        return "invalid_field";
+    case BK_E_MALFORMED:
+        return "malformed";
+    case BK_E_NOT_FOUND:
+        return "not_found";
+    case BK_E_CONFLICT:
+        return "conflict";
+    case BK_E_SLOT_UNAVAILABLE:
+        return "slot_unavailable";
+    case BK_E_ILLEGAL_TRANSITION:
+        return "illegal_transition";
+    case BK_E_DUPLICATE:
+        return "duplicate";
+    case BK_E_UNAUTHORIZED:
+        return "unauthorized";
+    case BK_E_FORBIDDEN:
+        return "forbidden";
+    case BK_E_TOO_LARGE:
+        return "payload_too_large";
+    case BK_E_UNSUPPORTED_MEDIA:
+        return "unsupported_media_type";
+    case BK_E_RATE_LIMITED:
+        return "rate_limited";
+    case BK_E_UNAVAILABLE:
+        return "unavailable";
+    case BK_E_BUSY:
+        return "busy";
+    case BK_E_IO:
+        return "io_error";
+    case BK_E_INTERNAL:
+        return "internal";
+    case BK_E_CONFIG:
+        return "invalid_config";
+    case BK_E_RETRY:
+        return "retry";
+    case BK_E_STALE:
+        return "stale";
+    case BK_E_METHOD:
+        return "method_not_allowed";
     }
     return "unknown";
 }

@@ -8,29 +8,29 @@
 /* Every fallible function returns one of these. Numbers are never reused. */
 enum bk_err {
     BK_OK = 0,
-    BK_E_INVALID = 1,            /* well-formed input with an invalid field */
-    BK_E_MALFORMED = 2,          /* unparseable input (JSON, query, body) */
+    BK_E_INVALID = 1,   /* well-formed input with an invalid field */
+    BK_E_MALFORMED = 2, /* unparseable input (JSON, query, body) */
     BK_E_NOT_FOUND = 3,
-    BK_E_CONFLICT = 4,           /* state conflict (e.g. row still referenced) */
-    BK_E_SLOT_UNAVAILABLE = 5,   /* the slot is not free at commit time */
+    BK_E_CONFLICT = 4,         /* state conflict (e.g. row still referenced) */
+    BK_E_SLOT_UNAVAILABLE = 5, /* the slot is not free at commit time */
     BK_E_ILLEGAL_TRANSITION = 6, /* booking lifecycle refuses the move */
     BK_E_DUPLICATE = 7,          /* a unique key (slug, email, uid) exists */
     BK_E_UNAUTHORIZED = 8,
     BK_E_FORBIDDEN = 9,
-    BK_E_TOO_LARGE = 10,         /* a size cap was exceeded */
+    BK_E_TOO_LARGE = 10, /* a size cap was exceeded */
     BK_E_UNSUPPORTED_MEDIA = 11,
     BK_E_RATE_LIMITED = 12,
-    BK_E_UNAVAILABLE = 13,       /* a dependency or feature is not available */
-    BK_E_BUSY = 14,              /* database busy; the caller may retry */
-    BK_E_IO = 15,                /* storage or network I/O failed */
-    BK_E_INTERNAL = 16,          /* a bug: an invariant did not hold */
-    BK_E_CONFIG = 17,            /* invalid configuration */
-    BK_E_RETRY = 18,             /* transient: run the job again later */
-    BK_E_STALE = 19,             /* a job lease was lost to another worker */
-    BK_E_METHOD = 20,            /* HTTP method not allowed on the path */
+    BK_E_UNAVAILABLE = 13, /* a dependency or feature is not available */
+    BK_E_BUSY = 14,        /* database busy; the caller may retry */
+    BK_E_IO = 15,          /* storage or network I/O failed */
+    BK_E_INTERNAL = 16,    /* a bug: an invariant did not hold */
+    BK_E_CONFIG = 17,      /* invalid configuration */
+    BK_E_RETRY = 18,       /* transient: run the job again later */
+    BK_E_STALE = 19,       /* a job lease was lost to another worker */
+    BK_E_METHOD = 20,      /* HTTP method not allowed on the path */
 };
 
-#define BK_MUST_CHECK __attribute__((warn_unused_result))
+#define BK_MUST_CHECK   __attribute__((warn_unused_result))
 #define BK_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
 /* Detail for humans, filled by the function that failed (optional: every

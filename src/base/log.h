@@ -24,8 +24,8 @@ BK_MUST_CHECK enum bk_err bk_log_level_parse(const char *s,
 void bk_log(enum bk_log_level level, const char *fmt, ...) BK_PRINTF(2, 3);
 
 #define bk_log_error(...) bk_log(BK_LOG_ERROR, __VA_ARGS__)
-#define bk_log_warn(...) bk_log(BK_LOG_WARN, __VA_ARGS__)
-#define bk_log_info(...) bk_log(BK_LOG_INFO, __VA_ARGS__)
+#define bk_log_warn(...)  bk_log(BK_LOG_WARN, __VA_ARGS__)
+#define bk_log_info(...)  bk_log(BK_LOG_INFO, __VA_ARGS__)
 #define bk_log_debug(...) bk_log(BK_LOG_DEBUG, __VA_ARGS__)
 
 #endif

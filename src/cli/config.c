@@ -68,8 +68,8 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                                  v);
         while (len && v[len - 1] == '/') /* keep it without the slash */
             len--;
-        snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf), "%.*s",
-                 (int)len, v);
+        snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf), "%.*s", (int)len,
+                 v);
     } else {
         /* The listen address, with a wildcard replaced by loopback. */
         const char *port = strrchr(cfg->listen, ':');
@@ -78,8 +78,8 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
             snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf),
                      "http://127.0.0.1%s", port);
         else
-            snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf),
-                     "http://%s", cfg->listen);
+            snprintf(cfg->base_url_buf, sizeof(cfg->base_url_buf), "http://%s",
+                     cfg->listen);
     }
 
     cfg->base_url = cfg->base_url_buf;

@@ -9,7 +9,7 @@ static const char *const status_names[] = {"pending", "confirmed", "cancelled",
                                            "completed", "no_show"};
 static const char *const payment_names[] = {"none", "unpaid", "paid",
                                             "refunded", "failed"};
-static const char *const source_names[] = {"web", "api", "calcom",
+static const char *const source_names[] = {"web",      "api",    "calcom",
                                            "calendly", "notion", "calendar"};
 static const char *const client_names[] = {"prospect", "active", "inactive"};
 static const char *const event_names[] = {"confirm",  "cancel",  "reschedule",
@@ -115,6 +115,5 @@ int bk_client_status_parse(const char *s)
 
 const char *bk_booking_event_name(enum bk_booking_event ev)
 {
-    return (int)ev >= 0 && (int)ev < COUNT(event_names) ? event_names[ev]
-                                                        : "?";
+    return (int)ev >= 0 && (int)ev < COUNT(event_names) ? event_names[ev] : "?";
 }

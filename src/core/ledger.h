@@ -14,17 +14,17 @@
 #include "core/availability.h"
 #include "core/booking.h"
 
-#define BK_MAX_SLUG 64
-#define BK_MAX_NAME 200
+#define BK_MAX_SLUG  64
+#define BK_MAX_NAME  200
 #define BK_MAX_EMAIL 254
 #define BK_MAX_TITLE 200
-#define BK_MAX_TEXT 5000 /* descriptions, notes, reasons */
-#define BK_MAX_URL 2048
-#define BK_UID_LEN 20    /* booking UIDs: 20 base32 characters */
+#define BK_MAX_TEXT  5000 /* descriptions, notes, reasons */
+#define BK_MAX_URL   2048
+#define BK_UID_LEN   20 /* booking UIDs: 20 base32 characters */
 
 struct bk_host {
     int64_t id;
-    const char *slug;     /* [a-z0-9-], unique */
+    const char *slug; /* [a-z0-9-], unique */
     const char *name;
     const char *email;    /* the organizer's address */
     const char *timezone; /* IANA */
@@ -54,7 +54,7 @@ struct bk_event_type {
     const char *location_value; /* may be NULL */
     bool active;
     int64_t calcom_event_type_id; /* Cal.com's event type id; 0 = none */
-    bool imported; /* created from a provider's payload */
+    bool imported;                /* created from a provider's payload */
     int64_t created_utc;
     int64_t updated_utc;
 };
@@ -120,7 +120,7 @@ struct bk_booking_change {
     int to_status;      /* enum bk_booking_status, -1 = none */
     int64_t old_start_utc, old_end_utc; /* 0 = unchanged */
     int64_t new_start_utc, new_end_utc; /* 0 = unchanged */
-    const char *note; /* reason or detail; may be NULL */
+    const char *note;                   /* reason or detail; may be NULL */
 };
 
 enum bk_link_entity {
@@ -137,10 +137,10 @@ struct bk_link {
     int64_t id;
     enum bk_link_entity entity;
     int64_t entity_id;
-    const char *provider;    /* "calcom", "stripe", ... */
-    const char *kind;        /* "booking_uid", "booking_id", ... */
+    const char *provider; /* "calcom", "stripe", ... */
+    const char *kind;     /* "booking_uid", "booking_id", ... */
     const char *external_id;
-    const char *etag;        /* version at the provider; may be NULL */
+    const char *etag; /* version at the provider; may be NULL */
     bool superseded;
     int64_t created_utc;
 };
@@ -149,11 +149,11 @@ struct bk_link {
 struct bk_activity {
     int64_t id;
     int64_t at_utc;
-    const char *kind;   /* "BOOKING_CREATED", ... */
-    int64_t booking_id; /* 0 = none */
-    int64_t client_id;  /* 0 = none */
-    const char *source; /* bk_source_name() or "admin" */
-    const char *detail; /* a JSON object as text; may be NULL */
+    const char *kind;             /* "BOOKING_CREATED", ... */
+    int64_t booking_id;           /* 0 = none */
+    int64_t client_id;            /* 0 = none */
+    const char *source;           /* bk_source_name() or "admin" */
+    const char *detail;           /* a JSON object as text; may be NULL */
     const char *booking_uid;      /* filled on reads */
     const char *client_public_id; /* filled on reads */
 };
@@ -173,12 +173,12 @@ struct bk_delivery {
     const char *delivery_key; /* the provider's delivery id or our hash */
     const char *type;         /* "BOOKING_CREATED"; may be NULL */
     int64_t received_ms;
-    const char *payload;      /* the raw body, NUL-terminated */
+    const char *payload; /* the raw body, NUL-terminated */
     size_t payload_len;
     enum bk_delivery_status status;
-    const char *error;        /* last error; may be NULL */
-    int64_t processed_ms;     /* 0 = not yet */
-    int64_t job_id;           /* its apply job; 0 = none */
+    const char *error;    /* last error; may be NULL */
+    int64_t processed_ms; /* 0 = not yet */
+    int64_t job_id;       /* its apply job; 0 = none */
     /* From the job, filled on reads: */
     int attempts;
     int64_t next_attempt_ms; /* 0 = none */

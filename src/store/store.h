@@ -59,9 +59,8 @@ BK_MUST_CHECK enum bk_err bk_store_migrate(struct bk_store *store, int *from,
 
 /* The schema version the database is at, and the newest this build
  * knows. */
-BK_MUST_CHECK enum bk_err bk_store_version(struct bk_store *store,
-                                           int *current, int *newest,
-                                           struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_version(struct bk_store *store, int *current,
+                                           int *newest, struct bk_errbuf *err);
 
 /* Checks that the database answers (GET /readyz). */
 BK_MUST_CHECK enum bk_err bk_store_ping(struct bk_store *store,
@@ -90,8 +89,7 @@ void bk_store_rollback(struct bk_tx *tx);
 
 /* Serializes slot claims for one host until tx ends. The SQLite backend
  * serializes all writes already; PostgreSQL takes an advisory lock. */
-BK_MUST_CHECK enum bk_err bk_store_host_lock(struct bk_tx *tx,
-                                             int64_t host_id,
+BK_MUST_CHECK enum bk_err bk_store_host_lock(struct bk_tx *tx, int64_t host_id,
                                              struct bk_errbuf *err);
 
 /* ---- Settings (key/value) --------------------------------------------- */
@@ -162,40 +160,41 @@ BK_MUST_CHECK enum bk_err bk_store_schedule_put(struct bk_tx *tx,
                                                 struct bk_errbuf *err);
 /* BK_E_NOT_FOUND when the host has none. Overrides come sorted by date
  * and start; weekly ranges by day and start. */
-BK_MUST_CHECK enum bk_err bk_store_schedule_get(struct bk_tx *tx,
-                                                int64_t host_id,
-                                                struct bk_arena *arena,
-                                                struct bk_schedule *out,
-                                                struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_schedule_get(struct bk_tx *tx, int64_t host_id, struct bk_arena *arena,
+                      struct bk_schedule *out, struct bk_errbuf *err);
 
 /* ---- Event types ------------------------------------------------------- */
 
-BK_MUST_CHECK enum bk_err bk_store_event_type_insert(
-    struct bk_tx *tx, const struct bk_event_type *et, int64_t *id,
-    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_event_type_insert(struct bk_tx *tx, const struct bk_event_type *et,
+                           int64_t *id, struct bk_errbuf *err);
 /* Updates every field but id, slug and created_utc. */
-BK_MUST_CHECK enum bk_err bk_store_event_type_update(
-    struct bk_tx *tx, const struct bk_event_type *et, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_event_type_update(struct bk_tx *tx, const struct bk_event_type *et,
+                           struct bk_errbuf *err);
 /* BK_E_CONFLICT while bookings refer to it. */
-BK_MUST_CHECK enum bk_err bk_store_event_type_delete(struct bk_tx *tx,
-                                                     int64_t id,
-                                                     struct bk_errbuf *err);
-BK_MUST_CHECK enum bk_err bk_store_event_type_get(struct bk_tx *tx,
-                                                  int64_t id,
+BK_MUST_CHECK enum bk_err
+bk_store_event_type_delete(struct bk_tx *tx, int64_t id, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_event_type_get(struct bk_tx *tx, int64_t id,
                                                   struct bk_arena *arena,
                                                   struct bk_event_type *out,
                                                   struct bk_errbuf *err);
-BK_MUST_CHECK enum bk_err bk_store_event_type_by_slug(
-    struct bk_tx *tx, const char *slug, struct bk_arena *arena,
-    struct bk_event_type *out, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_event_type_by_slug(struct bk_tx *tx,
+                                                      const char *slug,
+                                                      struct bk_arena *arena,
+                                                      struct bk_event_type *out,
+                                                      struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_event_type_by_calcom_id(
     struct bk_tx *tx, int64_t calcom_id, struct bk_arena *arena,
     struct bk_event_type *out, struct bk_errbuf *err);
 /* active: -1 all, 0 inactive only, 1 active only. Ascending id. */
-BK_MUST_CHECK enum bk_err bk_store_event_type_list(
-    struct bk_tx *tx, int active, const struct bk_page *page,
-    struct bk_arena *arena, struct bk_event_type **out, size_t *n,
-    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_event_type_list(struct bk_tx *tx, int active,
+                                                   const struct bk_page *page,
+                                                   struct bk_arena *arena,
+                                                   struct bk_event_type **out,
+                                                   size_t *n,
+                                                   struct bk_errbuf *err);
 
 /* ---- Clients ----------------------------------------------------------- */
 
@@ -213,9 +212,11 @@ BK_MUST_CHECK enum bk_err bk_store_client_get(struct bk_tx *tx, int64_t id,
                                               struct bk_arena *arena,
                                               struct bk_client *out,
                                               struct bk_errbuf *err);
-BK_MUST_CHECK enum bk_err bk_store_client_by_public_id(
-    struct bk_tx *tx, const char *public_id, struct bk_arena *arena,
-    struct bk_client *out, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_client_by_public_id(struct bk_tx *tx,
+                                                       const char *public_id,
+                                                       struct bk_arena *arena,
+                                                       struct bk_client *out,
+                                                       struct bk_errbuf *err);
 /* Case-insensitive (ASCII) match on the whole address. */
 BK_MUST_CHECK enum bk_err bk_store_client_by_email(struct bk_tx *tx,
                                                    const char *email,
@@ -223,13 +224,10 @@ BK_MUST_CHECK enum bk_err bk_store_client_by_email(struct bk_tx *tx,
                                                    struct bk_client *out,
                                                    struct bk_errbuf *err);
 /* email: NULL or a case-insensitive exact match; status: -1 any. */
-BK_MUST_CHECK enum bk_err bk_store_client_list(struct bk_tx *tx,
-                                               const char *email, int status,
-                                               const struct bk_page *page,
-                                               struct bk_arena *arena,
-                                               struct bk_client **out,
-                                               size_t *n,
-                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_client_list(struct bk_tx *tx, const char *email, int status,
+                     const struct bk_page *page, struct bk_arena *arena,
+                     struct bk_client **out, size_t *n, struct bk_errbuf *err);
 
 /* ---- Bookings ---------------------------------------------------------- */
 
@@ -268,29 +266,31 @@ struct bk_booking_filter {
     int limit; /* 1..501 */
 };
 
-BK_MUST_CHECK enum bk_err bk_store_booking_list(
-    struct bk_tx *tx, const struct bk_booking_filter *f,
-    struct bk_arena *arena, struct bk_booking **out, size_t *n,
-    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_booking_list(struct bk_tx *tx, const struct bk_booking_filter *f,
+                      struct bk_arena *arena, struct bk_booking **out,
+                      size_t *n, struct bk_errbuf *err);
 
 /* The host's bookings that occupy time overlapping [from_utc, to_utc)
  * once widened by their event type's buffers: confirmed, completed and
  * no-show ones, and pending ones whose hold_expires_utc is 0 or after
  * now_utc. exclude_id (0 = none) leaves one booking out (the one being
  * rescheduled). Ordered by start. */
-BK_MUST_CHECK enum bk_err bk_store_booking_busy(
-    struct bk_tx *tx, int64_t host_id, int64_t from_utc, int64_t to_utc,
-    int64_t now_utc, int64_t exclude_id, struct bk_arena *arena,
-    struct bk_booking_span **out, size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_booking_busy(struct bk_tx *tx, int64_t host_id, int64_t from_utc,
+                      int64_t to_utc, int64_t now_utc, int64_t exclude_id,
+                      struct bk_arena *arena, struct bk_booking_span **out,
+                      size_t *n, struct bk_errbuf *err);
 
 /* Appends to a booking's history (c->id is ignored). */
-BK_MUST_CHECK enum bk_err bk_store_history_append(
-    struct bk_tx *tx, const struct bk_booking_change *c,
-    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_history_append(struct bk_tx *tx, const struct bk_booking_change *c,
+                        struct bk_errbuf *err);
 /* The booking's whole history, oldest first (at most 10000 entries). */
-BK_MUST_CHECK enum bk_err bk_store_history_list(
-    struct bk_tx *tx, int64_t booking_id, struct bk_arena *arena,
-    struct bk_booking_change **out, size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_history_list(struct bk_tx *tx, int64_t booking_id,
+                      struct bk_arena *arena, struct bk_booking_change **out,
+                      size_t *n, struct bk_errbuf *err);
 
 /* ---- External links ---------------------------------------------------- */
 
@@ -303,71 +303,69 @@ BK_MUST_CHECK enum bk_err bk_store_link_insert(struct bk_tx *tx,
 BK_MUST_CHECK enum bk_err bk_store_link_update(struct bk_tx *tx,
                                                const struct bk_link *l,
                                                struct bk_errbuf *err);
-BK_MUST_CHECK enum bk_err bk_store_link_find(struct bk_tx *tx,
-                                             const char *provider,
-                                             const char *kind,
-                                             const char *external_id,
-                                             struct bk_arena *arena,
-                                             struct bk_link *out,
-                                             struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_link_find(struct bk_tx *tx, const char *provider, const char *kind,
+                   const char *external_id, struct bk_arena *arena,
+                   struct bk_link *out, struct bk_errbuf *err);
 /* Every link of one ledger row, oldest first. */
-BK_MUST_CHECK enum bk_err bk_store_link_list(struct bk_tx *tx,
-                                             enum bk_link_entity entity,
-                                             int64_t entity_id,
-                                             struct bk_arena *arena,
-                                             struct bk_link **out, size_t *n,
-                                             struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_link_list(struct bk_tx *tx, enum bk_link_entity entity,
+                   int64_t entity_id, struct bk_arena *arena,
+                   struct bk_link **out, size_t *n, struct bk_errbuf *err);
 
 /* ---- Activity ---------------------------------------------------------- */
 
-BK_MUST_CHECK enum bk_err bk_store_activity_append(
-    struct bk_tx *tx, const struct bk_activity *a, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_activity_append(struct bk_tx *tx,
+                                                   const struct bk_activity *a,
+                                                   struct bk_errbuf *err);
 /* Newest first: rows with id < before_id (0 = from the newest). kind and
  * booking_id (0) filter when set. */
-BK_MUST_CHECK enum bk_err bk_store_activity_list(
-    struct bk_tx *tx, const char *kind, int64_t booking_id,
-    int64_t before_id, int limit, struct bk_arena *arena,
-    struct bk_activity **out, size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_activity_list(struct bk_tx *tx, const char *kind, int64_t booking_id,
+                       int64_t before_id, int limit, struct bk_arena *arena,
+                       struct bk_activity **out, size_t *n,
+                       struct bk_errbuf *err);
 
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
 /* Inserts d unless (provider, delivery_key) exists; either way *id is the
  * row's id and *existed tells which. d->id, attempts and next_attempt_ms
  * are ignored. */
-BK_MUST_CHECK enum bk_err bk_store_delivery_insert(
-    struct bk_tx *tx, const struct bk_delivery *d, int64_t *id,
-    bool *existed, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_delivery_insert(struct bk_tx *tx,
+                                                   const struct bk_delivery *d,
+                                                   int64_t *id, bool *existed,
+                                                   struct bk_errbuf *err);
 /* Sets status, error (may be NULL), processed_ms and job_id. */
-BK_MUST_CHECK enum bk_err bk_store_delivery_set_status(
-    struct bk_tx *tx, int64_t id, enum bk_delivery_status status,
-    const char *error, int64_t processed_ms, int64_t job_id,
-    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_delivery_set_status(struct bk_tx *tx, int64_t id,
+                             enum bk_delivery_status status, const char *error,
+                             int64_t processed_ms, int64_t job_id,
+                             struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_delivery_get(struct bk_tx *tx, int64_t id,
                                                 struct bk_arena *arena,
                                                 struct bk_delivery *out,
                                                 struct bk_errbuf *err);
-BK_MUST_CHECK enum bk_err bk_store_delivery_by_public_id(
-    struct bk_tx *tx, const char *public_id, struct bk_arena *arena,
-    struct bk_delivery *out, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_delivery_by_public_id(struct bk_tx *tx, const char *public_id,
+                               struct bk_arena *arena, struct bk_delivery *out,
+                               struct bk_errbuf *err);
 /* Newest first: id < before_id (0 = from the newest); provider NULL = any,
  * status -1 = any. Payloads are not loaded (payload NULL, payload_len set). */
-BK_MUST_CHECK enum bk_err bk_store_delivery_list(
-    struct bk_tx *tx, const char *provider, int status, int64_t before_id,
-    int limit, struct bk_arena *arena, struct bk_delivery **out, size_t *n,
-    struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_delivery_list(struct bk_tx *tx, const char *provider, int status,
+                       int64_t before_id, int limit, struct bk_arena *arena,
+                       struct bk_delivery **out, size_t *n,
+                       struct bk_errbuf *err);
 
 /* ---- Jobs (the queue behind the inbox and the outbox) ------------------ */
 
 /* Enqueues a pending job unless one with the same dedupe_key exists; *id is
  * the row's id either way and *existed tells which. */
-BK_MUST_CHECK enum bk_err bk_store_job_enqueue(struct bk_tx *tx,
-                                               const char *kind,
-                                               const char *dedupe_key,
-                                               const char *payload,
-                                               int64_t run_at_ms,
-                                               int max_attempts, int64_t now_ms,
-                                               int64_t *id, bool *existed,
-                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_job_enqueue(struct bk_tx *tx, const char *kind, const char *dedupe_key,
+                     const char *payload, int64_t run_at_ms, int max_attempts,
+                     int64_t now_ms, int64_t *id, bool *existed,
+                     struct bk_errbuf *err);
 /* Claims the job that is due first: pending with run_at_ms <= now_ms, or
  * running with an expired lease (its worker died). The job becomes running,
  * attempts + 1, lease_until_ms = now_ms + lease_ms, lease_token = token.
@@ -400,12 +398,10 @@ BK_MUST_CHECK enum bk_err bk_store_job_get(struct bk_tx *tx, int64_t id,
                                            struct bk_errbuf *err);
 /* The earliest run_at_ms of a pending job or lease_until_ms of a running
  * one; BK_E_NOT_FOUND when the queue is idle. */
-BK_MUST_CHECK enum bk_err bk_store_job_next_due(struct bk_tx *tx,
-                                                int64_t *due_ms,
-                                                struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_job_next_due(struct bk_tx *tx, int64_t *due_ms, struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
-BK_MUST_CHECK enum bk_err bk_store_job_counts(struct bk_tx *tx,
-                                              int64_t counts[4],
-                                              struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);
 
 #endif

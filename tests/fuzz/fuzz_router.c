@@ -40,8 +40,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (sp)
         *sp = '\0';
     req.path = sp ? sp + 1 : buf;
-    (void)bk_router_match(routes, sizeof(routes) / sizeof(routes[0]), &req,
-                          &r, &allow);
+    (void)bk_router_match(routes, sizeof(routes) / sizeof(routes[0]), &req, &r,
+                          &allow);
     bk_arena_release(&a);
     free(buf);
     return 0;

@@ -18,8 +18,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     memcpy(s, data, size);
     s[size] = '\0';
-    if (bk_rfc3339_parse(s, &t, &off) == BK_OK && off > -86400 &&
-        off < 86400) {
+    if (bk_rfc3339_parse(s, &t, &off) == BK_OK && off > -86400 && off < 86400) {
         bk_rfc3339_format_offset(t, off, out);
         if (bk_rfc3339_parse(out, &t2, NULL) != BK_OK || t2 != t)
             abort(); /* what we print must read back the same */
