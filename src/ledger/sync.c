@@ -31,22 +31,24 @@ static const char *iso(struct bk_arena *arena, int64_t utc)
     return bk_arena_strdup(arena, buf);
 }
 
-/* The ledger booking a provider uid points at. */
+/* The ledger booking a provider uid points at, and the link (l may be
+ * NULL). */
 static enum bk_err find(struct bk_tx *tx, const struct bk_ext_event *ev,
                         const char *uid, struct bk_arena *arena,
-                        struct bk_booking *b, struct bk_errbuf *err)
+                        struct bk_booking *b, struct bk_link *lp,
+                        struct bk_errbuf *err)
 {
-    struct bk_link l;
+    struct bk_link tmp, *l = lp ? lp : &tmp;
     enum bk_err e;
 
     if (!uid)
         return BK_E_NOT_FOUND;
-    e = bk_store_link_find(tx, ev->provider, KIND_UID, uid, arena, &l, err);
+    e = bk_store_link_find(tx, ev->provider, KIND_UID, uid, arena, l, err);
     if (e)
         return e;
-    if (l.entity != BK_LINK_BOOKING)
+    if (l->entity != BK_LINK_BOOKING)
         return bk_fail(err, BK_E_INTERNAL, "link %s is not a booking's", uid);
-    return bk_store_booking_get(tx, l.entity_id, arena, b, err);
+    return bk_store_booking_get(tx, l->entity_id, arena, b, err);
 }
 
 /* Links external_id to the booking; an existing link to the same booking
@@ -391,7 +393,7 @@ static enum bk_err apply_created(struct bk_tx *tx,
                                  struct bk_errbuf *err)
 {
     struct bk_booking b;
-    enum bk_err e = find(tx, ev, ev->uid, arena, &b, err);
+    enum bk_err e = find(tx, ev, ev->uid, arena, &b, NULL, err);
 
     if (e == BK_OK) {
         e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
@@ -413,34 +415,140 @@ static enum bk_err apply_created(struct bk_tx *tx,
     return e;
 }
 
+/* Moves b to the event's times (its reschedule at the provider). */
+static enum bk_err move(struct bk_tx *tx, const struct bk_ext_event *ev,
+                        struct bk_booking *b, int64_t now_utc,
+                        struct bk_arena *arena, struct bk_sync_outcome *out,
+                        struct bk_errbuf *err)
+{
+    const char *actor = bk_source_name(ev->source);
+    enum bk_booking_status to;
+    int64_t old_start = b->start_utc, old_end = b->end_utc;
+    enum bk_err e;
+
+    if (bk_booking_transition(b->status, BK_EV_RESCHEDULE, &to) != BK_OK)
+        return unchanged(tx, ev, b,
+                         b->status == BK_BOOKING_CANCELLED
+                             ? "the booking is cancelled; it stays cancelled"
+                             : "the booking is over; it is not moved",
+                         now_utc, arena, out, err);
+    out->action = "rescheduled";
+    out->booking_uid = b->uid;
+    if (old_start == ev->start_utc && old_end == ev->end_utc)
+        return BK_OK;
+    b->start_utc = ev->start_utc;
+    b->end_utc = ev->end_utc;
+    b->rescheduled_from_utc = old_start;
+    if (ev->meeting_url)
+        b->meeting_url = ev->meeting_url;
+    if (ev->location)
+        b->location = ev->location;
+    b->updated_utc = now_utc;
+    if ((e = bk_store_booking_update(tx, b, err)) ||
+        (e = change(tx, b, "rescheduled", actor, -1, -1, old_start, old_end,
+                    b->start_utc, b->end_utc, NULL, now_utc, err)) ||
+        (e = bk_ledger_activity(
+             tx, "BOOKING_RESCHEDULED", b->id, b->client_id, actor,
+             text(arena, json_pack("{s:s, s:s, s:s, s:s}", "from",
+                                   iso(arena, old_start), "to",
+                                   iso(arena, b->start_utc), "by", actor,
+                                   "external_uid", ev->uid)),
+             now_utc, err)))
+        return e;
+    return note_overlaps(tx, b, ev, now_utc, arena, err);
+}
+
+/* old_uid is an earlier uid of live's provider booking. If another ledger
+ * booking was recorded from it (its events arrived out of order, before
+ * the reschedule that connects the two), that booking is a stale copy of
+ * the same provider booking: it is cancelled as superseded. Returns
+ * whether it was. */
+static enum bk_err supersede(struct bk_tx *tx, const struct bk_ext_event *ev,
+                             const struct bk_booking *live, const char *old_uid,
+                             int64_t now_utc, struct bk_arena *arena,
+                             bool *cancelled, struct bk_errbuf *err)
+{
+    const char *actor = bk_source_name(ev->source);
+    struct bk_booking y;
+    struct bk_link l;
+    enum bk_booking_status to;
+    enum bk_err e;
+
+    *cancelled = false;
+    if (!old_uid || !*old_uid)
+        return BK_OK;
+    e = find(tx, ev, old_uid, arena, &y, &l, err);
+    if (e == BK_E_NOT_FOUND || (e == BK_OK && y.id == live->id))
+        return link(tx, ev, KIND_UID, old_uid, live->id, true, now_utc, arena,
+                    err);
+    if (e)
+        return e;
+    if (!l.superseded) {
+        l.superseded = true;
+        if ((e = bk_store_link_update(tx, &l, err)))
+            return e;
+    }
+    if (bk_booking_transition(y.status, BK_EV_CANCEL, &to) != BK_OK)
+        return BK_OK; /* over already: history stays as it was */
+    y.status = to;
+    y.cancellation_reason =
+        bk_arena_printf(arena,
+                        "replaced by a reschedule at %s (now booking "
+                        "%s)",
+                        ev->provider, live->uid);
+    y.updated_utc = now_utc;
+    if ((e = bk_store_booking_update(tx, &y, err)) ||
+        (e = change(tx, &y, "cancelled", actor, BK_BOOKING_CONFIRMED, (int)to,
+                    0, 0, 0, 0, y.cancellation_reason, now_utc, err)) ||
+        (e = bk_ledger_activity(
+             tx, "BOOKING_SUPERSEDED", y.id, y.client_id, actor,
+             text(arena,
+                  json_pack("{s:s, s:s, s:s}", "booking", y.uid, "replaced_by",
+                            live->uid, "external_uid", old_uid)),
+             now_utc, err)))
+        return e;
+    *cancelled = true;
+    return BK_OK;
+}
+
 static enum bk_err apply_rescheduled(struct bk_tx *tx,
                                      const struct bk_ext_event *ev,
                                      int64_t now_utc, struct bk_arena *arena,
                                      struct bk_sync_outcome *out,
                                      struct bk_errbuf *err)
 {
-    const char *actor = bk_source_name(ev->source);
     struct bk_booking b;
-    enum bk_booking_status to;
-    int64_t old_start, old_end;
-    enum bk_err e = find(tx, ev, ev->uid, arena, &b, err);
+    struct bk_link l;
+    bool same_uid = !ev->previous_uid || strcmp(ev->previous_uid, ev->uid) == 0;
+    bool cancelled = false;
+    enum bk_err e = find(tx, ev, ev->uid, arena, &b, &l, err);
 
     if (e == BK_OK) {
-        /* This reschedule, or a later state, is in the ledger already. */
-        e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc, arena,
-                 err);
+        /* A reschedule that kept its uid moves the booking. */
+        if (same_uid && !l.superseded)
+            return move(tx, ev, &b, now_utc, arena, out, err);
+        /* Else this reschedule, or a later state, is in the ledger already;
+         * what it adds is that the old uid is the same booking. */
+        e = supersede(tx, ev, &b, ev->previous_uid, now_utc, arena, &cancelled,
+                      err);
         if (e)
             return e;
+        if (cancelled) {
+            out->action = "superseded";
+            out->booking_uid = b.uid;
+            return BK_OK;
+        }
         return unchanged(tx, ev, &b, "the new uid is already known", now_utc,
                          arena, out, err);
     }
     if (e != BK_E_NOT_FOUND)
         return e;
-    e = find(tx, ev, ev->previous_uid, arena, &b, err);
+    e = same_uid ? BK_E_NOT_FOUND
+                 : find(tx, ev, ev->previous_uid, arena, &b, NULL, err);
     if (e == BK_E_NOT_FOUND) {
         /* The original never reached us: record the booking as it is now. */
         e = create(tx, ev, BK_BOOKING_CONFIRMED, now_utc, arena, &b, err);
-        if (!e)
+        if (!e && !same_uid)
             e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc,
                      arena, err);
         out->action = "created";
@@ -457,38 +565,7 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
         (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
                   err)))
         return e;
-    if (bk_booking_transition(b.status, BK_EV_RESCHEDULE, &to) != BK_OK)
-        return unchanged(tx, ev, &b,
-                         b.status == BK_BOOKING_CANCELLED
-                             ? "the booking is cancelled; it stays cancelled"
-                             : "the booking is over; it is not moved",
-                         now_utc, arena, out, err);
-    old_start = b.start_utc;
-    old_end = b.end_utc;
-    out->action = "rescheduled";
-    out->booking_uid = b.uid;
-    if (old_start == ev->start_utc && old_end == ev->end_utc)
-        return BK_OK;
-    b.start_utc = ev->start_utc;
-    b.end_utc = ev->end_utc;
-    b.rescheduled_from_utc = old_start;
-    if (ev->meeting_url)
-        b.meeting_url = ev->meeting_url;
-    if (ev->location)
-        b.location = ev->location;
-    b.updated_utc = now_utc;
-    if ((e = bk_store_booking_update(tx, &b, err)) ||
-        (e = change(tx, &b, "rescheduled", actor, -1, -1, old_start, old_end,
-                    b.start_utc, b.end_utc, NULL, now_utc, err)) ||
-        (e = bk_ledger_activity(
-             tx, "BOOKING_RESCHEDULED", b.id, b.client_id, actor,
-             text(arena, json_pack("{s:s, s:s, s:s, s:s}", "from",
-                                   iso(arena, old_start), "to",
-                                   iso(arena, b.start_utc), "by", actor,
-                                   "external_uid", ev->uid)),
-             now_utc, err)))
-        return e;
-    return note_overlaps(tx, &b, ev, now_utc, arena, err);
+    return move(tx, ev, &b, now_utc, arena, out, err);
 }
 
 /* Cancel (ev CANCELLED) or complete (ev ENDED) a known booking, or record
@@ -505,7 +582,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     enum bk_booking_status from, to;
     struct bk_booking b;
     struct bk_client c;
-    enum bk_err e = find(tx, ev, ev->uid, arena, &b, err);
+    enum bk_err e = find(tx, ev, ev->uid, arena, &b, NULL, err);
 
     if (e == BK_E_NOT_FOUND) {
         e = create(tx, ev, want, now_utc, arena, &b, err);

@@ -4,7 +4,11 @@
  * may arrive in any order and more than once; each kind is applied so that
  * the ledger ends in the state the provider means:
  * - created:     known uid -> nothing; else a confirmed booking.
- * - rescheduled: new uid known -> nothing (already applied, or later state);
+ * - rescheduled: new uid known -> nothing (already applied, or later
+ *                state), except that a booking recorded separately from
+ *                the old uid is now known to be a stale copy and is
+ *                cancelled as superseded; a reschedule that keeps its uid
+ *                moves the booking;
  *                old uid known -> moved there (unless cancelled/completed);
  *                neither -> created at the new time, both uids linked.
  * - cancelled:   known -> cancelled (cancelled stays cancelled);
@@ -24,7 +28,7 @@
 /* What applying an event did, for logs and tests. */
 struct bk_sync_outcome {
     const char *action;      /* "created", "rescheduled", "cancelled",
-                                "completed", "unchanged" */
+                                "completed", "superseded", "unchanged" */
     const char *booking_uid; /* the ledger booking, or NULL */
     const char *note;        /* why unchanged, etc.; may be NULL */
 };

@@ -35,12 +35,12 @@ REQUEST_TIMEOUT_S = 30
 CLI_TIMEOUT_S = 60
 TEST_TIMEOUT_S = 150  # every test is bounded (no pytest-timeout on Debian)
 
-# Leaks the daemon is known to have, suppressed for every daemon the fixture
-# starts so that one known bug does not fail every test. Each entry must be
-# proven by a strict xfail test that runs WITHOUT this suppression
-# (test_cli.py::test_serve_exit_is_leak_free); when the bug is fixed that
-# test XPASSes, fails, and the entry goes.
-KNOWN_LEAKS = ["bk_config_load"]
+# Leaks the daemon is known to have (LSan suppression patterns), suppressed
+# for every daemon the fixture starts so that one known bug does not fail
+# every test. Each entry must be proven by a strict xfail test that runs
+# WITHOUT it (see test_cli.py::test_serve_exit_is_leak_free); when the bug
+# is fixed that test XPASSes, fails, and the entry goes. Empty is the goal.
+KNOWN_LEAKS = []
 
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 NOTSET = object()
@@ -87,6 +87,12 @@ def pytest_runtest_protocol(item, nextitem):
 def pytest_configure(config):
     config.addinivalue_line("markers",
                             "timeout(seconds): bound of one test")
+
+
+def short_id(value):
+    """A readable test id for a parameter that may be long or binary."""
+    s = repr(value)
+    return s if len(s) <= 40 else s[:30] + f"...({len(s)})"
 
 
 # ---- time helpers ------------------------------------------------------------
@@ -319,17 +325,37 @@ class Daemon:
                                          cwd=self.workdir)
             _LIVE.add(self.proc)
             state = self._wait_ready()
+            if state == "ready" and not self._is_ours():
+                # Another daemon shares the port (SO_REUSEPORT): go elsewhere.
+                self.stop()
+                state = "exited"
+                last = "cannot listen: port shared with another daemon"
             if state == "ready":
                 return self
-            last = self.stderr()
-            rc = self.proc.returncode
-            self._close_files()
-            self.proc = None
+            if self.proc is not None:
+                last = self.stderr()
+                rc = self.proc.returncode
+                self._close_files()
+                self.proc = None
+            else:
+                rc = None
             if state == "exited" and "cannot listen" in last and not port:
                 continue  # somebody took the port between bind and start
             pytest.fail(f"bookingd serve did not start (state {state}, "
                         f"rc {rc}):\n{last[-4000:]}")
         pytest.fail(f"bookingd serve found no free port:\n{last[-2000:]}")
+
+    def _is_ours(self):
+        """Whether the port answers with this daemon's admin key (a few
+        tries: the kernel spreads connections over sharing sockets)."""
+        if self.admin_key is None:
+            return True
+        for _ in range(4):
+            r = self.request("GET", "/api/v1/hosts", admin=True, timeout=5,
+                             query={"limit": "1"})
+            if r.status == 401:
+                return False
+        return True
 
     def _wait_ready(self):
         deadline = time.monotonic() + START_TIMEOUT_S
@@ -352,26 +378,34 @@ class Daemon:
             f.close()
         self._files = []
 
-    def stop(self):
-        """SIGTERM, bounded wait; returns a list of problems (empty when the
-        daemon exited 0 without a sanitizer report)."""
+    def stop(self, sig=signal.SIGTERM):
+        """Sends sig (SIGTERM), waits (bounded) and returns a list of
+        problems: empty when the daemon exited 0 without a sanitizer
+        report."""
         if self.proc is None:
             return []
-        problems = []
         if self.proc.poll() is not None:
-            problems.append(f"bookingd died while the test ran "
-                            f"(rc {self.proc.returncode})")
-        else:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-                problems.append(f"bookingd did not stop within "
-                                f"{STOP_TIMEOUT_S} s of SIGTERM")
-            if self.proc.returncode != 0 and not problems:
-                problems.append(f"bookingd exited with {self.proc.returncode}")
+            problems = [f"bookingd died while the test ran "
+                        f"(rc {self.proc.returncode})"]
+            return self._reap(problems)
+        self.proc.send_signal(sig)
+        return self.wait_exit()
+
+    def wait_exit(self, timeout=STOP_TIMEOUT_S):
+        """Waits for the daemon to exit (after a signal the test sent);
+        returns the problems as stop() does."""
+        problems = []
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)
+            problems.append(f"bookingd did not stop within {timeout} s")
+        if self.proc.returncode != 0 and not problems:
+            problems.append(f"bookingd exited with {self.proc.returncode}")
+        return self._reap(problems)
+
+    def _reap(self, problems):
         self._close_files()
         _LIVE.discard(self.proc)
         found = sanitizer_problems(self.stderr())

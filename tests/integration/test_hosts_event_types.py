@@ -498,7 +498,7 @@ def test_delete_conflicts_are_409(app):
     # the host has an event type (and a booking)
     assert_error(app.delete("/api/v1/hosts/coach", admin=True), 409,
                  "conflict")
-    # the event type has a booking, even a cancelled one
+    # the event type has a booking
     assert_error(app.delete("/api/v1/event-types/intro", admin=True), 409,
                  "conflict")
     assert app.get("/api/v1/hosts/coach", admin=True).status == 200
