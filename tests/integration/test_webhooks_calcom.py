@@ -884,15 +884,11 @@ def test_reschedule_chain_in_order(coach):
         [t[0][0], t[1][0]]  # history keeps the old times
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a reschedule whose previous uid is itself the target of a "
-    "reschedule not yet applied creates a second booking "
-    "(ledger/sync.c apply_rescheduled: neither uid known -> create; the "
-    "late middle reschedule then finds the new booking and leaves the "
-    "original confirmed)"))
 def test_reschedule_chain_with_the_middle_step_late(coach):
     """A -> B -> C at Cal.com, delivered A, C (B->C), then B (A->B): the
-    provider means one booking, at C's time."""
+    provider means one booking, at C's time. (B->C creates a booking of
+    its own; A->B then shows it is the same provider booking as A's, whose
+    copy is cancelled as superseded.)"""
     t = [H.future_slot(days=3 + i, hour=9 + i) for i in range(3)]
     a, b_uid, c = H.new_uid("a"), H.new_uid("b"), H.new_uid("c")
     rows = deliver_in_order(coach, [
@@ -903,17 +899,23 @@ def test_reschedule_chain_with_the_middle_step_late(coach):
     active = H.bookings(coach, status="confirmed")
     assert len(active) == 1, [(x["start"], sorted(H.calcom_uids(x)))
                               for x in active]
-    assert parse_instant(active[0]["start"]) == t[2][0]
-    assert intro_free(coach, t[0][0])
+    (live,) = active
+    assert parse_instant(live["start"]) == t[2][0]
+    assert H.calcom_uids(live, superseded=False) == {c}
+    assert H.booking_for(coach, c)["uid"] == live["uid"]
+    (copy,) = H.bookings(coach, status="cancelled")
+    assert H.calcom_uids(copy) == {a}, copy
+    assert H.calcom_uids(copy, superseded=False) == set(), copy
+    assert live["uid"] in copy["cancellation_reason"], copy
+    (sup,) = H.activity(coach, kind="BOOKING_SUPERSEDED")
+    assert sup["booking"] == copy["uid"], sup
+    assert intro_free(coach, t[0][0]) and intro_free(coach, t[1][0])
+    assert not intro_free(coach, t[2][0])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a cancellation of the rescheduled booking's new uid that arrives "
-    "before the BOOKING_RESCHEDULED records a separate cancelled booking; "
-    "the reschedule then finds it and the original booking stays "
-    "confirmed, blocking its old slot"))
 def test_cancel_of_the_new_uid_before_its_reschedule(coach):
-    """A -> B at Cal.com, then B cancelled; delivered A, cancel B, A->B."""
+    """A -> B at Cal.com, then B cancelled; delivered A, cancel B, A->B:
+    nothing stays booked."""
     t1, e1 = H.future_slot(days=3, hour=9)
     t2, e2 = H.future_slot(days=4, hour=9)
     a, b_uid = H.new_uid("a"), H.new_uid("b")
@@ -925,6 +927,7 @@ def test_cancel_of_the_new_uid_before_its_reschedule(coach):
     assert H.bookings(coach, status="confirmed") == [], \
         [(x["start"], sorted(H.calcom_uids(x)))
          for x in H.bookings(coach)]
+    assert H.booking_for(coach, b_uid)["status"] == "cancelled"
     assert intro_free(coach, t1) and intro_free(coach, t2)
 
 
