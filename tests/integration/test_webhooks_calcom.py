@@ -576,6 +576,21 @@ def test_created_finds_the_existing_client_by_email(app_secret):
     assert cc["source"] == "web", cc
 
 
+def test_client_is_the_first_attendee(cal):
+    s, e = H.future_slot(days=3)
+    j = H.created(start=s, end=e, email="first@client.example",
+                  name="First One", tz="Asia/Tokyo")
+    j["payload"]["attendees"].append({
+        "email": "second@client.example", "name": "Second Two",
+        "timeZone": "Europe/Paris", "language": {"locale": "fr"},
+        "utcOffset": 60})
+    H.wait_processed(cal, H.received(cal, j))
+    (b,) = H.bookings(cal)
+    assert b["client"]["email"] == "first@client.example", b
+    assert b["attendee_timezone"] == "Asia/Tokyo"
+    assert [c["email"] for c in H.clients(cal)] == ["first@client.example"]
+
+
 @pytest.fixture
 def app_secret(make_daemon):
     d = H.start_calcom(make_daemon)
