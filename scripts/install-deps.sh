@@ -52,7 +52,8 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # The browser test drives Debian's chromium with playwright-core from npm.
-if [[ " ${groups[*]} " == *" test "* ]] && [ ! -d tests/e2e/node_modules/playwright-core ]; then
+if [[ " ${groups[*]} " == *" test "* ]] && [ -f tests/e2e/package.json ] &&
+   [ ! -d tests/e2e/node_modules/playwright-core ]; then
     echo "install-deps: npm ci (tests/e2e)"
     (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/tmp/bookingd-npm.log 2>&1) || {
         tail -20 /tmp/bookingd-npm.log >&2

@@ -247,7 +247,38 @@ static enum bk_err query_date(const struct bk_http_request *req,
     return BK_OK;
 }
 
-/* GET /api/v1/event-types/{slug}/slots?from=&to=&timezone= */
+/* ?exclude=<uid>&token=<manage token>: the booking its attendee is moving
+ * does not count as busy, and a deactivated event type still shows its
+ * slots to that attendee. The token (or the admin key) must be the
+ * booking's, and the booking of this event type. */
+static enum bk_err excluded(struct bk_api *api, struct bk_http_request *req,
+                            struct bk_tx *tx, bool admin, int64_t *id,
+                            struct bk_errbuf *err)
+{
+    const char *uid = bk_http_query(req, "exclude");
+    struct bk_booking b;
+    enum bk_err e;
+
+    *id = 0;
+    if (!uid)
+        return BK_OK;
+    if (!admin && !bk_api_token_ok(api, uid, bk_http_query(req, "token")))
+        return bk_fail(err, BK_E_UNAUTHORIZED,
+                       "exclude needs the booking's manage token in token");
+    e = bk_store_booking_by_uid(tx, uid, req->arena, &b, err);
+    if (e == BK_E_NOT_FOUND ||
+        (!e && strcmp(b.event_type_slug, bk_http_param(req, "slug")) != 0))
+        return bk_api_query_fail(err, "exclude",
+                                 "exclude must name a booking of this event "
+                                 "type");
+    if (e)
+        return e;
+    *id = b.id;
+    return BK_OK;
+}
+
+/* GET /api/v1/event-types/{slug}/slots?from=&to=&timezone=[&exclude=&token=]
+ */
 static void slots(void *ctx, struct bk_http_request *req,
                   struct bk_http_response *resp)
 {
@@ -260,6 +291,7 @@ static void slots(void *ctx, struct bk_http_request *req,
     struct bk_slot *out = NULL;
     const struct bk_tz *tz = NULL;
     int64_t from_date = 0, to_date = 0, from_utc, to_utc, now = bk_now_utc();
+    int64_t exclude_id = 0;
     bool has_from, has_to, bad, admin = bk_api_is_admin(api, req, &bad);
     size_t n = 0;
     enum bk_err e;
@@ -271,13 +303,13 @@ static void slots(void *ctx, struct bk_http_request *req,
     }
     if ((e = bk_api_query_tz(req, "timezone", &tz, &err)) ||
         (e = query_date(req, "from", &from_date, &has_from, &err)) ||
-        (e = query_date(req, "to", &to_date, &has_to, &err)))
+        (e = query_date(req, "to", &to_date, &has_to, &err)) ||
+        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
+        (e = excluded(api, req, tx, admin, &exclude_id, &err)) ||
+        (e = load(tx, req, admin || exclude_id, &et, &err)))
         goto out;
     /* The default zone is the schedule's (or the host's without one). */
     if (!tz) {
-        if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-            (e = load(tx, req, admin, &et, &err)))
-            goto out;
         e = bk_store_schedule_get(tx, et.host_id, req->arena, &sched, &err);
         if (e == BK_OK) {
             tz = bk_tz_get(sched.timezone);
@@ -289,12 +321,11 @@ static void slots(void *ctx, struct bk_http_request *req,
         } else {
             goto out;
         }
-        e = BK_OK;
-        bk_store_rollback(tx);
-        tx = NULL;
         if (!tz)
             tz = bk_tz_utc();
     }
+    bk_store_rollback(tx);
+    tx = NULL;
     if (!has_from)
         from_date = bk_tz_local_date(tz, now);
     if (!has_to)
@@ -310,8 +341,8 @@ static void slots(void *ctx, struct bk_http_request *req,
         goto out;
     }
     bk_dates_window(tz, from_date, to_date, &from_utc, &to_utc);
-    e = bk_ledger_slots(api->store, bk_http_param(req, "slug"), admin, from_utc,
-                        to_utc, now, req->arena, &et, &out, &n, &err);
+    e = bk_ledger_slots(api->store, et.slug, true, exclude_id, from_utc, to_utc,
+                        now, req->arena, &et, &out, &n, &err);
     if (e)
         goto out;
     bk_api_json(req, resp, 200, bk_render_slots(et.slug, tz, out, n));

@@ -138,6 +138,8 @@ json_t *bk_render_booking(const struct bk_booking *b,
     json_object_set_new(o, "uid", json_string(b->uid));
     json_object_set_new(o, "event_type",
                         bk_json_str_or_null(b->event_type_slug));
+    json_object_set_new(o, "event_type_title",
+                        bk_json_str_or_null(b->event_type_title));
     json_object_set_new(o, "host", bk_json_str_or_null(b->host_slug));
     json_object_set_new(o, "client",
                         json_pack("{s:o, s:o, s:o}", "id",

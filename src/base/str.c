@@ -173,3 +173,11 @@ bool bk_email_valid(const char *s)
     /* A domain with a dot that neither starts nor ends it. */
     return dot && dot != at + 1 && dot[1] != '\0' && strstr(at, "..") == NULL;
 }
+
+int bk_name_index(const char *const *names, int n, const char *s)
+{
+    for (int i = 0; s && i < n; i++)
+        if (strcmp(names[i], s) == 0)
+            return i;
+    return -1;
+}

@@ -39,6 +39,9 @@ bool bk_utf8_valid(const char *s, size_t max_bytes, bool allow_newlines);
  * '-'. */
 bool bk_slug_valid(const char *s, size_t max);
 
+/* The index of s in names[0..n), or -1 (s may be NULL). For enum names. */
+int bk_name_index(const char *const *names, int n, const char *s);
+
 /* A plausible email address: 3..254 bytes, one '@' with a non-empty local
  * part and a dotted domain, no spaces, controls or <>,;"\ characters. Not
  * RFC 5322 in full: what bookings need to reach a person. */

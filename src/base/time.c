@@ -131,6 +131,9 @@ void bk_hhmm_format(int minutes, char out[6])
     out[5] = '\0';
 }
 
+#define RFC3339_MIN_UTC (-62135596800LL) /* 0001-01-01T00:00:00Z */
+#define RFC3339_MAX_UTC 253402300799LL    /* 9999-12-31T23:59:59Z */
+
 enum bk_err bk_rfc3339_parse(const char *s, int64_t *utc, int32_t *offset_sec)
 {
     int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
@@ -171,6 +174,10 @@ enum bk_err bk_rfc3339_parse(const char *s, int64_t *utc, int32_t *offset_sec)
     t = bk_days_from_civil(y, mo, d) * BK_SECS_PER_DAY + h * 3600 + mi * 60 +
         se;
     t -= (int64_t)sign * (oh * 3600 + om * 60);
+    /* An offset can carry the instant past year 9999 or before year 1,
+     * where bk_rfc3339_format_utc could not write it back. */
+    if (t < RFC3339_MIN_UTC || t > RFC3339_MAX_UTC)
+        return BK_E_MALFORMED;
     if (utc)
         *utc = t;
     if (offset_sec)

@@ -45,7 +45,8 @@ void bk_hhmm_format(int minutes, char out[6]);
  * fractional seconds allowed and truncated, 't'/'z' accepted) into
  * utc: seconds since the epoch, UTC, and offset_sec: the offset it was
  * written with (0 for Z). Either out pointer may be NULL.
- * BK_E_MALFORMED when it is not RFC 3339 or names an impossible time. */
+ * BK_E_MALFORMED when it is not RFC 3339, names an impossible time, or
+ * names an instant outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59Z. */
 BK_MUST_CHECK enum bk_err bk_rfc3339_parse(const char *s, int64_t *utc,
                                            int32_t *offset_sec);
 

@@ -315,8 +315,8 @@ static int from_database(const char *slug, const char *from, const char *to,
         goto out;
     }
     bk_dates_window(tz, from_date, to_date, &from_utc, &to_utc);
-    e = bk_ledger_slots(store, slug, true, from_utc, to_utc, now, &arena, &et,
-                        &slots, &n, &err);
+    e = bk_ledger_slots(store, slug, true, 0, from_utc, to_utc, now, &arena,
+                        &et, &slots, &n, &err);
     if (e) {
         fprintf(stderr, "bookingd: slots: %s\n",
                 e == BK_E_NOT_FOUND ? "no such event type" : err.msg);

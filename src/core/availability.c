@@ -16,8 +16,10 @@
 #include "base/banned.h"
 
 #define MIN_S 60
-/* How far back a chain of ranges joined across midnight is followed for
- * range_start alignment, in days. Past that the grid starts at midnight. */
+/* How far back a chain of ranges joined across midnight is followed when
+ * the grid starts at a range's start (range_start alignment, or a clock
+ * interval that no alignment step divides), in days. Past that the grid
+ * starts at midnight. */
 #define MAX_CHAIN_DAYS 14
 
 struct span {
@@ -113,6 +115,37 @@ static int cmp_override(const void *x, const void *y)
     return a->date < b->date ? -1 : a->date > b->date;
 }
 
+static bool spans_sorted(const struct span *v, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (v[i].a < v[i - 1].a)
+            return false;
+    return true;
+}
+
+/* v[0, k) and v[k, n) arrive as two runs (the bookings' blocks and the busy
+ * intervals), each usually sorted already because a store returns rows by
+ * start. Sorts a run only when it is not, then merges the two through tmp
+ * in linear time, so the common case costs no n log n sort per query. */
+static void sort_two_runs(struct span *v, size_t k, size_t n, struct span *tmp)
+{
+    size_t i = 0, j = k, o = 0;
+
+    if (!spans_sorted(v, k))
+        qsort(v, k, sizeof(*v), cmp_span);
+    if (!spans_sorted(v + k, n - k))
+        qsort(v + k, n - k, sizeof(*v), cmp_span);
+    if (k == 0 || k == n || v[k - 1].a <= v[k].a)
+        return;
+    while (i < k && j < n)
+        tmp[o++] = v[j].a < v[i].a ? v[j++] : v[i++];
+    while (i < k)
+        tmp[o++] = v[i++];
+    while (j < n)
+        tmp[o++] = v[j++];
+    memcpy(v, tmp, n * sizeof(*v));
+}
+
 /* Sorts (unless already sorted) and joins overlapping or touching spans in
  * place; returns the new count. */
 static size_t merge_spans(struct span *v, size_t n)
@@ -167,10 +200,10 @@ static void day_ranges(const struct bk_schedule *s,
     for (size_t i = 0; i < s->n_weekly; i++) {
         if (s->weekly[i].day != bk_weekday(date))
             continue;
-        w[*nw].a = date * BK_SECS_PER_DAY +
-                   (int64_t)s->weekly[i].start_min * MIN_S;
-        w[*nw].b = date * BK_SECS_PER_DAY +
-                   (int64_t)s->weekly[i].end_min * MIN_S;
+        w[*nw].a =
+            date * BK_SECS_PER_DAY + (int64_t)s->weekly[i].start_min * MIN_S;
+        w[*nw].b =
+            date * BK_SECS_PER_DAY + (int64_t)s->weekly[i].end_min * MIN_S;
         (*nw)++;
     }
 }
@@ -255,29 +288,51 @@ static size_t count_date(const struct ctx *c, int64_t date)
     return lo - first;
 }
 
+/* The grid start after s. Starts step in UTC seconds, which keeps them on
+ * the wall-clock grid across an offset change that is a multiple of the
+ * alignment (every one-hour DST switch); `realign` is set when an offset
+ * change lies in the interval, and then a start that the change pushed off
+ * the grid moves on to the next aligned time (Australia/Lord_Howe's
+ * 30-minute switch under an hourly grid). */
+static int64_t next_start(const struct ctx *c, int64_t s, bool realign)
+{
+    int64_t next = s + c->step_s;
+
+    if (realign &&
+        bk_tz_offset_at(c->q->tz, next) != bk_tz_offset_at(c->q->tz, s))
+        next = align_up(c->q->tz, next, c->align_s);
+    return next;
+}
+
 /* Lays the grid over the allowed starts [a, b]. */
 static void emit(struct ctx *c, int64_t a, int64_t b)
 {
     const struct bk_avail_query *q = c->q;
     int64_t s, last_date = INT64_MIN;
-    bool date_full = false;
+    bool date_full = false, realign = false;
 
     if (b < q->from_utc || a >= q->to_utc || a >= c->horizon_end)
         return;
-    s = c->q->rules->alignment == BK_ALIGN_RANGE_START
-            ? ceil_to(a, MIN_S)
-            : align_up(q->tz, a, c->align_s);
-    if (s < q->from_utc) /* jump along the grid to the window */
+    if (q->rules->alignment == BK_ALIGN_RANGE_START) {
+        s = ceil_to(a, MIN_S);
+    } else {
+        s = align_up(q->tz, a, c->align_s);
+        realign = c->align_s > 0 &&
+                  bk_tz_offset_at(q->tz, s) != bk_tz_offset_at(q->tz, b);
+    }
+    if (s < q->from_utc && !realign) /* jump along the grid to the window */
         s += ceil_to(q->from_utc - s, c->step_s);
-    for (; s <= b; s += c->step_s) {
+    for (; s <= b; s = next_start(c, s, realign)) {
         if (s >= q->to_utc || s >= c->horizon_end)
             break;
+        if (s < q->from_utc)
+            continue;
         if (q->rules->max_per_day > 0) {
             int64_t date = bk_tz_local_date(q->tz, s);
             if (date != last_date) {
                 last_date = date;
-                date_full = count_date(c, date) >=
-                            (size_t)q->rules->max_per_day;
+                date_full =
+                    count_date(c, date) >= (size_t)q->rules->max_per_day;
             }
             if (date_full)
                 continue;
@@ -307,15 +362,17 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     if (q->to_utc <= q->from_utc ||
         q->to_utc - q->from_utc >
             (int64_t)BK_AVAIL_MAX_WINDOW_DAYS * BK_SECS_PER_DAY)
-        return bk_fail(err, BK_E_INVALID, "the window must be 1 second to %d "
-                       "days long", BK_AVAIL_MAX_WINDOW_DAYS);
+        return bk_fail(err, BK_E_INVALID,
+                       "the window must be 1 second to %d "
+                       "days long",
+                       BK_AVAIL_MAX_WINDOW_DAYS);
 
     memset(&c, 0, sizeof(c));
     c.q = q;
     c.arena = arena;
     c.dur_s = (int64_t)r->duration_min * MIN_S;
-    c.step_s = (int64_t)(r->interval_min ? r->interval_min : r->duration_min) *
-               MIN_S;
+    c.step_s =
+        (int64_t)(r->interval_min ? r->interval_min : r->duration_min) * MIN_S;
     c.align_s = (int64_t)bk_alignment_minutes((int)(c.step_s / MIN_S)) * MIN_S;
     c.horizon_end = q->now_utc + (int64_t)r->horizon_days * BK_SECS_PER_DAY;
 
@@ -329,10 +386,13 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     d_last = bk_tz_local_date(q->tz, q->to_utc - 1) + 2;
     scratch = bk_arena_array(arena, s->n_weekly + s->n_overrides + 1,
                              sizeof(*scratch));
-    if (r->alignment == BK_ALIGN_RANGE_START) {
-        for (int i = 0; i < MAX_CHAIN_DAYS &&
-                        s->n_weekly + s->n_overrides > 0 &&
-                        joins_previous(s, ov, s->n_overrides, d_first, scratch);
+    /* A grid anchored at the range's start must see where a range joined
+     * across midnight really starts, or a day's slots would depend on the
+     * window they were asked with. */
+    if (r->alignment == BK_ALIGN_RANGE_START || c.align_s == 0) {
+        for (int i = 0;
+             i < MAX_CHAIN_DAYS && s->n_weekly + s->n_overrides > 0 &&
+             joins_previous(s, ov, s->n_overrides, d_first, scratch);
              i++)
             d_first--;
     }
@@ -357,11 +417,12 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
     n_ranges = merge_spans(ranges, n_wall);
 
     /* (2) Busy blocks. */
-    blocks = bk_arena_array(arena, q->n_bookings + q->n_busy + 1,
-                            sizeof(*blocks));
+    blocks =
+        bk_arena_array(arena, q->n_bookings + q->n_busy + 1, sizeof(*blocks));
     for (size_t i = 0; i < q->n_bookings; i++) {
         const struct bk_busy_booking *b = &q->bookings[i];
-        blocks[n_blocks].a = b->start_utc - (int64_t)b->buffer_before_min * MIN_S;
+        blocks[n_blocks].a =
+            b->start_utc - (int64_t)b->buffer_before_min * MIN_S;
         blocks[n_blocks].b = b->end_utc + (int64_t)b->buffer_after_min * MIN_S;
         n_blocks++;
     }
@@ -370,17 +431,18 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
         blocks[n_blocks].b = q->busy[i].end_utc;
         n_blocks++;
     }
+    sort_two_runs(blocks, q->n_bookings, n_blocks,
+                  bk_arena_array(arena, n_blocks + 1, sizeof(*blocks)));
     n_blocks = merge_spans(blocks, n_blocks);
 
     if (r->max_per_day > 0) {
-        c.limit_dates = bk_arena_array(arena, q->n_bookings + 1,
-                                       sizeof(*c.limit_dates));
+        c.limit_dates =
+            bk_arena_array(arena, q->n_bookings + 1, sizeof(*c.limit_dates));
         for (size_t i = 0; i < q->n_bookings; i++)
             if (q->bookings[i].same_event_type)
                 c.limit_dates[c.n_limit_dates++] =
                     bk_tz_local_date(q->tz, q->bookings[i].start_utc);
-        qsort(c.limit_dates, c.n_limit_dates, sizeof(*c.limit_dates),
-              cmp_i64);
+        qsort(c.limit_dates, c.n_limit_dates, sizeof(*c.limit_dates), cmp_i64);
     }
 
     /* Minimum notice is a busy block ending at now + notice, so with this
@@ -450,15 +512,23 @@ enum bk_slot_verdict bk_availability_check(const struct bk_avail_query *q,
     if (bk_availability(&probe, arena, &slots, &n, NULL) == BK_OK && n)
         return BK_SLOT_TAKEN;
 
-    /* Without notice and horizon either: on the grid at all? */
+    /* Without notice and horizon either: on the grid at all? `now` moves
+     * back past every range the probe looks at (the day before the start
+     * and a chain joined across midnight before it), so that the notice
+     * bound restarts no grid. */
     rules.notice_min = 0;
     rules.horizon_days = 3650;
-    probe.now_utc = start_utc - BK_SECS_PER_DAY - 1;
+    probe.now_utc = start_utc - (int64_t)(MAX_CHAIN_DAYS + 4) * BK_SECS_PER_DAY;
     if (bk_availability(&probe, arena, &slots, &n, NULL) == BK_OK && n) {
         if (start_utc < q->now_utc + (int64_t)q->rules->notice_min * MIN_S +
                             (int64_t)q->rules->buffer_before_min * MIN_S)
             return BK_SLOT_TOO_SOON;
-        return BK_SLOT_TOO_FAR;
+        if (start_utc >=
+            q->now_utc + (int64_t)q->rules->horizon_days * BK_SECS_PER_DAY)
+            return BK_SLOT_TOO_FAR;
+        /* Neither: the notice bound restarted the grid, and this start of
+         * the usual grid is no longer on it, as after a busy block. */
+        return BK_SLOT_TAKEN;
     }
     return BK_SLOT_OFF_GRID;
 }

@@ -103,7 +103,9 @@ enum bk_slot_verdict {
     BK_SLOT_TOO_SOON = 3, /* on the grid but inside the minimum notice */
     BK_SLOT_TOO_FAR = 4,  /* on the grid but beyond the horizon */
     BK_SLOT_TAKEN = 5,    /* on the grid, blocked by busy time or the
-                             per-day limit */
+                             per-day limit, or a start of the usual grid
+                             that the notice bound restarted the grid
+                             away from (as a busy block would) */
 };
 
 /* Classifies start_utc against the query's schedule, rules, busy time and

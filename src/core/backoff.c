@@ -13,5 +13,8 @@ int64_t bk_backoff_ms(int attempt, int64_t base_ms, int64_t max_ms,
         cap = cap > max_ms / 2 ? max_ms : cap * 2;
     if (cap > max_ms)
         cap = max_ms;
-    return cap / 2 + (int64_t)(((uint64_t)rand32 * (uint64_t)(cap - cap / 2 + 1)) >> 32);
+    /* Scale the draw to [0, span] in 128 bits: no overflow for any cap. */
+    return cap / 2 + (int64_t)(((unsigned __int128)rand32 *
+                                (unsigned __int128)(cap - cap / 2 + 1)) >>
+                               32);
 }

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "core/booking.h"
+#include "base/str.h"
 #include "base/banned.h"
 
 static const char *const status_names[] = {"pending", "confirmed", "cancelled",
@@ -15,14 +16,6 @@ static const char *const event_names[] = {"confirm",  "cancel",  "reschedule",
                                           "complete", "no_show", "expire"};
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
-
-static int lookup(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
 
 enum bk_err bk_booking_transition(enum bk_booking_status from,
                                   enum bk_booking_event ev,
@@ -86,7 +79,7 @@ const char *bk_booking_status_name(enum bk_booking_status s)
 
 int bk_booking_status_parse(const char *s)
 {
-    return lookup(status_names, COUNT(status_names), s);
+    return bk_name_index(status_names, COUNT(status_names), s);
 }
 
 const char *bk_payment_status_name(enum bk_payment_status s)
@@ -97,7 +90,7 @@ const char *bk_payment_status_name(enum bk_payment_status s)
 
 int bk_payment_status_parse(const char *s)
 {
-    return lookup(payment_names, COUNT(payment_names), s);
+    return bk_name_index(payment_names, COUNT(payment_names), s);
 }
 
 const char *bk_source_name(enum bk_source s)
@@ -107,7 +100,7 @@ const char *bk_source_name(enum bk_source s)
 
 int bk_source_parse(const char *s)
 {
-    return lookup(source_names, COUNT(source_names), s);
+    return bk_name_index(source_names, COUNT(source_names), s);
 }
 
 const char *bk_client_status_name(enum bk_client_status s)
@@ -117,7 +110,7 @@ const char *bk_client_status_name(enum bk_client_status s)
 
 int bk_client_status_parse(const char *s)
 {
-    return lookup(client_names, COUNT(client_names), s);
+    return bk_name_index(client_names, COUNT(client_names), s);
 }
 
 const char *bk_booking_event_name(enum bk_booking_event ev)

@@ -3,6 +3,7 @@
 
 #include "core/event.h"
 #include "core/ledger.h"
+#include "base/str.h"
 #include "base/banned.h"
 
 static const char *const location_names[] = {"none", "video", "in_person",
@@ -15,14 +16,6 @@ static const char *const entity_names[] = {"booking", "client", "event_type",
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
-static int lookup(const char *const *names, int n, const char *s)
-{
-    for (int i = 0; s && i < n; i++)
-        if (strcmp(names[i], s) == 0)
-            return i;
-    return -1;
-}
-
 const char *bk_location_kind_name(enum bk_location_kind k)
 {
     return (int)k >= 0 && (int)k < COUNT(location_names) ? location_names[k]
@@ -31,7 +24,7 @@ const char *bk_location_kind_name(enum bk_location_kind k)
 
 int bk_location_kind_parse(const char *s)
 {
-    return lookup(location_names, COUNT(location_names), s);
+    return bk_name_index(location_names, COUNT(location_names), s);
 }
 
 const char *bk_delivery_status_name(enum bk_delivery_status s)
@@ -42,7 +35,7 @@ const char *bk_delivery_status_name(enum bk_delivery_status s)
 
 int bk_delivery_status_parse(const char *s)
 {
-    return lookup(delivery_names, COUNT(delivery_names), s);
+    return bk_name_index(delivery_names, COUNT(delivery_names), s);
 }
 
 const char *bk_job_status_name(enum bk_job_status s)

@@ -74,7 +74,8 @@ struct bk_booking {
     int64_t id;
     const char *uid; /* opaque, unique; BK_UID_LEN characters */
     int64_t event_type_id;
-    const char *event_type_slug; /* filled on reads */
+    const char *event_type_slug;  /* filled on reads */
+    const char *event_type_title; /* filled on reads */
     int64_t host_id;
     const char *host_slug; /* filled on reads */
     int64_t client_id;

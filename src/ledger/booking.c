@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "base/time.h"
 #include "core/booking.h"
@@ -39,8 +40,7 @@ enum bk_err bk_ledger_activity(struct bk_tx *tx, const char *kind,
     return bk_store_activity_append(tx, &a, err);
 }
 
-/* A JSON object text in the arena from a json_t it takes. */
-static const char *detail(struct bk_arena *arena, json_t *v)
+const char *bk_ledger_json(struct bk_arena *arena, json_t *v)
 {
     char *s = json_dumps(v, JSON_COMPACT);
     const char *out = bk_arena_strdup(arena, s ? s : "{}");
@@ -49,7 +49,7 @@ static const char *detail(struct bk_arena *arena, json_t *v)
     return out;
 }
 
-static const char *iso(struct bk_arena *arena, int64_t utc)
+const char *bk_ledger_iso(struct bk_arena *arena, int64_t utc)
 {
     char buf[BK_RFC3339_MAX];
     bk_rfc3339_format_utc(utc, buf);
@@ -92,7 +92,8 @@ enum bk_err bk_ledger_client_find_or_create(
         *created = true;
     e = bk_ledger_activity(
         tx, "CLIENT_CREATED", 0, c.id, bk_source_name(source),
-        detail(arena, json_pack("{s:s}", "email", email)), now_utc, err);
+        bk_ledger_json(arena, json_pack("{s:s}", "email", email)), now_utc,
+        err);
     if (e)
         return e;
     return bk_store_client_get(tx, c.id, arena, out, err);
@@ -152,8 +153,8 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
 }
 
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
-                            bool include_inactive, int64_t from_utc,
-                            int64_t to_utc, int64_t now_utc,
+                            bool include_inactive, int64_t exclude_id,
+                            int64_t from_utc, int64_t to_utc, int64_t now_utc,
                             struct bk_arena *arena, struct bk_event_type *et,
                             struct bk_slot **slots, size_t *n,
                             struct bk_errbuf *err)
@@ -182,8 +183,8 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     e = load_schedule(tx, et->host_id, arena, &sched, &tz, &has_schedule, err);
     if (e || !has_schedule)
         goto out;
-    e = load_busy(tx, et, from_utc, to_utc, now_utc, 0, arena, &busy, &n_busy,
-                  err);
+    e = load_busy(tx, et, from_utc, to_utc, now_utc, exclude_id, arena, &busy,
+                  &n_busy, err);
     if (e)
         goto out;
     memset(&q, 0, sizeof(q));
@@ -266,13 +267,12 @@ static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
                          "this slot is no longer available");
 }
 
-static enum bk_err record_change(struct bk_tx *tx, int64_t booking_id,
-                                 const char *action, const char *actor,
-                                 int from_status, int to_status,
-                                 int64_t old_start, int64_t old_end,
-                                 int64_t new_start, int64_t new_end,
-                                 const char *note, int64_t now_utc,
-                                 struct bk_errbuf *err)
+enum bk_err bk_ledger_change(struct bk_tx *tx, int64_t booking_id,
+                             const char *action, const char *actor,
+                             int from_status, int to_status, int64_t old_start,
+                             int64_t old_end, int64_t new_start,
+                             int64_t new_end, const char *note, int64_t now_utc,
+                             struct bk_errbuf *err)
 {
     struct bk_booking_change c;
 
@@ -347,15 +347,17 @@ enum bk_err bk_ledger_booking_create(struct bk_store *store,
     e = bk_store_booking_insert(tx, &b, &b.id, err);
     if (e)
         goto out;
-    e = record_change(tx, b.id, "created", req->actor, -1, BK_BOOKING_CONFIRMED,
-                      0, 0, b.start_utc, b.end_utc, NULL, now_utc, err);
+    e = bk_ledger_change(tx, b.id, "created", req->actor, -1,
+                         BK_BOOKING_CONFIRMED, 0, 0, b.start_utc, b.end_utc,
+                         NULL, now_utc, err);
     if (e)
         goto out;
     e = bk_ledger_activity(
         tx, "BOOKING_CREATED", b.id, client.id, bk_source_name(req->source),
-        detail(arena, json_pack("{s:s, s:s, s:s}", "event_type", et.slug,
-                                "start", iso(arena, b.start_utc), "end",
-                                iso(arena, b.end_utc))),
+        bk_ledger_json(arena,
+                       json_pack("{s:s, s:s, s:s}", "event_type", et.slug,
+                                 "start", bk_ledger_iso(arena, b.start_utc),
+                                 "end", bk_ledger_iso(arena, b.end_utc))),
         now_utc, err);
     if (e)
         goto out;
@@ -400,14 +402,14 @@ enum bk_err bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
     e = bk_store_booking_update(tx, &b, err);
     if (e)
         goto out;
-    e = record_change(tx, b.id, "cancelled", actor, (int)from, (int)to, 0, 0, 0,
-                      0, b.cancellation_reason, now_utc, err);
+    e = bk_ledger_change(tx, b.id, "cancelled", actor, (int)from, (int)to, 0, 0,
+                         0, 0, b.cancellation_reason, now_utc, err);
     if (e)
         goto out;
     e = bk_ledger_activity(
         tx, "BOOKING_CANCELLED", b.id, b.client_id, actor,
-        detail(arena, json_pack("{s:s?, s:s}", "reason", b.cancellation_reason,
-                                "by", actor)),
+        bk_ledger_json(arena, json_pack("{s:s?, s:s}", "reason",
+                                        b.cancellation_reason, "by", actor)),
         now_utc, err);
     if (e)
         goto out;
@@ -466,15 +468,16 @@ enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
     e = bk_store_booking_update(tx, &b, err);
     if (e)
         goto out;
-    e = record_change(tx, b.id, "rescheduled", actor, -1, -1, old_start,
-                      old_end, b.start_utc, b.end_utc, NULL, now_utc, err);
+    e = bk_ledger_change(tx, b.id, "rescheduled", actor, -1, -1, old_start,
+                         old_end, b.start_utc, b.end_utc, NULL, now_utc, err);
     if (e)
         goto out;
     e = bk_ledger_activity(
         tx, "BOOKING_RESCHEDULED", b.id, b.client_id, actor,
-        detail(arena,
-               json_pack("{s:s, s:s, s:s}", "from", iso(arena, old_start), "to",
-                         iso(arena, b.start_utc), "by", actor)),
+        bk_ledger_json(arena, json_pack("{s:s, s:s, s:s}", "from",
+                                        bk_ledger_iso(arena, old_start), "to",
+                                        bk_ledger_iso(arena, b.start_utc), "by",
+                                        actor)),
         now_utc, err);
     if (e)
         goto out;

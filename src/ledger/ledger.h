@@ -24,13 +24,15 @@ void bk_dates_window(const struct bk_tz *tz, int64_t from_date, int64_t to_date,
 
 /* Free slots of the event type `slug` starting in [from_utc, to_utc) at
  * now_utc. BK_E_NOT_FOUND for an unknown slug, or an inactive one unless
- * include_inactive. *et receives the event type (strings in arena). A host
- * without a schedule has no slots. */
+ * include_inactive. exclude_id (0 = none) is a booking that does not count
+ * as busy: the one its attendee is moving. *et receives the event type
+ * (strings in arena). A host without a schedule has no slots. */
 BK_MUST_CHECK enum bk_err
 bk_ledger_slots(struct bk_store *store, const char *slug, bool include_inactive,
-                int64_t from_utc, int64_t to_utc, int64_t now_utc,
-                struct bk_arena *arena, struct bk_event_type *et,
-                struct bk_slot **slots, size_t *n, struct bk_errbuf *err);
+                int64_t exclude_id, int64_t from_utc, int64_t to_utc,
+                int64_t now_utc, struct bk_arena *arena,
+                struct bk_event_type *et, struct bk_slot **slots, size_t *n,
+                struct bk_errbuf *err);
 
 /* A booking request from the booking page or the API. */
 struct bk_booking_request {

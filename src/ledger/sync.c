@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/sync.h"
 #include "base/str.h"
@@ -14,22 +15,6 @@
 
 #define KIND_UID "booking_uid"
 #define KIND_ID  "booking_id"
-
-static const char *text(struct bk_arena *arena, json_t *v)
-{
-    char *s = json_dumps(v, JSON_COMPACT);
-    const char *out = bk_arena_strdup(arena, s ? s : "{}");
-    free(s);
-    json_decref(v);
-    return out;
-}
-
-static const char *iso(struct bk_arena *arena, int64_t utc)
-{
-    char buf[BK_RFC3339_MAX];
-    bk_rfc3339_format_utc(utc, buf);
-    return bk_arena_strdup(arena, buf);
-}
 
 /* The ledger booking a provider uid points at, and the link (l may be
  * NULL). */
@@ -82,30 +67,6 @@ static enum bk_err link(struct bk_tx *tx, const struct bk_ext_event *ev,
         return BK_OK;
     l.superseded = superseded;
     return bk_store_link_update(tx, &l, err);
-}
-
-static enum bk_err change(struct bk_tx *tx, const struct bk_booking *b,
-                          const char *action, const char *actor,
-                          int from_status, int to_status, int64_t old_start,
-                          int64_t old_end, int64_t new_start, int64_t new_end,
-                          const char *note, int64_t now_utc,
-                          struct bk_errbuf *err)
-{
-    struct bk_booking_change c;
-
-    memset(&c, 0, sizeof(c));
-    c.booking_id = b->id;
-    c.at_utc = now_utc;
-    c.action = action;
-    c.actor = actor;
-    c.from_status = from_status;
-    c.to_status = to_status;
-    c.old_start_utc = old_start;
-    c.old_end_utc = old_end;
-    c.new_start_utc = new_start;
-    c.new_end_utc = new_end;
-    c.note = note;
-    return bk_store_history_append(tx, &c, err);
 }
 
 /* A slug from a provider's text: [a-z0-9-], at most max bytes. */
@@ -185,7 +146,8 @@ static enum bk_err resolve_host(struct bk_tx *tx, const struct bk_ext_event *ev,
         return e;
     return bk_ledger_activity(
         tx, "HOST_IMPORTED", 0, 0, bk_source_name(ev->source),
-        text(arena, json_pack("{s:s, s:s}", "host", h.slug, "email", h.email)),
+        bk_ledger_json(
+            arena, json_pack("{s:s, s:s}", "host", h.slug, "email", h.email)),
         now_utc, err);
 }
 
@@ -247,9 +209,9 @@ static enum bk_err resolve_event_type(struct bk_tx *tx,
             return e;
         e = bk_ledger_activity(
             tx, "EVENT_TYPE_IMPORTED", 0, 0, bk_source_name(ev->source),
-            text(arena, json_pack("{s:s, s:I}", "event_type", nt.slug,
-                                  "provider_event_type_id",
-                                  (json_int_t)ev->event_type_id)),
+            bk_ledger_json(arena, json_pack("{s:s, s:I}", "event_type", nt.slug,
+                                            "provider_event_type_id",
+                                            (json_int_t)ev->event_type_id)),
             now_utc, err);
         if (e)
             return e;
@@ -285,9 +247,10 @@ static enum bk_err note_overlaps(struct bk_tx *tx, const struct bk_booking *b,
             e = bk_ledger_activity(
                 tx, "BOOKING_OVERLAP", b->id, b->client_id,
                 bk_source_name(ev->source),
-                text(arena,
-                     json_pack("{s:s, s:s, s:s}", "booking", b->uid, "overlaps",
-                               other.uid, "start", iso(arena, b->start_utc))),
+                bk_ledger_json(arena,
+                               json_pack("{s:s, s:s, s:s}", "booking", b->uid,
+                                         "overlaps", other.uid, "start",
+                                         bk_ledger_iso(arena, b->start_utc))),
                 now_utc, err);
     }
     return e;
@@ -339,22 +302,25 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
                   err)) ||
         (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
                   err)) ||
-        (e = change(tx, &b, "created", actor, -1, BK_BOOKING_CONFIRMED, 0, 0,
-                    b.start_utc, b.end_utc, NULL, now_utc, err)) ||
+        (e = bk_ledger_change(tx, b.id, "created", actor, -1,
+                              BK_BOOKING_CONFIRMED, 0, 0, b.start_utc,
+                              b.end_utc, NULL, now_utc, err)) ||
         (e = bk_ledger_activity(
              tx, "BOOKING_CREATED", b.id, client.id, actor,
-             text(arena,
-                  json_pack("{s:s, s:s, s:s, s:s}", "event_type", et.slug,
-                            "start", iso(arena, b.start_utc), "provider",
-                            ev->provider, "external_uid", ev->uid)),
+             bk_ledger_json(arena, json_pack("{s:s, s:s, s:s, s:s}",
+                                             "event_type", et.slug, "start",
+                                             bk_ledger_iso(arena, b.start_utc),
+                                             "provider", ev->provider,
+                                             "external_uid", ev->uid)),
              now_utc, err)))
         return e;
     if (status != BK_BOOKING_CONFIRMED) {
         /* Recorded late: its history shows it was confirmed first. */
-        e = change(tx, &b,
-                   status == BK_BOOKING_CANCELLED ? "cancelled" : "completed",
-                   actor, BK_BOOKING_CONFIRMED, (int)status, 0, 0, 0, 0,
-                   b.cancellation_reason, now_utc, err);
+        e = bk_ledger_change(tx, b.id,
+                             status == BK_BOOKING_CANCELLED ? "cancelled"
+                                                            : "completed",
+                             actor, BK_BOOKING_CONFIRMED, (int)status, 0, 0, 0,
+                             0, b.cancellation_reason, now_utc, err);
         if (!e)
             e = bk_ledger_activity(tx,
                                    status == BK_BOOKING_CANCELLED
@@ -380,9 +346,10 @@ static enum bk_err unchanged(struct bk_tx *tx, const struct bk_ext_event *ev,
     return bk_ledger_activity(
         tx, "SYNC_EVENT_SKIPPED", b ? b->id : 0, b ? b->client_id : 0,
         bk_source_name(ev->source),
-        text(arena,
-             json_pack("{s:s, s:s, s:s}", "event", bk_ext_kind_name(ev->kind),
-                       "external_uid", ev->uid, "reason", why)),
+        bk_ledger_json(arena,
+                       json_pack("{s:s, s:s, s:s}", "event",
+                                 bk_ext_kind_name(ev->kind), "external_uid",
+                                 ev->uid, "reason", why)),
         now_utc, err);
 }
 
@@ -445,14 +412,16 @@ static enum bk_err move(struct bk_tx *tx, const struct bk_ext_event *ev,
         b->location = ev->location;
     b->updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, b, err)) ||
-        (e = change(tx, b, "rescheduled", actor, -1, -1, old_start, old_end,
-                    b->start_utc, b->end_utc, NULL, now_utc, err)) ||
+        (e = bk_ledger_change(tx, b->id, "rescheduled", actor, -1, -1,
+                              old_start, old_end, b->start_utc, b->end_utc,
+                              NULL, now_utc, err)) ||
         (e = bk_ledger_activity(
              tx, "BOOKING_RESCHEDULED", b->id, b->client_id, actor,
-             text(arena, json_pack("{s:s, s:s, s:s, s:s}", "from",
-                                   iso(arena, old_start), "to",
-                                   iso(arena, b->start_utc), "by", actor,
-                                   "external_uid", ev->uid)),
+             bk_ledger_json(arena,
+                            json_pack("{s:s, s:s, s:s, s:s}", "from",
+                                      bk_ledger_iso(arena, old_start), "to",
+                                      bk_ledger_iso(arena, b->start_utc), "by",
+                                      actor, "external_uid", ev->uid)),
              now_utc, err)))
         return e;
     return note_overlaps(tx, b, ev, now_utc, arena, err);
@@ -498,13 +467,14 @@ static enum bk_err supersede(struct bk_tx *tx, const struct bk_ext_event *ev,
                         ev->provider, live->uid);
     y.updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, &y, err)) ||
-        (e = change(tx, &y, "cancelled", actor, BK_BOOKING_CONFIRMED, (int)to,
-                    0, 0, 0, 0, y.cancellation_reason, now_utc, err)) ||
+        (e = bk_ledger_change(tx, y.id, "cancelled", actor,
+                              BK_BOOKING_CONFIRMED, (int)to, 0, 0, 0, 0,
+                              y.cancellation_reason, now_utc, err)) ||
         (e = bk_ledger_activity(
              tx, "BOOKING_SUPERSEDED", y.id, y.client_id, actor,
-             text(arena,
-                  json_pack("{s:s, s:s, s:s}", "booking", y.uid, "replaced_by",
-                            live->uid, "external_uid", old_uid)),
+             bk_ledger_json(arena, json_pack("{s:s, s:s, s:s}", "booking",
+                                             y.uid, "replaced_by", live->uid,
+                                             "external_uid", old_uid)),
              now_utc, err)))
         return e;
     *cancelled = true;
@@ -611,15 +581,15 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
         b.cancellation_reason = ev->cancellation_reason;
     b.updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, &b, err)) ||
-        (e = change(tx, &b, cancel ? "cancelled" : "completed", actor,
-                    (int)from, (int)to, 0, 0, 0, 0, b.cancellation_reason,
-                    now_utc, err)) ||
+        (e = bk_ledger_change(tx, b.id, cancel ? "cancelled" : "completed",
+                              actor, (int)from, (int)to, 0, 0, 0, 0,
+                              b.cancellation_reason, now_utc, err)) ||
         (e = bk_ledger_activity(
              tx, cancel ? "BOOKING_CANCELLED" : "BOOKING_COMPLETED", b.id,
              b.client_id, actor,
-             text(arena,
-                  json_pack("{s:s?, s:s, s:s}", "reason", b.cancellation_reason,
-                            "by", actor, "external_uid", ev->uid)),
+             bk_ledger_json(arena, json_pack("{s:s?, s:s, s:s}", "reason",
+                                             b.cancellation_reason, "by", actor,
+                                             "external_uid", ev->uid)),
              now_utc, err)))
         return e;
     out->action = cancel ? "cancelled" : "completed";

@@ -1,1 +1,214 @@
+// web/book.js — the booking page (/): choose an event type, pick a time,
+// give a name and email, book. Shared pieces are in common.js.
+import {
+  api, el, errorText, fillZoneSelect, formatRange, notice, sentence,
+  SlotPicker, TAKEN_TEXT,
+} from "./common.js";
 
+const $ = (id) => document.getElementById(id);
+const form = $("book-form");
+const picker = new SlotPicker($("slots"), $("slots-status"), picked);
+let types = [];
+let type = null;
+let tz = fillZoneSelect($("tz"));
+
+function minutes(n) {
+  return n < 60 || n % 60 ? n + " min" : n / 60 + (n === 60 ? " hour" : " hours");
+}
+
+function price(p) {
+  if (!p)
+    return "Free";
+  const f = new Intl.NumberFormat(undefined, { style: "currency",
+                                               currency: p.currency });
+  const digits = f.resolvedOptions().maximumFractionDigits;
+  return f.format(p.amount / 10 ** digits);
+}
+
+function place(loc) {
+  if (!loc)
+    return null;
+  if (loc.kind === "video")
+    return "Video call";
+  if (loc.kind === "phone")
+    return "Phone call";
+  return loc.value ? "In person: " + loc.value : "In person";
+}
+
+function typeChoice(et) {
+  const id = "type-" + et.slug;
+  const meta = [minutes(et.duration_minutes), price(et.price), place(et.location)]
+    .filter(Boolean).join(" · ");
+  return el("div", { class: "choice" },
+    el("input", { type: "radio", name: "event_type", id, value: et.slug,
+                  "aria-describedby": id + "-meta",
+                  onchange: () => choose(et) }),
+    el("label", { for: id },
+      el("span", { class: "choice-title" }, et.title),
+      el("span", { class: "choice-meta", id: id + "-meta" }, meta),
+      et.description ? el("span", { class: "choice-desc" }, et.description)
+                     : null));
+}
+
+async function loadTypes() {
+  const r = await api("GET", "/api/v1/event-types?limit=100");
+  if (!r.ok) {
+    notice($("types-status"), errorText(r), "error");
+    return;
+  }
+  types = r.data.data || [];
+  if (!types.length) {
+    notice($("types-status"), "Nothing can be booked at the moment.");
+    return;
+  }
+  notice($("types-status"), "");
+  const set = $("types");
+  set.append(...types.map(typeChoice));
+  set.hidden = false;
+  const wanted = new URLSearchParams(location.search).get("event");
+  const pre = types.find((t) => t.slug === wanted) ||
+              (types.length === 1 ? types[0] : null);
+  if (pre) {
+    $("type-" + pre.slug).checked = true;
+    choose(pre);
+  }
+}
+
+function choose(et) {
+  type = et;
+  $("slot-heading").textContent = "Pick a time for " + et.title;
+  $("step-slot").hidden = false;
+  $("step-details").hidden = true;
+  notice($("slot-notice"), "");
+  picker.clear();
+  picker.load(et.slug, tz);
+}
+
+function showPicked() {
+  const s = picker.selected;
+  $("picked").textContent = type.title + ", " +
+    formatRange(s.start, s.end, tz) + " (" + tz.replace(/_/g, " ") + ")";
+  $("book").textContent = "Book this time";
+}
+
+function picked() {
+  notice($("slot-notice"), "");
+  notice($("form-error"), "");
+  showPicked();
+  const step = $("step-details");
+  const first = step.hidden;
+  step.hidden = false;
+  if (first) {
+    step.scrollIntoView({ block: "start" });
+    $("details-heading").focus({ preventScroll: true });
+  }
+}
+
+$("tz").addEventListener("change", async () => {
+  tz = $("tz").value;
+  if (!type)
+    return;
+  await picker.load(null, tz);
+  if (picker.selected)
+    showPicked();
+  else
+    $("step-details").hidden = true;
+});
+
+function clearErrors() {
+  notice($("form-error"), "");
+  for (const input of form.querySelectorAll("[data-field]")) {
+    input.removeAttribute("aria-invalid");
+    const p = $(input.id + "-error");
+    p.hidden = true;
+    p.textContent = "";
+  }
+}
+
+function fieldError(field, message) {
+  const input = form.querySelector(`[data-field="${CSS.escape(field)}"]`);
+  if (!input)
+    return false;
+  const p = $(input.id + "-error");
+  p.textContent = sentence(message);
+  p.hidden = false;
+  input.setAttribute("aria-invalid", "true");
+  input.focus();
+  return true;
+}
+
+// The slot went away: say so, forget it and show what is still free.
+async function slotGone(text) {
+  $("step-details").hidden = true;
+  picker.clear();
+  notice($("slot-notice"), text, "error");
+  $("step-slot").scrollIntoView({ block: "start" });
+  await picker.load();
+}
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const slot = picker.selected;
+  if (!slot || !type)
+    return;
+  clearErrors();
+  const button = $("book");
+  button.disabled = true;
+  button.textContent = "Booking…";
+  const body = {
+    event_type: type.slug,
+    start: slot.start,
+    attendee: { name: $("name").value.trim(), email: $("email").value.trim(),
+                timezone: tz },
+  };
+  const notes = $("notes").value.trim();
+  if (notes)
+    body.notes = notes;
+  const r = await api("POST", "/api/v1/bookings", body);
+  button.disabled = false;
+  button.textContent = "Book this time";
+  if (r.ok) {
+    confirmed(r.data);
+    return;
+  }
+  const field = r.error.details.field;
+  if (r.status === 409 && r.error.code === "slot_unavailable")
+    await slotGone(TAKEN_TEXT);
+  else if (field === "start")
+    await slotGone("That time can no longer be booked (" +
+                   r.error.message + "). Please pick another one.");
+  else if (!(r.status === 422 && field && fieldError(field, r.error.message)))
+    notice($("form-error"), errorText(r), "error");
+});
+
+// Same-origin path of the manage link, so it works however the daemon's
+// base URL is configured.
+function manageHref(b) {
+  try {
+    const u = new URL(b.manage_url, location.href);
+    if (u.origin === location.origin)
+      return u.pathname + u.search;
+  } catch {
+    /* fall through */
+  }
+  return "/manage/" + encodeURIComponent(b.uid) + "?token=" +
+         encodeURIComponent(b.manage_token);
+}
+
+function confirmed(b) {
+  for (const id of ["step-type", "step-slot", "step-details"])
+    $(id).hidden = true;
+  $("done-heading").textContent = b.status === "pending"
+    ? "Your time is reserved" : "You are booked";
+  $("done-what").textContent = type.title;
+  $("done-when").textContent = formatRange(b.start, b.end, tz) + " (" +
+                               tz.replace(/_/g, " ") + ")";
+  $("done-who").textContent = b.client.name + " <" + b.client.email + ">";
+  $("manage-link").href = manageHref(b);
+  $("done").hidden = false;
+  document.title = "Booked: " + type.title;
+  $("done").scrollIntoView({ block: "start" });
+  $("done-heading").focus({ preventScroll: true });
+}
+
+loadTypes();

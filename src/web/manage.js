@@ -1,1 +1,189 @@
+// web/manage.js — the manage page (/manage/{uid}?token=): see one booking,
+// cancel it with a reason, or move it to another time. The token from the
+// confirmation authorizes every call. Shared pieces are in common.js.
+import {
+  api, errorText, fillZoneSelect, formatRange, notice, SlotPicker, TAKEN_TEXT,
+} from "./common.js";
 
+const $ = (id) => document.getElementById(id);
+const uid = decodeURIComponent(location.pathname.replace(/^\/manage\//, ""));
+const token = new URLSearchParams(location.search).get("token") || "";
+const base = "/api/v1/bookings/" + encodeURIComponent(uid);
+const auth = "?token=" + encodeURIComponent(token);
+/* The booking being moved does not block its own neighbourhood. */
+const picker = new SlotPicker($("slots"), $("slots-status"), picked,
+                              { exclude: uid, token });
+let booking = null;
+let title = "";
+let tz = fillZoneSelect($("tz"));
+
+const STATUS = {
+  pending: "Awaiting payment",
+  confirmed: "Confirmed",
+  cancelled: "Cancelled",
+  completed: "Completed",
+  no_show: "Missed",
+};
+
+function fail(text) {
+  $("booking").hidden = true;
+  $("cancel-step").hidden = true;
+  $("reschedule-step").hidden = true;
+  notice($("page-status"), "");
+  notice($("page-error"), text, "error");
+}
+
+function when(b) {
+  return formatRange(b.start, b.end, tz) + " (" + tz.replace(/_/g, " ") + ")";
+}
+
+function show(b) {
+  booking = b;
+  $("b-title").textContent = title || b.event_type;
+  const badge = $("b-status");
+  badge.textContent = STATUS[b.status] || b.status;
+  badge.dataset.status = b.status;
+  $("b-when").textContent = when(b);
+  $("b-who").textContent = b.client.name + " <" + b.client.email + ">";
+  const cancelled = b.status === "cancelled";
+  $("b-reason-label").hidden = $("b-reason").hidden =
+    !(cancelled && b.cancellation_reason);
+  $("b-reason").textContent = b.cancellation_reason || "";
+  const open = b.status === "confirmed" || b.status === "pending";
+  $("actions").hidden = !open;
+  $("rebook").hidden = !cancelled;
+  $("booking").hidden = false;
+  document.title = (cancelled ? "Cancelled: " : "Your booking: ") +
+                   (title || b.event_type);
+}
+
+async function load() {
+  if (!uid || uid.includes("/") || !token) {
+    fail("This link is incomplete. Please open the full “Manage your " +
+         "booking” link from your confirmation.");
+    return;
+  }
+  const r = await api("GET", base + auth);
+  if (!r.ok) {
+    if (r.status === 401 || r.status === 404)
+      fail("This link does not open a booking: it may be mistyped or " +
+           "incomplete. Please use the full link from your confirmation.");
+    else
+      fail(errorText(r));
+    return;
+  }
+  title = r.data.event_type_title || "";
+  notice($("page-status"), "");
+  show(r.data);
+}
+
+function message(text) {
+  notice($("b-message"), text);
+}
+
+function closeSteps() {
+  $("cancel-step").hidden = true;
+  $("reschedule-step").hidden = true;
+  $("actions").hidden = !(booking.status === "confirmed" ||
+                          booking.status === "pending");
+}
+
+$("tz").addEventListener("change", async () => {
+  tz = $("tz").value;
+  show(booking);
+  if (!$("reschedule-step").hidden) {
+    await picker.load(null, tz);
+    if (picker.selected)
+      picked();
+    else
+      $("reschedule-pick").hidden = true;
+  }
+});
+
+/* Cancel: a confirm step with an optional reason. */
+$("cancel-open").addEventListener("click", () => {
+  message("");
+  $("reschedule-step").hidden = true;
+  $("actions").hidden = true;
+  notice($("cancel-error"), "");
+  $("cancel-step").hidden = false;
+  $("cancel-heading").focus();
+});
+
+$("cancel-back").addEventListener("click", () => {
+  closeSteps();
+  $("cancel-open").focus();
+});
+
+$("cancel-form").addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  const button = $("cancel-confirm");
+  button.disabled = true;
+  const reason = $("reason").value.trim();
+  const r = await api("POST", base + "/cancel" + auth,
+                      reason ? { reason } : {});
+  button.disabled = false;
+  if (!r.ok) {
+    notice($("cancel-error"), errorText(r), "error");
+    return;
+  }
+  show(r.data);
+  closeSteps();
+  message("Your booking is cancelled. The time is free for others again.");
+  $("b-title").focus();
+});
+
+/* Reschedule: the event type's free times, then a confirm step. */
+$("reschedule-open").addEventListener("click", () => {
+  message("");
+  $("cancel-step").hidden = true;
+  $("actions").hidden = true;
+  $("reschedule-pick").hidden = true;
+  notice($("slot-notice"), "");
+  $("reschedule-step").hidden = false;
+  $("reschedule-heading").focus();
+  picker.clear();
+  picker.load(booking.event_type, tz);
+});
+
+$("reschedule-back").addEventListener("click", () => {
+  closeSteps();
+  $("reschedule-open").focus();
+});
+
+function picked() {
+  const s = picker.selected;
+  notice($("slot-notice"), "");
+  notice($("reschedule-error"), "");
+  $("new-when").textContent = formatRange(s.start, s.end, tz);
+  $("reschedule-pick").hidden = false;
+  $("reschedule-pick").scrollIntoView({ block: "nearest" });
+}
+
+$("reschedule-confirm").addEventListener("click", async () => {
+  const slot = picker.selected;
+  if (!slot)
+    return;
+  const button = $("reschedule-confirm");
+  button.disabled = true;
+  const r = await api("POST", base + "/reschedule" + auth,
+                      { start: slot.start });
+  button.disabled = false;
+  if (r.ok) {
+    show(r.data);
+    closeSteps();
+    message("Your booking is moved to " + when(r.data) + ".");
+    $("b-title").focus();
+    return;
+  }
+  if (r.status === 409 && r.error.code === "slot_unavailable") {
+    $("reschedule-pick").hidden = true;
+    picker.clear();
+    notice($("slot-notice"), TAKEN_TEXT, "error");
+    await picker.load();
+  } else {
+    notice($("reschedule-error"), errorText(r), "error");
+  }
+});
+
+load();

@@ -116,18 +116,6 @@ def parse_instant(s):
     return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
 
 
-def iso_utc(t):
-    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def local_instant(zone, date, hh, mm=0):
-    """The instant of wall-clock hh:mm on date in zone, as RFC 3339."""
-    import zoneinfo
-    t = dt.datetime(date.year, date.month, date.day, hh, mm,
-                    tzinfo=zoneinfo.ZoneInfo(zone))
-    return t.isoformat()
-
-
 # ---- catalog data ------------------------------------------------------------
 
 def weekly_all_days(start="08:00", end="20:00"):

@@ -45,6 +45,7 @@ def test_create_booking(app):
     assert BOOKING_FIELDS <= set(b), set(b) ^ BOOKING_FIELDS
     assert isinstance(b["uid"], str) and len(b["uid"]) >= 16
     assert b["event_type"] == "intro" and b["host"] == "coach"
+    assert b["event_type_title"] == "Intro call"  # docs/api.md
     assert b["start"] == z(start)
     assert parse_instant(b["end"]) - parse_instant(b["start"]) == \
         dt.timedelta(minutes=30)
@@ -224,6 +225,9 @@ def test_manage_token_authorizes_its_booking_only(app):
     r = app.get(f"/api/v1/bookings/{ua}", query={"token": ta})
     assert r.status == 200, r
     assert r.json["uid"] == ua and r.json["start"] == a["start"]
+    assert app.get(f"/api/v1/bookings/{ub}", query={"token": tb}).status \
+        == 200
+    assert_error(app.get(f"/api/v1/bookings/{ub}", query={"token": ta}), 401)
 
     before = app.snapshot()
     wrong = [tb, "", "x", ta[:-1], ta + "A", ta.upper(), ta[::-1],

@@ -295,3 +295,67 @@ def test_repeated_and_unknown_query_params(app):
         assert r.json == ref
     else:
         assert_error(r, 400, "invalid_query", "from")
+
+
+# ---- ?exclude=<uid>&token= (docs/api.md "Slots") ------------------------------
+
+def test_exclude_shows_the_slot_of_the_booking_being_moved(app):
+    d = today_in("Europe/Berlin") + 2 * DAY
+    all_ = app.slots("intro", d, d)
+    b = app.book("intro", all_["slots"][str(d)][6]["start"]).json
+    q = {"from": str(d), "to": str(d), "exclude": b["uid"],
+         "token": b["manage_token"]}
+    r = app.get("/api/v1/event-types/intro/slots", query=q)
+    assert r.status == 200, r
+    assert r.json == all_
+    # the admin key does the same without a token
+    q.pop("token")
+    r = app.get("/api/v1/event-types/intro/slots", query=q, admin=True)
+    assert r.status == 200 and r.json == all_
+    # and nobody else sees it free
+    assert app.slots("intro", d, d) != all_
+
+
+def test_exclude_needs_that_bookings_token(app):
+    s = app.slot_starts("intro")
+    a = app.book("intro", s[0], email="a@example.com").json
+    b = app.book("intro", s[1], email="b@example.com").json
+    for token in [None, "", b["manage_token"], a["manage_token"][:-1],
+                  "x" * 43]:
+        q = {"exclude": a["uid"]}
+        if token is not None:
+            q["token"] = token
+        r = app.get("/api/v1/event-types/intro/slots", query=q)
+        assert_error(r, 401, "unauthorized")
+
+
+def test_exclude_must_name_a_booking_of_this_event_type(daemon):
+    daemon.apply(standard_catalog(event_types=[{
+        "slug": "other", "title": "Other", "duration_minutes": 30}]))
+    s = daemon.slot_starts("other")
+    b = daemon.book("other", s[0]).json
+    r = daemon.get("/api/v1/event-types/intro/slots",
+                   query={"exclude": b["uid"], "token": b["manage_token"]})
+    assert_error(r, 400, "invalid_query", "exclude")
+    r = daemon.get("/api/v1/event-types/intro/slots",
+                   query={"exclude": "AAAAAAAAAAAAAAAAAAAA"}, admin=True)
+    assert_error(r, 400, "invalid_query", "exclude")
+
+
+def test_exclude_opens_a_deactivated_event_type_to_its_attendee(app):
+    d = today_in("Europe/Berlin") + 2 * DAY
+    start = app.slots("intro", d, d)["slots"][str(d)][2]["start"]
+    b = app.book("intro", start).json
+    assert app.patch("/api/v1/event-types/intro", {"active": False},
+                     admin=True).status == 200
+    assert_error(app.get("/api/v1/event-types/intro/slots"), 404)
+    r = app.get("/api/v1/event-types/intro/slots",
+                query={"from": str(d), "to": str(d), "exclude": b["uid"],
+                       "token": b["manage_token"]})
+    assert r.status == 200, r
+    assert start in [x["start"] for x in r.json["slots"][str(d)]]
+    # and the attendee can still move the booking there
+    r = app.post(f"/api/v1/bookings/{b['uid']}/reschedule",
+                 {"start": r.json["slots"][str(d)][5]["start"]},
+                 query={"token": b["manage_token"]})
+    assert r.status == 200, r

@@ -19,7 +19,7 @@
     " c.public_id, c.name, c.email, b.start_utc, b.end_utc,"                   \
     " b.attendee_timezone, b.status, b.payment_status, b.source, b.location,"  \
     " b.meeting_url, b.notes, b.cancellation_reason, b.rescheduled_from_utc,"  \
-    " b.hold_expires_utc, b.created_utc, b.updated_utc"
+    " b.hold_expires_utc, b.created_utc, b.updated_utc, et.title"
 #define BOOKING_FROM                                                           \
     " FROM bookings b JOIN event_types et ON et.id = b.event_type_id"          \
     " JOIN hosts h ON h.id = b.host_id JOIN clients c ON c.id = b.client_id"
@@ -52,6 +52,7 @@ static void read_booking(sqlite3_stmt *st, struct bk_arena *a,
     b->hold_expires_utc = sq_col_i64(st, 21);
     b->created_utc = sq_col_i64(st, 22);
     b->updated_utc = sq_col_i64(st, 23);
+    b->event_type_title = sq_col_text(st, 24, a);
 }
 
 /* Binds ?1..?18 as insert and update number them (update leaves out ?1

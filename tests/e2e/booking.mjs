@@ -1,0 +1,541 @@
+// tests/e2e/booking.mjs — the booking page (/) and the manage page
+// (/manage/{uid}?token=) driven like a visitor would, in Debian's Chromium,
+// against the real daemon on a fresh SQLite database.
+//
+//   node booking.mjs PATH/TO/bookingd      (or BOOKINGD_BIN=... node booking.mjs)
+//
+// Scenarios: book, check the ledger through the admin API, cancel from the
+// manage page, see the slot offered again; two visitors racing for one slot;
+// reschedule (and a reschedule racing another booking); a wrong or missing
+// manage token; the booking flow on a phone-sized screen. Screenshots go to
+// tests/e2e/screenshots/. The whole run is bounded (TOTAL_MS) and the daemon
+// is stopped on every way out; it must then exit cleanly (sanitizers on).
+import { chromium } from "playwright-core";
+import { execFile, spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TOTAL_MS = 120_000; /* the whole test */
+const STEP_MS = 15_000;   /* any one wait */
+const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
+const VISITOR_ZONE = "Asia/Kolkata"; /* +05:30: days differ from the host's */
+const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)),
+                        "screenshots");
+
+if (!BIN) {
+  console.error("usage: node booking.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
+  process.exit(2);
+}
+
+const started = Date.now();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bookingd-e2e-"));
+let daemon = null;
+let daemonLog = "";
+let browser = null;
+let base = "";
+
+function log(msg) {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+}
+
+// --- the daemon ----------------------------------------------------------
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function daemonEnv(port) {
+  return {
+    ...process.env,
+    BOOKINGD_DATABASE: "sqlite:" + path.join(tmp, "bookingd.db"),
+    BOOKINGD_LISTEN: "127.0.0.1:" + port,
+    BOOKINGD_ADMIN_KEY: ADMIN_KEY,
+    BOOKINGD_LOG_LEVEL: "warn",
+  };
+}
+
+// Hosts open every day around the clock, so slots exist whatever the day.
+const DEMO = {
+  hosts: [{
+    slug: "coach", name: "Casey Coach", email: "casey@example.com",
+    timezone: "Europe/Berlin",
+    schedule: {
+      timezone: "Europe/Berlin",
+      weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map((day) => ({ day, start: "00:00", end: "24:00" })),
+    },
+  }],
+  event_types: [
+    {
+      slug: "intro", title: "Intro call", host: "coach",
+      description: "A first 30-minute chat to see whether we fit.",
+      duration_minutes: 30,
+      /* The first slot is two hours away: it cannot pass mid-test. */
+      minimum_notice_minutes: 120,
+      location: { kind: "video", value: "https://meet.example.com/casey" },
+    },
+    {
+      slug: "deep-dive", title: "Deep dive", host: "coach",
+      duration_minutes: 60, minimum_notice_minutes: 120,
+      location: { kind: "in_person", value: "Hauptstr. 1, Berlin" },
+    },
+  ],
+};
+
+function run(args, env) {
+  return new Promise((resolve, reject) => {
+    execFile(BIN, args, { env, timeout: STEP_MS }, (err, stdout, stderr) => {
+      if (err)
+        reject(new Error(`bookingd ${args.join(" ")} failed: ${err.message}\n` +
+                         stdout + stderr));
+      else
+        resolve(stdout);
+    });
+  });
+}
+
+async function startDaemon() {
+  const port = await freePort();
+  const env = daemonEnv(port);
+  const demo = path.join(tmp, "demo.json");
+  fs.writeFileSync(demo, JSON.stringify(DEMO, null, 2));
+  await run(["apply", demo], env);
+  base = "http://127.0.0.1:" + port;
+  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const keep = (chunk) => {
+    daemonLog = (daemonLog + chunk).slice(-20000);
+  };
+  daemon.stdout.on("data", keep);
+  daemon.stderr.on("data", keep);
+  daemon.exited = new Promise((resolve) =>
+    daemon.on("exit", (code, signal) => resolve({ code, signal })));
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    if (daemon.exitCode !== null || daemon.signalCode !== null)
+      throw new Error("bookingd serve exited at start:\n" + daemonLog);
+    try {
+      const r = await fetch(base + "/healthz",
+                            { signal: AbortSignal.timeout(1000) });
+      if (r.ok)
+        break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > until)
+      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log(`daemon up on ${base}`);
+}
+
+// Stops the daemon; resolves to its exit (SIGKILL after 10 s).
+async function stopDaemon() {
+  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
+    return daemon ? daemon.exited : null;
+  daemon.kill("SIGTERM");
+  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
+  const how = await daemon.exited;
+  clearTimeout(timer);
+  return how;
+}
+
+async function adminApi(method, p, body) {
+  const r = await fetch(base + p, {
+    method,
+    headers: { Authorization: "Bearer " + ADMIN_KEY,
+               ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(STEP_MS),
+  });
+  return { status: r.status, json: await r.json() };
+}
+
+async function bookingsOf(email) {
+  const r = await adminApi("GET", "/api/v1/bookings?limit=500&client=" +
+                           encodeURIComponent(email));
+  assert.equal(r.status, 200, JSON.stringify(r.json));
+  return r.json.data;
+}
+
+// --- the browser ---------------------------------------------------------
+
+const problems = [];
+
+async function visitor(name, options) {
+  const ctx = await browser.newContext({
+    timezoneId: VISITOR_ZONE, locale: "en-GB",
+    viewport: { width: 1000, height: 900 }, ...options,
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.setDefaultNavigationTimeout(STEP_MS);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    /* Expected API errors (409, 422, 401) are logged as failed loads. */
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
+      problems.push(`${name}: console: ${m.text()}`);
+  });
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, name + ".png"),
+                          fullPage: true, timeout: STEP_MS });
+}
+
+// The zone the page chose first: the browser's own (ICU may spell it the
+// old way, Asia/Calcutta).
+const pageZone = (page) =>
+  page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+
+function dateIn(zone, iso) {
+  return new Intl.DateTimeFormat("en-CA", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit",
+  }).format(new Date(iso));
+}
+
+function timeIn(zone, iso) {
+  return new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, hour: "numeric", minute: "2-digit",
+  }).format(new Date(iso));
+}
+
+async function openBookingPage(page, title) {
+  await page.goto(base + "/");
+  await page.getByRole("heading", { name: "Book a time" }).waitFor();
+  await page.getByLabel(title).check();
+  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+}
+
+// Starts of the slots on the page, in page order.
+const slotStarts = (page) =>
+  page.locator(".slot").evaluateAll((bs) => bs.map((b) => b.dataset.start));
+
+async function pickSlot(page, start) {
+  const b = page.locator(`.slot[data-start="${start}"]`);
+  const day = page.locator(".day", { has: b });
+  if (!(await day.evaluate((d) => d.open)))
+    await day.locator("summary").click();
+  await b.click();
+  assert.equal(await b.getAttribute("aria-pressed"), "true");
+}
+
+async function fillDetails(page, name, email) {
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Email").fill(email);
+}
+
+// --- scenarios -----------------------------------------------------------
+
+// Book, check the ledger, cancel from the manage page, see the slot again.
+async function bookAndCancel() {
+  const page = await visitor("visitor");
+  await page.goto(base + "/");
+  await page.getByRole("heading", { name: "What would you like to book?" })
+    .waitFor();
+  await page.getByLabel("Deep dive").waitFor();
+  await shot(page, "01-event-types");
+
+  await page.getByLabel("Intro call").check();
+  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  const zone = await pageZone(page);
+  assert.equal(await page.getByLabel("Show times in").inputValue(), zone,
+               "the browser's zone is chosen first");
+  let starts = await slotStarts(page);
+  assert.ok(starts.length > 20, "an open schedule offers many slots");
+  /* Grouped by day in the visitor's zone, with its offset. */
+  assert.ok(starts.every((s) => s.endsWith("+05:30")), starts[0]);
+  const days = await page.locator(".day").evaluateAll(
+    (ds) => ds.map((d) => [d.dataset.date,
+                           [...d.querySelectorAll(".slot")].map((b) => b.dataset.start)]));
+  for (const [date, ss] of days)
+    for (const s of ss)
+      assert.equal(dateIn(VISITOR_ZONE, s), date, `${s} filed under ${date}`);
+  assert.ok(days.length >= 13, `two weeks of days, got ${days.length}`);
+  await shot(page, "02-slots");
+
+  /* Another zone regroups the days; then back to the visitor's. */
+  await page.getByLabel("Show times in").selectOption("America/New_York");
+  await page.waitForFunction(() => {
+    const b = document.querySelector("#slots:not([aria-busy]) .slot");
+    return b && /-0[45]:00$/.test(b.dataset.start);
+  }, null, { timeout: STEP_MS });
+  await page.getByLabel("Show times in").selectOption(zone);
+  await page.waitForFunction(() => {
+    const b = document.querySelector("#slots:not([aria-busy]) .slot");
+    return b && b.dataset.start.endsWith("+05:30");
+  }, null, { timeout: STEP_MS });
+
+  starts = await slotStarts(page);
+  const start = starts[0];
+  await pickSlot(page, start);
+  await page.getByRole("heading", { name: "Your details" }).waitFor();
+  await fillDetails(page, "Ada Lovelace", "ada@example");
+  await page.getByRole("button", { name: "Book this time" }).click();
+  /* The browser accepts ada@example; the API does not, and says why. */
+  await page.locator("#email-error", { hasText: "email address" }).waitFor();
+  assert.equal(await page.getByLabel("Email").getAttribute("aria-invalid"),
+               "true");
+  await shot(page, "03-invalid-email");
+  await page.getByLabel("Email").fill("ada@example.com");
+  await page.getByRole("button", { name: "Book this time" }).click();
+  await page.getByRole("heading", { name: "You are booked" }).waitFor();
+  assert.equal(await page.locator("#email-error").isHidden(), true);
+  const when = await page.locator("#done-when").textContent();
+  assert.ok(when.includes(timeIn(VISITOR_ZONE, start)), when);
+  assert.ok(when.includes(zone.replace(/_/g, " ")), when);
+  await shot(page, "04-confirmation");
+  log(`booked ${start} (${when})`);
+
+  /* The ledger has it. */
+  const [b] = await bookingsOf("ada@example.com");
+  assert.ok(b, "the booking exists");
+  assert.equal(b.status, "confirmed");
+  assert.equal(b.event_type, "intro");
+  assert.equal(b.source, "web");
+  assert.equal(b.attendee_timezone, zone);
+  assert.equal(Date.parse(b.start), Date.parse(start));
+
+  /* The manage link is same-origin and opens the booking. */
+  const link = page.getByRole("link", { name: "Manage your booking" });
+  const href = await link.getAttribute("href");
+  assert.match(href, new RegExp(`^/manage/${b.uid}\\?token=.+`));
+  await link.click();
+  await page.locator("#b-status", { hasText: "Confirmed" }).waitFor();
+  assert.equal(await page.locator("#b-title").textContent(), "Intro call");
+  assert.ok((await page.locator("#b-when").textContent())
+    .includes(timeIn(VISITOR_ZONE, start)));
+  await shot(page, "05-manage");
+
+  await page.getByRole("button", { name: "Cancel booking" }).click();
+  await page.getByLabel(/Reason/).fill("Something came up");
+  await shot(page, "06-cancel-confirm");
+  await page.getByRole("button", { name: "Yes, cancel it" }).click();
+  await page.locator("#b-status", { hasText: "Cancelled" }).waitFor();
+  await page.locator("#b-reason", { hasText: "Something came up" }).waitFor();
+  await page.getByText("Your booking is cancelled").waitFor();
+  assert.equal(await page.locator("#actions").isHidden(), true);
+  await shot(page, "07-cancelled");
+  const after = await adminApi("GET", "/api/v1/bookings/" + b.uid);
+  assert.equal(after.json.status, "cancelled");
+  assert.equal(after.json.cancellation_reason, "Something came up");
+
+  /* A reload still shows the cancelled state. */
+  await page.reload();
+  await page.locator("#b-status", { hasText: "Cancelled" }).waitFor();
+
+  /* The slot is offered again. */
+  await page.getByRole("link", { name: "Book a new time" }).click();
+  await page.waitForURL(base + "/");
+  await openBookingPage(page, "Intro call");
+  await page.locator(`.slot[data-start="${start}"]`).waitFor();
+  log("cancelled; the slot is free again");
+  await page.context().close();
+  return start;
+}
+
+// Two visitors pick the same slot; the second is told and sees fresh slots.
+// The second then books another time and reschedules it from the manage
+// page, once losing a race for the new time.
+async function raceAndReschedule() {
+  const one = await visitor("first");
+  const two = await visitor("second");
+  await Promise.all([openBookingPage(one, "Intro call"),
+                     openBookingPage(two, "Intro call")]);
+  const [start] = await slotStarts(one);
+  assert.equal((await slotStarts(two))[0], start);
+  await Promise.all([pickSlot(one, start), pickSlot(two, start)]);
+  await fillDetails(one, "Grace Hopper", "grace@example.com");
+  await fillDetails(two, "Alan Turing", "alan@example.com");
+
+  await one.getByRole("button", { name: "Book this time" }).click();
+  await one.getByRole("heading", { name: "You are booked" }).waitFor();
+  await two.getByRole("button", { name: "Book this time" }).click();
+  await two.getByText("That time was just taken — here are the times still free")
+    .waitFor();
+  await two.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  const fresh = await slotStarts(two);
+  assert.ok(!fresh.includes(start), "the taken slot is no longer offered");
+  assert.ok(fresh.length > 10, "the other slots are");
+  assert.equal(await two.locator("#step-details").isHidden(), true);
+  await shot(two, "08-slot-taken");
+  log(`race for ${start}: the second visitor was told`);
+
+  /* The second visitor books the next free time; the form kept the values. */
+  await pickSlot(two, fresh[0]);
+  assert.equal(await two.getByLabel("Email").inputValue(), "alan@example.com");
+  await two.getByRole("button", { name: "Book this time" }).click();
+  await two.getByRole("heading", { name: "You are booked" }).waitFor();
+  assert.equal((await bookingsOf("grace@example.com")).length, 1);
+  const [alan] = await bookingsOf("alan@example.com");
+  assert.equal(Date.parse(alan.start), Date.parse(fresh[0]));
+
+  /* Reschedule from the manage page. */
+  await two.getByRole("link", { name: "Manage your booking" }).click();
+  await two.locator("#b-status", { hasText: "Confirmed" }).waitFor();
+  await two.getByRole("button", { name: "Reschedule" }).click();
+  await two.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  let offered = await slotStarts(two);
+  assert.ok(!offered.includes(start), "another's booked slot is not offered");
+  /* The slots exclude the booking being moved: its own time is free. */
+  assert.ok(offered.includes(fresh[0]), "the booking's own time is offered");
+
+  /* Someone else takes the chosen time before it is confirmed. */
+  const lost = offered[2];
+  await pickSlot(two, lost);
+  await two.getByText("Move your booking to").waitFor();
+  const other = await adminApi("POST", "/api/v1/bookings", {
+    event_type: "intro", start: lost,
+    attendee: { name: "Edsger", email: "edsger@example.com" },
+  });
+  assert.equal(other.status, 201, JSON.stringify(other.json));
+  await two.getByRole("button", { name: "Move my booking" }).click();
+  await two.getByText("That time was just taken — here are the times still free")
+    .waitFor();
+  await two.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  offered = await slotStarts(two);
+  assert.ok(!offered.includes(lost));
+  await shot(two, "09-reschedule-taken");
+
+  const target = offered[3];
+  await pickSlot(two, target);
+  await shot(two, "10-reschedule-pick");
+  await two.getByRole("button", { name: "Move my booking" }).click();
+  await two.getByText("Your booking is moved to").waitFor();
+  assert.ok((await two.locator("#b-when").textContent())
+    .includes(timeIn(VISITOR_ZONE, target)));
+  await shot(two, "11-rescheduled");
+  const moved = await adminApi("GET", "/api/v1/bookings/" + alan.uid);
+  assert.equal(moved.json.status, "confirmed");
+  assert.equal(Date.parse(moved.json.start), Date.parse(target));
+  assert.equal(Date.parse(moved.json.rescheduled_from), Date.parse(fresh[0]));
+
+  /* The old time is free again, the new one is not. */
+  await openBookingPage(one, "Intro call");
+  const now = await slotStarts(one);
+  assert.ok(now.includes(fresh[0]) && !now.includes(target));
+  log("rescheduled; old slot free, new slot taken");
+  await one.context().close();
+
+  /* Wrong and missing tokens. */
+  await two.goto(`${base}/manage/${alan.uid}?token=not-the-token`);
+  await two.locator("#page-error", { hasText: "does not open a booking" })
+    .waitFor();
+  assert.equal(await two.locator("#booking").isHidden(), true);
+  await shot(two, "12-wrong-token");
+  await two.goto(`${base}/manage/${alan.uid}`);
+  await two.locator("#page-error", { hasText: "link is incomplete" }).waitFor();
+  await two.context().close();
+}
+
+// The booking flow on a phone-sized screen.
+async function phone() {
+  const page = await visitor("phone", {
+    viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
+    deviceScaleFactor: 2,
+  });
+  await page.goto(base + "/");
+  await page.getByLabel("Deep dive").waitFor();
+  await page.screenshot({ path: path.join(SHOTS, "13-phone-start.png") });
+  await page.getByLabel("Deep dive").check();
+  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  const [start] = await slotStarts(page);
+  await page.locator(`.slot[data-start="${start}"]`).tap();
+  await page.getByRole("heading", { name: "Your details" }).waitFor();
+  await fillDetails(page, "Katherine Johnson", "katherine@example.com");
+  await page.screenshot({ path: path.join(SHOTS, "14-phone-details.png") });
+  await shot(page, "15-phone-full");
+  const wide = await page.evaluate(
+    () => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(wide <= 0, `no sideways scrolling on a phone (${wide}px over)`);
+  await page.getByRole("button", { name: "Book this time" }).tap();
+  await page.getByRole("heading", { name: "You are booked" }).waitFor();
+  await page.screenshot({ path: path.join(SHOTS, "16-phone-confirmation.png") });
+  const [k] = await bookingsOf("katherine@example.com");
+  assert.equal(k.event_type, "deep-dive");
+  assert.equal(Date.parse(k.end) - Date.parse(k.start), 3600_000);
+
+  /* The manage page on the narrowest common phone. */
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.getByRole("link", { name: "Manage your booking" }).tap();
+  await page.locator("#b-status", { hasText: "Confirmed" }).waitFor();
+  await page.getByRole("button", { name: "Reschedule" }).tap();
+  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  const over = await page.evaluate(
+    () => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(over <= 0, `no sideways scrolling at 360 px (${over}px over)`);
+  await page.screenshot({ path: path.join(SHOTS, "17-phone-manage.png") });
+  log("phone: booked, manage page fits 360 px");
+  await page.context().close();
+}
+
+// --- main ----------------------------------------------------------------
+
+async function cleanup() {
+  if (browser)
+    await browser.close().catch(() => {});
+  browser = null;
+  const how = await stopDaemon();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return how;
+}
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await startDaemon();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: STEP_MS,
+    args: ["--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+  await bookAndCancel();
+  await raceAndReschedule();
+  await phone();
+  assert.deepEqual(problems, [], "no script errors or CSP violations");
+}
+
+const overall = setTimeout(() => {
+  console.error(`e2e: FAIL: over ${TOTAL_MS / 1000} s`);
+  cleanup().finally(() => process.exit(1));
+}, TOTAL_MS);
+process.on("exit", () => {
+  if (daemon && daemon.exitCode === null && daemon.signalCode === null)
+    daemon.kill("SIGKILL");
+});
+for (const sig of ["SIGINT", "SIGTERM"])
+  process.on(sig, () => cleanup().finally(() => process.exit(1)));
+
+let failed = false;
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  console.error("e2e: FAIL:", e.stack || e);
+  if (problems.length)
+    console.error("browser problems:\n" + problems.join("\n"));
+}
+const how = await cleanup();
+clearTimeout(overall);
+if (how && (how.code !== 0 || how.signal)) {
+  failed = true;
+  console.error(`e2e: FAIL: bookingd exited with ${how.signal || how.code}`);
+}
+if (failed || process.env.E2E_VERBOSE)
+  console.error("--- bookingd log (tail) ---\n" + daemonLog.slice(-8000));
+log(failed ? "FAIL" : "PASS");
+process.exit(failed ? 1 : 0);

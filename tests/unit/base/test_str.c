@@ -1,0 +1,221 @@
+/* tests/unit/base/test_str.c — base/str.c: UTF-8 validation, slugs,
+ * integer parsing and the small copy/compare helpers. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "base/str.h"
+
+struct utf8_case {
+    const char *s;
+    size_t max;
+    bool newlines;
+    bool valid;
+    const char *why;
+};
+
+static void test_utf8(void **state)
+{
+    static const struct utf8_case cases[] = {
+        {"", 10, false, true, "empty"},
+        {"hello", 10, false, true, "ASCII"},
+        {"h\xc3\xa9llo", 10, false, true, "2-byte e-acute"},
+        {"\xe2\x82\xac", 10, false, true, "3-byte euro sign"},
+        {"\xf0\x9f\x98\x80", 10, false, true, "4-byte emoji"},
+        {"\xef\xbf\xbd", 10, false, true, "U+FFFD"},
+        {"\xf4\x8f\xbf\xbf", 10, false, true, "U+10FFFF, the last"},
+        {"\xc2\xa0", 10, false, true, "U+00A0, just past C1"},
+        {"\xed\x9f\xbf", 10, false, true, "U+D7FF, before surrogates"},
+        {"\xee\x80\x80", 10, false, true, "U+E000, after surrogates"},
+        /* Overlong forms. */
+        {"\xc0\xaf", 10, false, false, "overlong '/' in 2 bytes"},
+        {"\xc1\xbf", 10, false, false, "overlong in 2 bytes"},
+        {"\xe0\x80\xaf", 10, false, false, "overlong '/' in 3 bytes"},
+        {"\xe0\x9f\xbf", 10, false, false, "overlong U+07FF in 3 bytes"},
+        {"\xf0\x80\x80\xaf", 10, false, false, "overlong '/' in 4 bytes"},
+        {"\xf0\x8f\xbf\xbf", 10, false, false, "overlong U+FFFF in 4 bytes"},
+        {"\xc0\x80", 10, false, false, "overlong NUL"},
+        /* Surrogates and out of range. */
+        {"\xed\xa0\x80", 10, false, false, "U+D800"},
+        {"\xed\xbf\xbf", 10, false, false, "U+DFFF"},
+        {"\xed\xa0\xbd\xed\xb8\x80", 10, false, false, "CESU-8 pair"},
+        {"\xf4\x90\x80\x80", 10, false, false, "U+110000"},
+        {"\xf5\x80\x80\x80", 10, false, false, "lead F5"},
+        {"\xf8\x88\x80\x80\x80", 10, false, false, "5-byte form"},
+        {"\xfe", 10, false, false, "FE"},
+        {"\xff", 10, false, false, "FF"},
+        /* Broken sequences. */
+        {"\x80", 10, false, false, "lone continuation"},
+        {"a\xbf"
+         "b",
+         10, false, false, "continuation inside ASCII"},
+        {"\xc3", 10, false, false, "truncated 2-byte at the end"},
+        {"\xc3"
+         "a",
+         10, false, false, "2-byte lead then ASCII"},
+        {"\xe2\x82", 10, false, false, "truncated 3-byte"},
+        {"\xf0\x9f\x98", 10, false, false, "truncated 4-byte"},
+        {"\xe2\x28\xa1", 10, false, false, "bad second byte"},
+        /* Controls. */
+        {"a\x01"
+         "b",
+         10, true, false, "C0 control"},
+        {"a\x1b[31m", 10, true, false, "escape"},
+        {"a\x7f", 10, true, false, "DEL"},
+        {"a\xc2\x85"
+         "b",
+         10, true, false, "C1 NEL"},
+        {"a\xc2\x9f", 10, true, false, "C1 APC"},
+        {"a\nb", 10, false, false, "newline not allowed"},
+        {"a\nb", 10, true, true, "newline allowed"},
+        {"a\r\n\tb", 10, true, true, "CR LF TAB allowed"},
+        {"a\tb", 10, false, false, "tab not allowed"},
+        /* Size in bytes. */
+        {"abcd", 4, false, true, "exactly max"},
+        {"abcde", 4, false, false, "one over max"},
+        {"\xc3\xa9", 2, false, true, "2 bytes, max 2"},
+        {"\xc3\xa9", 1, false, false, "2 bytes, max 1"},
+        {"a\xf0\x9f\x98\x80", 4, false, false, "5 bytes, max 4"},
+        {"", 0, false, true, "empty, max 0"},
+        {"a", 0, false, false, "one byte, max 0"},
+    };
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        if (bk_utf8_valid(cases[i].s, cases[i].max, cases[i].newlines) !=
+            cases[i].valid)
+            fail_msg("case %zu (%s): want %s", i, cases[i].why,
+                     cases[i].valid ? "valid" : "invalid");
+}
+
+static void test_slug(void **state)
+{
+    char s[80];
+
+    (void)state;
+    assert_true(bk_slug_valid("a", 63));
+    assert_true(bk_slug_valid("intro-call", 63));
+    assert_true(bk_slug_valid("a1-b2", 63));
+    assert_true(bk_slug_valid("30min", 63));
+    assert_true(bk_slug_valid("a--b", 63));
+    assert_false(bk_slug_valid(NULL, 63));
+    assert_false(bk_slug_valid("", 63));
+    assert_false(bk_slug_valid("-a", 63));
+    assert_false(bk_slug_valid("a-", 63));
+    assert_false(bk_slug_valid("-", 63));
+    assert_false(bk_slug_valid("Intro", 63));
+    assert_false(bk_slug_valid("a_b", 63));
+    assert_false(bk_slug_valid("a b", 63));
+    assert_false(bk_slug_valid("a.b", 63));
+    assert_false(bk_slug_valid("a/b", 63));
+    assert_false(bk_slug_valid("..", 63));
+    assert_false(bk_slug_valid("caf\xc3\xa9", 63));
+    memset(s, 'a', sizeof(s));
+    s[63] = '\0';
+    assert_true(bk_slug_valid(s, 63));
+    s[63] = 'a';
+    s[64] = '\0';
+    assert_false(bk_slug_valid(s, 63));
+}
+
+static void test_parse_i64(void **state)
+{
+    static const char *const malformed[] = {
+        "",    "+1",  " 1",  "1 ",  "1a",  "0x10", "-",     "--1",
+        "1.0", "1e3", "\t1", "1\n", "- 1", "١",    "1_000",
+    };
+    int64_t v = 77;
+
+    (void)state;
+    assert_int_equal(bk_parse_i64("0", INT64_MIN, INT64_MAX, &v), BK_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(bk_parse_i64("-0", INT64_MIN, INT64_MAX, &v), BK_OK);
+    assert_int_equal(v, 0);
+    assert_int_equal(bk_parse_i64("42", INT64_MIN, INT64_MAX, &v), BK_OK);
+    assert_int_equal(v, 42);
+    assert_int_equal(bk_parse_i64("-42", INT64_MIN, INT64_MAX, &v), BK_OK);
+    assert_int_equal(v, -42);
+    assert_int_equal(bk_parse_i64("007", 0, 10, &v), BK_OK);
+    assert_int_equal(v, 7);
+    assert_int_equal(
+        bk_parse_i64("9223372036854775807", INT64_MIN, INT64_MAX, &v), BK_OK);
+    assert_true(v == INT64_MAX);
+    assert_int_equal(
+        bk_parse_i64("-9223372036854775808", INT64_MIN, INT64_MAX, &v), BK_OK);
+    assert_true(v == INT64_MIN);
+    v = 77;
+    assert_int_equal(
+        bk_parse_i64("9223372036854775808", INT64_MIN, INT64_MAX, &v),
+        BK_E_INVALID);
+    assert_int_equal(
+        bk_parse_i64("-9223372036854775809", INT64_MIN, INT64_MAX, &v),
+        BK_E_INVALID);
+    assert_int_equal(
+        bk_parse_i64("99999999999999999999999", INT64_MIN, INT64_MAX, &v),
+        BK_E_INVALID);
+    /* Bounds are inclusive. */
+    assert_int_equal(bk_parse_i64("1", 1, 10, &v), BK_OK);
+    assert_int_equal(bk_parse_i64("10", 1, 10, &v), BK_OK);
+    assert_int_equal(v, 10);
+    v = 77;
+    assert_int_equal(bk_parse_i64("0", 1, 10, &v), BK_E_INVALID);
+    assert_int_equal(bk_parse_i64("11", 1, 10, &v), BK_E_INVALID);
+    assert_int_equal(bk_parse_i64("-1", 0, 10, &v), BK_E_INVALID);
+    assert_int_equal(bk_parse_i64(NULL, 0, 10, &v), BK_E_MALFORMED);
+    for (size_t i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++)
+        if (bk_parse_i64(malformed[i], INT64_MIN, INT64_MAX, &v) !=
+            BK_E_MALFORMED)
+            fail_msg("\"%s\" should be malformed", malformed[i]);
+    assert_int_equal(v, 77); /* untouched by failures */
+}
+
+static void test_small_helpers(void **state)
+{
+    char buf[8], low[] = "MiXeD-123 \xc3\x89";
+    const unsigned char bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+    char hex[9];
+
+    (void)state;
+    assert_int_equal(bk_strlcpy(buf, "abc", sizeof(buf)), 3);
+    assert_string_equal(buf, "abc");
+    assert_int_equal(bk_strlcpy(buf, "abcdefghij", sizeof(buf)), 10);
+    assert_string_equal(buf, "abcdefg");
+    assert_int_equal(bk_strlcpy(buf, "xyz", 1), 3);
+    assert_string_equal(buf, "");
+    buf[0] = 'Q';
+    assert_int_equal(bk_strlcpy(buf, "xyz", 0), 3);
+    assert_int_equal(buf[0], 'Q');
+
+    assert_string_equal(bk_str_ascii_lower(low), "mixed-123 \xc3\x89");
+    assert_true(bk_str_ieq("Bearer", "bEARER"));
+    assert_true(bk_str_ieq("", ""));
+    assert_false(bk_str_ieq("abc", "abcd"));
+    assert_false(bk_str_ieq("abcd", "abc"));
+    assert_false(bk_str_ieq("a[", "a{"));
+
+    assert_true(bk_ct_memeq("abcd", "abcd", 4));
+    assert_false(bk_ct_memeq("abcd", "abce", 4));
+    assert_false(bk_ct_memeq("xbcd", "abcd", 4));
+    assert_true(bk_ct_memeq("a", "b", 0));
+
+    bk_hex_encode(bytes, sizeof(bytes), hex);
+    assert_string_equal(hex, "000fa5ff");
+    bk_hex_encode(bytes, 0, hex);
+    assert_string_equal(hex, "");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_slug),
+        cmocka_unit_test(test_parse_i64),
+        cmocka_unit_test(test_small_helpers),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
