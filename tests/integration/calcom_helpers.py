@@ -17,7 +17,6 @@ import sqlite3
 import time
 
 import conftest
-from conftest import iso_utc, today_utc
 
 FIXTURES = pathlib.Path(__file__).resolve().parent.parent / "fixtures" / \
     "calcom"
@@ -31,6 +30,21 @@ FINAL = ("processed", "ignored", "failed")
 
 # The inbox table's status integers (core/ledger.h order).
 DB_RECEIVED, DB_PROCESSED, DB_IGNORED, DB_FAILED = 0, 1, 2, 3
+
+
+# ---- time ------------------------------------------------------------------
+
+
+def utc_now():
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def today_utc():
+    return utc_now().date()
+
+
+def iso_utc(t):
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 # ---- the environment -------------------------------------------------------
@@ -93,7 +107,7 @@ _created_seq = [0]
 def created_at():
     """A distinct createdAt (ms resolution, like Cal.com's toISOString)."""
     _created_seq[0] += 1
-    t = conftest.utc_now() + dt.timedelta(milliseconds=_created_seq[0])
+    t = utc_now() + dt.timedelta(milliseconds=_created_seq[0])
     return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{t.microsecond // 1000:03d}Z"
 
 

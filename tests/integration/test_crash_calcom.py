@@ -24,7 +24,7 @@ import time
 import pytest
 
 import calcom_helpers as H
-from conftest import today_utc
+from calcom_helpers import today_utc
 
 ROUND_SIZE = 400
 THREADS = 32

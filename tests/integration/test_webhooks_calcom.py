@@ -17,8 +17,8 @@ import time
 import pytest
 
 import calcom_helpers as H
-from conftest import (assert_error, parse_instant, standard_catalog,
-                      today_utc)
+from calcom_helpers import today_utc
+from conftest import assert_error, parse_instant, standard_catalog
 
 DAY = dt.timedelta(days=1)
 MIN = dt.timedelta(minutes=1)
