@@ -69,9 +69,12 @@ function done(summary, latency, requests)
    io.write(string.format("INGEST answered_2xx %d\n", s_ok))
    io.write(string.format("INGEST duplicates %d\n", s_dup))
    io.write(string.format("INGEST not_2xx %d\n", s_other))
+   local e = summary.errors
    io.write(string.format("INGEST socket_errors %d\n",
-                          summary.errors.connect + summary.errors.read +
-                          summary.errors.write + summary.errors.timeout))
+                          e.connect + e.read + e.write + e.timeout))
+   io.write(string.format(
+      "INGEST socket_errors_detail connect=%d,read=%d,write=%d,timeout=%d\n",
+      e.connect, e.read, e.write, e.timeout))
    io.write(string.format("INGEST new_per_s %.0f\n", (s_ok - s_dup) / secs))
    for _, p in ipairs({50, 90, 99, 99.9}) do
       io.write(string.format("INGEST latency_p%s_ms %.2f\n", p,

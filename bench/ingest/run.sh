@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # bench/ingest/run.sh [BOOKINGD] — throughput of POST /webhooks/calcom:
-# verify, store durably (group commit), acknowledge. Prints figures, asserts
-# nothing. Every step is bounded in time; the daemon is always stopped.
+# verify, store durably (group commit), acknowledge (bench/README.md,
+# "bench/ingest"). Prints figures, asserts nothing. Every step is bounded
+# in time; the daemon is always stopped.
 #
 #   BOOKINGD     the binary (default build/release/bookingd; build it
 #                without sanitizers to measure)
@@ -57,8 +58,6 @@ trap 'exit 130' INT TERM
 
 db=$tmp/bookingd.db
 secret=bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
-port=$("$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url=http://127.0.0.1:$port
 
 echo "bench/ingest: $bin, ${duration}s, $connections connections, $threads threads, $count distinct deliveries"
 echo "bench/ingest: signing $count Cal.com BOOKING_CREATED bodies ..."
@@ -71,25 +70,57 @@ printf 'bench/ingest: signed in %s s (%s bytes)\n' \
 
 env_workers=()
 [ -n "${WORKERS:-}" ] && env_workers=(BOOKINGD_WORKERS="$WORKERS")
-env -u BOOKINGD_FAULTS \
-    BOOKINGD_DATABASE="sqlite:$db" BOOKINGD_LISTEN="127.0.0.1:$port" \
-    BOOKINGD_ADMIN_KEY="bench-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')" \
-    BOOKINGD_LOG_LEVEL=warn CALCOM_WEBHOOK_SECRET="$secret" "${env_workers[@]}" \
-    "$bin" serve >"$tmp/serve.out" 2>"$tmp/serve.err" &
-pid=$!
-ready=
-for _ in $(seq 300); do
-    if ! kill -0 "$pid" 2>/dev/null; then
-        cat "$tmp/serve.err" >&2
-        die "the daemon exited at start"
-    fi
-    if curl -fsS --max-time 1 "$url/healthz" >/dev/null 2>&1; then
-        ready=1
+admin_key=bench-admin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')
+
+free_port() {
+    "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# Starts the daemon on $port; returns 1 when the port turns out to be
+# another process's too (bookingd listens with SO_REUSEPORT, so a second
+# listener on the same port starts and shares the connections).
+start_daemon() {
+    env -u BOOKINGD_FAULTS \
+        BOOKINGD_DATABASE="sqlite:$db" BOOKINGD_LISTEN="127.0.0.1:$port" \
+        BOOKINGD_ADMIN_KEY="$admin_key" BOOKINGD_LOG_LEVEL=warn \
+        CALCOM_WEBHOOK_SECRET="$secret" "${env_workers[@]}" \
+        "$bin" serve >"$tmp/serve.out" 2>"$tmp/serve.err" &
+    pid=$!
+    local ready=
+    for _ in $(seq 300); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            cat "$tmp/serve.err" >&2
+            die "the daemon exited at start"
+        fi
+        if curl -fsS --max-time 1 "$url/healthz" >/dev/null 2>&1; then
+            ready=1
+            break
+        fi
+        sleep 0.1
+    done
+    [ -n "$ready" ] || die "the daemon did not answer /healthz within 30 s"
+    for _ in $(seq 8); do
+        code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 2 \
+            -H "Authorization: Bearer $admin_key" "$url/api/v1/hosts?limit=1" || true)
+        [ "$code" = 200 ] || return 1
+    done
+}
+
+started=
+for _ in 1 2 3 4 5; do
+    port=$(free_port)
+    url=http://127.0.0.1:$port
+    if start_daemon; then
+        started=1
         break
     fi
-    sleep 0.1
+    echo "bench/ingest: port $port is shared with another listener; another port" >&2
+    kill -TERM "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+    pid=
+    rm -f "$db" "$db-wal" "$db-shm"
 done
-[ -n "$ready" ] || die "the daemon did not answer /healthz within 30 s"
+[ -n "$started" ] || die "found no port of its own in 5 tries"
 
 q() { sqlite3 -readonly "file:$db?mode=ro" "$1"; }
 
@@ -119,8 +150,9 @@ printf '%-40s %s\n' "acknowledged (2xx)" "$ok"
 printf '%-40s %s\n' "  of which replays (\"duplicate\")" "$dup"
 printf '%-40s %s\n' "  new deliveries acknowledged" "$((ok - dup))"
 printf '%-40s %s\n' "stored in the inbox table" "$stored"
-printf '%-40s %s\n' "not 2xx / socket errors" \
-    "$(figure not_2xx) / $(figure socket_errors)"
+printf '%-40s %s / %s (%s)\n' "not 2xx / socket errors" \
+    "$(figure not_2xx)" "$(figure socket_errors)" \
+    "$(figure socket_errors_detail)"
 if [ "$stored" -gt 0 ]; then
     printf '%-40s %s (about %s deliveries each; distinct received_ms, a lower bound)\n' \
         "group-commit batches (estimate)" "$batches" \
