@@ -4,6 +4,8 @@
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
+#include "base/buf.h"
+#include "jobs/inbox.h"
 #include "base/banned.h"
 
 static void healthz(void *ctx, struct bk_http_request *req,
@@ -86,7 +88,62 @@ out:
         bk_api_error(req, resp, e, &err);
 }
 
+/* GET /metrics (admin): Prometheus text exposition format 0.0.4. */
+static void metrics(void *ctx, struct bk_http_request *req,
+                    struct bk_http_response *resp)
+{
+    static const char *const job_status[] = {"pending", "running", "done",
+                                             "dead"};
+    struct bk_api *api = ctx;
+    struct bk_errbuf err;
+    struct bk_tx *tx = NULL;
+    struct bk_inbox_stats st;
+    struct bk_buf b;
+    int64_t counts[4];
+    enum bk_err e;
+
+    bk_errbuf_clear(&err);
+    bk_buf_init(&b, 64 * 1024);
+    memset(&st, 0, sizeof(st));
+    if (api->inbox)
+        bk_inbox_stats(api->inbox, &st);
+    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
+        (e = bk_store_job_counts(tx, counts, &err)))
+        goto out;
+    e = bk_buf_appendf(
+        &b,
+        "# HELP bookingd_inbox_deliveries_total Webhook deliveries taken in "
+        "since start, by outcome.\n"
+        "# TYPE bookingd_inbox_deliveries_total counter\n"
+        "bookingd_inbox_deliveries_total{outcome=\"stored\"} %llu\n"
+        "bookingd_inbox_deliveries_total{outcome=\"duplicate\"} %llu\n"
+        "bookingd_inbox_deliveries_total{outcome=\"refused\"} %llu\n"
+        "# HELP bookingd_inbox_batches_total Inbox transactions committed "
+        "since start (group commit).\n"
+        "# TYPE bookingd_inbox_batches_total counter\n"
+        "bookingd_inbox_batches_total %llu\n"
+        "# HELP bookingd_jobs Jobs in the queue, by status.\n"
+        "# TYPE bookingd_jobs gauge\n",
+        (unsigned long long)st.stored, (unsigned long long)st.replays,
+        (unsigned long long)st.failures, (unsigned long long)st.batches);
+    for (int i = 0; !e && i < 4; i++)
+        e = bk_buf_appendf(&b, "bookingd_jobs{status=\"%s\"} %lld\n",
+                           job_status[i], (long long)counts[i]);
+    if (e)
+        goto out;
+    resp->status = 200;
+    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
+    resp->body = bk_arena_memdup(req->arena, b.data, b.len);
+    resp->body_len = b.len;
+out:
+    bk_store_rollback(tx);
+    bk_buf_release(&b);
+    if (e)
+        bk_api_error(req, resp, e, &err);
+}
+
 const struct bk_route bk_api_ops_routes[] = {
+    {"GET", "/metrics", metrics, BK_ROUTE_ADMIN},
     {"GET", "/healthz", healthz, BK_ROUTE_PUBLIC},
     {"GET", "/readyz", readyz, BK_ROUTE_PUBLIC},
     {"GET", "/api/v1/activity", activity_list, BK_ROUTE_ADMIN},

@@ -240,7 +240,7 @@ json_t *bk_render_delivery(const struct bk_delivery *d, bool with_payload)
     const char *status = bk_delivery_status_name(d->status);
 
     /* A stored delivery whose job has failed attempts is being retried. */
-    if (d->status == BK_DELIVERY_RECEIVED && d->attempts > 0)
+    if (d->status == BK_DELIVERY_RECEIVED && d->attempts > 0 && d->error)
         status = "retrying";
     json_object_set_new(o, "id", json_string(d->public_id));
     json_object_set_new(o, "provider", json_string(d->provider));

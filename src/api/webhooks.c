@@ -88,9 +88,7 @@ static void receive(void *ctx, struct bk_http_request *req,
     if (problem) {
         /* Unidentifiable: keyed by the body's hash so a resend is a
          * replay. */
-        id.delivery_key = NULL;
-        id.type = NULL;
-        id.known = false;
+        memset(&id, 0, sizeof(id));
     } else if (id.known) {
         problem = p->normalize(req->body, req->body_len, req->arena, &ev, &why);
     } else {
@@ -103,6 +101,7 @@ static void receive(void *ctx, struct bk_http_request *req,
                                   : why.msg;
     }
     item.type = id.type;
+    item.subject = problem ? NULL : id.subject;
     item.delivery_key = id.delivery_key;
     if (!item.delivery_key)
         item.delivery_key =
@@ -110,7 +109,12 @@ static void receive(void *ctx, struct bk_http_request *req,
 
     e = bk_inbox_store(api->inbox, &item, req->arena, &res, &err);
     if (e) {
-        bk_api_error(req, resp, e == BK_E_BUSY ? BK_E_UNAVAILABLE : e, &err);
+        /* Nothing was stored: the provider should send it again. */
+        bk_log_error("webhooks: a %s delivery could not be stored: %s", p->name,
+                     err.msg);
+        bk_fail(&err, BK_E_UNAVAILABLE,
+                "the delivery could not be stored; send it again shortly");
+        bk_api_error(req, resp, BK_E_UNAVAILABLE, &err);
         return;
     }
     if (problem) {

@@ -172,6 +172,8 @@ struct bk_delivery {
     const char *provider;     /* "calcom" */
     const char *delivery_key; /* the provider's delivery id or our hash */
     const char *type;         /* "BOOKING_CREATED"; may be NULL */
+    const char *subject;      /* the provider object it is about (a
+                                 booking uid); may be NULL */
     int64_t received_ms;
     const char *payload; /* the raw body, NUL-terminated */
     size_t payload_len;

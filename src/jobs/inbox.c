@@ -61,6 +61,7 @@ static enum bk_err insert(struct bk_inbox *inbox, struct bk_tx *tx,
     d.provider = it->provider;
     d.delivery_key = it->delivery_key;
     d.type = it->type;
+    d.subject = it->subject;
     d.payload = it->payload;
     d.payload_len = it->payload_len;
     d.status = it->status;

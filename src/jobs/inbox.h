@@ -34,6 +34,7 @@ struct bk_inbox_item {
     const char *provider;     /* "calcom" */
     const char *delivery_key; /* idempotency key; (provider, key) unique */
     const char *type;         /* trigger, or NULL */
+    const char *subject;      /* the booking uid it is about, or NULL */
     const char *payload;      /* the raw body */
     size_t payload_len;
     /* RECEIVED: queue it for applying; IGNORED or FAILED: store only. */

@@ -125,10 +125,10 @@ static enum bk_err resolve_host(struct bk_tx *tx, const struct bk_ext_event *ev,
         }
     }
     memset(&h, 0, sizeof(h));
-    h.slug = slugify(arena, ev->provider,
-                     o->username ? bk_arena_printf(arena, "-%s", o->username)
-                     : o->email  ? bk_arena_printf(arena, "-%s", o->email)
-                                 : "",
+    h.slug = slugify(arena, bk_arena_printf(arena, "%s-", ev->provider),
+                     o->username ? o->username
+                     : o->email  ? o->email
+                                 : "organizer",
                      BK_MAX_SLUG);
     h.name = o->name ? o->name : o->email ? o->email : "Imported host";
     h.email = o->email ? o->email : "organizer@invalid.example";

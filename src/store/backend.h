@@ -178,6 +178,9 @@ struct bk_store_backend {
                                  struct bk_arena *arena,
                                  struct bk_delivery **out, size_t *n,
                                  struct bk_errbuf *err);
+    enum bk_err (*delivery_wake)(struct bk_tx *tx, const char *provider,
+                                 const char *subject, int64_t except_id,
+                                 int64_t now_ms, int *n, struct bk_errbuf *err);
     enum bk_err (*job_enqueue)(struct bk_tx *tx, const char *kind,
                                const char *dedupe_key, const char *payload,
                                int64_t run_at_ms, int max_attempts,

@@ -455,6 +455,18 @@ enum bk_err bk_store_delivery_list(struct bk_tx *tx, const char *provider,
                                  out, n, err);
 }
 
+enum bk_err bk_store_delivery_wake(struct bk_tx *tx, const char *provider,
+                                   const char *subject, int64_t except_id,
+                                   int64_t now_ms, int *n,
+                                   struct bk_errbuf *err)
+{
+    if (tx->mode != BK_TX_WRITE)
+        return bk_fail(err, BK_E_INTERNAL, "%s needs a write transaction",
+                       __func__);
+    return tx->vt->delivery_wake(tx, provider, subject, except_id, now_ms, n,
+                                 err);
+}
+
 enum bk_err bk_store_job_enqueue(struct bk_tx *tx, const char *kind,
                                  const char *dedupe_key, const char *payload,
                                  int64_t run_at_ms, int max_attempts,

@@ -357,6 +357,17 @@ bk_store_delivery_list(struct bk_tx *tx, const char *provider, int status,
                        struct bk_delivery **out, size_t *n,
                        struct bk_errbuf *err);
 
+/* Makes the other deliveries about the same subject run again now: those
+ * waiting for a retry are due at once, dead ones (failed after their job ran
+ * out of attempts) get their job back with attempts reset and become
+ * received. except_id (0 = none) is left alone; deliveries that failed on
+ * arrival (no job) and running ones are not touched. *n (may be NULL) is
+ * the number of deliveries woken. */
+BK_MUST_CHECK enum bk_err
+bk_store_delivery_wake(struct bk_tx *tx, const char *provider,
+                       const char *subject, int64_t except_id, int64_t now_ms,
+                       int *n, struct bk_errbuf *err);
+
 /* ---- Jobs (the queue behind the inbox and the outbox) ------------------ */
 
 /* Enqueues a pending job unless one with the same dedupe_key exists; *id is

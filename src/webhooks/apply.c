@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "webhooks/webhooks.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -46,6 +47,7 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     struct bk_sync_outcome outcome;
     struct bk_tx *tx = NULL;
     enum bk_delivery_status status = BK_DELIVERY_PROCESSED;
+    int woken = 0;
     enum bk_err e;
 
     memset(&outcome, 0, sizeof(outcome));
@@ -73,11 +75,18 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         status = BK_DELIVERY_IGNORED;
     }
 
+    if (bk_fault("inbox.apply"))
+        return bk_fail(err, BK_E_IO, "injected fault: inbox.apply");
     e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
     if (e)
         return e;
     if (id.known)
         e = bk_ledger_sync_apply(tx, &ev, bk_now_utc(), arena, &outcome, err);
+    /* Deliveries that waited for this booking to be known (a cancellation
+     * that arrived before its creation) are due now, even dead ones. */
+    if (!e && id.known)
+        e = bk_store_delivery_wake(tx, d.provider, ev.uid, d.id, bk_now_ms(),
+                                   &woken, err);
     if (!e)
         e = bk_store_delivery_set_status(tx, d.id, status, NULL, bk_now_ms(),
                                          job->id, err);
@@ -89,11 +98,12 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     }
     bk_store_rollback(tx);
     if (!e)
-        bk_log_info("inbox: %s delivery %s (%s) %s%s%s", d.provider,
+        bk_log_info("inbox: %s delivery %s (%s) %s%s%s%s", d.provider,
                     d.public_id, d.type ? d.type : "?",
                     id.known ? outcome.action : "ignored",
                     outcome.booking_uid ? " booking " : "",
-                    outcome.booking_uid ? outcome.booking_uid : "");
+                    outcome.booking_uid ? outcome.booking_uid : "",
+                    woken ? "; woke deliveries waiting for it" : "");
     return e;
 }
 

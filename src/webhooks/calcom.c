@@ -19,9 +19,9 @@
 #include "crypto/crypto.h"
 #include "base/banned.h"
 
-#define MAX_TRIGGER  64
-#define MAX_UID      200
-#define MAX_KEY_PART 64
+#define MAX_TRIGGER    64
+#define MAX_UID        200
+#define MAX_CREATED_AT 64
 
 static int hexval(char c)
 {
@@ -145,10 +145,11 @@ static enum bk_err identify(const char *body, size_t len,
         goto out;
     }
     b = booking_of(root, &prefix);
-    uid = str(b, "uid", MAX_KEY_PART);
-    created = str(root, "createdAt", MAX_KEY_PART);
+    uid = str(b, "uid", MAX_UID);
+    created = str(root, "createdAt", MAX_CREATED_AT);
     out->type = bk_arena_strdup(arena, trigger);
     out->known = known(trigger);
+    out->subject = uid && *uid ? bk_arena_strdup(arena, uid) : NULL;
     if (uid && *uid && created && *created) {
         out->delivery_key =
             bk_arena_printf(arena, "%s:%s:%s", trigger, uid, created);
@@ -280,7 +281,10 @@ static enum bk_err normalize(const char *body, size_t len,
     if (!uid || !*uid) {
         e = bk_fail_field(err, BK_E_INVALID,
                           bk_arena_printf(arena, "%suid", prefix),
-                          "is required: the Cal.com booking uid");
+                          json_is_string(json_object_get(b, "uid")) &&
+                                  json_string_length(json_object_get(b, "uid"))
+                              ? "must be at most 200 characters"
+                              : "is required: the Cal.com booking uid");
         goto out;
     }
     ev->uid = bk_arena_strdup(arena, uid);

@@ -30,6 +30,8 @@ struct bk_webhook_input {
 struct bk_webhook_id {
     const char *delivery_key; /* the provider's delivery id, or ours */
     const char *type;         /* the provider's event name; may be NULL */
+    const char *subject;      /* the provider object it is about (a
+                                 booking uid); may be NULL */
     bool known;               /* a type this provider applies */
 };
 

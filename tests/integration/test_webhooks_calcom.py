@@ -975,13 +975,46 @@ def test_everything_at_once_in_any_order_settles(coach):
 
 # ---- retries and dead letters -----------------------------------------------
 
-# No fault point fails the apply step alone: "store.commit" and
-# "store.begin" count every transaction from the start, so the daemon's own
-# first write at start-up (its secrets, cli/serve.c) takes the hit and serve
-# exits 1; "inbox.commit" fails the intake, not the apply. The retry path is
-# driven the way it happens in production instead: a cancellation that
-# carries no times for a booking bookingd has not seen yet cannot be
-# recorded (ledger/sync.h: BK_E_RETRY "until its creation arrives").
+# Two ways to make applying fail: the "inbox.apply" fault point (test
+# builds: BOOKINGD_FAULTS="inbox.apply=N" fails the first N attempts), and
+# the way it happens in production: a cancellation that carries no times for
+# a booking bookingd has not seen yet cannot be recorded (ledger/sync.h:
+# BK_E_RETRY "until its creation arrives").
+
+
+def test_failed_attempts_are_retried_and_applied_once(make_daemon):
+    d = H.start_calcom(make_daemon, BOOKINGD_FAULTS="inbox.apply=3",
+                       BOOKINGD_JOB_MAX_ATTEMPTS=10,
+                       BOOKINGD_JOB_RETRY_BASE_MS=50,
+                       BOOKINGD_JOB_RETRY_MAX_MS=200)
+    uid = H.new_uid()
+    s, e = H.future_slot(days=4)
+    dlv = H.received(d, H.created(uid, s, e))
+    rows = H.wait_processed(d, [dlv])
+    assert rows[dlv]["attempts"] == 4, rows[dlv]
+    assert rows[dlv]["last_error"] is None, rows[dlv]
+    assert len(H.by_calcom_uid(d)[uid]) == 1
+
+
+def test_a_dead_waiting_cancellation_is_applied_when_its_booking_arrives(
+        make_daemon):
+    """A cancellation that ran out of attempts waiting for its booking is
+    woken by the booking's creation: no admin replay needed."""
+    d = H.start_calcom(make_daemon, BOOKINGD_JOB_MAX_ATTEMPTS=2,
+                       BOOKINGD_JOB_RETRY_BASE_MS=50,
+                       BOOKINGD_JOB_RETRY_MAX_MS=100)
+    uid = H.new_uid()
+    dlv = H.received(d, bare_cancel(uid))
+    row = H.wait_until(
+        lambda: (lambda r: r if r["status"] == "failed" else None)(
+            H.delivery(d, dlv)), 30, "the cancellation to give up")
+    assert row["attempts"] == 2 and "not known yet" in row["last_error"]
+    s, e = H.future_slot(days=5)
+    created_id = H.received(d, H.created(uid, s, e))
+    rows = H.wait_processed(d, [created_id, dlv])
+    assert rows[dlv]["status"] == "processed", rows[dlv]
+    (b,) = H.bookings(d)
+    assert b["status"] == "cancelled"
 
 def bare_cancel(uid):
     """A BOOKING_CANCELLED reduced to its uid and reason (no times, no
@@ -1020,12 +1053,6 @@ def test_apply_is_retried_with_backoff_then_processed(make_daemon):
     assert b["cancellation_reason"] == "No longer needed"
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: while a delivery is retrying, GET /api/v1/webhook-deliveries/{id} "
-    "shows last_error null: the failed attempt's error is only in "
-    "jobs.last_error, which the delivery view (store/sqlite/queue.c "
-    "DELIVERY_SELECT reads inbox.error) does not surface until the job is "
-    "dead"))
 def test_a_retrying_delivery_shows_its_last_error(make_daemon):
     d = H.start_calcom(make_daemon, BOOKINGD_JOB_MAX_ATTEMPTS=100,
                        BOOKINGD_JOB_RETRY_BASE_MS=100,

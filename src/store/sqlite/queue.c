@@ -13,9 +13,11 @@
  * next_attempt_ms come from the delivery's job. */
 #define DELIVERY_SELECT(payload)                                               \
     "SELECT d.id, d.public_id, d.provider, d.delivery_key, d.type,"            \
-    " d.received_ms, " payload ", d.payload_len, d.status, d.error,"           \
+    " d.received_ms, " payload ", d.payload_len, d.status,"                    \
+    " CASE WHEN d.status = 0 THEN coalesce(d.error, j.last_error)"             \
+    " ELSE d.error END,"                                                       \
     " d.processed_ms, d.job_id, coalesce(j.attempts, 0),"                      \
-    " CASE WHEN j.status = 0 THEN j.run_at_ms ELSE 0 END"                      \
+    " CASE WHEN j.status = 0 THEN j.run_at_ms ELSE 0 END, d.subject"           \
     " FROM inbox d LEFT JOIN jobs j ON j.id = d.job_id"
 
 static void read_delivery(sqlite3_stmt *st, struct bk_arena *a,
@@ -41,6 +43,7 @@ static void read_delivery(sqlite3_stmt *st, struct bk_arena *a,
     d->job_id = sq_col_i64(st, 11);
     d->attempts = sq_col_int(st, 12);
     d->next_attempt_ms = sq_col_i64(st, 13);
+    d->subject = sq_col_text(st, 14, a);
 }
 
 enum bk_err sq_delivery_insert(struct bk_tx *t, const struct bk_delivery *d,
@@ -56,8 +59,8 @@ enum bk_err sq_delivery_insert(struct bk_tx *t, const struct bk_delivery *d,
     e = sq_prepare(tx, SQ_DELIVERY_INSERT,
                    "INSERT INTO inbox (public_id, provider, delivery_key,"
                    " type, received_ms, payload, payload_len, status, error,"
-                   " processed_ms, job_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
-                   " length(?6), ?7, ?8, ?9, ?10)"
+                   " processed_ms, job_id, subject) VALUES (?1, ?2, ?3, ?4,"
+                   " ?5, ?6, length(?6), ?7, ?8, ?9, ?10, ?11)"
                    " ON CONFLICT (provider, delivery_key) DO NOTHING"
                    " RETURNING id",
                    &st, err);
@@ -73,6 +76,7 @@ enum bk_err sq_delivery_insert(struct bk_tx *t, const struct bk_delivery *d,
     sq_bind_text(tx, st, 8, d->error);
     sq_bind_opt(tx, st, 9, d->processed_ms);
     sq_bind_opt(tx, st, 10, d->job_id);
+    sq_bind_text(tx, st, 11, d->subject);
     e = sq_step(tx, st, &row, "storing a delivery", err);
     if (e == BK_E_NOT_FOUND) /* the foreign key of job_id */
         e = bk_fail(err, e, "job %" PRId64 " not found", d->job_id);
@@ -252,6 +256,57 @@ static void read_job(sqlite3_stmt *st, struct bk_arena *a, struct bk_job *j)
     j->updated_ms = sq_col_i64(st, 12);
 }
 
+/* Three statements, in this order: retrying jobs become due; dead jobs of
+ * failed deliveries come back; those deliveries become received. */
+enum bk_err sq_delivery_wake(struct bk_tx *t, const char *provider,
+                             const char *subject, int64_t except_id,
+                             int64_t now_ms, int *n, struct bk_errbuf *err)
+{
+    static const struct {
+        enum sq_stmt id;
+        const char *sql;
+    } steps[] = {
+        {SQ_DELIVERY_WAKE_DUE,
+         "UPDATE jobs SET run_at_ms = ?4, updated_ms = ?4"
+         " WHERE status = 0 AND run_at_ms > ?4 AND id IN (SELECT job_id FROM"
+         " inbox WHERE provider = ?1 AND subject = ?2 AND id <> ?3"
+         " AND status = 0 AND job_id IS NOT NULL)"},
+        {SQ_DELIVERY_WAKE_DEAD_JOBS,
+         "UPDATE jobs SET status = 0, attempts = 0, run_at_ms = ?4,"
+         " last_error = NULL, lease_until_ms = NULL, lease_token = NULL,"
+         " updated_ms = ?4 WHERE status = 3 AND id IN (SELECT job_id FROM"
+         " inbox WHERE provider = ?1 AND subject = ?2 AND id <> ?3"
+         " AND status = 3 AND job_id IS NOT NULL)"},
+        {SQ_DELIVERY_WAKE_DEAD,
+         "UPDATE inbox SET status = 0, error = NULL, processed_ms = NULL"
+         " WHERE provider = ?1 AND subject = ?2 AND id <> ?3 AND status = 3"
+         " AND job_id IS NOT NULL"},
+    };
+    struct sq_tx *tx = sq_txof(t);
+    int total = 0;
+    enum bk_err e = BK_OK;
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !e; i++) {
+        sqlite3_stmt *st = NULL;
+        int changes = 0;
+        e = sq_prepare(tx, steps[i].id, steps[i].sql, &st, err);
+        if (e)
+            break;
+        sq_bind_text(tx, st, 1, provider);
+        sq_bind_text(tx, st, 2, subject);
+        sq_bind_i64(tx, st, 3, except_id);
+        if (sqlite3_bind_parameter_count(st) >= 4)
+            sq_bind_i64(tx, st, 4, now_ms);
+        e = sq_exec(tx, st, &changes, "waking deliveries", err);
+        sq_reset(st);
+        if (i != 1) /* jobs and deliveries of the dead are counted once */
+            total += changes;
+    }
+    if (n)
+        *n = e ? 0 : total;
+    return e;
+}
+
 enum bk_err sq_job_enqueue(struct bk_tx *t, const char *kind,
                            const char *dedupe_key, const char *payload,
                            int64_t run_at_ms, int max_attempts, int64_t now_ms,
@@ -417,6 +472,7 @@ enum bk_err sq_job_requeue(struct bk_tx *t, int64_t id, int64_t now_ms,
     e = sq_prepare(tx, SQ_JOB_REQUEUE,
                    "UPDATE jobs SET status = 0, attempts = 0, run_at_ms = ?2,"
                    " lease_until_ms = NULL, lease_token = NULL,"
+                   " last_error = NULL,"
                    " updated_ms = ?2 WHERE id = ?1 AND status <> 1",
                    &st, err);
     if (e)

@@ -218,9 +218,12 @@ static const char v1[] =
     "    error TEXT,\n"
     "    processed_ms INTEGER,\n"
     "    job_id INTEGER REFERENCES jobs (id) ON DELETE SET NULL,\n"
+    "    subject TEXT,\n"
     "    UNIQUE (provider, delivery_key)\n"
     ") STRICT;\n"
     "CREATE INDEX inbox_provider ON inbox (provider, id);\n"
+    "CREATE INDEX inbox_subject ON inbox (provider, subject)\n"
+    "    WHERE subject IS NOT NULL;\n"
     "CREATE INDEX inbox_job ON inbox (job_id);\n";
 
 const char *const sq_migrations[] = {

@@ -573,6 +573,7 @@ const struct bk_store_backend bk_store_sqlite = {
     .delivery_get = sq_delivery_get,
     .delivery_by_public_id = sq_delivery_by_public_id,
     .delivery_list = sq_delivery_list,
+    .delivery_wake = sq_delivery_wake,
     .job_enqueue = sq_job_enqueue,
     .job_claim = sq_job_claim,
     .job_complete = sq_job_complete,

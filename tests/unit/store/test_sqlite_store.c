@@ -1904,6 +1904,96 @@ static void test_deliveries(void **state)
 
 /* ---- Jobs -------------------------------------------------------------- */
 
+/* Adds a delivery about subject with an apply job; returns its id. */
+static int64_t add_waiting(struct fx *f, struct bk_tx *tx, const char *pid,
+                           const char *subject, int64_t *job_id)
+{
+    struct bk_delivery d = {.public_id = pid,
+                            .provider = "calcom",
+                            .delivery_key = pid,
+                            .subject = subject,
+                            .received_ms = 1000,
+                            .payload = "{}",
+                            .payload_len = 2};
+    int64_t id;
+    bool existed;
+
+    OK(f, bk_store_delivery_insert(tx, &d, &id, &existed, &f->err));
+    OK(f, bk_store_job_enqueue(tx, "inbox.apply", pid, "x", 5000000, 3, 1000,
+                               job_id, &existed, &f->err));
+    OK(f, bk_store_delivery_set_status(tx, id, BK_DELIVERY_RECEIVED, NULL, 0,
+                                       *job_id, &f->err));
+    return id;
+}
+
+static void test_delivery_wake(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct bk_delivery got;
+    struct bk_job job;
+    int64_t j_wait, j_dead, j_other, j_self, j_run;
+    int64_t waiting, dead, other, self, running;
+    int n = -1;
+
+    waiting = add_waiting(f, tx, "dlv_w", "uid-1", &j_wait);
+    dead = add_waiting(f, tx, "dlv_d", "uid-1", &j_dead);
+    other = add_waiting(f, tx, "dlv_o", "uid-2", &j_other);
+    self = add_waiting(f, tx, "dlv_s", "uid-1", &j_self);
+    running = add_waiting(f, tx, "dlv_r", "uid-1", &j_run);
+    /* The dead one: its job ran out of attempts, the delivery failed. */
+    OK(f, bk_store_job_claim(tx, 6000000, 1000, 7, &f->arena, &job, &f->err));
+    assert_int_equal(job.id, j_wait); /* due first: claim order by id */
+    OK(f, bk_store_job_fail(tx, j_wait, 7, false, 9000000, "waiting", 6000000,
+                            &f->err));
+    OK(f, bk_store_job_claim(tx, 6000000, 1000, 8, &f->arena, &job, &f->err));
+    assert_int_equal(job.id, j_dead);
+    OK(f,
+       bk_store_job_fail(tx, j_dead, 8, true, 0, "gave up", 6000000, &f->err));
+    OK(f, bk_store_delivery_set_status(tx, dead, BK_DELIVERY_FAILED, "gave up",
+                                       6000000, j_dead, &f->err));
+    /* A running one is left to its worker. */
+    OK(f, bk_store_job_claim(tx, 6000000, 60000, 9, &f->arena, &job, &f->err));
+    while (job.id != j_run) {
+        OK(f, bk_store_job_complete(tx, job.id, 9, 6000000, &f->err));
+        OK(f,
+           bk_store_job_claim(tx, 6000000, 60000, 9, &f->arena, &job, &f->err));
+    }
+
+    /* A retrying delivery shows its job's last error. */
+    OK(f, bk_store_delivery_get(tx, waiting, &f->arena, &got, &f->err));
+    assert_string_equal(got.error, "waiting");
+    assert_string_equal(got.subject, "uid-1");
+
+    OK(f, bk_store_delivery_wake(tx, "calcom", "uid-1", self, 7000000, &n,
+                                 &f->err));
+    assert_int_equal(n, 2); /* the retrying one and the dead one */
+    OK(f, bk_store_job_get(tx, j_wait, &f->arena, &job, &f->err));
+    assert_int_equal(job.status, BK_JOB_PENDING);
+    assert_int_equal(job.run_at_ms, 7000000);
+    assert_int_equal(job.attempts, 1); /* a retry keeps its count */
+    OK(f, bk_store_job_get(tx, j_dead, &f->arena, &job, &f->err));
+    assert_int_equal(job.status, BK_JOB_PENDING);
+    assert_int_equal(job.attempts, 0);
+    assert_null(job.last_error);
+    OK(f, bk_store_delivery_get(tx, dead, &f->arena, &got, &f->err));
+    assert_int_equal(got.status, BK_DELIVERY_RECEIVED);
+    assert_null(got.error);
+    /* Another subject, the excepted delivery and a running job: as they
+     * were. */
+    OK(f, bk_store_job_get(tx, j_other, &f->arena, &job, &f->err));
+    assert_int_equal(job.run_at_ms, 5000000);
+    OK(f, bk_store_job_get(tx, j_run, &f->arena, &job, &f->err));
+    assert_int_equal(job.status, BK_JOB_RUNNING);
+    (void)other;
+    (void)running;
+    /* Nothing more to wake. */
+    OK(f,
+       bk_store_delivery_wake(tx, "calcom", "uid-9", 0, 7000000, &n, &f->err));
+    assert_int_equal(n, 0);
+    commit(f, tx);
+}
+
 static void test_jobs(void **state)
 {
     struct fx *f = *state;
@@ -2098,6 +2188,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_links, setup, teardown),
         cmocka_unit_test_setup_teardown(test_activity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deliveries, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delivery_wake, setup, teardown),
         cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
     };
     const char *tmp = getenv("TMPDIR");
