@@ -84,6 +84,30 @@ void bk_hex_encode(const unsigned char *p, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+int bk_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool bk_hex_decode(const char *s, unsigned char *out, size_t n)
+{
+    if (!s || strlen(s) != 2 * n)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        int hi = bk_hex_digit(s[2 * i]), lo = bk_hex_digit(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return true;
+}
+
 bool bk_utf8_valid(const char *s, size_t max_bytes, bool allow_newlines)
 {
     const unsigned char *p = (const unsigned char *)s;

@@ -31,6 +31,13 @@ bool bk_ct_memeq(const void *a, const void *b, size_t n);
 /* Lowercase hex of n bytes into out (2n+1 bytes including the NUL). */
 void bk_hex_encode(const unsigned char *p, size_t n, char *out);
 
+/* The value of a hex digit (either case), or -1. */
+int bk_hex_digit(char c);
+
+/* Decodes exactly 2n hex digits (either case) of s into out[n]; false when
+ * s has another length or a non-hex character. */
+bool bk_hex_decode(const char *s, unsigned char *out, size_t n);
+
 /* True when s is valid UTF-8 of at most max_bytes bytes, with no control
  * characters other than those allowed (allow_newlines: \n \r \t). */
 bool bk_utf8_valid(const char *s, size_t max_bytes, bool allow_newlines);

@@ -18,27 +18,6 @@
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
 
-static bool hex_decode(const char *s, unsigned char *out, size_t n)
-{
-    if (!s || strlen(s) != 2 * n)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        unsigned v = 0;
-        for (int k = 0; k < 2; k++) {
-            char c = s[2 * i + k];
-            v <<= 4;
-            if (c >= '0' && c <= '9')
-                v |= (unsigned)(c - '0');
-            else if (c >= 'a' && c <= 'f')
-                v |= (unsigned)(c - 'a' + 10);
-            else
-                return false;
-        }
-        out[i] = (unsigned char)v;
-    }
-    return true;
-}
-
 /* Loads (or creates, once) the manage-token secret and the admin key's hash.
  * A generated admin key is printed here, once: only its hash is kept. */
 static enum bk_err load_secrets(struct bk_store *store,
@@ -56,7 +35,7 @@ static enum bk_err load_secrets(struct bk_store *store,
     if (e)
         goto out;
     e = bk_store_meta_get(tx, "manage_secret", &arena, &v, err);
-    if (e == BK_OK && !hex_decode(v, api->manage_secret, 32))
+    if (e == BK_OK && !bk_hex_decode(v, api->manage_secret, 32))
         e = bk_fail(err, BK_E_INTERNAL, "the stored manage_secret is corrupt");
     if (e == BK_E_NOT_FOUND) {
         bk_random_bytes(api->manage_secret, 32);
@@ -71,7 +50,7 @@ static enum bk_err load_secrets(struct bk_store *store,
         printf("bookingd: admin key: from BOOKINGD_ADMIN_KEY\n");
     } else {
         e = bk_store_meta_get(tx, "admin_key_sha256", &arena, &v, err);
-        if (e == BK_OK && !hex_decode(v, api->admin_key_sha256, 32))
+        if (e == BK_OK && !bk_hex_decode(v, api->admin_key_sha256, 32))
             e = bk_fail(err, BK_E_INTERNAL,
                         "the stored admin_key_sha256 is corrupt");
         if (e == BK_OK)

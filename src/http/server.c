@@ -56,17 +56,6 @@ static enum MHD_Result collect_kv(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static enum bk_err parse_listen(const char *listen, struct sockaddr_storage *ss,
                                 socklen_t *len, bool *v6, int *port,
                                 struct bk_errbuf *err)
@@ -142,8 +131,8 @@ static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
     (void)c;
     while (*r) {
         int hi, lo;
-        if (r[0] == '%' && (hi = hexval(r[1])) >= 0 &&
-            (lo = hexval(r[2])) >= 0 && (hi | lo) != 0) {
+        if (r[0] == '%' && (hi = bk_hex_digit(r[1])) >= 0 &&
+            (lo = bk_hex_digit(r[2])) >= 0 && (hi | lo) != 0) {
             *w++ = (char)(hi << 4 | lo);
             r += 3;
         } else {

@@ -23,17 +23,6 @@
 #define MAX_UID        200
 #define MAX_CREATED_AT 64
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
                           struct bk_errbuf *err)
 {
@@ -48,16 +37,9 @@ static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "the Cal.com webhook has no secret; set the same "
                        "secret there as in CALCOM_WEBHOOK_SECRET");
-    if (strlen(sig) != 2 * BK_SHA256_LEN)
+    if (!bk_hex_decode(sig, got, sizeof(got)))
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "X-Cal-Signature-256 is not a SHA-256 hex digest");
-    for (size_t i = 0; i < BK_SHA256_LEN; i++) {
-        int hi = hexval(sig[2 * i]), lo = hexval(sig[2 * i + 1]);
-        if (hi < 0 || lo < 0)
-            return bk_fail(err, BK_E_UNAUTHORIZED,
-                           "X-Cal-Signature-256 is not a SHA-256 hex digest");
-        got[i] = (unsigned char)(hi << 4 | lo);
-    }
     bk_hmac_sha256(secret, strlen(secret), &body, 1, want);
     if (!bk_ct_equal(want, got, sizeof(want)))
         return bk_fail(err, BK_E_UNAUTHORIZED,
