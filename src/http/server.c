@@ -206,6 +206,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
     const union MHD_ConnectionInfo *ci;
     const char *rid;
     char rid_buf[40], addr[64] = "";
+    bool early = false;
     enum MHD_Result ret;
 
     (void)version;
@@ -215,18 +216,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         bk_arena_init(&st->arena);
         bk_buf_init(&st->body, srv->cfg.max_body);
         st->start_ms = bk_mono_ms();
-        /* A declared length past the cap is answered 413 right away, before
-         * any byte of the body is read (and without "100 Continue"). */
+        /* A declared length past the cap is answered 413 before the body
+         * is read when the client waits for it ("Expect: 100-continue") or
+         * the length is absurd; otherwise the body is read and dropped
+         * first, so that a client writing it all does not see its
+         * connection cut instead of the answer. */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (cl) {
             int64_t n;
+            const char *expect = MHD_lookup_connection_value(
+                conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
             if (bk_parse_i64(cl, 0, INT64_MAX, &n) == BK_OK &&
-                (uint64_t)n > srv->cfg.max_body)
+                (uint64_t)n > srv->cfg.max_body) {
                 st->too_large = true;
+                early = (expect && bk_str_ieq(expect, "100-continue")) ||
+                        (uint64_t)n > 16 * (uint64_t)srv->cfg.max_body;
+            }
         }
         *con_cls = st;
-        if (!st->too_large)
+        if (!early)
             return MHD_YES;
     } else if (st->answered) {
         *upload_size = 0; /* the rest of a refused body is discarded */
