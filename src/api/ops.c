@@ -63,8 +63,9 @@ static void activity_list(void *ctx, struct bk_http_request *req,
     memset(&b, 0, sizeof(b));
     if (uid) {
         e = bk_store_booking_by_uid(tx, uid, req->arena, &b, &err);
-        if (e == BK_E_NOT_FOUND) {
-            e = bk_api_query_fail(&err, "booking", "no booking '%s'", uid);
+        if (e == BK_E_NOT_FOUND) { /* as the bookings list: nothing */
+            bk_api_list(req, resp, json_array(), NULL);
+            e = BK_OK;
             goto out;
         }
         if (e)

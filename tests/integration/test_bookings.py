@@ -709,6 +709,19 @@ def test_client_patch_refusals(app):
     assert app.snapshot() == before
 
 
+def test_client_name_can_be_cleared(app):
+    s = day_slots(app)
+    c = app.book("intro", s[0], email="n@example.com").json["client"]
+    path = f"/api/v1/clients/{c['id']}"
+    for cleared in (None, ""):
+        r = app.patch(path, {"name": "Somebody"}, admin=True)
+        assert r.status == 200 and r.json["name"] == "Somebody", r
+        r = app.patch(path, {"name": cleared}, admin=True)
+        assert r.status == 200, r
+        assert r.json["name"] is None
+        assert app.get(path, admin=True).json["name"] is None
+
+
 def test_client_list_pages(app):
     s = day_slots(app)
     ids = [app.book("intro", s[i], email=f"c{i}@example.com")

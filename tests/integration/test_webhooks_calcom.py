@@ -659,6 +659,33 @@ def test_rescheduled_moves_the_linked_booking(coach):
     assert H.booking(coach, b["uid"])["status"] == "cancelled"
 
 
+def test_an_attendee_without_a_name_is_recorded(coach):
+    """Cal.com may send no name at all: the client is recorded nameless
+    and takes the first name a later booking gives."""
+    uid = H.new_uid()
+    s, e = H.future_slot(days=6)
+    j = H.created(uid, s, e, email="noname@client.example")
+    p = j["payload"]
+    for a in p["attendees"]:
+        a.pop("name", None)
+    p.pop("responses", None)
+    dlv = H.received(coach, j)
+    rows = H.wait_processed(coach, [dlv])
+    assert rows[dlv]["status"] == "processed", rows[dlv]
+    (b,) = H.by_calcom_uid(coach)[uid]
+    assert b["client"]["email"] == "noname@client.example"
+    assert b["client"]["name"] is None
+    uid2 = H.new_uid()
+    s2, e2 = H.future_slot(days=7)
+    dlv2 = H.received(coach, H.created(uid2, s2, e2,
+                                       email="NoName@client.example",
+                                       name="Now Named"))
+    H.wait_processed(coach, [dlv2])
+    (b2,) = H.by_calcom_uid(coach)[uid2]
+    assert b2["client"]["id"] == b["client"]["id"]
+    assert b2["client"]["name"] == "Now Named"
+
+
 def test_rescheduled_from_an_unknown_booking_creates_it(coach):
     t2, e2 = H.future_slot(days=5, hour=12)
     new, old = H.new_uid("n"), H.new_uid("o")

@@ -100,7 +100,7 @@ static const char v1[] =
     "    public_id TEXT NOT NULL UNIQUE,\n"
     "    email TEXT NOT NULL,\n"
     "    email_norm TEXT NOT NULL UNIQUE CHECK (email_norm = lower(email)),\n"
-    "    name TEXT NOT NULL,\n"
+    "    name TEXT,\n"
     "    timezone TEXT,\n"
     "    status INTEGER NOT NULL CHECK (status BETWEEN 0 AND 2),\n"
     "    created_utc INTEGER NOT NULL,\n"
