@@ -64,7 +64,7 @@ struct bk_client {
     const char *public_id; /* "cli_..." shown to the outside */
     const char *email;     /* as first given; unique case-insensitively */
     const char *name;      /* may be NULL (a provider sent none) */
-    const char *timezone; /* may be NULL */
+    const char *timezone;  /* may be NULL */
     enum bk_client_status status;
     int64_t created_utc;
     int64_t updated_utc;
