@@ -193,6 +193,29 @@ bad:
                              "cursor is not one this API issued");
 }
 
+enum bk_err bk_api_page(const struct bk_http_request *req, char tag,
+                        struct bk_page *page, struct bk_errbuf *err)
+{
+    int64_t unused;
+    bool present;
+    enum bk_err e;
+
+    page->after_id = 0;
+    if ((e = bk_api_limit(req, &page->limit, err)) ||
+        (e = bk_api_cursor(req, tag, &page->after_id, &unused, &present, err)))
+        return e;
+    page->limit++;
+    return BK_OK;
+}
+
+bool bk_api_page_more(const struct bk_page *page, size_t *n)
+{
+    if (*n < (size_t)page->limit)
+        return false;
+    *n = (size_t)page->limit - 1;
+    return true;
+}
+
 enum bk_err bk_api_query_tz(const struct bk_http_request *req, const char *name,
                             const struct bk_tz **out, struct bk_errbuf *err)
 {

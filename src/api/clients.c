@@ -19,9 +19,7 @@ static void list(void *ctx, struct bk_http_request *req,
     struct bk_page page = {0, 0};
     const char *next = NULL, *email = bk_http_query(req, "email");
     const char *status_q = bk_http_query(req, "status");
-    int64_t unused;
     int status = -1;
-    bool has_cursor;
     size_t n = 0;
     json_t *data;
     enum bk_err e;
@@ -32,19 +30,14 @@ static void list(void *ctx, struct bk_http_request *req,
                               "status must be prospect, active or inactive");
         goto out;
     }
-    if ((e = bk_api_limit(req, &page.limit, &err)) ||
-        (e = bk_api_cursor(req, 'c', &page.after_id, &unused, &has_cursor,
-                           &err)))
+    if ((e = bk_api_page(req, 'c', &page, &err)))
         goto out;
-    page.limit++;
     if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
         (e = bk_store_client_list(tx, email, status, &page, req->arena, &rows,
                                   &n, &err)))
         goto out;
-    if (n >= (size_t)page.limit) {
-        n = (size_t)page.limit - 1;
+    if (bk_api_page_more(&page, &n))
         next = bk_api_cursor_encode(req->arena, 'c', rows[n - 1].id, 0);
-    }
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_client(&rows[i]));

@@ -78,8 +78,7 @@ static void list(void *ctx, struct bk_http_request *req,
     struct bk_event_type *rows = NULL;
     struct bk_page page = {0, 0};
     const char *next = NULL, *active_q = bk_http_query(req, "active");
-    int64_t unused;
-    bool has_cursor, bad, admin = bk_api_is_admin(api, req, &bad);
+    bool bad, admin = bk_api_is_admin(api, req, &bad);
     int active = 1;
     size_t n = 0;
     json_t *data;
@@ -102,19 +101,14 @@ static void list(void *ctx, struct bk_http_request *req,
             goto out;
         }
     }
-    if ((e = bk_api_limit(req, &page.limit, &err)) ||
-        (e = bk_api_cursor(req, 'e', &page.after_id, &unused, &has_cursor,
-                           &err)))
+    if ((e = bk_api_page(req, 'e', &page, &err)))
         goto out;
-    page.limit++;
     if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
         (e = bk_store_event_type_list(tx, active, &page, req->arena, &rows, &n,
                                       &err)))
         goto out;
-    if (n >= (size_t)page.limit) {
-        n = (size_t)page.limit - 1;
+    if (bk_api_page_more(&page, &n))
         next = bk_api_cursor_encode(req->arena, 'e', rows[n - 1].id, 0);
-    }
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_event_type(&rows[i], admin));

@@ -47,25 +47,18 @@ static void list(void *ctx, struct bk_http_request *req,
     struct bk_host *rows = NULL;
     struct bk_page page = {0, 0};
     const char *next = NULL;
-    int64_t unused;
-    bool has_cursor;
     size_t n = 0;
     json_t *data;
     enum bk_err e;
 
     bk_errbuf_clear(&err);
-    if ((e = bk_api_limit(req, &page.limit, &err)) ||
-        (e = bk_api_cursor(req, 'h', &page.after_id, &unused, &has_cursor,
-                           &err)))
+    if ((e = bk_api_page(req, 'h', &page, &err)))
         goto out;
-    page.limit++;
     if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
         (e = bk_store_host_list(tx, &page, req->arena, &rows, &n, &err)))
         goto out;
-    if (n >= (size_t)page.limit) {
-        n = (size_t)page.limit - 1;
+    if (bk_api_page_more(&page, &n))
         next = bk_api_cursor_encode(req->arena, 'h', rows[n - 1].id, 0);
-    }
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_host(&rows[i]));

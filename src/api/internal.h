@@ -68,6 +68,18 @@ BK_MUST_CHECK enum bk_err bk_api_cursor(const struct bk_http_request *req,
                                         char tag, int64_t *a, int64_t *b,
                                         bool *present, struct bk_errbuf *err);
 
+/* ?limit= and ?cursor= of a list keyed by row id (tag: the list's cursor
+ * letter) into page; page->limit is one more than asked, to learn whether a
+ * next page exists. */
+BK_MUST_CHECK enum bk_err bk_api_page(const struct bk_http_request *req,
+                                      char tag, struct bk_page *page,
+                                      struct bk_errbuf *err);
+
+/* After reading with a page from bk_api_page: whether there is a next page
+ * (then *n is trimmed to the rows to show, and the cursor continues after
+ * row *n - 1). */
+bool bk_api_page_more(const struct bk_page *page, size_t *n);
+
 /* ?name= as a time zone (NULL when absent). BK_E_MALFORMED (400) naming
  * the parameter when unknown. */
 BK_MUST_CHECK enum bk_err bk_api_query_tz(const struct bk_http_request *req,
