@@ -79,6 +79,16 @@ enum bk_err bk_json_only(const json_t *obj, const char *path,
     return BK_OK;
 }
 
+/* The answer for an absent or null field: fine, or "is required". */
+static enum bk_err absent(const char *path, const char *key, bool required,
+                          struct bk_arena *arena, struct bk_errbuf *err)
+{
+    if (required)
+        return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
+                             "is required");
+    return BK_OK;
+}
+
 static const json_t *field(const json_t *obj, const char *key)
 {
     const json_t *v = json_object_get(obj, key);
@@ -94,12 +104,8 @@ enum bk_err bk_json_str(const json_t *obj, const char *path, const char *key,
     const char *s;
 
     *out = NULL;
-    if (!v) {
-        if (required)
-            return bk_fail_field(err, BK_E_INVALID,
-                                 bk_json_path(arena, path, key), "is required");
-        return BK_OK;
-    }
+    if (!v)
+        return absent(path, key, required, arena, err);
     if (!json_is_string(v))
         return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
                              "must be a string");
@@ -124,12 +130,8 @@ enum bk_err bk_json_int(const json_t *obj, const char *path, const char *key,
 
     if (present)
         *present = false;
-    if (!v) {
-        if (required)
-            return bk_fail_field(err, BK_E_INVALID,
-                                 bk_json_path(arena, path, key), "is required");
-        return BK_OK;
-    }
+    if (!v)
+        return absent(path, key, required, arena, err);
     if (!json_is_integer(v))
         return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
                              "must be an integer");
@@ -152,12 +154,8 @@ enum bk_err bk_json_bool(const json_t *obj, const char *path, const char *key,
 
     if (present)
         *present = false;
-    if (!v) {
-        if (required)
-            return bk_fail_field(err, BK_E_INVALID,
-                                 bk_json_path(arena, path, key), "is required");
-        return BK_OK;
-    }
+    if (!v)
+        return absent(path, key, required, arena, err);
     if (!json_is_boolean(v))
         return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
                              "must be true or false");
@@ -174,12 +172,8 @@ enum bk_err bk_json_object(const json_t *obj, const char *path, const char *key,
     const json_t *v = field(obj, key);
 
     *out = NULL;
-    if (!v) {
-        if (required)
-            return bk_fail_field(err, BK_E_INVALID,
-                                 bk_json_path(arena, path, key), "is required");
-        return BK_OK;
-    }
+    if (!v)
+        return absent(path, key, required, arena, err);
     if (!json_is_object(v))
         return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
                              "must be an object");
@@ -195,12 +189,8 @@ enum bk_err bk_json_array(const json_t *obj, const char *path, const char *key,
     const json_t *v = field(obj, key);
 
     *out = NULL;
-    if (!v) {
-        if (required)
-            return bk_fail_field(err, BK_E_INVALID,
-                                 bk_json_path(arena, path, key), "is required");
-        return BK_OK;
-    }
+    if (!v)
+        return absent(path, key, required, arena, err);
     if (!json_is_array(v))
         return bk_fail_field(err, BK_E_INVALID, bk_json_path(arena, path, key),
                              "must be an array");
