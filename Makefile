@@ -25,7 +25,7 @@ run: build
 	@scripts/run-demo.sh $(RELEASE_DIR)/bookingd
 
 build-check: deps-test
-	@cmake -S . -B $(CHECK_DIR) -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON -DBK_TESTS=ON >/dev/null
+	@cmake -S . -B $(CHECK_DIR) -DCMAKE_BUILD_TYPE=Debug -DBK_SANITIZE=ON -DBK_TESTS=ON -DBK_WERROR=ON >/dev/null
 	@cmake --build $(CHECK_DIR) -j $(JOBS) -- --no-print-directory
 
 check: build-check
@@ -35,7 +35,7 @@ check: build-check
 # The libFuzzer targets, built with clang in a tree of their own, each run
 # for a bounded number of inputs.
 fuzz-check: deps-test
-	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DBK_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
+	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DBK_FUZZ=ON -DBK_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all -- --no-print-directory
 	@cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS)
 

@@ -65,6 +65,11 @@ static enum bk_err parse_listen(const char *listen, struct sockaddr_storage *ss,
     size_t hlen;
     int64_t p;
 
+    /* Every output is defined on every path, failures included. */
+    memset(ss, 0, sizeof(*ss));
+    *len = 0;
+    *v6 = false;
+    *port = 0;
     if (!listen || !*listen)
         return bk_fail(err, BK_E_CONFIG, "empty listen address");
     colon = strrchr(listen, ':');
@@ -76,8 +81,6 @@ static enum bk_err parse_listen(const char *listen, struct sockaddr_storage *ss,
         h = listen + 1;
         hlen -= 2;
         *v6 = true;
-    } else {
-        *v6 = false;
     }
     if (hlen == 0 || hlen >= sizeof(host))
         return bk_fail(err, BK_E_CONFIG, "expected HOST:PORT, got '%s'",
@@ -88,7 +91,6 @@ static enum bk_err parse_listen(const char *listen, struct sockaddr_storage *ss,
         return bk_fail(err, BK_E_CONFIG, "port must be 0..65535 in '%s'",
                        listen);
     *port = (int)p;
-    memset(ss, 0, sizeof(*ss));
     if (*v6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
         a->sin6_family = AF_INET6;
