@@ -1060,11 +1060,23 @@ def test_apply_is_retried_with_backoff_then_processed(make_daemon):
                        BOOKINGD_JOB_RETRY_MAX_MS=300)
     uid = H.new_uid()
     dlv = H.received(d, bare_cancel(uid))
-    row = H.wait_until(
-        lambda: (lambda r: r if r["attempts"] >= 2 else None)(
-            H.delivery(d, dlv)), 30, "a second attempt")
+    # Wait for a state that lasts: a second attempt has failed and the next
+    # one is scheduled (the job is pending again). While an attempt runs,
+    # next_attempt_at is null, so "attempts >= 2" alone may land mid-run.
+    seen = []
+
+    def failed_twice_and_rescheduled():
+        r = H.delivery(d, dlv)
+        seen.append(r)
+        assert r["status"] in H.PENDING, seen[-5:]
+        return r if r["attempts"] >= 2 and r["next_attempt_at"] else None
+
+    row = H.wait_until(failed_twice_and_rescheduled, 30,
+                       "a second failed attempt with a next one scheduled")
     assert row["status"] == "retrying", row
-    assert row["next_attempt_at"] is not None, row
+    assert "not known yet" in row["last_error"], row
+    counts = [r["attempts"] for r in seen]
+    assert counts == sorted(counts), counts  # attempts never go back
     with H.ro(d) as con:
         (job_error,), = con.execute(
             "SELECT j.last_error FROM jobs j JOIN inbox i ON i.job_id = j.id"
