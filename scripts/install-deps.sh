@@ -2,15 +2,16 @@
 # Installs the Debian packages bookingd needs; idempotent, quiet when all is present.
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
 # "test" adds what `make check` uses (cmocka, pytest, chromium, node modules
-# for the browser test); "bench" adds wrk and hyperfine.
+# for the browser test, a PostgreSQL server for the second run of the
+# integration tests and psycopg2 to read it); "bench" adds wrk and hyperfine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config tzdata
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
-            libssl-dev)
+            libssl-dev libpq-dev)
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
-           libclang-rt-14-dev)
+           libclang-rt-14-dev postgresql python3-psycopg2)
 bench_pkgs=(wrk hyperfine)
 
 groups=("$@")

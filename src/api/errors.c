@@ -35,6 +35,7 @@ static int status_of(enum bk_err e)
         return 429;
     case BK_E_UNAVAILABLE:
     case BK_E_BUSY:
+    case BK_E_SERIALIZATION:
         return 503;
     case BK_E_METHOD:
         return 405;
@@ -62,6 +63,7 @@ static const char *default_message(enum bk_err e)
                "application/json";
     case BK_E_UNAVAILABLE:
     case BK_E_BUSY:
+    case BK_E_SERIALIZATION:
         return "temporarily unavailable; retry shortly";
     case BK_E_METHOD:
         return "method not allowed on this path";

@@ -52,6 +52,8 @@ const char *bk_err_name(enum bk_err e)
         return "stale";
     case BK_E_METHOD:
         return "method_not_allowed";
+    case BK_E_SERIALIZATION:
+        return "serialization_failure";
     }
     return "unknown";
 }

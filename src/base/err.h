@@ -20,14 +20,17 @@ enum bk_err {
     BK_E_TOO_LARGE = 10, /* a size cap was exceeded */
     BK_E_UNSUPPORTED_MEDIA = 11,
     BK_E_RATE_LIMITED = 12,
-    BK_E_UNAVAILABLE = 13, /* a dependency or feature is not available */
-    BK_E_BUSY = 14,        /* database busy; the caller may retry */
-    BK_E_IO = 15,          /* storage or network I/O failed */
-    BK_E_INTERNAL = 16,    /* a bug: an invariant did not hold */
-    BK_E_CONFIG = 17,      /* invalid configuration */
-    BK_E_RETRY = 18,       /* transient: run the job again later */
-    BK_E_STALE = 19,       /* a job lease was lost to another worker */
-    BK_E_METHOD = 20,      /* HTTP method not allowed on the path */
+    BK_E_UNAVAILABLE = 13,   /* a dependency or feature is not available */
+    BK_E_BUSY = 14,          /* database busy; the caller may retry */
+    BK_E_IO = 15,            /* storage or network I/O failed */
+    BK_E_INTERNAL = 16,      /* a bug: an invariant did not hold */
+    BK_E_CONFIG = 17,        /* invalid configuration */
+    BK_E_RETRY = 18,         /* transient: run the job again later */
+    BK_E_STALE = 19,         /* a job lease was lost to another worker */
+    BK_E_METHOD = 20,        /* HTTP method not allowed on the path */
+    BK_E_SERIALIZATION = 21, /* the database aborted the transaction
+                              * (serialization failure, deadlock): run
+                              * the whole transaction again */
 };
 
 #define BK_MUST_CHECK   __attribute__((warn_unused_result))

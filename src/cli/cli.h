@@ -5,6 +5,7 @@
 #ifndef BK_CLI_CLI_H
 #define BK_CLI_CLI_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -14,6 +15,8 @@
  * borrowed from the environment. */
 struct bk_config {
     const char *database;        /* BOOKINGD_DATABASE */
+    char database_shown[512];    /* the same without its password, for
+                                    messages and logs */
     const char *listen;          /* BOOKINGD_LISTEN */
     const char *base_url;        /* BOOKINGD_BASE_URL, no trailing slash */
     char base_url_buf[600];      /* base_url points here */
@@ -30,6 +33,16 @@ struct bk_config {
  * variable and err->msg says what is wrong with it. */
 BK_MUST_CHECK enum bk_err bk_config_load(struct bk_config *cfg,
                                          struct bk_errbuf *err);
+
+/* Copies a database URL into out (size bytes, truncated) with the password
+ * of a "scheme://user:password@host" URI and any "password=" parameter
+ * replaced by "***": what messages and logs may show. */
+void bk_config_redact_url(const char *url, char *out, size_t size);
+
+/* Prints "bookingd: BOOKINGD_DATABASE: URL: message" (URL without its
+ * password) for a database that could not be opened or migrated. */
+void bk_config_report_database(const struct bk_config *cfg,
+                               const struct bk_errbuf *err);
 
 /* Prints "bookingd: VARIABLE: message" for a failed bk_config_load. */
 void bk_config_report(const struct bk_errbuf *err);

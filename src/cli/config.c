@@ -29,6 +29,60 @@ static enum bk_err env_int(const char *name, int64_t min, int64_t max,
     return BK_OK;
 }
 
+/* Appends n bytes of p to out (size bytes, *len used), truncating. */
+static void put(char *out, size_t size, size_t *len, const char *p, size_t n)
+{
+    while (n-- && *len + 1 < size)
+        out[(*len)++] = *p++;
+    out[*len] = '\0';
+}
+
+void bk_config_redact_url(const char *url, char *out, size_t size)
+{
+    const char *auth = strstr(url, "://"), *end, *at = NULL, *colon = NULL;
+    const char *p = url;
+    size_t len = 0;
+
+    if (!size)
+        return;
+    out[0] = '\0';
+    if (auth) {
+        auth += 3;
+        end = auth + strcspn(auth, "/?#");
+        for (const char *q = auth; q < end; q++)
+            if (*q == '@')
+                at = q;
+        for (const char *q = auth; at && q < at && !colon; q++)
+            if (*q == ':')
+                colon = q;
+        if (colon) {
+            put(out, size, &len, p, (size_t)(colon + 1 - p));
+            put(out, size, &len, "***", 3);
+            p = at;
+        }
+    }
+    /* libpq also takes password=... among the parameters. */
+    while (*p) {
+        const char *kv = strstr(p, "password=");
+        if (!kv || (kv > url && kv[-1] != '?' && kv[-1] != '&')) {
+            size_t n = kv ? (size_t)(kv - p) + 9 : strlen(p);
+            put(out, size, &len, p, n);
+            p += n;
+            continue;
+        }
+        put(out, size, &len, p, (size_t)(kv + 9 - p));
+        put(out, size, &len, "***", 3);
+        p = kv + 9 + strcspn(kv + 9, "&#");
+    }
+}
+
+void bk_config_report_database(const struct bk_config *cfg,
+                               const struct bk_errbuf *err)
+{
+    fprintf(stderr, "bookingd: BOOKINGD_DATABASE: %s: %s\n",
+            cfg->database_shown, err->msg);
+}
+
 enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
 {
     struct bk_errbuf sub;
@@ -40,11 +94,15 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     cfg->database = env("BOOKINGD_DATABASE");
     if (!cfg->database)
         cfg->database = "sqlite:./var/bookingd.db";
+    bk_config_redact_url(cfg->database, cfg->database_shown,
+                         sizeof(cfg->database_shown));
     if (strncmp(cfg->database, "sqlite:", 7) != 0 &&
         strncmp(cfg->database, "postgres://", 11) != 0 &&
         strncmp(cfg->database, "postgresql://", 13) != 0)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_DATABASE",
-                             "must be sqlite:PATH, got '%s'", cfg->database);
+                             "must be sqlite:PATH or "
+                             "postgres://USER:PASSWORD@HOST:PORT/DB, got '%s'",
+                             cfg->database_shown);
     if (strcmp(cfg->database, "sqlite:") == 0)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_DATABASE",
                              "sqlite: needs a path (sqlite:./var/bookingd.db)");

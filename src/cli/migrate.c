@@ -25,7 +25,7 @@ int bk_cli_migrate(int argc, char **argv)
     }
     if (bk_store_open(cfg.database, 1, &store, &err) != BK_OK ||
         bk_store_migrate(store, &from, &to, &err) != BK_OK) {
-        fprintf(stderr, "bookingd: migrate: %s\n", err.msg);
+        bk_config_report_database(&cfg, &err);
         goto out;
     }
     if (from == to)

@@ -8,6 +8,7 @@
 #include "api/api.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/time.h"
 #include "cli/cli.h"
 #include "core/tz.h"
 #include "crypto/crypto.h"
@@ -18,11 +19,14 @@
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
 
-/* Loads (or creates, once) the manage-token secret and the admin key's hash.
- * A generated admin key is printed here, once: only its hash is kept. */
-static enum bk_err load_secrets(struct bk_store *store,
-                                const struct bk_config *cfg, struct bk_api *api,
-                                struct bk_errbuf *err)
+/* Loads (or creates, once) the manage-token secret and the admin key's hash,
+ * in one transaction; `note` (size 160) gets the line to print about the
+ * admin key once it has committed. A generated admin key is shown once:
+ * only its hash is kept. */
+static enum bk_err load_secrets_once(struct bk_store *store,
+                                     const struct bk_config *cfg,
+                                     struct bk_api *api, char *note,
+                                     struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_arena arena;
@@ -47,15 +51,16 @@ static enum bk_err load_secrets(struct bk_store *store,
     if (cfg->admin_key) {
         bk_sha256(cfg->admin_key, strlen(cfg->admin_key),
                   api->admin_key_sha256);
-        printf("bookingd: admin key: from BOOKINGD_ADMIN_KEY\n");
+        snprintf(note, 160, "bookingd: admin key: from BOOKINGD_ADMIN_KEY\n");
     } else {
         e = bk_store_meta_get(tx, "admin_key_sha256", &arena, &v, err);
         if (e == BK_OK && !bk_hex_decode(v, api->admin_key_sha256, 32))
             e = bk_fail(err, BK_E_INTERNAL,
                         "the stored admin_key_sha256 is corrupt");
         if (e == BK_OK)
-            printf("bookingd: admin key: the one generated at the first "
-                   "start (set BOOKINGD_ADMIN_KEY to choose one)\n");
+            snprintf(note, 160,
+                     "bookingd: admin key: the one generated at the first "
+                     "start (set BOOKINGD_ADMIN_KEY to choose one)\n");
         if (e == BK_E_NOT_FOUND) {
             memcpy(key, "bk_admin_", 9);
             bk_random_token(key + 9, 32);
@@ -63,9 +68,10 @@ static enum bk_err load_secrets(struct bk_store *store,
             bk_hex_encode(api->admin_key_sha256, 32, hex);
             e = bk_store_meta_put(tx, "admin_key_sha256", hex, err);
             if (e == BK_OK)
-                printf("bookingd: admin key (shown once; only its hash is "
-                       "stored): %s\n",
-                       key);
+                snprintf(note, 160,
+                         "bookingd: admin key (shown once; only its hash is "
+                         "stored): %s\n",
+                         key);
         }
     }
     if (e)
@@ -75,7 +81,49 @@ static enum bk_err load_secrets(struct bk_store *store,
 out:
     bk_store_rollback(tx);
     bk_arena_release(&arena);
-    fflush(stdout);
+    return e;
+}
+
+/* Several instances starting at once on one PostgreSQL database race to
+ * create the secrets: the losers run again and read the winner's. */
+static enum bk_err load_secrets(struct bk_store *store,
+                                const struct bk_config *cfg, struct bk_api *api,
+                                struct bk_errbuf *err)
+{
+    char note[160] = "";
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, load_secrets_once(store, cfg, api, note, err));
+    if (e == BK_OK) {
+        fputs(note, stdout);
+        fflush(stdout);
+    }
+    return e;
+}
+
+/* On SQLite this process owns the file: jobs still marked running were its
+ * previous run's, which died; take them back now rather than after their
+ * lease. On PostgreSQL other instances may be running them. */
+static enum bk_err reclaim_jobs(struct bk_store *store, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+    int n = 0;
+
+    if (strcmp(bk_store_backend(store), "sqlite") != 0)
+        return BK_OK;
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = bk_store_job_reclaim(tx, bk_now_ms(), &n, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    if (!e && n)
+        bk_log_info("jobs: took back %d job(s) left running by the previous "
+                    "run",
+                    n);
     return e;
 }
 
@@ -120,11 +168,15 @@ int bk_cli_serve(int argc, char **argv)
                       cfg.workers + 16 > 64 ? 64 : cfg.workers + 16, &store,
                       &err) ||
         bk_store_migrate(store, &from, &to, &err)) {
-        fprintf(stderr, "bookingd: %s: %s\n", cfg.database, err.msg);
+        bk_config_report_database(&cfg, &err);
         goto out;
     }
     if (from != to)
         bk_log_info("store: schema migrated from version %d to %d", from, to);
+    if (reclaim_jobs(store, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (load_secrets(store, &cfg, &api, &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
@@ -174,7 +226,7 @@ int bk_cli_serve(int argc, char **argv)
     printf("bookingd: listening on %s (port %d), booking page %s/\n",
            cfg.listen, bk_http_server_port(http), cfg.base_url);
     fflush(stdout);
-    bk_log_info("serve: ready (database %s, %d workers)", cfg.database,
+    bk_log_info("serve: ready (database %s, %d workers)", cfg.database_shown,
                 cfg.workers);
 
     sigwait(&stop, &sig);

@@ -117,3 +117,13 @@ const char *bk_booking_event_name(enum bk_booking_event ev)
 {
     return (int)ev >= 0 && (int)ev < COUNT(event_names) ? event_names[ev] : "?";
 }
+
+unsigned bk_booking_blocking_mask(void)
+{
+    unsigned mask = 0;
+
+    for (int s = 0; s < BK_BOOKING_STATUS_COUNT; s++)
+        if (bk_booking_status_blocks((enum bk_booking_status)s))
+            mask |= 1u << s;
+    return mask;
+}

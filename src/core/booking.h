@@ -61,6 +61,14 @@ BK_MUST_CHECK enum bk_err bk_booking_transition(enum bk_booking_status from,
  * no-show; pending while its hold lasts is decided by the caller). */
 bool bk_booking_status_blocks(enum bk_booking_status s);
 
+/* The same rule as a bit mask, bit (1 << status) set for each status that
+ * blocks, for the store's busy-time query. */
+unsigned bk_booking_blocking_mask(void);
+
+/* The status that occupies time only while its hold lasts: until
+ * hold_expires_utc when set, for ever when not. */
+#define BK_BOOKING_HELD BK_BOOKING_PENDING
+
 /* The client's status after one of its bookings reached `booking` with
  * `payment`: a prospect with a completed or paid booking becomes active;
  * other statuses are kept (inactive is an admin's decision). */

@@ -104,7 +104,8 @@ static enum bk_err write_batch(struct bk_inbox *inbox, struct pending *list,
     enum bk_err e;
 
     bk_errbuf_clear(&err);
-    e = bk_store_begin(inbox->store, BK_TX_WRITE, &tx, &err);
+    /* QUEUE: inserts guarded by unique keys need no serializable reads. */
+    e = bk_store_begin(inbox->store, BK_TX_QUEUE, &tx, &err);
     for (struct pending *p = list; !e && p; p = single ? NULL : p->next)
         e = insert(inbox, tx, p, now, arena);
     if (!e && bk_fault("inbox.commit"))

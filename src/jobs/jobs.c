@@ -69,7 +69,7 @@ static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
         delay = bk_backoff_ms(job->attempts, jobs->cfg.retry_base_ms,
                               jobs->cfg.retry_max_ms, r);
     }
-    fe = bk_store_begin(jobs->store, BK_TX_WRITE, &tx, &err);
+    fe = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
     if (!fe)
         fe = bk_store_job_fail(tx, job->id, job->lease_token, dead, now + delay,
                                text, now, &err);
@@ -112,7 +112,8 @@ static bool run_one(struct bk_jobs *jobs, struct bk_arena *arena,
     bk_errbuf_clear(&err);
     *due_ms = 0;
     bk_random_bytes(&token, sizeof(token));
-    e = bk_store_begin(jobs->store, BK_TX_WRITE, &tx, &err);
+    /* QUEUE: row locks suffice (PostgreSQL claims with SKIP LOCKED). */
+    e = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
     if (!e)
         e = bk_store_job_claim(tx, now, jobs->cfg.lease_ms, token, arena, &job,
                                &err);

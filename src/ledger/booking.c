@@ -63,20 +63,11 @@ enum bk_err bk_ledger_client_find_or_create(
 {
     struct bk_client c;
     char public_id[32];
+    bool is_new = false;
     enum bk_err e;
 
     if (created)
         *created = false;
-    e = bk_store_client_by_email(tx, email, arena, out, err);
-    if (e != BK_E_NOT_FOUND) {
-        if (e == BK_OK && !out->name && name && *name) {
-            /* A client first seen without a name gets the first one given. */
-            out->name = bk_arena_strdup(arena, name);
-            out->updated_utc = now_utc;
-            e = bk_store_client_update(tx, out, err);
-        }
-        return e;
-    }
     memset(&c, 0, sizeof(c));
     bk_ledger_new_public_id("cli_", public_id);
     c.public_id = public_id;
@@ -85,18 +76,24 @@ enum bk_err bk_ledger_client_find_or_create(
     c.timezone = timezone;
     c.status = BK_CLIENT_PROSPECT;
     c.created_utc = c.updated_utc = now_utc;
-    e = bk_store_client_insert(tx, &c, &c.id, err);
+    e = bk_store_client_upsert(tx, &c, arena, out, &is_new, err);
     if (e)
         return e;
+    if (!is_new) {
+        if (!out->name && name && *name) {
+            /* A client first seen without a name gets the first one given. */
+            out->name = bk_arena_strdup(arena, name);
+            out->updated_utc = now_utc;
+            e = bk_store_client_update(tx, out, err);
+        }
+        return e;
+    }
     if (created)
         *created = true;
-    e = bk_ledger_activity(
-        tx, "CLIENT_CREATED", 0, c.id, bk_source_name(source),
+    return bk_ledger_activity(
+        tx, "CLIENT_CREATED", 0, out->id, bk_source_name(source),
         bk_ledger_json(arena, json_pack("{s:s}", "email", email)), now_utc,
         err);
-    if (e)
-        return e;
-    return bk_store_client_get(tx, c.id, arena, out, err);
 }
 
 /* The engine's busy list for an event type's host around a window. */
@@ -291,11 +288,10 @@ enum bk_err bk_ledger_change(struct bk_tx *tx, int64_t booking_id,
     return bk_store_history_append(tx, &c, err);
 }
 
-enum bk_err bk_ledger_booking_create(struct bk_store *store,
-                                     const struct bk_booking_request *req,
-                                     int64_t now_utc, struct bk_arena *arena,
-                                     struct bk_booking *out,
-                                     struct bk_errbuf *err)
+static enum bk_err create_once(struct bk_store *store,
+                               const struct bk_booking_request *req,
+                               int64_t now_utc, struct bk_arena *arena,
+                               struct bk_booking *out, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_event_type et;
@@ -371,11 +367,24 @@ out:
     return e;
 }
 
-enum bk_err bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
-                                     const char *reason, const char *actor,
+/* Runs the transaction again when it loses a serialization race
+ * (PostgreSQL); SQLite never does. */
+enum bk_err bk_ledger_booking_create(struct bk_store *store,
+                                     const struct bk_booking_request *req,
                                      int64_t now_utc, struct bk_arena *arena,
                                      struct bk_booking *out,
                                      struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, create_once(store, req, now_utc, arena, out, err));
+    return e;
+}
+
+static enum bk_err cancel_once(struct bk_store *store, const char *uid,
+                               const char *reason, const char *actor,
+                               int64_t now_utc, struct bk_arena *arena,
+                               struct bk_booking *out, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_booking b;
@@ -423,12 +432,26 @@ out:
     return e;
 }
 
-enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
-                                         const char *uid, int64_t new_start_utc,
-                                         const char *actor, int64_t now_utc,
-                                         struct bk_arena *arena,
-                                         struct bk_booking *out,
-                                         struct bk_errbuf *err)
+/* Runs the transaction again when it loses a serialization race
+ * (PostgreSQL); SQLite never does. */
+enum bk_err bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
+                                     const char *reason, const char *actor,
+                                     int64_t now_utc, struct bk_arena *arena,
+                                     struct bk_booking *out,
+                                     struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(
+        e, cancel_once(store, uid, reason, actor, now_utc, arena, out, err));
+    return e;
+}
+
+static enum bk_err reschedule_once(struct bk_store *store, const char *uid,
+                                   int64_t new_start_utc, const char *actor,
+                                   int64_t now_utc, struct bk_arena *arena,
+                                   struct bk_booking *out,
+                                   struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_booking b;
@@ -488,5 +511,21 @@ enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
     tx = NULL;
 out:
     bk_store_rollback(tx);
+    return e;
+}
+
+/* Runs the transaction again when it loses a serialization race
+ * (PostgreSQL); SQLite never does. */
+enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
+                                         const char *uid, int64_t new_start_utc,
+                                         const char *actor, int64_t now_utc,
+                                         struct bk_arena *arena,
+                                         struct bk_booking *out,
+                                         struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, reschedule_once(store, uid, new_start_utc, actor, now_utc,
+                                      arena, out, err));
     return e;
 }

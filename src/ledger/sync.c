@@ -44,6 +44,7 @@ static enum bk_err link(struct bk_tx *tx, const struct bk_ext_event *ev,
                         struct bk_arena *arena, struct bk_errbuf *err)
 {
     struct bk_link l;
+    bool existed = false;
     enum bk_err e;
 
     if (!external_id || !*external_id)
@@ -56,11 +57,8 @@ static enum bk_err link(struct bk_tx *tx, const struct bk_ext_event *ev,
     l.external_id = external_id;
     l.superseded = superseded;
     l.created_utc = now_utc;
-    e = bk_store_link_insert(tx, &l, err);
-    if (e != BK_E_DUPLICATE)
-        return e;
-    e = bk_store_link_find(tx, ev->provider, kind, external_id, arena, &l, err);
-    if (e)
+    e = bk_store_link_put(tx, &l, arena, &l, &existed, err);
+    if (e || !existed)
         return e;
     if (l.entity != BK_LINK_BOOKING || l.entity_id != booking_id ||
         l.superseded == superseded)

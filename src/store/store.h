@@ -2,14 +2,17 @@
  * Callers open a store from a URL ("sqlite:./var/bookingd.db"), then work in
  * transactions: every read and write takes a struct bk_tx. The store is a
  * pool of connections and is thread-safe; a transaction belongs to the
- * thread that began it. No SQL, dialect or driver type appears here: a
- * PostgreSQL backend implements the same functions (store/backend.h).
+ * thread that began it. No SQL, dialect or driver type appears here: the
+ * functions are written once over a narrow SQL driver (store/driver.h),
+ * implemented for SQLite and PostgreSQL.
  *
  * Conventions for every function below:
  * - returns BK_OK or an error; err (may be NULL) gets a message;
  * - BK_E_NOT_FOUND when a looked-up row does not exist;
  * - BK_E_DUPLICATE when a unique key (slug, email, uid, link) exists;
  * - BK_E_BUSY when the database stayed locked past its timeout;
+ * - BK_E_SERIALIZATION when the database aborted the transaction to keep
+ *   it serializable (PostgreSQL): roll back and run it again;
  * - BK_E_IO for any other database failure;
  * - records read are filled into caller-owned structs whose strings live
  *   in `arena` (valid until the arena is released);
@@ -33,12 +36,14 @@ struct bk_tx;    /* one transaction on one pooled connection */
 enum bk_tx_mode {
     BK_TX_READ = 0,  /* a consistent snapshot; writes are refused */
     BK_TX_WRITE = 1, /* serialized against every other write transaction */
+    BK_TX_QUEUE = 2, /* a write needing row locks only (claiming jobs) */
 };
 
 /* ---- Lifetime ---------------------------------------------------------- */
 
-/* Opens the database named by url ("sqlite:PATH"; "postgres://..." once
- * that backend exists) with up to pool_size connections. Does not migrate.
+/* Opens the database named by url ("sqlite:PATH", or a libpq URI
+ * "postgres://USER:PASSWORD@HOST:PORT/DB?sslmode=...") with up to pool_size
+ * connections. Does not migrate.
  * BK_E_CONFIG for an unknown or malformed URL, BK_E_IO when the database
  * cannot be opened. Returns an owned store; free with bk_store_free. */
 BK_MUST_CHECK enum bk_err bk_store_open(const char *url, int pool_size,
@@ -48,7 +53,7 @@ BK_MUST_CHECK enum bk_err bk_store_open(const char *url, int pool_size,
 /* Closes every connection. NULL is a no-op. No transaction may be open. */
 void bk_store_free(struct bk_store *store);
 
-/* The backend's name ("sqlite"). */
+/* The driver's name ("sqlite", "postgres"). */
 const char *bk_store_backend(const struct bk_store *store);
 
 /* Brings the schema to the newest version, each migration in its own
@@ -87,10 +92,41 @@ BK_MUST_CHECK enum bk_err bk_store_commit(struct bk_tx *tx,
 /* Rolls back and ends tx; NULL is a no-op. */
 void bk_store_rollback(struct bk_tx *tx);
 
-/* Serializes slot claims for one host until tx ends. The SQLite backend
- * serializes all writes already; PostgreSQL takes an advisory lock. */
+/* Serializes slot claims for one host until tx ends. The SQLite driver
+ * serializes all writes already; PostgreSQL takes a transaction-scoped
+ * advisory lock. Needs a WRITE or QUEUE transaction. */
 BK_MUST_CHECK enum bk_err bk_store_host_lock(struct bk_tx *tx, int64_t host_id,
                                              struct bk_errbuf *err);
+
+/* Tries to become, until tx ends, the one holder of singleton `key` among
+ * every instance on the database (periodic work that must run once:
+ * pruning, reconciling). *got is false when another transaction holds it;
+ * nobody waits. Always granted on SQLite, where one process owns the
+ * file. */
+BK_MUST_CHECK enum bk_err bk_store_try_singleton(struct bk_tx *tx, int64_t key,
+                                                 bool *got,
+                                                 struct bk_errbuf *err);
+
+/* ---- Retrying a transaction ------------------------------------------- */
+
+/* How often a whole transaction is run when it keeps losing serialization
+ * races (BK_E_SERIALIZATION), and the pause between runs: a random
+ * 1..(4 * attempt) ms, so that the racers spread out. */
+#define BK_STORE_TX_TRIES 25
+void bk_store_retry_pause(int attempt);
+
+/* Sets e to `call` — an expression that begins, runs and commits (or rolls
+ * back) one whole transaction — and runs it again while it returns
+ * BK_E_SERIALIZATION, at most BK_STORE_TX_TRIES times. */
+#define BK_STORE_RETRY(e, call)                                                \
+    do {                                                                       \
+        for (int bk_try_ = 1;; bk_try_++) {                                    \
+            (e) = (call);                                                      \
+            if ((e) != BK_E_SERIALIZATION || bk_try_ >= BK_STORE_TX_TRIES)     \
+                break;                                                         \
+            bk_store_retry_pause(bk_try_);                                     \
+        }                                                                      \
+    } while (0)
 
 /* ---- Settings (key/value) --------------------------------------------- */
 
@@ -204,6 +240,14 @@ BK_MUST_CHECK enum bk_err bk_store_client_insert(struct bk_tx *tx,
                                                  const struct bk_client *c,
                                                  int64_t *id,
                                                  struct bk_errbuf *err);
+/* Inserts c unless a client with its email (in any letter case) exists,
+ * in one statement (no read-then-insert race on any database); *out gets
+ * the stored client either way, its strings in arena, and *created tells
+ * which. The existing client is returned unchanged. */
+BK_MUST_CHECK enum bk_err
+bk_store_client_upsert(struct bk_tx *tx, const struct bk_client *c,
+                       struct bk_arena *arena, struct bk_client *out,
+                       bool *created, struct bk_errbuf *err);
 /* Updates email, name, timezone, status and updated_utc. */
 BK_MUST_CHECK enum bk_err bk_store_client_update(struct bk_tx *tx,
                                                  const struct bk_client *c,
@@ -299,6 +343,14 @@ bk_store_history_list(struct bk_tx *tx, int64_t booking_id,
 BK_MUST_CHECK enum bk_err bk_store_link_insert(struct bk_tx *tx,
                                                const struct bk_link *l,
                                                struct bk_errbuf *err);
+/* Inserts the link unless (provider, kind, external_id) exists, in one
+ * statement; *out gets the stored link either way (the existing one, which
+ * may point elsewhere, when *existed). */
+BK_MUST_CHECK enum bk_err bk_store_link_put(struct bk_tx *tx,
+                                            const struct bk_link *l,
+                                            struct bk_arena *arena,
+                                            struct bk_link *out, bool *existed,
+                                            struct bk_errbuf *err);
 /* Sets etag and superseded of the link (provider, kind, external_id). */
 BK_MUST_CHECK enum bk_err bk_store_link_update(struct bk_tx *tx,
                                                const struct bk_link *l,
@@ -411,6 +463,12 @@ BK_MUST_CHECK enum bk_err bk_store_job_get(struct bk_tx *tx, int64_t id,
  * one; BK_E_NOT_FOUND when the queue is idle. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_next_due(struct bk_tx *tx, int64_t *due_ms, struct bk_errbuf *err);
+/* Makes every running job pending again, due at now_ms (the attempt it was
+ * on still counts); *n (may be NULL) gets how many. Only for a process that
+ * owns the database alone (SQLite), at start: the jobs its previous run
+ * held when it died are taken back at once instead of after their lease. */
+BK_MUST_CHECK enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms,
+                                               int *n, struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);

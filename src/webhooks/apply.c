@@ -35,6 +35,43 @@ static enum bk_err delivery_of(struct bk_store *store, const struct bk_job *job,
     return e;
 }
 
+/* The delivery's one transaction: the event into the ledger, waiting
+ * deliveries woken, the delivery's status and its job's completion. */
+static enum bk_err
+apply_once(struct bk_store *store, const struct bk_job *job,
+           const struct bk_delivery *d, const struct bk_webhook_id *id,
+           const struct bk_ext_event *ev, enum bk_delivery_status status,
+           struct bk_arena *arena, struct bk_sync_outcome *outcome, int *woken,
+           struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    memset(outcome, 0, sizeof(*outcome));
+    *woken = 0;
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (e)
+        return e;
+    if (id->known)
+        e = bk_ledger_sync_apply(tx, ev, bk_now_utc(), arena, outcome, err);
+    /* Deliveries that waited for this booking to be known (a cancellation
+     * that arrived before its creation) are due now, even dead ones. */
+    if (!e && id->known)
+        e = bk_store_delivery_wake(tx, d->provider, ev->uid, d->id, bk_now_ms(),
+                                   woken, err);
+    if (!e)
+        e = bk_store_delivery_set_status(tx, d->id, status, NULL, bk_now_ms(),
+                                         job->id, err);
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
 static enum bk_err run(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err)
@@ -45,7 +82,6 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     struct bk_webhook_id id;
     struct bk_ext_event ev;
     struct bk_sync_outcome outcome;
-    struct bk_tx *tx = NULL;
     enum bk_delivery_status status = BK_DELIVERY_PROCESSED;
     int woken = 0;
     enum bk_err e;
@@ -77,26 +113,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
 
     if (bk_fault("inbox.apply"))
         return bk_fail(err, BK_E_IO, "injected fault: inbox.apply");
-    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-    if (e)
-        return e;
-    if (id.known)
-        e = bk_ledger_sync_apply(tx, &ev, bk_now_utc(), arena, &outcome, err);
-    /* Deliveries that waited for this booking to be known (a cancellation
-     * that arrived before its creation) are due now, even dead ones. */
-    if (!e && id.known)
-        e = bk_store_delivery_wake(tx, d.provider, ev.uid, d.id, bk_now_ms(),
-                                   &woken, err);
-    if (!e)
-        e = bk_store_delivery_set_status(tx, d.id, status, NULL, bk_now_ms(),
-                                         job->id, err);
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
+    BK_STORE_RETRY(e, apply_once(store, job, &d, &id, &ev, status, arena,
+                                 &outcome, &woken, err));
     if (!e)
         bk_log_info("inbox: %s delivery %s (%s) %s%s%s%s", d.provider,
                     d.public_id, d.type ? d.type : "?",

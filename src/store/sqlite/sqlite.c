@@ -1,28 +1,119 @@
-/* store/sqlite/sqlite.c — the SQLite backend: connection pool,
- * transactions, migrations and the dispatch table (store/backend.h).
- * The SQL of each area lives in catalog.c, bookings.c and queue.c; the
- * schema in schema.c; statement helpers in stmt.c.
+/* store/sqlite/sqlite.c — the SQLite driver (store/driver.h): connection
+ * pool, transactions, statements and error classes over sqlite3.
  *
  * Concurrency: a pool of up to pool_size connections, opened lazily, each
  * used by one thread at a time (SQLITE_OPEN_NOMUTEX). Write transactions
- * take the store's write lock from begin to commit or rollback, then
- * BEGIN IMMEDIATE, so writes of this process run one at a time and other
- * processes (bookingd apply) wait for the file lock through busy_timeout.
- * Read transactions are deferred BEGINs: in WAL mode they see a snapshot
- * and never wait for a writer. */
+ * (WRITE and QUEUE alike) take the store's write lock from begin to commit
+ * or rollback, then BEGIN IMMEDIATE, so writes of this process run one at a
+ * time and other processes (bookingd apply) wait for the file lock through
+ * busy_timeout. Read transactions are deferred BEGINs: in WAL mode they see
+ * a snapshot and never wait for a writer. Because writes are serialized,
+ * lock and try_lock have nothing to do. */
+#include <pthread.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-#include "base/fault.h"
 #include "base/mem.h"
-#include "store/sqlite/internal.h"
+#include "store/driver.h"
 #include "base/banned.h"
 
-#define SCHEME          "sqlite:"
 #define MAX_POOL        64
 #define BUSY_TIMEOUT_MS 5000
+
+extern const struct bk_migration bk_sqlite_migrations[];
+extern const int bk_sqlite_migrations_count;
+
+struct sq_conn;
+
+/* A cached statement: one per id per connection. */
+struct bk_stmt {
+    sqlite3_stmt *st;
+    const char *sql; /* the text it was prepared from */
+    struct sq_conn *conn;
+    int bind_rc; /* first failed bind since the last reset */
+};
+
+/* One pooled connection, used by one thread at a time. */
+struct sq_conn {
+    sqlite3 *db;
+    struct bk_stmt *stmt[BK_STMT_MAX];
+};
+
+struct sq_store {
+    struct bk_store base;
+    char *path;
+    int pool_size;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;     /* a connection came back, or the writer left */
+    struct sq_conn **idle; /* pool_size slots, n_idle used */
+    int n_idle;
+    int n_open;   /* connections open or being opened, idle or in use */
+    bool writing; /* a write transaction is open */
+};
+
+struct sq_tx {
+    struct bk_tx base;
+    struct sq_store *store;
+    struct sq_conn *conn;
+};
+
+static const char *const schemes[] = {"sqlite:", NULL};
+
+static struct sq_tx *sq_txof(struct bk_tx *t)
+{
+    return (struct sq_tx *)t;
+}
+
+static bool is_write(enum bk_tx_mode mode)
+{
+    return mode != BK_TX_READ;
+}
+
+/* ---- Errors ------------------------------------------------------------ */
+
+/* Maps SQLite result code rc of db to the classes of store/driver.h. */
+static enum bk_err sq_error(sqlite3 *db, int rc, const char *what,
+                            struct bk_errbuf *err)
+{
+    const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+
+    switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return bk_fail(err, BK_E_BUSY, "database is busy while %s: %s", what,
+                       msg);
+    case SQLITE_TOOBIG:
+        return bk_fail(err, BK_E_INVALID, "value too large while %s", what);
+    case SQLITE_CONSTRAINT:
+        break;
+    default:
+        return bk_fail(err, BK_E_IO, "database error while %s: %s", what, msg);
+    }
+    switch (rc) {
+    case SQLITE_CONSTRAINT_UNIQUE:
+    case SQLITE_CONSTRAINT_PRIMARYKEY: {
+        const char *cols = strstr(msg, ": ");
+        const char *human = bk_store_unique_what(cols ? cols + 2 : msg);
+        if (human)
+            return bk_fail(err, BK_E_DUPLICATE, "%s exists already", human);
+        return bk_fail(err, BK_E_DUPLICATE, "duplicate key while %s: %s", what,
+                       msg);
+    }
+    case SQLITE_CONSTRAINT_FOREIGNKEY:
+        return bk_fail(err, BK_E_NOT_FOUND,
+                       "a row referred to while %s does not exist", what);
+    case SQLITE_CONSTRAINT_CHECK:
+    case SQLITE_CONSTRAINT_NOTNULL:
+        return bk_fail(err, BK_E_INVALID, "invalid value while %s: %s", what,
+                       msg);
+    default:
+        return bk_fail(err, BK_E_IO, "constraint failed while %s: %s", what,
+                       msg);
+    }
+}
 
 /* ---- Connections ------------------------------------------------------- */
 
@@ -30,8 +121,12 @@ static void conn_close(struct sq_conn *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < SQ_STMT_COUNT; i++)
-        sqlite3_finalize(c->stmt[i]);
+    for (int i = 0; i < BK_STMT_MAX; i++) {
+        if (c->stmt[i]) {
+            sqlite3_finalize(c->stmt[i]->st);
+            free(c->stmt[i]);
+        }
+    }
     sqlite3_close_v2(c->db);
     free(c);
 }
@@ -60,7 +155,7 @@ static enum bk_err open_failed(const char *path, sqlite3 *db, int rc,
                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
 }
 
-/* Runs a PRAGMA that answers one row and returns its text in out. */
+/* Runs a statement that answers one row and returns its text in out. */
 static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t size)
 {
     sqlite3_stmt *st = NULL;
@@ -205,33 +300,37 @@ static void write_unlock(struct sq_store *s)
 
 /* ---- Transactions ------------------------------------------------------ */
 
-static enum bk_err tx_start(struct sq_store *s, enum bk_tx_mode mode,
-                            struct sq_tx **out, struct bk_errbuf *err)
+static enum bk_err sq_begin(struct bk_store *store, enum bk_tx_mode mode,
+                            struct bk_tx **out, struct bk_errbuf *err)
 {
+    struct sq_store *s = (struct sq_store *)store;
     struct sq_conn *c = NULL;
+    struct sq_tx *tx;
     bool locked = false;
     enum bk_err e;
     int rc;
 
     *out = NULL;
-    if (mode == BK_TX_WRITE) {
+    if (is_write(mode)) {
         write_lock(s);
         locked = true;
     }
     e = conn_acquire(s, &c, err);
     if (e)
         goto out;
-    rc = sqlite3_exec(c->db, mode == BK_TX_WRITE ? "BEGIN IMMEDIATE" : "BEGIN",
-                      NULL, NULL, NULL);
+    rc = sqlite3_exec(c->db, is_write(mode) ? "BEGIN IMMEDIATE" : "BEGIN", NULL,
+                      NULL, NULL);
     if (rc != SQLITE_OK) {
         e = sq_error(c->db, rc, "beginning a transaction", err);
         goto out;
     }
-    *out = bk_xcalloc(1, sizeof(**out));
-    (*out)->base.vt = &bk_store_sqlite;
-    (*out)->base.mode = mode;
-    (*out)->store = s;
-    (*out)->conn = c;
+    tx = bk_xcalloc(1, sizeof(*tx));
+    tx->base.drv = &bk_driver_sqlite;
+    tx->base.mode = mode;
+    tx->base.dialect = BK_DIALECT_SQLITE;
+    tx->store = s;
+    tx->conn = c;
+    *out = &tx->base;
     c = NULL;
     locked = false;
 out:
@@ -243,35 +342,35 @@ out:
 }
 
 /* Rolls back (unless SQLite already did) and ends tx. */
-static void tx_abort(struct sq_tx *tx)
+static void sq_rollback(struct bk_tx *t)
 {
-    struct sq_store *s = tx->store;
-    sqlite3 *db = tx->conn->db;
+    struct sq_tx *tx = sq_txof(t);
+    struct sq_store *s;
+    sqlite3 *db;
 
+    if (!tx)
+        return;
+    s = tx->store;
+    db = tx->conn->db;
     if (!sqlite3_get_autocommit(db))
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
     conn_release(s, tx->conn, false);
-    if (tx->base.mode == BK_TX_WRITE)
+    if (is_write(tx->base.mode))
         write_unlock(s);
     free(tx);
 }
 
-/* Commits and ends tx; on failure rolls back. */
-static enum bk_err tx_finish(struct sq_tx *tx, bool faults,
-                             struct bk_errbuf *err)
+static enum bk_err sq_commit(struct bk_tx *t, struct bk_errbuf *err)
 {
+    struct sq_tx *tx = sq_txof(t);
     struct sq_store *s = tx->store;
     enum bk_err e = BK_OK;
     int rc;
 
-    if (tx->broken) {
+    if (t->broken) {
         e = bk_fail(err, BK_E_IO,
                     "the transaction was rolled back after an earlier "
                     "database error");
-        goto fail;
-    }
-    if (faults && tx->base.mode == BK_TX_WRITE && bk_fault("store.commit")) {
-        e = bk_fail(err, BK_E_IO, "commit failed (fault point store.commit)");
         goto fail;
     }
     rc = sqlite3_exec(tx->conn->db, "COMMIT", NULL, NULL, NULL);
@@ -280,51 +379,217 @@ static enum bk_err tx_finish(struct sq_tx *tx, bool faults,
         goto fail;
     }
     conn_release(s, tx->conn, false);
-    if (tx->base.mode == BK_TX_WRITE)
+    if (is_write(t->mode))
         write_unlock(s);
     free(tx);
     return BK_OK;
 fail:
-    tx_abort(tx);
+    sq_rollback(t);
     return e;
 }
 
-static enum bk_err sq_begin(struct bk_store *store, enum bk_tx_mode mode,
-                            struct bk_tx **out, struct bk_errbuf *err)
+/* Write transactions are serialized already: every lock is held. */
+static enum bk_err sq_lock(struct bk_tx *tx, enum bk_lock_space space,
+                           int64_t key, struct bk_errbuf *err)
 {
-    struct sq_tx *tx = NULL;
-    enum bk_err e;
+    if (!is_write(tx->mode))
+        return bk_fail(err, BK_E_INTERNAL, "a lock needs a write transaction");
+    return BK_OK;
+}
+
+static enum bk_err sq_try_lock(struct bk_tx *tx, enum bk_lock_space space,
+                               int64_t key, bool *got, struct bk_errbuf *err)
+{
+    *got = false;
+    if (!is_write(tx->mode))
+        return bk_fail(err, BK_E_INTERNAL, "a lock needs a write transaction");
+    *got = true;
+    return BK_OK;
+}
+
+/* ---- Migrations -------------------------------------------------------- */
+
+static enum bk_err sq_version_get(struct bk_tx *t, int *version,
+                                  struct bk_errbuf *err)
+{
+    struct sq_tx *tx = sq_txof(t);
+    char text[32];
+    int rc =
+        pragma_text(tx->conn->db, "PRAGMA user_version", text, sizeof(text));
+
+    if (rc != SQLITE_OK)
+        return sq_error(tx->conn->db, rc, "reading the schema version", err);
+    *version = (int)strtol(text, NULL, 10);
+    return BK_OK;
+}
+
+static enum bk_err sq_exec_script(struct bk_tx *t, const char *sql,
+                                  struct bk_errbuf *err)
+{
+    struct sq_tx *tx = sq_txof(t);
+    char *msg = NULL;
+    int rc = sqlite3_exec(tx->conn->db, sql, NULL, NULL, &msg);
+    enum bk_err e = BK_OK;
+
+    if (rc != SQLITE_OK) {
+        t->broken = true;
+        e = bk_fail(err, (rc & 0xff) == SQLITE_BUSY ? BK_E_BUSY : BK_E_IO, "%s",
+                    msg ? msg : sqlite3_errstr(rc));
+    }
+    sqlite3_free(msg);
+    return e;
+}
+
+static enum bk_err sq_version_set(struct bk_tx *t, int version,
+                                  struct bk_errbuf *err)
+{
+    char sql[64];
+
+    snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", version);
+    return sq_exec_script(t, sql, err);
+}
+
+/* ---- Statements -------------------------------------------------------- */
+
+static enum bk_err sq_prepare(struct bk_tx *t, int id, const char *sql,
+                              struct bk_stmt **out, struct bk_errbuf *err)
+{
+    struct sq_tx *tx = sq_txof(t);
+    struct sq_conn *c = tx->conn;
+    struct bk_stmt *s;
+    int rc;
 
     *out = NULL;
-    if (bk_fault("store.begin"))
-        return bk_fail(err, BK_E_IO,
-                       "cannot begin a transaction (fault point "
-                       "store.begin)");
-    e = tx_start((struct sq_store *)store, mode, &tx, err);
-    if (e == BK_OK)
-        *out = &tx->base;
+    if (id < 0 || id >= BK_STMT_MAX)
+        return bk_fail(err, BK_E_INTERNAL, "statement id %d out of range", id);
+    s = c->stmt[id];
+    if (s) {
+        /* One name, one text: a second call site reusing a name would get
+         * the other site's statement. */
+        if (s->sql != sql && strcmp(s->sql, sql) != 0)
+            return bk_fail(err, BK_E_INTERNAL,
+                           "statement %d prepared from two texts", id);
+        s->bind_rc = SQLITE_OK;
+        *out = s;
+        return BK_OK;
+    }
+    s = bk_xcalloc(1, sizeof(*s));
+    rc = sqlite3_prepare_v3(c->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s->st,
+                            NULL);
+    if (rc != SQLITE_OK) {
+        enum bk_err e = sq_error(c->db, rc, "preparing a statement", err);
+        sqlite3_finalize(s->st);
+        free(s);
+        return e;
+    }
+    s->sql = sql;
+    s->conn = c;
+    c->stmt[id] = s;
+    *out = s;
+    return BK_OK;
+}
+
+static void sq_reset(struct bk_stmt *s)
+{
+    sqlite3_reset(s->st);
+    sqlite3_clear_bindings(s->st);
+    s->bind_rc = SQLITE_OK;
+}
+
+static void note_bind(struct bk_stmt *s, int rc)
+{
+    if (rc != SQLITE_OK && s->bind_rc == SQLITE_OK)
+        s->bind_rc = rc;
+}
+
+static void sq_bind_null(struct bk_stmt *s, int i, int type)
+{
+    note_bind(s, sqlite3_bind_null(s->st, i));
+}
+
+static void sq_bind_i64(struct bk_stmt *s, int i, int64_t v)
+{
+    note_bind(s, sqlite3_bind_int64(s->st, i, v));
+}
+
+static void sq_bind_text(struct bk_stmt *s, int i, const char *p, size_t n)
+{
+    if (n > (size_t)0x7fffffff) {
+        note_bind(s, SQLITE_TOOBIG);
+        return;
+    }
+    note_bind(s, sqlite3_bind_text(s->st, i, p, (int)n, SQLITE_STATIC));
+}
+
+static void sq_bind_blob(struct bk_stmt *s, int i, const void *p, size_t n)
+{
+    if (n > (size_t)0x7fffffff) {
+        note_bind(s, SQLITE_TOOBIG);
+        return;
+    }
+    note_bind(s, sqlite3_bind_blob(s->st, i, p, (int)n, SQLITE_STATIC));
+}
+
+static enum bk_err sq_step(struct bk_tx *t, struct bk_stmt *s, bool *row,
+                           const char *what, struct bk_errbuf *err)
+{
+    sqlite3 *db = s->conn->db;
+    enum bk_err e;
+    int rc;
+
+    *row = false;
+    if (s->bind_rc != SQLITE_OK) {
+        rc = s->bind_rc;
+        s->bind_rc = SQLITE_OK;
+        t->broken = true;
+        return sq_error(db, rc, what, err);
+    }
+    rc = sqlite3_step(s->st);
+    if (rc == SQLITE_ROW) {
+        *row = true;
+        return BK_OK;
+    }
+    if (rc == SQLITE_DONE)
+        return BK_OK;
+    /* sqlite3_step reports the extended code with extended_result_codes
+     * on; the message belongs to the statement's connection. Any error
+     * ends the transaction's useful life (store/driver.h), as it does on
+     * PostgreSQL. */
+    e = sq_error(db, rc, what, err);
+    sqlite3_reset(s->st);
+    t->broken = true;
     return e;
 }
 
-static enum bk_err sq_commit(struct bk_tx *tx, struct bk_errbuf *err)
+static bool sq_col_null(struct bk_stmt *s, int i)
 {
-    return tx_finish(sq_txof(tx), true, err);
+    return sqlite3_column_type(s->st, i) == SQLITE_NULL;
 }
 
-static void sq_rollback(struct bk_tx *tx)
+static int64_t sq_col_i64(struct bk_stmt *s, int i)
 {
-    tx_abort(sq_txof(tx));
+    return sqlite3_column_int64(s->st, i);
 }
 
-/* SQLite runs one write transaction at a time: a slot claim is serialized
- * by the write lock already. */
-static enum bk_err sq_host_lock(struct bk_tx *tx, int64_t host_id,
-                                struct bk_errbuf *err)
+static const char *sq_col_text(struct bk_stmt *s, int i, size_t *n)
 {
-    if (tx->mode != BK_TX_WRITE)
-        return bk_fail(err, BK_E_INTERNAL,
-                       "bk_store_host_lock needs a write transaction");
-    return BK_OK;
+    const unsigned char *p = sqlite3_column_text(s->st, i);
+
+    *n = (size_t)sqlite3_column_bytes(s->st, i);
+    return (const char *)p;
+}
+
+static const void *sq_col_blob(struct bk_stmt *s, int i, size_t *n)
+{
+    const void *p = sqlite3_column_blob(s->st, i);
+
+    *n = (size_t)sqlite3_column_bytes(s->st, i);
+    return p;
+}
+
+static int64_t sq_changes(struct bk_stmt *s)
+{
+    return sqlite3_changes64(s->conn->db);
 }
 
 /* ---- Lifetime ---------------------------------------------------------- */
@@ -353,9 +618,9 @@ static enum bk_err sq_open(const char *url, int pool_size,
     enum bk_err e = BK_OK;
 
     *out = NULL;
-    if (!url || strncmp(url, SCHEME, strlen(SCHEME)) != 0)
+    if (!url || strncmp(url, schemes[0], strlen(schemes[0])) != 0)
         return bk_fail(err, BK_E_CONFIG, "not a sqlite: URL");
-    path = url + strlen(SCHEME);
+    path = url + strlen(schemes[0]);
     if (!*path)
         return bk_fail(err, BK_E_CONFIG,
                        "the database URL sqlite: names no file "
@@ -382,7 +647,7 @@ static enum bk_err sq_open(const char *url, int pool_size,
     if (e)
         goto out;
     s = bk_xcalloc(1, sizeof(*s));
-    s->base.vt = &bk_store_sqlite;
+    s->base.drv = &bk_driver_sqlite;
     s->path = bk_xstrdup(path);
     s->pool_size = pool_size;
     s->idle = bk_xcalloc((size_t)pool_size, sizeof(*s->idle));
@@ -397,104 +662,6 @@ out:
     return e;
 }
 
-/* ---- Migrations -------------------------------------------------------- */
-
-static enum bk_err read_version(sqlite3 *db, int *version,
-                                struct bk_errbuf *err)
-{
-    char text[32];
-    int rc = pragma_text(db, "PRAGMA user_version", text, sizeof(text));
-
-    if (rc != SQLITE_OK)
-        return sq_error(db, rc, "reading the schema version", err);
-    *version = (int)strtol(text, NULL, 10);
-    return BK_OK;
-}
-
-static enum bk_err sq_migrate(struct bk_store *store, int *from, int *to,
-                              struct bk_errbuf *err)
-{
-    struct sq_store *s = (struct sq_store *)store;
-    struct sq_tx *tx = NULL;
-    enum bk_err e = BK_OK;
-    int first = -1, v = 0, rc;
-    char *msg = NULL;
-    char sql[64];
-
-    for (;;) {
-        e = tx_start(s, BK_TX_WRITE, &tx, err);
-        if (e)
-            goto out;
-        /* Read inside BEGIN IMMEDIATE: another process that migrated
-         * meanwhile is seen here, and nobody migrates while we do. */
-        e = read_version(tx->conn->db, &v, err);
-        if (e)
-            goto out;
-        if (first < 0)
-            first = v;
-        if (v > sq_migration_count) {
-            e = bk_fail(err, BK_E_CONFIG,
-                        "database schema version %d is newer than this "
-                        "build (%d)",
-                        v, sq_migration_count);
-            goto out;
-        }
-        if (v == sq_migration_count)
-            break;
-        rc = sqlite3_exec(tx->conn->db, sq_migrations[v], NULL, NULL, &msg);
-        if (rc == SQLITE_OK) {
-            snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v + 1);
-            rc = sqlite3_exec(tx->conn->db, sql, NULL, NULL, &msg);
-        }
-        if (rc != SQLITE_OK) {
-            e = bk_fail(err, (rc & 0xff) == SQLITE_BUSY ? BK_E_BUSY : BK_E_IO,
-                        "migration to schema version %d failed: %s", v + 1,
-                        msg ? msg : sqlite3_errstr(rc));
-            goto out;
-        }
-        e = tx_finish(tx, false, err);
-        tx = NULL;
-        if (e)
-            goto out;
-        v++;
-    }
-out:
-    sqlite3_free(msg);
-    if (tx)
-        tx_abort(tx);
-    if (e == BK_OK) {
-        if (from)
-            *from = first;
-        if (to)
-            *to = v;
-    }
-    return e;
-}
-
-static enum bk_err sq_version(struct bk_store *store, int *current, int *newest,
-                              struct bk_errbuf *err)
-{
-    struct sq_store *s = (struct sq_store *)store;
-    struct sq_conn *c = NULL;
-    enum bk_err e;
-    int v = 0;
-
-    e = conn_acquire(s, &c, err);
-    if (e)
-        goto out;
-    e = read_version(c->db, &v, err);
-    if (e)
-        goto out;
-    if (current)
-        *current = v;
-    if (newest)
-        *newest = sq_migration_count;
-out:
-    if (c)
-        conn_release(s, c, false);
-    return e;
-}
-
 static enum bk_err sq_ping(struct bk_store *store, struct bk_errbuf *err)
 {
     struct sq_store *s = (struct sq_store *)store;
@@ -504,82 +671,45 @@ static enum bk_err sq_ping(struct bk_store *store, struct bk_errbuf *err)
 
     e = conn_acquire(s, &c, err);
     if (e)
-        goto out;
+        return e;
     /* Reads the schema page, so the file itself must answer. */
     rc = sqlite3_exec(c->db, "SELECT count(*) FROM sqlite_schema", NULL, NULL,
                       NULL);
     if (rc != SQLITE_OK)
         e = sq_error(c->db, rc, "pinging the database", err);
-out:
-    if (c)
-        conn_release(s, c, false);
+    conn_release(s, c, false);
     return e;
 }
 
 /* ---- The table --------------------------------------------------------- */
 
-const struct bk_store_backend bk_store_sqlite = {
+const struct bk_driver bk_driver_sqlite = {
     .name = "sqlite",
-    .scheme = SCHEME,
+    .schemes = schemes,
+    .dialect = BK_DIALECT_SQLITE,
+    .migrations = bk_sqlite_migrations,
+    .n_migrations = &bk_sqlite_migrations_count,
     .open = sq_open,
     .free = sq_free,
-    .rollback = sq_rollback,
-    .migrate = sq_migrate,
-    .version = sq_version,
     .ping = sq_ping,
     .begin = sq_begin,
     .commit = sq_commit,
-    .host_lock = sq_host_lock,
-    .meta_get = sq_meta_get,
-    .meta_put = sq_meta_put,
-    .host_insert = sq_host_insert,
-    .host_update = sq_host_update,
-    .host_delete = sq_host_delete,
-    .host_get = sq_host_get,
-    .host_by_slug = sq_host_by_slug,
-    .host_by_email = sq_host_by_email,
-    .host_list = sq_host_list,
-    .schedule_put = sq_schedule_put,
-    .schedule_get = sq_schedule_get,
-    .event_type_insert = sq_event_type_insert,
-    .event_type_update = sq_event_type_update,
-    .event_type_delete = sq_event_type_delete,
-    .event_type_get = sq_event_type_get,
-    .event_type_by_slug = sq_event_type_by_slug,
-    .event_type_by_calcom_id = sq_event_type_by_calcom_id,
-    .event_type_list = sq_event_type_list,
-    .client_insert = sq_client_insert,
-    .client_update = sq_client_update,
-    .client_get = sq_client_get,
-    .client_by_public_id = sq_client_by_public_id,
-    .client_by_email = sq_client_by_email,
-    .client_list = sq_client_list,
-    .booking_insert = sq_booking_insert,
-    .booking_update = sq_booking_update,
-    .booking_get = sq_booking_get,
-    .booking_by_uid = sq_booking_by_uid,
-    .booking_list = sq_booking_list,
-    .booking_busy = sq_booking_busy,
-    .history_append = sq_history_append,
-    .history_list = sq_history_list,
-    .link_insert = sq_link_insert,
-    .link_update = sq_link_update,
-    .link_find = sq_link_find,
-    .link_list = sq_link_list,
-    .activity_append = sq_activity_append,
-    .activity_list = sq_activity_list,
-    .delivery_insert = sq_delivery_insert,
-    .delivery_set_status = sq_delivery_set_status,
-    .delivery_get = sq_delivery_get,
-    .delivery_by_public_id = sq_delivery_by_public_id,
-    .delivery_list = sq_delivery_list,
-    .delivery_wake = sq_delivery_wake,
-    .job_enqueue = sq_job_enqueue,
-    .job_claim = sq_job_claim,
-    .job_complete = sq_job_complete,
-    .job_fail = sq_job_fail,
-    .job_requeue = sq_job_requeue,
-    .job_get = sq_job_get,
-    .job_next_due = sq_job_next_due,
-    .job_counts = sq_job_counts,
+    .rollback = sq_rollback,
+    .lock = sq_lock,
+    .try_lock = sq_try_lock,
+    .version_get = sq_version_get,
+    .version_set = sq_version_set,
+    .exec_script = sq_exec_script,
+    .prepare = sq_prepare,
+    .reset = sq_reset,
+    .bind_null = sq_bind_null,
+    .bind_i64 = sq_bind_i64,
+    .bind_text = sq_bind_text,
+    .bind_blob = sq_bind_blob,
+    .step = sq_step,
+    .col_null = sq_col_null,
+    .col_i64 = sq_col_i64,
+    .col_text = sq_col_text,
+    .col_blob = sq_col_blob,
+    .changes = sq_changes,
 };

@@ -1,10 +1,19 @@
-/* tests/unit/store/test_sqlite_store.c — store/sqlite: every function of
- * store.h against real SQLite files in a temporary directory: round trips,
- * lookups that miss, unique keys, guarded deletes, paging and filters, busy
- * time, the inbox and the job queue, migrations, durability, the
- * store.begin / store.commit fault points, and write serialization under
- * threads. SQLite itself is used directly only to fake a database from a
- * newer build. */
+/* tests/unit/store/test_store.c — the store contract: every function of
+ * store.h, written once over store/driver.h, against a real database:
+ * round trips, lookups that miss, unique keys, guarded deletes, paging and
+ * filters, busy time, the inbox and the job queue, migrations, the
+ * store.begin / store.commit fault points, the transaction contract (a
+ * database error breaks the transaction), singletons, serialization
+ * failures and writers under threads.
+ *
+ * The database: BOOKINGD_TEST_DATABASE_URL when set (a PostgreSQL database
+ * the suite may wipe: tests/pg-env.sh makes a fresh one), otherwise fresh
+ * SQLite files in a temporary directory. Every test starts from an empty
+ * database: a new file, or on PostgreSQL every schema dropped through
+ * libpq. Tests of what only one backend has (SQLite files, WAL, the
+ * in-process write lock; PostgreSQL's serialization failures and advisory
+ * locks) are skipped on the other. SQLite and libpq are used directly only
+ * to reset a database or fake one from a newer build. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +23,9 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -30,17 +41,79 @@
 
 static char base_dir[256];
 static int n_fixtures;
+/* The PostgreSQL database under test; NULL: SQLite files in base_dir. */
+static const char *pg_url;
 
 struct fx {
     char dir[300];
     char path[320];
-    char url[330];
+    char url[1024];
     struct bk_store *store;
     struct bk_arena arena;
     struct bk_errbuf err;
 };
 
 /* ---- Fixture and helpers ----------------------------------------------- */
+
+/* Skips the running test on PostgreSQL (it tests what only SQLite has). */
+#define SQLITE_ONLY()                                                          \
+    do {                                                                       \
+        if (pg_url)                                                            \
+            skip();                                                            \
+    } while (0)
+/* Skips the running test on SQLite (it tests what only PostgreSQL has). */
+#define POSTGRES_ONLY()                                                        \
+    do {                                                                       \
+        if (!pg_url)                                                           \
+            skip();                                                            \
+    } while (0)
+
+static void pg_quiet(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+/* Runs sql on the PostgreSQL database under test, through libpq directly,
+ * and fails the test when it fails. */
+static void pg_exec(const char *sql)
+{
+    PGconn *c = PQconnectdb(pg_url);
+    PGresult *r;
+
+    if (PQstatus(c) != CONNECTION_OK)
+        fail_msg("libpq: cannot connect to BOOKINGD_TEST_DATABASE_URL: %s",
+                 PQerrorMessage(c));
+    PQsetNoticeProcessor(c, pg_quiet, NULL);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+        PQresultStatus(r) != PGRES_TUPLES_OK) {
+        char msg[512];
+        snprintf(msg, sizeof(msg), "%s", PQresultErrorMessage(r));
+        PQclear(r);
+        PQfinish(c);
+        fail_msg("libpq: %s: %s", sql, msg);
+    }
+    PQclear(r);
+    PQfinish(c);
+}
+
+/* Empties the PostgreSQL database: ends every other session on it (a
+ * failed test may have left a transaction open, holding locks) and drops
+ * every schema, then makes an empty public one. */
+static void pg_reset(void)
+{
+    pg_exec("SET lock_timeout = '20s';"
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid();"
+            "DO $$ DECLARE s text; BEGIN"
+            " FOR s IN SELECT nspname FROM pg_namespace"
+            "  WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> "
+            "'information_schema'"
+            " LOOP EXECUTE format('DROP SCHEMA %I CASCADE', s); END LOOP;"
+            " END $$;"
+            "CREATE SCHEMA public;");
+}
 
 static void remove_db(const char *path)
 {
@@ -53,6 +126,8 @@ static void remove_db(const char *path)
     unlink(p);
 }
 
+/* A fixture on an empty database (not opened yet). Its directory is made
+ * on both backends, for files a test writes. */
 static struct fx *fx_new(void)
 {
     struct fx *f = calloc(1, sizeof(*f));
@@ -61,7 +136,13 @@ static struct fx *fx_new(void)
     snprintf(f->dir, sizeof(f->dir), "%s/t%d", base_dir, ++n_fixtures);
     assert_int_equal(mkdir(f->dir, 0700), 0);
     snprintf(f->path, sizeof(f->path), "%s/bk.db", f->dir);
-    snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+    if (pg_url) {
+        pg_reset();
+        assert_true(strlen(pg_url) < sizeof(f->url));
+        snprintf(f->url, sizeof(f->url), "%s", pg_url);
+    } else {
+        snprintf(f->url, sizeof(f->url), "sqlite:%s", f->path);
+    }
     bk_arena_init(&f->arena);
     return f;
 }
@@ -70,19 +151,30 @@ static void fx_open(struct fx *f, int pool)
 {
     enum bk_err e = bk_store_open(f->url, pool, &f->store, &f->err);
     if (e)
-        fail_msg("open: %s", f->err.msg);
+        fail_msg("open %s: %s", pg_url ? "BOOKINGD_TEST_DATABASE_URL" : f->url,
+                 f->err.msg);
+}
+
+/* An empty database, opened but not migrated. */
+static int setup_empty(void **state)
+{
+    struct fx *f = fx_new();
+
+    fx_open(f, 4);
+    *state = f;
+    return 0;
 }
 
 static int setup(void **state)
 {
-    struct fx *f = fx_new();
+    struct fx *f;
     enum bk_err e;
 
-    fx_open(f, 4);
+    setup_empty(state);
+    f = *state;
     e = bk_store_migrate(f->store, NULL, NULL, &f->err);
     if (e)
         fail_msg("migrate: %s", f->err.msg);
-    *state = f;
     return 0;
 }
 
@@ -124,6 +216,17 @@ static void commit(struct fx *f, struct bk_tx *tx)
                      bk_err_name(want), (f)->err.msg);                         \
     } while (0)
 #define OK(f, call) CHECK(f, call, BK_OK)
+
+/* Checks that call fails with want in a write transaction of its own,
+ * named `solo` for call to use, then rolls it back: after a database error
+ * only a rollback is left (store/driver.h). Data the call needs must be
+ * committed before. */
+#define CHECK_SOLO(f, call, want)                                              \
+    do {                                                                       \
+        struct bk_tx *solo = begin(f, BK_TX_WRITE);                            \
+        CHECK(f, call, want);                                                  \
+        bk_store_rollback(solo);                                               \
+    } while (0)
 
 static int64_t add_host(struct fx *f, struct bk_tx *tx, const char *slug,
                         const char *email, int64_t created)
@@ -265,9 +368,50 @@ static void test_open_errors(void **state)
 {
     struct fx *f = *state;
     struct bk_store *s = (struct bk_store *)1;
+
+    CHECK(f, bk_store_open("mysql://x", 2, &s, &f->err), BK_E_CONFIG);
+    assert_null(s);
+    CHECK(f, bk_store_open(NULL, 2, &s, &f->err), BK_E_CONFIG);
+    CHECK(f, bk_store_open(f->url, 0, &s, &f->err), BK_E_CONFIG);
+    assert_null(s);
+    assert_string_equal(bk_store_backend(f->store),
+                        pg_url ? "postgres" : "sqlite");
+    OK(f, bk_store_ping(f->store, &f->err));
+}
+
+/* PostgreSQL: a server that does not answer is BK_E_IO, and no message
+ * ever shows the URL's password. */
+static void test_postgres_open_errors(void **state)
+{
+    struct fx *f = *state;
+    struct bk_store *s = (struct bk_store *)1;
+
+    POSTGRES_ONLY();
+    /* Port 1 on loopback: nobody listens there. */
+    CHECK(f,
+          bk_store_open("postgres://bk:s3cr3t-pw@127.0.0.1:1/nodb", 2, &s,
+                        &f->err),
+          BK_E_IO);
+    assert_null(s);
+    assert_null(strstr(f->err.msg, "s3cr3t-pw"));
+    s = (struct bk_store *)1;
+    CHECK(f,
+          bk_store_open("postgres://bk:s3cr3t-pw@127.0.0.1:1/nodb?bogus=1", 2,
+                        &s, &f->err),
+          BK_E_CONFIG);
+    assert_null(s);
+    assert_null(strstr(f->err.msg, "s3cr3t-pw"));
+}
+
+/* The sqlite: URL forms and files that are not databases. */
+static void test_sqlite_open_errors(void **state)
+{
+    struct fx *f = *state;
+    struct bk_store *s = (struct bk_store *)1;
     char url[400];
     FILE *fp;
 
+    SQLITE_ONLY();
     CHECK(f, bk_store_open("sqlite:", 2, &s, &f->err), BK_E_CONFIG);
     assert_null(s);
     assert_non_null(strstr(f->err.msg, "sqlite:PATH"));
@@ -276,8 +420,6 @@ static void test_open_errors(void **state)
     CHECK(f, bk_store_open("sqlite:file::memory:?cache=shared", 2, &s, &f->err),
           BK_E_CONFIG);
     assert_null(s);
-    CHECK(f, bk_store_open("mysql://x", 2, &s, &f->err), BK_E_CONFIG);
-    CHECK(f, bk_store_open(f->url, 0, &s, &f->err), BK_E_CONFIG);
 
     /* A missing directory is named in the message. */
     snprintf(url, sizeof(url), "sqlite:%s/no-such-dir/x.db", f->dir);
@@ -299,45 +441,49 @@ static void test_open_errors(void **state)
     assert_null(s);
     snprintf(url, sizeof(url), "%s/junk.db", f->dir);
     unlink(url);
-
-    assert_string_equal(bk_store_backend(f->store), "sqlite");
-    OK(f, bk_store_ping(f->store, &f->err));
 }
 
+/* On an empty database: version 0, then every migration, then nothing to
+ * do. */
 static void test_migrate_fresh_and_idempotent(void **state)
 {
     struct fx *f = *state;
-    struct fx *g = fx_new();
     int from = -1, to = -1, cur = -1, newest = -1;
+    struct bk_tx *tx;
 
-    fx_open(g, 2);
-    OK(g, bk_store_version(g->store, &cur, &newest, &g->err));
+    OK(f, bk_store_version(f->store, &cur, &newest, &f->err));
     assert_int_equal(cur, 0);
     assert_true(newest >= 1);
-    OK(g, bk_store_migrate(g->store, &from, &to, &g->err));
+    OK(f, bk_store_migrate(f->store, &from, &to, &f->err));
     assert_int_equal(from, 0);
     assert_int_equal(to, newest);
-    OK(g, bk_store_version(g->store, &cur, NULL, &g->err));
+    OK(f, bk_store_version(f->store, &cur, NULL, &f->err));
     assert_int_equal(cur, newest);
     /* Again: nothing to do. */
-    OK(g, bk_store_migrate(g->store, &from, &to, &g->err));
-    assert_int_equal(from, newest);
-    assert_int_equal(to, newest);
-    OK(g, bk_store_ping(g->store, &g->err));
-    teardown((void **)&g);
-
-    /* The fixture's store was migrated by setup. */
     OK(f, bk_store_migrate(f->store, &from, &to, &f->err));
     assert_int_equal(from, newest);
     assert_int_equal(to, newest);
+    OK(f, bk_store_ping(f->store, &f->err));
+    /* The schema is there. */
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_put(tx, "k", "v", &f->err));
+    commit(f, tx);
 }
 
-static void set_user_version(const char *path, int v)
+/* Fakes a database migrated by a newer build: records schema version v
+ * the way the driver does (SQLite's user_version; the PostgreSQL driver's
+ * table schema_version). */
+static void set_schema_version(struct fx *f, int v)
 {
     sqlite3 *db = NULL;
-    char sql[64];
+    char sql[96];
 
-    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    if (pg_url) {
+        snprintf(sql, sizeof(sql), "UPDATE schema_version SET version = %d", v);
+        pg_exec(sql);
+        return;
+    }
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
     assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
     sqlite3_close(db);
@@ -350,7 +496,7 @@ static void test_migrate_newer_refused(void **state)
     char want[128];
 
     OK(f, bk_store_version(f->store, &cur, &newest, &f->err));
-    set_user_version(f->path, newest + 1);
+    set_schema_version(f, newest + 1);
     OK(f, bk_store_version(f->store, &cur, &newest, &f->err));
     assert_int_equal(cur, newest + 1);
     CHECK(f, bk_store_migrate(f->store, &from, NULL, &f->err), BK_E_CONFIG);
@@ -374,7 +520,7 @@ static void *migrate_thread(void *p)
     return NULL;
 }
 
-/* Two stores on one file stand for two processes migrating at once: one
+/* Two stores on one database stand for two processes migrating at once: one
  * applies the migrations, the other finds them applied. */
 static void test_migrate_concurrent(void **state)
 {
@@ -427,6 +573,8 @@ static const char *journal_mode(const char *path)
     return mode;
 }
 
+/* What was committed is there after the store is closed and opened again
+ * (on SQLite: the file, in WAL mode); what was rolled back is not. */
 static void test_durability(void **state)
 {
     struct fx *f = *state;
@@ -445,7 +593,7 @@ static void test_durability(void **state)
     add_host(f, tx, "gone", "g@example.com", T0);
     bk_store_rollback(tx);
 
-    /* Close everything and open the file again. */
+    /* Close everything and open the database again. */
     bk_store_free(f->store);
     f->store = NULL;
     fx_open(f, 2);
@@ -460,30 +608,162 @@ static void test_durability(void **state)
           BK_E_NOT_FOUND);
     bk_store_rollback(tx);
     bk_store_rollback(NULL);
-    assert_string_equal(journal_mode(f->path), "wal");
+    if (!pg_url)
+        assert_string_equal(journal_mode(f->path), "wal");
 }
 
-/* A failed statement (a duplicate) does not end the transaction: the
- * caller may go on, and what it did before is committed. */
-static void test_error_keeps_transaction(void **state)
+/* The failures break_tx provokes, each a different constraint. */
+enum breaker {
+    BREAK_DUPLICATE,
+    BREAK_FOREIGN_KEY,
+    BREAK_CHECK,
+    BREAK_NOT_NULL
+};
+
+/* Writes in a transaction, makes one statement fail with a database error,
+ * and checks store/driver.h's contract: the transaction is broken — the
+ * next statement (a read as well as a write) and the commit fail with
+ * BK_E_IO — and nothing of it is kept. */
+static void break_tx(struct fx *f, enum breaker how, enum bk_tx_mode mode)
+{
+    struct bk_tx *tx;
+    struct bk_host h = {.slug = "one",
+                        .name = "X",
+                        .email = "x@example.com",
+                        .timezone = "UTC"};
+    struct bk_event_type et;
+    struct bk_host got;
+    const char *v = NULL;
+    int64_t id = 0, host;
+
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_host_by_slug(tx, "one", &f->arena, &got, &f->err));
+    host = got.id;
+    commit(f, tx);
+
+    tx = begin(f, mode);
+    OK(f, bk_store_meta_put(tx, "written-before", "yes", &f->err));
+    add_host(f, tx, "before", "b@example.com", T0);
+    switch (how) {
+    case BREAK_DUPLICATE:
+        CHECK(f, bk_store_host_insert(tx, &h, &id, &f->err), BK_E_DUPLICATE);
+        break;
+    case BREAK_FOREIGN_KEY:
+        et = event_type(host + 1000, "orphan");
+        CHECK(f, bk_store_event_type_insert(tx, &et, &id, &f->err),
+              BK_E_NOT_FOUND);
+        break;
+    case BREAK_CHECK:
+        et = event_type(host, "too-long-buffer");
+        et.rules.buffer_before_min = 2000;
+        CHECK(f, bk_store_event_type_insert(tx, &et, &id, &f->err),
+              BK_E_INVALID);
+        break;
+    case BREAK_NOT_NULL:
+        h.slug = "nameless";
+        h.name = NULL;
+        CHECK(f, bk_store_host_insert(tx, &h, &id, &f->err), BK_E_INVALID);
+        break;
+    }
+    /* Broken: whatever comes next fails, reads included, and a failed
+     * statement does not repair it. */
+    CHECK(f, bk_store_meta_put(tx, "written-after", "yes", &f->err), BK_E_IO);
+    CHECK(f, bk_store_host_get(tx, host, &f->arena, &got, &f->err), BK_E_IO);
+    CHECK(f, bk_store_meta_get(tx, "written-before", &f->arena, &v, &f->err),
+          BK_E_IO);
+    CHECK(f, bk_store_commit(tx, &f->err), BK_E_IO);
+
+    /* Nothing of it was kept, and the connection (and on SQLite the write
+     * lock) came back: the next write goes through. */
+    tx = begin(f, BK_TX_WRITE);
+    CHECK(f, bk_store_meta_get(tx, "written-before", &f->arena, &v, &f->err),
+          BK_E_NOT_FOUND);
+    CHECK(f, bk_store_meta_get(tx, "written-after", &f->arena, &v, &f->err),
+          BK_E_NOT_FOUND);
+    CHECK(f, bk_store_host_by_slug(tx, "before", &f->arena, &got, &f->err),
+          BK_E_NOT_FOUND);
+    OK(f, bk_store_meta_put(tx, "next", "ok", &f->err));
+    commit(f, tx);
+}
+
+static void test_error_breaks_transaction(void **state)
 {
     struct fx *f = *state;
     struct bk_tx *tx;
     struct bk_host h;
-    struct bk_host dup = {.slug = "one",
-                          .name = "X",
-                          .email = "x@example.com",
-                          .timezone = "UTC"};
-    int64_t id;
+    const char *v = NULL;
 
     tx = begin(f, BK_TX_WRITE);
     add_host(f, tx, "one", "one@example.com", T0);
-    CHECK(f, bk_store_host_insert(tx, &dup, &id, &f->err), BK_E_DUPLICATE);
-    add_host(f, tx, "two", "two@example.com", T0);
     commit(f, tx);
-    tx = begin(f, BK_TX_READ);
+
+    break_tx(f, BREAK_DUPLICATE, BK_TX_WRITE);
+    break_tx(f, BREAK_FOREIGN_KEY, BK_TX_WRITE);
+    break_tx(f, BREAK_CHECK, BK_TX_WRITE);
+    break_tx(f, BREAK_NOT_NULL, BK_TX_WRITE);
+    break_tx(f, BREAK_DUPLICATE, BK_TX_QUEUE);
+    break_tx(f, BREAK_CHECK, BK_TX_QUEUE);
+
+    /* The caller may roll back instead of trying to commit. */
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_put(tx, "rolled", "back", &f->err));
+    add_host(f, tx, "two", "two@example.com", T0);
     OK(f, bk_store_host_by_slug(tx, "one", &f->arena, &h, &f->err));
-    OK(f, bk_store_host_by_slug(tx, "two", &f->arena, &h, &f->err));
+    bk_store_rollback(tx);
+    tx = begin(f, BK_TX_READ);
+    CHECK(f, bk_store_meta_get(tx, "rolled", &f->arena, &v, &f->err),
+          BK_E_NOT_FOUND);
+    OK(f, bk_store_meta_get(tx, "next", &f->arena, &v, &f->err));
+    assert_string_equal(v, "ok");
+    commit(f, tx);
+}
+
+/* A lookup that finds nothing, an update or delete of a missing row, a
+ * guarded delete that is refused and a lost job lease are answers, not
+ * database errors: the transaction goes on and commits. */
+static void test_miss_keeps_transaction(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx;
+    struct bk_host h;
+    struct bk_client c;
+    struct bk_job j;
+    struct world w;
+    const char *v = NULL;
+    int64_t job;
+    bool existed;
+
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_put(tx, "a", "1", &f->err));
+    w = add_world(f, tx);
+    CHECK(f, bk_store_meta_get(tx, "missing", &f->arena, &v, &f->err),
+          BK_E_NOT_FOUND);
+    CHECK(f, bk_store_host_get(tx, 9999, &f->arena, &h, &f->err),
+          BK_E_NOT_FOUND);
+    CHECK(
+        f,
+        bk_store_client_by_email(tx, "no@example.com", &f->arena, &c, &f->err),
+        BK_E_NOT_FOUND);
+    CHECK(f, bk_store_job_claim(tx, 0, 1000, 1, &f->arena, &j, &f->err),
+          BK_E_NOT_FOUND);
+    h = (struct bk_host){
+        .id = 9999, .name = "X", .email = "x@example.com", .timezone = "UTC"};
+    CHECK(f, bk_store_host_update(tx, &h, &f->err), BK_E_NOT_FOUND);
+    CHECK(f, bk_store_event_type_delete(tx, 9999, &f->err), BK_E_NOT_FOUND);
+    CHECK(f, bk_store_host_delete(tx, w.host, &f->err), BK_E_CONFLICT);
+    OK(f, bk_store_job_enqueue(tx, "k", "d", "p", 0, 3, 0, &job, &existed,
+                               &f->err));
+    CHECK(f, bk_store_job_complete(tx, job, 1, 0, &f->err), BK_E_STALE);
+    OK(f, bk_store_meta_put(tx, "b", "2", &f->err));
+    commit(f, tx);
+
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_meta_get(tx, "a", &f->arena, &v, &f->err));
+    assert_string_equal(v, "1");
+    OK(f, bk_store_meta_get(tx, "b", &f->arena, &v, &f->err));
+    assert_string_equal(v, "2");
+    OK(f, bk_store_host_get(tx, w.host, &f->arena, &h, &f->err));
+    OK(f, bk_store_job_get(tx, job, &f->arena, &j, &f->err));
     commit(f, tx);
 }
 
@@ -492,24 +772,269 @@ static void test_read_tx_refuses_writes(void **state)
     struct fx *f = *state;
     struct bk_tx *tx;
     struct bk_job j;
+    bool got = true;
 
     tx = begin(f, BK_TX_READ);
     CHECK(f, bk_store_meta_put(tx, "k", "v", &f->err), BK_E_INTERNAL);
     CHECK(f, bk_store_job_claim(tx, 0, 1000, 1, &f->arena, &j, &f->err),
           BK_E_INTERNAL);
     CHECK(f, bk_store_host_lock(tx, 1, &f->err), BK_E_INTERNAL);
+    CHECK(f, bk_store_try_singleton(tx, 1, &got, &f->err), BK_E_INTERNAL);
+    assert_false(got);
     commit(f, tx);
+    CHECK(f, bk_store_begin(f->store, (enum bk_tx_mode)7, &tx, &f->err),
+          BK_E_INTERNAL);
+    assert_null(tx);
     tx = begin(f, BK_TX_WRITE);
     OK(f, bk_store_host_lock(tx, 1, &f->err));
     bk_store_rollback(tx);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_host_lock(tx, 1, &f->err));
+    bk_store_rollback(tx);
+}
+
+/* BK_TX_QUEUE is a write mode: it enqueues, claims and completes jobs and
+ * commits them. On PostgreSQL two queue transactions claim at once and
+ * get different jobs (the first one's row is skipped, not waited for). */
+static void test_queue_mode(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx, *tx2;
+    struct bk_job j, j2;
+    int64_t a, b, counts[4];
+    bool existed;
+
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "a", "pa", 100, 3, 10, &a, &existed,
+                               &f->err));
+    OK(f, bk_store_job_enqueue(tx, "k", "b", "pb", 100, 3, 10, &b, &existed,
+                               &f->err));
+    commit(f, tx);
+
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 200, 1000, 1, &f->arena, &j, &f->err));
+    assert_int_equal(j.id, a);
+    if (pg_url) {
+        /* Another worker, while the first holds its claim. */
+        tx2 = begin(f, BK_TX_QUEUE);
+        OK(f, bk_store_job_claim(tx2, 200, 1000, 2, &f->arena, &j2, &f->err));
+        assert_int_equal(j2.id, b);
+        CHECK(f, bk_store_job_claim(tx2, 200, 1000, 2, &f->arena, &j2, &f->err),
+              BK_E_NOT_FOUND);
+        OK(f, bk_store_job_complete(tx2, b, 2, 300, &f->err));
+        commit(f, tx2);
+    }
+    OK(f, bk_store_job_complete(tx, a, 1, 300, &f->err));
+    commit(f, tx);
+
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_job_counts(tx, counts, &f->err));
+    assert_int_equal(counts[BK_JOB_DONE], pg_url ? 2 : 1);
+    assert_int_equal(counts[BK_JOB_PENDING], pg_url ? 0 : 1);
+    commit(f, tx);
+}
+
+struct singleton_arg {
+    struct bk_store *store;
+    int64_t key;
+    enum bk_err e;
+    bool got;
+};
+
+/* Asks for singleton key in a transaction of its own, in another thread
+ * (the transactions of one thread would take turns on SQLite). */
+static void *singleton_thread(void *p)
+{
+    struct singleton_arg *a = p;
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+
+    a->got = false;
+    a->e = bk_store_begin(a->store, BK_TX_WRITE, &tx, &err);
+    if (a->e == BK_OK) {
+        a->e = bk_store_try_singleton(tx, a->key, &a->got, &err);
+        bk_store_rollback(tx);
+    }
+    return NULL;
+}
+
+static bool other_gets_singleton(struct bk_store *store, int64_t key)
+{
+    struct singleton_arg a = {.store = store, .key = key};
+    pthread_t th;
+
+    assert_int_equal(pthread_create(&th, NULL, singleton_thread, &a), 0);
+    pthread_join(th, NULL);
+    assert_int_equal(a.e, BK_OK);
+    return a.got;
+}
+
+/* A singleton is held until the transaction ends. On PostgreSQL another
+ * transaction — of this store or of another instance — is refused it
+ * meanwhile, without waiting; on SQLite, where one process owns the file
+ * and writes take turns, it is always granted. */
+static void test_try_singleton(void **state)
+{
+    struct fx *f = *state;
+    struct fx g = {0};
+    struct bk_tx *tx;
+    bool got = false;
+
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_try_singleton(tx, 7, &got, &f->err));
+    assert_true(got);
+    /* Asking again in the same transaction: still ours. */
+    OK(f, bk_store_try_singleton(tx, 7, &got, &f->err));
+    assert_true(got);
+    if (pg_url) {
+        memcpy(g.url, f->url, sizeof(g.url));
+        fx_open(&g, 1);
+        assert_false(other_gets_singleton(f->store, 7));
+        assert_false(other_gets_singleton(g.store, 7));
+        assert_true(other_gets_singleton(g.store, 8));
+        /* Keys of host locks are apart from singletons'. */
+        OK(f, bk_store_host_lock(tx, 9, &f->err));
+        assert_true(other_gets_singleton(g.store, 9));
+    }
+    commit(f, tx);
+    /* Ended with its transaction (commit or rollback alike). */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_try_singleton(tx, 7, &got, &f->err));
+    assert_true(got);
+    if (pg_url)
+        assert_false(other_gets_singleton(g.store, 7));
+    bk_store_rollback(tx);
+    if (pg_url) {
+        assert_true(other_gets_singleton(g.store, 7));
+        bk_store_free(g.store);
+    } else {
+        assert_true(other_gets_singleton(f->store, 7));
+    }
+}
+
+/* PostgreSQL's WRITE transactions are SERIALIZABLE: of two that read and
+ * write the same row, the one that writes second, after the first
+ * committed, gets BK_E_SERIALIZATION, is broken from then on, and running
+ * it again succeeds. (SQLite runs write transactions one at a time: it
+ * never has to abort one.) */
+static void test_serialization_failure(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *t1, *t2;
+    const char *v = NULL;
+
+    POSTGRES_ONLY();
+    t1 = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_put(t1, "counter", "0", &f->err));
+    commit(f, t1);
+
+    /* A lost update: both read 0, both write 1. */
+    t1 = begin(f, BK_TX_WRITE);
+    t2 = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_get(t1, "counter", &f->arena, &v, &f->err));
+    assert_string_equal(v, "0");
+    OK(f, bk_store_meta_get(t2, "counter", &f->arena, &v, &f->err));
+    assert_string_equal(v, "0");
+    OK(f, bk_store_meta_put(t1, "counter", "1", &f->err));
+    commit(f, t1);
+    CHECK(f, bk_store_meta_put(t2, "counter", "1", &f->err),
+          BK_E_SERIALIZATION);
+    CHECK(f, bk_store_meta_get(t2, "counter", &f->arena, &v, &f->err), BK_E_IO);
+    CHECK(f, bk_store_commit(t2, &f->err), BK_E_IO);
+    /* Again, from the start. */
+    t2 = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_get(t2, "counter", &f->arena, &v, &f->err));
+    assert_string_equal(v, "1");
+    OK(f, bk_store_meta_put(t2, "counter", "2", &f->err));
+    commit(f, t2);
+}
+
+/* Write skew, on two rows: each transaction reads the row the other
+ * writes. No row is written twice, so nothing waits; SERIALIZABLE still
+ * lets at most one of them commit. */
+static void test_serialization_write_skew(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx[2];
+    const char *v = NULL, *keys[2] = {"a", "b"};
+    enum bk_err e[2] = {BK_OK, BK_OK};
+    int failed = 0;
+
+    POSTGRES_ONLY();
+    tx[0] = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_meta_put(tx[0], "a", "0", &f->err));
+    OK(f, bk_store_meta_put(tx[0], "b", "0", &f->err));
+    commit(f, tx[0]);
+
+    tx[0] = begin(f, BK_TX_WRITE);
+    tx[1] = begin(f, BK_TX_WRITE);
+    for (int i = 0; i < 2; i++)
+        OK(f, bk_store_meta_get(tx[i], keys[i], &f->arena, &v, &f->err));
+    /* Each writes the key the other read; the first failure breaks its
+     * transaction and is the one that counts. */
+    for (int i = 0; i < 2; i++)
+        e[i] = bk_store_meta_put(tx[i], keys[1 - i], "1", &f->err);
+    for (int i = 0; i < 2; i++) {
+        if (e[i] == BK_OK) {
+            e[i] = bk_store_commit(tx[i], &f->err);
+        } else {
+            assert_int_equal(e[i], BK_E_SERIALIZATION);
+            CHECK(f, bk_store_commit(tx[i], &f->err), BK_E_IO);
+        }
+        if (e[i]) {
+            assert_int_equal(e[i], BK_E_SERIALIZATION);
+            failed++;
+        }
+    }
+    assert_int_equal(failed, 1);
+
+    /* Exactly the survivor's write is there. */
+    tx[0] = begin(f, BK_TX_READ);
+    for (int i = 0; i < 2; i++) {
+        OK(f, bk_store_meta_get(tx[0], keys[1 - i], &f->arena, &v, &f->err));
+        assert_string_equal(v, e[i] ? "0" : "1");
+    }
+    commit(f, tx[0]);
 }
 
 struct counter_arg {
     struct fx *f;
     int n;
     int failures;
+    int retries; /* transactions run again after BK_E_SERIALIZATION */
+    char msg[320];
 };
 
+/* One increment: read, add one, write, commit. */
+static enum bk_err increment(struct bk_store *store, int i,
+                             struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    const char *v = NULL;
+    char next[32];
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (e)
+        return e;
+    e = bk_store_meta_get(tx, "counter", arena, &v, err);
+    if (e)
+        goto fail;
+    /* Widen the window between read and write. */
+    if (i % 16 == 0)
+        sched_yield();
+    snprintf(next, sizeof(next), "%ld", strtol(v, NULL, 10) + 1);
+    e = bk_store_meta_put(tx, "counter", next, err);
+    if (e)
+        goto fail;
+    return bk_store_commit(tx, err);
+fail:
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Adds 1 to the counter n times, each a write transaction run again on
+ * BK_E_SERIALIZATION (as every caller must). */
 static void *counter_thread(void *p)
 {
     struct counter_arg *a = p;
@@ -518,97 +1043,85 @@ static void *counter_thread(void *p)
 
     bk_arena_init(&arena);
     for (int i = 0; i < a->n; i++) {
-        struct bk_tx *tx = NULL;
-        const char *v = NULL;
-        char next[32];
-        long n;
+        enum bk_err e;
+        int tries = 0;
 
-        if (bk_store_begin(a->f->store, BK_TX_WRITE, &tx, &err)) {
-            a->failures++;
-            continue;
+        while ((e = increment(a->f->store, i, &arena, &err)) ==
+                   BK_E_SERIALIZATION &&
+               ++tries < 1000)
+            a->retries++;
+        if (e) {
+            if (!a->failures++)
+                snprintf(a->msg, sizeof(a->msg), "%s: %s", bk_err_name(e),
+                         err.msg);
         }
-        if (bk_store_meta_get(tx, "counter", &arena, &v, &err)) {
-            bk_store_rollback(tx);
-            a->failures++;
-            continue;
-        }
-        n = strtol(v, NULL, 10);
-        /* Widen the window between read and write. */
-        if (i % 16 == 0)
-            sched_yield();
-        snprintf(next, sizeof(next), "%ld", n + 1);
-        if (bk_store_meta_put(tx, "counter", next, &err)) {
-            bk_store_rollback(tx);
-            a->failures++;
-            continue;
-        }
-        if (bk_store_commit(tx, &err))
-            a->failures++;
         bk_arena_release(&arena);
     }
     bk_arena_release(&arena);
     return NULL;
 }
 
-/* 8 threads each add 1 to a counter 200 times, reading and writing it in
- * one write transaction: every increment survives only if write
- * transactions never interleave. */
-static void test_concurrent_writers(void **state)
+/* Runs n_threads counter threads, on f's store or alternately on f's and
+ * g's, and checks that every increment survived. */
+static void run_counters(struct fx *f, struct fx *g, int n_threads, int n)
 {
-    struct fx *f = *state;
     struct counter_arg args[8];
     pthread_t th[8];
     struct bk_tx *tx;
     const char *v = NULL;
+    char want[32];
+    int retries = 0;
 
+    assert_true(n_threads <= 8);
     tx = begin(f, BK_TX_WRITE);
     OK(f, bk_store_meta_put(tx, "counter", "0", &f->err));
     commit(f, tx);
-    for (int i = 0; i < 8; i++) {
-        args[i] = (struct counter_arg){.f = f, .n = 200};
+    for (int i = 0; i < n_threads; i++) {
+        args[i] = (struct counter_arg){.f = g && i % 2 ? g : f, .n = n};
         assert_int_equal(pthread_create(&th[i], NULL, counter_thread, &args[i]),
                          0);
     }
-    for (int i = 0; i < 8; i++)
+    for (int i = 0; i < n_threads; i++)
         pthread_join(th[i], NULL);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(args[i].failures, 0);
+    for (int i = 0; i < n_threads; i++) {
+        if (args[i].failures)
+            fail_msg("thread %d: %d increments failed, first %s", i,
+                     args[i].failures, args[i].msg);
+        retries += args[i].retries;
+    }
+    /* SQLite's write transactions never interleave: nothing to retry. */
+    if (!pg_url)
+        assert_int_equal(retries, 0);
     tx = begin(f, BK_TX_READ);
     OK(f, bk_store_meta_get(tx, "counter", &f->arena, &v, &f->err));
-    assert_string_equal(v, "1600");
+    snprintf(want, sizeof(want), "%d", n_threads * n);
+    assert_string_equal(v, want);
     commit(f, tx);
 }
 
-/* Two stores on one file stand for two processes (bookingd serve and
- * bookingd apply): their write locks are separate, so only BEGIN IMMEDIATE
- * and the busy timeout keep their read-modify-writes apart. */
+/* 8 threads each add 1 to a counter, reading and writing it in one write
+ * transaction: every increment survives only if write transactions never
+ * interleave (SQLite) or the losers of a race are aborted and run again
+ * (PostgreSQL). */
+static void test_concurrent_writers(void **state)
+{
+    struct fx *f = *state;
+
+    run_counters(f, NULL, 8, pg_url ? 50 : 200);
+}
+
+/* Two stores on one database stand for two processes (bookingd serve and
+ * bookingd apply): their pools and, on SQLite, their write locks are
+ * separate, so only the database keeps their read-modify-writes apart
+ * (SQLite: BEGIN IMMEDIATE and the busy timeout). */
 static void test_two_stores_serialize(void **state)
 {
     struct fx *f = *state;
     struct fx g = {0};
-    struct counter_arg args[4];
-    pthread_t th[4];
-    struct bk_tx *tx;
-    const char *v = NULL;
 
     memcpy(g.url, f->url, sizeof(g.url));
     fx_open(&g, 2);
-    tx = begin(f, BK_TX_WRITE);
-    OK(f, bk_store_meta_put(tx, "counter", "0", &f->err));
-    commit(f, tx);
-    for (int i = 0; i < 4; i++) {
-        args[i] = (struct counter_arg){.f = i % 2 ? &g : f, .n = 100};
-        assert_int_equal(pthread_create(&th[i], NULL, counter_thread, &args[i]),
-                         0);
-    }
-    for (int i = 0; i < 4; i++)
-        pthread_join(th[i], NULL);
-    for (int i = 0; i < 4; i++)
-        assert_int_equal(args[i].failures, 0);
-    tx = begin(f, BK_TX_READ);
-    OK(f, bk_store_meta_get(tx, "counter", &f->arena, &v, &f->err));
-    assert_string_equal(v, "400");
-    commit(f, tx);
+    run_counters(f, &g, 4, pg_url ? 50 : 100);
     bk_store_free(g.store);
 }
 
@@ -638,16 +1151,15 @@ static void sleep_ms(long ms)
     nanosleep(&ts, NULL);
 }
 
-/* While a write transaction is open: reads proceed and see the committed
- * state; a second writer waits until the first ends. */
+/* While a write transaction is open, reads proceed and see the committed
+ * state; a read transaction keeps its snapshot after the write commits. */
 static void test_reads_during_write(void **state)
 {
     struct fx *f = *state;
     struct bk_tx *w, *r, *r2;
     const char *v = NULL;
-    struct begin_arg wa = {.f = f, .mode = BK_TX_WRITE};
     struct begin_arg ra = {.f = f, .mode = BK_TX_READ};
-    pthread_t wt, rt;
+    pthread_t rt;
 
     w = begin(f, BK_TX_WRITE);
     OK(f, bk_store_meta_put(w, "k", "new", &f->err));
@@ -659,15 +1171,7 @@ static void test_reads_during_write(void **state)
 
     r = begin(f, BK_TX_READ);
     CHECK(f, bk_store_meta_get(r, "k", &f->arena, &v, &f->err), BK_E_NOT_FOUND);
-
-    /* Another writer must wait for w. */
-    assert_int_equal(pthread_create(&wt, NULL, begin_thread, &wa), 0);
-    sleep_ms(200);
-    assert_int_equal(__atomic_load_n(&wa.started, __ATOMIC_SEQ_CST), 0);
     commit(f, w);
-    pthread_join(wt, NULL);
-    assert_int_equal(wa.started, 1);
-    assert_int_equal(wa.e, BK_OK);
 
     /* r keeps its snapshot; a new read sees the commit. */
     CHECK(f, bk_store_meta_get(r, "k", &f->arena, &v, &f->err), BK_E_NOT_FOUND);
@@ -676,6 +1180,32 @@ static void test_reads_during_write(void **state)
     assert_string_equal(v, "new");
     commit(f, r2);
     commit(f, r);
+}
+
+/* SQLite: a write (WRITE or QUEUE) transaction waits at begin until the
+ * open one ends — the in-process write lock. */
+static void test_sqlite_writers_wait(void **state)
+{
+    struct fx *f = *state;
+    static const enum bk_tx_mode modes[2] = {BK_TX_WRITE, BK_TX_QUEUE};
+
+    SQLITE_ONLY();
+    for (int i = 0; i < 2; i++) {
+        for (int k = 0; k < 2; k++) {
+            struct begin_arg wa = {.f = f, .mode = modes[k]};
+            struct bk_tx *w = begin(f, modes[i]);
+            pthread_t wt;
+
+            OK(f, bk_store_meta_put(w, "k", "v", &f->err));
+            assert_int_equal(pthread_create(&wt, NULL, begin_thread, &wa), 0);
+            sleep_ms(150);
+            assert_int_equal(__atomic_load_n(&wa.started, __ATOMIC_SEQ_CST), 0);
+            commit(f, w);
+            pthread_join(wt, NULL);
+            assert_int_equal(wa.started, 1);
+            assert_int_equal(wa.e, BK_OK);
+        }
+    }
 }
 
 /* With a pool of one connection, a second transaction waits for the
@@ -763,17 +1293,21 @@ static void test_hosts(void **state)
           bk_store_host_by_email(tx, "no@example.com", &f->arena, &h, &f->err),
           BK_E_NOT_FOUND);
 
+    commit(f, tx);
+
     /* Duplicate slug. */
     h = (struct bk_host){.slug = "ben",
                          .name = "Other",
                          .email = "o@example.com",
                          .timezone = "UTC"};
-    CHECK(f, bk_store_host_insert(tx, &h, &id, &f->err), BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_host_insert(solo, &h, &id, &f->err), BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "slug"));
     /* Missing required field. */
     h.slug = "nameless";
     h.name = NULL;
-    CHECK(f, bk_store_host_insert(tx, &h, &id, &f->err), BK_E_INVALID);
+    CHECK_SOLO(f, bk_store_host_insert(solo, &h, &id, &f->err), BK_E_INVALID);
+
+    tx = begin(f, BK_TX_WRITE);
 
     /* Update: name, email, timezone, updated_utc; slug and created stay. */
     h = (struct bk_host){.id = b,
@@ -791,7 +1325,8 @@ static void test_hosts(void **state)
     assert_string_equal(h.timezone, "America/New_York");
     assert_int_equal(h.created_utc, T0);
     assert_int_equal(h.updated_utc, T0 + 99);
-    h.id = 9999;
+    h = (struct bk_host){
+        .id = 9999, .name = "X", .email = "x@example.com", .timezone = "UTC"};
     CHECK(f, bk_store_host_update(tx, &h, &f->err), BK_E_NOT_FOUND);
 
     /* Paging by id. */
@@ -908,7 +1443,10 @@ static void test_schedules(void **state)
 
     CHECK(f, bk_store_schedule_get(tx, host, &f->arena, &got, &f->err),
           BK_E_NOT_FOUND);
-    CHECK(f, bk_store_schedule_put(tx, 9999, &s, T0, &f->err), BK_E_NOT_FOUND);
+    commit(f, tx);
+    CHECK_SOLO(f, bk_store_schedule_put(solo, 9999, &s, T0, &f->err),
+               BK_E_NOT_FOUND);
+    tx = begin(f, BK_TX_WRITE);
     OK(f, bk_store_schedule_put(tx, host, &s, T0, &f->err));
     OK(f, bk_store_schedule_get(tx, host, &f->arena, &got, &f->err));
     assert_string_equal(got.timezone, "Europe/Berlin");
@@ -930,9 +1468,14 @@ static void test_schedules(void **state)
     assert_int_equal(got.overrides[1].end_min, 660);
     assert_int_equal(got.overrides[2].start_min, 840);
 
-    /* An invalid range is refused and the old schedule stays whole. */
-    CHECK(f, bk_store_schedule_put(tx, host, &bad, T0, &f->err), BK_E_INVALID);
+    commit(f, tx);
+
+    /* An invalid range is refused, after the old ranges were deleted: the
+     * rollback keeps the old schedule whole. */
+    CHECK_SOLO(f, bk_store_schedule_put(solo, host, &bad, T0, &f->err),
+               BK_E_INVALID);
     assert_string_equal(f->err.field, "weekly[0]");
+    tx = begin(f, BK_TX_WRITE);
     OK(f, bk_store_schedule_get(tx, host, &f->arena, &got, &f->err));
     assert_string_equal(got.timezone, "Europe/Berlin");
     assert_int_equal(got.n_weekly, 4);
@@ -961,7 +1504,7 @@ static void test_event_types(void **state)
     int64_t host2 = add_host(f, tx, "ben", "b@example.com", T0);
     struct bk_event_type et = event_type(host, "deep-dive"), got, *list;
     struct bk_page page = {0, 10};
-    int64_t id, id2, id3;
+    int64_t id, id2, id3, id_x;
     size_t n;
 
     et.description = "Ninety minutes";
@@ -1025,20 +1568,24 @@ static void test_event_types(void **state)
     CHECK(f, bk_store_event_type_by_slug(tx, "nope", &f->arena, &got, &f->err),
           BK_E_NOT_FOUND);
 
+    commit(f, tx);
+
     /* Unique slug and Cal.com id; the host must exist. */
     et.calcom_event_type_id = 1;
-    CHECK(f, bk_store_event_type_insert(tx, &et, &id3, &f->err),
-          BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_event_type_insert(solo, &et, &id_x, &f->err),
+               BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "slug"));
     et.slug = "fresh";
     et.calcom_event_type_id = 4242;
-    CHECK(f, bk_store_event_type_insert(tx, &et, &id3, &f->err),
-          BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_event_type_insert(solo, &et, &id_x, &f->err),
+               BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "Cal.com"));
     et.calcom_event_type_id = 0;
     et.host_id = 9999;
-    CHECK(f, bk_store_event_type_insert(tx, &et, &id3, &f->err),
-          BK_E_NOT_FOUND);
+    CHECK_SOLO(f, bk_store_event_type_insert(solo, &et, &id_x, &f->err),
+               BK_E_NOT_FOUND);
+
+    tx = begin(f, BK_TX_WRITE);
 
     /* Update: everything but id, slug and created_utc. */
     et = event_type(host, "renamed");
@@ -1065,10 +1612,13 @@ static void test_event_types(void **state)
     assert_int_equal(got.updated_utc, T0 + 50);
     et.id = 9999;
     CHECK(f, bk_store_event_type_update(tx, &et, &f->err), BK_E_NOT_FOUND);
+    commit(f, tx);
     /* A CHECK: buffers are at most a day. */
     et.id = id2;
     et.rules.buffer_before_min = 2000;
-    CHECK(f, bk_store_event_type_update(tx, &et, &f->err), BK_E_INVALID);
+    CHECK_SOLO(f, bk_store_event_type_update(solo, &et, &f->err), BK_E_INVALID);
+
+    tx = begin(f, BK_TX_READ);
 
     /* Lists: all, active only, inactive only, paging. */
     OK(f,
@@ -1129,15 +1679,21 @@ static void test_clients(void **state)
                                    &f->err),
           BK_E_NOT_FOUND);
 
+    commit(f, tx);
+
     /* The email is unique in any letter case; so is the public id. */
     c = (struct bk_client){
         .public_id = "cli_c", .email = "alice@EXAMPLE.com", .name = "Other"};
-    CHECK(f, bk_store_client_insert(tx, &c, &id, &f->err), BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_client_insert(solo, &c, &id, &f->err),
+               BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "email"));
     c.email = "carol@example.com";
     c.public_id = "cli_a";
-    CHECK(f, bk_store_client_insert(tx, &c, &id, &f->err), BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_client_insert(solo, &c, &id, &f->err),
+               BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "public id"));
+
+    tx = begin(f, BK_TX_WRITE);
 
     /* Update: a change of case of its own address is fine, another
      * client's address is not. */
@@ -1158,11 +1714,15 @@ static void test_clients(void **state)
     assert_int_equal(got.status, BK_CLIENT_ACTIVE);
     assert_int_equal(got.created_utc, T0);
     assert_int_equal(got.updated_utc, T0 + 7);
-    c.email = "Bob@Example.com";
-    CHECK(f, bk_store_client_update(tx, &c, &f->err), BK_E_DUPLICATE);
     c.id = 9999;
     c.email = "z@example.com";
     CHECK(f, bk_store_client_update(tx, &c, &f->err), BK_E_NOT_FOUND);
+    commit(f, tx);
+    c.id = a;
+    c.email = "Bob@Example.com";
+    CHECK_SOLO(f, bk_store_client_update(solo, &c, &f->err), BK_E_DUPLICATE);
+
+    tx = begin(f, BK_TX_READ);
 
     /* Lists: by email in any case, by status, paging. */
     OK(f, bk_store_client_list(tx, NULL, -1, &page, &f->arena, &list, &n,
@@ -1184,6 +1744,91 @@ static void test_clients(void **state)
                                &f->err));
     assert_int_equal(n, 1);
     assert_int_equal(list[0].id, b);
+    commit(f, tx);
+}
+
+/* Insert-or-get by email, in any letter case, in one statement: the
+ * existing client comes back unchanged. */
+static void test_client_upsert(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct bk_client c = {.public_id = "cli_d",
+                          .email = "Dana@Example.com",
+                          .name = "Dana",
+                          .timezone = "Europe/Rome",
+                          .status = BK_CLIENT_ACTIVE,
+                          .created_utc = T0,
+                          .updated_utc = T0 + 1},
+                     got, again, *list;
+    struct bk_page page = {0, 10};
+    bool created = false;
+    int64_t other;
+    size_t n;
+
+    other = add_client(f, tx, "cli_o", "other@example.com");
+    OK(f, bk_store_client_upsert(tx, &c, &f->arena, &got, &created, &f->err));
+    assert_true(created);
+    assert_true(got.id > 0);
+    assert_int_not_equal(got.id, other);
+    assert_string_equal(got.public_id, "cli_d");
+    assert_string_equal(got.email, "Dana@Example.com");
+    assert_string_equal(got.name, "Dana");
+    assert_string_equal(got.timezone, "Europe/Rome");
+    assert_int_equal(got.status, BK_CLIENT_ACTIVE);
+    assert_int_equal(got.created_utc, T0);
+    assert_int_equal(got.updated_utc, T0 + 1);
+
+    /* In the same transaction, the address in another case: the stored
+     * client, untouched. */
+    c = (struct bk_client){.public_id = "cli_e",
+                           .email = "dana@EXAMPLE.com",
+                           .name = "Someone else",
+                           .status = BK_CLIENT_PROSPECT,
+                           .created_utc = T0 + 50,
+                           .updated_utc = T0 + 50};
+    OK(f, bk_store_client_upsert(tx, &c, &f->arena, &again, &created, &f->err));
+    assert_false(created);
+    assert_int_equal(again.id, got.id);
+    assert_string_equal(again.public_id, "cli_d");
+    assert_string_equal(again.email, "Dana@Example.com");
+    assert_string_equal(again.name, "Dana");
+    assert_string_equal(again.timezone, "Europe/Rome");
+    assert_int_equal(again.status, BK_CLIENT_ACTIVE);
+    assert_int_equal(again.updated_utc, T0 + 1);
+    commit(f, tx);
+
+    /* In a later transaction; then a new address is a new client. */
+    tx = begin(f, BK_TX_WRITE);
+    c.email = "DANA@example.com";
+    OK(f, bk_store_client_upsert(tx, &c, &f->arena, &again, &created, &f->err));
+    assert_false(created);
+    assert_int_equal(again.id, got.id);
+    assert_string_equal(again.name, "Dana");
+    c.email = "eve@example.com";
+    OK(f, bk_store_client_upsert(tx, &c, &f->arena, &again, &created, &f->err));
+    assert_true(created);
+    assert_string_equal(again.public_id, "cli_e");
+    assert_string_equal(again.name, "Someone else");
+    assert_null(again.timezone);
+    commit(f, tx);
+
+    /* Only the email is absorbed: another unique key still fails. */
+    c.public_id = "cli_o";
+    c.email = "frank@example.com";
+    CHECK_SOLO(
+        f,
+        bk_store_client_upsert(solo, &c, &f->arena, &again, &created, &f->err),
+        BK_E_DUPLICATE);
+    assert_non_null(strstr(f->err.msg, "public id"));
+
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_client_list(tx, NULL, -1, &page, &f->arena, &list, &n,
+                               &f->err));
+    assert_int_equal(n, 3);
+    OK(f, bk_store_client_get(tx, got.id, &f->arena, &again, &f->err));
+    assert_string_equal(again.name, "Dana");
+    assert_int_equal(again.updated_utc, T0 + 1);
     commit(f, tx);
 }
 
@@ -1244,15 +1889,22 @@ static void test_bookings(void **state)
     CHECK(f, bk_store_booking_get(tx, 9999, &f->arena, &got, &f->err),
           BK_E_NOT_FOUND);
 
+    commit(f, tx);
+
     /* Unique uid, existing references, end after start. */
-    CHECK(f, bk_store_booking_insert(tx, &b, &id2, &f->err), BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_booking_insert(solo, &b, &id2, &f->err),
+               BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "uid"));
     b.uid = "UID2";
     b.client_id = 9999;
-    CHECK(f, bk_store_booking_insert(tx, &b, &id2, &f->err), BK_E_NOT_FOUND);
+    CHECK_SOLO(f, bk_store_booking_insert(solo, &b, &id2, &f->err),
+               BK_E_NOT_FOUND);
     b.client_id = w.client;
     b.end_utc = b.start_utc;
-    CHECK(f, bk_store_booking_insert(tx, &b, &id2, &f->err), BK_E_INVALID);
+    CHECK_SOLO(f, bk_store_booking_insert(solo, &b, &id2, &f->err),
+               BK_E_INVALID);
+
+    tx = begin(f, BK_TX_WRITE);
 
     /* Update every mutable field; uid, source and created_utc stay. */
     b = booking("ignored", et2, w.host, c2, T0 + 2 * HOUR, T0 + 4 * HOUR);
@@ -1291,10 +1943,10 @@ static void test_bookings(void **state)
     assert_int_equal(got.updated_utc, T0 + 77);
     b.id = 9999;
     CHECK(f, bk_store_booking_update(tx, &b, &f->err), BK_E_NOT_FOUND);
+    commit(f, tx);
     b.id = id;
     b.event_type_id = 9999;
-    CHECK(f, bk_store_booking_update(tx, &b, &f->err), BK_E_NOT_FOUND);
-    commit(f, tx);
+    CHECK_SOLO(f, bk_store_booking_update(solo, &b, &f->err), BK_E_NOT_FOUND);
 }
 
 static void test_booking_list(void **state)
@@ -1304,6 +1956,7 @@ static void test_booking_list(void **state)
     struct world w = add_world(f, tx);
     int64_t et2 = add_event_type(f, tx, w.host, "other", 0, 0);
     int64_t c2 = add_client(f, tx, "cli_2", "two@example.com");
+    int64_t host2 = add_host(f, tx, "ben", "ben@example.com", T0);
     struct bk_booking *list;
     struct bk_booking_filter all = {.status = -1, .source = -1, .limit = 100};
     struct bk_booking_filter q;
@@ -1314,7 +1967,8 @@ static void test_booking_list(void **state)
     char uid[16];
 
     /* Eight bookings; 2 and 3 share a start, inserted in reverse start
-     * order so that ids and starts disagree. */
+     * order so that ids and starts disagree. 3 is another host's: one
+     * host's blocking bookings may not overlap (PostgreSQL refuses it). */
     static const struct {
         int64_t start_h;
         int status, source, client2, et2;
@@ -1331,7 +1985,7 @@ static void test_booking_list(void **state)
     for (int i = 0; i < 8; i++) {
         struct bk_booking b;
         snprintf(uid, sizeof(uid), "U%d", i);
-        b = booking(uid, rows[i].et2 ? et2 : w.et, w.host,
+        b = booking(uid, rows[i].et2 ? et2 : w.et, i == 3 ? host2 : w.host,
                     rows[i].client2 ? c2 : w.client,
                     T0 + rows[i].start_h * HOUR,
                     T0 + rows[i].start_h * HOUR + 1800);
@@ -1434,27 +2088,32 @@ static void test_booking_busy(void **state)
     int64_t et_buf = add_event_type(f, tx, w.host, "buffered", 30, 45);
     int64_t et_other = add_event_type(f, tx, host2, "ben-intro", 0, 0);
     int64_t now = T0;
-    /* The window: [T0 + 10h, T0 + 12h). */
-    int64_t from = T0 + 10 * HOUR, to = T0 + 12 * HOUR;
+    /* The window: [T0 + 10h, T0 + 16h). One host's blocking bookings never
+     * overlap each other (PostgreSQL refuses that), so each has its own
+     * time. */
+    int64_t from = T0 + 10 * HOUR, to = T0 + 16 * HOUR;
     struct bk_booking_span *spans;
     size_t n;
-    int64_t in_conf, in_pend_open, in_pend_none, buf_after, buf_before;
-    int64_t x;
+    int64_t in_conf, in_done, in_no_show, in_pend_open, in_pend_none;
+    int64_t buf_after, buf_before, x;
 
     struct bk_booking b;
 #define ADD(uid_, et_, host_, s_, e_, status_, hold_)                          \
     (b = booking(uid_, et_, host_, w.client, s_, e_), b.status = status_,      \
      b.hold_expires_utc = hold_, add_booking(f, tx, &b))
 
-    /* Count: */
-    in_conf = ADD("a", w.et, w.host, from + HOUR, from + 2 * HOUR,
-                  BK_BOOKING_CONFIRMED, 0);
-    ADD("b", w.et, w.host, from, from + HOUR, BK_BOOKING_COMPLETED, 0);
-    ADD("c", w.et, w.host, from + 30 * MIN, from + HOUR, BK_BOOKING_NO_SHOW, 0);
-    in_pend_open = ADD("d", w.et, w.host, from + 15 * MIN, from + 45 * MIN,
+    /* Count: completed, no-show, pending with an open hold and without
+     * one, confirmed. */
+    in_done = ADD("b", w.et, w.host, from + 30 * MIN, from + HOUR,
+                  BK_BOOKING_COMPLETED, 0);
+    in_no_show = ADD("c", w.et, w.host, from + HOUR, from + 90 * MIN,
+                     BK_BOOKING_NO_SHOW, 0);
+    in_pend_open = ADD("d", w.et, w.host, from + 2 * HOUR, from + 150 * MIN,
                        BK_BOOKING_PENDING, now + 1);
-    in_pend_none = ADD("e", w.et, w.host, from + 20 * MIN, from + 50 * MIN,
+    in_pend_none = ADD("e", w.et, w.host, from + 3 * HOUR, from + 210 * MIN,
                        BK_BOOKING_PENDING, 0);
+    in_conf = ADD("a", w.et, w.host, from + 4 * HOUR, from + 5 * HOUR,
+                  BK_BOOKING_CONFIRMED, 0);
     /* Ends 30 min before the window, but its 45 min after-buffer reaches
      * in; starts 20 min after it, but its 30 min before-buffer reaches
      * back in. */
@@ -1462,51 +2121,66 @@ static void test_booking_busy(void **state)
                     BK_BOOKING_CONFIRMED, 0);
     buf_before = ADD("g", et_buf, w.host, to + 20 * MIN, to + HOUR,
                      BK_BOOKING_CONFIRMED, 0);
-    /* Do not count: cancelled, expired hold (at now exactly too), touching
-     * the window without buffers, too far for the buffers, another
-     * host. */
+    /* Do not count: cancelled, expired holds (at now exactly too),
+     * touching the window without buffers, another host. */
     ADD("h", w.et, w.host, from, to, BK_BOOKING_CANCELLED, 0);
-    ADD("i", w.et, w.host, from, to, BK_BOOKING_PENDING, now - 1);
-    ADD("j", w.et, w.host, from, to, BK_BOOKING_PENDING, now);
-    ADD("k", w.et, w.host, from - HOUR, from, BK_BOOKING_CONFIRMED, 0);
-    ADD("l", w.et, w.host, to, to + HOUR, BK_BOOKING_CONFIRMED, 0);
-    ADD("m", et_buf, w.host, from - 3 * HOUR, from - 45 * MIN,
-        BK_BOOKING_CONFIRMED, 0);
-    ADD("n", et_buf, w.host, to + 30 * MIN, to + HOUR, BK_BOOKING_CONFIRMED, 0);
+    ADD("i", w.et, w.host, from + 100 * MIN, from + 110 * MIN,
+        BK_BOOKING_PENDING, now - 1);
+    ADD("j", w.et, w.host, from + 160 * MIN, from + 170 * MIN,
+        BK_BOOKING_PENDING, now);
+    ADD("k", w.et, w.host, from - 30 * MIN, from, BK_BOOKING_CONFIRMED, 0);
+    ADD("l", w.et, w.host, to, to + 20 * MIN, BK_BOOKING_CONFIRMED, 0);
     ADD("o", et_other, host2, from, to, BK_BOOKING_CONFIRMED, 0);
-    x = ADD("p", w.et, w.host, from + 5 * MIN, from + 10 * MIN,
-            BK_BOOKING_CONFIRMED, 0);
+    /* Counts, but is the one left out. */
+    x = ADD("p", w.et, w.host, from + 5 * HOUR + 15 * MIN,
+            from + 5 * HOUR + 30 * MIN, BK_BOOKING_CONFIRMED, 0);
 #undef ADD
 
     OK(f, bk_store_booking_busy(tx, w.host, from, to, now, x, &f->arena, &spans,
                                 &n, &f->err));
     assert_int_equal(n, 7);
-    for (size_t i = 1; i < n; i++)
-        assert_true(spans[i].start_utc >= spans[i - 1].start_utc);
     assert_int_equal(spans[0].booking_id, buf_after);
     assert_int_equal(spans[0].event_type_id, et_buf);
     assert_int_equal(spans[0].buffer_before_min, 30);
     assert_int_equal(spans[0].buffer_after_min, 45);
     assert_int_equal(spans[0].start_utc, from - 2 * HOUR);
     assert_int_equal(spans[0].end_utc, from - 30 * MIN);
-    assert_int_equal(spans[2].booking_id, in_pend_open);
-    assert_int_equal(spans[3].booking_id, in_pend_none);
+    assert_int_equal(spans[1].booking_id, in_done);
+    assert_int_equal(spans[2].booking_id, in_no_show);
+    assert_int_equal(spans[3].booking_id, in_pend_open);
+    assert_int_equal(spans[4].booking_id, in_pend_none);
     assert_int_equal(spans[5].booking_id, in_conf);
     assert_int_equal(spans[5].buffer_after_min, 0);
     assert_int_equal(spans[6].booking_id, buf_before);
-    for (size_t i = 0; i < n; i++)
-        assert_int_not_equal(spans[i].booking_id, x);
 
     /* Without the exclusion, x is there too. */
     OK(f, bk_store_booking_busy(tx, w.host, from, to, now, 0, &f->arena, &spans,
                                 &n, &f->err));
     assert_int_equal(n, 8);
+    assert_int_equal(spans[6].booking_id, x);
     /* Later, the open hold has expired too. */
     OK(f, bk_store_booking_busy(tx, w.host, from, to, now + 1, 0, &f->arena,
                                 &spans, &n, &f->err));
     assert_int_equal(n, 7);
     for (size_t i = 0; i < n; i++)
         assert_int_not_equal(spans[i].booking_id, in_pend_open);
+    /* The buffers' edges: f's after-buffer ends at from + 15 min, g's
+     * before-buffer starts at to - 10 min (half-open: touching is not
+     * overlapping). */
+    OK(f, bk_store_booking_busy(tx, w.host, from + 15 * MIN, from + 20 * MIN,
+                                now, 0, &f->arena, &spans, &n, &f->err));
+    assert_int_equal(n, 0);
+    OK(f, bk_store_booking_busy(tx, w.host, from + 14 * MIN, from + 20 * MIN,
+                                now, 0, &f->arena, &spans, &n, &f->err));
+    assert_int_equal(n, 1);
+    assert_int_equal(spans[0].booking_id, buf_after);
+    OK(f, bk_store_booking_busy(tx, w.host, to - 20 * MIN, to - 10 * MIN, now,
+                                0, &f->arena, &spans, &n, &f->err));
+    assert_int_equal(n, 0);
+    OK(f, bk_store_booking_busy(tx, w.host, to - 20 * MIN, to - 9 * MIN, now, 0,
+                                &f->arena, &spans, &n, &f->err));
+    assert_int_equal(n, 1);
+    assert_int_equal(spans[0].booking_id, buf_before);
     /* An empty window elsewhere. */
     OK(f, bk_store_booking_busy(tx, w.host, T0 + 100 * HOUR, T0 + 101 * HOUR,
                                 now, 0, &f->arena, &spans, &n, &f->err));
@@ -1558,8 +2232,10 @@ static void test_history(void **state)
     OK(f, bk_store_history_append(tx, &c1, &f->err));
     OK(f, bk_store_history_append(tx, &c0, &f->err));
     OK(f, bk_store_history_append(tx, &c2, &f->err));
+    commit(f, tx);
     c0.booking_id = 9999;
-    CHECK(f, bk_store_history_append(tx, &c0, &f->err), BK_E_NOT_FOUND);
+    CHECK_SOLO(f, bk_store_history_append(solo, &c0, &f->err), BK_E_NOT_FOUND);
+    tx = begin(f, BK_TX_READ);
     OK(f, bk_store_history_list(tx, id, &f->arena, &list, &n, &f->err));
     assert_int_equal(n, 3);
     assert_string_equal(list[0].action, "created");
@@ -1613,12 +2289,14 @@ static void test_links(void **state)
     OK(f, bk_store_link_insert(tx, &l1, &f->err));
     OK(f, bk_store_link_insert(tx, &l2, &f->err));
     OK(f, bk_store_link_insert(tx, &l3, &f->err));
+    commit(f, tx);
     /* The same external id, even for another row, is a duplicate; the
      * same id under another kind is not. */
     l3.entity_id = 6;
     l3.external_id = "cal-1";
-    CHECK(f, bk_store_link_insert(tx, &l3, &f->err), BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_link_insert(solo, &l3, &f->err), BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "external id"));
+    tx = begin(f, BK_TX_WRITE);
     l3.kind = "booking_id";
     OK(f, bk_store_link_insert(tx, &l3, &f->err));
 
@@ -1672,6 +2350,75 @@ static void test_links(void **state)
     commit(f, tx);
 }
 
+/* Insert-or-get of a link: the existing one comes back, whatever row it
+ * points at. */
+static void test_link_put(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct bk_link l = {.entity = BK_LINK_BOOKING,
+                        .entity_id = 5,
+                        .provider = "calcom",
+                        .kind = "booking_uid",
+                        .external_id = "cal-1",
+                        .etag = "v1",
+                        .created_utc = T0};
+    struct bk_link got, again, *list;
+    bool existed = true;
+    size_t n;
+
+    OK(f, bk_store_link_put(tx, &l, &f->arena, &got, &existed, &f->err));
+    assert_false(existed);
+    assert_true(got.id > 0);
+    assert_int_equal(got.entity, BK_LINK_BOOKING);
+    assert_int_equal(got.entity_id, 5);
+    assert_string_equal(got.provider, "calcom");
+    assert_string_equal(got.kind, "booking_uid");
+    assert_string_equal(got.external_id, "cal-1");
+    assert_string_equal(got.etag, "v1");
+    assert_false(got.superseded);
+    assert_int_equal(got.created_utc, T0);
+
+    /* The same key for another row: the stored link, as it was. */
+    l.entity = BK_LINK_CLIENT;
+    l.entity_id = 6;
+    l.etag = "v2";
+    l.superseded = true;
+    l.created_utc = T0 + 9;
+    OK(f, bk_store_link_put(tx, &l, &f->arena, &again, &existed, &f->err));
+    assert_true(existed);
+    assert_int_equal(again.id, got.id);
+    assert_int_equal(again.entity, BK_LINK_BOOKING);
+    assert_int_equal(again.entity_id, 5);
+    assert_string_equal(again.etag, "v1");
+    assert_false(again.superseded);
+    assert_int_equal(again.created_utc, T0);
+    commit(f, tx);
+
+    /* Another kind is another key; link_insert of an existing key is
+     * still a duplicate. */
+    tx = begin(f, BK_TX_WRITE);
+    l.kind = "booking_id";
+    OK(f, bk_store_link_put(tx, &l, &f->arena, &again, &existed, &f->err));
+    assert_false(existed);
+    assert_int_not_equal(again.id, got.id);
+    assert_int_equal(again.entity, BK_LINK_CLIENT);
+    assert_string_equal(again.etag, "v2");
+    assert_true(again.superseded);
+    commit(f, tx);
+    CHECK_SOLO(f, bk_store_link_insert(solo, &l, &f->err), BK_E_DUPLICATE);
+
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_link_list(tx, BK_LINK_BOOKING, 5, &f->arena, &list, &n,
+                             &f->err));
+    assert_int_equal(n, 1);
+    OK(f, bk_store_link_list(tx, BK_LINK_CLIENT, 6, &f->arena, &list, &n,
+                             &f->err));
+    assert_int_equal(n, 1);
+    assert_string_equal(list[0].kind, "booking_id");
+    commit(f, tx);
+}
+
 /* ---- Activity ---------------------------------------------------------- */
 
 static void test_activity(void **state)
@@ -1696,11 +2443,14 @@ static void test_activity(void **state)
                                 .detail = i == 2 ? "{\"amount\":100}" : NULL};
         OK(f, bk_store_activity_append(tx, &a, &f->err));
     }
+    commit(f, tx);
     {
         struct bk_activity a = {
             .at_utc = T0, .kind = "X", .booking_id = 9999, .source = "api"};
-        CHECK(f, bk_store_activity_append(tx, &a, &f->err), BK_E_NOT_FOUND);
+        CHECK_SOLO(f, bk_store_activity_append(solo, &a, &f->err),
+                   BK_E_NOT_FOUND);
     }
+    tx = begin(f, BK_TX_READ);
 
     OK(f, bk_store_activity_list(tx, NULL, 0, 0, 10, &f->arena, &list, &n,
                                  &f->err));
@@ -1806,10 +2556,12 @@ static void test_deliveries(void **state)
     OK(f, bk_store_delivery_insert(tx, &d, &id3, &existed, &f->err));
     assert_false(existed);
     assert_true(id3 > id);
+    commit(f, tx);
     d.delivery_key = "key-2";
-    CHECK(f, bk_store_delivery_insert(tx, &d, &id2, &existed, &f->err),
-          BK_E_DUPLICATE);
+    CHECK_SOLO(f, bk_store_delivery_insert(solo, &d, &id2, &existed, &f->err),
+               BK_E_DUPLICATE);
     assert_non_null(strstr(f->err.msg, "public id"));
+    tx = begin(f, BK_TX_WRITE);
 
     OK(f, bk_store_delivery_get(tx, id, &f->arena, &got, &f->err));
     assert_int_equal(got.id, id);
@@ -1867,10 +2619,12 @@ static void test_deliveries(void **state)
           bk_store_delivery_set_status(tx, 9999, BK_DELIVERY_PROCESSED, NULL, 1,
                                        0, &f->err),
           BK_E_NOT_FOUND);
-    CHECK(f,
-          bk_store_delivery_set_status(tx, id, BK_DELIVERY_PROCESSED, NULL, 1,
-                                       9999, &f->err),
-          BK_E_NOT_FOUND);
+    commit(f, tx);
+    CHECK_SOLO(f,
+               bk_store_delivery_set_status(solo, id, BK_DELIVERY_PROCESSED,
+                                            NULL, 1, 9999, &f->err),
+               BK_E_NOT_FOUND);
+    tx = begin(f, BK_TX_READ);
 
     /* Lists: newest first, no payloads, filters, paging. */
     OK(f, bk_store_delivery_list(tx, NULL, -1, 0, 10, &f->arena, &list, &n,
@@ -2153,47 +2907,56 @@ static void test_jobs(void **state)
 
 int main(void)
 {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
     const struct CMUnitTest tests[] = {
         /* First: the fault points fire on the first begin and commit. */
-        cmocka_unit_test_setup_teardown(test_fault_points, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_open_errors, setup, teardown),
+        T(test_fault_points),
+        T(test_open_errors),
+        T(test_postgres_open_errors),
+        T(test_sqlite_open_errors),
         cmocka_unit_test_setup_teardown(test_migrate_fresh_and_idempotent,
-                                        setup, teardown),
-        cmocka_unit_test_setup_teardown(test_migrate_newer_refused, setup,
-                                        teardown),
+                                        setup_empty, teardown),
+        T(test_migrate_newer_refused),
         cmocka_unit_test(test_migrate_concurrent),
-        cmocka_unit_test_setup_teardown(test_durability, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_error_keeps_transaction, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_read_tx_refuses_writes, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_concurrent_writers, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_two_stores_serialize, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_reads_during_write, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_pool_waits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_meta, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_hosts, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_list_limits, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_host_delete, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_schedules, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_event_types, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clients, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_bookings, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_booking_list, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_booking_busy, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_history, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_links, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_activity, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_deliveries, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_delivery_wake, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_jobs, setup, teardown),
+        T(test_durability),
+        T(test_error_breaks_transaction),
+        T(test_miss_keeps_transaction),
+        T(test_read_tx_refuses_writes),
+        T(test_queue_mode),
+        T(test_try_singleton),
+        T(test_serialization_failure),
+        T(test_serialization_write_skew),
+        T(test_concurrent_writers),
+        T(test_two_stores_serialize),
+        T(test_reads_during_write),
+        T(test_sqlite_writers_wait),
+        T(test_pool_waits),
+        T(test_meta),
+        T(test_hosts),
+        T(test_list_limits),
+        T(test_host_delete),
+        T(test_schedules),
+        T(test_event_types),
+        T(test_clients),
+        T(test_client_upsert),
+        T(test_bookings),
+        T(test_booking_list),
+        T(test_booking_busy),
+        T(test_history),
+        T(test_links),
+        T(test_link_put),
+        T(test_activity),
+        T(test_deliveries),
+        T(test_delivery_wake),
+        T(test_jobs),
     };
+#undef T
     const char *tmp = getenv("TMPDIR");
+    const char *url = getenv("BOOKINGD_TEST_DATABASE_URL");
     int rc;
 
+    if (url && *url)
+        pg_url = url;
     /* Before anything can call bk_fault: it reads the variable once. */
     setenv("BOOKINGD_FAULTS", "store.begin=1,store.commit=1", 1);
     snprintf(base_dir, sizeof(base_dir), "%s/bk-store-XXXXXX",

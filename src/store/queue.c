@@ -1,0 +1,611 @@
+/* store/queue.c — the inbox (webhook deliveries) and the job queue
+ * behind the inbox and the outbox, in SQL both drivers accept. Running the jobs
+ * (leases, backoff, workers) is jobs/; this file only stores their state. */
+#include <inttypes.h>
+#include <string.h>
+
+#include "store/sql.h"
+#include "base/banned.h"
+
+/* ---- Inbox ------------------------------------------------------------- */
+
+/* payload is an expression: "d.payload", or "NULL" for lists. attempts and
+ * next_attempt_ms come from the delivery's job. */
+#define DELIVERY_SELECT(payload)                                               \
+    "SELECT d.id, d.public_id, d.provider, d.delivery_key, d.type,"            \
+    " d.received_ms, " payload ", d.payload_len, d.status,"                    \
+    " CASE WHEN d.status = 0 THEN coalesce(d.error, j.last_error)"             \
+    " ELSE d.error END,"                                                       \
+    " d.processed_ms, d.job_id, coalesce(j.attempts, 0),"                      \
+    " CASE WHEN j.status = 0 THEN j.run_at_ms ELSE 0 END, d.subject"           \
+    " FROM inbox d LEFT JOIN jobs j ON j.id = d.job_id"
+
+static void read_delivery(struct bk_tx *tx, struct bk_stmt *st,
+                          struct bk_arena *a, struct bk_delivery *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->id = db_col_i64(tx, st, 0);
+    d->public_id = db_col_text(tx, st, 1, a);
+    d->provider = db_col_text(tx, st, 2, a);
+    d->delivery_key = db_col_text(tx, st, 3, a);
+    d->type = db_col_text(tx, st, 4, a);
+    d->received_ms = db_col_i64(tx, st, 5);
+    /* db_col_blob adds the NUL that makes the payload a C string. */
+    d->payload = db_col_blob(tx, st, 6, a, NULL);
+    d->payload_len = (size_t)db_col_i64(tx, st, 7);
+    d->status = (enum bk_delivery_status)db_col_int(tx, st, 8);
+    d->error = db_col_text(tx, st, 9, a);
+    d->processed_ms = db_col_i64(tx, st, 10);
+    d->job_id = db_col_i64(tx, st, 11);
+    d->attempts = db_col_int(tx, st, 12);
+    d->next_attempt_ms = db_col_i64(tx, st, 13);
+    d->subject = db_col_text(tx, st, 14, a);
+}
+
+enum bk_err bk_store_delivery_insert(struct bk_tx *tx,
+                                     const struct bk_delivery *d, int64_t *id,
+                                     bool *existed, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    bool row = false;
+
+    *existed = false;
+    e = db_prepare(tx, Q_DELIVERY_INSERT,
+                   "INSERT INTO inbox (public_id, provider, delivery_key,"
+                   " type, received_ms, payload, payload_len, status, error,"
+                   " processed_ms, job_id, subject) VALUES (?1, ?2, ?3, ?4,"
+                   " ?5, ?6, length(?6), ?7, ?8, ?9, ?10, ?11)"
+                   " ON CONFLICT (provider, delivery_key) DO NOTHING"
+                   " RETURNING id",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, d->public_id);
+    db_bind_text(tx, st, 2, d->provider);
+    db_bind_text(tx, st, 3, d->delivery_key);
+    db_bind_text(tx, st, 4, d->type);
+    db_bind_i64(tx, st, 5, d->received_ms);
+    db_bind_blob(tx, st, 6, d->payload, d->payload_len);
+    db_bind_i64(tx, st, 7, d->status);
+    db_bind_text(tx, st, 8, d->error);
+    db_bind_opt(tx, st, 9, d->processed_ms);
+    db_bind_opt(tx, st, 10, d->job_id);
+    db_bind_text(tx, st, 11, d->subject);
+    e = db_step(tx, st, &row, "storing a delivery", err);
+    if (e == BK_E_NOT_FOUND) /* the foreign key of job_id */
+        e = bk_fail(err, e, "job %" PRId64 " not found", d->job_id);
+    if (e)
+        goto out;
+    if (row) {
+        *id = db_col_i64(tx, st, 0);
+        /* Run the statement to its end. */
+        e = db_exec(tx, st, NULL, "storing a delivery", err);
+        goto out;
+    }
+    /* Nothing inserted: the delivery is there already. */
+    db_reset(tx, st);
+    e = db_prepare(tx, Q_DELIVERY_FIND_KEY,
+                   "SELECT id FROM inbox WHERE provider = ?1"
+                   " AND delivery_key = ?2",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, d->provider);
+    db_bind_text(tx, st, 2, d->delivery_key);
+    e = db_one(tx, st, "finding a delivery", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, BK_E_INTERNAL,
+                    "delivery %s/%s neither inserted nor found",
+                    d->provider ? d->provider : "(null)",
+                    d->delivery_key ? d->delivery_key : "(null)");
+    if (e)
+        goto out;
+    *id = db_col_i64(tx, st, 0);
+    *existed = true;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_delivery_set_status(struct bk_tx *tx, int64_t id,
+                                         enum bk_delivery_status status,
+                                         const char *error,
+                                         int64_t processed_ms, int64_t job_id,
+                                         struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_DELIVERY_SET_STATUS,
+                   "UPDATE inbox SET status = ?2, error = ?3,"
+                   " processed_ms = ?4, job_id = ?5 WHERE id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, status);
+    db_bind_text(tx, st, 3, error);
+    db_bind_opt(tx, st, 4, processed_ms);
+    db_bind_opt(tx, st, 5, job_id);
+    e = db_exec(tx, st, &changes, "updating a delivery", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "job %" PRId64 " not found", job_id);
+    else if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_NOT_FOUND, "delivery %" PRId64 " not found", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_delivery_get(struct bk_tx *tx, int64_t id,
+                                  struct bk_arena *arena,
+                                  struct bk_delivery *out,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_DELIVERY_GET,
+                   DELIVERY_SELECT("d.payload") " WHERE d.id = ?1", &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    e = db_one(tx, st, "reading a delivery", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "delivery %" PRId64 " not found", id);
+    if (e == BK_OK)
+        read_delivery(tx, st, arena, out);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_delivery_by_public_id(struct bk_tx *tx,
+                                           const char *public_id,
+                                           struct bk_arena *arena,
+                                           struct bk_delivery *out,
+                                           struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_DELIVERY_BY_PUBLIC_ID,
+                   DELIVERY_SELECT("d.payload") " WHERE d.public_id = ?1", &st,
+                   err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, public_id);
+    e = db_one(tx, st, "reading a delivery", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "delivery %s not found",
+                    public_id ? public_id : "(null)");
+    if (e == BK_OK)
+        read_delivery(tx, st, arena, out);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_delivery_list(struct bk_tx *tx, const char *provider,
+                                   int status, int64_t before_id, int limit,
+                                   struct bk_arena *arena,
+                                   struct bk_delivery **out, size_t *n,
+                                   struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_delivery *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    if (provider)
+        e = db_prepare(tx, Q_DELIVERY_LIST_PROVIDER,
+                       DELIVERY_SELECT("NULL") " WHERE d.provider = ?2"
+                                               " AND d.id < ?1"
+                                               " AND (?3 < 0 OR d.status = ?3)"
+                                               " ORDER BY d.id DESC LIMIT ?4",
+                       &st, err);
+    else
+        e = db_prepare(tx, Q_DELIVERY_LIST,
+                       DELIVERY_SELECT("NULL") " WHERE d.id < ?1"
+                                               " AND (?3 < 0 OR d.status = ?3)"
+                                               " ORDER BY d.id DESC LIMIT ?4",
+                       &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, before_id > 0 ? before_id : INT64_MAX);
+    db_bind_text(tx, st, 2, provider);
+    db_bind_i64(tx, st, 3, status < 0 ? -1 : status);
+    db_bind_i64(tx, st, 4, db_limit(limit));
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing deliveries", err,
+                 read_delivery);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+/* ---- Jobs -------------------------------------------------------------- */
+
+#define JOB_COLS                                                               \
+    "id, kind, dedupe_key, payload, run_at_ms, attempts, max_attempts,"        \
+    " status, last_error, lease_until_ms, lease_token, created_ms,"            \
+    " updated_ms"
+
+static void read_job(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
+                     struct bk_job *j)
+{
+    memset(j, 0, sizeof(*j));
+    j->id = db_col_i64(tx, st, 0);
+    j->kind = db_col_text(tx, st, 1, a);
+    j->dedupe_key = db_col_text(tx, st, 2, a);
+    j->payload = db_col_text(tx, st, 3, a);
+    j->run_at_ms = db_col_i64(tx, st, 4);
+    j->attempts = db_col_int(tx, st, 5);
+    j->max_attempts = db_col_int(tx, st, 6);
+    j->status = (enum bk_job_status)db_col_int(tx, st, 7);
+    j->last_error = db_col_text(tx, st, 8, a);
+    j->lease_until_ms = db_col_i64(tx, st, 9);
+    j->lease_token = db_col_i64(tx, st, 10);
+    j->created_ms = db_col_i64(tx, st, 11);
+    j->updated_ms = db_col_i64(tx, st, 12);
+}
+
+/* Three statements, in this order: retrying jobs become due; dead jobs of
+ * failed deliveries come back; those deliveries become received. */
+enum bk_err bk_store_delivery_wake(struct bk_tx *tx, const char *provider,
+                                   const char *subject, int64_t except_id,
+                                   int64_t now_ms, int *n,
+                                   struct bk_errbuf *err)
+{
+    static const struct {
+        enum db_stmt id;
+        const char *sql;
+        bool uses_now;
+    } steps[] = {
+        {Q_DELIVERY_WAKE_DUE,
+         "UPDATE jobs SET run_at_ms = ?4, updated_ms = ?4"
+         " WHERE status = 0 AND run_at_ms > ?4 AND id IN (SELECT job_id FROM"
+         " inbox WHERE provider = ?1 AND subject = ?2 AND id <> ?3"
+         " AND status = 0 AND job_id IS NOT NULL)",
+         true},
+        {Q_DELIVERY_WAKE_DEAD_JOBS,
+         "UPDATE jobs SET status = 0, attempts = 0, run_at_ms = ?4,"
+         " last_error = NULL, lease_until_ms = NULL, lease_token = NULL,"
+         " updated_ms = ?4 WHERE status = 3 AND id IN (SELECT job_id FROM"
+         " inbox WHERE provider = ?1 AND subject = ?2 AND id <> ?3"
+         " AND status = 3 AND job_id IS NOT NULL)",
+         true},
+        {Q_DELIVERY_WAKE_DEAD,
+         "UPDATE inbox SET status = 0, error = NULL, processed_ms = NULL"
+         " WHERE provider = ?1 AND subject = ?2 AND id <> ?3 AND status = 3"
+         " AND job_id IS NOT NULL",
+         false},
+    };
+    int total = 0;
+    enum bk_err e = BK_OK;
+
+    for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]) && !e; i++) {
+        struct bk_stmt *st = NULL;
+        int changes = 0;
+        e = db_prepare(tx, steps[i].id, steps[i].sql, &st, err);
+        if (e)
+            break;
+        db_bind_text(tx, st, 1, provider);
+        db_bind_text(tx, st, 2, subject);
+        db_bind_i64(tx, st, 3, except_id);
+        if (steps[i].uses_now)
+            db_bind_i64(tx, st, 4, now_ms);
+        e = db_exec(tx, st, &changes, "waking deliveries", err);
+        db_reset(tx, st);
+        if (i != 1) /* jobs and deliveries of the dead are counted once */
+            total += changes;
+    }
+    if (n)
+        *n = e ? 0 : total;
+    return e;
+}
+
+enum bk_err bk_store_job_enqueue(struct bk_tx *tx, const char *kind,
+                                 const char *dedupe_key, const char *payload,
+                                 int64_t run_at_ms, int max_attempts,
+                                 int64_t now_ms, int64_t *id, bool *existed,
+                                 struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    bool row = false;
+
+    *existed = false;
+    e = db_prepare(tx, Q_JOB_ENQUEUE,
+                   "INSERT INTO jobs (kind, dedupe_key, payload, run_at_ms,"
+                   " attempts, max_attempts, status, created_ms, updated_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, 0, ?5, 0, ?6, ?6)"
+                   " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, kind);
+    db_bind_text(tx, st, 2, dedupe_key);
+    db_bind_text(tx, st, 3, payload);
+    db_bind_i64(tx, st, 4, run_at_ms);
+    db_bind_i64(tx, st, 5, max_attempts);
+    db_bind_i64(tx, st, 6, now_ms);
+    e = db_step(tx, st, &row, "enqueuing a job", err);
+    if (e)
+        goto out;
+    if (row) {
+        *id = db_col_i64(tx, st, 0);
+        e = db_exec(tx, st, NULL, "enqueuing a job", err);
+        goto out;
+    }
+    db_reset(tx, st);
+    e = db_prepare(tx, Q_JOB_FIND_KEY,
+                   "SELECT id FROM jobs WHERE dedupe_key = ?1", &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, dedupe_key);
+    e = db_one(tx, st, "finding a job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, BK_E_INTERNAL, "job %s neither inserted nor found",
+                    dedupe_key ? dedupe_key : "(null)");
+    if (e)
+        goto out;
+    *id = db_col_i64(tx, st, 0);
+    *existed = true;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
+                               int64_t lease_ms, int64_t token,
+                               struct bk_arena *arena, struct bk_job *out,
+                               struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    /* The earliest due pending job and the earliest expired lease, each
+     * found by its own index seek, then the earlier of the two. */
+    e = db_prepare(
+        tx, Q_JOB_CLAIM,
+        BK_SQL2(tx,
+                "UPDATE jobs SET status = 1, attempts = attempts + 1,"
+                " lease_until_ms = ?1 + ?2, lease_token = ?3,"
+                " updated_ms = ?1"
+                " WHERE id = (SELECT id FROM ("
+                "   SELECT * FROM (SELECT id, run_at_ms FROM jobs"
+                "     WHERE status = 0 AND run_at_ms <= ?1"
+                "     ORDER BY run_at_ms, id LIMIT 1)"
+                "   UNION ALL"
+                "   SELECT * FROM (SELECT id, run_at_ms FROM jobs"
+                "     WHERE status = 1 AND lease_until_ms <= ?1"
+                "     ORDER BY run_at_ms, id LIMIT 1))"
+                " ORDER BY run_at_ms, id LIMIT 1)"
+                " RETURNING " JOB_COLS,
+                /* PostgreSQL: several workers claim at once; each skips
+                 * the rows another has locked. */
+                "UPDATE jobs SET status = 1, attempts = attempts + 1,"
+                " lease_until_ms = ?1 + ?2, lease_token = ?3,"
+                " updated_ms = ?1"
+                " WHERE id = (SELECT id FROM jobs"
+                "   WHERE (status = 0 AND run_at_ms <= ?1)"
+                "      OR (status = 1 AND lease_until_ms <= ?1)"
+                "   ORDER BY run_at_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                " RETURNING " JOB_COLS),
+        &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, now_ms);
+    db_bind_i64(tx, st, 2, lease_ms);
+    db_bind_i64(tx, st, 3, token);
+    e = db_one(tx, st, "claiming a job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "no job is due");
+    if (e)
+        goto out;
+    read_job(tx, st, arena, out);
+    e = db_exec(tx, st, NULL, "claiming a job", err);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id, int64_t token,
+                                  int64_t now_ms, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_COMPLETE,
+                   "UPDATE jobs SET status = 2, lease_until_ms = NULL,"
+                   " lease_token = NULL, updated_ms = ?3"
+                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, now_ms);
+    e = db_exec(tx, st, &changes, "completing a job", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id, int64_t token,
+                              bool dead, int64_t run_at_ms, const char *error,
+                              int64_t now_ms, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(
+        tx, Q_JOB_FAIL,
+        "UPDATE jobs SET status = CASE WHEN ?3 = 1 THEN 3 ELSE 0 END,"
+        " run_at_ms = CASE WHEN ?3 = 1 THEN run_at_ms ELSE ?4 END,"
+        " last_error = ?5, lease_until_ms = NULL,"
+        " lease_token = NULL, updated_ms = ?6"
+        " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+        &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, dead ? 1 : 0);
+    db_bind_i64(tx, st, 4, run_at_ms);
+    db_bind_text(tx, st, 5, error);
+    db_bind_i64(tx, st, 6, now_ms);
+    e = db_exec(tx, st, &changes, "recording a failed job", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id, int64_t now_ms,
+                                 struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_REQUEUE,
+                   "UPDATE jobs SET status = 0, attempts = 0, run_at_ms = ?2,"
+                   " lease_until_ms = NULL, lease_token = NULL,"
+                   " last_error = NULL,"
+                   " updated_ms = ?2 WHERE id = ?1 AND status <> 1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, now_ms);
+    e = db_exec(tx, st, &changes, "requeuing a job", err);
+    if (e || changes)
+        goto out;
+    /* Nothing changed: either no such job, or it is running. */
+    db_reset(tx, st);
+    e = db_prepare(tx, Q_JOB_STATUS, "SELECT status FROM jobs WHERE id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    e = db_one(tx, st, "requeuing a job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "job %" PRId64 " not found", id);
+    else if (e == BK_OK)
+        e = bk_fail(err, BK_E_CONFLICT,
+                    "job %" PRId64 " is running; it can be requeued once its "
+                    "attempt ends",
+                    id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_get(struct bk_tx *tx, int64_t id,
+                             struct bk_arena *arena, struct bk_job *out,
+                             struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_JOB_GET, "SELECT " JOB_COLS " FROM jobs WHERE id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    e = db_one(tx, st, "reading a job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "job %" PRId64 " not found", id);
+    if (e == BK_OK)
+        read_job(tx, st, arena, out);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_next_due(struct bk_tx *tx, int64_t *due_ms,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(
+        tx, Q_JOB_NEXT_DUE,
+        "SELECT min(due) FROM ("
+        " SELECT min(run_at_ms) AS due FROM jobs WHERE status = 0"
+        " UNION ALL"
+        " SELECT min(lease_until_ms) FROM jobs WHERE status = 1) AS due_times",
+        &st, err);
+    if (e)
+        goto out;
+    e = db_one(tx, st, "finding the next due job", err);
+    if (e == BK_OK && db_col_null(tx, st, 0))
+        e = BK_E_NOT_FOUND;
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "no job is pending or running");
+    if (e == BK_OK)
+        *due_ms = db_col_i64(tx, st, 0);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_counts(struct bk_tx *tx, int64_t counts[4],
+                                struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    bool row = true;
+
+    for (int i = 0; i < 4; i++)
+        counts[i] = 0;
+    e = db_prepare(tx, Q_JOB_COUNTS,
+                   "SELECT status, count(*) FROM jobs GROUP BY status", &st,
+                   err);
+    while (e == BK_OK) {
+        int status;
+        e = db_step(tx, st, &row, "counting jobs", err);
+        if (e || !row)
+            break;
+        status = db_col_int(tx, st, 0);
+        if (status >= 0 && status < 4)
+            counts[status] = db_col_i64(tx, st, 1);
+    }
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms, int *n,
+                                 struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_RECLAIM,
+                   "UPDATE jobs SET status = 0, run_at_ms = ?1,"
+                   " lease_until_ms = NULL, lease_token = NULL,"
+                   " updated_ms = ?1 WHERE status = 1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, now_ms);
+    e = db_exec(tx, st, &changes, "reclaiming running jobs", err);
+out:
+    db_reset(tx, st);
+    if (n)
+        *n = e ? 0 : changes;
+    return e;
+}

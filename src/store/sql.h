@@ -1,0 +1,180 @@
+/* store/sql.h — what the typed store functions (catalog.c, bookings.c,
+ * queue.c) share: statement ids, and prepare/bind/step/column helpers over
+ * the driver (store/driver.h). Written once for every database; nothing
+ * here names a driver. Visible to store/ only. */
+#ifndef BK_STORE_SQL_H
+#define BK_STORE_SQL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+#include "store/driver.h"
+
+/* Every statement has one name, prepared at exactly one call site (the
+ * driver checks that the text is always the same). */
+enum db_stmt {
+    Q_META_GET,
+    Q_META_PUT,
+    Q_HOST_INSERT,
+    Q_HOST_UPDATE,
+    Q_HOST_DELETE,
+    Q_HOST_REFS,
+    Q_HOST_GET,
+    Q_HOST_BY_SLUG,
+    Q_HOST_BY_EMAIL,
+    Q_HOST_LIST,
+    Q_SCHEDULE_UPSERT,
+    Q_SCHEDULE_CLEAR_WEEKLY,
+    Q_SCHEDULE_CLEAR_OVERRIDES,
+    Q_SCHEDULE_ADD_WEEKLY,
+    Q_SCHEDULE_ADD_OVERRIDE,
+    Q_SCHEDULE_GET,
+    Q_SCHEDULE_WEEKLY,
+    Q_SCHEDULE_OVERRIDES,
+    Q_EVENT_TYPE_INSERT,
+    Q_EVENT_TYPE_UPDATE,
+    Q_EVENT_TYPE_DELETE,
+    Q_EVENT_TYPE_REFS,
+    Q_EVENT_TYPE_GET,
+    Q_EVENT_TYPE_BY_SLUG,
+    Q_EVENT_TYPE_BY_CALCOM,
+    Q_EVENT_TYPE_LIST,
+    Q_CLIENT_INSERT,
+    Q_CLIENT_UPSERT,
+    Q_CLIENT_UPDATE,
+    Q_CLIENT_GET,
+    Q_CLIENT_BY_PUBLIC_ID,
+    Q_CLIENT_BY_EMAIL,
+    Q_CLIENT_LIST,
+    Q_BOOKING_INSERT,
+    Q_BOOKING_UPDATE,
+    Q_BOOKING_GET,
+    Q_BOOKING_BY_UID,
+    Q_BOOKING_LIST,
+    Q_BOOKING_BUSY,
+    Q_HISTORY_APPEND,
+    Q_HISTORY_LIST,
+    Q_LINK_INSERT,
+    Q_LINK_UPSERT,
+    Q_LINK_UPDATE,
+    Q_LINK_FIND,
+    Q_LINK_LIST,
+    Q_ACTIVITY_APPEND,
+    Q_ACTIVITY_LIST,
+    Q_ACTIVITY_LIST_KIND,
+    Q_ACTIVITY_LIST_BOOKING,
+    Q_DELIVERY_INSERT,
+    Q_DELIVERY_FIND_KEY,
+    Q_DELIVERY_SET_STATUS,
+    Q_DELIVERY_GET,
+    Q_DELIVERY_BY_PUBLIC_ID,
+    Q_DELIVERY_LIST,
+    Q_DELIVERY_LIST_PROVIDER,
+    Q_DELIVERY_WAKE_DUE,
+    Q_DELIVERY_WAKE_DEAD_JOBS,
+    Q_DELIVERY_WAKE_DEAD,
+    Q_JOB_ENQUEUE,
+    Q_JOB_FIND_KEY,
+    Q_JOB_CLAIM,
+    Q_JOB_COMPLETE,
+    Q_JOB_FAIL,
+    Q_JOB_REQUEUE,
+    Q_JOB_STATUS,
+    Q_JOB_GET,
+    Q_JOB_NEXT_DUE,
+    Q_JOB_COUNTS,
+    Q_JOB_RECLAIM,
+    Q_JOB_PRUNE,
+    Q_STMT_COUNT
+};
+
+/* The largest page any list returns (store.h: limit + 1 of 500). */
+#define DB_MAX_LIMIT 501
+/* The most rows history_list and link_list return. */
+#define DB_MAX_ROWS 10000
+
+/* Picks a statement's text by dialect where the two must differ. */
+#define BK_SQL2(tx, sqlite_text, postgres_text)                                \
+    ((tx)->dialect == BK_DIALECT_POSTGRES ? (postgres_text) : (sqlite_text))
+
+/* Returns tx's cached statement `id`, made from `sql` the first time.
+ * A statement that does not begin with SELECT needs a WRITE or QUEUE
+ * transaction (BK_E_INTERNAL otherwise). Pass the statement to db_reset on
+ * every exit path. */
+BK_MUST_CHECK enum bk_err db_prepare(struct bk_tx *tx, enum db_stmt id,
+                                     const char *sql, struct bk_stmt **out,
+                                     struct bk_errbuf *err);
+
+/* Resets and clears the bindings of st; NULL is a no-op. */
+void db_reset(struct bk_tx *tx, struct bk_stmt *st);
+
+/* Steps st once: BK_OK with *row telling whether a row came back, or the
+ * driver's error (store/driver.h). `what` names the operation. */
+BK_MUST_CHECK enum bk_err db_step(struct bk_tx *tx, struct bk_stmt *st,
+                                  bool *row, const char *what,
+                                  struct bk_errbuf *err);
+
+/* Steps st for the one row a lookup expects: BK_E_NOT_FOUND (err
+ * untouched: the caller names the key) when there is none. */
+BK_MUST_CHECK enum bk_err db_one(struct bk_tx *tx, struct bk_stmt *st,
+                                 const char *what, struct bk_errbuf *err);
+
+/* Steps st to its end; *changes (may be NULL) receives the rows changed. */
+BK_MUST_CHECK enum bk_err db_exec(struct bk_tx *tx, struct bk_stmt *st,
+                                  int *changes, const char *what,
+                                  struct bk_errbuf *err);
+
+/* Binders. Text NULL binds SQL NULL; db_bind_opt binds NULL for 0 ("none"
+ * in core/ledger.h). Text is borrowed until the statement's last step. */
+void db_bind_text(struct bk_tx *tx, struct bk_stmt *st, int i, const char *s);
+void db_bind_textn(struct bk_tx *tx, struct bk_stmt *st, int i, const char *s,
+                   size_t n);
+void db_bind_i64(struct bk_tx *tx, struct bk_stmt *st, int i, int64_t v);
+/* A NULL of a type (BK_BIND_INT, BK_BIND_TEXT, BK_BIND_BLOB): PostgreSQL
+ * types every parameter. */
+void db_bind_null(struct bk_tx *tx, struct bk_stmt *st, int i, int type);
+void db_bind_opt(struct bk_tx *tx, struct bk_stmt *st, int i, int64_t v);
+void db_bind_blob(struct bk_tx *tx, struct bk_stmt *st, int i, const void *p,
+                  size_t n);
+
+/* Column readers. Text and blobs are copied into arena (NUL-terminated);
+ * SQL NULL becomes NULL (text) or 0 (integers); db_col_status returns -1
+ * for NULL. */
+const char *db_col_text(struct bk_tx *tx, struct bk_stmt *st, int i,
+                        struct bk_arena *arena);
+const void *db_col_blob(struct bk_tx *tx, struct bk_stmt *st, int i,
+                        struct bk_arena *arena, size_t *n);
+bool db_col_null(struct bk_tx *tx, struct bk_stmt *st, int i);
+int64_t db_col_i64(struct bk_tx *tx, struct bk_stmt *st, int i);
+int db_col_int(struct bk_tx *tx, struct bk_stmt *st, int i);
+int db_col_status(struct bk_tx *tx, struct bk_stmt *st, int i);
+
+/* Clamps a list limit to 1..DB_MAX_LIMIT. */
+int db_limit(int limit);
+
+/* Grows an arena array of elements of `size` bytes so that index n fits;
+ * returns the (possibly moved) array. */
+void *db_grow(struct bk_arena *arena, void *arr, size_t n, size_t *cap,
+              size_t size);
+
+/* Reads the rows of st into arr, a growing arena array of n elements,
+ * calling read(tx, st, arena, &arr[n]) for each; stops at the first error,
+ * which it leaves in `e` (a variable of the caller). */
+#define DB_READ_ROWS(tx, st, arena, arr, n, what, err, read)                   \
+    do {                                                                       \
+        size_t cap_ = 0;                                                       \
+        bool row_ = true;                                                      \
+        while (e == BK_OK) {                                                   \
+            e = db_step((tx), (st), &row_, (what), (err));                     \
+            if (e || !row_)                                                    \
+                break;                                                         \
+            (arr) = db_grow((arena), (arr), (n), &cap_, sizeof(*(arr)));       \
+            read((tx), (st), (arena), &(arr)[(n)]);                            \
+            (n)++;                                                             \
+        }                                                                      \
+    } while (0)
+
+#endif
