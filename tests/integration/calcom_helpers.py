@@ -13,7 +13,6 @@ import json
 import pathlib
 import secrets
 import signal
-import sqlite3
 import time
 
 import conftest
@@ -337,7 +336,7 @@ def wait_until(pred, timeout=30, what="a condition", interval=0.05):
 
 
 def pending_count_db(d):
-    """Deliveries still to apply, read from the database file."""
+    """Deliveries still to apply, read from the database."""
     with ro(d) as con:
         return con.execute("SELECT count(*) FROM inbox WHERE status = ?",
                            (DB_RECEIVED,)).fetchone()[0]
@@ -351,19 +350,10 @@ def wait_idle(d, timeout=60):
 
 # ---- the ledger ------------------------------------------------------------
 
-class ro:
-    """A read-only sqlite3 connection to the daemon's database file."""
-
-    def __init__(self, d):
-        self.path = d.db_path
-
-    def __enter__(self):
-        self.con = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
-                                   timeout=10)
-        return self.con
-
-    def __exit__(self, *exc):
-        self.con.close()
+# A read-only connection to the daemon's database, SQLite file or
+# PostgreSQL database: `with ro(d) as con: con.execute(sql, params)`, SQL
+# both accept with ? placeholders (conftest.Ledger).
+ro = conftest.Ledger
 
 
 def bookings(d, **query):
@@ -429,7 +419,7 @@ def sigkill(d):
     teardown does not count its (necessarily unclean) exit as a failure;
     its stderr is still searched for sanitizer reports, which would have
     been printed while it ran. The next d.start() runs it again on the same
-    database file."""
+    database."""
     p = d.proc
     assert p is not None and p.poll() is None, "the daemon is not running"
     p.send_signal(signal.SIGKILL)

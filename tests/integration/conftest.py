@@ -1,9 +1,15 @@
 """tests/integration/conftest.py — runs the real bookingd on loopback.
 
-Every test gets its own daemon (binary from $BOOKINGD_BIN) on a fresh SQLite
-file in a temporary directory, a free loopback port and a known admin key.
-Helpers here: a small HTTP client, `bookingd apply`, read-only snapshots of
-the ledger file, and the assertion for the JSON error of API.md.
+Every test gets its own daemon (binary from $BOOKINGD_BIN) on a fresh
+database, a free loopback port and a known admin key. The database is a
+SQLite file in a temporary directory, or, when $BOOKINGD_TEST_PG_URL_FILE
+names a file holding the admin URL of a test PostgreSQL server (ctest's
+integration_pg_* runs, scripts/pg-test.sh), a new PostgreSQL database made
+for the daemon and dropped after it stopped. Helpers here: a small HTTP
+client, `bookingd apply`, read-only access to the ledger on either backend
+(Ledger, ledger_query, snapshots), and the assertion for the JSON error of
+API.md. Markers: sqlite_only(reason) skips a test on the PostgreSQL run,
+pg_only(reason) on the SQLite run.
 
 The daemon is built with sanitizers for the tests: on teardown it is stopped
 with SIGTERM and the test FAILS if it exited non-zero or printed a sanitizer
@@ -45,10 +51,33 @@ KNOWN_LEAKS = []
 DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 NOTSET = object()
 
+PG_URL_FILE_VAR = "BOOKINGD_TEST_PG_URL_FILE"
+
+
+def _read_pg_admin_url():
+    """The test PostgreSQL server's admin URL, or None for SQLite runs."""
+    path = os.environ.get(PG_URL_FILE_VAR)
+    if not path:
+        return None
+    try:
+        url = pathlib.Path(path).read_text().strip()
+    except OSError as e:
+        raise pytest.UsageError(
+            f"{PG_URL_FILE_VAR}={path}: {e} (is the test PostgreSQL server "
+            f"running? ctest starts it: pg_server_start)") from None
+    if not url.startswith("postgres://"):
+        raise pytest.UsageError(f"{path}: not a postgres:// URL: {url!r}")
+    return url
+
+
+PG_ADMIN_URL = None  # set by pytest_configure
+BACKEND = "sqlite"   # of this run: "sqlite" or "postgres"
+
 
 # ---- pytest plumbing ---------------------------------------------------------
 
 def pytest_sessionfinish(session, exitstatus):
+    _drop_leftover_databases()
     # A file that collects no test must not pass for ctest, whatever the
     # caller does with exit code 5.
     if exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
@@ -58,6 +87,17 @@ def pytest_sessionfinish(session, exitstatus):
 def pytest_collection_modifyitems(session, config, items):
     if not items:
         raise pytest.UsageError("no integration test was collected")
+    for item in items:
+        for name, runs_on in (("sqlite_only", "sqlite"),
+                              ("pg_only", "postgres")):
+            m = item.get_closest_marker(name)
+            if m is None or BACKEND == runs_on:
+                continue
+            if not m.args or not str(m.args[0]).strip():
+                raise pytest.UsageError(f"{item.nodeid}: @{name} needs a "
+                                        f"reason")
+            item.add_marker(pytest.mark.skip(
+                reason=f"{name.replace('_', ' ')}: {m.args[0]}"))
 
 
 class DeadlineExceeded(Exception):
@@ -85,8 +125,20 @@ def pytest_runtest_protocol(item, nextitem):
 
 
 def pytest_configure(config):
+    global PG_ADMIN_URL, BACKEND
     config.addinivalue_line("markers",
                             "timeout(seconds): bound of one test")
+    config.addinivalue_line("markers", "sqlite_only(reason): skipped on the "
+                            "PostgreSQL run, for the reason given")
+    config.addinivalue_line("markers", "pg_only(reason): skipped on the "
+                            "SQLite run, for the reason given")
+    PG_ADMIN_URL = _read_pg_admin_url()
+    BACKEND = "postgres" if PG_ADMIN_URL else "sqlite"
+
+
+def pytest_report_header(config):
+    return f"bookingd database backend: {BACKEND}" + \
+        (f" ({PG_ADMIN_URL})" if PG_ADMIN_URL else "")
 
 
 def short_id(value):
@@ -196,6 +248,131 @@ def parse_raw_response(data):
     return Response(int(m.group(1)), headers, body)
 
 
+# ---- databases ---------------------------------------------------------------
+
+def _pg():
+    import psycopg2  # only the PostgreSQL run needs it (python3-psycopg2)
+    return psycopg2
+
+
+def pg_url(dbname):
+    """The URL of database dbname on the test PostgreSQL server."""
+    u = urllib.parse.urlsplit(PG_ADMIN_URL)
+    return urllib.parse.urlunsplit(u._replace(path="/" + dbname))
+
+
+def _pg_admin(sql):
+    con = _pg().connect(PG_ADMIN_URL, connect_timeout=10)
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute(sql)
+    finally:
+        con.close()
+
+
+def pg_create_database():
+    """Creates a new, empty database on the test server; returns its name.
+    template0: nobody connects to it, so concurrent creates do not fail
+    with "source database is being accessed by other users". FILE_COPY
+    (PostgreSQL 15) copies the small template faster than WAL_LOG on the
+    test server (fsync off)."""
+    name = "t_" + secrets.token_hex(8)
+    _pg_admin(f"CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' "
+              f"STRATEGY FILE_COPY")
+    _PG_DATABASES.add(name)
+    return name
+
+
+def pg_drop_database(name):
+    """Drops a database made by pg_create_database (FORCE: a SIGKILLed
+    daemon's sessions may not have ended yet)."""
+    _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    _PG_DATABASES.discard(name)
+
+
+_PG_DATABASES = set()  # made and not dropped yet
+
+
+def _drop_leftover_databases():
+    for name in list(_PG_DATABASES):
+        try:
+            pg_drop_database(name)
+        except Exception:  # the server is removed by pg_server_stop anyway
+            pass
+
+
+class _Rows:
+    """psycopg2's rows as sqlite3's cursor gives them: tuples, BYTEA as
+    bytes, integral numerics (sum() of BIGINT) as int."""
+
+    def __init__(self, rows):
+        self._rows = [tuple(self._value(v) for v in r) for r in rows]
+
+    @staticmethod
+    def _value(v):
+        import decimal
+        if isinstance(v, memoryview):
+            return bytes(v)
+        if isinstance(v, decimal.Decimal) and v == v.to_integral_value():
+            return int(v)
+        return v
+
+    def fetchone(self):
+        return self._rows.pop(0) if self._rows else None
+
+    def fetchall(self):
+        rows, self._rows = self._rows, []
+        return rows
+
+    def __iter__(self):
+        return iter(self.fetchall())
+
+
+class Ledger:
+    """A read-only connection to a daemon's database, either backend:
+    `with Ledger(d) as con: con.execute(sql, params).fetchall()`.
+    SQL is written once for both: ? placeholders, the common subset (the
+    schemas share table and column names; integers are INTEGER on SQLite
+    and BIGINT on PostgreSQL, blobs BLOB and BYTEA). On SQLite execute is
+    sqlite3's own (a read-only URI connection to the file); on PostgreSQL
+    it runs with autocommit in a read-only session and returns the rows as
+    sqlite3 would."""
+
+    def __init__(self, d):
+        self.d = d
+        self.con = None
+
+    def __enter__(self):
+        if self.d.backend == "sqlite":
+            self.con = sqlite3.connect(f"file:{self.d.db_path}?mode=ro",
+                                       uri=True, timeout=10)
+        else:
+            self.con = _pg().connect(self.d.database_url, connect_timeout=10)
+            self.con.set_session(readonly=True, autocommit=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.con.close()
+
+    def execute(self, sql, params=()):
+        if self.d.backend == "sqlite":
+            return self.con.execute(sql, params)
+        with self.con.cursor() as cur:
+            if params:
+                cur.execute(sql.replace("%", "%%").replace("?", "%s"),
+                            tuple(params))
+            else:
+                cur.execute(sql)
+            return _Rows(cur.fetchall() if cur.description else [])
+
+
+def ledger_query(d, sql, params=()):
+    """The rows (tuples) of one read-only query on d's database (Ledger)."""
+    with Ledger(d) as con:
+        return [tuple(r) for r in con.execute(sql, params)]
+
+
 # ---- the daemon --------------------------------------------------------------
 
 def free_port():
@@ -205,6 +382,7 @@ def free_port():
 
 
 _LIVE = set()  # processes to kill if a test is interrupted mid-way
+_DAEMONS_OF_TEST = []  # every Daemon made since the current test began
 
 
 @atexit.register
@@ -219,18 +397,39 @@ def sanitizer_problems(text):
 
 
 class Daemon:
-    """One bookingd: its database file, environment, process and logs.
+    """One bookingd: its database, environment, process and logs.
 
     admin_key: the key to configure; None leaves BOOKINGD_ADMIN_KEY unset.
     env: extra variables (a value None removes the variable).
     suppress_known_leaks: add KNOWN_LEAKS to the LSan suppressions.
+    database_url: the BOOKINGD_DATABASE of another daemon to share its
+    database (not created, nor dropped, by this one). By default a new
+    database of the run's backend: the file workdir/bookingd.db, or a new
+    PostgreSQL database, dropped by release() (the fixtures call it after
+    the daemon stopped).
     """
 
     def __init__(self, workdir, env=None, admin_key=NOTSET,
-                 suppress_known_leaks=True):
+                 suppress_known_leaks=True, database_url=None):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.workdir / "bookingd.db"
+        self.pg_database = None  # the PostgreSQL database this one made
+        self.managed = False  # a fixture stops it and calls release()
+        _DAEMONS_OF_TEST.append(self)
+        if database_url is not None:
+            self.database_url = database_url
+        elif BACKEND == "postgres":
+            self.pg_database = pg_create_database()
+            self.database_url = pg_url(self.pg_database)
+        else:
+            self.database_url = f"sqlite:{self.workdir / 'bookingd.db'}"
+        if self.database_url.startswith("postgres"):
+            self.backend = "postgres"
+            self.db_path = None  # there is no file to look at
+        else:
+            self.backend = "sqlite"
+            self.db_path = pathlib.Path(
+                self.database_url[len("sqlite:"):])
         if admin_key is NOTSET:
             admin_key = "test-admin-" + secrets.token_hex(16)
         self.admin_key = admin_key
@@ -269,7 +468,7 @@ class Daemon:
         for k in list(e):
             if k.startswith("BOOKINGD_") and k != "BOOKINGD_BIN":
                 del e[k]
-        e["BOOKINGD_DATABASE"] = f"sqlite:{self.db_path}"
+        e["BOOKINGD_DATABASE"] = self.database_url
         if self.admin_key is not None:
             e["BOOKINGD_ADMIN_KEY"] = self.admin_key
         if self.port:
@@ -404,6 +603,15 @@ class Daemon:
             problems.append("stderr tail:\n" + self.stderr()[-6000:])
         return problems
 
+    def release(self):
+        """Drops the PostgreSQL database this daemon made (stop it first);
+        nothing for SQLite (the file goes with the temporary directory)."""
+        if self.pg_database is not None:
+            assert self.proc is None or self.proc.poll() is not None, \
+                "release() of a running daemon"
+            pg_drop_database(self.pg_database)
+            self.pg_database = None
+
     def stop_checked(self):
         problems = self.stop()
         if problems:
@@ -525,29 +733,48 @@ class Daemon:
             f"{p.stdout}\n{p.stderr}"
         return p
 
-    # -- the ledger file, read-only
+    # -- the ledger, read-only
 
-    def snapshot(self, ignore_columns=()):
-        """Every table of the database file as sorted rows, read-only.
-        ignore_columns: column names left out (e.g. updated_utc)."""
-        uri = f"file:{self.db_path}?mode=ro"
-        con = sqlite3.connect(uri, uri=True, timeout=10)
-        try:
-            tables = [r[0] for r in con.execute(
+    def _tables(self, con):
+        if self.backend == "sqlite":
+            return [r[0] for r in con.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table' "
                 "AND name NOT LIKE 'sqlite_%' ORDER BY name")]
+        return [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() "
+            "AND table_type = 'BASE TABLE' ORDER BY table_name")]
+
+    def _columns(self, con, table):
+        if self.backend == "sqlite":
+            return [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
+        return [r[0] for r in con.execute(
+            "SELECT column_name FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = ? "
+            "ORDER BY ordinal_position", (table,))]
+
+    def snapshot(self, ignore_columns=()):
+        """Every table of the database as sorted rows, read-only.
+        ignore_columns: column names left out (e.g. updated_utc)."""
+        with Ledger(self) as con:
             snap = {}
-            for t in tables:
-                cols = [r[1] for r in con.execute(f'PRAGMA table_info("{t}")')
-                        if r[1] not in ignore_columns]
+            for t in self._tables(con):
+                cols = [c for c in self._columns(con, t)
+                        if c not in ignore_columns]
                 if not cols:
                     continue
                 sel = ", ".join(f'"{c}"' for c in cols)
                 rows = [tuple(r) for r in con.execute(f'SELECT {sel} FROM "{t}"')]
                 snap[t] = sorted(rows, key=repr)
             return snap
-        finally:
-            con.close()
+
+    def database_untouched(self):
+        """Whether nothing was written to the database yet: no SQLite file,
+        or no table in the PostgreSQL database."""
+        if self.backend == "sqlite":
+            return not self.db_path.exists()
+        with Ledger(self) as con:
+            return self._tables(con) == []
 
     def counts(self):
         return {t: len(rows) for t, rows in self.snapshot().items()}
@@ -657,10 +884,12 @@ def make_daemon(tmp_path):
     made = []
 
     def make(env=None, admin_key=NOTSET, start=True, name=None,
-             suppress_known_leaks=True):
+             suppress_known_leaks=True, database_url=None):
         d = Daemon(tmp_path / (name or f"d{len(made)}"), env=env,
                    admin_key=admin_key,
-                   suppress_known_leaks=suppress_known_leaks)
+                   suppress_known_leaks=suppress_known_leaks,
+                   database_url=database_url)
+        d.managed = True
         made.append(d)
         if start:
             d.start()
@@ -670,8 +899,26 @@ def make_daemon(tmp_path):
     problems = []
     for d in made:
         problems += d.stop()
+    for d in made:  # every daemon stopped: no session holds a database
+        d.release()
     if problems:
         pytest.fail("\n".join(problems))
+
+
+@pytest.fixture(autouse=True)
+def _drop_unmanaged_databases():
+    """Drops, after the test, the PostgreSQL databases of daemons the test
+    made itself (Daemon(...), not through a fixture), stopping any such
+    daemon still running."""
+    _DAEMONS_OF_TEST.clear()
+    yield
+    for d in list(_DAEMONS_OF_TEST):
+        if d.managed or d.pg_database is None:
+            continue
+        if d.proc is not None:
+            d.stop()
+        d.release()
+    _DAEMONS_OF_TEST.clear()
 
 
 @pytest.fixture
@@ -693,10 +940,12 @@ def module_daemon(tmp_path_factory):
     """One daemon for a whole module (with the standard catalog applied);
     checked like the others when the module ends."""
     d = Daemon(tmp_path_factory.mktemp("module-daemon"))
+    d.managed = True
     d.start()
     d.apply(standard_catalog())
     yield d
     problems = d.stop()
+    d.release()
     if problems:
         pytest.fail("\n".join(problems))
 

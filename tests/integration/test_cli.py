@@ -4,6 +4,7 @@ admin key, port conflicts, clean exits)."""
 import copy
 import datetime as dt
 import json
+import os
 import re
 import signal
 import socket
@@ -299,6 +300,7 @@ def test_migrate_twice(tmp_path):
         d.stop_checked()
 
 
+@pytest.mark.sqlite_only("writes junk into the SQLite file")
 def test_migrate_refuses_a_file_that_is_not_a_database(tmp_path):
     d = Daemon(tmp_path / "junk")
     d.db_path.write_bytes(b"this is not a database" * 100)
@@ -308,6 +310,7 @@ def test_migrate_refuses_a_file_that_is_not_a_database(tmp_path):
     assert d.db_path.read_bytes() == b"this is not a database" * 100
 
 
+@pytest.mark.sqlite_only("writes junk into the SQLite file")
 def test_serve_refuses_a_file_that_is_not_a_database(tmp_path):
     d = Daemon(tmp_path / "junk2")
     d.db_path.write_bytes(b"\x00" * 4096)
@@ -390,7 +393,7 @@ def test_config_errors_exit_2_naming_the_variable(tmp_path, command, var,
     assert len(lines) == 1, p.stderr
     assert var in lines[0], lines[0]
     assert lines[0].startswith("bookingd: ")
-    assert not d.db_path.exists(), "a config error must not touch the database"
+    assert d.database_untouched(), "a config error must not touch the database"
 
 
 def test_config_errors_in_apply_and_slots(daemon):
@@ -445,6 +448,52 @@ def test_second_daemon_on_the_same_port_exits_2(make_daemon, tmp_path):
     assert "BOOKINGD_LISTEN" in err
 
 
+def _closed_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+BAD_PG_URLS = [
+    # Nothing listens there: connection refused.
+    lambda: f"postgres://bk:sekrit-pw-1@127.0.0.1:{_closed_port()}/bk",
+    # The password as a parameter, and a malformed port.
+    lambda: "postgresql://bk@127.0.0.1:notaport/bk?password=sekrit-pw-1",
+    # A database that does not exist on a server that does (PG run only:
+    # the URL file names the test server).
+    "no_such_db",
+]
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+@pytest.mark.parametrize("which", range(len(BAD_PG_URLS)))
+def test_bad_postgres_url_fails_at_start_without_the_password(
+        tmp_path, command, which):
+    url = BAD_PG_URLS[which]
+    if url == "no_such_db":
+        admin = os.environ.get("BOOKINGD_TEST_PG_URL_FILE")
+        if not admin or not os.path.exists(admin):
+            pytest.skip("needs the test PostgreSQL server")
+        base = open(admin).read().strip()
+        # postgres://user@host:port/db -> the same server, a missing db and
+        # a password it will not even be asked for.
+        head, _, _ = base.rpartition("/")
+        url = head.replace("://", "://", 1) + "/no_such_db_here"
+        url = url.replace("@", ":sekrit-pw-1@", 1) if "@" in url else url
+    else:
+        url = url()
+    d = Daemon(tmp_path / "pgbad")
+    p = d.cli(command, env={"BOOKINGD_DATABASE": url}, timeout=60)
+    assert p.returncode != 0
+    err = p.stderr.strip()
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("bookingd: BOOKINGD_DATABASE: "), err
+    assert "sekrit-pw-1" not in p.stderr + p.stdout
+    assert "Sanitizer" not in err
+
+
+@pytest.mark.sqlite_only("a sqlite: URL in a missing directory")
 def test_unwritable_database_directory(tmp_path):
     d = Daemon(tmp_path / "nodir")
     p = d.cli("serve", env={
@@ -565,4 +614,4 @@ def test_command_line_usage(tmp_path):
     assert p.returncode == 0 and "serve" in p.stdout
     p = d.cli("--version")
     assert p.returncode == 0 and p.stdout.startswith("bookingd ")
-    assert not d.db_path.exists()
+    assert d.database_untouched()

@@ -216,7 +216,7 @@ def test_sigkill_during_a_burst_then_restart_applies_each_ack_once(
         prev = rnd * ROUND_SIZE
         processed_at_kill = at_kill.get(H.DB_PROCESSED, 0) - prev
 
-        d.start()  # same database file, new process
+        d.start()  # same database, new process
         H.wait_idle(d, IDLE_TIMEOUT_S)
         stored = inbox_by_uid(d, uids)
         # Every acknowledged delivery is stored, once, under the id it was

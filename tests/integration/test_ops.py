@@ -28,7 +28,7 @@ def test_readyz_checks_the_database(daemon):
     r = daemon.get("/readyz")
     assert r.status == 200, r
     assert r.json["status"] == "ready"
-    assert r.json["database"] == "sqlite"
+    assert r.json["database"] == daemon.backend  # "sqlite" or "postgres"
 
 
 def test_request_ids_are_generated_and_unique(daemon):
