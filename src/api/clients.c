@@ -6,6 +6,7 @@
 #include "api/json.h"
 #include "api/render.h"
 #include "base/time.h"
+#include "ledger/ledger.h"
 #include "core/booking.h"
 #include "base/banned.h"
 
@@ -125,7 +126,8 @@ static void patch(void *ctx, struct bk_http_request *req,
     if (status)
         c.status = (enum bk_client_status)bk_client_status_parse(status);
     c.updated_utc = bk_now_utc();
-    if ((e = bk_store_client_update(tx, &c, &err)))
+    if ((e = bk_ledger_client_update(tx, &c, "admin", c.updated_utc, req->arena,
+                                     &err)))
         goto out;
     e = bk_store_commit(tx, &err);
     tx = NULL;

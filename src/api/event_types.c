@@ -55,7 +55,8 @@ static void create(void *ctx, struct bk_http_request *req,
     et.created_utc = et.updated_utc = bk_now_utc();
     if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
         (e = resolve_host(tx, req->arena, host_slug, &et, &err)) ||
-        (e = bk_store_event_type_insert(tx, &et, &et.id, &err)) ||
+        (e = bk_ledger_event_type_create(tx, &et, "admin", et.created_utc,
+                                         req->arena, &et.id, &err)) ||
         (e = bk_store_event_type_get(tx, et.id, req->arena, &et, &err)))
         goto out;
     e = bk_store_commit(tx, &err);
@@ -180,7 +181,8 @@ static void patch(void *ctx, struct bk_http_request *req,
     if (host_slug && (e = resolve_host(tx, req->arena, host_slug, &et, &err)))
         goto out;
     et.updated_utc = bk_now_utc();
-    if ((e = bk_store_event_type_update(tx, &et, &err)) ||
+    if ((e = bk_ledger_event_type_update(tx, &et, "admin", et.updated_utc,
+                                         req->arena, &err)) ||
         (e = bk_store_event_type_get(tx, et.id, req->arena, &et, &err)))
         goto out;
     e = bk_store_commit(tx, &err);
@@ -206,7 +208,8 @@ static void del(void *ctx, struct bk_http_request *req,
     bk_errbuf_clear(&err);
     if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
         (e = load(tx, req, true, &et, &err)) ||
-        (e = bk_store_event_type_delete(tx, et.id, &err)))
+        (e = bk_ledger_event_type_delete(tx, &et, "admin", bk_now_utc(),
+                                         req->arena, &err)))
         goto out;
     e = bk_store_commit(tx, &err);
     tx = NULL;

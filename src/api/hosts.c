@@ -6,6 +6,7 @@
 #include "api/json.h"
 #include "api/render.h"
 #include "base/time.h"
+#include "ledger/ledger.h"
 #include "base/banned.h"
 
 static void create(void *ctx, struct bk_http_request *req,
@@ -25,7 +26,8 @@ static void create(void *ctx, struct bk_http_request *req,
         goto out;
     h.created_utc = h.updated_utc = bk_now_utc();
     if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = bk_store_host_insert(tx, &h, &h.id, &err)))
+        (e = bk_ledger_host_create(tx, &h, "admin", h.created_utc, req->arena,
+                                   &h.id, &err)))
         goto out;
     e = bk_store_commit(tx, &err);
     tx = NULL;
@@ -117,7 +119,8 @@ static void patch(void *ctx, struct bk_http_request *req,
         (e = bk_decode_host(body, false, req->arena, &h, &err)))
         goto out;
     h.updated_utc = bk_now_utc();
-    if ((e = bk_store_host_update(tx, &h, &err)))
+    if ((e = bk_ledger_host_update(tx, &h, "admin", h.updated_utc, req->arena,
+                                   &err)))
         goto out;
     e = bk_store_commit(tx, &err);
     tx = NULL;
@@ -142,7 +145,8 @@ static void del(void *ctx, struct bk_http_request *req,
     bk_errbuf_clear(&err);
     if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
         (e = load(tx, req, &h, &err)) ||
-        (e = bk_store_host_delete(tx, h.id, &err)))
+        (e = bk_ledger_host_delete(tx, h.id, h.slug, "admin", bk_now_utc(),
+                                   req->arena, &err)))
         goto out;
     e = bk_store_commit(tx, &err);
     tx = NULL;
@@ -173,7 +177,8 @@ static void schedule_put(void *ctx, struct bk_http_request *req,
         (e = bk_decode_schedule(body, "", req->arena, &s, &err)) ||
         (e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
         (e = load(tx, req, &h, &err)) ||
-        (e = bk_store_schedule_put(tx, h.id, &s, bk_now_utc(), &err)) ||
+        (e = bk_ledger_schedule_put(tx, h.id, &s, "admin", bk_now_utc(),
+                                    req->arena, &err)) ||
         (e = bk_store_schedule_get(tx, h.id, req->arena, &s, &err)))
         goto out;
     e = bk_store_commit(tx, &err);

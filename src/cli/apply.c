@@ -15,6 +15,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "cli/cli.h"
+#include "ledger/ledger.h"
 #include "store/store.h"
 #include "base/banned.h"
 
@@ -72,11 +73,11 @@ static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
         what = "unchanged";
     } else if (exists) {
         what = "updated";
-        e = bk_store_host_update(tx, &h, err);
+        e = bk_ledger_host_update(tx, &h, "apply", now, arena, err);
     } else {
         what = "created";
         h.created_utc = now;
-        e = bk_store_host_insert(tx, &h, &h.id, err);
+        e = bk_ledger_host_create(tx, &h, "apply", now, arena, &h.id, err);
     }
     if (e)
         goto out;
@@ -101,7 +102,7 @@ static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
         }
         if (e && e != BK_E_NOT_FOUND)
             goto out;
-        e = bk_store_schedule_put(tx, h.id, &s, now, err);
+        e = bk_ledger_schedule_put(tx, h.id, &s, "apply", now, arena, err);
         if (e)
             goto out;
         e = bk_buf_appendf(report,
@@ -186,11 +187,12 @@ static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,
         what = "unchanged";
     } else if (exists) {
         what = "updated";
-        e = bk_store_event_type_update(tx, &et, err);
+        e = bk_ledger_event_type_update(tx, &et, "apply", now, arena, err);
     } else {
         what = "created";
         et.created_utc = now;
-        e = bk_store_event_type_insert(tx, &et, &et.id, err);
+        e = bk_ledger_event_type_create(tx, &et, "apply", now, arena, &et.id,
+                                        err);
     }
     if (e)
         return e;

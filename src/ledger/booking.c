@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "ledger/events.h"
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "base/time.h"
@@ -21,23 +22,6 @@ void bk_dates_window(const struct bk_tz *tz, int64_t from_date, int64_t to_date,
 {
     *from_utc = bk_tz_local_to_utc(tz, from_date * BK_SECS_PER_DAY);
     *to_utc = bk_tz_local_to_utc(tz, (to_date + 1) * BK_SECS_PER_DAY);
-}
-
-enum bk_err bk_ledger_activity(struct bk_tx *tx, const char *kind,
-                               int64_t booking_id, int64_t client_id,
-                               const char *source, const char *detail,
-                               int64_t now_utc, struct bk_errbuf *err)
-{
-    struct bk_activity a;
-
-    memset(&a, 0, sizeof(a));
-    a.at_utc = now_utc;
-    a.kind = kind;
-    a.booking_id = booking_id;
-    a.client_id = client_id;
-    a.source = source;
-    a.detail = detail;
-    return bk_store_activity_append(tx, &a, err);
 }
 
 const char *bk_ledger_json(struct bk_arena *arena, json_t *v)
@@ -61,6 +45,7 @@ enum bk_err bk_ledger_client_find_or_create(
     enum bk_source source, int64_t now_utc, struct bk_arena *arena,
     struct bk_client *out, bool *created, struct bk_errbuf *err)
 {
+    struct bk_ledger_event ev;
     struct bk_client c;
     char public_id[32];
     bool is_new = false;
@@ -84,16 +69,18 @@ enum bk_err bk_ledger_client_find_or_create(
             /* A client first seen without a name gets the first one given. */
             out->name = bk_arena_strdup(arena, name);
             out->updated_utc = now_utc;
-            e = bk_store_client_update(tx, out, err);
+            e = bk_ledger_client_update(tx, out, bk_source_name(source),
+                                        now_utc, arena, err);
         }
         return e;
     }
     if (created)
         *created = true;
-    return bk_ledger_activity(
-        tx, "CLIENT_CREATED", 0, out->id, bk_source_name(source),
-        bk_ledger_json(arena, json_pack("{s:s}", "email", email)), now_utc,
-        err);
+    bk_ledger_event_init(&ev, BK_LEV_CLIENT_CREATED, now_utc,
+                         bk_source_name(source));
+    ev.client_id = out->id;
+    ev.detail = bk_ledger_json(arena, json_pack("{s:s}", "email", email));
+    return bk_ledger_emit(tx, &ev, err);
 }
 
 /* The engine's busy list for an event type's host around a window. */
@@ -264,35 +251,12 @@ static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
                          "this slot is no longer available");
 }
 
-enum bk_err bk_ledger_change(struct bk_tx *tx, int64_t booking_id,
-                             const char *action, const char *actor,
-                             int from_status, int to_status, int64_t old_start,
-                             int64_t old_end, int64_t new_start,
-                             int64_t new_end, const char *note, int64_t now_utc,
-                             struct bk_errbuf *err)
-{
-    struct bk_booking_change c;
-
-    memset(&c, 0, sizeof(c));
-    c.booking_id = booking_id;
-    c.at_utc = now_utc;
-    c.action = action;
-    c.actor = actor;
-    c.from_status = from_status;
-    c.to_status = to_status;
-    c.old_start_utc = old_start;
-    c.old_end_utc = old_end;
-    c.new_start_utc = new_start;
-    c.new_end_utc = new_end;
-    c.note = note;
-    return bk_store_history_append(tx, &c, err);
-}
-
 static enum bk_err create_once(struct bk_store *store,
                                const struct bk_booking_request *req,
                                int64_t now_utc, struct bk_arena *arena,
                                struct bk_booking *out, struct bk_errbuf *err)
 {
+    struct bk_ledger_event ev;
     struct bk_tx *tx = NULL;
     struct bk_event_type et;
     struct bk_client client;
@@ -343,18 +307,20 @@ static enum bk_err create_once(struct bk_store *store,
     e = bk_store_booking_insert(tx, &b, &b.id, err);
     if (e)
         goto out;
-    e = bk_ledger_change(tx, b.id, "created", req->actor, -1,
-                         BK_BOOKING_CONFIRMED, 0, 0, b.start_utc, b.end_utc,
-                         NULL, now_utc, err);
-    if (e)
-        goto out;
-    e = bk_ledger_activity(
-        tx, "BOOKING_CREATED", b.id, client.id, bk_source_name(req->source),
-        bk_ledger_json(arena,
-                       json_pack("{s:s, s:s, s:s}", "event_type", et.slug,
-                                 "start", bk_ledger_iso(arena, b.start_utc),
-                                 "end", bk_ledger_iso(arena, b.end_utc))),
-        now_utc, err);
+    bk_ledger_event_init(&ev, BK_LEV_BOOKING_CREATED, now_utc, req->actor);
+    ev.source = bk_source_name(req->source);
+    ev.booking_id = b.id;
+    ev.client_id = client.id;
+    ev.host_id = b.host_id;
+    ev.event_type_id = et.id;
+    ev.to_status = BK_BOOKING_CONFIRMED;
+    ev.new_start_utc = b.start_utc;
+    ev.new_end_utc = b.end_utc;
+    ev.detail = bk_ledger_json(
+        arena, json_pack("{s:s, s:s, s:s}", "event_type", et.slug, "start",
+                         bk_ledger_iso(arena, b.start_utc), "end",
+                         bk_ledger_iso(arena, b.end_utc)));
+    e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
     e = bk_store_booking_get(tx, b.id, arena, out, err);
@@ -386,6 +352,7 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
                                int64_t now_utc, struct bk_arena *arena,
                                struct bk_booking *out, struct bk_errbuf *err)
 {
+    struct bk_ledger_event ev;
     struct bk_tx *tx = NULL;
     struct bk_booking b;
     enum bk_booking_status to;
@@ -411,15 +378,18 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     e = bk_store_booking_update(tx, &b, err);
     if (e)
         goto out;
-    e = bk_ledger_change(tx, b.id, "cancelled", actor, (int)from, (int)to, 0, 0,
-                         0, 0, b.cancellation_reason, now_utc, err);
-    if (e)
-        goto out;
-    e = bk_ledger_activity(
-        tx, "BOOKING_CANCELLED", b.id, b.client_id, actor,
+    bk_ledger_event_init(&ev, BK_LEV_BOOKING_CANCELLED, now_utc, actor);
+    ev.booking_id = b.id;
+    ev.client_id = b.client_id;
+    ev.host_id = b.host_id;
+    ev.event_type_id = b.event_type_id;
+    ev.from_status = (int)from;
+    ev.to_status = (int)to;
+    ev.note = b.cancellation_reason;
+    ev.detail =
         bk_ledger_json(arena, json_pack("{s:s?, s:s}", "reason",
-                                        b.cancellation_reason, "by", actor)),
-        now_utc, err);
+                                        b.cancellation_reason, "by", actor));
+    e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
     e = bk_store_booking_get(tx, b.id, arena, out, err);
@@ -453,6 +423,7 @@ static enum bk_err reschedule_once(struct bk_store *store, const char *uid,
                                    struct bk_booking *out,
                                    struct bk_errbuf *err)
 {
+    struct bk_ledger_event ev;
     struct bk_tx *tx = NULL;
     struct bk_booking b;
     struct bk_event_type et;
@@ -491,17 +462,20 @@ static enum bk_err reschedule_once(struct bk_store *store, const char *uid,
     e = bk_store_booking_update(tx, &b, err);
     if (e)
         goto out;
-    e = bk_ledger_change(tx, b.id, "rescheduled", actor, -1, -1, old_start,
-                         old_end, b.start_utc, b.end_utc, NULL, now_utc, err);
-    if (e)
-        goto out;
-    e = bk_ledger_activity(
-        tx, "BOOKING_RESCHEDULED", b.id, b.client_id, actor,
-        bk_ledger_json(arena, json_pack("{s:s, s:s, s:s}", "from",
-                                        bk_ledger_iso(arena, old_start), "to",
-                                        bk_ledger_iso(arena, b.start_utc), "by",
-                                        actor)),
-        now_utc, err);
+    bk_ledger_event_init(&ev, BK_LEV_BOOKING_RESCHEDULED, now_utc, actor);
+    ev.booking_id = b.id;
+    ev.client_id = b.client_id;
+    ev.host_id = b.host_id;
+    ev.event_type_id = b.event_type_id;
+    ev.old_start_utc = old_start;
+    ev.old_end_utc = old_end;
+    ev.new_start_utc = b.start_utc;
+    ev.new_end_utc = b.end_utc;
+    ev.detail = bk_ledger_json(
+        arena,
+        json_pack("{s:s, s:s, s:s}", "from", bk_ledger_iso(arena, old_start),
+                  "to", bk_ledger_iso(arena, b.start_utc), "by", actor));
+    e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
     e = bk_store_booking_get(tx, b.id, arena, out, err);

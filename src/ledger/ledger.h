@@ -89,17 +89,54 @@ BK_MUST_CHECK enum bk_err bk_ledger_client_find_or_create(
     enum bk_source source, int64_t now_utc, struct bk_arena *arena,
     struct bk_client *out, bool *created, struct bk_errbuf *err);
 
-/* Appends an activity row inside tx; detail is a JSON object text or
- * NULL. */
-BK_MUST_CHECK enum bk_err
-bk_ledger_activity(struct bk_tx *tx, const char *kind, int64_t booking_id,
-                   int64_t client_id, const char *source, const char *detail,
-                   int64_t now_utc, struct bk_errbuf *err);
-
 /* Random opaque ids: a booking UID (BK_UID_LEN base32 characters) and a
  * prefixed public id ("cli_" + 16 characters). out must hold the result
  * and its NUL. */
 void bk_ledger_new_uid(char out[BK_UID_LEN + 1]);
 void bk_ledger_new_public_id(const char *prefix, char out[32]);
+
+/* ---- The catalog --------------------------------------------------------
+ * Each is the store write of the same name (store/store.h, same errors)
+ * and its ledger event (ledger/events.h: HOST_CREATED, ...), inside the
+ * caller's write transaction. actor names who changed it ("admin",
+ * "apply"); detail strings go to arena. The API and `bookingd apply` write
+ * the catalog only through these. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_host_create(struct bk_tx *tx, const struct bk_host *h,
+                      const char *actor, int64_t now_utc,
+                      struct bk_arena *arena, int64_t *id,
+                      struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_ledger_host_update(struct bk_tx *tx, const struct bk_host *h,
+                      const char *actor, int64_t now_utc,
+                      struct bk_arena *arena, struct bk_errbuf *err);
+/* slug (may be NULL) is for the activity's detail. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_host_delete(struct bk_tx *tx, int64_t id, const char *slug,
+                      const char *actor, int64_t now_utc,
+                      struct bk_arena *arena, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_ledger_schedule_put(struct bk_tx *tx, int64_t host_id,
+                       const struct bk_schedule *s, const char *actor,
+                       int64_t now_utc, struct bk_arena *arena,
+                       struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_ledger_event_type_create(struct bk_tx *tx, const struct bk_event_type *et,
+                            const char *actor, int64_t now_utc,
+                            struct bk_arena *arena, int64_t *id,
+                            struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_ledger_event_type_update(struct bk_tx *tx, const struct bk_event_type *et,
+                            const char *actor, int64_t now_utc,
+                            struct bk_arena *arena, struct bk_errbuf *err);
+/* Deletes et->id; et's slug and host are for the event. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_event_type_delete(struct bk_tx *tx, const struct bk_event_type *et,
+                            const char *actor, int64_t now_utc,
+                            struct bk_arena *arena, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_ledger_client_update(struct bk_tx *tx, const struct bk_client *c,
+                        const char *actor, int64_t now_utc,
+                        struct bk_arena *arena, struct bk_errbuf *err);
 
 #endif

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "ledger/events.h"
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/sync.h"
@@ -18,6 +19,53 @@
 
 /* The ledger booking a provider uid points at, and the link (l may be
  * NULL). */
+/* Records a change of booking b made by ev's provider (ledger/events.h):
+ * history, activity and the subscribers' jobs. Statuses -1 and times 0
+ * when unchanged. */
+static enum bk_err
+emit_booking(struct bk_tx *tx, enum bk_ledger_event_kind kind,
+             const struct bk_ext_event *ev, const struct bk_booking *b,
+             int from, int to, int64_t old_start, int64_t old_end,
+             int64_t new_start, int64_t new_end, const char *note,
+             const char *detail, int64_t now_utc, struct bk_errbuf *err)
+{
+    struct bk_ledger_event le;
+
+    bk_ledger_event_init(&le, kind, now_utc, bk_source_name(ev->source));
+    le.booking_id = b->id;
+    le.client_id = b->client_id;
+    le.host_id = b->host_id;
+    le.event_type_id = b->event_type_id;
+    le.from_status = from;
+    le.to_status = to;
+    le.old_start_utc = old_start;
+    le.old_end_utc = old_end;
+    le.new_start_utc = new_start;
+    le.new_end_utc = new_end;
+    le.note = note;
+    le.detail = detail;
+    return bk_ledger_emit(tx, &le, err);
+}
+
+/* Records a change that is not a booking's (an import, a skipped event, an
+ * overlap, a client's status). */
+static enum bk_err emit_other(struct bk_tx *tx, enum bk_ledger_event_kind kind,
+                              const struct bk_ext_event *ev, int64_t booking_id,
+                              int64_t client_id, int64_t host_id,
+                              int64_t event_type_id, const char *detail,
+                              int64_t now_utc, struct bk_errbuf *err)
+{
+    struct bk_ledger_event le;
+
+    bk_ledger_event_init(&le, kind, now_utc, bk_source_name(ev->source));
+    le.booking_id = booking_id;
+    le.client_id = client_id;
+    le.host_id = host_id;
+    le.event_type_id = event_type_id;
+    le.detail = detail;
+    return bk_ledger_emit(tx, &le, err);
+}
+
 static enum bk_err find(struct bk_tx *tx, const struct bk_ext_event *ev,
                         const char *uid, struct bk_arena *arena,
                         struct bk_booking *b, struct bk_link *lp,
@@ -142,8 +190,8 @@ static enum bk_err resolve_host(struct bk_tx *tx, const struct bk_ext_event *ev,
     e = bk_store_host_insert(tx, &h, host_id, err);
     if (e)
         return e;
-    return bk_ledger_activity(
-        tx, "HOST_IMPORTED", 0, 0, bk_source_name(ev->source),
+    return emit_other(
+        tx, BK_LEV_HOST_IMPORTED, ev, 0, 0, *host_id, 0,
         bk_ledger_json(
             arena, json_pack("{s:s, s:s}", "host", h.slug, "email", h.email)),
         now_utc, err);
@@ -205,8 +253,8 @@ static enum bk_err resolve_event_type(struct bk_tx *tx,
         e = bk_store_event_type_insert(tx, &nt, &nt.id, err);
         if (e)
             return e;
-        e = bk_ledger_activity(
-            tx, "EVENT_TYPE_IMPORTED", 0, 0, bk_source_name(ev->source),
+        e = emit_other(
+            tx, BK_LEV_EVENT_TYPE_IMPORTED, ev, 0, 0, nt.host_id, nt.id,
             bk_ledger_json(arena, json_pack("{s:s, s:I}", "event_type", nt.slug,
                                             "provider_event_type_id",
                                             (json_int_t)ev->event_type_id)),
@@ -242,9 +290,9 @@ static enum bk_err note_overlaps(struct bk_tx *tx, const struct bk_booking *b,
             continue; /* only its buffers touch */
         e = bk_store_booking_get(tx, spans[i].booking_id, arena, &other, err);
         if (!e)
-            e = bk_ledger_activity(
-                tx, "BOOKING_OVERLAP", b->id, b->client_id,
-                bk_source_name(ev->source),
+            e = emit_other(
+                tx, BK_LEV_BOOKING_OVERLAP, ev, b->id, b->client_id, b->host_id,
+                b->event_type_id,
                 bk_ledger_json(arena,
                                json_pack("{s:s, s:s, s:s}", "booking", b->uid,
                                          "overlaps", other.uid, "start",
@@ -260,7 +308,6 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
                           struct bk_arena *arena, struct bk_booking *out,
                           struct bk_errbuf *err)
 {
-    const char *actor = bk_source_name(ev->source);
     struct bk_event_type et;
     struct bk_client client;
     struct bk_booking b;
@@ -300,11 +347,9 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
                   err)) ||
         (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
                   err)) ||
-        (e = bk_ledger_change(tx, b.id, "created", actor, -1,
-                              BK_BOOKING_CONFIRMED, 0, 0, b.start_utc,
-                              b.end_utc, NULL, now_utc, err)) ||
-        (e = bk_ledger_activity(
-             tx, "BOOKING_CREATED", b.id, client.id, actor,
+        (e = emit_booking(
+             tx, BK_LEV_BOOKING_CREATED, ev, &b, -1, BK_BOOKING_CONFIRMED, 0, 0,
+             b.start_utc, b.end_utc, NULL,
              bk_ledger_json(arena, json_pack("{s:s, s:s, s:s, s:s}",
                                              "event_type", et.slug, "start",
                                              bk_ledger_iso(arena, b.start_utc),
@@ -314,17 +359,12 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
         return e;
     if (status != BK_BOOKING_CONFIRMED) {
         /* Recorded late: its history shows it was confirmed first. */
-        e = bk_ledger_change(tx, b.id,
-                             status == BK_BOOKING_CANCELLED ? "cancelled"
-                                                            : "completed",
-                             actor, BK_BOOKING_CONFIRMED, (int)status, 0, 0, 0,
-                             0, b.cancellation_reason, now_utc, err);
-        if (!e)
-            e = bk_ledger_activity(tx,
-                                   status == BK_BOOKING_CANCELLED
-                                       ? "BOOKING_CANCELLED"
-                                       : "BOOKING_COMPLETED",
-                                   b.id, client.id, actor, NULL, now_utc, err);
+        e = emit_booking(tx,
+                         status == BK_BOOKING_CANCELLED
+                             ? BK_LEV_BOOKING_CANCELLED
+                             : BK_LEV_BOOKING_COMPLETED,
+                         ev, &b, BK_BOOKING_CONFIRMED, (int)status, 0, 0, 0, 0,
+                         b.cancellation_reason, NULL, now_utc, err);
         if (e)
             return e;
     }
@@ -341,9 +381,9 @@ static enum bk_err unchanged(struct bk_tx *tx, const struct bk_ext_event *ev,
     out->action = "unchanged";
     out->booking_uid = b ? b->uid : NULL;
     out->note = why;
-    return bk_ledger_activity(
-        tx, "SYNC_EVENT_SKIPPED", b ? b->id : 0, b ? b->client_id : 0,
-        bk_source_name(ev->source),
+    return emit_other(
+        tx, BK_LEV_SYNC_EVENT_SKIPPED, ev, b ? b->id : 0, b ? b->client_id : 0,
+        b ? b->host_id : 0, b ? b->event_type_id : 0,
         bk_ledger_json(arena,
                        json_pack("{s:s, s:s, s:s}", "event",
                                  bk_ext_kind_name(ev->kind), "external_uid",
@@ -410,11 +450,9 @@ static enum bk_err move(struct bk_tx *tx, const struct bk_ext_event *ev,
         b->location = ev->location;
     b->updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, b, err)) ||
-        (e = bk_ledger_change(tx, b->id, "rescheduled", actor, -1, -1,
-                              old_start, old_end, b->start_utc, b->end_utc,
-                              NULL, now_utc, err)) ||
-        (e = bk_ledger_activity(
-             tx, "BOOKING_RESCHEDULED", b->id, b->client_id, actor,
+        (e = emit_booking(
+             tx, BK_LEV_BOOKING_RESCHEDULED, ev, b, -1, -1, old_start, old_end,
+             b->start_utc, b->end_utc, NULL,
              bk_ledger_json(arena,
                             json_pack("{s:s, s:s, s:s, s:s}", "from",
                                       bk_ledger_iso(arena, old_start), "to",
@@ -435,7 +473,6 @@ static enum bk_err supersede(struct bk_tx *tx, const struct bk_ext_event *ev,
                              int64_t now_utc, struct bk_arena *arena,
                              bool *cancelled, struct bk_errbuf *err)
 {
-    const char *actor = bk_source_name(ev->source);
     struct bk_booking y;
     struct bk_link l;
     enum bk_booking_status to;
@@ -465,11 +502,9 @@ static enum bk_err supersede(struct bk_tx *tx, const struct bk_ext_event *ev,
                         ev->provider, live->uid);
     y.updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, &y, err)) ||
-        (e = bk_ledger_change(tx, y.id, "cancelled", actor,
-                              BK_BOOKING_CONFIRMED, (int)to, 0, 0, 0, 0,
-                              y.cancellation_reason, now_utc, err)) ||
-        (e = bk_ledger_activity(
-             tx, "BOOKING_SUPERSEDED", y.id, y.client_id, actor,
+        (e = emit_booking(
+             tx, BK_LEV_BOOKING_SUPERSEDED, ev, &y, BK_BOOKING_CONFIRMED,
+             (int)to, 0, 0, 0, 0, y.cancellation_reason,
              bk_ledger_json(arena, json_pack("{s:s, s:s, s:s}", "booking",
                                              y.uid, "replaced_by", live->uid,
                                              "external_uid", old_uid)),
@@ -579,12 +614,9 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
         b.cancellation_reason = ev->cancellation_reason;
     b.updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, &b, err)) ||
-        (e = bk_ledger_change(tx, b.id, cancel ? "cancelled" : "completed",
-                              actor, (int)from, (int)to, 0, 0, 0, 0,
-                              b.cancellation_reason, now_utc, err)) ||
-        (e = bk_ledger_activity(
-             tx, cancel ? "BOOKING_CANCELLED" : "BOOKING_COMPLETED", b.id,
-             b.client_id, actor,
+        (e = emit_booking(
+             tx, cancel ? BK_LEV_BOOKING_CANCELLED : BK_LEV_BOOKING_COMPLETED,
+             ev, &b, (int)from, (int)to, 0, 0, 0, 0, b.cancellation_reason,
              bk_ledger_json(arena, json_pack("{s:s?, s:s, s:s}", "reason",
                                              b.cancellation_reason, "by", actor,
                                              "external_uid", ev->uid)),
@@ -606,8 +638,8 @@ client:
     c.updated_utc = now_utc;
     e = bk_store_client_update(tx, &c, err);
     if (!e)
-        e = bk_ledger_activity(tx, "CLIENT_ACTIVATED", b.id, c.id, actor, NULL,
-                               now_utc, err);
+        e = emit_other(tx, BK_LEV_CLIENT_ACTIVATED, ev, b.id, c.id, b.host_id,
+                       b.event_type_id, NULL, now_utc, err);
     return e;
 }
 

@@ -576,7 +576,7 @@ out:
 /* ---- Activity ---------------------------------------------------------- */
 
 enum bk_err bk_store_activity_append(struct bk_tx *tx,
-                                     const struct bk_activity *a,
+                                     const struct bk_activity *a, int64_t *id,
                                      struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
@@ -584,7 +584,8 @@ enum bk_err bk_store_activity_append(struct bk_tx *tx,
 
     e = db_prepare(tx, Q_ACTIVITY_APPEND,
                    "INSERT INTO activity (at_utc, kind, booking_id, client_id,"
-                   " source, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                   " source, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+                   " RETURNING id",
                    &st, err);
     if (e)
         goto out;
@@ -594,7 +595,11 @@ enum bk_err bk_store_activity_append(struct bk_tx *tx,
     db_bind_opt(tx, st, 4, a->client_id);
     db_bind_text(tx, st, 5, a->source);
     db_bind_text(tx, st, 6, a->detail);
-    e = db_exec(tx, st, NULL, "appending activity", err);
+    e = db_one(tx, st, "appending activity", err);
+    if (e == BK_OK && id)
+        *id = db_col_i64(tx, st, 0);
+    if (e == BK_OK)
+        e = db_exec(tx, st, NULL, "appending activity", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e,
                     "the activity's booking %" PRId64 " or client %" PRId64

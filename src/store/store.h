@@ -367,8 +367,10 @@ bk_store_link_list(struct bk_tx *tx, enum bk_link_entity entity,
 
 /* ---- Activity ---------------------------------------------------------- */
 
+/* Appends a; *id (may be NULL) receives the new row's id. */
 BK_MUST_CHECK enum bk_err bk_store_activity_append(struct bk_tx *tx,
                                                    const struct bk_activity *a,
+                                                   int64_t *id,
                                                    struct bk_errbuf *err);
 /* Newest first: rows with id < before_id (0 = from the newest). kind and
  * booking_id (0) filter when set. */

@@ -1359,7 +1359,7 @@ static void test_list_limits(void **state)
         struct bk_activity a = {.at_utc = T0 + i, .kind = "K", .source = "api"};
         snprintf(slug, sizeof(slug), "h%d", i);
         add_host(f, tx, slug, "h@example.com", T0);
-        OK(f, bk_store_activity_append(tx, &a, &f->err));
+        OK(f, bk_store_activity_append(tx, &a, NULL, &f->err));
     }
     OK(f, bk_store_host_list(tx, &page, &f->arena, &list, &n, &f->err));
     assert_int_equal(n, 1);
@@ -2441,13 +2441,13 @@ static void test_activity(void **state)
                                 .client_id = i < 4 ? w.client : 0,
                                 .source = "web",
                                 .detail = i == 2 ? "{\"amount\":100}" : NULL};
-        OK(f, bk_store_activity_append(tx, &a, &f->err));
+        OK(f, bk_store_activity_append(tx, &a, NULL, &f->err));
     }
     commit(f, tx);
     {
         struct bk_activity a = {
             .at_utc = T0, .kind = "X", .booking_id = 9999, .source = "api"};
-        CHECK_SOLO(f, bk_store_activity_append(solo, &a, &f->err),
+        CHECK_SOLO(f, bk_store_activity_append(solo, &a, NULL, &f->err),
                    BK_E_NOT_FOUND);
     }
     tx = begin(f, BK_TX_READ);
