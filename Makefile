@@ -42,9 +42,10 @@ fuzz-check: deps-test
 bench: deps
 	@scripts/install-deps.sh bench
 	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBK_TESTS=OFF >/dev/null
-	@cmake --build $(RELEASE_DIR) -j $(JOBS)
+	@cmake --build $(RELEASE_DIR) -j $(JOBS) -- --no-print-directory
 	@$(RELEASE_DIR)/bench/bench_availability
-	@bench/ingest/run.sh $(RELEASE_DIR)/bookingd
+	@DRAIN=$${DRAIN:-30} bench/ingest/run.sh --database both $(RELEASE_DIR)/bookingd
+	@bench/claim/run.sh --database both $(RELEASE_DIR)/bookingd
 
 format:
 	@find src tests bench -name '*.[ch]' | xargs clang-format -i

@@ -3,7 +3,8 @@
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
 # "test" adds what `make check` uses (cmocka, pytest, chromium, node modules
 # for the browser test, a PostgreSQL server for the second run of the
-# integration tests and psycopg2 to read it); "bench" adds wrk and hyperfine.
+# integration tests and psycopg2 to read it); "bench" adds wrk, hyperfine and
+# what bench/*/run.sh use (python3, curl, sqlite3, a PostgreSQL server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,7 +13,7 @@ build_pkgs=(build-essential cmake pkg-config tzdata
             libssl-dev libpq-dev)
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev postgresql python3-psycopg2)
-bench_pkgs=(wrk hyperfine)
+bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql)
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)

@@ -8,6 +8,9 @@
 # run as root, so as root the server runs as the system user bookingd-test
 # (created when missing). A DIR left by a killed run is stopped and removed
 # first. Exits non-zero with the server log's tail when it cannot start.
+# PG_TEST_DURABLE=1 runs it durable instead (fsync, synchronous_commit and
+# full_page_writes on), as the benchmarks do to compare with SQLite's
+# synchronous=FULL.
 set -euo pipefail
 
 PG_USER=bookingd-test
@@ -159,6 +162,9 @@ local all all trust
 host all all 127.0.0.1/32 trust
 EOF
 
+    local durability="-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    [ "${PG_TEST_DURABLE:-0}" = 1 ] &&
+        durability="-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
     local try port rc
     for try in $(seq 1 $PORT_TRIES); do
         port=$(free_port)
@@ -166,8 +172,7 @@ EOF
         [ "$(id -u)" -eq 0 ] && chown "$PG_USER" "$dir/server.log"
         as_pg "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -W \
             -o "-p $port -k $sock -c listen_addresses=127.0.0.1 \
-                -c max_connections=300 -c fsync=off \
-                -c synchronous_commit=off -c full_page_writes=off \
+                -c max_connections=300 $durability \
                 -c shared_buffers=64MB -c log_min_messages=warning" \
             start >/dev/null
         rc=0
