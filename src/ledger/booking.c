@@ -66,7 +66,13 @@ enum bk_err bk_ledger_client_find_or_create(
         return e;
     if (!is_new) {
         if (!out->name && name && *name) {
-            /* A client first seen without a name gets the first one given. */
+            /* A client first seen without a name gets the first one given:
+             * a read-modify-write, so lock the row and read it again. */
+            if ((e = bk_store_client_lock(tx, out->id, err)) ||
+                (e = bk_store_client_get(tx, out->id, arena, out, err)))
+                return e;
+            if (out->name)
+                return BK_OK;
             out->name = bk_arena_strdup(arena, name);
             out->updated_utc = now_utc;
             e = bk_ledger_client_update(tx, out, bk_source_name(source),
@@ -265,7 +271,9 @@ static enum bk_err create_once(struct bk_store *store,
     bool client_created = false;
     enum bk_err e;
 
-    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    /* LOCKED: the host's lock (claim_slot) orders the claims of one host,
+     * and each read after it sees the previous claim's commit. */
+    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
     if (e)
         goto out;
     e = bk_store_event_type_by_slug(tx, req->event_type_slug, arena, &et, err);
@@ -347,6 +355,25 @@ enum bk_err bk_ledger_booking_create(struct bk_store *store,
     return e;
 }
 
+/* Reads the booking `uid` for a change in a LOCKED transaction: takes its
+ * host's lock (every slot claim of the host waits) and its row's lock (any
+ * other writer waits), then reads it again, so what is read stays true
+ * until commit. */
+static enum bk_err load_locked(struct bk_tx *tx, const char *uid,
+                               struct bk_arena *arena, struct bk_booking *b,
+                               struct bk_errbuf *err)
+{
+    enum bk_err e = bk_store_booking_by_uid(tx, uid, arena, b, err);
+
+    if (!e)
+        e = bk_store_host_lock(tx, b->host_id, err);
+    if (!e)
+        e = bk_store_booking_lock(tx, b->id, err);
+    if (!e)
+        e = bk_store_booking_get(tx, b->id, arena, b, err);
+    return e;
+}
+
 static enum bk_err cancel_once(struct bk_store *store, const char *uid,
                                const char *reason, const char *actor,
                                int64_t now_utc, struct bk_arena *arena,
@@ -359,10 +386,10 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     enum bk_booking_status from;
     enum bk_err e;
 
-    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
     if (e)
         goto out;
-    e = bk_store_booking_by_uid(tx, uid, arena, &b, err);
+    e = load_locked(tx, uid, arena, &b, err);
     if (e)
         goto out;
     from = b.status;
@@ -431,10 +458,10 @@ static enum bk_err reschedule_once(struct bk_store *store, const char *uid,
     int64_t old_start, old_end;
     enum bk_err e;
 
-    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
     if (e)
         goto out;
-    e = bk_store_booking_by_uid(tx, uid, arena, &b, err);
+    e = load_locked(tx, uid, arena, &b, err);
     if (e)
         goto out;
     if (bk_booking_transition(b.status, BK_EV_RESCHEDULE, &to) != BK_OK) {

@@ -319,7 +319,10 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
                        "%s booking %s is not known yet and this event lacks "
                        "its time or attendee; waiting for its creation",
                        ev->provider, ev->uid);
+    /* The host's lock orders this insert with bookingd's own slot claims
+     * (ledger/booking.c), which then see it. */
     if ((e = resolve_event_type(tx, ev, now_utc, arena, &et, err)) ||
+        (e = bk_store_host_lock(tx, et.host_id, err)) ||
         (e = bk_ledger_client_find_or_create(
              tx, ev->attendee.email, ev->attendee.name, ev->attendee.timezone,
              ev->source, now_utc, arena, &client, NULL, err)))
@@ -449,7 +452,8 @@ static enum bk_err move(struct bk_tx *tx, const struct bk_ext_event *ev,
     if (ev->location)
         b->location = ev->location;
     b->updated_utc = now_utc;
-    if ((e = bk_store_booking_update(tx, b, err)) ||
+    if ((e = bk_store_host_lock(tx, b->host_id, err)) ||
+        (e = bk_store_booking_update(tx, b, err)) ||
         (e = emit_booking(
              tx, BK_LEV_BOOKING_RESCHEDULED, ev, b, -1, -1, old_start, old_end,
              b->start_utc, b->end_utc, NULL,

@@ -146,6 +146,28 @@ out:
     return e;
 }
 
+enum bk_err bk_store_booking_lock(struct bk_tx *tx, int64_t id,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    /* SQLite has no row locks and needs none: its writes are serialized. */
+    e = db_prepare(tx, Q_BOOKING_LOCK,
+                   BK_SQL2(tx, "SELECT id FROM bookings WHERE id = ?1",
+                           "SELECT id FROM bookings WHERE id = ?1 FOR UPDATE"),
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    e = db_one(tx, st, "locking a booking", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "booking %" PRId64 " not found", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
 enum bk_err bk_store_booking_get(struct bk_tx *tx, int64_t id,
                                  struct bk_arena *arena, struct bk_booking *out,
                                  struct bk_errbuf *err)

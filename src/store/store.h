@@ -36,7 +36,14 @@ struct bk_tx;    /* one transaction on one pooled connection */
 enum bk_tx_mode {
     BK_TX_READ = 0,  /* a consistent snapshot; writes are refused */
     BK_TX_WRITE = 1, /* serialized against every other write transaction */
-    BK_TX_QUEUE = 2, /* a write needing row locks only (claiming jobs) */
+    /* A write whose consistency comes from the locks it takes (the host
+     * lock, row locks, unique keys) rather than from serializability:
+     * claiming jobs, claiming slots. Each statement sees what committed
+     * before it began (READ COMMITTED on PostgreSQL), so a read made after
+     * taking a lock sees the work of the lock's previous holder. The same
+     * as WRITE on SQLite. */
+    BK_TX_LOCKED = 2,
+    BK_TX_QUEUE = BK_TX_LOCKED, /* the name the job queue uses */
 };
 
 /* ---- Lifetime ---------------------------------------------------------- */
@@ -252,6 +259,9 @@ bk_store_client_upsert(struct bk_tx *tx, const struct bk_client *c,
 BK_MUST_CHECK enum bk_err bk_store_client_update(struct bk_tx *tx,
                                                  const struct bk_client *c,
                                                  struct bk_errbuf *err);
+/* As bk_store_booking_lock, for a client's row. */
+BK_MUST_CHECK enum bk_err bk_store_client_lock(struct bk_tx *tx, int64_t id,
+                                               struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_client_get(struct bk_tx *tx, int64_t id,
                                               struct bk_arena *arena,
                                               struct bk_client *out,
@@ -284,6 +294,12 @@ BK_MUST_CHECK enum bk_err bk_store_booking_insert(struct bk_tx *tx,
 BK_MUST_CHECK enum bk_err bk_store_booking_update(struct bk_tx *tx,
                                                   const struct bk_booking *b,
                                                   struct bk_errbuf *err);
+/* Locks the booking's row until tx ends, so that a read-modify-write of it
+ * in a LOCKED transaction loses no concurrent change: other writers of the
+ * row wait (PostgreSQL; SQLite serializes every write already). Read the
+ * row again after locking it. BK_E_NOT_FOUND when it does not exist. */
+BK_MUST_CHECK enum bk_err bk_store_booking_lock(struct bk_tx *tx, int64_t id,
+                                                struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_booking_get(struct bk_tx *tx, int64_t id,
                                                struct bk_arena *arena,
                                                struct bk_booking *out,
