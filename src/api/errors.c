@@ -36,6 +36,7 @@ static int status_of(enum bk_err e)
     case BK_E_UNAVAILABLE:
     case BK_E_BUSY:
     case BK_E_SERIALIZATION:
+    case BK_E_STORAGE_FULL:
         return 503;
     case BK_E_METHOD:
         return 405;
@@ -65,6 +66,8 @@ static const char *default_message(enum bk_err e)
     case BK_E_BUSY:
     case BK_E_SERIALIZATION:
         return "temporarily unavailable; retry shortly";
+    case BK_E_STORAGE_FULL:
+        return "the database has no room to write; retry later";
     case BK_E_METHOD:
         return "method not allowed on this path";
     default:
@@ -104,8 +107,11 @@ void bk_api_error_details(struct bk_http_request *req,
     json_object_set_new(details, "request_id", json_string(req->request_id));
     if (status == 401)
         bk_http_add_header(resp, "WWW-Authenticate", "Bearer");
+    /* A full disk is not freed within a second: ask for a longer pause
+     * than a lock or a lost race needs. */
     if (status == 503)
-        bk_http_add_header(resp, "Retry-After", "1");
+        bk_http_add_header(resp, "Retry-After",
+                           e == BK_E_STORAGE_FULL ? "30" : "1");
     bk_api_json(req, resp, status,
                 json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code,
                           "message", msg, "details", details));

@@ -1,10 +1,12 @@
 /* api/ops.c — GET /healthz, GET /readyz and GET /api/v1/activity. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
 #include "base/buf.h"
+#include "base/log.h"
 #include "jobs/inbox.h"
 #include "base/banned.h"
 
@@ -15,6 +17,10 @@ static void healthz(void *ctx, struct bk_http_request *req,
     bk_api_json(req, resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* The error of the last /readyz that failed for another reason than a
+ * full disk (which the store logs), 0 after a success. */
+static atomic_int readyz_last;
+
 static void readyz(void *ctx, struct bk_http_request *req,
                    struct bk_http_response *resp)
 {
@@ -23,12 +29,23 @@ static void readyz(void *ctx, struct bk_http_request *req,
     enum bk_err e;
 
     bk_errbuf_clear(&err);
-    e = bk_store_ping(api->store, &err);
-    if (e) {
+    /* Reads and writes (store.h: a write probe at most once a second). The
+     * detail is in the server log; the public answer names the class. */
+    e = bk_store_ready(api->store, &err);
+    if (e == BK_E_STORAGE_FULL) {
+        bk_fail(&err, e, "the database cannot take writes: no room");
+    } else if (e) {
+        /* Once per change of reason, not once per poll. */
+        if (atomic_exchange(&readyz_last, (int)e) != (int)e)
+            bk_log_warn("readyz: not ready: %s: %s", bk_err_name(e), err.msg);
         bk_fail(&err, BK_E_UNAVAILABLE, "the database does not answer");
-        bk_api_error(req, resp, BK_E_UNAVAILABLE, &err);
+        e = BK_E_UNAVAILABLE;
+    }
+    if (e) {
+        bk_api_error(req, resp, e, &err);
         return;
     }
+    atomic_store(&readyz_last, 0);
     bk_api_json(req, resp, 200,
                 json_pack("{s:s, s:s}", "status", "ready", "database",
                           bk_store_backend(api->store)));

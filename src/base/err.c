@@ -54,6 +54,8 @@ const char *bk_err_name(enum bk_err e)
         return "method_not_allowed";
     case BK_E_SERIALIZATION:
         return "serialization_failure";
+    case BK_E_STORAGE_FULL:
+        return "storage_full";
     }
     return "unknown";
 }

@@ -31,6 +31,10 @@ enum bk_err {
     BK_E_SERIALIZATION = 21, /* the database aborted the transaction
                               * (serialization failure, deadlock): run
                               * the whole transaction again */
+    BK_E_STORAGE_FULL = 22,  /* the database cannot write for want of room
+                              * (disk full, quota) or of another resource
+                              * (PostgreSQL class 53); reads may still
+                              * work: retry later */
 };
 
 #define BK_MUST_CHECK   __attribute__((warn_unused_result))

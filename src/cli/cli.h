@@ -10,6 +10,7 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "store/store.h"
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -27,6 +28,7 @@ struct bk_config {
     int64_t retry_base_ms;       /* BOOKINGD_JOB_RETRY_BASE_MS */
     int64_t retry_max_ms;        /* BOOKINGD_JOB_RETRY_MAX_MS */
     int64_t lease_ms;            /* BOOKINGD_JOB_LEASE_MS */
+    enum bk_store_check integrity_check; /* BOOKINGD_INTEGRITY_CHECK */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -43,6 +45,12 @@ void bk_config_redact_url(const char *url, char *out, size_t size);
  * password) for a database that could not be opened or migrated. */
 void bk_config_report_database(const struct bk_config *cfg,
                                const struct bk_errbuf *err);
+
+/* Runs the integrity check cfg asks for (BOOKINGD_INTEGRITY_CHECK) on a
+ * store just opened; on failure prints one line naming BOOKINGD_DATABASE
+ * and the way out, and returns the error. */
+BK_MUST_CHECK enum bk_err bk_config_check_database(const struct bk_config *cfg,
+                                                   struct bk_store *store);
 
 /* Prints "bookingd: VARIABLE: message" for a failed bk_config_load. */
 void bk_config_report(const struct bk_errbuf *err);

@@ -76,6 +76,23 @@ void bk_config_redact_url(const char *url, char *out, size_t size)
     }
 }
 
+enum bk_err bk_config_check_database(const struct bk_config *cfg,
+                                     struct bk_store *store)
+{
+    struct bk_errbuf err;
+    enum bk_err e;
+
+    bk_errbuf_clear(&err);
+    e = bk_store_check(store, cfg->integrity_check, &err);
+    if (e)
+        fprintf(stderr,
+                "bookingd: BOOKINGD_DATABASE: %s: %s; refusing to serve it: "
+                "restore it from a backup (BOOKINGD_INTEGRITY_CHECK=off "
+                "skips this check)\n",
+                cfg->database_shown, err.msg);
+    return e;
+}
+
 void bk_config_report_database(const struct bk_config *cfg,
                                const struct bk_errbuf *err)
 {
@@ -168,6 +185,18 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");
+
+    cfg->integrity_check = BK_STORE_CHECK_QUICK;
+    v = env("BOOKINGD_INTEGRITY_CHECK");
+    if (v && strcmp(v, "quick") == 0)
+        cfg->integrity_check = BK_STORE_CHECK_QUICK;
+    else if (v && strcmp(v, "full") == 0)
+        cfg->integrity_check = BK_STORE_CHECK_FULL;
+    else if (v && strcmp(v, "off") == 0)
+        cfg->integrity_check = BK_STORE_CHECK_OFF;
+    else if (v)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_INTEGRITY_CHECK",
+                             "must be quick, full or off, got '%s'", v);
 
     cfg->log_level = BK_LOG_INFO;
     v = env("BOOKINGD_LOG_LEVEL");

@@ -23,8 +23,13 @@ int bk_cli_migrate(int argc, char **argv)
         bk_config_report(&err);
         return 2;
     }
-    if (bk_store_open(cfg.database, 1, &store, &err) != BK_OK ||
-        bk_store_migrate(store, &from, &to, &err) != BK_OK) {
+    if (bk_store_open(cfg.database, 1, &store, &err) != BK_OK) {
+        bk_config_report_database(&cfg, &err);
+        goto out;
+    }
+    if (bk_config_check_database(&cfg, store))
+        goto out;
+    if (bk_store_migrate(store, &from, &to, &err) != BK_OK) {
         bk_config_report_database(&cfg, &err);
         goto out;
     }

@@ -166,8 +166,14 @@ int bk_cli_serve(int argc, char **argv)
     memset(&api, 0, sizeof(api));
     if (bk_store_open(cfg.database,
                       cfg.workers + 16 > 64 ? 64 : cfg.workers + 16, &store,
-                      &err) ||
-        bk_store_migrate(store, &from, &to, &err)) {
+                      &err)) {
+        bk_config_report_database(&cfg, &err);
+        goto out;
+    }
+    /* Before anything writes: a damaged ledger is not served. */
+    if (bk_config_check_database(&cfg, store))
+        goto out;
+    if (bk_store_migrate(store, &from, &to, &err)) {
         bk_config_report_database(&cfg, &err);
         goto out;
     }

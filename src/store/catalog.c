@@ -55,6 +55,23 @@ out:
     return e;
 }
 
+enum bk_err bk_store_meta_delete(struct bk_tx *tx, const char *key,
+                                 struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_META_DELETE, "DELETE FROM meta WHERE key = ?1", &st,
+                   err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, key);
+    e = db_exec(tx, st, NULL, "deleting a setting", err);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
 /* ---- Hosts ------------------------------------------------------------- */
 
 #define HOST_COLS "id, slug, name, email, timezone, created_utc, updated_utc"

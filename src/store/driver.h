@@ -29,6 +29,11 @@
  * - BK_E_SERIALIZATION for a serialization failure or a deadlock: the
  *   database aborted the transaction, and running it again may succeed;
  * - BK_E_BUSY when the database stayed locked past its time-out;
+ * - BK_E_STORAGE_FULL when the database has no room to write (SQLite:
+ *   SQLITE_FULL, ENOSPC or EDQUOT; PostgreSQL: class 53, insufficient
+ *   resources, 53100 disk_full among it);
+ * - BK_E_UNAVAILABLE when the database the store opened is gone (SQLite:
+ *   the file was deleted or replaced while running);
  * - BK_E_IO for everything else, the connection lost among it.
  * After any error inside a transaction the transaction is broken: every
  * later prepare and the commit fail with BK_E_IO (PostgreSQL aborts the
@@ -38,6 +43,7 @@
 #ifndef BK_STORE_DRIVER_H
 #define BK_STORE_DRIVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -56,13 +62,28 @@ enum bk_dialect {
 struct bk_driver;
 struct bk_stmt; /* a driver's prepared statement, owned by its connection */
 
-/* Drivers embed these as the first member of their own structs. */
+/* Whether the database takes writes, as store.c last saw it (GET
+ * /readyz): the outcome of the last write probe, and the storage faults
+ * (BK_E_STORAGE_FULL, BK_E_UNAVAILABLE) of real writes since. */
+struct bk_store_health {
+    pthread_mutex_t mu;
+    pthread_mutex_t probe_mu; /* one probe at a time */
+    int64_t probed_ms;        /* monotonic; 0: probe at the next look */
+    enum bk_err probe_e;      /* the last probe's result */
+    char probe_msg[256];
+    bool failing; /* the last write outcome was a storage fault */
+};
+
+/* Drivers embed these as the first member of their own structs; `health`
+ * is store.c's (set up by bk_store_open after the driver's open). */
 struct bk_store {
     const struct bk_driver *drv;
+    struct bk_store_health health;
 };
 
 struct bk_tx {
     const struct bk_driver *drv;
+    struct bk_store *store; /* set by bk_store_begin */
     enum bk_tx_mode mode;
     enum bk_dialect dialect;
     bool broken; /* an error aborted the transaction: only rollback is left */
@@ -101,6 +122,12 @@ struct bk_driver {
     void (*free)(struct bk_store *store);
     /* A round trip to the database (GET /readyz). */
     enum bk_err (*ping)(struct bk_store *store, struct bk_errbuf *err);
+    /* Checks the database's own structure (SQLite: PRAGMA quick_check, or
+     * integrity_check when `full`): BK_E_IO with the first problem named
+     * when it is damaged. NULL when the database checks itself
+     * (PostgreSQL). Run at start, before anything is written. */
+    enum bk_err (*check)(struct bk_store *store, bool full,
+                         struct bk_errbuf *err);
 
     /* Transactions. READ: a consistent snapshot, writes refused by the
      * database where it can. WRITE: the reads it makes stay true until it
@@ -178,6 +205,14 @@ enum { BK_BIND_INT = 1, BK_BIND_TEXT = 2, BK_BIND_BLOB = 3 };
 
 extern const struct bk_driver bk_driver_sqlite;
 extern const struct bk_driver bk_driver_postgres;
+
+/* Records the outcome of a write for bk_store_ready (store.c): BK_OK for
+ * a committed write transaction, or a storage fault (BK_E_STORAGE_FULL,
+ * BK_E_UNAVAILABLE) with its message; other errors are not noted. Logs
+ * when writes start failing for want of room and when they work again.
+ * store may be NULL (a transaction not begun through bk_store_begin). */
+void bk_store_note_write(struct bk_store *store, enum bk_err e,
+                         const struct bk_errbuf *err);
 
 /* Human words for a unique key, from SQLite's "table.column" form or a
  * PostgreSQL constraint name ("hosts_slug_key"); NULL when unknown. For the

@@ -36,7 +36,11 @@ void db_reset(struct bk_tx *tx, struct bk_stmt *st)
 enum bk_err db_step(struct bk_tx *tx, struct bk_stmt *st, bool *row,
                     const char *what, struct bk_errbuf *err)
 {
-    return tx->drv->step(tx, st, row, what, err);
+    enum bk_err e = tx->drv->step(tx, st, row, what, err);
+
+    if (e == BK_E_STORAGE_FULL || e == BK_E_UNAVAILABLE)
+        bk_store_note_write(tx->store, e, err);
+    return e;
 }
 
 enum bk_err db_one(struct bk_tx *tx, struct bk_stmt *st, const char *what,

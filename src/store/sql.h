@@ -18,6 +18,7 @@
 enum db_stmt {
     Q_META_GET,
     Q_META_PUT,
+    Q_META_DELETE,
     Q_HOST_INSERT,
     Q_HOST_UPDATE,
     Q_HOST_DELETE,

@@ -3,11 +3,16 @@
  * catalog.c, bookings.c and queue.c; the drivers in sqlite/ and
  * postgres/. */
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "base/fault.h"
+#include "base/log.h"
+#include "base/mem.h"
+#include "base/time.h"
 #include "store/sql.h"
 #include "base/banned.h"
 
@@ -27,8 +32,14 @@ enum bk_err bk_store_open(const char *url, int pool_size, struct bk_store **out,
     *out = NULL;
     for (size_t i = 0; i < sizeof(drivers) / sizeof(drivers[0]); i++)
         for (const char *const *s = drivers[i]->schemes; *s; s++)
-            if (url && strncmp(url, *s, strlen(*s)) == 0)
-                return drivers[i]->open(url, pool_size, out, err);
+            if (url && strncmp(url, *s, strlen(*s)) == 0) {
+                enum bk_err e = drivers[i]->open(url, pool_size, out, err);
+                if (e == BK_OK) {
+                    pthread_mutex_init(&(*out)->health.mu, NULL);
+                    pthread_mutex_init(&(*out)->health.probe_mu, NULL);
+                }
+                return e;
+            }
     return bk_fail(err, BK_E_CONFIG,
                    "unknown database URL scheme (expected sqlite:PATH or "
                    "postgres://USER:PASSWORD@HOST:PORT/DB)");
@@ -36,8 +47,11 @@ enum bk_err bk_store_open(const char *url, int pool_size, struct bk_store **out,
 
 void bk_store_free(struct bk_store *store)
 {
-    if (store)
-        store->drv->free(store);
+    if (!store)
+        return;
+    pthread_mutex_destroy(&store->health.probe_mu);
+    pthread_mutex_destroy(&store->health.mu);
+    store->drv->free(store);
 }
 
 const char *bk_store_backend(const struct bk_store *store)
@@ -50,9 +64,114 @@ enum bk_err bk_store_ping(struct bk_store *store, struct bk_errbuf *err)
     return store->drv->ping(store, err);
 }
 
+enum bk_err bk_store_check(struct bk_store *store, enum bk_store_check level,
+                           struct bk_errbuf *err)
+{
+    if (level == BK_STORE_CHECK_OFF || !store->drv->check)
+        return BK_OK;
+    return store->drv->check(store, level == BK_STORE_CHECK_FULL, err);
+}
+
+/* ---- Health (GET /readyz) ---------------------------------------------- */
+
+void bk_store_note_write(struct bk_store *store, enum bk_err e,
+                         const struct bk_errbuf *err)
+{
+    struct bk_store_health *h;
+    bool was;
+
+    if (!store || (e && e != BK_E_STORAGE_FULL && e != BK_E_UNAVAILABLE))
+        return;
+    h = &store->health;
+    pthread_mutex_lock(&h->mu);
+    was = h->failing;
+    h->failing = e != BK_OK;
+    if (e)
+        h->probed_ms = 0; /* the next look probes */
+    pthread_mutex_unlock(&h->mu);
+    /* The SQLite driver logs a replaced file itself. */
+    if (e == BK_E_STORAGE_FULL && !was)
+        bk_log_error("store: writes fail: %s; answering 503 until there is "
+                     "room",
+                     err && err->msg[0] ? err->msg : bk_err_name(e));
+    else if (!e && was)
+        bk_log_info("store: writes work again");
+}
+
+/* The probe: a row written and deleted in one durable transaction. The
+ * value spans a few pages, as a booking's writes do, so that a nearly full
+ * disk fails it too. */
+#define PROBE_VALUE_BYTES (12 * 1024)
+
+static enum bk_err probe_write(struct bk_store *store, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    char key[64];
+    char *value = bk_xmalloc(PROBE_VALUE_BYTES + 1);
+    enum bk_err e;
+
+    /* One key per process: instances sharing a PostgreSQL database do not
+     * contend for one row. */
+    snprintf(key, sizeof(key), "readyz_probe_%ld", (long)getpid());
+    for (size_t i = 0; i < PROBE_VALUE_BYTES; i++)
+        value[i] = "0123456789abcdef"[(i * 7 + (size_t)bk_mono_ms()) & 15];
+    value[PROBE_VALUE_BYTES] = '\0';
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = bk_store_meta_put(tx, key, value, err);
+    if (!e)
+        e = bk_store_meta_delete(tx, key, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    free(value);
+    /* Losing a race to another writer shows the database takes writes. */
+    return e == BK_E_SERIALIZATION ? BK_OK : e;
+}
+
+enum bk_err bk_store_ready(struct bk_store *store, struct bk_errbuf *err)
+{
+    struct bk_store_health *h = &store->health;
+    struct bk_errbuf perr;
+    int64_t now;
+    enum bk_err e;
+
+    e = store->drv->ping(store, err);
+    if (e)
+        return e;
+    pthread_mutex_lock(&h->probe_mu);
+    now = bk_mono_ms();
+    pthread_mutex_lock(&h->mu);
+    if (h->probed_ms && now - h->probed_ms < BK_STORE_PROBE_MS) {
+        e = h->probe_e;
+        if (e)
+            bk_fail(err, e, "%s", h->probe_msg);
+        pthread_mutex_unlock(&h->mu);
+        pthread_mutex_unlock(&h->probe_mu);
+        return e;
+    }
+    pthread_mutex_unlock(&h->mu);
+
+    bk_errbuf_clear(&perr);
+    e = probe_write(store, &perr);
+    pthread_mutex_lock(&h->mu);
+    h->probe_e = e;
+    snprintf(h->probe_msg, sizeof(h->probe_msg), "%s", perr.msg);
+    h->probed_ms = now ? now : 1;
+    pthread_mutex_unlock(&h->mu);
+    pthread_mutex_unlock(&h->probe_mu);
+    if (e)
+        bk_fail(err, e, "%s", perr.msg);
+    return e;
+}
+
 enum bk_err bk_store_begin(struct bk_store *store, enum bk_tx_mode mode,
                            struct bk_tx **out, struct bk_errbuf *err)
 {
+    enum bk_err e;
+
     *out = NULL;
     if (mode != BK_TX_READ && mode != BK_TX_WRITE && mode != BK_TX_QUEUE)
         return bk_fail(err, BK_E_INTERNAL, "unknown transaction mode %d",
@@ -64,17 +183,30 @@ enum bk_err bk_store_begin(struct bk_store *store, enum bk_tx_mode mode,
         return bk_fail(err, BK_E_IO,
                        "cannot begin a transaction (fault point "
                        "store.begin)");
-    return store->drv->begin(store, mode, out, err);
+    e = store->drv->begin(store, mode, out, err);
+    if (e == BK_OK)
+        (*out)->store = store;
+    else if (mode != BK_TX_READ)
+        bk_store_note_write(store, e, err);
+    return e;
 }
 
 enum bk_err bk_store_commit(struct bk_tx *tx, struct bk_errbuf *err)
 {
+    struct bk_store *store;
+    enum bk_err e;
+
     if (tx->mode != BK_TX_READ && !tx->broken && bk_fault("store.commit")) {
         tx->drv->rollback(tx);
         return bk_fail(err, BK_E_IO,
                        "commit failed (fault point store.commit)");
     }
-    return tx->drv->commit(tx, err);
+    if (tx->mode == BK_TX_READ)
+        return tx->drv->commit(tx, err);
+    store = tx->store; /* commit frees tx */
+    e = tx->drv->commit(tx, err);
+    bk_store_note_write(store, e, err);
+    return e;
 }
 
 void bk_store_rollback(struct bk_tx *tx)

@@ -74,9 +74,36 @@ BK_MUST_CHECK enum bk_err bk_store_migrate(struct bk_store *store, int *from,
 BK_MUST_CHECK enum bk_err bk_store_version(struct bk_store *store, int *current,
                                            int *newest, struct bk_errbuf *err);
 
-/* Checks that the database answers (GET /readyz). */
+/* Checks that the database answers (a read). */
 BK_MUST_CHECK enum bk_err bk_store_ping(struct bk_store *store,
                                         struct bk_errbuf *err);
+
+/* Checks that the database answers and takes writes (GET /readyz): a
+ * ping, then a small durable write transaction (a row of `meta` written
+ * and deleted again, so nothing visible changes), run at most once per
+ * BK_STORE_PROBE_MS and at once after a write failed for want of space or
+ * because the database was replaced; between probes the last result is
+ * given. BK_E_STORAGE_FULL while writes fail for want of room,
+ * BK_E_UNAVAILABLE when the database is gone, or the ping's or probe's
+ * error. Thread-safe. */
+#define BK_STORE_PROBE_MS 1000
+BK_MUST_CHECK enum bk_err bk_store_ready(struct bk_store *store,
+                                         struct bk_errbuf *err);
+
+/* How thoroughly bk_store_check looks. */
+enum bk_store_check {
+    BK_STORE_CHECK_OFF = 0,
+    BK_STORE_CHECK_QUICK = 1, /* SQLite: PRAGMA quick_check */
+    BK_STORE_CHECK_FULL = 2,  /* SQLite: PRAGMA integrity_check */
+};
+
+/* Checks the database's own structure before it is used (serve, migrate):
+ * BK_E_IO naming the first problem when it is damaged. Reads the whole
+ * database (seconds per GiB); nothing on PostgreSQL, which checks its own
+ * pages. */
+BK_MUST_CHECK enum bk_err bk_store_check(struct bk_store *store,
+                                         enum bk_store_check level,
+                                         struct bk_errbuf *err);
 
 /* ---- Transactions ------------------------------------------------------ */
 
@@ -145,6 +172,9 @@ BK_MUST_CHECK enum bk_err bk_store_meta_get(struct bk_tx *tx, const char *key,
 BK_MUST_CHECK enum bk_err bk_store_meta_put(struct bk_tx *tx, const char *key,
                                             const char *value,
                                             struct bk_errbuf *err);
+/* Deletes; no error when the key is not there. */
+BK_MUST_CHECK enum bk_err
+bk_store_meta_delete(struct bk_tx *tx, const char *key, struct bk_errbuf *err);
 
 /* ---- Paging ------------------------------------------------------------ */
 

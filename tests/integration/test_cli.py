@@ -378,6 +378,8 @@ CONFIG_ERRORS = [
     ("BOOKINGD_BASE_URL", "https://example.com/?x=1"),
     ("BOOKINGD_JOB_MAX_ATTEMPTS", "0"),
     ("BOOKINGD_JOB_RETRY_BASE_MS", "soon"),
+    ("BOOKINGD_INTEGRITY_CHECK", "sometimes"),
+    ("BOOKINGD_INTEGRITY_CHECK", "QUICK"),
 ]
 
 

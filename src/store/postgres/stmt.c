@@ -165,6 +165,13 @@ enum bk_err bk_pg_error(struct pg_conn *c, const PGresult *res,
         return bk_fail(err, BK_E_SERIALIZATION,
                        "a concurrent transaction conflicted while %s: %s", what,
                        msg);
+    /* Class 53, insufficient resources: 53100 disk_full, 53200
+     * out_of_memory, 53300 too_many_connections, 53400
+     * configuration_limit_exceeded. */
+    if (strncmp(state, "53", 2) == 0)
+        return bk_fail(err, BK_E_STORAGE_FULL,
+                       "the database lacks room or resources while %s: %s",
+                       what, msg);
     if (strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
         return bk_fail(err, BK_E_BUSY, "the database stayed busy while %s: %s",
                        what, msg);

@@ -8,14 +8,25 @@
  * time and other processes (bookingd apply) wait for the file lock through
  * busy_timeout. Read transactions are deferred BEGINs: in WAL mode they see
  * a snapshot and never wait for a writer. Because writes are serialized,
- * lock and try_lock have nothing to do. */
+ * lock and try_lock have nothing to do.
+ *
+ * The file: only the file opened at start is used. Later connections open
+ * it without SQLITE_OPEN_CREATE, and every transaction first checks that
+ * the path still names the same file (device and inode recorded at open):
+ * a file deleted or replaced while running would otherwise be recreated
+ * empty, and what was acknowledged after it would be gone at the next
+ * start. Such a store refuses service (BK_E_UNAVAILABLE) until the file is
+ * back or bookingd restarts. */
+#include <errno.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "base/log.h"
 #include "base/mem.h"
 #include "store/driver.h"
 #include "base/banned.h"
@@ -45,6 +56,8 @@ struct sq_conn {
 struct sq_store {
     struct bk_store base;
     char *path;
+    dev_t dev; /* the file opened at start */
+    ino_t ino;
     int pool_size;
     pthread_mutex_t mu;
     pthread_cond_t cv;     /* a connection came back, or the writer left */
@@ -52,6 +65,7 @@ struct sq_store {
     int n_idle;
     int n_open;   /* connections open or being opened, idle or in use */
     bool writing; /* a write transaction is open */
+    bool lost;    /* the path no longer names the file opened at start */
 };
 
 struct sq_tx {
@@ -85,6 +99,23 @@ static enum bk_err sq_error(sqlite3 *db, int rc, const char *what,
     case SQLITE_LOCKED:
         return bk_fail(err, BK_E_BUSY, "database is busy while %s: %s", what,
                        msg);
+    case SQLITE_FULL:
+        return bk_fail(err, BK_E_STORAGE_FULL,
+                       "the database has no room to write while %s: %s", what,
+                       msg);
+    case SQLITE_IOERR: {
+        /* SQLite reports ENOSPC from write() as SQLITE_FULL, but the same
+         * from fsync, ftruncate or the shared-memory file as an I/O
+         * error. */
+        int no = db ? sqlite3_system_errno(db) : 0;
+        if (no == ENOSPC || no == EDQUOT)
+            return bk_fail(err, BK_E_STORAGE_FULL,
+                           "the database has no room to write while %s: %s",
+                           what,
+                           no == ENOSPC ? "no space left on device"
+                                        : "disk quota exceeded");
+        return bk_fail(err, BK_E_IO, "database error while %s: %s", what, msg);
+    }
     case SQLITE_TOOBIG:
         return bk_fail(err, BK_E_INVALID, "value too large while %s", what);
     case SQLITE_CONSTRAINT:
@@ -131,28 +162,44 @@ static void conn_close(struct sq_conn *c)
     free(c);
 }
 
-/* Explains a failed open: a missing directory is the usual cause. */
-static enum bk_err open_failed(const char *path, sqlite3 *db, int rc,
-                               struct bk_errbuf *err)
+/* The directory of path into dir (size bytes): "." for a bare name. */
+static void dir_of(const char *path, char *dir, size_t size)
 {
-    char dir[4096];
     const char *slash = strrchr(path, '/');
-    struct stat sb;
 
-    if (slash && (size_t)(slash - path) < sizeof(dir)) {
+    if (slash && (size_t)(slash - path) < size) {
         size_t n = slash == path ? 1 : (size_t)(slash - path);
         memcpy(dir, path, n);
         dir[n] = '\0';
     } else {
-        dir[0] = '.';
-        dir[1] = '\0';
+        snprintf(dir, size, ".");
     }
+}
+
+/* Explains a failed open, or a database that cannot be written: a missing
+ * or read-only directory is the usual cause (SQLite creates PATH-wal and
+ * PATH-shm beside the file). `what` is SQLite's own message. Returns
+ * BK_E_IO. */
+static enum bk_err open_failed(const char *path, const char *what,
+                               struct bk_errbuf *err)
+{
+    char dir[4096];
+    struct stat sb;
+
+    dir_of(path, dir, sizeof(dir));
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
         return bk_fail(err, BK_E_IO,
                        "cannot open database %s: directory %s does not exist",
                        path, dir);
-    return bk_fail(err, BK_E_IO, "cannot open database %s: %s", path,
-                   db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+    /* access() honours a read-only mount even for root. */
+    if (access(dir, W_OK) != 0)
+        return bk_fail(err, BK_E_IO,
+                       "directory %s is not writable (%s): bookingd writes "
+                       "the database and its -wal and -shm files there",
+                       dir,
+                       errno == EROFS ? "read-only file system"
+                                      : "permission denied");
+    return bk_fail(err, BK_E_IO, "cannot open database %s: %s", path, what);
 }
 
 /* Runs a statement that answers one row and returns its text in out. */
@@ -176,8 +223,10 @@ static int pragma_text(sqlite3 *db, const char *sql, char *out, size_t size)
     return rc;
 }
 
-static enum bk_err conn_open(const char *path, struct sq_conn **out,
-                             struct bk_errbuf *err)
+/* Opens a connection to path; `create` only for the first one, at
+ * start (store/sqlite/sqlite.c's header). */
+static enum bk_err conn_open(const char *path, bool create,
+                             struct sq_conn **out, struct bk_errbuf *err)
 {
     struct sq_conn *c = bk_xcalloc(1, sizeof(*c));
     enum bk_err e = BK_OK;
@@ -185,11 +234,20 @@ static enum bk_err conn_open(const char *path, struct sq_conn **out,
     int rc;
 
     *out = NULL;
-    rc = sqlite3_open_v2(
-        path, &c->db,
-        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    rc = sqlite3_open_v2(path, &c->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                             (create ? SQLITE_OPEN_CREATE : 0),
+                         NULL);
     if (rc != SQLITE_OK) {
-        e = open_failed(path, c->db, rc, err);
+        e = open_failed(
+            path, c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc), err);
+        goto out;
+    }
+    /* SQLite falls back to read-only when the file cannot be opened for
+     * writing (a read-only mount): refuse here rather than at the first
+     * write. */
+    if (sqlite3_db_readonly(c->db, "main") == 1) {
+        e = open_failed(path, "the file is read-only", err);
         goto out;
     }
     sqlite3_extended_result_codes(c->db, 1);
@@ -197,9 +255,13 @@ static enum bk_err conn_open(const char *path, struct sq_conn **out,
     /* The first statement reads the file: a file that is not a database
      * fails here. */
     rc = pragma_text(c->db, "PRAGMA journal_mode = WAL", mode, sizeof(mode));
+    if ((rc & 0xff) == SQLITE_BUSY) {
+        e = bk_fail(err, BK_E_BUSY, "cannot open database %s: %s", path,
+                    sqlite3_errmsg(c->db));
+        goto out;
+    }
     if (rc != SQLITE_OK) {
-        e = bk_fail(err, rc == SQLITE_BUSY ? BK_E_BUSY : BK_E_IO,
-                    "cannot open database %s: %s", path, sqlite3_errmsg(c->db));
+        e = open_failed(path, sqlite3_errmsg(c->db), err);
         goto out;
     }
     if (strcmp(mode, "wal") != 0) {
@@ -229,14 +291,50 @@ out:
     return e;
 }
 
+/* Checks that s->path still names the file opened at start. On a change
+ * logs once, loudly, and returns BK_E_UNAVAILABLE (the message names no
+ * path: it may reach a client); logs again when the file is back. */
+static enum bk_err file_check(struct sq_store *s, struct bk_errbuf *err)
+{
+    struct stat sb;
+    bool same, was_lost;
+    int no = 0;
+
+    if (stat(s->path, &sb) != 0)
+        no = errno;
+    same = !no && sb.st_dev == s->dev && sb.st_ino == s->ino;
+    pthread_mutex_lock(&s->mu);
+    was_lost = s->lost;
+    s->lost = !same;
+    pthread_mutex_unlock(&s->mu);
+    if (!same && !was_lost)
+        bk_log_error("store: the database file %s was %s while bookingd ran; "
+                     "refusing service (503) until the file opened at start "
+                     "is back at that path, or bookingd restarts",
+                     s->path, no == ENOENT ? "deleted" : "replaced");
+    else if (same && was_lost)
+        bk_log_info("store: the database file %s is back; serving again",
+                    s->path);
+    if (same)
+        return BK_OK;
+    return bk_fail(err, BK_E_UNAVAILABLE,
+                   "the database file was %s while bookingd ran",
+                   no == ENOENT ? "deleted" : "replaced");
+}
+
 /* Takes an idle connection, opens a new one while the pool has room, or
- * waits for one to come back. */
+ * waits for one to come back. The file is checked first, and a new
+ * connection is checked again after it opened (the file may have been
+ * replaced between the two). */
 static enum bk_err conn_acquire(struct sq_store *s, struct sq_conn **out,
                                 struct bk_errbuf *err)
 {
     enum bk_err e;
 
     *out = NULL;
+    e = file_check(s, err);
+    if (e)
+        return e;
     pthread_mutex_lock(&s->mu);
     while (s->n_idle == 0 && s->n_open >= s->pool_size)
         pthread_cond_wait(&s->cv, &s->mu);
@@ -248,7 +346,18 @@ static enum bk_err conn_acquire(struct sq_store *s, struct sq_conn **out,
     s->n_open++;
     pthread_mutex_unlock(&s->mu);
 
-    e = conn_open(s->path, out, err);
+    e = conn_open(s->path, false, out, err);
+    if (e == BK_OK) {
+        e = file_check(s, err);
+        if (e) {
+            conn_close(*out);
+            *out = NULL;
+        }
+    } else if (file_check(s, NULL) != BK_OK) {
+        e = bk_fail(err, BK_E_UNAVAILABLE,
+                    "the database file was deleted or replaced while "
+                    "bookingd ran");
+    }
     if (e) {
         pthread_mutex_lock(&s->mu);
         s->n_open--;
@@ -615,6 +724,7 @@ static enum bk_err sq_open(const char *url, int pool_size,
     struct sq_store *s = NULL;
     struct sq_conn *c = NULL;
     const char *path;
+    struct stat sb;
     enum bk_err e = BK_OK;
 
     *out = NULL;
@@ -643,12 +753,23 @@ static enum bk_err sq_open(const char *url, int pool_size,
 
     /* Open one connection now, so that a bad path fails here and not at
      * the first request. */
-    e = conn_open(path, &c, err);
+    e = conn_open(path, true, &c, err);
     if (e)
         goto out;
+    /* The file it opened (created, maybe): the one every later connection
+     * must find at this path. */
+    if (stat(path, &sb) != 0) {
+        e = bk_fail(err, BK_E_IO,
+                    "cannot open database %s: the file "
+                    "vanished as it was opened",
+                    path);
+        goto out;
+    }
     s = bk_xcalloc(1, sizeof(*s));
     s->base.drv = &bk_driver_sqlite;
     s->path = bk_xstrdup(path);
+    s->dev = sb.st_dev;
+    s->ino = sb.st_ino;
     s->pool_size = pool_size;
     s->idle = bk_xcalloc((size_t)pool_size, sizeof(*s->idle));
     pthread_mutex_init(&s->mu, NULL);
@@ -681,6 +802,74 @@ static enum bk_err sq_ping(struct bk_store *store, struct bk_errbuf *err)
     return e;
 }
 
+/* Copies a check's report into out as one line: without the "*** in
+ * database main ***" heading, line breaks as "; ". */
+static void one_line(const char *t, char *out, size_t size)
+{
+    static const char heading[] = "*** in database main ***";
+    size_t n = 0;
+
+    if (strncmp(t, heading, sizeof(heading) - 1) == 0)
+        t += sizeof(heading) - 1;
+    while (*t == '\n' || *t == ' ')
+        t++;
+    for (; *t && n + 3 < size; t++) {
+        if (*t == '\n') {
+            out[n++] = ';';
+            out[n++] = ' ';
+        } else if ((unsigned char)*t >= 0x20) {
+            out[n++] = *t;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* PRAGMA quick_check or integrity_check: "ok", or one row per problem.
+ * The first problem goes into the message. */
+static enum bk_err sq_check(struct bk_store *store, bool full,
+                            struct bk_errbuf *err)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    const char *pragma = full ? "integrity_check" : "quick_check";
+    struct sq_conn *c = NULL;
+    sqlite3_stmt *st = NULL;
+    enum bk_err e;
+    char sql[64];
+    int rc, problems = 0;
+    char first[160] = "";
+
+    e = conn_acquire(s, &c, err);
+    if (e)
+        return e;
+    snprintf(sql, sizeof(sql), "PRAGMA %s", pragma);
+    rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(st, 0);
+            if (t && strcmp((const char *)t, "ok") != 0 && !problems++)
+                one_line((const char *)t, first, sizeof(first));
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    /* Damage bad enough stops the check itself: that is damage too. */
+    if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB) {
+        if (!problems++)
+            snprintf(first, sizeof(first), "%s", sqlite3_errmsg(c->db));
+        rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK)
+        e = sq_error(c->db, rc, "checking the database", err);
+    else if (problems)
+        e = bk_fail(err, BK_E_IO,
+                    "the database is damaged: PRAGMA %s found %d problem%s, "
+                    "the first: %s",
+                    pragma, problems, problems == 1 ? "" : "s", first);
+    sqlite3_finalize(st);
+    conn_release(s, c, false);
+    return e;
+}
+
 /* ---- The table --------------------------------------------------------- */
 
 const struct bk_driver bk_driver_sqlite = {
@@ -692,6 +881,7 @@ const struct bk_driver bk_driver_sqlite = {
     .open = sq_open,
     .free = sq_free,
     .ping = sq_ping,
+    .check = sq_check,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

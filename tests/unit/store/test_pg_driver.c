@@ -1,7 +1,8 @@
 /* tests/unit/store/test_pg_driver.c — store/postgres at the driver level
  * (store/driver.h), against a real PostgreSQL server: placeholder
  * rewriting, typed NULLs, blobs, booleans, the error classes (unique,
- * foreign key, CHECK, exclusion, serialization, NUL bytes), broken
+ * foreign key, CHECK, exclusion, serialization, NUL bytes, insufficient
+ * resources such as a full disk), broken
  * transactions, advisory locks across connections, a dead pooled
  * connection, URL errors without passwords, and two migrators racing on an
  * empty schema. The typed store functions are tested in
@@ -354,6 +355,15 @@ static void test_errors(void **state)
     expect_fail(f, "INSERT INTO hosts VALUES (3, 'c', 0)", BK_E_INVALID, NULL);
     expect_fail(f, "INSERT INTO hosts VALUES (3, NULL, 1)", BK_E_INVALID, NULL);
     expect_fail(f, "SELECT 1 / 0", BK_E_INVALID, NULL);
+    /* Class 53, insufficient resources (53100 disk_full among it): the
+     * server raises them where it cannot extend a file, so a function
+     * raises them here. */
+    run(f->store, "CREATE FUNCTION raise_state(s TEXT) RETURNS BIGINT"
+                  " LANGUAGE plpgsql AS $$ BEGIN"
+                  " RAISE EXCEPTION 'raised %', s USING ERRCODE = s; END $$");
+    expect_fail(f, "SELECT raise_state('53100')", BK_E_STORAGE_FULL,
+                "lacks room or resources while testing");
+    expect_fail(f, "SELECT raise_state('53300')", BK_E_STORAGE_FULL, NULL);
     expect_fail(f, "SELECT * FROM no_such_table", BK_E_IO,
                 "database error while testing");
     expect_fail(f, "SET LOCAL statement_timeout = 1; SELECT pg_sleep(1)",
