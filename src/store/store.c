@@ -113,8 +113,13 @@ static enum bk_err probe_write(struct bk_store *store, struct bk_errbuf *err)
     /* One key per process: instances sharing a PostgreSQL database do not
      * contend for one row. */
     snprintf(key, sizeof(key), "readyz_probe_%ld", (long)getpid());
-    for (size_t i = 0; i < PROBE_VALUE_BYTES; i++)
-        value[i] = "0123456789abcdef"[(i * 7 + (size_t)bk_mono_ms()) & 15];
+    /* Varied bytes (a linear congruential sequence): PostgreSQL would
+     * compress a constant value to almost nothing. */
+    uint32_t x = (uint32_t)bk_mono_ms();
+    for (size_t i = 0; i < PROBE_VALUE_BYTES; i++) {
+        x = x * 1664525u + 1013904223u;
+        value[i] = "0123456789abcdef"[x >> 28];
+    }
     value[PROBE_VALUE_BYTES] = '\0';
     e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
     if (!e)
