@@ -243,6 +243,14 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
     bool bad;
 
     bk_errbuf_clear(&err);
+    if (req->body_error == BK_E_MALFORMED) {
+        /* Refused framing (http.h): whatever the path, the body was not
+         * read, so the request cannot be routed. */
+        bk_fail(&err, BK_E_MALFORMED, "%s",
+                req->error_msg ? req->error_msg : "malformed request");
+        bk_api_error(req, resp, BK_E_MALFORMED, &err);
+        return;
+    }
     if (strcmp(method, "HEAD") == 0)
         req->method = "GET"; /* the server sends no body for HEAD */
     for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {

@@ -29,6 +29,10 @@ struct bk_config {
     int64_t retry_max_ms;        /* BOOKINGD_JOB_RETRY_MAX_MS */
     int64_t lease_ms;            /* BOOKINGD_JOB_LEASE_MS */
     enum bk_store_check integrity_check; /* BOOKINGD_INTEGRITY_CHECK */
+    int http_threads;                    /* BOOKINGD_HTTP_THREADS */
+    int max_connections;                 /* BOOKINGD_MAX_CONNECTIONS */
+    int max_connections_per_ip;          /* BOOKINGD_MAX_CONNECTIONS_PER_IP */
+    int64_t request_deadline_ms;         /* BOOKINGD_REQUEST_DEADLINE_MS */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/cli.h"
 #include "base/str.h"
@@ -197,6 +198,30 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     else if (v)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_INTEGRITY_CHECK",
                              "must be quick, full or off, got '%s'", v);
+    /* HTTP: a few event-loop threads per core, plus as many as may wait
+     * in the database at once (the store's pool beyond the job workers),
+     * so that requests blocked there leave the others served. */
+    {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int64_t def = 2 * (cores > 0 ? cores : 1) + 16;
+        if ((e = env_int("BOOKINGD_HTTP_THREADS", 1, 256, def > 64 ? 64 : def,
+                         &n, err)))
+            return e;
+        cfg->http_threads = (int)n;
+    }
+    if ((e = env_int("BOOKINGD_MAX_CONNECTIONS", 16, 1000000, 10000, &n, err)))
+        return e;
+    cfg->max_connections = (int)n;
+    if ((e = env_int("BOOKINGD_MAX_CONNECTIONS_PER_IP", 0, 1000000, 256, &n,
+                     err)))
+        return e;
+    cfg->max_connections_per_ip = (int)n;
+    if ((e = env_int("BOOKINGD_REQUEST_DEADLINE_MS", 100, 3600000, 20000,
+                     &cfg->request_deadline_ms, err)))
+        return e;
+    if (cfg->http_threads > cfg->max_connections)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_HTTP_THREADS",
+                             "must not be above BOOKINGD_MAX_CONNECTIONS");
 
     cfg->log_level = BK_LOG_INFO;
     v = env("BOOKINGD_LOG_LEVEL");

@@ -220,8 +220,11 @@ int bk_cli_serve(int argc, char **argv)
     memset(&hcfg, 0, sizeof(hcfg));
     hcfg.listen = cfg.listen;
     hcfg.max_body = 1024 * 1024;
-    hcfg.max_connections = 512;
+    hcfg.threads = cfg.http_threads;
+    hcfg.max_connections = cfg.max_connections;
+    hcfg.max_connections_per_ip = cfg.max_connections_per_ip;
     hcfg.timeout_s = 30;
+    hcfg.request_deadline_ms = cfg.request_deadline_ms;
     hcfg.handler = bk_api_handle;
     hcfg.ctx = &api;
     if (bk_http_server_start(&hcfg, &http, &err)) {
@@ -232,8 +235,11 @@ int bk_cli_serve(int argc, char **argv)
     printf("bookingd: listening on %s (port %d), booking page %s/\n",
            cfg.listen, bk_http_server_port(http), cfg.base_url);
     fflush(stdout);
-    bk_log_info("serve: ready (database %s, %d workers)", cfg.database_shown,
-                cfg.workers);
+    bk_log_info("serve: ready (database %s, %d workers, %d HTTP threads, "
+                "%d connections, %d per address)",
+                cfg.database_shown, cfg.workers, cfg.http_threads,
+                bk_http_server_max_connections(http),
+                cfg.max_connections_per_ip);
 
     sigwait(&stop, &sig);
     bk_log_info("serve: signal %d, shutting down", sig);

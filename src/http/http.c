@@ -1,4 +1,5 @@
-/* http/http.c — accessors of requests and responses. */
+/* http/http.c — accessors of requests and responses; deferring. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http/http.h"
@@ -37,4 +38,16 @@ void bk_http_add_header(struct bk_http_response *resp, const char *name,
     resp->headers[resp->n_headers].key = name;
     resp->headers[resp->n_headers].value = value;
     resp->n_headers++;
+}
+
+void bk_http_defer(struct bk_http_request *req)
+{
+    req->deferred = true;
+}
+
+void bk_http_resume(struct bk_http_request *req)
+{
+    if (!req->resume || !req->deferred)
+        abort(); /* not a deferred request of the server: a bug */
+    req->resume(req);
 }

@@ -5,6 +5,7 @@
 #ifndef BK_HTTP_HTTP_H
 #define BK_HTTP_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,10 +39,18 @@ struct bk_http_request {
     size_t body_len;
     /* BK_OK, or BK_E_TOO_LARGE when the body passed BK_HTTP_MAX_BODY (the
      * body is then empty and the handler must answer 413), or
-     * BK_E_MALFORMED when the request line or headers were refused. */
+     * BK_E_MALFORMED when the request's framing was refused (RFC 9112
+     * §6: a transfer coding other than chunked, Content-Length values
+     * that disagree, both Transfer-Encoding and Content-Length; the
+     * handler must answer 400). The body has not been read then. */
     enum bk_err body_error;
+    const char *error_msg;  /* with BK_E_MALFORMED: why, static text */
     struct bk_arena *arena; /* request-scoped; handlers allocate here */
     int64_t start_ms;       /* monotonic, for the access log */
+    /* The server's: set by bk_http_defer; how bk_http_resume reaches the
+     * server. Handlers do not touch them. */
+    bool deferred;
+    void (*resume)(struct bk_http_request *req);
 };
 
 struct bk_http_response {
@@ -53,8 +62,10 @@ struct bk_http_response {
     size_t n_headers;
 };
 
-/* Handler of every request; fills resp. Runs on a connection thread: many
- * run at once. */
+/* Handler of every request; fills resp (or defers it, below). Runs on one
+ * of the server's event-loop threads, which serves many connections: a
+ * handler that blocks for long stalls them, so waits that may be long are
+ * deferred instead. Many run at once. */
 typedef void (*bk_http_handler_fn)(void *ctx, struct bk_http_request *req,
                                    struct bk_http_response *resp);
 
@@ -71,5 +82,25 @@ const char *bk_http_param(const struct bk_http_request *req, const char *name);
  * drops past BK_HTTP_MAX_RESP_HEADERS. */
 void bk_http_add_header(struct bk_http_response *resp, const char *name,
                         const char *value);
+
+/* Answering later, without holding a thread (libmicrohttpd's
+ * MHD_suspend_connection / MHD_resume_connection underneath).
+ *
+ * A handler that would block its thread (waiting for the inbox's group
+ * commit, say) calls bk_http_defer(req) and returns without filling resp.
+ * The connection is then suspended: it holds no thread, is not timed out,
+ * and its request deadline does not run. Later, from any thread, the code
+ * that took the request over fills the same resp (allocating in
+ * req->arena, which stays valid) and calls bk_http_resume(req), exactly
+ * once; one of the server's threads then sends the response. It may also
+ * do so before the handler has returned (it completed at once).
+ *
+ * bk_http_defer: on the handler's thread, before the handler returns, at
+ * most once per request; not for a request with body_error set.
+ * bk_http_resume: thread-safe; after it, req, resp and the arena belong to
+ * the server again and must not be touched. Every deferred request must
+ * be resumed: bk_http_server_free waits for them. */
+void bk_http_defer(struct bk_http_request *req);
+void bk_http_resume(struct bk_http_request *req);
 
 #endif

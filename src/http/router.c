@@ -1,8 +1,10 @@
 /* http/router.c — segment-by-segment route matching. */
 #include <stdbool.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "http/router.h"
+#include "base/str.h"
 #include "base/banned.h"
 
 /* Matches path against pattern; on success stores captures in req. */
@@ -55,6 +57,10 @@ enum bk_err bk_router_match(const struct bk_route *routes, size_t n_routes,
     *route = NULL;
     if (allow)
         *allow = NULL;
+    /* No route has bytes that are not UTF-8, nor control characters: such
+     * a path is not found, and its captures reach no handler. */
+    if (!bk_utf8_valid(req->path, SIZE_MAX, false))
+        return BK_E_NOT_FOUND;
     for (size_t i = 0; i < n_routes; i++) {
         if (!match(routes[i].pattern, req->path, req, false))
             continue;

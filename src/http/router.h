@@ -22,7 +22,8 @@ struct bk_route {
  * when no pattern matches the path; BK_E_METHOD when a pattern matches but
  * not with this method (*allow then lists the methods that would, e.g.
  * "GET, POST", allocated in the arena). A capture never matches an empty
- * segment; trailing slashes are not ignored. */
+ * segment; trailing slashes are not ignored. A path that is not valid
+ * UTF-8 or has control characters is BK_E_NOT_FOUND. */
 BK_MUST_CHECK enum bk_err bk_router_match(const struct bk_route *routes,
                                           size_t n_routes,
                                           struct bk_http_request *req,

@@ -1,14 +1,23 @@
 /* http/server.c — libmicrohttpd glue: the only file that includes
- * microhttpd.h. One thread per connection: a handler may block (on a
- * database write or on the inbox's group commit) without stalling others. */
+ * microhttpd.h. libmicrohttpd's epoll event loop runs on a bounded pool of
+ * threads, each serving many connections; a handler that must wait long
+ * defers its answer (the connection is suspended, not its thread). MHD's
+ * own time-out restarts with every byte, so the deadline for a whole
+ * request is kept here: a list of connections with their deadlines and a
+ * reaper thread that shuts down the sockets of those past it. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 
@@ -20,20 +29,53 @@
 #include "base/time.h"
 #include "base/banned.h"
 
+/* One connection, from accept to close (MHD's socket context). */
+struct conn_rec {
+    struct conn_rec *prev, *next; /* in srv->conns, under srv->lock */
+    int fd;
+    /* Monotonic ms by which the request being read must be complete;
+     * INT64_MAX while none is being read (in the handler, deferred, or
+     * sending the response). */
+    _Atomic int64_t deadline_ms;
+    bool shut; /* the reaper shut it down; under srv->lock */
+};
+
 struct bk_http_server {
     struct MHD_Daemon *daemon;
     struct bk_http_server_config cfg;
     int port;
+    int max_connections;
     int64_t boot_ms;
     _Atomic uint64_t seq;
+    pthread_mutex_t lock;  /* everything below */
+    pthread_cond_t tick;   /* the reaper's sleep */
+    pthread_cond_t wake;   /* a deferred request resumed while stopping */
+    struct conn_rec *head; /* open connections */
+    size_t n_deferred;     /* requests whose connection was suspended
+                              and whose response was not sent yet */
+    bool stopping;         /* bk_http_server_free has begun */
+    bool reaper_stop;
+    pthread_t reaper;
+    bool reaper_started;
 };
 
-/* Per-request state, kept in MHD's connection-class pointer. */
+enum phase { PHASE_READING, PHASE_DEFERRED, PHASE_ANSWERED };
+
+/* Per-request state, kept in MHD's connection-class pointer. req and resp
+ * live here so that a deferred request outlives its handler's call. */
 struct request_state {
+    struct bk_http_server *srv;
+    struct MHD_Connection *conn;
     struct bk_arena arena;
     struct bk_buf body;
+    struct bk_http_request req;
+    struct bk_http_response resp;
+    enum phase phase;
     bool too_large;
-    bool answered;
+    const char *refusal; /* framing refused (RFC 9112 §6): why */
+    bool done;           /* bk_http_resume was called; under srv->lock */
+    bool suspended;      /* MHD_suspend_connection; under srv->lock */
+    bool counted;        /* in srv->n_deferred */
     int64_t start_ms;
 };
 
@@ -195,6 +237,155 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
     return ret;
 }
 
+static struct conn_rec *conn_rec_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci ? ci->socket_context : NULL;
+}
+
+/* Starts (reading) or stops the clock of the connection's request. */
+static void arm_deadline(struct bk_http_server *srv,
+                         struct MHD_Connection *conn, bool reading)
+{
+    struct conn_rec *rec = conn_rec_of(conn);
+    if (rec)
+        atomic_store(&rec->deadline_ms,
+                     reading ? bk_mono_ms() + srv->cfg.request_deadline_ms
+                             : INT64_MAX);
+}
+
+/* RFC 9112 §6: what the server refuses in a request's framing. MHD reads
+ * an unknown transfer coding as a body of unknown length (the client
+ * would wait for ever) and the first of several Content-Length fields. */
+struct framing {
+    int n_te, n_cl;
+    bool te_chunked, cl_differ;
+    const char *cl;
+};
+
+static enum MHD_Result framing_kv(void *cls, enum MHD_ValueKind kind,
+                                  const char *key, const char *value)
+{
+    struct framing *f = cls;
+    (void)kind;
+    if (!key || !value)
+        return MHD_YES;
+    if (bk_str_ieq(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+        f->n_te++;
+        f->te_chunked = bk_str_ieq(value, "chunked");
+    } else if (bk_str_ieq(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+        if (f->n_cl++ && strcmp(f->cl, value) != 0)
+            f->cl_differ = true;
+        f->cl = value;
+    }
+    return MHD_YES;
+}
+
+static const char *framing_refusal(struct MHD_Connection *conn)
+{
+    struct framing f;
+
+    memset(&f, 0, sizeof(f));
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, framing_kv, &f);
+    if (f.n_te > 1 || (f.n_te == 1 && !f.te_chunked))
+        return "Transfer-Encoding other than chunked is not supported";
+    if (f.n_te && f.n_cl)
+        return "a request must not have both Transfer-Encoding and "
+               "Content-Length";
+    if (f.cl_differ)
+        return "the request has Content-Length fields that disagree";
+    return NULL;
+}
+
+static void client_addr(struct MHD_Connection *conn, char *addr, size_t size)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    addr[0] = '\0';
+    if (!ci || !ci->client_addr)
+        return;
+    if (ci->client_addr->sa_family == AF_INET)
+        inet_ntop(AF_INET,
+                  &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
+                  addr, (socklen_t)size);
+    else if (ci->client_addr->sa_family == AF_INET6)
+        inet_ntop(AF_INET6,
+                  &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
+                  addr, (socklen_t)size);
+}
+
+/* bk_http_resume of a deferred request: on whichever thread completed it. */
+static void resume_request(struct bk_http_request *req)
+{
+    struct request_state *st =
+        (struct request_state *)((char *)req -
+                                 offsetof(struct request_state, req));
+    struct bk_http_server *srv = st->srv;
+
+    pthread_mutex_lock(&srv->lock);
+    st->done = true;
+    if (st->suspended) {
+        MHD_resume_connection(st->conn);
+        st->suspended = false;
+    }
+    if (srv->stopping)
+        pthread_cond_broadcast(&srv->wake);
+    pthread_mutex_unlock(&srv->lock);
+}
+
+/* Fills st->req from the connection. */
+static void build_request(struct bk_http_server *srv, struct request_state *st,
+                          struct MHD_Connection *conn, const char *url,
+                          const char *method)
+{
+    struct bk_http_request *req = &st->req;
+    struct collect hc, qc;
+    const char *rid;
+    char rid_buf[40], addr[64];
+
+    memset(req, 0, sizeof(*req));
+    memset(&st->resp, 0, sizeof(st->resp));
+    req->arena = &st->arena;
+    req->method = bk_arena_strdup(&st->arena, method);
+    req->path = bk_arena_strdup(&st->arena, url);
+    req->start_ms = st->start_ms;
+    req->resume = resume_request;
+    hc.kv = bk_arena_array(&st->arena, BK_HTTP_MAX_HEADERS, sizeof(*hc.kv));
+    hc.n = 0;
+    hc.max = BK_HTTP_MAX_HEADERS;
+    hc.arena = &st->arena;
+    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
+    req->headers = hc.kv;
+    req->n_headers = hc.n;
+    qc.kv = bk_arena_array(&st->arena, BK_HTTP_MAX_QUERY, sizeof(*qc.kv));
+    qc.n = 0;
+    qc.max = BK_HTTP_MAX_QUERY;
+    qc.arena = &st->arena;
+    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
+    req->query = qc.kv;
+    req->n_query = qc.n;
+    rid = bk_http_header(req, "X-Request-Id");
+    if (!request_id_ok(rid)) {
+        request_id(srv, rid_buf);
+        rid = rid_buf;
+    }
+    req->request_id = bk_arena_strdup(&st->arena, rid);
+    client_addr(conn, addr, sizeof(addr));
+    req->remote_addr = bk_arena_strdup(&st->arena, addr);
+    if (st->refusal) {
+        req->body_error = BK_E_MALFORMED;
+        req->error_msg = st->refusal;
+        req->body = "";
+    } else if (st->too_large) {
+        req->body_error = BK_E_TOO_LARGE;
+        req->body = "";
+    } else {
+        req->body = st->body.data ? st->body.data : "";
+        req->body_len = st->body.len;
+    }
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -202,22 +393,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 {
     struct bk_http_server *srv = cls;
     struct request_state *st = *con_cls;
-    struct bk_http_request req;
-    struct bk_http_response resp;
-    struct collect hc, qc;
-    const union MHD_ConnectionInfo *ci;
-    const char *rid;
-    char rid_buf[40], addr[64] = "";
     bool early = false;
-    enum MHD_Result ret;
 
     (void)version;
     if (!st) {
         const char *cl;
         st = bk_xcalloc(1, sizeof(*st));
+        st->srv = srv;
+        st->conn = conn;
         bk_arena_init(&st->arena);
         bk_buf_init(&st->body, srv->cfg.max_body);
         st->start_ms = bk_mono_ms();
+        *con_cls = st;
+        st->refusal = framing_refusal(conn);
+        early = st->refusal != NULL;
         /* A declared length past the cap is answered 413 before the body
          * is read when the client waits for it ("Expect: 100-continue") or
          * the length is absurd; otherwise the body is read and dropped
@@ -225,7 +414,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
          * connection cut instead of the answer. */
         cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl) {
+        if (cl && !early) {
             int64_t n;
             const char *expect = MHD_lookup_connection_value(
                 conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
@@ -236,12 +425,22 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                         (uint64_t)n > 16 * (uint64_t)srv->cfg.max_body;
             }
         }
-        *con_cls = st;
         if (!early)
             return MHD_YES;
-    } else if (st->answered) {
+    } else if (st->phase == PHASE_ANSWERED) {
         *upload_size = 0; /* the rest of a refused body is discarded */
         return MHD_YES;
+    } else if (st->phase == PHASE_DEFERRED) {
+        /* Resumed: the response is ready (the lock orders its writes
+         * before these reads). */
+        bool done;
+        pthread_mutex_lock(&srv->lock);
+        done = st->done;
+        pthread_mutex_unlock(&srv->lock);
+        if (!done)
+            return MHD_YES;
+        st->phase = PHASE_ANSWERED;
+        return send_response(conn, &st->req, &st->resp);
     } else if (*upload_size) {
         if (!st->too_large &&
             bk_buf_append(&st->body, upload, *upload_size) != BK_OK) {
@@ -252,72 +451,139 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         return MHD_YES;
     }
 
-    memset(&req, 0, sizeof(req));
-    memset(&resp, 0, sizeof(resp));
-    req.arena = &st->arena;
-    req.method = method;
-    req.path = bk_arena_strdup(&st->arena, url);
-    req.start_ms = st->start_ms;
-    hc.kv = bk_arena_array(&st->arena, BK_HTTP_MAX_HEADERS, sizeof(*hc.kv));
-    hc.n = 0;
-    hc.max = BK_HTTP_MAX_HEADERS;
-    hc.arena = &st->arena;
-    MHD_get_connection_values(conn, MHD_HEADER_KIND, collect_kv, &hc);
-    req.headers = hc.kv;
-    req.n_headers = hc.n;
-    qc.kv = bk_arena_array(&st->arena, BK_HTTP_MAX_QUERY, sizeof(*qc.kv));
-    qc.n = 0;
-    qc.max = BK_HTTP_MAX_QUERY;
-    qc.arena = &st->arena;
-    MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_kv, &qc);
-    req.query = qc.kv;
-    req.n_query = qc.n;
-    rid = bk_http_header(&req, "X-Request-Id");
-    if (!request_id_ok(rid)) {
-        request_id(srv, rid_buf);
-        rid = rid_buf;
+    /* The whole request is here (or refused before its body): its
+     * deadline no longer runs. */
+    arm_deadline(srv, conn, false);
+    build_request(srv, st, conn, url, method);
+    srv->cfg.handler(srv->cfg.ctx, &st->req, &st->resp);
+    if (st->req.deferred) {
+        pthread_mutex_lock(&srv->lock);
+        if (!st->done && srv->stopping) {
+            /* Shutting down: MHD cannot stop with suspended connections,
+             * so this thread waits instead. */
+            while (!st->done)
+                pthread_cond_wait(&srv->wake, &srv->lock);
+        } else if (!st->done) {
+            st->phase = PHASE_DEFERRED;
+            st->suspended = true;
+            st->counted = true;
+            srv->n_deferred++;
+            MHD_suspend_connection(conn);
+            pthread_mutex_unlock(&srv->lock);
+            return MHD_YES;
+        }
+        pthread_mutex_unlock(&srv->lock);
     }
-    req.request_id = bk_arena_strdup(&st->arena, rid);
-    ci = MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    if (ci && ci->client_addr) {
-        if (ci->client_addr->sa_family == AF_INET)
-            inet_ntop(AF_INET,
-                      &((const struct sockaddr_in *)ci->client_addr)->sin_addr,
-                      addr, sizeof(addr));
-        else if (ci->client_addr->sa_family == AF_INET6)
-            inet_ntop(
-                AF_INET6,
-                &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr,
-                addr, sizeof(addr));
-    }
-    req.remote_addr = bk_arena_strdup(&st->arena, addr);
-    if (st->too_large) {
-        req.body_error = BK_E_TOO_LARGE;
-        req.body = "";
-        req.body_len = 0;
-    } else {
-        req.body = st->body.data ? st->body.data : "";
-        req.body_len = st->body.len;
-    }
-    srv->cfg.handler(srv->cfg.ctx, &req, &resp);
-    st->answered = true;
-    ret = send_response(conn, &req, &resp);
-    return ret;
+    st->phase = PHASE_ANSWERED;
+    return send_response(conn, &st->req, &st->resp);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
+    struct bk_http_server *srv = cls;
     struct request_state *st = *con_cls;
-    (void)cls;
-    (void)conn;
     (void)toe;
+    /* A kept-alive connection is ready for its next request: that one's
+     * clock starts now. */
+    arm_deadline(srv, conn, true);
     if (!st)
         return;
+    if (st->counted) {
+        pthread_mutex_lock(&srv->lock);
+        srv->n_deferred--;
+        if (srv->stopping)
+            pthread_cond_broadcast(&srv->wake);
+        pthread_mutex_unlock(&srv->lock);
+    }
     bk_buf_release(&st->body);
     bk_arena_release(&st->arena);
     free(st);
     *con_cls = NULL;
+}
+
+static void on_connection(void *cls, struct MHD_Connection *conn,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct bk_http_server *srv = cls;
+    struct conn_rec *rec = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        rec = bk_xcalloc(1, sizeof(*rec));
+        rec->fd = ci ? ci->connect_fd : -1;
+        atomic_store(&rec->deadline_ms,
+                     bk_mono_ms() + srv->cfg.request_deadline_ms);
+        pthread_mutex_lock(&srv->lock);
+        rec->next = srv->head;
+        if (srv->head)
+            srv->head->prev = rec;
+        srv->head = rec;
+        pthread_mutex_unlock(&srv->lock);
+        *socket_context = rec;
+        return;
+    }
+    if (!rec)
+        return;
+    /* MHD closes the socket after this returns; under the lock, the
+     * reaper never shuts down a descriptor that was closed (and perhaps
+     * reused). */
+    pthread_mutex_lock(&srv->lock);
+    if (rec->prev)
+        rec->prev->next = rec->next;
+    else
+        srv->head = rec->next;
+    if (rec->next)
+        rec->next->prev = rec->prev;
+    pthread_mutex_unlock(&srv->lock);
+    free(rec);
+    *socket_context = NULL;
+}
+
+/* Closes the connections whose request is late: shutdown() wakes MHD's
+ * event loop, which sees the end of the stream and closes the connection
+ * itself. Nothing is sent: the client is not reading an answer to a
+ * request it has not finished. */
+static void *reaper_main(void *arg)
+{
+    struct bk_http_server *srv = arg;
+    int64_t tick_ms = srv->cfg.request_deadline_ms / 8;
+
+    if (tick_ms < 10)
+        tick_ms = 10;
+    if (tick_ms > 250)
+        tick_ms = 250;
+    pthread_mutex_lock(&srv->lock);
+    while (!srv->reaper_stop) {
+        struct timespec ts;
+        int64_t now;
+        int n = 0;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)(tick_ms % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(tick_ms / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&srv->tick, &srv->lock, &ts);
+        now = bk_mono_ms();
+        for (struct conn_rec *r = srv->head; r; r = r->next) {
+            if (r->shut || r->fd < 0 || atomic_load(&r->deadline_ms) > now)
+                continue;
+            (void)shutdown(r->fd, SHUT_RDWR);
+            r->shut = true;
+            n++;
+        }
+        if (n) {
+            pthread_mutex_unlock(&srv->lock);
+            bk_log_info("http: closed %d connection(s) that did not send a "
+                        "whole request within %lld ms",
+                        n, (long long)srv->cfg.request_deadline_ms);
+            pthread_mutex_lock(&srv->lock);
+        }
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return NULL;
 }
 
 BK_PRINTF(2, 0)
@@ -333,6 +599,36 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
     bk_log_warn("http: %s", line);
 }
 
+/* The connection limit that fits the limit of open files, raising the soft
+ * limit toward the hard one when needed. */
+static int fit_open_files(int want)
+{
+    struct rlimit rl;
+    rlim_t need = (rlim_t)want + BK_HTTP_FD_RESERVE;
+    int fit;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur >= need)
+        return want;
+    if (rl.rlim_max == RLIM_INFINITY || rl.rlim_max > need)
+        rl.rlim_cur = need;
+    else
+        rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0)
+        (void)getrlimit(RLIMIT_NOFILE, &rl);
+    if (rl.rlim_cur >= need)
+        return want;
+    fit = rl.rlim_cur > BK_HTTP_FD_RESERVE + 16
+              ? (int)(rl.rlim_cur - BK_HTTP_FD_RESERVE)
+              : 16;
+    bk_log_warn("http: %d connections need %llu open files but the limit is "
+                "%llu (ulimit -n, LimitNOFILE= under systemd): at most %d "
+                "connections",
+                want, (unsigned long long)need, (unsigned long long)rl.rlim_cur,
+                fit);
+    return fit;
+}
+
 enum bk_err bk_http_server_start(const struct bk_http_server_config *cfg,
                                  struct bk_http_server **out,
                                  struct bk_errbuf *err)
@@ -341,12 +637,12 @@ enum bk_err bk_http_server_start(const struct bk_http_server_config *cfg,
     struct sockaddr_storage ss;
     socklen_t len;
     bool v6;
-    int port;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
-                     MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG |
-                     MHD_USE_ITC | MHD_USE_POLL;
+    int port, threads;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
+                     MHD_USE_ERROR_LOG | MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME;
     enum bk_err e;
     const union MHD_DaemonInfo *info;
+    pthread_condattr_t ca;
 
     *out = NULL;
     e = parse_listen(cfg->listen, &ss, &len, &v6, &port, err);
@@ -356,28 +652,59 @@ enum bk_err bk_http_server_start(const struct bk_http_server_config *cfg,
         flags |= MHD_USE_IPv6;
     srv = bk_xcalloc(1, sizeof(*srv));
     srv->cfg = *cfg;
+    if (srv->cfg.request_deadline_ms <= 0)
+        srv->cfg.request_deadline_ms = INT64_MAX / 4;
     srv->boot_ms = bk_now_ms();
+    srv->max_connections =
+        fit_open_files(cfg->max_connections > 0 ? cfg->max_connections : 1);
+    /* MHD shares the connection limit out among its threads. */
+    threads = cfg->threads > 0 ? cfg->threads : 1;
+    if (threads > srv->max_connections)
+        threads = srv->max_connections;
+    pthread_mutex_init(&srv->lock, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&srv->tick, &ca);
+    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&srv->wake, NULL);
     srv->daemon = MHD_start_daemon(
         flags, (uint16_t)port, NULL, NULL, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, /* first, as MHD asks */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
-        MHD_OPTION_CONNECTION_LIMIT, (unsigned)cfg->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->timeout_s,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, srv,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 1 ? threads : 0),
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)srv->max_connections,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+        (unsigned)(cfg->max_connections_per_ip > 0 ? cfg->max_connections_per_ip
+                                                   : 0),
+        MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096U, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)cfg->timeout_s, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        srv, MHD_OPTION_NOTIFY_CONNECTION, on_connection, srv,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
         MHD_OPTION_END);
     if (!srv->daemon) {
-        free(srv);
-        return bk_fail(err, BK_E_IO,
-                       "cannot listen on %s (address in use "
-                       "or not available)",
-                       cfg->listen);
+        e = bk_fail(err, BK_E_IO,
+                    "cannot listen on %s (address in use or not available)",
+                    cfg->listen);
+        goto fail;
     }
+    if (pthread_create(&srv->reaper, NULL, reaper_main, srv) != 0) {
+        e = bk_fail(err, BK_E_IO, "cannot start the HTTP reaper thread");
+        goto fail;
+    }
+    srv->reaper_started = true;
     info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     srv->port = info ? (int)info->port : port;
     *out = srv;
     return BK_OK;
+fail:
+    if (srv->daemon)
+        MHD_stop_daemon(srv->daemon);
+    pthread_cond_destroy(&srv->tick);
+    pthread_cond_destroy(&srv->wake);
+    pthread_mutex_destroy(&srv->lock);
+    free(srv);
+    return e;
 }
 
 int bk_http_server_port(const struct bk_http_server *srv)
@@ -385,10 +712,39 @@ int bk_http_server_port(const struct bk_http_server *srv)
     return srv->port;
 }
 
+int bk_http_server_max_connections(const struct bk_http_server *srv)
+{
+    return srv->max_connections;
+}
+
 void bk_http_server_free(struct bk_http_server *srv)
 {
+    MHD_socket listen_fd;
+
     if (!srv)
         return;
+    listen_fd = MHD_quiesce_daemon(srv->daemon);
+    /* MHD refuses to stop with suspended connections, and would cut the
+     * answers of resumed ones: wait until every deferred request was
+     * resumed and answered (from here on, requests deferred while
+     * stopping hold their thread instead). */
+    pthread_mutex_lock(&srv->lock);
+    srv->stopping = true;
+    while (srv->n_deferred)
+        pthread_cond_wait(&srv->wake, &srv->lock);
+    pthread_mutex_unlock(&srv->lock);
     MHD_stop_daemon(srv->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        (void)close(listen_fd);
+    if (srv->reaper_started) {
+        pthread_mutex_lock(&srv->lock);
+        srv->reaper_stop = true;
+        pthread_cond_signal(&srv->tick);
+        pthread_mutex_unlock(&srv->lock);
+        pthread_join(srv->reaper, NULL);
+    }
+    pthread_cond_destroy(&srv->tick);
+    pthread_cond_destroy(&srv->wake);
+    pthread_mutex_destroy(&srv->lock);
     free(srv);
 }

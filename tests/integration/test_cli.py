@@ -380,6 +380,15 @@ CONFIG_ERRORS = [
     ("BOOKINGD_JOB_RETRY_BASE_MS", "soon"),
     ("BOOKINGD_INTEGRITY_CHECK", "sometimes"),
     ("BOOKINGD_INTEGRITY_CHECK", "QUICK"),
+    ("BOOKINGD_HTTP_THREADS", "0"),
+    ("BOOKINGD_HTTP_THREADS", "257"),
+    ("BOOKINGD_HTTP_THREADS", "many"),
+    ("BOOKINGD_MAX_CONNECTIONS", "15"),
+    ("BOOKINGD_MAX_CONNECTIONS", "10k"),
+    ("BOOKINGD_MAX_CONNECTIONS_PER_IP", "-1"),
+    ("BOOKINGD_MAX_CONNECTIONS_PER_IP", "1000001"),
+    ("BOOKINGD_REQUEST_DEADLINE_MS", "99"),
+    ("BOOKINGD_REQUEST_DEADLINE_MS", "10s"),
 ]
 
 
@@ -413,6 +422,14 @@ def test_retry_max_below_base_is_refused(tmp_path):
                             "BOOKINGD_JOB_RETRY_MAX_MS": "10"}, timeout=20)
     assert p.returncode == 2
     assert "BOOKINGD_JOB_RETRY_MAX_MS" in p.stderr
+
+
+def test_more_http_threads_than_connections_is_refused(tmp_path):
+    d = Daemon(tmp_path / "cfg")
+    p = d.cli("serve", env={"BOOKINGD_HTTP_THREADS": "32",
+                            "BOOKINGD_MAX_CONNECTIONS": "16"}, timeout=20)
+    assert p.returncode == 2
+    assert p.stderr.startswith("bookingd: BOOKINGD_HTTP_THREADS: "), p.stderr
 
 
 def test_listen_port_in_use_exits_2(tmp_path):

@@ -118,6 +118,18 @@ static void test_hostile_paths(void **state)
     assert_string_equal(bk_http_param(&req, "uid"), "..%2f..");
     assert_int_equal(run("GET", "/api/v1/bookings/../x", &a, &req, &r, NULL),
                      BK_E_NOT_FOUND);
+    /* A path that is not UTF-8, or has control characters, matches no
+     * route: its captures never reach a handler (nor a database). */
+    assert_int_equal(run("GET", "/api/v1/bookings/\xc3(", &a, &req, &r, NULL),
+                     BK_E_NOT_FOUND);
+    assert_int_equal(
+        run("GET", "/api/v1/bookings/\xed\xa0\x80", &a, &req, &r, NULL),
+        BK_E_NOT_FOUND);
+    assert_int_equal(
+        run("POST", "/api/v1/bookings/u\x01/cancel", &a, &req, &r, NULL),
+        BK_E_NOT_FOUND);
+    assert_int_equal(
+        run("GET", "/api/v1/bookings/\xc3\xa9", &a, &req, &r, NULL), BK_OK);
     bk_arena_release(&a);
 }
 
