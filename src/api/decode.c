@@ -6,6 +6,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "core/tz.h"
+#include "webhooks/webhooks.h"
 #include "base/banned.h"
 
 enum bk_err bk_decode_timezone(const json_t *obj, const char *path,
@@ -305,6 +306,97 @@ static enum bk_err decode_location(const json_t *obj, struct bk_arena *arena,
     return BK_OK;
 }
 
+/* external_ids: {provider: id} replacing the event type's whole map, or
+ * null for none. Providers must be ones this build knows
+ * (bk_webhooks_provider_known); ids are bounded, printable text. */
+static enum bk_err decode_external_ids(const json_t *obj,
+                                       struct bk_arena *arena,
+                                       struct bk_event_type *et,
+                                       struct bk_errbuf *err)
+{
+    const json_t *v = json_object_get(obj, "external_ids");
+    const char *provider;
+    json_t *id;
+    enum bk_err e;
+
+    if (!v)
+        return BK_OK;
+    et->n_external_ids = 0;
+    if (json_is_null(v))
+        return BK_OK;
+    if (!json_is_object(v))
+        return bk_fail_field(err, BK_E_INVALID, "external_ids",
+                             "must be an object of provider names to ids, or "
+                             "null");
+    if (json_object_size(v) > BK_MAX_EXTERNAL_IDS)
+        return bk_fail_field(err, BK_E_INVALID, "external_ids",
+                             "must name at most %d providers",
+                             BK_MAX_EXTERNAL_IDS);
+    json_object_foreach((json_t *)v, provider, id)
+    {
+        const char *s, *path;
+        if (!bk_provider_name_valid(provider) ||
+            !bk_webhooks_provider_known(provider))
+            return bk_fail_field(err, BK_E_INVALID, "external_ids",
+                                 "keys must be provider names this server "
+                                 "knows (%s)",
+                                 bk_webhooks_provider_names(arena));
+        path = bk_json_path(arena, "external_ids", provider);
+        if (!json_is_string(id))
+            return bk_fail_field(err, BK_E_INVALID, path,
+                                 "must be the provider's id as a string");
+        if ((e = bk_json_str(v, "external_ids", provider, true,
+                             BK_MAX_EXTERNAL_ID, false, arena, &s, err)))
+            return e;
+        if (!bk_external_id_valid(s))
+            return bk_fail_field(err, BK_E_INVALID, path,
+                                 "must be 1-%d characters without control "
+                                 "characters or surrounding spaces",
+                                 BK_MAX_EXTERNAL_ID);
+        if (bk_event_type_external_set(et, provider, s) != BK_OK)
+            return bk_fail_field(err, BK_E_INVALID, "external_ids",
+                                 "must name at most %d providers",
+                                 BK_MAX_EXTERNAL_IDS);
+    }
+    return BK_OK;
+}
+
+/* calcom_event_type_id (deprecated): external_ids.calcom as an integer. */
+static enum bk_err decode_calcom_alias(const json_t *obj,
+                                       struct bk_arena *arena,
+                                       struct bk_event_type *et,
+                                       struct bk_errbuf *err)
+{
+    const json_t *v = json_object_get(obj, "calcom_event_type_id");
+    const json_t *ids = json_object_get(obj, "external_ids");
+    const char *id = NULL, *given;
+    int64_t n = 0;
+    bool present;
+    enum bk_err e;
+
+    if (!v)
+        return BK_OK;
+    if (!json_is_null(v)) {
+        if ((e = bk_json_int(obj, "", "calcom_event_type_id", false, 1,
+                             INT64_MAX, arena, &n, &present, err)))
+            return e;
+        id = bk_arena_printf(arena, "%lld", (long long)n);
+    }
+    /* Both given: they must say the same. */
+    if (json_is_object(ids)) {
+        given = bk_event_type_external_id(et, "calcom");
+        if (!(id && given ? strcmp(id, given) == 0 : !id && !given))
+            return bk_fail_field(err, BK_E_INVALID, "calcom_event_type_id",
+                                 "disagrees with external_ids.calcom (it is "
+                                 "a deprecated alias of it: send one)");
+    }
+    if (bk_event_type_external_set(et, "calcom", id) != BK_OK)
+        return bk_fail_field(err, BK_E_INVALID, "external_ids",
+                             "must name at most %d providers",
+                             BK_MAX_EXTERNAL_IDS);
+    return BK_OK;
+}
+
 enum bk_err bk_decode_event_type(const json_t *obj, bool create,
                                  struct bk_arena *arena,
                                  struct bk_event_type *et,
@@ -325,11 +417,10 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
                                        "price",
                                        "location",
                                        "active",
+                                       "external_ids",
                                        "calcom_event_type_id",
                                        NULL};
     const char *s;
-    int64_t calcom = 0;
-    bool present;
     enum bk_err e;
 
     *host_slug = NULL;
@@ -373,18 +464,10 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
         (e = decode_price(obj, arena, et, err)) ||
         (e = decode_location(obj, arena, et, err)) ||
         (e = bk_json_bool(obj, "", "active", false, arena, &et->active, NULL,
-                          err)))
+                          err)) ||
+        (e = decode_external_ids(obj, arena, et, err)) ||
+        (e = decode_calcom_alias(obj, arena, et, err)))
         return e;
-    if (json_object_get(obj, "calcom_event_type_id")) {
-        if (json_is_null(json_object_get(obj, "calcom_event_type_id"))) {
-            et->calcom_event_type_id = 0;
-        } else {
-            if ((e = bk_json_int(obj, "", "calcom_event_type_id", false, 1,
-                                 INT64_MAX, arena, &calcom, &present, err)))
-                return e;
-            et->calcom_event_type_id = calcom;
-        }
-    }
     return BK_OK;
 }
 

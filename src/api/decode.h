@@ -40,7 +40,11 @@ BK_MUST_CHECK enum bk_err bk_decode_slot_rules(const json_t *obj,
 void bk_slot_rules_defaults(struct bk_slot_rules *rules, int duration_min);
 
 /* POST (create = true) or PATCH (create = false) body of an event type onto
- * *et (PATCH: only present fields change; slug may not change). The host is
+ * *et (PATCH: only present fields change; slug may not change).
+ * external_ids, when present, replaces the whole map (null: none); the
+ * deprecated calcom_event_type_id (an integer, or null) sets or removes
+ * external_ids.calcom alone, and must agree with external_ids when both are
+ * given. The host is
  * returned as its slug in *host_slug (NULL when absent) for the caller to
  * resolve. */
 BK_MUST_CHECK enum bk_err bk_decode_event_type(const json_t *obj, bool create,

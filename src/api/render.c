@@ -1,8 +1,10 @@
 /* api/render.c — records to JSON. */
+#include <stdint.h>
 #include <string.h>
 
 #include "api/json.h"
 #include "api/render.h"
+#include "base/str.h"
 #include "base/time.h"
 #include "core/booking.h"
 #include "base/banned.h"
@@ -106,10 +108,19 @@ json_t *bk_render_event_type(const struct bk_event_type *et, bool admin)
         json_object_set_new(o, "location", json_null());
     json_object_set_new(o, "active", json_boolean(et->active));
     if (admin) {
+        json_t *ids = json_object();
+        const char *calcom = bk_event_type_external_id(et, "calcom");
+        int64_t calcom_id = 0;
+
+        for (size_t i = 0; i < et->n_external_ids; i++)
+            json_object_set_new(ids, et->external_ids[i].provider,
+                                json_string(et->external_ids[i].id));
+        json_object_set_new(o, "external_ids", ids);
+        /* Deprecated alias: external_ids.calcom as the integer it was. */
+        if (calcom && bk_parse_i64(calcom, 1, INT64_MAX, &calcom_id) != BK_OK)
+            calcom_id = 0;
         json_object_set_new(o, "calcom_event_type_id",
-                            et->calcom_event_type_id
-                                ? json_integer(et->calcom_event_type_id)
-                                : json_null());
+                            calcom_id ? json_integer(calcom_id) : json_null());
         json_object_set_new(o, "imported", json_boolean(et->imported));
         json_object_set_new(o, "created_at",
                             bk_render_instant(et->created_utc, NULL));

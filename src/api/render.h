@@ -17,7 +17,8 @@
 json_t *bk_render_instant(int64_t utc, const struct bk_tz *tz);
 json_t *bk_render_host(const struct bk_host *h);
 json_t *bk_render_schedule(const struct bk_schedule *s);
-/* admin: include fields only an admin sees (calcom_event_type_id,
+/* admin: include fields only an admin sees (external_ids, the deprecated
+ * calcom_event_type_id,
  * imported, created_at, updated_at). */
 json_t *bk_render_event_type(const struct bk_event_type *et, bool admin);
 json_t *bk_render_client(const struct bk_client *c);

@@ -2,7 +2,9 @@
  * schedules and event types, idempotently and atomically (one transaction:
  * a bad file changes nothing).
  * File: {"hosts": [{"slug", "name", "email", "timezone", "schedule": {..}}],
- *        "event_types": [{the body of POST /api/v1/event-types}]} */
+ *        "event_types": [{the body of POST /api/v1/event-types}]}
+ * An event type's external_ids replace its stored ones when given (as in
+ * PATCH); an id mapped to another event type refuses the file. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -135,8 +137,7 @@ static bool same_event_type(const struct bk_event_type *a,
            strcmp(a->currency, b->currency) == 0 &&
            a->location_kind == b->location_kind &&
            same_text(a->location_value, b->location_value) &&
-           a->active == b->active &&
-           a->calcom_event_type_id == b->calcom_event_type_id;
+           a->active == b->active && bk_event_type_external_equal(a, b);
 }
 
 static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,
@@ -194,8 +195,10 @@ static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,
         e = bk_ledger_event_type_create(tx, &et, "apply", now, arena, &et.id,
                                         err);
     }
-    if (e)
+    if (e) {
+        prefix_field(err, path); /* an external id mapped elsewhere */
         return e;
+    }
     return bk_buf_appendf(report, "event type %s: %s\n", et.slug, what);
 }
 

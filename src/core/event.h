@@ -1,7 +1,9 @@
-/* core/event.h — a provider's booking event, normalized.
- * webhooks/<provider>.c turns a delivery's payload into this; ledger/sync.c
- * applies it. Strings are borrowed (they live in the arena of the delivery
- * being processed); 0 and NULL mean "not in the payload". */
+/* core/event.h — a provider's event, normalized: a tagged union.
+ * webhooks/<provider>.c turns a delivery's payload into this (once, at
+ * intake; webhooks/event.c stores it with the delivery as JSON);
+ * ledger/sync.c applies it, switching on kind. Strings are borrowed (they
+ * live in the arena of the delivery being processed); 0 and NULL mean "not
+ * in the payload". */
 #ifndef BK_CORE_EVENT_H
 #define BK_CORE_EVENT_H
 
@@ -9,12 +11,18 @@
 
 #include "core/booking.h"
 
+/* What happened. Each kind names the member of the union that carries it.
+ * Room is left for the kinds the Stripe, Zoom and calendar providers will
+ * add, each with its own struct in the union: a payment succeeded, a
+ * meeting ended with its attendance, a calendar event moved. Numbers are
+ * never reused. */
 enum bk_ext_kind {
-    BK_EXT_CREATED = 0,     /* a booking was made at the provider */
-    BK_EXT_RESCHEDULED = 1, /* moved: uid is the new one, previous_uid old */
-    BK_EXT_CANCELLED = 2,
-    BK_EXT_ENDED = 3, /* the meeting's end time passed */
+    BK_EXT_BOOKING_CREATED = 0,     /* booking: made at the provider */
+    BK_EXT_BOOKING_RESCHEDULED = 1, /* booking: uid new, previous_uid old */
+    BK_EXT_BOOKING_CANCELLED = 2,   /* booking */
+    BK_EXT_MEETING_ENDED = 3,       /* booking: its end time passed */
 };
+#define BK_EXT_KIND_COUNT 4
 
 struct bk_ext_person {
     const char *name;
@@ -23,18 +31,19 @@ struct bk_ext_person {
     const char *username; /* provider's handle (organizers) */
 };
 
-struct bk_ext_event {
-    enum bk_ext_kind kind;
-    enum bk_source source;    /* BK_SOURCE_CALCOM, ... */
-    const char *provider;     /* link namespace: "calcom" */
+/* The BOOKING_* kinds and MEETING_ENDED: a booking as the provider sees
+ * it. */
+struct bk_ext_booking {
     const char *uid;          /* the provider's booking uid; never NULL */
     const char *previous_uid; /* RESCHEDULED: the uid it replaces */
-    const char *booking_id;   /* the provider's numeric id, as text */
+    const char *booking_id;   /* the provider's other id, as text */
     int64_t start_utc;        /* seconds since the epoch, UTC */
     int64_t end_utc;
     struct bk_ext_person attendee;
     struct bk_ext_person organizer;
-    int64_t event_type_id; /* the provider's event type id */
+    /* The provider's event type: its id as text (an integer at Cal.com, a
+     * URI at Calendly), matched against event types' external_ids. */
+    const char *event_type_id;
     const char *event_type_slug;
     const char *event_type_title;
     int length_min; /* the event type's duration, minutes */
@@ -45,6 +54,20 @@ struct bk_ext_event {
     const char *cancellation_reason;
 };
 
+struct bk_ext_event {
+    enum bk_ext_kind kind;
+    /* The provider's table row (webhooks/<provider>.c) fills these: */
+    const char *provider;         /* registry name; links' namespace */
+    const char *provider_display; /* "Cal.com", for people */
+    enum bk_source source;        /* of the bookings it creates */
+    union {
+        struct bk_ext_booking booking; /* the BOOKING_* kinds, MEETING_ENDED */
+    };
+};
+
+/* "created", "rescheduled", "cancelled", "ended"; "?" for others. */
 const char *bk_ext_kind_name(enum bk_ext_kind k);
+/* The kind named s (as bk_ext_kind_name), or -1. */
+int bk_ext_kind_parse(const char *s);
 
 #endif

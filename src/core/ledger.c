@@ -48,9 +48,94 @@ const char *bk_link_entity_name(enum bk_link_entity e)
     return (int)e >= 0 && (int)e < COUNT(entity_names) ? entity_names[e] : "?";
 }
 
+static const char *const ext_kind_names[] = {"created", "rescheduled",
+                                             "cancelled", "ended"};
+
 const char *bk_ext_kind_name(enum bk_ext_kind k)
 {
-    static const char *const names[] = {"created", "rescheduled", "cancelled",
-                                        "ended"};
-    return (int)k >= 0 && (int)k < COUNT(names) ? names[k] : "?";
+    return (int)k >= 0 && (int)k < COUNT(ext_kind_names) ? ext_kind_names[k]
+                                                         : "?";
+}
+
+int bk_ext_kind_parse(const char *s)
+{
+    return bk_name_index(ext_kind_names, COUNT(ext_kind_names), s);
+}
+
+const char *bk_event_type_external_id(const struct bk_event_type *et,
+                                      const char *provider)
+{
+    for (size_t i = 0; provider && i < et->n_external_ids; i++)
+        if (strcmp(et->external_ids[i].provider, provider) == 0)
+            return et->external_ids[i].id;
+    return NULL;
+}
+
+enum bk_err bk_event_type_external_set(struct bk_event_type *et,
+                                       const char *provider, const char *id)
+{
+    struct bk_external_id *x = et->external_ids;
+    size_t i = 0, n = et->n_external_ids;
+    int c = 1;
+
+    while (i < n && (c = strcmp(x[i].provider, provider)) < 0)
+        i++;
+    if (i < n && c == 0) {
+        if (id) {
+            x[i].id = id;
+        } else {
+            memmove(&x[i], &x[i + 1], (n - i - 1) * sizeof(x[0]));
+            et->n_external_ids--;
+        }
+        return BK_OK;
+    }
+    if (!id)
+        return BK_OK;
+    if (n >= BK_MAX_EXTERNAL_IDS)
+        return BK_E_INVALID;
+    memmove(&x[i + 1], &x[i], (n - i) * sizeof(x[0]));
+    x[i].provider = provider;
+    x[i].id = id;
+    et->n_external_ids++;
+    return BK_OK;
+}
+
+bool bk_event_type_external_equal(const struct bk_event_type *a,
+                                  const struct bk_event_type *b)
+{
+    if (a->n_external_ids != b->n_external_ids)
+        return false;
+    for (size_t i = 0; i < a->n_external_ids; i++)
+        if (strcmp(a->external_ids[i].provider, b->external_ids[i].provider) ||
+            strcmp(a->external_ids[i].id, b->external_ids[i].id))
+            return false;
+    return true;
+}
+
+bool bk_provider_name_valid(const char *s)
+{
+    size_t n = 0;
+
+    if (!s || !(*s >= 'a' && *s <= 'z'))
+        return false;
+    for (; *s; s++, n++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') ||
+              *s == '_'))
+            return false;
+    return n <= BK_MAX_PROVIDER;
+}
+
+bool bk_external_id_valid(const char *s)
+{
+    size_t n;
+
+    if (!s || !*s)
+        return false;
+    n = strlen(s);
+    if (n > BK_MAX_EXTERNAL_ID || s[0] == ' ' || s[n - 1] == ' ')
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
 }

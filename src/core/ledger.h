@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/err.h"
 #include "core/availability.h"
 #include "core/booking.h"
 
@@ -22,6 +23,14 @@
 #define BK_MAX_URL   2048
 #define BK_UID_LEN   20 /* booking UIDs: 20 base32 characters */
 
+/* External ids of an event type: at most BK_MAX_EXTERNAL_IDS providers,
+ * each id 1..BK_MAX_EXTERNAL_ID bytes of printable text (a number, a slug
+ * or a URI such as Calendly's "https://api.calendly.com/event_types/..."),
+ * provider names 1..BK_MAX_PROVIDER bytes of [a-z0-9_]. */
+#define BK_MAX_EXTERNAL_IDS 8
+#define BK_MAX_EXTERNAL_ID  512
+#define BK_MAX_PROVIDER     32
+
 struct bk_host {
     int64_t id;
     const char *slug; /* [a-z0-9-], unique */
@@ -30,6 +39,12 @@ struct bk_host {
     const char *timezone; /* IANA */
     int64_t created_utc;
     int64_t updated_utc;
+};
+
+/* How one provider names a ledger row: its id there, as text. */
+struct bk_external_id {
+    const char *provider; /* "calcom", "calendly", ... */
+    const char *id;       /* "1234", "https://api.calendly.com/..." */
 };
 
 enum bk_location_kind {
@@ -53,8 +68,12 @@ struct bk_event_type {
     enum bk_location_kind location_kind;
     const char *location_value; /* may be NULL */
     bool active;
-    int64_t calcom_event_type_id; /* Cal.com's event type id; 0 = none */
-    bool imported;                /* created from a provider's payload */
+    /* The providers' ids of this event type, sorted by provider, one per
+     * provider (stored as external links of kind "event_type"; filled on
+     * reads, written by insert and update). */
+    struct bk_external_id external_ids[BK_MAX_EXTERNAL_IDS];
+    size_t n_external_ids;
+    bool imported; /* created from a provider's payload */
     int64_t created_utc;
     int64_t updated_utc;
 };
@@ -177,6 +196,11 @@ struct bk_delivery {
     int64_t received_ms;
     const char *payload; /* the raw body, NUL-terminated */
     size_t payload_len;
+    /* The normalized event its provider made of the payload at intake
+     * (JSON text, webhooks/event.c); NULL when none was stored (deliveries
+     * from before schema version 2, ignored and failed ones). Not loaded
+     * by lists. */
+    const char *normalized;
     enum bk_delivery_status status;
     const char *error;    /* last error; may be NULL */
     int64_t processed_ms; /* 0 = not yet */
@@ -217,5 +241,27 @@ const char *bk_delivery_status_name(enum bk_delivery_status s);
 int bk_delivery_status_parse(const char *s);
 const char *bk_job_status_name(enum bk_job_status s);
 const char *bk_link_entity_name(enum bk_link_entity e);
+
+/* The link kind under which event types' external ids are stored. */
+#define BK_LINK_KIND_EVENT_TYPE "event_type"
+
+/* The id provider gives et, or NULL. */
+const char *bk_event_type_external_id(const struct bk_event_type *et,
+                                      const char *provider);
+/* Sets (id non-NULL) or removes (id NULL) provider's id of et, keeping the
+ * list sorted by provider. Strings are borrowed. BK_E_INVALID when the list
+ * is full. */
+BK_MUST_CHECK enum bk_err bk_event_type_external_set(struct bk_event_type *et,
+                                                     const char *provider,
+                                                     const char *id);
+/* Whether a and b have the same external ids. */
+bool bk_event_type_external_equal(const struct bk_event_type *a,
+                                  const struct bk_event_type *b);
+/* Whether s is a well-formed provider name ([a-z0-9_], 1..BK_MAX_PROVIDER
+ * bytes, starting with a letter). */
+bool bk_provider_name_valid(const char *s);
+/* Whether s is a well-formed external id: 1..BK_MAX_EXTERNAL_ID bytes, no
+ * control characters, no leading or trailing space. */
+bool bk_external_id_valid(const char *s);
 
 #endif

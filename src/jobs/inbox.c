@@ -64,6 +64,7 @@ static enum bk_err insert(struct bk_inbox *inbox, struct bk_tx *tx,
     d.subject = it->subject;
     d.payload = it->payload;
     d.payload_len = it->payload_len;
+    d.normalized = it->normalized;
     d.status = it->status;
     d.error = it->error;
     d.received_ms = now_ms;

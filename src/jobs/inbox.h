@@ -37,6 +37,7 @@ struct bk_inbox_item {
     const char *subject;      /* the booking uid it is about, or NULL */
     const char *payload;      /* the raw body */
     size_t payload_len;
+    const char *normalized; /* the normalized event as JSON, or NULL */
     /* RECEIVED: queue it for applying; IGNORED or FAILED: store only. */
     enum bk_delivery_status status;
     const char *error; /* for FAILED */

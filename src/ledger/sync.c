@@ -149,7 +149,7 @@ static enum bk_err resolve_host(struct bk_tx *tx, const struct bk_ext_event *ev,
                                 int64_t now_utc, struct bk_arena *arena,
                                 int64_t *host_id, struct bk_errbuf *err)
 {
-    const struct bk_ext_person *o = &ev->organizer;
+    const struct bk_ext_person *o = &ev->booking.organizer;
     struct bk_host h, *rows = NULL;
     struct bk_page page = {0, 1};
     size_t n = 0;
@@ -198,35 +198,41 @@ static enum bk_err resolve_host(struct bk_tx *tx, const struct bk_ext_event *ev,
 }
 
 /* The event type of an imported booking: the one mapped to the provider's
- * event type id, else one imported earlier under the same slug, else a new
- * inactive one marked imported (it is not offered on bookingd's page). */
+ * event type id (its external_ids), else one imported earlier under the
+ * same slug, else a new inactive one marked imported (it is not offered on
+ * bookingd's page). Imported rows are named after the provider's table
+ * row: slug "<provider>-<its slug>", title "Imported from <display
+ * name>" when the payload has none. */
 static enum bk_err resolve_event_type(struct bk_tx *tx,
                                       const struct bk_ext_event *ev,
                                       int64_t now_utc, struct bk_arena *arena,
                                       struct bk_event_type *et,
                                       struct bk_errbuf *err)
 {
+    const char *ext_id = ev->booking.event_type_id;
     struct bk_event_type nt;
     const char *base;
     int64_t dur;
     enum bk_err e;
 
-    if (ev->event_type_id) {
-        e = bk_store_event_type_by_calcom_id(tx, ev->event_type_id, arena, et,
-                                             err);
+    if (ext_id) {
+        e = bk_store_event_type_by_external(tx, ev->provider, ext_id, arena, et,
+                                            err);
         if (e != BK_E_NOT_FOUND)
             return e;
     }
-    base = slugify(arena, "calcom-",
-                   ev->event_type_slug ? ev->event_type_slug : "imported",
+    base = slugify(arena, bk_arena_printf(arena, "%s-", ev->provider),
+                   ev->booking.event_type_slug ? ev->booking.event_type_slug
+                                               : "imported",
                    BK_MAX_SLUG - 12);
     for (int i = 0; i < 50; i++) {
         const char *slug =
             i ? bk_arena_printf(arena, "%s-%d", base, i + 1) : base;
+        const char *had;
         e = bk_store_event_type_by_slug(tx, slug, arena, et, err);
+        had = e == BK_OK ? bk_event_type_external_id(et, ev->provider) : NULL;
         if (e == BK_OK && et->imported &&
-            (et->calcom_event_type_id == ev->event_type_id ||
-             !ev->event_type_id))
+            (!ext_id || (had && strcmp(had, ext_id) == 0)))
             return BK_OK;
         if (e == BK_OK)
             continue; /* taken by another event type */
@@ -234,30 +240,35 @@ static enum bk_err resolve_event_type(struct bk_tx *tx,
             return e;
         memset(&nt, 0, sizeof(nt));
         nt.slug = slug;
-        nt.title = ev->event_type_title  ? ev->event_type_title
-                   : ev->title           ? ev->title
-                   : ev->event_type_slug ? ev->event_type_slug
-                                         : "Imported from Cal.com";
+        nt.title = ev->booking.event_type_title ? ev->booking.event_type_title
+                   : ev->booking.title          ? ev->booking.title
+                   : ev->booking.event_type_slug
+                       ? ev->booking.event_type_slug
+                       : bk_arena_printf(arena, "Imported from %s",
+                                         ev->provider_display);
         e = resolve_host(tx, ev, now_utc, arena, &nt.host_id, err);
         if (e)
             return e;
-        dur = ev->length_min ? ev->length_min
-              : ev->end_utc  ? (ev->end_utc - ev->start_utc) / 60
-                             : 30;
+        dur = ev->booking.length_min ? ev->booking.length_min
+              : ev->booking.end_utc
+                  ? (ev->booking.end_utc - ev->booking.start_utc) / 60
+                  : 30;
         nt.rules.duration_min = (int)(dur < 1 ? 1 : dur > 1440 ? 1440 : dur);
         nt.rules.horizon_days = 60;
         nt.active = false;
         nt.imported = true;
-        nt.calcom_event_type_id = ev->event_type_id;
+        if (ext_id && (e = bk_event_type_external_set(&nt, ev->provider,
+                                                      ext_id)) != BK_OK)
+            return e;
         nt.created_utc = nt.updated_utc = now_utc;
         e = bk_store_event_type_insert(tx, &nt, &nt.id, err);
         if (e)
             return e;
         e = emit_other(
             tx, BK_LEV_EVENT_TYPE_IMPORTED, ev, 0, 0, nt.host_id, nt.id,
-            bk_ledger_json(arena, json_pack("{s:s, s:I}", "event_type", nt.slug,
-                                            "provider_event_type_id",
-                                            (json_int_t)ev->event_type_id)),
+            bk_ledger_json(arena, json_pack("{s:s, s:s, s:s?}", "event_type",
+                                            nt.slug, "provider", ev->provider,
+                                            "provider_event_type_id", ext_id)),
             now_utc, err);
         if (e)
             return e;
@@ -314,18 +325,19 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
     char uid[BK_UID_LEN + 1];
     enum bk_err e;
 
-    if (!ev->start_utc || !ev->attendee.email)
+    if (!ev->booking.start_utc || !ev->booking.attendee.email)
         return bk_fail(err, BK_E_RETRY,
                        "%s booking %s is not known yet and this event lacks "
                        "its time or attendee; waiting for its creation",
-                       ev->provider, ev->uid);
+                       ev->provider, ev->booking.uid);
     /* The host's lock orders this insert with bookingd's own slot claims
      * (ledger/booking.c), which then see it. */
     if ((e = resolve_event_type(tx, ev, now_utc, arena, &et, err)) ||
         (e = bk_store_host_lock(tx, et.host_id, err)) ||
         (e = bk_ledger_client_find_or_create(
-             tx, ev->attendee.email, ev->attendee.name, ev->attendee.timezone,
-             ev->source, now_utc, arena, &client, NULL, err)))
+             tx, ev->booking.attendee.email, ev->booking.attendee.name,
+             ev->booking.attendee.timezone, ev->source, now_utc, arena, &client,
+             NULL, err)))
         return e;
     memset(&b, 0, sizeof(b));
     bk_ledger_new_uid(uid);
@@ -333,23 +345,23 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
     b.event_type_id = et.id;
     b.host_id = et.host_id;
     b.client_id = client.id;
-    b.start_utc = ev->start_utc;
-    b.end_utc = ev->end_utc;
-    b.attendee_timezone = ev->attendee.timezone;
+    b.start_utc = ev->booking.start_utc;
+    b.end_utc = ev->booking.end_utc;
+    b.attendee_timezone = ev->booking.attendee.timezone;
     b.status = status;
     b.payment_status = BK_PAYMENT_NONE;
     b.source = ev->source;
-    b.location = ev->location;
-    b.meeting_url = ev->meeting_url;
-    b.notes = ev->notes;
+    b.location = ev->booking.location;
+    b.meeting_url = ev->booking.meeting_url;
+    b.notes = ev->booking.notes;
     if (status == BK_BOOKING_CANCELLED)
-        b.cancellation_reason = ev->cancellation_reason;
+        b.cancellation_reason = ev->booking.cancellation_reason;
     b.created_utc = b.updated_utc = now_utc;
     if ((e = bk_store_booking_insert(tx, &b, &b.id, err)) ||
-        (e = link(tx, ev, KIND_UID, ev->uid, b.id, false, now_utc, arena,
-                  err)) ||
-        (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
-                  err)) ||
+        (e = link(tx, ev, KIND_UID, ev->booking.uid, b.id, false, now_utc,
+                  arena, err)) ||
+        (e = link(tx, ev, KIND_ID, ev->booking.booking_id, b.id, false, now_utc,
+                  arena, err)) ||
         (e = emit_booking(
              tx, BK_LEV_BOOKING_CREATED, ev, &b, -1, BK_BOOKING_CONFIRMED, 0, 0,
              b.start_utc, b.end_utc, NULL,
@@ -357,7 +369,7 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
                                              "event_type", et.slug, "start",
                                              bk_ledger_iso(arena, b.start_utc),
                                              "provider", ev->provider,
-                                             "external_uid", ev->uid)),
+                                             "external_uid", ev->booking.uid)),
              now_utc, err)))
         return e;
     if (status != BK_BOOKING_CONFIRMED) {
@@ -390,7 +402,7 @@ static enum bk_err unchanged(struct bk_tx *tx, const struct bk_ext_event *ev,
         bk_ledger_json(arena,
                        json_pack("{s:s, s:s, s:s}", "event",
                                  bk_ext_kind_name(ev->kind), "external_uid",
-                                 ev->uid, "reason", why)),
+                                 ev->booking.uid, "reason", why)),
         now_utc, err);
 }
 
@@ -401,11 +413,11 @@ static enum bk_err apply_created(struct bk_tx *tx,
                                  struct bk_errbuf *err)
 {
     struct bk_booking b;
-    enum bk_err e = find(tx, ev, ev->uid, arena, &b, NULL, err);
+    enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
     if (e == BK_OK) {
-        e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
-                 err);
+        e = link(tx, ev, KIND_ID, ev->booking.booking_id, b.id, false, now_utc,
+                 arena, err);
         if (e)
             return e;
         return unchanged(tx, ev, &b,
@@ -442,15 +454,15 @@ static enum bk_err move(struct bk_tx *tx, const struct bk_ext_event *ev,
                          now_utc, arena, out, err);
     out->action = "rescheduled";
     out->booking_uid = b->uid;
-    if (old_start == ev->start_utc && old_end == ev->end_utc)
+    if (old_start == ev->booking.start_utc && old_end == ev->booking.end_utc)
         return BK_OK;
-    b->start_utc = ev->start_utc;
-    b->end_utc = ev->end_utc;
+    b->start_utc = ev->booking.start_utc;
+    b->end_utc = ev->booking.end_utc;
     b->rescheduled_from_utc = old_start;
-    if (ev->meeting_url)
-        b->meeting_url = ev->meeting_url;
-    if (ev->location)
-        b->location = ev->location;
+    if (ev->booking.meeting_url)
+        b->meeting_url = ev->booking.meeting_url;
+    if (ev->booking.location)
+        b->location = ev->booking.location;
     b->updated_utc = now_utc;
     if ((e = bk_store_host_lock(tx, b->host_id, err)) ||
         (e = bk_store_booking_update(tx, b, err)) ||
@@ -461,7 +473,7 @@ static enum bk_err move(struct bk_tx *tx, const struct bk_ext_event *ev,
                             json_pack("{s:s, s:s, s:s, s:s}", "from",
                                       bk_ledger_iso(arena, old_start), "to",
                                       bk_ledger_iso(arena, b->start_utc), "by",
-                                      actor, "external_uid", ev->uid)),
+                                      actor, "external_uid", ev->booking.uid)),
              now_utc, err)))
         return e;
     return note_overlaps(tx, b, ev, now_utc, arena, err);
@@ -526,9 +538,10 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
 {
     struct bk_booking b;
     struct bk_link l;
-    bool same_uid = !ev->previous_uid || strcmp(ev->previous_uid, ev->uid) == 0;
+    bool same_uid = !ev->booking.previous_uid ||
+                    strcmp(ev->booking.previous_uid, ev->booking.uid) == 0;
     bool cancelled = false;
-    enum bk_err e = find(tx, ev, ev->uid, arena, &b, &l, err);
+    enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, &l, err);
 
     if (e == BK_OK) {
         /* A reschedule that kept its uid moves the booking. */
@@ -536,8 +549,8 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
             return move(tx, ev, &b, now_utc, arena, out, err);
         /* Else this reschedule, or a later state, is in the ledger already;
          * what it adds is that the old uid is the same booking. */
-        e = supersede(tx, ev, &b, ev->previous_uid, now_utc, arena, &cancelled,
-                      err);
+        e = supersede(tx, ev, &b, ev->booking.previous_uid, now_utc, arena,
+                      &cancelled, err);
         if (e)
             return e;
         if (cancelled) {
@@ -551,13 +564,13 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
     if (e != BK_E_NOT_FOUND)
         return e;
     e = same_uid ? BK_E_NOT_FOUND
-                 : find(tx, ev, ev->previous_uid, arena, &b, NULL, err);
+                 : find(tx, ev, ev->booking.previous_uid, arena, &b, NULL, err);
     if (e == BK_E_NOT_FOUND) {
         /* The original never reached us: record the booking as it is now. */
         e = create(tx, ev, BK_BOOKING_CONFIRMED, now_utc, arena, &b, err);
         if (!e && !same_uid)
-            e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc,
-                     arena, err);
+            e = link(tx, ev, KIND_UID, ev->booking.previous_uid, b.id, true,
+                     now_utc, arena, err);
         out->action = "created";
         out->booking_uid = e ? NULL : b.uid;
         return e;
@@ -565,12 +578,12 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
     if (e)
         return e;
     /* The new uid belongs to this booking from now on. */
-    if ((e = link(tx, ev, KIND_UID, ev->uid, b.id, false, now_utc, arena,
-                  err)) ||
-        (e = link(tx, ev, KIND_UID, ev->previous_uid, b.id, true, now_utc,
+    if ((e = link(tx, ev, KIND_UID, ev->booking.uid, b.id, false, now_utc,
                   arena, err)) ||
-        (e = link(tx, ev, KIND_ID, ev->booking_id, b.id, false, now_utc, arena,
-                  err)))
+        (e = link(tx, ev, KIND_UID, ev->booking.previous_uid, b.id, true,
+                  now_utc, arena, err)) ||
+        (e = link(tx, ev, KIND_ID, ev->booking.booking_id, b.id, false, now_utc,
+                  arena, err)))
         return e;
     return move(tx, ev, &b, now_utc, arena, out, err);
 }
@@ -583,13 +596,13 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
                                struct bk_errbuf *err)
 {
     const char *actor = bk_source_name(ev->source);
-    bool cancel = ev->kind == BK_EXT_CANCELLED;
+    bool cancel = ev->kind == BK_EXT_BOOKING_CANCELLED;
     enum bk_booking_status want =
         cancel ? BK_BOOKING_CANCELLED : BK_BOOKING_COMPLETED;
     enum bk_booking_status from, to;
     struct bk_booking b;
     struct bk_client c;
-    enum bk_err e = find(tx, ev, ev->uid, arena, &b, NULL, err);
+    enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
     if (e == BK_E_NOT_FOUND) {
         e = create(tx, ev, want, now_utc, arena, &b, err);
@@ -615,7 +628,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
                          now_utc, arena, out, err);
     b.status = to;
     if (cancel)
-        b.cancellation_reason = ev->cancellation_reason;
+        b.cancellation_reason = ev->booking.cancellation_reason;
     b.updated_utc = now_utc;
     if ((e = bk_store_booking_update(tx, &b, err)) ||
         (e = emit_booking(
@@ -623,7 +636,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
              ev, &b, (int)from, (int)to, 0, 0, 0, 0, b.cancellation_reason,
              bk_ledger_json(arena, json_pack("{s:s?, s:s, s:s}", "reason",
                                              b.cancellation_reason, "by", actor,
-                                             "external_uid", ev->uid)),
+                                             "external_uid", ev->booking.uid)),
              now_utc, err)))
         return e;
     out->action = cancel ? "cancelled" : "completed";
@@ -654,16 +667,36 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
                                  struct bk_errbuf *err)
 {
     memset(out, 0, sizeof(*out));
-    if (!ev->uid || !*ev->uid)
-        return bk_fail_field(err, BK_E_INVALID, "uid", "the event has no uid");
+    if (!ev->provider || !*ev->provider || !ev->provider_display)
+        return bk_fail(err, BK_E_INVALID,
+                       "the event names no provider (its table row fills "
+                       "provider and provider_display)");
     switch (ev->kind) {
-    case BK_EXT_CREATED:
+    case BK_EXT_BOOKING_CREATED:
+    case BK_EXT_BOOKING_RESCHEDULED:
+    case BK_EXT_BOOKING_CANCELLED:
+    case BK_EXT_MEETING_ENDED:
+        if (!ev->booking.uid || !*ev->booking.uid)
+            return bk_fail_field(err, BK_E_INVALID, "uid",
+                                 "the event has no uid");
+        break;
+    default:
+        /* A kind a provider may emit that the ledger does not apply yet
+         * (payments, attendance, calendar moves): permanent, so that the
+         * delivery fails visibly instead of being retried. */
+        return bk_fail(err, BK_E_INVALID,
+                       "%s event of kind %d (%s) is not applied to bookings "
+                       "by this build",
+                       ev->provider, (int)ev->kind, bk_ext_kind_name(ev->kind));
+    }
+    switch (ev->kind) {
+    case BK_EXT_BOOKING_CREATED:
         return apply_created(tx, ev, now_utc, arena, out, err);
-    case BK_EXT_RESCHEDULED:
+    case BK_EXT_BOOKING_RESCHEDULED:
         return apply_rescheduled(tx, ev, now_utc, arena, out, err);
-    case BK_EXT_CANCELLED:
-    case BK_EXT_ENDED:
+    case BK_EXT_BOOKING_CANCELLED:
+    case BK_EXT_MEETING_ENDED:
         return apply_final(tx, ev, now_utc, arena, out, err);
     }
-    return bk_fail(err, BK_E_INVALID, "unknown event kind");
+    return bk_fail(err, BK_E_INVALID, "unknown event kind %d", (int)ev->kind);
 }

@@ -1,4 +1,5 @@
-/* ledger/sync.h — applying a provider's booking event to the ledger.
+/* ledger/sync.h — applying a provider's event (core/event.h) to the
+ * ledger; today the booking kinds.
  * The provider's view is a fact: a booking made there is recorded even when
  * it overlaps another (the overlap is written to the activity log). Events
  * may arrive in any order and more than once; each kind is applied so that
@@ -33,10 +34,14 @@ struct bk_sync_outcome {
     const char *note;        /* why unchanged, etc.; may be NULL */
 };
 
-/* Applies ev inside tx (a write transaction the caller commits). Errors:
- * BK_E_RETRY when the event refers to a booking not yet known and lacks the
- * data to record it; BK_E_INVALID for an event that cannot be applied (see
- * err->field); store errors otherwise. */
+/* Applies ev inside tx (a write transaction the caller commits), switching
+ * on ev->kind. Hosts and event types it imports are named after the event's
+ * provider (ev->provider as slug prefix, ev->provider_display in titles); an
+ * event type is found by the provider's event type id through event types'
+ * external_ids. Errors: BK_E_RETRY when the event refers to a booking not
+ * yet known and lacks the data to record it; BK_E_INVALID (permanent) for an
+ * event that cannot be applied (see err->field) or of a kind this build does
+ * not apply; store errors otherwise. */
 BK_MUST_CHECK enum bk_err
 bk_ledger_sync_apply(struct bk_tx *tx, const struct bk_ext_event *ev,
                      int64_t now_utc, struct bk_arena *arena,

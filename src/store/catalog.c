@@ -472,8 +472,8 @@ out:
     " et.duration_min, et.interval_min, et.buffer_before_min,"                 \
     " et.buffer_after_min, et.notice_min, et.horizon_days, et.max_per_day,"    \
     " et.alignment, et.price_minor, et.currency, et.location_kind,"            \
-    " et.location_value, et.active, et.calcom_event_type_id, et.imported,"     \
-    " et.created_utc, et.updated_utc"
+    " et.location_value, et.active, et.imported, et.created_utc,"              \
+    " et.updated_utc"
 #define ET_FROM " FROM event_types et JOIN hosts h ON h.id = et.host_id"
 
 static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
@@ -503,14 +503,13 @@ static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
     et->location_kind = (enum bk_location_kind)db_col_int(tx, st, 16);
     et->location_value = db_col_text(tx, st, 17, a);
     et->active = db_col_int(tx, st, 18) != 0;
-    et->calcom_event_type_id = db_col_i64(tx, st, 19);
-    et->imported = db_col_int(tx, st, 20) != 0;
-    et->created_utc = db_col_i64(tx, st, 21);
-    et->updated_utc = db_col_i64(tx, st, 22);
+    et->imported = db_col_int(tx, st, 19) != 0;
+    et->created_utc = db_col_i64(tx, st, 20);
+    et->updated_utc = db_col_i64(tx, st, 21);
 }
 
-/* Binds ?1..?21 as insert and update number them (update leaves out ?1
- * slug and ?20 created_utc). */
+/* Binds ?1..?20 as insert and update number them (update leaves out ?1
+ * slug and ?19 created_utc). */
 static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
                             const struct bk_event_type *et)
 {
@@ -539,10 +538,148 @@ static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
     db_bind_i64(tx, st, 15, et->location_kind);
     db_bind_text(tx, st, 16, et->location_value);
     db_bind_i64(tx, st, 17, et->active ? 1 : 0);
-    db_bind_opt(tx, st, 18, et->calcom_event_type_id);
-    db_bind_i64(tx, st, 19, et->imported ? 1 : 0);
-    db_bind_i64(tx, st, 20, et->created_utc);
-    db_bind_i64(tx, st, 21, et->updated_utc);
+    db_bind_i64(tx, st, 18, et->imported ? 1 : 0);
+    db_bind_i64(tx, st, 19, et->created_utc);
+    db_bind_i64(tx, st, 20, et->updated_utc);
+}
+
+/* An event type's external ids are external links (entity event type, kind
+ * BK_LINK_KIND_EVENT_TYPE, one per provider: a partial unique index). They
+ * are read with the event type and written by insert and update. */
+
+static void read_external_id(struct bk_tx *tx, struct bk_stmt *st,
+                             struct bk_arena *a, struct bk_event_type *et)
+{
+    const char *provider = db_col_text(tx, st, 1, a);
+    const char *id = db_col_text(tx, st, 2, a);
+
+    /* Rows come sorted by provider, so this appends; an event type with
+     * more than BK_MAX_EXTERNAL_IDS links (none can be written) keeps the
+     * first ones. */
+    if (!provider || !id || bk_event_type_external_set(et, provider, id))
+        return;
+}
+
+/* Fills the external ids of the n event types in ets (ascending ids) from
+ * one range query. */
+static enum bk_err load_external_ids(struct bk_tx *tx,
+                                     struct bk_event_type *ets, size_t n,
+                                     struct bk_arena *arena,
+                                     struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    size_t j = 0;
+    bool row = true;
+    enum bk_err e;
+
+    for (size_t i = 0; i < n; i++)
+        ets[i].n_external_ids = 0;
+    if (!n)
+        return BK_OK;
+    e = db_prepare(tx, Q_EVENT_TYPE_LINKS,
+                   "SELECT entity_id, provider, external_id FROM external_links"
+                   " WHERE entity = ?1 AND kind = ?2"
+                   " AND entity_id BETWEEN ?3 AND ?4"
+                   " ORDER BY entity_id, provider",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, BK_LINK_EVENT_TYPE);
+    db_bind_text(tx, st, 2, BK_LINK_KIND_EVENT_TYPE);
+    db_bind_i64(tx, st, 3, ets[0].id);
+    db_bind_i64(tx, st, 4, ets[n - 1].id);
+    for (;;) {
+        int64_t id;
+        e = db_step(tx, st, &row, "reading event types' external ids", err);
+        if (e || !row)
+            break;
+        id = db_col_i64(tx, st, 0);
+        while (j < n && ets[j].id < id)
+            j++;
+        if (j < n && ets[j].id == id)
+            read_external_id(tx, st, arena, &ets[j]);
+    }
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+static enum bk_err delete_external_id(struct bk_tx *tx, int64_t et_id,
+                                      const char *provider,
+                                      struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    /* provider NULL: every one of the event type. */
+    e = db_prepare(tx, Q_EVENT_TYPE_LINK_DELETE,
+                   "DELETE FROM external_links WHERE entity = ?1 AND kind = ?2"
+                   " AND entity_id = ?3 AND (?4 IS NULL OR provider = ?4)",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, BK_LINK_EVENT_TYPE);
+    db_bind_text(tx, st, 2, BK_LINK_KIND_EVENT_TYPE);
+    db_bind_i64(tx, st, 3, et_id);
+    db_bind_text(tx, st, 4, provider);
+    e = db_exec(tx, st, NULL, "removing an event type's external id", err);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+/* Makes the stored external ids of et->id those of et: removed and changed
+ * ones are deleted, new ones inserted. BK_E_CONFLICT when an id is mapped
+ * to another event type already. */
+static enum bk_err write_external_ids(struct bk_tx *tx,
+                                      const struct bk_event_type *et,
+                                      struct bk_errbuf *err)
+{
+    struct bk_arena arena;
+    struct bk_event_type cur;
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    memset(&cur, 0, sizeof(cur));
+    cur.id = et->id;
+    e = load_external_ids(tx, &cur, 1, &arena, err);
+    for (size_t i = 0; !e && i < cur.n_external_ids; i++) {
+        const struct bk_external_id *x = &cur.external_ids[i];
+        const char *want = bk_event_type_external_id(et, x->provider);
+        if (!want || strcmp(want, x->id) != 0)
+            e = delete_external_id(tx, et->id, x->provider, err);
+    }
+    for (size_t i = 0; !e && i < et->n_external_ids; i++) {
+        const struct bk_external_id *x = &et->external_ids[i];
+        const char *had = bk_event_type_external_id(&cur, x->provider);
+        struct bk_link l, got;
+        struct bk_event_type other;
+        bool existed = false;
+
+        if (had && strcmp(had, x->id) == 0)
+            continue;
+        memset(&l, 0, sizeof(l));
+        l.entity = BK_LINK_EVENT_TYPE;
+        l.entity_id = et->id;
+        l.provider = x->provider;
+        l.kind = BK_LINK_KIND_EVENT_TYPE;
+        l.external_id = x->id;
+        l.created_utc = et->updated_utc;
+        e = bk_store_link_put(tx, &l, &arena, &got, &existed, err);
+        if (e || !existed)
+            continue;
+        if (got.entity == BK_LINK_EVENT_TYPE && got.entity_id == et->id)
+            continue;
+        e = bk_store_event_type_get(tx, got.entity_id, &arena, &other, err);
+        if (e == BK_OK || e == BK_E_NOT_FOUND)
+            e = bk_fail_field(
+                err, BK_E_CONFLICT, "external_ids",
+                "%s id '%s' is mapped to event type '%s' already; remove it "
+                "there first",
+                x->provider, x->id, e == BK_OK ? other.slug : "(deleted)");
+    }
+    bk_arena_release(&arena);
+    return e;
 }
 
 enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
@@ -557,10 +694,10 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                    " host_id, duration_min, interval_min, buffer_before_min,"
                    " buffer_after_min, notice_min, horizon_days, max_per_day,"
                    " alignment, price_minor, currency, location_kind,"
-                   " location_value, active, calcom_event_type_id, imported,"
-                   " created_utc, updated_utc) VALUES (?1, ?2, ?3, ?4, ?5,"
-                   " ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17,"
-                   " ?18, ?19, ?20, ?21) RETURNING id",
+                   " location_value, active, imported, created_utc,"
+                   " updated_utc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
+                   " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                   " RETURNING id",
                    &st, err);
     if (e)
         goto out;
@@ -570,6 +707,13 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
     if (e == BK_OK)
         *id = db_col_i64(tx, st, 0);
+    db_reset(tx, st);
+    st = NULL;
+    if (e == BK_OK && et->n_external_ids) {
+        struct bk_event_type with_id = *et;
+        with_id.id = *id;
+        e = write_external_ids(tx, &with_id, err);
+    }
 out:
     db_reset(tx, st);
     return e;
@@ -590,19 +734,20 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                    " notice_min = ?9, horizon_days = ?10, max_per_day = ?11,"
                    " alignment = ?12, price_minor = ?13, currency = ?14,"
                    " location_kind = ?15, location_value = ?16, active = ?17,"
-                   " calcom_event_type_id = ?18, imported = ?19,"
-                   " updated_utc = ?21 WHERE id = ?22",
+                   " imported = ?18, updated_utc = ?20 WHERE id = ?21",
                    &st, err);
     if (e)
         goto out;
     bind_event_type(tx, st, et);
-    db_bind_i64(tx, st, 22, et->id);
+    db_bind_i64(tx, st, 21, et->id);
     e = db_exec(tx, st, &changes, "updating an event type", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
     else if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_NOT_FOUND, "event type %" PRId64 " not found",
                     et->id);
+    if (e == BK_OK)
+        e = write_external_ids(tx, et, err);
 out:
     db_reset(tx, st);
     return e;
@@ -647,6 +792,8 @@ enum bk_err bk_store_event_type_delete(struct bk_tx *tx, int64_t id,
     else if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_NOT_FOUND, "event type %" PRId64 " not found",
                     id);
+    if (e == BK_OK)
+        e = delete_external_id(tx, id, NULL, err);
 out:
     db_reset(tx, st);
     return e;
@@ -670,6 +817,10 @@ enum bk_err bk_store_event_type_get(struct bk_tx *tx, int64_t id,
         e = bk_fail(err, e, "event type %" PRId64 " not found", id);
     if (e == BK_OK)
         read_event_type(tx, st, arena, out);
+    db_reset(tx, st);
+    st = NULL;
+    if (e == BK_OK)
+        e = load_external_ids(tx, out, 1, arena, err);
 out:
     db_reset(tx, st);
     return e;
@@ -694,36 +845,33 @@ enum bk_err bk_store_event_type_by_slug(struct bk_tx *tx, const char *slug,
                     slug ? slug : "(null)");
     if (e == BK_OK)
         read_event_type(tx, st, arena, out);
+    db_reset(tx, st);
+    st = NULL;
+    if (e == BK_OK)
+        e = load_external_ids(tx, out, 1, arena, err);
 out:
     db_reset(tx, st);
     return e;
 }
 
-enum bk_err bk_store_event_type_by_calcom_id(struct bk_tx *tx,
-                                             int64_t calcom_id,
-                                             struct bk_arena *arena,
-                                             struct bk_event_type *out,
-                                             struct bk_errbuf *err)
+enum bk_err bk_store_event_type_by_external(
+    struct bk_tx *tx, const char *provider, const char *external_id,
+    struct bk_arena *arena, struct bk_event_type *out, struct bk_errbuf *err)
 {
-    struct bk_stmt *st = NULL;
+    struct bk_link l;
     enum bk_err e;
 
-    e = db_prepare(tx, Q_EVENT_TYPE_BY_CALCOM,
-                   "SELECT " ET_COLS ET_FROM
-                   " WHERE et.calcom_event_type_id = ?1",
-                   &st, err);
-    if (e)
-        goto out;
-    /* 0 is "none" and binds NULL, which matches no row. */
-    db_bind_opt(tx, st, 1, calcom_id);
-    e = db_one(tx, st, "reading an event type", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, e, "no event type with Cal.com id %" PRId64,
-                    calcom_id);
+    e = bk_store_link_find(tx, provider, BK_LINK_KIND_EVENT_TYPE, external_id,
+                           arena, &l, err);
+    if (e == BK_OK && l.entity != BK_LINK_EVENT_TYPE)
+        e = bk_fail(err, BK_E_INTERNAL, "link %s %s is not an event type's",
+                    provider, external_id);
     if (e == BK_OK)
-        read_event_type(tx, st, arena, out);
-out:
-    db_reset(tx, st);
+        e = bk_store_event_type_get(tx, l.entity_id, arena, out, err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "no event type with %s id %s",
+                    provider ? provider : "(null)",
+                    external_id ? external_id : "(null)");
     return e;
 }
 
@@ -749,6 +897,10 @@ enum bk_err bk_store_event_type_list(struct bk_tx *tx, int active,
     db_bind_i64(tx, st, 3, db_limit(page ? page->limit : DB_MAX_LIMIT));
     DB_READ_ROWS(tx, st, arena, arr, count, "listing event types", err,
                  read_event_type);
+    db_reset(tx, st);
+    st = NULL;
+    if (e == BK_OK)
+        e = load_external_ids(tx, arr, count, arena, err);
 out:
     db_reset(tx, st);
     *out = e ? NULL : arr;

@@ -9,15 +9,17 @@
 
 /* ---- Inbox ------------------------------------------------------------- */
 
-/* payload is an expression: "d.payload", or "NULL" for lists. attempts and
- * next_attempt_ms come from the delivery's job. */
-#define DELIVERY_SELECT(payload)                                               \
+/* payload and normalized are expressions: "d.payload" and "d.normalized",
+ * or "NULL" for lists. attempts and next_attempt_ms come from the
+ * delivery's job. */
+#define DELIVERY_SELECT(payload, normalized)                                   \
     "SELECT d.id, d.public_id, d.provider, d.delivery_key, d.type,"            \
     " d.received_ms, " payload ", d.payload_len, d.status,"                    \
     " CASE WHEN d.status = 0 THEN coalesce(d.error, j.last_error)"             \
     " ELSE d.error END,"                                                       \
     " d.processed_ms, d.job_id, coalesce(j.attempts, 0),"                      \
-    " CASE WHEN j.status = 0 THEN j.run_at_ms ELSE 0 END, d.subject"           \
+    " CASE WHEN j.status = 0 THEN j.run_at_ms ELSE 0 END, "                    \
+    "d.subject, " normalized                                                   \
     " FROM inbox d LEFT JOIN jobs j ON j.id = d.job_id"
 
 static void read_delivery(struct bk_tx *tx, struct bk_stmt *st,
@@ -40,6 +42,7 @@ static void read_delivery(struct bk_tx *tx, struct bk_stmt *st,
     d->attempts = db_col_int(tx, st, 12);
     d->next_attempt_ms = db_col_i64(tx, st, 13);
     d->subject = db_col_text(tx, st, 14, a);
+    d->normalized = db_col_text(tx, st, 15, a);
 }
 
 enum bk_err bk_store_delivery_insert(struct bk_tx *tx,
@@ -54,8 +57,9 @@ enum bk_err bk_store_delivery_insert(struct bk_tx *tx,
     e = db_prepare(tx, Q_DELIVERY_INSERT,
                    "INSERT INTO inbox (public_id, provider, delivery_key,"
                    " type, received_ms, payload, payload_len, status, error,"
-                   " processed_ms, job_id, subject) VALUES (?1, ?2, ?3, ?4,"
-                   " ?5, ?6, length(?6), ?7, ?8, ?9, ?10, ?11)"
+                   " processed_ms, job_id, subject, normalized) VALUES (?1,"
+                   " ?2, ?3, ?4, ?5, ?6, length(?6), ?7, ?8, ?9, ?10, ?11,"
+                   " ?12)"
                    " ON CONFLICT (provider, delivery_key) DO NOTHING"
                    " RETURNING id",
                    &st, err);
@@ -72,6 +76,7 @@ enum bk_err bk_store_delivery_insert(struct bk_tx *tx,
     db_bind_opt(tx, st, 9, d->processed_ms);
     db_bind_opt(tx, st, 10, d->job_id);
     db_bind_text(tx, st, 11, d->subject);
+    db_bind_text(tx, st, 12, d->normalized);
     e = db_step(tx, st, &row, "storing a delivery", err);
     if (e == BK_E_NOT_FOUND) /* the foreign key of job_id */
         e = bk_fail(err, e, "job %" PRId64 " not found", d->job_id);
@@ -147,8 +152,10 @@ enum bk_err bk_store_delivery_get(struct bk_tx *tx, int64_t id,
     struct bk_stmt *st = NULL;
     enum bk_err e;
 
-    e = db_prepare(tx, Q_DELIVERY_GET,
-                   DELIVERY_SELECT("d.payload") " WHERE d.id = ?1", &st, err);
+    e = db_prepare(
+        tx, Q_DELIVERY_GET,
+        DELIVERY_SELECT("d.payload", "d.normalized") " WHERE d.id = ?1", &st,
+        err);
     if (e)
         goto out;
     db_bind_i64(tx, st, 1, id);
@@ -171,9 +178,10 @@ enum bk_err bk_store_delivery_by_public_id(struct bk_tx *tx,
     struct bk_stmt *st = NULL;
     enum bk_err e;
 
-    e = db_prepare(tx, Q_DELIVERY_BY_PUBLIC_ID,
-                   DELIVERY_SELECT("d.payload") " WHERE d.public_id = ?1", &st,
-                   err);
+    e = db_prepare(
+        tx, Q_DELIVERY_BY_PUBLIC_ID,
+        DELIVERY_SELECT("d.payload", "d.normalized") " WHERE d.public_id = ?1",
+        &st, err);
     if (e)
         goto out;
     db_bind_text(tx, st, 1, public_id);
@@ -200,18 +208,20 @@ enum bk_err bk_store_delivery_list(struct bk_tx *tx, const char *provider,
     enum bk_err e;
 
     if (provider)
-        e = db_prepare(tx, Q_DELIVERY_LIST_PROVIDER,
-                       DELIVERY_SELECT("NULL") " WHERE d.provider = ?2"
-                                               " AND d.id < ?1"
-                                               " AND (?3 < 0 OR d.status = ?3)"
-                                               " ORDER BY d.id DESC LIMIT ?4",
-                       &st, err);
+        e = db_prepare(
+            tx, Q_DELIVERY_LIST_PROVIDER,
+            DELIVERY_SELECT("NULL", "NULL") " WHERE d.provider = ?2"
+                                            " AND d.id < ?1"
+                                            " AND (?3 < 0 OR d.status = ?3)"
+                                            " ORDER BY d.id DESC LIMIT ?4",
+            &st, err);
     else
-        e = db_prepare(tx, Q_DELIVERY_LIST,
-                       DELIVERY_SELECT("NULL") " WHERE d.id < ?1"
-                                               " AND (?3 < 0 OR d.status = ?3)"
-                                               " ORDER BY d.id DESC LIMIT ?4",
-                       &st, err);
+        e = db_prepare(
+            tx, Q_DELIVERY_LIST,
+            DELIVERY_SELECT("NULL", "NULL") " WHERE d.id < ?1"
+                                            " AND (?3 < 0 OR d.status = ?3)"
+                                            " ORDER BY d.id DESC LIMIT ?4",
+            &st, err);
     if (e)
         goto out;
     db_bind_i64(tx, st, 1, before_id > 0 ? before_id : INT64_MAX);

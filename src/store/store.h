@@ -239,14 +239,20 @@ bk_store_schedule_get(struct bk_tx *tx, int64_t host_id, struct bk_arena *arena,
 
 /* ---- Event types ------------------------------------------------------- */
 
+/* Inserts et and sets *id; et->external_ids become the event type's
+ * external links. BK_E_CONFLICT (err->field "external_ids") when one of
+ * them is mapped to another event type already. */
 BK_MUST_CHECK enum bk_err
 bk_store_event_type_insert(struct bk_tx *tx, const struct bk_event_type *et,
                            int64_t *id, struct bk_errbuf *err);
-/* Updates every field but id, slug and created_utc. */
+/* Updates every field but id, slug and created_utc; the stored external
+ * ids become et->external_ids (removed ones are unlinked). BK_E_CONFLICT as
+ * for insert. */
 BK_MUST_CHECK enum bk_err
 bk_store_event_type_update(struct bk_tx *tx, const struct bk_event_type *et,
                            struct bk_errbuf *err);
-/* BK_E_CONFLICT while bookings refer to it. */
+/* Deletes it and its external links. BK_E_CONFLICT while bookings refer to
+ * it. */
 BK_MUST_CHECK enum bk_err
 bk_store_event_type_delete(struct bk_tx *tx, int64_t id, struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_event_type_get(struct bk_tx *tx, int64_t id,
@@ -258,9 +264,11 @@ BK_MUST_CHECK enum bk_err bk_store_event_type_by_slug(struct bk_tx *tx,
                                                       struct bk_arena *arena,
                                                       struct bk_event_type *out,
                                                       struct bk_errbuf *err);
-BK_MUST_CHECK enum bk_err bk_store_event_type_by_calcom_id(
-    struct bk_tx *tx, int64_t calcom_id, struct bk_arena *arena,
-    struct bk_event_type *out, struct bk_errbuf *err);
+/* The event type provider knows as external_id (its external link of kind
+ * BK_LINK_KIND_EVENT_TYPE). BK_E_NOT_FOUND when none is mapped. */
+BK_MUST_CHECK enum bk_err bk_store_event_type_by_external(
+    struct bk_tx *tx, const char *provider, const char *external_id,
+    struct bk_arena *arena, struct bk_event_type *out, struct bk_errbuf *err);
 /* active: -1 all, 0 inactive only, 1 active only. Ascending id. */
 BK_MUST_CHECK enum bk_err bk_store_event_type_list(struct bk_tx *tx, int active,
                                                    const struct bk_page *page,
@@ -450,7 +458,8 @@ bk_store_delivery_by_public_id(struct bk_tx *tx, const char *public_id,
                                struct bk_arena *arena, struct bk_delivery *out,
                                struct bk_errbuf *err);
 /* Newest first: id < before_id (0 = from the newest); provider NULL = any,
- * status -1 = any. Payloads are not loaded (payload NULL, payload_len set). */
+ * status -1 = any. Payloads and normalized events are not loaded (payload
+ * and normalized NULL, payload_len set). */
 BK_MUST_CHECK enum bk_err
 bk_store_delivery_list(struct bk_tx *tx, const char *provider, int status,
                        int64_t before_id, int limit, struct bk_arena *arena,

@@ -47,24 +47,6 @@ static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
     return BK_OK;
 }
 
-static enum bk_err parse(const char *body, size_t len, json_t **out,
-                         struct bk_errbuf *err)
-{
-    json_error_t jerr;
-
-    *out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!*out)
-        return bk_fail(err, BK_E_MALFORMED,
-                       "malformed JSON at line %d column %d: %s", jerr.line,
-                       jerr.column, jerr.text);
-    if (!json_is_object(*out)) {
-        json_decref(*out);
-        *out = NULL;
-        return bk_fail(err, BK_E_MALFORMED, "the body is not a JSON object");
-    }
-    return BK_OK;
-}
-
 /* A string of at most max bytes, or NULL (absent, null, wrong type or too
  * long). */
 static const char *str(const json_t *obj, const char *key, size_t max)
@@ -106,41 +88,29 @@ static const json_t *booking_of(const json_t *root, const char **prefix)
     return root;
 }
 
-static enum bk_err identify(const char *body, size_t len,
-                            struct bk_arena *arena, struct bk_webhook_id *out,
-                            struct bk_errbuf *err)
+static enum bk_err identify(const json_t *root, struct bk_arena *arena,
+                            struct bk_webhook_id *out, struct bk_errbuf *err)
 {
-    json_t *root = NULL;
     const json_t *b;
     const char *trigger, *uid, *created, *prefix;
-    enum bk_err e;
 
     memset(out, 0, sizeof(*out));
-    e = parse(body, len, &root, err);
-    if (e)
-        return e;
     trigger = str(root, "triggerEvent", MAX_TRIGGER);
-    if (!trigger_ok(trigger)) {
-        e = bk_fail_field(err, BK_E_INVALID, "triggerEvent",
-                          "is required: an upper-case trigger name such as "
-                          "BOOKING_CREATED");
-        goto out;
-    }
+    if (!trigger_ok(trigger))
+        return bk_fail_field(err, BK_E_INVALID, "triggerEvent",
+                             "is required: an upper-case trigger name such "
+                             "as BOOKING_CREATED");
     b = booking_of(root, &prefix);
     uid = str(b, "uid", MAX_UID);
     created = str(root, "createdAt", MAX_CREATED_AT);
     out->type = bk_arena_strdup(arena, trigger);
     out->known = known(trigger);
     out->subject = uid && *uid ? bk_arena_strdup(arena, uid) : NULL;
-    if (uid && *uid && created && *created) {
+    /* Without both, the intake keys the delivery by the body's hash. */
+    if (uid && *uid && created && *created)
         out->delivery_key =
             bk_arena_printf(arena, "%s:%s:%s", trigger, uid, created);
-    } else {
-        out->delivery_key = bk_webhooks_body_key(body, len, arena);
-    }
-out:
-    json_decref(root);
-    return e;
+    return BK_OK;
 }
 
 static const char *copy(struct bk_arena *arena, const json_t *obj,
@@ -221,40 +191,34 @@ static int64_t number(const json_t *o, const char *key)
     return 0;
 }
 
-static enum bk_err normalize(const char *body, size_t len,
-                             struct bk_arena *arena, struct bk_ext_event *ev,
-                             struct bk_errbuf *err)
+static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
+                             struct bk_ext_event *ev, struct bk_errbuf *err)
 {
-    json_t *root = NULL;
+    struct bk_ext_booking *bk = &ev->booking;
     const json_t *b, *atts, *meta, *vcd;
     const char *trigger, *prefix, *uid;
+    enum bk_ext_kind kind;
     int64_t id;
     bool needs_times;
-    enum bk_err e;
+    enum bk_err e = BK_OK;
 
     memset(ev, 0, sizeof(*ev));
-    e = parse(body, len, &root, err);
-    if (e)
-        return e;
     trigger = str(root, "triggerEvent", MAX_TRIGGER);
-    if (!trigger_ok(trigger) || !known(trigger)) {
-        e = bk_fail_field(err, BK_E_INVALID, "triggerEvent",
-                          "is not a trigger bookingd applies");
-        goto out;
-    }
+    if (!trigger_ok(trigger) || !known(trigger))
+        return bk_fail_field(err, BK_E_INVALID, "triggerEvent",
+                             "is not a trigger bookingd applies");
     if (strcmp(trigger, "BOOKING_CREATED") == 0)
-        ev->kind = BK_EXT_CREATED;
+        kind = BK_EXT_BOOKING_CREATED;
     else if (strcmp(trigger, "BOOKING_RESCHEDULED") == 0)
-        ev->kind = BK_EXT_RESCHEDULED;
+        kind = BK_EXT_BOOKING_RESCHEDULED;
     else if (strcmp(trigger, "BOOKING_CANCELLED") == 0)
-        ev->kind = BK_EXT_CANCELLED;
+        kind = BK_EXT_BOOKING_CANCELLED;
     else
-        ev->kind = BK_EXT_ENDED;
-    ev->source = BK_SOURCE_CALCOM;
-    ev->provider = "calcom";
+        kind = BK_EXT_MEETING_ENDED;
+    bk_webhooks_event_init(ev, &bk_webhook_calcom, kind);
 
     b = booking_of(root, &prefix);
-    if (ev->kind != BK_EXT_ENDED && !*prefix) {
+    if (ev->kind != BK_EXT_MEETING_ENDED && !*prefix) {
         e = bk_fail_field(err, BK_E_INVALID, "payload",
                           "is required: an object with the booking");
         goto out;
@@ -269,70 +233,73 @@ static enum bk_err normalize(const char *body, size_t len,
                               : "is required: the Cal.com booking uid");
         goto out;
     }
-    ev->uid = bk_arena_strdup(arena, uid);
-    needs_times = ev->kind == BK_EXT_CREATED || ev->kind == BK_EXT_RESCHEDULED;
-    if ((e = instant(b, prefix, "startTime", needs_times, arena, &ev->start_utc,
+    bk->uid = bk_arena_strdup(arena, uid);
+    needs_times = ev->kind == BK_EXT_BOOKING_CREATED ||
+                  ev->kind == BK_EXT_BOOKING_RESCHEDULED;
+    if ((e = instant(b, prefix, "startTime", needs_times, arena, &bk->start_utc,
                      err)) ||
-        (e = instant(b, prefix, "endTime", needs_times, arena, &ev->end_utc,
+        (e = instant(b, prefix, "endTime", needs_times, arena, &bk->end_utc,
                      err)))
         goto out;
-    if (ev->start_utc && ev->end_utc && ev->end_utc <= ev->start_utc) {
+    if (bk->start_utc && bk->end_utc && bk->end_utc <= bk->start_utc) {
         e = bk_fail_field(err, BK_E_INVALID,
                           bk_arena_printf(arena, "%sendTime", prefix),
                           "must be after startTime");
         goto out;
     }
-    if (!ev->start_utc || !ev->end_utc)
-        ev->start_utc = ev->end_utc = 0; /* half a time is no time */
+    if (!bk->start_utc || !bk->end_utc)
+        bk->start_utc = bk->end_utc = 0; /* half a time is no time */
 
     atts = json_object_get(b, "attendees");
     if (json_is_array(atts) && json_array_size(atts) > 0)
-        person(arena, json_array_get(atts, 0), &ev->attendee);
-    if (!ev->attendee.email) {
+        person(arena, json_array_get(atts, 0), &bk->attendee);
+    if (!bk->attendee.email) {
         const char *email = response(b, "email", BK_MAX_EMAIL);
         if (bk_email_valid(email))
-            ev->attendee.email = bk_arena_strdup(arena, email);
+            bk->attendee.email = bk_arena_strdup(arena, email);
     }
-    if (!ev->attendee.name)
-        ev->attendee.name =
+    if (!bk->attendee.name)
+        bk->attendee.name =
             bk_arena_strdup(arena, response(b, "name", BK_MAX_NAME));
-    if (needs_times && !ev->attendee.email) {
+    if (needs_times && !bk->attendee.email) {
         e = bk_fail_field(
             err, BK_E_INVALID,
             bk_arena_printf(arena, "%sattendees[0].email", prefix),
             "is required: the attendee's email address");
         goto out;
     }
-    person(arena, json_object_get(b, "organizer"), &ev->organizer);
+    person(arena, json_object_get(b, "organizer"), &bk->organizer);
 
-    if (ev->kind == BK_EXT_RESCHEDULED)
-        ev->previous_uid = copy(arena, b, "rescheduleUid", MAX_UID);
+    if (ev->kind == BK_EXT_BOOKING_RESCHEDULED)
+        bk->previous_uid = copy(arena, b, "rescheduleUid", MAX_UID);
     id = number(b, *prefix ? "bookingId" : "id");
     if (id)
-        ev->booking_id = bk_arena_printf(arena, "%lld", (long long)id);
-    ev->event_type_id = number(b, "eventTypeId");
-    ev->event_type_slug = copy(arena, b, "type", BK_MAX_SLUG);
-    ev->event_type_title = copy(arena, b, "eventTitle", BK_MAX_TITLE);
+        bk->booking_id = bk_arena_printf(arena, "%lld", (long long)id);
+    id = number(b, "eventTypeId");
+    if (id)
+        bk->event_type_id = bk_arena_printf(arena, "%lld", (long long)id);
+    bk->event_type_slug = copy(arena, b, "type", BK_MAX_SLUG);
+    bk->event_type_title = copy(arena, b, "eventTitle", BK_MAX_TITLE);
     id = number(b, "length");
-    ev->length_min = id > 0 && id <= 1440 ? (int)id : 0;
-    ev->title = copy(arena, b, "title", BK_MAX_TITLE);
-    ev->notes = copy(arena, b, "additionalNotes", BK_MAX_TEXT);
-    if (!ev->notes)
-        ev->notes = copy(arena, b, "description", BK_MAX_TEXT);
-    ev->location = copy(arena, b, "location", BK_MAX_URL);
+    bk->length_min = id > 0 && id <= 1440 ? (int)id : 0;
+    bk->title = copy(arena, b, "title", BK_MAX_TITLE);
+    bk->notes = copy(arena, b, "additionalNotes", BK_MAX_TEXT);
+    if (!bk->notes)
+        bk->notes = copy(arena, b, "description", BK_MAX_TEXT);
+    bk->location = copy(arena, b, "location", BK_MAX_URL);
     meta = json_object_get(b, "metadata");
     vcd = json_object_get(b, "videoCallData");
-    ev->meeting_url = url(arena, str(meta, "videoCallUrl", BK_MAX_URL));
-    if (!ev->meeting_url)
-        ev->meeting_url = url(arena, str(vcd, "url", BK_MAX_URL));
-    ev->cancellation_reason = copy(arena, b, "cancellationReason", BK_MAX_TEXT);
+    bk->meeting_url = url(arena, str(meta, "videoCallUrl", BK_MAX_URL));
+    if (!bk->meeting_url)
+        bk->meeting_url = url(arena, str(vcd, "url", BK_MAX_URL));
+    bk->cancellation_reason = copy(arena, b, "cancellationReason", BK_MAX_TEXT);
 out:
-    json_decref(root);
     return e;
 }
 
 const struct bk_webhook_provider bk_webhook_calcom = {
     .name = "calcom",
+    .display_name = "Cal.com",
     .secret_env = "CALCOM_WEBHOOK_SECRET",
     .source = BK_SOURCE_CALCOM,
     .verify = verify,

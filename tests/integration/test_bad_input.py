@@ -324,6 +324,62 @@ def test_control_characters_in_one_line_fields_are_422(target):
         assert_error(r, 422, "invalid_field", "attendee.name")
 
 
+def test_external_ids_malformed_oversized_and_hostile_are_422(target):
+    """An event type's external_ids: an object of known provider names to
+    bounded, printable string ids; the deprecated calcom_event_type_id
+    stays an integer and must agree with it."""
+    d = target["d"]
+    cases = [
+        ({"external_ids": "calcom:1"}, "external_ids"),
+        ({"external_ids": ["calcom", "1"]}, "external_ids"),
+        ({"external_ids": 1234}, "external_ids"),
+        ({"external_ids": {"calcom": 1234}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": None}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": {"id": "1"}}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": ""}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": " 12"}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": "12 "}}, "external_ids.calcom"),
+        ({"external_ids": {"calendly": "x" * 513}}, "external_ids.calendly"),
+        ({"external_ids": {"calendly": "u" * 900000}},
+         "external_ids.calendly"),
+        ({"external_ids": {"calcom": "a\nb"}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": "\x1b[2J"}}, "external_ids.calcom"),
+        ({"external_ids": {"calcom": "a\u0085b"}}, "external_ids.calcom"),
+        ({"external_ids": {"calcomm": "1"}}, "external_ids"),
+        ({"external_ids": {"CalCom": "1"}}, "external_ids"),
+        ({"external_ids": {"": "1"}}, "external_ids"),
+        ({"external_ids": {"k" * 100000: "1"}}, "external_ids"),
+        ({"external_ids": {"<script>alert(1)</script>": "1"}},
+         "external_ids"),
+        ({"external_ids": {"a\nb\r\x1b[31m": "1"}}, "external_ids"),
+        ({"external_ids": {"%s%s%n": "1"}}, "external_ids"),
+        ({"external_ids": {f"p{i}": "1" for i in range(50000)}},
+         "external_ids"),
+        ({"external_ids": {"calcom": "5"}, "calcom_event_type_id": 6},
+         "calcom_event_type_id"),
+        ({"external_ids": {"calendly": "x"}, "calcom_event_type_id": 6},
+         "calcom_event_type_id"),
+        ({"calcom_event_type_id": "5"}, "calcom_event_type_id"),
+        ({"calcom_event_type_id": 0}, "calcom_event_type_id"),
+        ({"calcom_event_type_id": -1}, "calcom_event_type_id"),
+        ({"calcom_event_type_id": 1.5}, "calcom_event_type_id"),
+    ]
+    create = {"slug": "mapped", "title": "Mapped", "host": "coach",
+              "duration_minutes": 30}
+    for body, field in cases:
+        for method, path, full in [
+                ("PATCH", "/api/v1/event-types/intro", body),
+                ("POST", "/api/v1/event-types", dict(create, **body))]:
+            r = d.request(method, path, body=full, admin=True)
+            e = assert_error(r, 422, "invalid_field", field)
+            assert len(e["details"]["field"].encode()) <= 256
+            assert len(r.body) < 4096, (field, len(r.body))
+    # Duplicate keys are not JSON bookingd accepts.
+    raw = b'{"external_ids": {"calcom": "1", "calcom": "2"}}'
+    r = d.request("PATCH", "/api/v1/event-types/intro", raw=raw, admin=True)
+    assert_error(r, 400, "invalid_json")
+
+
 # ---- values: zones, dates, ranges, grid, time ----------------------------------
 
 def test_unknown_time_zones(target):

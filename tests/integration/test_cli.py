@@ -142,6 +142,44 @@ def test_apply_updates_in_place(daemon):
     assert daemon.counts()["hosts"] == 2
 
 
+def test_apply_maps_event_types_with_external_ids(daemon):
+    """external_ids in apply files: created, unchanged when applied again
+    (absent keeps them), replaced when given, removed with null; the
+    deprecated calcom_event_type_id is the same mapping."""
+    uri = "https://api.calendly.com/event_types/BBBBBBBBBBBBBBBB"
+    cat = copy.deepcopy(CATALOG)
+    cat["event_types"][0]["external_ids"] = {"calcom": "731",
+                                             "calendly": uri}
+    cat["event_types"][1]["calcom_event_type_id"] = 732
+    daemon.apply(cat)
+    intro = daemon.get("/api/v1/event-types/intro", admin=True).json
+    assert intro["external_ids"] == {"calcom": "731", "calendly": uri}
+    assert intro["calcom_event_type_id"] == 731
+    deep = daemon.get("/api/v1/event-types/deep", admin=True).json
+    assert deep["external_ids"] == {"calcom": "732"}, deep
+
+    snap = daemon.snapshot(ignore_columns=("updated_utc",))
+    p = daemon.apply(cat)
+    assert "event type intro: unchanged" in p.stdout, p.stdout
+    assert "event type deep: unchanged" in p.stdout, p.stdout
+    assert daemon.snapshot(ignore_columns=("updated_utc",)) == snap
+    p = daemon.apply(CATALOG)  # no external_ids: the mapping stays
+    assert "event type intro: unchanged" in p.stdout, p.stdout
+    assert daemon.snapshot(ignore_columns=("updated_utc",)) == snap
+
+    cat["event_types"][0]["external_ids"] = {"calendly": uri}
+    cat["event_types"][1]["calcom_event_type_id"] = 731  # moved over
+    p = daemon.apply(cat)
+    assert "event type intro: updated" in p.stdout, p.stdout
+    assert daemon.get("/api/v1/event-types/deep", admin=True).json[
+        "external_ids"] == {"calcom": "731"}
+    cat["event_types"][0]["external_ids"] = None
+    daemon.apply(cat)
+    intro = daemon.get("/api/v1/event-types/intro", admin=True).json
+    assert intro["external_ids"] == {} and \
+        intro["calcom_event_type_id"] is None, intro
+
+
 def test_apply_keeps_bookings(app):
     start = app.slot_starts("intro")[0]
     b = app.book("intro", start).json
@@ -188,9 +226,18 @@ def bad_catalogs():
         c["event_types"] = {"slug": "x"}
         return "event_types"
 
+    def unknown_provider(c):
+        c["event_types"][1]["external_ids"] = {"calcomm": "731"}
+        return "event_types[1].external_ids"
+
+    def external_id_twice(c):
+        c["event_types"][0]["external_ids"] = {"calcom": "731"}
+        c["event_types"][2]["external_ids"] = {"calcom": "731"}
+        return "event_types[2].external_ids"
+
     return [unknown_field, unknown_zone, bad_host_ref, bad_schedule,
             schedule_zone, bad_duration, slug_in_host, unknown_top,
-            not_a_list]
+            not_a_list, unknown_provider, external_id_twice]
 
 
 @pytest.mark.parametrize("breaker", bad_catalogs(),

@@ -542,3 +542,95 @@ def test_event_type_list_pages(daemon):
             break
         q["cursor"] = r.json["next_cursor"]
     assert got == slugs[0::2]
+
+
+# ---- external ids -------------------------------------------------------------
+
+CALENDLY_URI = "https://api.calendly.com/event_types/" + "A" * 16
+
+
+def test_external_ids_round_trip(daemon):
+    """An event type's ids at providers: strings (a Calendly URI fits),
+    admin only, replaced as a whole by PATCH, removed with null; the
+    deprecated calcom_event_type_id is external_ids.calcom as an integer,
+    both ways."""
+    daemon.apply(standard_catalog())
+    r = daemon.post("/api/v1/event-types", {
+        "slug": "mapped", "title": "Mapped", "host": "coach",
+        "duration_minutes": 30,
+        "external_ids": {"calendly": CALENDLY_URI, "calcom": "1234"}},
+        admin=True)
+    assert r.status == 201, r
+    want = {"calcom": "1234", "calendly": CALENDLY_URI}
+    assert r.json["external_ids"] == want
+    assert r.json["calcom_event_type_id"] == 1234
+    got = daemon.get("/api/v1/event-types/mapped", admin=True).json
+    assert got["external_ids"] == want
+    listed = {e["slug"]: e for e in
+              daemon.get("/api/v1/event-types", admin=True).json["data"]}
+    assert listed["mapped"]["external_ids"] == want
+    assert listed["intro"]["external_ids"] == {}
+    assert listed["intro"]["calcom_event_type_id"] is None
+    pub = daemon.get("/api/v1/event-types/mapped").json
+    assert "external_ids" not in pub and "calcom_event_type_id" not in pub
+
+    # The alias writes external_ids.calcom alone.
+    r = daemon.patch("/api/v1/event-types/mapped",
+                     {"calcom_event_type_id": 99}, admin=True)
+    assert r.json["external_ids"] == {"calcom": "99",
+                                      "calendly": CALENDLY_URI}, r
+    r = daemon.patch("/api/v1/event-types/mapped",
+                     {"calcom_event_type_id": None}, admin=True)
+    assert r.json["external_ids"] == {"calendly": CALENDLY_URI}, r
+    # external_ids replaces the whole map; the alias may agree with it.
+    r = daemon.patch("/api/v1/event-types/mapped",
+                     {"external_ids": {"calcom": "7"},
+                      "calcom_event_type_id": 7}, admin=True)
+    assert r.status == 200 and r.json["external_ids"] == {"calcom": "7"}, r
+    # A non-numeric Cal.com id is kept; the integer alias shows null.
+    r = daemon.patch("/api/v1/event-types/mapped",
+                     {"external_ids": {"calcom": "team/7"}}, admin=True)
+    assert r.json["external_ids"] == {"calcom": "team/7"}
+    assert r.json["calcom_event_type_id"] is None
+    r = daemon.patch("/api/v1/event-types/mapped", {"external_ids": None},
+                     admin=True)
+    assert r.json["external_ids"] == {}, r
+    # Other fields leave them alone.
+    daemon.patch("/api/v1/event-types/mapped",
+                 {"external_ids": {"zoom": "z-1"}}, admin=True)
+    r = daemon.patch("/api/v1/event-types/mapped", {"title": "Renamed"},
+                     admin=True)
+    assert r.json["external_ids"] == {"zoom": "z-1"}, r
+
+
+def test_external_id_of_another_event_type_is_409(daemon):
+    daemon.apply(standard_catalog())
+    r = daemon.patch("/api/v1/event-types/intro",
+                     {"external_ids": {"calendly": CALENDLY_URI}}, admin=True)
+    assert r.status == 200, r
+    body = {"slug": "copy", "title": "Copy", "host": "coach",
+            "duration_minutes": 30,
+            "external_ids": {"calendly": CALENDLY_URI}}
+    e = assert_error(daemon.post("/api/v1/event-types", body, admin=True),
+                     409, "conflict", "external_ids")
+    assert "intro" in e["message"] and "calendly" in e["message"], e
+    assert daemon.get("/api/v1/event-types/copy", admin=True).status == 404
+    daemon.post("/api/v1/event-types", dict(body, external_ids=None),
+                admin=True)
+    e = assert_error(daemon.patch("/api/v1/event-types/copy",
+                                  {"external_ids": {"calendly":
+                                                    CALENDLY_URI}},
+                                  admin=True),
+                     409, "conflict", "external_ids")
+    assert daemon.get("/api/v1/event-types/copy", admin=True).json[
+        "external_ids"] == {}
+    # Once intro lets go, copy may take it; deleting frees it too.
+    daemon.patch("/api/v1/event-types/intro", {"external_ids": None},
+                 admin=True)
+    r = daemon.patch("/api/v1/event-types/copy",
+                     {"external_ids": {"calendly": CALENDLY_URI}}, admin=True)
+    assert r.status == 200, r
+    assert daemon.delete("/api/v1/event-types/copy", admin=True).status == 204
+    r = daemon.patch("/api/v1/event-types/intro",
+                     {"external_ids": {"calendly": CALENDLY_URI}}, admin=True)
+    assert r.status == 200, r

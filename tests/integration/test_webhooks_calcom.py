@@ -1398,3 +1398,157 @@ def test_flood_of_mixed_deliveries(coach):
     assert H.clients(coach, email="half@client.example") == []
     assert len(H.activity(coach, kind="BOOKING_CREATED")) == 120
     assert coach.get("/healthz").status == 200
+
+
+# ---- providers, neutral: external_ids, the stored event, migration 002 -----
+
+def test_event_type_mapped_by_external_ids_gets_the_calcom_bookings(cal):
+    """external_ids.calcom maps a Cal.com event type like the old
+    calcom_event_type_id did; ids are strings (a Calendly URI fits), and
+    moving the mapping to another event type moves later bookings there."""
+    cal.apply(standard_catalog())
+    uri = "https://api.calendly.com/event_types/AAAAAAAAAAAAAAAA"
+    r = cal.post("/api/v1/event-types", {
+        "slug": "deep-dive", "title": "Deep dive", "host": "coach",
+        "duration_minutes": 60,
+        "external_ids": {"calcom": "4343", "calendly": uri}}, admin=True)
+    assert r.status == 201, r
+    assert r.json["external_ids"] == {"calcom": "4343", "calendly": uri}
+    assert r.json["calcom_event_type_id"] == 4343  # the deprecated alias
+    s, e = H.future_slot(days=5, minutes=60)
+    H.wait_processed(cal, H.received(cal, H.created(start=s, end=e,
+                                                    event_type_id=4343)))
+    (b,) = H.bookings(cal)
+    assert (b["event_type"], b["host"]) == ("deep-dive", "coach"), b
+
+    # The mapping moves to 'intro': the next booking lands there.
+    r = cal.patch("/api/v1/event-types/deep-dive",
+                  {"external_ids": {"calendly": uri}}, admin=True)
+    assert r.status == 200 and r.json["external_ids"] == {"calendly": uri}, r
+    assert r.json["calcom_event_type_id"] is None
+    r = cal.patch("/api/v1/event-types/intro", {"calcom_event_type_id": 4343},
+                  admin=True)
+    assert r.status == 200, r
+    assert r.json["external_ids"] == {"calcom": "4343"}, r.json
+    H.wait_processed(cal, H.received(cal, H.created(
+        start=s + DAY, end=e + DAY, event_type_id=4343)))
+    slugs = sorted(x["event_type"] for x in H.bookings(cal))
+    assert slugs == ["deep-dive", "intro"], slugs
+    assert H.activity(cal, kind="EVENT_TYPE_IMPORTED") == []
+
+
+def test_delivery_stores_its_normalized_event(cal):
+    j = H.created(event_type_id=FIXTURE_ET_ID)
+    dlv = H.received(cal, j)
+    H.wait_processed(cal, dlv)
+    ignored = H.post(cal, H.fixture_bytes("booking_requested"))
+    assert ignored.json["status"] == "ignored", ignored
+    rows = dict(H.conftest.ledger_query(
+        cal, "SELECT public_id, normalized FROM inbox"))
+    ev = json.loads(rows[dlv])
+    assert ev["version"] == 1 and ev["kind"] == "created", ev
+    assert ev["provider"] == "calcom", ev
+    assert ev["booking"]["uid"] == j["payload"]["uid"], ev
+    assert ev["booking"]["event_type_id"] == str(FIXTURE_ET_ID), ev
+    assert ev["booking"]["attendee"]["email"] == "alex@client.example", ev
+    assert rows[ignored.json["delivery"]] is None
+    # Imported rows are named after the provider's table row.
+    (b,) = H.bookings(cal)
+    assert b["event_type"].startswith("calcom-") and \
+        b["host"].startswith("calcom-"), b
+
+
+V1_SCHEMA = {
+    "sqlite": H.conftest.pathlib.Path(__file__).resolve().parents[2] /
+    "src" / "store" / "sqlite" / "schema" / "001_initial.sql",
+    "postgres": H.conftest.pathlib.Path(__file__).resolve().parents[2] /
+    "src" / "store" / "postgres" / "schema" / "001_initial.sql",
+}
+
+
+def _build_v1_database(backend, url, payload, uid):
+    """A database at schema version 1 as an older bookingd left it: host
+    'coach', event type 'legacy' with calcom_event_type_id 731, and one
+    Cal.com delivery received but not applied yet (no normalized event:
+    the column did not exist)."""
+    rows = [
+        ("INSERT INTO hosts (slug, name, email, timezone, created_utc,"
+         " updated_utc) VALUES ('coach', 'Coach', 'coach@example.com',"
+         " 'Europe/Berlin', 1, 1)", ()),
+        ("INSERT INTO event_types (slug, title, host_id, duration_min,"
+         " interval_min, buffer_before_min, buffer_after_min, notice_min,"
+         " horizon_days, max_per_day, alignment, location_kind, active,"
+         " calcom_event_type_id, imported, created_utc, updated_utc)"
+         " VALUES ('legacy', 'Legacy', 1, 30, 30, 0, 0, 0, 60, 0, 0, 0, 1,"
+         " 731, 0, 1, 1)", ()),
+        ("INSERT INTO jobs (kind, dedupe_key, payload, run_at_ms, attempts,"
+         " max_attempts, status, created_ms, updated_ms) VALUES"
+         " ('inbox.apply', 'inbox:1', '1', 0, 0, 5, 0, 0, 0)", ()),
+        ("INSERT INTO inbox (public_id, provider, delivery_key, type,"
+         " received_ms, payload, payload_len, status, job_id, subject)"
+         " VALUES ('dlv_legacy00000000000', 'calcom', 'legacy-key',"
+         " 'BOOKING_CREATED', 0, ?, ?, 0, 1, ?)",
+         (payload, len(payload), uid)),
+    ]
+    schema = V1_SCHEMA[backend].read_text()
+    if backend == "sqlite":
+        con = H.conftest.sqlite3.connect(url[len("sqlite:"):])
+        con.executescript(schema)
+        for sql, params in rows:
+            con.execute(sql, params)
+        con.execute("PRAGMA user_version = 1")
+        con.commit()
+        con.close()
+        return
+    con = H.conftest._pg().connect(url, connect_timeout=10)
+    with con.cursor() as cur:
+        cur.execute(schema)
+        cur.execute("CREATE TABLE schema_version (version integer NOT NULL);"
+                    "INSERT INTO schema_version (version) VALUES (1)")
+        for sql, params in rows:
+            cur.execute(sql.replace("?", "%s"), params)
+    con.commit()
+    con.close()
+
+
+def test_pre_migration_database_keeps_its_calcom_mapping(make_daemon,
+                                                         tmp_path):
+    secret = H.new_secret()
+    j = H.created(event_type_id=FIXTURE_ET_ID)
+    payload = H.body_of(j)
+    if H.conftest.BACKEND == "postgres":
+        d = make_daemon(env=H.calcom_env(secret), start=False)
+        _build_v1_database("postgres", d.database_url, payload,
+                           j["payload"]["uid"])
+    else:
+        url = f"sqlite:{tmp_path / 'v1.db'}"
+        _build_v1_database("sqlite", url, payload, j["payload"]["uid"])
+        d = make_daemon(env=H.calcom_env(secret), start=False,
+                        database_url=url)
+    d.secret = secret
+    d.start()
+
+    # Migrated: the mapping is an external link, shown both ways.
+    et = d.get("/api/v1/event-types/legacy", admin=True).json
+    assert et["external_ids"] == {"calcom": "731"}, et
+    assert et["calcom_event_type_id"] == 731, et
+    links = H.conftest.ledger_query(
+        d, "SELECT provider, kind, external_id FROM external_links"
+        " WHERE entity = 2")
+    assert links == [("calcom", "event_type", "731")], links
+    if d.backend == "sqlite":  # the column stays, unused and NULL
+        assert H.conftest.ledger_query(
+            d, "SELECT calcom_event_type_id FROM event_types") == [(None,)]
+
+    # The delivery stored before the migration has no normalized event:
+    # it is normalized from its payload, and lands on the mapped type.
+    H.wait_processed(d, "dlv_legacy00000000000")
+    (b,) = H.bookings(d)
+    assert (b["event_type"], b["host"]) == ("legacy", "coach"), b
+    assert H.activity(d, kind="EVENT_TYPE_IMPORTED") == []
+    # New deliveries use it too.
+    s, e = H.future_slot(days=6)
+    H.wait_processed(d, H.received(d, H.created(start=s, end=e,
+                                                event_type_id=731)))
+    assert sorted(x["event_type"] for x in H.bookings(d)) == \
+        ["legacy", "legacy"]

@@ -48,17 +48,18 @@ static struct bk_ext_event ev(enum bk_ext_kind kind, const char *uid,
     e.kind = kind;
     e.source = BK_SOURCE_CALCOM;
     e.provider = "calcom";
-    e.uid = uid;
-    e.previous_uid = prev;
+    e.provider_display = "Cal.com";
+    e.booking.uid = uid;
+    e.booking.previous_uid = prev;
     if (data) {
-        e.start_utc = T0 + (int64_t)start_h * HOUR;
-        e.end_utc = e.start_utc + 1800;
-        e.attendee.email = "alex@client.example";
-        e.attendee.name = "Alex";
-        e.organizer.email = "jane@coach.example";
-        e.event_type_id = 731;
-        e.event_type_slug = "30min";
-        e.length_min = 30;
+        e.booking.start_utc = T0 + (int64_t)start_h * HOUR;
+        e.booking.end_utc = e.booking.start_utc + 1800;
+        e.booking.attendee.email = "alex@client.example";
+        e.booking.attendee.name = "Alex";
+        e.booking.organizer.email = "jane@coach.example";
+        e.booking.event_type_id = "731";
+        e.booking.event_type_slug = "30min";
+        e.booking.length_min = 30;
     }
     return e;
 }
@@ -81,8 +82,8 @@ static enum bk_err apply(struct bk_store *s, const struct bk_ext_event *e)
         bk_store_rollback(tx);
     bk_arena_release(&a);
     if (rc != BK_OK && rc != BK_E_RETRY)
-        fail_msg("apply %s %s: %s: %s", bk_ext_kind_name(e->kind), e->uid,
-                 bk_err_name(rc), err.msg);
+        fail_msg("apply %s %s: %s: %s", bk_ext_kind_name(e->kind),
+                 e->booking.uid, bk_err_name(rc), err.msg);
     return rc;
 }
 
@@ -224,8 +225,8 @@ static void every_order(const struct bk_ext_event *evs, int n,
 static void test_create_cancel(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_CANCELLED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CANCELLED, "A", NULL, 0, true),
     };
     struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A"};
     (void)state;
@@ -237,8 +238,8 @@ static void test_cancel_without_data_waits_for_create(void **state)
     /* A cancellation that says nothing but the uid must wait for the
      * creation instead of failing or being dropped. */
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_CANCELLED, "A", NULL, 0, false),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CANCELLED, "A", NULL, 0, false),
     };
     struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A"};
     (void)state;
@@ -248,9 +249,9 @@ static void test_cancel_without_data_waits_for_create(void **state)
 static void test_duplicate_create_after_cancel(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_CANCELLED, "A", NULL, 0, true),
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CANCELLED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
     };
     struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A"};
     (void)state;
@@ -260,9 +261,9 @@ static void test_duplicate_create_after_cancel(void **state)
 static void test_reschedule_then_cancel(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_RESCHEDULED, "B", "A", 5, true),
-        ev(BK_EXT_CANCELLED, "B", NULL, 5, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+        ev(BK_EXT_BOOKING_CANCELLED, "B", NULL, 5, true),
     };
     struct expect x = {0, 0, BK_BOOKING_CANCELLED, "B"};
     (void)state;
@@ -272,9 +273,9 @@ static void test_reschedule_then_cancel(void **state)
 static void test_reschedule_chain(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_RESCHEDULED, "B", "A", 5, true),
-        ev(BK_EXT_RESCHEDULED, "C", "B", 9, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "C", "B", 9, true),
     };
     struct expect x = {1, T0 + 9 * HOUR, BK_BOOKING_CONFIRMED, "C"};
     (void)state;
@@ -284,10 +285,10 @@ static void test_reschedule_chain(void **state)
 static void test_reschedule_chain_then_cancel(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_RESCHEDULED, "B", "A", 5, true),
-        ev(BK_EXT_RESCHEDULED, "C", "B", 9, true),
-        ev(BK_EXT_CANCELLED, "C", NULL, 9, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "C", "B", 9, true),
+        ev(BK_EXT_BOOKING_CANCELLED, "C", NULL, 9, true),
     };
     struct expect x = {0, 0, BK_BOOKING_CANCELLED, "C"};
     (void)state;
@@ -297,8 +298,8 @@ static void test_reschedule_chain_then_cancel(void **state)
 static void test_created_then_ended(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_ENDED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_MEETING_ENDED, "A", NULL, 0, true),
     };
     struct expect x = {1, T0, BK_BOOKING_COMPLETED, "A"};
     (void)state;
@@ -308,9 +309,9 @@ static void test_created_then_ended(void **state)
 static void test_rescheduled_then_ended(void **state)
 {
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_RESCHEDULED, "B", "A", 5, true),
-        ev(BK_EXT_ENDED, "B", NULL, 5, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+        ev(BK_EXT_MEETING_ENDED, "B", NULL, 5, true),
     };
     struct expect x = {1, T0 + 5 * HOUR, BK_BOOKING_COMPLETED, "B"};
     (void)state;
@@ -321,8 +322,8 @@ static void test_reschedule_keeping_uid(void **state)
 {
     /* Applied in order only: a reschedule without a new uid moves it. */
     struct bk_ext_event evs[] = {
-        ev(BK_EXT_CREATED, "A", NULL, 0, true),
-        ev(BK_EXT_RESCHEDULED, "A", NULL, 7, true),
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "A", NULL, 7, true),
     };
     int order[] = {0, 1};
     struct expect x = {1, T0 + 7 * HOUR, BK_BOOKING_CONFIRMED, "A"};
@@ -330,6 +331,116 @@ static void test_reschedule_keeping_uid(void **state)
     (void)state;
     deliver(s, evs, order, 2, false);
     check(s, &x, "in order");
+    bk_store_free(s);
+}
+
+/* A kind the ledger does not apply is a permanent error that names it. */
+static void test_unknown_kind_refused(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_ext_event e = ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true);
+    struct bk_tx *tx = NULL;
+    struct bk_arena a;
+    struct bk_sync_outcome out;
+    struct bk_errbuf err;
+    (void)state;
+
+    bk_arena_init(&a);
+    e.kind = (enum bk_ext_kind)BK_EXT_KIND_COUNT; /* a later build's kind */
+    assert_int_equal(bk_store_begin(s, BK_TX_WRITE, &tx, &err), BK_OK);
+    assert_int_equal(bk_ledger_sync_apply(tx, &e, T0, &a, &out, &err),
+                     BK_E_INVALID);
+    assert_non_null(strstr(err.msg, "not applied"));
+    assert_non_null(strstr(err.msg, "calcom"));
+    bk_store_rollback(tx);
+    bk_arena_release(&a);
+    bk_store_free(s);
+}
+
+/* Imported hosts and event types are named after the event's provider
+ * (its table row), not after Cal.com. */
+static void test_imports_named_after_provider(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_ext_event e = ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true);
+    struct bk_tx *tx = NULL;
+    struct bk_arena a;
+    struct bk_errbuf err;
+    struct bk_booking b;
+    struct bk_event_type et;
+    struct bk_link l;
+    struct bk_host h;
+    (void)state;
+
+    bk_arena_init(&a);
+    e.provider = "acme";
+    e.provider_display = "Acme Scheduling";
+    e.source = BK_SOURCE_CALENDLY;
+    e.booking.event_type_id = "https://api.acme.example/event_types/XYZ";
+    e.booking.event_type_slug = NULL;
+    e.booking.organizer.username = "jane";
+    assert_int_equal(apply(s, &e), BK_OK);
+    assert_int_equal(bk_store_begin(s, BK_TX_READ, &tx, &err), BK_OK);
+    assert_int_equal(
+        bk_store_link_find(tx, "acme", "booking_uid", "A", &a, &l, &err),
+        BK_OK);
+    assert_int_equal(bk_store_booking_get(tx, l.entity_id, &a, &b, &err),
+                     BK_OK);
+    assert_int_equal(b.source, BK_SOURCE_CALENDLY);
+    assert_string_equal(b.event_type_slug, "acme-imported");
+    assert_int_equal(
+        bk_store_event_type_get(tx, b.event_type_id, &a, &et, &err), BK_OK);
+    assert_string_equal(et.title, "Imported from Acme Scheduling");
+    assert_string_equal(bk_event_type_external_id(&et, "acme"),
+                        "https://api.acme.example/event_types/XYZ");
+    assert_int_equal(bk_store_host_get(tx, b.host_id, &a, &h, &err), BK_OK);
+    assert_string_equal(h.slug, "acme-jane");
+    bk_store_rollback(tx);
+    bk_arena_release(&a);
+    bk_store_free(s);
+}
+
+/* A booking of a mapped provider event type lands on the mapped one. */
+static void test_mapped_event_type(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_ext_event e = ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true);
+    struct bk_tx *tx = NULL;
+    struct bk_arena a;
+    struct bk_errbuf err;
+    struct bk_host h = {.slug = "jane",
+                        .name = "Jane",
+                        .email = "jane@coach.example",
+                        .timezone = "UTC"};
+    struct bk_event_type et;
+    struct bk_booking b;
+    struct bk_link l;
+    int64_t et_id;
+    (void)state;
+
+    bk_arena_init(&a);
+    memset(&et, 0, sizeof(et));
+    assert_int_equal(bk_store_begin(s, BK_TX_WRITE, &tx, &err), BK_OK);
+    assert_int_equal(bk_store_host_insert(tx, &h, &h.id, &err), BK_OK);
+    et.slug = "consult";
+    et.title = "Consultation";
+    et.host_id = h.id;
+    et.rules.duration_min = 30;
+    et.active = true;
+    assert_int_equal(bk_event_type_external_set(&et, "calcom", "731"), BK_OK);
+    assert_int_equal(bk_store_event_type_insert(tx, &et, &et_id, &err), BK_OK);
+    assert_int_equal(bk_store_commit(tx, &err), BK_OK);
+    assert_int_equal(apply(s, &e), BK_OK);
+    assert_int_equal(bk_store_begin(s, BK_TX_READ, &tx, &err), BK_OK);
+    assert_int_equal(
+        bk_store_link_find(tx, "calcom", "booking_uid", "A", &a, &l, &err),
+        BK_OK);
+    assert_int_equal(bk_store_booking_get(tx, l.entity_id, &a, &b, &err),
+                     BK_OK);
+    assert_int_equal(b.event_type_id, et_id);
+    assert_int_equal(b.host_id, h.id);
+    bk_store_rollback(tx);
+    bk_arena_release(&a);
     bk_store_free(s);
 }
 
@@ -345,6 +456,9 @@ int main(void)
         cmocka_unit_test(test_created_then_ended),
         cmocka_unit_test(test_rescheduled_then_ended),
         cmocka_unit_test(test_reschedule_keeping_uid),
+        cmocka_unit_test(test_unknown_kind_refused),
+        cmocka_unit_test(test_imports_named_after_provider),
+        cmocka_unit_test(test_mapped_event_type),
     };
     char cmd[128];
     int rc;

@@ -61,7 +61,7 @@ static void sign(const char *body, size_t len, const char *secret, char out[65])
 static enum bk_err verify(const char *body, size_t len, const char *sig)
 {
     struct headers h = {sig};
-    struct bk_webhook_input in = {body, len, header, &h, 0};
+    struct bk_webhook_input in = {body, len, header, &h, 0, NULL};
     return bk_webhook_calcom.verify(&in, SECRET, NULL);
 }
 
@@ -101,6 +101,34 @@ static void test_signature(void **state)
     free(body);
 }
 
+/* The provider's steps work on the body parsed once (as the intake and
+ * the apply job do). */
+static enum bk_err identify_body(const char *body, size_t len,
+                                 struct bk_arena *a, struct bk_webhook_id *id,
+                                 struct bk_errbuf *err)
+{
+    json_t *doc = NULL;
+    enum bk_err e = bk_webhooks_parse(body, len, &doc, err);
+
+    if (!e)
+        e = bk_webhook_calcom.identify(doc, a, id, err);
+    json_decref(doc);
+    return e;
+}
+
+static enum bk_err normalize_body(const char *body, size_t len,
+                                  struct bk_arena *a, struct bk_ext_event *ev,
+                                  struct bk_errbuf *err)
+{
+    json_t *doc = NULL;
+    enum bk_err e = bk_webhooks_parse(body, len, &doc, err);
+
+    if (!e)
+        e = bk_webhook_calcom.normalize(doc, a, ev, err);
+    json_decref(doc);
+    return e;
+}
+
 static void test_identify(void **state)
 {
     struct bk_arena a;
@@ -111,8 +139,7 @@ static void test_identify(void **state)
 
     bk_arena_init(&a);
     body = load("booking_created.json", &len);
-    assert_int_equal(bk_webhook_calcom.identify(body, len, &a, &id, NULL),
-                     BK_OK);
+    assert_int_equal(identify_body(body, len, &a, &id, NULL), BK_OK);
     assert_string_equal(id.type, "BOOKING_CREATED");
     assert_true(id.known);
     assert_string_equal(id.delivery_key, "BOOKING_CREATED:"
@@ -122,8 +149,7 @@ static void test_identify(void **state)
 
     /* The flat shape keys on the booking row's uid and createdAt. */
     body = load("meeting_ended_flat.json", &len);
-    assert_int_equal(bk_webhook_calcom.identify(body, len, &a, &id, NULL),
-                     BK_OK);
+    assert_int_equal(identify_body(body, len, &a, &id, NULL), BK_OK);
     assert_string_equal(id.type, "MEETING_ENDED");
     assert_true(id.known);
     assert_string_equal(id.delivery_key, "MEETING_ENDED:"
@@ -132,19 +158,19 @@ static void test_identify(void **state)
     free(body);
 
     body = load("booking_requested.json", &len);
-    assert_int_equal(bk_webhook_calcom.identify(body, len, &a, &id, NULL),
-                     BK_OK);
+    assert_int_equal(identify_body(body, len, &a, &id, NULL), BK_OK);
     assert_string_equal(id.type, "BOOKING_REQUESTED");
     assert_false(id.known);
     free(body);
 
-    /* No uid or createdAt: the key is the body's hash. */
+    /* No uid or createdAt: no key; the intake uses the body's hash. */
     {
         const char *b = "{\"triggerEvent\":\"PING\",\"payload\":{}}";
-        assert_int_equal(
-            bk_webhook_calcom.identify(b, strlen(b), &a, &id, NULL), BK_OK);
-        assert_int_equal(strncmp(id.delivery_key, "sha256:", 7), 0);
-        assert_int_equal(strlen(id.delivery_key), 7 + 64);
+        const char *key = bk_webhooks_body_key(b, strlen(b), &a);
+        assert_int_equal(identify_body(b, strlen(b), &a, &id, NULL), BK_OK);
+        assert_null(id.delivery_key);
+        assert_int_equal(strncmp(key, "sha256:", 7), 0);
+        assert_int_equal(strlen(key), 7 + 64);
     }
     bk_arena_release(&a);
 }
@@ -154,7 +180,7 @@ static enum bk_err ident(struct bk_arena *a, const char *body,
 {
     struct bk_webhook_id id;
     bk_errbuf_clear(err);
-    return bk_webhook_calcom.identify(body, strlen(body), a, &id, err);
+    return identify_body(body, strlen(body), a, &id, err);
 }
 
 static void test_identify_bad(void **state)
@@ -198,29 +224,29 @@ static void test_normalize_created(void **state)
     (void)state;
 
     bk_arena_init(&a);
-    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
-                     BK_OK);
-    assert_int_equal(ev.kind, BK_EXT_CREATED);
+    assert_int_equal(normalize_body(body, len, &a, &ev, NULL), BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_BOOKING_CREATED);
     assert_int_equal(ev.source, BK_SOURCE_CALCOM);
     assert_string_equal(ev.provider, "calcom");
-    assert_string_equal(ev.uid, "bFJeNb2uX8ANpT3JL5EfXw");
-    assert_null(ev.previous_uid);
-    assert_string_equal(ev.booking_id, "91");
+    assert_string_equal(ev.provider_display, "Cal.com");
+    assert_string_equal(ev.booking.uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_null(ev.booking.previous_uid);
+    assert_string_equal(ev.booking.booking_id, "91");
     assert_int_equal(bk_rfc3339_parse("2026-12-02T09:00:00Z", &t, NULL), BK_OK);
-    assert_int_equal(ev.start_utc, t);
-    assert_int_equal(ev.end_utc, t + 1800);
-    assert_string_equal(ev.attendee.email, "alex@client.example");
-    assert_string_equal(ev.attendee.name, "Alex Attendee");
-    assert_string_equal(ev.attendee.timezone, "America/New_York");
-    assert_string_equal(ev.organizer.email, "jane@coach.example");
-    assert_string_equal(ev.organizer.username, "jane");
-    assert_int_equal(ev.event_type_id, 731);
-    assert_string_equal(ev.event_type_slug, "30min");
-    assert_string_equal(ev.event_type_title, "30 Min Meeting");
-    assert_int_equal(ev.length_min, 30);
-    assert_string_equal(ev.notes, "Looking forward to it");
-    assert_string_equal(ev.location, "integrations:daily");
-    assert_string_equal(ev.meeting_url,
+    assert_int_equal(ev.booking.start_utc, t);
+    assert_int_equal(ev.booking.end_utc, t + 1800);
+    assert_string_equal(ev.booking.attendee.email, "alex@client.example");
+    assert_string_equal(ev.booking.attendee.name, "Alex Attendee");
+    assert_string_equal(ev.booking.attendee.timezone, "America/New_York");
+    assert_string_equal(ev.booking.organizer.email, "jane@coach.example");
+    assert_string_equal(ev.booking.organizer.username, "jane");
+    assert_string_equal(ev.booking.event_type_id, "731");
+    assert_string_equal(ev.booking.event_type_slug, "30min");
+    assert_string_equal(ev.booking.event_type_title, "30 Min Meeting");
+    assert_int_equal(ev.booking.length_min, 30);
+    assert_string_equal(ev.booking.notes, "Looking forward to it");
+    assert_string_equal(ev.booking.location, "integrations:daily");
+    assert_string_equal(ev.booking.meeting_url,
                         "https://app.cal.com/video/bFJeNb2uX8ANpT3JL5EfXw");
     free(body);
     bk_arena_release(&a);
@@ -236,38 +262,34 @@ static void test_normalize_other_triggers(void **state)
 
     bk_arena_init(&a);
     body = load("booking_rescheduled.json", &len);
-    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
-                     BK_OK);
-    assert_int_equal(ev.kind, BK_EXT_RESCHEDULED);
-    assert_string_equal(ev.uid, "r2NewUid9bbQ4pDoWkZ1yq");
-    assert_string_equal(ev.previous_uid, "bFJeNb2uX8ANpT3JL5EfXw");
-    assert_string_equal(ev.booking_id, "92");
+    assert_int_equal(normalize_body(body, len, &a, &ev, NULL), BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_BOOKING_RESCHEDULED);
+    assert_string_equal(ev.booking.uid, "r2NewUid9bbQ4pDoWkZ1yq");
+    assert_string_equal(ev.booking.previous_uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_string_equal(ev.booking.booking_id, "92");
     free(body);
 
     body = load("booking_cancelled.json", &len);
-    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
-                     BK_OK);
-    assert_int_equal(ev.kind, BK_EXT_CANCELLED);
-    assert_string_equal(ev.cancellation_reason, "Something came up");
+    assert_int_equal(normalize_body(body, len, &a, &ev, NULL), BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_BOOKING_CANCELLED);
+    assert_string_equal(ev.booking.cancellation_reason, "Something came up");
     free(body);
 
     /* The flat shape: the row's id, responses with plain values. */
     body = load("meeting_ended_flat.json", &len);
-    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
-                     BK_OK);
-    assert_int_equal(ev.kind, BK_EXT_ENDED);
-    assert_string_equal(ev.uid, "bFJeNb2uX8ANpT3JL5EfXw");
-    assert_string_equal(ev.booking_id, "91");
-    assert_string_equal(ev.attendee.email, "alex@client.example");
-    assert_string_equal(ev.attendee.name, "Alex Attendee");
-    assert_true(ev.end_utc - ev.start_utc == 1800);
+    assert_int_equal(normalize_body(body, len, &a, &ev, NULL), BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_MEETING_ENDED);
+    assert_string_equal(ev.booking.uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_string_equal(ev.booking.booking_id, "91");
+    assert_string_equal(ev.booking.attendee.email, "alex@client.example");
+    assert_string_equal(ev.booking.attendee.name, "Alex Attendee");
+    assert_true(ev.booking.end_utc - ev.booking.start_utc == 1800);
     free(body);
 
     body = load("meeting_ended_wrapped.json", &len);
-    assert_int_equal(bk_webhook_calcom.normalize(body, len, &a, &ev, NULL),
-                     BK_OK);
-    assert_int_equal(ev.kind, BK_EXT_ENDED);
-    assert_string_equal(ev.uid, "bFJeNb2uX8ANpT3JL5EfXw");
+    assert_int_equal(normalize_body(body, len, &a, &ev, NULL), BK_OK);
+    assert_int_equal(ev.kind, BK_EXT_MEETING_ENDED);
+    assert_string_equal(ev.booking.uid, "bFJeNb2uX8ANpT3JL5EfXw");
     free(body);
     bk_arena_release(&a);
 }
@@ -276,7 +298,7 @@ static enum bk_err norm(struct bk_arena *a, const char *body,
                         struct bk_ext_event *ev, struct bk_errbuf *err)
 {
     bk_errbuf_clear(err);
-    return bk_webhook_calcom.normalize(body, strlen(body), a, ev, err);
+    return normalize_body(body, strlen(body), a, ev, err);
 }
 
 static void test_normalize_bad(void **state)
@@ -351,7 +373,7 @@ static void test_normalize_bad(void **state)
                           "\"payload\":{\"uid\":\"u1\"}}",
                           &ev, &err),
                      BK_OK);
-    assert_int_equal(ev.start_utc, 0);
+    assert_int_equal(ev.booking.start_utc, 0);
     /* Unknown triggers are not normalized. */
     assert_int_equal(norm(&a, "{\"triggerEvent\":\"BOOKING_PAID\"}", &ev, &err),
                      BK_E_INVALID);
@@ -367,10 +389,88 @@ static void test_normalize_bad(void **state)
              "\"javascript:alert(1)\"},\"length\":-5}}",
              &ev, &err),
         BK_OK);
-    assert_null(ev.attendee.timezone);
-    assert_null(ev.meeting_url);
-    assert_int_equal(ev.length_min, 0);
+    assert_null(ev.booking.attendee.timezone);
+    assert_null(ev.booking.meeting_url);
+    assert_int_equal(ev.booking.length_min, 0);
     bk_arena_release(&a);
+}
+
+/* The normalized event stored with a delivery reads back the same; other
+ * versions and other providers' are not read. */
+static void test_event_round_trip(void **state)
+{
+    struct bk_arena a;
+    struct bk_ext_event ev, back;
+    struct bk_errbuf err;
+    const char *text;
+    size_t len;
+    char *body = load("booking_rescheduled.json", &len);
+    (void)state;
+
+    bk_arena_init(&a);
+    assert_int_equal(normalize_body(body, len, &a, &ev, NULL), BK_OK);
+    text = bk_webhooks_event_encode(&ev, &a);
+    assert_non_null(text);
+    assert_non_null(strstr(text, "\"version\":1"));
+    assert_int_equal(
+        bk_webhooks_event_decode(text, &bk_webhook_calcom, &a, &back, &err),
+        BK_OK);
+    assert_int_equal(back.kind, ev.kind);
+    assert_string_equal(back.provider, "calcom");
+    assert_string_equal(back.provider_display, "Cal.com");
+    assert_int_equal(back.source, BK_SOURCE_CALCOM);
+    assert_string_equal(back.booking.uid, ev.booking.uid);
+    assert_string_equal(back.booking.previous_uid, ev.booking.previous_uid);
+    assert_string_equal(back.booking.booking_id, ev.booking.booking_id);
+    assert_int_equal(back.booking.start_utc, ev.booking.start_utc);
+    assert_int_equal(back.booking.end_utc, ev.booking.end_utc);
+    assert_string_equal(back.booking.attendee.email, ev.booking.attendee.email);
+    assert_string_equal(back.booking.organizer.username,
+                        ev.booking.organizer.username);
+    assert_string_equal(back.booking.event_type_id, ev.booking.event_type_id);
+    assert_int_equal(back.booking.length_min, ev.booking.length_min);
+    /* The same text again: encoding is deterministic. */
+    assert_string_equal(bk_webhooks_event_encode(&back, &a), text);
+
+    assert_int_equal(bk_webhooks_event_decode("{\"version\":2,\"kind\":"
+                                              "\"created\",\"provider\":"
+                                              "\"calcom\",\"booking\":{"
+                                              "\"uid\":\"x\"}}",
+                                              &bk_webhook_calcom, &a, &back,
+                                              &err),
+                     BK_E_INVALID);
+    assert_int_equal(bk_webhooks_event_decode("{\"version\":1,\"kind\":"
+                                              "\"created\",\"provider\":"
+                                              "\"stripe\",\"booking\":{"
+                                              "\"uid\":\"x\"}}",
+                                              &bk_webhook_calcom, &a, &back,
+                                              &err),
+                     BK_E_INVALID);
+    assert_int_equal(bk_webhooks_event_decode("{\"version\":1,\"kind\":"
+                                              "\"paid\",\"provider\":"
+                                              "\"calcom\"}",
+                                              &bk_webhook_calcom, &a, &back,
+                                              &err),
+                     BK_E_INVALID);
+    assert_int_equal(bk_webhooks_event_decode("not json", &bk_webhook_calcom,
+                                              &a, &back, &err),
+                     BK_E_INVALID);
+    assert_int_equal(
+        bk_webhooks_event_decode(NULL, &bk_webhook_calcom, &a, &back, &err),
+        BK_E_INVALID);
+    free(body);
+    bk_arena_release(&a);
+}
+
+/* Names accepted in event types' external_ids. */
+static void test_provider_names(void **state)
+{
+    (void)state;
+    assert_true(bk_webhooks_provider_known("calcom"));
+    assert_true(bk_webhooks_provider_known("calendly"));
+    assert_false(bk_webhooks_provider_known("calcomm"));
+    assert_false(bk_webhooks_provider_known(""));
+    assert_false(bk_webhooks_provider_known(NULL));
 }
 
 int main(void)
@@ -382,6 +482,8 @@ int main(void)
         cmocka_unit_test(test_normalize_created),
         cmocka_unit_test(test_normalize_other_triggers),
         cmocka_unit_test(test_normalize_bad),
+        cmocka_unit_test(test_event_round_trip),
+        cmocka_unit_test(test_provider_names),
     };
     bk_tz_init();
     return cmocka_run_group_tests(tests, NULL, NULL);

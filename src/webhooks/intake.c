@@ -1,0 +1,136 @@
+/* webhooks/intake.c — one delivery from the wire to the inbox: the
+ * provider's secret, its signature over the raw bytes, the content type,
+ * one parse of the body, identify and normalize on that parsed document,
+ * and the delivery stored durably with its normalized event before anyone
+ * answers 2xx (DESIGN.md principle 2). A bad or missing signature stores
+ * nothing; a delivery that verifies but cannot be applied (malformed JSON,
+ * a missing field) is stored as failed, for an admin to inspect. The HTTP
+ * side (reading the request, the answer's status and body) is
+ * api/webhooks.c's. */
+#include <string.h>
+#include <strings.h>
+
+#include "webhooks/webhooks.h"
+#include "base/log.h"
+#include "base/banned.h"
+
+static bool json_content(const struct bk_webhook_input *in)
+{
+    const char *ct = in->header(in->header_ctx, "Content-Type");
+    size_t n = strlen("application/json");
+
+    return ct && strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Identifies and normalizes the body into item, parsing it once. A problem
+ * is returned (and described in why) for the delivery to be stored as
+ * failed. */
+static enum bk_err examine(const struct bk_webhook_provider *p,
+                           const struct bk_webhook_input *in,
+                           struct bk_arena *arena, struct bk_webhook_id *id,
+                           struct bk_inbox_item *item, struct bk_errbuf *why)
+{
+    struct bk_ext_event ev;
+    json_t *doc = NULL;
+    enum bk_err e;
+
+    memset(id, 0, sizeof(*id));
+    e = bk_webhooks_parse(in->body, in->body_len, &doc, why);
+    if (!e)
+        e = p->identify(doc, arena, id, why);
+    if (e) {
+        /* Unidentifiable: keyed by the body's hash so a resend is a
+         * replay. */
+        memset(id, 0, sizeof(*id));
+        goto out;
+    }
+    if (!id->known) {
+        item->status = BK_DELIVERY_IGNORED;
+        goto out;
+    }
+    e = p->normalize(doc, arena, &ev, why);
+    if (!e)
+        item->normalized = bk_webhooks_event_encode(&ev, arena);
+out:
+    json_decref(doc);
+    return e;
+}
+
+enum bk_err bk_webhooks_intake(const struct bk_webhook_registry *reg,
+                               struct bk_inbox *inbox, const char *name,
+                               const struct bk_webhook_input *in,
+                               struct bk_arena *arena,
+                               struct bk_webhook_intake *out,
+                               struct bk_errbuf *err)
+{
+    const struct bk_webhook_provider *p;
+    const char *secret = NULL;
+    struct bk_webhook_id id;
+    struct bk_inbox_item item;
+    struct bk_inbox_result res;
+    enum bk_err e;
+
+    memset(out, 0, sizeof(*out));
+    bk_errbuf_clear(&out->why);
+    p = bk_webhooks_find(reg, name, &secret);
+    if (!p)
+        return bk_fail(err, BK_E_NOT_FOUND, "no webhook provider '%s'", name);
+    out->provider = p;
+    if (!secret || !inbox) {
+        bk_log_warn("webhooks: refused a %s delivery: %s is not set, and "
+                    "unsigned deliveries are never accepted",
+                    p->name, p->secret_env);
+        bk_fail(err, BK_E_UNAVAILABLE,
+                "webhooks from %s are not configured on this server (%s is "
+                "not set)",
+                p->name, p->secret_env);
+        bk_errbuf_code(err, "not_configured");
+        return BK_E_UNAVAILABLE;
+    }
+    e = p->verify(in, secret, err);
+    if (e) {
+        bk_log_warn("webhooks: %s delivery refused from %s: %s", p->name,
+                    in->remote_addr ? in->remote_addr : "?",
+                    err ? err->msg : "");
+        return BK_E_UNAUTHORIZED;
+    }
+    if (!json_content(in))
+        return bk_fail(err, BK_E_UNSUPPORTED_MEDIA,
+                       "expected Content-Type: application/json");
+
+    memset(&item, 0, sizeof(item));
+    item.provider = p->name;
+    item.payload = in->body;
+    item.payload_len = in->body_len;
+    item.status = BK_DELIVERY_RECEIVED;
+    out->problem = examine(p, in, arena, &id, &item, &out->why);
+    if (out->problem) {
+        item.status = BK_DELIVERY_FAILED;
+        item.normalized = NULL;
+        item.error =
+            out->why.field[0]
+                ? bk_arena_printf(arena, "%s: %s", out->why.field, out->why.msg)
+                : out->why.msg;
+    }
+    item.type = id.type;
+    item.subject = out->problem ? NULL : id.subject;
+    item.delivery_key = id.delivery_key;
+    if (!item.delivery_key)
+        item.delivery_key = bk_webhooks_body_key(in->body, in->body_len, arena);
+
+    e = bk_inbox_store(inbox, &item, arena, &res, err);
+    if (e) {
+        /* Nothing was stored: the provider should send it again. */
+        bk_log_error("webhooks: a %s delivery could not be stored: %s", p->name,
+                     err ? err->msg : "");
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "the delivery could not be stored; send it again "
+                       "shortly");
+    }
+    out->delivery = res.public_id;
+    out->type = id.type;
+    out->duplicate = res.existed;
+    out->status = item.status;
+    return BK_OK;
+}
