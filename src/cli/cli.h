@@ -10,6 +10,9 @@
 
 #include "base/err.h"
 #include "base/log.h"
+#include "jobs/jobs.h"
+
+struct bk_webhook_registry;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -46,6 +49,19 @@ void bk_config_report_database(const struct bk_config *cfg,
 
 /* Prints "bookingd: VARIABLE: message" for a failed bk_config_load. */
 void bk_config_report(const struct bk_errbuf *err);
+
+/* What the job kinds' handlers borrow (each must outlive the worker
+ * pool). */
+struct bk_cli_job_env {
+    const struct bk_webhook_registry *webhooks;
+};
+
+#define BK_CLI_JOB_KINDS_MAX 16
+
+/* Fills out with every job kind this binary runs, from the one table in
+ * kinds.c, and returns how many. The kinds borrow env's fields. */
+size_t bk_cli_job_kinds(const struct bk_cli_job_env *env,
+                        struct bk_job_kind out[BK_CLI_JOB_KINDS_MAX]);
 
 int bk_cli_serve(int argc, char **argv);
 int bk_cli_migrate(int argc, char **argv);

@@ -213,6 +213,16 @@ enum bk_err bk_jobs_start(struct bk_store *store,
         cfg->retry_base_ms < 1 || cfg->retry_max_ms < cfg->retry_base_ms ||
         cfg->idle_poll_ms < 1)
         return bk_fail(err, BK_E_CONFIG, "invalid job pool configuration");
+    for (size_t i = 0; i < n_kinds; i++) {
+        if (!kinds[i].name || !kinds[i].run)
+            return bk_fail(err, BK_E_CONFIG, "job kind %zu has no %s", i,
+                           kinds[i].name ? "handler" : "name");
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(kinds[i].name, kinds[j].name) == 0)
+                return bk_fail(err, BK_E_CONFIG,
+                               "job kind '%s' is registered twice",
+                               kinds[i].name);
+    }
     jobs = bk_xcalloc(1, sizeof(*jobs));
     jobs->store = store;
     jobs->cfg = *cfg;

@@ -50,8 +50,10 @@ struct bk_jobs_config {
 };
 
 /* Starts the workers. kinds (borrowed, must outlive the pool) maps job kinds
- * to handlers; a claimed job of an unknown kind goes dead. Returns an owned
- * pool; stop it with bk_jobs_free. */
+ * to handlers: the daemon's one table is cli/kinds.c. A claimed job of an
+ * unknown kind goes dead. BK_E_CONFIG for a kind without a name or run(),
+ * or a name registered twice. Returns an owned pool; stop it with
+ * bk_jobs_free. */
 BK_MUST_CHECK enum bk_err bk_jobs_start(struct bk_store *store,
                                         const struct bk_jobs_config *cfg,
                                         const struct bk_job_kind *kinds,

@@ -1,0 +1,269 @@
+/* tests/unit/jobs/test_jobs.c — the worker pool of jobs/jobs.c on a real
+ * store: the kinds table it is started with, every job run exactly once by
+ * several workers, and retries. The database: BOOKINGD_TEST_DATABASE_URL
+ * when set (a fresh PostgreSQL database, tests/pg-env.sh), otherwise SQLite
+ * files in a temporary directory: a new file per test, or on PostgreSQL
+ * one database for the suite, each test with kinds of its own and counting
+ * what changed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "base/time.h"
+#include "jobs/jobs.h"
+#include "store/store.h"
+
+static char dir[64];
+static int db_seq;
+static const char *pg_url;
+
+#define OK(call)                                                               \
+    do {                                                                       \
+        struct bk_errbuf err_;                                                 \
+        bk_errbuf_clear(&err_);                                                \
+        enum bk_err e_ = (call);                                               \
+        if (e_ != BK_OK)                                                       \
+            fail_msg("%s: %s: %s", #call, bk_err_name(e_), err_.msg);          \
+    } while (0)
+
+/* A store on an empty, migrated database. */
+static struct bk_store *fresh_store(void)
+{
+    char url[1024];
+    struct bk_store *s = NULL;
+    struct bk_errbuf err;
+
+    bk_errbuf_clear(&err);
+    if (pg_url)
+        snprintf(url, sizeof(url), "%s", pg_url);
+    else
+        snprintf(url, sizeof(url), "sqlite:%s/db%d", dir, db_seq++);
+    if (bk_store_open(url, 8, &s, &err) ||
+        bk_store_migrate(s, NULL, NULL, &err))
+        fail_msg("store: %s", err.msg);
+    return s;
+}
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* ---- A kind that counts its runs -------------------------------------- */
+
+#define MAX_JOBS 256
+
+struct counter {
+    pthread_mutex_t mu;
+    int runs[MAX_JOBS]; /* by the number in the payload */
+    int total;
+    int fail_first; /* the first run of every job fails (retry) */
+    int sleep_ms;   /* each run takes this long */
+};
+
+static enum bk_err count_run(void *ctx, struct bk_store *store,
+                             const struct bk_job *job, struct bk_arena *arena,
+                             struct bk_errbuf *err)
+{
+    struct counter *c = ctx;
+    struct bk_tx *tx = NULL;
+    int i = atoi(job->payload);
+    enum bk_err e;
+
+    (void)arena;
+    if (c->sleep_ms)
+        sleep_ms(c->sleep_ms);
+    if (c->fail_first && job->attempts == 1)
+        return bk_fail(err, BK_E_RETRY, "first attempt fails");
+    e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    if (!e) {
+        pthread_mutex_lock(&c->mu);
+        if (i >= 0 && i < MAX_JOBS)
+            c->runs[i]++;
+        c->total++;
+        pthread_mutex_unlock(&c->mu);
+    }
+    return e;
+}
+
+static void enqueue_n(struct bk_store *s, const char *kind, int n)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    int64_t id, now = bk_now_ms();
+    bool existed;
+
+    bk_errbuf_clear(&err);
+    if (bk_store_begin(s, BK_TX_QUEUE, &tx, &err))
+        fail_msg("begin: %s", err.msg);
+    for (int i = 0; i < n; i++) {
+        char key[32], payload[16];
+        snprintf(key, sizeof(key), "%s:%d", kind, i);
+        snprintf(payload, sizeof(payload), "%d", i);
+        if (bk_store_job_enqueue(tx, kind, key, payload, now, 5, now, &id,
+                                 &existed, &err))
+            fail_msg("enqueue: %s", err.msg);
+    }
+    if (bk_store_commit(tx, &err))
+        fail_msg("commit: %s", err.msg);
+}
+
+static void job_counts(struct bk_store *s, int64_t counts[4])
+{
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+
+    bk_errbuf_clear(&err);
+    if (bk_store_begin(s, BK_TX_READ, &tx, &err) ||
+        bk_store_job_counts(tx, counts, &err))
+        fail_msg("counts: %s", err.msg);
+    bk_store_rollback(tx);
+}
+
+/* Waits (bounded) until no job is pending or running. */
+static void wait_idle(struct bk_store *s, int timeout_ms)
+{
+    int64_t counts[4], until = bk_now_ms() + timeout_ms;
+
+    for (;;) {
+        job_counts(s, counts);
+        if (counts[BK_JOB_PENDING] == 0 && counts[BK_JOB_RUNNING] == 0)
+            return;
+        if (bk_now_ms() > until)
+            fail_msg("jobs not idle after %d ms: %lld pending, %lld running",
+                     timeout_ms, (long long)counts[BK_JOB_PENDING],
+                     (long long)counts[BK_JOB_RUNNING]);
+        sleep_ms(10);
+    }
+}
+
+static struct bk_jobs_config pool_config(int workers)
+{
+    struct bk_jobs_config cfg;
+
+    memset(&cfg, 0, sizeof(cfg));
+    cfg.workers = workers;
+    cfg.lease_ms = 30000;
+    cfg.retry_base_ms = 1;
+    cfg.retry_max_ms = 5;
+    cfg.idle_poll_ms = 50;
+    return cfg;
+}
+
+/* ---- Tests ------------------------------------------------------------- */
+
+/* The pool refuses a kinds table with a nameless or handler-less kind, or a
+ * name twice. */
+static void test_kinds_table_checked(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_job_kind kinds[2];
+    struct bk_jobs *jobs = NULL;
+    struct bk_errbuf err;
+    struct counter c;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    memset(kinds, 0, sizeof(kinds));
+    kinds[0] = (struct bk_job_kind){.name = "a", .run = count_run, .ctx = &c};
+    kinds[1] = kinds[0];
+    assert_int_equal(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err),
+                     BK_E_CONFIG);
+    assert_non_null(strstr(err.msg, "'a' is registered twice"));
+    assert_null(jobs);
+    kinds[1].name = NULL;
+    assert_int_equal(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err),
+                     BK_E_CONFIG);
+    kinds[1].name = "b";
+    kinds[1].run = NULL;
+    assert_int_equal(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err),
+                     BK_E_CONFIG);
+    kinds[1].run = count_run;
+    OK(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err_));
+    bk_jobs_free(jobs);
+    bk_store_free(s);
+}
+
+/* Several workers: every job runs exactly once; a job whose first attempt
+ * fails runs again and is done. */
+static void test_every_job_once(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(4);
+    struct bk_job_kind kinds[2];
+    struct bk_jobs *jobs = NULL;
+    struct counter c, f;
+    int64_t before[4], counts[4];
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    memset(&f, 0, sizeof(f));
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_mutex_init(&f.mu, NULL);
+    f.fail_first = 1;
+    kinds[0] = (struct bk_job_kind){.name = "c", .run = count_run, .ctx = &c};
+    kinds[1] = (struct bk_job_kind){.name = "f", .run = count_run, .ctx = &f};
+    job_counts(s, before);
+    enqueue_n(s, "c", 100);
+    enqueue_n(s, "f", 20);
+    OK(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err_));
+    wait_idle(s, 20000);
+    bk_jobs_free(jobs);
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(c.runs[i], 1);
+    for (int i = 0; i < 20; i++)
+        assert_int_equal(f.runs[i], 1);
+    job_counts(s, counts);
+    assert_int_equal(counts[BK_JOB_DONE] - before[BK_JOB_DONE], 120);
+    assert_int_equal(counts[BK_JOB_DEAD], before[BK_JOB_DEAD]);
+    pthread_mutex_destroy(&c.mu);
+    pthread_mutex_destroy(&f.mu);
+    bk_store_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_kinds_table_checked),
+        cmocka_unit_test(test_every_job_once),
+    };
+    const char *url = getenv("BOOKINGD_TEST_DATABASE_URL");
+    const char *tmp = getenv("TMPDIR");
+    int rc;
+
+    if (url && *url)
+        pg_url = url;
+    snprintf(dir, sizeof(dir), "%s/bk-jobs-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    for (int i = 0; i < db_seq; i++)
+        for (int k = 0; k < 3; k++) {
+            char path[128];
+            snprintf(path, sizeof(path), "%s/db%d%s", dir, i,
+                     (const char *[]){"", "-wal", "-shm"}[k]);
+            unlink(path);
+        }
+    rmdir(dir);
+    return rc;
+}
