@@ -1,7 +1,10 @@
 /* jobs/jobs.h — the worker pool behind the inbox and the outbox.
  * A job is a row written in the same transaction as the change that implies
- * it (store.h "Jobs"). Workers claim due jobs under a lease, run the kind's
- * handler, and record the outcome: done, retried later with exponential
+ * it (store.h "Jobs"). Workers claim due jobs under a lease — several in one
+ * transaction, into a queue local to the pool from which every idle worker
+ * takes; a claimed job that has not started within half its lease is given
+ * back rather than held (so it never waits here past its lease) — run the
+ * kind's handler, and record the outcome: done, retried later with exponential
  * backoff and jitter (core/backoff.h), or dead (out of attempts or a
  * permanent error) for an admin to inspect and replay. A job whose worker
  * died is claimed again when its lease expires; handlers are therefore
@@ -41,8 +44,13 @@ struct bk_job_kind {
     void *ctx; /* borrowed; passed to run and on_dead */
 };
 
+/* Jobs a worker claims in one transaction when none is waiting locally. */
+#define BK_JOBS_CLAIM_BATCH 4
+
 struct bk_jobs_config {
     int workers;           /* threads, 1..64 */
+    int claim_batch;       /* jobs per claim, 1..BK_STORE_CLAIM_MAX; 0:
+                              BK_JOBS_CLAIM_BATCH */
     int64_t lease_ms;      /* how long a claim lasts before it is retaken */
     int64_t retry_base_ms; /* first retry delay (before jitter) */
     int64_t retry_max_ms;  /* cap of the retry delay */

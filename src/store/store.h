@@ -438,6 +438,23 @@ BK_MUST_CHECK enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
                                              struct bk_arena *arena,
                                              struct bk_job *out,
                                              struct bk_errbuf *err);
+/* The most jobs one claim takes (bk_store_job_claim_batch). */
+#define BK_STORE_CLAIM_MAX 64
+/* Claims up to max (1..BK_STORE_CLAIM_MAX) due jobs in one statement, as
+ * bk_store_job_claim claims one, all under the same token and lease;
+ * *out (in arena) gets them in due order, *n how many. On PostgreSQL
+ * concurrent claims (any instance) skip each other's rows. BK_E_NOT_FOUND
+ * when nothing is due. Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms, int64_t lease_ms,
+                         int64_t token, int max, struct bk_arena *arena,
+                         struct bk_job **out, size_t *n, struct bk_errbuf *err);
+/* Gives back a claimed job that was not started: pending again, due as
+ * it was, its attempt uncounted. BK_E_STALE when the job is not running
+ * under token. */
+BK_MUST_CHECK enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id,
+                                               int64_t token, int64_t now_ms,
+                                               struct bk_errbuf *err);
 /* Marks the job done. BK_E_STALE when the job is not running under token
  * (its lease was lost): the caller must roll back. */
 BK_MUST_CHECK enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id,

@@ -103,7 +103,9 @@ static enum bk_err count_run(void *ctx, struct bk_store *store,
     return e;
 }
 
-static void enqueue_n(struct bk_store *s, const char *kind, int n)
+/* Enqueues n jobs of kind, due now, payloads "0".."n-1"; ids (may be NULL)
+ * gets their ids. */
+static void enqueue_n(struct bk_store *s, const char *kind, int n, int64_t *ids)
 {
     struct bk_tx *tx = NULL;
     struct bk_errbuf err;
@@ -120,6 +122,8 @@ static void enqueue_n(struct bk_store *s, const char *kind, int n)
         if (bk_store_job_enqueue(tx, kind, key, payload, now, 5, now, &id,
                                  &existed, &err))
             fail_msg("enqueue: %s", err.msg);
+        if (ids)
+            ids[i] = id;
     }
     if (bk_store_commit(tx, &err))
         fail_msg("commit: %s", err.msg);
@@ -222,8 +226,8 @@ static void test_every_job_once(void **state)
     kinds[0] = (struct bk_job_kind){.name = "c", .run = count_run, .ctx = &c};
     kinds[1] = (struct bk_job_kind){.name = "f", .run = count_run, .ctx = &f};
     job_counts(s, before);
-    enqueue_n(s, "c", 100);
-    enqueue_n(s, "f", 20);
+    enqueue_n(s, "c", 100, NULL);
+    enqueue_n(s, "f", 20, NULL);
     OK(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err_));
     wait_idle(s, 20000);
     bk_jobs_free(jobs);
@@ -239,11 +243,110 @@ static void test_every_job_once(void **state)
     bk_store_free(s);
 }
 
+/* One worker claims four jobs at once, and each takes longer than half the
+ * lease: the jobs behind the first are given back instead of being run
+ * late, claimed again, and each runs once, with one attempt counted. A
+ * second pool (another instance) claims what it can meanwhile: had the
+ * first held its jobs past their lease, the second would have taken them
+ * again and run them twice. */
+static void test_claimed_jobs_do_not_outlive_their_lease(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL, *other = NULL;
+    struct bk_jobs_config other_cfg;
+    struct bk_tx *tx = NULL;
+    struct bk_arena arena;
+    struct counter c;
+    int64_t ids[4];
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    pthread_mutex_init(&c.mu, NULL);
+    c.sleep_ms = 600; /* over half the lease, well within it */
+    cfg.lease_ms = 1000;
+    cfg.claim_batch = 4;
+    kind = (struct bk_job_kind){.name = "slow", .run = count_run, .ctx = &c};
+    other_cfg = cfg;
+    other_cfg.claim_batch = 1;
+    enqueue_n(s, "slow", 4, ids);
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
+    sleep_ms(20); /* the first claims all four */
+    OK(bk_jobs_start(s, &other_cfg, &kind, 1, &other, &err_));
+    wait_idle(s, 20000);
+    bk_jobs_free(jobs);
+    bk_jobs_free(other);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(c.runs[i], 1);
+    bk_arena_init(&arena);
+    OK(bk_store_begin(s, BK_TX_READ, &tx, &err_));
+    for (int i = 0; i < 4; i++) {
+        struct bk_job j;
+        OK(bk_store_job_get(tx, ids[i], &arena, &j, &err_));
+        assert_int_equal(j.status, BK_JOB_DONE);
+        assert_int_equal(j.attempts, 1);
+    }
+    bk_store_rollback(tx);
+    bk_arena_release(&arena);
+    pthread_mutex_destroy(&c.mu);
+    bk_store_free(s);
+}
+
+/* Stopping the pool gives back what it claimed and did not start: the
+ * jobs are pending again at once, not running until their lease ends. */
+static void test_stop_gives_back_claimed_jobs(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL;
+    struct counter c;
+    int64_t before[4], counts[4];
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    pthread_mutex_init(&c.mu, NULL);
+    c.sleep_ms = 300;
+    cfg.claim_batch = 4;
+    kind = (struct bk_job_kind){.name = "stop", .run = count_run, .ctx = &c};
+    job_counts(s, before);
+    enqueue_n(s, "stop", 4, NULL);
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
+    /* Until the worker has claimed (and started the first). */
+    for (int64_t until = bk_now_ms() + 10000;;) {
+        job_counts(s, counts);
+        if (counts[BK_JOB_RUNNING] - before[BK_JOB_RUNNING] == 4)
+            break;
+        if (bk_now_ms() > until)
+            fail_msg("the worker did not claim four jobs");
+        sleep_ms(5);
+    }
+    bk_jobs_free(jobs);
+    job_counts(s, counts);
+    assert_int_equal(counts[BK_JOB_RUNNING], before[BK_JOB_RUNNING]);
+    assert_int_equal(counts[BK_JOB_DONE] - before[BK_JOB_DONE], c.total);
+    assert_int_equal(counts[BK_JOB_PENDING] - before[BK_JOB_PENDING],
+                     4 - c.total);
+    assert_true(c.total >= 1 && c.total < 4);
+    /* What is left runs when a pool starts again. */
+    c.sleep_ms = 0;
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
+    wait_idle(s, 20000);
+    bk_jobs_free(jobs);
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(c.runs[i], 1);
+    pthread_mutex_destroy(&c.mu);
+    bk_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds_table_checked),
         cmocka_unit_test(test_every_job_once),
+        cmocka_unit_test(test_claimed_jobs_do_not_outlive_their_lease),
+        cmocka_unit_test(test_stop_gives_back_claimed_jobs),
     };
     const char *url = getenv("BOOKINGD_TEST_DATABASE_URL");
     const char *tmp = getenv("TMPDIR");

@@ -834,6 +834,95 @@ static void test_queue_mode(void **state)
     commit(f, tx);
 }
 
+/* Several due jobs in one claim: the earliest first (pending by run_at,
+ * then id, and expired leases among them), all under one token; a job
+ * given back is pending again with its attempt uncounted. On PostgreSQL a
+ * second claim meanwhile takes the rest, skipping the first's rows. */
+static void test_job_claim_batch(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx, *tx2;
+    struct bk_job *b = NULL, j;
+    size_t n = 0;
+    int64_t id[6];
+    bool existed;
+
+    tx = begin(f, BK_TX_QUEUE);
+    /* run_at: 300, 100, 200, 100, 5000 (not due), 150 (claimed below with
+     * a short lease, which then expires). */
+    static const int64_t run_at[6] = {300, 100, 200, 100, 5000, 150};
+    for (int i = 0; i < 6; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "b%d", i);
+        OK(f, bk_store_job_enqueue(tx, "k", key, key, run_at[i], 3, 10, &id[i],
+                                   &existed, &f->err));
+    }
+    commit(f, tx);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 150, 50, 7, &f->arena, &j, &f->err));
+    assert_int_equal(j.id, id[1]);
+    commit(f, tx);
+
+    /* At 400: id[1]'s lease (until 200) has expired. Due order: 1 (100,
+     * lease expired), 3 (100), 5 (150), 2 (200), 0 (300); four of them. */
+    tx = begin(f, BK_TX_QUEUE);
+    CHECK(f,
+          bk_store_job_claim_batch(tx, 400, 1000, 9, 0, &f->arena, &b, &n,
+                                   &f->err),
+          BK_E_INTERNAL);
+    OK(f, bk_store_job_claim_batch(tx, 400, 1000, 9, 4, &f->arena, &b, &n,
+                                   &f->err));
+    assert_int_equal(n, 4);
+    assert_int_equal(b[0].id, id[1]);
+    assert_int_equal(b[1].id, id[3]);
+    assert_int_equal(b[2].id, id[5]);
+    assert_int_equal(b[3].id, id[2]);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(b[i].status, BK_JOB_RUNNING);
+        assert_int_equal(b[i].lease_token, 9);
+        assert_int_equal(b[i].lease_until_ms, 1400);
+        assert_int_equal(b[i].attempts, i == 0 ? 2 : 1);
+    }
+    assert_string_equal(b[2].payload, "b5");
+    if (pg_url) {
+        tx2 = begin(f, BK_TX_QUEUE);
+        OK(f, bk_store_job_claim_batch(tx2, 400, 1000, 10, 4, &f->arena, &b, &n,
+                                       &f->err));
+        assert_int_equal(n, 1);
+        assert_int_equal(b[0].id, id[0]);
+        bk_store_rollback(tx2);
+    }
+    commit(f, tx);
+
+    /* Give two back: pending, due as before, the attempt uncounted. */
+    tx = begin(f, BK_TX_QUEUE);
+    CHECK(f, bk_store_job_release(tx, id[3], 8, 500, &f->err), BK_E_STALE);
+    OK(f, bk_store_job_release(tx, id[3], 9, 500, &f->err));
+    CHECK(f, bk_store_job_release(tx, id[3], 9, 500, &f->err), BK_E_STALE);
+    OK(f, bk_store_job_release(tx, id[1], 9, 500, &f->err));
+    OK(f, bk_store_job_get(tx, id[3], &f->arena, &j, &f->err));
+    assert_int_equal(j.status, BK_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    assert_int_equal(j.run_at_ms, 100);
+    assert_int_equal(j.lease_until_ms, 0);
+    assert_int_equal(j.updated_ms, 500);
+    OK(f, bk_store_job_get(tx, id[1], &f->arena, &j, &f->err));
+    assert_int_equal(j.attempts, 1); /* its expired first attempt counts */
+    /* The next claim takes them again, then job 0; not job 4. */
+    OK(f, bk_store_job_claim_batch(tx, 600, 1000, 11, 10, &f->arena, &b, &n,
+                                   &f->err));
+    assert_int_equal(n, 3);
+    assert_int_equal(b[0].id, id[1]);
+    assert_int_equal(b[1].id, id[3]);
+    assert_int_equal(b[2].id, id[0]);
+    CHECK(f,
+          bk_store_job_claim_batch(tx, 600, 1000, 12, 10, &f->arena, &b, &n,
+                                   &f->err),
+          BK_E_NOT_FOUND);
+    assert_int_equal(n, 0);
+    commit(f, tx);
+}
+
 struct singleton_arg {
     struct bk_store *store;
     int64_t key;
@@ -2923,6 +3012,7 @@ int main(void)
         T(test_miss_keeps_transaction),
         T(test_read_tx_refuses_writes),
         T(test_queue_mode),
+        T(test_job_claim_batch),
         T(test_try_singleton),
         T(test_serialization_failure),
         T(test_serialization_write_skew),
