@@ -30,6 +30,7 @@ struct bk_config {
     int64_t retry_base_ms;       /* BOOKINGD_JOB_RETRY_BASE_MS */
     int64_t retry_max_ms;        /* BOOKINGD_JOB_RETRY_MAX_MS */
     int64_t lease_ms;            /* BOOKINGD_JOB_LEASE_MS */
+    int64_t idle_poll_ms;        /* BOOKINGD_JOB_IDLE_POLL_MS */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the

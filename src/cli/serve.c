@@ -196,7 +196,7 @@ int bk_cli_serve(int argc, char **argv)
     jcfg.lease_ms = cfg.lease_ms;
     jcfg.retry_base_ms = cfg.retry_base_ms;
     jcfg.retry_max_ms = cfg.retry_max_ms;
-    jcfg.idle_poll_ms = 1000;
+    jcfg.idle_poll_ms = cfg.idle_poll_ms;
     memset(&icfg, 0, sizeof(icfg));
     icfg.max_batch = 256;
     icfg.max_queue = 4096;

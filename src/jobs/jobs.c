@@ -1,10 +1,14 @@
 /* jobs/jobs.c — worker threads: claim, run, record. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "jobs/jobs.h"
 #include "base/log.h"
@@ -36,7 +40,15 @@ struct bk_jobs {
     uint64_t wakeups; /* bumped by bk_jobs_wake, under lock */
     bool stopping;
     struct claimed *head, *tail; /* the local queue, under lock */
+    /* The listener thread (a database with several processes). */
+    pthread_t listener;
+    bool has_listener;
+    int stop_pipe[2]; /* written once at stop: wakes the listener */
 };
+
+/* Pauses between attempts to listen again, doubling. */
+#define LISTEN_RETRY_MIN_MS 100
+#define LISTEN_RETRY_MAX_MS 5000
 
 enum bk_err bk_jobs_finish(struct bk_tx *tx, const struct bk_job *job,
                            struct bk_errbuf *err)
@@ -321,6 +333,89 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Waits up to ms for the stop pipe; true when stopping. */
+static bool stop_wait(struct bk_jobs *jobs, int ms)
+{
+    struct pollfd p = {.fd = jobs->stop_pipe[0], .events = POLLIN};
+
+    return poll(&p, 1, ms) > 0;
+}
+
+/* Hears jobs committed by any instance (bk_store_job_notify) and wakes this
+ * pool's workers, on a connection of its own; connects again after a lost
+ * connection, with growing pauses, and wakes the workers once connected:
+ * what was committed meanwhile was not heard. */
+static void *listener(void *arg)
+{
+    struct bk_jobs *jobs = arg;
+    struct bk_store_listener *l = NULL;
+    struct bk_errbuf err;
+    int pause_ms = LISTEN_RETRY_MIN_MS;
+    bool warned = false;
+
+    for (;;) {
+        int n = 0;
+        enum bk_err e;
+
+        bk_errbuf_clear(&err);
+        if (!l) {
+            e = bk_store_job_listen(jobs->store, &l, &err);
+            if (e == BK_E_UNAVAILABLE)
+                break; /* SQLite: no other process to hear from */
+            if (e) {
+                if (!warned)
+                    bk_log_warn("jobs: cannot listen for jobs of other "
+                                "instances (retrying; until then they are "
+                                "seen within %lldms): %s",
+                                (long long)jobs->cfg.idle_poll_ms, err.msg);
+                warned = true;
+                if (stop_wait(jobs, pause_ms))
+                    break;
+                pause_ms = pause_ms * 2 > LISTEN_RETRY_MAX_MS
+                               ? LISTEN_RETRY_MAX_MS
+                               : pause_ms * 2;
+                continue;
+            }
+            if (warned)
+                bk_log_info("jobs: listening for jobs of other instances "
+                            "again");
+            warned = false;
+            pause_ms = LISTEN_RETRY_MIN_MS;
+            bk_jobs_wake(jobs);
+        }
+        e = bk_store_listener_wait(l, jobs->stop_pipe[0], 60000, &n, &err);
+        if (e) {
+            bk_log_warn("jobs: %s; listening again", err.msg);
+            warned = true;
+            bk_store_listener_free(l);
+            l = NULL;
+            continue;
+        }
+        if (stop_wait(jobs, 0))
+            break;
+        if (n)
+            bk_jobs_wake(jobs);
+    }
+    bk_store_listener_free(l);
+    return NULL;
+}
+
+/* Starts the listener thread (which ends at once on a database of one
+ * process). */
+static enum bk_err start_listener(struct bk_jobs *jobs, struct bk_errbuf *err)
+{
+    if (jobs->n_threads == 0)
+        return BK_OK; /* nobody to wake */
+    if (pipe(jobs->stop_pipe) != 0)
+        return bk_fail(err, BK_E_INTERNAL, "pipe: %s", strerror(errno));
+    fcntl(jobs->stop_pipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(jobs->stop_pipe[1], F_SETFD, FD_CLOEXEC);
+    if (pthread_create(&jobs->listener, NULL, listener, jobs) != 0)
+        return bk_fail(err, BK_E_INTERNAL, "cannot start the listener thread");
+    jobs->has_listener = true;
+    return BK_OK;
+}
+
 enum bk_err bk_jobs_start(struct bk_store *store,
                           const struct bk_jobs_config *cfg,
                           const struct bk_job_kind *kinds, size_t n_kinds,
@@ -328,9 +423,10 @@ enum bk_err bk_jobs_start(struct bk_store *store,
 {
     struct bk_jobs *jobs;
     pthread_condattr_t ca;
+    enum bk_err e;
 
     *out = NULL;
-    if (cfg->workers < 1 || cfg->workers > 64 || cfg->lease_ms < 100 ||
+    if (cfg->workers < 0 || cfg->workers > 64 || cfg->lease_ms < 100 ||
         cfg->retry_base_ms < 1 || cfg->retry_max_ms < cfg->retry_base_ms ||
         cfg->idle_poll_ms < 1 || cfg->claim_batch < 0 ||
         cfg->claim_batch > BK_STORE_CLAIM_MAX)
@@ -346,6 +442,7 @@ enum bk_err bk_jobs_start(struct bk_store *store,
                                kinds[i].name);
     }
     jobs = bk_xcalloc(1, sizeof(*jobs));
+    jobs->stop_pipe[0] = jobs->stop_pipe[1] = -1;
     jobs->store = store;
     jobs->cfg = *cfg;
     if (!jobs->cfg.claim_batch)
@@ -364,6 +461,11 @@ enum bk_err bk_jobs_start(struct bk_store *store,
             return bk_fail(err, BK_E_INTERNAL, "cannot start worker threads");
         }
         jobs->n_threads++;
+    }
+    e = start_listener(jobs, err);
+    if (e) {
+        bk_jobs_free(jobs);
+        return e;
     }
     *out = jobs;
     return BK_OK;
@@ -387,6 +489,14 @@ void bk_jobs_free(struct bk_jobs *jobs)
     jobs->stopping = true;
     pthread_cond_broadcast(&jobs->cond);
     pthread_mutex_unlock(&jobs->lock);
+    if (jobs->has_listener) {
+        if (write(jobs->stop_pipe[1], "x", 1) != 1)
+            bk_log_error("jobs: cannot stop the listener: %s", strerror(errno));
+        pthread_join(jobs->listener, NULL);
+    }
+    for (int i = 0; i < 2; i++)
+        if (jobs->stop_pipe[i] >= 0)
+            close(jobs->stop_pipe[i]);
     for (int i = 0; i < jobs->n_threads; i++)
         pthread_join(jobs->threads[i], NULL);
     /* Claimed and not started: for the next worker, here or elsewhere. */

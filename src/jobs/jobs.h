@@ -48,7 +48,8 @@ struct bk_job_kind {
 #define BK_JOBS_CLAIM_BATCH 4
 
 struct bk_jobs_config {
-    int workers;           /* threads, 1..64 */
+    int workers;           /* threads, 0..64 (0: this process runs no
+                              jobs; others sharing the database do) */
     int claim_batch;       /* jobs per claim, 1..BK_STORE_CLAIM_MAX; 0:
                               BK_JOBS_CLAIM_BATCH */
     int64_t lease_ms;      /* how long a claim lasts before it is retaken */
@@ -69,7 +70,10 @@ BK_MUST_CHECK enum bk_err bk_jobs_start(struct bk_store *store,
                                         struct bk_errbuf *err);
 
 /* Wakes idle workers: call after committing new jobs. Thread-safe; NULL is
- * a no-op. */
+ * a no-op. On a database shared by several processes (PostgreSQL) the pool
+ * also listens, on a thread and connection of its own, for the jobs every
+ * process commits (bk_store_job_notify) and wakes itself; a lost
+ * connection is opened again. */
 void bk_jobs_wake(struct bk_jobs *jobs);
 
 /* Stops the workers after their current job and frees the pool. NULL is a

@@ -304,6 +304,8 @@ enum bk_err bk_store_delivery_wake(struct bk_tx *tx, const char *provider,
         if (i != 1) /* jobs and deliveries of the dead are counted once */
             total += changes;
     }
+    if (!e && total)
+        bk_store_job_notify(tx);
     if (n)
         *n = e ? 0 : total;
     return e;
@@ -340,6 +342,8 @@ enum bk_err bk_store_job_enqueue(struct bk_tx *tx, const char *kind,
     if (row) {
         *id = db_col_i64(tx, st, 0);
         e = db_exec(tx, st, NULL, "enqueuing a job", err);
+        if (!e)
+            bk_store_job_notify(tx);
         goto out;
     }
     db_reset(tx, st);
@@ -479,6 +483,8 @@ enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id, int64_t token,
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_STALE,
                     "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -538,6 +544,8 @@ enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id, int64_t token,
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_STALE,
                     "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK && !dead) /* due again later: every instance knows */
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -561,6 +569,8 @@ enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id, int64_t now_ms,
     db_bind_i64(tx, st, 1, id);
     db_bind_i64(tx, st, 2, now_ms);
     e = db_exec(tx, st, &changes, "requeuing a job", err);
+    if (!e && changes)
+        bk_store_job_notify(tx);
     if (e || changes)
         goto out;
     /* Nothing changed: either no such job, or it is running. */
@@ -673,6 +683,8 @@ enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms, int *n,
         goto out;
     db_bind_i64(tx, st, 1, now_ms);
     e = db_exec(tx, st, &changes, "reclaiming running jobs", err);
+    if (!e && changes)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     if (n)

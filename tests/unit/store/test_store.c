@@ -923,6 +923,128 @@ static void test_job_claim_batch(void **state)
     commit(f, tx);
 }
 
+/* Job notifications: on SQLite there is nobody to listen to; on
+ * PostgreSQL a listener hears a committed enqueue (once per transaction),
+ * nothing of a rolled-back one or of an enqueue that found its job there
+ * already, a retry and a requeue; a byte on wake_fd ends a wait early; a
+ * lost connection is BK_E_IO. */
+static int listen_for(struct bk_store_listener *l, int ms)
+{
+    struct bk_errbuf err;
+    int n = 0, total = 0;
+    struct timespec t0, t;
+
+    bk_errbuf_clear(&err);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        long left;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        left = ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+                     (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            return total;
+        if (bk_store_listener_wait(l, -1, (int)left, &n, &err))
+            fail_msg("listener_wait: %s", err.msg);
+        total += n;
+        if (total)
+            return total; /* the first arrival; one more would be late */
+    }
+}
+
+static void test_job_notifications(void **state)
+{
+    struct fx *f = *state;
+    struct bk_store_listener *l = NULL;
+    struct bk_tx *tx;
+    struct bk_job j;
+    int64_t id, id2;
+    bool existed;
+    int fds[2], n = -1;
+    struct timespec t0, t1;
+
+    if (!pg_url) {
+        CHECK(f, bk_store_job_listen(f->store, &l, &f->err), BK_E_UNAVAILABLE);
+        assert_null(l);
+        /* Notifying is a no-op: the transaction commits. */
+        tx = begin(f, BK_TX_QUEUE);
+        bk_store_job_notify(tx);
+        OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                                   &f->err));
+        commit(f, tx);
+        return;
+    }
+    OK(f, bk_store_job_listen(f->store, &l, &f->err));
+    assert_int_equal(listen_for(l, 100), 0);
+
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                               &f->err));
+    bk_store_rollback(tx);
+    assert_int_equal(listen_for(l, 300), 0);
+
+    /* Two enqueues in one transaction: heard once, after the commit. */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                               &f->err));
+    OK(f, bk_store_job_enqueue(tx, "k", "n2", "p", 0, 3, 0, &id2, &existed,
+                               &f->err));
+    assert_int_equal(listen_for(l, 200), 0);
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 5000), 1);
+    assert_int_equal(listen_for(l, 200), 0);
+
+    /* An enqueue that finds its job changes nothing: nothing to hear. */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                               &f->err));
+    assert_true(existed);
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 300), 0);
+
+    /* A retry is heard (due later), a completion not. */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 0, 1000, 5, &f->arena, &j, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 200), 0);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_fail(tx, j.id, 5, false, 100, "x", 0, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 5000), 1);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 200, 1000, 6, &f->arena, &j, &f->err));
+    OK(f, bk_store_job_complete(tx, j.id, 6, 200, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 300), 0);
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_job_requeue(tx, j.id, 300, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 5000), 1);
+
+    /* wake_fd ends a long wait at once. */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    OK(f, bk_store_listener_wait(l, fds[0], 60000, &n, &f->err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(n, 0);
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* The listening session is ended by the server: BK_E_IO. */
+    pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'");
+    for (int i = 0; i < 50; i++) {
+        bk_errbuf_clear(&f->err);
+        if (bk_store_listener_wait(l, -1, 100, &n, &f->err) != BK_OK)
+            break;
+        assert_true(i < 49);
+    }
+    assert_non_null(strstr(f->err.msg, "lost"));
+    bk_store_listener_free(l);
+    bk_store_listener_free(NULL);
+}
+
 struct singleton_arg {
     struct bk_store *store;
     int64_t key;
@@ -3013,6 +3135,7 @@ int main(void)
         T(test_read_tx_refuses_writes),
         T(test_queue_mode),
         T(test_job_claim_batch),
+        T(test_job_notifications),
         T(test_try_singleton),
         T(test_serialization_failure),
         T(test_serialization_write_skew),
