@@ -13,6 +13,7 @@
 #include "jobs/jobs.h"
 
 struct bk_webhook_registry;
+struct bk_jobs_prune_config;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -31,6 +32,8 @@ struct bk_config {
     int64_t retry_max_ms;        /* BOOKINGD_JOB_RETRY_MAX_MS */
     int64_t lease_ms;            /* BOOKINGD_JOB_LEASE_MS */
     int64_t idle_poll_ms;        /* BOOKINGD_JOB_IDLE_POLL_MS */
+    int retention_days;          /* BOOKINGD_JOB_RETENTION_DAYS (0: keep) */
+    int64_t prune_interval_s;    /* BOOKINGD_JOB_PRUNE_INTERVAL_S */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -55,6 +58,7 @@ void bk_config_report(const struct bk_errbuf *err);
  * pool). */
 struct bk_cli_job_env {
     const struct bk_webhook_registry *webhooks;
+    const struct bk_jobs_prune_config *prune;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 16

@@ -173,6 +173,12 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_JOB_IDLE_POLL_MS", 10, 3600000, 1000,
                      &cfg->idle_poll_ms, err)))
         return e;
+    if ((e = env_int("BOOKINGD_JOB_RETENTION_DAYS", 0, 36500, 30, &n, err)))
+        return e;
+    cfg->retention_days = (int)n;
+    if ((e = env_int("BOOKINGD_JOB_PRUNE_INTERVAL_S", 1, 604800, 3600,
+                     &cfg->prune_interval_s, err)))
+        return e;
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");

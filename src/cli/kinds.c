@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "jobs/prune.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
 
@@ -18,8 +19,15 @@ static void inbox_apply(const struct bk_cli_job_env *env,
     bk_webhooks_apply_kind(env->webhooks, out);
 }
 
+static void jobs_prune(const struct bk_cli_job_env *env,
+                       struct bk_job_kind *out)
+{
+    bk_jobs_prune_kind(env->prune, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
+    jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "jobs/inbox.h"
 #include "jobs/jobs.h"
+#include "jobs/prune.h"
 #include "store/store.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
@@ -141,6 +142,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_webhook_registry webhooks;
     struct bk_job_kind kinds[BK_CLI_JOB_KINDS_MAX];
     struct bk_cli_job_env job_env;
+    struct bk_jobs_prune_config prune;
     size_t n_kinds;
     struct bk_api api;
     sigset_t stop;
@@ -189,7 +191,12 @@ int bk_cli_serve(int argc, char **argv)
     /* Workers first, then the inbox that feeds them, then the server that
      * feeds the inbox; stopped in the reverse order. */
     bk_webhooks_init(&webhooks);
+    memset(&prune, 0, sizeof(prune));
+    prune.retention_days = cfg.retention_days;
+    prune.interval_ms = cfg.prune_interval_s * 1000;
+    prune.max_attempts = cfg.max_attempts;
     job_env.webhooks = &webhooks;
+    job_env.prune = &prune;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;

@@ -400,6 +400,27 @@ static void *listener(void *arg)
     return NULL;
 }
 
+/* Runs every periodic kind's schedule() in one transaction. */
+static enum bk_err schedule_kinds(struct bk_store *store,
+                                  const struct bk_job_kind *kinds,
+                                  size_t n_kinds, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    int64_t now = bk_now_ms();
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
+    for (size_t i = 0; i < n_kinds && !e; i++)
+        if (kinds[i].schedule)
+            e = kinds[i].schedule(kinds[i].ctx, tx, now, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
 /* Starts the listener thread (which ends at once on a database of one
  * process). */
 static enum bk_err start_listener(struct bk_jobs *jobs, struct bk_errbuf *err)
@@ -441,6 +462,9 @@ enum bk_err bk_jobs_start(struct bk_store *store,
                                "job kind '%s' is registered twice",
                                kinds[i].name);
     }
+    e = schedule_kinds(store, kinds, n_kinds, err);
+    if (e)
+        return e;
     jobs = bk_xcalloc(1, sizeof(*jobs));
     jobs->stop_pipe[0] = jobs->stop_pipe[1] = -1;
     jobs->store = store;

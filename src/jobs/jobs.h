@@ -41,7 +41,13 @@ struct bk_job_kind {
     enum bk_err (*on_dead)(void *ctx, struct bk_tx *tx,
                            const struct bk_job *job, const char *error,
                            struct bk_errbuf *err);
-    void *ctx; /* borrowed; passed to run and on_dead */
+    /* A periodic kind's first run (may be NULL): enqueues it, under a
+     * dedupe key per period so that restarts and instances do not multiply
+     * it. Called once by bk_jobs_start, inside one queue transaction for
+     * every kind; each run then enqueues the next. */
+    enum bk_err (*schedule)(void *ctx, struct bk_tx *tx, int64_t now_ms,
+                            struct bk_errbuf *err);
+    void *ctx; /* borrowed; passed to run, on_dead and schedule */
 };
 
 /* Jobs a worker claims in one transaction when none is waiting locally. */
@@ -58,8 +64,9 @@ struct bk_jobs_config {
     int64_t idle_poll_ms;  /* longest sleep when nothing is due */
 };
 
-/* Starts the workers. kinds (borrowed, must outlive the pool) maps job kinds
- * to handlers: the daemon's one table is cli/kinds.c. A claimed job of an
+/* Schedules the periodic kinds (their schedule()), then starts the
+ * workers. kinds (borrowed, must outlive the pool) maps job kinds to
+ * handlers: the daemon's one table is cli/kinds.c. A claimed job of an
  * unknown kind goes dead. BK_E_CONFIG for a kind without a name or run(),
  * or a name registered twice. Returns an owned pool; stop it with
  * bk_jobs_free. */

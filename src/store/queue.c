@@ -691,3 +691,33 @@ out:
         *n = e ? 0 : changes;
     return e;
 }
+
+enum bk_err bk_store_job_prune(struct bk_tx *tx, int64_t done_before_ms,
+                               int limit, int *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    *n = 0;
+    if (limit < 1 || limit > 10000)
+        return bk_fail(err, BK_E_INTERNAL, "prune limit %d out of 1..10000",
+                       limit);
+    /* The outer conditions again: on PostgreSQL (READ COMMITTED) a row an
+     * admin requeued meanwhile is checked again as it is now, and kept. */
+    e = db_prepare(tx, Q_JOB_PRUNE,
+                   "DELETE FROM jobs WHERE status = 2 AND updated_ms < ?1"
+                   " AND id IN (SELECT id FROM jobs WHERE status = 2"
+                   " AND updated_ms < ?1 ORDER BY id LIMIT ?2)",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, done_before_ms);
+    db_bind_i64(tx, st, 2, limit);
+    e = db_exec(tx, st, &changes, "pruning done jobs", err);
+    if (!e)
+        *n = changes;
+out:
+    db_reset(tx, st);
+    return e;
+}

@@ -518,6 +518,14 @@ BK_MUST_CHECK enum bk_err bk_store_listener_wait(struct bk_store_listener *l,
 /* Closes the listener's connection. NULL is a no-op. */
 void bk_store_listener_free(struct bk_store_listener *l);
 
+/* Deletes up to limit (1..10000) done jobs last updated (completed)
+ * before done_before_ms, oldest ids first; *n gets how many. Pending,
+ * running and dead jobs are never deleted. A delivery whose job is deleted
+ * keeps its status and loses its job (job_id NULL: no attempts to show);
+ * a replay gives it a new job. Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_prune(struct bk_tx *tx,
+                                             int64_t done_before_ms, int limit,
+                                             int *n, struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);

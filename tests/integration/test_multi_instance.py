@@ -233,7 +233,8 @@ class Burst:
                 # dead one's stay until they expire.
                 self.running_at_kill = dict(ledger_query(
                     self.pair[1 - k], "SELECT id, attempts FROM jobs "
-                    "WHERE status = ?", (DB_JOB_RUNNING,)))
+                    "WHERE status = ? AND kind <> 'jobs.prune'",
+                    (DB_JOB_RUNNING,)))
 
     def run(self, timeout=150):
         threads = [threading.Thread(target=self._worker, args=(k,),
@@ -275,7 +276,8 @@ def wait_idle(d, timeout=IDLE_TIMEOUT_S):
             d, "SELECT count(*) FROM inbox WHERE status = ?",
             (H.DB_RECEIVED,))
         (jobs,), = ledger_query(
-            d, "SELECT count(*) FROM jobs WHERE status < ?", (DB_JOB_DONE,))
+            d, "SELECT count(*) FROM jobs WHERE status < ? "
+               "AND kind <> 'jobs.prune'", (DB_JOB_DONE,))
         return pending == 0 and jobs == 0
     H.wait_until(idle, timeout, "all deliveries applied", interval=0.2)
 
@@ -341,6 +343,7 @@ def check_ledger(d, bodies, acked):
     assert dupes == [], dupes[:5]
     # Nothing left running, pending or dead.
     jobs = dict(ledger_query(d, "SELECT status, count(*) FROM jobs "
+                                "WHERE kind <> 'jobs.prune' "
                                 "GROUP BY status"))
     assert set(jobs) <= {DB_JOB_DONE}, jobs
     return {u: r for u, r in stored.items() if u in want}, by_uid

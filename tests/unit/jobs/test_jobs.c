@@ -20,6 +20,7 @@
 
 #include "base/time.h"
 #include "jobs/jobs.h"
+#include "jobs/prune.h"
 #include "store/store.h"
 
 static char dir[64];
@@ -340,6 +341,193 @@ static void test_stop_gives_back_claimed_jobs(void **state)
     bk_store_free(s);
 }
 
+/* ---- Pruning ----------------------------------------------------------- */
+
+#define DAY_MS (24 * 3600 * 1000LL)
+
+/* A job of kind "old" that ends in status at time t (ms): done, dead, or
+ * pending (due a day after now). Returns its id. */
+static int64_t job_at(struct bk_store *s, const char *key, int64_t t,
+                      enum bk_job_status status)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_arena arena;
+    struct bk_job *b = NULL;
+    size_t n = 0;
+    int64_t id, now = bk_now_ms();
+    bool existed;
+
+    bk_arena_init(&arena);
+    OK(bk_store_begin(s, BK_TX_QUEUE, &tx, &err_));
+    OK(bk_store_job_enqueue(tx, "old", key, "x",
+                            status == BK_JOB_PENDING ? now + DAY_MS : t, 3, t,
+                            &id, &existed, &err_));
+    if (status != BK_JOB_PENDING) {
+        /* The oldest due job is this one. */
+        OK(bk_store_job_claim_batch(tx, t, 1000, 77, 1, &arena, &b, &n, &err_));
+        assert_int_equal(b[0].id, id);
+        if (status == BK_JOB_DONE)
+            OK(bk_store_job_complete(tx, id, 77, t, &err_));
+        else
+            OK(bk_store_job_fail(tx, id, 77, true, 0, "x", t, &err_));
+    }
+    OK(bk_store_commit(tx, &err_));
+    bk_arena_release(&arena);
+    return id;
+}
+
+static bool job_exists(struct bk_store *s, int64_t id, struct bk_job *out)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_arena arena;
+    struct bk_errbuf err;
+    struct bk_job j;
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    OK(bk_store_begin(s, BK_TX_READ, &tx, &err_));
+    e = bk_store_job_get(tx, id, &arena, &j, &err);
+    bk_store_rollback(tx);
+    bk_arena_release(&arena);
+    if (e != BK_OK && e != BK_E_NOT_FOUND)
+        fail_msg("job_get: %s", err.msg);
+    if (out && e == BK_OK) {
+        *out = j;
+        out->kind = out->dedupe_key = out->payload = out->last_error = NULL;
+    }
+    return e == BK_OK;
+}
+
+/* The prune job of the period t is in (ms), interval ms: its id, 0 when
+ * there is none. */
+static int64_t prune_job(struct bk_store *s, int64_t interval, int64_t t)
+{
+    struct bk_tx *tx = NULL;
+    char key[64];
+    int64_t id = 0;
+    bool existed = false;
+
+    snprintf(key, sizeof(key), "jobs.prune:%lld", (long long)(t / interval));
+    /* An enqueue that finds it; rolled back either way. */
+    OK(bk_store_begin(s, BK_TX_QUEUE, &tx, &err_));
+    OK(bk_store_job_enqueue(tx, "jobs.prune", key, NULL, 0, 1, 0, &id, &existed,
+                            &err_));
+    bk_store_rollback(tx);
+    return existed ? id : 0;
+}
+
+/* Done jobs older than the retention go, in batches; younger done jobs,
+ * dead and pending ones stay. The run of the current period enqueues the
+ * next one's; a second pool (another instance) starting in the same period
+ * adds no run. */
+static void test_prune(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(2);
+    struct bk_jobs_prune_config pc;
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL, *other = NULL;
+    struct bk_job j;
+    int64_t now = bk_now_ms(), old[5], young[2], dead, pending, cur, next;
+    int64_t interval = 3600 * 1000LL;
+
+    (void)state;
+    for (int i = 0; i < 5; i++) {
+        char key[16];
+        snprintf(key, sizeof(key), "old%d", i);
+        old[i] = job_at(s, key, now - 3 * DAY_MS + i, BK_JOB_DONE);
+    }
+    young[0] = job_at(s, "young0", now - DAY_MS / 2, BK_JOB_DONE);
+    young[1] = job_at(s, "young1", now - DAY_MS + 60000, BK_JOB_DONE);
+    dead = job_at(s, "dead", now - 3 * DAY_MS, BK_JOB_DEAD);
+    pending = job_at(s, "pending", now - 3 * DAY_MS, BK_JOB_PENDING);
+
+    memset(&pc, 0, sizeof(pc));
+    pc.retention_days = 1;
+    pc.interval_ms = interval;
+    pc.batch = 2;
+    pc.max_attempts = 3;
+    bk_jobs_prune_kind(&pc, &kind);
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
+    cur = prune_job(s, interval, bk_now_ms());
+    assert_true(cur > 0);
+    for (int64_t until = bk_now_ms() + 20000;;) {
+        job_exists(s, cur, &j);
+        if (j.status == BK_JOB_DONE)
+            break;
+        if (bk_now_ms() > until)
+            fail_msg("the prune job did not run");
+        sleep_ms(10);
+    }
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &other, &err_));
+    sleep_ms(200);
+    bk_jobs_free(other);
+    bk_jobs_free(jobs);
+
+    for (int i = 0; i < 5; i++)
+        assert_false(job_exists(s, old[i], NULL));
+    assert_true(job_exists(s, young[0], NULL));
+    assert_true(job_exists(s, young[1], NULL));
+    assert_true(job_exists(s, dead, NULL));
+    assert_true(job_exists(s, pending, NULL));
+    /* The current period's ran once; the next one's waits for its start. */
+    assert_true(job_exists(s, cur, &j));
+    assert_int_equal(j.status, BK_JOB_DONE);
+    assert_int_equal(j.attempts, 1);
+    assert_int_equal(prune_job(s, interval, bk_now_ms()), cur);
+    next = prune_job(s, interval, bk_now_ms() + interval);
+    assert_true(next > 0);
+    assert_true(job_exists(s, next, &j));
+    assert_int_equal(j.status, BK_JOB_PENDING);
+    assert_int_equal(j.run_at_ms, (bk_now_ms() / interval + 1) * interval);
+    bk_store_free(s);
+}
+
+/* While another instance holds the prune singleton, a run deletes
+ * nothing, and is done (the holder is pruning). PostgreSQL only: on
+ * SQLite one process owns the file and the singleton is always granted. */
+static void test_prune_skips_while_another_prunes(void **state)
+{
+    struct bk_store *s;
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_jobs_prune_config pc;
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL;
+    struct bk_tx *holder = NULL;
+    struct bk_job j;
+    int64_t interval = 7200 * 1000LL, cur, old;
+    bool got = false;
+
+    (void)state;
+    if (!pg_url)
+        skip();
+    s = fresh_store();
+    old = job_at(s, "held-old", bk_now_ms() - 3 * DAY_MS, BK_JOB_DONE);
+    OK(bk_store_begin(s, BK_TX_QUEUE, &holder, &err_));
+    OK(bk_store_try_singleton(holder, BK_JOBS_PRUNE_SINGLETON, &got, &err_));
+    assert_true(got);
+    memset(&pc, 0, sizeof(pc));
+    pc.retention_days = 1;
+    pc.interval_ms = interval; /* periods of their own: a new key */
+    pc.max_attempts = 3;
+    bk_jobs_prune_kind(&pc, &kind);
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
+    cur = prune_job(s, interval, bk_now_ms());
+    for (int64_t until = bk_now_ms() + 20000;;) {
+        job_exists(s, cur, &j);
+        if (j.status == BK_JOB_DONE)
+            break;
+        if (bk_now_ms() > until)
+            fail_msg("the prune job did not run");
+        sleep_ms(10);
+    }
+    bk_jobs_free(jobs);
+    bk_store_rollback(holder);
+    assert_true(job_exists(s, old, NULL));
+    assert_int_equal(j.attempts, 1);
+    bk_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -347,6 +535,8 @@ int main(void)
         cmocka_unit_test(test_every_job_once),
         cmocka_unit_test(test_claimed_jobs_do_not_outlive_their_lease),
         cmocka_unit_test(test_stop_gives_back_claimed_jobs),
+        cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_prune_skips_while_another_prunes),
     };
     const char *url = getenv("BOOKINGD_TEST_DATABASE_URL");
     const char *tmp = getenv("TMPDIR");

@@ -1045,6 +1045,68 @@ static void test_job_notifications(void **state)
     bk_store_listener_free(NULL);
 }
 
+/* Pruning deletes done jobs completed before the cutoff, oldest ids first,
+ * at most limit at a time; never pending, running or dead ones. A
+ * delivery of a deleted job keeps its row, without the job. */
+static void test_job_prune(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx;
+    struct bk_job j;
+    struct bk_delivery d;
+    int64_t id[6], dlv;
+    bool existed;
+    int n = -1;
+
+    tx = begin(f, BK_TX_QUEUE);
+    for (int i = 0; i < 6; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "p%d", i);
+        OK(f, bk_store_job_enqueue(tx, "k", key, NULL, 100 + i, 3, 10, &id[i],
+                                   &existed, &f->err));
+    }
+    /* 0..3 done at 1000 + i, 4 dead at 500, 5 running. */
+    for (int i = 0; i < 6; i++) {
+        OK(f, bk_store_job_claim(tx, 200, 100000, 3, &f->arena, &j, &f->err));
+        assert_int_equal(j.id, id[i]);
+        if (i < 4)
+            OK(f, bk_store_job_complete(tx, id[i], 3, 1000 + i, &f->err));
+        else if (i == 4)
+            OK(f, bk_store_job_fail(tx, id[i], 3, true, 0, "x", 500, &f->err));
+    }
+    d = (struct bk_delivery){.public_id = "dlv_prune",
+                             .provider = "calcom",
+                             .delivery_key = "k1",
+                             .received_ms = 10,
+                             .payload = "{}",
+                             .payload_len = 2,
+                             .status = BK_DELIVERY_PROCESSED,
+                             .processed_ms = 1000,
+                             .job_id = id[0]};
+    OK(f, bk_store_delivery_insert(tx, &d, &dlv, &existed, &f->err));
+    CHECK(f, bk_store_job_prune(tx, 2000, 0, &n, &f->err), BK_E_INTERNAL);
+    /* Before 1003: 0, 1, 2; two at a time. */
+    OK(f, bk_store_job_prune(tx, 1003, 2, &n, &f->err));
+    assert_int_equal(n, 2);
+    OK(f, bk_store_job_prune(tx, 1003, 2, &n, &f->err));
+    assert_int_equal(n, 1);
+    OK(f, bk_store_job_prune(tx, 1003, 2, &n, &f->err));
+    assert_int_equal(n, 0);
+    for (int i = 0; i < 6; i++)
+        CHECK(f, bk_store_job_get(tx, id[i], &f->arena, &j, &f->err),
+              i < 3 ? BK_E_NOT_FOUND : BK_OK);
+    OK(f, bk_store_delivery_get(tx, dlv, &f->arena, &d, &f->err));
+    assert_int_equal(d.job_id, 0);
+    assert_int_equal(d.status, BK_DELIVERY_PROCESSED);
+    assert_int_equal(d.attempts, 0);
+    /* Much later: only the last done one goes; dead and running stay. */
+    OK(f, bk_store_job_prune(tx, INT64_MAX, 100, &n, &f->err));
+    assert_int_equal(n, 1);
+    OK(f, bk_store_job_get(tx, id[4], &f->arena, &j, &f->err));
+    OK(f, bk_store_job_get(tx, id[5], &f->arena, &j, &f->err));
+    commit(f, tx);
+}
+
 struct singleton_arg {
     struct bk_store *store;
     int64_t key;
@@ -3136,6 +3198,7 @@ int main(void)
         T(test_queue_mode),
         T(test_job_claim_batch),
         T(test_job_notifications),
+        T(test_job_prune),
         T(test_try_singleton),
         T(test_serialization_failure),
         T(test_serialization_write_skew),
