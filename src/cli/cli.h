@@ -11,6 +11,10 @@
 #include "base/err.h"
 #include "base/log.h"
 #include "store/store.h"
+#include "jobs/jobs.h"
+
+struct bk_webhook_registry;
+struct bk_jobs_prune_config;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -33,6 +37,9 @@ struct bk_config {
     int max_connections;                 /* BOOKINGD_MAX_CONNECTIONS */
     int max_connections_per_ip;          /* BOOKINGD_MAX_CONNECTIONS_PER_IP */
     int64_t request_deadline_ms;         /* BOOKINGD_REQUEST_DEADLINE_MS */
+    int64_t idle_poll_ms;                /* BOOKINGD_JOB_IDLE_POLL_MS */
+    int retention_days;       /* BOOKINGD_JOB_RETENTION_DAYS (0: keep) */
+    int64_t prune_interval_s; /* BOOKINGD_JOB_PRUNE_INTERVAL_S */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -58,6 +65,20 @@ BK_MUST_CHECK enum bk_err bk_config_check_database(const struct bk_config *cfg,
 
 /* Prints "bookingd: VARIABLE: message" for a failed bk_config_load. */
 void bk_config_report(const struct bk_errbuf *err);
+
+/* What the job kinds' handlers borrow (each must outlive the worker
+ * pool). */
+struct bk_cli_job_env {
+    const struct bk_webhook_registry *webhooks;
+    const struct bk_jobs_prune_config *prune;
+};
+
+#define BK_CLI_JOB_KINDS_MAX 16
+
+/* Fills out with every job kind this binary runs, from the one table in
+ * kinds.c, and returns how many. The kinds borrow env's fields. */
+size_t bk_cli_job_kinds(const struct bk_cli_job_env *env,
+                        struct bk_job_kind out[BK_CLI_JOB_KINDS_MAX]);
 
 int bk_cli_serve(int argc, char **argv);
 int bk_cli_migrate(int argc, char **argv);

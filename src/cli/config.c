@@ -169,9 +169,14 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                              "must be at most 256 bytes without control "
                              "characters");
 
-    if ((e = env_int("BOOKINGD_WORKERS", 1, 64, 2, &n, err)))
+    if ((e = env_int("BOOKINGD_WORKERS", 0, 64, 2, &n, err)))
         return e;
     cfg->workers = (int)n;
+    if (cfg->workers == 0 && strncmp(cfg->database, "sqlite:", 7) == 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_WORKERS",
+                             "0 (no workers) needs a PostgreSQL database "
+                             "whose other instances run the jobs; on SQLite "
+                             "nothing would run them");
     if ((e = env_int("BOOKINGD_JOB_MAX_ATTEMPTS", 1, 100, 10, &n, err)))
         return e;
     cfg->max_attempts = (int)n;
@@ -182,6 +187,15 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         return e;
     if ((e = env_int("BOOKINGD_JOB_LEASE_MS", 100, 3600000, 30000,
                      &cfg->lease_ms, err)))
+        return e;
+    if ((e = env_int("BOOKINGD_JOB_IDLE_POLL_MS", 10, 3600000, 1000,
+                     &cfg->idle_poll_ms, err)))
+        return e;
+    if ((e = env_int("BOOKINGD_JOB_RETENTION_DAYS", 0, 36500, 30, &n, err)))
+        return e;
+    cfg->retention_days = (int)n;
+    if ((e = env_int("BOOKINGD_JOB_PRUNE_INTERVAL_S", 1, 604800, 3600,
+                     &cfg->prune_interval_s, err)))
         return e;
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",

@@ -15,6 +15,7 @@
 #include "http/server.h"
 #include "jobs/inbox.h"
 #include "jobs/jobs.h"
+#include "jobs/prune.h"
 #include "store/store.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
@@ -139,7 +140,10 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_inbox *inbox = NULL;
     struct bk_inbox_config icfg;
     struct bk_webhook_registry webhooks;
-    struct bk_job_kind kinds[1];
+    struct bk_job_kind kinds[BK_CLI_JOB_KINDS_MAX];
+    struct bk_cli_job_env job_env;
+    struct bk_jobs_prune_config prune;
+    size_t n_kinds;
     struct bk_api api;
     sigset_t stop;
     int from = 0, to = 0, sig = 0, rc = 1;
@@ -193,18 +197,24 @@ int bk_cli_serve(int argc, char **argv)
     /* Workers first, then the inbox that feeds them, then the server that
      * feeds the inbox; stopped in the reverse order. */
     bk_webhooks_init(&webhooks);
-    bk_webhooks_apply_kind(&webhooks, &kinds[0]);
+    memset(&prune, 0, sizeof(prune));
+    prune.retention_days = cfg.retention_days;
+    prune.interval_ms = cfg.prune_interval_s * 1000;
+    prune.max_attempts = cfg.max_attempts;
+    job_env.webhooks = &webhooks;
+    job_env.prune = &prune;
+    n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;
     jcfg.lease_ms = cfg.lease_ms;
     jcfg.retry_base_ms = cfg.retry_base_ms;
     jcfg.retry_max_ms = cfg.retry_max_ms;
-    jcfg.idle_poll_ms = 1000;
+    jcfg.idle_poll_ms = cfg.idle_poll_ms;
     memset(&icfg, 0, sizeof(icfg));
     icfg.max_batch = 256;
     icfg.max_queue = 4096;
     icfg.max_attempts = cfg.max_attempts;
-    if (bk_jobs_start(store, &jcfg, kinds, 1, &jobs, &err) ||
+    if (bk_jobs_start(store, &jcfg, kinds, n_kinds, &jobs, &err) ||
         bk_inbox_start(store, jobs, &icfg, &inbox, &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;

@@ -2,6 +2,7 @@
  * behind the inbox and the outbox, in SQL both drivers accept. Running the jobs
  * (leases, backoff, workers) is jobs/; this file only stores their state. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/sql.h"
@@ -313,6 +314,8 @@ enum bk_err bk_store_delivery_wake(struct bk_tx *tx, const char *provider,
         if (i != 1) /* jobs and deliveries of the dead are counted once */
             total += changes;
     }
+    if (!e && total)
+        bk_store_job_notify(tx);
     if (n)
         *n = e ? 0 : total;
     return e;
@@ -349,6 +352,8 @@ enum bk_err bk_store_job_enqueue(struct bk_tx *tx, const char *kind,
     if (row) {
         *id = db_col_i64(tx, st, 0);
         e = db_exec(tx, st, NULL, "enqueuing a job", err);
+        if (!e)
+            bk_store_job_notify(tx);
         goto out;
     }
     db_reset(tx, st);
@@ -370,41 +375,64 @@ out:
     return e;
 }
 
-enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
-                               int64_t lease_ms, int64_t token,
-                               struct bk_arena *arena, struct bk_job *out,
-                               struct bk_errbuf *err)
+/* Claimed jobs in due order: by run_at_ms, then id (RETURNING gives no
+ * order). */
+static int job_due_cmp(const void *pa, const void *pb)
+{
+    const struct bk_job *a = pa, *b = pb;
+
+    if (a->run_at_ms != b->run_at_ms)
+        return a->run_at_ms < b->run_at_ms ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+enum bk_err bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms,
+                                     int64_t lease_ms, int64_t token, int max,
+                                     struct bk_arena *arena,
+                                     struct bk_job **out, size_t *n,
+                                     struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
+    struct bk_job *arr = NULL;
+    size_t count = 0;
     enum bk_err e;
 
-    /* The earliest due pending job and the earliest expired lease, each
-     * found by its own index seek, then the earlier of the two. */
+    *out = NULL;
+    *n = 0;
+    if (max < 1 || max > BK_STORE_CLAIM_MAX)
+        return bk_fail(err, BK_E_INTERNAL, "claim batch %d out of 1..%d", max,
+                       BK_STORE_CLAIM_MAX);
+    /* SQLite: the earliest due pending jobs and the earliest expired
+     * leases, each found by its own index seek, then the earliest of
+     * them. */
     e = db_prepare(
         tx, Q_JOB_CLAIM,
         BK_SQL2(tx,
                 "UPDATE jobs SET status = 1, attempts = attempts + 1,"
                 " lease_until_ms = ?1 + ?2, lease_token = ?3,"
                 " updated_ms = ?1"
-                " WHERE id = (SELECT id FROM ("
+                " WHERE id IN (SELECT id FROM ("
                 "   SELECT * FROM (SELECT id, run_at_ms FROM jobs"
                 "     WHERE status = 0 AND run_at_ms <= ?1"
-                "     ORDER BY run_at_ms, id LIMIT 1)"
+                "     ORDER BY run_at_ms, id LIMIT ?4)"
                 "   UNION ALL"
                 "   SELECT * FROM (SELECT id, run_at_ms FROM jobs"
                 "     WHERE status = 1 AND lease_until_ms <= ?1"
-                "     ORDER BY run_at_ms, id LIMIT 1))"
-                " ORDER BY run_at_ms, id LIMIT 1)"
+                "     ORDER BY run_at_ms, id LIMIT ?4))"
+                " ORDER BY run_at_ms, id LIMIT ?4)"
                 " RETURNING " JOB_COLS,
-                /* PostgreSQL: several workers claim at once; each skips
-                 * the rows another has locked. */
+                /* PostgreSQL: several workers of several instances claim
+                 * at once; each skips the rows another has locked. The
+                 * ids are picked once (ARRAY(...) is an init plan), so
+                 * the lock and the update are of the same rows. */
                 "UPDATE jobs SET status = 1, attempts = attempts + 1,"
                 " lease_until_ms = ?1 + ?2, lease_token = ?3,"
                 " updated_ms = ?1"
-                " WHERE id = (SELECT id FROM jobs"
+                " WHERE id = ANY (ARRAY(SELECT id FROM jobs"
                 "   WHERE (status = 0 AND run_at_ms <= ?1)"
                 "      OR (status = 1 AND lease_until_ms <= ?1)"
-                "   ORDER BY run_at_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                "   ORDER BY run_at_ms, id LIMIT ?4"
+                "   FOR UPDATE SKIP LOCKED))"
                 " RETURNING " JOB_COLS),
         &st, err);
     if (e)
@@ -412,13 +440,61 @@ enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
     db_bind_i64(tx, st, 1, now_ms);
     db_bind_i64(tx, st, 2, lease_ms);
     db_bind_i64(tx, st, 3, token);
-    e = db_one(tx, st, "claiming a job", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, e, "no job is due");
+    db_bind_i64(tx, st, 4, max);
+    DB_READ_ROWS(tx, st, arena, arr, count, "claiming jobs", err, read_job);
+    if (e == BK_OK && count == 0)
+        e = bk_fail(err, BK_E_NOT_FOUND, "no job is due");
+    if (e == BK_OK)
+        qsort(arr, count, sizeof(*arr), job_due_cmp);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
+                               int64_t lease_ms, int64_t token,
+                               struct bk_arena *arena, struct bk_job *out,
+                               struct bk_errbuf *err)
+{
+    struct bk_job *arr = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    e = bk_store_job_claim_batch(tx, now_ms, lease_ms, token, 1, arena, &arr,
+                                 &n, err);
+    if (e == BK_OK)
+        *out = arr[0];
+    return e;
+}
+
+enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id, int64_t token,
+                                 int64_t now_ms, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_RELEASE,
+                   "UPDATE jobs SET status = 0,"
+                   " attempts = CASE WHEN attempts > 0 THEN attempts - 1"
+                   " ELSE 0 END,"
+                   " lease_until_ms = NULL, lease_token = NULL,"
+                   " updated_ms = ?3"
+                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                   &st, err);
     if (e)
         goto out;
-    read_job(tx, st, arena, out);
-    e = db_exec(tx, st, NULL, "claiming a job", err);
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, now_ms);
+    e = db_exec(tx, st, &changes, "releasing a job", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -478,6 +554,8 @@ enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id, int64_t token,
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_STALE,
                     "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK && !dead) /* due again later: every instance knows */
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -501,6 +579,8 @@ enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id, int64_t now_ms,
     db_bind_i64(tx, st, 1, id);
     db_bind_i64(tx, st, 2, now_ms);
     e = db_exec(tx, st, &changes, "requeuing a job", err);
+    if (!e && changes)
+        bk_store_job_notify(tx);
     if (e || changes)
         goto out;
     /* Nothing changed: either no such job, or it is running. */
@@ -613,9 +693,41 @@ enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms, int *n,
         goto out;
     db_bind_i64(tx, st, 1, now_ms);
     e = db_exec(tx, st, &changes, "reclaiming running jobs", err);
+    if (!e && changes)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     if (n)
         *n = e ? 0 : changes;
+    return e;
+}
+
+enum bk_err bk_store_job_prune(struct bk_tx *tx, int64_t done_before_ms,
+                               int limit, int *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    *n = 0;
+    if (limit < 1 || limit > 10000)
+        return bk_fail(err, BK_E_INTERNAL, "prune limit %d out of 1..10000",
+                       limit);
+    /* The outer conditions again: on PostgreSQL (READ COMMITTED) a row an
+     * admin requeued meanwhile is checked again as it is now, and kept. */
+    e = db_prepare(tx, Q_JOB_PRUNE,
+                   "DELETE FROM jobs WHERE status = 2 AND updated_ms < ?1"
+                   " AND id IN (SELECT id FROM jobs WHERE status = 2"
+                   " AND updated_ms < ?1 ORDER BY id LIMIT ?2)",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, done_before_ms);
+    db_bind_i64(tx, st, 2, limit);
+    e = db_exec(tx, st, &changes, "pruning done jobs", err);
+    if (!e)
+        *n = changes;
+out:
+    db_reset(tx, st);
     return e;
 }

@@ -91,6 +91,7 @@ enum db_stmt {
     Q_JOB_NEXT_DUE,
     Q_JOB_COUNTS,
     Q_JOB_RECLAIM,
+    Q_JOB_RELEASE,
     Q_JOB_PRUNE,
     Q_STMT_COUNT
 };

@@ -239,6 +239,55 @@ enum bk_err bk_store_try_singleton(struct bk_tx *tx, int64_t key, bool *got,
     return tx->drv->try_lock(tx, BK_LOCK_SINGLETON, key, got, err);
 }
 
+/* ---- Job notifications ------------------------------------------------- */
+
+/* The one channel jobs are announced on: one per database, whatever the
+ * number of instances. */
+#define JOBS_CHANNEL "bookingd_jobs"
+
+/* The driver's listener, under store.h's name. */
+struct bk_store_listener {
+    struct bk_listener base;
+};
+
+void bk_store_job_notify(struct bk_tx *tx)
+{
+    if (tx->drv->notify)
+        tx->drv->notify(tx, JOBS_CHANNEL);
+}
+
+enum bk_err bk_store_job_listen(struct bk_store *store,
+                                struct bk_store_listener **out,
+                                struct bk_errbuf *err)
+{
+    struct bk_listener *l = NULL;
+    enum bk_err e;
+
+    *out = NULL;
+    if (!store->drv->listen_open)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "the %s driver has no notifications (one process owns "
+                       "the database)",
+                       store->drv->name);
+    e = store->drv->listen_open(store, JOBS_CHANNEL, &l, err);
+    if (!e)
+        *out = (struct bk_store_listener *)l;
+    return e;
+}
+
+enum bk_err bk_store_listener_wait(struct bk_store_listener *l, int wake_fd,
+                                   int timeout_ms, int *n,
+                                   struct bk_errbuf *err)
+{
+    return l->base.drv->listen_wait(&l->base, wake_fd, timeout_ms, n, err);
+}
+
+void bk_store_listener_free(struct bk_store_listener *l)
+{
+    if (l)
+        l->base.drv->listen_free(&l->base);
+}
+
 void bk_store_retry_pause(int attempt)
 {
     /* Jitter only: a per-thread generator seeded from the clock is enough,

@@ -495,6 +495,23 @@ BK_MUST_CHECK enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
                                              struct bk_arena *arena,
                                              struct bk_job *out,
                                              struct bk_errbuf *err);
+/* The most jobs one claim takes (bk_store_job_claim_batch). */
+#define BK_STORE_CLAIM_MAX 64
+/* Claims up to max (1..BK_STORE_CLAIM_MAX) due jobs in one statement, as
+ * bk_store_job_claim claims one, all under the same token and lease;
+ * *out (in arena) gets them in due order, *n how many. On PostgreSQL
+ * concurrent claims (any instance) skip each other's rows. BK_E_NOT_FOUND
+ * when nothing is due. Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms, int64_t lease_ms,
+                         int64_t token, int max, struct bk_arena *arena,
+                         struct bk_job **out, size_t *n, struct bk_errbuf *err);
+/* Gives back a claimed job that was not started: pending again, due as
+ * it was, its attempt uncounted. BK_E_STALE when the job is not running
+ * under token. */
+BK_MUST_CHECK enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id,
+                                               int64_t token, int64_t now_ms,
+                                               struct bk_errbuf *err);
 /* Marks the job done. BK_E_STALE when the job is not running under token
  * (its lease was lost): the caller must roll back. */
 BK_MUST_CHECK enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id,
@@ -526,6 +543,46 @@ bk_store_job_next_due(struct bk_tx *tx, int64_t *due_ms, struct bk_errbuf *err);
  * held when it died are taken back at once instead of after their lease. */
 BK_MUST_CHECK enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms,
                                                int *n, struct bk_errbuf *err);
+/* ---- Job notifications (several instances on one database) ---------- */
+
+/* Tells the workers of every instance on the database, when tx commits,
+ * that jobs may have become due (or due sooner): bk_store_job_enqueue (of
+ * a new job), _requeue, _release, _fail with a retry and
+ * bk_store_delivery_wake call it themselves. Nothing is sent before the
+ * commit, nor after a rollback, and one transaction sends at most one
+ * notification however often it is called. A no-op on SQLite, where one
+ * process owns the database and wakes its own workers (bk_jobs_wake). */
+void bk_store_job_notify(struct bk_tx *tx);
+
+/* Hears the notifications of bk_store_job_notify, from every instance
+ * (this one included), on a connection of its own, outside the pool.
+ * BK_E_UNAVAILABLE when the database has no other process to hear from
+ * (SQLite): then nobody needs to listen. BK_E_IO when the database cannot
+ * be reached. Returns an owned listener; free with
+ * bk_store_listener_free. A listener belongs to one thread. */
+struct bk_store_listener;
+BK_MUST_CHECK enum bk_err bk_store_job_listen(struct bk_store *store,
+                                              struct bk_store_listener **out,
+                                              struct bk_errbuf *err);
+/* Waits up to timeout_ms for notifications, or until wake_fd (-1: none)
+ * becomes readable (the caller drains it); *n gets how many arrived (0
+ * after a time-out or a wake). BK_E_IO when the connection was lost: free
+ * the listener and open another, and wake the workers, since what was
+ * committed meanwhile was not heard. */
+BK_MUST_CHECK enum bk_err bk_store_listener_wait(struct bk_store_listener *l,
+                                                 int wake_fd, int timeout_ms,
+                                                 int *n, struct bk_errbuf *err);
+/* Closes the listener's connection. NULL is a no-op. */
+void bk_store_listener_free(struct bk_store_listener *l);
+
+/* Deletes up to limit (1..10000) done jobs last updated (completed)
+ * before done_before_ms, oldest ids first; *n gets how many. Pending,
+ * running and dead jobs are never deleted. A delivery whose job is deleted
+ * keeps its status and loses its job (job_id NULL: no attempts to show);
+ * a replay gives it a new job. Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_prune(struct bk_tx *tx,
+                                             int64_t done_before_ms, int limit,
+                                             int *n, struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);
