@@ -93,6 +93,10 @@ enum db_stmt {
     Q_JOB_RECLAIM,
     Q_JOB_RELEASE,
     Q_JOB_PRUNE,
+    Q_MESSAGE_INSERT,
+    Q_MESSAGE_UPDATE,
+    Q_MESSAGE_GET,
+    Q_MESSAGE_LIST,
     Q_STMT_COUNT
 };
 

@@ -434,6 +434,29 @@ bk_store_activity_list(struct bk_tx *tx, const char *kind, int64_t booking_id,
                        struct bk_activity **out, size_t *n,
                        struct bk_errbuf *err);
 
+/* ---- Messages (outbound email, mail/mail.h) ---------------------------- */
+
+/* Inserts m (m->id ignored); *id receives the new row's id. BK_E_DUPLICATE
+ * when (booking_id, kind, sequence) exists. */
+BK_MUST_CHECK enum bk_err bk_store_message_insert(struct bk_tx *tx,
+                                                  const struct bk_message *m,
+                                                  int64_t *id,
+                                                  struct bk_errbuf *err);
+/* Sets status, attempts, last_error (NULL clears) and sent_utc (0: none)
+ * of the message with m->id. */
+BK_MUST_CHECK enum bk_err bk_store_message_update(struct bk_tx *tx,
+                                                  const struct bk_message *m,
+                                                  struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_message_get(struct bk_tx *tx, int64_t id,
+                                               struct bk_arena *arena,
+                                               struct bk_message *out,
+                                               struct bk_errbuf *err);
+/* The booking's messages, oldest first (at most 10000). */
+BK_MUST_CHECK enum bk_err
+bk_store_message_list(struct bk_tx *tx, int64_t booking_id,
+                      struct bk_arena *arena, struct bk_message **out,
+                      size_t *n, struct bk_errbuf *err);
+
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
 /* Inserts d unless (provider, delivery_key) exists; either way *id is the

@@ -2586,6 +2586,74 @@ static void test_history(void **state)
     commit(f, tx);
 }
 
+/* ---- Messages ---------------------------------------------------------- */
+
+static void test_messages(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct world w = add_world(f, tx);
+    struct bk_booking b = booking("U1", w.et, w.host, w.client, T0, T0 + HOUR);
+    int64_t id = add_booking(f, tx, &b), m1 = 0, m2 = 0;
+    struct bk_message m = {.booking_id = id,
+                           .kind = "attendee_confirmed",
+                           .recipient = "ada@example.com",
+                           .subject = "Confirmed: Zo\xc3\xab",
+                           .status = BK_MESSAGE_QUEUED,
+                           .message_id = "<U1.attendee_confirmed.0@bookingd>",
+                           .created_utc = T0};
+    struct bk_message *list, got;
+    size_t n;
+
+    OK(f, bk_store_message_list(tx, id, &f->arena, &list, &n, &f->err));
+    assert_int_equal(n, 0);
+    OK(f, bk_store_message_insert(tx, &m, &m1, &f->err));
+    m.kind = "host_new";
+    m.recipient = "host@example.com";
+    m.status = BK_MESSAGE_SKIPPED;
+    OK(f, bk_store_message_insert(tx, &m, &m2, &f->err));
+    assert_true(m1 < m2);
+    commit(f, tx);
+    /* (booking, kind, sequence) is unique; the booking must exist. */
+    CHECK_SOLO(f, bk_store_message_insert(solo, &m, NULL, &f->err),
+               BK_E_DUPLICATE);
+    m.booking_id = 9999;
+    m.sequence = 1;
+    CHECK_SOLO(f, bk_store_message_insert(solo, &m, NULL, &f->err),
+               BK_E_NOT_FOUND);
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_message_get(tx, m1, &f->arena, &got, &f->err));
+    assert_string_equal(got.subject, "Confirmed: Zo\xc3\xab");
+    assert_int_equal(got.status, BK_MESSAGE_QUEUED);
+    assert_null(got.last_error);
+    assert_int_equal(got.sent_utc, 0);
+    got.status = BK_MESSAGE_SENT;
+    got.attempts = 2;
+    got.last_error = "421 try later";
+    got.sent_utc = T0 + 5;
+    OK(f, bk_store_message_update(tx, &got, &f->err));
+    got.id = 9999;
+    assert_int_equal(bk_store_message_update(tx, &got, &f->err),
+                     BK_E_NOT_FOUND);
+    commit(f, tx);
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_message_list(tx, id, &f->arena, &list, &n, &f->err));
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, m1);
+    assert_string_equal(list[0].kind, "attendee_confirmed");
+    assert_string_equal(list[0].message_id,
+                        "<U1.attendee_confirmed.0@bookingd>");
+    assert_int_equal(list[0].status, BK_MESSAGE_SENT);
+    assert_int_equal(list[0].attempts, 2);
+    assert_string_equal(list[0].last_error, "421 try later");
+    assert_int_equal(list[0].sent_utc, T0 + 5);
+    assert_string_equal(list[1].recipient, "host@example.com");
+    assert_int_equal(list[1].status, BK_MESSAGE_SKIPPED);
+    assert_int_equal(bk_store_message_get(tx, 9999, &f->arena, &got, &f->err),
+                     BK_E_NOT_FOUND);
+    commit(f, tx);
+}
+
 /* ---- External links ---------------------------------------------------- */
 
 static void test_links(void **state)
@@ -3274,6 +3342,7 @@ int main(void)
         T(test_booking_list),
         T(test_booking_busy),
         T(test_history),
+        T(test_messages),
         T(test_links),
         T(test_link_put),
         T(test_activity),
