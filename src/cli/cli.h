@@ -15,6 +15,7 @@
 
 struct bk_webhook_registry;
 struct bk_jobs_prune_config;
+struct bk_mail_config;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -40,6 +41,11 @@ struct bk_config {
     int64_t idle_poll_ms;                /* BOOKINGD_JOB_IDLE_POLL_MS */
     int retention_days;       /* BOOKINGD_JOB_RETENTION_DAYS (0: keep) */
     int64_t prune_interval_s; /* BOOKINGD_JOB_PRUNE_INTERVAL_S */
+    const char *smtp_url;     /* BOOKINGD_SMTP_URL or NULL (mail skipped) */
+    char smtp_url_shown[512]; /* the same without its password */
+    const char *smtp_ca_file; /* BOOKINGD_SMTP_CA_FILE or NULL */
+    int64_t smtp_timeout_ms;  /* BOOKINGD_SMTP_TIMEOUT_MS: one send */
+    const char *mail_from;    /* BOOKINGD_MAIL_FROM */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -71,6 +77,7 @@ void bk_config_report(const struct bk_errbuf *err);
 struct bk_cli_job_env {
     const struct bk_webhook_registry *webhooks;
     const struct bk_jobs_prune_config *prune;
+    const struct bk_mail_config *mail;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 16

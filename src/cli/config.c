@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "base/str.h"
 #include "http/server.h"
+#include "mail/mail.h"
 #include "base/banned.h"
 
 static const char *env(const char *name)
@@ -236,6 +237,37 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if (cfg->http_threads > cfg->max_connections)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_HTTP_THREADS",
                              "must not be above BOOKINGD_MAX_CONNECTIONS");
+
+    cfg->smtp_url = env("BOOKINGD_SMTP_URL");
+    if (cfg->smtp_url) {
+        bk_config_redact_url(cfg->smtp_url, cfg->smtp_url_shown,
+                             sizeof(cfg->smtp_url_shown));
+        bk_errbuf_clear(&sub);
+        if (bk_smtp_url_check(cfg->smtp_url, &sub) != BK_OK)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SMTP_URL",
+                                 "%s, got '%s'", sub.msg, cfg->smtp_url_shown);
+    }
+    cfg->smtp_ca_file = env("BOOKINGD_SMTP_CA_FILE");
+    if (cfg->smtp_ca_file && access(cfg->smtp_ca_file, R_OK) != 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SMTP_CA_FILE",
+                             "cannot read '%s'", cfg->smtp_ca_file);
+    if ((e = env_int("BOOKINGD_SMTP_TIMEOUT_MS", 100, 600000, 60000,
+                     &cfg->smtp_timeout_ms, err)))
+        return e;
+    cfg->mail_from = env("BOOKINGD_MAIL_FROM");
+    if (!cfg->mail_from)
+        cfg->mail_from = "bookingd <bookingd@localhost.localdomain>";
+    {
+        struct bk_arena a;
+        const char *name, *addr;
+        bk_arena_init(&a);
+        bk_errbuf_clear(&sub);
+        e = bk_mail_parse_from(cfg->mail_from, &a, &name, &addr, &sub);
+        bk_arena_release(&a);
+        if (e)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_MAIL_FROM", "%s",
+                                 sub.msg);
+    }
 
     cfg->log_level = BK_LOG_INFO;
     v = env("BOOKINGD_LOG_LEVEL");

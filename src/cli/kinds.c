@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "jobs/prune.h"
+#include "mail/mail.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
 
@@ -25,9 +26,22 @@ static void jobs_prune(const struct bk_cli_job_env *env,
     bk_jobs_prune_kind(env->prune, out);
 }
 
+static void mail_event(const struct bk_cli_job_env *env,
+                       struct bk_job_kind *out)
+{
+    bk_mail_event_kind(env->mail, out);
+}
+
+static void mail_send(const struct bk_cli_job_env *env, struct bk_job_kind *out)
+{
+    bk_mail_send_kind(env->mail, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
+    mail_event,  /* "mail.event": a booking's change into messages */
+    mail_send,   /* "mail.send": one email over SMTP */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

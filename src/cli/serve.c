@@ -16,6 +16,7 @@
 #include "jobs/inbox.h"
 #include "jobs/jobs.h"
 #include "jobs/prune.h"
+#include "mail/mail.h"
 #include "store/store.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
@@ -143,6 +144,8 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_job_kind kinds[BK_CLI_JOB_KINDS_MAX];
     struct bk_cli_job_env job_env;
     struct bk_jobs_prune_config prune;
+    struct bk_mail_config mail;
+    struct bk_arena mail_arena;
     size_t n_kinds;
     struct bk_api api;
     sigset_t stop;
@@ -168,6 +171,16 @@ int bk_cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&api, 0, sizeof(api));
+    memset(&mail, 0, sizeof(mail));
+    bk_arena_init(&mail_arena);
+    bk_smtp_global_init();
+    /* Subscribers before any ledger operation (ledger/events.h). */
+    if (bk_mail_subscribe(cfg.max_attempts, &err) ||
+        bk_mail_parse_from(cfg.mail_from, &mail_arena, &mail.from_name,
+                           &mail.from_addr, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (bk_store_open(cfg.database,
                       cfg.workers + 16 > 64 ? 64 : cfg.workers + 16, &store,
                       &err)) {
@@ -203,6 +216,15 @@ int bk_cli_serve(int argc, char **argv)
     prune.max_attempts = cfg.max_attempts;
     job_env.webhooks = &webhooks;
     job_env.prune = &prune;
+    mail.smtp.url = cfg.smtp_url;
+    mail.smtp.ca_file = cfg.smtp_ca_file;
+    mail.smtp.connect_timeout_ms =
+        cfg.smtp_timeout_ms < 10000 ? cfg.smtp_timeout_ms : 10000;
+    mail.smtp.timeout_ms = cfg.smtp_timeout_ms;
+    mail.base_url = cfg.base_url;
+    memcpy(mail.manage_secret, api.manage_secret, sizeof(mail.manage_secret));
+    mail.max_attempts = cfg.max_attempts;
+    job_env.mail = &mail;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;
@@ -224,6 +246,12 @@ int bk_cli_serve(int argc, char **argv)
             bk_log_info("webhooks: /webhooks/%s is off until %s is set",
                         webhooks.entries[i].provider->name,
                         webhooks.entries[i].provider->secret_env);
+    if (cfg.smtp_url)
+        bk_log_info("mail: sending through %s as %s", cfg.smtp_url_shown,
+                    mail.from_addr);
+    else
+        bk_log_info("mail: BOOKINGD_SMTP_URL is not set: messages are "
+                    "recorded as skipped, not sent");
     api.inbox = inbox;
     api.webhooks = &webhooks;
 
@@ -259,5 +287,6 @@ out:
     bk_inbox_free(inbox);
     bk_jobs_free(jobs);
     bk_store_free(store);
+    bk_arena_release(&mail_arena);
     return rc;
 }
