@@ -193,7 +193,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
                              struct bk_store *store, const struct bk_job *job,
                              const struct plan *p, int64_t booking_id,
                              int64_t activity_id, struct bk_arena *arena,
-                             int *sent, struct bk_errbuf *err)
+                             int *sent, bool *provider, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct ctx c;
@@ -202,12 +202,18 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     enum bk_err e;
 
     *sent = 0;
+    *provider = false;
     e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
     if (!e)
         e = read_ctx(tx, booking_id, arena, &c, err);
     if (!e)
         e = sequence_at(tx, booking_id, activity_id, arena, &seq, err);
-    for (int i = 0; i < 2 && !e; i++) {
+    /* A booking made at a provider (Cal.com, Calendly...) was confirmed
+     * to its attendee there, with that provider's invite: a second invite
+     * with another UID would put the meeting twice in their calendar. */
+    *provider =
+        !e && c.b.source != BK_SOURCE_WEB && c.b.source != BK_SOURCE_API;
+    for (int i = 0; i < 2 && !e && !*provider; i++) {
         const char *kind = i ? p->host_kind : p->attendee_kind;
         struct bk_message m = {
             .booking_id = booking_id,
@@ -257,6 +263,7 @@ static enum bk_err event_run(void *ctx, struct bk_store *store,
         json_integer_value(json_object_get(o, "activity_id"));
     struct plan p;
     int queued = 0;
+    bool provider = false;
     enum bk_err e;
 
     if (!event || booking_id <= 0 || activity_id <= 0) {
@@ -270,8 +277,12 @@ static enum bk_err event_run(void *ctx, struct bk_store *store,
         return bk_fail(err, BK_E_INVALID, "mail: no messages for %s", event);
     }
     BK_STORE_RETRY(e, plan_once(cfg, store, job, &p, booking_id, activity_id,
-                                arena, &queued, err));
-    if (!e)
+                                arena, &queued, &provider, err));
+    if (!e && provider)
+        bk_log_debug("mail: %s of booking %" PRId64 ": made at a provider, "
+                     "which told its attendee",
+                     event, (int64_t)booking_id);
+    else if (!e)
         bk_log_info("mail: %s of booking %" PRId64 ": %s", event,
                     (int64_t)booking_id,
                     queued ? "2 messages queued" : "2 messages skipped");
@@ -373,6 +384,43 @@ static const char *lead_of(const char *kind)
     return "A booking has been cancelled.";
 }
 
+static const char *manage_link(const char *base_url,
+                               const unsigned char secret[32],
+                               const struct ctx *c, struct bk_arena *arena)
+{
+    char token[48];
+
+    bk_mail_manage_token(secret, c->b.uid, token);
+    return bk_arena_printf(arena, "%s/manage/%s?token=%s", base_url, c->b.uid,
+                           token);
+}
+
+/* The booking as the invite of one message (or of the download). */
+static void fill_event(const struct ctx *c, const char *manage, int seq,
+                       const char *method, bool cancel, bool host,
+                       int64_t stamp_utc, struct bk_arena *arena,
+                       struct bk_ics_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->uid = c->b.uid;
+    ev->sequence = seq;
+    ev->method = method;
+    ev->cancelled = cancel;
+    ev->start_utc = c->b.start_utc;
+    ev->end_utc = c->b.end_utc;
+    ev->stamp_utc = stamp_utc;
+    ev->summary = bk_arena_printf(arena, "%s with %s", c->et.title,
+                                  host ? client_name(c) : c->host.name);
+    ev->description = bk_arena_printf(arena, "%s\n\nReschedule or cancel: %s",
+                                      c->et.title, manage);
+    ev->location = where_of(c);
+    ev->url = c->b.meeting_url;
+    ev->organizer_name = c->host.name;
+    ev->organizer_email = c->host.email;
+    ev->attendee_name = c->client.name;
+    ev->attendee_email = c->client.email;
+}
+
 static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
                     const struct bk_message *msg, struct bk_arena *arena,
                     struct bk_mail_message *out)
@@ -388,31 +436,14 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     const char *who = host ? bk_arena_printf(arena, "%s <%s>", client_name(c),
                                              c->client.email)
                            : c->host.name;
-    char token[48];
-    const char *manage;
+    const char *manage =
+        manage_link(cfg->base_url, cfg->manage_secret, c, arena);
     struct bk_ics_event ev;
 
-    bk_mail_manage_token(cfg->manage_secret, c->b.uid, token);
-    manage = bk_arena_printf(arena, "%s/manage/%s?token=%s", cfg->base_url,
-                             c->b.uid, token);
-    memset(&ev, 0, sizeof(ev));
-    ev.uid = c->b.uid;
-    ev.sequence = msg->sequence;
-    ev.method = host ? NULL : (cancel ? "CANCEL" : "REQUEST");
-    ev.cancelled = cancel;
-    ev.start_utc = c->b.start_utc;
-    ev.end_utc = c->b.end_utc;
-    ev.stamp_utc = msg->created_utc;
-    ev.summary = bk_arena_printf(arena, "%s with %s", c->et.title,
-                                 host ? client_name(c) : c->host.name);
-    ev.description = bk_arena_printf(arena, "%s\n\nReschedule or cancel: %s",
-                                     c->et.title, manage);
-    ev.location = where;
-    ev.url = c->b.meeting_url;
-    ev.organizer_name = c->host.name;
-    ev.organizer_email = c->host.email;
-    ev.attendee_name = c->client.name;
-    ev.attendee_email = c->client.email;
+    /* The host is the organizer: no iMIP request to them, the file only. */
+    fill_event(c, manage, msg->sequence,
+               host ? NULL : (cancel ? "CANCEL" : "REQUEST"), cancel, host,
+               msg->created_utc, arena, &ev);
 
     memset(out, 0, sizeof(*out));
     out->from_name = cfg->from_name;
@@ -594,4 +625,28 @@ void bk_mail_send_kind(const struct bk_mail_config *cfg,
     out->run = send_run;
     out->on_dead = send_dead;
     out->ctx = (void *)cfg;
+}
+
+enum bk_err bk_mail_booking_ics(struct bk_tx *tx, int64_t booking_id,
+                                const char *base_url,
+                                const unsigned char secret[32], int64_t now_utc,
+                                struct bk_arena *arena, char **out,
+                                struct bk_errbuf *err)
+{
+    struct ctx c;
+    struct bk_ics_event ev;
+    int seq = 0;
+    enum bk_err e;
+
+    *out = NULL;
+    e = read_ctx(tx, booking_id, arena, &c, err);
+    if (!e)
+        e = sequence_at(tx, booking_id, 0, arena, &seq, err);
+    if (e)
+        return e;
+    fill_event(&c, manage_link(base_url, secret, &c, arena),
+               seq > 0 ? seq - 1 : 0, "PUBLISH",
+               c.b.status == BK_BOOKING_CANCELLED, false, now_utc, arena, &ev);
+    *out = bk_ics_build(&ev, arena);
+    return BK_OK;
 }

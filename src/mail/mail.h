@@ -52,6 +52,15 @@ void bk_mail_send_kind(const struct bk_mail_config *cfg,
 void bk_mail_manage_token(const unsigned char secret[32], const char *uid,
                           char out[48]);
 
+/* The booking with id booking_id as an iCalendar file (METHOD:PUBLISH;
+ * the UID and SEQUENCE of its latest invite; STATUS:CANCELLED when it is
+ * cancelled), read in tx, into *out in arena: what GET
+ * /api/v1/bookings/{uid}/ics answers. Errors are the store's. */
+BK_MUST_CHECK enum bk_err
+bk_mail_booking_ics(struct bk_tx *tx, int64_t booking_id, const char *base_url,
+                    const unsigned char secret[32], int64_t now_utc,
+                    struct bk_arena *arena, char **out, struct bk_errbuf *err);
+
 /* Splits BOOKINGD_MAIL_FROM ("Studio Ada <bookings@example.com>",
  * "\"Studio Ada\" <bookings@example.com>" or "bookings@example.com") into
  * a name (NULL when none) and an address, in arena. BK_E_CONFIG when the
