@@ -100,6 +100,8 @@ extern const struct bk_route bk_api_event_type_routes[];
 extern const size_t bk_api_event_type_n;
 extern const struct bk_route bk_api_booking_routes[];
 extern const size_t bk_api_booking_n;
+extern const struct bk_route bk_api_message_routes[];
+extern const size_t bk_api_message_n;
 extern const struct bk_route bk_api_client_routes[];
 extern const size_t bk_api_client_n;
 extern const struct bk_route bk_api_delivery_routes[];

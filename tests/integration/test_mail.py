@@ -257,3 +257,53 @@ def test_names_cannot_add_headers(make_daemon, smtp_plain, name):
     to = header_text(
         [m for m in got if m["to"] == ["eve@example.com"]][0]["msg"], "To")
     assert email.utils.parseaddr(to)[1] == "eve@example.com"
+
+
+def test_messages_and_ics_routes(make_daemon, smtp_plain):
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    s = slots(d)
+    b = d.book("intro", s[0], email="zoe@example.com", name=ZOE).json
+    uid, token = b["uid"], b["manage_token"]
+    d.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s[3]},
+           query={"token": token})
+    smtp_plain.wait_for(4)
+    got = wait_until(
+        lambda: (lambda j: j if len(j["data"]) == 4 and
+                 all(m["status"] == "sent" for m in j["data"]) else None)(
+            d.get(f"/api/v1/bookings/{uid}/messages", admin=True).json),
+        "four sent messages")
+    m = got["data"][0]
+    assert got["booking"] == uid
+    assert m["kind"] == "attendee_confirmed" and m["to"] == "zoe@example.com"
+    assert m["subject"] == "Confirmed: Intro call with Coach coach"
+    assert m["message_id"] == f"<{uid}.attendee_confirmed.0@example.com>"
+    assert m["sequence"] == 0 and m["attempts"] == 1
+    assert m["last_error"] is None and m["sent_at"]
+    assert [x["sequence"] for x in got["data"]] == [0, 0, 1, 1]
+    assert sorted(x["message_id"] for x in got["data"]) == sorted(
+        x["msg"]["Message-ID"] for x in smtp_plain.messages())
+    assert d.get(f"/api/v1/bookings/{uid}/messages").status == 401
+    assert d.get(f"/api/v1/bookings/{uid}/messages",
+                 query={"token": token}).status == 401
+    assert d.get("/api/v1/bookings/nosuchbooking/messages",
+                 admin=True).status == 404
+
+    r = d.get(f"/api/v1/bookings/{uid}/ics", query={"token": token})
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/calendar")
+    ev = vevent(icalendar.Calendar.from_ical(r.body))
+    assert str(ev["UID"]) == uid and ev["SEQUENCE"] == 1
+    assert ev["DTSTART"].dt == parse_instant(s[3]).astimezone(dt.timezone.utc)
+    assert str(ev["STATUS"]) == "CONFIRMED"
+    assert d.get(f"/api/v1/bookings/{uid}/ics", admin=True).status == 200
+    assert d.get(f"/api/v1/bookings/{uid}/ics",
+                 query={"token": "x" * 43}).status == 401
+    assert d.get(f"/api/v1/bookings/{uid}/ics").status == 401
+    d.post(f"/api/v1/bookings/{uid}/cancel", {}, query={"token": token})
+    ev = wait_until(lambda: (lambda e: e if e["SEQUENCE"] == 2 else None)(
+        vevent(icalendar.Calendar.from_ical(
+            d.get(f"/api/v1/bookings/{uid}/ics", admin=True).body))),
+        "sequence 2")
+    assert str(ev["STATUS"]) == "CANCELLED"

@@ -301,6 +301,7 @@ def test_document_shape():
                     {"$ref": "#/components/schemas/Error"}, (where, status)
             if method == "GET" and status == "200" and \
                     path.startswith("/api/v1/") and \
+                    "application/json" in r["content"] and \
                     "next_cursor" in json.dumps(
                         deref(r["content"]["application/json"]["schema"])):
                 names = {deref(p)["name"] for p in o.get("parameters", [])}
@@ -580,6 +581,12 @@ def test_every_operation_answers_as_documented(make_daemon):
                  query={"timezone": "Europe/Paris"}, **adm).json
     assert {"status", "start", "end"} <= \
         {k for h in hist["data"] for k in h["changes"]}, hist
+    msgs = a.get(f"/api/v1/bookings/{uid}/messages",
+                 query={"timezone": "Europe/Paris"}, **adm).json
+    assert msgs["booking"] == uid, msgs
+    assert b"BEGIN:VCALENDAR" in a.get(f"/api/v1/bookings/{uid}/ics",
+                                       query={"token": token}).body
+    a.get(f"/api/v1/bookings/{uid}/ics", **adm)
     page = a.get("/api/v1/bookings", query={"limit": "1"}, **adm).json
     a.get("/api/v1/bookings", query={"cursor": page["next_cursor"]}, **adm)
     a.get("/api/v1/bookings", query={
