@@ -440,6 +440,13 @@ CONFIG_ERRORS = [
     ("BOOKINGD_JOB_RETENTION_DAYS", "-1"),
     ("BOOKINGD_JOB_RETENTION_DAYS", "a month"),
     ("BOOKINGD_JOB_PRUNE_INTERVAL_S", "0"),
+    ("BOOKINGD_SMTP_URL", "http://mail.example.com"),
+    ("BOOKINGD_SMTP_URL", "smtp://user:hunter2-secret@"),
+    ("BOOKINGD_SMTP_URL", "smtp://user:hunter2-secret@host:587 x"),
+    ("BOOKINGD_SMTP_TIMEOUT_MS", "99"),
+    ("BOOKINGD_SMTP_CA_FILE", "/nonexistent/ca.pem"),
+    ("BOOKINGD_MAIL_FROM", "not an address"),
+    ("BOOKINGD_MAIL_FROM", "Studio <bookings@example.com"),
 ]
 
 
@@ -455,6 +462,7 @@ def test_config_errors_exit_2_naming_the_variable(tmp_path, command, var,
     assert len(lines) == 1, p.stderr
     assert var in lines[0], lines[0]
     assert lines[0].startswith("bookingd: ")
+    assert "hunter2" not in p.stderr + p.stdout, "a password was printed"
     assert d.database_untouched(), "a config error must not touch the database"
 
 
