@@ -46,6 +46,7 @@ struct bk_config {
     const char *smtp_ca_file; /* BOOKINGD_SMTP_CA_FILE or NULL */
     int64_t smtp_timeout_ms;  /* BOOKINGD_SMTP_TIMEOUT_MS: one send */
     const char *mail_from;    /* BOOKINGD_MAIL_FROM */
+    const char *templates;    /* BOOKINGD_TEMPLATES (a directory) or NULL */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the

@@ -269,6 +269,22 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                                  sub.msg);
     }
 
+    cfg->templates = env("BOOKINGD_TEMPLATES");
+    if (cfg->templates) {
+        struct bk_arena a;
+        struct bk_mail_templates t;
+        bk_arena_init(&a);
+        bk_errbuf_clear(&sub);
+        e = access(cfg->templates, R_OK | X_OK) != 0
+                ? bk_fail(&sub, BK_E_CONFIG, "cannot read the directory '%s'",
+                          cfg->templates)
+                : bk_mail_templates_load(cfg->templates, &a, &t, &sub);
+        bk_arena_release(&a);
+        if (e)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_TEMPLATES", "%s",
+                                 sub.msg);
+    }
+
     cfg->log_level = BK_LOG_INFO;
     v = env("BOOKINGD_LOG_LEVEL");
     if (v && bk_log_level_parse(v, &cfg->log_level) != BK_OK)

@@ -145,6 +145,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_cli_job_env job_env;
     struct bk_jobs_prune_config prune;
     struct bk_mail_config mail;
+    struct bk_mail_templates templates;
     struct bk_arena mail_arena;
     size_t n_kinds;
     struct bk_api api;
@@ -177,7 +178,8 @@ int bk_cli_serve(int argc, char **argv)
     /* Subscribers before any ledger operation (ledger/events.h). */
     if (bk_mail_subscribe(cfg.max_attempts, &err) ||
         bk_mail_parse_from(cfg.mail_from, &mail_arena, &mail.from_name,
-                           &mail.from_addr, &err)) {
+                           &mail.from_addr, &err) ||
+        bk_mail_templates_load(cfg.templates, &mail_arena, &templates, &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
@@ -224,6 +226,7 @@ int bk_cli_serve(int argc, char **argv)
     mail.base_url = cfg.base_url;
     memcpy(mail.manage_secret, api.manage_secret, sizeof(mail.manage_secret));
     mail.max_attempts = cfg.max_attempts;
+    mail.templates = &templates;
     job_env.mail = &mail;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));

@@ -9,6 +9,7 @@
 #include <jansson.h>
 
 #include "mail/mail.h"
+#include "mail/template.h"
 #include "core/ics.h"
 #include "core/tz.h"
 #include "crypto/crypto.h"
@@ -332,32 +333,6 @@ static const char *when_text(int64_t start, int64_t end, const char *zone,
         (int)(bk_floordiv(le, 60) % 60), zone);
 }
 
-static const char *html_escape(const char *s, struct bk_arena *arena)
-{
-    size_t n = 0;
-    char *out, *w;
-
-    for (const char *p = s; *p; p++)
-        n += strchr("<>&\"'", *p) ? 6 : 1;
-    out = w = bk_arena_alloc(arena, n + 1);
-    for (const char *p = s; *p; p++) {
-        const char *rep = *p == '<'    ? "&lt;"
-                          : *p == '>'  ? "&gt;"
-                          : *p == '&'  ? "&amp;"
-                          : *p == '"'  ? "&quot;"
-                          : *p == '\'' ? "&#39;"
-                                       : NULL;
-        if (rep) {
-            memcpy(w, rep, strlen(rep));
-            w += strlen(rep);
-        } else {
-            *w++ = *p;
-        }
-    }
-    *w = '\0';
-    return out;
-}
-
 static const char *where_of(const struct ctx *c)
 {
     if (c->b.location && *c->b.location)
@@ -433,9 +408,6 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
                                                          : c->host.timezone));
     const char *when = when_text(c->b.start_utc, c->b.end_utc, zone, arena);
     const char *where = where_of(c);
-    const char *who = host ? bk_arena_printf(arena, "%s <%s>", client_name(c),
-                                             c->client.email)
-                           : c->host.name;
     const char *manage =
         manage_link(cfg->base_url, cfg->manage_secret, c, arena);
     struct bk_ics_event ev;
@@ -455,33 +427,34 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     out->date_utc = bk_now_utc();
     out->ics = bk_ics_build(&ev, arena);
     out->ics_method = ev.method;
-    out->text = bk_arena_printf(
-        arena,
-        "Hello %s,\n\n%s\n\nWhat:  %s\nWhen:  %s\n%s%s%s%s: %s\n%s%s%s\n",
-        host ? c->host.name : client_name(c), lead_of(msg->kind), c->et.title,
-        when, where ? "Where: " : "", where ? where : "", where ? "\n" : "",
-        host ? "Who" : "With", who, host && c->b.notes ? "Notes: " : "",
-        host && c->b.notes ? c->b.notes : "",
-        host ? ""
-             : bk_arena_printf(arena, "\nReschedule or cancel: %s", manage));
-    out->html = bk_arena_printf(
-        arena,
-        "<!DOCTYPE html>\n<html><body>\n<p>Hello %s,</p>\n<p>%s</p>\n"
-        "<table>\n<tr><th align=\"left\">What</th><td>%s</td></tr>\n"
-        "<tr><th align=\"left\">When</th><td>%s</td></tr>\n%s%s%s"
-        "<tr><th align=\"left\">%s</th><td>%s</td></tr>\n</table>\n%s"
-        "</body></html>\n",
-        html_escape(host ? c->host.name : client_name(c), arena),
-        lead_of(msg->kind), html_escape(c->et.title, arena),
-        html_escape(when, arena),
-        where ? "<tr><th align=\"left\">Where</th><td>" : "",
-        where ? html_escape(where, arena) : "", where ? "</td></tr>\n" : "",
-        host ? "Who" : "With", html_escape(who, arena),
-        host ? ""
-             : bk_arena_printf(arena,
-                               "<p><a href=\"%s\">Reschedule or cancel</a>"
-                               "</p>\n",
-                               html_escape(manage, arena)));
+    {
+        const char *tk = strstr(manage, "?token=");
+        struct bk_mail_var vars[] = {
+            {"name", host ? c->host.name : client_name(c)},
+            {"lead", lead_of(msg->kind)},
+            {"title", c->et.title},
+            {"when", when},
+            {"where", where},
+            {"host", c->host.name},
+            {"client", client_name(c)},
+            {"client_email", c->client.email},
+            {"notes", c->b.notes},
+            {"reason", cancel ? c->b.cancellation_reason : NULL},
+            {"manage_url", manage},
+            {"ics_url", bk_arena_printf(arena, "%s/api/v1/bookings/%s/ics%s",
+                                        cfg->base_url, c->b.uid, tk ? tk : "")},
+        };
+        size_t n = sizeof(vars) / sizeof(vars[0]);
+        const char *txt = bk_mail_template_get(
+            cfg->templates, bk_arena_printf(arena, "%s.txt", msg->kind));
+        const char *html = bk_mail_template_get(
+            cfg->templates, bk_arena_printf(arena, "%s.html", msg->kind));
+
+        out->text =
+            bk_mail_template_render(txt ? txt : "", vars, n, false, arena);
+        out->html =
+            bk_mail_template_render(html ? html : "", vars, n, true, arena);
+    }
 }
 
 /* ---- Sending ------------------------------------------------------------ */

@@ -21,6 +21,7 @@
 
 #include "jobs/jobs.h"
 #include "mail/smtp.h"
+#include "mail/template.h"
 
 #define BK_MAIL_EVENT_KIND "mail.event"
 #define BK_MAIL_SEND_KIND  "mail.send"
@@ -33,6 +34,7 @@ struct bk_mail_config {
     const char *base_url;  /* BOOKINGD_BASE_URL, for manage links */
     unsigned char manage_secret[32]; /* the API's (api/api.h) */
     int max_attempts;                /* of each job; 0: the queue's default */
+    const struct bk_mail_templates *templates; /* mail/template.h */
 };
 
 /* Registers the "mail" ledger subscriber (BOOKING_CREATED, _RESCHEDULED,

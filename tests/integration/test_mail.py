@@ -307,3 +307,45 @@ def test_messages_and_ics_routes(make_daemon, smtp_plain):
             d.get(f"/api/v1/bookings/{uid}/ics", admin=True).body))),
         "sequence 2")
     assert str(ev["STATUS"]) == "CANCELLED"
+
+
+def test_templates_override(make_daemon, smtp_plain, tmp_path):
+    tdir = tmp_path / "templates"
+    tdir.mkdir()
+    (tdir / "attendee_confirmed.txt").write_text(
+        "Dear {{name}}, see you {{when}}.{{#where}} At {{where}}.{{/where}}\n"
+        "{{manage_url}}\n")
+    (tdir / "attendee_confirmed.html").write_text(
+        "<p>Dear {{name}}</p>\n")
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST,
+                         "BOOKINGD_TEMPLATES": str(tdir)})
+    d.apply(standard_catalog())
+    d.book("intro", slots(d)[0], email="zoe@example.com",
+           name="<b>Zo\u00eb</b>")
+    got = smtp_plain.wait_for(2)
+    msg = [m for m in got if m["to"] == ["zoe@example.com"]][0]["msg"]
+    text = msg.get_body(("plain",)).get_content()
+    assert text.startswith("Dear <b>Zo\u00eb</b>, see you ")
+    assert "(Europe/London)." in text and "/manage/" in text
+    assert "Where" not in text
+    html = msg.get_body(("html",)).get_content()
+    assert html.strip() == "<p>Dear &lt;b&gt;Zo\u00eb&lt;/b&gt;</p>"
+    host = [m for m in got if m["to"] == ["coach@example.com"]][0]["msg"]
+    assert "You have a new booking." in \
+        host.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("content", ["{{password}}", "{{#notes}}open",
+                                     "x" * (64 * 1024 + 1)])
+def test_bad_templates_stop_the_start(tmp_path, content):
+    from conftest import Daemon
+    tdir = tmp_path / "templates"
+    tdir.mkdir()
+    (tdir / "host_new.txt").write_text(content)
+    d = Daemon(tmp_path / "d")
+    p = d.cli("serve", env={"BOOKINGD_TEMPLATES": str(tdir)}, timeout=20)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "BOOKINGD_TEMPLATES" in lines[0], p.stderr
+    assert "host_new.txt" in lines[0]
