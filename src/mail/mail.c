@@ -481,9 +481,10 @@ static enum bk_err read_message(struct bk_store *store, int64_t id,
 
 /* What record_once writes. */
 enum outcome {
-    ATTEMPT_FAILED, /* the message keeps attempts and the error */
-    ATTEMPT_SENT,   /* sent, and the job done */
-    NOTHING_TO_DO,  /* the job done, the message unchanged */
+    ATTEMPT_FAILED,  /* the message keeps attempts and the error */
+    ATTEMPT_SENT,    /* sent, and the job done */
+    ATTEMPT_SKIPPED, /* not sent (no SMTP server), and the job done */
+    NOTHING_TO_DO,   /* the job done, the message unchanged */
 };
 
 /* Records an attempt's outcome; a sent message in the transaction that
@@ -503,9 +504,11 @@ static enum bk_err record_once(struct bk_store *store, const struct bk_job *job,
     if (!e && what != NOTHING_TO_DO) {
         m.attempts = job->attempts;
         m.last_error = error;
-        if (done) {
+        if (what == ATTEMPT_SENT) {
             m.status = BK_MESSAGE_SENT;
             m.sent_utc = bk_now_utc();
+        } else if (what == ATTEMPT_SKIPPED) {
+            m.status = BK_MESSAGE_SKIPPED;
         }
         e = bk_store_message_update(tx, &m, err);
     }
@@ -536,8 +539,15 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
     e = read_message(store, id, arena, &m, &c, err);
     if (e)
         return e;
-    if (m.status != BK_MESSAGE_QUEUED || !cfg->smtp.url) {
-        /* Sent already (a replay) or no longer sendable: nothing to do. */
+    if (m.status == BK_MESSAGE_QUEUED && !cfg->smtp.url) {
+        /* Queued by an instance with BOOKINGD_SMTP_URL, run by one
+         * without. */
+        BK_STORE_RETRY(
+            e, record_once(store, job, id, ATTEMPT_SKIPPED, NULL, arena, err));
+        return e;
+    }
+    if (m.status != BK_MESSAGE_QUEUED) {
+        /* Sent or failed already (a replayed job): nothing to do. */
         BK_STORE_RETRY(
             e, record_once(store, job, id, NOTHING_TO_DO, NULL, arena, err));
         return e;
