@@ -349,3 +349,20 @@ def test_bad_templates_stop_the_start(tmp_path, content):
     lines = p.stderr.strip().splitlines()
     assert len(lines) == 1 and "BOOKINGD_TEMPLATES" in lines[0], p.stderr
     assert "host_new.txt" in lines[0]
+
+
+def test_queued_then_no_smtp_is_skipped(make_daemon, smtp_plain):
+    # The server never starts: the messages stay queued, retrying.
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    uid = d.book("intro", slots(d)[0]).json["uid"]
+    wait_until(lambda: len(messages(d, uid)) == 2 and
+               all(r[2] == 0 and r[5] >= 1 for r in messages(d, uid)),
+               "two failing messages")
+    d.stop_checked()
+    d.extra_env["BOOKINGD_SMTP_URL"] = None
+    d.start()
+    rows = wait_until(lambda: all(r[2] == 2 for r in messages(d, uid)) and
+                      messages(d, uid), "messages skipped")
+    assert len(rows) == 2
+    assert smtp_plain.messages() == []
