@@ -380,6 +380,15 @@ bk_store_booking_busy(struct bk_tx *tx, int64_t host_id, int64_t from_utc,
                       struct bk_arena *arena, struct bk_booking_span **out,
                       size_t *n, struct bk_errbuf *err);
 
+/* The database's plan of the busy-time query (bk_store_booking_busy), as
+ * text of one or more lines, copied into arena: for the store contract
+ * test, which checks that it reads the index of the bookings that can
+ * block (bookings_host_end_blocking) rather than every booking. */
+BK_MUST_CHECK enum bk_err bk_store_booking_busy_plan(struct bk_tx *tx,
+                                                     struct bk_arena *arena,
+                                                     char **plan,
+                                                     struct bk_errbuf *err);
+
 /* Appends to a booking's history (c->id is ignored). */
 BK_MUST_CHECK enum bk_err
 bk_store_history_append(struct bk_tx *tx, const struct bk_booking_change *c,
