@@ -85,6 +85,8 @@ enum db_stmt {
     Q_JOB_FIND_KEY,
     Q_JOB_CLAIM,
     Q_JOB_COMPLETE,
+    Q_JOB_RENEW,
+    Q_JOB_SHIFT,
     Q_JOB_FAIL,
     Q_JOB_REQUEUE,
     Q_JOB_STATUS,

@@ -521,6 +521,22 @@ bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms, int64_t lease_ms,
 BK_MUST_CHECK enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id,
                                                int64_t token, int64_t now_ms,
                                                struct bk_errbuf *err);
+/* Extends a running job's lease to now_ms + lease_ms (wall-clock ms, the
+ * database's shared timeline). BK_E_STALE when the job is not running
+ * under token: the lease was lost and another worker may hold it. Needs a
+ * write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_renew(struct bk_tx *tx, int64_t id,
+                                             int64_t token, int64_t now_ms,
+                                             int64_t lease_ms,
+                                             struct bk_errbuf *err);
+/* Moves the times of pending and running jobs last written after now_ms
+ * (in the future: written before the caller's wall clock stepped back by
+ * -delta_ms) by delta_ms: due times, leases and the written time, so that
+ * a backward step does not delay them. *changed receives the rows moved.
+ * Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_shift(struct bk_tx *tx, int64_t now_ms,
+                                             int64_t delta_ms, int *changed,
+                                             struct bk_errbuf *err);
 /* Marks the job done. BK_E_STALE when the job is not running under token
  * (its lease was lost): the caller must roll back. */
 BK_MUST_CHECK enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id,
