@@ -12,6 +12,7 @@ past a lease, and the fence, are tested in tests/unit/jobs/test_jobs.c with
 a fake wall clock.)
 """
 import os
+import time
 
 import pytest
 
@@ -33,6 +34,28 @@ def shifted_env(offset_file, **env):
     return env
 
 
+def db_exec_many(d, sql, rows):
+    """Writes to d's database as an operator's SQL client would (? for
+    placeholders on both backends)."""
+    if d.backend == "sqlite":
+        import sqlite3
+        con = sqlite3.connect(str(d.db_path), timeout=10)
+        try:
+            con.executemany(sql, rows)
+            con.commit()
+        finally:
+            con.close()
+        return
+    import conftest
+    con = conftest._pg().connect(d.database_url, connect_timeout=10)
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.executemany(sql.replace("?", "%s"), rows)
+    finally:
+        con.close()
+
+
 def prunes_done(d):
     (n,), = ledger_query(d, "SELECT count(*) FROM jobs WHERE kind = "
                             "'jobs.prune' AND status = ?", (DB_JOB_DONE,))
@@ -45,6 +68,16 @@ def test_backward_step_does_not_freeze_the_queue(make_daemon, tmp_path):
     d = make_daemon(env=shifted_env(offset,
                                     BOOKINGD_JOB_PRUNE_INTERVAL_S="1"))
     H.wait_until(lambda: prunes_done(d) >= 2, 30, "two periodic runs")
+    # The periods of the hour before ran then (done rows with their dedupe
+    # keys): after the step, the next period's key is one of theirs, and
+    # the chain of periodic runs must not stop on it.
+    now_ms = int(time.time() * 1000)
+    first = now_ms // 1000 - 3600 - 30
+    db_exec_many(d, "INSERT INTO jobs (kind, dedupe_key, payload, run_at_ms,"
+                    " attempts, max_attempts, status, created_ms, updated_ms)"
+                    " VALUES ('jobs.prune', ?, NULL, ?, 1, 3, ?, ?, ?)",
+                 [(f"jobs.prune:{p}", p * 1000, DB_JOB_DONE, now_ms, now_ms)
+                  for p in range(first, first + 120)])
     before = prunes_done(d)
     offset.write_text(str(-3600 * 1000) + "\n")
     H.wait_until(lambda: prunes_done(d) >= before + 3, 20,
