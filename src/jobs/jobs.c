@@ -33,7 +33,8 @@ struct claimed {
 struct running {
     bool active;
     int64_t id, token;
-    int64_t renew_at_mono; /* renew from then on (half the lease) */
+    int64_t renew_at_mono; /* renew from then on (a quarter of the lease
+                              after the last renewal) */
 };
 
 struct bk_jobs {
@@ -127,7 +128,7 @@ enum bk_err bk_jobs_fence(struct bk_store *store, const struct bk_job *job,
     pthread_mutex_lock(&jobs->lock);
     r = running_of(jobs, job);
     if (r && !e)
-        r->renew_at_mono = mono + jobs->cfg.lease_ms / 2;
+        r->renew_at_mono = mono + jobs->cfg.lease_ms / 4;
     pthread_mutex_unlock(&jobs->lock);
     return e;
 }
@@ -189,7 +190,7 @@ static enum bk_err maintain(struct bk_jobs *jobs, struct bk_tx *tx,
                                .lease_token = now_running[i].token};
             struct running *r = running_of(jobs, &j);
             if (r)
-                r->renew_at_mono = mono + jobs->cfg.lease_ms / 2;
+                r->renew_at_mono = mono + jobs->cfg.lease_ms / 4;
         }
         pthread_mutex_unlock(&jobs->lock);
     }
@@ -460,7 +461,9 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
         .active = true,
         .id = job->id,
         .token = job->lease_token,
-        .renew_at_mono = c->start_by_mono, /* half the lease from claim */
+        /* A quarter of the lease from the claim: the keeper, which looks
+         * every quarter, renews it before half has passed. */
+        .renew_at_mono = c->start_by_mono - jobs->cfg.lease_ms / 4,
     };
     pthread_mutex_unlock(&jobs->lock);
     e = k->run(k->ctx, jobs->store, job, &c->arena, &err);
