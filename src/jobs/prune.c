@@ -123,9 +123,10 @@ static enum bk_err run(void *ctx, struct bk_store *store,
 {
     const struct bk_jobs_prune_config *cfg = ctx;
     int64_t now = bk_now_ms(), before = now - cfg->retention_days * DAY_MS;
-    /* Claimed at updated_ms until lease_until_ms: stop by half of it. */
+    /* Claimed at updated_ms until lease_until_ms: stop by half of it from
+     * now, on the monotonic clock (a wall-clock step moves neither). */
     int64_t stop_by =
-        job->updated_ms + (job->lease_until_ms - job->updated_ms) / 2;
+        bk_mono_ms() + (job->lease_until_ms - job->updated_ms) / 2;
     int max_batches = cfg->max_batches > 0 ? cfg->max_batches : 100;
     int total = 0, batches = 0, n = 0;
     bool skipped = false;
@@ -138,7 +139,7 @@ static enum bk_err run(void *ctx, struct bk_store *store,
             return e; /* what was deleted stays deleted; retried later */
         batches++;
         total += n;
-        if (skipped || n < batch_of(cfg) || bk_now_ms() >= stop_by)
+        if (skipped || n < batch_of(cfg) || bk_mono_ms() >= stop_by)
             break;
     }
     e = finish(cfg, store, job, err);
