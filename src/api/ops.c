@@ -117,6 +117,8 @@ static void metrics(void *ctx, struct bk_http_request *req,
     struct bk_tx *tx = NULL;
     struct bk_inbox_stats st;
     struct bk_buf b;
+    struct bk_job_count *by_kind = NULL;
+    size_t n_kinds = 0;
     int64_t counts[4];
     enum bk_err e;
 
@@ -126,7 +128,9 @@ static void metrics(void *ctx, struct bk_http_request *req,
     if (api->inbox)
         bk_inbox_stats(api->inbox, &st);
     if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_job_counts(tx, counts, &err)))
+        (e = bk_store_job_counts(tx, counts, &err)) ||
+        (e = bk_store_job_counts_by_kind(tx, req->arena, &by_kind, &n_kinds,
+                                         &err)))
         goto out;
     e = bk_buf_appendf(
         &b,
@@ -147,6 +151,19 @@ static void metrics(void *ctx, struct bk_http_request *req,
     for (int i = 0; !e && i < 4; i++)
         e = bk_buf_appendf(&b, "bookingd_jobs{status=\"%s\"} %lld\n",
                            job_status[i], (long long)counts[i]);
+    if (!e)
+        e = bk_buf_appendf(&b, "# HELP bookingd_jobs_by_kind Jobs in the "
+                               "queue, by kind and state (queued, retrying, "
+                               "running, done, dead).\n"
+                               "# TYPE bookingd_jobs_by_kind gauge\n");
+    /* Kinds are names from the daemon's own table (cli/kinds.c): no
+     * label escaping is needed beyond what the names allow. */
+    for (size_t i = 0; !e && i < n_kinds; i++)
+        e = bk_buf_appendf(
+            &b, "bookingd_jobs_by_kind{kind=\"%s\",status=\"%s\"} %lld\n",
+            by_kind[i].kind,
+            bk_render_job_state(by_kind[i].status, by_kind[i].retrying),
+            (long long)by_kind[i].n);
     if (e)
         goto out;
     resp->status = 200;

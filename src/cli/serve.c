@@ -225,6 +225,7 @@ int bk_cli_serve(int argc, char **argv)
                         webhooks.entries[i].provider->name,
                         webhooks.entries[i].provider->secret_env);
     api.inbox = inbox;
+    api.jobs = jobs;
     api.webhooks = &webhooks;
 
     memset(&hcfg, 0, sizeof(hcfg));

@@ -93,6 +93,8 @@ enum db_stmt {
     Q_JOB_RECLAIM,
     Q_JOB_RELEASE,
     Q_JOB_PRUNE,
+    Q_JOB_LIST,
+    Q_JOB_COUNTS_BY_KIND,
     Q_STMT_COUNT
 };
 

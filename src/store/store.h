@@ -583,6 +583,31 @@ void bk_store_listener_free(struct bk_store_listener *l);
 BK_MUST_CHECK enum bk_err bk_store_job_prune(struct bk_tx *tx,
                                              int64_t done_before_ms, int limit,
                                              int *n, struct bk_errbuf *err);
+/* Lists jobs newest first (id below before_id; 0: from the newest), at most
+ * limit (1..501; ask for one more to learn whether a next page exists).
+ * kind: only that kind (NULL: all). status: -1 all, else a bk_job_status.
+ * retried: -1 either, 0 only jobs with no attempt yet, 1 only jobs with at
+ * least one (a pending job with attempts is one being retried). Rows and
+ * their strings are in arena. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_list(struct bk_tx *tx, const char *kind, int status, int retried,
+                  int64_t before_id, int limit, struct bk_arena *arena,
+                  struct bk_job **out, size_t *n, struct bk_errbuf *err);
+
+/* One row of bk_store_job_counts_by_kind. */
+struct bk_job_count {
+    const char *kind;
+    enum bk_job_status status;
+    bool retrying; /* pending with at least one attempt */
+    int64_t n;
+};
+/* Counts jobs by kind and status (pending split into queued and
+ * retrying), ordered by kind; *out in arena. For metrics. */
+BK_MUST_CHECK enum bk_err bk_store_job_counts_by_kind(struct bk_tx *tx,
+                                                      struct bk_arena *arena,
+                                                      struct bk_job_count **out,
+                                                      size_t *n,
+                                                      struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);

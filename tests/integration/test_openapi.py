@@ -627,6 +627,15 @@ def test_every_operation_answers_as_documented(make_daemon):
                 if e["imported"]]
     assert imported and imported[0]["calcom_event_type_id"], imported
 
+    # The jobs admin: the delivery's job, listed, read and replayed.
+    jobs = a.get("/api/v1/jobs", query={"kind": "inbox.apply",
+                                        "status": "done", "limit": "1"},
+                 **adm).json["data"]
+    assert jobs, jobs
+    a.get("/api/v1/jobs", **adm)
+    a.get(f"/api/v1/jobs/{jobs[0]['id']}", **adm)
+    a.post(f"/api/v1/jobs/{jobs[0]['id']}/replay", None, 202, **adm)
+
     # The activity log.
     a.get("/api/v1/activity", **adm)
     a.get("/api/v1/activity", query={"kind": "BOOKING_CREATED",
