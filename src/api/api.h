@@ -22,9 +22,10 @@ struct bk_api {
     unsigned char admin_key_sha256[BK_SHA256_LEN];
     /* HMAC key of manage tokens (random, kept in the database). */
     unsigned char manage_secret[32];
-    const char *base_url;   /* "http://127.0.0.1:8080", no trailing slash */
-    struct bk_inbox *inbox; /* webhooks in; may be NULL */
-    struct bk_jobs *jobs;   /* woken after a replay; may be NULL */
+    const char *base_url;       /* "http://127.0.0.1:8080", no trailing slash */
+    struct bk_inbox *inbox;     /* webhooks in; may be NULL */
+    struct bk_jobs *jobs;       /* woken after a replay; may be NULL */
+    bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
 };
 

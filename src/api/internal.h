@@ -104,6 +104,8 @@ extern const struct bk_route bk_api_client_routes[];
 extern const size_t bk_api_client_n;
 extern const struct bk_route bk_api_delivery_routes[];
 extern const size_t bk_api_delivery_n;
+extern const struct bk_route bk_api_webhook_endpoint_routes[];
+extern const size_t bk_api_webhook_endpoint_n;
 extern const struct bk_route bk_api_job_routes[];
 extern const size_t bk_api_job_n;
 extern const struct bk_route bk_api_webhook_routes[];

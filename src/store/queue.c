@@ -801,3 +801,53 @@ out:
     *n = e ? 0 : count;
     return e;
 }
+
+enum bk_err bk_store_job_earlier(struct bk_tx *tx, const char *kind, int64_t id,
+                                 bool *found, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *found = false;
+    e = db_prepare(tx, Q_JOB_EARLIER,
+                   "SELECT id FROM jobs WHERE kind = ?1 AND id < ?2"
+                   " AND status IN (0, 1) ORDER BY id LIMIT 1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, kind);
+    db_bind_i64(tx, st, 2, id);
+    e = db_one(tx, st, "finding an earlier job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = BK_OK;
+    else if (e == BK_OK)
+        *found = true;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_find_key(struct bk_tx *tx, const char *dedupe_key,
+                                  int64_t *id, bool *found,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *found = false;
+    e = db_prepare(tx, Q_JOB_FIND_KEY,
+                   "SELECT id FROM jobs WHERE dedupe_key = ?1", &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, dedupe_key);
+    e = db_one(tx, st, "finding a job", err);
+    if (e == BK_E_NOT_FOUND) {
+        e = BK_OK;
+    } else if (e == BK_OK) {
+        *id = db_col_i64(tx, st, 0);
+        *found = true;
+    }
+out:
+    db_reset(tx, st);
+    return e;
+}

@@ -636,6 +636,25 @@ def test_every_operation_answers_as_documented(make_daemon):
     a.get(f"/api/v1/jobs/{jobs[0]['id']}", **adm)
     a.post(f"/api/v1/jobs/{jobs[0]['id']}/replay", None, 202, **adm)
 
+    # Outbound webhooks: an endpoint (never reached: .invalid does not
+    # resolve), a client change that makes it a message, a replay.
+    ep = a.post("/api/v1/webhook-endpoints", {
+        "url": "https://hooks.invalid/in", "events": ["client.updated"],
+        "description": "CRM"}, 201, **adm).json
+    assert ep["secret"].startswith("whsec_"), ep
+    a.get("/api/v1/webhook-endpoints", **adm)
+    a.get(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+    a.patch(f"/api/v1/webhook-endpoints/{ep['id']}",
+            {"events": ["client.updated", "booking.created"],
+             "description": None}, **adm)
+    a.patch(f"/api/v1/clients/{cid}", {"name": "Ada Lovelace"}, **adm)
+    msgs = cal.wait_until(lambda: a.get(
+        f"/api/v1/webhook-endpoints/{ep['id']}/messages",
+        **adm).json["data"], 30, "a message")
+    a.post(f"/api/v1/webhook-endpoints/{ep['id']}/messages/{msgs[0]['id']}"
+           "/replay", None, 202, **adm)
+    a.delete(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+
     # The activity log.
     a.get("/api/v1/activity", **adm)
     a.get("/api/v1/activity", query={"kind": "BOOKING_CREATED",
