@@ -119,7 +119,7 @@ static void metrics(void *ctx, struct bk_http_request *req,
     struct bk_buf b;
     struct bk_job_count *by_kind = NULL;
     size_t n_kinds = 0;
-    int64_t counts[4];
+    int64_t counts[4], messages[3];
     enum bk_err e;
 
     bk_errbuf_clear(&err);
@@ -130,7 +130,8 @@ static void metrics(void *ctx, struct bk_http_request *req,
     if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
         (e = bk_store_job_counts(tx, counts, &err)) ||
         (e = bk_store_job_counts_by_kind(tx, req->arena, &by_kind, &n_kinds,
-                                         &err)))
+                                         &err)) ||
+        (e = bk_store_wh_message_counts(tx, messages, &err)))
         goto out;
     e = bk_buf_appendf(
         &b,
@@ -164,6 +165,17 @@ static void metrics(void *ctx, struct bk_http_request *req,
             by_kind[i].kind,
             bk_render_job_state(by_kind[i].status, by_kind[i].retrying),
             (long long)by_kind[i].n);
+    if (!e)
+        e = bk_buf_appendf(
+            &b,
+            "# HELP bookingd_webhook_messages Outbound webhook messages, by "
+            "outcome.\n"
+            "# TYPE bookingd_webhook_messages gauge\n"
+            "bookingd_webhook_messages{status=\"pending\"} %lld\n"
+            "bookingd_webhook_messages{status=\"delivered\"} %lld\n"
+            "bookingd_webhook_messages{status=\"failed\"} %lld\n",
+            (long long)messages[0], (long long)messages[1],
+            (long long)messages[2]);
     if (e)
         goto out;
     resp->status = 200;

@@ -431,3 +431,29 @@ out:
     db_reset(tx, st);
     return e;
 }
+
+enum bk_err bk_store_wh_message_counts(struct bk_tx *tx, int64_t counts[3],
+                                       struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    bool row = true;
+
+    for (int i = 0; i < 3; i++)
+        counts[i] = 0;
+    e = db_prepare(tx, Q_WH_MESSAGE_COUNTS,
+                   "SELECT status, count(*) FROM webhook_messages"
+                   " GROUP BY status",
+                   &st, err);
+    while (e == BK_OK) {
+        int status;
+        e = db_step(tx, st, &row, "counting webhook messages", err);
+        if (e || !row)
+            break;
+        status = db_col_int(tx, st, 0);
+        if (status >= 0 && status < 3)
+            counts[status] = db_col_i64(tx, st, 1);
+    }
+    db_reset(tx, st);
+    return e;
+}

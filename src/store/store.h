@@ -647,6 +647,10 @@ bk_store_wh_message_earlier(struct bk_tx *tx, int64_t endpoint_id,
                             const char *subject, int64_t before_id,
                             struct bk_arena *arena, bool *found,
                             const char **public_id, struct bk_errbuf *err);
+/* Counts messages by status (pending, delivered, failed), for metrics. */
+BK_MUST_CHECK enum bk_err bk_store_wh_message_counts(struct bk_tx *tx,
+                                                     int64_t counts[3],
+                                                     struct bk_errbuf *err);
 /* Marks every pending message of the endpoint failed with error (the
  * endpoint was disabled); their jobs finish on their next run. */
 BK_MUST_CHECK enum bk_err

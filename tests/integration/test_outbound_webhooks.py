@@ -299,6 +299,8 @@ def test_410_disables_the_endpoint_and_replay(make_daemon, receivers):
     assert "410" in got["disabled_reason"], got
     rows = d.list_all(f"/api/v1/webhook-endpoints/{ep['id']}/messages")
     assert len(rows) == 1 and rows[0]["status"] == "failed", rows
+    metrics = d.get("/metrics", admin=True).body.decode().splitlines()
+    assert 'bookingd_webhook_messages{status="failed"} 1' in metrics
     assert rows[0]["last_status_code"] == 410, rows
     # A disabled endpoint gets nothing more.
     d.book("intro", s[2], email="other@example.com")
