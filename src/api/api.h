@@ -26,6 +26,7 @@ struct bk_api {
     struct bk_inbox *inbox;     /* webhooks in; may be NULL */
     struct bk_jobs *jobs;       /* woken after a replay; may be NULL */
     bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
+    int webhook_max_attempts;   /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
 };
 

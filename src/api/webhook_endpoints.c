@@ -413,8 +413,9 @@ static void replay(void *ctx, struct bk_http_request *req,
                  now_ms);
         snprintf(payload, sizeof(payload), "%" PRId64, m.id);
         bk_errbuf_clear(&err);
-        e = bk_store_job_enqueue(tx, "webhooks.send", key, payload, now_ms, 1,
-                                 now_ms, &m.job_id, &existed, &err);
+        e = bk_store_job_enqueue(tx, "webhooks.send", key, payload, now_ms,
+                                 api->webhook_max_attempts, now_ms, &m.job_id,
+                                 &existed, &err);
     }
     if (e)
         goto out;

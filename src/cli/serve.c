@@ -254,6 +254,7 @@ int bk_cli_serve(int argc, char **argv)
     api.inbox = inbox;
     api.jobs = jobs;
     api.webhook_allow_private = cfg.webhook_allow_private;
+    api.webhook_max_attempts = cfg.webhook_max_attempts;
     api.webhooks = &webhooks;
 
     memset(&hcfg, 0, sizeof(hcfg));

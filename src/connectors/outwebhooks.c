@@ -265,8 +265,16 @@ static enum bk_err settle(struct bk_store *store, const struct bk_job *job,
     enum bk_err e;
 
     m->updated_ms = now_ms;
-    if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)) ||
-        (e = bk_store_wh_message_record(tx, m, err)))
+    if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)))
+        goto out;
+    /* Not found (a statement that changed no row; the transaction goes
+     * on): the endpoint was deleted meanwhile, with its messages. */
+    e = bk_store_wh_message_record(tx, m, err);
+    if (e == BK_E_NOT_FOUND) {
+        e = finish ? bk_jobs_finish(tx, job, err) : BK_OK;
+        goto commit;
+    }
+    if (e)
         goto out;
     if (disable_reason)
         e = disable(tx, ep, disable_reason, now_ms, err);
@@ -274,6 +282,7 @@ static enum bk_err settle(struct bk_store *store, const struct bk_job *job,
         e = bk_store_wh_endpoint_update(tx, ep, err);
     if (!e && finish)
         e = bk_jobs_finish(tx, job, err);
+commit:
     if (e)
         goto out;
     e = bk_store_commit(tx, err);
@@ -301,8 +310,20 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
     enum bk_err e, ne;
 
     if ((e = job_message(job, &id, err)) ||
-        (e = bk_store_begin(store, BK_TX_READ, &tx, err)) ||
-        (e = bk_store_wh_message_get(tx, NULL, id, arena, &m, err)) ||
+        (e = bk_store_begin(store, BK_TX_READ, &tx, err)))
+        goto out;
+    e = bk_store_wh_message_get(tx, NULL, id, arena, &m, err);
+    if (e == BK_E_NOT_FOUND) { /* its endpoint was deleted: nothing to do */
+        bk_store_rollback(tx);
+        tx = NULL;
+        if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)) ||
+            (e = bk_jobs_finish(tx, job, err)))
+            goto out;
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+        goto out;
+    }
+    if (e ||
         (e = bk_store_wh_endpoint_get(tx, NULL, m.endpoint_id, arena, &ep,
                                       err)) ||
         (e = bk_store_wh_message_earlier(tx, m.endpoint_id, m.subject,

@@ -280,6 +280,16 @@ def test_slow_receiver_does_not_stall_others(make_daemon, receivers):
     jobs = d.get("/api/v1/jobs", query={"kind": "webhooks.send"},
                  admin=True).json["data"]
     assert len(jobs) == 2, jobs
+    # Deleting the slow endpoint ends its job without sending (done, not
+    # dead), even while an attempt runs.
+    slow_id = [e for e in d.list_all("/api/v1/webhook-endpoints")
+               if e["url"] == slow.url][0]["id"]
+    r = d.delete(f"/api/v1/webhook-endpoints/{slow_id}", admin=True)
+    assert r.status == 204, r
+    H.wait_outbox_idle(d)
+    jobs = d.get("/api/v1/jobs", query={"kind": "webhooks.send"},
+                 admin=True).json["data"]
+    assert [j["status"] for j in jobs] == ["done", "done"], jobs
 
 
 @pytest.mark.timeout(120)
