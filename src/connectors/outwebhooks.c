@@ -361,6 +361,10 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
                        "about the same %s",
                        earlier, m.subject);
 
+    /* The POST leaves the database: hold the job for a full lease first,
+     * and send nothing if another worker took it (jobs.h). */
+    if ((e = bk_jobs_fence(store, job, err)))
+        goto out;
     ts = bk_now_utc();
     if ((e = bk_outwebhooks_sign(ep.secret, m.public_id, ts, m.body,
                                  strlen(m.body), sig, err)))
