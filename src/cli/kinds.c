@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/outwebhooks.h"
 #include "jobs/prune.h"
 #include "mail/mail.h"
 #include "webhooks/webhooks.h"
@@ -37,11 +38,25 @@ static void mail_send(const struct bk_cli_job_env *env, struct bk_job_kind *out)
     bk_mail_send_kind(env->mail, out);
 }
 
+static void webhooks_fanout(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_outwebhooks_fanout_kind(env->outwebhooks, out);
+}
+
+static void webhooks_send(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_outwebhooks_send_kind(env->outwebhooks, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
     mail_event,  /* "mail.event": a booking's change into messages */
     mail_send,   /* "mail.send": one email over SMTP */
+    webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
+    webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

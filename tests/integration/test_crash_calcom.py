@@ -142,19 +142,10 @@ def inbox_by_uid(d, uids):
     return out
 
 
-def outbox_idle(d):
-    """Whether every job but jobs.prune is done or dead: the outbox jobs
-    (mail.event) that the applied deliveries committed run after them."""
-    with H.ro(d) as con:
-        return con.execute(
-            "SELECT count(*) FROM jobs WHERE status < 2 "
-            "AND kind <> 'jobs.prune'").fetchone()[0] == 0
-
-
 def ledger_check(d):
     """Global invariants of the ledger file; returns {uid: booking id}."""
-    H.wait_until(lambda: outbox_idle(d), 60, "the outbox jobs done",
-                 interval=0.1)
+    # The outbox hears of every booking after the inbox applied it.
+    H.wait_outbox_idle(d)
     with H.ro(d) as con:
         links = con.execute(
             "SELECT external_id, entity, entity_id FROM external_links "

@@ -1,4 +1,4 @@
--- Schema version 4 of the SQLite driver: outbound email messages.
+-- Schema version 5 of the SQLite driver: outbound email messages.
 --
 -- One row per message the mail subscriber decided to send (mail/mail.h):
 -- to whom, what, and what became of it. (booking_id, kind, sequence) is
