@@ -259,6 +259,7 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
             bk_router_match(tables[i].routes, *tables[i].n, req, &route, &a);
         if (m == BK_OK) {
             e = BK_OK;
+            req->route = route->pattern; /* for the access log */
             break;
         }
         if (m == BK_E_METHOD && !allow) {

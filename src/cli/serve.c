@@ -159,6 +159,7 @@ int bk_cli_serve(int argc, char **argv)
         return 2;
     }
     bk_log_set_level(cfg.log_level);
+    bk_log_set_format(cfg.log_format);
     /* Every thread started from here on inherits the blocked signals; the
      * main thread waits for them with sigwait. */
     sigemptyset(&stop);

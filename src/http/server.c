@@ -232,8 +232,14 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
                                 resp->headers[i].value);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
-    bk_log_info("http %s %s %d %lldms id=%s", req->method, req->path, status,
-                (long long)(bk_mono_ms() - req->start_ms), req->request_id);
+    bk_log_request(&(struct bk_log_request){
+        .method = req->method,
+        .path = req->path,
+        .route = req->route,
+        .request_id = req->request_id,
+        .status = status,
+        .duration_ms = bk_mono_ms() - req->start_ms,
+    });
     return ret;
 }
 
