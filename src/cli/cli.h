@@ -86,5 +86,7 @@ int bk_cli_serve(int argc, char **argv);
 int bk_cli_migrate(int argc, char **argv);
 int bk_cli_apply(int argc, char **argv);
 int bk_cli_slots(int argc, char **argv);
+int bk_cli_backup(int argc, char **argv);
+int bk_cli_restore(int argc, char **argv);
 
 #endif

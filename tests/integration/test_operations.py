@@ -3,7 +3,9 @@ restore, export and the host's calendar feed."""
 import json
 import signal
 import socket
+import sqlite3
 import subprocess
+import threading
 import time
 
 import pytest
@@ -183,3 +185,173 @@ def test_bad_shutdown_timeout_is_a_one_line_error(tmp_path, value):
     assert err.count("\n") == 1, err
     assert err.startswith("bookingd: BOOKINGD_SHUTDOWN_TIMEOUT_MS: must be "
                           "an integer 0..3600000"), err
+
+
+# ---- bookingd backup and restore ---------------------------------------------
+
+def backup_uids(path):
+    """The booking uids of a backup file, after its integrity checks."""
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        assert con.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert con.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert con.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+        return {r[0] for r in con.execute("SELECT uid FROM bookings")}
+    finally:
+        con.close()
+
+
+@pytest.mark.sqlite_only("SQLite's online backup; PostgreSQL has pg_dump")
+def test_backup_while_booking_holds_a_consistent_prefix(app, tmp_path):
+    starts = app.slot_starts("intro", span=6)
+    assert len(starts) >= 60
+    n_threads = 3
+    made = [[] for _ in range(n_threads)]
+    stop = threading.Event()
+
+    def book(i):
+        # Each thread books its own slots one after another: what a backup
+        # holds of a thread's bookings must be a prefix of them.
+        for k, start in enumerate(starts[i::n_threads]):
+            if stop.is_set():
+                break
+            r = app.book("intro", start, email=f"b{i}-{k}@example.com")
+            made[i].append(r.json["uid"])
+        return len(made[i])
+
+    threads = [threading.Thread(target=book, args=(i,), daemon=True)
+               for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    backups = []
+    try:
+        time.sleep(0.3)
+        for n in range(3):
+            path = tmp_path / f"backup-{n}.db"
+            p = app.cli("backup", str(path))
+            assert p.returncode == 0, p.stderr
+            assert "backed up" in p.stdout
+            backups.append(path)
+            time.sleep(0.2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(60)
+    total = sum(len(m) for m in made)
+    sizes = []
+    for path in backups:
+        uids = backup_uids(path)
+        sizes.append(len(uids))
+        for m in made:
+            k = len(uids & set(m))
+            assert set(m[:k]) <= uids, "a backup holds a booking without " \
+                                       "the ones acknowledged before it"
+        assert uids <= {u for m in made for u in m}
+    assert sizes == sorted(sizes), sizes
+    assert 0 < sizes[0] and sizes[-1] <= total, (sizes, total)
+
+
+@pytest.mark.sqlite_only("SQLite's online backup; PostgreSQL has pg_dump")
+def test_restore_round_trip(app, tmp_path):
+    starts = app.slot_starts("intro")
+    kept = app.book("intro", starts[0], email="kept@example.com").json["uid"]
+    path = tmp_path / "backup.db"
+    assert app.cli("backup", str(path)).returncode == 0
+    later = app.book("intro", starts[1], email="later@example.com").json["uid"]
+    r = app.post(f"/api/v1/bookings/{kept}/cancel", {"reason": "x"},
+                 admin=True)
+    assert r.status == 200, r
+    # Refused while the daemon serves the file; nothing changes.
+    p = app.cli("restore", str(path))
+    assert p.returncode == 1, p
+    assert "in use by another bookingd process" in p.stderr, p.stderr
+    assert p.stderr.count("\n") == 1, p.stderr
+    assert app.get(f"/api/v1/bookings/{later}", admin=True).status == 200
+    app.stop_checked()
+    p = app.cli("restore", str(path))
+    assert p.returncode == 0, p.stderr
+    app.start()
+    assert app.get(f"/api/v1/bookings/{later}", admin=True).status == 404
+    b = app.get(f"/api/v1/bookings/{kept}", admin=True)
+    assert b.status == 200 and b.json["status"] == "confirmed", b
+    # The manage secret came back too: old manage links still work.
+
+
+@pytest.mark.sqlite_only("restores SQLite files")
+def test_restore_refuses_what_is_not_a_bookingd_backup(daemon, tmp_path):
+    daemon.stop_checked()
+    before = daemon.db_path.read_bytes()
+    text = tmp_path / "text.db"
+    text.write_text("SQLite format 3 but not really\n" * 100)
+    other = tmp_path / "other.db"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    newer = tmp_path / "newer.db"
+    assert daemon.cli("backup", str(newer)).returncode == 0
+    con = sqlite3.connect(newer)
+    con.execute("PRAGMA user_version = 999")
+    con.commit()
+    con.close()
+    damaged = tmp_path / "damaged.db"
+    assert daemon.cli("backup", str(damaged)).returncode == 0
+    con = sqlite3.connect(damaged)
+    root, = con.execute("SELECT rootpage FROM sqlite_schema "
+                        "WHERE name = 'bookings'").fetchone()
+    page_size, = con.execute("PRAGMA page_size").fetchone()
+    con.close()
+    data = bytearray(damaged.read_bytes())
+    off = (root - 1) * page_size
+    data[off:off + 8] = b"\x07" * 8  # not a b-tree page type
+    damaged.write_bytes(bytes(data))
+    cases = {
+        str(text): "is not a SQLite database",
+        str(other): "is not a bookingd database",
+        str(newer): "newer than this bookingd knows",
+        str(damaged): "damaged",
+        str(tmp_path / "missing.db"): "No such file",
+        str(tmp_path): "not a regular file",
+    }
+    for arg, want in cases.items():
+        p = daemon.cli("restore", arg)
+        assert p.returncode == 1, (arg, p)
+        assert want in p.stderr, (arg, p.stderr)
+        assert p.stderr.count("\n") == 1, p.stderr
+    assert daemon.db_path.read_bytes() == before
+
+
+@pytest.mark.parametrize("args", [[], ["a", "b"], [""], ["-"], ["--force"],
+                                  ["x" * 5000], ["a\nb"], ["a\x1bb"]])
+def test_backup_and_restore_refuse_bad_arguments(daemon, args):
+    for cmd in ("backup", "restore"):
+        p = daemon.cli(cmd, *args)
+        assert p.returncode == 2, (cmd, args, p)
+        assert p.stderr.count("\n") == 1, p.stderr
+        assert p.stderr.startswith(f"usage: bookingd {cmd} FILE") or \
+            p.stderr.startswith(f"bookingd {cmd}: FILE must be"), p.stderr
+
+
+@pytest.mark.sqlite_only("backs up SQLite files")
+def test_backup_refuses_an_existing_or_unwritable_file(daemon, tmp_path):
+    existing = tmp_path / "existing.db"
+    existing.write_text("precious")
+    p = daemon.cli("backup", str(existing))
+    assert p.returncode == 1 and "exists" in p.stderr, p
+    assert existing.read_text() == "precious"
+    p = daemon.cli("backup", str(tmp_path / "no" / "such" / "dir.db"))
+    assert p.returncode == 1 and "cannot create" in p.stderr, p
+    p = daemon.cli("backup", str(tmp_path / "x.db"),
+                   env={"BOOKINGD_DATABASE": f"sqlite:{tmp_path}/none.db"})
+    assert p.returncode == 1 and "No such file" in p.stderr, p
+    assert not (tmp_path / "none.db").exists()
+    assert not (tmp_path / "x.db").exists()
+
+
+@pytest.mark.pg_only("the message for PostgreSQL databases")
+def test_backup_on_postgresql_points_to_pg_dump(daemon, tmp_path):
+    for cmd, tool in (("backup", "pg_dump"), ("restore", "pg_restore")):
+        p = daemon.cli(cmd, str(tmp_path / "x.db"))
+        assert p.returncode == 1, p
+        assert tool in p.stderr and p.stderr.count("\n") == 1, p.stderr
+    assert not (tmp_path / "x.db").exists()
