@@ -23,6 +23,9 @@ static const struct {
      "copy the SQLite database to FILE while it serves"},
     {"restore", bk_cli_restore,
      "replace the SQLite database with the backup FILE (daemon stopped)"},
+    {"export", bk_cli_export,
+     "print bookings (CSV or iCalendar) or clients (CSV) on standard "
+     "output"},
 };
 
 static void usage(FILE *f)

@@ -88,5 +88,6 @@ int bk_cli_apply(int argc, char **argv);
 int bk_cli_slots(int argc, char **argv);
 int bk_cli_backup(int argc, char **argv);
 int bk_cli_restore(int argc, char **argv);
+int bk_cli_export(int argc, char **argv);
 
 #endif

@@ -382,6 +382,7 @@ struct bk_booking_filter {
     int64_t to_utc;        /* start < to_utc; 0 any */
     int64_t client_id;     /* 0 any */
     int64_t event_type_id; /* 0 any */
+    int64_t host_id;       /* 0 any */
     bool has_after;
     int64_t after_start_utc;
     int64_t after_id;

