@@ -119,6 +119,11 @@ static void put_json_str(struct line *l, const char *s, size_t max)
             esc[0] = '\\';
             esc[1] = (char)*p++;
             put(l, esc, 2);
+        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+            esc[0] = '\\';
+            esc[1] = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
+            put(l, esc, 2);
+            p++;
         } else if (*p < 0x20 || *p == 0x7F) {
             snprintf(esc, sizeof(esc), "\\u%04x", *p++);
             put(l, esc, 6);
