@@ -53,6 +53,7 @@ bench: deps
 	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBK_TESTS=OFF >/dev/null
 	@cmake --build $(RELEASE_DIR) -j $(JOBS) -- --no-print-directory
 	@$(RELEASE_DIR)/bench/bench_availability
+	@$(RELEASE_DIR)/bench/bench_busy
 	@DRAIN=$${DRAIN:-30} bench/ingest/run.sh --database both $(RELEASE_DIR)/bookingd
 	@bench/claim/run.sh --database both $(RELEASE_DIR)/bookingd
 

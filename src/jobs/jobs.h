@@ -7,7 +7,10 @@
  * kind's handler, and record the outcome: done, retried later with exponential
  * backoff and jitter (core/backoff.h), or dead (out of attempts or a
  * permanent error) for an admin to inspect and replay. A job whose worker
- * died is claimed again when its lease expires; handlers are therefore
+ * died is claimed again when its lease expires (a running job's lease is
+ * renewed by the pool, on the monotonic clock, before half of it has
+ * passed, and at once after a forward step of the wall clock; a backward
+ * step moves the due times written before it); handlers are therefore
  * idempotent, and ledger-only handlers commit their change together with
  * the job's completion (bk_jobs_finish) so it happens exactly once. */
 #ifndef BK_JOBS_JOBS_H
@@ -62,6 +65,12 @@ struct bk_jobs_config {
     int64_t retry_base_ms; /* first retry delay (before jitter) */
     int64_t retry_max_ms;  /* cap of the retry delay */
     int64_t idle_poll_ms;  /* longest sleep when nothing is due */
+    /* The clocks (NULL: bk_now_ms and bk_mono_ms), for tests that step
+     * the wall clock. The wall clock gives the database's shared times
+     * (due times, lease deadlines); everything the pool waits for or
+     * believes about its own leases runs on the monotonic one. */
+    int64_t (*wall_ms)(void);
+    int64_t (*mono_ms)(void);
 };
 
 /* Schedules the periodic kinds (their schedule()), then starts the
@@ -86,6 +95,22 @@ void bk_jobs_wake(struct bk_jobs *jobs);
 /* Stops the workers after their current job and frees the pool. NULL is a
  * no-op. */
 void bk_jobs_free(struct bk_jobs *jobs);
+
+/* The fence before a job's external side effect (an email, a charge):
+ * renews the job's lease in a short transaction of its own, guarded by its
+ * lease token. BK_OK: this worker holds the job for another full lease
+ * from now, so perform the effect at once. BK_E_STALE: the lease was lost
+ * (it ran out, or the clock stepped) and another worker may run the job:
+ * do not perform the effect; return BK_E_STALE. Call on the worker thread
+ * that runs the job (the pool's lease length is known there). The window
+ * left: an effect that takes longer than a lease after a successful fence,
+ * or a worker paused (stopped, swapped) for a lease between the fence and
+ * the effect, can still overlap the next owner's; effects therefore also
+ * carry the job's dedupe key as an idempotency key where the provider
+ * takes one (docs/architecture.md "Clocks and leases"). */
+BK_MUST_CHECK enum bk_err bk_jobs_fence(struct bk_store *store,
+                                        const struct bk_job *job,
+                                        struct bk_errbuf *err);
 
 /* Marks job done inside tx, the transaction that applies its effect.
  * BK_E_STALE when the lease was lost to another worker: roll back. */

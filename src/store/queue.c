@@ -526,6 +526,62 @@ out:
     return e;
 }
 
+enum bk_err bk_store_job_renew(struct bk_tx *tx, int64_t id, int64_t token,
+                               int64_t now_ms, int64_t lease_ms,
+                               struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_RENEW,
+                   "UPDATE jobs SET lease_until_ms = ?3 + ?4, updated_ms = ?3"
+                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, now_ms);
+    db_bind_i64(tx, st, 4, lease_ms);
+    e = db_exec(tx, st, &changes, "renewing a job's lease", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_shift(struct bk_tx *tx, int64_t now_ms,
+                               int64_t delta_ms, int *changed,
+                               struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *changed = 0;
+    e = db_prepare(tx, Q_JOB_SHIFT,
+                   "UPDATE jobs SET"
+                   " run_at_ms = CASE WHEN status = 0 THEN run_at_ms + ?2"
+                   " ELSE run_at_ms END,"
+                   " lease_until_ms = CASE WHEN status = 1"
+                   " THEN lease_until_ms + ?2 ELSE lease_until_ms END,"
+                   " updated_ms = updated_ms + ?2"
+                   " WHERE status IN (0, 1) AND updated_ms > ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, now_ms);
+    db_bind_i64(tx, st, 2, delta_ms);
+    e = db_exec(tx, st, changed, "moving jobs to a stepped clock", err);
+    if (e == BK_OK && *changed > 0)
+        bk_store_job_notify(tx);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
 enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id, int64_t token,
                               bool dead, int64_t run_at_ms, const char *error,
                               int64_t now_ms, struct bk_errbuf *err)

@@ -405,6 +405,15 @@ bk_store_booking_busy(struct bk_tx *tx, int64_t host_id, int64_t from_utc,
                       struct bk_arena *arena, struct bk_booking_span **out,
                       size_t *n, struct bk_errbuf *err);
 
+/* The database's plan of the busy-time query (bk_store_booking_busy), as
+ * text of one or more lines, copied into arena: for the store contract
+ * test, which checks that it reads the index of the bookings that can
+ * block (bookings_host_end_blocking) rather than every booking. */
+BK_MUST_CHECK enum bk_err bk_store_booking_busy_plan(struct bk_tx *tx,
+                                                     struct bk_arena *arena,
+                                                     char **plan,
+                                                     struct bk_errbuf *err);
+
 /* Appends to a booking's history (c->id is ignored). */
 BK_MUST_CHECK enum bk_err
 bk_store_history_append(struct bk_tx *tx, const struct bk_booking_change *c,
@@ -537,6 +546,22 @@ bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms, int64_t lease_ms,
 BK_MUST_CHECK enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id,
                                                int64_t token, int64_t now_ms,
                                                struct bk_errbuf *err);
+/* Extends a running job's lease to now_ms + lease_ms (wall-clock ms, the
+ * database's shared timeline). BK_E_STALE when the job is not running
+ * under token: the lease was lost and another worker may hold it. Needs a
+ * write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_renew(struct bk_tx *tx, int64_t id,
+                                             int64_t token, int64_t now_ms,
+                                             int64_t lease_ms,
+                                             struct bk_errbuf *err);
+/* Moves the times of pending and running jobs last written after now_ms
+ * (in the future: written before the caller's wall clock stepped back by
+ * -delta_ms) by delta_ms: due times, leases and the written time, so that
+ * a backward step does not delay them. *changed receives the rows moved.
+ * Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_shift(struct bk_tx *tx, int64_t now_ms,
+                                             int64_t delta_ms, int *changed,
+                                             struct bk_errbuf *err);
 /* Marks the job done. BK_E_STALE when the job is not running under token
  * (its lease was lost): the caller must roll back. */
 BK_MUST_CHECK enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id,

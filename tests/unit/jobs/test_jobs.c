@@ -70,6 +70,7 @@ struct counter {
     int total;
     int fail_first; /* the first run of every job fails (retry) */
     int sleep_ms;   /* each run takes this long */
+    int entered;    /* runs begun, finished or not */
 };
 
 static enum bk_err count_run(void *ctx, struct bk_store *store,
@@ -82,6 +83,9 @@ static enum bk_err count_run(void *ctx, struct bk_store *store,
     enum bk_err e;
 
     (void)arena;
+    pthread_mutex_lock(&c->mu);
+    c->entered++;
+    pthread_mutex_unlock(&c->mu);
     if (c->sleep_ms)
         sleep_ms(c->sleep_ms);
     if (c->fail_first && job->attempts == 1)
@@ -528,6 +532,189 @@ static void test_prune_skips_while_another_prunes(void **state)
     bk_store_free(s);
 }
 
+/* ---- Clock steps ------------------------------------------------------ */
+
+/* The pool's wall clock in these tests: the real one shifted by an offset
+ * the test steps. */
+static int64_t wall_offset_ms;
+
+static int64_t stepped_wall_ms(void)
+{
+    return bk_now_ms() + __atomic_load_n(&wall_offset_ms, __ATOMIC_SEQ_CST);
+}
+
+static void step_wall(int64_t ms)
+{
+    __atomic_add_fetch(&wall_offset_ms, ms, __ATOMIC_SEQ_CST);
+}
+
+static int entered(struct counter *c)
+{
+    int n;
+
+    pthread_mutex_lock(&c->mu);
+    n = c->entered;
+    pthread_mutex_unlock(&c->mu);
+    return n;
+}
+
+/* A retry due in 2 s stays due in about 2 s when the wall clock steps back
+ * an hour meanwhile: it used to wait for the hour (issue 12). */
+static void test_backward_step_does_not_freeze_retries(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL;
+    struct bk_errbuf err;
+    struct counter c;
+    int64_t until;
+
+    (void)state;
+    wall_offset_ms = 0;
+    memset(&c, 0, sizeof(c));
+    pthread_mutex_init(&c.mu, NULL);
+    c.fail_first = 1;
+    cfg.retry_base_ms = cfg.retry_max_ms = 2000;
+    cfg.wall_ms = stepped_wall_ms;
+    kind =
+        (struct bk_job_kind){.name = "clock.back", .run = count_run, .ctx = &c};
+    enqueue_n(s, "clock.back", 1, NULL);
+    bk_errbuf_clear(&err);
+    if (bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err))
+        fail_msg("start: %s", err.msg);
+    for (until = bk_mono_ms() + 5000; entered(&c) < 1;) {
+        if (bk_mono_ms() > until)
+            fail_msg("the first attempt did not run");
+        sleep_ms(10);
+    }
+    sleep_ms(200); /* its failure recorded: due in about 2 s */
+    step_wall(-3600 * 1000);
+    for (until = bk_mono_ms() + 8000; c.total < 1;) {
+        if (bk_mono_ms() > until)
+            fail_msg("the retry froze after the clock stepped back");
+        sleep_ms(20);
+    }
+    assert_int_equal(entered(&c), 2);
+    bk_jobs_free(jobs);
+    bk_store_free(s);
+    pthread_mutex_destroy(&c.mu);
+}
+
+/* A job that runs longer than its lease keeps it (renewed on the
+ * monotonic clock), and a forward step of the wall clock past the lease
+ * does not let the other worker run it while the first is alive. */
+static void test_forward_step_keeps_running_jobs(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(2);
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL;
+    struct bk_errbuf err;
+    struct counter c;
+    int64_t until;
+
+    (void)state;
+    wall_offset_ms = 0;
+    memset(&c, 0, sizeof(c));
+    pthread_mutex_init(&c.mu, NULL);
+    c.sleep_ms = 2500;
+    cfg.lease_ms = 1000;
+    cfg.wall_ms = stepped_wall_ms;
+    kind =
+        (struct bk_job_kind){.name = "clock.fwd", .run = count_run, .ctx = &c};
+    enqueue_n(s, "clock.fwd", 1, NULL);
+    bk_errbuf_clear(&err);
+    if (bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err))
+        fail_msg("start: %s", err.msg);
+    for (until = bk_mono_ms() + 5000; entered(&c) < 1;) {
+        if (bk_mono_ms() > until)
+            fail_msg("the job did not run");
+        sleep_ms(10);
+    }
+    sleep_ms(300);
+    step_wall(2 * 3600 * 1000);
+    for (until = bk_mono_ms() + 8000; c.total < 1;) {
+        if (bk_mono_ms() > until)
+            fail_msg("the job did not finish");
+        sleep_ms(20);
+    }
+    sleep_ms(200);
+    assert_int_equal(entered(&c), 1);
+    assert_int_equal(c.total, 1);
+    bk_jobs_free(jobs);
+    bk_store_free(s);
+    pthread_mutex_destroy(&c.mu);
+}
+
+/* The fence before an external side effect: BK_OK while the worker holds
+ * the job, BK_E_STALE once another worker has claimed it. */
+struct fence_probe {
+    enum bk_err first, second;
+    bool done;
+};
+
+static enum bk_err fence_run(void *ctx, struct bk_store *store,
+                             const struct bk_job *job, struct bk_arena *arena,
+                             struct bk_errbuf *err)
+{
+    struct fence_probe *p = ctx;
+    struct bk_tx *tx = NULL;
+    struct bk_job *stolen = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    p->first = bk_jobs_fence(store, job, err);
+    /* Another worker whose clock is a day ahead takes the job. */
+    e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
+    if (!e)
+        e = bk_store_job_claim_batch(tx, bk_now_ms() + 86400000, 1000, 42, 1,
+                                     arena, &stolen, &n, err);
+    if (!e)
+        e = bk_store_commit(tx, err);
+    else
+        bk_store_rollback(tx);
+    if (e || n != 1)
+        fail_msg("stealing the job: %s (%zu)", err->msg, n);
+    p->second = bk_jobs_fence(store, job, err);
+    __atomic_store_n(&p->done, true, __ATOMIC_SEQ_CST);
+    return p->second;
+}
+
+static void test_fence(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL;
+    struct bk_errbuf err;
+    struct fence_probe p = {BK_E_INTERNAL, BK_E_INTERNAL, false};
+    int64_t until;
+
+    (void)state;
+    kind = (struct bk_job_kind){
+        .name = "clock.fence", .run = fence_run, .ctx = &p};
+    enqueue_n(s, "clock.fence", 1, NULL);
+    bk_errbuf_clear(&err);
+    if (bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err))
+        fail_msg("start: %s", err.msg);
+    for (until = bk_mono_ms() + 5000;
+         !__atomic_load_n(&p.done, __ATOMIC_SEQ_CST);) {
+        if (bk_mono_ms() > until)
+            fail_msg("the job did not run");
+        sleep_ms(10);
+    }
+    bk_jobs_free(jobs);
+    assert_int_equal(p.first, BK_OK);
+    assert_int_equal(p.second, BK_E_STALE);
+    /* Outside a worker there is no lease to fence. */
+    {
+        struct bk_job j = {.id = 1, .lease_token = 1};
+        assert_int_equal(bk_jobs_fence(s, &j, &err), BK_E_INTERNAL);
+    }
+    bk_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -537,6 +724,9 @@ int main(void)
         cmocka_unit_test(test_stop_gives_back_claimed_jobs),
         cmocka_unit_test(test_prune),
         cmocka_unit_test(test_prune_skips_while_another_prunes),
+        cmocka_unit_test(test_backward_step_does_not_freeze_retries),
+        cmocka_unit_test(test_forward_step_keeps_running_jobs),
+        cmocka_unit_test(test_fence),
     };
     const char *url = getenv("BOOKINGD_TEST_DATABASE_URL");
     const char *tmp = getenv("TMPDIR");
