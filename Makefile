@@ -38,7 +38,7 @@ build-check: deps-test
 	@cmake --build $(CHECK_DIR) -j $(JOBS) -- --no-print-directory
 
 check: build-check
-	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 1500 -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz-check
 
 # The libFuzzer targets, built with clang in a tree of their own, each run

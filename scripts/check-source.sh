@@ -15,11 +15,13 @@ declare -A allowed=(
     [store]="base core store"
     [ledger]="base crypto core store ledger"
     [jobs]="base crypto core store ledger jobs"
+    [net]="base net"
     [http]="base http"
     [webhooks]="base crypto core store ledger jobs webhooks"
-    [api]="base crypto core store ledger jobs http webhooks api web"
+    [api]="base crypto core store ledger jobs net http webhooks api web"
+    [connectors]="base crypto core store ledger jobs net api connectors"
     [web]="base web"
-    [cli]="base crypto core store ledger jobs http webhooks api web cli"
+    [cli]="base crypto core store ledger jobs net http webhooks api connectors web cli"
 )
 # Third-party headers and the only places that may include them.
 declare -A third=(
@@ -29,7 +31,7 @@ declare -A third=(
     ["libical/"]="src/core/tz.c src/core/ics"
     ["openssl/"]="src/crypto/"
     ["curl/"]="src/net/ src/connectors/"
-    ["jansson.h"]="src/api/ src/webhooks/ src/cli/ src/jobs/ src/ledger/"
+    ["jansson.h"]="src/api/ src/webhooks/ src/cli/ src/jobs/ src/ledger/ src/connectors/"
 )
 
 while IFS= read -r f; do

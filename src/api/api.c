@@ -23,6 +23,8 @@ static const struct table tables[] = {
     {bk_api_booking_routes, &bk_api_booking_n},
     {bk_api_client_routes, &bk_api_client_n},
     {bk_api_delivery_routes, &bk_api_delivery_n},
+    {bk_api_job_routes, &bk_api_job_n},
+    {bk_api_webhook_endpoint_routes, &bk_api_webhook_endpoint_n},
     {bk_api_webhook_routes, &bk_api_webhook_n},
     {bk_api_page_routes, &bk_api_page_n},
     {bk_api_calendar_routes, &bk_api_calendar_n},

@@ -117,7 +117,9 @@ static void metrics(void *ctx, struct bk_http_request *req,
     struct bk_tx *tx = NULL;
     struct bk_inbox_stats st;
     struct bk_buf b;
-    int64_t counts[4];
+    struct bk_job_count *by_kind = NULL;
+    size_t n_kinds = 0;
+    int64_t counts[4], messages[3];
     enum bk_err e;
 
     bk_errbuf_clear(&err);
@@ -126,7 +128,10 @@ static void metrics(void *ctx, struct bk_http_request *req,
     if (api->inbox)
         bk_inbox_stats(api->inbox, &st);
     if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_job_counts(tx, counts, &err)))
+        (e = bk_store_job_counts(tx, counts, &err)) ||
+        (e = bk_store_job_counts_by_kind(tx, req->arena, &by_kind, &n_kinds,
+                                         &err)) ||
+        (e = bk_store_wh_message_counts(tx, messages, &err)))
         goto out;
     e = bk_buf_appendf(
         &b,
@@ -147,6 +152,30 @@ static void metrics(void *ctx, struct bk_http_request *req,
     for (int i = 0; !e && i < 4; i++)
         e = bk_buf_appendf(&b, "bookingd_jobs{status=\"%s\"} %lld\n",
                            job_status[i], (long long)counts[i]);
+    if (!e)
+        e = bk_buf_appendf(&b, "# HELP bookingd_jobs_by_kind Jobs in the "
+                               "queue, by kind and state (queued, retrying, "
+                               "running, done, dead).\n"
+                               "# TYPE bookingd_jobs_by_kind gauge\n");
+    /* Kinds are names from the daemon's own table (cli/kinds.c): no
+     * label escaping is needed beyond what the names allow. */
+    for (size_t i = 0; !e && i < n_kinds; i++)
+        e = bk_buf_appendf(
+            &b, "bookingd_jobs_by_kind{kind=\"%s\",status=\"%s\"} %lld\n",
+            by_kind[i].kind,
+            bk_render_job_state(by_kind[i].status, by_kind[i].retrying),
+            (long long)by_kind[i].n);
+    if (!e)
+        e = bk_buf_appendf(
+            &b,
+            "# HELP bookingd_webhook_messages Outbound webhook messages, by "
+            "outcome.\n"
+            "# TYPE bookingd_webhook_messages gauge\n"
+            "bookingd_webhook_messages{status=\"pending\"} %lld\n"
+            "bookingd_webhook_messages{status=\"delivered\"} %lld\n"
+            "bookingd_webhook_messages{status=\"failed\"} %lld\n",
+            (long long)messages[0], (long long)messages[1],
+            (long long)messages[2]);
     if (e)
         goto out;
     resp->status = 200;

@@ -5,6 +5,7 @@
 #ifndef BK_CLI_CLI_H
 #define BK_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +16,7 @@
 
 struct bk_webhook_registry;
 struct bk_jobs_prune_config;
+struct bk_outwebhooks;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -42,6 +44,12 @@ struct bk_config {
     int64_t idle_poll_ms;                /* BOOKINGD_JOB_IDLE_POLL_MS */
     int retention_days;       /* BOOKINGD_JOB_RETENTION_DAYS (0: keep) */
     int64_t prune_interval_s; /* BOOKINGD_JOB_PRUNE_INTERVAL_S */
+    /* Outbound webhooks (connectors/outwebhooks.h). */
+    bool webhook_allow_private;         /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
+    int64_t webhook_connect_timeout_ms; /* BOOKINGD_WEBHOOK_CONNECT_... */
+    int64_t webhook_timeout_ms;         /* BOOKINGD_WEBHOOK_TIMEOUT_MS */
+    int webhook_max_attempts;           /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
+    int64_t webhook_disable_after_s;    /* BOOKINGD_WEBHOOK_DISABLE_AFTER_S */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -73,6 +81,7 @@ void bk_config_report(const struct bk_errbuf *err);
 struct bk_cli_job_env {
     const struct bk_webhook_registry *webhooks;
     const struct bk_jobs_prune_config *prune;
+    struct bk_outwebhooks *outwebhooks;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 16

@@ -201,6 +201,27 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");
 
+    v = env("BOOKINGD_WEBHOOK_ALLOW_PRIVATE");
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_WEBHOOK_ALLOW_PRIVATE",
+                             "must be 0 or 1, got '%s'", v);
+    cfg->webhook_allow_private = v && strcmp(v, "1") == 0;
+    if ((e = env_int("BOOKINGD_WEBHOOK_CONNECT_TIMEOUT_MS", 100, 60000, 5000,
+                     &cfg->webhook_connect_timeout_ms, err)) ||
+        (e = env_int("BOOKINGD_WEBHOOK_TIMEOUT_MS", 100, 120000, 10000,
+                     &cfg->webhook_timeout_ms, err)))
+        return e;
+    if ((e = env_int("BOOKINGD_WEBHOOK_MAX_ATTEMPTS", 1, 1000, 90, &n, err)))
+        return e;
+    cfg->webhook_max_attempts = (int)n;
+    if ((e = env_int("BOOKINGD_WEBHOOK_DISABLE_AFTER_S", 1, 31536000, 432000,
+                     &cfg->webhook_disable_after_s, err)))
+        return e;
+    if (cfg->webhook_connect_timeout_ms > cfg->webhook_timeout_ms)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_WEBHOOK_CONNECT_TIMEOUT_MS",
+                             "must not be above BOOKINGD_WEBHOOK_TIMEOUT_MS");
+
     cfg->integrity_check = BK_STORE_CHECK_QUICK;
     v = env("BOOKINGD_INTEGRITY_CHECK");
     if (v && strcmp(v, "quick") == 0)

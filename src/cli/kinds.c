@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/outwebhooks.h"
 #include "jobs/prune.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
@@ -25,9 +26,23 @@ static void jobs_prune(const struct bk_cli_job_env *env,
     bk_jobs_prune_kind(env->prune, out);
 }
 
+static void webhooks_fanout(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_outwebhooks_fanout_kind(env->outwebhooks, out);
+}
+
+static void webhooks_send(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_outwebhooks_send_kind(env->outwebhooks, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
+    webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
+    webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -15,7 +15,10 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "connectors/outwebhooks.h"
 #include "jobs/inbox.h"
+#include "ledger/events.h"
+#include "net/net.h"
 #include "jobs/jobs.h"
 #include "jobs/prune.h"
 #include "store/store.h"
@@ -169,6 +172,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_job_kind kinds[BK_CLI_JOB_KINDS_MAX];
     struct bk_cli_job_env job_env;
     struct bk_jobs_prune_config prune;
+    struct bk_outwebhooks outwebhooks;
     size_t n_kinds;
     struct bk_api api;
     sigset_t stop;
@@ -228,8 +232,30 @@ int bk_cli_serve(int argc, char **argv)
     prune.retention_days = cfg.retention_days;
     prune.interval_ms = cfg.prune_interval_s * 1000;
     prune.max_attempts = cfg.max_attempts;
+    memset(&outwebhooks, 0, sizeof(outwebhooks));
+    outwebhooks.cfg.allow_private = cfg.webhook_allow_private;
+    /* A send ends well within its job's lease, or another worker would
+     * take the job while it still runs. */
+    outwebhooks.cfg.timeout_ms = (int)(cfg.webhook_timeout_ms * 2 > cfg.lease_ms
+                                           ? cfg.lease_ms / 2
+                                           : cfg.webhook_timeout_ms);
+    outwebhooks.cfg.connect_timeout_ms =
+        (int)(cfg.webhook_connect_timeout_ms > outwebhooks.cfg.timeout_ms
+                  ? outwebhooks.cfg.timeout_ms
+                  : cfg.webhook_connect_timeout_ms);
+    outwebhooks.cfg.max_attempts = cfg.webhook_max_attempts;
+    outwebhooks.cfg.disable_after_ms = cfg.webhook_disable_after_s * 1000;
+    if (bk_net_global_init(&err) ||
+        bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
+    if (cfg.webhook_allow_private)
+        bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
+                    "webhooks may go to http and private addresses");
     job_env.webhooks = &webhooks;
     job_env.prune = &prune;
+    job_env.outwebhooks = &outwebhooks;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;
@@ -251,7 +277,11 @@ int bk_cli_serve(int argc, char **argv)
             bk_log_info("webhooks: /webhooks/%s is off until %s is set",
                         webhooks.entries[i].provider->name,
                         webhooks.entries[i].provider->secret_env);
+    outwebhooks.jobs = jobs;
     api.inbox = inbox;
+    api.jobs = jobs;
+    api.webhook_allow_private = cfg.webhook_allow_private;
+    api.webhook_max_attempts = cfg.webhook_max_attempts;
     api.webhooks = &webhooks;
 
     memset(&hcfg, 0, sizeof(hcfg));

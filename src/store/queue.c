@@ -787,3 +787,123 @@ out:
     db_reset(tx, st);
     return e;
 }
+
+enum bk_err bk_store_job_list(struct bk_tx *tx, const char *kind, int status,
+                              int retried, int64_t before_id, int limit,
+                              struct bk_arena *arena, struct bk_job **out,
+                              size_t *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_job *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_JOB_LIST,
+                   "SELECT " JOB_COLS " FROM jobs WHERE id < ?1"
+                   " AND (?2 IS NULL OR kind = ?2)"
+                   " AND (?3 < 0 OR status = ?3)"
+                   " AND (?4 < 0 OR (?4 = 0 AND attempts = 0)"
+                   " OR (?4 = 1 AND attempts > 0))"
+                   " ORDER BY id DESC LIMIT ?5",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, before_id > 0 ? before_id : INT64_MAX);
+    db_bind_text(tx, st, 2, kind);
+    db_bind_i64(tx, st, 3, status < 0 ? -1 : status);
+    db_bind_i64(tx, st, 4, retried < 0 ? -1 : retried);
+    db_bind_i64(tx, st, 5, db_limit(limit));
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing jobs", err, read_job);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+static void read_job_count(struct bk_tx *tx, struct bk_stmt *st,
+                           struct bk_arena *a, struct bk_job_count *c)
+{
+    c->kind = db_col_text(tx, st, 0, a);
+    c->status = (enum bk_job_status)db_col_int(tx, st, 1);
+    c->retrying = db_col_int(tx, st, 2) != 0;
+    c->n = db_col_i64(tx, st, 3);
+}
+
+enum bk_err bk_store_job_counts_by_kind(struct bk_tx *tx,
+                                        struct bk_arena *arena,
+                                        struct bk_job_count **out, size_t *n,
+                                        struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_job_count *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_JOB_COUNTS_BY_KIND,
+                   "SELECT kind, status, retrying, count(*) FROM (SELECT kind,"
+                   " status, CASE WHEN status = 0 AND attempts > 0 THEN 1"
+                   " ELSE 0 END AS retrying FROM jobs) AS j"
+                   " GROUP BY kind, status, retrying"
+                   " ORDER BY kind, status, retrying",
+                   &st, err);
+    if (e)
+        goto out;
+    DB_READ_ROWS(tx, st, arena, arr, count, "counting jobs", err,
+                 read_job_count);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_job_earlier(struct bk_tx *tx, const char *kind, int64_t id,
+                                 bool *found, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *found = false;
+    e = db_prepare(tx, Q_JOB_EARLIER,
+                   "SELECT id FROM jobs WHERE kind = ?1 AND id < ?2"
+                   " AND status IN (0, 1) ORDER BY id LIMIT 1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, kind);
+    db_bind_i64(tx, st, 2, id);
+    e = db_one(tx, st, "finding an earlier job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = BK_OK;
+    else if (e == BK_OK)
+        *found = true;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_find_key(struct bk_tx *tx, const char *dedupe_key,
+                                  int64_t *id, bool *found,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *found = false;
+    e = db_prepare(tx, Q_JOB_FIND_KEY,
+                   "SELECT id FROM jobs WHERE dedupe_key = ?1", &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, dedupe_key);
+    e = db_one(tx, st, "finding a job", err);
+    if (e == BK_E_NOT_FOUND) {
+        e = BK_OK;
+    } else if (e == BK_OK) {
+        *id = db_col_i64(tx, st, 0);
+        *found = true;
+    }
+out:
+    db_reset(tx, st);
+    return e;
+}

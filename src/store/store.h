@@ -593,6 +593,121 @@ bk_store_job_next_due(struct bk_tx *tx, int64_t *due_ms, struct bk_errbuf *err);
  * held when it died are taken back at once instead of after their lease. */
 BK_MUST_CHECK enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms,
                                                int *n, struct bk_errbuf *err);
+/* ---- Outbound webhooks (outbox.c) -------------------------------------- */
+
+/* A receiver of outbound webhooks (Standard Webhooks). events: a JSON
+ * array of event names or ["*"]. secret: "whsec_" + base64, stored as
+ * is. */
+enum bk_wh_endpoint_status {
+    BK_WH_ENDPOINT_ENABLED = 0,
+    BK_WH_ENDPOINT_DISABLED = 1,
+};
+struct bk_wh_endpoint {
+    int64_t id;
+    const char *public_id; /* "ep_..." */
+    const char *url;
+    const char *events;
+    const char *description; /* may be NULL */
+    const char *secret;
+    enum bk_wh_endpoint_status status;
+    const char *disabled_reason; /* NULL while enabled */
+    int64_t failing_since_ms;    /* 0: not failing */
+    int64_t created_ms, updated_ms;
+};
+
+/* One message: an event for one endpoint. */
+enum bk_wh_message_status {
+    BK_WH_MESSAGE_PENDING = 0,
+    BK_WH_MESSAGE_DELIVERED = 1,
+    BK_WH_MESSAGE_FAILED = 2,
+};
+struct bk_wh_message {
+    int64_t id;
+    const char *public_id; /* "msg_...": the webhook-id header */
+    int64_t endpoint_id;
+    const char *event_type; /* "booking.created" */
+    const char *subject;    /* "booking:12": orders one resource's messages */
+    int64_t activity_id;    /* the ledger event; unique per endpoint */
+    const char *body;       /* the JSON sent, signed as is */
+    int64_t timestamp_s;    /* webhook-timestamp */
+    enum bk_wh_message_status status;
+    int attempts;
+    int last_status_code; /* 0: no HTTP answer */
+    int64_t last_duration_ms;
+    const char *last_error;
+    int64_t job_id; /* 0: none */
+    int64_t created_ms, updated_ms, delivered_ms;
+    /* From the job, filled on reads: */
+    int64_t next_attempt_ms; /* 0: none */
+};
+
+/* Inserts ep (id ignored) and sets *id. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_insert(struct bk_tx *tx, const struct bk_wh_endpoint *ep,
+                            int64_t *id, struct bk_errbuf *err);
+/* By public id (public_id != NULL) or by id. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_get(struct bk_tx *tx, const char *public_id, int64_t id,
+                         struct bk_arena *arena, struct bk_wh_endpoint *out,
+                         struct bk_errbuf *err);
+/* Ascending id after page->after_id (page NULL: all, up to 501);
+ * enabled_only: only enabled endpoints. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_list(struct bk_tx *tx, const struct bk_page *page,
+                          bool enabled_only, struct bk_arena *arena,
+                          struct bk_wh_endpoint **out, size_t *n,
+                          struct bk_errbuf *err);
+/* Writes url, events, description, status, disabled_reason,
+ * failing_since_ms and updated_ms of ep->id. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_update(struct bk_tx *tx, const struct bk_wh_endpoint *ep,
+                            struct bk_errbuf *err);
+/* Deletes the endpoint and its messages. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err bk_store_wh_endpoint_delete(struct bk_tx *tx,
+                                                      int64_t id,
+                                                      struct bk_errbuf *err);
+
+/* Inserts m unless the endpoint has a message of the same activity
+ * (*existed then, and *id is that one's). */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_insert(struct bk_tx *tx, const struct bk_wh_message *m,
+                           int64_t *id, bool *existed, struct bk_errbuf *err);
+/* By public id (public_id != NULL) or by id. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_get(struct bk_tx *tx, const char *public_id, int64_t id,
+                        struct bk_arena *arena, struct bk_wh_message *out,
+                        struct bk_errbuf *err);
+/* The endpoint's messages newest first, id below before_id (0: from the
+ * newest), at most limit (ask one more for a next page); without bodies. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_list(struct bk_tx *tx, int64_t endpoint_id,
+                         int64_t before_id, int limit, struct bk_arena *arena,
+                         struct bk_wh_message **out, size_t *n,
+                         struct bk_errbuf *err);
+/* Records an attempt's outcome: status, attempts, last_* and job_id of
+ * m->id, updated_ms and delivered_ms. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_record(struct bk_tx *tx, const struct bk_wh_message *m,
+                           struct bk_errbuf *err);
+/* The oldest pending message of the endpoint and subject older than
+ * before_id: *found and its public id (in arena). Keeps one resource's
+ * messages in order. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_earlier(struct bk_tx *tx, int64_t endpoint_id,
+                            const char *subject, int64_t before_id,
+                            struct bk_arena *arena, bool *found,
+                            const char **public_id, struct bk_errbuf *err);
+/* Counts messages by status (pending, delivered, failed), for metrics. */
+BK_MUST_CHECK enum bk_err bk_store_wh_message_counts(struct bk_tx *tx,
+                                                     int64_t counts[3],
+                                                     struct bk_errbuf *err);
+/* Marks every pending message of the endpoint failed with error (the
+ * endpoint was disabled); their jobs finish on their next run. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_fail_pending(struct bk_tx *tx, int64_t endpoint_id,
+                                 const char *error, int64_t now_ms,
+                                 struct bk_errbuf *err);
+
 /* ---- Job notifications (several instances on one database) ---------- */
 
 /* Tells the workers of every instance on the database, when tx commits,
@@ -633,6 +748,44 @@ void bk_store_listener_free(struct bk_store_listener *l);
 BK_MUST_CHECK enum bk_err bk_store_job_prune(struct bk_tx *tx,
                                              int64_t done_before_ms, int limit,
                                              int *n, struct bk_errbuf *err);
+/* Lists jobs newest first (id below before_id; 0: from the newest), at most
+ * limit (1..501; ask for one more to learn whether a next page exists).
+ * kind: only that kind (NULL: all). status: -1 all, else a bk_job_status.
+ * retried: -1 either, 0 only jobs with no attempt yet, 1 only jobs with at
+ * least one (a pending job with attempts is one being retried). Rows and
+ * their strings are in arena. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_list(struct bk_tx *tx, const char *kind, int status, int retried,
+                  int64_t before_id, int limit, struct bk_arena *arena,
+                  struct bk_job **out, size_t *n, struct bk_errbuf *err);
+
+/* Whether a job of kind with an id below id is pending or running (a
+ * kind whose jobs must run one after another in the order enqueued). */
+BK_MUST_CHECK enum bk_err bk_store_job_earlier(struct bk_tx *tx,
+                                               const char *kind, int64_t id,
+                                               bool *found,
+                                               struct bk_errbuf *err);
+
+/* The job with dedupe_key: *found and *id. */
+BK_MUST_CHECK enum bk_err bk_store_job_find_key(struct bk_tx *tx,
+                                                const char *dedupe_key,
+                                                int64_t *id, bool *found,
+                                                struct bk_errbuf *err);
+
+/* One row of bk_store_job_counts_by_kind. */
+struct bk_job_count {
+    const char *kind;
+    enum bk_job_status status;
+    bool retrying; /* pending with at least one attempt */
+    int64_t n;
+};
+/* Counts jobs by kind and status (pending split into queued and
+ * retrying), ordered by kind; *out in arena. For metrics. */
+BK_MUST_CHECK enum bk_err bk_store_job_counts_by_kind(struct bk_tx *tx,
+                                                      struct bk_arena *arena,
+                                                      struct bk_job_count **out,
+                                                      size_t *n,
+                                                      struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);

@@ -144,6 +144,8 @@ def inbox_by_uid(d, uids):
 
 def ledger_check(d):
     """Global invariants of the ledger file; returns {uid: booking id}."""
+    # The outbox hears of every booking after the inbox applied it.
+    H.wait_outbox_idle(d)
     with H.ro(d) as con:
         links = con.execute(
             "SELECT external_id, entity, entity_id FROM external_links "

@@ -798,6 +798,7 @@ def test_replayed_delivery_is_200_duplicate_and_changes_nothing(coach):
                                                         "ignored"), r
         first.append(r.json)
     H.wait_final(coach, [x["delivery"] for x in first])
+    H.wait_outbox_idle(coach)
     snap = coach.snapshot()
     for raw, f in zip(bodies, first):
         for _ in range(2):
