@@ -28,6 +28,7 @@ static const struct table tables[] = {
     {bk_api_webhook_endpoint_routes, &bk_api_webhook_endpoint_n},
     {bk_api_webhook_routes, &bk_api_webhook_n},
     {bk_api_page_routes, &bk_api_page_n},
+    {bk_api_calendar_routes, &bk_api_calendar_n},
 };
 
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
@@ -262,6 +263,7 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
             bk_router_match(tables[i].routes, *tables[i].n, req, &route, &a);
         if (m == BK_OK) {
             e = BK_OK;
+            req->route = route->pattern; /* for the access log */
             break;
         }
         if (m == BK_E_METHOD && !allow) {

@@ -114,5 +114,7 @@ extern const struct bk_route bk_api_webhook_routes[];
 extern const size_t bk_api_webhook_n;
 extern const struct bk_route bk_api_page_routes[];
 extern const size_t bk_api_page_n;
+extern const struct bk_route bk_api_calendar_routes[];
+extern const size_t bk_api_calendar_n;
 
 #endif

@@ -255,6 +255,9 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_REQUEST_DEADLINE_MS", 100, 3600000, 20000,
                      &cfg->request_deadline_ms, err)))
         return e;
+    if ((e = env_int("BOOKINGD_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 10000,
+                     &cfg->shutdown_timeout_ms, err)))
+        return e;
     if (cfg->http_threads > cfg->max_connections)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_HTTP_THREADS",
                              "must not be above BOOKINGD_MAX_CONNECTIONS");
@@ -311,12 +314,24 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if (v && bk_log_level_parse(v, &cfg->log_level) != BK_OK)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_LEVEL",
                              "must be error, warn, info or debug, got '%s'", v);
+    cfg->log_format = BK_LOG_TEXT;
+    v = env("BOOKINGD_LOG_FORMAT");
+    if (v && bk_log_format_parse(v, &cfg->log_format) != BK_OK)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_FORMAT",
+                             "must be text or json, got '%s'", v);
 
     return BK_OK;
 }
 
 void bk_config_report(const struct bk_errbuf *err)
 {
+    char msg[sizeof(err->msg)];
+
+    /* One line, whatever bytes the environment held. */
+    bk_strlcpy(msg, err->msg, sizeof(msg));
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
     fprintf(stderr, "bookingd: %s: %s\n", err->field[0] ? err->field : "config",
-            err->msg);
+            msg);
 }

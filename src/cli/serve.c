@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "base/log.h"
@@ -132,6 +134,30 @@ static enum bk_err reclaim_jobs(struct bk_store *store, struct bk_errbuf *err)
     return e;
 }
 
+/* The last resort of a shutdown: a job (or a handler) that outlives the
+ * deadline by BK_SHUTDOWN_GRACE_MS is abandoned; its lease returns it to
+ * the queue (on SQLite at once, at the next start). */
+#define BK_SHUTDOWN_GRACE_MS 2000
+
+static int64_t shutdown_timeout_ms; /* set before the watchdog starts */
+
+static void *shutdown_watchdog(void *arg)
+{
+    int64_t ms = shutdown_timeout_ms + BK_SHUTDOWN_GRACE_MS;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    (void)arg;
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    bk_log_error("serve: still stopping %lld ms after the signal "
+                 "(BOOKINGD_SHUTDOWN_TIMEOUT_MS + %d ms): exiting with "
+                 "the work in flight abandoned; leased jobs run again",
+                 (long long)shutdown_timeout_ms, BK_SHUTDOWN_GRACE_MS);
+    fflush(stderr);
+    _exit(1);
+}
+
 int bk_cli_serve(int argc, char **argv)
 {
     struct bk_config cfg;
@@ -167,6 +193,7 @@ int bk_cli_serve(int argc, char **argv)
         return 2;
     }
     bk_log_set_level(cfg.log_level);
+    bk_log_set_format(cfg.log_format);
     /* Every thread started from here on inherits the blocked signals; the
      * main thread waits for them with sigwait. */
     sigemptyset(&stop);
@@ -313,7 +340,18 @@ int bk_cli_serve(int argc, char **argv)
                 cfg.max_connections_per_ip);
 
     sigwait(&stop, &sig);
-    bk_log_info("serve: signal %d, shutting down", sig);
+    bk_log_info("serve: signal %d, shutting down (requests in flight get "
+                "%lld ms)",
+                sig, (long long)cfg.shutdown_timeout_ms);
+    {
+        pthread_t t;
+        shutdown_timeout_ms = cfg.shutdown_timeout_ms;
+        if (pthread_create(&t, NULL, shutdown_watchdog, NULL) == 0)
+            pthread_detach(t);
+    }
+    /* Stop accepting and answer what is in flight, then stop the inbox
+     * (its last batch commits) and the workers (after their job). */
+    (void)bk_http_server_drain(http, cfg.shutdown_timeout_ms);
     rc = 0;
 out:
     bk_http_server_free(http);
@@ -321,5 +359,7 @@ out:
     bk_jobs_free(jobs);
     bk_store_free(store);
     bk_arena_release(&mail_arena);
+    if (rc == 0)
+        bk_log_info("serve: stopped");
     return rc;
 }

@@ -244,6 +244,7 @@ enum bk_err bk_store_booking_list(struct bk_tx *tx,
                    " AND (?6 < 0 OR b.source = ?6)"
                    " AND (?7 = 0 OR b.client_id = ?7)"
                    " AND (?8 = 0 OR b.event_type_id = ?8)"
+                   " AND (?10 = 0 OR b.host_id = ?10)"
                    " ORDER BY b.start_utc, b.id LIMIT ?9",
                    &st, err);
     if (e)
@@ -257,6 +258,7 @@ enum bk_err bk_store_booking_list(struct bk_tx *tx,
     db_bind_i64(tx, st, 7, f->client_id);
     db_bind_i64(tx, st, 8, f->event_type_id);
     db_bind_i64(tx, st, 9, db_limit(f->limit));
+    db_bind_i64(tx, st, 10, f->host_id);
     DB_READ_ROWS(tx, st, arena, arr, count, "listing bookings", err,
                  read_booking);
 out:

@@ -137,6 +137,18 @@ struct bk_driver {
     enum bk_err (*check)(struct bk_store *store, bool full,
                          struct bk_errbuf *err);
 
+    /* Copies the whole database to a new file at dest_path (which must not
+     * exist), consistent as of one moment while others keep writing, on
+     * disk when it returns; the copy is checked. NULL when the database has
+     * tools of its own (PostgreSQL: pg_dump). See bk_store_backup. */
+    enum bk_err (*backup)(struct bk_store *store, const char *dest_path,
+                          struct bk_errbuf *err);
+    /* Replaces the database's whole content with the file at src_path, in
+     * one transaction, after checking it. NULL like backup. See
+     * bk_store_restore. */
+    enum bk_err (*restore)(struct bk_store *store, const char *src_path,
+                           struct bk_errbuf *err);
+
     /* Transactions. READ: a consistent snapshot, writes refused by the
      * database where it can. WRITE: the reads it makes stay true until it
      * commits — SQLite serializes write transactions; PostgreSQL runs them

@@ -72,6 +72,30 @@ enum bk_err bk_store_check(struct bk_store *store, enum bk_store_check level,
     return store->drv->check(store, level == BK_STORE_CHECK_FULL, err);
 }
 
+enum bk_err bk_store_backup(struct bk_store *store, const char *dest_path,
+                            struct bk_errbuf *err)
+{
+    if (!store->drv->backup)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "bookingd backup copies SQLite databases; back up a "
+                       "%s database with its own tools (pg_dump "
+                       "--format=custom, restored with pg_restore)",
+                       store->drv->name);
+    return store->drv->backup(store, dest_path, err);
+}
+
+enum bk_err bk_store_restore(struct bk_store *store, const char *src_path,
+                             struct bk_errbuf *err)
+{
+    if (!store->drv->restore)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "bookingd restore restores SQLite backups; restore a "
+                       "%s database with its own tools (pg_restore of a "
+                       "pg_dump)",
+                       store->drv->name);
+    return store->drv->restore(store, src_path, err);
+}
+
 /* ---- Health (GET /readyz) ---------------------------------------------- */
 
 void bk_store_note_write(struct bk_store *store, enum bk_err e,

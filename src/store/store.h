@@ -105,6 +105,30 @@ BK_MUST_CHECK enum bk_err bk_store_check(struct bk_store *store,
                                          enum bk_store_check level,
                                          struct bk_errbuf *err);
 
+/* `bookingd backup`: copies the database to a new file at dest_path
+ * (borrowed; it must not exist yet) with SQLite's online backup API, in one
+ * read transaction, so the copy is the database as of one commit while the
+ * daemon keeps serving; the copy is fsynced and passes PRAGMA quick_check
+ * before this returns, and is removed on failure. BK_E_DUPLICATE when
+ * dest_path exists, BK_E_IO when it cannot be written, BK_E_UNAVAILABLE on
+ * PostgreSQL (the message says to use pg_dump). */
+BK_MUST_CHECK enum bk_err bk_store_backup(struct bk_store *store,
+                                          const char *dest_path,
+                                          struct bk_errbuf *err);
+
+/* `bookingd restore`: replaces the whole database with the backup at
+ * src_path (borrowed), in one write transaction. Refuses, changing nothing:
+ * BK_E_BUSY while another process has the database open (a serving
+ * daemon, `bookingd apply`; every store open holds a shared lock on the
+ * file for its life); BK_E_INVALID when src_path is not a SQLite file, not
+ * a bookingd database (no schema version or no meta table), fails
+ * PRAGMA quick_check, or has a schema newer than this build knows;
+ * BK_E_UNAVAILABLE on PostgreSQL (use pg_restore). The schema of an older
+ * backup is brought up to date by the next start. */
+BK_MUST_CHECK enum bk_err bk_store_restore(struct bk_store *store,
+                                           const char *src_path,
+                                           struct bk_errbuf *err);
+
 /* ---- Transactions ------------------------------------------------------ */
 
 /* Begins a transaction on a pooled connection, waiting for a free one.
@@ -358,6 +382,7 @@ struct bk_booking_filter {
     int64_t to_utc;        /* start < to_utc; 0 any */
     int64_t client_id;     /* 0 any */
     int64_t event_type_id; /* 0 any */
+    int64_t host_id;       /* 0 any */
     bool has_after;
     int64_t after_start_utc;
     int64_t after_id;

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import pathlib
 import re
+import urllib.parse
 
 import pytest
 
@@ -672,6 +673,11 @@ def test_every_operation_answers_as_documented(make_daemon):
     a.get("/api/v1/activity", **adm)
     a.get("/api/v1/activity", query={"kind": "BOOKING_CREATED",
                                      "booking": uid, "limit": "1"}, **adm)
+
+    # The host's calendar feed.
+    feed = a.get("/api/v1/hosts/coach/calendar-feed", **adm).json
+    u = urllib.parse.urlsplit(feed["url"])
+    a.get(u.path, query=dict(urllib.parse.parse_qsl(u.query)))
 
     # Deleting.
     a.post("/api/v1/event-types", {"slug": "gone", "title": "Gone",

@@ -312,16 +312,25 @@ static void test_stop_gives_back_claimed_jobs(void **state)
     (void)state;
     memset(&c, 0, sizeof(c));
     pthread_mutex_init(&c.mu, NULL);
-    c.sleep_ms = 300;
+    /* Long enough that, however busy the machine, the stop below comes
+     * while the first job runs: 1..3 done, never 4. */
+    c.sleep_ms = 1000;
     cfg.claim_batch = 4;
     kind = (struct bk_job_kind){.name = "stop", .run = count_run, .ctx = &c};
     job_counts(s, before);
     enqueue_n(s, "stop", 4, NULL);
     OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
-    /* Until the worker has claimed (and started the first). */
+    /* Until the worker has claimed all four and started the first: a stop
+     * before any started would leave none done, which is right but not
+     * what this test is about. */
     for (int64_t until = bk_now_ms() + 10000;;) {
+        int entered;
         job_counts(s, counts);
-        if (counts[BK_JOB_RUNNING] - before[BK_JOB_RUNNING] == 4)
+        pthread_mutex_lock(&c.mu);
+        entered = c.entered;
+        pthread_mutex_unlock(&c.mu);
+        if (counts[BK_JOB_RUNNING] - before[BK_JOB_RUNNING] == 4 &&
+            entered >= 1)
             break;
         if (bk_now_ms() > until)
             fail_msg("the worker did not claim four jobs");
