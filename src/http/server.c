@@ -407,6 +407,9 @@ static void build_request(struct bk_http_server *srv, struct request_state *st,
     }
 }
 
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -692,7 +695,7 @@ enum bk_err bk_http_server_start(const struct bk_http_server_config *cfg,
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&srv->wake, NULL);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, srv,
+        flags, (uint16_t)port, accept_policy, srv, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, /* first, as MHD asks */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
@@ -743,21 +746,32 @@ int bk_http_server_max_connections(const struct bk_http_server *srv)
 
 /* Stops accepting: the listening socket is closed, so that new clients
  * are refused at once rather than left in the backlog. */
+/* Stops taking new connections: from here on each is closed as soon as it
+ * is accepted (accept_policy). Not MHD_quiesce_daemon: with epoll and a
+ * thread pool, libmicrohttpd 0.9.75 removes the listening socket from each
+ * worker's epoll set from the calling thread while the worker may be
+ * removing it too, and aborts the process when it loses that race
+ * ("Failed to remove listen FD from epoll set"). */
 static void quiesce(struct bk_http_server *srv)
 {
-    bool first;
-
-    /* Main thread only: the flag is not raced; MHD is called unlocked. */
     pthread_mutex_lock(&srv->lock);
     srv->stopping = true;
-    first = !srv->quiesced;
     srv->quiesced = true;
     pthread_mutex_unlock(&srv->lock);
-    if (first) {
-        MHD_socket fd = MHD_quiesce_daemon(srv->daemon);
-        if (fd != MHD_INVALID_SOCKET)
-            (void)close(fd);
-    }
+}
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen)
+{
+    struct bk_http_server *srv = cls;
+    bool stopping;
+
+    (void)addr;
+    (void)addrlen;
+    pthread_mutex_lock(&srv->lock);
+    stopping = srv->quiesced;
+    pthread_mutex_unlock(&srv->lock);
+    return stopping ? MHD_NO : MHD_YES;
 }
 
 bool bk_http_server_drain(struct bk_http_server *srv, int64_t timeout_ms)
