@@ -255,10 +255,11 @@ static enum bk_err job_message(const struct bk_job *job, int64_t *id,
 
 /* Ends the job with the message recorded as m (and ep written when
  * write_ep). */
-static enum bk_err settle(struct bk_store *store, const struct bk_job *job,
-                          struct bk_wh_message *m, struct bk_wh_endpoint *ep,
-                          bool write_ep, const char *disable_reason,
-                          bool finish, struct bk_errbuf *err)
+static enum bk_err settle_once(struct bk_store *store, const struct bk_job *job,
+                               struct bk_wh_message *m,
+                               struct bk_wh_endpoint *ep, bool write_ep,
+                               const char *disable_reason, bool finish,
+                               struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     int64_t now_ms = bk_now_ms();
@@ -289,6 +290,21 @@ commit:
     tx = NULL;
 out:
     bk_store_rollback(tx);
+    return e;
+}
+
+/* After the POST, the outcome must be recorded: a lost serialization race
+ * (PostgreSQL) is run again here, not by failing the job, which would send
+ * the message a second time. */
+static enum bk_err settle(struct bk_store *store, const struct bk_job *job,
+                          struct bk_wh_message *m, struct bk_wh_endpoint *ep,
+                          bool write_ep, const char *disable_reason,
+                          bool finish, struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, settle_once(store, job, m, ep, write_ep, disable_reason,
+                                  finish, err));
     return e;
 }
 
