@@ -1,7 +1,8 @@
 /* api/clients.c — /api/v1/clients. */
+#include <stddef.h>
 #include <string.h>
 
-#include "api/decode.h"
+#include "api/fields.h"
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
@@ -9,6 +10,50 @@
 #include "ledger/ledger.h"
 #include "core/booking.h"
 #include "base/banned.h"
+
+/* enum bk_client_status by value (core/booking.h). */
+static const char *const status_names[] = {"prospect", "active", "inactive",
+                                           NULL};
+
+/* The client's fields (API.md "Clients"; docs/openapi.json Client,
+ * ClientPatch). Clients are created by bookings, not through this table. */
+static const struct bk_field client_fields[] = {
+    {.name = "id",
+     .type = BK_FIELD_STRING,
+     .offset = offsetof(struct bk_client, public_id),
+     .pattern = "^cli_[a-z2-7]{16}$"},
+    {.name = "email",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_UPDATE,
+     .offset = offsetof(struct bk_client, email),
+     .text = BK_TEXT_EMAIL,
+     .max_len = BK_MAX_EMAIL},
+    {.name = "name",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_UPDATE | BK_FIELD_NULLABLE | BK_FIELD_EMPTY_NULL,
+     .offset = offsetof(struct bk_client, name),
+     .max_len = BK_MAX_NAME},
+    {.name = "timezone",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_UPDATE | BK_FIELD_NULLABLE,
+     .offset = offsetof(struct bk_client, timezone),
+     .text = BK_TEXT_TIMEZONE,
+     .max_len = 64},
+    {.name = "status",
+     .type = BK_FIELD_ENUM,
+     .flags = BK_FIELD_UPDATE,
+     .offset = offsetof(struct bk_client, status),
+     .max_len = 16,
+     .names = status_names},
+    {.name = "created_at",
+     .type = BK_FIELD_INSTANT,
+     .offset = offsetof(struct bk_client, created_utc)},
+    {.name = "updated_at",
+     .type = BK_FIELD_INSTANT,
+     .offset = offsetof(struct bk_client, updated_utc)},
+};
+const struct bk_resource bk_resource_client = {
+    "Client", client_fields, sizeof(client_fields) / sizeof(client_fields[0])};
 
 static enum bk_err list(struct bk_api_call *c)
 {
@@ -61,40 +106,20 @@ static enum bk_err get(struct bk_api_call *c)
 
 static enum bk_err patch(struct bk_api_call *c)
 {
-    static const char *const keys[] = {"name", "email", "timezone", "status",
-                                       NULL};
-    struct bk_client cl;
-    const char *name, *email, *tz, *status;
+    struct bk_client cl, scratch;
     json_t *body;
     enum bk_err e;
 
+    /* The body is checked before the client is looked up (a bad body is
+     * 422 whichever client it names), then applied to the stored one. */
+    memset(&scratch, 0, sizeof(scratch));
     if ((e = bk_api_call_body(c, false, &body)) ||
-        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
-        (e = bk_json_str(body, "", "name", false, BK_MAX_NAME, false, c->arena,
-                         &name, c->err)) ||
-        (e = bk_json_str(body, "", "email", false, BK_MAX_EMAIL, false,
-                         c->arena, &email, c->err)) ||
-        (e = bk_decode_timezone(body, "", "timezone", false, c->arena, &tz,
-                                c->err)) ||
-        (e = bk_json_str(body, "", "status", false, 16, false, c->arena,
-                         &status, c->err)))
+        (e = bk_fields_decode(&bk_resource_client, body, false, c->arena,
+                              &scratch, c->err)) ||
+        (e = load(c, &cl)) ||
+        (e = bk_fields_decode(&bk_resource_client, body, false, c->arena, &cl,
+                              c->err)))
         return e;
-    if (email && !bk_email_valid(email))
-        return bk_fail_field(c->err, BK_E_INVALID, "email",
-                             "must be an email address");
-    if (status && bk_client_status_parse(status) < 0)
-        return bk_fail_field(c->err, BK_E_INVALID, "status",
-                             "must be prospect, active or inactive");
-    if ((e = load(c, &cl)))
-        return e;
-    if (json_object_get(body, "name"))
-        cl.name = name && *name ? name : NULL;
-    if (email)
-        cl.email = email;
-    if (json_object_get(body, "timezone"))
-        cl.timezone = tz;
-    if (status)
-        cl.status = (enum bk_client_status)bk_client_status_parse(status);
     cl.updated_utc = bk_now_utc();
     if ((e = bk_ledger_client_update(c->tx, &cl, "admin", cl.updated_utc,
                                      c->arena, c->err)))

@@ -1,14 +1,52 @@
 /* api/hosts.c — /api/v1/hosts and /api/v1/hosts/{slug}/schedule. The
  * fields are the host table's (fields.c); here: the ledger calls. */
+#include <stddef.h>
 #include <string.h>
 
 #include "api/decode.h"
+#include "api/fields.h"
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
 #include "base/time.h"
 #include "ledger/ledger.h"
 #include "base/banned.h"
+
+/* The host's fields (API.md "Hosts and schedules"; docs/openapi.json Host,
+ * HostInput, HostPatch). */
+static const struct bk_field host_fields[] = {
+    {.name = "slug",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_CREATE | BK_FIELD_REQUIRED | BK_FIELD_FIXED,
+     .offset = offsetof(struct bk_host, slug),
+     .text = BK_TEXT_SLUG,
+     .max_len = BK_MAX_SLUG},
+    {.name = "name",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_REQUIRED | BK_FIELD_NONEMPTY,
+     .offset = offsetof(struct bk_host, name),
+     .max_len = BK_MAX_NAME},
+    {.name = "email",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_REQUIRED,
+     .offset = offsetof(struct bk_host, email),
+     .text = BK_TEXT_EMAIL,
+     .max_len = BK_MAX_EMAIL},
+    {.name = "timezone",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_REQUIRED,
+     .offset = offsetof(struct bk_host, timezone),
+     .text = BK_TEXT_TIMEZONE,
+     .max_len = 64},
+    {.name = "created_at",
+     .type = BK_FIELD_INSTANT,
+     .offset = offsetof(struct bk_host, created_utc)},
+    {.name = "updated_at",
+     .type = BK_FIELD_INSTANT,
+     .offset = offsetof(struct bk_host, updated_utc)},
+};
+const struct bk_resource bk_resource_host = {
+    "Host", host_fields, sizeof(host_fields) / sizeof(host_fields[0])};
 
 static enum bk_err create(struct bk_api_call *c)
 {
