@@ -163,7 +163,7 @@ static json_t *render_field(const struct bk_field *f, const void *rec)
 {
     switch (f->type) {
     case BK_FIELD_STRING: {
-        const char *s = *AT_C(rec, f, const char *);
+        const char *s = *AT_C(rec, f, char *);
         if (!s)
             return (f->flags & BK_FIELD_NULLABLE) ? json_null() : NULL;
         return json_string(s);
