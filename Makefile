@@ -1,13 +1,22 @@
 # bookingd — the two commands of the README, and a few for developers.
 #   make run     install what is missing, build, start on ./var/bookingd.db with demo data
 #   make check   install what is missing, build with sanitizers, run every test
+#   make install build, then install under PREFIX (/usr/local) in DESTDIR:
+#                the binary, the systemd unit, the example environment
+#                file and the documentation
 .POSIX:
-.PHONY: all run check build build-check fuzz-check deps deps-test bench format clean
+.PHONY: all run check build build-check fuzz-check deps deps-test bench format clean install install-files
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE_DIR := build/release
 CHECK_DIR := build/check
 FUZZ_DIR := build/fuzz
+
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+DOCDIR ?= $(PREFIX)/share/doc/bookingd
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+BIN ?= $(RELEASE_DIR)/bookingd
 
 all: build
 
@@ -29,7 +38,7 @@ build-check: deps-test
 	@cmake --build $(CHECK_DIR) -j $(JOBS) -- --no-print-directory
 
 check: build-check
-	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 1500 -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz-check
 
 # The libFuzzer targets, built with clang in a tree of their own, each run
@@ -44,8 +53,23 @@ bench: deps
 	@cmake -S . -B $(RELEASE_DIR) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBK_TESTS=OFF >/dev/null
 	@cmake --build $(RELEASE_DIR) -j $(JOBS) -- --no-print-directory
 	@$(RELEASE_DIR)/bench/bench_availability
+	@$(RELEASE_DIR)/bench/bench_busy
 	@DRAIN=$${DRAIN:-30} bench/ingest/run.sh --database both $(RELEASE_DIR)/bookingd
 	@bench/claim/run.sh --database both $(RELEASE_DIR)/bookingd
+
+install: build
+	@$(MAKE) --no-print-directory install-files
+
+# What install copies, from an already built BIN (tests pass their own).
+install-files:
+	@test -x "$(BIN)" || { echo "make install: no $(BIN): run make build" >&2; exit 1; }
+	install -d "$(DESTDIR)$(BINDIR)" "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(DOCDIR)/docs"
+	install -m 755 "$(BIN)" "$(DESTDIR)$(BINDIR)/bookingd"
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@DOCDIR@|$(DOCDIR)|g' \
+	    packaging/bookingd.service.in > "$(DESTDIR)$(SYSTEMDUNITDIR)/bookingd.service"
+	chmod 644 "$(DESTDIR)$(SYSTEMDUNITDIR)/bookingd.service"
+	install -m 644 packaging/bookingd.env.example README.md "$(DESTDIR)$(DOCDIR)/"
+	install -m 644 docs/*.md docs/openapi.json "$(DESTDIR)$(DOCDIR)/docs/"
 
 format:
 	@find src tests bench -name '*.[ch]' | xargs clang-format -i

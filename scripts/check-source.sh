@@ -15,11 +15,14 @@ declare -A allowed=(
     [store]="base core store"
     [ledger]="base crypto core store ledger"
     [jobs]="base crypto core store ledger jobs"
+    [mail]="base crypto core store ledger jobs mail"
+    [net]="base net"
     [http]="base http"
     [webhooks]="base crypto core store ledger jobs webhooks"
-    [api]="base crypto core store ledger jobs http webhooks api web"
+    [api]="base crypto core store ledger jobs mail net http webhooks api web"
+    [connectors]="base crypto core store ledger jobs net api connectors"
     [web]="base web"
-    [cli]="base crypto core store ledger jobs http webhooks api web cli"
+    [cli]="base crypto core store ledger jobs mail net http webhooks api connectors web cli"
 )
 # Third-party headers and the only places that may include them.
 declare -A third=(
@@ -28,8 +31,8 @@ declare -A third=(
     ["libpq-fe.h"]="src/store/postgres/"
     ["libical/"]="src/core/tz.c src/core/ics"
     ["openssl/"]="src/crypto/"
-    ["curl/"]="src/net/ src/connectors/"
-    ["jansson.h"]="src/api/ src/webhooks/ src/cli/ src/jobs/ src/ledger/"
+    ["curl/"]="src/net/ src/connectors/ src/mail/"
+    ["jansson.h"]="src/api/ src/webhooks/ src/cli/ src/jobs/ src/ledger/ src/connectors/ src/mail/"
 )
 
 while IFS= read -r f; do

@@ -10,9 +10,10 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config tzdata
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
-            libssl-dev libpq-dev)
+            libssl-dev libpq-dev libcurl4-openssl-dev)
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
-           libclang-rt-14-dev postgresql python3-psycopg2)
+           libclang-rt-14-dev postgresql python3-psycopg2
+           python3-aiosmtpd python3-icalendar python3-cryptography openssl)
 bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql)
 
 groups=("$@")
@@ -53,13 +54,19 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
-# The browser test drives Debian's chromium with playwright-core from npm.
-if [[ " ${groups[*]} " == *" test "* ]] && [ -f tests/e2e/package.json ] &&
-   [ ! -d tests/e2e/node_modules/playwright-core ]; then
-    echo "install-deps: npm ci (tests/e2e)"
-    (cd tests/e2e && npm ci --no-audit --no-fund --loglevel=error >/tmp/bookingd-npm.log 2>&1) || {
-        tail -20 /tmp/bookingd-npm.log >&2
-        exit 1
-    }
-fi
+# The browser test drives Debian's chromium with playwright-core from npm;
+# the outbound webhooks test verifies signatures with the official
+# standardwebhooks package.
+npm_ci() { # dir module
+    if [[ " ${groups[*]} " == *" test "* ]] && [ -f "$1/package.json" ] &&
+       [ ! -d "$1/node_modules/$2" ]; then
+        echo "install-deps: npm ci ($1)"
+        (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >/tmp/bookingd-npm.log 2>&1) || {
+            tail -20 /tmp/bookingd-npm.log >&2
+            exit 1
+        }
+    fi
+}
+npm_ci tests/e2e playwright-core
+npm_ci tests/webhooks-verify standardwebhooks
 exit 0

@@ -19,6 +19,13 @@ static const struct {
     {"slots", bk_cli_slots,
      "print free slots as JSON (database or case "
      "file)"},
+    {"backup", bk_cli_backup,
+     "copy the SQLite database to FILE while it serves"},
+    {"restore", bk_cli_restore,
+     "replace the SQLite database with the backup FILE (daemon stopped)"},
+    {"export", bk_cli_export,
+     "print bookings (CSV or iCalendar) or clients (CSV) on standard "
+     "output"},
 };
 
 static void usage(FILE *f)

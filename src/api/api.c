@@ -25,10 +25,14 @@ static const struct table tables[] = {
     {bk_api_host_routes, &bk_api_host_n},
     {bk_api_event_type_routes, &bk_api_event_type_n},
     {bk_api_booking_routes, &bk_api_booking_n},
+    {bk_api_message_routes, &bk_api_message_n},
     {bk_api_client_routes, &bk_api_client_n},
     {bk_api_delivery_routes, &bk_api_delivery_n},
+    {bk_api_job_routes, &bk_api_job_n},
+    {bk_api_webhook_endpoint_routes, &bk_api_webhook_endpoint_n},
     {bk_api_webhook_routes, &bk_api_webhook_n},
     {bk_api_page_routes, &bk_api_page_n},
+    {bk_api_calendar_routes, &bk_api_calendar_n},
 };
 
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
@@ -432,6 +436,7 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
         if (m == BK_OK) {
             route = &tables[i].routes[matched->flags];
             e = BK_OK;
+            req->route = route->pattern; /* for the access log */
             break;
         }
         if (m == BK_E_METHOD && !allow) {

@@ -11,6 +11,7 @@
 #include "store/store.h"
 
 struct bk_inbox;
+struct bk_jobs;
 struct bk_webhook_registry;
 
 /* What the handlers share. Everything is borrowed and must outlive the
@@ -21,8 +22,11 @@ struct bk_api {
     unsigned char admin_key_sha256[BK_SHA256_LEN];
     /* HMAC key of manage tokens (random, kept in the database). */
     unsigned char manage_secret[32];
-    const char *base_url;   /* "http://127.0.0.1:8080", no trailing slash */
-    struct bk_inbox *inbox; /* webhooks in; may be NULL */
+    const char *base_url;       /* "http://127.0.0.1:8080", no trailing slash */
+    struct bk_inbox *inbox;     /* webhooks in; may be NULL */
+    struct bk_jobs *jobs;       /* woken after a replay; may be NULL */
+    bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
+    int webhook_max_attempts;   /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
 };
 

@@ -175,13 +175,21 @@ extern const struct bk_api_route bk_api_event_type_routes[];
 extern const size_t bk_api_event_type_n;
 extern const struct bk_api_route bk_api_booking_routes[];
 extern const size_t bk_api_booking_n;
+extern const struct bk_api_route bk_api_message_routes[];
+extern const size_t bk_api_message_n;
 extern const struct bk_api_route bk_api_client_routes[];
 extern const size_t bk_api_client_n;
 extern const struct bk_api_route bk_api_delivery_routes[];
 extern const size_t bk_api_delivery_n;
+extern const struct bk_api_route bk_api_webhook_endpoint_routes[];
+extern const size_t bk_api_webhook_endpoint_n;
+extern const struct bk_api_route bk_api_job_routes[];
+extern const size_t bk_api_job_n;
 extern const struct bk_api_route bk_api_webhook_routes[];
 extern const size_t bk_api_webhook_n;
 extern const struct bk_api_route bk_api_page_routes[];
 extern const size_t bk_api_page_n;
+extern const struct bk_api_route bk_api_calendar_routes[];
+extern const size_t bk_api_calendar_n;
 
 #endif

@@ -93,14 +93,19 @@ static enum bk_err metrics(struct bk_api_call *c)
                                              "dead"};
     struct bk_inbox_stats st;
     struct bk_buf b;
-    int64_t counts[4];
+    struct bk_job_count *by_kind = NULL;
+    size_t n_kinds = 0;
+    int64_t counts[4], messages[3];
     enum bk_err e;
 
     bk_buf_init(&b, 64 * 1024);
     memset(&st, 0, sizeof(st));
     if (c->api->inbox)
         bk_inbox_stats(c->api->inbox, &st);
-    if ((e = bk_store_job_counts(c->tx, counts, c->err)))
+    if ((e = bk_store_job_counts(c->tx, counts, c->err)) ||
+        (e = bk_store_job_counts_by_kind(c->tx, c->arena, &by_kind, &n_kinds,
+                                         c->err)) ||
+        (e = bk_store_wh_message_counts(c->tx, messages, c->err)))
         goto out;
     e = bk_buf_appendf(
         &b,
@@ -121,6 +126,30 @@ static enum bk_err metrics(struct bk_api_call *c)
     for (int i = 0; !e && i < 4; i++)
         e = bk_buf_appendf(&b, "bookingd_jobs{status=\"%s\"} %lld\n",
                            job_status[i], (long long)counts[i]);
+    if (!e)
+        e = bk_buf_appendf(&b, "# HELP bookingd_jobs_by_kind Jobs in the "
+                               "queue, by kind and state (queued, retrying, "
+                               "running, done, dead).\n"
+                               "# TYPE bookingd_jobs_by_kind gauge\n");
+    /* Kinds are names from the daemon's own table (cli/kinds.c): no
+     * label escaping is needed beyond what the names allow. */
+    for (size_t i = 0; !e && i < n_kinds; i++)
+        e = bk_buf_appendf(
+            &b, "bookingd_jobs_by_kind{kind=\"%s\",status=\"%s\"} %lld\n",
+            by_kind[i].kind,
+            bk_render_job_state(by_kind[i].status, by_kind[i].retrying),
+            (long long)by_kind[i].n);
+    if (!e)
+        e = bk_buf_appendf(
+            &b,
+            "# HELP bookingd_webhook_messages Outbound webhook messages, by "
+            "outcome.\n"
+            "# TYPE bookingd_webhook_messages gauge\n"
+            "bookingd_webhook_messages{status=\"pending\"} %lld\n"
+            "bookingd_webhook_messages{status=\"delivered\"} %lld\n"
+            "bookingd_webhook_messages{status=\"failed\"} %lld\n",
+            (long long)messages[0], (long long)messages[1],
+            (long long)messages[2]);
     if (e)
         goto out;
     bk_api_reply_raw(c, 200, "text/plain; version=0.0.4; charset=utf-8",

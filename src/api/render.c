@@ -238,6 +238,45 @@ static json_t *ms_or_null(int64_t ms)
     return bk_render_instant(bk_floordiv(ms, 1000), NULL);
 }
 
+const char *bk_render_job_state(enum bk_job_status status, int attempts)
+{
+    if (status == BK_JOB_PENDING)
+        return attempts > 0 ? "retrying" : "queued";
+    return bk_job_status_name(status);
+}
+
+json_t *bk_render_job(const struct bk_job *j, bool with_payload)
+{
+    json_t *o = json_object();
+
+    json_object_set_new(o, "id", json_integer(j->id));
+    json_object_set_new(o, "kind", json_string(j->kind));
+    json_object_set_new(
+        o, "status", json_string(bk_render_job_state(j->status, j->attempts)));
+    json_object_set_new(o, "attempts", json_integer(j->attempts));
+    json_object_set_new(o, "max_attempts", json_integer(j->max_attempts));
+    json_object_set_new(o, "last_error", bk_json_str_or_null(j->last_error));
+    json_object_set_new(o, "next_attempt_at",
+                        j->status == BK_JOB_PENDING ? ms_or_null(j->run_at_ms)
+                                                    : json_null());
+    json_object_set_new(o, "lease_until",
+                        j->status == BK_JOB_RUNNING
+                            ? ms_or_null(j->lease_until_ms)
+                            : json_null());
+    json_object_set_new(o, "dedupe_key", bk_json_str_or_null(j->dedupe_key));
+    json_object_set_new(o, "created_at", ms_or_null(j->created_ms));
+    json_object_set_new(o, "updated_at", ms_or_null(j->updated_ms));
+    if (with_payload) {
+        json_t *p = NULL;
+        if (j->payload)
+            p = json_loads(j->payload, JSON_DECODE_ANY, NULL);
+        if (!p && j->payload)
+            p = json_string(j->payload);
+        json_object_set_new(o, "payload", p ? p : json_null());
+    }
+    return o;
+}
+
 json_t *bk_render_delivery(const struct bk_delivery *d, bool with_payload)
 {
     json_t *o = json_object();

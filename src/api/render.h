@@ -29,6 +29,13 @@ json_t *bk_render_booking(const struct bk_booking *b,
 json_t *bk_render_change(const struct bk_booking_change *c,
                          const struct bk_tz *tz);
 json_t *bk_render_activity(const struct bk_activity *a);
+/* A job's state as the jobs admin names it: "queued" (pending, not yet
+ * tried), "retrying" (pending after a failed attempt), "running", "done",
+ * "dead". */
+const char *bk_render_job_state(enum bk_job_status status, int attempts);
+/* with_payload: include the payload (as JSON when it parses, else as a
+ * string). */
+json_t *bk_render_job(const struct bk_job *j, bool with_payload);
 /* with_payload: include the raw payload as a string. */
 json_t *bk_render_delivery(const struct bk_delivery *d, bool with_payload);
 

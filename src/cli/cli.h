@@ -5,34 +5,58 @@
 #ifndef BK_CLI_CLI_H
 #define BK_CLI_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "base/err.h"
 #include "base/log.h"
 #include "store/store.h"
+#include "jobs/jobs.h"
+
+struct bk_webhook_registry;
+struct bk_jobs_prune_config;
+struct bk_mail_config;
+struct bk_outwebhooks;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
 struct bk_config {
-    const char *database;        /* BOOKINGD_DATABASE */
-    char database_shown[512];    /* the same without its password, for
-                                    messages and logs */
-    const char *listen;          /* BOOKINGD_LISTEN */
-    const char *base_url;        /* BOOKINGD_BASE_URL, no trailing slash */
-    char base_url_buf[600];      /* base_url points here */
-    const char *admin_key;       /* BOOKINGD_ADMIN_KEY or NULL */
-    int workers;                 /* BOOKINGD_WORKERS */
-    enum bk_log_level log_level; /* BOOKINGD_LOG_LEVEL */
-    int max_attempts;            /* BOOKINGD_JOB_MAX_ATTEMPTS */
-    int64_t retry_base_ms;       /* BOOKINGD_JOB_RETRY_BASE_MS */
-    int64_t retry_max_ms;        /* BOOKINGD_JOB_RETRY_MAX_MS */
-    int64_t lease_ms;            /* BOOKINGD_JOB_LEASE_MS */
+    const char *database;          /* BOOKINGD_DATABASE */
+    char database_shown[512];      /* the same without its password, for
+                                      messages and logs */
+    const char *listen;            /* BOOKINGD_LISTEN */
+    const char *base_url;          /* BOOKINGD_BASE_URL, no trailing slash */
+    char base_url_buf[600];        /* base_url points here */
+    const char *admin_key;         /* BOOKINGD_ADMIN_KEY or NULL */
+    int workers;                   /* BOOKINGD_WORKERS */
+    enum bk_log_level log_level;   /* BOOKINGD_LOG_LEVEL */
+    enum bk_log_format log_format; /* BOOKINGD_LOG_FORMAT */
+    int64_t shutdown_timeout_ms;   /* BOOKINGD_SHUTDOWN_TIMEOUT_MS */
+    int max_attempts;              /* BOOKINGD_JOB_MAX_ATTEMPTS */
+    int64_t retry_base_ms;         /* BOOKINGD_JOB_RETRY_BASE_MS */
+    int64_t retry_max_ms;          /* BOOKINGD_JOB_RETRY_MAX_MS */
+    int64_t lease_ms;              /* BOOKINGD_JOB_LEASE_MS */
     enum bk_store_check integrity_check; /* BOOKINGD_INTEGRITY_CHECK */
     int http_threads;                    /* BOOKINGD_HTTP_THREADS */
     int max_connections;                 /* BOOKINGD_MAX_CONNECTIONS */
     int max_connections_per_ip;          /* BOOKINGD_MAX_CONNECTIONS_PER_IP */
     int64_t request_deadline_ms;         /* BOOKINGD_REQUEST_DEADLINE_MS */
+    int64_t idle_poll_ms;                /* BOOKINGD_JOB_IDLE_POLL_MS */
+    int retention_days;       /* BOOKINGD_JOB_RETENTION_DAYS (0: keep) */
+    int64_t prune_interval_s; /* BOOKINGD_JOB_PRUNE_INTERVAL_S */
+    const char *smtp_url;     /* BOOKINGD_SMTP_URL or NULL (mail skipped) */
+    char smtp_url_shown[512]; /* the same without its password */
+    const char *smtp_ca_file; /* BOOKINGD_SMTP_CA_FILE or NULL */
+    int64_t smtp_timeout_ms;  /* BOOKINGD_SMTP_TIMEOUT_MS: one send */
+    const char *mail_from;    /* BOOKINGD_MAIL_FROM */
+    const char *templates;    /* BOOKINGD_TEMPLATES (a directory) or NULL */
+    /* Outbound webhooks (connectors/outwebhooks.h). */
+    bool webhook_allow_private;         /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
+    int64_t webhook_connect_timeout_ms; /* BOOKINGD_WEBHOOK_CONNECT_... */
+    int64_t webhook_timeout_ms;         /* BOOKINGD_WEBHOOK_TIMEOUT_MS */
+    int webhook_max_attempts;           /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
+    int64_t webhook_disable_after_s;    /* BOOKINGD_WEBHOOK_DISABLE_AFTER_S */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -59,9 +83,28 @@ BK_MUST_CHECK enum bk_err bk_config_check_database(const struct bk_config *cfg,
 /* Prints "bookingd: VARIABLE: message" for a failed bk_config_load. */
 void bk_config_report(const struct bk_errbuf *err);
 
+/* What the job kinds' handlers borrow (each must outlive the worker
+ * pool). */
+struct bk_cli_job_env {
+    const struct bk_webhook_registry *webhooks;
+    const struct bk_jobs_prune_config *prune;
+    const struct bk_mail_config *mail;
+    struct bk_outwebhooks *outwebhooks;
+};
+
+#define BK_CLI_JOB_KINDS_MAX 16
+
+/* Fills out with every job kind this binary runs, from the one table in
+ * kinds.c, and returns how many. The kinds borrow env's fields. */
+size_t bk_cli_job_kinds(const struct bk_cli_job_env *env,
+                        struct bk_job_kind out[BK_CLI_JOB_KINDS_MAX]);
+
 int bk_cli_serve(int argc, char **argv);
 int bk_cli_migrate(int argc, char **argv);
 int bk_cli_apply(int argc, char **argv);
 int bk_cli_slots(int argc, char **argv);
+int bk_cli_backup(int argc, char **argv);
+int bk_cli_restore(int argc, char **argv);
+int bk_cli_export(int argc, char **argv);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "base/str.h"
 #include "http/server.h"
+#include "mail/mail.h"
 #include "base/banned.h"
 
 static const char *env(const char *name)
@@ -169,9 +170,14 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                              "must be at most 256 bytes without control "
                              "characters");
 
-    if ((e = env_int("BOOKINGD_WORKERS", 1, 64, 2, &n, err)))
+    if ((e = env_int("BOOKINGD_WORKERS", 0, 64, 2, &n, err)))
         return e;
     cfg->workers = (int)n;
+    if (cfg->workers == 0 && strncmp(cfg->database, "sqlite:", 7) == 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_WORKERS",
+                             "0 (no workers) needs a PostgreSQL database "
+                             "whose other instances run the jobs; on SQLite "
+                             "nothing would run them");
     if ((e = env_int("BOOKINGD_JOB_MAX_ATTEMPTS", 1, 100, 10, &n, err)))
         return e;
     cfg->max_attempts = (int)n;
@@ -183,9 +189,39 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_JOB_LEASE_MS", 100, 3600000, 30000,
                      &cfg->lease_ms, err)))
         return e;
+    if ((e = env_int("BOOKINGD_JOB_IDLE_POLL_MS", 10, 3600000, 1000,
+                     &cfg->idle_poll_ms, err)))
+        return e;
+    if ((e = env_int("BOOKINGD_JOB_RETENTION_DAYS", 0, 36500, 30, &n, err)))
+        return e;
+    cfg->retention_days = (int)n;
+    if ((e = env_int("BOOKINGD_JOB_PRUNE_INTERVAL_S", 1, 604800, 3600,
+                     &cfg->prune_interval_s, err)))
+        return e;
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");
+
+    v = env("BOOKINGD_WEBHOOK_ALLOW_PRIVATE");
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_WEBHOOK_ALLOW_PRIVATE",
+                             "must be 0 or 1, got '%s'", v);
+    cfg->webhook_allow_private = v && strcmp(v, "1") == 0;
+    if ((e = env_int("BOOKINGD_WEBHOOK_CONNECT_TIMEOUT_MS", 100, 60000, 5000,
+                     &cfg->webhook_connect_timeout_ms, err)) ||
+        (e = env_int("BOOKINGD_WEBHOOK_TIMEOUT_MS", 100, 120000, 10000,
+                     &cfg->webhook_timeout_ms, err)))
+        return e;
+    if ((e = env_int("BOOKINGD_WEBHOOK_MAX_ATTEMPTS", 1, 1000, 90, &n, err)))
+        return e;
+    cfg->webhook_max_attempts = (int)n;
+    if ((e = env_int("BOOKINGD_WEBHOOK_DISABLE_AFTER_S", 1, 31536000, 432000,
+                     &cfg->webhook_disable_after_s, err)))
+        return e;
+    if (cfg->webhook_connect_timeout_ms > cfg->webhook_timeout_ms)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_WEBHOOK_CONNECT_TIMEOUT_MS",
+                             "must not be above BOOKINGD_WEBHOOK_TIMEOUT_MS");
 
     cfg->integrity_check = BK_STORE_CHECK_QUICK;
     v = env("BOOKINGD_INTEGRITY_CHECK");
@@ -219,21 +255,83 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_REQUEST_DEADLINE_MS", 100, 3600000, 20000,
                      &cfg->request_deadline_ms, err)))
         return e;
+    if ((e = env_int("BOOKINGD_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 10000,
+                     &cfg->shutdown_timeout_ms, err)))
+        return e;
     if (cfg->http_threads > cfg->max_connections)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_HTTP_THREADS",
                              "must not be above BOOKINGD_MAX_CONNECTIONS");
+
+    cfg->smtp_url = env("BOOKINGD_SMTP_URL");
+    if (cfg->smtp_url) {
+        bk_config_redact_url(cfg->smtp_url, cfg->smtp_url_shown,
+                             sizeof(cfg->smtp_url_shown));
+        bk_errbuf_clear(&sub);
+        if (bk_smtp_url_check(cfg->smtp_url, &sub) != BK_OK)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SMTP_URL",
+                                 "%s, got '%s'", sub.msg, cfg->smtp_url_shown);
+    }
+    cfg->smtp_ca_file = env("BOOKINGD_SMTP_CA_FILE");
+    if (cfg->smtp_ca_file && access(cfg->smtp_ca_file, R_OK) != 0)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SMTP_CA_FILE",
+                             "cannot read '%s'", cfg->smtp_ca_file);
+    if ((e = env_int("BOOKINGD_SMTP_TIMEOUT_MS", 100, 600000, 60000,
+                     &cfg->smtp_timeout_ms, err)))
+        return e;
+    cfg->mail_from = env("BOOKINGD_MAIL_FROM");
+    if (!cfg->mail_from)
+        cfg->mail_from = "bookingd <bookingd@localhost.localdomain>";
+    {
+        struct bk_arena a;
+        const char *name, *addr;
+        bk_arena_init(&a);
+        bk_errbuf_clear(&sub);
+        e = bk_mail_parse_from(cfg->mail_from, &a, &name, &addr, &sub);
+        bk_arena_release(&a);
+        if (e)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_MAIL_FROM", "%s",
+                                 sub.msg);
+    }
+
+    cfg->templates = env("BOOKINGD_TEMPLATES");
+    if (cfg->templates) {
+        struct bk_arena a;
+        struct bk_mail_templates t;
+        bk_arena_init(&a);
+        bk_errbuf_clear(&sub);
+        e = access(cfg->templates, R_OK | X_OK) != 0
+                ? bk_fail(&sub, BK_E_CONFIG, "cannot read the directory '%s'",
+                          cfg->templates)
+                : bk_mail_templates_load(cfg->templates, &a, &t, &sub);
+        bk_arena_release(&a);
+        if (e)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_TEMPLATES", "%s",
+                                 sub.msg);
+    }
 
     cfg->log_level = BK_LOG_INFO;
     v = env("BOOKINGD_LOG_LEVEL");
     if (v && bk_log_level_parse(v, &cfg->log_level) != BK_OK)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_LEVEL",
                              "must be error, warn, info or debug, got '%s'", v);
+    cfg->log_format = BK_LOG_TEXT;
+    v = env("BOOKINGD_LOG_FORMAT");
+    if (v && bk_log_format_parse(v, &cfg->log_format) != BK_OK)
+        return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_FORMAT",
+                             "must be text or json, got '%s'", v);
 
     return BK_OK;
 }
 
 void bk_config_report(const struct bk_errbuf *err)
 {
+    char msg[sizeof(err->msg)];
+
+    /* One line, whatever bytes the environment held. */
+    bk_strlcpy(msg, err->msg, sizeof(msg));
+    for (char *p = msg; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7F)
+            *p = '?';
     fprintf(stderr, "bookingd: %s: %s\n", err->field[0] ? err->field : "config",
-            err->msg);
+            msg);
 }

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <pthread.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "api/api.h"
 #include "base/log.h"
@@ -13,8 +15,13 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "connectors/outwebhooks.h"
 #include "jobs/inbox.h"
+#include "ledger/events.h"
+#include "net/net.h"
 #include "jobs/jobs.h"
+#include "jobs/prune.h"
+#include "mail/mail.h"
 #include "store/store.h"
 #include "webhooks/webhooks.h"
 #include "base/banned.h"
@@ -127,6 +134,30 @@ static enum bk_err reclaim_jobs(struct bk_store *store, struct bk_errbuf *err)
     return e;
 }
 
+/* The last resort of a shutdown: a job (or a handler) that outlives the
+ * deadline by BK_SHUTDOWN_GRACE_MS is abandoned; its lease returns it to
+ * the queue (on SQLite at once, at the next start). */
+#define BK_SHUTDOWN_GRACE_MS 2000
+
+static int64_t shutdown_timeout_ms; /* set before the watchdog starts */
+
+static void *shutdown_watchdog(void *arg)
+{
+    int64_t ms = shutdown_timeout_ms + BK_SHUTDOWN_GRACE_MS;
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000),
+                          .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    (void)arg;
+    while (nanosleep(&ts, &ts) != 0)
+        ;
+    bk_log_error("serve: still stopping %lld ms after the signal "
+                 "(BOOKINGD_SHUTDOWN_TIMEOUT_MS + %d ms): exiting with "
+                 "the work in flight abandoned; leased jobs run again",
+                 (long long)shutdown_timeout_ms, BK_SHUTDOWN_GRACE_MS);
+    fflush(stderr);
+    _exit(1);
+}
+
 int bk_cli_serve(int argc, char **argv)
 {
     struct bk_config cfg;
@@ -139,7 +170,14 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_inbox *inbox = NULL;
     struct bk_inbox_config icfg;
     struct bk_webhook_registry webhooks;
-    struct bk_job_kind kinds[1];
+    struct bk_job_kind kinds[BK_CLI_JOB_KINDS_MAX];
+    struct bk_cli_job_env job_env;
+    struct bk_jobs_prune_config prune;
+    struct bk_mail_config mail;
+    struct bk_mail_templates templates;
+    struct bk_arena mail_arena;
+    struct bk_outwebhooks outwebhooks;
+    size_t n_kinds;
     struct bk_api api;
     sigset_t stop;
     int from = 0, to = 0, sig = 0, rc = 1;
@@ -155,6 +193,7 @@ int bk_cli_serve(int argc, char **argv)
         return 2;
     }
     bk_log_set_level(cfg.log_level);
+    bk_log_set_format(cfg.log_format);
     /* Every thread started from here on inherits the blocked signals; the
      * main thread waits for them with sigwait. */
     sigemptyset(&stop);
@@ -164,6 +203,17 @@ int bk_cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&api, 0, sizeof(api));
+    memset(&mail, 0, sizeof(mail));
+    bk_arena_init(&mail_arena);
+    bk_smtp_global_init();
+    /* Subscribers before any ledger operation (ledger/events.h). */
+    if (bk_mail_subscribe(cfg.max_attempts, &err) ||
+        bk_mail_parse_from(cfg.mail_from, &mail_arena, &mail.from_name,
+                           &mail.from_addr, &err) ||
+        bk_mail_templates_load(cfg.templates, &mail_arena, &templates, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (bk_store_open(cfg.database,
                       cfg.workers + 16 > 64 ? 64 : cfg.workers + 16, &store,
                       &err)) {
@@ -193,18 +243,56 @@ int bk_cli_serve(int argc, char **argv)
     /* Workers first, then the inbox that feeds them, then the server that
      * feeds the inbox; stopped in the reverse order. */
     bk_webhooks_init(&webhooks);
-    bk_webhooks_apply_kind(&webhooks, &kinds[0]);
+    memset(&prune, 0, sizeof(prune));
+    prune.retention_days = cfg.retention_days;
+    prune.interval_ms = cfg.prune_interval_s * 1000;
+    prune.max_attempts = cfg.max_attempts;
+    memset(&outwebhooks, 0, sizeof(outwebhooks));
+    outwebhooks.cfg.allow_private = cfg.webhook_allow_private;
+    /* A send ends well within its job's lease, or another worker would
+     * take the job while it still runs. */
+    outwebhooks.cfg.timeout_ms = (int)(cfg.webhook_timeout_ms * 2 > cfg.lease_ms
+                                           ? cfg.lease_ms / 2
+                                           : cfg.webhook_timeout_ms);
+    outwebhooks.cfg.connect_timeout_ms =
+        (int)(cfg.webhook_connect_timeout_ms > outwebhooks.cfg.timeout_ms
+                  ? outwebhooks.cfg.timeout_ms
+                  : cfg.webhook_connect_timeout_ms);
+    outwebhooks.cfg.max_attempts = cfg.webhook_max_attempts;
+    outwebhooks.cfg.disable_after_ms = cfg.webhook_disable_after_s * 1000;
+    if (bk_net_global_init(&err) ||
+        bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
+    if (cfg.webhook_allow_private)
+        bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
+                    "webhooks may go to http and private addresses");
+    job_env.webhooks = &webhooks;
+    job_env.prune = &prune;
+    mail.smtp.url = cfg.smtp_url;
+    mail.smtp.ca_file = cfg.smtp_ca_file;
+    mail.smtp.connect_timeout_ms =
+        cfg.smtp_timeout_ms < 10000 ? cfg.smtp_timeout_ms : 10000;
+    mail.smtp.timeout_ms = cfg.smtp_timeout_ms;
+    mail.base_url = cfg.base_url;
+    memcpy(mail.manage_secret, api.manage_secret, sizeof(mail.manage_secret));
+    mail.max_attempts = cfg.max_attempts;
+    mail.templates = &templates;
+    job_env.mail = &mail;
+    job_env.outwebhooks = &outwebhooks;
+    n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;
     jcfg.lease_ms = cfg.lease_ms;
     jcfg.retry_base_ms = cfg.retry_base_ms;
     jcfg.retry_max_ms = cfg.retry_max_ms;
-    jcfg.idle_poll_ms = 1000;
+    jcfg.idle_poll_ms = cfg.idle_poll_ms;
     memset(&icfg, 0, sizeof(icfg));
     icfg.max_batch = 256;
     icfg.max_queue = 4096;
     icfg.max_attempts = cfg.max_attempts;
-    if (bk_jobs_start(store, &jcfg, kinds, 1, &jobs, &err) ||
+    if (bk_jobs_start(store, &jcfg, kinds, n_kinds, &jobs, &err) ||
         bk_inbox_start(store, jobs, &icfg, &inbox, &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
@@ -214,7 +302,17 @@ int bk_cli_serve(int argc, char **argv)
             bk_log_info("webhooks: /webhooks/%s is off until %s is set",
                         webhooks.entries[i].provider->name,
                         webhooks.entries[i].provider->secret_env);
+    if (cfg.smtp_url)
+        bk_log_info("mail: sending through %s as %s", cfg.smtp_url_shown,
+                    mail.from_addr);
+    else
+        bk_log_info("mail: BOOKINGD_SMTP_URL is not set: messages are "
+                    "recorded as skipped, not sent");
+    outwebhooks.jobs = jobs;
     api.inbox = inbox;
+    api.jobs = jobs;
+    api.webhook_allow_private = cfg.webhook_allow_private;
+    api.webhook_max_attempts = cfg.webhook_max_attempts;
     api.webhooks = &webhooks;
 
     memset(&hcfg, 0, sizeof(hcfg));
@@ -242,12 +340,26 @@ int bk_cli_serve(int argc, char **argv)
                 cfg.max_connections_per_ip);
 
     sigwait(&stop, &sig);
-    bk_log_info("serve: signal %d, shutting down", sig);
+    bk_log_info("serve: signal %d, shutting down (requests in flight get "
+                "%lld ms)",
+                sig, (long long)cfg.shutdown_timeout_ms);
+    {
+        pthread_t t;
+        shutdown_timeout_ms = cfg.shutdown_timeout_ms;
+        if (pthread_create(&t, NULL, shutdown_watchdog, NULL) == 0)
+            pthread_detach(t);
+    }
+    /* Stop accepting and answer what is in flight, then stop the inbox
+     * (its last batch commits) and the workers (after their job). */
+    (void)bk_http_server_drain(http, cfg.shutdown_timeout_ms);
     rc = 0;
 out:
     bk_http_server_free(http);
     bk_inbox_free(inbox);
     bk_jobs_free(jobs);
     bk_store_free(store);
+    bk_arena_release(&mail_arena);
+    if (rc == 0)
+        bk_log_info("serve: stopped");
     return rc;
 }

@@ -11,6 +11,8 @@ static const char *const location_names[] = {"none", "video", "in_person",
 static const char *const delivery_names[] = {"received", "processed", "ignored",
                                              "failed"};
 static const char *const job_names[] = {"pending", "running", "done", "dead"};
+static const char *const message_names[] = {"queued", "sent", "skipped",
+                                            "failed"};
 static const char *const entity_names[] = {"booking", "client", "event_type",
                                            "host"};
 
@@ -41,6 +43,12 @@ int bk_delivery_status_parse(const char *s)
 const char *bk_job_status_name(enum bk_job_status s)
 {
     return (int)s >= 0 && (int)s < COUNT(job_names) ? job_names[s] : "?";
+}
+
+const char *bk_message_status_name(enum bk_message_status s)
+{
+    return (int)s >= 0 && (int)s < COUNT(message_names) ? message_names[s]
+                                                        : "?";
 }
 
 const char *bk_link_entity_name(enum bk_link_entity e)

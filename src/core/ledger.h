@@ -235,11 +235,37 @@ struct bk_job {
     int64_t updated_ms;
 };
 
+/* What became of an outbound email (mail/mail.h). */
+enum bk_message_status {
+    BK_MESSAGE_QUEUED = 0,  /* its send job is pending */
+    BK_MESSAGE_SENT = 1,    /* the server answered 250 */
+    BK_MESSAGE_SKIPPED = 2, /* no BOOKINGD_SMTP_URL: recorded, not sent */
+    BK_MESSAGE_FAILED = 3,  /* its send job is dead (5xx, out of attempts) */
+};
+
+/* One outbound email about a booking. (booking_id, kind, sequence) is
+ * unique; message_id is derived from it ("<UID.KIND.SEQ@bookingd>"). */
+struct bk_message {
+    int64_t id;
+    int64_t booking_id;
+    const char *kind;      /* "attendee_confirmed", "host_cancelled", ... */
+    const char *recipient; /* the address only */
+    const char *subject;   /* as sent, before header encoding */
+    enum bk_message_status status;
+    const char *message_id; /* with its angle brackets */
+    int sequence;           /* the invite's SEQUENCE */
+    int attempts;
+    const char *last_error; /* may be NULL */
+    int64_t sent_utc;       /* 0 = not sent */
+    int64_t created_utc;
+};
+
 const char *bk_location_kind_name(enum bk_location_kind k);
 int bk_location_kind_parse(const char *s);
 const char *bk_delivery_status_name(enum bk_delivery_status s);
 int bk_delivery_status_parse(const char *s);
 const char *bk_job_status_name(enum bk_job_status s);
+const char *bk_message_status_name(enum bk_message_status s);
 const char *bk_link_entity_name(enum bk_link_entity e);
 
 /* The link kind under which event types' external ids are stored. */

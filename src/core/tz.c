@@ -2,8 +2,13 @@
  * libical resolves a local time inside a gap with the offset after it and a
  * repeated local time with its second occurrence; RFC 5545 asks for the
  * opposite, so local-to-UTC is resolved here from UTC offsets alone. */
+#include <limits.h>
 #include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libical/ical.h>
 
@@ -18,6 +23,132 @@
 static pthread_mutex_t load_lock = PTHREAD_MUTEX_INITIALIZER;
 
 #define COVERAGE_UTC 4133980800LL /* 2101-01-01T00:00:00Z */
+
+/* ---- Which names are zones --------------------------------------------
+ * The tz database's own index, tzdata.zi, lists every zone ("Z NAME ...")
+ * and every link ("L TARGET NAME"). A name is accepted when it is a zone,
+ * a link, or a symbolic link in the zoneinfo directory to a zone's file
+ * (Debian keeps some old names, Asia/Calcutta, only as such); it is loaded
+ * under its zone's canonical name, so at most one copy of each of the
+ * database's zones is ever loaded, whatever names clients send. The
+ * zoneinfo directory's other files — posix/ and right/ copies, localtime,
+ * Factory, posixrules — are not zones. */
+#define ZONEINFO "/usr/share/zoneinfo"
+
+struct zone_name {
+    char *name;
+    char *target;          /* a link's target as written, else NULL */
+    const char *canonical; /* the zone's name, or NULL: not accepted */
+};
+
+static pthread_once_t names_once = PTHREAD_ONCE_INIT;
+static struct zone_name *names;
+static size_t n_names;
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(((const struct zone_name *)a)->name,
+                  ((const struct zone_name *)b)->name);
+}
+
+static void add_name(size_t *cap, const char *name, const char *target)
+{
+    if (n_names == *cap) {
+        size_t c = *cap ? *cap * 2 : 1024;
+        struct zone_name *bigger = realloc(names, c * sizeof(*names));
+        if (!bigger)
+            return;
+        names = bigger;
+        *cap = c;
+    }
+    names[n_names].name = strdup(name);
+    names[n_names].target = target ? strdup(target) : NULL;
+    names[n_names].canonical = NULL;
+    if (names[n_names].name && (!target || names[n_names].target))
+        n_names++;
+}
+
+static struct zone_name *lookup(const char *name)
+{
+    struct zone_name key;
+
+    key.name = (char *)name;
+    return n_names ? bsearch(&key, names, n_names, sizeof(*names), by_name)
+                   : NULL;
+}
+
+/* Reads tzdata.zi once: a zone is its own canonical name, a link takes
+ * its target's when the target is a zone. */
+static void load_names(void)
+{
+    FILE *f = fopen(ZONEINFO "/tzdata.zi", "r");
+    char line[512], a[128], b[128];
+    size_t cap = 0;
+
+    if (!f)
+        return;
+    while (fgets(line, sizeof(line), f)) {
+        /* Factory is the database's placeholder ("-00"), no place. */
+        if (line[0] == 'Z' && sscanf(line, "Z %127s", a) == 1 &&
+            strcmp(a, "Factory") != 0)
+            add_name(&cap, a, NULL);
+        else if (line[0] == 'L' && sscanf(line, "L %127s %127s", a, b) == 2)
+            add_name(&cap, b, a);
+    }
+    fclose(f);
+    qsort(names, n_names, sizeof(*names), by_name);
+    for (size_t i = 0; i < n_names; i++)
+        if (!names[i].target)
+            names[i].canonical = names[i].name;
+    for (size_t i = 0; i < n_names; i++) {
+        struct zone_name *t;
+        if (!names[i].target)
+            continue;
+        t = lookup(names[i].target);
+        names[i].canonical = t && !t->target ? t->name : NULL;
+    }
+}
+
+/* The canonical zone name of an accepted name, or NULL. */
+static const char *canonical_name(const char *name)
+{
+    struct zone_name *hit;
+    char path[PATH_MAX], real[PATH_MAX];
+    struct stat sb;
+    ssize_t n;
+    const char *rel;
+
+    pthread_once(&names_once, load_names);
+    if (!n_names) {
+        /* No index (a trimmed tz database): the directory's own files,
+         * less those that are not zones. */
+        static const char *const not_zones[] = {"posix/",     "right/",
+                                                "localtime",  "Factory",
+                                                "posixrules", "Etc/Unknown"};
+        for (size_t i = 0; i < sizeof(not_zones) / sizeof(not_zones[0]); i++)
+            if (strncmp(name, not_zones[i], strlen(not_zones[i])) == 0)
+                return NULL;
+        return name;
+    }
+    hit = lookup(name);
+    if (hit)
+        return hit->canonical;
+    /* An old name kept only as a symbolic link to a zone's file — itself
+     * a link, not a file reached through one (posix/ may be a link to the
+     * directory itself). */
+    if (strncmp(name, "posix/", 6) == 0 || strncmp(name, "right/", 6) == 0 ||
+        strcmp(name, "posixrules") == 0 ||
+        snprintf(path, sizeof(path), "%s/%s", ZONEINFO, name) >=
+            (int)sizeof(path) ||
+        lstat(path, &sb) != 0 || !S_ISLNK(sb.st_mode) ||
+        (n = readlink(path, real, sizeof(real) - 1)) <= 0 || real[0] == '/' ||
+        !realpath(path, real) ||
+        strncmp(real, ZONEINFO "/", sizeof(ZONEINFO)) != 0)
+        return NULL;
+    rel = real + sizeof(ZONEINFO);
+    hit = lookup(rel);
+    return hit && !hit->target ? hit->canonical : NULL;
+}
 
 static icaltimezone *zone_of(const struct bk_tz *tz)
 {
@@ -73,6 +204,9 @@ const struct bk_tz *bk_tz_get(const char *name)
         return NULL;
     if (strcmp(name, "UTC") == 0)
         return bk_tz_utc();
+    name = canonical_name(name);
+    if (!name)
+        return NULL;
     pthread_mutex_lock(&load_lock);
     z = icaltimezone_get_builtin_timezone(name);
     if (z)

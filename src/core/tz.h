@@ -17,13 +17,18 @@ struct bk_tz;
 
 /* Returns the zone named by an IANA name ("Europe/Berlin", "UTC"), or NULL
  * when the name is malformed (over 64 bytes, "..", characters outside
- * [A-Za-z0-9/_+-]) or unknown to the tz database. */
+ * [A-Za-z0-9/_+-]) or not a zone of the tz database. Accepted: the zones
+ * and links its index (tzdata.zi) lists, and old names the zoneinfo
+ * directory keeps as symbolic links to a zone ("Asia/Calcutta"); refused:
+ * the directory's other files ("posix/...", "right/...", "localtime",
+ * "Factory"). An alias gives its zone ("US/Eastern" the zone of
+ * "America/New_York"), so at most one copy of each zone is ever loaded. */
 const struct bk_tz *bk_tz_get(const char *name);
 
 /* The UTC zone; never NULL. */
 const struct bk_tz *bk_tz_utc(void);
 
-/* The IANA name the zone was found by. */
+/* The zone's canonical IANA name ("America/New_York" for "US/Eastern"). */
 const char *bk_tz_name(const struct bk_tz *tz);
 
 /* Offset east of UTC, in seconds, in force at utc (seconds since the

@@ -80,10 +80,9 @@ void bk_random_token(char *out, size_t nchars)
     *out = '\0';
 }
 
-size_t bk_base64url_encode(const unsigned char *p, size_t n, char *out)
+static size_t encode(const char *tab, bool pad, const unsigned char *p,
+                     size_t n, char *out)
 {
-    static const char tab[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     size_t o = 0, i = 0;
 
     for (; i + 2 < n; i += 3) {
@@ -97,14 +96,34 @@ size_t bk_base64url_encode(const unsigned char *p, size_t n, char *out)
         unsigned v = (unsigned)p[i] << 16;
         out[o++] = tab[v >> 18 & 63];
         out[o++] = tab[v >> 12 & 63];
+        if (pad) {
+            out[o++] = '=';
+            out[o++] = '=';
+        }
     } else if (n - i == 2) {
         unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8;
         out[o++] = tab[v >> 18 & 63];
         out[o++] = tab[v >> 12 & 63];
         out[o++] = tab[v >> 6 & 63];
+        if (pad)
+            out[o++] = '=';
     }
     out[o] = '\0';
     return o;
+}
+
+size_t bk_base64url_encode(const unsigned char *p, size_t n, char *out)
+{
+    return encode(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+        false, p, n, out);
+}
+
+size_t bk_base64_encode(const unsigned char *p, size_t n, char *out)
+{
+    return encode(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        true, p, n, out);
 }
 
 static int b64val(char c, bool both)

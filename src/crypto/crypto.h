@@ -39,6 +39,8 @@ void bk_random_token(char *out, size_t nchars);
 /* Unpadded base64url (RFC 4648 §5). Encode writes 4*ceil(n/3)+1 bytes at
  * most into out and returns the length written. */
 size_t bk_base64url_encode(const unsigned char *p, size_t n, char *out);
+/* Padded standard base64 (RFC 4648 §4), as bk_base64url_encode. */
+size_t bk_base64_encode(const unsigned char *p, size_t n, char *out);
 
 /* Decodes unpadded base64url or padded standard base64 (both_alphabets:
  * accept either alphabet) into out (at most max bytes). BK_E_MALFORMED for

@@ -47,6 +47,9 @@ struct bk_http_request {
     const char *error_msg;  /* with BK_E_MALFORMED: why, static text */
     struct bk_arena *arena; /* request-scoped; handlers allocate here */
     int64_t start_ms;       /* monotonic, for the access log */
+    /* The matched route's pattern ("/api/v1/hosts/{slug}"), set by the
+     * handler for the access log; NULL when none matched. */
+    const char *route;
     /* The server's: set by bk_http_defer; how bk_http_resume reaches the
      * server. Handlers do not touch them. */
     bool deferred;

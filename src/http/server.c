@@ -53,7 +53,9 @@ struct bk_http_server {
     struct conn_rec *head; /* open connections */
     size_t n_deferred;     /* requests whose connection was suspended
                               and whose response was not sent yet */
-    bool stopping;         /* bk_http_server_free has begun */
+    size_t n_active;       /* requests begun and not completed */
+    bool stopping;         /* bk_http_server_drain or _free has begun */
+    bool quiesced;         /* MHD accepts no more connections */
     bool reaper_stop;
     pthread_t reaper;
     bool reaper_started;
@@ -211,6 +213,13 @@ static bool request_id_ok(const char *s)
     return true;
 }
 
+static struct bk_http_server *st_srv(struct bk_http_request *req)
+{
+    return ((struct request_state *)((char *)req -
+                                     offsetof(struct request_state, req)))
+        ->srv;
+}
+
 static enum MHD_Result send_response(struct MHD_Connection *conn,
                                      struct bk_http_request *req,
                                      struct bk_http_response *resp)
@@ -218,6 +227,7 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
     struct MHD_Response *r;
     enum MHD_Result ret;
     int status = resp->status ? resp->status : 500;
+    bool stopping;
 
     r = MHD_create_response_from_buffer(resp->body_len, (void *)resp->body,
                                         MHD_RESPMEM_MUST_COPY);
@@ -227,13 +237,24 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
         MHD_add_response_header(r, "Content-Type", resp->content_type);
     MHD_add_response_header(r, "X-Request-Id", req->request_id);
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    pthread_mutex_lock(&st_srv(req)->lock);
+    stopping = st_srv(req)->stopping;
+    pthread_mutex_unlock(&st_srv(req)->lock);
+    if (stopping) /* draining: no next request on this connection */
+        MHD_add_response_header(r, "Connection", "close");
     for (size_t i = 0; i < resp->n_headers; i++)
         MHD_add_response_header(r, resp->headers[i].key,
                                 resp->headers[i].value);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
-    bk_log_info("http %s %s %d %lldms id=%s", req->method, req->path, status,
-                (long long)(bk_mono_ms() - req->start_ms), req->request_id);
+    bk_log_request(&(struct bk_log_request){
+        .method = req->method,
+        .path = req->path,
+        .route = req->route,
+        .request_id = req->request_id,
+        .status = status,
+        .duration_ms = bk_mono_ms() - req->start_ms,
+    });
     return ret;
 }
 
@@ -386,6 +407,9 @@ static void build_request(struct bk_http_server *srv, struct request_state *st,
     }
 }
 
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen);
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
                                   const char *url, const char *method,
                                   const char *version, const char *upload,
@@ -405,6 +429,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         bk_buf_init(&st->body, srv->cfg.max_body);
         st->start_ms = bk_mono_ms();
         *con_cls = st;
+        pthread_mutex_lock(&srv->lock);
+        srv->n_active++;
+        pthread_mutex_unlock(&srv->lock);
         st->refusal = framing_refusal(conn);
         early = st->refusal != NULL;
         /* A declared length past the cap is answered 413 before the body
@@ -489,13 +516,13 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     arm_deadline(srv, conn, true);
     if (!st)
         return;
-    if (st->counted) {
-        pthread_mutex_lock(&srv->lock);
+    pthread_mutex_lock(&srv->lock);
+    if (st->counted)
         srv->n_deferred--;
-        if (srv->stopping)
-            pthread_cond_broadcast(&srv->wake);
-        pthread_mutex_unlock(&srv->lock);
-    }
+    srv->n_active--;
+    if (srv->stopping)
+        pthread_cond_broadcast(&srv->wake);
+    pthread_mutex_unlock(&srv->lock);
     bk_buf_release(&st->body);
     bk_arena_release(&st->arena);
     free(st);
@@ -668,7 +695,7 @@ enum bk_err bk_http_server_start(const struct bk_http_server_config *cfg,
     pthread_condattr_destroy(&ca);
     pthread_cond_init(&srv->wake, NULL);
     srv->daemon = MHD_start_daemon(
-        flags, (uint16_t)port, NULL, NULL, on_request, srv,
+        flags, (uint16_t)port, accept_policy, srv, on_request, srv,
         MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, srv, /* first, as MHD asks */
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
         MHD_OPTION_UNESCAPE_CALLBACK, unescape, srv,
@@ -717,25 +744,88 @@ int bk_http_server_max_connections(const struct bk_http_server *srv)
     return srv->max_connections;
 }
 
+/* Stops accepting: the listening socket is closed, so that new clients
+ * are refused at once rather than left in the backlog. */
+/* Stops taking new connections: from here on each is closed as soon as it
+ * is accepted (accept_policy). Not MHD_quiesce_daemon: with epoll and a
+ * thread pool, libmicrohttpd 0.9.75 removes the listening socket from each
+ * worker's epoll set from the calling thread while the worker may be
+ * removing it too, and aborts the process when it loses that race
+ * ("Failed to remove listen FD from epoll set"). */
+static void quiesce(struct bk_http_server *srv)
+{
+    pthread_mutex_lock(&srv->lock);
+    srv->stopping = true;
+    srv->quiesced = true;
+    pthread_mutex_unlock(&srv->lock);
+}
+
+static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
+                                     socklen_t addrlen)
+{
+    struct bk_http_server *srv = cls;
+    bool stopping;
+
+    (void)addr;
+    (void)addrlen;
+    pthread_mutex_lock(&srv->lock);
+    stopping = srv->quiesced;
+    pthread_mutex_unlock(&srv->lock);
+    return stopping ? MHD_NO : MHD_YES;
+}
+
+bool bk_http_server_drain(struct bk_http_server *srv, int64_t timeout_ms)
+{
+    int64_t until = bk_mono_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    size_t left, cut = 0;
+
+    quiesce(srv);
+    pthread_mutex_lock(&srv->lock);
+    while (srv->n_active && bk_mono_ms() < until) {
+        struct timespec ts;
+        int64_t wait_ms = until - bk_mono_ms();
+        if (wait_ms > 50) /* n_active also falls without a broadcast */
+            wait_ms = 50;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_nsec += (long)wait_ms * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(&srv->wake, &srv->lock, &ts);
+    }
+    left = srv->n_active;
+    /* Past the deadline: the connections whose request is still being read
+     * (or whose answer is being sent) are cut, as the reaper cuts late
+     * ones. A handler that is running, or a deferred request, finishes. */
+    if (left)
+        for (struct conn_rec *r = srv->head; r; r = r->next) {
+            if (r->shut || r->fd < 0)
+                continue;
+            (void)shutdown(r->fd, SHUT_RDWR);
+            r->shut = true;
+            cut++;
+        }
+    pthread_mutex_unlock(&srv->lock);
+    if (left)
+        bk_log_warn("http: %zu request(s) still in flight after %lld ms of "
+                    "shutdown: closed %zu connection(s)",
+                    left, (long long)timeout_ms, cut);
+    return left == 0;
+}
+
 void bk_http_server_free(struct bk_http_server *srv)
 {
-    MHD_socket listen_fd;
-
     if (!srv)
         return;
-    listen_fd = MHD_quiesce_daemon(srv->daemon);
+    quiesce(srv);
     /* MHD refuses to stop with suspended connections, and would cut the
      * answers of resumed ones: wait until every deferred request was
      * resumed and answered (from here on, requests deferred while
      * stopping hold their thread instead). */
     pthread_mutex_lock(&srv->lock);
-    srv->stopping = true;
     while (srv->n_deferred)
         pthread_cond_wait(&srv->wake, &srv->lock);
     pthread_mutex_unlock(&srv->lock);
     MHD_stop_daemon(srv->daemon);
-    if (listen_fd != MHD_INVALID_SOCKET)
-        (void)close(listen_fd);
     if (srv->reaper_started) {
         pthread_mutex_lock(&srv->lock);
         srv->reaper_stop = true;

@@ -7,6 +7,7 @@
 #ifndef BK_HTTP_SERVER_H
 #define BK_HTTP_SERVER_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/err.h"
@@ -57,6 +58,14 @@ int bk_http_server_port(const struct bk_http_server *srv);
 /* The connection limit in force (max_connections, lowered to the limit of
  * open files when that was too low). */
 int bk_http_server_max_connections(const struct bk_http_server *srv);
+
+/* Graceful stop, first half: closes the listening socket (new clients
+ * are refused), answers the requests in flight with "Connection: close"
+ * and waits until none is left or timeout_ms (monotonic) has passed; then
+ * shuts down the connections still open (a request still being read is
+ * cut; a handler still running finishes). Returns true when every request
+ * in flight was answered. Call bk_http_server_free next. Main thread. */
+bool bk_http_server_drain(struct bk_http_server *srv, int64_t timeout_ms);
 
 /* Stops accepting, waits for every deferred request to be resumed (whoever
  * deferred them must still be running), finishes the requests in flight,

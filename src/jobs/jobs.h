@@ -1,10 +1,16 @@
 /* jobs/jobs.h — the worker pool behind the inbox and the outbox.
  * A job is a row written in the same transaction as the change that implies
- * it (store.h "Jobs"). Workers claim due jobs under a lease, run the kind's
- * handler, and record the outcome: done, retried later with exponential
+ * it (store.h "Jobs"). Workers claim due jobs under a lease — several in one
+ * transaction, into a queue local to the pool from which every idle worker
+ * takes; a claimed job that has not started within half its lease is given
+ * back rather than held (so it never waits here past its lease) — run the
+ * kind's handler, and record the outcome: done, retried later with exponential
  * backoff and jitter (core/backoff.h), or dead (out of attempts or a
  * permanent error) for an admin to inspect and replay. A job whose worker
- * died is claimed again when its lease expires; handlers are therefore
+ * died is claimed again when its lease expires (a running job's lease is
+ * renewed by the pool, on the monotonic clock, before half of it has
+ * passed, and at once after a forward step of the wall clock; a backward
+ * step moves the due times written before it); handlers are therefore
  * idempotent, and ledger-only handlers commit their change together with
  * the job's completion (bk_jobs_finish) so it happens exactly once. */
 #ifndef BK_JOBS_JOBS_H
@@ -38,20 +44,41 @@ struct bk_job_kind {
     enum bk_err (*on_dead)(void *ctx, struct bk_tx *tx,
                            const struct bk_job *job, const char *error,
                            struct bk_errbuf *err);
-    void *ctx; /* borrowed; passed to run and on_dead */
+    /* A periodic kind's first run (may be NULL): enqueues it, under a
+     * dedupe key per period so that restarts and instances do not multiply
+     * it. Called once by bk_jobs_start, inside one queue transaction for
+     * every kind; each run then enqueues the next. */
+    enum bk_err (*schedule)(void *ctx, struct bk_tx *tx, int64_t now_ms,
+                            struct bk_errbuf *err);
+    void *ctx; /* borrowed; passed to run, on_dead and schedule */
 };
 
+/* Jobs a worker claims in one transaction when none is waiting locally. */
+#define BK_JOBS_CLAIM_BATCH 4
+
 struct bk_jobs_config {
-    int workers;           /* threads, 1..64 */
+    int workers;           /* threads, 0..64 (0: this process runs no
+                              jobs; others sharing the database do) */
+    int claim_batch;       /* jobs per claim, 1..BK_STORE_CLAIM_MAX; 0:
+                              BK_JOBS_CLAIM_BATCH */
     int64_t lease_ms;      /* how long a claim lasts before it is retaken */
     int64_t retry_base_ms; /* first retry delay (before jitter) */
     int64_t retry_max_ms;  /* cap of the retry delay */
     int64_t idle_poll_ms;  /* longest sleep when nothing is due */
+    /* The clocks (NULL: bk_now_ms and bk_mono_ms), for tests that step
+     * the wall clock. The wall clock gives the database's shared times
+     * (due times, lease deadlines); everything the pool waits for or
+     * believes about its own leases runs on the monotonic one. */
+    int64_t (*wall_ms)(void);
+    int64_t (*mono_ms)(void);
 };
 
-/* Starts the workers. kinds (borrowed, must outlive the pool) maps job kinds
- * to handlers; a claimed job of an unknown kind goes dead. Returns an owned
- * pool; stop it with bk_jobs_free. */
+/* Schedules the periodic kinds (their schedule()), then starts the
+ * workers. kinds (borrowed, must outlive the pool) maps job kinds to
+ * handlers: the daemon's one table is cli/kinds.c. A claimed job of an
+ * unknown kind goes dead. BK_E_CONFIG for a kind without a name or run(),
+ * or a name registered twice. Returns an owned pool; stop it with
+ * bk_jobs_free. */
 BK_MUST_CHECK enum bk_err bk_jobs_start(struct bk_store *store,
                                         const struct bk_jobs_config *cfg,
                                         const struct bk_job_kind *kinds,
@@ -59,12 +86,31 @@ BK_MUST_CHECK enum bk_err bk_jobs_start(struct bk_store *store,
                                         struct bk_errbuf *err);
 
 /* Wakes idle workers: call after committing new jobs. Thread-safe; NULL is
- * a no-op. */
+ * a no-op. On a database shared by several processes (PostgreSQL) the pool
+ * also listens, on a thread and connection of its own, for the jobs every
+ * process commits (bk_store_job_notify) and wakes itself; a lost
+ * connection is opened again. */
 void bk_jobs_wake(struct bk_jobs *jobs);
 
 /* Stops the workers after their current job and frees the pool. NULL is a
  * no-op. */
 void bk_jobs_free(struct bk_jobs *jobs);
+
+/* The fence before a job's external side effect (an email, a charge):
+ * renews the job's lease in a short transaction of its own, guarded by its
+ * lease token. BK_OK: this worker holds the job for another full lease
+ * from now, so perform the effect at once. BK_E_STALE: the lease was lost
+ * (it ran out, or the clock stepped) and another worker may run the job:
+ * do not perform the effect; return BK_E_STALE. Call on the worker thread
+ * that runs the job (the pool's lease length is known there). The window
+ * left: an effect that takes longer than a lease after a successful fence,
+ * or a worker paused (stopped, swapped) for a lease between the fence and
+ * the effect, can still overlap the next owner's; effects therefore also
+ * carry the job's dedupe key as an idempotency key where the provider
+ * takes one (docs/architecture.md "Clocks and leases"). */
+BK_MUST_CHECK enum bk_err bk_jobs_fence(struct bk_store *store,
+                                        const struct bk_job *job,
+                                        struct bk_errbuf *err);
 
 /* Marks job done inside tx, the transaction that applies its effect.
  * BK_E_STALE when the lease was lost to another worker: roll back. */

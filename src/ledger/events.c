@@ -54,6 +54,30 @@ const char *bk_ledger_event_name(enum bk_ledger_event_kind kind)
     return valid_kind(kind) ? kinds[kind].name : "UNKNOWN";
 }
 
+/* What outbound webhooks publish (Standard Webhooks event types). */
+static const char *const public_names[BK_LEV_COUNT] = {
+    [BK_LEV_BOOKING_CREATED] = "booking.created",
+    [BK_LEV_BOOKING_RESCHEDULED] = "booking.rescheduled",
+    [BK_LEV_BOOKING_CANCELLED] = "booking.cancelled",
+    [BK_LEV_BOOKING_COMPLETED] = "booking.completed",
+    [BK_LEV_BOOKING_NO_SHOW] = "booking.no_show",
+    [BK_LEV_CLIENT_CREATED] = "client.created",
+    [BK_LEV_CLIENT_UPDATED] = "client.updated",
+};
+
+const char *bk_ledger_event_public_name(enum bk_ledger_event_kind kind)
+{
+    return valid_kind(kind) ? public_names[kind] : NULL;
+}
+
+int bk_ledger_event_public_parse(const char *name)
+{
+    for (int k = 0; name && k < BK_LEV_COUNT; k++)
+        if (public_names[k] && strcmp(public_names[k], name) == 0)
+            return k;
+    return -1;
+}
+
 void bk_ledger_event_init(struct bk_ledger_event *ev,
                           enum bk_ledger_event_kind kind, int64_t at_utc,
                           const char *actor)

@@ -89,6 +89,12 @@ BK_MUST_CHECK enum bk_err bk_ledger_emit(struct bk_tx *tx,
                                          const struct bk_ledger_event *ev,
                                          struct bk_errbuf *err);
 
+/* The name outbound webhooks give kind ("booking.created"), or NULL for a
+ * kind they do not publish. */
+const char *bk_ledger_event_public_name(enum bk_ledger_event_kind kind);
+/* The kind of a public name, or -1. */
+int bk_ledger_event_public_parse(const char *name);
+
 /* "BOOKING_CREATED"; "UNKNOWN" out of range. */
 const char *bk_ledger_event_name(enum bk_ledger_event_kind kind);
 

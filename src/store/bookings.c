@@ -2,9 +2,12 @@
  * history, external links and the activity log, in SQL both drivers accept.
  * Hosts, event types and clients are in catalog.c. */
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/sql.h"
+#include "base/buf.h"
 #include "base/banned.h"
 
 /* The store's widest buffer, in seconds: event_types CHECKs buffers to at
@@ -241,6 +244,7 @@ enum bk_err bk_store_booking_list(struct bk_tx *tx,
                    " AND (?6 < 0 OR b.source = ?6)"
                    " AND (?7 = 0 OR b.client_id = ?7)"
                    " AND (?8 = 0 OR b.event_type_id = ?8)"
+                   " AND (?10 = 0 OR b.host_id = ?10)"
                    " ORDER BY b.start_utc, b.id LIMIT ?9",
                    &st, err);
     if (e)
@@ -254,6 +258,7 @@ enum bk_err bk_store_booking_list(struct bk_tx *tx,
     db_bind_i64(tx, st, 7, f->client_id);
     db_bind_i64(tx, st, 8, f->event_type_id);
     db_bind_i64(tx, st, 9, db_limit(f->limit));
+    db_bind_i64(tx, st, 10, f->host_id);
     DB_READ_ROWS(tx, st, arena, arr, count, "listing bookings", err,
                  read_booking);
 out:
@@ -274,6 +279,72 @@ static void read_span(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
     s->buffer_after_min = db_col_int(tx, st, 5);
 }
 
+/* The statuses that can occupy time, as SQL literals ("0, 1, 3, 4"): core's
+ * blocking statuses and the held one. The busy query spells them as a
+ * constant list, not as a bound mask, because only a constant lets the
+ * planner use the partial index bookings_host_end_blocking (migration 3),
+ * whose predicate is the same list. Built once from core's rule; a rule
+ * that no longer matches the index is slower, never wrong (the test of
+ * the plan in the store contract says so). */
+static char busy_statuses[64];
+static char busy_sql[900];
+static pthread_once_t busy_once = PTHREAD_ONCE_INIT;
+
+static void busy_build(void)
+{
+    unsigned mask = bk_booking_blocking_mask() | 1u << BK_BOOKING_HELD;
+    size_t len = 0;
+
+    for (int s = 0; s < BK_BOOKING_STATUS_COUNT; s++)
+        if (mask & 1u << s)
+            len += (size_t)snprintf(busy_statuses + len,
+                                    sizeof(busy_statuses) - len, "%s%d",
+                                    len ? ", " : "", s);
+    /* "b.end_utc > ?6" bounds the scan of (host_id, end_utc): windows are
+     * mostly in the future, so only the bookings from the window on are
+     * read. The exact overlap test, with each booking's own buffers,
+     * follows. A listed status that does not block is the held one,
+     * which blocks while its hold lasts. */
+    snprintf(busy_sql, sizeof(busy_sql),
+             "SELECT b.id, b.event_type_id, b.start_utc, b.end_utc,"
+             " et.buffer_before_min, et.buffer_after_min"
+             " FROM bookings b JOIN event_types et"
+             " ON et.id = b.event_type_id"
+             " WHERE b.host_id = ?1 AND b.end_utc > ?6"
+             " AND b.status IN (%s)"
+             " AND b.end_utc + et.buffer_after_min * 60 > ?2"
+             " AND b.start_utc - et.buffer_before_min * 60 < ?3"
+             " AND b.id <> ?5"
+             " AND (((?7 >> CAST(b.status AS INTEGER)) & 1) = 1"
+             " OR b.hold_expires_utc IS NULL OR b.hold_expires_utc > ?4)"
+             " ORDER BY b.start_utc, b.id",
+             busy_statuses);
+}
+
+static const char *busy_query(void)
+{
+    pthread_once(&busy_once, busy_build);
+    return busy_sql;
+}
+
+/* Binds the busy query's parameters. */
+static void busy_bind(struct bk_tx *tx, struct bk_stmt *st, int64_t host_id,
+                      int64_t from_utc, int64_t to_utc, int64_t now_utc,
+                      int64_t exclude_id)
+{
+    db_bind_i64(tx, st, 1, host_id);
+    db_bind_i64(tx, st, 2, from_utc);
+    db_bind_i64(tx, st, 3, to_utc);
+    db_bind_i64(tx, st, 4, now_utc);
+    db_bind_i64(tx, st, 5, exclude_id);
+    db_bind_i64(tx, st, 6,
+                from_utc > INT64_MIN + MAX_BUFFER_SEC
+                    ? from_utc - MAX_BUFFER_SEC
+                    : INT64_MIN);
+    /* Which statuses block is core's rule (core/booking.h), not ours. */
+    db_bind_i64(tx, st, 7, bk_booking_blocking_mask());
+}
+
 enum bk_err bk_store_booking_busy(struct bk_tx *tx, int64_t host_id,
                                   int64_t from_utc, int64_t to_utc,
                                   int64_t now_utc, int64_t exclude_id,
@@ -286,44 +357,55 @@ enum bk_err bk_store_booking_busy(struct bk_tx *tx, int64_t host_id,
     size_t count = 0;
     enum bk_err e;
 
-    /* "b.end_utc > ?6" bounds the scan of (host_id, end_utc): windows are
-     * mostly in the future, so only the bookings from the window on are
-     * read. The exact overlap test, with each booking's own buffers,
-     * follows. */
-    e = db_prepare(tx, Q_BOOKING_BUSY,
-                   "SELECT b.id, b.event_type_id, b.start_utc, b.end_utc,"
-                   " et.buffer_before_min, et.buffer_after_min"
-                   " FROM bookings b JOIN event_types et"
-                   " ON et.id = b.event_type_id"
-                   " WHERE b.host_id = ?1 AND b.end_utc > ?6"
-                   " AND b.end_utc + et.buffer_after_min * 60 > ?2"
-                   " AND b.start_utc - et.buffer_before_min * 60 < ?3"
-                   " AND b.id <> ?5"
-                   " AND (((?7 >> CAST(b.status AS INTEGER)) & 1) = 1"
-                   " OR (b.status = ?8 AND (b.hold_expires_utc IS NULL"
-                   " OR b.hold_expires_utc > ?4)))"
-                   " ORDER BY b.start_utc, b.id",
-                   &st, err);
+    e = db_prepare(tx, Q_BOOKING_BUSY, busy_query(), &st, err);
     if (e)
         goto out;
-    db_bind_i64(tx, st, 1, host_id);
-    db_bind_i64(tx, st, 2, from_utc);
-    db_bind_i64(tx, st, 3, to_utc);
-    db_bind_i64(tx, st, 4, now_utc);
-    db_bind_i64(tx, st, 5, exclude_id);
-    db_bind_i64(tx, st, 6,
-                from_utc > INT64_MIN + MAX_BUFFER_SEC
-                    ? from_utc - MAX_BUFFER_SEC
-                    : INT64_MIN);
-    /* Which statuses block is core's rule (core/booking.h), not ours. */
-    db_bind_i64(tx, st, 7, bk_booking_blocking_mask());
-    db_bind_i64(tx, st, 8, BK_BOOKING_HELD);
+    busy_bind(tx, st, host_id, from_utc, to_utc, now_utc, exclude_id);
     DB_READ_ROWS(tx, st, arena, arr, count, "reading busy time", err,
                  read_span);
 out:
     db_reset(tx, st);
     *out = e ? NULL : arr;
     *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_booking_busy_plan(struct bk_tx *tx, struct bk_arena *arena,
+                                       char **plan, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_buf b;
+    char sql[1000];
+    bool row = false;
+    enum bk_err e;
+
+    *plan = NULL;
+    bk_buf_init(&b, 64 * 1024);
+    /* SQLite: one row per step, its text in the fourth column;
+     * PostgreSQL: one line of text per row. */
+    snprintf(sql, sizeof(sql), "%s%s",
+             BK_SQL2(tx, "EXPLAIN QUERY PLAN ", "EXPLAIN "), busy_query());
+    e = db_prepare(tx, Q_BOOKING_BUSY_PLAN, sql, &st, err);
+    if (e)
+        goto out;
+    busy_bind(tx, st, 1, 0, 1, 0, 0);
+    for (;;) {
+        const char *line;
+
+        e = db_step(tx, st, &row, "explaining the busy-time query", err);
+        if (e || !row)
+            break;
+        line = db_col_text(tx, st, BK_SQL2(tx, 3, 0), arena);
+        if (bk_buf_appendf(&b, "%s\n", line ? line : "") != BK_OK) {
+            e = bk_fail(err, BK_E_TOO_LARGE, "the busy-time plan is too long");
+            break;
+        }
+    }
+    if (!e)
+        *plan = bk_arena_strdup(arena, b.data ? b.data : "");
+out:
+    bk_buf_release(&b);
+    db_reset(tx, st);
     return e;
 }
 

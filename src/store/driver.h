@@ -89,6 +89,14 @@ struct bk_tx {
     bool broken; /* an error aborted the transaction: only rollback is left */
 };
 
+/* A connection of its own that receives notifications (listen_open). */
+struct bk_listener {
+    const struct bk_driver *drv;
+};
+
+/* Notification channels are letters, digits and _, at most this long. */
+#define BK_CHANNEL_MAX 63
+
 /* One migration script: the SQL (several statements) that brings schema
  * version `version - 1` to `version`. */
 struct bk_migration {
@@ -128,6 +136,18 @@ struct bk_driver {
      * (PostgreSQL). Run at start, before anything is written. */
     enum bk_err (*check)(struct bk_store *store, bool full,
                          struct bk_errbuf *err);
+
+    /* Copies the whole database to a new file at dest_path (which must not
+     * exist), consistent as of one moment while others keep writing, on
+     * disk when it returns; the copy is checked. NULL when the database has
+     * tools of its own (PostgreSQL: pg_dump). See bk_store_backup. */
+    enum bk_err (*backup)(struct bk_store *store, const char *dest_path,
+                          struct bk_errbuf *err);
+    /* Replaces the database's whole content with the file at src_path, in
+     * one transaction, after checking it. NULL like backup. See
+     * bk_store_restore. */
+    enum bk_err (*restore)(struct bk_store *store, const char *src_path,
+                           struct bk_errbuf *err);
 
     /* Transactions. READ: a consistent snapshot, writes refused by the
      * database where it can. WRITE: the reads it makes stay true until it
@@ -199,6 +219,31 @@ struct bk_driver {
 
     /* Rows changed by the statement's last run (INSERT, UPDATE, DELETE). */
     int64_t (*changes)(struct bk_stmt *st);
+
+    /* Notifications between the processes sharing a database (PostgreSQL
+     * LISTEN/NOTIFY). All four are NULL in a driver whose database belongs
+     * to one process (SQLite): there is nobody else to tell.
+     *
+     * notify: every listener on `channel` (borrowed: a constant; see
+     * BK_CHANNEL_MAX) hears once from tx when, and only if, it commits —
+     * the notification goes with the COMMIT, so it costs no round trip and
+     * nobody hears of what was rolled back. Calling it again is free. A
+     * WRITE or QUEUE transaction; a channel the driver cannot take (or a
+     * READ transaction) breaks tx: its commit fails. */
+    void (*notify)(struct bk_tx *tx, const char *channel);
+    /* Opens a connection of its own (outside the pool) listening on
+     * channel. BK_E_IO when the database cannot be reached. Returns an
+     * owned listener; free with listen_free. One thread at a time. */
+    enum bk_err (*listen_open)(struct bk_store *store, const char *channel,
+                               struct bk_listener **out, struct bk_errbuf *err);
+    /* Waits up to timeout_ms for notifications, returning early when
+     * wake_fd (-1: none) becomes readable (the caller drains it). *n gets
+     * how many arrived since the last call (0 after a time-out or a wake).
+     * BK_E_IO when the connection was lost: free the listener and open
+     * another (what was notified meanwhile is not heard). */
+    enum bk_err (*listen_wait)(struct bk_listener *l, int wake_fd,
+                               int timeout_ms, int *n, struct bk_errbuf *err);
+    void (*listen_free)(struct bk_listener *l);
 };
 
 enum { BK_BIND_INT = 1, BK_BIND_TEXT = 2, BK_BIND_BLOB = 3 };

@@ -2,6 +2,7 @@
  * behind the inbox and the outbox, in SQL both drivers accept. Running the jobs
  * (leases, backoff, workers) is jobs/; this file only stores their state. */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "store/sql.h"
@@ -313,6 +314,8 @@ enum bk_err bk_store_delivery_wake(struct bk_tx *tx, const char *provider,
         if (i != 1) /* jobs and deliveries of the dead are counted once */
             total += changes;
     }
+    if (!e && total)
+        bk_store_job_notify(tx);
     if (n)
         *n = e ? 0 : total;
     return e;
@@ -349,6 +352,8 @@ enum bk_err bk_store_job_enqueue(struct bk_tx *tx, const char *kind,
     if (row) {
         *id = db_col_i64(tx, st, 0);
         e = db_exec(tx, st, NULL, "enqueuing a job", err);
+        if (!e)
+            bk_store_job_notify(tx);
         goto out;
     }
     db_reset(tx, st);
@@ -370,41 +375,64 @@ out:
     return e;
 }
 
-enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
-                               int64_t lease_ms, int64_t token,
-                               struct bk_arena *arena, struct bk_job *out,
-                               struct bk_errbuf *err)
+/* Claimed jobs in due order: by run_at_ms, then id (RETURNING gives no
+ * order). */
+static int job_due_cmp(const void *pa, const void *pb)
+{
+    const struct bk_job *a = pa, *b = pb;
+
+    if (a->run_at_ms != b->run_at_ms)
+        return a->run_at_ms < b->run_at_ms ? -1 : 1;
+    return a->id < b->id ? -1 : a->id > b->id;
+}
+
+enum bk_err bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms,
+                                     int64_t lease_ms, int64_t token, int max,
+                                     struct bk_arena *arena,
+                                     struct bk_job **out, size_t *n,
+                                     struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
+    struct bk_job *arr = NULL;
+    size_t count = 0;
     enum bk_err e;
 
-    /* The earliest due pending job and the earliest expired lease, each
-     * found by its own index seek, then the earlier of the two. */
+    *out = NULL;
+    *n = 0;
+    if (max < 1 || max > BK_STORE_CLAIM_MAX)
+        return bk_fail(err, BK_E_INTERNAL, "claim batch %d out of 1..%d", max,
+                       BK_STORE_CLAIM_MAX);
+    /* SQLite: the earliest due pending jobs and the earliest expired
+     * leases, each found by its own index seek, then the earliest of
+     * them. */
     e = db_prepare(
         tx, Q_JOB_CLAIM,
         BK_SQL2(tx,
                 "UPDATE jobs SET status = 1, attempts = attempts + 1,"
                 " lease_until_ms = ?1 + ?2, lease_token = ?3,"
                 " updated_ms = ?1"
-                " WHERE id = (SELECT id FROM ("
+                " WHERE id IN (SELECT id FROM ("
                 "   SELECT * FROM (SELECT id, run_at_ms FROM jobs"
                 "     WHERE status = 0 AND run_at_ms <= ?1"
-                "     ORDER BY run_at_ms, id LIMIT 1)"
+                "     ORDER BY run_at_ms, id LIMIT ?4)"
                 "   UNION ALL"
                 "   SELECT * FROM (SELECT id, run_at_ms FROM jobs"
                 "     WHERE status = 1 AND lease_until_ms <= ?1"
-                "     ORDER BY run_at_ms, id LIMIT 1))"
-                " ORDER BY run_at_ms, id LIMIT 1)"
+                "     ORDER BY run_at_ms, id LIMIT ?4))"
+                " ORDER BY run_at_ms, id LIMIT ?4)"
                 " RETURNING " JOB_COLS,
-                /* PostgreSQL: several workers claim at once; each skips
-                 * the rows another has locked. */
+                /* PostgreSQL: several workers of several instances claim
+                 * at once; each skips the rows another has locked. The
+                 * ids are picked once (ARRAY(...) is an init plan), so
+                 * the lock and the update are of the same rows. */
                 "UPDATE jobs SET status = 1, attempts = attempts + 1,"
                 " lease_until_ms = ?1 + ?2, lease_token = ?3,"
                 " updated_ms = ?1"
-                " WHERE id = (SELECT id FROM jobs"
+                " WHERE id = ANY (ARRAY(SELECT id FROM jobs"
                 "   WHERE (status = 0 AND run_at_ms <= ?1)"
                 "      OR (status = 1 AND lease_until_ms <= ?1)"
-                "   ORDER BY run_at_ms, id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+                "   ORDER BY run_at_ms, id LIMIT ?4"
+                "   FOR UPDATE SKIP LOCKED))"
                 " RETURNING " JOB_COLS),
         &st, err);
     if (e)
@@ -412,13 +440,61 @@ enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
     db_bind_i64(tx, st, 1, now_ms);
     db_bind_i64(tx, st, 2, lease_ms);
     db_bind_i64(tx, st, 3, token);
-    e = db_one(tx, st, "claiming a job", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, e, "no job is due");
+    db_bind_i64(tx, st, 4, max);
+    DB_READ_ROWS(tx, st, arena, arr, count, "claiming jobs", err, read_job);
+    if (e == BK_OK && count == 0)
+        e = bk_fail(err, BK_E_NOT_FOUND, "no job is due");
+    if (e == BK_OK)
+        qsort(arr, count, sizeof(*arr), job_due_cmp);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
+                               int64_t lease_ms, int64_t token,
+                               struct bk_arena *arena, struct bk_job *out,
+                               struct bk_errbuf *err)
+{
+    struct bk_job *arr = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    e = bk_store_job_claim_batch(tx, now_ms, lease_ms, token, 1, arena, &arr,
+                                 &n, err);
+    if (e == BK_OK)
+        *out = arr[0];
+    return e;
+}
+
+enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id, int64_t token,
+                                 int64_t now_ms, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_RELEASE,
+                   "UPDATE jobs SET status = 0,"
+                   " attempts = CASE WHEN attempts > 0 THEN attempts - 1"
+                   " ELSE 0 END,"
+                   " lease_until_ms = NULL, lease_token = NULL,"
+                   " updated_ms = ?3"
+                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                   &st, err);
     if (e)
         goto out;
-    read_job(tx, st, arena, out);
-    e = db_exec(tx, st, NULL, "claiming a job", err);
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, now_ms);
+    e = db_exec(tx, st, &changes, "releasing a job", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -445,6 +521,62 @@ enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id, int64_t token,
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_STALE,
                     "job %" PRId64 " is not running under this lease", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_renew(struct bk_tx *tx, int64_t id, int64_t token,
+                               int64_t now_ms, int64_t lease_ms,
+                               struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_RENEW,
+                   "UPDATE jobs SET lease_until_ms = ?3 + ?4, updated_ms = ?3"
+                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, now_ms);
+    db_bind_i64(tx, st, 4, lease_ms);
+    e = db_exec(tx, st, &changes, "renewing a job's lease", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_shift(struct bk_tx *tx, int64_t now_ms,
+                               int64_t delta_ms, int *changed,
+                               struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *changed = 0;
+    e = db_prepare(tx, Q_JOB_SHIFT,
+                   "UPDATE jobs SET"
+                   " run_at_ms = CASE WHEN status = 0 THEN run_at_ms + ?2"
+                   " ELSE run_at_ms END,"
+                   " lease_until_ms = CASE WHEN status = 1"
+                   " THEN lease_until_ms + ?2 ELSE lease_until_ms END,"
+                   " updated_ms = updated_ms + ?2"
+                   " WHERE status IN (0, 1) AND updated_ms > ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, now_ms);
+    db_bind_i64(tx, st, 2, delta_ms);
+    e = db_exec(tx, st, changed, "moving jobs to a stepped clock", err);
+    if (e == BK_OK && *changed > 0)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -478,6 +610,8 @@ enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id, int64_t token,
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_STALE,
                     "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK && !dead) /* due again later: every instance knows */
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
@@ -501,6 +635,8 @@ enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id, int64_t now_ms,
     db_bind_i64(tx, st, 1, id);
     db_bind_i64(tx, st, 2, now_ms);
     e = db_exec(tx, st, &changes, "requeuing a job", err);
+    if (!e && changes)
+        bk_store_job_notify(tx);
     if (e || changes)
         goto out;
     /* Nothing changed: either no such job, or it is running. */
@@ -613,9 +749,161 @@ enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms, int *n,
         goto out;
     db_bind_i64(tx, st, 1, now_ms);
     e = db_exec(tx, st, &changes, "reclaiming running jobs", err);
+    if (!e && changes)
+        bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     if (n)
         *n = e ? 0 : changes;
+    return e;
+}
+
+enum bk_err bk_store_job_prune(struct bk_tx *tx, int64_t done_before_ms,
+                               int limit, int *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    *n = 0;
+    if (limit < 1 || limit > 10000)
+        return bk_fail(err, BK_E_INTERNAL, "prune limit %d out of 1..10000",
+                       limit);
+    /* The outer conditions again: on PostgreSQL (READ COMMITTED) a row an
+     * admin requeued meanwhile is checked again as it is now, and kept. */
+    e = db_prepare(tx, Q_JOB_PRUNE,
+                   "DELETE FROM jobs WHERE status = 2 AND updated_ms < ?1"
+                   " AND id IN (SELECT id FROM jobs WHERE status = 2"
+                   " AND updated_ms < ?1 ORDER BY id LIMIT ?2)",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, done_before_ms);
+    db_bind_i64(tx, st, 2, limit);
+    e = db_exec(tx, st, &changes, "pruning done jobs", err);
+    if (!e)
+        *n = changes;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_list(struct bk_tx *tx, const char *kind, int status,
+                              int retried, int64_t before_id, int limit,
+                              struct bk_arena *arena, struct bk_job **out,
+                              size_t *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_job *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_JOB_LIST,
+                   "SELECT " JOB_COLS " FROM jobs WHERE id < ?1"
+                   " AND (?2 IS NULL OR kind = ?2)"
+                   " AND (?3 < 0 OR status = ?3)"
+                   " AND (?4 < 0 OR (?4 = 0 AND attempts = 0)"
+                   " OR (?4 = 1 AND attempts > 0))"
+                   " ORDER BY id DESC LIMIT ?5",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, before_id > 0 ? before_id : INT64_MAX);
+    db_bind_text(tx, st, 2, kind);
+    db_bind_i64(tx, st, 3, status < 0 ? -1 : status);
+    db_bind_i64(tx, st, 4, retried < 0 ? -1 : retried);
+    db_bind_i64(tx, st, 5, db_limit(limit));
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing jobs", err, read_job);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+static void read_job_count(struct bk_tx *tx, struct bk_stmt *st,
+                           struct bk_arena *a, struct bk_job_count *c)
+{
+    c->kind = db_col_text(tx, st, 0, a);
+    c->status = (enum bk_job_status)db_col_int(tx, st, 1);
+    c->retrying = db_col_int(tx, st, 2) != 0;
+    c->n = db_col_i64(tx, st, 3);
+}
+
+enum bk_err bk_store_job_counts_by_kind(struct bk_tx *tx,
+                                        struct bk_arena *arena,
+                                        struct bk_job_count **out, size_t *n,
+                                        struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_job_count *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_JOB_COUNTS_BY_KIND,
+                   "SELECT kind, status, retrying, count(*) FROM (SELECT kind,"
+                   " status, CASE WHEN status = 0 AND attempts > 0 THEN 1"
+                   " ELSE 0 END AS retrying FROM jobs) AS j"
+                   " GROUP BY kind, status, retrying"
+                   " ORDER BY kind, status, retrying",
+                   &st, err);
+    if (e)
+        goto out;
+    DB_READ_ROWS(tx, st, arena, arr, count, "counting jobs", err,
+                 read_job_count);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_job_earlier(struct bk_tx *tx, const char *kind, int64_t id,
+                                 bool *found, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *found = false;
+    e = db_prepare(tx, Q_JOB_EARLIER,
+                   "SELECT id FROM jobs WHERE kind = ?1 AND id < ?2"
+                   " AND status IN (0, 1) ORDER BY id LIMIT 1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, kind);
+    db_bind_i64(tx, st, 2, id);
+    e = db_one(tx, st, "finding an earlier job", err);
+    if (e == BK_E_NOT_FOUND)
+        e = BK_OK;
+    else if (e == BK_OK)
+        *found = true;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_job_find_key(struct bk_tx *tx, const char *dedupe_key,
+                                  int64_t *id, bool *found,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *found = false;
+    e = db_prepare(tx, Q_JOB_FIND_KEY,
+                   "SELECT id FROM jobs WHERE dedupe_key = ?1", &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, dedupe_key);
+    e = db_one(tx, st, "finding a job", err);
+    if (e == BK_E_NOT_FOUND) {
+        e = BK_OK;
+    } else if (e == BK_OK) {
+        *id = db_col_i64(tx, st, 0);
+        *found = true;
+    }
+out:
+    db_reset(tx, st);
     return e;
 }

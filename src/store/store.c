@@ -72,6 +72,30 @@ enum bk_err bk_store_check(struct bk_store *store, enum bk_store_check level,
     return store->drv->check(store, level == BK_STORE_CHECK_FULL, err);
 }
 
+enum bk_err bk_store_backup(struct bk_store *store, const char *dest_path,
+                            struct bk_errbuf *err)
+{
+    if (!store->drv->backup)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "bookingd backup copies SQLite databases; back up a "
+                       "%s database with its own tools (pg_dump "
+                       "--format=custom, restored with pg_restore)",
+                       store->drv->name);
+    return store->drv->backup(store, dest_path, err);
+}
+
+enum bk_err bk_store_restore(struct bk_store *store, const char *src_path,
+                             struct bk_errbuf *err)
+{
+    if (!store->drv->restore)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "bookingd restore restores SQLite backups; restore a "
+                       "%s database with its own tools (pg_restore of a "
+                       "pg_dump)",
+                       store->drv->name);
+    return store->drv->restore(store, src_path, err);
+}
+
 /* ---- Health (GET /readyz) ---------------------------------------------- */
 
 void bk_store_note_write(struct bk_store *store, enum bk_err e,
@@ -237,6 +261,55 @@ enum bk_err bk_store_try_singleton(struct bk_tx *tx, int64_t key, bool *got,
         return bk_fail(err, BK_E_INTERNAL,
                        "bk_store_try_singleton needs a write transaction");
     return tx->drv->try_lock(tx, BK_LOCK_SINGLETON, key, got, err);
+}
+
+/* ---- Job notifications ------------------------------------------------- */
+
+/* The one channel jobs are announced on: one per database, whatever the
+ * number of instances. */
+#define JOBS_CHANNEL "bookingd_jobs"
+
+/* The driver's listener, under store.h's name. */
+struct bk_store_listener {
+    struct bk_listener base;
+};
+
+void bk_store_job_notify(struct bk_tx *tx)
+{
+    if (tx->drv->notify)
+        tx->drv->notify(tx, JOBS_CHANNEL);
+}
+
+enum bk_err bk_store_job_listen(struct bk_store *store,
+                                struct bk_store_listener **out,
+                                struct bk_errbuf *err)
+{
+    struct bk_listener *l = NULL;
+    enum bk_err e;
+
+    *out = NULL;
+    if (!store->drv->listen_open)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "the %s driver has no notifications (one process owns "
+                       "the database)",
+                       store->drv->name);
+    e = store->drv->listen_open(store, JOBS_CHANNEL, &l, err);
+    if (!e)
+        *out = (struct bk_store_listener *)l;
+    return e;
+}
+
+enum bk_err bk_store_listener_wait(struct bk_store_listener *l, int wake_fd,
+                                   int timeout_ms, int *n,
+                                   struct bk_errbuf *err)
+{
+    return l->base.drv->listen_wait(&l->base, wake_fd, timeout_ms, n, err);
+}
+
+void bk_store_listener_free(struct bk_store_listener *l)
+{
+    if (l)
+        l->base.drv->listen_free(&l->base);
 }
 
 void bk_store_retry_pause(int attempt)

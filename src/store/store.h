@@ -105,6 +105,30 @@ BK_MUST_CHECK enum bk_err bk_store_check(struct bk_store *store,
                                          enum bk_store_check level,
                                          struct bk_errbuf *err);
 
+/* `bookingd backup`: copies the database to a new file at dest_path
+ * (borrowed; it must not exist yet) with SQLite's online backup API, in one
+ * read transaction, so the copy is the database as of one commit while the
+ * daemon keeps serving; the copy is fsynced and passes PRAGMA quick_check
+ * before this returns, and is removed on failure. BK_E_DUPLICATE when
+ * dest_path exists, BK_E_IO when it cannot be written, BK_E_UNAVAILABLE on
+ * PostgreSQL (the message says to use pg_dump). */
+BK_MUST_CHECK enum bk_err bk_store_backup(struct bk_store *store,
+                                          const char *dest_path,
+                                          struct bk_errbuf *err);
+
+/* `bookingd restore`: replaces the whole database with the backup at
+ * src_path (borrowed), in one write transaction. Refuses, changing nothing:
+ * BK_E_BUSY while another process has the database open (a serving
+ * daemon, `bookingd apply`; every store open holds a shared lock on the
+ * file for its life); BK_E_INVALID when src_path is not a SQLite file, not
+ * a bookingd database (no schema version or no meta table), fails
+ * PRAGMA quick_check, or has a schema newer than this build knows;
+ * BK_E_UNAVAILABLE on PostgreSQL (use pg_restore). The schema of an older
+ * backup is brought up to date by the next start. */
+BK_MUST_CHECK enum bk_err bk_store_restore(struct bk_store *store,
+                                           const char *src_path,
+                                           struct bk_errbuf *err);
+
 /* ---- Transactions ------------------------------------------------------ */
 
 /* Begins a transaction on a pooled connection, waiting for a free one.
@@ -358,6 +382,7 @@ struct bk_booking_filter {
     int64_t to_utc;        /* start < to_utc; 0 any */
     int64_t client_id;     /* 0 any */
     int64_t event_type_id; /* 0 any */
+    int64_t host_id;       /* 0 any */
     bool has_after;
     int64_t after_start_utc;
     int64_t after_id;
@@ -379,6 +404,15 @@ bk_store_booking_busy(struct bk_tx *tx, int64_t host_id, int64_t from_utc,
                       int64_t to_utc, int64_t now_utc, int64_t exclude_id,
                       struct bk_arena *arena, struct bk_booking_span **out,
                       size_t *n, struct bk_errbuf *err);
+
+/* The database's plan of the busy-time query (bk_store_booking_busy), as
+ * text of one or more lines, copied into arena: for the store contract
+ * test, which checks that it reads the index of the bookings that can
+ * block (bookings_host_end_blocking) rather than every booking. */
+BK_MUST_CHECK enum bk_err bk_store_booking_busy_plan(struct bk_tx *tx,
+                                                     struct bk_arena *arena,
+                                                     char **plan,
+                                                     struct bk_errbuf *err);
 
 /* Appends to a booking's history (c->id is ignored). */
 BK_MUST_CHECK enum bk_err
@@ -433,6 +467,29 @@ bk_store_activity_list(struct bk_tx *tx, const char *kind, int64_t booking_id,
                        int64_t before_id, int limit, struct bk_arena *arena,
                        struct bk_activity **out, size_t *n,
                        struct bk_errbuf *err);
+
+/* ---- Messages (outbound email, mail/mail.h) ---------------------------- */
+
+/* Inserts m (m->id ignored); *id receives the new row's id. BK_E_DUPLICATE
+ * when (booking_id, kind, sequence) exists. */
+BK_MUST_CHECK enum bk_err bk_store_message_insert(struct bk_tx *tx,
+                                                  const struct bk_message *m,
+                                                  int64_t *id,
+                                                  struct bk_errbuf *err);
+/* Sets status, attempts, last_error (NULL clears) and sent_utc (0: none)
+ * of the message with m->id. */
+BK_MUST_CHECK enum bk_err bk_store_message_update(struct bk_tx *tx,
+                                                  const struct bk_message *m,
+                                                  struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_message_get(struct bk_tx *tx, int64_t id,
+                                               struct bk_arena *arena,
+                                               struct bk_message *out,
+                                               struct bk_errbuf *err);
+/* The booking's messages, oldest first (at most 10000). */
+BK_MUST_CHECK enum bk_err
+bk_store_message_list(struct bk_tx *tx, int64_t booking_id,
+                      struct bk_arena *arena, struct bk_message **out,
+                      size_t *n, struct bk_errbuf *err);
 
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
@@ -495,6 +552,39 @@ BK_MUST_CHECK enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
                                              struct bk_arena *arena,
                                              struct bk_job *out,
                                              struct bk_errbuf *err);
+/* The most jobs one claim takes (bk_store_job_claim_batch). */
+#define BK_STORE_CLAIM_MAX 64
+/* Claims up to max (1..BK_STORE_CLAIM_MAX) due jobs in one statement, as
+ * bk_store_job_claim claims one, all under the same token and lease;
+ * *out (in arena) gets them in due order, *n how many. On PostgreSQL
+ * concurrent claims (any instance) skip each other's rows. BK_E_NOT_FOUND
+ * when nothing is due. Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_claim_batch(struct bk_tx *tx, int64_t now_ms, int64_t lease_ms,
+                         int64_t token, int max, struct bk_arena *arena,
+                         struct bk_job **out, size_t *n, struct bk_errbuf *err);
+/* Gives back a claimed job that was not started: pending again, due as
+ * it was, its attempt uncounted. BK_E_STALE when the job is not running
+ * under token. */
+BK_MUST_CHECK enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id,
+                                               int64_t token, int64_t now_ms,
+                                               struct bk_errbuf *err);
+/* Extends a running job's lease to now_ms + lease_ms (wall-clock ms, the
+ * database's shared timeline). BK_E_STALE when the job is not running
+ * under token: the lease was lost and another worker may hold it. Needs a
+ * write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_renew(struct bk_tx *tx, int64_t id,
+                                             int64_t token, int64_t now_ms,
+                                             int64_t lease_ms,
+                                             struct bk_errbuf *err);
+/* Moves the times of pending and running jobs last written after now_ms
+ * (in the future: written before the caller's wall clock stepped back by
+ * -delta_ms) by delta_ms: due times, leases and the written time, so that
+ * a backward step does not delay them. *changed receives the rows moved.
+ * Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_shift(struct bk_tx *tx, int64_t now_ms,
+                                             int64_t delta_ms, int *changed,
+                                             struct bk_errbuf *err);
 /* Marks the job done. BK_E_STALE when the job is not running under token
  * (its lease was lost): the caller must roll back. */
 BK_MUST_CHECK enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id,
@@ -526,6 +616,199 @@ bk_store_job_next_due(struct bk_tx *tx, int64_t *due_ms, struct bk_errbuf *err);
  * held when it died are taken back at once instead of after their lease. */
 BK_MUST_CHECK enum bk_err bk_store_job_reclaim(struct bk_tx *tx, int64_t now_ms,
                                                int *n, struct bk_errbuf *err);
+/* ---- Outbound webhooks (outbox.c) -------------------------------------- */
+
+/* A receiver of outbound webhooks (Standard Webhooks). events: a JSON
+ * array of event names or ["*"]. secret: "whsec_" + base64, stored as
+ * is. */
+enum bk_wh_endpoint_status {
+    BK_WH_ENDPOINT_ENABLED = 0,
+    BK_WH_ENDPOINT_DISABLED = 1,
+};
+struct bk_wh_endpoint {
+    int64_t id;
+    const char *public_id; /* "ep_..." */
+    const char *url;
+    const char *events;
+    const char *description; /* may be NULL */
+    const char *secret;
+    enum bk_wh_endpoint_status status;
+    const char *disabled_reason; /* NULL while enabled */
+    int64_t failing_since_ms;    /* 0: not failing */
+    int64_t created_ms, updated_ms;
+};
+
+/* One message: an event for one endpoint. */
+enum bk_wh_message_status {
+    BK_WH_MESSAGE_PENDING = 0,
+    BK_WH_MESSAGE_DELIVERED = 1,
+    BK_WH_MESSAGE_FAILED = 2,
+};
+struct bk_wh_message {
+    int64_t id;
+    const char *public_id; /* "msg_...": the webhook-id header */
+    int64_t endpoint_id;
+    const char *event_type; /* "booking.created" */
+    const char *subject;    /* "booking:12": orders one resource's messages */
+    int64_t activity_id;    /* the ledger event; unique per endpoint */
+    const char *body;       /* the JSON sent, signed as is */
+    int64_t timestamp_s;    /* webhook-timestamp */
+    enum bk_wh_message_status status;
+    int attempts;
+    int last_status_code; /* 0: no HTTP answer */
+    int64_t last_duration_ms;
+    const char *last_error;
+    int64_t job_id; /* 0: none */
+    int64_t created_ms, updated_ms, delivered_ms;
+    /* From the job, filled on reads: */
+    int64_t next_attempt_ms; /* 0: none */
+};
+
+/* Inserts ep (id ignored) and sets *id. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_insert(struct bk_tx *tx, const struct bk_wh_endpoint *ep,
+                            int64_t *id, struct bk_errbuf *err);
+/* By public id (public_id != NULL) or by id. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_get(struct bk_tx *tx, const char *public_id, int64_t id,
+                         struct bk_arena *arena, struct bk_wh_endpoint *out,
+                         struct bk_errbuf *err);
+/* Ascending id after page->after_id (page NULL: all, up to 501);
+ * enabled_only: only enabled endpoints. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_list(struct bk_tx *tx, const struct bk_page *page,
+                          bool enabled_only, struct bk_arena *arena,
+                          struct bk_wh_endpoint **out, size_t *n,
+                          struct bk_errbuf *err);
+/* Writes url, events, description, status, disabled_reason,
+ * failing_since_ms and updated_ms of ep->id. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_endpoint_update(struct bk_tx *tx, const struct bk_wh_endpoint *ep,
+                            struct bk_errbuf *err);
+/* Deletes the endpoint and its messages. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err bk_store_wh_endpoint_delete(struct bk_tx *tx,
+                                                      int64_t id,
+                                                      struct bk_errbuf *err);
+
+/* Inserts m unless the endpoint has a message of the same activity
+ * (*existed then, and *id is that one's). */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_insert(struct bk_tx *tx, const struct bk_wh_message *m,
+                           int64_t *id, bool *existed, struct bk_errbuf *err);
+/* By public id (public_id != NULL) or by id. BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_get(struct bk_tx *tx, const char *public_id, int64_t id,
+                        struct bk_arena *arena, struct bk_wh_message *out,
+                        struct bk_errbuf *err);
+/* The endpoint's messages newest first, id below before_id (0: from the
+ * newest), at most limit (ask one more for a next page); without bodies. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_list(struct bk_tx *tx, int64_t endpoint_id,
+                         int64_t before_id, int limit, struct bk_arena *arena,
+                         struct bk_wh_message **out, size_t *n,
+                         struct bk_errbuf *err);
+/* Records an attempt's outcome: status, attempts, last_* and job_id of
+ * m->id, updated_ms and delivered_ms. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_record(struct bk_tx *tx, const struct bk_wh_message *m,
+                           struct bk_errbuf *err);
+/* The oldest pending message of the endpoint and subject older than
+ * before_id: *found and its public id (in arena). Keeps one resource's
+ * messages in order. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_earlier(struct bk_tx *tx, int64_t endpoint_id,
+                            const char *subject, int64_t before_id,
+                            struct bk_arena *arena, bool *found,
+                            const char **public_id, struct bk_errbuf *err);
+/* Counts messages by status (pending, delivered, failed), for metrics. */
+BK_MUST_CHECK enum bk_err bk_store_wh_message_counts(struct bk_tx *tx,
+                                                     int64_t counts[3],
+                                                     struct bk_errbuf *err);
+/* Marks every pending message of the endpoint failed with error (the
+ * endpoint was disabled); their jobs finish on their next run. */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_message_fail_pending(struct bk_tx *tx, int64_t endpoint_id,
+                                 const char *error, int64_t now_ms,
+                                 struct bk_errbuf *err);
+
+/* ---- Job notifications (several instances on one database) ---------- */
+
+/* Tells the workers of every instance on the database, when tx commits,
+ * that jobs may have become due (or due sooner): bk_store_job_enqueue (of
+ * a new job), _requeue, _release, _fail with a retry and
+ * bk_store_delivery_wake call it themselves. Nothing is sent before the
+ * commit, nor after a rollback, and one transaction sends at most one
+ * notification however often it is called. A no-op on SQLite, where one
+ * process owns the database and wakes its own workers (bk_jobs_wake). */
+void bk_store_job_notify(struct bk_tx *tx);
+
+/* Hears the notifications of bk_store_job_notify, from every instance
+ * (this one included), on a connection of its own, outside the pool.
+ * BK_E_UNAVAILABLE when the database has no other process to hear from
+ * (SQLite): then nobody needs to listen. BK_E_IO when the database cannot
+ * be reached. Returns an owned listener; free with
+ * bk_store_listener_free. A listener belongs to one thread. */
+struct bk_store_listener;
+BK_MUST_CHECK enum bk_err bk_store_job_listen(struct bk_store *store,
+                                              struct bk_store_listener **out,
+                                              struct bk_errbuf *err);
+/* Waits up to timeout_ms for notifications, or until wake_fd (-1: none)
+ * becomes readable (the caller drains it); *n gets how many arrived (0
+ * after a time-out or a wake). BK_E_IO when the connection was lost: free
+ * the listener and open another, and wake the workers, since what was
+ * committed meanwhile was not heard. */
+BK_MUST_CHECK enum bk_err bk_store_listener_wait(struct bk_store_listener *l,
+                                                 int wake_fd, int timeout_ms,
+                                                 int *n, struct bk_errbuf *err);
+/* Closes the listener's connection. NULL is a no-op. */
+void bk_store_listener_free(struct bk_store_listener *l);
+
+/* Deletes up to limit (1..10000) done jobs last updated (completed)
+ * before done_before_ms, oldest ids first; *n gets how many. Pending,
+ * running and dead jobs are never deleted. A delivery whose job is deleted
+ * keeps its status and loses its job (job_id NULL: no attempts to show);
+ * a replay gives it a new job. Needs a write or queue transaction. */
+BK_MUST_CHECK enum bk_err bk_store_job_prune(struct bk_tx *tx,
+                                             int64_t done_before_ms, int limit,
+                                             int *n, struct bk_errbuf *err);
+/* Lists jobs newest first (id below before_id; 0: from the newest), at most
+ * limit (1..501; ask for one more to learn whether a next page exists).
+ * kind: only that kind (NULL: all). status: -1 all, else a bk_job_status.
+ * retried: -1 either, 0 only jobs with no attempt yet, 1 only jobs with at
+ * least one (a pending job with attempts is one being retried). Rows and
+ * their strings are in arena. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_list(struct bk_tx *tx, const char *kind, int status, int retried,
+                  int64_t before_id, int limit, struct bk_arena *arena,
+                  struct bk_job **out, size_t *n, struct bk_errbuf *err);
+
+/* Whether a job of kind with an id below id is pending or running (a
+ * kind whose jobs must run one after another in the order enqueued). */
+BK_MUST_CHECK enum bk_err bk_store_job_earlier(struct bk_tx *tx,
+                                               const char *kind, int64_t id,
+                                               bool *found,
+                                               struct bk_errbuf *err);
+
+/* The job with dedupe_key: *found and *id. */
+BK_MUST_CHECK enum bk_err bk_store_job_find_key(struct bk_tx *tx,
+                                                const char *dedupe_key,
+                                                int64_t *id, bool *found,
+                                                struct bk_errbuf *err);
+
+/* One row of bk_store_job_counts_by_kind. */
+struct bk_job_count {
+    const char *kind;
+    enum bk_job_status status;
+    bool retrying; /* pending with at least one attempt */
+    int64_t n;
+};
+/* Counts jobs by kind and status (pending split into queued and
+ * retrying), ordered by kind; *out in arena. For metrics. */
+BK_MUST_CHECK enum bk_err bk_store_job_counts_by_kind(struct bk_tx *tx,
+                                                      struct bk_arena *arena,
+                                                      struct bk_job_count **out,
+                                                      size_t *n,
+                                                      struct bk_errbuf *err);
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);

@@ -195,6 +195,29 @@ function manageHref(b) {
          encodeURIComponent(b.manage_token);
 }
 
+// The booking's calendar file (GET /api/v1/bookings/{uid}/ics), which the
+// manage token opens.
+function icsHref(b) {
+  return "/api/v1/bookings/" + encodeURIComponent(b.uid) + "/ics?token=" +
+         encodeURIComponent(b.manage_token);
+}
+
+// Google Calendar's "create event" link: times in UTC, basic format.
+function gcalHref(b) {
+  const utc = (s) => new Date(s).toISOString().replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
+  const q = new URLSearchParams({
+    action: "TEMPLATE",
+    text: type.title,
+    dates: utc(b.start) + "/" + utc(b.end),
+    details: "Reschedule or cancel: " +
+             new URL(manageHref(b), location.href).href,
+  });
+  if (b.location || b.meeting_url)
+    q.set("location", b.location || b.meeting_url);
+  return "https://calendar.google.com/calendar/render?" + q.toString();
+}
+
 function confirmed(b) {
   for (const id of ["step-type", "step-slot", "step-details"])
     $(id).hidden = true;
@@ -205,6 +228,8 @@ function confirmed(b) {
                                tz.replace(/_/g, " ") + ")";
   $("done-who").textContent = b.client.name + " <" + b.client.email + ">";
   $("manage-link").href = manageHref(b);
+  $("ics-link").href = icsHref(b);
+  $("gcal-link").href = gcalHref(b);
   $("done").hidden = false;
   document.title = "Booked: " + type.title;
   $("done").scrollIntoView({ block: "start" });

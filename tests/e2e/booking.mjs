@@ -309,6 +309,23 @@ async function bookAndCancel() {
   assert.equal(b.attendee_timezone, zone);
   assert.equal(Date.parse(b.start), Date.parse(start));
 
+  /* "Add to calendar" is the booking's .ics, opened by its manage token;
+   * the Google Calendar link carries the times in UTC. */
+  const ics = await page.getByRole("link", { name: "Add to calendar" })
+    .getAttribute("href");
+  assert.match(ics, new RegExp(`^/api/v1/bookings/${b.uid}/ics\\?token=.+`));
+  const icsText = await (await page.request.get(new URL(ics, page.url()).href))
+    .text();
+  assert.ok(icsText.includes("BEGIN:VCALENDAR"), icsText);
+  assert.ok(icsText.includes(`UID:${b.uid}`), icsText);
+  const gcal = new URL(await page.getByRole("link", { name: "Google Calendar" })
+    .getAttribute("href"));
+  assert.equal(gcal.hostname, "calendar.google.com");
+  const utc = (t) => new Date(t).toISOString().replace(/[-:]/g, "")
+    .replace(/\.\d{3}Z$/, "Z");
+  assert.equal(gcal.searchParams.get("dates"),
+               utc(b.start) + "/" + utc(b.end));
+
   /* The manage link is same-origin and opens the booking. */
   const link = page.getByRole("link", { name: "Manage your booking" });
   const href = await link.getAttribute("href");

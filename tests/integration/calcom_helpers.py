@@ -297,6 +297,17 @@ def deliveries(d, **query):
                       query={k: str(v) for k, v in query.items()})
 
 
+def wait_outbox_idle(d, timeout=30):
+    """Polls until no outbox job (outbound webhooks: webhooks.fanout,
+    .send; email: mail.event, .send) is pending or running: the ledger's
+    subscribers have heard every event."""
+    from conftest import ledger_query
+    wait_until(lambda: not ledger_query(
+        d, "SELECT id FROM jobs WHERE (kind LIKE 'webhooks.%' "
+           "OR kind LIKE 'mail.%') AND status IN (0, 1)"), timeout,
+        "the outbox idle")
+
+
 def wait_final(d, public_ids, timeout=30, allow=FINAL):
     """Polls until each delivery has a final status; returns {id: row}."""
     if isinstance(public_ids, str):

@@ -415,7 +415,6 @@ CONFIG_ERRORS = [
     ("BOOKINGD_ADMIN_KEY", "short"),
     ("BOOKINGD_ADMIN_KEY", "fifteen-chars-x"),
     ("BOOKINGD_ADMIN_KEY", "a-long-enough-key\x01with-a-control"),
-    ("BOOKINGD_WORKERS", "0"),
     ("BOOKINGD_WORKERS", "-1"),
     ("BOOKINGD_WORKERS", "two"),
     ("BOOKINGD_WORKERS", "65"),
@@ -436,6 +435,18 @@ CONFIG_ERRORS = [
     ("BOOKINGD_MAX_CONNECTIONS_PER_IP", "1000001"),
     ("BOOKINGD_REQUEST_DEADLINE_MS", "99"),
     ("BOOKINGD_REQUEST_DEADLINE_MS", "10s"),
+    ("BOOKINGD_JOB_IDLE_POLL_MS", "5"),
+    ("BOOKINGD_JOB_IDLE_POLL_MS", "later"),
+    ("BOOKINGD_JOB_RETENTION_DAYS", "-1"),
+    ("BOOKINGD_JOB_RETENTION_DAYS", "a month"),
+    ("BOOKINGD_JOB_PRUNE_INTERVAL_S", "0"),
+    ("BOOKINGD_SMTP_URL", "http://mail.example.com"),
+    ("BOOKINGD_SMTP_URL", "smtp://user:hunter2-secret@"),
+    ("BOOKINGD_SMTP_URL", "smtp://user:hunter2-secret@host:587 x"),
+    ("BOOKINGD_SMTP_TIMEOUT_MS", "99"),
+    ("BOOKINGD_SMTP_CA_FILE", "/nonexistent/ca.pem"),
+    ("BOOKINGD_MAIL_FROM", "not an address"),
+    ("BOOKINGD_MAIL_FROM", "Studio <bookings@example.com"),
 ]
 
 
@@ -451,16 +462,30 @@ def test_config_errors_exit_2_naming_the_variable(tmp_path, command, var,
     assert len(lines) == 1, p.stderr
     assert var in lines[0], lines[0]
     assert lines[0].startswith("bookingd: ")
+    assert "hunter2" not in p.stderr + p.stdout, "a password was printed"
     assert d.database_untouched(), "a config error must not touch the database"
 
 
 def test_config_errors_in_apply_and_slots(daemon):
     path = daemon.write_json(CATALOG)
     for args in [("apply", str(path)), ("slots", "--event-type", "intro")]:
-        p = daemon.cli(*args, env={"BOOKINGD_WORKERS": "0"})
+        p = daemon.cli(*args, env={"BOOKINGD_WORKERS": "-1"})
         assert p.returncode == 2, (args, p.stderr)
         assert "BOOKINGD_WORKERS" in p.stderr
     assert daemon.counts()["hosts"] == 0
+
+
+@pytest.mark.sqlite_only("on PostgreSQL other instances may run the jobs")
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_zero_workers_needs_postgres(tmp_path, command):
+    d = Daemon(tmp_path / "cfg")
+    p = d.cli(command, env={"BOOKINGD_WORKERS": "0"}, timeout=20)
+    assert p.returncode == 2, (p.returncode, p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert lines[0].startswith("bookingd: BOOKINGD_WORKERS: 0 "), lines[0]
+    assert "PostgreSQL" in lines[0], lines[0]
+    assert d.database_untouched()
 
 
 def test_retry_max_below_base_is_refused(tmp_path):

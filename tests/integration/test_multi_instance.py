@@ -14,6 +14,9 @@ the other must keep.
     the jobs the dead one had claimed once their lease (BOOKINGD_JOB_LEASE_MS)
     ran out; nothing acknowledged is lost or applied twice, and Cal.com's
     retries of what was not acknowledged complete the set.
+(d) A job committed by one instance wakes the idle workers of another at
+    once (LISTEN/NOTIFY), though they would look at the queue on their own
+    only every ten minutes; also after the listening session was lost.
 
 PostgreSQL only: a SQLite file is one process's database. The numbers of
 each test are printed (pytest -s, or ctest -V shows them).
@@ -27,6 +30,7 @@ import time
 import pytest
 
 import calcom_helpers as H
+import conftest
 from conftest import (Response, assert_error, ledger_query, run_parallel,
                       standard_catalog, today_utc)
 
@@ -229,7 +233,8 @@ class Burst:
                 # dead one's stay until they expire.
                 self.running_at_kill = dict(ledger_query(
                     self.pair[1 - k], "SELECT id, attempts FROM jobs "
-                    "WHERE status = ?", (DB_JOB_RUNNING,)))
+                    "WHERE status = ? AND kind <> 'jobs.prune'",
+                    (DB_JOB_RUNNING,)))
 
     def run(self, timeout=150):
         threads = [threading.Thread(target=self._worker, args=(k,),
@@ -271,7 +276,8 @@ def wait_idle(d, timeout=IDLE_TIMEOUT_S):
             d, "SELECT count(*) FROM inbox WHERE status = ?",
             (H.DB_RECEIVED,))
         (jobs,), = ledger_query(
-            d, "SELECT count(*) FROM jobs WHERE status < ?", (DB_JOB_DONE,))
+            d, "SELECT count(*) FROM jobs WHERE status < ? "
+               "AND kind <> 'jobs.prune'", (DB_JOB_DONE,))
         return pending == 0 and jobs == 0
     H.wait_until(idle, timeout, "all deliveries applied", interval=0.2)
 
@@ -337,6 +343,7 @@ def check_ledger(d, bodies, acked):
     assert dupes == [], dupes[:5]
     # Nothing left running, pending or dead.
     jobs = dict(ledger_query(d, "SELECT status, count(*) FROM jobs "
+                                "WHERE kind <> 'jobs.prune' "
                                 "GROUP BY status"))
     assert set(jobs) <= {DB_JOB_DONE}, jobs
     return {u: r for u, r in stored.items() if u in want}, by_uid
@@ -444,3 +451,66 @@ def test_sigkill_of_one_instance_mid_burst(make_daemon):
     assert taken_over, \
         f"in {KILL_ROUNDS_MAX} kills the dead instance never held a lease"
     assert len(H.bookings(a)) == len(all_bodies)
+
+
+# ---- (d) NOTIFY: one instance's jobs wake another's workers ------------------
+
+# Idle workers look at the queue on their own this seldom: in this test they
+# run a job only when told of it.
+IDLE_POLL_MS = 600000
+PROMPTLY_S = 30  # far below IDLE_POLL_MS: a wake-up, not a poll
+
+
+def listeners(d):
+    """[pid] of the sessions listening for jobs on d's database."""
+    return [pid for pid, in ledger_query(
+        d, "SELECT pid FROM pg_stat_activity WHERE datname = "
+           "current_database() AND query LIKE 'LISTEN %'")]
+
+
+def terminate(d, pid):
+    """Ends a session of d's database, as a restarting server or a proxy
+    would."""
+    con = conftest._pg().connect(d.database_url, connect_timeout=10)
+    try:
+        con.autocommit = True
+        with con.cursor() as cur:
+            cur.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    finally:
+        con.close()
+
+
+@pytest.mark.timeout(150)
+def test_jobs_of_one_instance_wake_the_workers_of_another(make_daemon):
+    # a runs no jobs (BOOKINGD_WORKERS=0): b must run what a stores.
+    secret = H.new_secret()
+    env = H.calcom_env(secret, BOOKINGD_JOB_IDLE_POLL_MS=IDLE_POLL_MS)
+    a = make_daemon(env={**env, "BOOKINGD_WORKERS": "0"}, name="a")
+    b = make_daemon(env=env, name="b", database_url=a.database_url)
+    a.secret = b.secret = secret
+    # Only b listens (a has no worker to wake).
+    first, = H.wait_until(lambda: listeners(a), 30, "b listening")
+    bodies = delivery_bodies(0, 3, "wake")
+
+    t0 = time.monotonic()
+    d0 = H.received(a, bodies[0][2])
+    H.wait_processed(b, [d0], timeout=PROMPTLY_S)
+    seconds = time.monotonic() - t0
+
+    # The server ends b's listening session: b listens again on a new one,
+    # and hears the next job.
+    terminate(a, first)
+    second, = H.wait_until(lambda: [p for p in listeners(a) if p != first],
+                           30, "b listening again")
+    d1 = H.received(a, bodies[1][2])
+    H.wait_processed(b, [d1], timeout=PROMPTLY_S)
+
+    # A job committed while b's session is being replaced: b hears it, or
+    # finds it when it wakes its workers on listening again.
+    terminate(a, second)
+    d2 = H.received(a, bodies[2][2])
+    H.wait_processed(b, [d2], timeout=PROMPTLY_S)
+    H.wait_until(lambda: [p for p in listeners(a) if p != second], 30,
+                 "b listening a third time")
+    assert "listening for jobs of other instances again" in b.stderr()
+    print(f"a stored, b applied {seconds:.2f}s later")

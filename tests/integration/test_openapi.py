@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import pathlib
 import re
+import urllib.parse
 
 import pytest
 
@@ -313,6 +314,7 @@ def test_document_shape():
                     {"$ref": "#/components/schemas/Error"}, (where, status)
             if method == "GET" and status == "200" and \
                     path.startswith("/api/v1/") and \
+                    "application/json" in r["content"] and \
                     "next_cursor" in json.dumps(
                         deref(r["content"]["application/json"]["schema"])):
                 names = {deref(p)["name"] for p in o.get("parameters", [])}
@@ -592,6 +594,12 @@ def test_every_operation_answers_as_documented(make_daemon):
                  query={"timezone": "Europe/Paris"}, **adm).json
     assert {"status", "start", "end"} <= \
         {k for h in hist["data"] for k in h["changes"]}, hist
+    msgs = a.get(f"/api/v1/bookings/{uid}/messages",
+                 query={"timezone": "Europe/Paris"}, **adm).json
+    assert msgs["booking"] == uid, msgs
+    assert b"BEGIN:VCALENDAR" in a.get(f"/api/v1/bookings/{uid}/ics",
+                                       query={"token": token}).body
+    a.get(f"/api/v1/bookings/{uid}/ics", **adm)
     page = a.get("/api/v1/bookings", query={"limit": "1"}, **adm).json
     a.get("/api/v1/bookings", query={"cursor": page["next_cursor"]}, **adm)
     a.get("/api/v1/bookings", query={
@@ -639,10 +647,49 @@ def test_every_operation_answers_as_documented(make_daemon):
                 if e["imported"]]
     assert imported and imported[0]["calcom_event_type_id"], imported
 
+    # The jobs admin: the delivery's job, listed, read and replayed.
+    jobs = a.get("/api/v1/jobs", query={"kind": "inbox.apply",
+                                        "status": "done", "limit": "1"},
+                 **adm).json["data"]
+    assert jobs, jobs
+    a.get("/api/v1/jobs", **adm)
+    a.get(f"/api/v1/jobs/{jobs[0]['id']}", **adm)
+    a.post(f"/api/v1/jobs/{jobs[0]['id']}/replay", None, 202, **adm)
+
+    # Outbound webhooks: an endpoint (never reached: .invalid does not
+    # resolve), a client change that makes it a message, a replay.
+    ep = a.post("/api/v1/webhook-endpoints", {
+        "url": "https://hooks.invalid/in", "events": ["client.updated"],
+        "description": "CRM"}, 201, **adm).json
+    assert ep["secret"].startswith("whsec_"), ep
+    a.get("/api/v1/webhook-endpoints", **adm)
+    a.get(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+    a.patch(f"/api/v1/webhook-endpoints/{ep['id']}",
+            {"events": ["client.updated", "booking.created"],
+             "description": None}, **adm)
+    a.patch(f"/api/v1/clients/{cid}", {"name": "Ada Lovelace"}, **adm)
+    msgs = cal.wait_until(lambda: a.get(
+        f"/api/v1/webhook-endpoints/{ep['id']}/messages",
+        **adm).json["data"], 30, "a message")
+    # Its first attempt over (a running job cannot be replayed: 409).
+    cal.wait_until(lambda: a.get(
+        f"/api/v1/webhook-endpoints/{ep['id']}/messages",
+        **adm).json["data"][0]["attempts"] >= 1 and not a.get(
+        "/api/v1/jobs", query={"kind": "webhooks.send", "status": "running"},
+        **adm).json["data"], 30, "the first attempt")
+    a.post(f"/api/v1/webhook-endpoints/{ep['id']}/messages/{msgs[0]['id']}"
+           "/replay", None, 202, **adm)
+    a.delete(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+
     # The activity log.
     a.get("/api/v1/activity", **adm)
     a.get("/api/v1/activity", query={"kind": "BOOKING_CREATED",
                                      "booking": uid, "limit": "1"}, **adm)
+
+    # The host's calendar feed.
+    feed = a.get("/api/v1/hosts/coach/calendar-feed", **adm).json
+    u = urllib.parse.urlsplit(feed["url"])
+    a.get(u.path, query=dict(urllib.parse.parse_qsl(u.query)))
 
     # Deleting.
     a.post("/api/v1/event-types", {"slug": "gone", "title": "Gone",

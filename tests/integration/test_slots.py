@@ -150,11 +150,23 @@ def test_leap_day_is_a_date(app):
     "Mars/Olympus_Mons", "", "europe/berlin", "Europe/Berlin ", "UTC+1",
     "../../../../etc/passwd", "/etc/localtime", "Europe/" + "x" * 5000,
     "Europe\\Berlin", "%s%s%n", "\x00Europe/Berlin",
+    # Files of the zoneinfo directory that are not zones (each used to be
+    # loaded and kept for ever).
+    "posix/Europe/Berlin", "right/Europe/Berlin", "localtime", "Factory",
+    "posixrules", "zone1970.tab", "tzdata.zi",
 ], ids=short_id)
 def test_unknown_zone_is_400(app, zone):
     r = app.get("/api/v1/event-types/intro/slots",
                 query={"timezone": zone})
     assert_error(r, 400, "invalid_query", "timezone")
+
+
+def test_an_alias_gives_its_zone(app):
+    d = today_in("Europe/Berlin") + 3 * DAY
+    a = app.slots("intro", d, d + DAY, timezone="US/Eastern")
+    b = app.slots("intro", d, d + DAY, timezone="America/New_York")
+    assert a["timezone"] == "America/New_York"
+    assert a["slots"] == b["slots"]
 
 
 def test_slots_of_an_unknown_event_type_are_404(app):

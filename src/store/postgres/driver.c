@@ -12,6 +12,8 @@
  * and never waits); QUEUE runs READ COMMITTED for FOR UPDATE SKIP LOCKED.
  * Several bookingd processes may share the database: locks are advisory
  * locks of the transaction, seen by every process. */
+#include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -310,7 +312,21 @@ static enum bk_err pg_commit(struct bk_tx *btx, struct bk_errbuf *err)
         e = bk_fail(err, BK_E_IO, "%s", broken_msg);
         goto out;
     }
-    res = PQexec(tx->conn->pg, "COMMIT");
+    if (tx->n_notify) {
+        /* The notifications and the COMMIT in one round trip; PostgreSQL
+         * delivers them when (if) the transaction commits. A failure
+         * stops the string there, and the transaction is rolled back. */
+        char sql[64 + PG_TX_CHANNELS * (BK_CHANNEL_MAX + 24)];
+        size_t len = 0;
+        for (int i = 0; i < tx->n_notify; i++)
+            len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+                                    "%s pg_notify('%s', '')",
+                                    i ? "," : "SELECT", tx->notify[i]);
+        snprintf(sql + len, sizeof(sql) - len, "; COMMIT");
+        res = PQexec(tx->conn->pg, sql);
+    } else {
+        res = PQexec(tx->conn->pg, "COMMIT");
+    }
     if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
         e = bk_pg_error(tx->conn, res, "committing", err);
         goto out;
@@ -322,6 +338,123 @@ out:
     PQclear(res);
     tx_end(tx);
     return e;
+}
+
+/* ---- Notifications ----------------------------------------------------- */
+
+/* Whether a channel name can go into SQL as it is. */
+static bool channel_ok(const char *channel)
+{
+    size_t n = 0;
+
+    for (const char *p = channel; p && *p; p++, n++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '_'))
+            return false;
+    return n > 0 && n <= BK_CHANNEL_MAX;
+}
+
+static void pg_notify(struct bk_tx *btx, const char *channel)
+{
+    struct pg_tx *tx = pg_txof(btx);
+
+    for (int i = 0; i < tx->n_notify; i++)
+        if (strcmp(tx->notify[i], channel) == 0)
+            return;
+    if (!channel_ok(channel) || tx->n_notify == PG_TX_CHANNELS ||
+        btx->mode == BK_TX_READ) {
+        btx->broken = true; /* a bug of ours: refuse the commit */
+        return;
+    }
+    tx->notify[tx->n_notify++] = channel;
+}
+
+struct pg_listener {
+    struct bk_listener base;
+    struct pg_conn *conn;
+};
+
+static void pg_listen_free(struct bk_listener *bl)
+{
+    struct pg_listener *l = (struct pg_listener *)bl;
+
+    if (!l)
+        return;
+    conn_close(l->conn);
+    free(l);
+}
+
+static enum bk_err pg_listen_open(struct bk_store *store, const char *channel,
+                                  struct bk_listener **out,
+                                  struct bk_errbuf *err)
+{
+    struct pg_store *s = (struct pg_store *)store;
+    struct pg_listener *l = NULL;
+    char sql[BK_CHANNEL_MAX + 16];
+    enum bk_err e;
+
+    *out = NULL;
+    if (!channel_ok(channel))
+        return bk_fail(err, BK_E_INTERNAL, "bad channel name");
+    l = bk_xcalloc(1, sizeof(*l));
+    l->base.drv = &bk_driver_postgres;
+    e = conn_open(s, &l->conn, err);
+    if (!e) {
+        snprintf(sql, sizeof(sql), "LISTEN %s", channel);
+        e = conn_exec(l->conn, sql, "listening for notifications", err);
+    }
+    if (!e && PQsetnonblocking(l->conn->pg, 1) != 0)
+        e = bk_fail(err, BK_E_IO,
+                    "cannot make the listening connection "
+                    "non-blocking");
+    if (e) {
+        pg_listen_free(&l->base);
+        return e;
+    }
+    *out = &l->base;
+    return BK_OK;
+}
+
+/* Counts and frees the notifications libpq has read. */
+static int drain_notifies(PGconn *pg)
+{
+    PGnotify *nf;
+    int n = 0;
+
+    while ((nf = PQnotifies(pg)) != NULL) {
+        n++;
+        PQfreemem(nf);
+    }
+    return n;
+}
+
+static enum bk_err pg_listen_wait(struct bk_listener *bl, int wake_fd,
+                                  int timeout_ms, int *n, struct bk_errbuf *err)
+{
+    struct pg_listener *l = (struct pg_listener *)bl;
+    PGconn *pg = l->conn->pg;
+    struct pollfd fds[2];
+    int sock = PQsocket(pg), rc;
+
+    *n = 0;
+    if (sock < 0 || PQstatus(pg) != CONNECTION_OK)
+        return bk_fail(err, BK_E_IO, "the listening connection is lost");
+    /* What arrived with an earlier read first. */
+    *n = drain_notifies(pg);
+    if (*n)
+        return BK_OK;
+    fds[0] = (struct pollfd){.fd = sock, .events = POLLIN};
+    fds[1] = (struct pollfd){.fd = wake_fd, .events = POLLIN};
+    rc = poll(fds, wake_fd >= 0 ? 2 : 1, timeout_ms);
+    if (rc < 0 && errno != EINTR)
+        return bk_fail(err, BK_E_IO, "waiting for notifications: %s",
+                       strerror(errno));
+    if (rc > 0 && fds[0].revents) {
+        if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
+            return bk_fail(err, BK_E_IO, "the listening connection is lost");
+        *n = drain_notifies(pg);
+    }
+    return BK_OK;
 }
 
 /* ---- Locks ------------------------------------------------------------- */
@@ -620,4 +753,8 @@ const struct bk_driver bk_driver_postgres = {
     .col_text = bk_pg_col_text,
     .col_blob = bk_pg_col_blob,
     .changes = bk_pg_changes,
+    .notify = pg_notify,
+    .listen_open = pg_listen_open,
+    .listen_wait = pg_listen_wait,
+    .listen_free = pg_listen_free,
 };

@@ -77,10 +77,15 @@ struct pg_store {
     struct pg_conn **idle;
 };
 
+/* Channels one transaction notifies at most (distinct ones). */
+#define PG_TX_CHANNELS 4
+
 struct pg_tx {
     struct bk_tx base;
     struct pg_store *store;
     struct pg_conn *conn;
+    const char *notify[PG_TX_CHANNELS]; /* sent with the COMMIT */
+    int n_notify;
 };
 
 static inline struct pg_tx *pg_txof(struct bk_tx *tx)

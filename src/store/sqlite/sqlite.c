@@ -22,7 +22,9 @@
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -58,6 +60,11 @@ struct sq_store {
     char *path;
     dev_t dev; /* the file opened at start */
     ino_t ino;
+    /* The file opened at start, flock()ed shared for the store's life:
+     * `bookingd restore` takes it exclusive to know nobody else has the
+     * database open. Closed only after every connection (closing any
+     * descriptor of the file drops the process's fcntl locks, SQLite's). */
+    int lock_fd;
     int pool_size;
     pthread_mutex_t mu;
     pthread_cond_t cv;     /* a connection came back, or the writer left */
@@ -714,6 +721,8 @@ static void sq_free(struct bk_store *store)
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s->idle);
+    if (s->lock_fd >= 0)
+        (void)close(s->lock_fd);
     free(s->path);
     free(s);
 }
@@ -726,6 +735,7 @@ static enum bk_err sq_open(const char *url, int pool_size,
     const char *path;
     struct stat sb;
     enum bk_err e = BK_OK;
+    int lock_fd = -1;
 
     *out = NULL;
     if (!url || strncmp(url, schemes[0], strlen(schemes[0])) != 0)
@@ -758,10 +768,18 @@ static enum bk_err sq_open(const char *url, int pool_size,
         goto out;
     /* The file it opened (created, maybe): the one every later connection
      * must find at this path. */
-    if (stat(path, &sb) != 0) {
+    lock_fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (lock_fd < 0 || fstat(lock_fd, &sb) != 0) {
         e = bk_fail(err, BK_E_IO,
                     "cannot open database %s: the file "
                     "vanished as it was opened",
+                    path);
+        goto out;
+    }
+    if (flock(lock_fd, LOCK_SH | LOCK_NB) != 0) {
+        e = bk_fail(err, BK_E_BUSY,
+                    "cannot open database %s: bookingd restore is "
+                    "replacing it",
                     path);
         goto out;
     }
@@ -770,6 +788,8 @@ static enum bk_err sq_open(const char *url, int pool_size,
     s->path = bk_xstrdup(path);
     s->dev = sb.st_dev;
     s->ino = sb.st_ino;
+    s->lock_fd = lock_fd;
+    lock_fd = -1;
     s->pool_size = pool_size;
     s->idle = bk_xcalloc((size_t)pool_size, sizeof(*s->idle));
     pthread_mutex_init(&s->mu, NULL);
@@ -780,6 +800,8 @@ static enum bk_err sq_open(const char *url, int pool_size,
     *out = &s->base;
 out:
     conn_close(c);
+    if (lock_fd >= 0) /* after the connection: see lock_fd */
+        (void)close(lock_fd);
     return e;
 }
 
@@ -870,6 +892,226 @@ static enum bk_err sq_check(struct bk_store *store, bool full,
     return e;
 }
 
+/* ---- Backup and restore ------------------------------------------------- */
+
+/* Runs the check of sq_check on any connection: BK_OK, or BK_E_INVALID
+ * naming the first problem. */
+static enum bk_err quick_check(sqlite3 *db, const char *what,
+                               struct bk_errbuf *err)
+{
+    sqlite3_stmt *st = NULL;
+    char first[160] = "";
+    int rc, problems = 0;
+
+    rc = sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            const unsigned char *t = sqlite3_column_text(st, 0);
+            if (t && strcmp((const char *)t, "ok") != 0 && !problems++)
+                one_line((const char *)t, first, sizeof(first));
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    if (rc != SQLITE_OK && !problems++)
+        one_line(sqlite3_errmsg(db), first, sizeof(first));
+    sqlite3_finalize(st);
+    if (problems)
+        return bk_fail(err, BK_E_INVALID, "%s is damaged: %s", what, first);
+    return BK_OK;
+}
+
+static enum bk_err sq_backup(struct bk_store *store, const char *dest_path,
+                             struct bk_errbuf *err)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    struct sq_conn *c = NULL;
+    sqlite3 *dest = NULL;
+    sqlite3_backup *b = NULL;
+    struct stat sb;
+    bool created = false;
+    enum bk_err e;
+    int rc, fd;
+
+    if (lstat(dest_path, &sb) == 0)
+        return bk_fail(err, BK_E_DUPLICATE,
+                       "%s exists; bookingd backup writes a new file",
+                       dest_path);
+    e = conn_acquire(s, &c, err);
+    if (e)
+        return e;
+    rc = sqlite3_open_v2(
+        dest_path, &dest,
+        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        created = true;
+    /* A file of its own: no -wal beside it; FULL sync of its commit. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(dest,
+                          "PRAGMA journal_mode = DELETE;"
+                          "PRAGMA synchronous = FULL;",
+                          NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        e = bk_fail(err, BK_E_IO, "cannot create %s: %s", dest_path,
+                    dest ? sqlite3_errmsg(dest) : sqlite3_errstr(rc));
+        goto out;
+    }
+    /* One step of all pages: one read transaction of the source, so the
+     * copy is one commit's state; writers go on meanwhile (WAL). */
+    b = sqlite3_backup_init(dest, "main", c->db, "main");
+    if (!b) {
+        e = bk_fail(err, BK_E_IO, "cannot back up to %s: %s", dest_path,
+                    sqlite3_errmsg(dest));
+        goto out;
+    }
+    while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
+           rc == SQLITE_LOCKED)
+        sqlite3_sleep(20);
+    rc = sqlite3_backup_finish(b);
+    b = NULL;
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(dest, "PRAGMA journal_mode = DELETE", NULL, NULL,
+                          NULL);
+    if (rc != SQLITE_OK) {
+        e = bk_fail(err, BK_E_IO, "cannot back up to %s: %s", dest_path,
+                    sqlite3_errmsg(dest));
+        goto out;
+    }
+    e = quick_check(dest, "the copy", err);
+    if (e)
+        goto out;
+    sqlite3_close_v2(dest);
+    dest = NULL;
+    /* SQLite synced the file; the directory entry of a new file too. */
+    fd = open(dest_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fsync(fd) != 0) {
+        e = bk_fail(err, BK_E_IO, "cannot sync %s: %s", dest_path,
+                    strerror(errno));
+        if (fd >= 0)
+            (void)close(fd);
+        goto out;
+    }
+    (void)close(fd);
+    {
+        char dir[4096];
+        dir_of(dest_path, dir, sizeof(dir));
+        fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (fd >= 0) {
+            (void)fsync(fd);
+            (void)close(fd);
+        }
+    }
+out:
+    if (b)
+        sqlite3_backup_finish(b);
+    sqlite3_close_v2(dest);
+    if (e && created)
+        (void)unlink(dest_path);
+    conn_release(s, c, false);
+    return e;
+}
+
+/* Checks that the file at path is a bookingd database this build can run:
+ * a SQLite file, with a schema version 1..the latest known and the meta
+ * table, that passes quick_check. */
+static enum bk_err check_backup(const char *path, struct bk_errbuf *err)
+{
+    sqlite3 *db = NULL;
+    char text[32];
+    struct stat sb;
+    int64_t version = 0;
+    enum bk_err e = BK_OK;
+    int rc;
+
+    if (stat(path, &sb) != 0)
+        return bk_fail(err, BK_E_INVALID, "cannot read %s: %s", path,
+                       strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        return bk_fail(err, BK_E_INVALID, "%s is not a regular file", path);
+    rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+                         NULL);
+    if (rc == SQLITE_OK)
+        rc = pragma_text(db, "PRAGMA user_version", text, sizeof(text));
+    if (rc != SQLITE_OK) {
+        e = bk_fail(err, BK_E_INVALID, "%s is not a SQLite database (%s)", path,
+                    db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        goto out;
+    }
+    version = strtoll(text, NULL, 10);
+    rc = pragma_text(db,
+                     "SELECT count(*) FROM sqlite_schema WHERE type = 'table' "
+                     "AND name = 'meta'",
+                     text, sizeof(text));
+    if (version <= 0 || rc != SQLITE_OK || strcmp(text, "1") != 0) {
+        e = bk_fail(err, BK_E_INVALID,
+                    "%s is not a bookingd database (no schema version or "
+                    "no meta table)",
+                    path);
+        goto out;
+    }
+    if (version > bk_sqlite_migrations_count) {
+        e = bk_fail(err, BK_E_INVALID,
+                    "%s has schema version %lld, newer than this bookingd "
+                    "knows (%d): restore it with the bookingd that made it",
+                    path, (long long)version, bk_sqlite_migrations_count);
+        goto out;
+    }
+    e = quick_check(db, path, err);
+out:
+    sqlite3_close_v2(db);
+    return e;
+}
+
+static enum bk_err sq_restore(struct bk_store *store, const char *src_path,
+                              struct bk_errbuf *err)
+{
+    struct sq_store *s = (struct sq_store *)store;
+    struct sq_conn *c = NULL;
+    sqlite3 *src = NULL;
+    sqlite3_backup *b = NULL;
+    enum bk_err e;
+    int rc;
+
+    /* Every other process that has the file open holds it shared. */
+    if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0)
+        return bk_fail(err, BK_E_BUSY,
+                       "%s is in use by another bookingd process (a running "
+                       "daemon, or apply or migrate): stop it first",
+                       s->path);
+    e = check_backup(src_path, err);
+    if (e)
+        goto out;
+    e = conn_acquire(s, &c, err);
+    if (e)
+        goto out;
+    rc = sqlite3_open_v2(src_path, &src,
+                         SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL);
+    /* One write transaction on the database: all or nothing. */
+    b = rc == SQLITE_OK ? sqlite3_backup_init(c->db, "main", src, "main")
+                        : NULL;
+    if (b) {
+        while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY ||
+               rc == SQLITE_LOCKED)
+            sqlite3_sleep(20);
+        rc = sqlite3_backup_finish(b);
+    } else if (rc == SQLITE_OK) {
+        rc = sqlite3_errcode(c->db);
+    }
+    if (rc != SQLITE_OK)
+        e = bk_fail(err, BK_E_IO, "cannot restore %s into %s: %s", src_path,
+                    s->path,
+                    sqlite3_errmsg(b     ? c->db
+                                   : src ? src
+                                         : c->db));
+    if (!e)
+        e = quick_check(c->db, "the restored database", err);
+    conn_release(s, c, e != BK_OK);
+out:
+    sqlite3_close_v2(src);
+    (void)flock(s->lock_fd, LOCK_SH);
+    return e;
+}
+
 /* ---- The table --------------------------------------------------------- */
 
 const struct bk_driver bk_driver_sqlite = {
@@ -882,6 +1124,8 @@ const struct bk_driver bk_driver_sqlite = {
     .free = sq_free,
     .ping = sq_ping,
     .check = sq_check,
+    .backup = sq_backup,
+    .restore = sq_restore,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

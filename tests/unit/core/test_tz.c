@@ -283,6 +283,29 @@ static void test_hostile_names(void **state)
     assert_null(bk_tz_get(long_name));
     /* Case matters, as in the tz database. */
     assert_null(bk_tz_get("europe/berlin"));
+    /* Files of the zoneinfo directory that are not zones: each would be
+     * loaded and kept for ever (issue 12). */
+    assert_null(bk_tz_get("posix/Europe/Berlin"));
+    assert_null(bk_tz_get("right/Europe/Berlin"));
+    assert_null(bk_tz_get("localtime"));
+    assert_null(bk_tz_get("Factory"));
+    assert_null(bk_tz_get("posixrules"));
+    assert_null(bk_tz_get("tzdata.zi"));
+    assert_null(bk_tz_get("iso3166.tab"));
+}
+
+/* Aliases are accepted and give their zone: one handle per zone, however
+ * many names reach it. */
+static void test_aliases(void **state)
+{
+    (void)state;
+    assert_ptr_equal(zone("US/Eastern"), zone("America/New_York"));
+    assert_string_equal(bk_tz_name(zone("US/Eastern")), "America/New_York");
+    /* A link in tzdata.zi and an old name kept only as a symbolic link. */
+    assert_ptr_equal(zone("Europe/Kiev"), zone("Europe/Kyiv"));
+    assert_ptr_equal(zone("Asia/Calcutta"), zone("Asia/Kolkata"));
+    assert_non_null(zone("Etc/GMT+5"));
+    assert_int_equal(bk_tz_offset_at(zone("Etc/GMT+5"), 0), -5 * 3600);
 }
 
 int main(void)
@@ -295,6 +318,7 @@ int main(void)
         cmocka_unit_test(test_utc_to_local),
         cmocka_unit_test(test_round_trip_switch_days),
         cmocka_unit_test(test_hostile_names),
+        cmocka_unit_test(test_aliases),
     };
 
     bk_tz_init();

@@ -839,6 +839,279 @@ static void test_queue_mode(void **state)
     commit(f, tx);
 }
 
+/* Several due jobs in one claim: the earliest first (pending by run_at,
+ * then id, and expired leases among them), all under one token; a job
+ * given back is pending again with its attempt uncounted. On PostgreSQL a
+ * second claim meanwhile takes the rest, skipping the first's rows. */
+static void test_job_claim_batch(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx, *tx2;
+    struct bk_job *b = NULL, j;
+    size_t n = 0;
+    int64_t id[6];
+    bool existed;
+
+    tx = begin(f, BK_TX_QUEUE);
+    /* run_at: 300, 100, 200, 100, 5000 (not due), 150 (claimed below with
+     * a short lease, which then expires). */
+    static const int64_t run_at[6] = {300, 100, 200, 100, 5000, 150};
+    for (int i = 0; i < 6; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "b%d", i);
+        OK(f, bk_store_job_enqueue(tx, "k", key, key, run_at[i], 3, 10, &id[i],
+                                   &existed, &f->err));
+    }
+    commit(f, tx);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 150, 50, 7, &f->arena, &j, &f->err));
+    assert_int_equal(j.id, id[1]);
+    commit(f, tx);
+
+    /* At 400: id[1]'s lease (until 200) has expired. Due order: 1 (100,
+     * lease expired), 3 (100), 5 (150), 2 (200), 0 (300); four of them. */
+    tx = begin(f, BK_TX_QUEUE);
+    CHECK(f,
+          bk_store_job_claim_batch(tx, 400, 1000, 9, 0, &f->arena, &b, &n,
+                                   &f->err),
+          BK_E_INTERNAL);
+    OK(f, bk_store_job_claim_batch(tx, 400, 1000, 9, 4, &f->arena, &b, &n,
+                                   &f->err));
+    assert_int_equal(n, 4);
+    assert_int_equal(b[0].id, id[1]);
+    assert_int_equal(b[1].id, id[3]);
+    assert_int_equal(b[2].id, id[5]);
+    assert_int_equal(b[3].id, id[2]);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(b[i].status, BK_JOB_RUNNING);
+        assert_int_equal(b[i].lease_token, 9);
+        assert_int_equal(b[i].lease_until_ms, 1400);
+        assert_int_equal(b[i].attempts, i == 0 ? 2 : 1);
+    }
+    assert_string_equal(b[2].payload, "b5");
+    if (pg_url) {
+        tx2 = begin(f, BK_TX_QUEUE);
+        OK(f, bk_store_job_claim_batch(tx2, 400, 1000, 10, 4, &f->arena, &b, &n,
+                                       &f->err));
+        assert_int_equal(n, 1);
+        assert_int_equal(b[0].id, id[0]);
+        bk_store_rollback(tx2);
+    }
+    commit(f, tx);
+
+    /* Give two back: pending, due as before, the attempt uncounted. */
+    tx = begin(f, BK_TX_QUEUE);
+    CHECK(f, bk_store_job_release(tx, id[3], 8, 500, &f->err), BK_E_STALE);
+    OK(f, bk_store_job_release(tx, id[3], 9, 500, &f->err));
+    CHECK(f, bk_store_job_release(tx, id[3], 9, 500, &f->err), BK_E_STALE);
+    OK(f, bk_store_job_release(tx, id[1], 9, 500, &f->err));
+    OK(f, bk_store_job_get(tx, id[3], &f->arena, &j, &f->err));
+    assert_int_equal(j.status, BK_JOB_PENDING);
+    assert_int_equal(j.attempts, 0);
+    assert_int_equal(j.run_at_ms, 100);
+    assert_int_equal(j.lease_until_ms, 0);
+    assert_int_equal(j.updated_ms, 500);
+    OK(f, bk_store_job_get(tx, id[1], &f->arena, &j, &f->err));
+    assert_int_equal(j.attempts, 1); /* its expired first attempt counts */
+    /* The next claim takes them again, then job 0; not job 4. */
+    OK(f, bk_store_job_claim_batch(tx, 600, 1000, 11, 10, &f->arena, &b, &n,
+                                   &f->err));
+    assert_int_equal(n, 3);
+    assert_int_equal(b[0].id, id[1]);
+    assert_int_equal(b[1].id, id[3]);
+    assert_int_equal(b[2].id, id[0]);
+    CHECK(f,
+          bk_store_job_claim_batch(tx, 600, 1000, 12, 10, &f->arena, &b, &n,
+                                   &f->err),
+          BK_E_NOT_FOUND);
+    assert_int_equal(n, 0);
+    commit(f, tx);
+}
+
+/* Job notifications: on SQLite there is nobody to listen to; on
+ * PostgreSQL a listener hears a committed enqueue (once per transaction),
+ * nothing of a rolled-back one or of an enqueue that found its job there
+ * already, a retry and a requeue; a byte on wake_fd ends a wait early; a
+ * lost connection is BK_E_IO. */
+static int listen_for(struct bk_store_listener *l, int ms)
+{
+    struct bk_errbuf err;
+    int n = 0, total = 0;
+    struct timespec t0, t;
+
+    bk_errbuf_clear(&err);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        long left;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        left = ms - ((t.tv_sec - t0.tv_sec) * 1000 +
+                     (t.tv_nsec - t0.tv_nsec) / 1000000);
+        if (left <= 0)
+            return total;
+        if (bk_store_listener_wait(l, -1, (int)left, &n, &err))
+            fail_msg("listener_wait: %s", err.msg);
+        total += n;
+        if (total)
+            return total; /* the first arrival; one more would be late */
+    }
+}
+
+static void test_job_notifications(void **state)
+{
+    struct fx *f = *state;
+    struct bk_store_listener *l = NULL;
+    struct bk_tx *tx;
+    struct bk_job j;
+    int64_t id, id2;
+    bool existed;
+    int fds[2], n = -1;
+    struct timespec t0, t1;
+
+    if (!pg_url) {
+        CHECK(f, bk_store_job_listen(f->store, &l, &f->err), BK_E_UNAVAILABLE);
+        assert_null(l);
+        /* Notifying is a no-op: the transaction commits. */
+        tx = begin(f, BK_TX_QUEUE);
+        bk_store_job_notify(tx);
+        OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                                   &f->err));
+        commit(f, tx);
+        return;
+    }
+    OK(f, bk_store_job_listen(f->store, &l, &f->err));
+    assert_int_equal(listen_for(l, 100), 0);
+
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                               &f->err));
+    bk_store_rollback(tx);
+    assert_int_equal(listen_for(l, 300), 0);
+
+    /* Two enqueues in one transaction: heard once, after the commit. */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                               &f->err));
+    OK(f, bk_store_job_enqueue(tx, "k", "n2", "p", 0, 3, 0, &id2, &existed,
+                               &f->err));
+    assert_int_equal(listen_for(l, 200), 0);
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 5000), 1);
+    assert_int_equal(listen_for(l, 200), 0);
+
+    /* An enqueue that finds its job changes nothing: nothing to hear. */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_enqueue(tx, "k", "n1", "p", 0, 3, 0, &id, &existed,
+                               &f->err));
+    assert_true(existed);
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 300), 0);
+
+    /* A retry is heard (due later), a completion not. */
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 0, 1000, 5, &f->arena, &j, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 200), 0);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_fail(tx, j.id, 5, false, 100, "x", 0, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 5000), 1);
+    tx = begin(f, BK_TX_QUEUE);
+    OK(f, bk_store_job_claim(tx, 200, 1000, 6, &f->arena, &j, &f->err));
+    OK(f, bk_store_job_complete(tx, j.id, 6, 200, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 300), 0);
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_job_requeue(tx, j.id, 300, &f->err));
+    commit(f, tx);
+    assert_int_equal(listen_for(l, 5000), 1);
+
+    /* wake_fd ends a long wait at once. */
+    assert_int_equal(pipe(fds), 0);
+    assert_int_equal(write(fds[1], "x", 1), 1);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    OK(f, bk_store_listener_wait(l, fds[0], 60000, &n, &f->err));
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(n, 0);
+    assert_true(t1.tv_sec - t0.tv_sec < 5);
+    close(fds[0]);
+    close(fds[1]);
+
+    /* The listening session is ended by the server: BK_E_IO. */
+    pg_exec("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND query LIKE 'LISTEN %'");
+    for (int i = 0; i < 50; i++) {
+        bk_errbuf_clear(&f->err);
+        if (bk_store_listener_wait(l, -1, 100, &n, &f->err) != BK_OK)
+            break;
+        assert_true(i < 49);
+    }
+    assert_non_null(strstr(f->err.msg, "lost"));
+    bk_store_listener_free(l);
+    bk_store_listener_free(NULL);
+}
+
+/* Pruning deletes done jobs completed before the cutoff, oldest ids first,
+ * at most limit at a time; never pending, running or dead ones. A
+ * delivery of a deleted job keeps its row, without the job. */
+static void test_job_prune(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx;
+    struct bk_job j;
+    struct bk_delivery d;
+    int64_t id[6], dlv;
+    bool existed;
+    int n = -1;
+
+    tx = begin(f, BK_TX_QUEUE);
+    for (int i = 0; i < 6; i++) {
+        char key[8];
+        snprintf(key, sizeof(key), "p%d", i);
+        OK(f, bk_store_job_enqueue(tx, "k", key, NULL, 100 + i, 3, 10, &id[i],
+                                   &existed, &f->err));
+    }
+    /* 0..3 done at 1000 + i, 4 dead at 500, 5 running. */
+    for (int i = 0; i < 6; i++) {
+        OK(f, bk_store_job_claim(tx, 200, 100000, 3, &f->arena, &j, &f->err));
+        assert_int_equal(j.id, id[i]);
+        if (i < 4)
+            OK(f, bk_store_job_complete(tx, id[i], 3, 1000 + i, &f->err));
+        else if (i == 4)
+            OK(f, bk_store_job_fail(tx, id[i], 3, true, 0, "x", 500, &f->err));
+    }
+    d = (struct bk_delivery){.public_id = "dlv_prune",
+                             .provider = "calcom",
+                             .delivery_key = "k1",
+                             .received_ms = 10,
+                             .payload = "{}",
+                             .payload_len = 2,
+                             .status = BK_DELIVERY_PROCESSED,
+                             .processed_ms = 1000,
+                             .job_id = id[0]};
+    OK(f, bk_store_delivery_insert(tx, &d, &dlv, &existed, &f->err));
+    CHECK(f, bk_store_job_prune(tx, 2000, 0, &n, &f->err), BK_E_INTERNAL);
+    /* Before 1003: 0, 1, 2; two at a time. */
+    OK(f, bk_store_job_prune(tx, 1003, 2, &n, &f->err));
+    assert_int_equal(n, 2);
+    OK(f, bk_store_job_prune(tx, 1003, 2, &n, &f->err));
+    assert_int_equal(n, 1);
+    OK(f, bk_store_job_prune(tx, 1003, 2, &n, &f->err));
+    assert_int_equal(n, 0);
+    for (int i = 0; i < 6; i++)
+        CHECK(f, bk_store_job_get(tx, id[i], &f->arena, &j, &f->err),
+              i < 3 ? BK_E_NOT_FOUND : BK_OK);
+    OK(f, bk_store_delivery_get(tx, dlv, &f->arena, &d, &f->err));
+    assert_int_equal(d.job_id, 0);
+    assert_int_equal(d.status, BK_DELIVERY_PROCESSED);
+    assert_int_equal(d.attempts, 0);
+    /* Much later: only the last done one goes; dead and running stay. */
+    OK(f, bk_store_job_prune(tx, INT64_MAX, 100, &n, &f->err));
+    assert_int_equal(n, 1);
+    OK(f, bk_store_job_get(tx, id[4], &f->arena, &j, &f->err));
+    OK(f, bk_store_job_get(tx, id[5], &f->arena, &j, &f->err));
+    commit(f, tx);
+}
+
 struct singleton_arg {
     struct bk_store *store;
     int64_t key;
@@ -2246,6 +2519,35 @@ static void test_booking_busy(void **state)
     commit(f, tx);
 }
 
+/* The busy-time query reads the index of the bookings that can block
+ * (migration 3), not every booking of the host: cancelled ones pile up as
+ * history grows (issue 12). The plan is asked after enough rows, and on
+ * PostgreSQL fresh statistics, that the planner chooses by cost. */
+static void test_booking_busy_plan(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct world w = add_world(f, tx);
+    struct bk_booking b;
+    char uid[32], *plan = NULL;
+
+    for (int i = 0; i < 2000; i++) {
+        snprintf(uid, sizeof(uid), "busy-plan-%d", i);
+        b = booking(uid, w.et, w.host, w.client, T0 + i * HOUR,
+                    T0 + i * HOUR + 30 * MIN);
+        b.status = i % 20 ? BK_BOOKING_CANCELLED : BK_BOOKING_CONFIRMED;
+        add_booking(f, tx, &b);
+    }
+    commit(f, tx);
+    if (pg_url)
+        pg_exec("ANALYZE bookings");
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_booking_busy_plan(tx, &f->arena, &plan, &f->err));
+    print_message("busy-time plan:\n%s", plan);
+    assert_non_null(strstr(plan, "bookings_host_end_blocking"));
+    commit(f, tx);
+}
+
 /* ---- History ----------------------------------------------------------- */
 
 static void test_history(void **state)
@@ -2310,6 +2612,74 @@ static void test_history(void **state)
     assert_string_equal(list[2].action, "confirmed");
     assert_int_equal(list[2].to_status, -1);
     assert_true(list[1].id < list[2].id);
+    commit(f, tx);
+}
+
+/* ---- Messages ---------------------------------------------------------- */
+
+static void test_messages(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct world w = add_world(f, tx);
+    struct bk_booking b = booking("U1", w.et, w.host, w.client, T0, T0 + HOUR);
+    int64_t id = add_booking(f, tx, &b), m1 = 0, m2 = 0;
+    struct bk_message m = {.booking_id = id,
+                           .kind = "attendee_confirmed",
+                           .recipient = "ada@example.com",
+                           .subject = "Confirmed: Zo\xc3\xab",
+                           .status = BK_MESSAGE_QUEUED,
+                           .message_id = "<U1.attendee_confirmed.0@bookingd>",
+                           .created_utc = T0};
+    struct bk_message *list, got;
+    size_t n;
+
+    OK(f, bk_store_message_list(tx, id, &f->arena, &list, &n, &f->err));
+    assert_int_equal(n, 0);
+    OK(f, bk_store_message_insert(tx, &m, &m1, &f->err));
+    m.kind = "host_new";
+    m.recipient = "host@example.com";
+    m.status = BK_MESSAGE_SKIPPED;
+    OK(f, bk_store_message_insert(tx, &m, &m2, &f->err));
+    assert_true(m1 < m2);
+    commit(f, tx);
+    /* (booking, kind, sequence) is unique; the booking must exist. */
+    CHECK_SOLO(f, bk_store_message_insert(solo, &m, NULL, &f->err),
+               BK_E_DUPLICATE);
+    m.booking_id = 9999;
+    m.sequence = 1;
+    CHECK_SOLO(f, bk_store_message_insert(solo, &m, NULL, &f->err),
+               BK_E_NOT_FOUND);
+    tx = begin(f, BK_TX_WRITE);
+    OK(f, bk_store_message_get(tx, m1, &f->arena, &got, &f->err));
+    assert_string_equal(got.subject, "Confirmed: Zo\xc3\xab");
+    assert_int_equal(got.status, BK_MESSAGE_QUEUED);
+    assert_null(got.last_error);
+    assert_int_equal(got.sent_utc, 0);
+    got.status = BK_MESSAGE_SENT;
+    got.attempts = 2;
+    got.last_error = "421 try later";
+    got.sent_utc = T0 + 5;
+    OK(f, bk_store_message_update(tx, &got, &f->err));
+    got.id = 9999;
+    assert_int_equal(bk_store_message_update(tx, &got, &f->err),
+                     BK_E_NOT_FOUND);
+    commit(f, tx);
+    tx = begin(f, BK_TX_READ);
+    OK(f, bk_store_message_list(tx, id, &f->arena, &list, &n, &f->err));
+    assert_int_equal(n, 2);
+    assert_int_equal(list[0].id, m1);
+    assert_string_equal(list[0].kind, "attendee_confirmed");
+    assert_string_equal(list[0].message_id,
+                        "<U1.attendee_confirmed.0@bookingd>");
+    assert_int_equal(list[0].status, BK_MESSAGE_SENT);
+    assert_int_equal(list[0].attempts, 2);
+    assert_string_equal(list[0].last_error, "421 try later");
+    assert_int_equal(list[0].sent_utc, T0 + 5);
+    assert_string_equal(list[1].recipient, "host@example.com");
+    assert_int_equal(list[1].status, BK_MESSAGE_SKIPPED);
+    assert_int_equal(bk_store_message_get(tx, 9999, &f->arena, &got, &f->err),
+                     BK_E_NOT_FOUND);
     commit(f, tx);
 }
 
@@ -2978,6 +3348,9 @@ int main(void)
         T(test_miss_keeps_transaction),
         T(test_read_tx_refuses_writes),
         T(test_queue_mode),
+        T(test_job_claim_batch),
+        T(test_job_notifications),
+        T(test_job_prune),
         T(test_try_singleton),
         T(test_serialization_failure),
         T(test_serialization_write_skew),
@@ -2997,7 +3370,9 @@ int main(void)
         T(test_bookings),
         T(test_booking_list),
         T(test_booking_busy),
+        T(test_booking_busy_plan),
         T(test_history),
+        T(test_messages),
         T(test_links),
         T(test_link_put),
         T(test_activity),

@@ -1,0 +1,75 @@
+/* cli/kinds.c — every job kind the daemon runs, in one table. A kind is a
+ * `*_kind()` function in its module (what it does) and one line here (that
+ * this binary runs it); serve.c starts the workers with the result. The
+ * workers themselves (claiming, leases, retries) are jobs/jobs.c. */
+#include <string.h>
+
+#include "cli/cli.h"
+#include "connectors/outwebhooks.h"
+#include "jobs/prune.h"
+#include "mail/mail.h"
+#include "webhooks/webhooks.h"
+#include "base/banned.h"
+
+/* One row: fills *out from what the kinds borrow. */
+typedef void (*kind_fn)(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out);
+
+static void inbox_apply(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_webhooks_apply_kind(env->webhooks, out);
+}
+
+static void jobs_prune(const struct bk_cli_job_env *env,
+                       struct bk_job_kind *out)
+{
+    bk_jobs_prune_kind(env->prune, out);
+}
+
+static void mail_event(const struct bk_cli_job_env *env,
+                       struct bk_job_kind *out)
+{
+    bk_mail_event_kind(env->mail, out);
+}
+
+static void mail_send(const struct bk_cli_job_env *env, struct bk_job_kind *out)
+{
+    bk_mail_send_kind(env->mail, out);
+}
+
+static void webhooks_fanout(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_outwebhooks_fanout_kind(env->outwebhooks, out);
+}
+
+static void webhooks_send(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_outwebhooks_send_kind(env->outwebhooks, out);
+}
+
+static const kind_fn kinds[] = {
+    inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
+    jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
+    mail_event,  /* "mail.event": a booking's change into messages */
+    mail_send,   /* "mail.send": one email over SMTP */
+    webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
+    webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
+};
+
+_Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,
+               "raise BK_CLI_JOB_KINDS_MAX");
+
+size_t bk_cli_job_kinds(const struct bk_cli_job_env *env,
+                        struct bk_job_kind out[BK_CLI_JOB_KINDS_MAX])
+{
+    size_t n = sizeof(kinds) / sizeof(kinds[0]);
+
+    for (size_t i = 0; i < n; i++) {
+        memset(&out[i], 0, sizeof(out[i]));
+        kinds[i](env, &out[i]);
+    }
+    return n;
+}

@@ -1,0 +1,635 @@
+/* mail/mail.c — the "mail" subscriber and its jobs (mail.h): which
+ * messages a booking's change implies, their texts, and recording what
+ * became of each. Composition and SMTP are smtp.c; the invite is
+ * core/ics.c. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "mail/mail.h"
+#include "mail/template.h"
+#include "core/ics.h"
+#include "core/tz.h"
+#include "crypto/crypto.h"
+#include "ledger/events.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "base/banned.h"
+
+/* ---- The subscriber ----------------------------------------------------- */
+
+static struct bk_ledger_subscriber subscriber = {
+    .name = "mail",
+    .job_kind = BK_MAIL_EVENT_KIND,
+    .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
+             BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
+             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED),
+};
+
+enum bk_err bk_mail_subscribe(int max_attempts, struct bk_errbuf *err)
+{
+    subscriber.max_attempts = max_attempts;
+    return bk_ledger_subscribe(&subscriber, err);
+}
+
+void bk_mail_manage_token(const unsigned char secret[32], const char *uid,
+                          char out[48])
+{
+    unsigned char mac[BK_SHA256_LEN];
+    struct bk_iov parts[2] = {{"manage:", 7}, {uid, strlen(uid)}};
+
+    bk_hmac_sha256(secret, 32, parts, 2, mac);
+    bk_base64url_encode(mac, sizeof(mac), out);
+}
+
+enum bk_err bk_mail_parse_from(const char *s, struct bk_arena *arena,
+                               const char **name, const char **addr,
+                               struct bk_errbuf *err)
+{
+    const char *lt = strrchr(s, '<');
+    char *n = NULL, *a;
+    size_t len;
+
+    if (lt) {
+        const char *gt = strchr(lt, '>');
+        if (!gt || gt[1])
+            return bk_fail(err, BK_E_CONFIG,
+                           "must be NAME <ADDRESS> or ADDRESS, got '%s'", s);
+        a = bk_arena_strndup(arena, lt + 1, (size_t)(gt - lt - 1));
+        len = (size_t)(lt - s);
+        while (len && s[len - 1] == ' ')
+            len--;
+        if (len >= 2 && s[0] == '"' && s[len - 1] == '"')
+            n = bk_arena_strndup(arena, s + 1, len - 2);
+        else if (len)
+            n = bk_arena_strndup(arena, s, len);
+    } else {
+        a = bk_arena_strdup(arena, s);
+    }
+    if (!bk_email_valid(a))
+        return bk_fail(err, BK_E_CONFIG, "'%s' is not an email address", a);
+    if (n && !bk_utf8_valid(n, 200, false))
+        return bk_fail(err, BK_E_CONFIG,
+                       "the name must be UTF-8 of at most 200 bytes without "
+                       "control characters");
+    *name = n && *n ? n : NULL;
+    *addr = a;
+    return BK_OK;
+}
+
+/* ---- What a change implies --------------------------------------------- */
+
+/* The two messages of one ledger event. */
+struct plan {
+    const char *attendee_kind;
+    const char *host_kind;
+};
+
+static bool plan_of(const char *event, struct plan *p)
+{
+    if (strcmp(event, "BOOKING_CREATED") == 0)
+        *p = (struct plan){"attendee_confirmed", "host_new"};
+    else if (strcmp(event, "BOOKING_RESCHEDULED") == 0)
+        *p = (struct plan){"attendee_rescheduled", "host_rescheduled"};
+    else if (strcmp(event, "BOOKING_CANCELLED") == 0)
+        *p = (struct plan){"attendee_cancelled", "host_cancelled"};
+    else
+        return false;
+    return true;
+}
+
+static bool is_cancel(const char *kind)
+{
+    return strstr(kind, "cancelled") != NULL;
+}
+
+static bool to_host(const char *kind)
+{
+    return strncmp(kind, "host_", 5) == 0;
+}
+
+/* The invite's SEQUENCE at activity_id: how many of the booking's changes
+ * that send mail came before it. Counted from the activity log, so it does
+ * not depend on the order in which the jobs run. */
+static enum bk_err sequence_at(struct bk_tx *tx, int64_t booking_id,
+                               int64_t activity_id, struct bk_arena *arena,
+                               int *seq, struct bk_errbuf *err)
+{
+    struct bk_activity *acts;
+    size_t n;
+    struct plan p;
+    enum bk_err e;
+
+    *seq = 0;
+    e = bk_store_activity_list(tx, NULL, booking_id, activity_id, 500, arena,
+                               &acts, &n, err);
+    for (size_t i = 0; !e && i < n; i++)
+        if (plan_of(acts[i].kind, &p))
+            (*seq)++;
+    return e;
+}
+
+static const char *domain_of(const char *addr)
+{
+    const char *at = strrchr(addr, '@');
+    return at ? at + 1 : "bookingd";
+}
+
+static const char *subject_of(const char *kind, const char *title,
+                              const char *with, struct bk_arena *arena)
+{
+    const char *what = "Booked";
+
+    if (strcmp(kind, "attendee_confirmed") == 0)
+        what = "Confirmed";
+    else if (strcmp(kind, "host_new") == 0)
+        what = "New booking";
+    else if (strstr(kind, "rescheduled"))
+        what = "Rescheduled";
+    else if (is_cancel(kind))
+        what = "Cancelled";
+    return bk_arena_printf(arena, "%s: %s with %s", what, title, with);
+}
+
+/* Everything the messages of one booking are made of, read in one
+ * transaction. */
+struct ctx {
+    struct bk_booking b;
+    struct bk_host host;
+    struct bk_client client;
+    struct bk_event_type et;
+};
+
+static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
+                            struct bk_arena *arena, struct ctx *c,
+                            struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    memset(c, 0, sizeof(*c));
+    e = bk_store_booking_get(tx, booking_id, arena, &c->b, err);
+    if (!e)
+        e = bk_store_host_get(tx, c->b.host_id, arena, &c->host, err);
+    if (!e)
+        e = bk_store_client_get(tx, c->b.client_id, arena, &c->client, err);
+    if (!e)
+        e = bk_store_event_type_get(tx, c->b.event_type_id, arena, &c->et, err);
+    return e;
+}
+
+static const char *client_name(const struct ctx *c)
+{
+    return c->client.name && *c->client.name ? c->client.name : c->client.email;
+}
+
+static const char *payload_text(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
+static enum bk_err plan_once(const struct bk_mail_config *cfg,
+                             struct bk_store *store, const struct bk_job *job,
+                             const struct plan *p, int64_t booking_id,
+                             int64_t activity_id, struct bk_arena *arena,
+                             int *sent, bool *provider, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct ctx c;
+    int seq = 0;
+    int64_t now = bk_now_utc();
+    enum bk_err e;
+
+    *sent = 0;
+    *provider = false;
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = read_ctx(tx, booking_id, arena, &c, err);
+    if (!e)
+        e = sequence_at(tx, booking_id, activity_id, arena, &seq, err);
+    /* A booking made at a provider (Cal.com, Calendly...) was confirmed
+     * to its attendee there, with that provider's invite: a second invite
+     * with another UID would put the meeting twice in their calendar. */
+    *provider =
+        !e && c.b.source != BK_SOURCE_WEB && c.b.source != BK_SOURCE_API;
+    for (int i = 0; i < 2 && !e && !*provider; i++) {
+        const char *kind = i ? p->host_kind : p->attendee_kind;
+        struct bk_message m = {
+            .booking_id = booking_id,
+            .kind = kind,
+            .recipient = i ? c.host.email : c.client.email,
+            .subject = subject_of(kind, c.et.title,
+                                  i ? client_name(&c) : c.host.name, arena),
+            .status = cfg->smtp.url ? BK_MESSAGE_QUEUED : BK_MESSAGE_SKIPPED,
+            .message_id = bk_arena_printf(arena, "<%s.%s.%d@%s>", c.b.uid, kind,
+                                          seq, domain_of(cfg->from_addr)),
+            .sequence = seq,
+            .created_utc = now};
+        int64_t id = 0, job_id;
+        bool existed;
+
+        e = bk_store_message_insert(tx, &m, &id, err);
+        if (!e && cfg->smtp.url) {
+            e = bk_store_job_enqueue(
+                tx, BK_MAIL_SEND_KIND,
+                bk_arena_printf(arena, BK_MAIL_SEND_KIND ":%" PRId64, id),
+                bk_arena_printf(arena, "%" PRId64, id), bk_now_ms(),
+                cfg->max_attempts, bk_now_ms(), &job_id, &existed, err);
+            (*sent)++;
+        }
+    }
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+static enum bk_err event_run(void *ctx, struct bk_store *store,
+                             const struct bk_job *job, struct bk_arena *arena,
+                             struct bk_errbuf *err)
+{
+    const struct bk_mail_config *cfg = ctx;
+    json_error_t jerr;
+    json_t *o = json_loads(job->payload ? job->payload : "", 0, &jerr);
+    const char *event = payload_text(o, "event");
+    json_int_t booking_id =
+        json_integer_value(json_object_get(o, "booking_id"));
+    json_int_t activity_id =
+        json_integer_value(json_object_get(o, "activity_id"));
+    struct plan p;
+    int queued = 0;
+    bool provider = false;
+    enum bk_err e;
+
+    if (!event || booking_id <= 0 || activity_id <= 0) {
+        json_decref(o);
+        return bk_fail(err, BK_E_MALFORMED,
+                       "job payload is not a ledger "
+                       "event");
+    }
+    if (!plan_of(event, &p)) {
+        json_decref(o);
+        return bk_fail(err, BK_E_INVALID, "mail: no messages for %s", event);
+    }
+    BK_STORE_RETRY(e, plan_once(cfg, store, job, &p, booking_id, activity_id,
+                                arena, &queued, &provider, err));
+    if (!e && provider)
+        bk_log_debug("mail: %s of booking %" PRId64 ": made at a provider, "
+                     "which told its attendee",
+                     event, (int64_t)booking_id);
+    else if (!e)
+        bk_log_info("mail: %s of booking %" PRId64 ": %s", event,
+                    (int64_t)booking_id,
+                    queued ? "2 messages queued" : "2 messages skipped");
+    json_decref(o);
+    return e;
+}
+
+void bk_mail_event_kind(const struct bk_mail_config *cfg,
+                        struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = BK_MAIL_EVENT_KIND;
+    out->run = event_run;
+    out->ctx = (void *)cfg;
+}
+
+/* ---- Composing ---------------------------------------------------------- */
+
+static const char *const weekdays[] = {"Monday",   "Tuesday", "Wednesday",
+                                       "Thursday", "Friday",  "Saturday",
+                                       "Sunday"};
+static const char *const months[] = {
+    "January", "February", "March",     "April",   "May",      "June",
+    "July",    "August",   "September", "October", "November", "December"};
+
+/* "Tuesday 1 December 2026, 09:00–09:30 (Europe/London)" in zone. */
+static const char *when_text(int64_t start, int64_t end, const char *zone,
+                             struct bk_arena *arena)
+{
+    const struct bk_tz *tz = zone ? bk_tz_get(zone) : NULL;
+    int64_t ls, le, days;
+    int y, m, d;
+
+    if (!tz) {
+        tz = bk_tz_utc();
+        zone = "UTC";
+    }
+    ls = bk_tz_utc_to_local(tz, start);
+    le = bk_tz_utc_to_local(tz, end);
+    days = bk_floordiv(ls, 86400);
+    bk_civil_from_days(days, &y, &m, &d);
+    return bk_arena_printf(
+        arena, "%s %d %s %d, %02d:%02d\xe2\x80\x93%02d:%02d (%s)",
+        weekdays[bk_weekday(days)], d, months[m - 1], y,
+        (int)(ls - days * 86400) / 3600, (int)(ls - days * 86400) / 60 % 60,
+        (int)(bk_floordiv(le, 60) % (24 * 60)) / 60,
+        (int)(bk_floordiv(le, 60) % 60), zone);
+}
+
+static const char *where_of(const struct ctx *c)
+{
+    if (c->b.location && *c->b.location)
+        return c->b.location;
+    if (c->b.meeting_url && *c->b.meeting_url)
+        return c->b.meeting_url;
+    if (c->et.location_value && *c->et.location_value)
+        return c->et.location_value;
+    return NULL;
+}
+
+static const char *lead_of(const char *kind)
+{
+    if (strcmp(kind, "attendee_confirmed") == 0)
+        return "Your booking is confirmed.";
+    if (strcmp(kind, "attendee_rescheduled") == 0)
+        return "Your booking has been moved to a new time.";
+    if (strcmp(kind, "attendee_cancelled") == 0)
+        return "Your booking has been cancelled.";
+    if (strcmp(kind, "host_new") == 0)
+        return "You have a new booking.";
+    if (strcmp(kind, "host_rescheduled") == 0)
+        return "A booking has been moved to a new time.";
+    return "A booking has been cancelled.";
+}
+
+static const char *manage_link(const char *base_url,
+                               const unsigned char secret[32],
+                               const struct ctx *c, struct bk_arena *arena)
+{
+    char token[48];
+
+    bk_mail_manage_token(secret, c->b.uid, token);
+    return bk_arena_printf(arena, "%s/manage/%s?token=%s", base_url, c->b.uid,
+                           token);
+}
+
+/* The booking as the invite of one message (or of the download). */
+static void fill_event(const struct ctx *c, const char *manage, int seq,
+                       const char *method, bool cancel, bool host,
+                       int64_t stamp_utc, struct bk_arena *arena,
+                       struct bk_ics_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->uid = c->b.uid;
+    ev->sequence = seq;
+    ev->method = method;
+    ev->cancelled = cancel;
+    ev->start_utc = c->b.start_utc;
+    ev->end_utc = c->b.end_utc;
+    ev->stamp_utc = stamp_utc;
+    ev->summary = bk_arena_printf(arena, "%s with %s", c->et.title,
+                                  host ? client_name(c) : c->host.name);
+    ev->description = bk_arena_printf(arena, "%s\n\nReschedule or cancel: %s",
+                                      c->et.title, manage);
+    ev->location = where_of(c);
+    ev->url = c->b.meeting_url;
+    ev->organizer_name = c->host.name;
+    ev->organizer_email = c->host.email;
+    ev->attendee_name = c->client.name;
+    ev->attendee_email = c->client.email;
+}
+
+static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
+                    const struct bk_message *msg, struct bk_arena *arena,
+                    struct bk_mail_message *out)
+{
+    bool host = to_host(msg->kind), cancel = is_cancel(msg->kind);
+    const char *zone = host ? c->host.timezone
+                            : (c->b.attendee_timezone
+                                   ? c->b.attendee_timezone
+                                   : (c->client.timezone ? c->client.timezone
+                                                         : c->host.timezone));
+    const char *when = when_text(c->b.start_utc, c->b.end_utc, zone, arena);
+    const char *where = where_of(c);
+    const char *manage =
+        manage_link(cfg->base_url, cfg->manage_secret, c, arena);
+    struct bk_ics_event ev;
+
+    /* The host is the organizer: no iMIP request to them, the file only. */
+    fill_event(c, manage, msg->sequence,
+               host ? NULL : (cancel ? "CANCEL" : "REQUEST"), cancel, host,
+               msg->created_utc, arena, &ev);
+
+    memset(out, 0, sizeof(*out));
+    out->from_name = cfg->from_name;
+    out->from_addr = cfg->from_addr;
+    out->to_name = host ? c->host.name : c->client.name;
+    out->to_addr = msg->recipient;
+    out->subject = msg->subject;
+    out->message_id = msg->message_id;
+    out->date_utc = bk_now_utc();
+    out->ics = bk_ics_build(&ev, arena);
+    out->ics_method = ev.method;
+    {
+        const char *tk = strstr(manage, "?token=");
+        struct bk_mail_var vars[] = {
+            {"name", host ? c->host.name : client_name(c)},
+            {"lead", lead_of(msg->kind)},
+            {"title", c->et.title},
+            {"when", when},
+            {"where", where},
+            {"host", c->host.name},
+            {"client", client_name(c)},
+            {"client_email", c->client.email},
+            {"notes", c->b.notes},
+            {"reason", cancel ? c->b.cancellation_reason : NULL},
+            {"manage_url", manage},
+            {"ics_url", bk_arena_printf(arena, "%s/api/v1/bookings/%s/ics%s",
+                                        cfg->base_url, c->b.uid, tk ? tk : "")},
+        };
+        size_t n = sizeof(vars) / sizeof(vars[0]);
+        const char *txt = bk_mail_template_get(
+            cfg->templates, bk_arena_printf(arena, "%s.txt", msg->kind));
+        const char *html = bk_mail_template_get(
+            cfg->templates, bk_arena_printf(arena, "%s.html", msg->kind));
+
+        out->text =
+            bk_mail_template_render(txt ? txt : "", vars, n, false, arena);
+        out->html =
+            bk_mail_template_render(html ? html : "", vars, n, true, arena);
+    }
+}
+
+/* ---- Sending ------------------------------------------------------------ */
+
+static enum bk_err read_message(struct bk_store *store, int64_t id,
+                                struct bk_arena *arena, struct bk_message *m,
+                                struct ctx *c, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_READ, &tx, err);
+    if (!e)
+        e = bk_store_message_get(tx, id, arena, m, err);
+    if (!e)
+        e = read_ctx(tx, m->booking_id, arena, c, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* What record_once writes. */
+enum outcome {
+    ATTEMPT_FAILED,  /* the message keeps attempts and the error */
+    ATTEMPT_SENT,    /* sent, and the job done */
+    ATTEMPT_SKIPPED, /* not sent (no SMTP server), and the job done */
+    NOTHING_TO_DO,   /* the job done, the message unchanged */
+};
+
+/* Records an attempt's outcome; a sent message in the transaction that
+ * finishes the job. */
+static enum bk_err record_once(struct bk_store *store, const struct bk_job *job,
+                               int64_t id, enum outcome what, const char *error,
+                               struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_message m;
+    bool done = what != ATTEMPT_FAILED;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = bk_store_message_get(tx, id, arena, &m, err);
+    if (!e && what != NOTHING_TO_DO) {
+        m.attempts = job->attempts;
+        m.last_error = error;
+        if (what == ATTEMPT_SENT) {
+            m.status = BK_MESSAGE_SENT;
+            m.sent_utc = bk_now_utc();
+        } else if (what == ATTEMPT_SKIPPED) {
+            m.status = BK_MESSAGE_SKIPPED;
+        }
+        e = bk_store_message_update(tx, &m, err);
+    }
+    if (!e && done)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+static enum bk_err send_run(void *ctx, struct bk_store *store,
+                            const struct bk_job *job, struct bk_arena *arena,
+                            struct bk_errbuf *err)
+{
+    const struct bk_mail_config *cfg = ctx;
+    struct bk_message m;
+    struct bk_mail_message out;
+    struct bk_errbuf serr, rerr;
+    struct ctx c;
+    int64_t id;
+    enum bk_err e, re;
+
+    if (bk_parse_i64(job->payload ? job->payload : "", 1, INT64_MAX, &id))
+        return bk_fail(err, BK_E_MALFORMED, "job payload is not a message id");
+    e = read_message(store, id, arena, &m, &c, err);
+    if (e)
+        return e;
+    if (m.status == BK_MESSAGE_QUEUED && !cfg->smtp.url) {
+        /* Queued by an instance with BOOKINGD_SMTP_URL, run by one
+         * without. */
+        BK_STORE_RETRY(
+            e, record_once(store, job, id, ATTEMPT_SKIPPED, NULL, arena, err));
+        return e;
+    }
+    if (m.status != BK_MESSAGE_QUEUED) {
+        /* Sent or failed already (a replayed job): nothing to do. */
+        BK_STORE_RETRY(
+            e, record_once(store, job, id, NOTHING_TO_DO, NULL, arena, err));
+        return e;
+    }
+    compose(cfg, &c, &m, arena, &out);
+    bk_errbuf_clear(&serr);
+    e = bk_smtp_send(&cfg->smtp, &out, arena, &serr);
+    bk_errbuf_clear(&rerr);
+    BK_STORE_RETRY(re, record_once(store, job, id,
+                                   e ? ATTEMPT_FAILED : ATTEMPT_SENT,
+                                   e ? serr.msg : NULL, arena, &rerr));
+    if (e) {
+        bk_log_warn("mail: %s to %s (message %" PRId64 ") not sent: %s", m.kind,
+                    m.recipient, id, serr.msg);
+        return bk_fail(err, e, "%s", serr.msg);
+    }
+    if (re) {
+        /* Sent, but not recorded: the job runs again and sends the same
+         * Message-ID (mail.h). */
+        bk_log_warn("mail: message %" PRId64 " sent but not recorded: %s", id,
+                    rerr.msg);
+        return bk_fail(err, re, "%s", rerr.msg);
+    }
+    bk_log_info("mail: sent %s to %s (message %" PRId64 ", %s)", m.kind,
+                m.recipient, id, m.message_id);
+    return BK_OK;
+}
+
+static enum bk_err send_dead(void *ctx, struct bk_tx *tx,
+                             const struct bk_job *job, const char *error,
+                             struct bk_errbuf *err)
+{
+    struct bk_arena arena;
+    struct bk_message m;
+    int64_t id;
+    enum bk_err e;
+
+    (void)ctx;
+    if (bk_parse_i64(job->payload ? job->payload : "", 1, INT64_MAX, &id))
+        return BK_OK;
+    bk_arena_init(&arena);
+    e = bk_store_message_get(tx, id, &arena, &m, err);
+    if (e == BK_OK && m.status == BK_MESSAGE_QUEUED) {
+        m.status = BK_MESSAGE_FAILED;
+        m.attempts = job->attempts;
+        m.last_error = error;
+        e = bk_store_message_update(tx, &m, err);
+    }
+    bk_arena_release(&arena);
+    return e == BK_E_NOT_FOUND ? BK_OK : e;
+}
+
+void bk_mail_send_kind(const struct bk_mail_config *cfg,
+                       struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = BK_MAIL_SEND_KIND;
+    out->run = send_run;
+    out->on_dead = send_dead;
+    out->ctx = (void *)cfg;
+}
+
+enum bk_err bk_mail_booking_ics(struct bk_tx *tx, int64_t booking_id,
+                                const char *base_url,
+                                const unsigned char secret[32], int64_t now_utc,
+                                struct bk_arena *arena, char **out,
+                                struct bk_errbuf *err)
+{
+    struct ctx c;
+    struct bk_ics_event ev;
+    int seq = 0;
+    enum bk_err e;
+
+    *out = NULL;
+    e = read_ctx(tx, booking_id, arena, &c, err);
+    if (!e)
+        e = sequence_at(tx, booking_id, 0, arena, &seq, err);
+    if (e)
+        return e;
+    fill_event(&c, manage_link(base_url, secret, &c, arena),
+               seq > 0 ? seq - 1 : 0, "PUBLISH",
+               c.b.status == BK_BOOKING_CANCELLED, false, now_utc, arena, &ev);
+    *out = bk_ics_build(&ev, arena);
+    return BK_OK;
+}

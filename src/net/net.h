@@ -1,0 +1,70 @@
+/* net/net.h — the outbound HTTP client (libcurl), for connectors: one POST
+ * with bounded time and size, TLS verified, no redirects, no proxies, and
+ * a guard against server-side request forgery: the URL's host is resolved
+ * here, every address must be public (unless private ones are allowed),
+ * and the request goes to the address checked (CURLOPT_RESOLVE), so a DNS
+ * answer that changes between the check and the connection cannot send it
+ * elsewhere. The only place besides connectors/ that sees libcurl. */
+#ifndef BK_NET_NET_H
+#define BK_NET_NET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "base/arena.h"
+#include "base/err.h"
+
+/* Initializes libcurl once for the process: call from the main thread
+ * before any other thread runs. BK_E_INTERNAL when libcurl cannot. */
+BK_MUST_CHECK enum bk_err bk_net_global_init(struct bk_errbuf *err);
+
+/* The longest URL accepted. */
+#define BK_NET_URL_MAX 2048
+
+/* Checks url without network access: an absolute https URL (http too when
+ * allow_private), with a host, no user name or password, no fragment, at
+ * most BK_NET_URL_MAX bytes, no spaces or control characters; a host that
+ * is an IP address (or "localhost") must be public unless allow_private.
+ * BK_E_INVALID with a one-line reason otherwise. */
+BK_MUST_CHECK enum bk_err bk_net_url_check(const char *url, bool allow_private,
+                                           struct bk_errbuf *err);
+
+/* Whether addr (AF_INET or AF_INET6) may be reached from the internet:
+ * false for unspecified, loopback, private (RFC 1918), shared (RFC 6598),
+ * link-local, unique local (fc00::/7), multicast, documentation,
+ * benchmarking and reserved ranges, and IPv4-mapped forms of them. */
+bool bk_net_addr_is_public(const struct sockaddr *addr);
+
+struct bk_net_post {
+    const char *url;
+    const char *body; /* sent as application/json */
+    size_t body_len;
+    const char *const *headers; /* "Name: value", borrowed */
+    size_t n_headers;
+    int connect_timeout_ms; /* > 0 */
+    int timeout_ms;         /* the whole request, > 0 */
+    size_t max_response;    /* bytes of the answer's body kept and read */
+    bool allow_private;     /* http and non-public addresses allowed */
+};
+
+struct bk_net_result {
+    int status;          /* HTTP status; 0 when none arrived */
+    int64_t duration_ms; /* from the start to the end of the request */
+    const char *body;    /* the answer's first bytes (in arena), NUL-ended */
+    size_t body_len;
+};
+
+/* POSTs p->body to p->url. BK_OK when an HTTP answer arrived (whatever its
+ * status); BK_E_INVALID when the URL or its addresses are refused (a
+ * permanent error); BK_E_IO for failures to resolve, connect, verify TLS or
+ * finish in time (err says which). out->duration_ms is set in every case.
+ * Thread-safe; blocks the calling thread for at most about
+ * p->timeout_ms plus the name lookup. */
+BK_MUST_CHECK enum bk_err bk_net_post(const struct bk_net_post *p,
+                                      struct bk_arena *arena,
+                                      struct bk_net_result *out,
+                                      struct bk_errbuf *err);
+
+#endif

@@ -1,0 +1,369 @@
+"""Email over SMTP (issue 7 §1, docs/mail.md): a booking created,
+rescheduled and cancelled sends the attendee an invite (iMIP: METHOD,
+one UID, SEQUENCE 0 → 1 → 2) and the host a notice, through a real SMTP
+server (aiosmtpd, STARTTLS and AUTH required); messages are recorded in
+the messages table, `skipped` without BOOKINGD_SMTP_URL; an SMTP server
+that is down delays them and every one arrives once; a 550 recipient is a
+dead job with the server's reply; names cannot add a header."""
+import datetime as dt
+import email.header
+import email.utils
+import time
+
+import icalendar
+import pytest
+
+from conftest import standard_catalog, today_in, ledger_query, parse_instant
+from smtp_server import SmtpServer
+
+DAY = dt.timedelta(days=1)
+ZOE = "Zo\u00eb \u00c5ngstr\u00f6m"
+FAST = {"BOOKINGD_JOB_RETRY_BASE_MS": "100",
+        "BOOKINGD_JOB_RETRY_MAX_MS": "400",
+        "BOOKINGD_JOB_IDLE_POLL_MS": "50"}
+
+
+@pytest.fixture
+def smtp_tls(tmp_path):
+    s = SmtpServer(tmp_path, tls=True).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def smtp_plain(tmp_path):
+    s = SmtpServer(tmp_path, tls=False)
+    yield s
+    s.stop()
+
+
+def slots(d, offset_days=2):
+    day = today_in("Europe/Berlin") + offset_days * DAY
+    j = d.slots("intro", day, day)
+    return [s["start"] for s in j["slots"][str(day)]]
+
+
+def messages(d, uid=None):
+    """(kind, recipient, status, message_id, sequence, attempts,
+    last_error) of every message, oldest first."""
+    sql = ("SELECT m.kind, m.recipient, m.status, m.message_id, m.sequence,"
+           " m.attempts, m.last_error FROM messages m"
+           " JOIN bookings b ON b.id = m.booking_id")
+    params = ()
+    if uid:
+        sql += " WHERE b.uid = ?"
+        params = (uid,)
+    return ledger_query(d, sql + " ORDER BY m.id", params)
+
+
+def wait_until(cond, what, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def calendar_of(msg, ctype="text/calendar"):
+    for part in msg.walk():
+        if part.get_content_type() == ctype:
+            return icalendar.Calendar.from_ical(part.get_content())
+    return None
+
+
+def vevent(cal):
+    return [c for c in cal.walk("VEVENT")][0]
+
+
+def header_text(msg, name):
+    return str(email.header.make_header(
+        email.header.decode_header(msg.get(name, ""))))
+
+
+def test_without_smtp_messages_are_skipped(make_daemon):
+    d = make_daemon()
+    d.apply(standard_catalog())
+    b = d.book("intro", slots(d)[0]).json
+    got = wait_until(lambda: len(messages(d, b["uid"])) == 2 and
+                     messages(d, b["uid"]), "two messages")
+    assert [(k, r, s) for k, r, s, *_ in got] == [
+        ("attendee_confirmed", "ada@example.com", 2),
+        ("host_new", "coach@example.com", 2)]
+    assert d.stderr().count("BOOKINGD_SMTP_URL is not set") == 1
+    jobs = ledger_query(d, "SELECT kind FROM jobs WHERE kind LIKE 'mail.%'")
+    assert sorted(j for (j,) in jobs) == ["mail.event"]
+
+
+def test_book_reschedule_cancel(make_daemon, smtp_tls):
+    d = make_daemon(env={**smtp_tls.env(), **FAST})
+    d.apply(standard_catalog())
+    s = slots(d)
+    b = d.book("intro", s[2], email="zoe@example.com", name=ZOE,
+               timezone="America/New_York").json
+    uid = b["uid"]
+    smtp_tls.wait_for(2)
+    r = d.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s[6]},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    smtp_tls.wait_for(4)
+    r = d.post(f"/api/v1/bookings/{uid}/cancel", {"reason": "ill"},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    got = smtp_tls.wait_for(6)
+    assert len(got) == 6
+    assert all(m["tls"] and m["auth"] for m in got)
+
+    to_zoe = [m for m in got if m["to"] == ["zoe@example.com"]]
+    to_host = [m for m in got if m["to"] == ["coach@example.com"]]
+    assert len(to_zoe) == 3 and len(to_host) == 3
+    to_zoe.sort(key=lambda m: vevent(calendar_of(m["msg"]))["SEQUENCE"])
+    starts = [s[2], s[2], s[6]]
+    for i, (m, method) in enumerate(zip(to_zoe,
+                                        ["REQUEST", "REQUEST", "CANCEL"])):
+        msg = m["msg"]
+        assert m["from"] == "bookings@example.com"
+        name, addr = email.utils.parseaddr(header_text(msg, "To"))
+        assert (name, addr) == (ZOE, "zoe@example.com")
+        assert header_text(msg, "From") == \
+            "Studio Ada <bookings@example.com>"
+        assert b"=?UTF-8?" in m["raw"]  # RFC 2047 words on the wire
+        assert msg.get_content_type() == "multipart/mixed"
+        alt = [p for p in msg.walk()
+               if p.get_content_type() == "multipart/alternative"][0]
+        kinds = [p.get_content_type() for p in alt.iter_parts()]
+        assert kinds == ["text/plain", "text/html", "text/calendar"]
+        assert alt.get_payload()[0]["Content-Transfer-Encoding"] == \
+            "quoted-printable"
+        cal = calendar_of(msg)
+        assert str(cal["METHOD"]) == method
+        assert alt.get_payload()[2].get_param("method") == method
+        ev = vevent(cal)
+        assert str(ev["UID"]) == uid
+        assert ev["SEQUENCE"] == i
+        assert "Reschedule or cancel" in str(ev["DESCRIPTION"])
+        assert str(ev["ORGANIZER"]) == "mailto:coach@example.com"
+        assert str(ev["ATTENDEE"]) == "mailto:zoe@example.com"
+        assert ev["ATTENDEE"].params["RSVP"] == "TRUE"
+        assert ev["ATTENDEE"].params["CN"] == ZOE
+        assert str(ev["STATUS"]) == ("CANCELLED" if method == "CANCEL"
+                                     else "CONFIRMED")
+        # the same invite as an attachment
+        att = calendar_of(msg, "application/ics")
+        assert att is not None and str(vevent(att)["UID"]) == uid
+        text = msg.get_body(("plain",)).get_content()
+        assert "(America/New_York)" in text
+        assert ZOE in text
+        if i == 2:
+            continue
+        # DTSTART of the booking at the time the message went out; the
+        # first one may already show the rescheduled time.
+        assert ev["DTSTART"].dt in (
+            parse_instant(starts[i]).astimezone(dt.timezone.utc),
+            parse_instant(s[6]).astimezone(dt.timezone.utc))
+        # the manage link works
+        link = [w for w in text.split() if "/manage/" in w][0]
+        token = link.split("token=")[1]
+        r = d.get(f"/api/v1/bookings/{uid}", query={"token": token})
+        assert r.status == 200, r
+    for m in to_host:
+        assert header_text(m["msg"], "To").endswith("<coach@example.com>")
+        text = m["msg"].get_body(("plain",)).get_content()
+        assert "(Europe/Berlin)" in text and "zoe@example.com" in text
+    subjects = sorted(header_text(m["msg"], "Subject") for m in to_host)
+    assert subjects == ["Cancelled: Intro call with " + ZOE,
+                        "New booking: Intro call with " + ZOE,
+                        "Rescheduled: Intro call with " + ZOE]
+    ids = [m["msg"]["Message-ID"] for m in got]
+    assert len(set(ids)) == 6
+    rows = wait_until(lambda: all(r[2] == 1 for r in messages(d, uid)) and
+                      messages(d, uid), "all messages marked sent")
+    assert sorted(r[3] for r in rows) == sorted(ids)
+    assert sorted(r[4] for r in rows) == [0, 0, 1, 1, 2, 2]
+
+
+def test_smtp_down_then_up(make_daemon, smtp_plain):
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    uids = [d.book("intro", s, email=f"c{i}@example.com").json["uid"]
+            for i, s in enumerate(slots(d)[:3])]
+    # every message failed at least once while the server was down
+    wait_until(lambda: len(messages(d)) == 6 and
+               all(r[5] >= 1 and r[6] for r in messages(d)),
+               "failed attempts")
+    assert "SMTP" in messages(d)[0][6]
+    smtp_plain.start()
+    wait_until(lambda: all(r[2] == 1 for r in messages(d)) and
+               len(messages(d)) == 6, "all sent")
+    got = smtp_plain.messages()
+    ids = [m["msg"]["Message-ID"] for m in got]
+    assert len(ids) == 6 and len(set(ids)) == 6
+    assert sorted(ids) == sorted(r[3] for r in messages(d))
+    for uid in uids:
+        assert any(uid in i for i in ids)
+
+
+def test_550_recipient_is_dead(make_daemon, smtp_plain):
+    smtp_plain.reject.add("nobody@example.com")
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    b = d.book("intro", slots(d)[0], email="nobody@example.com").json
+    rows = wait_until(
+        lambda: [r for r in messages(d, b["uid"]) if r[2] in (1, 3)]
+        if len([r for r in messages(d, b["uid"]) if r[2] in (1, 3)]) == 2
+        else None, "both messages settled")
+    by_kind = {r[0]: r for r in rows}
+    assert by_kind["host_new"][2] == 1
+    failed = by_kind["attendee_confirmed"]
+    assert failed[2] == 3 and failed[5] == 1
+    assert "550" in failed[6] and "Recipient address rejected" in failed[6]
+    dead = ledger_query(d, "SELECT status, attempts, last_error FROM jobs"
+                           " WHERE kind = 'mail.send' AND status = 3")
+    assert len(dead) == 1 and dead[0][1] == 1
+    assert "550" in dead[0][2]
+    assert [m["to"] for m in smtp_plain.messages()] == \
+        [["coach@example.com"]]
+
+
+@pytest.mark.parametrize("name", [
+    "Eve\r\nBcc: evil@example.net",
+    'Eve" <evil@example.net>, "x',
+    "Eve\nSubject: forged",
+])
+def test_names_cannot_add_headers(make_daemon, smtp_plain, name):
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    r = d.book("intro", slots(d)[0], email="eve@example.com", name=name,
+               expect=None)
+    if "\r" in name or "\n" in name:
+        if r.status != 201:  # refused at the door is fine too
+            assert r.status in (400, 422), r
+            return
+    else:
+        assert r.status == 201, r
+    got = smtp_plain.wait_for(2)
+    for m in got:
+        msg = m["msg"]
+        assert msg.get_all("Bcc") is None
+        assert len(msg.get_all("Subject")) == 1
+        assert len(msg.get_all("To")) == 1
+        assert "evil@example.net" not in m["to"]
+        assert len(m["to"]) == 1
+        for line in m["raw"].split(b"\r\n\r\n")[0].split(b"\r\n"):
+            assert not line.startswith((b"Bcc", b"Subject: forged"))
+    to = header_text(
+        [m for m in got if m["to"] == ["eve@example.com"]][0]["msg"], "To")
+    assert email.utils.parseaddr(to)[1] == "eve@example.com"
+
+
+def test_messages_and_ics_routes(make_daemon, smtp_plain):
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    s = slots(d)
+    b = d.book("intro", s[0], email="zoe@example.com", name=ZOE).json
+    uid, token = b["uid"], b["manage_token"]
+    d.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s[3]},
+           query={"token": token})
+    smtp_plain.wait_for(4)
+    got = wait_until(
+        lambda: (lambda j: j if len(j["data"]) == 4 and
+                 all(m["status"] == "sent" for m in j["data"]) else None)(
+            d.get(f"/api/v1/bookings/{uid}/messages", admin=True).json),
+        "four sent messages")
+    # Oldest first: the two changes' jobs may run in either order.
+    m = [x for x in got["data"] if x["kind"] == "attendee_confirmed"][0]
+    assert got["booking"] == uid
+    assert m["kind"] == "attendee_confirmed" and m["to"] == "zoe@example.com"
+    assert m["subject"] == "Confirmed: Intro call with Coach coach"
+    assert m["message_id"] == f"<{uid}.attendee_confirmed.0@example.com>"
+    assert m["sequence"] == 0 and m["attempts"] == 1
+    assert m["last_error"] is None and m["sent_at"]
+    assert sorted(x["sequence"] for x in got["data"]) == [0, 0, 1, 1]
+    assert sorted(x["message_id"] for x in got["data"]) == sorted(
+        x["msg"]["Message-ID"] for x in smtp_plain.messages())
+    assert d.get(f"/api/v1/bookings/{uid}/messages").status == 401
+    assert d.get(f"/api/v1/bookings/{uid}/messages",
+                 query={"token": token}).status == 401
+    assert d.get("/api/v1/bookings/nosuchbooking/messages",
+                 admin=True).status == 404
+
+    r = d.get(f"/api/v1/bookings/{uid}/ics", query={"token": token})
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/calendar")
+    ev = vevent(icalendar.Calendar.from_ical(r.body))
+    assert str(ev["UID"]) == uid and ev["SEQUENCE"] == 1
+    assert ev["DTSTART"].dt == parse_instant(s[3]).astimezone(dt.timezone.utc)
+    assert str(ev["STATUS"]) == "CONFIRMED"
+    assert d.get(f"/api/v1/bookings/{uid}/ics", admin=True).status == 200
+    assert d.get(f"/api/v1/bookings/{uid}/ics",
+                 query={"token": "x" * 43}).status == 401
+    assert d.get(f"/api/v1/bookings/{uid}/ics").status == 401
+    d.post(f"/api/v1/bookings/{uid}/cancel", {}, query={"token": token})
+    ev = wait_until(lambda: (lambda e: e if e["SEQUENCE"] == 2 else None)(
+        vevent(icalendar.Calendar.from_ical(
+            d.get(f"/api/v1/bookings/{uid}/ics", admin=True).body))),
+        "sequence 2")
+    assert str(ev["STATUS"]) == "CANCELLED"
+
+
+def test_templates_override(make_daemon, smtp_plain, tmp_path):
+    tdir = tmp_path / "templates"
+    tdir.mkdir()
+    (tdir / "attendee_confirmed.txt").write_text(
+        "Dear {{name}}, see you {{when}}.{{#where}} At {{where}}.{{/where}}\n"
+        "{{manage_url}}\n")
+    (tdir / "attendee_confirmed.html").write_text(
+        "<p>Dear {{name}}</p>\n")
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST,
+                         "BOOKINGD_TEMPLATES": str(tdir)})
+    d.apply(standard_catalog())
+    d.book("intro", slots(d)[0], email="zoe@example.com",
+           name="<b>Zo\u00eb</b>")
+    got = smtp_plain.wait_for(2)
+    msg = [m for m in got if m["to"] == ["zoe@example.com"]][0]["msg"]
+    text = msg.get_body(("plain",)).get_content()
+    assert text.startswith("Dear <b>Zo\u00eb</b>, see you ")
+    assert "(Europe/London)." in text and "/manage/" in text
+    assert "Where" not in text
+    html = msg.get_body(("html",)).get_content()
+    assert html.strip() == "<p>Dear &lt;b&gt;Zo\u00eb&lt;/b&gt;</p>"
+    host = [m for m in got if m["to"] == ["coach@example.com"]][0]["msg"]
+    assert "You have a new booking." in \
+        host.get_body(("plain",)).get_content()
+
+
+@pytest.mark.parametrize("content", ["{{password}}", "{{#notes}}open",
+                                     "x" * (64 * 1024 + 1)])
+def test_bad_templates_stop_the_start(tmp_path, content):
+    from conftest import Daemon
+    tdir = tmp_path / "templates"
+    tdir.mkdir()
+    (tdir / "host_new.txt").write_text(content)
+    d = Daemon(tmp_path / "d")
+    p = d.cli("serve", env={"BOOKINGD_TEMPLATES": str(tdir)}, timeout=20)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "BOOKINGD_TEMPLATES" in lines[0], p.stderr
+    assert "host_new.txt" in lines[0]
+
+
+def test_queued_then_no_smtp_is_skipped(make_daemon, smtp_plain):
+    # The server never starts: the messages stay queued, retrying.
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    uid = d.book("intro", slots(d)[0]).json["uid"]
+    wait_until(lambda: len(messages(d, uid)) == 2 and
+               all(r[2] == 0 and r[5] >= 1 for r in messages(d, uid)),
+               "two failing messages")
+    d.stop_checked()
+    d.extra_env["BOOKINGD_SMTP_URL"] = None
+    d.start()
+    rows = wait_until(lambda: all(r[2] == 2 for r in messages(d, uid)) and
+                      messages(d, uid), "messages skipped")
+    assert len(rows) == 2
+    assert smtp_plain.messages() == []
