@@ -1,18 +1,22 @@
 /* api/api.c — dispatch: route tables, authentication and the helpers the
  * resource files share. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/internal.h"
 #include "api/json.h"
+#include "base/fault.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "crypto/crypto.h"
 #include "base/banned.h"
 
 struct table {
-    const struct bk_route *routes;
+    const struct bk_api_route *routes;
     const size_t *n;
 };
 
@@ -34,18 +38,19 @@ static const struct table tables[] = {
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
                  int status, json_t *v)
 {
+    static const char fallback[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":\"the answer "
+        "could not be encoded\",\"details\":{}}}";
+
     resp->status = status;
     resp->content_type = "application/json";
     resp->body = bk_json_dump(req->arena, v, &resp->body_len);
     json_decref(v);
-}
-
-void bk_api_list(struct bk_http_request *req, struct bk_http_response *resp,
-                 json_t *data, const char *next_cursor)
-{
-    bk_api_json(req, resp, 200,
-                json_pack("{s:o, s:o}", "data", data, "next_cursor",
-                          bk_json_str_or_null(next_cursor)));
+    if (!resp->body) {
+        resp->status = 500;
+        resp->body = fallback;
+        resp->body_len = sizeof(fallback) - 1;
+    }
 }
 
 enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
@@ -236,17 +241,184 @@ enum bk_err bk_api_query_tz(const struct bk_http_request *req, const char *name,
     return BK_OK;
 }
 
+/* The route tables as http/router.h matches them: the same method and
+ * pattern, flags holding the index into the API table. Built once. */
+#define N_TABLES         (sizeof(tables) / sizeof(tables[0]))
+#define MAX_TABLE_ROUTES 32
+static struct bk_route matchable[N_TABLES][MAX_TABLE_ROUTES];
+static pthread_once_t matchable_once = PTHREAD_ONCE_INIT;
+
+static void matchable_build(void)
+{
+    for (size_t t = 0; t < N_TABLES; t++) {
+        if (*tables[t].n > MAX_TABLE_ROUTES) {
+            bk_log_error("api: route table %zu has more than %d routes", t,
+                         MAX_TABLE_ROUTES);
+            abort();
+        }
+        for (size_t i = 0; i < *tables[t].n; i++) {
+            matchable[t][i].method = tables[t].routes[i].method;
+            matchable[t][i].pattern = tables[t].routes[i].pattern;
+            matchable[t][i].handler = NULL;
+            matchable[t][i].flags = (unsigned)i;
+        }
+    }
+}
+
+void bk_api_reply(struct bk_api_call *call, int status, json_t *body)
+{
+    json_decref(call->body);
+    call->status = status;
+    call->body = body;
+    call->raw = false;
+    call->replied = true;
+}
+
+void bk_api_reply_list(struct bk_api_call *call, json_t *data,
+                       const char *next_cursor)
+{
+    bk_api_reply(call, 200,
+                 data ? json_pack("{s:o, s:o}", "data", data, "next_cursor",
+                                  bk_json_str_or_null(next_cursor))
+                      : NULL);
+}
+
+void bk_api_reply_empty(struct bk_api_call *call, int status)
+{
+    bk_api_reply_raw(call, status, NULL, "", 0);
+}
+
+void bk_api_reply_raw(struct bk_api_call *call, int status,
+                      const char *content_type, const char *body, size_t len)
+{
+    json_decref(call->body);
+    call->body = NULL;
+    call->status = status;
+    call->raw = true;
+    call->replied = true;
+    call->resp->status = status;
+    call->resp->content_type = content_type;
+    call->resp->body = body;
+    call->resp->body_len = len;
+}
+
+void bk_api_error_extra(struct bk_api_call *call, json_t *details)
+{
+    json_decref(call->details);
+    call->details = details;
+}
+
+enum bk_err bk_api_call_body(struct bk_api_call *call, bool allow_empty,
+                             json_t **out)
+{
+    enum bk_err e;
+
+    *out = NULL;
+    if (!call->parsed) {
+        e = bk_api_body(call->req, allow_empty, &call->parsed, call->err);
+        if (e)
+            return e;
+    }
+    *out = call->parsed;
+    return BK_OK;
+}
+
+enum bk_err bk_api_call_read(struct bk_api_call *call)
+{
+    if (call->tx)
+        return bk_fail(call->err, BK_E_INTERNAL,
+                       "a transaction is already open");
+    return bk_store_begin(call->api->store, BK_TX_READ, &call->tx, call->err);
+}
+
+void bk_api_call_end(struct bk_api_call *call)
+{
+    bk_store_rollback(call->tx);
+    call->tx = NULL;
+}
+
+/* Serializes the handler's JSON answer into the response. A missing or
+ * unserializable body is BK_E_INTERNAL: the write it answers is then
+ * rolled back, and the client gets a 500 with a body. */
+static enum bk_err render(struct bk_api_call *call, bool fault)
+{
+    struct bk_http_response *resp = call->resp;
+    char *text = NULL;
+    size_t len = 0;
+
+    if (call->raw)
+        return BK_OK;
+    if (!call->replied)
+        return bk_fail(call->err, BK_E_INTERNAL,
+                       "the handler returned no answer");
+    if (call->body && !fault)
+        text = bk_json_dump(call->arena, call->body, &len);
+    if (!text)
+        return bk_fail(call->err, BK_E_INTERNAL,
+                       "the answer (status %d) could not be rendered",
+                       call->status);
+    resp->status = call->status;
+    resp->content_type = "application/json";
+    resp->body = text;
+    resp->body_len = len;
+    return BK_OK;
+}
+
+/* One run of the route: begin, handler, render, commit or roll back. */
+static enum bk_err run(const struct bk_api_route *route,
+                       struct bk_api_call *call)
+{
+    static const enum bk_tx_mode modes[] = {BK_TX_READ, BK_TX_READ,
+                                            BK_TX_WRITE};
+    enum bk_err e = BK_OK;
+
+    if (route->tx != BK_ROUTE_NONE)
+        e = bk_store_begin(call->api->store, modes[route->tx], &call->tx,
+                           call->err);
+    if (!e)
+        e = route->handler(call);
+    if (!e && !call->req->deferred)
+        e = render(call, route->tx == BK_ROUTE_WRITE && bk_fault("api.render"));
+    /* Only a write has anything to commit; reads end by rolling back. */
+    if (!e && call->tx && route->tx == BK_ROUTE_WRITE) {
+        e = bk_store_commit(call->tx, call->err);
+        call->tx = NULL;
+    }
+    bk_store_rollback(call->tx);
+    call->tx = NULL;
+    return e;
+}
+
+/* Forgets the answer of a run that is being run again. */
+static void reset(struct bk_api_call *call, size_t n_headers)
+{
+    json_decref(call->body);
+    json_decref(call->details);
+    call->body = call->details = NULL;
+    call->status = 0;
+    call->raw = call->replied = false;
+    call->resp->status = 0;
+    call->resp->body = NULL;
+    call->resp->body_len = 0;
+    call->resp->content_type = NULL;
+    call->resp->n_headers = n_headers;
+    bk_errbuf_clear(call->err);
+}
+
 void bk_api_handle(void *ctx, struct bk_http_request *req,
                    struct bk_http_response *resp)
 {
     struct bk_api *api = ctx;
-    const struct bk_route *route = NULL;
+    const struct bk_route *matched = NULL;
+    const struct bk_api_route *route = NULL;
     const char *allow = NULL, *method = req->method;
+    struct bk_api_call call;
     struct bk_errbuf err;
     enum bk_err e = BK_E_NOT_FOUND;
-    bool bad;
+    size_t n_headers;
 
     bk_errbuf_clear(&err);
+    pthread_once(&matchable_once, matchable_build);
     if (req->body_error == BK_E_MALFORMED) {
         /* Refused framing (http.h): whatever the path, the body was not
          * read, so the request cannot be routed. */
@@ -257,11 +429,12 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
     }
     if (strcmp(method, "HEAD") == 0)
         req->method = "GET"; /* the server sends no body for HEAD */
-    for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++) {
+    for (size_t i = 0; i < N_TABLES; i++) {
         const char *a = NULL;
         enum bk_err m =
-            bk_router_match(tables[i].routes, *tables[i].n, req, &route, &a);
+            bk_router_match(matchable[i], *tables[i].n, req, &matched, &a);
         if (m == BK_OK) {
+            route = &tables[i].routes[matched->flags];
             e = BK_OK;
             req->route = route->pattern; /* for the access log */
             break;
@@ -286,9 +459,30 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
         bk_api_error(req, resp, req->body_error, NULL);
         return;
     }
-    if ((route->flags & BK_ROUTE_ADMIN) && !bk_api_is_admin(api, req, &bad)) {
+    memset(&call, 0, sizeof(call));
+    call.api = api;
+    call.req = req;
+    call.resp = resp;
+    call.err = &err;
+    call.arena = req->arena;
+    call.admin = bk_api_is_admin(api, req, &call.bad_key);
+    if (route->auth == BK_ROUTE_ADMIN && !call.admin) {
         bk_api_error(req, resp, BK_E_UNAUTHORIZED, NULL);
         return;
     }
-    route->handler(api, req, resp);
+    n_headers = resp->n_headers;
+    for (int try = 1;; try++) {
+        e = run(route, &call);
+        if (e != BK_E_SERIALIZATION || route->tx != BK_ROUTE_WRITE ||
+            try >= BK_STORE_TX_TRIES)
+            break;
+        reset(&call, n_headers);
+        bk_store_retry_pause(try);
+    }
+    if (e)
+        bk_api_error_details(req, resp, e, &err, call.details);
+    else
+        json_decref(call.details);
+    json_decref(call.body);
+    json_decref(call.parsed);
 }

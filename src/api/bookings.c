@@ -12,33 +12,33 @@
 #include "ledger/ledger.h"
 #include "base/banned.h"
 
-/* Renders b with its links (read in tx, or in a transaction of its own when
- * tx is NULL) and, for the attendee's first response and for admins, its
- * manage token and URL. */
-static json_t *render(struct bk_api *api, struct bk_http_request *req,
-                      struct bk_tx *tx, const struct bk_booking *b,
+/* Renders b with its links and, for the attendee's first response and for
+ * admins, its manage token and URL. The links are read in the call's
+ * transaction; a NONE route (after a ledger operation that committed) opens
+ * a read transaction for them, and renders without links when that fails:
+ * the booking is made, and its answer must not say otherwise. */
+static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
                       const struct bk_tz *tz, bool with_token)
 {
-    struct bk_tx *own = NULL;
     struct bk_link *links = NULL;
     size_t n = 0;
     json_t *o;
 
-    if (!tx && bk_store_begin(api->store, BK_TX_READ, &own, NULL) == BK_OK)
-        tx = own;
-    if (!tx || bk_store_link_list(tx, BK_LINK_BOOKING, b->id, req->arena,
-                                  &links, &n, NULL) != BK_OK)
+    if (!c->tx &&
+        bk_store_begin(c->api->store, BK_TX_READ, &c->tx, NULL) != BK_OK)
+        c->tx = NULL;
+    if (!c->tx || bk_store_link_list(c->tx, BK_LINK_BOOKING, b->id, c->arena,
+                                     &links, &n, NULL) != BK_OK)
         n = 0;
-    bk_store_rollback(own);
     o = bk_render_booking(b, links, n, tz);
-    if (with_token) {
+    if (o && with_token) {
         char token[48];
-        bk_api_manage_token(api, b->uid, token);
+        bk_api_manage_token(c->api, b->uid, token);
         json_object_set_new(o, "manage_token", json_string(token));
         json_object_set_new(
             o, "manage_url",
-            json_string(bk_arena_printf(req->arena, "%s/manage/%s?token=%s",
-                                        api->base_url, b->uid, token)));
+            json_string(bk_arena_printf(c->arena, "%s/manage/%s?token=%s",
+                                        c->api->base_url, b->uid, token)));
     }
     return o;
 }
@@ -55,217 +55,160 @@ static enum bk_err whole_start(const json_t *body, struct bk_errbuf *err)
     return BK_OK;
 }
 
-static void create(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+static enum bk_err create(struct bk_api_call *c)
 {
     static const char *const keys[] = {"event_type", "start", "attendee",
                                        "notes", NULL};
     static const char *const akeys[] = {"name", "email", "timezone", NULL};
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
     struct bk_booking_request br;
     struct bk_booking b;
-    json_t *body = NULL, *att;
-    bool bad, admin = bk_api_is_admin(api, req, &bad);
+    json_t *body, *att;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     memset(&br, 0, sizeof(br));
-    if (bad) {
-        e = BK_E_UNAUTHORIZED;
-        goto out;
-    }
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_json_only(body, "", keys, req->arena, &err)) ||
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
         (e = bk_json_str(body, "", "event_type", true, BK_MAX_SLUG, false,
-                         req->arena, &br.event_type_slug, &err)) ||
-        (e = bk_decode_instant(body, "", "start", true, req->arena,
-                               &br.start_utc, NULL, &err)) ||
-        (e = bk_json_object(body, "", "attendee", true, req->arena, &att,
-                            &err)) ||
-        (e = bk_json_only(att, "attendee", akeys, req->arena, &err)) ||
+                         c->arena, &br.event_type_slug, c->err)) ||
+        (e = bk_decode_instant(body, "", "start", true, c->arena, &br.start_utc,
+                               NULL, c->err)) ||
+        (e = bk_json_object(body, "", "attendee", true, c->arena, &att,
+                            c->err)) ||
+        (e = bk_json_only(att, "attendee", akeys, c->arena, c->err)) ||
         (e = bk_json_str(att, "attendee", "name", true, BK_MAX_NAME, false,
-                         req->arena, &br.attendee_name, &err)) ||
+                         c->arena, &br.attendee_name, c->err)) ||
         (e = bk_json_str(att, "attendee", "email", true, BK_MAX_EMAIL, false,
-                         req->arena, &br.attendee_email, &err)) ||
-        (e = bk_decode_timezone(att, "attendee", "timezone", false, req->arena,
-                                &br.attendee_timezone, &err)) ||
-        (e = bk_json_str(body, "", "notes", false, BK_MAX_TEXT, true,
-                         req->arena, &br.notes, &err)))
-        goto out;
-    if ((e = whole_start(body, &err)))
-        goto out;
-    if (!*br.attendee_name) {
-        e = bk_fail_field(&err, BK_E_INVALID, "attendee.name",
-                          "must not be empty");
-        goto out;
-    }
-    if (!bk_email_valid(br.attendee_email)) {
-        e = bk_fail_field(&err, BK_E_INVALID, "attendee.email",
-                          "must be an email address");
-        goto out;
-    }
-    br.source = admin ? BK_SOURCE_API : BK_SOURCE_WEB;
-    br.actor = admin ? "admin" : "attendee";
-    e = bk_ledger_booking_create(api->store, &br, bk_now_utc(), req->arena, &b,
-                                 &err);
-    if (e)
-        goto out;
-    bk_api_json(req, resp, 201, render(api, req, NULL, &b, NULL, true));
-out:
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+                         c->arena, &br.attendee_email, c->err)) ||
+        (e = bk_decode_timezone(att, "attendee", "timezone", false, c->arena,
+                                &br.attendee_timezone, c->err)) ||
+        (e = bk_json_str(body, "", "notes", false, BK_MAX_TEXT, true, c->arena,
+                         &br.notes, c->err)) ||
+        (e = whole_start(body, c->err)))
+        return e;
+    if (!*br.attendee_name)
+        return bk_fail_field(c->err, BK_E_INVALID, "attendee.name",
+                             "must not be empty");
+    if (!bk_email_valid(br.attendee_email))
+        return bk_fail_field(c->err, BK_E_INVALID, "attendee.email",
+                             "must be an email address");
+    br.source = c->admin ? BK_SOURCE_API : BK_SOURCE_WEB;
+    br.actor = c->admin ? "admin" : "attendee";
+    if ((e = bk_ledger_booking_create(c->api->store, &br, bk_now_utc(),
+                                      c->arena, &b, c->err)))
+        return e;
+    bk_api_reply(c, 201, render(c, &b, NULL, true));
+    return BK_OK;
 }
 
 /* Admin key or the booking's manage token (?token=). A wrong admin key is
  * 401 even with a right token. */
-static enum bk_err authorize(struct bk_api *api, struct bk_http_request *req,
-                             const char *uid, bool *admin,
-                             struct bk_errbuf *err)
+static enum bk_err authorize(struct bk_api_call *c, const char *uid)
 {
-    bool bad;
-
-    *admin = bk_api_is_admin(api, req, &bad);
-    if (bad)
+    if (c->bad_key)
         return BK_E_UNAUTHORIZED;
-    if (*admin || bk_api_token_ok(api, uid, bk_http_query(req, "token")))
+    if (c->admin ||
+        bk_api_token_ok(c->api, uid, bk_http_query(c->req, "token")))
         return BK_OK;
-    return bk_fail(err, BK_E_UNAUTHORIZED,
+    return bk_fail(c->err, BK_E_UNAUTHORIZED,
                    "the admin key or this booking's manage token is "
                    "required");
 }
 
-static void get(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err get(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_booking b;
     const struct bk_tz *tz = NULL;
-    const char *uid = bk_http_param(req, "uid");
-    bool admin;
+    const char *uid = bk_http_param(c->req, "uid");
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = authorize(api, req, uid, &admin, &err)) ||
-        (e = bk_api_query_tz(req, "timezone", &tz, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_booking_by_uid(tx, uid, req->arena, &b, &err);
+    if ((e = authorize(c, uid)) ||
+        (e = bk_api_query_tz(c->req, "timezone", &tz, c->err)))
+        return e;
+    e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no booking '%s'", uid);
+        return bk_fail(c->err, e, "no booking '%s'", uid);
     if (e)
-        goto out;
-    bk_api_json(req, resp, 200, render(api, req, tx, &b, tz, admin));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        return e;
+    bk_api_reply(c, 200, render(c, &b, tz, c->admin));
+    return BK_OK;
 }
 
-static void cancel(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+static enum bk_err cancel(struct bk_api_call *c)
 {
     static const char *const keys[] = {"reason", NULL};
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
     struct bk_booking b;
-    const char *uid = bk_http_param(req, "uid"), *reason = NULL;
-    json_t *body = NULL;
-    bool admin;
+    const char *uid = bk_http_param(c->req, "uid"), *reason = NULL;
+    json_t *body;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = authorize(api, req, uid, &admin, &err)) ||
-        (e = bk_api_body(req, true, &body, &err)) ||
-        (e = bk_json_only(body, "", keys, req->arena, &err)) ||
-        (e = bk_json_str(body, "", "reason", false, BK_MAX_TEXT, true,
-                         req->arena, &reason, &err)))
-        goto out;
-    e = bk_ledger_booking_cancel(api->store, uid, reason,
-                                 admin ? "admin" : "attendee", bk_now_utc(),
-                                 req->arena, &b, &err);
+    if ((e = authorize(c, uid)) || (e = bk_api_call_body(c, true, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "reason", false, BK_MAX_TEXT, true, c->arena,
+                         &reason, c->err)))
+        return e;
+    e = bk_ledger_booking_cancel(c->api->store, uid, reason,
+                                 c->admin ? "admin" : "attendee", bk_now_utc(),
+                                 c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no booking '%s'", uid);
+        return bk_fail(c->err, e, "no booking '%s'", uid);
     if (e)
-        goto out;
-    bk_api_json(req, resp, 200, render(api, req, NULL, &b, NULL, false));
-out:
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        return e;
+    bk_api_reply(c, 200, render(c, &b, NULL, false));
+    return BK_OK;
 }
 
-static void reschedule(void *ctx, struct bk_http_request *req,
-                       struct bk_http_response *resp)
+static enum bk_err reschedule(struct bk_api_call *c)
 {
     static const char *const keys[] = {"start", NULL};
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
     struct bk_booking b;
-    const char *uid = bk_http_param(req, "uid");
+    const char *uid = bk_http_param(c->req, "uid");
     int64_t start;
-    json_t *body = NULL;
-    bool admin;
+    json_t *body;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = authorize(api, req, uid, &admin, &err)) ||
-        (e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_json_only(body, "", keys, req->arena, &err)) ||
-        (e = bk_decode_instant(body, "", "start", true, req->arena, &start,
-                               NULL, &err)))
-        goto out;
-    if ((e = whole_start(body, &err)))
-        goto out;
-    e = bk_ledger_booking_reschedule(api->store, uid, start,
-                                     admin ? "admin" : "attendee", bk_now_utc(),
-                                     req->arena, &b, &err);
+    if ((e = authorize(c, uid)) || (e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_decode_instant(body, "", "start", true, c->arena, &start, NULL,
+                               c->err)) ||
+        (e = whole_start(body, c->err)))
+        return e;
+    e = bk_ledger_booking_reschedule(c->api->store, uid, start,
+                                     c->admin ? "admin" : "attendee",
+                                     bk_now_utc(), c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no booking '%s'", uid);
+        return bk_fail(c->err, e, "no booking '%s'", uid);
     if (e)
-        goto out;
-    bk_api_json(req, resp, 200, render(api, req, NULL, &b, NULL, false));
-out:
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        return e;
+    bk_api_reply(c, 200, render(c, &b, NULL, false));
+    return BK_OK;
 }
 
-static void history(void *ctx, struct bk_http_request *req,
-                    struct bk_http_response *resp)
+static enum bk_err history(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_booking b;
     struct bk_booking_change *rows = NULL;
     const struct bk_tz *tz = NULL;
-    const char *uid = bk_http_param(req, "uid");
+    const char *uid = bk_http_param(c->req, "uid");
     size_t n = 0;
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_query_tz(req, "timezone", &tz, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_booking_by_uid(tx, uid, req->arena, &b, &err);
+    if ((e = bk_api_query_tz(c->req, "timezone", &tz, c->err)))
+        return e;
+    e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no booking '%s'", uid);
-    if (e || (e = bk_store_history_list(tx, b.id, req->arena, &rows, &n, &err)))
-        goto out;
+        return bk_fail(c->err, e, "no booking '%s'", uid);
+    if (e ||
+        (e = bk_store_history_list(c->tx, b.id, c->arena, &rows, &n, c->err)))
+        return e;
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_change(&rows[i], tz));
-    bk_api_json(req, resp, 200,
-                json_pack("{s:s, s:o}", "booking", b.uid, "data", data));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply(c, 200,
+                 json_pack("{s:s, s:o}", "booking", b.uid, "data", data));
+    return BK_OK;
 }
 
 /* ?from= / ?to=: an RFC 3339 instant, or a date meaning that UTC day's
@@ -292,12 +235,8 @@ static enum bk_err query_instant(const struct bk_http_request *req,
                              name);
 }
 
-static void list(void *ctx, struct bk_http_request *req,
-                 struct bk_http_response *resp)
+static enum bk_err list(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_booking *rows = NULL;
     struct bk_booking_filter f;
     const struct bk_tz *tz = NULL;
@@ -308,85 +247,76 @@ static void list(void *ctx, struct bk_http_request *req,
     int limit;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     memset(&f, 0, sizeof(f));
     f.status = -1;
     f.source = -1;
-    if ((e = bk_api_limit(req, &limit, &err)) ||
-        (e = bk_api_cursor(req, 'b', &f.after_start_utc, &f.after_id,
-                           &has_cursor, &err)) ||
-        (e = bk_api_query_tz(req, "timezone", &tz, &err)) ||
-        (e = query_instant(req, "from", false, &f.from_utc, &err)) ||
-        (e = query_instant(req, "to", true, &f.to_utc, &err)))
-        goto out;
+    if ((e = bk_api_limit(c->req, &limit, c->err)) ||
+        (e = bk_api_cursor(c->req, 'b', &f.after_start_utc, &f.after_id,
+                           &has_cursor, c->err)) ||
+        (e = bk_api_query_tz(c->req, "timezone", &tz, c->err)) ||
+        (e = query_instant(c->req, "from", false, &f.from_utc, c->err)) ||
+        (e = query_instant(c->req, "to", true, &f.to_utc, c->err)))
+        return e;
     f.has_after = has_cursor;
     f.limit = limit + 1;
-    if ((s = bk_http_query(req, "status")) &&
-        (f.status = bk_booking_status_parse(s)) < 0) {
-        e = bk_api_query_fail(&err, "status",
-                              "status must be pending, confirmed, cancelled, "
-                              "completed or no_show");
-        goto out;
-    }
-    if ((s = bk_http_query(req, "source")) &&
-        (f.source = bk_source_parse(s)) < 0) {
-        e = bk_api_query_fail(&err, "source",
-                              "source must be web, api, calcom, calendly, "
-                              "notion or calendar");
-        goto out;
-    }
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    if ((s = bk_http_query(req, "client"))) {
-        struct bk_client c;
-        e = bk_store_client_by_public_id(tx, s, req->arena, &c, &err);
+    if ((s = bk_http_query(c->req, "status")) &&
+        (f.status = bk_booking_status_parse(s)) < 0)
+        return bk_api_query_fail(c->err, "status",
+                                 "status must be pending, confirmed, "
+                                 "cancelled, completed or no_show");
+    if ((s = bk_http_query(c->req, "source")) &&
+        (f.source = bk_source_parse(s)) < 0)
+        return bk_api_query_fail(c->err, "source",
+                                 "source must be web, api, calcom, calendly, "
+                                 "notion or calendar");
+    if ((s = bk_http_query(c->req, "client"))) {
+        struct bk_client cl;
+        e = bk_store_client_by_public_id(c->tx, s, c->arena, &cl, c->err);
         if (e == BK_E_NOT_FOUND)
-            e = bk_store_client_by_email(tx, s, req->arena, &c, &err);
+            e = bk_store_client_by_email(c->tx, s, c->arena, &cl, c->err);
         if (e == BK_E_NOT_FOUND) {
-            bk_api_list(req, resp, json_array(), NULL); /* nobody's */
-            e = BK_OK;
-            goto out;
+            bk_api_reply_list(c, json_array(), NULL); /* nobody's */
+            return BK_OK;
         }
         if (e)
-            goto out;
-        f.client_id = c.id;
+            return e;
+        f.client_id = cl.id;
     }
-    if ((s = bk_http_query(req, "event_type"))) {
+    if ((s = bk_http_query(c->req, "event_type"))) {
         struct bk_event_type et;
-        e = bk_store_event_type_by_slug(tx, s, req->arena, &et, &err);
+        e = bk_store_event_type_by_slug(c->tx, s, c->arena, &et, c->err);
         if (e == BK_E_NOT_FOUND) {
-            bk_api_list(req, resp, json_array(), NULL);
-            e = BK_OK;
-            goto out;
+            bk_api_reply_list(c, json_array(), NULL);
+            return BK_OK;
         }
         if (e)
-            goto out;
+            return e;
         f.event_type_id = et.id;
     }
-    if ((e = bk_store_booking_list(tx, &f, req->arena, &rows, &n, &err)))
-        goto out;
+    if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
+        return e;
     if (n > (size_t)limit) {
         n = (size_t)limit;
-        next = bk_api_cursor_encode(req->arena, 'b', rows[n - 1].start_utc,
+        next = bk_api_cursor_encode(c->arena, 'b', rows[n - 1].start_utc,
                                     rows[n - 1].id);
     }
     data = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, render(api, req, tx, &rows[i], tz, false));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        json_array_append_new(data, render(c, &rows[i], tz, false));
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
-const struct bk_route bk_api_booking_routes[] = {
-    {"POST", "/api/v1/bookings", create, BK_ROUTE_PUBLIC},
-    {"GET", "/api/v1/bookings", list, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/bookings/{uid}", get, BK_ROUTE_PUBLIC},
-    {"POST", "/api/v1/bookings/{uid}/cancel", cancel, BK_ROUTE_PUBLIC},
-    {"POST", "/api/v1/bookings/{uid}/reschedule", reschedule, BK_ROUTE_PUBLIC},
-    {"GET", "/api/v1/bookings/{uid}/history", history, BK_ROUTE_ADMIN},
+const struct bk_api_route bk_api_booking_routes[] = {
+    {"POST", "/api/v1/bookings", create, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/api/v1/bookings", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/bookings/{uid}", get, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
+    {"POST", "/api/v1/bookings/{uid}/cancel", cancel, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
+    {"POST", "/api/v1/bookings/{uid}/reschedule", reschedule, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
+    {"GET", "/api/v1/bookings/{uid}/history", history, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
 };
 const size_t bk_api_booking_n =
     sizeof(bk_api_booking_routes) / sizeof(bk_api_booking_routes[0]);

@@ -44,35 +44,29 @@ static const char *feed_slug(struct bk_http_request *req)
     return bk_slug_valid(slug, 64) ? slug : NULL;
 }
 
-static void feed(void *ctx, struct bk_http_request *req,
-                 struct bk_http_response *resp)
+static enum bk_err feed(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
     struct bk_booking_filter f;
     struct bk_buf out;
-    const char *slug = feed_slug(req), *token = bk_http_query(req, "token");
+    const char *slug = feed_slug(c->req);
+    const char *token = bk_http_query(c->req, "token");
     char want[48];
     size_t total = 0;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     bk_buf_init(&out, FEED_MAX_BYTES);
     /* A wrong token and an unknown host look the same. */
     if (slug)
-        feed_token(api, slug, want);
+        feed_token(c->api, slug, want);
     if (!slug || !token || strlen(token) != strlen(want) ||
         !bk_ct_equal(token, want, strlen(want))) {
-        e = bk_fail(&err, BK_E_NOT_FOUND, "no such calendar");
+        e = bk_fail(c->err, BK_E_NOT_FOUND, "no such calendar");
         goto out;
     }
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_host_by_slug(tx, slug, req->arena, &h, &err);
+    e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
     if (e == BK_E_NOT_FOUND)
-        e = bk_fail(&err, BK_E_NOT_FOUND, "no such calendar");
+        e = bk_fail(c->err, BK_E_NOT_FOUND, "no such calendar");
     if (e || (e = bk_ics_export_begin(&out, h.name)))
         goto out;
     memset(&f, 0, sizeof(f));
@@ -84,7 +78,7 @@ static void feed(void *ctx, struct bk_http_request *req,
     while (total < FEED_MAX) {
         struct bk_booking *rows = NULL;
         size_t n = 0;
-        if ((e = bk_store_booking_list(tx, &f, req->arena, &rows, &n, &err)))
+        if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
             goto out;
         for (size_t i = 0; i < n && total < FEED_MAX && !e; i++) {
             if (rows[i].status == BK_BOOKING_CANCELLED)
@@ -102,55 +96,42 @@ static void feed(void *ctx, struct bk_http_request *req,
         e = bk_ics_export_end(&out);
     if (e)
         goto out;
-    resp->status = 200;
-    resp->content_type = "text/calendar; charset=utf-8";
-    resp->body = bk_arena_memdup(req->arena, out.data, out.len);
-    resp->body_len = out.len;
-    bk_http_add_header(resp, "Cache-Control", "private, max-age=300");
+    bk_api_reply_raw(c, 200, "text/calendar; charset=utf-8",
+                     bk_arena_memdup(c->arena, out.data, out.len), out.len);
+    bk_http_add_header(c->resp, "Cache-Control", "private, max-age=300");
 out:
-    bk_store_rollback(tx);
     bk_buf_release(&out);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    return e;
 }
 
-static void feed_url(void *ctx, struct bk_http_request *req,
-                     struct bk_http_response *resp)
+static enum bk_err feed_url(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
-    const char *slug = bk_http_param(req, "slug");
+    const char *slug = bk_http_param(c->req, "slug");
     char token[48];
     json_t *v;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_host_by_slug(tx, slug, req->arena, &h, &err);
+    e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
     if (e == BK_E_NOT_FOUND)
-        e = bk_fail(&err, BK_E_NOT_FOUND, "no host with slug '%s'", slug);
+        e = bk_fail(c->err, BK_E_NOT_FOUND, "no host with slug '%s'", slug);
     if (e)
-        goto out;
-    feed_token(api, h.slug, token);
+        return e;
+    feed_token(c->api, h.slug, token);
     v = json_object();
     json_object_set_new(v, "host", json_string(h.slug));
     json_object_set_new(
         v, "url",
-        json_string(bk_arena_printf(req->arena, "%s/calendar/%s.ics?token=%s",
-                                    api->base_url, h.slug, token)));
-    bk_api_json(req, resp, 200, v);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        json_string(bk_arena_printf(c->arena, "%s/calendar/%s.ics?token=%s",
+                                    c->api->base_url, h.slug, token)));
+    bk_api_reply(c, 200, v);
+    return BK_OK;
 }
 
-const struct bk_route bk_api_calendar_routes[] = {
-    {"GET", "/calendar/{file}", feed, BK_ROUTE_PUBLIC},
-    {"GET", "/api/v1/hosts/{slug}/calendar-feed", feed_url, BK_ROUTE_ADMIN},
+const struct bk_api_route bk_api_calendar_routes[] = {
+    {"GET", "/calendar/{file}", feed, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
+    {"GET", "/api/v1/hosts/{slug}/calendar-feed", feed_url, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
 };
 const size_t bk_api_calendar_n =
     sizeof(bk_api_calendar_routes) / sizeof(bk_api_calendar_routes[0]);

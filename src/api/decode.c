@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "api/decode.h"
+#include "api/fields.h"
 #include "api/json.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -475,46 +476,5 @@ enum bk_err bk_decode_host(const json_t *obj, bool create,
                            struct bk_arena *arena, struct bk_host *h,
                            struct bk_errbuf *err)
 {
-    static const char *const keys[] = {"slug", "name", "email", "timezone",
-                                       NULL};
-    const char *s;
-    enum bk_err e;
-
-    if ((e = bk_json_only(obj, "", keys, arena, err)))
-        return e;
-    if ((e = bk_json_str(obj, "", "slug", create, BK_MAX_SLUG, false, arena, &s,
-                         err)))
-        return e;
-    if (s) {
-        if (!create && strcmp(s, h->slug) != 0)
-            return bk_fail_field(err, BK_E_INVALID, "slug",
-                                 "cannot be changed");
-        if (!bk_slug_valid(s, BK_MAX_SLUG))
-            return bk_fail_field(err, BK_E_INVALID, "slug",
-                                 "must be 1-64 characters a-z, 0-9 and '-'");
-        h->slug = s;
-    }
-    if ((e = bk_json_str(obj, "", "name", create, BK_MAX_NAME, false, arena, &s,
-                         err)))
-        return e;
-    if (s) {
-        if (!*s)
-            return bk_fail_field(err, BK_E_INVALID, "name",
-                                 "must not be empty");
-        h->name = s;
-    }
-    if ((e = bk_json_str(obj, "", "email", create, BK_MAX_EMAIL, false, arena,
-                         &s, err)))
-        return e;
-    if (s) {
-        if (!bk_email_valid(s))
-            return bk_fail_field(err, BK_E_INVALID, "email",
-                                 "must be an email address");
-        h->email = s;
-    }
-    if ((e = bk_decode_timezone(obj, "", "timezone", create, arena, &s, err)))
-        return e;
-    if (s)
-        h->timezone = s;
-    return BK_OK;
+    return bk_fields_decode(&bk_resource_host, obj, create, arena, h, err);
 }

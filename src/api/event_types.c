@@ -29,199 +29,130 @@ static enum bk_err resolve_host(struct bk_tx *tx, struct bk_arena *arena,
     return BK_OK;
 }
 
-static void create(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+static enum bk_err create(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_event_type et;
     const char *host_slug = NULL;
-    json_t *body = NULL;
-    json_t *dur;
+    json_t *body, *dur;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     memset(&et, 0, sizeof(et));
     et.active = true;
-    if ((e = bk_api_body(req, false, &body, &err)))
-        goto out;
+    if ((e = bk_api_call_body(c, false, &body)))
+        return e;
     dur = json_object_get(body, "duration_minutes");
     bk_slot_rules_defaults(
         &et.rules, json_is_integer(dur) ? (int)json_integer_value(dur) : 0);
-    if ((e = bk_decode_event_type(body, true, req->arena, &et, &host_slug,
-                                  &err)))
-        goto out;
+    if ((e = bk_decode_event_type(body, true, c->arena, &et, &host_slug,
+                                  c->err)))
+        return e;
     et.created_utc = et.updated_utc = bk_now_utc();
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = resolve_host(tx, req->arena, host_slug, &et, &err)) ||
-        (e = bk_ledger_event_type_create(tx, &et, "admin", et.created_utc,
-                                         req->arena, &et.id, &err)) ||
-        (e = bk_store_event_type_get(tx, et.id, req->arena, &et, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e)
-        bk_api_json(req, resp, 201, bk_render_event_type(&et, true));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = resolve_host(c->tx, c->arena, host_slug, &et, c->err)) ||
+        (e = bk_ledger_event_type_create(c->tx, &et, "admin", et.created_utc,
+                                         c->arena, &et.id, c->err)) ||
+        (e = bk_store_event_type_get(c->tx, et.id, c->arena, &et, c->err)))
+        return e;
+    bk_api_reply(c, 201, bk_render_event_type(&et, true));
+    return BK_OK;
 }
 
-static void list(void *ctx, struct bk_http_request *req,
-                 struct bk_http_response *resp)
+static enum bk_err list(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_event_type *rows = NULL;
     struct bk_page page = {0, 0};
-    const char *next = NULL, *active_q = bk_http_query(req, "active");
-    bool bad, admin = bk_api_is_admin(api, req, &bad);
+    const char *next = NULL, *active_q = bk_http_query(c->req, "active");
     int active = 1;
     size_t n = 0;
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if (bad) {
-        e = BK_E_UNAUTHORIZED;
-        goto out;
-    }
-    if (admin) {
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if (c->admin) {
         active = -1;
         if (active_q && strcmp(active_q, "true") == 0)
             active = 1;
         else if (active_q && strcmp(active_q, "false") == 0)
             active = 0;
-        else if (active_q) {
-            e = bk_api_query_fail(&err, "active",
-                                  "active must be true or false");
-            goto out;
-        }
+        else if (active_q)
+            return bk_api_query_fail(c->err, "active",
+                                     "active must be true or false");
     }
-    if ((e = bk_api_page(req, 'e', &page, &err)))
-        goto out;
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_event_type_list(tx, active, &page, req->arena, &rows, &n,
-                                      &err)))
-        goto out;
+    if ((e = bk_api_page(c->req, 'e', &page, c->err)) ||
+        (e = bk_store_event_type_list(c->tx, active, &page, c->arena, &rows, &n,
+                                      c->err)))
+        return e;
     if (bk_api_page_more(&page, &n))
-        next = bk_api_cursor_encode(req->arena, 'e', rows[n - 1].id, 0);
+        next = bk_api_cursor_encode(c->arena, 'e', rows[n - 1].id, 0);
     data = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, bk_render_event_type(&rows[i], admin));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        json_array_append_new(data, bk_render_event_type(&rows[i], c->admin));
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
 /* Loads {slug}; an inactive one exists for admins only. */
-static enum bk_err load(struct bk_tx *tx, struct bk_http_request *req,
-                        bool admin, struct bk_event_type *et,
-                        struct bk_errbuf *err)
+static enum bk_err load(struct bk_api_call *c, bool admin,
+                        struct bk_event_type *et)
 {
-    const char *slug = bk_http_param(req, "slug");
-    enum bk_err e = bk_store_event_type_by_slug(tx, slug, req->arena, et, err);
+    const char *slug = bk_http_param(c->req, "slug");
+    enum bk_err e =
+        bk_store_event_type_by_slug(c->tx, slug, c->arena, et, c->err);
 
     if (e == BK_OK && !et->active && !admin)
         e = BK_E_NOT_FOUND;
     if (e == BK_E_NOT_FOUND)
-        return bk_fail(err, e, "no event type '%s'", slug);
+        return bk_fail(c->err, e, "no event type '%s'", slug);
     return e;
 }
 
-static void get(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err get(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_event_type et;
-    bool bad, admin = bk_api_is_admin(api, req, &bad);
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if (bad) {
-        e = BK_E_UNAUTHORIZED;
-        goto out;
-    }
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = load(tx, req, admin, &et, &err)))
-        goto out;
-    bk_api_json(req, resp, 200, bk_render_event_type(&et, admin));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if ((e = load(c, c->admin, &et)))
+        return e;
+    bk_api_reply(c, 200, bk_render_event_type(&et, c->admin));
+    return BK_OK;
 }
 
-static void patch(void *ctx, struct bk_http_request *req,
-                  struct bk_http_response *resp)
+static enum bk_err patch(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_event_type et;
     const char *host_slug = NULL;
-    json_t *body = NULL;
+    json_t *body;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = load(tx, req, true, &et, &err)) ||
-        (e = bk_decode_event_type(body, false, req->arena, &et, &host_slug,
-                                  &err)))
-        goto out;
-    if (host_slug && (e = resolve_host(tx, req->arena, host_slug, &et, &err)))
-        goto out;
+    if ((e = bk_api_call_body(c, false, &body)) || (e = load(c, true, &et)) ||
+        (e = bk_decode_event_type(body, false, c->arena, &et, &host_slug,
+                                  c->err)))
+        return e;
+    if (host_slug &&
+        (e = resolve_host(c->tx, c->arena, host_slug, &et, c->err)))
+        return e;
     et.updated_utc = bk_now_utc();
-    if ((e = bk_ledger_event_type_update(tx, &et, "admin", et.updated_utc,
-                                         req->arena, &err)) ||
-        (e = bk_store_event_type_get(tx, et.id, req->arena, &et, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e)
-        bk_api_json(req, resp, 200, bk_render_event_type(&et, true));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_ledger_event_type_update(c->tx, &et, "admin", et.updated_utc,
+                                         c->arena, c->err)) ||
+        (e = bk_store_event_type_get(c->tx, et.id, c->arena, &et, c->err)))
+        return e;
+    bk_api_reply(c, 200, bk_render_event_type(&et, true));
+    return BK_OK;
 }
 
-static void del(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err del(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_event_type et;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = load(tx, req, true, &et, &err)) ||
-        (e = bk_ledger_event_type_delete(tx, &et, "admin", bk_now_utc(),
-                                         req->arena, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e) {
-        resp->status = 204;
-        resp->body = "";
-        resp->body_len = 0;
-    }
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = load(c, true, &et)) ||
+        (e = bk_ledger_event_type_delete(c->tx, &et, "admin", bk_now_utc(),
+                                         c->arena, c->err)))
+        return e;
+    bk_api_reply_empty(c, 204);
+    return BK_OK;
 }
 
 /* ?name= as a date; *present tells whether it was given. */
@@ -248,24 +179,23 @@ static enum bk_err query_date(const struct bk_http_request *req,
  * does not count as busy, and a deactivated event type still shows its
  * slots to that attendee. The token (or the admin key) must be the
  * booking's, and the booking of this event type. */
-static enum bk_err excluded(struct bk_api *api, struct bk_http_request *req,
-                            struct bk_tx *tx, bool admin, int64_t *id,
-                            struct bk_errbuf *err)
+static enum bk_err excluded(struct bk_api_call *c, int64_t *id)
 {
-    const char *uid = bk_http_query(req, "exclude");
+    const char *uid = bk_http_query(c->req, "exclude");
     struct bk_booking b;
     enum bk_err e;
 
     *id = 0;
     if (!uid)
         return BK_OK;
-    if (!admin && !bk_api_token_ok(api, uid, bk_http_query(req, "token")))
-        return bk_fail(err, BK_E_UNAUTHORIZED,
+    if (!c->admin &&
+        !bk_api_token_ok(c->api, uid, bk_http_query(c->req, "token")))
+        return bk_fail(c->err, BK_E_UNAUTHORIZED,
                        "exclude needs the booking's manage token in token");
-    e = bk_store_booking_by_uid(tx, uid, req->arena, &b, err);
+    e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND ||
-        (!e && strcmp(b.event_type_slug, bk_http_param(req, "slug")) != 0))
-        return bk_api_query_fail(err, "exclude",
+        (!e && strcmp(b.event_type_slug, bk_http_param(c->req, "slug")) != 0))
+        return bk_api_query_fail(c->err, "exclude",
                                  "exclude must name a booking of this event "
                                  "type");
     if (e)
@@ -275,13 +205,11 @@ static enum bk_err excluded(struct bk_api *api, struct bk_http_request *req,
 }
 
 /* GET /api/v1/event-types/{slug}/slots?from=&to=&timezone=[&exclude=&token=]
- */
-static void slots(void *ctx, struct bk_http_request *req,
-                  struct bk_http_response *resp)
+ * A NONE route: the event type, the booking to exclude and the default
+ * zone are read in a read transaction of the call's, which ends before
+ * bk_ledger_slots reads in its own. */
+static enum bk_err slots(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_event_type et;
     struct bk_schedule sched;
     struct bk_host host;
@@ -289,73 +217,63 @@ static void slots(void *ctx, struct bk_http_request *req,
     const struct bk_tz *tz = NULL;
     int64_t from_date = 0, to_date = 0, from_utc, to_utc, now = bk_now_utc();
     int64_t exclude_id = 0;
-    bool has_from, has_to, bad, admin = bk_api_is_admin(api, req, &bad);
+    bool has_from, has_to;
     size_t n = 0;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if (bad) {
-        e = BK_E_UNAUTHORIZED;
-        goto out;
-    }
-    if ((e = bk_api_query_tz(req, "timezone", &tz, &err)) ||
-        (e = query_date(req, "from", &from_date, &has_from, &err)) ||
-        (e = query_date(req, "to", &to_date, &has_to, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = excluded(api, req, tx, admin, &exclude_id, &err)) ||
-        (e = load(tx, req, admin || exclude_id, &et, &err)))
-        goto out;
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if ((e = bk_api_query_tz(c->req, "timezone", &tz, c->err)) ||
+        (e = query_date(c->req, "from", &from_date, &has_from, c->err)) ||
+        (e = query_date(c->req, "to", &to_date, &has_to, c->err)) ||
+        (e = bk_api_call_read(c)) || (e = excluded(c, &exclude_id)) ||
+        (e = load(c, c->admin || exclude_id, &et)))
+        return e;
     /* The default zone is the schedule's (or the host's without one). */
     if (!tz) {
-        e = bk_store_schedule_get(tx, et.host_id, req->arena, &sched, &err);
+        e = bk_store_schedule_get(c->tx, et.host_id, c->arena, &sched, c->err);
         if (e == BK_OK) {
             tz = bk_tz_get(sched.timezone);
         } else if (e == BK_E_NOT_FOUND) {
-            if ((e = bk_store_host_get(tx, et.host_id, req->arena, &host,
-                                       &err)))
-                goto out;
+            if ((e = bk_store_host_get(c->tx, et.host_id, c->arena, &host,
+                                       c->err)))
+                return e;
             tz = bk_tz_get(host.timezone);
         } else {
-            goto out;
+            return e;
         }
         if (!tz)
             tz = bk_tz_utc();
     }
-    bk_store_rollback(tx);
-    tx = NULL;
+    bk_api_call_end(c);
     if (!has_from)
         from_date = bk_tz_local_date(tz, now);
     if (!has_to)
         to_date = from_date + DEFAULT_SLOT_SPAN_DAYS;
-    if (to_date < from_date) {
-        e = bk_api_query_fail(&err, "to", "to must not be before from");
-        goto out;
-    }
-    if (to_date - from_date > MAX_SLOT_SPAN_DAYS) {
-        e = bk_api_query_fail(&err, "to",
-                              "from and to must be at most %d days apart",
-                              MAX_SLOT_SPAN_DAYS);
-        goto out;
-    }
+    if (to_date < from_date)
+        return bk_api_query_fail(c->err, "to", "to must not be before from");
+    if (to_date - from_date > MAX_SLOT_SPAN_DAYS)
+        return bk_api_query_fail(c->err, "to",
+                                 "from and to must be at most %d days apart",
+                                 MAX_SLOT_SPAN_DAYS);
     bk_dates_window(tz, from_date, to_date, &from_utc, &to_utc);
-    e = bk_ledger_slots(api->store, et.slug, true, exclude_id, from_utc, to_utc,
-                        now, req->arena, &et, &out, &n, &err);
-    if (e)
-        goto out;
-    bk_api_json(req, resp, 200, bk_render_slots(et.slug, tz, out, n));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_ledger_slots(c->api->store, et.slug, true, exclude_id, from_utc,
+                             to_utc, now, c->arena, &et, &out, &n, c->err)))
+        return e;
+    bk_api_reply(c, 200, bk_render_slots(et.slug, tz, out, n));
+    return BK_OK;
 }
 
-const struct bk_route bk_api_event_type_routes[] = {
-    {"POST", "/api/v1/event-types", create, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/event-types", list, BK_ROUTE_PUBLIC},
-    {"GET", "/api/v1/event-types/{slug}", get, BK_ROUTE_PUBLIC},
-    {"PATCH", "/api/v1/event-types/{slug}", patch, BK_ROUTE_ADMIN},
-    {"DELETE", "/api/v1/event-types/{slug}", del, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/event-types/{slug}/slots", slots, BK_ROUTE_PUBLIC},
+const struct bk_api_route bk_api_event_type_routes[] = {
+    {"POST", "/api/v1/event-types", create, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
+    {"GET", "/api/v1/event-types", list, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
+    {"GET", "/api/v1/event-types/{slug}", get, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
+    {"PATCH", "/api/v1/event-types/{slug}", patch, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+    {"DELETE", "/api/v1/event-types/{slug}", del, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+    {"GET", "/api/v1/event-types/{slug}/slots", slots, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
 };
 const size_t bk_api_event_type_n =
     sizeof(bk_api_event_type_routes) / sizeof(bk_api_event_type_routes[0]);

@@ -1,7 +1,10 @@
-/* api/hosts.c — /api/v1/hosts and /api/v1/hosts/{slug}/schedule. */
+/* api/hosts.c — /api/v1/hosts and /api/v1/hosts/{slug}/schedule. The
+ * fields are the host table's (fields.c); here: the ledger calls. */
+#include <stddef.h>
 #include <string.h>
 
 #include "api/decode.h"
+#include "api/fields.h"
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
@@ -9,43 +12,62 @@
 #include "ledger/ledger.h"
 #include "base/banned.h"
 
-static void create(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+/* The host's fields (API.md "Hosts and schedules"; docs/openapi.json Host,
+ * HostInput, HostPatch). */
+static const struct bk_field host_fields[] = {
+    {.name = "slug",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_CREATE | BK_FIELD_REQUIRED | BK_FIELD_FIXED,
+     .offset = offsetof(struct bk_host, slug),
+     .text = BK_TEXT_SLUG,
+     .max_len = BK_MAX_SLUG},
+    {.name = "name",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_REQUIRED | BK_FIELD_NONEMPTY,
+     .offset = offsetof(struct bk_host, name),
+     .max_len = BK_MAX_NAME},
+    {.name = "email",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_REQUIRED,
+     .offset = offsetof(struct bk_host, email),
+     .text = BK_TEXT_EMAIL,
+     .max_len = BK_MAX_EMAIL},
+    {.name = "timezone",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_REQUIRED,
+     .offset = offsetof(struct bk_host, timezone),
+     .text = BK_TEXT_TIMEZONE,
+     .max_len = 64},
+    {.name = "created_at",
+     .type = BK_FIELD_INSTANT,
+     .offset = offsetof(struct bk_host, created_utc)},
+    {.name = "updated_at",
+     .type = BK_FIELD_INSTANT,
+     .offset = offsetof(struct bk_host, updated_utc)},
+};
+const struct bk_resource bk_resource_host = {
+    "Host", host_fields, sizeof(host_fields) / sizeof(host_fields[0])};
+
+static enum bk_err create(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
-    json_t *body = NULL;
+    json_t *body;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     memset(&h, 0, sizeof(h));
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_decode_host(body, true, req->arena, &h, &err)))
-        goto out;
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_decode_host(body, true, c->arena, &h, c->err)))
+        return e;
     h.created_utc = h.updated_utc = bk_now_utc();
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = bk_ledger_host_create(tx, &h, "admin", h.created_utc, req->arena,
-                                   &h.id, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e)
-        bk_api_json(req, resp, 201, bk_render_host(&h));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_ledger_host_create(c->tx, &h, "admin", h.created_utc, c->arena,
+                                   &h.id, c->err)))
+        return e;
+    bk_api_reply(c, 201, bk_render_host(&h));
+    return BK_OK;
 }
 
-static void list(void *ctx, struct bk_http_request *req,
-                 struct bk_http_response *resp)
+static enum bk_err list(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host *rows = NULL;
     struct bk_page page = {0, 0};
     const char *next = NULL;
@@ -53,179 +75,114 @@ static void list(void *ctx, struct bk_http_request *req,
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_page(req, 'h', &page, &err)))
-        goto out;
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_host_list(tx, &page, req->arena, &rows, &n, &err)))
-        goto out;
+    if ((e = bk_api_page(c->req, 'h', &page, c->err)) ||
+        (e = bk_store_host_list(c->tx, &page, c->arena, &rows, &n, c->err)))
+        return e;
     if (bk_api_page_more(&page, &n))
-        next = bk_api_cursor_encode(req->arena, 'h', rows[n - 1].id, 0);
+        next = bk_api_cursor_encode(c->arena, 'h', rows[n - 1].id, 0);
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_host(&rows[i]));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
 /* Loads the host named by the {slug} capture. */
-static enum bk_err load(struct bk_tx *tx, struct bk_http_request *req,
-                        struct bk_host *h, struct bk_errbuf *err)
+static enum bk_err load(struct bk_api_call *c, struct bk_host *h)
 {
-    const char *slug = bk_http_param(req, "slug");
-    enum bk_err e = bk_store_host_by_slug(tx, slug, req->arena, h, err);
+    const char *slug = bk_http_param(c->req, "slug");
+    enum bk_err e = bk_store_host_by_slug(c->tx, slug, c->arena, h, c->err);
     if (e == BK_E_NOT_FOUND)
-        return bk_fail(err, e, "no host '%s'", slug);
+        return bk_fail(c->err, e, "no host '%s'", slug);
     return e;
 }
 
-static void get(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err get(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = load(tx, req, &h, &err)))
-        goto out;
-    bk_api_json(req, resp, 200, bk_render_host(&h));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = load(c, &h)))
+        return e;
+    bk_api_reply(c, 200, bk_render_host(&h));
+    return BK_OK;
 }
 
-static void patch(void *ctx, struct bk_http_request *req,
-                  struct bk_http_response *resp)
+static enum bk_err patch(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
-    json_t *body = NULL;
+    json_t *body;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = load(tx, req, &h, &err)) ||
-        (e = bk_decode_host(body, false, req->arena, &h, &err)))
-        goto out;
+    if ((e = bk_api_call_body(c, false, &body)) || (e = load(c, &h)) ||
+        (e = bk_decode_host(body, false, c->arena, &h, c->err)))
+        return e;
     h.updated_utc = bk_now_utc();
-    if ((e = bk_ledger_host_update(tx, &h, "admin", h.updated_utc, req->arena,
-                                   &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e)
-        bk_api_json(req, resp, 200, bk_render_host(&h));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_ledger_host_update(c->tx, &h, "admin", h.updated_utc, c->arena,
+                                   c->err)))
+        return e;
+    bk_api_reply(c, 200, bk_render_host(&h));
+    return BK_OK;
 }
 
-static void del(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err del(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = load(tx, req, &h, &err)) ||
-        (e = bk_ledger_host_delete(tx, h.id, h.slug, "admin", bk_now_utc(),
-                                   req->arena, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e) {
-        resp->status = 204;
-        resp->body = "";
-        resp->body_len = 0;
-    }
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = load(c, &h)) ||
+        (e = bk_ledger_host_delete(c->tx, h.id, h.slug, "admin", bk_now_utc(),
+                                   c->arena, c->err)))
+        return e;
+    bk_api_reply_empty(c, 204);
+    return BK_OK;
 }
 
-static void schedule_put(void *ctx, struct bk_http_request *req,
-                         struct bk_http_response *resp)
+static enum bk_err schedule_put(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
     struct bk_schedule s;
-    json_t *body = NULL;
+    json_t *body;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_decode_schedule(body, "", req->arena, &s, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = load(tx, req, &h, &err)) ||
-        (e = bk_ledger_schedule_put(tx, h.id, &s, "admin", bk_now_utc(),
-                                    req->arena, &err)) ||
-        (e = bk_store_schedule_get(tx, h.id, req->arena, &s, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (!e)
-        bk_api_json(req, resp, 200, bk_render_schedule(&s));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_decode_schedule(body, "", c->arena, &s, c->err)) ||
+        (e = load(c, &h)) ||
+        (e = bk_ledger_schedule_put(c->tx, h.id, &s, "admin", bk_now_utc(),
+                                    c->arena, c->err)) ||
+        (e = bk_store_schedule_get(c->tx, h.id, c->arena, &s, c->err)))
+        return e;
+    bk_api_reply(c, 200, bk_render_schedule(&s));
+    return BK_OK;
 }
 
-static void schedule_get(void *ctx, struct bk_http_request *req,
-                         struct bk_http_response *resp)
+static enum bk_err schedule_get(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_host h;
     struct bk_schedule s;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = load(tx, req, &h, &err)))
-        goto out;
-    e = bk_store_schedule_get(tx, h.id, req->arena, &s, &err);
+    if ((e = load(c, &h)))
+        return e;
+    e = bk_store_schedule_get(c->tx, h.id, c->arena, &s, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "host '%s' has no schedule yet", h.slug);
+        return bk_fail(c->err, e, "host '%s' has no schedule yet", h.slug);
     if (e)
-        goto out;
-    bk_api_json(req, resp, 200, bk_render_schedule(&s));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        return e;
+    bk_api_reply(c, 200, bk_render_schedule(&s));
+    return BK_OK;
 }
 
-const struct bk_route bk_api_host_routes[] = {
-    {"POST", "/api/v1/hosts", create, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/hosts", list, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/hosts/{slug}", get, BK_ROUTE_ADMIN},
-    {"PATCH", "/api/v1/hosts/{slug}", patch, BK_ROUTE_ADMIN},
-    {"DELETE", "/api/v1/hosts/{slug}", del, BK_ROUTE_ADMIN},
-    {"PUT", "/api/v1/hosts/{slug}/schedule", schedule_put, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/hosts/{slug}/schedule", schedule_get, BK_ROUTE_ADMIN},
+const struct bk_api_route bk_api_host_routes[] = {
+    {"POST", "/api/v1/hosts", create, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
+    {"GET", "/api/v1/hosts", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/hosts/{slug}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"PATCH", "/api/v1/hosts/{slug}", patch, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
+    {"DELETE", "/api/v1/hosts/{slug}", del, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
+    {"PUT", "/api/v1/hosts/{slug}/schedule", schedule_put, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+    {"GET", "/api/v1/hosts/{slug}/schedule", schedule_get, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
 };
 const size_t bk_api_host_n =
     sizeof(bk_api_host_routes) / sizeof(bk_api_host_routes[0]);

@@ -14,9 +14,87 @@
 #include "http/router.h"
 #include "store/store.h"
 
-/* Route flags. */
+/* Who may call a route. */
 #define BK_ROUTE_ADMIN  1u /* needs the admin key */
 #define BK_ROUTE_PUBLIC 2u /* anyone; the handler may still look at auth */
+
+/* How a route uses the store. The dispatcher begins the transaction before
+ * the handler runs and ends it after: commit when the handler returned
+ * BK_OK (and its answer rendered), roll back otherwise. A WRITE route is run
+ * again whole when its transaction loses a serialization race
+ * (BK_E_SERIALIZATION, at most BK_STORE_TX_TRIES runs), so a WRITE handler
+ * must have no effect outside its transaction. NONE: the handler calls
+ * operations that own their transactions (the booking ledger, the webhook
+ * intake) and may open one read transaction with bk_api_call_read. */
+enum bk_route_tx {
+    BK_ROUTE_NONE = 0,
+    BK_ROUTE_READ = 1,
+    BK_ROUTE_WRITE = 2,
+};
+
+/* What a handler gets: everything is borrowed for the call. */
+struct bk_api_call {
+    struct bk_api *api;
+    struct bk_http_request *req;
+    struct bk_http_response *resp;
+    struct bk_tx *tx;       /* the route's transaction; NULL for NONE */
+    struct bk_errbuf *err;  /* detail of the handler's error */
+    struct bk_arena *arena; /* the request's */
+    bool admin;             /* the request carries the admin key */
+    bool bad_key;           /* an Authorization header that is not it */
+    /* The answer, set through bk_api_reply and friends; the dispatcher's. */
+    int status;
+    json_t *body;
+    json_t *details;
+    json_t *parsed;
+    bool raw;
+    bool replied;
+};
+
+/* A handler: returns BK_OK after setting its answer, or the error the
+ * dispatcher answers with (detail in call->err). */
+typedef enum bk_err (*bk_api_handler_fn)(struct bk_api_call *call);
+
+struct bk_api_route {
+    const char *method;  /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+    const char *pattern; /* http/router.h */
+    bk_api_handler_fn handler;
+    unsigned auth;       /* BK_ROUTE_ADMIN or BK_ROUTE_PUBLIC */
+    enum bk_route_tx tx; /* BK_ROUTE_NONE, _READ or _WRITE */
+};
+
+/* The handler's answer: status with body serialized (takes ownership of
+ * body). A NULL body, or one that cannot be serialized, is answered 500
+ * internal (and logged) — never a success without its body. For WRITE and
+ * READ routes the body is serialized before the commit, so a write whose
+ * answer cannot be rendered is rolled back. */
+void bk_api_reply(struct bk_api_call *call, int status, json_t *body);
+
+/* {"data": data, "next_cursor": next or null} with 200 (takes data). */
+void bk_api_reply_list(struct bk_api_call *call, json_t *data,
+                       const char *next_cursor);
+
+/* An answer without a body (204). */
+void bk_api_reply_empty(struct bk_api_call *call, int status);
+
+/* An answer that is not JSON: body (len bytes) is borrowed until sent
+ * (static, or in the request's arena); content_type is static. */
+void bk_api_reply_raw(struct bk_api_call *call, int status,
+                      const char *content_type, const char *body, size_t len);
+
+/* More details for the error the handler is about to return (takes
+ * details, a JSON object). */
+void bk_api_error_extra(struct bk_api_call *call, json_t *details);
+
+/* The request body as a JSON object, parsed once per request and owned by
+ * the call (valid until the handler returns); see bk_api_body. */
+BK_MUST_CHECK enum bk_err bk_api_call_body(struct bk_api_call *call,
+                                           bool allow_empty, json_t **out);
+
+/* For NONE routes: begins a read transaction in call->tx, which the
+ * dispatcher ends after the handler (or bk_api_call_end, earlier). */
+BK_MUST_CHECK enum bk_err bk_api_call_read(struct bk_api_call *call);
+void bk_api_call_end(struct bk_api_call *call);
 
 /* Answers with the JSON error of API.md for e; the one place mapping a
  * bk_err to an HTTP status. err may be NULL (a generic message is used).
@@ -29,13 +107,10 @@ void bk_api_error_details(struct bk_http_request *req,
                           struct bk_http_response *resp, enum bk_err e,
                           const struct bk_errbuf *err, json_t *extra);
 
-/* Answers status with v serialized (takes v). */
+/* Answers status with v serialized (takes v); for error answers, whose
+ * body always serializes (errors.c). */
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
                  int status, json_t *v);
-
-/* {"data": data, "next_cursor": cursor or null} (takes data). */
-void bk_api_list(struct bk_http_request *req, struct bk_http_response *resp,
-                 json_t *data, const char *next_cursor);
 
 /* The request body as a JSON object: BK_E_UNSUPPORTED_MEDIA unless the
  * content type is application/json, BK_E_TOO_LARGE past the body limit,
@@ -92,29 +167,29 @@ enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
                               const char *fmt, ...) BK_PRINTF(3, 4);
 
 /* The route tables of each resource file. */
-extern const struct bk_route bk_api_ops_routes[];
+extern const struct bk_api_route bk_api_ops_routes[];
 extern const size_t bk_api_ops_n;
-extern const struct bk_route bk_api_host_routes[];
+extern const struct bk_api_route bk_api_host_routes[];
 extern const size_t bk_api_host_n;
-extern const struct bk_route bk_api_event_type_routes[];
+extern const struct bk_api_route bk_api_event_type_routes[];
 extern const size_t bk_api_event_type_n;
-extern const struct bk_route bk_api_booking_routes[];
+extern const struct bk_api_route bk_api_booking_routes[];
 extern const size_t bk_api_booking_n;
-extern const struct bk_route bk_api_message_routes[];
+extern const struct bk_api_route bk_api_message_routes[];
 extern const size_t bk_api_message_n;
-extern const struct bk_route bk_api_client_routes[];
+extern const struct bk_api_route bk_api_client_routes[];
 extern const size_t bk_api_client_n;
-extern const struct bk_route bk_api_delivery_routes[];
+extern const struct bk_api_route bk_api_delivery_routes[];
 extern const size_t bk_api_delivery_n;
-extern const struct bk_route bk_api_webhook_endpoint_routes[];
+extern const struct bk_api_route bk_api_webhook_endpoint_routes[];
 extern const size_t bk_api_webhook_endpoint_n;
-extern const struct bk_route bk_api_job_routes[];
+extern const struct bk_api_route bk_api_job_routes[];
 extern const size_t bk_api_job_n;
-extern const struct bk_route bk_api_webhook_routes[];
+extern const struct bk_api_route bk_api_webhook_routes[];
 extern const size_t bk_api_webhook_n;
-extern const struct bk_route bk_api_page_routes[];
+extern const struct bk_api_route bk_api_page_routes[];
 extern const size_t bk_api_page_n;
-extern const struct bk_route bk_api_calendar_routes[];
+extern const struct bk_api_route bk_api_calendar_routes[];
 extern const size_t bk_api_calendar_n;
 
 #endif

@@ -46,15 +46,11 @@ static enum bk_err job_id(struct bk_http_request *req, int64_t *id,
 }
 
 /* GET /api/v1/jobs?kind=&status=&limit=&cursor= — newest first. */
-static void list(void *ctx, struct bk_http_request *req,
-                 struct bk_http_response *resp)
+static enum bk_err list(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_job *rows = NULL;
-    const char *next = NULL, *kind = bk_http_query(req, "kind");
-    const char *status_q = bk_http_query(req, "status");
+    const char *next = NULL, *kind = bk_http_query(c->req, "kind");
+    const char *status_q = bk_http_query(c->req, "status");
     int64_t before = 0, unused;
     int status = -1, retried = -1, limit;
     bool has_cursor;
@@ -62,103 +58,83 @@ static void list(void *ctx, struct bk_http_request *req,
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if (status_q && !parse_state(status_q, &status, &retried)) {
-        e = bk_api_query_fail(&err, "status",
-                              "status must be queued, running, retrying, "
-                              "done or dead");
-        goto out;
-    }
-    if (kind && (!*kind || strlen(kind) > 64)) {
-        e = bk_api_query_fail(&err, "kind", "kind must be 1..64 characters");
-        goto out;
-    }
-    if ((e = bk_api_limit(req, &limit, &err)) ||
-        (e = bk_api_cursor(req, 'j', &before, &unused, &has_cursor, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_job_list(tx, kind, status, retried, before, limit + 1,
-                               req->arena, &rows, &n, &err)))
-        goto out;
+    if (status_q && !parse_state(status_q, &status, &retried))
+        return bk_api_query_fail(c->err, "status",
+                                 "status must be queued, running, retrying, "
+                                 "done or dead");
+    if (kind && (!*kind || strlen(kind) > 64))
+        return bk_api_query_fail(c->err, "kind",
+                                 "kind must be 1..64 characters");
+    if ((e = bk_api_limit(c->req, &limit, c->err)) ||
+        (e = bk_api_cursor(c->req, 'j', &before, &unused, &has_cursor,
+                           c->err)) ||
+        (e = bk_store_job_list(c->tx, kind, status, retried, before, limit + 1,
+                               c->arena, &rows, &n, c->err)))
+        return e;
     if (n > (size_t)limit) {
         n = (size_t)limit;
-        next = bk_api_cursor_encode(req->arena, 'j', rows[n - 1].id, 0);
+        next = bk_api_cursor_encode(c->arena, 'j', rows[n - 1].id, 0);
     }
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_job(&rows[i], false));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
-static void get(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err get(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_job j;
     int64_t id = 0;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = job_id(req, &id, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_job_get(tx, id, req->arena, &j, &err);
+    if ((e = job_id(c->req, &id, c->err)))
+        return e;
+    e = bk_store_job_get(c->tx, id, c->arena, &j, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no job %" PRId64, id);
+        bk_fail(c->err, e, "no job %" PRId64, id);
     if (e)
-        goto out;
-    bk_api_json(req, resp, 200, bk_render_job(&j, true));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        return e;
+    bk_api_reply(c, 200, bk_render_job(&j, true));
+    return BK_OK;
 }
 
 /* POST /api/v1/jobs/{id}/replay: the job is due now with its attempts
  * reset (a dead one comes back; a done one runs again — handlers are
- * idempotent). 409 while it runs. */
-static void replay(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+ * idempotent). 409 while it runs. A NONE route: it owns its transaction,
+ * and wakes the workers only after the commit. */
+static enum bk_err replay(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
     struct bk_tx *tx = NULL;
     struct bk_job j;
     int64_t id = 0;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = job_id(req, &id, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)))
+    if ((e = job_id(c->req, &id, c->err)) ||
+        (e = bk_store_begin(c->api->store, BK_TX_WRITE, &tx, c->err)))
         goto out;
-    e = bk_store_job_requeue(tx, id, bk_now_ms(), &err);
+    e = bk_store_job_requeue(tx, id, bk_now_ms(), c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no job %" PRId64, id);
+        bk_fail(c->err, e, "no job %" PRId64, id);
     if (e)
         goto out;
-    if ((e = bk_store_job_get(tx, id, req->arena, &j, &err)))
+    if ((e = bk_store_job_get(tx, id, c->arena, &j, c->err)))
         goto out;
-    e = bk_store_commit(tx, &err);
+    e = bk_store_commit(tx, c->err);
     tx = NULL;
     if (e)
         goto out;
-    bk_jobs_wake(api->jobs);
-    bk_api_json(req, resp, 202, bk_render_job(&j, false));
+    bk_jobs_wake(c->api->jobs);
+    bk_api_reply(c, 202, bk_render_job(&j, false));
 out:
     bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    return e;
 }
 
-const struct bk_route bk_api_job_routes[] = {
-    {"POST", "/api/v1/jobs/{id}/replay", replay, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/jobs", list, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/jobs/{id}", get, BK_ROUTE_ADMIN},
+const struct bk_api_route bk_api_job_routes[] = {
+    {"POST", "/api/v1/jobs/{id}/replay", replay, BK_ROUTE_ADMIN, BK_ROUTE_NONE},
+    {"GET", "/api/v1/jobs", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/jobs/{id}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
 };
 const size_t bk_api_job_n =
     sizeof(bk_api_job_routes) / sizeof(bk_api_job_routes[0]);

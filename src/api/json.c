@@ -203,11 +203,17 @@ enum bk_err bk_json_array(const json_t *obj, const char *path, const char *key,
 
 char *bk_json_dump(struct bk_arena *arena, const json_t *v, size_t *len)
 {
-    size_t n = json_dumpb(v, NULL, 0, JSON_COMPACT);
-    char *p = bk_arena_alloc(arena, n + 1);
+    size_t n = v ? json_dumpb(v, NULL, 0, JSON_COMPACT) : 0;
+    char *p;
 
-    if (n)
-        json_dumpb(v, p, n, JSON_COMPACT);
+    if (len)
+        *len = 0;
+    /* No JSON text is empty: 0 is jansson's failure. */
+    if (n == 0)
+        return NULL;
+    p = bk_arena_alloc(arena, n + 1);
+    if (json_dumpb(v, p, n, JSON_COMPACT) != n)
+        return NULL;
     p[n] = '\0';
     if (len)
         *len = n;

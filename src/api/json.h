@@ -73,8 +73,9 @@ BK_MUST_CHECK enum bk_err bk_json_array(const json_t *obj, const char *path,
                                         struct bk_arena *arena, json_t **out,
                                         struct bk_errbuf *err);
 
-/* Serializes v compactly into the arena; returns the text and its length.
- * Does not take v. */
+/* Serializes v compactly into the arena; returns the text and its length,
+ * or NULL (and 0) when v is NULL or cannot be serialized. Does not take
+ * v. */
 char *bk_json_dump(struct bk_arena *arena, const json_t *v, size_t *len);
 
 /* json_string() of an arena-free copy, or json_null() for NULL. */

@@ -23,89 +23,65 @@ static json_t *render_message(const struct bk_message *m,
         "created_at", bk_render_instant(m->created_utc, tz));
 }
 
-static void messages(void *ctx, struct bk_http_request *req,
-                     struct bk_http_response *resp)
+static enum bk_err messages(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_booking b;
     struct bk_message *rows = NULL;
     const struct bk_tz *tz = NULL;
-    const char *uid = bk_http_param(req, "uid");
+    const char *uid = bk_http_param(c->req, "uid");
     size_t n = 0;
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_query_tz(req, "timezone", &tz, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_booking_by_uid(tx, uid, req->arena, &b, &err);
+    if ((e = bk_api_query_tz(c->req, "timezone", &tz, c->err)))
+        return e;
+    e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no booking '%s'", uid);
-    if (e || (e = bk_store_message_list(tx, b.id, req->arena, &rows, &n, &err)))
-        goto out;
+        bk_fail(c->err, e, "no booking '%s'", uid);
+    if (e ||
+        (e = bk_store_message_list(c->tx, b.id, c->arena, &rows, &n, c->err)))
+        return e;
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, render_message(&rows[i], tz));
-    bk_api_json(req, resp, 200,
-                json_pack("{s:s, s:o}", "booking", b.uid, "data", data));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply(c, 200,
+                 json_pack("{s:s, s:o}", "booking", b.uid, "data", data));
+    return BK_OK;
 }
 
-static void ics(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err ics(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_booking b;
-    const char *uid = bk_http_param(req, "uid");
+    const char *uid = bk_http_param(c->req, "uid");
     char *text = NULL;
-    bool bad, admin;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    admin = bk_api_is_admin(api, req, &bad);
-    if (bad) {
-        e = BK_E_UNAUTHORIZED;
-        goto out;
-    }
-    if (!admin && !bk_api_token_ok(api, uid, bk_http_query(req, "token"))) {
-        e = bk_fail(&err, BK_E_UNAUTHORIZED,
-                    "the admin key or this booking's manage token is "
-                    "required");
-        goto out;
-    }
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)))
-        goto out;
-    e = bk_store_booking_by_uid(tx, uid, req->arena, &b, &err);
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if (!c->admin &&
+        !bk_api_token_ok(c->api, uid, bk_http_query(c->req, "token")))
+        return bk_fail(c->err, BK_E_UNAUTHORIZED,
+                       "the admin key or this booking's manage token is "
+                       "required");
+    e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no booking '%s'", uid);
-    if (e ||
-        (e = bk_mail_booking_ics(tx, b.id, api->base_url, api->manage_secret,
-                                 bk_now_utc(), req->arena, &text, &err)))
-        goto out;
-    resp->status = 200;
-    resp->content_type = "text/calendar; charset=utf-8";
-    resp->body = text;
-    resp->body_len = strlen(text);
+        bk_fail(c->err, e, "no booking '%s'", uid);
+    if (e || (e = bk_mail_booking_ics(c->tx, b.id, c->api->base_url,
+                                      c->api->manage_secret, bk_now_utc(),
+                                      c->arena, &text, c->err)))
+        return e;
+    bk_api_reply_raw(c, 200, "text/calendar; charset=utf-8", text,
+                     strlen(text));
     bk_http_add_header(
-        resp, "Content-Disposition",
-        bk_arena_printf(req->arena, "attachment; filename=\"%s.ics\"", b.uid));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+        c->resp, "Content-Disposition",
+        bk_arena_printf(c->arena, "attachment; filename=\"%s.ics\"", b.uid));
+    return BK_OK;
 }
 
-const struct bk_route bk_api_message_routes[] = {
-    {"GET", "/api/v1/bookings/{uid}/messages", messages, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/bookings/{uid}/ics", ics, BK_ROUTE_PUBLIC},
+const struct bk_api_route bk_api_message_routes[] = {
+    {"GET", "/api/v1/bookings/{uid}/messages", messages, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
+    {"GET", "/api/v1/bookings/{uid}/ics", ics, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
 };
 const size_t bk_api_message_n =
     sizeof(bk_api_message_routes) / sizeof(bk_api_message_routes[0]);

@@ -10,58 +10,47 @@
 #include "jobs/inbox.h"
 #include "base/banned.h"
 
-static void healthz(void *ctx, struct bk_http_request *req,
-                    struct bk_http_response *resp)
+static enum bk_err healthz(struct bk_api_call *c)
 {
-    (void)ctx;
-    bk_api_json(req, resp, 200, json_pack("{s:s}", "status", "ok"));
+    bk_api_reply(c, 200, json_pack("{s:s}", "status", "ok"));
+    return BK_OK;
 }
 
 /* The error of the last /readyz that failed for another reason than a
  * full disk (which the store logs), 0 after a success. */
 static atomic_int readyz_last;
 
-static void readyz(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+static enum bk_err readyz(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     /* Reads and writes (store.h: a write probe at most once a second). The
      * detail is in the server log; the public answer names the class. */
-    e = bk_store_ready(api->store, &err);
-    if (e == BK_E_STORAGE_FULL) {
-        bk_fail(&err, e, "the database cannot take writes: no room");
-    } else if (e) {
+    e = bk_store_ready(c->api->store, c->err);
+    if (e == BK_E_STORAGE_FULL)
+        return bk_fail(c->err, e, "the database cannot take writes: no room");
+    if (e) {
         /* Once per change of reason, not once per poll. */
         if (atomic_exchange(&readyz_last, (int)e) != (int)e)
-            bk_log_warn("readyz: not ready: %s: %s", bk_err_name(e), err.msg);
-        bk_fail(&err, BK_E_UNAVAILABLE, "the database does not answer");
-        e = BK_E_UNAVAILABLE;
-    }
-    if (e) {
-        bk_api_error(req, resp, e, &err);
-        return;
+            bk_log_warn("readyz: not ready: %s: %s", bk_err_name(e),
+                        c->err->msg);
+        return bk_fail(c->err, BK_E_UNAVAILABLE,
+                       "the database does not answer");
     }
     atomic_store(&readyz_last, 0);
-    bk_api_json(req, resp, 200,
-                json_pack("{s:s, s:s}", "status", "ready", "database",
-                          bk_store_backend(api->store)));
+    bk_api_reply(c, 200,
+                 json_pack("{s:s, s:s}", "status", "ready", "database",
+                           bk_store_backend(c->api->store)));
+    return BK_OK;
 }
 
 /* GET /api/v1/activity?kind=&booking=&limit=&cursor= — newest first. */
-static void activity_list(void *ctx, struct bk_http_request *req,
-                          struct bk_http_response *resp)
+static enum bk_err activity_list(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_activity *rows = NULL;
     struct bk_booking b;
-    const char *kind = bk_http_query(req, "kind");
-    const char *uid = bk_http_query(req, "booking");
+    const char *kind = bk_http_query(c->req, "kind");
+    const char *uid = bk_http_query(c->req, "booking");
     const char *next = NULL;
     int64_t before = 0, unused;
     int limit;
@@ -70,51 +59,38 @@ static void activity_list(void *ctx, struct bk_http_request *req,
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_limit(req, &limit, &err)) ||
-        (e = bk_api_cursor(req, 'a', &before, &unused, &has_cursor, &err)))
-        goto out;
-    e = bk_store_begin(api->store, BK_TX_READ, &tx, &err);
-    if (e)
-        goto out;
+    if ((e = bk_api_limit(c->req, &limit, c->err)) ||
+        (e = bk_api_cursor(c->req, 'a', &before, &unused, &has_cursor, c->err)))
+        return e;
     memset(&b, 0, sizeof(b));
     if (uid) {
-        e = bk_store_booking_by_uid(tx, uid, req->arena, &b, &err);
+        e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
         if (e == BK_E_NOT_FOUND) { /* as the bookings list: nothing */
-            bk_api_list(req, resp, json_array(), NULL);
-            e = BK_OK;
-            goto out;
+            bk_api_reply_list(c, json_array(), NULL);
+            return BK_OK;
         }
         if (e)
-            goto out;
+            return e;
     }
-    e = bk_store_activity_list(tx, kind, b.id, before, limit + 1, req->arena,
-                               &rows, &n, &err);
-    if (e)
-        goto out;
+    if ((e = bk_store_activity_list(c->tx, kind, b.id, before, limit + 1,
+                                    c->arena, &rows, &n, c->err)))
+        return e;
     if (n > (size_t)limit) {
         n = (size_t)limit;
-        next = bk_api_cursor_encode(req->arena, 'a', rows[n - 1].id, 0);
+        next = bk_api_cursor_encode(c->arena, 'a', rows[n - 1].id, 0);
     }
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, bk_render_activity(&rows[i]));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
 /* GET /metrics (admin): Prometheus text exposition format 0.0.4. */
-static void metrics(void *ctx, struct bk_http_request *req,
-                    struct bk_http_response *resp)
+static enum bk_err metrics(struct bk_api_call *c)
 {
     static const char *const job_status[] = {"pending", "running", "done",
                                              "dead"};
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_inbox_stats st;
     struct bk_buf b;
     struct bk_job_count *by_kind = NULL;
@@ -122,16 +98,14 @@ static void metrics(void *ctx, struct bk_http_request *req,
     int64_t counts[4], messages[3];
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     bk_buf_init(&b, 64 * 1024);
     memset(&st, 0, sizeof(st));
-    if (api->inbox)
-        bk_inbox_stats(api->inbox, &st);
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_job_counts(tx, counts, &err)) ||
-        (e = bk_store_job_counts_by_kind(tx, req->arena, &by_kind, &n_kinds,
-                                         &err)) ||
-        (e = bk_store_wh_message_counts(tx, messages, &err)))
+    if (c->api->inbox)
+        bk_inbox_stats(c->api->inbox, &st);
+    if ((e = bk_store_job_counts(c->tx, counts, c->err)) ||
+        (e = bk_store_job_counts_by_kind(c->tx, c->arena, &by_kind, &n_kinds,
+                                         c->err)) ||
+        (e = bk_store_wh_message_counts(c->tx, messages, c->err)))
         goto out;
     e = bk_buf_appendf(
         &b,
@@ -178,22 +152,18 @@ static void metrics(void *ctx, struct bk_http_request *req,
             (long long)messages[2]);
     if (e)
         goto out;
-    resp->status = 200;
-    resp->content_type = "text/plain; version=0.0.4; charset=utf-8";
-    resp->body = bk_arena_memdup(req->arena, b.data, b.len);
-    resp->body_len = b.len;
+    bk_api_reply_raw(c, 200, "text/plain; version=0.0.4; charset=utf-8",
+                     bk_arena_memdup(c->arena, b.data, b.len), b.len);
 out:
-    bk_store_rollback(tx);
     bk_buf_release(&b);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    return e;
 }
 
-const struct bk_route bk_api_ops_routes[] = {
-    {"GET", "/metrics", metrics, BK_ROUTE_ADMIN},
-    {"GET", "/healthz", healthz, BK_ROUTE_PUBLIC},
-    {"GET", "/readyz", readyz, BK_ROUTE_PUBLIC},
-    {"GET", "/api/v1/activity", activity_list, BK_ROUTE_ADMIN},
+const struct bk_api_route bk_api_ops_routes[] = {
+    {"GET", "/metrics", metrics, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/healthz", healthz, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/readyz", readyz, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/api/v1/activity", activity_list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
 };
 const size_t bk_api_ops_n =
     sizeof(bk_api_ops_routes) / sizeof(bk_api_ops_routes[0]);

@@ -11,58 +11,43 @@
     "default-src 'self'; img-src 'self' data:; object-src 'none'; "            \
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-static void serve(struct bk_http_request *req, struct bk_http_response *resp,
-                  const char *name)
+static enum bk_err serve(struct bk_api_call *c, const char *name)
 {
     const struct bk_web_asset *a = bk_web_asset_find(name);
-    struct bk_errbuf err;
 
-    if (!a) {
-        bk_errbuf_clear(&err);
-        bk_fail(&err, BK_E_NOT_FOUND, "no such file: %s", name);
-        bk_api_error(req, resp, BK_E_NOT_FOUND, &err);
-        return;
-    }
-    resp->status = 200;
-    resp->content_type = a->content_type;
-    resp->body = (const char *)a->data;
-    resp->body_len = a->len;
-    bk_http_add_header(resp, "Cache-Control", "no-cache");
-    bk_http_add_header(resp, "Content-Security-Policy", CSP);
-    bk_http_add_header(resp, "Referrer-Policy", "no-referrer");
+    if (!a)
+        return bk_fail(c->err, BK_E_NOT_FOUND, "no such file: %s", name);
+    bk_api_reply_raw(c, 200, a->content_type, (const char *)a->data, a->len);
+    bk_http_add_header(c->resp, "Cache-Control", "no-cache");
+    bk_http_add_header(c->resp, "Content-Security-Policy", CSP);
+    bk_http_add_header(c->resp, "Referrer-Policy", "no-referrer");
+    return BK_OK;
 }
 
-static void index_page(void *ctx, struct bk_http_request *req,
-                       struct bk_http_response *resp)
+static enum bk_err index_page(struct bk_api_call *c)
 {
-    (void)ctx;
-    serve(req, resp, "index.html");
+    return serve(c, "index.html");
 }
 
-static void manage_page(void *ctx, struct bk_http_request *req,
-                        struct bk_http_response *resp)
+static enum bk_err manage_page(struct bk_api_call *c)
 {
-    (void)ctx;
-    serve(req, resp, "manage.html");
+    return serve(c, "manage.html");
 }
 
-static void static_file(void *ctx, struct bk_http_request *req,
-                        struct bk_http_response *resp)
+static enum bk_err static_file(struct bk_api_call *c)
 {
-    const char *name = bk_http_param(req, "name");
-    (void)ctx;
+    const char *name = bk_http_param(c->req, "name");
+
     /* Pages are not static files: they have their own paths. */
-    if (strstr(name, ".html")) {
-        bk_api_error(req, resp, BK_E_NOT_FOUND, NULL);
-        return;
-    }
-    serve(req, resp, name);
+    if (strstr(name, ".html"))
+        return BK_E_NOT_FOUND;
+    return serve(c, name);
 }
 
-const struct bk_route bk_api_page_routes[] = {
-    {"GET", "/", index_page, BK_ROUTE_PUBLIC},
-    {"GET", "/manage/{uid}", manage_page, BK_ROUTE_PUBLIC},
-    {"GET", "/static/{name}", static_file, BK_ROUTE_PUBLIC},
+const struct bk_api_route bk_api_page_routes[] = {
+    {"GET", "/", index_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/manage/{uid}", manage_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/static/{name}", static_file, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
 };
 const size_t bk_api_page_n =
     sizeof(bk_api_page_routes) / sizeof(bk_api_page_routes[0]);

@@ -2,6 +2,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "api/fields.h"
 #include "api/json.h"
 #include "api/render.h"
 #include "base/str.h"
@@ -27,10 +28,7 @@ static json_t *instant_or_null(int64_t utc, const struct bk_tz *tz)
 
 json_t *bk_render_host(const struct bk_host *h)
 {
-    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:o}", "slug", h->slug, "name",
-                     h->name, "email", h->email, "timezone", h->timezone,
-                     "created_at", bk_render_instant(h->created_utc, NULL),
-                     "updated_at", bk_render_instant(h->updated_utc, NULL));
+    return bk_fields_render(&bk_resource_host, h, true);
 }
 
 json_t *bk_render_schedule(const struct bk_schedule *s)
@@ -132,12 +130,7 @@ json_t *bk_render_event_type(const struct bk_event_type *et, bool admin)
 
 json_t *bk_render_client(const struct bk_client *c)
 {
-    return json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o}", "id", c->public_id,
-                     "email", c->email, "name", bk_json_str_or_null(c->name),
-                     "timezone", bk_json_str_or_null(c->timezone), "status",
-                     bk_client_status_name(c->status), "created_at",
-                     bk_render_instant(c->created_utc, NULL), "updated_at",
-                     bk_render_instant(c->updated_utc, NULL));
+    return bk_fields_render(&bk_resource_client, c, true);
 }
 
 json_t *bk_render_booking(const struct bk_booking *b,

@@ -137,24 +137,22 @@ static enum bk_err decode_url(const struct bk_api *api, const json_t *obj,
     return BK_OK;
 }
 
-static enum bk_err endpoint_of(struct bk_tx *tx, struct bk_http_request *req,
-                               struct bk_wh_endpoint *ep, struct bk_errbuf *err)
+static enum bk_err endpoint_of(struct bk_api_call *c, struct bk_wh_endpoint *ep)
 {
-    const char *id = bk_http_param(req, "id");
-    enum bk_err e = bk_store_wh_endpoint_get(tx, id, 0, req->arena, ep, err);
+    const char *id = bk_http_param(c->req, "id");
+    enum bk_err e =
+        bk_store_wh_endpoint_get(c->tx, id, 0, c->arena, ep, c->err);
 
     if (e == BK_E_NOT_FOUND)
-        bk_fail(err, e, "no webhook endpoint '%s'", id);
+        bk_fail(c->err, e, "no webhook endpoint '%s'", id);
     return e;
 }
 
-static void create(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+/* A WRITE route: the secret and the public id are drawn again if the
+ * transaction is run again; nothing is seen before the commit. */
+static enum bk_err create(struct bk_api_call *c)
 {
     static const char *const keys[] = {"url", "events", "description", NULL};
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint ep;
     unsigned char key[32];
     char secret[64], public_id[32];
@@ -162,15 +160,14 @@ static void create(void *ctx, struct bk_http_request *req,
     int64_t now_ms = bk_now_ms();
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     memset(&ep, 0, sizeof(ep));
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_json_only(body, "", keys, req->arena, &err)) ||
-        (e = decode_url(api, body, true, req->arena, &ep.url, &err)) ||
-        (e = decode_events(body, true, req->arena, &ep.events, &err)) ||
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = decode_url(c->api, body, true, c->arena, &ep.url, c->err)) ||
+        (e = decode_events(body, true, c->arena, &ep.events, c->err)) ||
         (e = bk_json_str(body, "", "description", false, MAX_DESCRIPTION, false,
-                         req->arena, &ep.description, &err)))
-        goto out;
+                         c->arena, &ep.description, c->err)))
+        return e;
     bk_random_bytes(key, sizeof(key));
     memcpy(secret, "whsec_", 6);
     bk_base64_encode(key, sizeof(key), secret + 6);
@@ -179,27 +176,15 @@ static void create(void *ctx, struct bk_http_request *req,
     ep.secret = secret;
     ep.status = BK_WH_ENDPOINT_ENABLED;
     ep.created_ms = ep.updated_ms = now_ms;
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = bk_store_wh_endpoint_insert(tx, &ep, &ep.id, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (e)
-        goto out;
-    bk_api_json(req, resp, 201, render_endpoint(&ep, secret));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_store_wh_endpoint_insert(c->tx, &ep, &ep.id, c->err)))
+        return e;
+    /* Rendered now: secret and public_id are this function's. */
+    bk_api_reply(c, 201, render_endpoint(&ep, secret));
+    return BK_OK;
 }
 
-static void list(void *ctx, struct bk_http_request *req,
-                 struct bk_http_response *resp)
+static enum bk_err list(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint *rows = NULL;
     struct bk_page page;
     const char *next = NULL;
@@ -207,79 +192,57 @@ static void list(void *ctx, struct bk_http_request *req,
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_page(req, 'w', &page, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = bk_store_wh_endpoint_list(tx, &page, false, req->arena, &rows, &n,
-                                       &err)))
-        goto out;
+    if ((e = bk_api_page(c->req, 'w', &page, c->err)) ||
+        (e = bk_store_wh_endpoint_list(c->tx, &page, false, c->arena, &rows, &n,
+                                       c->err)))
+        return e;
     if (bk_api_page_more(&page, &n))
-        next = bk_api_cursor_encode(req->arena, 'w', rows[n - 1].id, 0);
+        next = bk_api_cursor_encode(c->arena, 'w', rows[n - 1].id, 0);
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, render_endpoint(&rows[i], NULL));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
-static void get(void *ctx, struct bk_http_request *req,
-                struct bk_http_response *resp)
+static enum bk_err get(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint ep;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = endpoint_of(tx, req, &ep, &err)))
-        goto out;
-    bk_api_json(req, resp, 200, render_endpoint(&ep, NULL));
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = endpoint_of(c, &ep)))
+        return e;
+    bk_api_reply(c, 200, render_endpoint(&ep, NULL));
+    return BK_OK;
 }
 
 /* PATCH: url, events, description, and status "enabled" (which clears the
  * reason and the run of failures) or "disabled". */
-static void patch(void *ctx, struct bk_http_request *req,
-                  struct bk_http_response *resp)
+static enum bk_err patch(struct bk_api_call *c)
 {
     static const char *const keys[] = {"url", "events", "description", "status",
                                        NULL};
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint ep;
     const char *url = NULL, *events = NULL, *desc = NULL, *status = NULL;
     json_t *body = NULL;
     int64_t now_ms = bk_now_ms();
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_body(req, false, &body, &err)) ||
-        (e = bk_json_only(body, "", keys, req->arena, &err)) ||
-        (e = decode_url(api, body, false, req->arena, &url, &err)) ||
-        (e = decode_events(body, false, req->arena, &events, &err)) ||
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = decode_url(c->api, body, false, c->arena, &url, c->err)) ||
+        (e = decode_events(body, false, c->arena, &events, c->err)) ||
         (e = bk_json_str(body, "", "description", false, MAX_DESCRIPTION, false,
-                         req->arena, &desc, &err)) ||
-        (e = bk_json_str(body, "", "status", false, 16, false, req->arena,
-                         &status, &err)))
-        goto out;
+                         c->arena, &desc, c->err)) ||
+        (e = bk_json_str(body, "", "status", false, 16, false, c->arena,
+                         &status, c->err)))
+        return e;
     if (status && strcmp(status, "enabled") != 0 &&
-        strcmp(status, "disabled") != 0) {
-        e = bk_fail_field(&err, BK_E_INVALID, "status",
-                          "must be enabled or disabled");
-        goto out;
-    }
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = endpoint_of(tx, req, &ep, &err)))
-        goto out;
+        strcmp(status, "disabled") != 0)
+        return bk_fail_field(c->err, BK_E_INVALID, "status",
+                             "must be enabled or disabled");
+    if ((e = endpoint_of(c, &ep)))
+        return e;
     if (url)
         ep.url = url;
     if (events)
@@ -295,52 +258,27 @@ static void patch(void *ctx, struct bk_http_request *req,
         ep.disabled_reason = "disabled by an admin";
     }
     ep.updated_ms = now_ms;
-    if ((e = bk_store_wh_endpoint_update(tx, &ep, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (e)
-        goto out;
-    bk_api_json(req, resp, 200, render_endpoint(&ep, NULL));
-out:
-    bk_store_rollback(tx);
-    json_decref(body);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = bk_store_wh_endpoint_update(c->tx, &ep, c->err)))
+        return e;
+    bk_api_reply(c, 200, render_endpoint(&ep, NULL));
+    return BK_OK;
 }
 
-static void delete_(void *ctx, struct bk_http_request *req,
-                    struct bk_http_response *resp)
+static enum bk_err delete_(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint ep;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = endpoint_of(tx, req, &ep, &err)) ||
-        (e = bk_store_wh_endpoint_delete(tx, ep.id, &err)))
-        goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
-    if (e)
-        goto out;
-    resp->status = 204;
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    if ((e = endpoint_of(c, &ep)) ||
+        (e = bk_store_wh_endpoint_delete(c->tx, ep.id, c->err)))
+        return e;
+    bk_api_reply_empty(c, 204);
+    return BK_OK;
 }
 
 /* GET .../{id}/messages — newest first, with the last attempt of each. */
-static void messages(void *ctx, struct bk_http_request *req,
-                     struct bk_http_response *resp)
+static enum bk_err messages(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint ep;
     struct bk_wh_message *rows = NULL;
     const char *next = NULL;
@@ -351,60 +289,52 @@ static void messages(void *ctx, struct bk_http_request *req,
     json_t *data;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_api_limit(req, &limit, &err)) ||
-        (e = bk_api_cursor(req, 'm', &before, &unused, &has_cursor, &err)) ||
-        (e = bk_store_begin(api->store, BK_TX_READ, &tx, &err)) ||
-        (e = endpoint_of(tx, req, &ep, &err)) ||
-        (e = bk_store_wh_message_list(tx, ep.id, before, limit + 1, req->arena,
-                                      &rows, &n, &err)))
-        goto out;
+    if ((e = bk_api_limit(c->req, &limit, c->err)) ||
+        (e = bk_api_cursor(c->req, 'm', &before, &unused, &has_cursor,
+                           c->err)) ||
+        (e = endpoint_of(c, &ep)) ||
+        (e = bk_store_wh_message_list(c->tx, ep.id, before, limit + 1, c->arena,
+                                      &rows, &n, c->err)))
+        return e;
     if (n > (size_t)limit) {
         n = (size_t)limit;
-        next = bk_api_cursor_encode(req->arena, 'm', rows[n - 1].id, 0);
+        next = bk_api_cursor_encode(c->arena, 'm', rows[n - 1].id, 0);
     }
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, render_message(&rows[i]));
-    bk_api_list(req, resp, data, next);
-out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_reply_list(c, data, next);
+    return BK_OK;
 }
 
 /* POST .../{id}/messages/{msg}/replay: the message is pending again and
  * its send job due now (a new job if its old one was pruned). Same
- * webhook-id: a receiver that had it already can tell. */
-static void replay(void *ctx, struct bk_http_request *req,
-                   struct bk_http_response *resp)
+ * webhook-id: a receiver that had it already can tell. A NONE route: it
+ * owns its transaction, and wakes the workers only after the commit. */
+static enum bk_err replay(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
-    struct bk_errbuf err;
-    struct bk_tx *tx = NULL;
     struct bk_wh_endpoint ep;
     struct bk_wh_message m;
-    const char *msg = bk_http_param(req, "msg");
+    const char *msg = bk_http_param(c->req, "msg");
     int64_t now_ms = bk_now_ms();
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
-    if ((e = bk_store_begin(api->store, BK_TX_WRITE, &tx, &err)) ||
-        (e = endpoint_of(tx, req, &ep, &err)))
+    if ((e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) ||
+        (e = endpoint_of(c, &ep)))
         goto out;
-    e = bk_store_wh_message_get(tx, msg, 0, req->arena, &m, &err);
+    e = bk_store_wh_message_get(c->tx, msg, 0, c->arena, &m, c->err);
     if (e == BK_OK && m.endpoint_id != ep.id)
         e = BK_E_NOT_FOUND;
     if (e == BK_E_NOT_FOUND)
-        bk_fail(&err, e, "no message '%s' of this endpoint", msg);
+        bk_fail(c->err, e, "no message '%s' of this endpoint", msg);
     if (e)
         goto out;
     if (ep.status != BK_WH_ENDPOINT_ENABLED) {
-        e = bk_fail(&err, BK_E_CONFLICT,
+        e = bk_fail(c->err, BK_E_CONFLICT,
                     "the endpoint is disabled; enable it first");
         goto out;
     }
-    e = m.job_id ? bk_store_job_requeue(tx, m.job_id, now_ms, &err)
+    e = m.job_id ? bk_store_job_requeue(c->tx, m.job_id, now_ms, c->err)
                  : BK_E_NOT_FOUND;
     if (e == BK_E_NOT_FOUND) { /* its job was pruned */
         char key[96], payload[24];
@@ -412,41 +342,44 @@ static void replay(void *ctx, struct bk_http_request *req,
         snprintf(key, sizeof(key), "webhooks.send:%s:%" PRId64, m.public_id,
                  now_ms);
         snprintf(payload, sizeof(payload), "%" PRId64, m.id);
-        bk_errbuf_clear(&err);
-        e = bk_store_job_enqueue(tx, "webhooks.send", key, payload, now_ms,
-                                 api->webhook_max_attempts, now_ms, &m.job_id,
-                                 &existed, &err);
+        bk_errbuf_clear(c->err);
+        e = bk_store_job_enqueue(c->tx, "webhooks.send", key, payload, now_ms,
+                                 c->api->webhook_max_attempts, now_ms,
+                                 &m.job_id, &existed, c->err);
     }
     if (e)
         goto out;
     m.status = BK_WH_MESSAGE_PENDING;
     m.delivered_ms = 0;
     m.updated_ms = now_ms;
-    if ((e = bk_store_wh_message_record(tx, &m, &err)))
+    if ((e = bk_store_wh_message_record(c->tx, &m, c->err)))
         goto out;
-    e = bk_store_commit(tx, &err);
-    tx = NULL;
+    e = bk_store_commit(c->tx, c->err);
+    c->tx = NULL;
     if (e)
         goto out;
-    bk_jobs_wake(api->jobs);
+    bk_jobs_wake(c->api->jobs);
     m.next_attempt_ms = now_ms;
-    bk_api_json(req, resp, 202, render_message(&m));
+    bk_api_reply(c, 202, render_message(&m));
 out:
-    bk_store_rollback(tx);
-    if (e)
-        bk_api_error(req, resp, e, &err);
+    bk_api_call_end(c);
+    return e;
 }
 
-const struct bk_route bk_api_webhook_endpoint_routes[] = {
-    {"POST", "/api/v1/webhook-endpoints", create, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/webhook-endpoints", list, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/webhook-endpoints/{id}", get, BK_ROUTE_ADMIN},
-    {"PATCH", "/api/v1/webhook-endpoints/{id}", patch, BK_ROUTE_ADMIN},
-    {"DELETE", "/api/v1/webhook-endpoints/{id}", delete_, BK_ROUTE_ADMIN},
-    {"GET", "/api/v1/webhook-endpoints/{id}/messages", messages,
-     BK_ROUTE_ADMIN},
+const struct bk_api_route bk_api_webhook_endpoint_routes[] = {
+    {"POST", "/api/v1/webhook-endpoints", create, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+    {"GET", "/api/v1/webhook-endpoints", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/webhook-endpoints/{id}", get, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
+    {"PATCH", "/api/v1/webhook-endpoints/{id}", patch, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+    {"DELETE", "/api/v1/webhook-endpoints/{id}", delete_, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+    {"GET", "/api/v1/webhook-endpoints/{id}/messages", messages, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
     {"POST", "/api/v1/webhook-endpoints/{id}/messages/{msg}/replay", replay,
-     BK_ROUTE_ADMIN},
+     BK_ROUTE_ADMIN, BK_ROUTE_NONE},
 };
 const size_t bk_api_webhook_endpoint_n =
     sizeof(bk_api_webhook_endpoint_routes) /

@@ -15,47 +15,42 @@ static const char *header_of(void *ctx, const char *name)
     return bk_http_header(ctx, name);
 }
 
-static void receive(void *ctx, struct bk_http_request *req,
-                    struct bk_http_response *resp)
+/* A NONE route: the intake owns its transactions (and its group commit). */
+static enum bk_err receive(struct bk_api_call *c)
 {
-    struct bk_api *api = ctx;
     struct bk_webhook_input in;
     struct bk_webhook_intake out;
-    struct bk_errbuf err;
     enum bk_err e;
 
-    bk_errbuf_clear(&err);
     memset(&in, 0, sizeof(in));
-    in.body = req->body;
-    in.body_len = req->body_len;
+    in.body = c->req->body;
+    in.body_len = c->req->body_len;
     in.header = header_of;
-    in.header_ctx = req;
+    in.header_ctx = c->req;
     in.now_utc = bk_now_utc();
-    in.remote_addr = req->remote_addr;
-    e = bk_webhooks_intake(api->webhooks, api->inbox,
-                           bk_http_param(req, "provider"), &in, req->arena,
-                           &out, &err);
-    if (e) {
-        bk_api_error(req, resp, e, &err);
-        return;
-    }
+    in.remote_addr = c->req->remote_addr;
+    if ((e = bk_webhooks_intake(c->api->webhooks, c->api->inbox,
+                                bk_http_param(c->req, "provider"), &in,
+                                c->arena, &out, c->err)))
+        return e;
     if (out.problem) {
         if (out.problem == BK_E_MALFORMED)
             bk_errbuf_code(&out.why, "invalid_json");
-        bk_api_error_details(req, resp, out.problem, &out.why,
-                             json_pack("{s:s}", "delivery", out.delivery));
-        return;
+        *c->err = out.why;
+        bk_api_error_extra(c, json_pack("{s:s}", "delivery", out.delivery));
+        return out.problem;
     }
-    bk_api_json(req, resp, 200,
-                json_pack("{s:s, s:s, s:s?}", "status",
-                          out.duplicate                       ? "duplicate"
-                          : out.status == BK_DELIVERY_IGNORED ? "ignored"
-                                                              : "received",
-                          "delivery", out.delivery, "type", out.type));
+    bk_api_reply(c, 200,
+                 json_pack("{s:s, s:s, s:s?}", "status",
+                           out.duplicate                       ? "duplicate"
+                           : out.status == BK_DELIVERY_IGNORED ? "ignored"
+                                                               : "received",
+                           "delivery", out.delivery, "type", out.type));
+    return BK_OK;
 }
 
-const struct bk_route bk_api_webhook_routes[] = {
-    {"POST", "/webhooks/{provider}", receive, BK_ROUTE_PUBLIC},
+const struct bk_api_route bk_api_webhook_routes[] = {
+    {"POST", "/webhooks/{provider}", receive, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
 };
 const size_t bk_api_webhook_n =
     sizeof(bk_api_webhook_routes) / sizeof(bk_api_webhook_routes[0]);

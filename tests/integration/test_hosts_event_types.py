@@ -70,6 +70,23 @@ def test_host_crud(daemon):
                  404)
 
 
+def test_an_answer_that_cannot_be_rendered_is_500_and_rolled_back(
+        make_daemon):
+    """The fault point api.render (test builds) makes the answer of a write
+    route fail to render: the client gets a 500 `internal` error with its
+    body and request id, never a 200 or 201 with an empty body; the server
+    log names the request; the write is rolled back."""
+    d = make_daemon(env={"BOOKINGD_FAULTS": "api.render=1"})
+    r = d.post("/api/v1/hosts", HOST, admin=True)
+    e = assert_error(r, 500, "internal")
+    rid = e["details"]["request_id"]
+    assert rid and r.header("X-Request-Id") == rid, r
+    assert r.body, r
+    assert_error(d.get("/api/v1/hosts/ada", admin=True), 404, "not_found")
+    assert rid in d.stderr() and "could not be rendered" in d.stderr()
+    make_host(d)  # the fault fired once; the write now goes through
+
+
 def test_hosts_need_the_admin_key(daemon):
     make_host(daemon)
     for method, path, body in [

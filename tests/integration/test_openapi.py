@@ -31,9 +31,10 @@ API_SRC = ROOT / "src" / "api"
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch",
            "trace")
 
+# {"METHOD", "/path", handler, BK_ROUTE_ADMIN|PUBLIC, BK_ROUTE_NONE|READ|WRITE}
 ROUTE_RE = re.compile(
     r'\{\s*"(GET|POST|PUT|PATCH|DELETE|HEAD|OPTIONS)"\s*,\s*"(/[^"]*)"\s*,'
-    r'\s*\w+\s*,\s*([^}]*)\}')
+    r'\s*\w+\s*,\s*(\w+)\s*,\s*(\w+)\s*\}')
 
 
 def load_doc():
@@ -43,15 +44,26 @@ def load_doc():
 DOC = load_doc()
 
 
-def c_routes():
-    """{(METHOD, path): flags} of every route table in src/api/*.c."""
+def c_routes(with_tx=False):
+    """{(METHOD, path): auth} of every route table in src/api/*.c (with_tx:
+    {(METHOD, path): (auth, transaction)})."""
     routes = {}
     for f in sorted(API_SRC.glob("*.c")):
         for m in ROUTE_RE.finditer(f.read_text()):
             key = (m.group(1), m.group(2))
             assert key not in routes, f"route {key} defined twice"
-            routes[key] = m.group(3).strip()
+            routes[key] = (m.group(3), m.group(4)) if with_tx else m.group(3)
     return routes
+
+
+def test_every_route_says_how_it_uses_the_store():
+    """READ, WRITE or NONE (api/internal.h); a GET never writes."""
+    for (method, path), (auth, tx) in c_routes(with_tx=True).items():
+        assert auth in ("BK_ROUTE_ADMIN", "BK_ROUTE_PUBLIC"), (method, path)
+        assert tx in ("BK_ROUTE_NONE", "BK_ROUTE_READ", "BK_ROUTE_WRITE"), \
+            (method, path, tx)
+        if method == "GET":
+            assert tx != "BK_ROUTE_WRITE", (method, path)
 
 
 def doc_operations(doc=DOC):
