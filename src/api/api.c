@@ -121,12 +121,7 @@ bool bk_api_is_admin(const struct bk_api *api,
 void bk_api_manage_token(const struct bk_api *api, const char *uid,
                          char out[48])
 {
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"manage:", 7}, {uid, strlen(uid)}};
-
-    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
-                   mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
+    bk_manage_token(api->manage_secret, uid, out);
 }
 
 bool bk_api_token_ok(const struct bk_api *api, const char *uid,

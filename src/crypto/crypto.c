@@ -169,3 +169,13 @@ enum bk_err bk_base64_decode(const char *s, bool both, unsigned char *out,
     *n = o;
     return BK_OK;
 }
+
+void bk_manage_token(const unsigned char secret[32], const char *uid,
+                     char out[48])
+{
+    unsigned char mac[BK_SHA256_LEN];
+    struct bk_iov parts[2] = {{"manage:", 7}, {uid, strlen(uid)}};
+
+    bk_hmac_sha256(secret, 32, parts, 2, mac);
+    bk_base64url_encode(mac, sizeof(mac), out);
+}

@@ -49,4 +49,11 @@ BK_MUST_CHECK enum bk_err bk_base64_decode(const char *s, bool both_alphabets,
                                            unsigned char *out, size_t max,
                                            size_t *n);
 
+/* The manage token of booking `uid` (the attendee's capability on the
+ * manage page and in emails): base64url of HMAC-SHA256(secret, "manage:"
+ * uid), 43 characters and a NUL in out. secret: the 32-byte manage secret
+ * stored in the database. */
+void bk_manage_token(const unsigned char secret[32], const char *uid,
+                     char out[48]);
+
 #endif

@@ -35,16 +35,6 @@ enum bk_err bk_mail_subscribe(int max_attempts, struct bk_errbuf *err)
     return bk_ledger_subscribe(&subscriber, err);
 }
 
-void bk_mail_manage_token(const unsigned char secret[32], const char *uid,
-                          char out[48])
-{
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"manage:", 7}, {uid, strlen(uid)}};
-
-    bk_hmac_sha256(secret, 32, parts, 2, mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
-}
-
 enum bk_err bk_mail_parse_from(const char *s, struct bk_arena *arena,
                                const char **name, const char **addr,
                                struct bk_errbuf *err)
@@ -365,7 +355,7 @@ static const char *manage_link(const char *base_url,
 {
     char token[48];
 
-    bk_mail_manage_token(secret, c->b.uid, token);
+    bk_manage_token(secret, c->b.uid, token);
     return bk_arena_printf(arena, "%s/manage/%s?token=%s", base_url, c->b.uid,
                            token);
 }

@@ -49,11 +49,6 @@ void bk_mail_event_kind(const struct bk_mail_config *cfg,
 void bk_mail_send_kind(const struct bk_mail_config *cfg,
                        struct bk_job_kind *out);
 
-/* The manage token of booking uid under secret: the same as the API's
- * bk_api_manage_token (base64url of HMAC-SHA256("manage:" UID)). */
-void bk_mail_manage_token(const unsigned char secret[32], const char *uid,
-                          char out[48]);
-
 /* The booking with id booking_id as an iCalendar file (METHOD:PUBLISH;
  * the UID and SEQUENCE of its latest invite; STATUS:CANCELLED when it is
  * cancelled), read in tx, into *out in arena: what GET
