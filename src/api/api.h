@@ -28,6 +28,13 @@ struct bk_api {
     bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     int webhook_max_attempts;   /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
+    /* Calendar connections (api/calendars.c, docs/calendars.md). */
+    const struct bk_secret_key *secret_key; /* BOOKINGD_SECRET_KEY, or NULL:
+                                               credentials are refused */
+    bool calendar_allow_private;     /* BOOKINGD_CALENDAR_ALLOW_PRIVATE */
+    int calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS */
+    int calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
+    size_t calendar_max_response;    /* BOOKINGD_CALENDAR_MAX_RESPONSE */
 };
 
 /* The handler: routes, authenticates, answers. ctx is a struct bk_api. */

@@ -118,6 +118,12 @@ enum db_stmt {
     Q_MESSAGE_UPDATE,
     Q_MESSAGE_GET,
     Q_MESSAGE_LIST,
+    Q_CAL_INSERT,
+    Q_CAL_GET,
+    Q_CAL_GET_ID,
+    Q_CAL_LIST_HOST,
+    Q_CAL_UPDATE,
+    Q_CAL_DELETE,
     Q_STMT_COUNT
 };
 
