@@ -166,11 +166,14 @@ static enum bk_err create(struct bk_api_call *c)
     bk_errbuf_clear(&why);
     if (bk_net_url_check(url, c->api->calendar_allow_private, &why) != BK_OK) {
         /* The switch's name, not the webhooks' one. */
-        if (strstr(why.msg, "public address"))
+        if (strstr(why.msg, "public address") ||
+            strstr(why.msg, "must be https"))
             return bk_fail_field(c->err, BK_E_INVALID, "url",
-                                 "the URL's host is not a public address "
-                                 "(set BOOKINGD_CALENDAR_ALLOW_PRIVATE=1 to "
-                                 "allow it)");
+                                 "%s (set BOOKINGD_CALENDAR_ALLOW_PRIVATE=1 "
+                                 "to allow http and private addresses)",
+                                 strstr(why.msg, "public address")
+                                     ? "the URL's host is not a public address"
+                                     : "the URL must be https");
         return bk_fail_field(c->err, BK_E_INVALID, "url", "%s", why.msg);
     }
     if (!c->api->secret_key) {
