@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "crypto/crypto.h"
 #include "dav/dav.h"
+#include "jobs/jobs.h"
 #include "ledger/ledger.h"
 #include "net/net.h"
 #include "base/banned.h"
@@ -46,6 +47,11 @@ static json_t *render_connection(const struct bk_cal_connection *c,
     json_object_set_new(
         o, "on_cancel",
         json_string(c->on_cancel ? "mark_cancelled" : "delete"));
+    {
+        size_t i;
+        json_t *cal;
+        json_array_foreach(cals, i, cal) json_object_del(cal, "sync_token");
+    }
     json_object_set_new(o, "calendars", cals ? cals : json_array());
     json_object_set_new(o, "last_sync_at", ms_or_null(c->last_sync_ms));
     json_object_set_new(o, "last_error", bk_json_str_or_null(c->last_error));
@@ -87,12 +93,24 @@ static enum bk_err insert_once(struct bk_api_call *c,
 {
     enum bk_err e;
 
+    char key[96];
+    int64_t job_id = 0, now_ms = bk_now_ms();
+    bool existed = false;
+
+    /* The first sync at once (busy time shows right after connecting);
+     * its run starts the periodic ones (connectors/calendars.c, job kind
+     * "calendars.sync"). */
+    snprintf(key, sizeof(key), "calendars.sync:first:%s", conn->public_id);
     if (!(e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) &&
-        !(e = bk_store_cal_insert(c->tx, conn, &conn->id, c->err))) {
+        !(e = bk_store_cal_insert(c->tx, conn, &conn->id, c->err)) &&
+        !(e = bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms,
+                                   10, now_ms, &job_id, &existed, c->err))) {
         e = bk_store_commit(c->tx, c->err);
         c->tx = NULL;
     }
     bk_api_call_end(c);
+    if (!e)
+        bk_jobs_wake(c->api->jobs);
     return e;
 }
 
@@ -327,8 +345,14 @@ static enum bk_err patch(struct bk_api_call *c)
         if (json_object_get(body, "write_calendar"))
             json_object_set_new(
                 cal, "write", json_boolean(write && strcmp(href, write) == 0));
-        if (busy)
+        if (busy) {
             json_object_set_new(cal, "busy", json_boolean(has_str(busy, href)));
+            if (!has_str(busy, href) &&
+                (e = bk_store_cal_busy_clear(c->tx, conn.id, href, c->err))) {
+                json_decref(cals);
+                return e;
+            }
+        }
     }
     conn.calendars = bk_json_dump(c->arena, cals, NULL);
     json_decref(cals);
@@ -352,7 +376,57 @@ static enum bk_err delete_(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
+ * "provider": "caldav" may name the kind): runs the sync now and answers
+ * its summary. A NONE route: the sync talks to calendar servers. */
+static enum bk_err sync_now(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"connection", "host", "provider", NULL};
+    const char *conn = NULL, *host = NULL, *provider = NULL;
+    struct bk_sync_summary sum;
+    json_t *body = NULL, *errors, *o;
+    enum bk_err e;
+
+    if ((e = bk_api_call_body(c, true, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "connection", false, 64, false, c->arena,
+                         &conn, c->err)) ||
+        (e = bk_json_str(body, "", "host", false, 128, false, c->arena, &host,
+                         c->err)) ||
+        (e = bk_json_str(body, "", "provider", false, 32, false, c->arena,
+                         &provider, c->err)))
+        return e;
+    if (provider && strcmp(provider, "caldav") != 0)
+        return bk_fail_field(c->err, BK_E_INVALID, "provider",
+                             "must be caldav");
+    if (conn && host)
+        return bk_fail_field(c->err, BK_E_INVALID, "host",
+                             "give a connection or a host, not both");
+    if (!c->api->calendar_sync)
+        return bk_fail(c->err, BK_E_UNAVAILABLE,
+                       "calendar sync is not available in this process");
+    e = c->api->calendar_sync(c->api->calendar_sync_ctx, conn, host, c->arena,
+                              &sum, c->err);
+    if (e == BK_E_NOT_FOUND && conn)
+        return bk_fail(c->err, e, "no calendar connection '%s'", conn);
+    if (e)
+        return e;
+    errors = json_array();
+    for (size_t i = 0; i < sum.n_errors; i++)
+        json_array_append_new(errors,
+                              json_pack("{s:s, s:s}", "connection",
+                                        sum.errors[i].connection, "message",
+                                        sum.errors[i].message));
+    o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)sum.total,
+                  "created", (json_int_t)sum.created, "updated",
+                  (json_int_t)sum.updated, "skipped", (json_int_t)sum.skipped,
+                  "errors", errors);
+    bk_api_reply(c, 200, o);
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_calendar_connection_routes[] = {
+    {"POST", "/api/v1/sync", sync_now, BK_ROUTE_ADMIN, BK_ROUTE_NONE},
     {"POST", "/api/v1/hosts/{slug}/calendars", create, BK_ROUTE_ADMIN,
      BK_ROUTE_NONE},
     {"GET", "/api/v1/hosts/{slug}/calendars", list, BK_ROUTE_ADMIN,

@@ -66,6 +66,8 @@ struct bk_config {
     int64_t calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_... */
     int64_t calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
     int64_t calendar_max_response;       /* BOOKINGD_CALENDAR_MAX_RESPONSE */
+    int64_t calendar_sync_minutes;       /* BOOKINGD_CALENDAR_SYNC_MINUTES */
+    int64_t calendar_horizon_days;       /* BOOKINGD_CALENDAR_HORIZON_DAYS */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the

@@ -244,7 +244,11 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         (e = env_int("BOOKINGD_CALENDAR_TIMEOUT_MS", 100, 120000, 15000,
                      &cfg->calendar_timeout_ms, err)) ||
         (e = env_int("BOOKINGD_CALENDAR_MAX_RESPONSE", 65536, 268435456,
-                     4194304, &cfg->calendar_max_response, err)))
+                     4194304, &cfg->calendar_max_response, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_SYNC_MINUTES", 1, 1440, 5,
+                     &cfg->calendar_sync_minutes, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_HORIZON_DAYS", 1, 3650, 365,
+                     &cfg->calendar_horizon_days, err)))
         return e;
     if (cfg->calendar_connect_timeout_ms > cfg->calendar_timeout_ms)
         return bk_fail_field(err, BK_E_CONFIG,

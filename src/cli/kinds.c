@@ -57,6 +57,12 @@ static void calendars_push(const struct bk_cli_job_env *env,
     bk_calendars_push_kind(env->calendars, out);
 }
 
+static void calendars_sync(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_calendars_sync_kind(env->calendars, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -65,6 +71,7 @@ static const kind_fn kinds[] = {
     webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
     webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
     calendars_push,  /* "calendars.push": a booking into hosts' calendars */
+    calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

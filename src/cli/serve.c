@@ -276,6 +276,9 @@ int bk_cli_serve(int argc, char **argv)
     calendars.max_response = (size_t)cfg.calendar_max_response;
     calendars.max_attempts = cfg.max_attempts;
     calendars.base_url = cfg.base_url;
+    calendars.horizon_days = (int)cfg.calendar_horizon_days;
+    calendars.sync_interval_ms = cfg.calendar_sync_minutes * 60000;
+    calendars.store = store;
     if (bk_net_global_init(&err) ||
         bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err) ||
         bk_ledger_subscribe(bk_calendars_subscriber(), &err)) {
@@ -337,6 +340,8 @@ int bk_cli_serve(int argc, char **argv)
     api.calendar_connect_timeout_ms = (int)cfg.calendar_connect_timeout_ms;
     api.calendar_timeout_ms = (int)cfg.calendar_timeout_ms;
     api.calendar_max_response = (size_t)cfg.calendar_max_response;
+    api.calendar_sync = bk_calendars_sync_api;
+    api.calendar_sync_ctx = &calendars;
     if (!cfg.have_secret_key)
         bk_log_info("calendars: BOOKINGD_SECRET_KEY is not set: calendar "
                     "connections (credentials) cannot be added");

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "base/str.h"
+#include "base/time.h"
 #include "dav/dav.h"
 #include "dav/xml.h"
 #include "net/net.h"
@@ -326,5 +327,141 @@ enum bk_err bk_dav_get(const struct bk_dav_client *c, const char *url,
     *status = res.status;
     *body = res.body;
     *etag = res.etag;
+    return BK_OK;
+}
+
+/* A REPORT or PROPFIND whose 207 answer is parsed into ms. */
+static enum bk_err
+multistatus(const struct bk_dav_client *c, const char *method, const char *url,
+            const char *depth, const char *body, struct bk_arena *arena,
+            int *status, struct bk_dav_multistatus *ms, struct bk_errbuf *err)
+{
+    struct bk_net_response res;
+    enum bk_err e;
+
+    memset(ms, 0, sizeof(*ms));
+    *status = 0;
+    if ((e = send_(c, method, url, depth, "application/xml; charset=utf-8",
+                   body, NULL, 0, arena, &res, err)))
+        return e;
+    *status = res.status;
+    if (res.status == 401 || res.status == 403)
+        return bk_fail(err, BK_E_UNAUTHORIZED,
+                       "the server refused the user name or password (%s)",
+                       bk_dav_describe(res.status, res.body, arena));
+    if (res.status != 207)
+        return BK_OK; /* the caller decides */
+    if ((e = bk_dav_parse_multistatus(res.body, res.body_len, arena, ms, err)))
+        return bk_fail(err, e, "%s %s: %s", method, url, err ? err->msg : "");
+    return BK_OK;
+}
+
+enum bk_err bk_dav_collection_state(const struct bk_dav_client *c,
+                                    const char *url, struct bk_arena *arena,
+                                    const char **sync_token, const char **ctag,
+                                    struct bk_errbuf *err)
+{
+    static const char body[] =
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+        "<d:propfind xmlns:d=\"DAV:\" "
+        "xmlns:cs=\"http://calendarserver.org/ns/\"><d:prop><d:sync-token/>"
+        "<cs:getctag/></d:prop></d:propfind>";
+    struct bk_dav_multistatus ms;
+    int status = 0;
+    enum bk_err e;
+
+    *sync_token = *ctag = NULL;
+    if ((e = multistatus(c, "PROPFIND", url, "0", body, arena, &status, &ms,
+                         err)))
+        return e;
+    if (status != 207)
+        return bk_fail(err, BK_E_INVALID, "PROPFIND %s: HTTP %d", url, status);
+    if (ms.n) {
+        *sync_token = ms.responses[0].sync_token;
+        *ctag = ms.responses[0].ctag;
+    }
+    return BK_OK;
+}
+
+/* Text content safe inside an XML element: &, < and > escaped. */
+static const char *xml_text(const char *s, struct bk_arena *arena)
+{
+    size_t n = 0;
+    char *out, *o;
+
+    for (const char *p = s; *p; p++)
+        n += *p == '&' ? 5 : (*p == '<' || *p == '>') ? 4 : 1;
+    out = o = bk_arena_alloc(arena, n + 1);
+    for (const char *p = s; *p; p++) {
+        const char *r = *p == '&'   ? "&amp;"
+                        : *p == '<' ? "&lt;"
+                        : *p == '>' ? "&gt;"
+                                    : NULL;
+        if (r) {
+            memcpy(o, r, strlen(r));
+            o += strlen(r);
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+enum bk_err bk_dav_sync_collection(const struct bk_dav_client *c,
+                                   const char *url, const char *token,
+                                   struct bk_arena *arena, int *status,
+                                   struct bk_dav_multistatus *ms,
+                                   struct bk_errbuf *err)
+{
+    const char *body = bk_arena_printf(
+        arena,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+        "<d:sync-collection xmlns:d=\"DAV:\"><d:sync-token>%s</d:sync-token>"
+        "<d:sync-level>1</d:sync-level><d:prop><d:getetag/></d:prop>"
+        "</d:sync-collection>",
+        xml_text(token ? token : "", arena));
+
+    return multistatus(c, "REPORT", url, NULL, body, arena, status, ms, err);
+}
+
+static void ical_utc(int64_t t, char out[64])
+{
+    int y, m, d;
+    int64_t days = bk_floordiv(t, 86400), s = t - days * 86400;
+
+    bk_civil_from_days(days, &y, &m, &d);
+    snprintf(out, 64, "%04d%02d%02dT%02d%02d%02dZ", y, m, d, (int)(s / 3600),
+             (int)(s / 60 % 60), (int)(s % 60));
+}
+
+enum bk_err bk_dav_calendar_query(const struct bk_dav_client *c,
+                                  const char *url, int64_t from_utc,
+                                  int64_t to_utc, struct bk_arena *arena,
+                                  struct bk_dav_multistatus *ms,
+                                  struct bk_errbuf *err)
+{
+    char from[64], to[64];
+    const char *body;
+    int status = 0;
+    enum bk_err e;
+
+    ical_utc(from_utc, from);
+    ical_utc(to_utc, to);
+    body = bk_arena_printf(
+        arena,
+        "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+        "<c:calendar-query xmlns:d=\"DAV:\" "
+        "xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop><d:getetag/>"
+        "<c:calendar-data/></d:prop><c:filter><c:comp-filter "
+        "name=\"VCALENDAR\"><c:comp-filter name=\"VEVENT\"><c:time-range "
+        "start=\"%s\" end=\"%s\"/></c:comp-filter></c:comp-filter>"
+        "</c:filter></c:calendar-query>",
+        from, to);
+    if ((e = multistatus(c, "REPORT", url, "1", body, arena, &status, ms, err)))
+        return e;
+    if (status != 207)
+        return bk_fail(err, BK_E_INVALID, "calendar-query %s: HTTP %d", url,
+                       status);
     return BK_OK;
 }

@@ -10,9 +10,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "base/arena.h"
 #include "base/err.h"
+#include "dav/xml.h"
 
 /* How to reach one account. Borrowed for each call. */
 struct bk_dav_client {
@@ -74,6 +76,32 @@ BK_MUST_CHECK enum bk_err bk_dav_get(const struct bk_dav_client *c,
                                      const char *url, struct bk_arena *arena,
                                      int *status, const char **body,
                                      const char **etag, struct bk_errbuf *err);
+
+/* The collection's change marks: its DAV:sync-token (RFC 6578 §4) and its
+ * CS:getctag, each NULL when the server has none. */
+BK_MUST_CHECK enum bk_err
+bk_dav_collection_state(const struct bk_dav_client *c, const char *url,
+                        struct bk_arena *arena, const char **sync_token,
+                        const char **ctag, struct bk_errbuf *err);
+
+/* RFC 6578 sync-collection REPORT on url since token (sync-level 1,
+ * getetag). *status: 207 with *ms filled (members changed or removed,
+ * ms->sync_token the new token); otherwise the server refused the token
+ * or the report (403/409 valid-sync-token, 400, 501 ...): the caller
+ * reads the whole calendar. Transport errors as bk_dav_discover's. */
+BK_MUST_CHECK enum bk_err
+bk_dav_sync_collection(const struct bk_dav_client *c, const char *url,
+                       const char *token, struct bk_arena *arena, int *status,
+                       struct bk_dav_multistatus *ms, struct bk_errbuf *err);
+
+/* RFC 4791 §7.8 calendar-query REPORT (Depth 1): the VEVENTs of the
+ * calendar url overlapping [from_utc, to_utc), with getetag and
+ * calendar-data. BK_E_INVALID with what the server said for a status
+ * other than 207; BK_E_UNAUTHORIZED for 401/403. */
+BK_MUST_CHECK enum bk_err
+bk_dav_calendar_query(const struct bk_dav_client *c, const char *url,
+                      int64_t from_utc, int64_t to_utc, struct bk_arena *arena,
+                      struct bk_dav_multistatus *ms, struct bk_errbuf *err);
 
 /* "HTTP 401: <the answer's first printable characters>" for a refusal,
  * in arena: what a person may read (never a credential). */

@@ -90,6 +90,8 @@ static void read_prop(const xmlNode *prop, struct bk_arena *arena,
             r->displayname = text(p, arena);
         } else if (is(p, NS_DAV, "getetag")) {
             r->etag = text(p, arena);
+        } else if (is(p, NS_DAV, "sync-token")) {
+            r->sync_token = text(p, arena);
         } else if (is(p, NS_CS, "getctag")) {
             r->ctag = text(p, arena);
         } else if (is(p, NS_DAV, "current-user-principal")) {

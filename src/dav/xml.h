@@ -26,6 +26,7 @@ struct bk_dav_response {
     const char *principal_href; /* current-user-principal/href */
     const char *home_href;      /* C:calendar-home-set/href (the first) */
     const char *calendar_data;  /* C:calendar-data */
+    const char *sync_token;     /* the DAV:sync-token property (RFC 6578 §4) */
     bool is_collection;         /* resourcetype has collection */
     bool is_calendar;           /* resourcetype has C:calendar */
     bool has_comp_set;          /* C:supported-calendar-component-set */

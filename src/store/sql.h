@@ -124,6 +124,12 @@ enum db_stmt {
     Q_CAL_LIST_HOST,
     Q_CAL_UPDATE,
     Q_CAL_DELETE,
+    Q_CAL_BUSY,
+    Q_CAL_BUSY_CLEAR,
+    Q_CAL_BUSY_CLEAR_ALL,
+    Q_CAL_BUSY_ADD,
+    Q_CAL_BUSY_LIST,
+    Q_CAL_LINKS_OF_KIND,
     Q_STMT_COUNT
 };
 

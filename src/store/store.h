@@ -447,6 +447,12 @@ BK_MUST_CHECK enum bk_err
 bk_store_link_find(struct bk_tx *tx, const char *provider, const char *kind,
                    const char *external_id, struct bk_arena *arena,
                    struct bk_link *out, struct bk_errbuf *err);
+/* Every link of (provider, kind), oldest first (at most DB_MAX_ROWS):
+ * the events of one calendar connection. */
+BK_MUST_CHECK enum bk_err
+bk_store_link_list_kind(struct bk_tx *tx, const char *provider,
+                        const char *kind, struct bk_arena *arena,
+                        struct bk_link **out, size_t *n, struct bk_errbuf *err);
 /* Every link of one ledger row, oldest first. */
 BK_MUST_CHECK enum bk_err
 bk_store_link_list(struct bk_tx *tx, enum bk_link_entity entity,
@@ -849,7 +855,8 @@ BK_MUST_CHECK enum bk_err bk_store_cal_get(struct bk_tx *tx,
                                            struct bk_arena *arena,
                                            struct bk_cal_connection *out,
                                            struct bk_errbuf *err);
-/* A host's connections, oldest first (at most DB_MAX_ROWS). */
+/* A host's connections (host_id 0: every host's), oldest first (at most
+ * DB_MAX_ROWS). */
 BK_MUST_CHECK enum bk_err
 bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
                        struct bk_arena *arena, struct bk_cal_connection **out,
@@ -861,5 +868,40 @@ BK_MUST_CHECK enum bk_err bk_store_cal_update(struct bk_tx *tx,
                                               struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_cal_delete(struct bk_tx *tx, int64_t id,
                                               struct bk_errbuf *err);
+
+/* One stored instance of a calendar's busy event. */
+struct bk_cal_busy {
+    int64_t connection_id;
+    int64_t host_id;
+    const char *calendar; /* the collection's URL */
+    const char *href;     /* the event resource's URL */
+    const char *uid;      /* may be NULL */
+    int64_t start_utc, end_utc;
+};
+
+/* The host's calendar busy time overlapping [from_utc, to_utc), ordered by
+ * start (at most DB_MAX_ROWS intervals), as the availability engine reads
+ * it (struct bk_interval, core/availability.h). */
+struct bk_interval;
+BK_MUST_CHECK enum bk_err bk_store_cal_busy(struct bk_tx *tx, int64_t host_id,
+                                            int64_t from_utc, int64_t to_utc,
+                                            struct bk_arena *arena,
+                                            struct bk_interval **out, size_t *n,
+                                            struct bk_errbuf *err);
+/* Deletes the rows of one calendar of a connection (calendar NULL: of all
+ * its calendars). */
+BK_MUST_CHECK enum bk_err bk_store_cal_busy_clear(struct bk_tx *tx,
+                                                  int64_t connection_id,
+                                                  const char *calendar,
+                                                  struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_cal_busy_add(struct bk_tx *tx,
+                                                const struct bk_cal_busy *b,
+                                                struct bk_errbuf *err);
+/* The rows of one calendar of a connection, by href then start. */
+BK_MUST_CHECK enum bk_err
+bk_store_cal_busy_list(struct bk_tx *tx, int64_t connection_id,
+                       const char *calendar, struct bk_arena *arena,
+                       struct bk_cal_busy **out, size_t *n,
+                       struct bk_errbuf *err);
 
 #endif

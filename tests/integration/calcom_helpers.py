@@ -304,7 +304,7 @@ def wait_outbox_idle(d, timeout=30):
     from conftest import ledger_query
     wait_until(lambda: not ledger_query(
         d, "SELECT id FROM jobs WHERE (kind LIKE 'webhooks.%' "
-           "OR kind LIKE 'mail.%' OR kind LIKE 'calendars.%') "
+           "OR kind LIKE 'mail.%' OR kind = 'calendars.push') "
            "AND status IN (0, 1)"), timeout,
         "the outbox idle")
 

@@ -372,3 +372,135 @@ def test_malformed_secret_key_stops_start(tmp_path, key):
                        text=True, timeout=60)
     assert p.returncode == 2, p
     assert "BOOKINGD_SECRET_KEY" in p.stderr and key not in p.stderr, p.stderr
+
+
+def parse_z(s):
+    """An instant of the API (Z or an offset) as an aware UTC datetime."""
+    import datetime as dt
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00")).astimezone(
+        dt.timezone.utc)
+
+
+def instants(starts):
+    return {parse_z(x) for x in starts}
+
+
+def ics_event(uid, start, end, extra=""):
+    f = "%Y%m%dT%H%M%SZ"
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n"
+            f"BEGIN:VEVENT\r\nUID:{uid}\r\nDTSTAMP:20260101T000000Z\r\n"
+            f"DTSTART:{start.strftime(f)}\r\nDTEND:{end.strftime(f)}\r\n"
+            f"SUMMARY:Dentist\r\n{extra}END:VEVENT\r\nEND:VCALENDAR\r\n")
+
+
+def sync(d, body=None):
+    r = d.post("/api/v1/sync", body if body is not None else {}, admin=True)
+    assert r.status == 200, r
+    assert set(r.json) == {"total", "created", "updated", "skipped",
+                           "errors"}, r.json
+    return r.json
+
+
+def test_busy_events_block_slots(make_daemon, radicale):
+    import datetime as dt
+    d = start(make_daemon)
+    r = connect(d, radicale.url + f"{USER}/work/")
+    assert r.status == 201, r
+    assert r.json["calendars"][0]["busy"] and r.json["calendars"][0]["write"]
+    H.wait_until(lambda: d.get("/api/v1/hosts/coach/calendars", admin=True)
+                 .json["data"][0]["last_sync_at"], 30, "the first sync")
+    s = d.slot_starts("intro")
+    busy_at, free_at, weekly_at = s[2], s[5], s[8]
+    b0 = parse_z(busy_at)
+    radicale.work.save_event(ics_event("dentist-1", b0,
+                                       b0 + dt.timedelta(minutes=30)))
+    f0 = parse_z(free_at)
+    radicale.work.save_event(ics_event("transparent-1", f0,
+                                       f0 + dt.timedelta(minutes=30),
+                                       "TRANSP:TRANSPARENT\r\n"))
+    w0 = parse_z(weekly_at)
+    # Weekly, 3 times, the second week excluded.
+    radicale.work.save_event(ics_event(
+        "weekly-1", w0, w0 + dt.timedelta(minutes=30),
+        "RRULE:FREQ=WEEKLY;COUNT=3\r\nEXDATE:" +
+        (w0 + dt.timedelta(days=7)).strftime("%Y%m%dT%H%M%SZ") + "\r\n"))
+    got = sync(d, {"provider": "caldav"})
+    assert got["errors"] == [] and got["total"] >= 3, got
+    assert got["created"] >= 2, got
+    after = instants(d.slot_starts("intro", span=20))
+    assert b0 not in after and w0 not in after, after
+    assert f0 in after  # transparent: free
+    w1, w2 = w0 + dt.timedelta(days=7), w0 + dt.timedelta(days=14)
+    assert w1 in after and w2 not in after, (w1, w2)
+    # The claim refuses it too.
+    r = d.book("intro", busy_at, expect=None)
+    assert r.status == 409, r
+    # Nothing changed: the sync token says so.
+    again = sync(d)
+    assert again["created"] == 0 and again["updated"] == 0, again
+    assert again["skipped"] >= 1 and again["errors"] == [], again
+    # Deleted in the calendar: free again after a sync.
+    radicale.work.event_by_uid("dentist-1").delete()
+    got = sync(d, {"host": "coach"})
+    assert got["updated"] >= 1, got
+    assert b0 in instants(d.slot_starts("intro"))
+    r = d.post("/api/v1/sync", {"connection": "cal_nope"}, admin=True)
+    assert r.status == 404, r
+    r = d.post("/api/v1/sync", {"provider": "google"}, admin=True)
+    assert r.status == 422, r
+
+
+def move_event(cal, uid, start, end):
+    ev = cal.event_by_uid(uid)
+    vcal = icalendar.Calendar.from_ical(ev.data)
+    for comp in vcal.walk("VEVENT"):
+        comp["DTSTART"] = icalendar.vDDDTypes(start)
+        comp["DTEND"] = icalendar.vDDDTypes(end)
+    ev.data = vcal.to_ical().decode()
+    ev.save()
+
+
+def test_moved_and_deleted_in_calendar(make_daemon, radicale):
+    import datetime as dt
+    d = start(make_daemon)
+    assert connect(d, radicale.url + f"{USER}/work/").status == 201
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    other = d.book("intro", s[6], email="bo@example.com").json
+    uid = b["uid"]
+    H.wait_until(lambda: uid in events_of(radicale.work) and
+                 other["uid"] in events_of(radicale.work), 30, "the events")
+    H.wait_outbox_idle(d)
+    # Moved by the host to a free time: the booking follows.
+    to = parse_z(s[4])
+    move_event(radicale.work, uid, to, to + dt.timedelta(minutes=30))
+    got = sync(d)
+    assert got["updated"] >= 1 and got["errors"] == [], got
+    moved = d.get(f"/api/v1/bookings/{uid}", admin=True).json
+    assert parse_z(moved["start"]) == to, moved
+    H.wait_outbox_idle(d)
+    assert events_of(radicale.work)[uid]["DTSTART"].dt == to
+    # Moved onto another booking: refused, the event goes back.
+    taken = parse_z(other["start"])
+    move_event(radicale.work, uid, taken, taken + dt.timedelta(minutes=30))
+    got = sync(d)
+    assert any(uid in e["message"] for e in got["errors"]), got
+    H.wait_until(lambda: events_of(radicale.work)[uid]["DTSTART"].dt == to,
+                 30, "the event put back")
+    assert parse_z(d.get(f"/api/v1/bookings/{uid}",
+                         admin=True).json["start"]) == to
+    H.wait_outbox_idle(d)
+    # Deleted by the host: the booking is cancelled.
+    radicale.work.event_by_uid(uid).delete()
+    got = sync(d)
+    assert got["updated"] >= 1, got
+    gone = d.get(f"/api/v1/bookings/{uid}", admin=True).json
+    assert gone["status"] == "cancelled", gone
+    assert "deleted in calendar" in json_text(gone), gone
+    assert d.get(f"/api/v1/bookings/{other['uid']}",
+                 admin=True).json["status"] == "confirmed"
+
+
+def json_text(v):
+    import json
+    return json.dumps(v)

@@ -33,3 +33,27 @@ CREATE TABLE calendar_connections (
     updated_ms INTEGER NOT NULL
 ) STRICT;
 CREATE INDEX calendar_connections_host ON calendar_connections (host_id, id);
+
+-- calendar_busy: busy time read from a connection's busy calendars by the
+-- last sync (connectors/calendars.c): one row per instance of an event
+-- that blocks time ([start_utc, end_utc), recurrences expanded over the
+-- sync's horizon), keyed by the calendar (collection URL) and the event's
+-- resource URL (href), so that a changed or deleted event replaces its
+-- rows. host_id is the connection's, copied so that the slot query reads
+-- one index. Events that are bookings of bookingd (their UID) are not
+-- stored: a booking blocks its time as a booking.
+CREATE TABLE calendar_busy (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    connection_id INTEGER NOT NULL
+        REFERENCES calendar_connections (id) ON DELETE CASCADE,
+    host_id INTEGER NOT NULL,
+    calendar TEXT NOT NULL,
+    href TEXT NOT NULL,
+    uid TEXT,
+    start_utc INTEGER NOT NULL,
+    end_utc INTEGER NOT NULL,
+    CHECK (end_utc > start_utc)
+) STRICT;
+CREATE INDEX calendar_busy_host ON calendar_busy (host_id, end_utc);
+CREATE INDEX calendar_busy_calendar
+    ON calendar_busy (connection_id, calendar, href);
