@@ -112,7 +112,7 @@ static enum bk_err read_state(struct bk_store *store, int64_t booking_id,
         (e = bk_store_client_get(tx, s->b.client_id, arena, &s->client, err)) ||
         (e = bk_store_event_type_get(tx, s->b.event_type_id, arena, &s->et,
                                      err)) ||
-        (e = bk_store_cal_list_host(tx, s->b.host_id, arena, &s->conns,
+        (e = bk_store_cal_list_host(tx, s->b.host_id, NULL, arena, &s->conns,
                                     &s->n_conns, err)) ||
         (e = bk_store_link_list(tx, BK_LINK_BOOKING, booking_id, arena,
                                 &s->links, &s->n_links, err)))
@@ -1034,9 +1034,9 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
         if (e == BK_E_NOT_FOUND)
             e = bk_fail(err, e, "no host '%s'", host);
         if (!e)
-            e = bk_store_cal_list_host(tx, h.id, arena, &conns, &n, err);
+            e = bk_store_cal_list_host(tx, h.id, NULL, arena, &conns, &n, err);
     } else {
-        e = bk_store_cal_list_host(tx, 0, arena, &conns, &n, err);
+        e = bk_store_cal_list_host(tx, 0, NULL, arena, &conns, &n, err);
     }
     bk_store_rollback(tx);
     if (e)
@@ -1101,7 +1101,7 @@ static enum bk_err any_connection(struct bk_tx *tx, bool *yes,
     enum bk_err e;
 
     bk_arena_init(&arena);
-    e = bk_store_cal_list_host(tx, 0, &arena, &c, &n, err);
+    e = bk_store_cal_list_host(tx, 0, NULL, &arena, &c, &n, err);
     *yes = n > 0;
     bk_arena_release(&arena);
     return e;

@@ -110,6 +110,7 @@ out:
 }
 
 enum bk_err bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
+                                   const struct bk_page *page,
                                    struct bk_arena *arena,
                                    struct bk_cal_connection **out, size_t *n,
                                    struct bk_errbuf *err)
@@ -121,12 +122,14 @@ enum bk_err bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
 
     e = db_prepare(tx, Q_CAL_LIST_HOST,
                    "SELECT " CAL_COLS " FROM calendar_connections"
-                   " WHERE (?1 = 0 OR host_id = ?1) ORDER BY id LIMIT ?2",
+                   " WHERE (?1 = 0 OR host_id = ?1) AND id > ?3"
+                   " ORDER BY id LIMIT ?2",
                    &st, err);
     if (e)
         goto out;
     db_bind_i64(tx, st, 1, host_id);
-    db_bind_i64(tx, st, 2, DB_MAX_ROWS);
+    db_bind_i64(tx, st, 2, page ? db_limit(page->limit) : DB_MAX_ROWS);
+    db_bind_i64(tx, st, 3, page ? page->after_id : 0);
     DB_READ_ROWS(tx, st, arena, arr, count, "listing calendar connections", err,
                  read_cal);
 out:

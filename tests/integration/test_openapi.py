@@ -500,8 +500,10 @@ def first_slots(a, slug, n, timezone="Europe/Berlin"):
 
 
 @pytest.mark.timeout(240)
-def test_every_operation_answers_as_documented(make_daemon):
-    d = cal.start_calcom(make_daemon)
+def test_every_operation_answers_as_documented(make_daemon, tmp_path):
+    from test_calendars import KEY, PASSWORD, USER, Radicale
+    d = cal.start_calcom(make_daemon, BOOKINGD_SECRET_KEY=KEY,
+                         BOOKINGD_CALENDAR_ALLOW_PRIVATE="1")
     a = Checked(d)
     adm = {"admin": True}
 
@@ -680,6 +682,25 @@ def test_every_operation_answers_as_documented(make_daemon):
     a.post(f"/api/v1/webhook-endpoints/{ep['id']}/messages/{msgs[0]['id']}"
            "/replay", None, 202, **adm)
     a.delete(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+
+    # Calendar connections, against a real Radicale (test_calendars.py).
+    rad = Radicale(tmp_path / "radicale")
+    rad.start()
+    try:
+        rad.client().principal().make_calendar(name="Work", cal_id="work")
+        conn = a.post("/api/v1/hosts/coach/calendars", {
+            "kind": "caldav", "url": rad.url, "username": USER,
+            "password": PASSWORD}, 201, **adm).json
+        a.get("/api/v1/hosts/coach/calendars", **adm)
+        a.get(f"/api/v1/calendars/{conn['id']}", **adm)
+        href = conn["calendars"][0]["href"]
+        a.patch(f"/api/v1/calendars/{conn['id']}",
+                {"write_calendar": href, "busy_calendars": [href],
+                 "on_cancel": "mark_cancelled"}, **adm)
+        a.post("/api/v1/sync", {"connection": conn["id"]}, **adm)
+        a.delete(f"/api/v1/calendars/{conn['id']}", **adm)
+    finally:
+        rad.stop()
 
     # The activity log.
     a.get("/api/v1/activity", **adm)
