@@ -65,7 +65,7 @@ enum bk_err bk_ledger_client_find_or_create(
     if (e)
         return e;
     if (!is_new) {
-        if (!out->name && name && *name) {
+        if (source != BK_SOURCE_WEB && !out->name && name && *name) {
             /* A client first seen without a name gets the first one given:
              * a read-modify-write, so lock the row and read it again. */
             if ((e = bk_store_client_lock(tx, out->id, err)) ||
@@ -301,6 +301,8 @@ static enum bk_err create_once(struct bk_store *store,
     b.client_id = client.id;
     b.start_utc = req->start_utc;
     b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
+    b.attendee_name = req->attendee_name;
+    b.attendee_email = req->attendee_email;
     b.attendee_timezone = req->attendee_timezone;
     b.status = BK_BOOKING_CONFIRMED;
     b.payment_status = BK_PAYMENT_NONE;

@@ -83,7 +83,11 @@ bk_ledger_booking_reschedule(struct bk_store *store, const char *uid,
 /* Finds the client with this email (case-insensitive) or creates a
  * prospect with the given name and zone (either may be NULL), inside tx.
  * *created tells which (may be NULL). Writes CLIENT_CREATED activity for a
- * new one. */
+ * new one. An existing client is changed only by a source that vouches
+ * for its sender (the admin API, a verified provider's webhook): such a
+ * source gives a client stored without a name the name it sends. An
+ * anonymous one (BK_SOURCE_WEB) never changes a stored client: anyone may
+ * type anyone's email (docs/api.md "Clients and attendees"). */
 BK_MUST_CHECK enum bk_err bk_ledger_client_find_or_create(
     struct bk_tx *tx, const char *email, const char *name, const char *timezone,
     enum bk_source source, int64_t now_utc, struct bk_arena *arena,

@@ -347,6 +347,8 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
     b.client_id = client.id;
     b.start_utc = ev->booking.start_utc;
     b.end_utc = ev->booking.end_utc;
+    b.attendee_name = ev->booking.attendee.name;
+    b.attendee_email = ev->booking.attendee.email;
     b.attendee_timezone = ev->booking.attendee.timezone;
     b.status = status;
     b.payment_status = BK_PAYMENT_NONE;
