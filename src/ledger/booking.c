@@ -145,9 +145,9 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
                             bool include_inactive, int64_t exclude_id,
                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
-                            struct bk_arena *arena, struct bk_event_type *et,
-                            struct bk_slot **slots, size_t *n,
-                            struct bk_errbuf *err)
+                            size_t max_slots, struct bk_arena *arena,
+                            struct bk_event_type *et, struct bk_slot **slots,
+                            size_t *n, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_schedule sched;
@@ -186,6 +186,7 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     q.from_utc = from_utc;
     q.to_utc = to_utc;
     q.now_utc = now_utc;
+    q.max_slots = max_slots;
     e = bk_availability(&q, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
