@@ -707,9 +707,9 @@ static enum bk_err apply_replaced(struct bk_tx *tx,
 /* A no-show mark set (NO_SHOW_MARKED) or removed (NO_SHOW_CLEARED). The
  * mark's id, when the event has one, is linked to the booking (superseded
  * once removed), so that a removal that arrived before its mark keeps the
- * mark from being set afterwards. Removing a mark makes the booking
- * completed: the attendee came after all. A booking not known yet is
- * waited for (BK_E_RETRY). */
+ * mark from being set afterwards, and both orders end the same: removing a
+ * mark makes the booking completed (the attendee came after all). A
+ * booking not known yet is waited for (BK_E_RETRY). */
 static enum bk_err apply_no_show(struct bk_tx *tx,
                                  const struct bk_ext_event *ev, int64_t now_utc,
                                  struct bk_arena *arena,
@@ -722,6 +722,7 @@ static enum bk_err apply_no_show(struct bk_tx *tx,
     struct bk_booking b;
     struct bk_client c;
     struct bk_link l;
+    bool mark_seen = false;
     enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
     if (e == BK_E_NOT_FOUND)
@@ -731,24 +732,31 @@ static enum bk_err apply_no_show(struct bk_tx *tx,
                        ev->provider, ev->booking.uid);
     if (e)
         return e;
-    if (set && mark && *mark) {
+    if (mark && *mark) {
         e = bk_store_link_find(tx, ev->provider, KIND_MARK, mark, arena, &l,
                                err);
-        if (e == BK_OK && l.superseded)
+        if (e == BK_OK && set && l.superseded)
             return unchanged(tx, ev, &b,
                              "this no-show mark was removed already", now_utc,
                              arena, out, err);
         if (e && e != BK_E_NOT_FOUND)
             return e;
+        mark_seen = e == BK_OK;
+        if ((e = link(tx, ev, KIND_MARK, mark, b.id, !set, now_utc, arena,
+                      err)))
+            return e;
     }
-    if (mark && *mark &&
-        (e = link(tx, ev, KIND_MARK, mark, b.id, !set, now_utc, arena, err)))
-        return e;
     from = b.status;
-    if (set ? from == BK_BOOKING_NO_SHOW : from != BK_BOOKING_NO_SHOW)
-        return unchanged(tx, ev, &b,
-                         set ? "already a no-show" : "not marked as a no-show",
-                         now_utc, arena, out, err);
+    if (set && from == BK_BOOKING_NO_SHOW)
+        return unchanged(tx, ev, &b, "already a no-show", now_utc, arena, out,
+                         err);
+    /* A removal that arrived before its mark means the same as the two in
+     * order: the attendee came. Any other removal of a booking that is not
+     * a no-show changes nothing. */
+    if (!set && from != BK_BOOKING_NO_SHOW &&
+        !(mark && *mark && !mark_seen && from == BK_BOOKING_CONFIRMED))
+        return unchanged(tx, ev, &b, "not marked as a no-show", now_utc, arena,
+                         out, err);
     if (bk_booking_transition(from, set ? BK_EV_NO_SHOW : BK_EV_COMPLETE,
                               &to) != BK_OK)
         return unchanged(tx, ev, &b,

@@ -23,8 +23,9 @@
  *                cancelled as superseded); else nothing, the creation of
  *                next_uid moves the booking.
  * - no_show / no_show_cleared: known -> no_show, or no_show -> completed
- *                (its client active); a mark id removed before its mark
- *                arrived keeps it from being set; unknown -> BK_E_RETRY.
+ *                (its client active); a mark removed before it arrived
+ *                is never set, and the removal completes the booking all
+ *                the same (both orders end alike); unknown -> BK_E_RETRY.
  * Every change writes history and activity rows. */
 #ifndef BK_LEDGER_SYNC_H
 #define BK_LEDGER_SYNC_H

@@ -442,14 +442,27 @@ def test_no_show_set_and_cleared(coach):
     assert H.booking_for(coach, inv)["status"] == "completed"
 
 
-def test_no_show_removed_before_its_mark_arrives_is_not_set(coach):
+def test_no_show_removed_before_its_mark_arrives_ends_alike(coach):
+    """The removal first, then its mark: the mark is not set, and the
+    booking ends completed, as when they arrive in order."""
     inv = H.new_invitee()
     H.wait_processed(coach, H.received(coach, H.created(inv)))
     mark = f"{H.API}/invitee_no_shows/MARK2"
     H.wait_processed(coach, H.received(coach, H.no_show(inv, mark,
                                                         deleted=True)))
+    assert H.booking_for(coach, inv)["status"] == "completed"
     H.wait_processed(coach, H.received(coach, H.no_show(inv, mark)))
-    assert H.booking_for(coach, inv)["status"] == "confirmed"
+    b = H.booking_for(coach, inv)
+    assert b["status"] == "completed", b
+    assert [h["action"] for h in H.history(coach, b["uid"])] == \
+        ["created", "completed"]
+    # A removal without a mark URI of a booking that is not a no-show
+    # changes nothing.
+    other = H.new_invitee()
+    H.wait_processed(coach, H.received(coach, H.created(other)))
+    H.wait_processed(coach, H.received(coach, H.no_show(other, False,
+                                                        deleted=True)))
+    assert H.booking_for(coach, other)["status"] == "confirmed"
 
 
 def test_no_show_of_an_unknown_invitee_waits_for_its_creation(coach):
