@@ -21,8 +21,19 @@ enum bk_ext_kind {
     BK_EXT_BOOKING_RESCHEDULED = 1, /* booking: uid new, previous_uid old */
     BK_EXT_BOOKING_CANCELLED = 2,   /* booking */
     BK_EXT_MEETING_ENDED = 3,       /* booking: its end time passed */
+    /* payment: a Checkout Session completed (payment_status "paid", or
+     * "unpaid" while a delayed method is under way) */
+    BK_EXT_PAYMENT_COMPLETED = 4,
+    BK_EXT_PAYMENT_SUCCEEDED = 5, /* payment: a delayed method paid */
+    BK_EXT_PAYMENT_FAILED = 6,    /* payment: a delayed method failed */
+    BK_EXT_PAYMENT_EXPIRED = 7,   /* payment: the session expired unpaid */
+    BK_EXT_PAYMENT_REFUNDED = 8,  /* payment: its charge was refunded */
 };
-#define BK_EXT_KIND_COUNT 4
+#define BK_EXT_KIND_COUNT 9
+
+/* Whether k is one of the PAYMENT_* kinds (ev->payment). */
+#define BK_EXT_IS_PAYMENT(k)                                                   \
+    ((k) >= BK_EXT_PAYMENT_COMPLETED && (k) <= BK_EXT_PAYMENT_REFUNDED)
 
 struct bk_ext_person {
     const char *name;
@@ -54,6 +65,21 @@ struct bk_ext_booking {
     const char *cancellation_reason;
 };
 
+/* The PAYMENT_* kinds: a Stripe Checkout Session or Charge as it concerns
+ * one booking. */
+struct bk_ext_payment {
+    const char *booking_uid;    /* ours (metadata[booking_uid] or
+                                   client_reference_id); never NULL */
+    const char *session_id;     /* "cs_..."; NULL for a charge */
+    const char *payment_intent; /* "pi_..."; may be NULL */
+    const char *payment_status; /* the session's: "paid", "unpaid",
+                                   "no_payment_required"; may be NULL */
+    int64_t amount_minor;       /* the session's total or the charge's
+                                   amount; 0 when absent */
+    int64_t refunded_minor;     /* REFUNDED: the amount refunded so far */
+    const char *currency;       /* ISO 4217, upper case; may be NULL */
+};
+
 struct bk_ext_event {
     enum bk_ext_kind kind;
     /* The provider's table row (webhooks/<provider>.c) fills these: */
@@ -62,10 +88,18 @@ struct bk_ext_event {
     enum bk_source source;        /* of the bookings it creates */
     union {
         struct bk_ext_booking booking; /* the BOOKING_* kinds, MEETING_ENDED */
+        struct bk_ext_payment payment; /* the PAYMENT_* kinds */
     };
 };
 
-/* "created", "rescheduled", "cancelled", "ended"; "?" for others. */
+/* The ledger booking or provider object ev is about, for ordering and
+ * waking deliveries: the booking's uid (booking kinds: the provider's uid;
+ * payment kinds: ours). */
+const char *bk_ext_event_subject(const struct bk_ext_event *ev);
+
+/* "created", "rescheduled", "cancelled", "ended", "payment_completed",
+ * "payment_succeeded", "payment_failed", "payment_expired",
+ * "payment_refunded"; "?" for others. */
 const char *bk_ext_kind_name(enum bk_ext_kind k);
 /* The kind named s (as bk_ext_kind_name), or -1. */
 int bk_ext_kind_parse(const char *s);

@@ -181,5 +181,6 @@ void bk_webhooks_apply_kind(const struct bk_webhook_registry *reg,
                             struct bk_job_kind *out);
 
 extern const struct bk_webhook_provider bk_webhook_calcom;
+extern const struct bk_webhook_provider bk_webhook_stripe;
 
 #endif
