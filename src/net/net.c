@@ -296,6 +296,7 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
     char pinned[600], cerr[CURL_ERROR_SIZE];
     int64_t t0 = bk_mono_ms();
     long status = 0;
+    bool is_get;
     enum bk_err e;
     CURLcode rc;
 
@@ -313,7 +314,13 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
         goto out;
     }
     pin = curl_slist_append(NULL, pinned);
-    hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    is_get = p->method && strcmp(p->method, "GET") == 0;
+    if (!is_get) {
+        char ct[160];
+        snprintf(ct, sizeof(ct), "Content-Type: %s",
+                 p->content_type ? p->content_type : "application/json");
+        hdrs = curl_slist_append(NULL, ct);
+    }
     hdrs = curl_slist_append(hdrs, "Expect:");
     for (size_t i = 0; i < p->n_headers; i++)
         hdrs = curl_slist_append(hdrs, p->headers[i]);
@@ -329,10 +336,16 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "bookingd-webhooks/1");
+    if (is_get) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body ? p->body : "");
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)p->body_len);
+    }
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     p->user_agent ? p->user_agent : "bookingd-webhooks/1");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);

@@ -39,7 +39,11 @@ bool bk_net_addr_is_public(const struct sockaddr *addr);
 
 struct bk_net_post {
     const char *url;
-    const char *body; /* sent as application/json */
+    const char *method;       /* NULL or "POST": POST the body; "GET": no
+                                 body */
+    const char *content_type; /* of the body; NULL: application/json */
+    const char *user_agent;   /* NULL: "bookingd-webhooks/1" */
+    const char *body;
     size_t body_len;
     const char *const *headers; /* "Name: value", borrowed */
     size_t n_headers;

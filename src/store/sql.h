@@ -118,6 +118,9 @@ enum db_stmt {
     Q_MESSAGE_UPDATE,
     Q_MESSAGE_GET,
     Q_MESSAGE_LIST,
+    Q_PAYMENT_INSERT,
+    Q_PAYMENT_UPDATE,
+    Q_PAYMENT_GET,
     Q_STMT_COUNT
 };
 
