@@ -120,6 +120,27 @@ static enum bk_err load_busy(struct bk_tx *tx, const struct bk_event_type *et,
     return BK_OK;
 }
 
+/* The host's busy time from its calendars around a window (the last
+ * sync's, connectors/calendars.c). */
+static enum bk_err load_calendar_busy(struct bk_tx *tx, int64_t host_id,
+                                      int64_t from_utc, int64_t to_utc,
+                                      struct bk_arena *arena,
+                                      struct bk_avail_query *q,
+                                      struct bk_errbuf *err)
+{
+    struct bk_interval *iv = NULL;
+    size_t n = 0;
+    enum bk_err e =
+        bk_store_cal_busy(tx, host_id, from_utc - BUSY_MARGIN_S,
+                          to_utc + BUSY_MARGIN_S, arena, &iv, &n, err);
+
+    if (e)
+        return e;
+    q->busy = iv;
+    q->n_busy = n;
+    return BK_OK;
+}
+
 /* Loads the host's schedule and zone; *has_schedule is false when the host
  * has none (it then offers no slots). */
 static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
@@ -188,6 +209,9 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     q.to_utc = to_utc;
     q.now_utc = now_utc;
     q.max_slots = max_slots;
+    e = load_calendar_busy(tx, et->host_id, from_utc, to_utc, arena, &q, err);
+    if (e)
+        goto out;
     e = bk_availability(&q, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
@@ -234,6 +258,10 @@ static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
     q.bookings = busy;
     q.n_bookings = n_busy;
     q.now_utc = now_utc;
+    e = load_calendar_busy(tx, et->host_id, start_utc, start_utc + 1, arena, &q,
+                           err);
+    if (e)
+        return e;
     v = bk_availability_check(&q, start_utc, arena);
     switch (v) {
     case BK_SLOT_FREE:
