@@ -57,7 +57,8 @@ fi
 
 # The browser test drives Debian's chromium with playwright-core from npm;
 # the outbound webhooks test verifies signatures with the official
-# standardwebhooks package.
+# standardwebhooks package; the Stripe contract fake signs its events with
+# the official stripe package.
 npm_ci() { # dir module
     if [[ " ${groups[*]} " == *" test "* ]] && [ -f "$1/package.json" ] &&
        [ ! -d "$1/node_modules/$2" ]; then
@@ -70,4 +71,5 @@ npm_ci() { # dir module
 }
 npm_ci tests/e2e playwright-core
 npm_ci tests/webhooks-verify standardwebhooks
+npm_ci tests/fakes/stripe stripe
 exit 0

@@ -53,6 +53,13 @@ struct bk_api {
     bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     int webhook_max_attempts;   /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
+    /* Payments: hold_min > 0 when Stripe is configured
+     * (BOOKINGD_HOLD_MINUTES), 0 when priced event types cannot be booked
+     * publicly; how long a booking request waits for its Checkout
+     * Session (BOOKINGD_CHECKOUT_WAIT_MS); the payment jobs' attempts. */
+    int hold_min;
+    int64_t checkout_wait_ms;
+    int job_max_attempts;
     /* Calendar connections (api/calendars.c, docs/calendars.md). */
     const struct bk_secret_key *secret_key; /* BOOKINGD_SECRET_KEY, or NULL:
                                                credentials are refused */

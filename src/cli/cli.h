@@ -19,6 +19,7 @@ struct bk_webhook_registry;
 struct bk_jobs_prune_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
+struct bk_stripe_config;
 struct bk_calendars_config;
 
 /* The environment's configuration (README "Configuration"). Strings are
@@ -59,6 +60,13 @@ struct bk_config {
     int64_t webhook_timeout_ms;         /* BOOKINGD_WEBHOOK_TIMEOUT_MS */
     int webhook_max_attempts;           /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     int64_t webhook_disable_after_s;    /* BOOKINGD_WEBHOOK_DISABLE_AFTER_S */
+    /* Payments (connectors/stripe.h, docs/payments.md). */
+    const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
+    const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
+    char stripe_api_base_buf[600];
+    int hold_min;              /* BOOKINGD_HOLD_MINUTES */
+    int64_t checkout_wait_ms;  /* BOOKINGD_CHECKOUT_WAIT_MS */
+    int64_t stripe_timeout_ms; /* BOOKINGD_STRIPE_TIMEOUT_MS */
     /* Credentials at rest and calendars (docs/calendars.md). */
     bool have_secret_key;                /* BOOKINGD_SECRET_KEY is set */
     struct bk_secret_key secret_key;     /* ... and read */
@@ -101,6 +109,7 @@ struct bk_cli_job_env {
     const struct bk_jobs_prune_config *prune;
     const struct bk_mail_config *mail;
     struct bk_outwebhooks *outwebhooks;
+    const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
 };
 

@@ -325,6 +325,41 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                                  sub.msg);
     }
 
+    cfg->stripe_secret_key = env("STRIPE_SECRET_KEY");
+    if (cfg->stripe_secret_key &&
+        (strncmp(cfg->stripe_secret_key, "sk_", 3) != 0 &&
+         strncmp(cfg->stripe_secret_key, "rk_", 3) != 0))
+        return bk_fail_field(err, BK_E_CONFIG, "STRIPE_SECRET_KEY",
+                             "must be a secret key sk_... (or a restricted "
+                             "key rk_...)");
+    {
+        const char *b = env("STRIPE_API_BASE");
+        size_t bn;
+        if (!b)
+            b = "https://api.stripe.com";
+        bn = strlen(b);
+        while (bn && b[bn - 1] == '/')
+            bn--;
+        if (bn == 0 || bn >= sizeof(cfg->stripe_api_base_buf) ||
+            (strncmp(b, "https://", 8) != 0 && strncmp(b, "http://", 7) != 0))
+            return bk_fail_field(err, BK_E_CONFIG, "STRIPE_API_BASE",
+                                 "must be an http(s) URL, got '%s'", b);
+        memcpy(cfg->stripe_api_base_buf, b, bn);
+        cfg->stripe_api_base_buf[bn] = '\0';
+        cfg->stripe_api_base = cfg->stripe_api_base_buf;
+    }
+    {
+        int64_t hold;
+        if ((e = env_int("BOOKINGD_HOLD_MINUTES", 30, 1440, 30, &hold, err)))
+            return e;
+        cfg->hold_min = (int)hold;
+    }
+    if ((e = env_int("BOOKINGD_CHECKOUT_WAIT_MS", 0, 60000, 8000,
+                     &cfg->checkout_wait_ms, err)) ||
+        (e = env_int("BOOKINGD_STRIPE_TIMEOUT_MS", 100, 120000, 15000,
+                     &cfg->stripe_timeout_ms, err)))
+        return e;
+
     cfg->templates = env("BOOKINGD_TEMPLATES");
     if (cfg->templates) {
         struct bk_arena a;

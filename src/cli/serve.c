@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -17,6 +18,7 @@
 #include "http/server.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
+#include "connectors/stripe.h"
 #include "jobs/inbox.h"
 #include "ledger/events.h"
 #include "net/net.h"
@@ -178,6 +180,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_mail_templates templates;
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
+    struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
     size_t n_kinds;
     struct bk_api api;
@@ -301,6 +304,19 @@ int bk_cli_serve(int argc, char **argv)
     mail.templates = &templates;
     job_env.mail = &mail;
     job_env.outwebhooks = &outwebhooks;
+    memset(&stripe, 0, sizeof(stripe));
+    stripe.secret_key = cfg.stripe_secret_key;
+    stripe.api_base = cfg.stripe_api_base;
+    stripe.base_url = cfg.base_url;
+    memcpy(stripe.manage_secret, api.manage_secret,
+           sizeof(stripe.manage_secret));
+    /* A call ends well within its job's lease (see outbound webhooks). */
+    stripe.timeout_ms =
+        (int)(cfg.stripe_timeout_ms * 2 > cfg.lease_ms ? cfg.lease_ms / 2
+                                                       : cfg.stripe_timeout_ms);
+    stripe.connect_timeout_ms =
+        stripe.timeout_ms < 5000 ? stripe.timeout_ms : 5000;
+    job_env.stripe = &stripe;
     job_env.calendars = &calendars;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
@@ -335,6 +351,15 @@ int bk_cli_serve(int argc, char **argv)
     api.webhook_allow_private = cfg.webhook_allow_private;
     api.webhook_max_attempts = cfg.webhook_max_attempts;
     api.webhooks = &webhooks;
+    api.hold_min = cfg.stripe_secret_key ? cfg.hold_min : 0;
+    api.checkout_wait_ms = cfg.checkout_wait_ms;
+    api.job_max_attempts = cfg.max_attempts;
+    if (cfg.stripe_secret_key)
+        bk_log_info("payments: Stripe at %s; holds last %d minutes",
+                    cfg.stripe_api_base, cfg.hold_min);
+    else
+        bk_log_info("payments: STRIPE_SECRET_KEY is not set: priced event "
+                    "types cannot be booked on the public page");
     api.secret_key = cfg.have_secret_key ? &cfg.secret_key : NULL;
     api.calendar_allow_private = cfg.calendar_allow_private;
     api.calendar_connect_timeout_ms = (int)cfg.calendar_connect_timeout_ms;
@@ -372,6 +397,7 @@ int bk_cli_serve(int argc, char **argv)
                 cfg.database_shown, cfg.workers, cfg.http_threads,
                 bk_http_server_max_connections(http),
                 cfg.max_connections_per_ip);
+    bk_fault_serving(); /* test builds: "@serving" fault points count */
 
     sigwait(&stop, &sig);
     bk_log_info("serve: signal %d, shutting down (requests in flight get "

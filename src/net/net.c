@@ -453,7 +453,8 @@ static enum bk_err one_hop(const struct bk_net_request *r, const char *url,
         curl_easy_setopt(c, CURLOPT_USERNAME, r->username);
         curl_easy_setopt(c, CURLOPT_PASSWORD, r->password ? r->password : "");
     }
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "bookingd/1");
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     r->user_agent ? r->user_agent : "bookingd/1");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
@@ -528,11 +529,16 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
     enum bk_err e;
 
     memset(&r, 0, sizeof(r));
-    r.method = "POST";
     r.url = p->url;
-    r.content_type = "application/json";
-    r.body = p->body ? p->body : "";
-    r.body_len = p->body_len;
+    r.user_agent = p->user_agent ? p->user_agent : "bookingd-webhooks/1";
+    if (p->method && strcmp(p->method, "GET") == 0) {
+        r.method = "GET";
+    } else {
+        r.method = "POST";
+        r.content_type = p->content_type ? p->content_type : "application/json";
+        r.body = p->body ? p->body : "";
+        r.body_len = p->body_len;
+    }
     r.headers = p->headers;
     r.n_headers = p->n_headers;
     r.connect_timeout_ms = p->connect_timeout_ms;

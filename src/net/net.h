@@ -41,7 +41,11 @@ bool bk_net_addr_is_public(const struct sockaddr *addr);
 
 struct bk_net_post {
     const char *url;
-    const char *body; /* sent as application/json */
+    const char *method;       /* NULL or "POST": POST the body; "GET": no
+                                 body */
+    const char *content_type; /* of the body; NULL: application/json */
+    const char *user_agent;   /* NULL: "bookingd-webhooks/1" */
+    const char *body;
     size_t body_len;
     const char *const *headers; /* "Name: value", borrowed */
     size_t n_headers;
@@ -73,6 +77,7 @@ struct bk_net_request {
     size_t n_headers;
     const char *username;   /* HTTP Basic (RFC 7617) when not NULL; never */
     const char *password;   /* logged or put into an error message */
+    const char *user_agent; /* NULL: "bookingd/1" */
     int connect_timeout_ms; /* > 0 */
     int timeout_ms;         /* each hop, > 0 */
     size_t max_response;    /* bytes of the answer's body kept and read */

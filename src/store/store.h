@@ -497,6 +497,25 @@ bk_store_message_list(struct bk_tx *tx, int64_t booking_id,
                       struct bk_arena *arena, struct bk_message **out,
                       size_t *n, struct bk_errbuf *err);
 
+/* ---- Payments (ledger/payments.c) --------------------------------------- */
+
+/* Inserts p (p->id ignored). BK_E_DUPLICATE when the booking has one. */
+BK_MUST_CHECK enum bk_err bk_store_payment_insert(struct bk_tx *tx,
+                                                  const struct bk_payment *p,
+                                                  struct bk_errbuf *err);
+/* Writes every field of the payment of p->booking_id but its id, booking
+ * and created_utc. BK_E_NOT_FOUND when there is none. */
+BK_MUST_CHECK enum bk_err bk_store_payment_update(struct bk_tx *tx,
+                                                  const struct bk_payment *p,
+                                                  struct bk_errbuf *err);
+/* The payment of a booking; BK_E_NOT_FOUND when it has none (a free
+ * booking). Strings in arena. */
+BK_MUST_CHECK enum bk_err bk_store_payment_get(struct bk_tx *tx,
+                                               int64_t booking_id,
+                                               struct bk_arena *arena,
+                                               struct bk_payment *out,
+                                               struct bk_errbuf *err);
+
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
 /* Inserts d unless (provider, delivery_key) exists; either way *id is the
