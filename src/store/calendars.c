@@ -262,6 +262,30 @@ out:
     return e;
 }
 
+enum bk_err bk_store_cal_busy_clear_href(struct bk_tx *tx,
+                                         int64_t connection_id,
+                                         const char *calendar, const char *href,
+                                         int *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *n = 0;
+    e = db_prepare(tx, Q_CAL_BUSY_CLEAR_HREF,
+                   "DELETE FROM calendar_busy WHERE connection_id = ?1"
+                   " AND calendar = ?2 AND href = ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, connection_id);
+    db_bind_text(tx, st, 2, calendar);
+    db_bind_text(tx, st, 3, href);
+    e = db_exec(tx, st, n, "clearing an event's busy time", err);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
 enum bk_err bk_store_cal_busy_add(struct bk_tx *tx, const struct bk_cal_busy *b,
                                   struct bk_errbuf *err)
 {

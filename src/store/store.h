@@ -914,6 +914,13 @@ BK_MUST_CHECK enum bk_err bk_store_cal_busy_clear(struct bk_tx *tx,
                                                   int64_t connection_id,
                                                   const char *calendar,
                                                   struct bk_errbuf *err);
+/* Deletes the rows of one event (href) of a calendar; *n the rows
+ * deleted. */
+BK_MUST_CHECK enum bk_err bk_store_cal_busy_clear_href(struct bk_tx *tx,
+                                                       int64_t connection_id,
+                                                       const char *calendar,
+                                                       const char *href, int *n,
+                                                       struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_cal_busy_add(struct bk_tx *tx,
                                                 const struct bk_cal_busy *b,
                                                 struct bk_errbuf *err);
