@@ -1,0 +1,1 @@
+// web/admin.js — the admin pages.
