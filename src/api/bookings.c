@@ -13,10 +13,11 @@
 #include "base/banned.h"
 
 /* Renders b with its links and, for the attendee's first response and for
- * admins, its manage token and URL. The links are read in the call's
- * transaction; a NONE route (after a ledger operation that committed) opens
- * a read transaction for them, and renders without links when that fails:
- * the booking is made, and its answer must not say otherwise. */
+ * admins, its manage token and URL. Only an admin sees the stored client:
+ * a visitor or a manage token gets the public form (render.h). The links are
+ * read in the call's transaction; a NONE route (after a ledger operation that
+ * committed) opens a read transaction for them, and renders without links when
+ * that fails: the booking is made, and its answer must not say otherwise. */
 static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
                       const struct bk_tz *tz, bool with_token)
 {
@@ -30,7 +31,7 @@ static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
     if (!c->tx || bk_store_link_list(c->tx, BK_LINK_BOOKING, b->id, c->arena,
                                      &links, &n, NULL) != BK_OK)
         n = 0;
-    o = bk_render_booking(b, links, n, tz);
+    o = bk_render_booking(b, links, n, tz, c->admin);
     if (o && with_token) {
         char token[48];
         bk_api_manage_token(c->api, b->uid, token);

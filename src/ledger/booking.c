@@ -65,7 +65,7 @@ enum bk_err bk_ledger_client_find_or_create(
     if (e)
         return e;
     if (!is_new) {
-        if (!out->name && name && *name) {
+        if (source != BK_SOURCE_WEB && !out->name && name && *name) {
             /* A client first seen without a name gets the first one given:
              * a read-modify-write, so lock the row and read it again. */
             if ((e = bk_store_client_lock(tx, out->id, err)) ||
@@ -145,9 +145,9 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
                             bool include_inactive, int64_t exclude_id,
                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
-                            struct bk_arena *arena, struct bk_event_type *et,
-                            struct bk_slot **slots, size_t *n,
-                            struct bk_errbuf *err)
+                            size_t max_slots, struct bk_arena *arena,
+                            struct bk_event_type *et, struct bk_slot **slots,
+                            size_t *n, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_schedule sched;
@@ -186,6 +186,7 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     q.from_utc = from_utc;
     q.to_utc = to_utc;
     q.now_utc = now_utc;
+    q.max_slots = max_slots;
     e = bk_availability(&q, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
@@ -301,6 +302,8 @@ static enum bk_err create_once(struct bk_store *store,
     b.client_id = client.id;
     b.start_utc = req->start_utc;
     b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
+    b.attendee_name = req->attendee_name;
+    b.attendee_email = req->attendee_email;
     b.attendee_timezone = req->attendee_timezone;
     b.status = BK_BOOKING_CONFIRMED;
     b.payment_status = BK_PAYMENT_NONE;
