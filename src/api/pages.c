@@ -82,6 +82,8 @@ const struct bk_api_route bk_api_page_routes[] = {
     {"GET", "/admin/event-types", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/admin/event-types/{slug}", admin_page, BK_ROUTE_PUBLIC,
      BK_ROUTE_NONE},
+    {"GET", "/admin/hosts", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/hosts/{slug}", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/admin/deliveries", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/admin/integrations", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/admin/metrics", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},

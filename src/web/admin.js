@@ -204,6 +204,7 @@ async function render(focus) {
     clients: (m) => parts[1] ? clientView(parts[1], m) : clientsView(m),
     "event-types": (m) => parts[1] ? eventTypeView(parts[1], m)
                                    : eventTypesView(m),
+    hosts: (m) => parts[1] ? hostView(parts[1], m) : hostsView(m),
     deliveries: deliveriesView,
     integrations: integrationsView,
     metrics: metricsView,
@@ -586,9 +587,8 @@ async function eventTypesView(mine) {
     r.data.data.map((t) => [
       link("/admin/event-types/" + encodeURIComponent(t.slug), t.title),
       t.slug, t.host, String(t.duration_minutes), t.active ? "yes" : "no"])));
-  view.append(notConfigured("Weekly hours and date overrides:",
-    "edit them with PUT /api/v1/hosts/{slug}/schedule for now " +
-    "(the week grid editor is not built yet)."));
+  view.append(el("p", null, "Weekly hours and date overrides are the " +
+    "host's: ", link("/admin/hosts", "Hours"), "."));
 }
 
 const ET_NUMBERS = [
@@ -704,6 +704,199 @@ async function eventTypeView(slug, mine) {
   if (!creating)
     view.append(el("p", null, link("/#" + encodeURIComponent(t.slug),
                                    "Open the booking page")));
+}
+
+// ---- hosts and their weekly hours -----------------------------------------
+
+const DAYS = [["mon", "Monday"], ["tue", "Tuesday"], ["wed", "Wednesday"],
+              ["thu", "Thursday"], ["fri", "Friday"], ["sat", "Saturday"],
+              ["sun", "Sunday"]];
+const HHMM = "([01][0-9]|2[0-3]):[0-5][0-9]|24:00";
+
+async function hostsView(mine) {
+  setTitle("Hosts and hours");
+  const r = await call("GET", "/api/v1/hosts?limit=500");
+  if (stale(mine))
+    return;
+  if (!r.ok)
+    return failed(r);
+  view.append(r.data.data.length === 0
+    ? el("p", null, "No hosts yet: add one with POST /api/v1/hosts or " +
+         "bookingd apply.")
+    : table("Hosts", ["Name", "Slug", "Email", "Time zone"],
+            r.data.data.map((h) => [
+              link("/admin/hosts/" + encodeURIComponent(h.slug), h.name),
+              h.slug, h.email, h.timezone])));
+}
+
+function timeInput(value, label) {
+  return el("input", { class: "hhmm", inputmode: "numeric", maxlength: "5",
+                       pattern: HHMM, placeholder: "09:00", value: value || "",
+                       "aria-label": label, required: true });
+}
+
+// One row of hours: start and end, and a button that removes the row.
+function hoursRow(list, what, start, end, extra) {
+  const row = el("li", { class: "hours-row" });
+  row.start = timeInput(start, what + " from");
+  row.end = timeInput(end, what + " until");
+  row.append(...(extra || []), row.start, el("span", { "aria-hidden": "true" }, "–"),
+             row.end,
+             el("button", { type: "button", class: "small",
+                            onclick: () => {
+                              const next = row.nextElementSibling ||
+                                           row.previousElementSibling;
+                              row.remove();
+                              (next ? next.querySelector("input")
+                                    : list.addButton)?.focus();
+                            } }, "Remove"));
+  list.append(row);
+  return row;
+}
+
+async function hostView(slug, mine) {
+  setTitle("Hours");
+  const p = "/api/v1/hosts/" + encodeURIComponent(slug);
+  const [h, sch, types] = await Promise.all([
+    call("GET", p), call("GET", p + "/schedule"),
+    call("GET", "/api/v1/event-types?limit=500"),
+  ]);
+  if (stale(mine))
+    return;
+  if (!h.ok)
+    return failed(h);
+  setTitle("Hours of " + h.data.name);
+  const s = sch.ok ? sch.data
+                   : { timezone: h.data.timezone, weekly: [], overrides: [] };
+  const form = el("form", { id: "schedule-form", novalidate: true });
+  const zoneInput = el("input", { value: s.timezone, maxlength: "64",
+                                  autocomplete: "off" });
+  form.append(field("s-zone", "Time zone of these hours", zoneInput,
+                    "An IANA name, such as Europe/Berlin."));
+  // The week: one list of hours per day.
+  const week = el("div", { class: "week-grid" });
+  const lists = {};
+  for (const [day, name] of DAYS) {
+    const list = el("ul", { class: "hours", "aria-label": name + " hours" });
+    lists[day] = list;
+    for (const w of s.weekly.filter((w) => w.day === day))
+      hoursRow(list, name, w.start, w.end);
+    list.addButton = el("button", { type: "button", class: "small",
+      onclick: () => hoursRow(list, name, "09:00", "17:00").start.focus() },
+      "Add hours");
+    week.append(el("fieldset", { class: "week-day" },
+      el("legend", null, name), list, list.addButton));
+  }
+  form.append(el("h3", null, "Weekly hours"), week);
+  // Date overrides: a day off, or other hours on that date.
+  const overrides = el("ul", { class: "hours", "aria-label": "Date overrides" });
+  function overrideRow(o) {
+    const date = el("input", { type: "date", value: o.date || "",
+                               "aria-label": "Date", required: true });
+    const off = el("input", { type: "checkbox" });
+    off.checked = !!o.unavailable;
+    const offLabel = el("label", { class: "check" }, off, "Unavailable");
+    const row = hoursRow(overrides, "Override", o.start, o.end,
+                         [date, offLabel]);
+    row.date = date;
+    row.off = off;
+    const sync = () => {
+      row.start.disabled = row.end.disabled = off.checked;
+    };
+    off.addEventListener("change", sync);
+    sync();
+    return row;
+  }
+  for (const o of s.overrides)
+    overrideRow(o);
+  overrides.addButton = el("button", { type: "button", class: "small",
+    onclick: () => overrideRow({ unavailable: true }).date.focus() },
+    "Add a date");
+  form.append(el("h3", null, "Date overrides"),
+              el("p", { class: "hint" }, "A date listed here replaces its " +
+                 "weekday's hours: unavailable, or the hours given."),
+              overrides, overrides.addButton);
+  const err = el("p", { class: "notice error", role: "alert", hidden: true });
+  form.append(err, el("div", { class: "actions" },
+    el("button", { type: "submit", class: "primary" }, "Save hours")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    for (const i of form.querySelectorAll("[aria-invalid]"))
+      i.removeAttribute("aria-invalid");
+    const weekly = [], wRows = [], ovs = [], oRows = [];
+    for (const [day] of DAYS)
+      for (const row of lists[day].children) {
+        weekly.push({ day, start: row.start.value.trim(),
+                      end: row.end.value.trim() });
+        wRows.push(row);
+      }
+    for (const row of overrides.children) {
+      ovs.push(row.off.checked
+        ? { date: row.date.value, unavailable: true }
+        : { date: row.date.value, start: row.start.value.trim(),
+            end: row.end.value.trim() });
+      oRows.push(row);
+    }
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    const r = await call("PUT", p + "/schedule", {
+      timezone: zoneInput.value.trim(), weekly, overrides: ovs });
+    btn.disabled = false;
+    if (!r.ok) {
+      const f = r.error.details.field || "";
+      const m = /^(weekly|overrides)\[(\d+)\]\.(\w+)$/.exec(f);
+      let input = f === "timezone" ? zoneInput : null;
+      if (m) {
+        const row = (m[1] === "weekly" ? wRows : oRows)[Number(m[2])];
+        input = row && (row[m[3]] || row.start);
+      }
+      notice(err, errorText(r), "error");
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+      }
+      return;
+    }
+    notice(err, "");
+    say("Hours saved.");
+    preview();
+  });
+  view.append(section("Weekly hours and date overrides", form));
+  // Preview: the next seven days' slots of one of the host's event types.
+  const mineTypes = (types.ok ? types.data.data : [])
+    .filter((t) => t.host === slug);
+  const pick = select(mineTypes.map((t) => [t.slug, t.title]));
+  const grid = el("div", { class: "preview-grid", "aria-live": "polite" });
+  async function preview() {
+    grid.replaceChildren();
+    if (!pick.value)
+      return grid.append(el("p", null, "This host has no event type yet."));
+    const from = dateOf(new Date().toISOString());
+    const to = dateOf(new Date(Date.now() + 6 * 86400e3).toISOString());
+    const r = await call("GET", "/api/v1/event-types/" +
+                         encodeURIComponent(pick.value) + "/slots" +
+                         q({ from, to, timezone: zone }));
+    if (!r.ok)
+      return grid.append(el("p", null, errorText(r)));
+    for (let i = 0; i < 7; i++) {
+      const date = dateOf(new Date(Date.now() + i * 86400e3).toISOString());
+      const slots = r.data.slots[date] || [];
+      grid.append(el("section", { class: "preview-day",
+                                  "aria-label": formatDay(date) },
+        el("h3", null, formatDay(date)),
+        slots.length
+          ? el("ul", { tabindex: "0", "aria-label": "Times on " +
+                        formatDay(date) }, ...slots.map((x) =>
+              el("li", null, formatTime(x.start, zone))))
+          : el("p", { class: "hint" }, "No times")));
+    }
+  }
+  pick.addEventListener("change", preview);
+  view.append(section("Preview",
+    el("p", { class: "hint" }, "Free times of the next seven days, in " +
+       zone + ", as the booking page offers them."),
+    mineTypes.length ? field("s-preview", "Event type", pick) : null, grid));
+  await preview();
 }
 
 // ---- deliveries and jobs ---------------------------------------------------

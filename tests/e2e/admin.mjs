@@ -298,10 +298,43 @@ async function adminFlow() {
   assert.equal(et.json.duration_minutes, 45);
   assert.equal(et.json.host, "coach");
 
+  /* Hours: the week editor and a date override, with the preview. */
+  await page.getByRole("link", { name: "Hours" }).click();
+  await page.getByRole("link", { name: "Casey Coach" }).click();
+  await page.getByRole("heading", { name: "Hours of Casey Coach" }).waitFor();
+  const monday = page.getByRole("list", { name: "Monday hours" });
+  assert.equal(await monday.getByLabel("Monday from").inputValue(), "00:00");
+  assert.equal(await monday.getByLabel("Monday until").inputValue(), "24:00");
+  await page.locator(".preview-day li").first().waitFor();
+  /* A wrong time is refused, named, and nothing is saved. */
+  await monday.getByLabel("Monday until").fill("25:00");
+  await page.getByRole("button", { name: "Save hours" }).click();
+  await page.getByRole("alert").filter({ hasText: /./ }).first().waitFor();
+  assert.equal(await monday.getByLabel("Monday until")
+    .getAttribute("aria-invalid"), "true");
+  let sched = await apiCall("GET", "/api/v1/hosts/coach/schedule", null, true);
+  assert.ok(sched.json.weekly.some((w) => w.day === "mon" &&
+                                         w.end === "24:00"));
+  await monday.getByLabel("Monday until").fill("24:00");
+  /* Tomorrow (in Berlin, the browser's zone here) off. */
+  const tomorrow = new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Europe/Berlin", year: "numeric", month: "2-digit",
+    day: "2-digit" }).format(new Date(Date.now() + 86400e3));
+  await page.getByRole("button", { name: "Add a date" }).click();
+  const ov = page.getByRole("list", { name: "Date overrides" });
+  await ov.getByLabel("Date").fill(tomorrow);
+  await page.getByRole("button", { name: "Save hours" }).click();
+  await page.getByRole("status").filter({ hasText: "Hours saved." }).waitFor();
+  sched = await apiCall("GET", "/api/v1/hosts/coach/schedule", null, true);
+  assert.deepEqual(sched.json.overrides,
+                   [{ date: tomorrow, unavailable: true }]);
+  await page.locator(".preview-day").nth(1).getByText("No times").waitFor();
+  await shot(page, "05-hours");
+
   /* Deliveries and jobs; the panels without an API. */
   await page.getByRole("link", { name: "Deliveries and jobs" }).click();
   await page.getByRole("heading", { name: "Jobs", exact: true }).waitFor();
-  await shot(page, "05-deliveries");
+  await shot(page, "06-deliveries");
   await page.getByRole("link", { name: "Integrations" }).click();
   await page.getByText("Not configured.").first().waitFor();
   await page.getByRole("link", { name: "Metrics" }).click();
@@ -318,7 +351,7 @@ async function adminFlow() {
   const over = await page.evaluate(
     () => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(over <= 0, `no sideways scrolling at 360 px (${over}px over)`);
-  await shot(page, "06-phone");
+  await shot(page, "07-phone");
 
   /* Keyboard: on a fresh load the skip link is the first stop, and it
    * moves to the content; in-page navigation focuses the new heading. */

@@ -716,7 +716,8 @@ def test_every_operation_answers_as_documented(make_daemon):
     a.get("/admin/session", headers=cookie)
     for page in ("/admin", "/admin/bookings", f"/admin/bookings/{uid}",
                  "/admin/clients", "/admin/clients/x", "/admin/event-types",
-                 "/admin/event-types/intro", "/admin/deliveries",
+                 "/admin/event-types/intro", "/admin/hosts",
+                 "/admin/hosts/coach", "/admin/deliveries",
                  "/admin/integrations", "/admin/metrics"):
         a.get(page, headers=cookie)
     a.post("/admin/logout", None, 403, headers=dict(cookie, **origin))
