@@ -27,8 +27,9 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const TOTAL_MS = 120_000;
 const STEP_MS = 15_000;
 const ADMIN_KEY = "e2e-admin-key-fedcba9876543210";
-const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)),
-                        "screenshots");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, "screenshots");
+const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node admin.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -366,6 +367,15 @@ async function adminFlow() {
   await page.getByRole("heading", { name: "Clients" }).waitFor();
   await page.waitForFunction(() => document.activeElement.id === "title");
 
+  /* Every page through axe-core, signed in (and the sign-in page). */
+  await axeCheck(await page.context().storageState(), [
+    "/admin/login", "/admin", "/admin/bookings/" + b.uid, "/admin/clients",
+    "/admin/clients/" + after.json.client.id, "/admin/event-types",
+    "/admin/event-types/new", "/admin/event-types/intro", "/admin/hosts",
+    "/admin/hosts/coach", "/admin/deliveries", "/admin/integrations",
+    "/admin/metrics",
+  ]);
+
   /* Sign out: back to the sign-in page; the old cookie is dead. */
   const old = (await page.context().cookies())
     .find((k) => k.name === "bookingd_admin").value;
@@ -378,6 +388,46 @@ async function adminFlow() {
   await page.waitForURL(base + "/admin/login");
   log("signed out");
   await page.context().close();
+}
+
+// axe-core on each page: no serious or critical violation (WCAG 2 A and
+// AA rules). axe is injected as a script, which the pages' CSP forbids, so
+// this runs in a context of its own that bypasses CSP (the other contexts
+// keep it and report its violations), signed in with the same cookie.
+async function axeCheck(state, paths) {
+  const ctx = await browser.newContext({
+    bypassCSP: true, storageState: state, locale: "en-GB",
+    timezoneId: "Europe/Berlin", viewport: { width: 1200, height: 900 },
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  const found = [];
+  let checked = 0;
+  for (const p of paths) {
+    await page.goto(base + p);
+    await page.waitForFunction(() => {
+      const v = document.getElementById("view");
+      const t = document.getElementById("title");
+      return !v || (!v.hasAttribute("aria-busy") && t &&
+                    t.textContent !== "Loading…");
+    });
+    await page.addScriptTag({ path: AXE });
+    const res = await page.evaluate(() => window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
+                                       "wcag21aa"] },
+    }));
+    assert.ok(res.passes.length > 10, `axe ran on ${p}`);
+    checked += res.passes.length;
+    for (const v of res.violations)
+      if (v.impact === "serious" || v.impact === "critical")
+        found.push(`${p}: ${v.id} (${v.impact}): ${v.help} — ` +
+                   v.nodes.slice(0, 3).map((n) => n.target.join(" "))
+                     .join("; "));
+  }
+  await ctx.close();
+  assert.deepEqual(found, [], "axe: serious or critical violations");
+  log(`axe: ${paths.length} pages, ${checked} rule passes, no serious or ` +
+      "critical violation");
 }
 
 async function cleanup() {
