@@ -561,6 +561,27 @@ async function clientView(id, mine) {
     ["Email", c.email], ["Status", badge(c.status)],
     ["Time zone", c.timezone], ["Since", when(c.created_at)],
     ["Id", c.id]])));
+  // Name and status are the owner's to correct.
+  const name = el("input", { maxlength: "200", value: c.name || "",
+                             autocomplete: "off" });
+  const st = select([["prospect", "prospect"], ["active", "active"],
+                     ["inactive", "inactive"]], c.status);
+  const err = el("p", { class: "notice error", role: "alert", hidden: true });
+  const form = el("form", { class: "form-grid" },
+    field("cl-name", "Name", name), field("cl-status", "Status", st));
+  form.append(el("div", { class: "field" }, el("button", {
+    type: "submit", class: "primary" }, "Save")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const res = await call("PATCH", "/api/v1/clients/" + encodeURIComponent(id),
+                           { name: name.value.trim() || null,
+                             status: st.value });
+    if (!res.ok)
+      return notice(err, errorText(res), "error");
+    await render(false);
+    say("Client saved.");
+  });
+  view.append(section("Edit", err, form));
   const rows = bookings.ok ? bookings.data.data : [];
   const done = rows.filter((b) => b.status === "completed").length;
   const noShow = rows.filter((b) => b.status === "no_show").length;

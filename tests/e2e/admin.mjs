@@ -343,6 +343,12 @@ async function adminFlow() {
   await page.getByRole("link", { name: "Clients" }).click();
   await page.getByRole("link", { name: "Grace Hopper" }).click();
   await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();
+  await page.getByLabel("Status", { exact: true }).selectOption("inactive");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").filter({ hasText: "Client saved." }).waitFor();
+  const cl = await apiCall("GET", "/api/v1/clients/" + after.json.client.id,
+                           null, true);
+  assert.equal(cl.json.status, "inactive");
 
   /* A phone-sized window: no sideways scrolling. */
   await page.setViewportSize({ width: 360, height: 740 });
