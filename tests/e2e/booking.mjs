@@ -25,8 +25,9 @@ const TOTAL_MS = 120_000; /* the whole test */
 const STEP_MS = 15_000;   /* any one wait */
 const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
 const VISITOR_ZONE = "Asia/Kolkata"; /* +05:30: days differ from the host's */
-const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)),
-                        "screenshots");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, "screenshots");
+const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node booking.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -257,6 +258,32 @@ async function fillDetails(page, name, email) {
   await page.getByLabel("Email").fill(email);
 }
 
+// axe-core (WCAG 2 A/AA rules) on a page after `ready(page)`: no serious or
+// critical violation. axe is injected as a script, which the pages' CSP
+// forbids, so it runs in a context of its own that bypasses CSP.
+async function axeCheck(url, ready) {
+  const ctx = await browser.newContext({
+    bypassCSP: true, timezoneId: VISITOR_ZONE, locale: "en-GB",
+    viewport: { width: 1000, height: 900 },
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  await page.goto(url);
+  await ready(page);
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
+                                     "wcag21aa"] },
+  }));
+  await ctx.close();
+  assert.ok(res.passes.length > 10, "axe ran");
+  const bad = res.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ` +
+         v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; "));
+  assert.deepEqual(bad, [], `axe on ${url}`);
+}
+
 // --- scenarios -----------------------------------------------------------
 
 // Book, check the ledger, cancel from the manage page, see the slot again.
@@ -384,6 +411,16 @@ async function bookAndCancel() {
   assert.ok((await page.locator("#b-when").textContent())
     .includes(timeIn(VISITOR_ZONE, start)));
   await shot(page, "05-manage");
+  await axeCheck(base + "/", async (p) => {
+    await p.getByLabel("Intro call").check();
+    await slotsLoaded(p);
+  });
+  await axeCheck(base + href, async (p) => {
+    await p.locator("#b-status", { hasText: "Confirmed" }).waitFor();
+    await p.getByRole("button", { name: "Reschedule" }).click();
+    await slotsLoaded(p);
+  });
+  log("axe: booking and manage pages without serious or critical violations");
 
   await page.getByRole("button", { name: "Cancel booking" }).click();
   await page.getByLabel(/Reason/).fill("Something came up");
