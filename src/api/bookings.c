@@ -231,6 +231,10 @@ static enum bk_err authorize(struct bk_api_call *c, const char *uid)
     if (c->admin ||
         bk_api_token_ok(c->api, uid, bk_http_query(c->req, "token")))
         return BK_OK;
+    if (c->csrf_refused)
+        return bk_fail(c->err, BK_E_FORBIDDEN,
+                       "a write made with the session cookie needs its "
+                       "X-CSRF-Token header and a same-origin Origin");
     return bk_fail(c->err, BK_E_UNAUTHORIZED,
                    "the admin key or this booking's manage token is "
                    "required");
@@ -412,6 +416,17 @@ static enum bk_err list(struct bk_api_call *c)
         if (e)
             return e;
         f.event_type_id = et.id;
+    }
+    if ((s = bk_http_query(c->req, "host"))) {
+        struct bk_host h;
+        e = bk_store_host_by_slug(c->tx, s, c->arena, &h, c->err);
+        if (e == BK_E_NOT_FOUND) {
+            bk_api_reply_list(c, json_array(), NULL);
+            return BK_OK;
+        }
+        if (e)
+            return e;
+        f.host_id = h.id;
     }
     if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
         return e;
