@@ -34,6 +34,7 @@ static const struct table tables[] = {
     {bk_api_session_routes, &bk_api_session_n},
     {bk_api_page_routes, &bk_api_page_n},
     {bk_api_calendar_routes, &bk_api_calendar_n},
+    {bk_api_calendar_connection_routes, &bk_api_calendar_connection_n},
 };
 
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,

@@ -223,5 +223,7 @@ extern const struct bk_api_route bk_api_session_routes[];
 extern const size_t bk_api_session_n;
 extern const struct bk_api_route bk_api_calendar_routes[];
 extern const size_t bk_api_calendar_n;
+extern const struct bk_api_route bk_api_calendar_connection_routes[];
+extern const size_t bk_api_calendar_connection_n;
 
 #endif

@@ -266,6 +266,26 @@ struct bk_message {
     int64_t created_utc;
 };
 
+/* What Stripe knows of a priced booking (ledger/payments.c). One per
+ * booking; attempt counts its Checkout Sessions (each created under the
+ * idempotency key "UID:ATTEMPT"). */
+struct bk_payment {
+    int64_t id;
+    int64_t booking_id;
+    int64_t amount_minor;        /* asked, in minor units of currency */
+    char currency[4];            /* ISO 4217, upper case */
+    int attempt;                 /* 1, 2, ...: the current Checkout attempt */
+    const char *session_id;      /* "cs_..." of the current attempt; NULL */
+    const char *checkout_url;    /* its hosted page; NULL */
+    int64_t session_expires_utc; /* 0 = none */
+    const char *payment_intent;  /* "pi_..." once paid; NULL */
+    const char *refund_id;       /* "re_..." once refunded; NULL */
+    const char *refund_reason;   /* why bookingd refunded; NULL */
+    const char *last_error;      /* the last Stripe failure; NULL */
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
 const char *bk_location_kind_name(enum bk_location_kind k);
 int bk_location_kind_parse(const char *s);
 const char *bk_delivery_status_name(enum bk_delivery_status s);

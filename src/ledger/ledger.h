@@ -46,16 +46,29 @@ struct bk_booking_request {
     const char *notes;             /* or NULL */
     enum bk_source source;
     const char *actor; /* for history: "attendee", "admin", "api" */
+    /* Payments (ledger/payments.h). charge: a priced event type must be
+     * paid (a public booking; an admin's bookings are not charged). With
+     * hold_min > 0 (Stripe configured) such a booking is created pending,
+     * payment unpaid, holding its slot for hold_min minutes, with its
+     * payment's jobs (job_max_attempts, 0: the default); *checkout_job
+     * (when not NULL) receives its checkout job's id, 0 for a free
+     * booking. With hold_min 0 it is refused: BK_E_UNAVAILABLE, code
+     * "payments_not_configured". */
+    bool charge;
+    int hold_min;
+    int job_max_attempts;
+    int64_t *checkout_job;
 };
 
 /* Books a slot atomically: the availability check and the insert happen in
  * one write transaction, so of concurrent requests for one slot exactly one
  * succeeds. Finds or creates the client by email (case-insensitive; new
  * clients are prospects). The booking is confirmed with payment status
- * none. Errors: BK_E_INVALID (field "event_type" unknown or not bookable,
- * field "start" in the past, beyond the horizon or not on the grid);
- * BK_E_SLOT_UNAVAILABLE when the slot is taken or inside the minimum
- * notice. *out receives the booking as stored (strings in arena). */
+ * none, or pending when it must be paid (see charge above). Errors:
+ * BK_E_INVALID (field "event_type" unknown or not bookable, field "start" in
+ * the past, beyond the horizon or not on the grid); BK_E_SLOT_UNAVAILABLE when
+ * the slot is taken or inside the minimum notice. *out receives the booking as
+ * stored (strings in arena). */
 BK_MUST_CHECK enum bk_err
 bk_ledger_booking_create(struct bk_store *store,
                          const struct bk_booking_request *req, int64_t now_utc,

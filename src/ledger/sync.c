@@ -9,6 +9,7 @@
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/sync.h"
+#include "ledger/payments.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "core/booking.h"
@@ -819,6 +820,12 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
             return bk_fail_field(err, BK_E_INVALID, "uid",
                                  "the event has no uid");
         break;
+    case BK_EXT_PAYMENT_COMPLETED:
+    case BK_EXT_PAYMENT_SUCCEEDED:
+    case BK_EXT_PAYMENT_FAILED:
+    case BK_EXT_PAYMENT_EXPIRED:
+    case BK_EXT_PAYMENT_REFUNDED:
+        return bk_ledger_payment_apply(tx, ev, 0, now_utc, arena, out, err);
     default:
         /* A kind a provider may emit that the ledger does not apply yet
          * (payments, attendance, calendar moves): permanent, so that the
@@ -841,6 +848,8 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_NO_SHOW_MARKED:
     case BK_EXT_NO_SHOW_CLEARED:
         return apply_no_show(tx, ev, now_utc, arena, out, err);
+    default:
+        break;
     }
     return bk_fail(err, BK_E_INVALID, "unknown event kind %d", (int)ev->kind);
 }

@@ -26,7 +26,8 @@ static struct bk_ledger_subscriber subscriber = {
     .job_kind = BK_MAIL_EVENT_KIND,
     .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
              BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
-             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED),
+             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
+             BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED),
 };
 
 enum bk_err bk_mail_subscribe(int max_attempts, struct bk_errbuf *err)
@@ -76,16 +77,19 @@ enum bk_err bk_mail_parse_from(const char *s, struct bk_arena *arena,
 struct plan {
     const char *attendee_kind;
     const char *host_kind;
+    bool confirm_created; /* BOOKING_CREATED: skipped for a paid booking */
 };
 
 static bool plan_of(const char *event, struct plan *p)
 {
-    if (strcmp(event, "BOOKING_CREATED") == 0)
-        *p = (struct plan){"attendee_confirmed", "host_new"};
+    if (strcmp(event, "BOOKING_CREATED") == 0 ||
+        strcmp(event, "BOOKING_CONFIRMED") == 0)
+        *p = (struct plan){"attendee_confirmed", "host_new",
+                           strcmp(event, "BOOKING_CREATED") == 0};
     else if (strcmp(event, "BOOKING_RESCHEDULED") == 0)
-        *p = (struct plan){"attendee_rescheduled", "host_rescheduled"};
+        *p = (struct plan){"attendee_rescheduled", "host_rescheduled", false};
     else if (strcmp(event, "BOOKING_CANCELLED") == 0)
-        *p = (struct plan){"attendee_cancelled", "host_cancelled"};
+        *p = (struct plan){"attendee_cancelled", "host_cancelled", false};
     else
         return false;
     return true;
@@ -209,6 +213,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     struct ctx c;
     int seq = 0;
     int64_t now = bk_now_utc();
+    bool skip = false;
     enum bk_err e;
 
     *sent = 0;
@@ -223,7 +228,10 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
      * with another UID would put the meeting twice in their calendar. */
     *provider =
         !e && c.b.source != BK_SOURCE_WEB && c.b.source != BK_SOURCE_API;
-    for (int i = 0; i < 2 && !e && !*provider; i++) {
+    /* A booking that must be paid is confirmed to both sides when its
+     * payment arrives (BOOKING_CONFIRMED), not at its creation. */
+    skip = !e && p->confirm_created && c.b.payment_status != BK_PAYMENT_NONE;
+    for (int i = 0; i < 2 && !e && !*provider && !skip; i++) {
         const char *kind = i ? p->host_kind : p->attendee_kind;
         struct bk_message m = {
             .booking_id = booking_id,

@@ -684,6 +684,36 @@ out:
     return e;
 }
 
+enum bk_err bk_store_link_list_kind(struct bk_tx *tx, const char *provider,
+                                    const char *kind, struct bk_arena *arena,
+                                    struct bk_link **out, size_t *n,
+                                    struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_link *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    /* The unique key (provider, kind, external_id) serves it. */
+    e = db_prepare(tx, Q_CAL_LINKS_OF_KIND,
+                   "SELECT " LINK_COLS " FROM external_links"
+                   " WHERE provider = ?1 AND kind = ?2"
+                   " ORDER BY created_utc, id LIMIT ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, provider);
+    db_bind_text(tx, st, 2, kind);
+    db_bind_i64(tx, st, 3, DB_MAX_ROWS);
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing external links", err,
+                 read_link);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
 /* ---- Activity ---------------------------------------------------------- */
 
 enum bk_err bk_store_activity_append(struct bk_tx *tx,

@@ -1,4 +1,4 @@
--- Schema version 7 of the PostgreSQL driver: admin sign-in sessions.
+-- Schema version 9 of the PostgreSQL driver: admin sign-in sessions.
 --
 -- One row per signed-in browser (api/session.c, docs/admin.md). The
 -- cookie holds a random token; only its SHA-256 (hex) is stored, so a
