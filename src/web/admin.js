@@ -996,21 +996,81 @@ async function probe(path) {
   return { there: r.status !== 404, r };
 }
 
+function syncSummary(sum) {
+  const line = "Synced: " + sum.total + " events, " + sum.created +
+    " created, " + sum.updated + " updated, " + sum.skipped + " skipped, " +
+    sum.errors.length + (sum.errors.length === 1 ? " error." : " errors.");
+  return sum.errors.length
+    ? [line, ...sum.errors.map((e) => " " + e.connection + ": " + e.message)]
+      .join("")
+    : line;
+}
+
 async function integrationsView(mine) {
   setTitle("Integrations");
-  const [conn, eps] = await Promise.all([
-    probe("/api/v1/connections"),
+  const [hosts, eps] = await Promise.all([
+    call("GET", "/api/v1/hosts?limit=500"),
     call("GET", "/api/v1/webhook-endpoints?limit=100"),
   ]);
   if (stale(mine))
     return;
-  view.append(section("Calendars and apps",
-    conn.there && conn.r.ok
-      ? el("p", null, "This server reports connections, but this dashboard " +
-           "version cannot show them yet.")
-      : notConfigured("Connections (calendars, Cal.com, Calendly, Notion):",
-                      "this server has no connections API yet, so there is " +
-                      "no sync status, \u201csync now\u201d or re-authorize.")));
+  if (!hosts.ok)
+    return failed(hosts);
+  const lists = await Promise.all(hosts.data.data.map((h) =>
+    call("GET", "/api/v1/hosts/" + encodeURIComponent(h.slug) + "/calendars")));
+  if (stale(mine))
+    return;
+  const conns = [];
+  let missing = false;
+  lists.forEach((r) => {
+    if (r.ok)
+      conns.push(...r.data.data);
+    else if (r.status === 404 && r.error.code === "not_found" &&
+             /no such path/.test(r.error.message))
+      missing = true;
+  });
+  const result = el("p", { class: "notice info", role: "status",
+                           id: "sync-result", hidden: true });
+  const sync = (body, button) => async () => {
+    button.disabled = true;
+    notice(result, "Syncing…");
+    const r = await call("POST", "/api/v1/sync", body);
+    button.disabled = false;
+    if (!r.ok)
+      return notice(result, errorText(r), "error");
+    notice(result, syncSummary(r.data),
+           r.data.errors.length ? "error" : "info");
+  };
+  const cal = section("Calendars");
+  if (missing) {
+    cal.append(notConfigured("Calendar connections:",
+                             "this server has no calendars API."));
+  } else if (!conns.length) {
+    cal.append(el("p", null, "No calendar is connected. Connect one with " +
+                  "POST /api/v1/hosts/{slug}/calendars."));
+  } else {
+    const all = el("button", { type: "button", class: "primary" },
+                   "Sync all now");
+    all.addEventListener("click", sync({}, all));
+    cal.append(result, table("Calendar connections",
+      ["Host", "Server", "Status", "Last sync", "Last error", ""],
+      conns.map((c) => {
+        const b = el("button", { type: "button",
+                                 "aria-label": "Sync now: " + c.url },
+                     "Sync now");
+        b.addEventListener("click", sync({ connection: c.id }, b));
+        return [c.host, c.url, badge(c.status), when(c.last_sync_at),
+                errorCell(c.last_error), b];
+      })), el("div", { class: "actions" }, all),
+      el("p", { class: "hint" }, "Re-authorizing a connection is not " +
+         "configured: the API cannot change its credentials; delete it " +
+         "and connect it again."));
+  }
+  view.append(cal);
+  view.append(section("Other apps",
+    notConfigured("Cal.com, Calendly and payment providers:",
+                  "they push to this server (see Deliveries and jobs for " +
+                  "their webhooks); there is no connection status to show.")));
   view.append(section("Outbound webhooks",
     !eps.ok ? el("p", null, errorText(eps))
     : eps.data.data.length === 0 ? el("p", null, "No endpoints.")

@@ -9,12 +9,15 @@
 // through the API is in Today with its badges and filters; opening it, its
 // history; cancelling it with a reason and seeing the status change (and
 // the ledger agree); a write without the CSRF token is refused from the
-// page's own origin; creating an event type; the deliveries and jobs page,
-// and the panels whose API is missing saying "not configured"; a phone-
+// page's own origin; creating an event type; the week editor; a CalDAV
+// connection (Debian's Radicale) synced from the Integrations panel; the
+// deliveries and jobs page, and the panels without an API saying "not
+// configured"; axe-core on every page; a phone-
 // sized window without sideways scrolling; signing out. Screenshots go to
 // tests/e2e/screenshots/ (admin-*.png). Bounded like booking.mjs.
 import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
@@ -40,6 +43,10 @@ const started = Date.now();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bookingd-e2e-admin-"));
 let daemon = null;
 let daemonLog = "";
+let radicale = null;
+let radicaleUrl = "";
+const DAV_USER = "coach";
+const DAV_PASSWORD = "pw-" + crypto.randomBytes(8).toString("hex");
 let browser = null;
 let base = "";
 
@@ -86,9 +93,54 @@ function run(args, env) {
   });
 }
 
+// A CalDAV server for the Integrations panel: Debian's Radicale, as the
+// integration tests run it, with one calendar.
+async function startRadicale() {
+  const port = await freePort();
+  const dir = path.join(tmp, "radicale");
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, "users"), `${DAV_USER}:${DAV_PASSWORD}\n`);
+  fs.writeFileSync(path.join(dir, "config"), [
+    "[server]", `hosts = 127.0.0.1:${port}`,
+    "[auth]", "type = htpasswd",
+    `htpasswd_filename = ${path.join(dir, "users")}`,
+    "htpasswd_encryption = plain",
+    "[rights]", "type = owner_only",
+    "[storage]", `filesystem_folder = ${path.join(dir, "collections")}`,
+    "[logging]", "level = warning", ""].join("\n"));
+  radicale = spawn("/usr/bin/python3", ["-m", "radicale", "--config",
+                                        path.join(dir, "config")],
+                   { stdio: "ignore" });
+  radicaleUrl = `http://127.0.0.1:${port}/`;
+  const auth = "Basic " + Buffer.from(`${DAV_USER}:${DAV_PASSWORD}`)
+    .toString("base64");
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    try {
+      const r = await fetch(radicaleUrl + DAV_USER + "/", {
+        method: "PROPFIND", headers: { Authorization: auth, Depth: "0" },
+        signal: AbortSignal.timeout(1000),
+      });
+      if (r.status === 207)
+        break;
+    } catch {
+      /* not listening yet */
+    }
+    if (radicale.exitCode !== null || Date.now() > until)
+      throw new Error("radicale did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const mk = await fetch(radicaleUrl + DAV_USER + "/work/", {
+    method: "MKCALENDAR", headers: { Authorization: auth },
+  });
+  assert.equal(mk.status, 201);
+}
+
 async function startDaemon() {
   const port = await freePort();
   const env = {
+    BOOKINGD_SECRET_KEY: crypto.randomBytes(32).toString("base64"),
+    BOOKINGD_CALENDAR_ALLOW_PRIVATE: "1",
     ...process.env,
     BOOKINGD_DATABASE: "sqlite:" + path.join(tmp, "bookingd.db"),
     BOOKINGD_LISTEN: "127.0.0.1:" + port,
@@ -336,8 +388,23 @@ async function adminFlow() {
   await page.getByRole("link", { name: "Deliveries and jobs" }).click();
   await page.getByRole("heading", { name: "Jobs", exact: true }).waitFor();
   await shot(page, "06-deliveries");
+
+  /* Integrations: a CalDAV connection, its status, "sync now" and the
+   * summary; Cal.com and the like have no status to show. */
+  const conn = await apiCall("POST", "/api/v1/hosts/coach/calendars", {
+    kind: "caldav", url: radicaleUrl, username: DAV_USER,
+    password: DAV_PASSWORD }, true);
+  assert.equal(conn.status, 201, JSON.stringify(conn.json));
   await page.getByRole("link", { name: "Integrations" }).click();
+  const connRow = page.locator("tr", { hasText: radicaleUrl });
+  await connRow.waitFor();
+  await connRow.locator(".badge", { hasText: "active" }).waitFor();
+  await connRow.getByRole("button", { name: "Sync now: " + radicaleUrl })
+    .click();
+  await page.locator("#sync-result", { hasText: /^Synced: \d+ events, \d+ created, \d+ updated, \d+ skipped, 0 errors\.$/ })
+    .waitFor();
   await page.getByText("Not configured.").first().waitFor();
+  await shot(page, "06-integrations");
   await page.getByRole("link", { name: "Metrics" }).click();
   await page.getByText("Not configured.").first().waitFor();
   await page.getByRole("link", { name: "Clients" }).click();
@@ -440,6 +507,8 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
+  if (radicale && radicale.exitCode === null)
+    radicale.kill("SIGTERM");
   const how = await stopDaemon();
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
@@ -447,6 +516,7 @@ async function cleanup() {
 
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
+  await startRadicale();
   await startDaemon();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -466,6 +536,8 @@ const overall = setTimeout(() => {
 process.on("exit", () => {
   if (daemon && daemon.exitCode === null && daemon.signalCode === null)
     daemon.kill("SIGKILL");
+  if (radicale && radicale.exitCode === null)
+    radicale.kill("SIGKILL");
 });
 for (const sig of ["SIGINT", "SIGTERM"])
   process.on(sig, () => cleanup().finally(() => process.exit(1)));
