@@ -476,19 +476,45 @@ function actions(b) {
   const moveBox = el("div", { id: "reschedule-box", hidden: true },
     el("p", { class: "hint" }, "Times are shown in " + zone + "."),
     slotsStatus, slotsBox);
-  const picker = new SlotPicker(slotsBox, slotsStatus, async (slot) => {
-    const label = formatRange(slot.start, slot.end, zone);
-    if (!confirm("Move this booking to " + label + "?"))
+  // Picking a time asks, in the page, before moving the booking.
+  const confirmText = el("p");
+  const moveBtn = el("button", { type: "button", class: "primary" },
+                     "Move booking");
+  const confirmBox = el("div", { class: "confirm-box", hidden: true,
+                                 role: "group",
+                                 "aria-label": "Confirm the new time" },
+    confirmText, el("div", { class: "actions" }, moveBtn,
+      el("button", { type: "button", onclick: () => {
+        confirmBox.hidden = true;
+        picker.clear();
+      } }, "Keep the current time")));
+  const picker = new SlotPicker(slotsBox, slotsStatus, (slot) => {
+    confirmText.textContent = "Move this booking to " +
+      formatRange(slot.start, slot.end, zone) + "?";
+    confirmBox.hidden = false;
+    moveBtn.focus();
+  }, { exclude: b.uid, token: b.manage_token });
+  moveBox.append(confirmBox);
+  moveBtn.addEventListener("click", async () => {
+    const slot = picker.selected;
+    if (!slot)
       return;
+    moveBtn.disabled = true;
     const r = await call("POST", "/api/v1/bookings/" +
                          encodeURIComponent(b.uid) + "/reschedule",
                          { start: slot.start });
-    if (!r.ok)
-      return notice(out, errorText(r), "error");
+    moveBtn.disabled = false;
+    if (!r.ok) {
+      notice(out, errorText(r), "error");
+      confirmBox.hidden = true;
+      if (r.status === 409)
+        picker.load();
+      return;
+    }
     await render(false);
-    say("Booking moved to " + label + ".");
+    say("Booking moved to " + formatRange(slot.start, slot.end, zone) + ".");
     title.focus();
-  }, { exclude: b.uid, token: b.manage_token });
+  });
   const moveOpen = el("button", { type: "button", "aria-expanded": "false",
                                   "aria-controls": "reschedule-box" },
                       "Reschedule…");

@@ -336,6 +336,30 @@ async function adminFlow() {
   const sneaky = await apiCall("GET", "/api/v1/event-types/sneaky", null, true);
   assert.equal(sneaky.status, 404);
 
+  /* Reschedule from the admin page with the month calendar. */
+  const ada = await bookThroughApi("Ada Lovelace", "ada@example.com");
+  await page.goto(base + "/admin/bookings/" + ada.uid);
+  await page.getByRole("heading", { name: "Intro call with Ada Lovelace" })
+    .waitFor();
+  await page.getByRole("button", { name: "Reschedule…" }).click();
+  await page.locator("#reschedule-box .slot").first()
+    .waitFor({ state: "attached" });
+  const freeDays = page.locator('#reschedule-box .cal-day[data-free="1"]');
+  if (await freeDays.count() > 1)
+    await freeDays.nth(1).click();
+  const newSlot = page.locator("#reschedule-box .day:not([hidden]) .slot")
+    .last();
+  const newStart = await newSlot.getAttribute("data-start");
+  await newSlot.click();
+  await page.getByRole("button", { name: "Move booking" }).click();
+  await page.getByRole("status").filter({ hasText: "Booking moved to" })
+    .waitFor();
+  const moved = await apiCall("GET", "/api/v1/bookings/" + ada.uid, null,
+                              true);
+  assert.equal(Date.parse(moved.json.start), Date.parse(newStart));
+  assert.equal(Date.parse(moved.json.rescheduled_from), Date.parse(ada.start));
+  log("rescheduled from the admin page");
+
   /* Event types: create one with the form. */
   await page.getByRole("link", { name: "Event types" }).click();
   await page.getByRole("heading", { name: "Event types" }).waitFor();
