@@ -235,6 +235,32 @@ int32_t bk_tz_offset_at(const struct bk_tz *tz, int64_t utc)
     return offset_of_utc(z, utc);
 }
 
+int32_t bk_tz_offset_span(const struct bk_tz *tz, int64_t utc,
+                          int64_t *until_utc)
+{
+    int32_t off = bk_tz_offset_at(tz, utc);
+    int64_t lo = utc, hi = utc + BK_SECS_PER_DAY;
+
+    if (zone_of(tz) == icaltimezone_get_utc_timezone()) {
+        *until_utc = INT64_MAX;
+        return 0;
+    }
+    if (bk_tz_offset_at(tz, hi) == off) {
+        *until_utc = hi;
+        return off;
+    }
+    /* One change in (lo, hi]: the first second with the new offset. */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (bk_tz_offset_at(tz, mid) == off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *until_utc = hi;
+    return off;
+}
+
 int64_t bk_tz_local_to_utc(const struct bk_tz *tz, int64_t local)
 {
     /* The offsets in force a day before and a day after bound the choices

@@ -308,12 +308,43 @@ static void test_aliases(void **state)
     assert_int_equal(bk_tz_offset_at(zone("Etc/GMT+5"), 0), -5 * 3600);
 }
 
+/* bk_tz_offset_span: the offset and the next change within a day, else
+ * a day on; UTC never changes. */
+static void test_offset_span(void **state)
+{
+    const struct bk_tz *ny = bk_tz_get("America/New_York");
+    const struct bk_tz *lh = bk_tz_get("Australia/Lord_Howe");
+    int64_t until = 0, t;
+
+    (void)state;
+    t = at(2026, 3, 8, 6, 59);
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -5 * H);
+    assert_true(until == at(2026, 3, 8, 7, 0));
+    t = at(2026, 3, 7, 7, 0); /* exactly a day before: the change */
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -5 * H);
+    assert_true(until == at(2026, 3, 8, 7, 0));
+    t = at(2026, 3, 8, 7, 0); /* at the change: the new offset */
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -4 * H);
+    assert_true(until == t + BK_SECS_PER_DAY);
+    t = at(2026, 7, 1, 0, 0);
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -4 * H);
+    assert_true(until == t + BK_SECS_PER_DAY);
+    /* Lord Howe moves 30 minutes: +10:30 to +11:00 on 2026-10-03 15:30Z */
+    t = at(2026, 10, 3, 12, 0);
+    assert_int_equal(bk_tz_offset_span(lh, t, &until), 10 * H + 30 * 60);
+    assert_true(until == at(2026, 10, 3, 15, 30));
+    assert_int_equal(bk_tz_offset_span(lh, until, &until), 11 * H);
+    assert_int_equal(bk_tz_offset_span(bk_tz_utc(), t, &until), 0);
+    assert_true(until == INT64_MAX);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utc),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_offset_span),
         cmocka_unit_test(test_local_to_utc),
         cmocka_unit_test(test_utc_to_local),
         cmocka_unit_test(test_round_trip_switch_days),
