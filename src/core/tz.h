@@ -6,6 +6,7 @@
 #define BK_CORE_TZ_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Configures libical for a daemon (its errors never abort the process).
@@ -24,6 +25,18 @@ struct bk_tz;
  * "Factory"). An alias gives its zone ("US/Eastern" the zone of
  * "America/New_York"), so at most one copy of each zone is ever loaded. */
 const struct bk_tz *bk_tz_get(const char *name);
+
+/* A name the index does not list is looked for as a symbolic link in the
+ * zoneinfo directory (lstat, readlink, realpath); the answer is kept in a
+ * fixed table of this many names (the newest replacing an older one that
+ * hashes alike), so repeating a name costs no system calls and any number
+ * of names no memory past the table. */
+#define BK_TZ_PROBE_CACHE_SLOTS 256
+
+/* For tests and metrics: *entries, the names the table holds (at most
+ * BK_TZ_PROBE_CACHE_SLOTS); *probes, how many times the zoneinfo
+ * directory was probed since the start. */
+void bk_tz_probe_stats(size_t *entries, uint64_t *probes);
 
 /* The UTC zone; never NULL. */
 const struct bk_tz *bk_tz_utc(void);

@@ -2,7 +2,9 @@
  * 2026 DST switches (RFC 5545 §3.3.5 gap and fold rules), half- and
  * quarter-hour zones, and hostile zone names. Expected instants are written
  * out from the published tz rules, not computed by the code under test. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -338,6 +340,69 @@ static void test_offset_span(void **state)
     assert_true(until == INT64_MAX);
 }
 
+/* Names the index does not list: each is probed in the zoneinfo
+ * directory once while the table remembers it, and the table never holds
+ * more than BK_TZ_PROBE_CACHE_SLOTS names, whatever is asked. */
+struct prober {
+    int id;
+};
+
+static void *probe_many(void *arg)
+{
+    const struct prober *p = arg;
+    char name[65];
+
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "Hostile/T%d_%d", p->id, i);
+        if (bk_tz_get(name))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_probe_cache_is_bounded(void **state)
+{
+    pthread_t th[4];
+    struct prober pr[4];
+    size_t entries;
+    uint64_t before, after;
+
+    (void)state;
+    /* A repeated missing name: one probe, then none. */
+    bk_tz_probe_stats(&entries, &before);
+    for (int i = 0; i < 1000; i++)
+        assert_null(bk_tz_get("Nowhere/Repeated_Name"));
+    bk_tz_probe_stats(&entries, &after);
+    assert_true(after - before == 1);
+    /* An old name kept only as a link is remembered as its zone. */
+    if (bk_tz_get("Asia/Calcutta")) {
+        bk_tz_probe_stats(&entries, &before);
+        for (int i = 0; i < 100; i++)
+            assert_string_equal(bk_tz_name(bk_tz_get("Asia/Calcutta")),
+                                "Asia/Kolkata");
+        bk_tz_probe_stats(&entries, &after);
+        assert_true(after == before);
+    }
+    /* 20,000 distinct names from four threads: the table stays bounded. */
+    for (int i = 0; i < 4; i++) {
+        pr[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, probe_many, &pr[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *res;
+        assert_int_equal(pthread_join(th[i], &res), 0);
+        assert_null(res);
+    }
+    bk_tz_probe_stats(&entries, &after);
+    assert_true(entries > 0 && entries <= BK_TZ_PROBE_CACHE_SLOTS);
+    /* Zones of the index never reach the directory. */
+    bk_tz_probe_stats(&entries, &before);
+    for (int i = 0; i < 100; i++)
+        assert_non_null(bk_tz_get("Europe/Berlin"));
+    bk_tz_probe_stats(&entries, &after);
+    assert_true(after == before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -350,6 +415,7 @@ int main(void)
         cmocka_unit_test(test_round_trip_switch_days),
         cmocka_unit_test(test_hostile_names),
         cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_probe_cache_is_bounded),
     };
 
     bk_tz_init();
