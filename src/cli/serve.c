@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -338,6 +339,7 @@ int bk_cli_serve(int argc, char **argv)
                 cfg.database_shown, cfg.workers, cfg.http_threads,
                 bk_http_server_max_connections(http),
                 cfg.max_connections_per_ip);
+    bk_fault_serving(); /* test builds: "@serving" fault points count */
 
     sigwait(&stop, &sig);
     bk_log_info("serve: signal %d, shutting down (requests in flight get "

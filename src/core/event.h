@@ -21,8 +21,15 @@ enum bk_ext_kind {
     BK_EXT_BOOKING_RESCHEDULED = 1, /* booking: uid new, previous_uid old */
     BK_EXT_BOOKING_CANCELLED = 2,   /* booking */
     BK_EXT_MEETING_ENDED = 3,       /* booking: its end time passed */
+    /* booking: uid was replaced at the provider by next_uid (the cancel
+     * half of a reschedule that makes a new uid, such as Calendly's); the
+     * event that creates next_uid moves the booking, this one never
+     * cancels it. */
+    BK_EXT_BOOKING_REPLACED = 4,
+    BK_EXT_NO_SHOW_MARKED = 5,  /* booking: the attendee did not come */
+    BK_EXT_NO_SHOW_CLEARED = 6, /* booking: that mark was removed */
 };
-#define BK_EXT_KIND_COUNT 4
+#define BK_EXT_KIND_COUNT 7
 
 struct bk_ext_person {
     const char *name;
@@ -52,6 +59,10 @@ struct bk_ext_booking {
     const char *location;
     const char *meeting_url;
     const char *cancellation_reason;
+    const char *next_uid; /* REPLACED: the uid that replaced uid */
+    /* NO_SHOW_*: the provider's id of the no-show mark, when it has one
+     * (a mark removed before it arrived is then not set again). */
+    const char *mark_id;
 };
 
 struct bk_ext_event {
@@ -65,7 +76,8 @@ struct bk_ext_event {
     };
 };
 
-/* "created", "rescheduled", "cancelled", "ended"; "?" for others. */
+/* "created", "rescheduled", "cancelled", "ended", "replaced", "no_show",
+ * "no_show_cleared"; "?" for others. */
 const char *bk_ext_kind_name(enum bk_ext_kind k);
 /* The kind named s (as bk_ext_kind_name), or -1. */
 int bk_ext_kind_parse(const char *s);

@@ -56,8 +56,9 @@ const char *bk_link_entity_name(enum bk_link_entity e)
     return (int)e >= 0 && (int)e < COUNT(entity_names) ? entity_names[e] : "?";
 }
 
-static const char *const ext_kind_names[] = {"created", "rescheduled",
-                                             "cancelled", "ended"};
+static const char *const ext_kind_names[] = {
+    "created",  "rescheduled", "cancelled",      "ended",
+    "replaced", "no_show",     "no_show_cleared"};
 
 const char *bk_ext_kind_name(enum bk_ext_kind k)
 {
