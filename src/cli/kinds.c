@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/calendly.h"
 #include "connectors/outwebhooks.h"
 #include "jobs/prune.h"
 #include "mail/mail.h"
@@ -50,6 +51,12 @@ static void webhooks_send(const struct bk_cli_job_env *env,
     bk_outwebhooks_send_kind(env->outwebhooks, out);
 }
 
+static void calendly_cancel(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_calendly_cancel_kind(env->calendly, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -57,6 +64,7 @@ static const kind_fn kinds[] = {
     mail_send,   /* "mail.send": one email over SMTP */
     webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
     webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
+    calendly_cancel, /* "calendly.cancel": a cancellation told to Calendly */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

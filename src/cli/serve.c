@@ -15,6 +15,7 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "connectors/calendly.h"
 #include "connectors/outwebhooks.h"
 #include "jobs/inbox.h"
 #include "ledger/events.h"
@@ -177,6 +178,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_mail_templates templates;
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
+    struct bk_calendly_config calendly;
     size_t n_kinds;
     struct bk_api api;
     sigset_t stop;
@@ -265,6 +267,16 @@ int bk_cli_serve(int argc, char **argv)
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
+    memset(&calendly, 0, sizeof(calendly));
+    calendly.api_base = cfg.calendly_api_base;
+    calendly.token = cfg.calendly_token;
+    calendly.allow_private = cfg.calendly_api_base_set;
+    calendly.timeout_ms = outwebhooks.cfg.timeout_ms;
+    calendly.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
+    if (calendly.token && bk_calendly_subscribe(cfg.max_attempts, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (cfg.webhook_allow_private)
         bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
                     "webhooks may go to http and private addresses");
@@ -281,6 +293,7 @@ int bk_cli_serve(int argc, char **argv)
     mail.templates = &templates;
     job_env.mail = &mail;
     job_env.outwebhooks = &outwebhooks;
+    job_env.calendly = &calendly;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;
