@@ -9,6 +9,7 @@
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/sync.h"
+#include "ledger/payments.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "core/booking.h"
@@ -348,6 +349,8 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
     b.client_id = client.id;
     b.start_utc = ev->booking.start_utc;
     b.end_utc = ev->booking.end_utc;
+    b.attendee_name = ev->booking.attendee.name;
+    b.attendee_email = ev->booking.attendee.email;
     b.attendee_timezone = ev->booking.attendee.timezone;
     b.status = status;
     b.payment_status = BK_PAYMENT_NONE;
@@ -817,6 +820,12 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
             return bk_fail_field(err, BK_E_INVALID, "uid",
                                  "the event has no uid");
         break;
+    case BK_EXT_PAYMENT_COMPLETED:
+    case BK_EXT_PAYMENT_SUCCEEDED:
+    case BK_EXT_PAYMENT_FAILED:
+    case BK_EXT_PAYMENT_EXPIRED:
+    case BK_EXT_PAYMENT_REFUNDED:
+        return bk_ledger_payment_apply(tx, ev, 0, now_utc, arena, out, err);
     default:
         /* A kind a provider may emit that the ledger does not apply yet
          * (payments, attendance, calendar moves): permanent, so that the
@@ -839,6 +848,8 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_NO_SHOW_MARKED:
     case BK_EXT_NO_SHOW_CLEARED:
         return apply_no_show(tx, ev, now_utc, arena, out, err);
+    default:
+        break;
     }
     return bk_fail(err, BK_E_INVALID, "unknown event kind %d", (int)ev->kind);
 }

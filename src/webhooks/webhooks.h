@@ -188,5 +188,6 @@ void bk_webhooks_apply_kind(const struct bk_webhook_registry *reg,
 
 extern const struct bk_webhook_provider bk_webhook_calcom;
 extern const struct bk_webhook_provider bk_webhook_calendly;
+extern const struct bk_webhook_provider bk_webhook_stripe;
 
 #endif
