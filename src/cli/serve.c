@@ -17,6 +17,7 @@
 #include "crypto/crypto.h"
 #include "http/server.h"
 #include "connectors/calendly.h"
+#include "connectors/calendly_sync.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
@@ -182,6 +183,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
     struct bk_calendly_config calendly;
+    struct bk_calendly_sync calendly_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
     size_t n_kinds;
@@ -378,6 +380,14 @@ int bk_cli_serve(int argc, char **argv)
     api.calendar_connect_timeout_ms = (int)cfg.calendar_connect_timeout_ms;
     api.calendar_timeout_ms = (int)cfg.calendar_timeout_ms;
     api.calendar_max_response = (size_t)cfg.calendar_max_response;
+    memset(&calendly_sync, 0, sizeof(calendly_sync));
+    calendly_sync.cfg = &calendly;
+    calendly_sync.store = store;
+    calendly_sync.normalize = bk_webhook_calendly.normalize;
+    if (calendly.token) {
+        api.calendly_sync = bk_calendly_sync_run;
+        api.calendly_sync_ctx = &calendly_sync;
+    }
     api.calendar_sync = bk_calendars_sync_api;
     api.calendar_sync_ctx = &calendars;
     if (!cfg.have_secret_key)

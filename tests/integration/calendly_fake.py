@@ -12,15 +12,38 @@ over the limit.
       message; bookingd treats it as done either way only with that
       message)
 
-Tests add events (fake.add_event(uuid)), queue failures
-(fake.fail_next(500, 429, ...)), and read fake.requests."""
+    GET /users/me  {"resource": {uri, current_organization, ...}}
+    GET /scheduled_events?user=<uri>[&min_start_time][&max_start_time]
+        [&status][&count<=100][&page_token][&sort=start_time:asc|desc]
+    GET /scheduled_events/{uuid}/invitees[?count][&page_token][&status]
+        [&email][&sort=created_at:asc|desc]
+      {"collection": [...], "pagination": {count, next_page,
+      previous_page, next_page_token, previous_page_token}}; unknown or
+      malformed parameters are 400 "Invalid Argument" with details; the
+      user must be the token's own; page_max makes pages shorter than
+      count (a server may return fewer).
+
+Tests add events (fake.add_event(uuid[, resource, invitees])), queue
+failures (fake.fail_next(500, 429, ...)), and read fake.requests."""
+import base64
 import datetime as dt
 import http.server
 import json
 import re
 import threading
+import urllib.parse
 
 LIMIT = 500
+API = "https://api.calendly.com"
+USER = API + "/users/FAKEUSERFAKEUSER"
+ORG = API + "/organizations/FAKEORGFAKEORG00"
+
+
+def _parse_ts(s):
+    try:
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
 
 
 def _now():
@@ -35,6 +58,7 @@ class CalendlyFake:
         self.requests = []        # (method, path, headers dict, body bytes)
         self.failures = []        # statuses to answer next, in order
         self.remaining = LIMIT
+        self.page_max = 100
         self.lock = threading.Lock()
         fake = self
 
@@ -85,6 +109,8 @@ class CalendlyFake:
                                      "condition that prevented it from "
                                      "fulfilling the request.")
                 fake.remaining = LIMIT - 1
+                if self.command == "GET":
+                    return self._get()
                 m = re.fullmatch(r"/scheduled_events/([A-Za-z0-9-]+)"
                                  r"/cancellation", self.path)
                 if self.command != "POST" or not m:
@@ -138,6 +164,108 @@ class CalendlyFake:
                     res = dict(ev["cancellation"])
                 self._answer(201, {"resource": res})
 
+            def _invalid(self, param, message):
+                return self._err(400, "Invalid Argument",
+                                 "The supplied parameters are invalid.",
+                                 [{"parameter": param, "message": message}])
+
+            def _page(self, items, q, path):
+                count = q.get("count", "20")
+                if not count.isdigit() or not 1 <= int(count) <= 100:
+                    return self._invalid("count", "must be 1..100")
+                start = 0
+                if "page_token" in q:
+                    try:
+                        start = int(base64.urlsafe_b64decode(
+                            q["page_token"].encode()).decode())
+                    except (ValueError, UnicodeDecodeError):
+                        return self._invalid("page_token", "is invalid")
+                n = min(int(count), fake.page_max)
+                page = items[start:start + n]
+                nxt = None
+                if start + n < len(items):
+                    nxt = base64.urlsafe_b64encode(
+                        str(start + n).encode()).decode()
+                url = None
+                if nxt:
+                    qq = dict(q, page_token=nxt)
+                    url = API + path + "?" + urllib.parse.urlencode(qq)
+                return self._answer(200, {"collection": page, "pagination": {
+                    "count": len(page), "next_page": url,
+                    "previous_page": None, "next_page_token": nxt,
+                    "previous_page_token": None}})
+
+            def _get(self):
+                u = urllib.parse.urlsplit(self.path)
+                pairs = urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+                q = dict(pairs)
+                if len(q) != len(pairs):
+                    return self._invalid(pairs[0][0], "is repeated")
+                if u.path == "/users/me" and not q:
+                    return self._answer(200, {"resource": {
+                        "uri": USER, "name": "Casey Coach",
+                        "slug": "casey", "email": "coach@example.com",
+                        "timezone": "Europe/Berlin",
+                        "current_organization": ORG}})
+                if u.path == "/scheduled_events":
+                    allowed = {"user", "organization", "min_start_time",
+                               "max_start_time", "status", "count",
+                               "page_token", "sort", "invitee_email"}
+                    for k in q:
+                        if k not in allowed:
+                            return self._invalid(k, "is not allowed")
+                    if q.get("user") != USER and \
+                            q.get("organization") != ORG:
+                        return self._invalid(
+                            "user", "must be the token's user (or its "
+                            "organization)")
+                    lo = hi = None
+                    if "min_start_time" in q:
+                        lo = _parse_ts(q["min_start_time"])
+                        if lo is None:
+                            return self._invalid("min_start_time",
+                                                 "must be ISO 8601")
+                    if "max_start_time" in q:
+                        hi = _parse_ts(q["max_start_time"])
+                        if hi is None:
+                            return self._invalid("max_start_time",
+                                                 "must be ISO 8601")
+                    sort = q.get("sort", "start_time:asc")
+                    if sort not in ("start_time:asc", "start_time:desc"):
+                        return self._invalid("sort", "is invalid")
+                    if q.get("status") not in (None, "active", "canceled"):
+                        return self._invalid("status", "is invalid")
+                    with fake.lock:
+                        evs = [dict(e["resource"], status=e["status"])
+                               for e in fake.events.values()
+                               if e.get("resource")]
+                    evs = [e for e in evs
+                           if (lo is None or
+                               _parse_ts(e["start_time"]) >= lo) and
+                           (hi is None or _parse_ts(e["start_time"]) < hi) and
+                           q.get("status") in (None, e["status"])]
+                    evs.sort(key=lambda e: e["start_time"],
+                             reverse=sort.endswith("desc"))
+                    return self._page(evs, q, u.path)
+                m = re.fullmatch(r"/scheduled_events/([A-Za-z0-9-]+)"
+                                 r"/invitees", u.path)
+                if m:
+                    for k in q:
+                        if k not in {"count", "page_token", "status",
+                                     "email", "sort"}:
+                            return self._invalid(k, "is not allowed")
+                    with fake.lock:
+                        ev = fake.events.get(m.group(1))
+                        invs = list(ev.get("invitees") or []) if ev else None
+                    if invs is None:
+                        return self._err(404, "Resource Not Found",
+                                         "The server could not find the "
+                                         "requested resource.")
+                    return self._page(invs, q, u.path)
+                return self._err(404, "Resource Not Found",
+                                 "The server could not find the requested "
+                                 "resource.")
+
             do_POST = do_GET = do_PUT = do_DELETE = _handle
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
@@ -151,9 +279,13 @@ class CalendlyFake:
     def base(self):
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def add_event(self, uuid, status="active"):
+    def add_event(self, uuid, status="active", resource=None, invitees=None):
+        """An event (resource: its ScheduledEvent for the list calls;
+        invitees: its Invitee resources)."""
         with self.lock:
-            self.events[uuid] = {"status": status, "cancellation": None}
+            self.events[uuid] = {"status": status, "cancellation": None,
+                                 "resource": resource,
+                                 "invitees": invitees or []}
 
     def fail_next(self, *statuses):
         with self.lock:
