@@ -61,6 +61,7 @@ static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
     const char *headers[2];
     struct bk_net_request r;
     struct bk_net_response res;
+    struct bk_errbuf nerr;
     json_error_t jerr;
     enum bk_err e;
 
@@ -78,9 +79,10 @@ static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
     r.max_response = MAX_ANSWER;
     r.allow_private = cfg->allow_private;
     r.allow_private_env = "CALENDLY_API_BASE";
-    if ((e = bk_net_request(&r, arena, &res, err)))
+    bk_errbuf_clear(&nerr);
+    if ((e = bk_net_request(&r, arena, &res, &nerr)))
         return bk_fail(err, e == BK_E_INVALID ? BK_E_INVALID : BK_E_IO,
-                       "Calendly: %s", err ? err->msg : "request failed");
+                       "Calendly: %s", nerr.msg);
     if (res.status == 401)
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "Calendly answered 401: check CALENDLY_TOKEN");
