@@ -28,7 +28,9 @@ static void render_payment(struct bk_api_call *c, json_t *o,
     if (b->hold_expires_utc && b->status == BK_BOOKING_PENDING)
         json_object_set_new(o, "hold_expires_at",
                             bk_render_instant(b->hold_expires_utc, tz));
-    if (bk_store_payment_get(c->tx, b->id, c->arena, &p, NULL) != BK_OK)
+    /* Only a booking that had to be paid has a payment row. */
+    if (b->payment_status == BK_PAYMENT_NONE ||
+        bk_store_payment_get(c->tx, b->id, c->arena, &p, NULL) != BK_OK)
         return;
     pay = json_pack("{s:I, s:s, s:i}", "amount", (json_int_t)p.amount_minor,
                     "currency", p.currency, "attempt", p.attempt);

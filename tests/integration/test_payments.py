@@ -177,7 +177,11 @@ def test_priced_booking_without_stripe_is_refused(make_daemon):
 # ---- the happy path --------------------------------------------------------------
 
 def test_pay_confirms_once(make_daemon, fake):
-    d = start(make_daemon, fake)
+    d = start(make_daemon, fake, BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1)
+    r = d.post("/api/v1/webhook-endpoints", {
+        "url": "http://127.0.0.1:9/hook", "events": [
+            "booking.confirmed", "payment.succeeded"]}, admin=True)
+    assert r.status == 201, r
     s = slot(d)
     r = book(d, s)
     b = r.json
@@ -241,6 +245,10 @@ def test_pay_confirms_once(make_daemon, fake):
              lambda: sorted(messages(d, b["uid"])) ==
              [("attendee_confirmed",), ("host_new",)] or None)
     assert not free(d, s)
+    # Published to outbound webhooks (docs/outbound-webhooks.md).
+    wait_for("outbound messages", lambda: sorted(r[0] for r in ledger_query(
+        d, "SELECT event_type FROM webhook_messages")) ==
+        ["booking.confirmed", "payment.succeeded"] or None)
     # The attendee's view through the manage token.
     token = b["manage_token"]
     r = d.get(f"/api/v1/bookings/{b['uid']}", query={"token": token})
