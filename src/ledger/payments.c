@@ -113,6 +113,18 @@ enum bk_err bk_ledger_payment_open(struct bk_tx *tx, const struct bk_booking *b,
                    err);
 }
 
+enum bk_err bk_ledger_payment_cancelled(struct bk_tx *tx,
+                                        const struct bk_booking *b,
+                                        struct bk_arena *arena,
+                                        struct bk_errbuf *err)
+{
+    return enqueue(
+        tx, BK_STRIPE_SETTLE_KIND,
+        bk_arena_printf(arena, BK_STRIPE_SETTLE_KIND ":%s:cancelled", b->uid),
+        json_pack("{s:s}", "booking_uid", b->uid), bk_now_ms(), 0, arena, NULL,
+        err);
+}
+
 static enum bk_err retry_once(struct bk_store *store, const char *uid,
                               int max_attempts, int64_t now_utc,
                               struct bk_arena *arena, struct bk_payment *out,

@@ -93,6 +93,14 @@ BK_MUST_CHECK enum bk_err
 bk_ledger_payment_expire(struct bk_tx *tx, const char *uid, int64_t now_utc,
                          struct bk_arena *arena, struct bk_errbuf *err);
 
+/* Inside the transaction that cancels the pending, unpaid booking b (an
+ * attendee or admin cancelled it before paying): enqueues the settle job
+ * to run now, which expires the booking's open Checkout Session at Stripe
+ * ("stripe.settle:UID:cancelled"). */
+BK_MUST_CHECK enum bk_err
+bk_ledger_payment_cancelled(struct bk_tx *tx, const struct bk_booking *b,
+                            struct bk_arena *arena, struct bk_errbuf *err);
+
 /* Applies a payment event (the PAYMENT_* kinds of core/event.h), from a
  * Stripe webhook or from the settle job's retrieval, inside tx. Events
  * may come in any order and more than once:

@@ -512,3 +512,33 @@ def test_retry_payment_bad_input(make_daemon, fake):
     fake.complete(session_of(fake, uid)["id"])
     wait_state(d, uid, ("confirmed", "paid"))
     assert_error(d.post(path, {}, query={"token": token}), 409)
+
+
+def test_cancelled_before_paying(make_daemon, fake):
+    """An attendee who cancels while the payment is pending: the Checkout
+    page is closed at Stripe. A payment made just before the cancellation
+    (its event arriving after it) is refunded."""
+    d = start(make_daemon, fake)
+    s1, s2 = slot(d, 0), slot(d, 1)
+    a = book(d, s1).json
+    r = d.post(f"/api/v1/bookings/{a['uid']}/cancel", {"reason": "changed"},
+               query={"token": a["manage_token"]})
+    assert r.status == 200 and r.json["status"] == "cancelled", r
+    sa = session_of(fake, a["uid"])["id"]
+    wait_for("the session to be expired at Stripe",
+             lambda: fake.session(sa)["status"] == "expired")
+    assert free(d, s1)
+
+    b = book(d, s2, email="bob@example.com").json
+    sb = session_of(fake, b["uid"])["id"]
+    fake.config(hold_events=True)
+    fake.complete(sb)
+    r = d.post(f"/api/v1/bookings/{b['uid']}/cancel", {},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    [ev] = fake.events("checkout.session.completed")
+    assert fake.deliver(ev["id"])["status"] == 200
+    wait_state(d, b["uid"], ("cancelled", "refunded"))
+    [req] = fake.requests("/v1/refunds", "POST")
+    assert req["status"] == 200, req
+    assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
