@@ -281,8 +281,15 @@ enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
 
     if (e)
         return e;
-    if (b.payment_status == BK_PAYMENT_REFUNDED && p.refund_id)
-        return BK_OK;
+    if (b.payment_status == BK_PAYMENT_REFUNDED) {
+        /* Told twice (the refund job's answer and Stripe's
+         * charge.refunded, in either order): one REFUND_ISSUED. */
+        if (p.refund_id || !refund_id)
+            return BK_OK;
+        p.refund_id = refund_id;
+        p.updated_utc = now_utc;
+        return bk_store_payment_update(tx, &p, err);
+    }
     p.refund_id = refund_id;
     p.updated_utc = now_utc;
     b.payment_status = BK_PAYMENT_REFUNDED;
