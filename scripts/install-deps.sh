@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config tzdata
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
-            libssl-dev libpq-dev libcurl4-openssl-dev)
+            libssl-dev libpq-dev libcurl4-openssl-dev libxml2-dev)
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev postgresql python3-psycopg2
-           python3-aiosmtpd python3-icalendar python3-cryptography openssl)
+           python3-aiosmtpd python3-icalendar python3-cryptography openssl
+           radicale python3-caldav)
 bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql)
 
 groups=("$@")

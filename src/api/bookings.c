@@ -69,10 +69,11 @@ static void wait_checkout(struct bk_api_call *c, int64_t job, int64_t wait_ms)
 }
 
 /* Renders b with its links and, for the attendee's first response and for
- * admins, its manage token and URL. The links are read in the call's
- * transaction; a NONE route (after a ledger operation that committed) opens
- * a read transaction for them, and renders without links when that fails:
- * the booking is made, and its answer must not say otherwise. */
+ * admins, its manage token and URL. Only an admin sees the stored client:
+ * a visitor or a manage token gets the public form (render.h). The links are
+ * read in the call's transaction; a NONE route (after a ledger operation that
+ * committed) opens a read transaction for them, and renders without links when
+ * that fails: the booking is made, and its answer must not say otherwise. */
 static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
                       const struct bk_tz *tz, bool with_token)
 {
@@ -86,7 +87,7 @@ static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
     if (!c->tx || bk_store_link_list(c->tx, BK_LINK_BOOKING, b->id, c->arena,
                                      &links, &n, NULL) != BK_OK)
         n = 0;
-    o = bk_render_booking(b, links, n, tz);
+    o = bk_render_booking(b, links, n, tz, c->admin);
     if (o && c->tx)
         render_payment(c, o, b, tz);
     if (o && with_token) {
@@ -232,6 +233,10 @@ static enum bk_err authorize(struct bk_api_call *c, const char *uid)
     if (c->admin ||
         bk_api_token_ok(c->api, uid, bk_http_query(c->req, "token")))
         return BK_OK;
+    if (c->csrf_refused)
+        return bk_fail(c->err, BK_E_FORBIDDEN,
+                       "a write made with the session cookie needs its "
+                       "X-CSRF-Token header and a same-origin Origin");
     return bk_fail(c->err, BK_E_UNAUTHORIZED,
                    "the admin key or this booking's manage token is "
                    "required");
@@ -413,6 +418,17 @@ static enum bk_err list(struct bk_api_call *c)
         if (e)
             return e;
         f.event_type_id = et.id;
+    }
+    if ((s = bk_http_query(c->req, "host"))) {
+        struct bk_host h;
+        e = bk_store_host_by_slug(c->tx, s, c->arena, &h, c->err);
+        if (e == BK_E_NOT_FOUND) {
+            bk_api_reply_list(c, json_array(), NULL);
+            return BK_OK;
+        }
+        if (e)
+            return e;
+        f.host_id = h.id;
     }
     if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
         return e;

@@ -223,6 +223,38 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                              "BOOKINGD_WEBHOOK_CONNECT_TIMEOUT_MS",
                              "must not be above BOOKINGD_WEBHOOK_TIMEOUT_MS");
 
+    v = env("BOOKINGD_SECRET_KEY");
+    cfg->have_secret_key = false;
+    if (v) {
+        struct bk_errbuf why;
+        bk_errbuf_clear(&why);
+        if (bk_secret_key_parse(v, &cfg->secret_key, &why) != BK_OK)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SECRET_KEY", "%s",
+                                 why.msg);
+        cfg->have_secret_key = true;
+    }
+    v = env("BOOKINGD_CALENDAR_ALLOW_PRIVATE");
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_CALENDAR_ALLOW_PRIVATE",
+                             "must be 0 or 1, got '%s'", v);
+    cfg->calendar_allow_private = v && strcmp(v, "1") == 0;
+    if ((e = env_int("BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS", 100, 60000, 5000,
+                     &cfg->calendar_connect_timeout_ms, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_TIMEOUT_MS", 100, 120000, 15000,
+                     &cfg->calendar_timeout_ms, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_MAX_RESPONSE", 65536, 268435456,
+                     4194304, &cfg->calendar_max_response, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_SYNC_MINUTES", 1, 1440, 5,
+                     &cfg->calendar_sync_minutes, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_HORIZON_DAYS", 1, 3650, 365,
+                     &cfg->calendar_horizon_days, err)))
+        return e;
+    if (cfg->calendar_connect_timeout_ms > cfg->calendar_timeout_ms)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS",
+                             "must not be above BOOKINGD_CALENDAR_TIMEOUT_MS");
+
     cfg->integrity_check = BK_STORE_CHECK_QUICK;
     v = env("BOOKINGD_INTEGRITY_CHECK");
     if (v && strcmp(v, "quick") == 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
 #include "jobs/prune.h"
@@ -69,6 +70,18 @@ static void stripe_refund(const struct bk_cli_job_env *env,
     bk_stripe_refund_kind(env->stripe, out);
 }
 
+static void calendars_push(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_calendars_push_kind(env->calendars, out);
+}
+
+static void calendars_sync(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_calendars_sync_kind(env->calendars, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -79,6 +92,8 @@ static const kind_fn kinds[] = {
     stripe_checkout, /* "stripe.checkout": a booking's Checkout Session */
     stripe_settle,   /* "stripe.settle": a hold at its end */
     stripe_refund,   /* "stripe.refund": a payment given back */
+    calendars_push,  /* "calendars.push": a booking into hosts' calendars */
+    calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -21,15 +21,23 @@ enum bk_ext_kind {
     BK_EXT_BOOKING_RESCHEDULED = 1, /* booking: uid new, previous_uid old */
     BK_EXT_BOOKING_CANCELLED = 2,   /* booking */
     BK_EXT_MEETING_ENDED = 3,       /* booking: its end time passed */
+    /* booking: uid was replaced at the provider by next_uid (the cancel
+     * half of a reschedule that makes a new uid, such as Calendly's); the
+     * event that creates next_uid moves the booking, this one never
+     * cancels it. */
+    BK_EXT_BOOKING_REPLACED = 4,
+    BK_EXT_NO_SHOW_MARKED = 5,  /* booking: the attendee did not come */
+    BK_EXT_NO_SHOW_CLEARED = 6, /* booking: that mark was removed */
+
     /* payment: a Checkout Session completed (payment_status "paid", or
      * "unpaid" while a delayed method is under way) */
-    BK_EXT_PAYMENT_COMPLETED = 4,
-    BK_EXT_PAYMENT_SUCCEEDED = 5, /* payment: a delayed method paid */
-    BK_EXT_PAYMENT_FAILED = 6,    /* payment: a delayed method failed */
-    BK_EXT_PAYMENT_EXPIRED = 7,   /* payment: the session expired unpaid */
-    BK_EXT_PAYMENT_REFUNDED = 8,  /* payment: its charge was refunded */
+    BK_EXT_PAYMENT_COMPLETED = 7,
+    BK_EXT_PAYMENT_SUCCEEDED = 8, /* payment: a delayed method paid */
+    BK_EXT_PAYMENT_FAILED = 9,    /* payment: a delayed method failed */
+    BK_EXT_PAYMENT_EXPIRED = 10,  /* payment: the session expired unpaid */
+    BK_EXT_PAYMENT_REFUNDED = 11, /* payment: its charge was refunded */
 };
-#define BK_EXT_KIND_COUNT 9
+#define BK_EXT_KIND_COUNT 12
 
 /* Whether k is one of the PAYMENT_* kinds (ev->payment). */
 #define BK_EXT_IS_PAYMENT(k)                                                   \
@@ -63,6 +71,10 @@ struct bk_ext_booking {
     const char *location;
     const char *meeting_url;
     const char *cancellation_reason;
+    const char *next_uid; /* REPLACED: the uid that replaced uid */
+    /* NO_SHOW_*: the provider's id of the no-show mark, when it has one
+     * (a mark removed before it arrived is then not set again). */
+    const char *mark_id;
 };
 
 /* The PAYMENT_* kinds: a Stripe Checkout Session or Charge as it concerns
@@ -97,9 +109,9 @@ struct bk_ext_event {
  * payment kinds: ours). */
 const char *bk_ext_event_subject(const struct bk_ext_event *ev);
 
-/* "created", "rescheduled", "cancelled", "ended", "payment_completed",
- * "payment_succeeded", "payment_failed", "payment_expired",
- * "payment_refunded"; "?" for others. */
+/* "created", "rescheduled", "cancelled", "ended", "replaced", "no_show",
+ * "no_show_cleared", "payment_completed", "payment_succeeded",
+ * "payment_failed", "payment_expired", "payment_refunded"; "?" for others. */
 const char *bk_ext_kind_name(enum bk_ext_kind k);
 /* The kind named s (as bk_ext_kind_name), or -1. */
 int bk_ext_kind_parse(const char *s);

@@ -57,9 +57,10 @@ const char *bk_link_entity_name(enum bk_link_entity e)
 }
 
 static const char *const ext_kind_names[] = {
-    "created",        "rescheduled",       "cancelled",
-    "ended",          "payment_completed", "payment_succeeded",
-    "payment_failed", "payment_expired",   "payment_refunded"};
+    "created",         "rescheduled",       "cancelled",
+    "ended",           "replaced",          "no_show",
+    "no_show_cleared", "payment_completed", "payment_succeeded",
+    "payment_failed",  "payment_expired",   "payment_refunded"};
 
 _Static_assert(COUNT(ext_kind_names) == BK_EXT_KIND_COUNT,
                "a name for every kind");

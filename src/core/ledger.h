@@ -103,6 +103,12 @@ struct bk_booking {
     const char *client_email;     /* filled on reads */
     int64_t start_utc;
     int64_t end_utc;
+    /* The attendee as given when the booking was made (may differ from
+     * the client's stored name; the email matches the client's
+     * case-insensitively). Written once; NULL only for a provider's
+     * booking that named nobody. */
+    const char *attendee_name;
+    const char *attendee_email;
     const char *attendee_timezone; /* IANA; may be NULL */
     enum bk_booking_status status;
     enum bk_payment_status payment_status;

@@ -66,7 +66,7 @@ enum bk_err bk_ledger_client_find_or_create(
     if (e)
         return e;
     if (!is_new) {
-        if (!out->name && name && *name) {
+        if (source != BK_SOURCE_WEB && !out->name && name && *name) {
             /* A client first seen without a name gets the first one given:
              * a read-modify-write, so lock the row and read it again. */
             if ((e = bk_store_client_lock(tx, out->id, err)) ||
@@ -120,6 +120,27 @@ static enum bk_err load_busy(struct bk_tx *tx, const struct bk_event_type *et,
     return BK_OK;
 }
 
+/* The host's busy time from its calendars around a window (the last
+ * sync's, connectors/calendars.c). */
+static enum bk_err load_calendar_busy(struct bk_tx *tx, int64_t host_id,
+                                      int64_t from_utc, int64_t to_utc,
+                                      struct bk_arena *arena,
+                                      struct bk_avail_query *q,
+                                      struct bk_errbuf *err)
+{
+    struct bk_interval *iv = NULL;
+    size_t n = 0;
+    enum bk_err e =
+        bk_store_cal_busy(tx, host_id, from_utc - BUSY_MARGIN_S,
+                          to_utc + BUSY_MARGIN_S, arena, &iv, &n, err);
+
+    if (e)
+        return e;
+    q->busy = iv;
+    q->n_busy = n;
+    return BK_OK;
+}
+
 /* Loads the host's schedule and zone; *has_schedule is false when the host
  * has none (it then offers no slots). */
 static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
@@ -146,9 +167,9 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
                             bool include_inactive, int64_t exclude_id,
                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
-                            struct bk_arena *arena, struct bk_event_type *et,
-                            struct bk_slot **slots, size_t *n,
-                            struct bk_errbuf *err)
+                            size_t max_slots, struct bk_arena *arena,
+                            struct bk_event_type *et, struct bk_slot **slots,
+                            size_t *n, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_schedule sched;
@@ -187,6 +208,10 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     q.from_utc = from_utc;
     q.to_utc = to_utc;
     q.now_utc = now_utc;
+    q.max_slots = max_slots;
+    e = load_calendar_busy(tx, et->host_id, from_utc, to_utc, arena, &q, err);
+    if (e)
+        goto out;
     e = bk_availability(&q, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
@@ -233,6 +258,10 @@ static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
     q.bookings = busy;
     q.n_bookings = n_busy;
     q.now_utc = now_utc;
+    e = load_calendar_busy(tx, et->host_id, start_utc, start_utc + 1, arena, &q,
+                           err);
+    if (e)
+        return e;
     v = bk_availability_check(&q, start_utc, arena);
     switch (v) {
     case BK_SLOT_FREE:
@@ -316,6 +345,8 @@ static enum bk_err create_once(struct bk_store *store,
     b.client_id = client.id;
     b.start_utc = req->start_utc;
     b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
+    b.attendee_name = req->attendee_name;
+    b.attendee_email = req->attendee_email;
     b.attendee_timezone = req->attendee_timezone;
     b.status = paid ? BK_BOOKING_PENDING : BK_BOOKING_CONFIRMED;
     b.payment_status = paid ? BK_PAYMENT_UNPAID : BK_PAYMENT_NONE;

@@ -26,11 +26,13 @@ void bk_dates_window(const struct bk_tz *tz, int64_t from_date, int64_t to_date,
  * now_utc. BK_E_NOT_FOUND for an unknown slug, or an inactive one unless
  * include_inactive. exclude_id (0 = none) is a booking that does not count
  * as busy: the one its attendee is moving. *et receives the event type
- * (strings in arena). A host without a schedule has no slots. */
+ * (strings in arena). A host without a schedule has no slots. max_slots:
+ * 0 for all, else at most max_slots + 1 are computed (*n > max_slots: the
+ * window holds more; bk_avail_query.max_slots). */
 BK_MUST_CHECK enum bk_err
 bk_ledger_slots(struct bk_store *store, const char *slug, bool include_inactive,
                 int64_t exclude_id, int64_t from_utc, int64_t to_utc,
-                int64_t now_utc, struct bk_arena *arena,
+                int64_t now_utc, size_t max_slots, struct bk_arena *arena,
                 struct bk_event_type *et, struct bk_slot **slots, size_t *n,
                 struct bk_errbuf *err);
 
@@ -96,7 +98,11 @@ bk_ledger_booking_reschedule(struct bk_store *store, const char *uid,
 /* Finds the client with this email (case-insensitive) or creates a
  * prospect with the given name and zone (either may be NULL), inside tx.
  * *created tells which (may be NULL). Writes CLIENT_CREATED activity for a
- * new one. */
+ * new one. An existing client is changed only by a source that vouches
+ * for its sender (the admin API, a verified provider's webhook): such a
+ * source gives a client stored without a name the name it sends. An
+ * anonymous one (BK_SOURCE_WEB) never changes a stored client: anyone may
+ * type anyone's email (docs/api.md "Clients and attendees"). */
 BK_MUST_CHECK enum bk_err bk_ledger_client_find_or_create(
     struct bk_tx *tx, const char *email, const char *name, const char *timezone,
     enum bk_source source, int64_t now_utc, struct bk_arena *arena,

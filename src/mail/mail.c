@@ -174,9 +174,28 @@ static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
     return e;
 }
 
+/* The attendee as given on the booking, not the stored client: the
+ * invite is also downloaded with the manage token, by whoever typed this
+ * email, and must not disclose what is stored about its owner (docs/api.md
+ * "Clients and attendees"). A provider's booking that named nobody falls
+ * back to the client. */
+static const char *attendee_email(const struct ctx *c)
+{
+    return c->b.attendee_email && *c->b.attendee_email ? c->b.attendee_email
+                                                       : c->client.email;
+}
+
+static const char *attendee_name(const struct ctx *c)
+{
+    if (c->b.attendee_name && *c->b.attendee_name)
+        return c->b.attendee_name;
+    return c->b.attendee_email && *c->b.attendee_email ? NULL : c->client.name;
+}
+
 static const char *client_name(const struct ctx *c)
 {
-    return c->client.name && *c->client.name ? c->client.name : c->client.email;
+    const char *name = attendee_name(c);
+    return name && *name ? name : attendee_email(c);
 }
 
 static const char *payload_text(json_t *o, const char *key)
@@ -217,7 +236,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
         struct bk_message m = {
             .booking_id = booking_id,
             .kind = kind,
-            .recipient = i ? c.host.email : c.client.email,
+            .recipient = i ? c.host.email : attendee_email(&c),
             .subject = subject_of(kind, c.et.title,
                                   i ? client_name(&c) : c.host.name, arena),
             .status = cfg->smtp.url ? BK_MESSAGE_QUEUED : BK_MESSAGE_SKIPPED,
@@ -390,8 +409,8 @@ static void fill_event(const struct ctx *c, const char *manage, int seq,
     ev->url = c->b.meeting_url;
     ev->organizer_name = c->host.name;
     ev->organizer_email = c->host.email;
-    ev->attendee_name = c->client.name;
-    ev->attendee_email = c->client.email;
+    ev->attendee_name = attendee_name(c);
+    ev->attendee_email = attendee_email(c);
 }
 
 static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
@@ -418,7 +437,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     memset(out, 0, sizeof(*out));
     out->from_name = cfg->from_name;
     out->from_addr = cfg->from_addr;
-    out->to_name = host ? c->host.name : c->client.name;
+    out->to_name = host ? c->host.name : attendee_name(c);
     out->to_addr = msg->recipient;
     out->subject = msg->subject;
     out->message_id = msg->message_id;
@@ -435,7 +454,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
             {"where", where},
             {"host", c->host.name},
             {"client", client_name(c)},
-            {"client_email", c->client.email},
+            {"client_email", attendee_email(c)},
             {"notes", c->b.notes},
             {"reason", cancel ? c->b.cancellation_reason : NULL},
             {"manage_url", manage},

@@ -244,7 +244,7 @@ function confirmed(b) {
   $("done-what").textContent = type.title;
   $("done-when").textContent = formatRange(b.start, b.end, tz) + " (" +
                                tz.replace(/_/g, " ") + ")";
-  $("done-who").textContent = b.client.name + " <" + b.client.email + ">";
+  $("done-who").textContent = b.attendee.name + " <" + b.attendee.email + ">";
   $("manage-link").href = manageHref(b);
   $("ics-link").href = icsHref(b);
   $("gcal-link").href = gcalHref(b);

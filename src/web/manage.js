@@ -44,7 +44,7 @@ function show(b) {
   badge.textContent = STATUS[b.status] || b.status;
   badge.dataset.status = b.status;
   $("b-when").textContent = when(b);
-  $("b-who").textContent = b.client.name + " <" + b.client.email + ">";
+  $("b-who").textContent = b.attendee.name + " <" + b.attendee.email + ">";
   const cancelled = b.status === "cancelled";
   $("b-reason-label").hidden = $("b-reason").hidden =
     !(cancelled && b.cancellation_reason);

@@ -57,6 +57,8 @@ static json_t *booking(const struct bk_ext_booking *b)
     put_str(o, "location", b->location);
     put_str(o, "meeting_url", b->meeting_url);
     put_str(o, "cancellation_reason", b->cancellation_reason);
+    put_str(o, "next_uid", b->next_uid);
+    put_str(o, "mark_id", b->mark_id);
     return o;
 }
 
@@ -75,6 +77,9 @@ const char *bk_webhooks_event_encode(const struct bk_ext_event *ev,
     case BK_EXT_BOOKING_RESCHEDULED:
     case BK_EXT_BOOKING_CANCELLED:
     case BK_EXT_MEETING_ENDED:
+    case BK_EXT_BOOKING_REPLACED:
+    case BK_EXT_NO_SHOW_MARKED:
+    case BK_EXT_NO_SHOW_CLEARED:
         json_object_set_new(o, "booking", booking(&ev->booking));
         break;
     case BK_EXT_PAYMENT_COMPLETED:
@@ -189,6 +194,8 @@ enum bk_err bk_webhooks_event_decode(const char *text,
     ev->booking.location = get_str(arena, b, "location");
     ev->booking.meeting_url = get_str(arena, b, "meeting_url");
     ev->booking.cancellation_reason = get_str(arena, b, "cancellation_reason");
+    ev->booking.next_uid = get_str(arena, b, "next_uid");
+    ev->booking.mark_id = get_str(arena, b, "mark_id");
     if (!ev->booking.uid)
         e = bk_fail(err, BK_E_INVALID,
                     "the stored normalized event has no booking uid");

@@ -10,6 +10,7 @@
 
 static const struct bk_webhook_provider *const providers[] = {
     &bk_webhook_calcom,
+    &bk_webhook_calendly,
     &bk_webhook_stripe,
 };
 
@@ -17,7 +18,10 @@ static const struct bk_webhook_provider *const providers[] = {
  * id there already (external_ids), so that mappings are in place when the
  * integration arrives. A typo is refused rather than stored unused. */
 static const char *const planned[] = {
-    "calendly", "zoom", "google", "caldav", "notion",
+    "zoom",
+    "google",
+    "caldav",
+    "notion",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

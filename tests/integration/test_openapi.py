@@ -731,6 +731,26 @@ def every_operation(d):
     a.get("/static/app.css")
     a.get("/static/book.js")
 
+    # The admin pages and their session (docs/admin.md).
+    a.get("/admin/login")
+    a.get("/admin", 303)
+    origin = {"Origin": f"http://127.0.0.1:{a.d.port}"}
+    r = a.post("/admin/login", {"key": "wrong"}, 401, headers=origin)
+    r = a.post("/admin/login", {"key": a.d.admin_key}, 200, headers=origin)
+    cookie = {"Cookie": r.header("Set-Cookie").split(";")[0]}
+    csrf = r.json["csrf_token"]
+    a.get("/admin/session", headers=cookie)
+    for page in ("/admin", "/admin/bookings", f"/admin/bookings/{uid}",
+                 "/admin/clients", "/admin/clients/x", "/admin/event-types",
+                 "/admin/event-types/intro", "/admin/hosts",
+                 "/admin/hosts/coach", "/admin/deliveries",
+                 "/admin/integrations", "/admin/metrics"):
+        a.get(page, headers=cookie)
+    a.post("/admin/logout", None, 403, headers=dict(cookie, **origin))
+    a.post("/admin/logout", None, 204,
+           headers=dict(cookie, **origin, **{"X-CSRF-Token": csrf}))
+    a.get("/admin/session", 401, headers=cookie)
+
     # Every documented operation answered 2xx at least once.
     missing = sorted(k for k in doc_operations()
                      if not any(200 <= s < 300
