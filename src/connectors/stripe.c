@@ -579,14 +579,15 @@ void bk_stripe_settle_kind(const struct bk_stripe_config *cfg,
 
 struct refund_rec {
     const char *uid, *id;
+    int64_t amount;
 };
 
 static enum bk_err record_refund(struct bk_tx *tx, void *ctx,
                                  struct bk_arena *arena, struct bk_errbuf *err)
 {
     struct refund_rec *r = ctx;
-    return bk_ledger_payment_refunded(tx, r->uid, r->id, bk_now_utc(), arena,
-                                      err);
+    return bk_ledger_payment_refunded(tx, r->uid, r->id, r->amount,
+                                      bk_now_utc(), arena, err);
 }
 
 static enum bk_err refund_run(void *ctx, struct bk_store *store,
@@ -617,7 +618,15 @@ static enum bk_err refund_run(void *ctx, struct bk_store *store,
     own = s.p.payment_intent && strcmp(s.p.payment_intent, pi) == 0;
     if (own && s.b.payment_status == BK_PAYMENT_REFUNDED)
         return finish(store, job, NULL, NULL, arena, err);
+    {
+        json_t *o = json_loads(job->payload ? job->payload : "", 0, NULL);
+        rec.amount = json_integer_value(json_object_get(o, "amount"));
+        json_decref(o);
+    }
     bk_stripe_form_add(arena, &form, "payment_intent", pi);
+    if (rec.amount > 0)
+        bk_stripe_form_add(arena, &form, "amount",
+                           bk_arena_printf(arena, "%" PRId64, rec.amount));
     bk_stripe_form_add(arena, &form, "metadata[booking_uid]", rec.uid);
     if ((e = bk_jobs_fence(store, job, err)))
         return e;

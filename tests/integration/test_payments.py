@@ -542,3 +542,43 @@ def test_cancelled_before_paying(make_daemon, fake):
     [req] = fake.requests("/v1/refunds", "POST")
     assert req["status"] == 200, req
     assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
+
+
+def test_admin_refund(make_daemon, fake):
+    """POST /api/v1/bookings/{uid}/refund (admin): a part leaves the
+    booking paid; all of it makes it refunded; once per payment."""
+    d = start(make_daemon, fake)
+    a = book(d, slot(d, 0)).json
+    fake.complete(session_of(fake, a["uid"])["id"])
+    wait_state(d, a["uid"], ("confirmed", "paid"))
+    path = f"/api/v1/bookings/{a['uid']}/refund"
+    assert_error(d.post(path, {}), 401)
+    assert_error(d.post(path, {"amount": 4501}, admin=True), 422,
+                 field="amount")
+    assert_error(d.post(path, {"amount": 0}, admin=True), 422,
+                 field="amount")
+    assert_error(d.post(path, {"amount": "1"}, admin=True), 422,
+                 field="amount")
+    assert_error(d.post(path, {"colour": 1}, admin=True), 422)
+    r = d.post(path, {"amount": 1500, "reason": "late start"}, admin=True)
+    assert r.status == 202, r
+    wait_for("the partial refund", lambda: len(
+        activity(d, a["uid"], "REFUND_ISSUED")) == 1)
+    assert state(d, a["uid"]) == ("confirmed", "paid")
+    [req] = fake.requests("/v1/refunds", "POST")
+    assert dict(urllib.parse.parse_qsl(req["body"]))["amount"] == "1500"
+    # One refund per payment.
+    assert_error(d.post(path, {}, admin=True), 409)
+
+    b = book(d, slot(d, 1), email="bob@example.com").json
+    fake.complete(session_of(fake, b["uid"])["id"])
+    wait_state(d, b["uid"], ("confirmed", "paid"))
+    r = d.post(f"/api/v1/bookings/{b['uid']}/refund", admin=True,
+               raw=b"", content_type=None)
+    assert r.status == 202, r
+    wait_state(d, b["uid"], ("confirmed", "refunded"))
+    assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
+    # Not paid: nothing to refund.
+    free_b = d.book("intro", d.slot_starts("intro", 2, 2)[0]).json
+    assert_error(d.post(f"/api/v1/bookings/{free_b['uid']}/refund", {},
+                        admin=True), 404)
