@@ -582,3 +582,83 @@ def test_admin_refund(make_daemon, fake):
     free_b = d.book("intro", d.slot_starts("intro", 2, 2)[0]).json
     assert_error(d.post(f"/api/v1/bookings/{free_b['uid']}/refund", {},
                         admin=True), 404)
+
+
+def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
+    """Paid bookings and their payments' events in a burst, bookingd
+    SIGKILLed in the middle of it, then started again on the same
+    database while Stripe (the fake) resends what was not acknowledged:
+    every answered booking is in the ledger; each booking has exactly one
+    Checkout Session (a checkout interrupted after Stripe made the session
+    gets the same one back under its idempotency key); no booking is
+    confirmed without a paid session and every paid session confirms its
+    booking; nothing is refunded."""
+    import threading
+    import time
+    from calcom_helpers import sigkill
+    n = 10
+    d = start(make_daemon, fake, BOOKINGD_CHECKOUT_WAIT_MS=0,
+              BOOKINGD_LOG_LEVEL="warn")
+    starts = d.slot_starts("paid", days_ahead=2, span=3)[:n]
+    answered, stop = {}, threading.Event()
+
+    def booker():
+        for i, s in enumerate(starts):
+            if stop.is_set():
+                return
+            try:
+                r = d.book("paid", s, email=f"p{i}@example.com", expect=None)
+            except OSError:
+                return
+            if r.status == 201:
+                answered[r.json["uid"]] = r.json
+
+    def payer():
+        paid = set()
+        while not stop.is_set():
+            for sess in fake.sessions():
+                if sess["status"] == "open" and sess["id"] not in paid:
+                    paid.add(sess["id"])
+                    fake.complete(sess["id"])
+            if len(paid) >= n // 2:
+                return
+            time.sleep(0.01)
+
+    tb, tp = threading.Thread(target=booker), threading.Thread(target=payer)
+    tb.start()
+    tp.start()
+    tp.join(60)
+    stop.set()
+    sigkill(d)
+    tb.join(60)
+    assert not tb.is_alive() and not tp.is_alive()
+
+    d.start()
+    fake.point_at(d)
+    # Stripe resends what was not acknowledged.
+    for ev in fake.events():
+        if not any(x.get("status") == 200 for x in ev["deliveries"]):
+            assert fake.deliver(ev["id"])["status"] == 200
+    rows = ledger_query(d, "SELECT uid FROM bookings")
+    uids = {u for (u,) in rows}
+    assert set(answered) <= uids, "an answered booking is lost"
+    # Every booking's checkout is made after the restart, once.
+    wait_for("every booking's session", lambda: {
+        s["client_reference_id"] for s in fake.sessions()} >= uids or None)
+    per_uid = {}
+    for s in fake.sessions():
+        per_uid.setdefault(s["client_reference_id"], []).append(s["id"])
+    assert all(len(v) == 1 for v in per_uid.values()), per_uid
+    assert set(per_uid) == uids
+    # The rest pay now.
+    for s in fake.sessions():
+        if s["status"] == "open":
+            fake.complete(s["id"])
+    for u in uids:
+        wait_state(d, u, ("confirmed", "paid"))
+    for s in fake.sessions():
+        assert s["status"] == "complete" and s["payment_status"] == "paid"
+    assert fake.requests("/v1/refunds") == []
+    for u in uids:
+        assert len(activity(d, u, "PAYMENT_COMPLETED")) == 1, u
+        assert history_actions(d, u) == ["created", "confirmed"], u
