@@ -662,3 +662,23 @@ def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     for u in uids:
         assert len(activity(d, u, "PAYMENT_COMPLETED")) == 1, u
         assert history_actions(d, u) == ["created", "confirmed"], u
+
+
+@pytest.mark.parametrize("env,var", [
+    ({"STRIPE_SECRET_KEY": "pk_live_notasecretkey"}, "STRIPE_SECRET_KEY"),
+    ({"BOOKINGD_HOLD_MINUTES": "10"}, "BOOKINGD_HOLD_MINUTES"),
+    ({"BOOKINGD_HOLD_MINUTES": "30m"}, "BOOKINGD_HOLD_MINUTES"),
+    ({"STRIPE_API_BASE": "ftp://stripe.example"}, "STRIPE_API_BASE"),
+    ({"BOOKINGD_CHECKOUT_WAIT_MS": "-1"}, "BOOKINGD_CHECKOUT_WAIT_MS"),
+])
+def test_bad_payment_configuration_stops_start(tmp_path, env, var):
+    from conftest import Daemon
+    d = Daemon(tmp_path / "d", env=env)
+    try:
+        p = subprocess.run([d.bin, "serve"], env=d.env(), capture_output=True,
+                           text=True, timeout=60)
+    finally:
+        d.release()
+    assert p.returncode == 2, p
+    assert var in p.stderr, p.stderr
+    assert "pk_live_notasecretkey" not in p.stderr
