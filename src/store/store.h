@@ -515,6 +515,48 @@ BK_MUST_CHECK enum bk_err bk_store_payment_get(struct bk_tx *tx,
                                                struct bk_arena *arena,
                                                struct bk_payment *out,
                                                struct bk_errbuf *err);
+/* ---- Admin sessions (sessions.c, api/session.c) ----------------------- */
+
+/* A signed-in browser. token_sha256 is the lowercase hex SHA-256 of the
+ * cookie's token (64 characters); the token itself is never stored. */
+struct bk_admin_session {
+    int64_t id;
+    const char *token_sha256;
+    const char *user_name; /* "admin" for the admin key */
+    int64_t created_utc;   /* UTC seconds */
+    int64_t last_seen_utc;
+    int64_t expires_utc; /* not valid from this second on */
+};
+
+/* Inserts s (s->id ignored); *id (may be NULL) receives the new row's id.
+ * BK_E_DUPLICATE when the token hash exists. */
+BK_MUST_CHECK enum bk_err
+bk_store_admin_session_insert(struct bk_tx *tx,
+                              const struct bk_admin_session *s, int64_t *id,
+                              struct bk_errbuf *err);
+/* The session whose token hash is token_sha256, expired or not (the caller
+ * compares expires_utc with its clock); BK_E_NOT_FOUND when none. */
+BK_MUST_CHECK enum bk_err
+bk_store_admin_session_get(struct bk_tx *tx, const char *token_sha256,
+                           struct bk_arena *arena, struct bk_admin_session *out,
+                           struct bk_errbuf *err);
+/* Sets last_seen_utc and expires_utc of session id (sliding expiry);
+ * BK_E_NOT_FOUND when it was deleted meanwhile. */
+BK_MUST_CHECK enum bk_err bk_store_admin_session_touch(struct bk_tx *tx,
+                                                       int64_t id,
+                                                       int64_t last_seen_utc,
+                                                       int64_t expires_utc,
+                                                       struct bk_errbuf *err);
+/* Deletes the session whose token hash is token_sha256; *n (may be NULL)
+ * gets 1, or 0 when there was none. */
+BK_MUST_CHECK enum bk_err
+bk_store_admin_session_delete(struct bk_tx *tx, const char *token_sha256,
+                              int *n, struct bk_errbuf *err);
+/* Deletes the sessions that expired at or before now_utc; *n (may be NULL)
+ * gets how many. */
+BK_MUST_CHECK enum bk_err bk_store_admin_session_prune(struct bk_tx *tx,
+                                                       int64_t now_utc, int *n,
+                                                       struct bk_errbuf *err);
 
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 

@@ -775,7 +775,14 @@ class Daemon:
                 if not cols:
                     continue
                 sel = ", ".join(f'"{c}"' for c in cols)
-                rows = [tuple(r) for r in con.execute(f'SELECT {sel} FROM "{t}"')]
+                where = ""
+                if t == "jobs":
+                    # The daemon's own timers (not effects of a request)
+                    # enqueue these at any moment.
+                    where = (" WHERE kind NOT IN ('jobs.prune', "
+                             "'calendars.sync')")
+                rows = [tuple(r) for r in
+                        con.execute(f'SELECT {sel} FROM "{t}"{where}')]
                 snap[t] = sorted(rows, key=repr)
             return snap
 

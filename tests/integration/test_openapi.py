@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import pathlib
 import re
+import time
 import urllib.parse
 
 import pytest
@@ -25,6 +26,8 @@ import pytest
 import calcom_helpers as cal
 from conftest import assert_error, today_in, weekly_all_days
 from stripe_helpers import StripeFake, new_webhook_secret, stripe_env
+
+FAKE_OF = {}  # daemon port -> its Stripe fake
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "openapi.json"
@@ -509,6 +512,7 @@ def test_every_operation_answers_as_documented(make_daemon, tmp_path):
                              BOOKINGD_CALENDAR_ALLOW_PRIVATE="1",
                              **stripe_env(fake))
         fake.point_at(d)
+        FAKE_OF[d.port] = fake
         every_operation(d, tmp_path)
     finally:
         fake.stop()
@@ -604,11 +608,22 @@ def every_operation(d, tmp_path):
     p1 = starts[len(starts) // 2]
     paid = a.post("/api/v1/bookings", {
         "event_type": "paid", "start": p1,
-        "attendee": {"name": "Ada", "email": "ada@example.com"}}, 201).json
+        "attendee": {"name": "Paula", "email": "paula@example.com"}},
+        201).json
     assert paid["status"] == "pending" and paid["checkout_url"], paid
     again = a.post(f"/api/v1/bookings/{paid['uid']}/payment", {},
                    query={"token": paid["manage_token"]}).json
     assert again["checkout_url"] == paid["checkout_url"], again
+    # Paid on the fake, then refunded by the admin.
+    fake_sid = again["checkout_url"].rsplit("/", 1)[1]
+    FAKE_OF[d.port].complete(fake_sid)
+    for _ in range(600):
+        if a.get(f"/api/v1/bookings/{paid['uid']}",
+                 **adm).json["payment_status"] == "paid":
+            break
+        time.sleep(0.05)
+    a.post(f"/api/v1/bookings/{paid['uid']}/refund", {"amount": 100}, 202,
+           **adm)
     moved = a.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s3},
                    query={"token": token}).json
     assert moved["rescheduled_from"], moved
@@ -753,6 +768,26 @@ def every_operation(d, tmp_path):
     a.get(f"/manage/{uid}", query={"token": token})
     a.get("/static/app.css")
     a.get("/static/book.js")
+
+    # The admin pages and their session (docs/admin.md).
+    a.get("/admin/login")
+    a.get("/admin", 303)
+    origin = {"Origin": f"http://127.0.0.1:{a.d.port}"}
+    r = a.post("/admin/login", {"key": "wrong"}, 401, headers=origin)
+    r = a.post("/admin/login", {"key": a.d.admin_key}, 200, headers=origin)
+    cookie = {"Cookie": r.header("Set-Cookie").split(";")[0]}
+    csrf = r.json["csrf_token"]
+    a.get("/admin/session", headers=cookie)
+    for page in ("/admin", "/admin/bookings", f"/admin/bookings/{uid}",
+                 "/admin/clients", "/admin/clients/x", "/admin/event-types",
+                 "/admin/event-types/intro", "/admin/hosts",
+                 "/admin/hosts/coach", "/admin/deliveries",
+                 "/admin/integrations", "/admin/metrics"):
+        a.get(page, headers=cookie)
+    a.post("/admin/logout", None, 403, headers=dict(cookie, **origin))
+    a.post("/admin/logout", None, 204,
+           headers=dict(cookie, **origin, **{"X-CSRF-Token": csrf}))
+    a.get("/admin/session", 401, headers=cookie)
 
     # Every documented operation answered 2xx at least once.
     missing = sorted(k for k in doc_operations()
