@@ -620,6 +620,7 @@ def every_operation(d):
         time.sleep(0.05)
     a.post(f"/api/v1/bookings/{paid['uid']}/refund", {"amount": 100}, 202,
            **adm)
+    a.get("/api/v1/metrics/summary", query={"interval": "week"}, **adm)
     moved = a.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s3},
                    query={"token": token}).json
     assert moved["rescheduled_from"], moved
