@@ -505,17 +505,21 @@ def first_slots(a, slug, n, timezone="Europe/Berlin"):
 
 @pytest.mark.timeout(240)
 def test_every_operation_answers_as_documented(make_daemon, tmp_path):
+    from test_calendars import KEY
     fake = StripeFake(tmp_path, new_webhook_secret())
     try:
-        d = cal.start_calcom(make_daemon, **stripe_env(fake))
+        d = cal.start_calcom(make_daemon, BOOKINGD_SECRET_KEY=KEY,
+                             BOOKINGD_CALENDAR_ALLOW_PRIVATE="1",
+                             **stripe_env(fake))
         fake.point_at(d)
         FAKE_OF[d.port] = fake
-        every_operation(d)
+        every_operation(d, tmp_path)
     finally:
         fake.stop()
 
 
-def every_operation(d):
+def every_operation(d, tmp_path):
+    from test_calendars import PASSWORD, USER, Radicale
     a = Checked(d)
     adm = {"admin": True}
 
@@ -722,6 +726,25 @@ def every_operation(d):
     a.post(f"/api/v1/webhook-endpoints/{ep['id']}/messages/{msgs[0]['id']}"
            "/replay", None, 202, **adm)
     a.delete(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+
+    # Calendar connections, against a real Radicale (test_calendars.py).
+    rad = Radicale(tmp_path / "radicale")
+    rad.start()
+    try:
+        rad.client().principal().make_calendar(name="Work", cal_id="work")
+        conn = a.post("/api/v1/hosts/coach/calendars", {
+            "kind": "caldav", "url": rad.url, "username": USER,
+            "password": PASSWORD}, 201, **adm).json
+        a.get("/api/v1/hosts/coach/calendars", **adm)
+        a.get(f"/api/v1/calendars/{conn['id']}", **adm)
+        href = conn["calendars"][0]["href"]
+        a.patch(f"/api/v1/calendars/{conn['id']}",
+                {"write_calendar": href, "busy_calendars": [href],
+                 "on_cancel": "mark_cancelled"}, **adm)
+        a.post("/api/v1/sync", {"connection": conn["id"]}, **adm)
+        a.delete(f"/api/v1/calendars/{conn['id']}", **adm)
+    finally:
+        rad.stop()
 
     # The activity log.
     a.get("/api/v1/activity", **adm)
