@@ -17,6 +17,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "core/ledger.h"
+#include "core/tz.h"
 #include "ledger/sync.h"
 #include "net/net.h"
 #include "base/banned.h"
@@ -274,6 +276,104 @@ static enum bk_err sync_event(const struct bk_calendly_sync *s, json_t *event,
     return BK_OK;
 }
 
+static enum bk_err import_once(struct bk_store *store,
+                               const struct bk_ext_event *ev,
+                               struct bk_arena *arena, bool *made,
+                               struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_event_type et;
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e)
+        e = bk_ledger_sync_event_type(tx, ev, bk_now_utc(), arena, &et, made,
+                                      err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* The user's event types as links: each one not mapped yet is imported
+ * (inactive, "calendly-<slug>", its external_ids naming the URI), so
+ * that its bookings land on it and an admin can map it elsewhere. */
+static enum bk_err
+sync_event_types(const struct bk_calendly_sync *s, const char *user,
+                 const struct bk_ext_person *host, struct bk_arena *arena,
+                 struct bk_sync_summary *out, struct bk_errbuf *err)
+{
+    const char *token = NULL;
+    int max = s->max_pages > 0 ? s->max_pages : DEFAULT_PAGES;
+
+    for (int page = 0; page < max; page++) {
+        const char *url = bk_arena_printf(
+            arena, "%s/event_types?user=%s&count=%d%s%s", s->cfg->api_base,
+            enc(arena, user), PAGE_COUNT, token ? "&page_token=" : "",
+            token ? enc(arena, token) : "");
+        json_t *j = NULL, *it;
+        size_t i;
+        enum bk_err e = get_json(s, url, arena, &j, err);
+
+        if (e)
+            return e;
+        json_array_foreach(json_object_get(j, "collection"), i, it)
+        {
+            struct bk_ext_event ev;
+            struct bk_errbuf why;
+            const char *uri = json_string_value(json_object_get(it, "uri"));
+            const char *slug = json_string_value(json_object_get(it, "slug"));
+            const char *name = json_string_value(json_object_get(it, "name"));
+            json_int_t dur =
+                json_integer_value(json_object_get(it, "duration"));
+            bool made = false;
+
+            out->total++;
+            if (!uri || !bk_external_id_valid(uri)) {
+                add_error(out, arena, "an event type without a valid uri");
+                continue;
+            }
+            memset(&ev, 0, sizeof(ev));
+            ev.kind = BK_EXT_BOOKING_CREATED;
+            ev.provider = "calendly";
+            ev.provider_display = "Calendly";
+            ev.source = BK_SOURCE_CALENDLY;
+            ev.booking.uid = uri;
+            ev.booking.event_type_id = bk_arena_strdup(arena, uri);
+            ev.booking.event_type_slug =
+                slug && bk_utf8_valid(slug, BK_MAX_SLUG, false)
+                    ? bk_arena_strdup(arena, slug)
+                    : NULL;
+            ev.booking.event_type_title =
+                name && bk_utf8_valid(name, BK_MAX_TITLE, false)
+                    ? bk_arena_strdup(arena, name)
+                    : NULL;
+            ev.booking.length_min = dur > 0 && dur <= 1440 ? (int)dur : 30;
+            ev.booking.organizer = *host;
+            bk_errbuf_clear(&why);
+            BK_STORE_RETRY(e, import_once(s->store, &ev, arena, &made, &why));
+            if (e) {
+                add_error(
+                    out, arena,
+                    bk_arena_printf(arena, "event type %s: %s", uri, why.msg));
+                continue;
+            }
+            if (made)
+                out->created++;
+            else
+                out->skipped++;
+        }
+        token = next_token(arena, j);
+        json_decref(j);
+        if (!token)
+            return BK_OK;
+    }
+    add_error(out, arena,
+              bk_arena_printf(arena, "more than %d pages of event types", max));
+    return BK_OK;
+}
+
 static enum bk_err meta_since(struct bk_store *store, struct bk_arena *arena,
                               int64_t *since, struct bk_errbuf *err)
 {
@@ -316,6 +416,7 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
     int64_t now = bk_now_utc(), since, from;
     char iso[BK_RFC3339_MAX];
     const char *user, *token = NULL;
+    struct bk_ext_person host;
     json_t *me = NULL;
     int max;
     struct bk_errbuf why;
@@ -340,7 +441,22 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
         e = bk_fail(&why, BK_E_MALFORMED,
                     "Calendly's /users/me has no resource.uri");
     user = user ? bk_arena_strdup(arena, user) : NULL;
+    memset(&host, 0, sizeof(host));
+    if (!e) {
+        const json_t *r = json_object_get(me, "resource");
+        const char *email = json_string_value(json_object_get(r, "email"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        const char *tz = json_string_value(json_object_get(r, "timezone"));
+        host.email =
+            bk_email_valid(email) ? bk_arena_strdup(arena, email) : NULL;
+        host.name = name && bk_utf8_valid(name, BK_MAX_NAME, false)
+                        ? bk_arena_strdup(arena, name)
+                        : NULL;
+        host.timezone = tz && bk_tz_get(tz) ? bk_arena_strdup(arena, tz) : NULL;
+    }
     json_decref(me);
+    if (!e)
+        e = sync_event_types(s, user, &host, arena, out, &why);
     for (int page = 0; !e && page < max; page++) {
         const char *url = bk_arena_printf(
             arena,

@@ -13,6 +13,7 @@ over the limit.
       message)
 
     GET /users/me  {"resource": {uri, current_organization, ...}}
+    GET /event_types?user=<uri>[&count][&page_token][&active][&sort]
     GET /scheduled_events?user=<uri>[&min_start_time][&max_start_time]
         [&status][&count<=100][&page_token][&sort=start_time:asc|desc]
     GET /scheduled_events/{uuid}/invitees[?count][&page_token][&status]
@@ -59,6 +60,7 @@ class CalendlyFake:
         self.failures = []        # statuses to answer next, in order
         self.remaining = LIMIT
         self.page_max = 100
+        self.event_types = []     # EventType resources (GET /event_types)
         self.lock = threading.Lock()
         fake = self
 
@@ -207,6 +209,20 @@ class CalendlyFake:
                         "slug": "casey", "email": "coach@example.com",
                         "timezone": "Europe/Berlin",
                         "current_organization": ORG}})
+                if u.path == "/event_types":
+                    for k in q:
+                        if k not in {"user", "organization", "count",
+                                     "page_token", "active", "sort",
+                                     "admin_managed"}:
+                            return self._invalid(k, "is not allowed")
+                    if q.get("user") != USER and \
+                            q.get("organization") != ORG:
+                        return self._invalid(
+                            "user", "must be the token's user (or its "
+                            "organization)")
+                    with fake.lock:
+                        ets = list(fake.event_types)
+                    return self._page(ets, q, u.path)
                 if u.path == "/scheduled_events":
                     allowed = {"user", "organization", "min_start_time",
                                "max_start_time", "status", "count",
@@ -278,6 +294,21 @@ class CalendlyFake:
     @property
     def base(self):
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add_event_type(self, slug, name, duration=30, uuid=None):
+        """An event type of the user; returns its URI."""
+        uri = f"{API}/event_types/{uuid or slug.upper()}"
+        with self.lock:
+            self.event_types.append({
+                "uri": uri, "name": name, "active": True, "slug": slug,
+                "scheduling_url": f"https://calendly.com/casey/{slug}",
+                "duration": duration, "kind": "solo", "pooling_type": None,
+                "type": "StandardEventType", "color": "#fff200",
+                "created_at": "2026-01-01T00:00:00.000000Z",
+                "updated_at": "2026-01-01T00:00:00.000000Z",
+                "profile": {"type": "User", "name": "Casey Coach",
+                            "owner": USER}})
+        return uri
 
     def add_event(self, uuid, status="active", resource=None, invitees=None):
         """An event (resource: its ScheduledEvent for the list calls;
