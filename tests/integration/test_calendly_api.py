@@ -16,6 +16,7 @@ from calendly_fake import CalendlyFake
 from conftest import ledger_query, parse_instant, standard_catalog
 
 DAY = dt.timedelta(days=1)
+PUBLIC = "https://bookings.example"  # BOOKINGD_BASE_URL of the daemons
 
 JOB = "calendly.cancel"
 DONE, DEAD = 2, 3
@@ -31,7 +32,8 @@ def fake():
 @pytest.fixture
 def cly(make_daemon, fake):
     d = H.start_calendly(make_daemon, CALENDLY_TOKEN=fake.token,
-                         CALENDLY_API_BASE=fake.base + "/")
+                         CALENDLY_API_BASE=fake.base + "/",
+                         BOOKINGD_BASE_URL=PUBLIC)
     d.apply(standard_catalog())
     return d
 
@@ -333,3 +335,36 @@ def test_sync_bad_input_and_not_configured(make_daemon, cly):
     r = d.post("/api/v1/sync", {"provider": "calendly"}, admin=True)
     assert r.status == 503 and r.json["error"]["code"] == "not_configured", r
     assert "CALENDLY_TOKEN" in r.json["error"]["message"]
+
+
+def test_sync_makes_the_webhook_subscription_once(cly, fake):
+    j = sync(cly)
+    assert j["errors"] == [], j
+    (sub,) = fake.subscriptions
+    assert sub["callback_url"] == PUBLIC + "/webhooks/calendly", sub
+    assert sub["signing_key"] == cly.secret
+    assert sorted(sub["events"]) == sorted([
+        "invitee.created", "invitee.canceled", "invitee_no_show.created",
+        "invitee_no_show.deleted"])
+    assert sub["scope"] == "user"
+    sync(cly)
+    assert len(fake.subscriptions) == 1
+    posts = [p for m, p, _, _ in fake.requests
+             if m == "POST" and p == "/webhook_subscriptions"]
+    assert len(posts) == 1
+    # Disabled by Calendly (a day of failed deliveries): made again.
+    fake.subscriptions[0]["state"] = "disabled"
+    j = sync(cly)
+    assert j["errors"] == [], j
+    assert [x["state"] for x in fake.subscriptions] == ["active"]
+    assert fake.subscriptions[0]["uri"] != sub["uri"]
+
+
+def test_sync_without_a_signing_key_leaves_subscriptions_alone(make_daemon,
+                                                               fake):
+    d = H.start_calendly(make_daemon, CALENDLY_TOKEN=fake.token,
+                         CALENDLY_API_BASE=fake.base,
+                         CALENDLY_WEBHOOK_SIGNING_KEY=None)
+    j = sync(d)
+    assert j["errors"] == [], j
+    assert fake.subscriptions == []
