@@ -251,23 +251,28 @@ static enum bk_err create(struct bk_api_call *c)
 
 static enum bk_err list(struct bk_api_call *c)
 {
-    const char *slug = bk_http_param(c->req, "slug");
+    const char *slug = bk_http_param(c->req, "slug"), *next = NULL;
     struct bk_cal_connection *rows = NULL;
+    struct bk_page page;
     struct bk_host h;
     size_t n = 0;
     json_t *data;
     enum bk_err e;
 
+    if ((e = bk_api_page(c->req, 'k', &page, c->err)))
+        return e;
     e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
     if (e == BK_E_NOT_FOUND)
         return bk_fail(c->err, e, "no host '%s'", slug);
-    if (e ||
-        (e = bk_store_cal_list_host(c->tx, h.id, c->arena, &rows, &n, c->err)))
+    if (e || (e = bk_store_cal_list_host(c->tx, h.id, &page, c->arena, &rows,
+                                         &n, c->err)))
         return e;
+    if (bk_api_page_more(&page, &n))
+        next = bk_api_cursor_encode(c->arena, 'k', rows[n - 1].id, 0);
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, render_connection(&rows[i], h.slug));
-    bk_api_reply_list(c, data, NULL);
+    bk_api_reply_list(c, data, next);
     return BK_OK;
 }
 

@@ -498,6 +498,13 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
+    /* A booking cancelled while it awaited payment: its Checkout page is
+     * closed at Stripe, so that no payment follows. */
+    if (from == BK_BOOKING_PENDING && b.payment_status == BK_PAYMENT_UNPAID) {
+        e = bk_ledger_payment_cancelled(tx, &b, arena, err);
+        if (e)
+            goto out;
+    }
     e = bk_store_booking_get(tx, b.id, arena, out, err);
     if (e)
         goto out;
