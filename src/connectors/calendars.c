@@ -516,6 +516,7 @@ struct sync_ctx {
     struct bk_arena *arena;
     struct bk_sync_summary *sum;
     int64_t now_utc;
+    const struct bk_dav_client *dc; /* the connection being synced */
 };
 
 /* A booking event seen in the calendar. */
@@ -755,6 +756,50 @@ static enum bk_err set_etag(struct sync_ctx *x, const char *kind,
     return e == BK_E_NOT_FOUND ? BK_OK : e;
 }
 
+/* A sync's read can be older than a push made since (the push and the sync
+ * of one connection run as separate jobs): what the read shows is checked
+ * against the calendar now before a booking follows it. */
+
+/* Whether the event at url is gone now (404 or 410). */
+static bool confirmed_gone(struct sync_ctx *x, const char *url)
+{
+    const char *body = NULL, *etag = NULL;
+    int st = 0;
+
+    if (bk_dav_get(x->dc, url, x->arena, &st, &body, &etag, NULL) != BK_OK)
+        return false; /* unknown: the next sync decides */
+    return st == 404 || st == 410;
+}
+
+static bool same_tag(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether s is an edit made in the calendar that is still there: not the
+ * version bookingd wrote last (its link's ETag), and still the calendar's
+ * current version. */
+static bool edited_in_calendar(struct sync_ctx *x, const char *kind,
+                               const struct seen *s)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_link l;
+    const char *body = NULL, *etag = NULL;
+    bool ours = false;
+    int st = 0;
+
+    if (bk_store_begin(x->store, BK_TX_READ, &tx, NULL) == BK_OK &&
+        bk_store_link_find(tx, "caldav", kind, s->href, x->arena, &l, NULL) ==
+            BK_OK)
+        ours = s->etag && same_tag(l.etag, s->etag);
+    bk_store_rollback(tx);
+    if (ours)
+        return false;
+    if (bk_dav_get(x->dc, s->href, x->arena, &st, &body, &etag, NULL) != BK_OK)
+        return false;
+    return st == 200 && same_tag(etag, s->etag);
+}
+
 /* The bookings of this connection's events, after a full read of the
  * write calendar: moved ones follow, missing ones are cancelled. */
 static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
@@ -775,6 +820,8 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
             !found || b.status != BK_BOOKING_CONFIRMED)
             continue;
         if (b.start_utc == seen[i].start_utc && b.end_utc == seen[i].end_utc)
+            continue;
+        if (!edited_in_calendar(x, kind, &seen[i]))
             continue;
         if (set_etag(x, kind, seen[i].href, seen[i].etag, &e2))
             continue;
@@ -831,7 +878,8 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
         tx = NULL;
         for (size_t i = 0; i < n_links; i++) {
             struct bk_booking b, out;
-            if (links[i].entity_id >= 0)
+            if (links[i].entity_id >= 0 ||
+                !confirmed_gone(x, links[i].external_id))
                 continue;
             bk_errbuf_clear(&e2);
             if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) ||
@@ -1019,6 +1067,8 @@ static void follow_removed(struct sync_ctx *x,
             b.status == BK_BOOKING_CONFIRMED && b.start_utc > x->now_utc)
             cancel = true;
         bk_store_rollback(tx);
+        if (cancel && !confirmed_gone(x, removed[i]))
+            cancel = false;
         if (cancel && bk_ledger_booking_cancel(
                           x->store, b.uid, "deleted in calendar", "calendar",
                           x->now_utc, x->arena, &out, &e2) == BK_OK) {
@@ -1079,6 +1129,7 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
     dc.timeout_ms = x->cfg->timeout_ms;
     dc.max_response = x->cfg->max_response;
     dc.allow_private = x->cfg->allow_private;
+    x->dc = &dc;
     n_cals = calendars_of(conn, x->arena, &cals);
     for (size_t ci = 0; ci < n_cals; ci++) {
         struct cal *cal = &cals[ci];
@@ -1234,7 +1285,7 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
                               struct bk_sync_summary *out,
                               struct bk_errbuf *err)
 {
-    struct sync_ctx x = {cfg, store, arena, out, now_utc};
+    struct sync_ctx x = {cfg, store, arena, out, now_utc, NULL};
     struct bk_cal_connection *conns = NULL, one;
     struct bk_tx *tx = NULL;
     size_t n = 0;
