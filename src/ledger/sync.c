@@ -436,6 +436,7 @@ static enum bk_err apply_created(struct bk_tx *tx,
     e = create(tx, ev, BK_BOOKING_CONFIRMED, now_utc, arena, &b, err);
     out->action = "created";
     out->booking_uid = e ? NULL : b.uid;
+    out->made = !e;
     return e;
 }
 
@@ -577,6 +578,7 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
                      now_utc, arena, err);
         out->action = "created";
         out->booking_uid = e ? NULL : b.uid;
+        out->made = !e;
         return e;
     }
     if (e)
@@ -614,6 +616,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
             return e;
         out->action = cancel ? "cancelled" : "completed";
         out->booking_uid = b.uid;
+        out->made = true;
         goto client;
     }
     if (e)
@@ -794,6 +797,28 @@ static enum bk_err apply_no_show(struct bk_tx *tx,
     if (!e)
         e = emit_other(tx, BK_LEV_CLIENT_ACTIVATED, ev, b.id, c.id, b.host_id,
                        b.event_type_id, NULL, now_utc, err);
+    return e;
+}
+
+enum bk_err bk_ledger_sync_event_type(struct bk_tx *tx,
+                                      const struct bk_ext_event *ev,
+                                      int64_t now_utc, struct bk_arena *arena,
+                                      struct bk_event_type *out, bool *made,
+                                      struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    *made = false;
+    if (!ev->provider || !ev->provider_display || !ev->booking.event_type_id ||
+        !*ev->booking.event_type_id)
+        return bk_fail_field(err, BK_E_INVALID, "event_type_id",
+                             "the provider's event type id is required");
+    e = bk_store_event_type_by_external(
+        tx, ev->provider, ev->booking.event_type_id, arena, out, err);
+    if (e != BK_E_NOT_FOUND)
+        return e;
+    e = resolve_event_type(tx, ev, now_utc, arena, out, err);
+    *made = e == BK_OK;
     return e;
 }
 
