@@ -14,6 +14,7 @@ when the commit path loses one of its points.
 """
 import pathlib
 import re
+import time
 
 import pytest
 
@@ -131,7 +132,13 @@ def replay_dead(d):
     of attempts while the store failed) replayed. Returns how many."""
     dead = d.list_all("/api/v1/jobs", query={"status": "dead"})
     for j in dead:
-        r = d.post(f"/api/v1/jobs/{j['id']}/replay", admin=True)
+        # 503 (a serialization failure against the running workers, on
+        # PostgreSQL) asks for a retry, as it would an operator.
+        for _ in range(20):
+            r = d.post(f"/api/v1/jobs/{j['id']}/replay", admin=True)
+            if r.status != 503:
+                break
+            time.sleep(0.1)
         assert r.status == 202, r
     return len(dead)
 
