@@ -209,6 +209,8 @@ enum bk_err bk_ledger_emit(struct bk_tx *tx, const struct bk_ledger_event *ev,
                                  s->max_attempts > 0 ? s->max_attempts : 10,
                                  bk_now_ms(), &job_id, &existed, err);
         free(payload);
+        if (!e && s->in_tx)
+            e = s->in_tx(tx, ev, activity_id, err);
         if (e)
             return e;
     }

@@ -105,6 +105,14 @@ struct bk_ledger_subscriber {
     const char *job_kind; /* the job to enqueue (its handler is in jobs/) */
     uint64_t kinds;
     int max_attempts; /* 0: the job queue's default of 10 */
+    /* Optional: called by bk_ledger_emit for the kinds in `kinds`, in the
+     * emitting transaction, after the subscriber's job is enqueued, with
+     * the change's activity id: for what must commit with the change
+     * itself (the mail subscriber's delayed reminder jobs). It runs on
+     * the request's thread inside its transaction: store writes only, no
+     * I/O. An error rolls the change back. */
+    enum bk_err (*in_tx)(struct bk_tx *tx, const struct bk_ledger_event *ev,
+                         int64_t activity_id, struct bk_errbuf *err);
 };
 
 /* Registers s (borrowed for the process's life). BK_E_DUPLICATE for a name

@@ -83,6 +83,7 @@ enum db_stmt {
     Q_DELIVERY_WAKE_DEAD,
     Q_JOB_ENQUEUE,
     Q_JOB_FIND_KEY,
+    Q_JOB_DROP,
     Q_JOB_CLAIM,
     Q_JOB_COMPLETE,
     Q_JOB_RENEW,

@@ -795,6 +795,15 @@ BK_MUST_CHECK enum bk_err bk_store_job_find_key(struct bk_tx *tx,
                                                 int64_t *id, bool *found,
                                                 struct bk_errbuf *err);
 
+/* Ends, as done with `reason` as its last error, every pending job of
+ * kind whose dedupe key starts with key_prefix (jobs a change made
+ * pointless: a cancelled booking's reminders). Running ones are left to
+ * finish. *n (may be NULL) gets how many. */
+BK_MUST_CHECK enum bk_err bk_store_job_drop(struct bk_tx *tx, const char *kind,
+                                            const char *key_prefix,
+                                            const char *reason, int64_t now_ms,
+                                            int *n, struct bk_errbuf *err);
+
 /* One row of bk_store_job_counts_by_kind. */
 struct bk_job_count {
     const char *kind;

@@ -582,12 +582,13 @@ static void test_concurrent_migration(void **state)
     int failures = 0;
 
     (void)state;
-    assert_int_equal(*D->n_migrations, 5);
+    assert_int_equal(*D->n_migrations, 6);
     assert_string_equal(D->migrations[0].name, "001_initial.sql");
     assert_string_equal(D->migrations[1].name, "002_providers_neutral.sql");
     assert_string_equal(D->migrations[2].name, "003_busy_index.sql");
     assert_string_equal(D->migrations[3].name, "004_webhook_endpoints.sql");
     assert_string_equal(D->migrations[4].name, "005_messages.sql");
+    assert_string_equal(D->migrations[5].name, "006_outbox.sql");
     for (int round = 0; round < 8; round++) {
         struct fx *f = fx_new(1);
         struct migrator m[2];
