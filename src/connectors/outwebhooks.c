@@ -31,6 +31,7 @@ const struct bk_ledger_subscriber *bk_outwebhooks_subscriber(void)
         .name = "outwebhooks",
         .job_kind = FANOUT_KIND,
         .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
+                 BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_COMPLETED) |

@@ -302,7 +302,8 @@ static enum bk_err create_once(struct bk_store *store,
     b.start_utc = req->start_utc;
     b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
     b.attendee_timezone = req->attendee_timezone;
-    b.status = BK_BOOKING_CONFIRMED;
+    b.status = req->pending ? BK_BOOKING_PENDING : BK_BOOKING_CONFIRMED;
+    b.hold_expires_utc = req->pending ? req->hold_expires_utc : 0;
     b.payment_status = BK_PAYMENT_NONE;
     b.source = req->source;
     /* A video location is the meeting's URL; others say where to go. */
@@ -321,13 +322,14 @@ static enum bk_err create_once(struct bk_store *store,
     ev.client_id = client.id;
     ev.host_id = b.host_id;
     ev.event_type_id = et.id;
-    ev.to_status = BK_BOOKING_CONFIRMED;
+    ev.to_status = (int)b.status;
     ev.new_start_utc = b.start_utc;
     ev.new_end_utc = b.end_utc;
     ev.detail = bk_ledger_json(
-        arena, json_pack("{s:s, s:s, s:s}", "event_type", et.slug, "start",
+        arena, json_pack("{s:s, s:s, s:s, s:s}", "event_type", et.slug, "start",
                          bk_ledger_iso(arena, b.start_utc), "end",
-                         bk_ledger_iso(arena, b.end_utc)));
+                         bk_ledger_iso(arena, b.end_utc), "status",
+                         bk_booking_status_name(b.status)));
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
@@ -371,6 +373,72 @@ static enum bk_err load_locked(struct bk_tx *tx, const char *uid,
         e = bk_store_booking_lock(tx, b->id, err);
     if (!e)
         e = bk_store_booking_get(tx, b->id, arena, b, err);
+    return e;
+}
+
+static enum bk_err confirm_once(struct bk_store *store, const char *uid,
+                                const char *actor, int64_t now_utc,
+                                struct bk_arena *arena, struct bk_booking *out,
+                                struct bk_errbuf *err)
+{
+    struct bk_ledger_event ev;
+    struct bk_tx *tx = NULL;
+    struct bk_booking b;
+    enum bk_booking_status to, from;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
+    if (e)
+        goto out;
+    e = load_locked(tx, uid, arena, &b, err);
+    if (e)
+        goto out;
+    from = b.status;
+    if (bk_booking_transition(from, BK_EV_CONFIRM, &to) != BK_OK) {
+        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
+                    "a %s booking cannot be confirmed",
+                    bk_booking_status_name(from));
+        goto out;
+    }
+    b.status = to;
+    b.hold_expires_utc = 0;
+    b.updated_utc = now_utc;
+    e = bk_store_booking_update(tx, &b, err);
+    if (e)
+        goto out;
+    bk_ledger_event_init(&ev, BK_LEV_BOOKING_CONFIRMED, now_utc, actor);
+    ev.booking_id = b.id;
+    ev.client_id = b.client_id;
+    ev.host_id = b.host_id;
+    ev.event_type_id = b.event_type_id;
+    ev.from_status = (int)from;
+    ev.to_status = (int)to;
+    ev.detail = bk_ledger_json(arena, json_pack("{s:s}", "by", actor));
+    e = bk_ledger_emit(tx, &ev, err);
+    if (e)
+        goto out;
+    e = bk_store_booking_get(tx, b.id, arena, out, err);
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Runs the transaction again when it loses a serialization race
+ * (PostgreSQL); SQLite never does. */
+enum bk_err bk_ledger_booking_confirm(struct bk_store *store, const char *uid,
+                                      const char *actor, int64_t now_utc,
+                                      struct bk_arena *arena,
+                                      struct bk_booking *out,
+                                      struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e,
+                   confirm_once(store, uid, actor, now_utc, arena, out, err));
     return e;
 }
 

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "base/time.h"
+#include "core/booking.h"
 #include "core/ledger.h"
 #include "ledger/events.h"
 #include "ledger/internal.h"
@@ -38,6 +39,7 @@ static const struct {
     [BK_LEV_EVENT_TYPE_DELETED] = {"EVENT_TYPE_DELETED", NULL},
     [BK_LEV_EVENT_TYPE_IMPORTED] = {"EVENT_TYPE_IMPORTED", NULL},
     [BK_LEV_SYNC_EVENT_SKIPPED] = {"SYNC_EVENT_SKIPPED", NULL},
+    [BK_LEV_BOOKING_CONFIRMED] = {"BOOKING_CONFIRMED", "confirmed"},
 };
 
 static const struct bk_ledger_subscriber
@@ -57,6 +59,7 @@ const char *bk_ledger_event_name(enum bk_ledger_event_kind kind)
 /* What outbound webhooks publish (Standard Webhooks event types). */
 static const char *const public_names[BK_LEV_COUNT] = {
     [BK_LEV_BOOKING_CREATED] = "booking.created",
+    [BK_LEV_BOOKING_CONFIRMED] = "booking.confirmed",
     [BK_LEV_BOOKING_RESCHEDULED] = "booking.rescheduled",
     [BK_LEV_BOOKING_CANCELLED] = "booking.cancelled",
     [BK_LEV_BOOKING_COMPLETED] = "booking.completed",
@@ -146,6 +149,10 @@ static char *job_payload(const struct bk_ledger_event *ev, int64_t activity_id)
                   "booking_id", (json_int_t)ev->booking_id, "client_id",
                   (json_int_t)ev->client_id, "host_id", (json_int_t)ev->host_id,
                   "event_type_id", (json_int_t)ev->event_type_id, "at", at);
+    if (o && ev->to_status >= 0 && ev->to_status < BK_BOOKING_STATUS_COUNT)
+        json_object_set_new(o, "status",
+                            json_string(bk_booking_status_name(
+                                (enum bk_booking_status)ev->to_status)));
     s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;

@@ -42,8 +42,9 @@ enum bk_ledger_event_kind {
     BK_LEV_EVENT_TYPE_DELETED = 17,
     BK_LEV_EVENT_TYPE_IMPORTED = 18,
     BK_LEV_SYNC_EVENT_SKIPPED = 19, /* a provider's event changed nothing */
+    BK_LEV_BOOKING_CONFIRMED = 20,  /* pending -> confirmed (paid) */
 };
-#define BK_LEV_COUNT 20
+#define BK_LEV_COUNT 21
 
 /* The bit of a kind in a subscriber's mask. */
 #define BK_LEV_BIT(k) (UINT64_C(1) << (k))
@@ -80,11 +81,12 @@ void bk_ledger_event_init(struct bk_ledger_event *ev,
 
 /* Records ev inside tx: the booking history entry when the kind changes a
  * booking (created, rescheduled, cancelled, completed, no-show,
- * superseded), the activity row, and a job for every subscriber of the
- * kind (dedupe key "SUBSCRIBER:ACTIVITY_ID", payload
+ * superseded, confirmed), the activity row, and a job for every
+ * subscriber of the kind (dedupe key "SUBSCRIBER:ACTIVITY_ID", payload
  * {"event": NAME, "activity_id", "booking_id", "client_id", "host_id",
- * "event_type_id", "at"}), all in the caller's transaction. Errors are the
- * store's; BK_E_INVALID for a booking kind without booking_id. */
+ * "event_type_id", "at"} and "status", the booking's status after the
+ * change, when the change sets one), all in the caller's transaction. Errors
+ * are the store's; BK_E_INVALID for a booking kind without booking_id. */
 BK_MUST_CHECK enum bk_err bk_ledger_emit(struct bk_tx *tx,
                                          const struct bk_ledger_event *ev,
                                          struct bk_errbuf *err);

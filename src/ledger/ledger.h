@@ -44,6 +44,12 @@ struct bk_booking_request {
     const char *notes;             /* or NULL */
     enum bk_source source;
     const char *actor; /* for history: "attendee", "admin", "api" */
+    /* Created pending (a hold awaiting payment) instead of confirmed,
+     * holding its slot until hold_expires_utc (0: until confirmed or
+     * cancelled). Its ledger event BOOKING_CREATED says "pending"; the
+     * attendee is told when bk_ledger_booking_confirm confirms it. */
+    bool pending;
+    int64_t hold_expires_utc;
 };
 
 /* Books a slot atomically: the availability check and the insert happen in
@@ -59,6 +65,14 @@ bk_ledger_booking_create(struct bk_store *store,
                          const struct bk_booking_request *req, int64_t now_utc,
                          struct bk_arena *arena, struct bk_booking *out,
                          struct bk_errbuf *err);
+
+/* Confirms the pending booking `uid` (a hold whose payment arrived):
+ * BOOKING_CONFIRMED in the ledger, which tells the attendee and the host
+ * (mail) and publishes booking.confirmed. BK_E_NOT_FOUND;
+ * BK_E_ILLEGAL_TRANSITION when it is not pending. *out as stored. */
+BK_MUST_CHECK enum bk_err bk_ledger_booking_confirm(
+    struct bk_store *store, const char *uid, const char *actor, int64_t now_utc,
+    struct bk_arena *arena, struct bk_booking *out, struct bk_errbuf *err);
 
 /* Cancels the booking `uid` with an optional reason (<= BK_MAX_TEXT).
  * BK_E_NOT_FOUND; BK_E_ILLEGAL_TRANSITION when it is not pending or

@@ -29,6 +29,7 @@ static struct bk_ledger_subscriber subscriber = {
     .name = "mail",
     .job_kind = BK_MAIL_EVENT_KIND,
     .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
+             BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
              BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
              BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED),
     .in_tx = reminders_in_tx,
@@ -93,8 +94,9 @@ static void reminder_prefix(int64_t booking_id, char out[64])
 }
 
 /* In the booking's transaction (ledger/events.h in_tx): a cancelled or
- * moved booking's pending reminders end, and a confirmed booking, made or
- * moved, gets one delayed job per reminder still in the future. */
+ * moved booking's pending reminders end, and a confirmed booking, made,
+ * confirmed or moved, gets one delayed job per reminder still in the
+ * future (a pending one gets them when it is confirmed). */
 static enum bk_err reminders_in_tx(struct bk_tx *tx,
                                    const struct bk_ledger_event *ev,
                                    int64_t activity_id, struct bk_errbuf *err)
@@ -118,7 +120,8 @@ static enum bk_err reminders_in_tx(struct bk_tx *tx,
                               now_ms, NULL, err);
         if (e || ev->kind == BK_LEV_BOOKING_CANCELLED)
             return e;
-    } else if (ev->kind != BK_LEV_BOOKING_CREATED) {
+    } else if (ev->kind != BK_LEV_BOOKING_CREATED &&
+               ev->kind != BK_LEV_BOOKING_CONFIRMED) {
         return BK_OK;
     }
     bk_arena_init(&arena);
@@ -165,7 +168,8 @@ struct plan {
 
 static bool plan_of(const char *event, struct plan *p)
 {
-    if (strcmp(event, "BOOKING_CREATED") == 0)
+    if (strcmp(event, "BOOKING_CREATED") == 0 ||
+        strcmp(event, "BOOKING_CONFIRMED") == 0)
         *p = (struct plan){"attendee_confirmed", "host_new"};
     else if (strcmp(event, "BOOKING_RESCHEDULED") == 0)
         *p = (struct plan){"attendee_rescheduled", "host_rescheduled"};
@@ -186,6 +190,19 @@ static bool to_host(const char *kind)
     return strncmp(kind, "host_", 5) == 0;
 }
 
+/* Whether a BOOKING_CREATED activity (its detail) or a subscriber's job
+ * payload made a pending booking: a hold awaiting payment, of which the
+ * attendee hears when it is confirmed (BOOKING_CONFIRMED), not before. */
+static bool made_pending(const char *json)
+{
+    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(o, "status"));
+    bool pending = st && strcmp(st, "pending") == 0;
+
+    json_decref(o);
+    return pending;
+}
+
 /* The invite's SEQUENCE at activity_id: how many of the booking's changes
  * that send mail came before it. Counted from the activity log, so it does
  * not depend on the order in which the jobs run. */
@@ -202,7 +219,9 @@ static enum bk_err sequence_at(struct bk_tx *tx, int64_t booking_id,
     e = bk_store_activity_list(tx, NULL, booking_id, activity_id, 500, arena,
                                &acts, &n, err);
     for (size_t i = 0; !e && i < n; i++)
-        if (plan_of(acts[i].kind, &p))
+        if (plan_of(acts[i].kind, &p) &&
+            !(strcmp(acts[i].kind, "BOOKING_CREATED") == 0 &&
+              made_pending(acts[i].detail)))
             (*seq)++;
     return e;
 }
@@ -339,6 +358,24 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     return e;
 }
 
+/* Ends a job that has nothing to record. */
+static enum bk_err finish_only(struct bk_store *store, const struct bk_job *job,
+                               struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
 static enum bk_err event_run(void *ctx, struct bk_store *store,
                              const struct bk_job *job, struct bk_arena *arena,
                              struct bk_errbuf *err)
@@ -365,6 +402,16 @@ static enum bk_err event_run(void *ctx, struct bk_store *store,
     if (!plan_of(event, &p)) {
         json_decref(o);
         return bk_fail(err, BK_E_INVALID, "mail: no messages for %s", event);
+    }
+    if (strcmp(event, "BOOKING_CREATED") == 0 && made_pending(job->payload)) {
+        /* Its confirmation waits for BOOKING_CONFIRMED. */
+        json_decref(o);
+        BK_STORE_RETRY(e, finish_only(store, job, err));
+        if (!e)
+            bk_log_debug("mail: booking %" PRId64 " is pending: no messages "
+                         "until it is confirmed",
+                         (int64_t)booking_id);
+        return e;
     }
     BK_STORE_RETRY(e, plan_once(cfg, store, job, &p, booking_id, activity_id,
                                 arena, &queued, &provider, err));

@@ -1,8 +1,11 @@
 /* mail/mail.h — email to attendees and hosts about their bookings: the
  * ledger subscriber "mail" and its two job kinds.
  *
- * A booking created, rescheduled or cancelled (ledger/events.h) commits,
- * with the change, one "mail.event" job. That job decides the messages —
+ * A booking created, confirmed, rescheduled or cancelled
+ * (ledger/events.h) commits, with the change, one "mail.event" job. A
+ * booking created pending (a hold awaiting payment) gets no messages
+ * then: its confirmation and the host's notice go out when it becomes
+ * confirmed (BOOKING_CONFIRMED). That job decides the messages —
  * to the attendee (confirmed / rescheduled / cancelled, with the manage
  * link and the invite) and to the host (new booking / rescheduled /
  * cancelled) — and records each in the messages table, in one transaction
@@ -38,9 +41,9 @@ struct bk_mail_config {
     const struct bk_mail_templates *templates; /* mail/template.h */
 };
 
-/* Registers the "mail" ledger subscriber (BOOKING_CREATED, _RESCHEDULED,
- * _CANCELLED → "mail.event", and the reminders, written in the change's
- * own transaction). Call once at start, before any ledger operation.
+/* Registers the "mail" ledger subscriber (BOOKING_CREATED, _CONFIRMED,
+ * _RESCHEDULED, _CANCELLED → "mail.event", and the reminders, written in the
+ * change's own transaction). Call once at start, before any ledger operation.
  * Errors are bk_ledger_subscribe's. */
 BK_MUST_CHECK enum bk_err bk_mail_subscribe(int max_attempts,
                                             struct bk_errbuf *err);
