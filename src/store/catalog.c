@@ -514,8 +514,8 @@ static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
     }
 }
 
-/* Binds ?1..?20 and ?22 as insert and update number them (update leaves
- * out ?1 slug and ?19 created_utc; ?21 is its id). rem holds the
+/* Binds ?1..?21 as insert and update number them (update leaves out ?1
+ * slug and ?19 created_utc; ?22 is its id). rem holds the
  * reminders' text until the statement's last step. */
 static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
                             const struct bk_event_type *et,
@@ -550,7 +550,7 @@ static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
     db_bind_i64(tx, st, 19, et->created_utc);
     db_bind_i64(tx, st, 20, et->updated_utc);
     bk_event_type_reminders_format(et, rem);
-    db_bind_text(tx, st, 22, rem);
+    db_bind_text(tx, st, 21, rem);
 }
 
 /* An event type's external ids are external links (entity event type, kind
@@ -708,7 +708,7 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                    " location_value, active, imported, created_utc,"
                    " updated_utc, reminders_minutes) VALUES (?1, ?2, ?3, ?4,"
                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                   " ?17, ?18, ?19, ?20, ?22)"
+                   " ?17, ?18, ?19, ?20, ?21)"
                    " RETURNING id",
                    &st, err);
     if (e)
@@ -748,12 +748,12 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                    " alignment = ?12, price_minor = ?13, currency = ?14,"
                    " location_kind = ?15, location_value = ?16, active = ?17,"
                    " imported = ?18, updated_utc = ?20,"
-                   " reminders_minutes = ?22 WHERE id = ?21",
+                   " reminders_minutes = ?21 WHERE id = ?22",
                    &st, err);
     if (e)
         goto out;
     bind_event_type(tx, st, et, rem);
-    db_bind_i64(tx, st, 21, et->id);
+    db_bind_i64(tx, st, 22, et->id);
     e = db_exec(tx, st, &changes, "updating an event type", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
