@@ -5,6 +5,7 @@ the openssl CLI) and AUTH required. It keeps every message it accepted,
 refuses the recipients in `reject` with 550, and can be stopped and
 started again on the same port (the server down, then up)."""
 import email
+import asyncio
 import email.policy
 import pathlib
 import subprocess
@@ -46,6 +47,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, srv, session, envelope):
+        if self.server.data_delay_s:
+            # A slow server: the client waits for the 250 (tests that kill
+            # the client meanwhile).
+            await asyncio.sleep(self.server.data_delay_s)
         msg = email.message_from_bytes(envelope.original_content or
                                        envelope.content,
                                        policy=email.policy.default)
@@ -72,6 +77,7 @@ class SmtpServer:
         self.tls = tls
         self.port = free_port()
         self.reject = set()
+        self.data_delay_s = 0.0
         self.received = []
         self.lock = threading.Lock()
         self.controller = None
