@@ -56,6 +56,7 @@ bench: deps
 	@$(RELEASE_DIR)/bench/bench_busy
 	@DRAIN=$${DRAIN:-30} bench/ingest/run.sh --database both $(RELEASE_DIR)/bookingd
 	@bench/claim/run.sh --database both $(RELEASE_DIR)/bookingd
+	@bench/outbox/run.sh --database both $(RELEASE_DIR)/bookingd
 
 install: build
 	@$(MAKE) --no-print-directory install-files

@@ -14,7 +14,7 @@ build_pkgs=(build-essential cmake pkg-config tzdata
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev postgresql python3-psycopg2
            python3-aiosmtpd python3-icalendar python3-cryptography openssl)
-bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql)
+bench_pkgs=(wrk hyperfine python3 python3-aiosmtpd curl sqlite3 postgresql)
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
