@@ -6,7 +6,9 @@ two fresh databases; prints figures, asserts nothing.
    (the mail subscriber still records its messages as skipped and
    schedules reminders); BOOKINGS bookings from CLIENTS threads; booking
    latency p50/p90/p99.
-2. "on": bookingd with BOOKINGD_SMTP_URL to a local SMTP sink (aiosmtpd,
+2. "mail": the same with BOOKINGD_SMTP_URL to a local SMTP sink (aiosmtpd,
+   discards) and no endpoints: emails/s alone.
+3. "on": bookingd with BOOKINGD_SMTP_URL to a local SMTP sink (aiosmtpd,
    discards) and ENDPOINTS webhook endpoints (all events) on a local HTTP
    receiver answering 200; the same bookings; booking latency, then the
    time until the outbox is idle: emails/s and webhooks/s as they arrived
@@ -119,7 +121,9 @@ class Daemon:
                 "event_types": [{
                     "slug": "e", "title": "Bench call", "host": "h",
                     "duration_minutes": 5, "minimum_notice_minutes": 0,
-                    "horizon_days": 365}]}, f)
+                    "horizon_days": 365,
+                    # A reminder due while the bench runs would count.
+                    "reminders_minutes": []}]}, f)
         subprocess.run([args.bin, "apply", catalog], env=env, check=True,
                        stdout=subprocess.DEVNULL, timeout=60)
         self.err = open(os.path.join(tmp, f"serve-{self.port}.err"), "wb")
@@ -237,6 +241,7 @@ def main():
     ap.add_argument("--bin", required=True)
     ap.add_argument("--db-off", required=True)
     ap.add_argument("--db-on", required=True)
+    ap.add_argument("--db-mail", required=True)
     ap.add_argument("--backend", default="sqlite")
     ap.add_argument("--bookings", type=int, default=400)
     ap.add_argument("--clients", type=int, default=8)
@@ -254,6 +259,29 @@ def main():
         d.stop()
     report("off:", lat, other, secs)
     off_lat = lat
+
+    print(f"\n== {tag}: emails only: {args.bookings} bookings, SMTP to a "
+          f"local sink, no webhook endpoints ==")
+    only = Arrivals()
+    sink = Controller(SmtpSink(only), hostname="127.0.0.1",
+                      port=free_port())
+    sink.start()
+    d = Daemon(args, args.db_mail,
+               {"BOOKINGD_SMTP_URL":
+                f"smtp+insecure://127.0.0.1:{sink.port}"}, args.tmp)
+    try:
+        lat, other, secs = book_all(d, args, 0)
+        t_end = time.monotonic()
+        while time.monotonic() < t_end + 600 and d.outbox_busy():
+            time.sleep(0.2)
+        drain = time.monotonic() - t_end
+    finally:
+        d.stop()
+        sink.stop()
+    report("mail:", lat, other, secs)
+    r, n = only.rate()
+    print(f"{'mail: emails sent, per second':44s} {r:.0f} ({n} emails, "
+          f"idle {drain:.1f} s after the last booking)")
 
     emails, hooks = Arrivals(), Arrivals()
     handler = SmtpSink(emails)

@@ -39,8 +39,10 @@ for backend in $backends; do
     off=$BENCH_DB
     bench_database "$backend" bench_outbox_on
     on=$BENCH_DB
+    bench_database "$backend" bench_outbox_mail
+    mail=$BENCH_DB
     timeout 900 "$bench_python" "$here/outbox.py" --bin "$BENCH_BIN" \
-        --backend "$backend" --db-off "$off" --db-on "$on" \
+        --backend "$backend" --db-off "$off" --db-on "$on" --db-mail "$mail" \
         --bookings "${BOOKINGS:-400}" --clients "${CLIENTS:-8}" \
         --endpoints "${ENDPOINTS:-20}" --tmp "$BENCH_TMP"
 done

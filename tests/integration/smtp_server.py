@@ -59,6 +59,7 @@ class _Handler:
                 {"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                  "raw": envelope.original_content or envelope.content,
                  "msg": msg, "auth": session.authenticated,
+                 "session": session, "srv": srv,
                  "tls": session.ssl is not None})
         return "250 2.0.0 Message accepted"
 
@@ -109,6 +110,26 @@ class SmtpServer:
                                      port=self.port, **kw)
         self.controller.start()
         return self
+
+    def sessions(self):
+        """How many SMTP connections carried the messages received."""
+        with self.lock:
+            return len({id(m["session"]) for m in self.received})
+
+    def close_connections(self, timeout=10):
+        """Closes every client connection, as a server does with idle
+        ones; returns once they are closed."""
+        done = threading.Event()
+        with self.lock:
+            protocols = [m["srv"] for m in self.received]
+
+        def close():
+            for p in protocols:
+                if p.transport is not None:
+                    p.transport.close()
+            done.set()
+        self.controller.loop.call_soon_threadsafe(close)
+        assert done.wait(timeout), "the SMTP server did not close"
 
     def stop(self):
         if self.controller:

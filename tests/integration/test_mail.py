@@ -514,3 +514,26 @@ def test_moved_booking_is_reminded_at_its_new_time(make_daemon):
                  for j in new)
     start = parse_instant(s[3]).timestamp()
     assert due == [start - 1440 * 60, start - 60 * 60]
+
+
+def test_connection_kept_between_messages(make_daemon, smtp_tls):
+    """One worker sends every message on one SMTP connection (STARTTLS and
+    AUTH once); when the server has closed it meanwhile, the next message
+    goes out at once on a new one, not after a failed attempt."""
+    d = make_daemon(env={**smtp_tls.env(), **FAST, "BOOKINGD_WORKERS": "1"})
+    d.apply(standard_catalog())
+    s = slots(d)
+    for i in range(3):
+        d.book("intro", s[i * 2], email=f"k{i}@example.com")
+    got = smtp_tls.wait_for(6)
+    assert len(got) == 6 and all(m["tls"] and m["auth"] for m in got)
+    assert smtp_tls.sessions() == 1
+    smtp_tls.close_connections()
+    d.book("intro", s[8], email="k4@example.com")
+    got = smtp_tls.wait_for(8)
+    assert len(got) == 8
+    assert smtp_tls.sessions() == 2
+    rows = wait_until(lambda: (lambda r: len(r) == 8 and
+                               all(x[2] == 1 for x in r) and r)(messages(d)),
+                      "every message sent")
+    assert [x[5] for x in rows] == [1] * 8, rows  # one attempt each
