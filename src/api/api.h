@@ -11,6 +11,37 @@
 #include "store/store.h"
 
 struct bk_inbox;
+struct bk_arena;
+
+/* What POST /api/v1/sync answers (docs/calendars.md "Sync"). */
+struct bk_sync_error {
+    const char *connection; /* public id */
+    const char *message;
+};
+struct bk_sync_summary {
+    int64_t total;   /* events read from the calendars */
+    int64_t created; /* busy events new since the last sync */
+    int64_t updated; /* busy events changed, bookings moved or cancelled */
+    int64_t skipped; /* events unchanged (or in calendars unchanged) */
+    struct bk_sync_error *errors;
+    size_t n_errors;
+};
+
+/* The calendar sync the API calls (connectors/calendars.c, wired by
+ * cli/serve.c: api/ may not depend on connectors/). connection: a public
+ * id, or host: a slug, or both NULL for every connection. BK_E_NOT_FOUND
+ * for an unknown connection or host; a connection's failure is one of
+ * out->errors, not an error of the call. */
+typedef enum bk_err (*bk_api_sync_fn)(void *ctx, const char *connection,
+                                      const char *host, struct bk_arena *arena,
+                                      struct bk_sync_summary *out,
+                                      struct bk_errbuf *err);
+/* A provider's sync (Calendly): its summary, errors named by the
+ * provider ("connection": "calendly"). */
+typedef enum bk_err (*bk_api_provider_sync_fn)(void *ctx,
+                                               struct bk_arena *arena,
+                                               struct bk_sync_summary *out,
+                                               struct bk_errbuf *err);
 struct bk_jobs;
 struct bk_webhook_registry;
 
@@ -28,6 +59,27 @@ struct bk_api {
     bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     int webhook_max_attempts;   /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
+    /* Payments: hold_min > 0 when Stripe is configured
+     * (BOOKINGD_HOLD_MINUTES), 0 when priced event types cannot be booked
+     * publicly; how long a booking request waits for its Checkout
+     * Session (BOOKINGD_CHECKOUT_WAIT_MS); the payment jobs' attempts. */
+    int hold_min;
+    int64_t checkout_wait_ms;
+    int job_max_attempts;
+    /* Calendar connections (api/calendars.c, docs/calendars.md). */
+    const struct bk_secret_key *secret_key; /* BOOKINGD_SECRET_KEY, or NULL:
+                                               credentials are refused */
+    bool calendar_allow_private;     /* BOOKINGD_CALENDAR_ALLOW_PRIVATE */
+    int calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS */
+    int calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
+    size_t calendar_max_response;    /* BOOKINGD_CALENDAR_MAX_RESPONSE */
+    bk_api_sync_fn calendar_sync;    /* NULL: POST /api/v1/sync is 503 */
+    void *calendar_sync_ctx;
+    /* POST /api/v1/sync {"provider": "calendly"} (connectors/
+     * calendly_sync.c, wired by cli/serve.c); NULL while CALENDLY_TOKEN is
+     * not set. */
+    bk_api_provider_sync_fn calendly_sync;
+    void *calendly_sync_ctx;
 };
 
 /* The handler: routes, authenticates, answers. ctx is a struct bk_api. */

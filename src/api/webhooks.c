@@ -33,6 +33,24 @@ static enum bk_err receive(struct bk_api_call *c)
                                 bk_http_param(c->req, "provider"), &in,
                                 c->arena, &out, c->err)))
         return e;
+    if (out.problem && out.provider->ack_failed) {
+        /* Stored as failed, for an admin; the provider is told it arrived
+         * (webhooks.h, ack_failed), with why it cannot be applied. */
+        json_t *why = json_pack("{s:s, s:s}", "code",
+                                out.problem == BK_E_MALFORMED ? "invalid_json"
+                                                              : "invalid_field",
+                                "message", out.why.msg);
+        json_t *body = json_pack("{s:s, s:s}", "status",
+                                 out.duplicate ? "duplicate" : "failed",
+                                 "delivery", out.delivery);
+        if (out.why.field[0])
+            json_object_set_new(why, "field", json_string(out.why.field));
+        if (out.type)
+            json_object_set_new(body, "type", json_string(out.type));
+        json_object_set_new(body, "error", why);
+        bk_api_reply(c, 200, body);
+        return BK_OK;
+    }
     if (out.problem) {
         if (out.problem == BK_E_MALFORMED)
             bk_errbuf_code(&out.why, "invalid_json");

@@ -31,13 +31,15 @@ const struct bk_ledger_subscriber *bk_outwebhooks_subscriber(void)
         .name = "outwebhooks",
         .job_kind = FANOUT_KIND,
         .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
-                 BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_COMPLETED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_NO_SHOW) |
                  BK_LEV_BIT(BK_LEV_CLIENT_CREATED) |
-                 BK_LEV_BIT(BK_LEV_CLIENT_UPDATED),
+                 BK_LEV_BIT(BK_LEV_CLIENT_UPDATED) |
+                 BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
+                 BK_LEV_BIT(BK_LEV_PAYMENT_COMPLETED) |
+                 BK_LEV_BIT(BK_LEV_REFUND_ISSUED),
         .max_attempts = 0,
     };
     return &s;
@@ -108,7 +110,7 @@ static enum bk_err render_data(struct bk_tx *tx, int64_t booking_id,
             (e = bk_store_link_list(tx, BK_LINK_BOOKING, booking_id, arena,
                                     &links, &n, err)))
             return e;
-        *data = bk_render_booking(&b, links, n, NULL);
+        *data = bk_render_booking(&b, links, n, NULL, true);
         snprintf(s, sizeof(s), "booking:%" PRId64, booking_id);
     } else {
         struct bk_client c;

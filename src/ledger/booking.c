@@ -8,6 +8,7 @@
 #include "ledger/events.h"
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
+#include "ledger/payments.h"
 #include "base/time.h"
 #include "core/booking.h"
 #include "base/banned.h"
@@ -65,7 +66,7 @@ enum bk_err bk_ledger_client_find_or_create(
     if (e)
         return e;
     if (!is_new) {
-        if (!out->name && name && *name) {
+        if (source != BK_SOURCE_WEB && !out->name && name && *name) {
             /* A client first seen without a name gets the first one given:
              * a read-modify-write, so lock the row and read it again. */
             if ((e = bk_store_client_lock(tx, out->id, err)) ||
@@ -119,6 +120,27 @@ static enum bk_err load_busy(struct bk_tx *tx, const struct bk_event_type *et,
     return BK_OK;
 }
 
+/* The host's busy time from its calendars around a window (the last
+ * sync's, connectors/calendars.c). */
+static enum bk_err load_calendar_busy(struct bk_tx *tx, int64_t host_id,
+                                      int64_t from_utc, int64_t to_utc,
+                                      struct bk_arena *arena,
+                                      struct bk_avail_query *q,
+                                      struct bk_errbuf *err)
+{
+    struct bk_interval *iv = NULL;
+    size_t n = 0;
+    enum bk_err e =
+        bk_store_cal_busy(tx, host_id, from_utc - BUSY_MARGIN_S,
+                          to_utc + BUSY_MARGIN_S, arena, &iv, &n, err);
+
+    if (e)
+        return e;
+    q->busy = iv;
+    q->n_busy = n;
+    return BK_OK;
+}
+
 /* Loads the host's schedule and zone; *has_schedule is false when the host
  * has none (it then offers no slots). */
 static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
@@ -142,19 +164,57 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
     return BK_OK;
 }
 
+enum bk_err bk_ledger_slots_in(struct bk_tx *tx, const struct bk_event_type *et,
+                               const struct bk_schedule *sched,
+                               int64_t exclude_id, int64_t from_utc,
+                               int64_t to_utc, int64_t now_utc,
+                               size_t max_slots, struct bk_arena *arena,
+                               struct bk_slot **slots, size_t *n,
+                               struct bk_errbuf *err)
+{
+    struct bk_busy_booking *busy = NULL;
+    struct bk_avail_query q;
+    size_t n_busy = 0;
+    enum bk_err e;
+
+    *slots = NULL;
+    *n = 0;
+    if (!sched)
+        return BK_OK;
+    memset(&q, 0, sizeof(q));
+    q.tz = bk_tz_get(sched->timezone);
+    if (!q.tz)
+        return bk_fail(err, BK_E_INTERNAL,
+                       "the stored schedule names an unknown zone '%s'",
+                       sched->timezone);
+    e = load_busy(tx, et, from_utc, to_utc, now_utc, exclude_id, arena, &busy,
+                  &n_busy, err);
+    if (e)
+        return e;
+    q.schedule = sched;
+    q.rules = &et->rules;
+    q.bookings = busy;
+    q.n_bookings = n_busy;
+    q.from_utc = from_utc;
+    q.to_utc = to_utc;
+    q.now_utc = now_utc;
+    q.max_slots = max_slots;
+    e = load_calendar_busy(tx, et->host_id, from_utc, to_utc, arena, &q, err);
+    if (e)
+        return e;
+    return bk_availability(&q, arena, slots, n, err);
+}
+
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
                             bool include_inactive, int64_t exclude_id,
                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
-                            struct bk_arena *arena, struct bk_event_type *et,
-                            struct bk_slot **slots, size_t *n,
-                            struct bk_errbuf *err)
+                            size_t max_slots, struct bk_arena *arena,
+                            struct bk_event_type *et, struct bk_slot **slots,
+                            size_t *n, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_schedule sched;
     const struct bk_tz *tz = NULL;
-    struct bk_busy_booking *busy = NULL;
-    struct bk_avail_query q;
-    size_t n_busy = 0;
     bool has_schedule;
     enum bk_err e;
 
@@ -173,20 +233,8 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     e = load_schedule(tx, et->host_id, arena, &sched, &tz, &has_schedule, err);
     if (e || !has_schedule)
         goto out;
-    e = load_busy(tx, et, from_utc, to_utc, now_utc, exclude_id, arena, &busy,
-                  &n_busy, err);
-    if (e)
-        goto out;
-    memset(&q, 0, sizeof(q));
-    q.schedule = &sched;
-    q.tz = tz;
-    q.rules = &et->rules;
-    q.bookings = busy;
-    q.n_bookings = n_busy;
-    q.from_utc = from_utc;
-    q.to_utc = to_utc;
-    q.now_utc = now_utc;
-    e = bk_availability(&q, arena, slots, n, err);
+    e = bk_ledger_slots_in(tx, et, &sched, exclude_id, from_utc, to_utc,
+                           now_utc, max_slots, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
     return e;
@@ -232,6 +280,10 @@ static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
     q.bookings = busy;
     q.n_bookings = n_busy;
     q.now_utc = now_utc;
+    e = load_calendar_busy(tx, et->host_id, start_utc, start_utc + 1, arena, &q,
+                           err);
+    if (e)
+        return e;
     v = bk_availability_check(&q, start_utc, arena);
     switch (v) {
     case BK_SLOT_FREE:
@@ -268,9 +320,11 @@ static enum bk_err create_once(struct bk_store *store,
     struct bk_client client;
     struct bk_booking b;
     char uid[BK_UID_LEN + 1];
-    bool client_created = false;
+    bool client_created = false, paid;
     enum bk_err e;
 
+    if (req->checkout_job)
+        *req->checkout_job = 0;
     /* LOCKED: the host's lock (claim_slot) orders the claims of one host,
      * and each read after it sees the previous claim's commit. */
     e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
@@ -284,6 +338,18 @@ static enum bk_err create_once(struct bk_store *store,
     }
     if (e)
         goto out;
+    /* A priced event type is paid through Stripe when the request asks
+     * for it (a public booking) and Stripe is configured; otherwise it is
+     * refused rather than booked for free. */
+    paid = req->charge && et.has_price && et.price_minor > 0;
+    if (paid && req->hold_min <= 0) {
+        e = bk_fail(err, BK_E_UNAVAILABLE,
+                    "'%s' has a price and payments are not configured "
+                    "(STRIPE_SECRET_KEY); it cannot be booked here",
+                    et.slug);
+        bk_errbuf_code(err, "payments_not_configured");
+        goto out;
+    }
     e = claim_slot(tx, &et, req->start_utc, now_utc, 0, arena, err);
     if (e)
         goto out;
@@ -301,10 +367,13 @@ static enum bk_err create_once(struct bk_store *store,
     b.client_id = client.id;
     b.start_utc = req->start_utc;
     b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
+    b.attendee_name = req->attendee_name;
+    b.attendee_email = req->attendee_email;
     b.attendee_timezone = req->attendee_timezone;
-    b.status = req->pending ? BK_BOOKING_PENDING : BK_BOOKING_CONFIRMED;
-    b.hold_expires_utc = req->pending ? req->hold_expires_utc : 0;
-    b.payment_status = BK_PAYMENT_NONE;
+    b.status = paid ? BK_BOOKING_PENDING : BK_BOOKING_CONFIRMED;
+    b.payment_status = paid ? BK_PAYMENT_UNPAID : BK_PAYMENT_NONE;
+    if (paid)
+        b.hold_expires_utc = now_utc + (int64_t)req->hold_min * 60;
     b.source = req->source;
     /* A video location is the meeting's URL; others say where to go. */
     if (et.location_kind == BK_LOCATION_VIDEO)
@@ -326,13 +395,22 @@ static enum bk_err create_once(struct bk_store *store,
     ev.new_start_utc = b.start_utc;
     ev.new_end_utc = b.end_utc;
     ev.detail = bk_ledger_json(
-        arena, json_pack("{s:s, s:s, s:s, s:s}", "event_type", et.slug, "start",
-                         bk_ledger_iso(arena, b.start_utc), "end",
-                         bk_ledger_iso(arena, b.end_utc), "status",
-                         bk_booking_status_name(b.status)));
+        arena,
+        json_pack("{s:s, s:s, s:s, s:s, s:s?}", "event_type", et.slug, "start",
+                  bk_ledger_iso(arena, b.start_utc), "end",
+                  bk_ledger_iso(arena, b.end_utc), "status",
+                  bk_booking_status_name(b.status), "hold_expires",
+                  paid ? bk_ledger_iso(arena, b.hold_expires_utc) : NULL));
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
+    if (paid) {
+        b.event_type_slug = et.slug;
+        e = bk_ledger_payment_open(tx, &b, &et, req->job_max_attempts, now_utc,
+                                   arena, req->checkout_job, err);
+        if (e)
+            goto out;
+    }
     e = bk_store_booking_get(tx, b.id, arena, out, err);
     if (e)
         goto out;
@@ -373,72 +451,6 @@ static enum bk_err load_locked(struct bk_tx *tx, const char *uid,
         e = bk_store_booking_lock(tx, b->id, err);
     if (!e)
         e = bk_store_booking_get(tx, b->id, arena, b, err);
-    return e;
-}
-
-static enum bk_err confirm_once(struct bk_store *store, const char *uid,
-                                const char *actor, int64_t now_utc,
-                                struct bk_arena *arena, struct bk_booking *out,
-                                struct bk_errbuf *err)
-{
-    struct bk_ledger_event ev;
-    struct bk_tx *tx = NULL;
-    struct bk_booking b;
-    enum bk_booking_status to, from;
-    enum bk_err e;
-
-    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
-    if (e)
-        goto out;
-    e = load_locked(tx, uid, arena, &b, err);
-    if (e)
-        goto out;
-    from = b.status;
-    if (bk_booking_transition(from, BK_EV_CONFIRM, &to) != BK_OK) {
-        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
-                    "a %s booking cannot be confirmed",
-                    bk_booking_status_name(from));
-        goto out;
-    }
-    b.status = to;
-    b.hold_expires_utc = 0;
-    b.updated_utc = now_utc;
-    e = bk_store_booking_update(tx, &b, err);
-    if (e)
-        goto out;
-    bk_ledger_event_init(&ev, BK_LEV_BOOKING_CONFIRMED, now_utc, actor);
-    ev.booking_id = b.id;
-    ev.client_id = b.client_id;
-    ev.host_id = b.host_id;
-    ev.event_type_id = b.event_type_id;
-    ev.from_status = (int)from;
-    ev.to_status = (int)to;
-    ev.detail = bk_ledger_json(arena, json_pack("{s:s}", "by", actor));
-    e = bk_ledger_emit(tx, &ev, err);
-    if (e)
-        goto out;
-    e = bk_store_booking_get(tx, b.id, arena, out, err);
-    if (e)
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
-}
-
-/* Runs the transaction again when it loses a serialization race
- * (PostgreSQL); SQLite never does. */
-enum bk_err bk_ledger_booking_confirm(struct bk_store *store, const char *uid,
-                                      const char *actor, int64_t now_utc,
-                                      struct bk_arena *arena,
-                                      struct bk_booking *out,
-                                      struct bk_errbuf *err)
-{
-    enum bk_err e;
-
-    BK_STORE_RETRY(e,
-                   confirm_once(store, uid, actor, now_utc, arena, out, err));
     return e;
 }
 
@@ -487,6 +499,13 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
+    /* A booking cancelled while it awaited payment: its Checkout page is
+     * closed at Stripe, so that no payment follows. */
+    if (from == BK_BOOKING_PENDING && b.payment_status == BK_PAYMENT_UNPAID) {
+        e = bk_ledger_payment_cancelled(tx, &b, arena, err);
+        if (e)
+            goto out;
+    }
     e = bk_store_booking_get(tx, b.id, arena, out, err);
     if (e)
         goto out;
@@ -597,4 +616,20 @@ enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
     BK_STORE_RETRY(e, reschedule_once(store, uid, new_start_utc, actor, now_utc,
                                       arena, out, err));
     return e;
+}
+
+enum bk_err bk_ledger_claim_slot(struct bk_tx *tx,
+                                 const struct bk_event_type *et,
+                                 int64_t start_utc, int64_t now_utc,
+                                 int64_t exclude_id, struct bk_arena *arena,
+                                 struct bk_errbuf *err)
+{
+    return claim_slot(tx, et, start_utc, now_utc, exclude_id, arena, err);
+}
+
+enum bk_err bk_ledger_load_locked(struct bk_tx *tx, const char *uid,
+                                  struct bk_arena *arena, struct bk_booking *b,
+                                  struct bk_errbuf *err)
+{
+    return load_locked(tx, uid, arena, b, err);
 }

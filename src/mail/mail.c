@@ -164,17 +164,19 @@ out:
 struct plan {
     const char *attendee_kind;
     const char *host_kind;
+    bool confirm_created; /* BOOKING_CREATED: skipped for a paid booking */
 };
 
 static bool plan_of(const char *event, struct plan *p)
 {
     if (strcmp(event, "BOOKING_CREATED") == 0 ||
         strcmp(event, "BOOKING_CONFIRMED") == 0)
-        *p = (struct plan){"attendee_confirmed", "host_new"};
+        *p = (struct plan){"attendee_confirmed", "host_new",
+                           strcmp(event, "BOOKING_CREATED") == 0};
     else if (strcmp(event, "BOOKING_RESCHEDULED") == 0)
-        *p = (struct plan){"attendee_rescheduled", "host_rescheduled"};
+        *p = (struct plan){"attendee_rescheduled", "host_rescheduled", false};
     else if (strcmp(event, "BOOKING_CANCELLED") == 0)
-        *p = (struct plan){"attendee_cancelled", "host_cancelled"};
+        *p = (struct plan){"attendee_cancelled", "host_cancelled", false};
     else
         return false;
     return true;
@@ -190,14 +192,16 @@ static bool to_host(const char *kind)
     return strncmp(kind, "host_", 5) == 0;
 }
 
-/* Whether a BOOKING_CREATED activity (its detail) or a subscriber's job
- * payload made a pending booking: a hold awaiting payment, of which the
- * attendee hears when it is confirmed (BOOKING_CONFIRMED), not before. */
+/* Whether a BOOKING_CREATED activity (its detail) made a pending booking:
+ * a hold awaiting payment, whose attendee gets the first invite when it is
+ * confirmed (BOOKING_CONFIRMED), so the creation does not count in the
+ * SEQUENCE. */
 static bool made_pending(const char *json)
 {
     json_t *o = json ? json_loads(json, 0, NULL) : NULL;
     const char *st = json_string_value(json_object_get(o, "status"));
-    bool pending = st && strcmp(st, "pending") == 0;
+    bool pending = (st && strcmp(st, "pending") == 0) ||
+                   json_object_get(o, "hold_expires") != NULL;
 
     json_decref(o);
     return pending;
@@ -289,9 +293,28 @@ static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
     return e;
 }
 
+/* The attendee as given on the booking, not the stored client: the
+ * invite is also downloaded with the manage token, by whoever typed this
+ * email, and must not disclose what is stored about its owner (docs/api.md
+ * "Clients and attendees"). A provider's booking that named nobody falls
+ * back to the client. */
+static const char *attendee_email(const struct ctx *c)
+{
+    return c->b.attendee_email && *c->b.attendee_email ? c->b.attendee_email
+                                                       : c->client.email;
+}
+
+static const char *attendee_name(const struct ctx *c)
+{
+    if (c->b.attendee_name && *c->b.attendee_name)
+        return c->b.attendee_name;
+    return c->b.attendee_email && *c->b.attendee_email ? NULL : c->client.name;
+}
+
 static const char *client_name(const struct ctx *c)
 {
-    return c->client.name && *c->client.name ? c->client.name : c->client.email;
+    const char *name = attendee_name(c);
+    return name && *name ? name : attendee_email(c);
 }
 
 static const char *payload_text(json_t *o, const char *key)
@@ -309,6 +332,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     struct ctx c;
     int seq = 0;
     int64_t now = bk_now_utc();
+    bool skip = false;
     enum bk_err e;
 
     *sent = 0;
@@ -322,12 +346,15 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
      * to its attendee there, with that provider's invite: a second invite
      * with another UID would put the meeting twice in their calendar. */
     *provider = !e && !ours(c.b.source);
-    for (int i = 0; i < 2 && !e && !*provider; i++) {
+    /* A booking that must be paid is confirmed to both sides when its
+     * payment arrives (BOOKING_CONFIRMED), not at its creation. */
+    skip = !e && p->confirm_created && c.b.payment_status != BK_PAYMENT_NONE;
+    for (int i = 0; i < 2 && !e && !*provider && !skip; i++) {
         const char *kind = i ? p->host_kind : p->attendee_kind;
         struct bk_message m = {
             .booking_id = booking_id,
             .kind = kind,
-            .recipient = i ? c.host.email : c.client.email,
+            .recipient = i ? c.host.email : attendee_email(&c),
             .subject = subject_of(kind, c.et.title,
                                   i ? client_name(&c) : c.host.name, arena),
             .status = cfg->smtp.url ? BK_MESSAGE_QUEUED : BK_MESSAGE_SKIPPED,
@@ -348,24 +375,6 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
             (*sent)++;
         }
     }
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-/* Ends a job that has nothing to record. */
-static enum bk_err finish_only(struct bk_store *store, const struct bk_job *job,
-                               struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e;
-
-    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
     if (!e)
         e = bk_jobs_finish(tx, job, err);
     if (!e) {
@@ -402,16 +411,6 @@ static enum bk_err event_run(void *ctx, struct bk_store *store,
     if (!plan_of(event, &p)) {
         json_decref(o);
         return bk_fail(err, BK_E_INVALID, "mail: no messages for %s", event);
-    }
-    if (strcmp(event, "BOOKING_CREATED") == 0 && made_pending(job->payload)) {
-        /* Its confirmation waits for BOOKING_CONFIRMED. */
-        json_decref(o);
-        BK_STORE_RETRY(e, finish_only(store, job, err));
-        if (!e)
-            bk_log_debug("mail: booking %" PRId64 " is pending: no messages "
-                         "until it is confirmed",
-                         (int64_t)booking_id);
-        return e;
     }
     BK_STORE_RETRY(e, plan_once(cfg, store, job, &p, booking_id, activity_id,
                                 arena, &queued, &provider, err));
@@ -658,8 +657,8 @@ static void fill_event(const struct ctx *c, const char *manage, int seq,
     ev->url = c->b.meeting_url;
     ev->organizer_name = c->host.name;
     ev->organizer_email = c->host.email;
-    ev->attendee_name = c->client.name;
-    ev->attendee_email = c->client.email;
+    ev->attendee_name = attendee_name(c);
+    ev->attendee_email = attendee_email(c);
 }
 
 static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
@@ -688,7 +687,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     memset(out, 0, sizeof(*out));
     out->from_name = cfg->from_name;
     out->from_addr = cfg->from_addr;
-    out->to_name = host ? c->host.name : c->client.name;
+    out->to_name = host ? c->host.name : attendee_name(c);
     out->to_addr = msg->recipient;
     out->subject = msg->subject;
     out->message_id = msg->message_id;
@@ -706,7 +705,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
             {"where", where},
             {"host", c->host.name},
             {"client", client_name(c)},
-            {"client_email", c->client.email},
+            {"client_email", attendee_email(c)},
             {"notes", c->b.notes},
             {"reason", cancel ? c->b.cancellation_reason : NULL},
             {"manage_url", manage},

@@ -52,6 +52,12 @@ struct bk_webhook_provider {
     const char *display_name; /* for people: "Imported from Cal.com" */
     const char *secret_env;   /* the environment variable with the secret */
     enum bk_source source;    /* of the bookings its events create */
+    /* A delivery that verifies but can never be applied (stored as failed)
+     * is answered 200 with status "failed" instead of 400/422: for a
+     * provider that disables its subscription after a day of non-2xx
+     * answers (Calendly), where one bad payload must not cut off every
+     * later one. The admin sees it in the inbox either way. */
+    bool ack_failed;
     /* BK_OK when the signature over the raw body is right;
      * BK_E_UNAUTHORIZED (with a reason in err) otherwise. */
     enum bk_err (*verify)(const struct bk_webhook_input *in, const char *secret,
@@ -92,7 +98,7 @@ bk_webhooks_find(const struct bk_webhook_registry *reg, const char *name,
 
 /* Whether name is a provider this build knows: one of the built-in table,
  * or one the roadmap names whose ids may be recorded before its
- * integration exists (calendly, stripe, zoom, google, caldav, notion).
+ * integration exists (stripe, zoom, google, caldav, notion).
  * Event types' external_ids accept these names only. */
 bool bk_webhooks_provider_known(const char *name);
 /* Those names, comma-separated, for messages; in arena. */
@@ -181,5 +187,7 @@ void bk_webhooks_apply_kind(const struct bk_webhook_registry *reg,
                             struct bk_job_kind *out);
 
 extern const struct bk_webhook_provider bk_webhook_calcom;
+extern const struct bk_webhook_provider bk_webhook_calendly;
+extern const struct bk_webhook_provider bk_webhook_stripe;
 
 #endif
