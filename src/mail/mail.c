@@ -201,7 +201,7 @@ static bool made_pending(const char *json)
     json_t *o = json ? json_loads(json, 0, NULL) : NULL;
     const char *st = json_string_value(json_object_get(o, "status"));
     bool pending = (st && strcmp(st, "pending") == 0) ||
-                   json_object_get(o, "hold_expires") != NULL;
+                   json_is_string(json_object_get(o, "hold_expires"));
 
     json_decref(o);
     return pending;
