@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "connectors/calendars.h"
@@ -574,6 +575,78 @@ out:
     return e;
 }
 
+/* Orders busy rows by href, then start and end. */
+static int row_cmp(const void *a, const void *b)
+{
+    const struct bk_cal_busy *x = a, *y = b;
+    int c = strcmp(x->href, y->href);
+
+    if (c)
+        return c;
+    if (x->start_utc != y->start_utc)
+        return x->start_utc < y->start_utc ? -1 : 1;
+    if (x->end_utc != y->end_utc)
+        return x->end_utc < y->end_utc ? -1 : 1;
+    return 0;
+}
+
+/* A copy of rows in row_cmp order (a database's text order may be its
+ * locale's, not strcmp's). Free with free(). */
+static struct bk_cal_busy *sorted_copy(const struct bk_cal_busy *rows, size_t n)
+{
+    struct bk_cal_busy *out = n ? bk_xmalloc(n * sizeof(*out)) : NULL;
+
+    if (n)
+        memcpy(out, rows, n * sizeof(*out));
+    if (n > 1)
+        qsort(out, n, sizeof(*out), row_cmp);
+    return out;
+}
+
+/* Counts, per event (href), the new, the changed (or gone) and the
+ * unchanged, comparing the rows written with the rows they replace. */
+static void count_changes(const struct bk_cal_busy *rows, size_t n,
+                          const struct bk_cal_busy *old_rows, size_t n_old,
+                          int64_t *created, int64_t *updated, int64_t *skipped)
+{
+    struct bk_cal_busy *sorted = sorted_copy(rows, n);
+    struct bk_cal_busy *old = sorted_copy(old_rows, n_old);
+    size_t i = 0, j = 0;
+
+    while (i < n || j < n_old) {
+        const char *h;
+        size_t i2 = i, j2 = j;
+        bool same = true;
+        int c = i >= n       ? 1
+                : j >= n_old ? -1
+                             : strcmp(sorted[i].href, old[j].href);
+        h = c <= 0 ? sorted[i].href : old[j].href;
+        while (i2 < n && strcmp(sorted[i2].href, h) == 0)
+            i2++;
+        while (j2 < n_old && strcmp(old[j2].href, h) == 0)
+            j2++;
+        if (c < 0) {
+            (*created)++;
+        } else if (c > 0) {
+            (*updated)++; /* gone */
+        } else {
+            if (i2 - i != j2 - j)
+                same = false;
+            for (size_t k = 0; same && k < i2 - i; k++)
+                same = sorted[i + k].start_utc == old[j + k].start_utc &&
+                       sorted[i + k].end_utc == old[j + k].end_utc;
+            if (same)
+                (*skipped)++;
+            else
+                (*updated)++;
+        }
+        i = i2;
+        j = j2;
+    }
+    free(sorted);
+    free(old);
+}
+
 /* Replaces one calendar's busy rows; counts created/updated/skipped by
  * comparing each href's intervals with the stored ones. */
 static enum bk_err
@@ -597,51 +670,7 @@ store_busy_once(struct sync_ctx *x, const struct bk_cal_connection *conn,
     for (size_t i = 0; i < n; i++)
         if ((e = bk_store_cal_busy_add(tx, &rows[i], err)))
             goto out;
-    /* Per href: new, changed or the same (rows are few per href). */
-    for (size_t i = 0; i < n; i++) {
-        bool first = true, known = false, same = true;
-        size_t k = 0, m = 0;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(rows[j].href, rows[i].href) == 0)
-                first = false;
-        if (!first)
-            continue;
-        for (size_t j = 0; j < n_old; j++)
-            if (strcmp(old[j].href, rows[i].href) == 0) {
-                known = true;
-                k++;
-                bool found = false;
-                for (size_t q = 0; q < n; q++)
-                    if (strcmp(rows[q].href, rows[i].href) == 0 &&
-                        rows[q].start_utc == old[j].start_utc &&
-                        rows[q].end_utc == old[j].end_utc)
-                        found = true;
-                same = same && found;
-            }
-        for (size_t q = 0; q < n; q++)
-            if (strcmp(rows[q].href, rows[i].href) == 0)
-                m++;
-        if (!known)
-            (*created)++;
-        else if (!same || k != m)
-            (*updated)++;
-        else
-            (*skipped)++;
-    }
-    /* hrefs gone: a change too. */
-    for (size_t j = 0; j < n_old; j++) {
-        bool still = false, first = true;
-        for (size_t q = 0; q < j; q++)
-            if (strcmp(old[q].href, old[j].href) == 0)
-                first = false;
-        if (!first)
-            continue;
-        for (size_t q = 0; q < n && !still; q++)
-            if (strcmp(rows[q].href, old[j].href) == 0)
-                still = true;
-        if (!still)
-            (*updated)++;
-    }
+    count_changes(rows, n, old, n_old, created, updated, skipped);
     e = bk_store_commit(tx, err);
     tx = NULL;
 out:
@@ -1161,8 +1190,11 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
             token = NULL; /* no token: the next sync reads everything */
         {
             struct events ev;
+            int64_t t0 = bk_mono_ms();
             memset(&ev, 0, sizeof(ev));
             read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &ev);
+            bk_log_debug("calendars: %s: %zu events read in %" PRId64 " ms",
+                         cal->href, ms.n, bk_mono_ms() - t0);
             rows = ev.rows;
             n_rows = ev.n_rows;
             seen = ev.seen;

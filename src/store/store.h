@@ -558,6 +558,38 @@ BK_MUST_CHECK enum bk_err bk_store_admin_session_prune(struct bk_tx *tx,
                                                        int64_t now_utc, int *n,
                                                        struct bk_errbuf *err);
 
+/* ---- Metrics (ledger/metrics.c) ----------------------------------------- */
+
+/* The most rows one metrics read returns: BK_E_TOO_LARGE beyond. */
+#define BK_METRICS_MAX_ROWS 500000
+
+struct bk_metric_booking {
+    int64_t start_utc;
+    int status; /* enum bk_booking_status */
+    int64_t client_id;
+};
+
+struct bk_metric_money {
+    bool refund; /* REFUND_ISSUED; else PAYMENT_COMPLETED */
+    int64_t at_utc;
+    const char *detail; /* the activity's JSON detail; may be NULL */
+};
+
+/* Bookings starting in [from_utc, to_utc), clients created in it (their
+ * created_utc), and the payment and refund activity in it. Arrays in
+ * arena. */
+BK_MUST_CHECK enum bk_err bk_store_metrics_bookings(
+    struct bk_tx *tx, int64_t from_utc, int64_t to_utc, struct bk_arena *arena,
+    struct bk_metric_booking **out, size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_metrics_clients(struct bk_tx *tx, int64_t from_utc, int64_t to_utc,
+                         struct bk_arena *arena, int64_t **created_utc,
+                         size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_metrics_money(struct bk_tx *tx, int64_t from_utc, int64_t to_utc,
+                       struct bk_arena *arena, struct bk_metric_money **out,
+                       size_t *n, struct bk_errbuf *err);
+
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
 /* Inserts d unless (provider, delivery_key) exists; either way *id is the
