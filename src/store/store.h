@@ -811,6 +811,32 @@ bk_store_wh_message_list(struct bk_tx *tx, int64_t endpoint_id,
 BK_MUST_CHECK enum bk_err
 bk_store_wh_message_record(struct bk_tx *tx, const struct bk_wh_message *m,
                            struct bk_errbuf *err);
+/* One delivery attempt of a message (webhook_attempts). */
+struct bk_wh_attempt {
+    int64_t id;
+    int64_t message_id;
+    int attempt;         /* 1, 2, ...: the job's attempt number */
+    int64_t at_ms;       /* when the answer (or the failure) came */
+    int status_code;     /* 0: no HTTP answer */
+    int64_t duration_ms; /* the request, connect to answer */
+    const char *error;   /* NULL for a 2xx */
+};
+
+/* Appends a (id ignored) to its message's attempts. BK_E_NOT_FOUND when
+ * the message is gone (its endpoint deleted). */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_attempt_insert(struct bk_tx *tx, const struct bk_wh_attempt *a,
+                           struct bk_errbuf *err);
+/* The attempts of the endpoint's messages whose ids are in
+ * [min_message_id, max_message_id], by message then in order, at most
+ * BK_WH_ATTEMPTS_LIST_MAX (the oldest first; a message with more attempts
+ * than that is cut). Rows in arena. */
+#define BK_WH_ATTEMPTS_LIST_MAX 5000
+BK_MUST_CHECK enum bk_err
+bk_store_wh_attempt_list(struct bk_tx *tx, int64_t endpoint_id,
+                         int64_t min_message_id, int64_t max_message_id,
+                         struct bk_arena *arena, struct bk_wh_attempt **out,
+                         size_t *n, struct bk_errbuf *err);
 /* The oldest pending message of the endpoint and subject older than
  * before_id: *found and its public id (in arena). Keeps one resource's
  * messages in order. */
@@ -893,6 +919,15 @@ BK_MUST_CHECK enum bk_err bk_store_job_find_key(struct bk_tx *tx,
                                                 const char *dedupe_key,
                                                 int64_t *id, bool *found,
                                                 struct bk_errbuf *err);
+
+/* Ends, as done with `reason` as its last error, every pending job of
+ * kind whose dedupe key starts with key_prefix (jobs a change made
+ * pointless: a cancelled booking's reminders). Running ones are left to
+ * finish. *n (may be NULL) gets how many. */
+BK_MUST_CHECK enum bk_err bk_store_job_drop(struct bk_tx *tx, const char *kind,
+                                            const char *key_prefix,
+                                            const char *reason, int64_t now_ms,
+                                            int *n, struct bk_errbuf *err);
 
 /* One row of bk_store_job_counts_by_kind. */
 struct bk_job_count {
