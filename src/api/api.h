@@ -4,6 +4,7 @@
 #define BK_API_API_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "base/err.h"
 #include "crypto/crypto.h"
@@ -27,6 +28,9 @@ struct bk_api {
     struct bk_jobs *jobs;       /* woken after a replay; may be NULL */
     bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     int webhook_max_attempts;   /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
+    /* BOOKINGD_READY_STALL_MS: a worker busy with one job, or the inbox
+     * with one batch, longer than this makes GET /readyz 503. */
+    int64_t ready_stall_ms;
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
 };
 

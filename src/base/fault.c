@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/banned.h"
 
@@ -59,6 +61,17 @@ bool bk_fault(const char *name)
     }
     pthread_mutex_unlock(&lock);
     return hit;
+}
+void bk_fault_hold(const char *name)
+{
+    const char *file;
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+
+    if (!bk_fault(name))
+        return;
+    file = getenv("BOOKINGD_FAULT_HOLD_FILE");
+    for (int i = 0; file && i < 120 * 50 && access(file, F_OK) == 0; i++)
+        nanosleep(&pause, NULL);
 }
 #else
 /* ISO C forbids an empty translation unit. */

@@ -9,10 +9,17 @@
 
 #include <stdbool.h>
 
+/* bk_fault_hold("name"): a point that stalls the calling thread instead
+ * of failing. When bk_fault("name") would return true, the thread waits
+ * while the file named by BOOKINGD_FAULT_HOLD_FILE exists (looking every
+ * 20 ms, for 120 s at most), so that a test can hang a thread and let it
+ * go again by deleting the file. */
 #ifdef BK_FAULT_INJECTION
 bool bk_fault(const char *point);
+void bk_fault_hold(const char *point);
 #else
-#define bk_fault(point) ((void)(point), false)
+#define bk_fault(point)      ((void)(point), false)
+#define bk_fault_hold(point) ((void)(point))
 #endif
 
 #endif

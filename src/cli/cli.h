@@ -33,6 +33,7 @@ struct bk_config {
     enum bk_log_level log_level;   /* BOOKINGD_LOG_LEVEL */
     enum bk_log_format log_format; /* BOOKINGD_LOG_FORMAT */
     int64_t shutdown_timeout_ms;   /* BOOKINGD_SHUTDOWN_TIMEOUT_MS */
+    int64_t ready_stall_ms;        /* BOOKINGD_READY_STALL_MS */
     int max_attempts;              /* BOOKINGD_JOB_MAX_ATTEMPTS */
     int64_t retry_base_ms;         /* BOOKINGD_JOB_RETRY_BASE_MS */
     int64_t retry_max_ms;          /* BOOKINGD_JOB_RETRY_MAX_MS */

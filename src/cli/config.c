@@ -258,6 +258,9 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 10000,
                      &cfg->shutdown_timeout_ms, err)))
         return e;
+    if ((e = env_int("BOOKINGD_READY_STALL_MS", 100, 86400000, 300000,
+                     &cfg->ready_stall_ms, err)))
+        return e;
     if (cfg->http_threads > cfg->max_connections)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_HTTP_THREADS",
                              "must not be above BOOKINGD_MAX_CONNECTIONS");

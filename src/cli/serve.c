@@ -313,6 +313,14 @@ int bk_cli_serve(int argc, char **argv)
     api.jobs = jobs;
     api.webhook_allow_private = cfg.webhook_allow_private;
     api.webhook_max_attempts = cfg.webhook_max_attempts;
+    api.ready_stall_ms = cfg.ready_stall_ms;
+    if (cfg.ready_stall_ms < cfg.webhook_timeout_ms ||
+        (cfg.smtp_url && cfg.ready_stall_ms < cfg.smtp_timeout_ms))
+        bk_log_warn("serve: BOOKINGD_READY_STALL_MS (%lld ms) is below the "
+                    "time one job may legitimately take "
+                    "(BOOKINGD_SMTP_TIMEOUT_MS, BOOKINGD_WEBHOOK_TIMEOUT_MS): "
+                    "/readyz may report a slow send as a stalled worker",
+                    (long long)cfg.ready_stall_ms);
     api.webhooks = &webhooks;
 
     memset(&hcfg, 0, sizeof(hcfg));

@@ -1,5 +1,6 @@
 /* jobs/inbox.c — the group-commit writer of webhook deliveries. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,9 @@ struct bk_inbox {
     bool stopping;
     pthread_t thread;
     struct bk_inbox_stats stats;
+    /* The committer's heartbeat (GET /readyz): monotonic ms at which it
+     * took the batch it is writing; 0 while it waits for deliveries. */
+    _Atomic int64_t busy_since;
 };
 
 /* Writes one delivery (and its apply job) inside tx. */
@@ -154,6 +158,12 @@ static void *committer(void *arg)
         inbox->queued -= n;
         pthread_mutex_unlock(&inbox->lock);
 
+        {
+            int64_t now = bk_mono_ms();
+            atomic_store(&inbox->busy_since, now ? now : 1);
+        }
+        /* Test builds: a committer that hangs until the test lets it go. */
+        bk_fault_hold("inbox.hold");
         e = write_batch(inbox, batch, false, &arena);
         if (e && n > 1) {
             /* One bad delivery must not sink the others: each alone. */
@@ -185,6 +195,7 @@ static void *committer(void *arg)
             p = next; /* p may be gone once signalled and unlocked */
         }
         pthread_mutex_unlock(&inbox->lock);
+        atomic_store(&inbox->busy_since, 0);
         if (wake)
             bk_jobs_wake(inbox->jobs);
     }
@@ -309,6 +320,23 @@ void bk_inbox_stats(struct bk_inbox *inbox, struct bk_inbox_stats *out)
 {
     pthread_mutex_lock(&inbox->lock);
     *out = inbox->stats;
+    pthread_mutex_unlock(&inbox->lock);
+}
+
+void bk_inbox_health(struct bk_inbox *inbox, int64_t stall_ms,
+                     struct bk_inbox_health *out)
+{
+    int64_t since;
+
+    memset(out, 0, sizeof(*out));
+    if (!inbox)
+        return;
+    since = atomic_load(&inbox->busy_since);
+    if (since)
+        out->busy_ms = bk_mono_ms() - since;
+    out->stalled = since && out->busy_ms > stall_ms;
+    pthread_mutex_lock(&inbox->lock);
+    out->queued = inbox->queued;
     pthread_mutex_unlock(&inbox->lock);
 }
 

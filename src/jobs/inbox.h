@@ -80,6 +80,19 @@ BK_MUST_CHECK enum bk_err bk_inbox_replay(struct bk_inbox *inbox,
  * no-op. No bk_inbox_store call may be running. */
 void bk_inbox_free(struct bk_inbox *inbox);
 
+/* Liveness of the committer (GET /readyz): it beats when it takes a batch
+ * and rests while it waits for deliveries, on the monotonic clock. */
+struct bk_inbox_health {
+    int64_t busy_ms; /* how long the batch being written has taken; 0 idle */
+    bool stalled;    /* busy_ms > stall_ms */
+    int queued;      /* deliveries waiting for the next batch */
+};
+
+/* Fills out (all zero for NULL). Thread-safe; never waits for the
+ * committer (its lock is held only around queue operations). */
+void bk_inbox_health(struct bk_inbox *inbox, int64_t stall_ms,
+                     struct bk_inbox_health *out);
+
 /* Counters since start, for bench/ingest and metrics. */
 struct bk_inbox_stats {
     uint64_t stored;   /* new deliveries committed */
