@@ -179,7 +179,7 @@ static enum bk_err metrics(struct bk_api_call *c)
     int64_t counts[4], messages[3];
     enum bk_err e;
 
-    bk_buf_init(&b, 64 * 1024);
+    bk_buf_init(&b, 4 * 1024 * 1024);
     memset(&st, 0, sizeof(st));
     if (c->api->inbox)
         bk_inbox_stats(c->api->inbox, &st);
@@ -231,6 +231,8 @@ static enum bk_err metrics(struct bk_api_call *c)
             "bookingd_webhook_messages{status=\"failed\"} %lld\n",
             (long long)messages[0], (long long)messages[1],
             (long long)messages[2]);
+    if (!e)
+        e = bk_api_metrics_render(c->api, &b);
     if (e)
         goto out;
     bk_api_reply_raw(c, 200, "text/plain; version=0.0.4; charset=utf-8",

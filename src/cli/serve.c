@@ -179,6 +179,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_outwebhooks outwebhooks;
     size_t n_kinds;
     struct bk_api api;
+    struct bk_http_counters http_counters;
     sigset_t stop;
     int from = 0, to = 0, sig = 0, rc = 1;
 
@@ -203,6 +204,7 @@ int bk_cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&api, 0, sizeof(api));
+    memset(&http_counters, 0, sizeof(http_counters));
     memset(&mail, 0, sizeof(mail));
     bk_arena_init(&mail_arena);
     bk_smtp_global_init();
@@ -331,8 +333,17 @@ int bk_cli_serve(int argc, char **argv)
     hcfg.max_connections_per_ip = cfg.max_connections_per_ip;
     hcfg.timeout_s = 30;
     hcfg.request_deadline_ms = cfg.request_deadline_ms;
+    if (bk_ratelimit_new(cfg.rate_limits, BK_RATE_CLASSES,
+                         (size_t)cfg.rate_limit_addresses, &api.ratelimit,
+                         &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     hcfg.handler = bk_api_handle;
     hcfg.ctx = &api;
+    hcfg.observe = bk_api_observe;
+    hcfg.counters = &http_counters;
+    api.http_counters = &http_counters;
     if (bk_http_server_start(&hcfg, &http, &err)) {
         fprintf(stderr, "bookingd: BOOKINGD_LISTEN: %s\n", err.msg);
         rc = 2;
@@ -366,6 +377,7 @@ out:
     bk_inbox_free(inbox);
     bk_jobs_free(jobs);
     bk_store_free(store);
+    bk_ratelimit_free(api.ratelimit);
     bk_arena_release(&mail_arena);
     if (rc == 0)
         bk_log_info("serve: stopped");
