@@ -1,11 +1,12 @@
 # bookingd — the two commands of the README, and a few for developers.
 #   make run     install what is missing, build, start on ./var/bookingd.db with demo data
 #   make check   install what is missing, build with sanitizers, run every test
+#   make fuzz    every fuzz target for FUZZ_SECONDS (600) each, with a report
 #   make install build, then install under PREFIX (/usr/local) in DESTDIR:
 #                the binary, the systemd unit, the example environment
 #                file and the documentation
 .POSIX:
-.PHONY: all run check build build-check fuzz-check deps deps-test bench format clean install install-files
+.PHONY: all run check build build-check fuzz-build fuzz-check fuzz deps deps-test bench format clean install install-files
 
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE_DIR := build/release
@@ -41,12 +42,20 @@ check: build-check
 	@cd $(CHECK_DIR) && ctest --output-on-failure --timeout 1500 -j $(JOBS)
 	@$(MAKE) --no-print-directory fuzz-check
 
-# The libFuzzer targets, built with clang in a tree of their own, each run
-# for a bounded number of inputs.
-fuzz-check: deps-test
+# The libFuzzer targets, built with clang in a tree of their own.
+fuzz-build: deps-test
 	@cmake -S . -B $(FUZZ_DIR) -DCMAKE_C_COMPILER=clang -DBK_FUZZ=ON -DBK_WERROR=ON -DCMAKE_BUILD_TYPE=Debug >/dev/null
 	@cmake --build $(FUZZ_DIR) -j $(JOBS) --target fuzz_all -- --no-print-directory
+
+# make check: each target for a bounded number of inputs.
+fuzz-check: fuzz-build
 	@cd $(FUZZ_DIR) && ctest --output-on-failure -j $(JOBS)
+
+# The long campaign: each target for FUZZ_SECONDS (ten minutes by default)
+# on a corpus kept in build/fuzz/corpus/<target>; prints the executions.
+FUZZ_SECONDS ?= 600
+fuzz: fuzz-build
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz-run.sh $(FUZZ_DIR)
 
 bench: deps
 	@scripts/install-deps.sh bench

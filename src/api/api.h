@@ -30,6 +30,31 @@ enum bk_rate_class {
  * its environment variable is BOOKINGD_RATE_LIMIT_ + the name in capitals,
  * its metric label the name. */
 const char *bk_api_rate_class_name(enum bk_rate_class cls);
+struct bk_arena;
+
+/* What POST /api/v1/sync answers (docs/calendars.md "Sync"). */
+struct bk_sync_error {
+    const char *connection; /* public id */
+    const char *message;
+};
+struct bk_sync_summary {
+    int64_t total;   /* events read from the calendars */
+    int64_t created; /* busy events new since the last sync */
+    int64_t updated; /* busy events changed, bookings moved or cancelled */
+    int64_t skipped; /* events unchanged (or in calendars unchanged) */
+    struct bk_sync_error *errors;
+    size_t n_errors;
+};
+
+/* The calendar sync the API calls (connectors/calendars.c, wired by
+ * cli/serve.c: api/ may not depend on connectors/). connection: a public
+ * id, or host: a slug, or both NULL for every connection. BK_E_NOT_FOUND
+ * for an unknown connection or host; a connection's failure is one of
+ * out->errors, not an error of the call. */
+typedef enum bk_err (*bk_api_sync_fn)(void *ctx, const char *connection,
+                                      const char *host, struct bk_arena *arena,
+                                      struct bk_sync_summary *out,
+                                      struct bk_errbuf *err);
 struct bk_jobs;
 struct bk_webhook_registry;
 
@@ -53,6 +78,22 @@ struct bk_api {
     /* Token buckets indexed by enum bk_rate_class; NULL: no limits. */
     struct bk_ratelimit *ratelimit;
     const struct bk_webhook_registry *webhooks; /* providers; may be NULL */
+    /* Payments: hold_min > 0 when Stripe is configured
+     * (BOOKINGD_HOLD_MINUTES), 0 when priced event types cannot be booked
+     * publicly; how long a booking request waits for its Checkout
+     * Session (BOOKINGD_CHECKOUT_WAIT_MS); the payment jobs' attempts. */
+    int hold_min;
+    int64_t checkout_wait_ms;
+    int job_max_attempts;
+    /* Calendar connections (api/calendars.c, docs/calendars.md). */
+    const struct bk_secret_key *secret_key; /* BOOKINGD_SECRET_KEY, or NULL:
+                                               credentials are refused */
+    bool calendar_allow_private;     /* BOOKINGD_CALENDAR_ALLOW_PRIVATE */
+    int calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS */
+    int calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
+    size_t calendar_max_response;    /* BOOKINGD_CALENDAR_MAX_RESPONSE */
+    bk_api_sync_fn calendar_sync;    /* NULL: POST /api/v1/sync is 503 */
+    void *calendar_sync_ctx;
 };
 
 /* The handler: routes, authenticates, answers. ctx is a struct bk_api. */

@@ -2,6 +2,7 @@
  * reschedule and history. The attendee's manage token authorizes one
  * booking's read, cancel and reschedule. */
 #include <string.h>
+#include <time.h>
 
 #include "api/decode.h"
 #include "api/internal.h"
@@ -9,14 +10,68 @@
 #include "api/render.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "jobs/jobs.h"
 #include "ledger/ledger.h"
+#include "ledger/payments.h"
 #include "base/banned.h"
 
+/* A priced booking's payment: hold_expires_at while it is pending,
+ * "payment" {amount, currency, attempt, error}, and checkout_url while the
+ * attendee can still pay on it (pending, unpaid, hold not over, a session
+ * made). Free bookings have none of these. */
+static void render_payment(struct bk_api_call *c, json_t *o,
+                           const struct bk_booking *b, const struct bk_tz *tz)
+{
+    struct bk_payment p;
+    json_t *pay;
+
+    if (b->hold_expires_utc && b->status == BK_BOOKING_PENDING)
+        json_object_set_new(o, "hold_expires_at",
+                            bk_render_instant(b->hold_expires_utc, tz));
+    if (bk_store_payment_get(c->tx, b->id, c->arena, &p, NULL) != BK_OK)
+        return;
+    pay = json_pack("{s:I, s:s, s:i}", "amount", (json_int_t)p.amount_minor,
+                    "currency", p.currency, "attempt", p.attempt);
+    if (pay && p.last_error && b->status == BK_BOOKING_PENDING)
+        json_object_set_new(pay, "error", json_string(p.last_error));
+    if (pay)
+        json_object_set_new(o, "payment", pay);
+    if (p.checkout_url && b->status == BK_BOOKING_PENDING &&
+        b->payment_status == BK_PAYMENT_UNPAID &&
+        b->hold_expires_utc > bk_now_utc())
+        json_object_set_new(o, "checkout_url", json_string(p.checkout_url));
+}
+
+/* Waits, at most wait_ms, for the checkout job `job` to have run once
+ * (done, dead, or failed and due again), so that the answer can carry
+ * the Checkout URL. Polls the queue: the job may run on any instance. */
+static void wait_checkout(struct bk_api_call *c, int64_t job, int64_t wait_ms)
+{
+    int64_t until = bk_mono_ms() + wait_ms;
+
+    while (job && bk_mono_ms() < until) {
+        struct timespec ts = {0, 25 * 1000 * 1000};
+        struct bk_tx *tx = NULL;
+        struct bk_job j;
+        bool over = true;
+
+        if (bk_store_begin(c->api->store, BK_TX_READ, &tx, NULL) == BK_OK &&
+            bk_store_job_get(tx, job, c->arena, &j, NULL) == BK_OK)
+            over = j.status == BK_JOB_DONE || j.status == BK_JOB_DEAD ||
+                   (j.status == BK_JOB_PENDING && j.attempts > 0);
+        bk_store_rollback(tx);
+        if (over)
+            return;
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Renders b with its links and, for the attendee's first response and for
- * admins, its manage token and URL. The links are read in the call's
- * transaction; a NONE route (after a ledger operation that committed) opens
- * a read transaction for them, and renders without links when that fails:
- * the booking is made, and its answer must not say otherwise. */
+ * admins, its manage token and URL. Only an admin sees the stored client:
+ * a visitor or a manage token gets the public form (render.h). The links are
+ * read in the call's transaction; a NONE route (after a ledger operation that
+ * committed) opens a read transaction for them, and renders without links when
+ * that fails: the booking is made, and its answer must not say otherwise. */
 static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
                       const struct bk_tz *tz, bool with_token)
 {
@@ -30,7 +85,9 @@ static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
     if (!c->tx || bk_store_link_list(c->tx, BK_LINK_BOOKING, b->id, c->arena,
                                      &links, &n, NULL) != BK_OK)
         n = 0;
-    o = bk_render_booking(b, links, n, tz);
+    o = bk_render_booking(b, links, n, tz, c->admin);
+    if (o && c->tx)
+        render_payment(c, o, b, tz);
     if (o && with_token) {
         char token[48];
         bk_api_manage_token(c->api, b->uid, token);
@@ -41,6 +98,20 @@ static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
                                         c->api->base_url, b->uid, token)));
     }
     return o;
+}
+
+static enum bk_err authorize(struct bk_api_call *c, const char *uid);
+
+/* Reads b->uid again in a read transaction of the call (kept for the
+ * answer's rendering). */
+static enum bk_err reread(struct bk_api_call *c, struct bk_booking *b)
+{
+    if (!c->tx) {
+        enum bk_err e = bk_api_call_read(c);
+        if (e)
+            return e;
+    }
+    return bk_store_booking_by_uid(c->tx, b->uid, c->arena, b, c->err);
 }
 
 /* A start with a fraction of a second is no slot start; the parser would
@@ -63,6 +134,7 @@ static enum bk_err create(struct bk_api_call *c)
     struct bk_booking_request br;
     struct bk_booking b;
     json_t *body, *att;
+    int64_t job = 0;
     enum bk_err e;
 
     memset(&br, 0, sizeof(br));
@@ -95,10 +167,58 @@ static enum bk_err create(struct bk_api_call *c)
                              "must be an email address");
     br.source = c->admin ? BK_SOURCE_API : BK_SOURCE_WEB;
     br.actor = c->admin ? "admin" : "attendee";
+    /* An admin's booking is not charged (paid elsewhere, or free). */
+    br.charge = !c->admin;
+    br.hold_min = c->api->hold_min;
+    br.job_max_attempts = c->api->job_max_attempts;
+    br.checkout_job = &job;
     if ((e = bk_ledger_booking_create(c->api->store, &br, bk_now_utc(),
                                       c->arena, &b, c->err)))
         return e;
+    if (job) {
+        bk_jobs_wake(c->api->jobs);
+        wait_checkout(c, job, c->api->checkout_wait_ms);
+        reread(c, &b);
+    }
     bk_api_reply(c, 201, render(c, &b, NULL, true));
+    return BK_OK;
+}
+
+/* "Retry payment": a new Checkout attempt for a pending booking whose
+ * page could not be made (or was left); answers the booking with its new
+ * checkout_url when Stripe answered within the wait. Admin or the manage
+ * token. */
+static enum bk_err pay(struct bk_api_call *c)
+{
+    struct bk_payment p;
+    struct bk_booking b;
+    const char *uid = bk_http_param(c->req, "uid");
+    int64_t job = 0;
+    json_t *body;
+    enum bk_err e;
+
+    if ((e = authorize(c, uid)) || (e = bk_api_call_body(c, true, &body)) ||
+        (e = bk_json_only(body, "", (const char *const[]){NULL}, c->arena,
+                          c->err)))
+        return e;
+    if (c->api->hold_min <= 0) {
+        bk_errbuf_code(c->err, "payments_not_configured");
+        return bk_fail(c->err, BK_E_UNAVAILABLE,
+                       "payments are not configured (STRIPE_SECRET_KEY)");
+    }
+    e = bk_ledger_payment_retry(c->api->store, uid, c->api->job_max_attempts,
+                                bk_now_utc(), c->arena, &p, &job, c->err);
+    if (e)
+        return e;
+    if (job) {
+        bk_jobs_wake(c->api->jobs);
+        wait_checkout(c, job, c->api->checkout_wait_ms);
+    }
+    memset(&b, 0, sizeof(b));
+    b.uid = uid;
+    if ((e = reread(c, &b)))
+        return e;
+    bk_api_reply(c, 200, render(c, &b, NULL, false));
     return BK_OK;
 }
 
@@ -111,6 +231,10 @@ static enum bk_err authorize(struct bk_api_call *c, const char *uid)
     if (c->admin ||
         bk_api_token_ok(c->api, uid, bk_http_query(c->req, "token")))
         return BK_OK;
+    if (c->csrf_refused)
+        return bk_fail(c->err, BK_E_FORBIDDEN,
+                       "a write made with the session cookie needs its "
+                       "X-CSRF-Token header and a same-origin Origin");
     return bk_fail(c->err, BK_E_UNAUTHORIZED,
                    "the admin key or this booking's manage token is "
                    "required");
@@ -293,6 +417,17 @@ static enum bk_err list(struct bk_api_call *c)
             return e;
         f.event_type_id = et.id;
     }
+    if ((s = bk_http_query(c->req, "host"))) {
+        struct bk_host h;
+        e = bk_store_host_by_slug(c->tx, s, c->arena, &h, c->err);
+        if (e == BK_E_NOT_FOUND) {
+            bk_api_reply_list(c, json_array(), NULL);
+            return BK_OK;
+        }
+        if (e)
+            return e;
+        f.host_id = h.id;
+    }
     if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
         return e;
     if (n > (size_t)limit) {
@@ -317,6 +452,8 @@ const struct bk_api_route bk_api_booking_routes[] = {
      BK_ROUTE_NONE},
     {"GET", "/api/v1/bookings/{uid}/history", history, BK_ROUTE_ADMIN,
      BK_ROUTE_READ},
+    {"POST", "/api/v1/bookings/{uid}/payment", pay, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
 };
 const size_t bk_api_booking_n =
     sizeof(bk_api_booking_routes) / sizeof(bk_api_booking_routes[0]);

@@ -11,6 +11,10 @@
 
 #define MAX_SLOT_SPAN_DAYS     62
 #define DEFAULT_SLOT_SPAN_DAYS 13
+/* The most slots one answer holds (docs/api.md "Slots"): about 350 KB of
+ * JSON. 62 days of 30-minute slots around the clock are 2,976; a 1-minute
+ * event type open all day would be 89,280 (6.5 MB). */
+#define MAX_SLOTS_PER_ANSWER 5000
 
 static enum bk_err resolve_host(struct bk_tx *tx, struct bk_arena *arena,
                                 const char *host_slug, struct bk_event_type *et,
@@ -204,6 +208,27 @@ static enum bk_err excluded(struct bk_api_call *c, int64_t *id)
     return BK_OK;
 }
 
+/* 422 too_many_slots: the window holds more than one answer may. The
+ * message names the limit and the last `to` whose answer fits: the day
+ * before the one on which the first slot over the limit starts. */
+static enum bk_err too_many(struct bk_api_call *c, const struct bk_tz *tz,
+                            int64_t from_date, int64_t first_over_utc)
+{
+    int64_t last = bk_tz_local_date(tz, first_over_utc) - 1;
+    char d[11];
+    enum bk_err e;
+
+    if (last < from_date)
+        last = from_date; /* cannot happen: a day holds at most 1,440 */
+    bk_date_format(last, d);
+    e = bk_fail_field(c->err, BK_E_INVALID, "to",
+                      "this range holds more than %d slots, the most one "
+                      "answer holds; ask for fewer days (to=%s fits)",
+                      MAX_SLOTS_PER_ANSWER, d);
+    bk_errbuf_code(c->err, "too_many_slots");
+    return e;
+}
+
 /* GET /api/v1/event-types/{slug}/slots?from=&to=&timezone=[&exclude=&token=]
  * A NONE route: the event type, the booking to exclude and the default
  * zone are read in a read transaction of the call's, which ends before
@@ -258,8 +283,11 @@ static enum bk_err slots(struct bk_api_call *c)
                                  MAX_SLOT_SPAN_DAYS);
     bk_dates_window(tz, from_date, to_date, &from_utc, &to_utc);
     if ((e = bk_ledger_slots(c->api->store, et.slug, true, exclude_id, from_utc,
-                             to_utc, now, c->arena, &et, &out, &n, c->err)))
+                             to_utc, now, MAX_SLOTS_PER_ANSWER, c->arena, &et,
+                             &out, &n, c->err)))
         return e;
+    if (n > MAX_SLOTS_PER_ANSWER)
+        return too_many(c, tz, from_date, out[MAX_SLOTS_PER_ANSWER].start_utc);
     bk_api_reply(c, 200, bk_render_slots(et.slug, tz, out, n));
     return BK_OK;
 }

@@ -43,6 +43,13 @@ struct bk_api_call {
     struct bk_arena *arena; /* the request's */
     bool admin;             /* the request carries the admin key */
     bool bad_key;           /* an Authorization header that is not it */
+    /* The admin session cookie (session.c): admin is also set by a valid
+     * session, for writes only with its CSRF token and a same Origin. */
+    bool has_session_cookie;     /* one was sent, valid or not */
+    bool csrf_refused;           /* a valid session's write without them */
+    const char *session_user;    /* the signed-in user; NULL without */
+    const char *session_token;   /* the cookie's token; NULL without */
+    int64_t session_expires_utc; /* 0 without */
     /* The answer, set through bk_api_reply and friends; the dispatcher's. */
     int status;
     json_t *body;
@@ -126,6 +133,29 @@ BK_MUST_CHECK enum bk_err bk_api_body(struct bk_http_request *req,
 bool bk_api_is_admin(const struct bk_api *api,
                      const struct bk_http_request *req, bool *bad);
 
+/* Admin sessions (session.c, docs/admin.md): a session ends after
+ * BK_ADMIN_SESSION_IDLE_S without a request, and BK_ADMIN_SESSION_MAX_S
+ * after the sign-in whatever its use. */
+#define BK_ADMIN_SESSION_IDLE_S (12 * 3600)
+#define BK_ADMIN_SESSION_MAX_S  (7 * 86400)
+
+/* Looks at the request's session cookie, when there is one and no
+ * Authorization header: sets call->admin (and session_*) for a valid,
+ * unexpired session — for a method other than GET/HEAD/OPTIONS only with
+ * the session's X-CSRF-Token and a same-origin Origin, else sets
+ * call->csrf_refused. Extends the session (sliding expiry). Runs its own
+ * short transactions. */
+void bk_api_session_check(struct bk_api_call *call);
+
+/* Whether the request's Origin header names this server (the origin of
+ * base_url, or the Host the browser used); false when absent. */
+bool bk_api_origin_ok(const struct bk_api *api,
+                      const struct bk_http_request *req);
+
+/* The session cookie's name: "__Host-bookingd_admin" when base_url is
+ * https, "bookingd_admin" otherwise. Static. */
+const char *bk_api_session_cookie_name(const struct bk_api *api);
+
 /* Whether token is the manage token of uid (constant time). */
 bool bk_api_token_ok(const struct bk_api *api, const char *uid,
                      const char *token);
@@ -170,7 +200,6 @@ enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
 /* Every route of every table, in one index (GET /metrics): how many,
  * and the one at i (NULL past the end). req->route_slot is 1 + this
  * index for a matched request. */
-#define BK_API_MAX_ROUTES (12 * 32)
 size_t bk_api_route_count(void);
 const struct bk_api_route *bk_api_route_at(size_t i);
 
@@ -206,7 +235,11 @@ extern const struct bk_api_route bk_api_webhook_routes[];
 extern const size_t bk_api_webhook_n;
 extern const struct bk_api_route bk_api_page_routes[];
 extern const size_t bk_api_page_n;
+extern const struct bk_api_route bk_api_session_routes[];
+extern const size_t bk_api_session_n;
 extern const struct bk_api_route bk_api_calendar_routes[];
 extern const size_t bk_api_calendar_n;
+extern const struct bk_api_route bk_api_calendar_connection_routes[];
+extern const size_t bk_api_calendar_connection_n;
 
 #endif

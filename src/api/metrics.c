@@ -5,11 +5,13 @@
  * never the raw path, so a scan of random paths adds no series), the
  * server's connection counters and the store's errors by class. The
  * queue's gauges are ops.c's. */
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "api/internal.h"
+#include "base/mem.h"
 #include "base/banned.h"
 
 /* Statuses that get their own label value; anything else is "other". */
@@ -31,17 +33,24 @@ static const int64_t bounds_us[] = {500,     1000,    2500,    5000,    10000,
                                     1000000, 2500000, 5000000, 10000000};
 #define N_BOUNDS (sizeof(bounds_us) / sizeof(bounds_us[0]))
 
-/* One series of route and method: every matched route, then the
- * unmatched requests by method. */
-#define N_SLOTS (BK_API_MAX_ROUTES + N_METHODS)
-
 struct series {
     _Atomic uint64_t by_status[N_STATUS + 1]; /* the last: "other" */
     _Atomic uint64_t buckets[N_BOUNDS + 1];   /* not cumulative; last: +Inf */
     _Atomic uint64_t sum_us;
 };
 
-static struct series table[N_SLOTS];
+/* One series of route and method: every route of the tables (n_routes),
+ * then the unmatched requests by method; allocated once, at the first
+ * use, for the routes the tables have. */
+static struct series *table;
+static size_t n_routes;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void table_alloc(void)
+{
+    n_routes = bk_api_route_count();
+    table = bk_xcalloc(n_routes + N_METHODS, sizeof(*table));
+}
 
 static _Atomic uint64_t rate_limited[BK_RATE_CLASSES];
 
@@ -84,10 +93,11 @@ void bk_api_observe(void *ctx, const struct bk_http_request *req, int status,
     size_t b = 0;
 
     (void)ctx;
-    if (req->route_slot && req->route_slot <= BK_API_MAX_ROUTES)
+    pthread_once(&table_once, table_alloc);
+    if (req->route_slot && req->route_slot <= n_routes)
         s = &table[req->route_slot - 1];
     else
-        s = &table[BK_API_MAX_ROUTES + method_slot(req->method)];
+        s = &table[n_routes + method_slot(req->method)];
     if (duration_us < 0)
         duration_us = 0;
     while (b < N_BOUNDS && duration_us > bounds_us[b])
@@ -102,32 +112,29 @@ void bk_api_observe(void *ctx, const struct bk_http_request *req, int status,
 /* The labels of series i: route and method. */
 static void labels_of(size_t i, const char **route, const char **method)
 {
-    const struct bk_api_route *r =
-        i < BK_API_MAX_ROUTES ? bk_api_route_at(i) : NULL;
+    const struct bk_api_route *r = i < n_routes ? bk_api_route_at(i) : NULL;
 
     if (r) {
         *route = r->pattern;
         *method = r->method;
     } else {
         *route = "unmatched";
-        *method = methods[i - BK_API_MAX_ROUTES];
+        *method = methods[i - n_routes];
     }
 }
 
 static enum bk_err render_requests(struct bk_buf *b)
 {
-    size_t n_routes = bk_api_route_count();
     enum bk_err e;
 
+    pthread_once(&table_once, table_alloc);
     e = bk_buf_appendf(
         b, "# HELP bookingd_http_requests_total HTTP responses sent, by "
            "route (the matched pattern; \"unmatched\" when none), method "
            "and status.\n"
            "# TYPE bookingd_http_requests_total counter\n");
-    for (size_t i = 0; !e && i < N_SLOTS; i++) {
+    for (size_t i = 0; !e && i < n_routes + N_METHODS; i++) {
         const char *route, *method;
-        if (i < BK_API_MAX_ROUTES && i >= n_routes)
-            continue;
         labels_of(i, &route, &method);
         for (size_t k = 0; !e && k <= N_STATUS; k++) {
             uint64_t v = atomic_load_explicit(&table[i].by_status[k],
@@ -150,11 +157,9 @@ static enum bk_err render_requests(struct bk_buf *b)
             b, "# HELP bookingd_http_request_duration_seconds Time from a "
                "request's first byte to its response, by route and method.\n"
                "# TYPE bookingd_http_request_duration_seconds histogram\n");
-    for (size_t i = 0; !e && i < N_SLOTS; i++) {
+    for (size_t i = 0; !e && i < n_routes + N_METHODS; i++) {
         const char *route, *method;
         uint64_t counts[N_BOUNDS + 1], total = 0, sum;
-        if (i < BK_API_MAX_ROUTES && i >= n_routes)
-            continue;
         for (size_t k = 0; k <= N_BOUNDS; k++) {
             counts[k] = atomic_load_explicit(&table[i].buckets[k],
                                              memory_order_relaxed);

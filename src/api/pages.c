@@ -1,5 +1,6 @@
-/* api/pages.c — the booking page (/), the manage page (/manage/{uid}) and
- * their static files (/static/{name}), served from the embedded assets. */
+/* api/pages.c — the booking page (/), the manage page (/manage/{uid}), the
+ * admin pages (/admin/...) and their static files (/static/{name}), served
+ * from the embedded assets. Signing in is session.c's. */
 #include <string.h>
 
 #include "api/internal.h"
@@ -11,17 +12,24 @@
     "default-src 'self'; img-src 'self' data:; object-src 'none'; "            \
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-static enum bk_err serve(struct bk_api_call *c, const char *name)
+static enum bk_err serve_with(struct bk_api_call *c, const char *name,
+                              const char *cache)
 {
     const struct bk_web_asset *a = bk_web_asset_find(name);
 
     if (!a)
         return bk_fail(c->err, BK_E_NOT_FOUND, "no such file: %s", name);
     bk_api_reply_raw(c, 200, a->content_type, (const char *)a->data, a->len);
-    bk_http_add_header(c->resp, "Cache-Control", "no-cache");
+    bk_http_add_header(c->resp, "Cache-Control", cache);
     bk_http_add_header(c->resp, "Content-Security-Policy", CSP);
     bk_http_add_header(c->resp, "Referrer-Policy", "no-referrer");
+    bk_http_add_header(c->resp, "X-Content-Type-Options", "nosniff");
     return BK_OK;
+}
+
+static enum bk_err serve(struct bk_api_call *c, const char *name)
+{
+    return serve_with(c, name, "no-cache");
 }
 
 static enum bk_err index_page(struct bk_api_call *c)
@@ -44,7 +52,41 @@ static enum bk_err static_file(struct bk_api_call *c)
     return serve(c, name);
 }
 
+static enum bk_err login_page(struct bk_api_call *c)
+{
+    return serve_with(c, "login.html", "no-store");
+}
+
+/* Every admin page is admin.html, which routes on its path. Without a
+ * session it is a redirect to the sign-in page, which carries no data (the
+ * pages fetch everything from the API with the session). */
+static enum bk_err admin_page(struct bk_api_call *c)
+{
+    if (!c->admin) {
+        bk_api_reply_raw(c, 303, NULL, "", 0);
+        bk_http_add_header(c->resp, "Location", "/admin/login");
+        bk_http_add_header(c->resp, "Cache-Control", "no-store");
+        return BK_OK;
+    }
+    return serve_with(c, "admin.html", "no-store");
+}
+
 const struct bk_api_route bk_api_page_routes[] = {
+    {"GET", "/admin/login", login_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/bookings", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/bookings/{uid}", admin_page, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
+    {"GET", "/admin/clients", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/clients/{id}", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/event-types", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/event-types/{slug}", admin_page, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
+    {"GET", "/admin/hosts", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/hosts/{slug}", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/deliveries", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/integrations", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
+    {"GET", "/admin/metrics", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/", index_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/manage/{uid}", manage_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/static/{name}", static_file, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},

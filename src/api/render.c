@@ -135,7 +135,7 @@ json_t *bk_render_client(const struct bk_client *c)
 
 json_t *bk_render_booking(const struct bk_booking *b,
                           const struct bk_link *links, size_t n_links,
-                          const struct bk_tz *tz)
+                          const struct bk_tz *tz, bool with_client)
 {
     json_t *o = json_object(), *jl = json_array();
 
@@ -145,12 +145,17 @@ json_t *bk_render_booking(const struct bk_booking *b,
     json_object_set_new(o, "event_type_title",
                         bk_json_str_or_null(b->event_type_title));
     json_object_set_new(o, "host", bk_json_str_or_null(b->host_slug));
-    json_object_set_new(o, "client",
-                        json_pack("{s:o, s:o, s:o}", "id",
-                                  bk_json_str_or_null(b->client_public_id),
-                                  "name", bk_json_str_or_null(b->client_name),
-                                  "email",
-                                  bk_json_str_or_null(b->client_email)));
+    json_object_set_new(
+        o, "client",
+        with_client ? json_pack("{s:o, s:o, s:o}", "id",
+                                bk_json_str_or_null(b->client_public_id),
+                                "name", bk_json_str_or_null(b->client_name),
+                                "email", bk_json_str_or_null(b->client_email))
+                    : json_null());
+    json_object_set_new(
+        o, "attendee",
+        json_pack("{s:o, s:o}", "name", bk_json_str_or_null(b->attendee_name),
+                  "email", bk_json_str_or_null(b->attendee_email)));
     json_object_set_new(o, "start", bk_render_instant(b->start_utc, tz));
     json_object_set_new(o, "end", bk_render_instant(b->end_utc, tz));
     json_object_set_new(o, "attendee_timezone",

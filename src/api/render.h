@@ -22,10 +22,15 @@ json_t *bk_render_schedule(const struct bk_schedule *s);
  * imported, created_at, updated_at). */
 json_t *bk_render_event_type(const struct bk_event_type *et, bool admin);
 json_t *bk_render_client(const struct bk_client *c);
-/* links: the booking's external links (may be NULL when n_links is 0). */
+/* links: the booking's external links (may be NULL when n_links is 0).
+ * "attendee" is the name and email as given when the booking was made.
+ * with_client: include the stored client ({id, name, email}); without it
+ * "client" is null — the public form, for answers to a visitor or a
+ * manage token, which must not disclose what is stored about the owner of
+ * an email anyone may type (docs/api.md "Clients and attendees"). */
 json_t *bk_render_booking(const struct bk_booking *b,
                           const struct bk_link *links, size_t n_links,
-                          const struct bk_tz *tz);
+                          const struct bk_tz *tz, bool with_client);
 json_t *bk_render_change(const struct bk_booking_change *c,
                          const struct bk_tz *tz);
 json_t *bk_render_activity(const struct bk_activity *a);

@@ -15,12 +15,16 @@
 struct point {
     char name[64];
     long remaining; /* -1: always */
+    long every;     /* > 0: every every-th hit instead */
+    long hits;
+    bool after_serving; /* "@serving": counts once serving */
 };
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct point points[MAX_POINTS];
 static int n_points;
+static bool serving;
 
 static void load(void)
 {
@@ -35,7 +39,13 @@ static void load(void)
             struct point *pt = &points[n_points++];
             memcpy(pt->name, p, (size_t)(eq - p));
             pt->name[eq - p] = '\0';
-            pt->remaining = eq[1] == '*' ? -1 : strtol(eq + 1, NULL, 10);
+            const char *at = memchr(eq, '@', len - (size_t)(eq - p));
+            pt->after_serving =
+                at && (size_t)(p + len - at) == 8 && !memcmp(at, "@serving", 8);
+            if (eq[1] == '%')
+                pt->every = strtol(eq + 2, NULL, 10);
+            else
+                pt->remaining = eq[1] == '*' ? -1 : strtol(eq + 1, NULL, 10);
         }
         p = comma ? comma + 1 : NULL;
     }
@@ -50,9 +60,12 @@ bool bk_fault(const char *name)
         return false;
     pthread_mutex_lock(&lock);
     for (int i = 0; i < n_points; i++) {
-        if (strcmp(points[i].name, name) != 0)
+        if (strcmp(points[i].name, name) != 0 ||
+            (points[i].after_serving && !serving))
             continue;
-        if (points[i].remaining < 0) {
+        if (points[i].every > 0) {
+            hit = ++points[i].hits % points[i].every == 0;
+        } else if (points[i].remaining < 0) {
             hit = true;
         } else if (points[i].remaining > 0) {
             points[i].remaining--;
@@ -62,6 +75,19 @@ bool bk_fault(const char *name)
     pthread_mutex_unlock(&lock);
     return hit;
 }
+
+void bk_fault_serving(void)
+{
+    pthread_mutex_lock(&lock);
+    serving = true;
+    pthread_mutex_unlock(&lock);
+}
+
+bool bk_fault_kill(const char *name)
+{
+    return bk_fault(name);
+}
+
 void bk_fault_hold(const char *name)
 {
     const char *file;

@@ -12,6 +12,7 @@
 #include "api/api.h"
 #include "base/err.h"
 #include "base/log.h"
+#include "crypto/crypto.h"
 #include "http/ratelimit.h"
 #include "store/store.h"
 #include "jobs/jobs.h"
@@ -20,6 +21,8 @@ struct bk_webhook_registry;
 struct bk_jobs_prune_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
+struct bk_stripe_config;
+struct bk_calendars_config;
 
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
@@ -63,6 +66,22 @@ struct bk_config {
     int64_t webhook_timeout_ms;         /* BOOKINGD_WEBHOOK_TIMEOUT_MS */
     int webhook_max_attempts;           /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     int64_t webhook_disable_after_s;    /* BOOKINGD_WEBHOOK_DISABLE_AFTER_S */
+    /* Payments (connectors/stripe.h, docs/payments.md). */
+    const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
+    const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
+    char stripe_api_base_buf[600];
+    int hold_min;              /* BOOKINGD_HOLD_MINUTES */
+    int64_t checkout_wait_ms;  /* BOOKINGD_CHECKOUT_WAIT_MS */
+    int64_t stripe_timeout_ms; /* BOOKINGD_STRIPE_TIMEOUT_MS */
+    /* Credentials at rest and calendars (docs/calendars.md). */
+    bool have_secret_key;                /* BOOKINGD_SECRET_KEY is set */
+    struct bk_secret_key secret_key;     /* ... and read */
+    bool calendar_allow_private;         /* BOOKINGD_CALENDAR_ALLOW_PRIVATE */
+    int64_t calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_... */
+    int64_t calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
+    int64_t calendar_max_response;       /* BOOKINGD_CALENDAR_MAX_RESPONSE */
+    int64_t calendar_sync_minutes;       /* BOOKINGD_CALENDAR_SYNC_MINUTES */
+    int64_t calendar_horizon_days;       /* BOOKINGD_CALENDAR_HORIZON_DAYS */
 };
 
 /* Reads and checks the configuration. On BK_E_CONFIG, err->field names the
@@ -96,6 +115,8 @@ struct bk_cli_job_env {
     const struct bk_jobs_prune_config *prune;
     const struct bk_mail_config *mail;
     struct bk_outwebhooks *outwebhooks;
+    const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
+    const struct bk_calendars_config *calendars;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 16

@@ -223,6 +223,38 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                              "BOOKINGD_WEBHOOK_CONNECT_TIMEOUT_MS",
                              "must not be above BOOKINGD_WEBHOOK_TIMEOUT_MS");
 
+    v = env("BOOKINGD_SECRET_KEY");
+    cfg->have_secret_key = false;
+    if (v) {
+        struct bk_errbuf why;
+        bk_errbuf_clear(&why);
+        if (bk_secret_key_parse(v, &cfg->secret_key, &why) != BK_OK)
+            return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SECRET_KEY", "%s",
+                                 why.msg);
+        cfg->have_secret_key = true;
+    }
+    v = env("BOOKINGD_CALENDAR_ALLOW_PRIVATE");
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_CALENDAR_ALLOW_PRIVATE",
+                             "must be 0 or 1, got '%s'", v);
+    cfg->calendar_allow_private = v && strcmp(v, "1") == 0;
+    if ((e = env_int("BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS", 100, 60000, 5000,
+                     &cfg->calendar_connect_timeout_ms, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_TIMEOUT_MS", 100, 120000, 15000,
+                     &cfg->calendar_timeout_ms, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_MAX_RESPONSE", 65536, 268435456,
+                     4194304, &cfg->calendar_max_response, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_SYNC_MINUTES", 1, 1440, 5,
+                     &cfg->calendar_sync_minutes, err)) ||
+        (e = env_int("BOOKINGD_CALENDAR_HORIZON_DAYS", 1, 3650, 365,
+                     &cfg->calendar_horizon_days, err)))
+        return e;
+    if (cfg->calendar_connect_timeout_ms > cfg->calendar_timeout_ms)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_CALENDAR_CONNECT_TIMEOUT_MS",
+                             "must not be above BOOKINGD_CALENDAR_TIMEOUT_MS");
+
     cfg->integrity_check = BK_STORE_CHECK_QUICK;
     v = env("BOOKINGD_INTEGRITY_CHECK");
     if (v && strcmp(v, "quick") == 0)
@@ -317,6 +349,41 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
             return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_MAIL_FROM", "%s",
                                  sub.msg);
     }
+
+    cfg->stripe_secret_key = env("STRIPE_SECRET_KEY");
+    if (cfg->stripe_secret_key &&
+        (strncmp(cfg->stripe_secret_key, "sk_", 3) != 0 &&
+         strncmp(cfg->stripe_secret_key, "rk_", 3) != 0))
+        return bk_fail_field(err, BK_E_CONFIG, "STRIPE_SECRET_KEY",
+                             "must be a secret key sk_... (or a restricted "
+                             "key rk_...)");
+    {
+        const char *b = env("STRIPE_API_BASE");
+        size_t bn;
+        if (!b)
+            b = "https://api.stripe.com";
+        bn = strlen(b);
+        while (bn && b[bn - 1] == '/')
+            bn--;
+        if (bn == 0 || bn >= sizeof(cfg->stripe_api_base_buf) ||
+            (strncmp(b, "https://", 8) != 0 && strncmp(b, "http://", 7) != 0))
+            return bk_fail_field(err, BK_E_CONFIG, "STRIPE_API_BASE",
+                                 "must be an http(s) URL, got '%s'", b);
+        memcpy(cfg->stripe_api_base_buf, b, bn);
+        cfg->stripe_api_base_buf[bn] = '\0';
+        cfg->stripe_api_base = cfg->stripe_api_base_buf;
+    }
+    {
+        int64_t hold;
+        if ((e = env_int("BOOKINGD_HOLD_MINUTES", 30, 1440, 30, &hold, err)))
+            return e;
+        cfg->hold_min = (int)hold;
+    }
+    if ((e = env_int("BOOKINGD_CHECKOUT_WAIT_MS", 0, 60000, 8000,
+                     &cfg->checkout_wait_ms, err)) ||
+        (e = env_int("BOOKINGD_STRIPE_TIMEOUT_MS", 100, 120000, 15000,
+                     &cfg->stripe_timeout_ms, err)))
+        return e;
 
     cfg->templates = env("BOOKINGD_TEMPLATES");
     if (cfg->templates) {

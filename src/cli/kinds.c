@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
+#include "connectors/stripe.h"
 #include "jobs/prune.h"
 #include "mail/mail.h"
 #include "webhooks/webhooks.h"
@@ -50,6 +52,36 @@ static void webhooks_send(const struct bk_cli_job_env *env,
     bk_outwebhooks_send_kind(env->outwebhooks, out);
 }
 
+static void stripe_checkout(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_stripe_checkout_kind(env->stripe, out);
+}
+
+static void stripe_settle(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_stripe_settle_kind(env->stripe, out);
+}
+
+static void stripe_refund(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_stripe_refund_kind(env->stripe, out);
+}
+
+static void calendars_push(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_calendars_push_kind(env->calendars, out);
+}
+
+static void calendars_sync(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_calendars_sync_kind(env->calendars, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -57,6 +89,11 @@ static const kind_fn kinds[] = {
     mail_send,   /* "mail.send": one email over SMTP */
     webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
     webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
+    stripe_checkout, /* "stripe.checkout": a booking's Checkout Session */
+    stripe_settle,   /* "stripe.settle": a hold at its end */
+    stripe_refund,   /* "stripe.refund": a payment given back */
+    calendars_push,  /* "calendars.push": a booking into hosts' calendars */
+    calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

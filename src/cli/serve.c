@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -15,7 +16,9 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
+#include "connectors/stripe.h"
 #include "jobs/inbox.h"
 #include "ledger/events.h"
 #include "net/net.h"
@@ -177,6 +180,8 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_mail_templates templates;
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
+    struct bk_stripe_config stripe;
+    struct bk_calendars_config calendars;
     size_t n_kinds;
     struct bk_api api;
     struct bk_http_counters http_counters;
@@ -262,8 +267,26 @@ int bk_cli_serve(int argc, char **argv)
                   : cfg.webhook_connect_timeout_ms);
     outwebhooks.cfg.max_attempts = cfg.webhook_max_attempts;
     outwebhooks.cfg.disable_after_ms = cfg.webhook_disable_after_s * 1000;
+    memset(&calendars, 0, sizeof(calendars));
+    calendars.secret_key = cfg.have_secret_key ? &cfg.secret_key : NULL;
+    calendars.allow_private = cfg.calendar_allow_private;
+    /* A push makes a few requests: they end well within the lease. */
+    calendars.timeout_ms = (int)(cfg.calendar_timeout_ms * 4 > cfg.lease_ms
+                                     ? cfg.lease_ms / 4
+                                     : cfg.calendar_timeout_ms);
+    calendars.connect_timeout_ms =
+        (int)(cfg.calendar_connect_timeout_ms > calendars.timeout_ms
+                  ? calendars.timeout_ms
+                  : cfg.calendar_connect_timeout_ms);
+    calendars.max_response = (size_t)cfg.calendar_max_response;
+    calendars.max_attempts = cfg.max_attempts;
+    calendars.base_url = cfg.base_url;
+    calendars.horizon_days = (int)cfg.calendar_horizon_days;
+    calendars.sync_interval_ms = cfg.calendar_sync_minutes * 60000;
+    calendars.store = store;
     if (bk_net_global_init(&err) ||
-        bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err)) {
+        bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err) ||
+        bk_ledger_subscribe(bk_calendars_subscriber(), &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
@@ -283,6 +306,20 @@ int bk_cli_serve(int argc, char **argv)
     mail.templates = &templates;
     job_env.mail = &mail;
     job_env.outwebhooks = &outwebhooks;
+    memset(&stripe, 0, sizeof(stripe));
+    stripe.secret_key = cfg.stripe_secret_key;
+    stripe.api_base = cfg.stripe_api_base;
+    stripe.base_url = cfg.base_url;
+    memcpy(stripe.manage_secret, api.manage_secret,
+           sizeof(stripe.manage_secret));
+    /* A call ends well within its job's lease (see outbound webhooks). */
+    stripe.timeout_ms =
+        (int)(cfg.stripe_timeout_ms * 2 > cfg.lease_ms ? cfg.lease_ms / 2
+                                                       : cfg.stripe_timeout_ms);
+    stripe.connect_timeout_ms =
+        stripe.timeout_ms < 5000 ? stripe.timeout_ms : 5000;
+    job_env.stripe = &stripe;
+    job_env.calendars = &calendars;
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;
@@ -324,6 +361,28 @@ int bk_cli_serve(int argc, char **argv)
                     "/readyz may report a slow send as a stalled worker",
                     (long long)cfg.ready_stall_ms);
     api.webhooks = &webhooks;
+    api.hold_min = cfg.stripe_secret_key ? cfg.hold_min : 0;
+    api.checkout_wait_ms = cfg.checkout_wait_ms;
+    api.job_max_attempts = cfg.max_attempts;
+    if (cfg.stripe_secret_key)
+        bk_log_info("payments: Stripe at %s; holds last %d minutes",
+                    cfg.stripe_api_base, cfg.hold_min);
+    else
+        bk_log_info("payments: STRIPE_SECRET_KEY is not set: priced event "
+                    "types cannot be booked on the public page");
+    api.secret_key = cfg.have_secret_key ? &cfg.secret_key : NULL;
+    api.calendar_allow_private = cfg.calendar_allow_private;
+    api.calendar_connect_timeout_ms = (int)cfg.calendar_connect_timeout_ms;
+    api.calendar_timeout_ms = (int)cfg.calendar_timeout_ms;
+    api.calendar_max_response = (size_t)cfg.calendar_max_response;
+    api.calendar_sync = bk_calendars_sync_api;
+    api.calendar_sync_ctx = &calendars;
+    if (!cfg.have_secret_key)
+        bk_log_info("calendars: BOOKINGD_SECRET_KEY is not set: calendar "
+                    "connections (credentials) cannot be added");
+    if (cfg.calendar_allow_private)
+        bk_log_warn("calendars: BOOKINGD_CALENDAR_ALLOW_PRIVATE=1: calendar "
+                    "servers may be reached over http and private addresses");
 
     memset(&hcfg, 0, sizeof(hcfg));
     hcfg.listen = cfg.listen;
@@ -357,6 +416,7 @@ int bk_cli_serve(int argc, char **argv)
                 cfg.database_shown, cfg.workers, cfg.http_threads,
                 bk_http_server_max_connections(http),
                 cfg.max_connections_per_ip);
+    bk_fault_serving(); /* test builds: "@serving" fault points count */
 
     sigwait(&stop, &sig);
     bk_log_info("serve: signal %d, shutting down (requests in flight get "

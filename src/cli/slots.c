@@ -315,7 +315,7 @@ static int from_database(const char *slug, const char *from, const char *to,
         goto out;
     }
     bk_dates_window(tz, from_date, to_date, &from_utc, &to_utc);
-    e = bk_ledger_slots(store, slug, true, 0, from_utc, to_utc, now, &arena,
+    e = bk_ledger_slots(store, slug, true, 0, from_utc, to_utc, now, 0, &arena,
                         &et, &slots, &n, &err);
     if (e) {
         fprintf(stderr, "bookingd: slots: %s\n",

@@ -107,7 +107,7 @@ static enum bk_err render_data(struct bk_tx *tx, int64_t booking_id,
             (e = bk_store_link_list(tx, BK_LINK_BOOKING, booking_id, arena,
                                     &links, &n, err)))
             return e;
-        *data = bk_render_booking(&b, links, n, NULL);
+        *data = bk_render_booking(&b, links, n, NULL, true);
         snprintf(s, sizeof(s), "booking:%" PRId64, booking_id);
     } else {
         struct bk_client c;

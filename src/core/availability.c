@@ -304,6 +304,12 @@ static int64_t next_start(const struct ctx *c, int64_t s, bool realign)
     return next;
 }
 
+/* The caller's bound is passed: one slot more than it wants is known. */
+static bool full(const struct ctx *c)
+{
+    return c->q->max_slots && c->out.n > c->q->max_slots;
+}
+
 /* Lays the grid over the allowed starts [a, b]. */
 static void emit(struct ctx *c, int64_t a, int64_t b)
 {
@@ -311,7 +317,7 @@ static void emit(struct ctx *c, int64_t a, int64_t b)
     int64_t s, last_date = INT64_MIN;
     bool date_full = false, realign = false;
 
-    if (b < q->from_utc || a >= q->to_utc || a >= c->horizon_end)
+    if (b < q->from_utc || a >= q->to_utc || a >= c->horizon_end || full(c))
         return;
     if (q->rules->alignment == BK_ALIGN_RANGE_START) {
         s = ceil_to(a, MIN_S);
@@ -338,6 +344,8 @@ static void emit(struct ctx *c, int64_t a, int64_t b)
                 continue;
         }
         push_slot(c->arena, &c->out, s, s + c->dur_s);
+        if (full(c))
+            return;
     }
 }
 
@@ -457,7 +465,8 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
         int64_t before = (int64_t)r->buffer_before_min * MIN_S;
         int64_t after = (int64_t)r->buffer_after_min * MIN_S;
 
-        if (ranges[i].a >= q->to_utc || ranges[i].a >= c.horizon_end)
+        if (ranges[i].a >= q->to_utc || ranges[i].a >= c.horizon_end ||
+            full(&c))
             break;
         if (last < cur || last < q->from_utc)
             continue;
@@ -473,6 +482,8 @@ enum bk_err bk_availability(const struct bk_avail_query *q,
                 continue;
             if (cur <= zl)
                 emit(&c, cur, zl);
+            if (full(&c))
+                break;
             if (zr > cur)
                 cur = zr;
         }

@@ -70,6 +70,11 @@ struct bk_avail_query {
     int64_t from_utc;
     int64_t to_utc;
     int64_t now_utc;
+    /* 0: every slot of the window. Else the engine stops after
+     * max_slots + 1 slots (the first max_slots + 1 by start), so that a
+     * caller bounding its answer learns that the window holds more
+     * without computing them all. */
+    size_t max_slots;
 };
 
 /* The largest window the engine accepts, in days (the API allows 62). */

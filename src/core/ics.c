@@ -81,10 +81,20 @@ char *bk_ics_build(const struct bk_ics_event *ev, struct bk_arena *arena)
     icalcomponent_add_property(
         vev, icalproperty_new_status(ev->cancelled ? ICAL_STATUS_CANCELLED
                                                    : ICAL_STATUS_CONFIRMED));
-    icalcomponent_add_property(
-        vev, party(true, ev->organizer_name, ev->organizer_email, arena));
-    icalcomponent_add_property(
-        vev, party(false, ev->attendee_name, ev->attendee_email, arena));
+    {
+        icalproperty *org =
+            party(true, ev->organizer_name, ev->organizer_email, arena);
+        icalproperty *att =
+            party(false, ev->attendee_name, ev->attendee_email, arena);
+        if (ev->schedule_agent_client) {
+            icalproperty_add_parameter(org, icalparameter_new_scheduleagent(
+                                                ICAL_SCHEDULEAGENT_CLIENT));
+            icalproperty_add_parameter(att, icalparameter_new_scheduleagent(
+                                                ICAL_SCHEDULEAGENT_CLIENT));
+        }
+        icalcomponent_add_property(vev, org);
+        icalcomponent_add_property(vev, att);
+    }
     icalcomponent_add_component(cal, vev);
     text = icalcomponent_as_ical_string_r(cal);
     out = bk_arena_strdup(arena, text ? text : "");

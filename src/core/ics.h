@@ -29,6 +29,10 @@ struct bk_ics_event {
     const char *organizer_email; /* required */
     const char *attendee_name;   /* the client; optional */
     const char *attendee_email;  /* required; RSVP=TRUE */
+    bool schedule_agent_client;  /* SCHEDULE-AGENT=CLIENT on both parties
+                                    (RFC 6638 §7.1): a CalDAV server must
+                                    not send invitations of its own (the
+                                    copy PUT into the host's calendar) */
 };
 
 /* Returns the VCALENDAR text (CRLF lines, folded) in arena. Characters

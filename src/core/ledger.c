@@ -56,8 +56,20 @@ const char *bk_link_entity_name(enum bk_link_entity e)
     return (int)e >= 0 && (int)e < COUNT(entity_names) ? entity_names[e] : "?";
 }
 
-static const char *const ext_kind_names[] = {"created", "rescheduled",
-                                             "cancelled", "ended"};
+static const char *const ext_kind_names[] = {
+    "created",         "rescheduled",       "cancelled",
+    "ended",           "replaced",          "no_show",
+    "no_show_cleared", "payment_completed", "payment_succeeded",
+    "payment_failed",  "payment_expired",   "payment_refunded"};
+
+_Static_assert(COUNT(ext_kind_names) == BK_EXT_KIND_COUNT,
+               "a name for every kind");
+
+const char *bk_ext_event_subject(const struct bk_ext_event *ev)
+{
+    return BK_EXT_IS_PAYMENT(ev->kind) ? ev->payment.booking_uid
+                                       : ev->booking.uid;
+}
 
 const char *bk_ext_kind_name(enum bk_ext_kind k)
 {

@@ -103,6 +103,12 @@ struct bk_booking {
     const char *client_email;     /* filled on reads */
     int64_t start_utc;
     int64_t end_utc;
+    /* The attendee as given when the booking was made (may differ from
+     * the client's stored name; the email matches the client's
+     * case-insensitively). Written once; NULL only for a provider's
+     * booking that named nobody. */
+    const char *attendee_name;
+    const char *attendee_email;
     const char *attendee_timezone; /* IANA; may be NULL */
     enum bk_booking_status status;
     enum bk_payment_status payment_status;
@@ -258,6 +264,26 @@ struct bk_message {
     const char *last_error; /* may be NULL */
     int64_t sent_utc;       /* 0 = not sent */
     int64_t created_utc;
+};
+
+/* What Stripe knows of a priced booking (ledger/payments.c). One per
+ * booking; attempt counts its Checkout Sessions (each created under the
+ * idempotency key "UID:ATTEMPT"). */
+struct bk_payment {
+    int64_t id;
+    int64_t booking_id;
+    int64_t amount_minor;        /* asked, in minor units of currency */
+    char currency[4];            /* ISO 4217, upper case */
+    int attempt;                 /* 1, 2, ...: the current Checkout attempt */
+    const char *session_id;      /* "cs_..." of the current attempt; NULL */
+    const char *checkout_url;    /* its hosted page; NULL */
+    int64_t session_expires_utc; /* 0 = none */
+    const char *payment_intent;  /* "pi_..." once paid; NULL */
+    const char *refund_id;       /* "re_..." once refunded; NULL */
+    const char *refund_reason;   /* why bookingd refunded; NULL */
+    const char *last_error;      /* the last Stripe failure; NULL */
+    int64_t created_utc;
+    int64_t updated_utc;
 };
 
 const char *bk_location_kind_name(enum bk_location_kind k);

@@ -179,3 +179,132 @@ void bk_manage_token(const unsigned char secret[32], const char *uid,
     bk_hmac_sha256(secret, 32, parts, 2, mac);
     bk_base64url_encode(mac, sizeof(mac), out);
 }
+
+#define SEAL_SCHEME "bk1"
+#define NONCE_LEN   12
+#define TAG_LEN     16
+/* A sealed credential longer than this is not one bookingd wrote. */
+#define SEALED_MAX 65536
+
+enum bk_err bk_secret_key_parse(const char *b64, struct bk_secret_key *out,
+                                struct bk_errbuf *err)
+{
+    unsigned char k[BK_SECRET_KEY_LEN + 1], h[BK_SHA256_LEN];
+    struct bk_iov parts[2];
+    size_t n = 0;
+
+    memset(out, 0, sizeof(*out));
+    if (!b64 || !*b64)
+        return bk_fail(err, BK_E_CONFIG, "the secret key is empty");
+    if (bk_base64_decode(b64, true, k, sizeof(k), &n) != BK_OK ||
+        n != BK_SECRET_KEY_LEN) {
+        OPENSSL_cleanse(k, sizeof(k));
+        return bk_fail(err, BK_E_CONFIG,
+                       "the secret key must be 32 bytes in base64 (44 "
+                       "characters; `openssl rand -base64 32` makes one)");
+    }
+    memcpy(out->key, k, BK_SECRET_KEY_LEN);
+    OPENSSL_cleanse(k, sizeof(k));
+    parts[0] = (struct bk_iov){"bookingd key id", 15};
+    parts[1] = (struct bk_iov){out->key, BK_SECRET_KEY_LEN};
+    {
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        unsigned int len = 0;
+        if (!c || !EVP_DigestInit_ex(c, EVP_sha256(), NULL) ||
+            !EVP_DigestUpdate(c, parts[0].p, parts[0].n) ||
+            !EVP_DigestUpdate(c, parts[1].p, parts[1].n) ||
+            !EVP_DigestFinal_ex(c, h, &len))
+            die("EVP_Digest (key id)");
+        EVP_MD_CTX_free(c);
+    }
+    for (int i = 0; i < 4; i++)
+        snprintf(out->id + 2 * i, 3, "%02x", h[i]);
+    return BK_OK;
+}
+
+char *bk_secret_seal(const struct bk_secret_key *key, const char *aad,
+                     const void *plain, size_t n, struct bk_arena *arena)
+{
+    size_t raw_len = NONCE_LEN + n + TAG_LEN, pre = strlen(SEAL_SCHEME) + 10;
+    unsigned char *raw = bk_arena_alloc(arena, raw_len);
+    char *out = bk_arena_alloc(arena, pre + 4 * (raw_len / 3 + 1) + 1);
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    int len = 0;
+
+    if (!c)
+        die("EVP_CIPHER_CTX_new");
+    bk_random_bytes(raw, NONCE_LEN);
+    if (!EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) ||
+        !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) ||
+        !EVP_EncryptInit_ex(c, NULL, NULL, key->key, raw) ||
+        !EVP_EncryptUpdate(c, NULL, &len, (const unsigned char *)aad,
+                           (int)strlen(aad)) ||
+        (n && !EVP_EncryptUpdate(c, raw + NONCE_LEN, &len, plain, (int)n)) ||
+        !EVP_EncryptFinal_ex(c, raw + NONCE_LEN + n, &len) ||
+        !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, TAG_LEN,
+                             raw + NONCE_LEN + n))
+        die("AES-256-GCM seal");
+    EVP_CIPHER_CTX_free(c);
+    snprintf(out, pre + 1, SEAL_SCHEME ":%s:", key->id);
+    bk_base64url_encode(raw, raw_len, out + strlen(out));
+    OPENSSL_cleanse(raw + NONCE_LEN, n);
+    return out;
+}
+
+enum bk_err bk_secret_open(const struct bk_secret_key *key, const char *aad,
+                           const char *sealed, struct bk_arena *arena,
+                           char **out, size_t *n, struct bk_errbuf *err)
+{
+    const char *p;
+    unsigned char *raw;
+    size_t len, raw_len = 0, pn;
+    EVP_CIPHER_CTX *c = NULL;
+    int l = 0;
+    enum bk_err e = BK_OK;
+
+    *out = NULL;
+    *n = 0;
+    len = sealed ? strlen(sealed) : 0;
+    if (len > SEALED_MAX || len < 14 ||
+        strncmp(sealed, SEAL_SCHEME ":", 4) != 0 || sealed[12] != ':')
+        return bk_fail(err, BK_E_MALFORMED, "not a sealed credential");
+    if (memcmp(sealed + 4, key->id, 8) != 0)
+        return bk_fail(err, BK_E_CONFIG,
+                       "the credential was sealed under another secret key "
+                       "(key id %.8s; this key's is %s)",
+                       sealed + 4, key->id);
+    p = sealed + 13;
+    raw = bk_arena_alloc(arena, strlen(p) * 3 / 4 + 3);
+    if (bk_base64_decode(p, false, raw, strlen(p) * 3 / 4 + 3, &raw_len) !=
+            BK_OK ||
+        raw_len < NONCE_LEN + TAG_LEN)
+        return bk_fail(err, BK_E_MALFORMED,
+                       "not a sealed credential (truncated or damaged)");
+    pn = raw_len - NONCE_LEN - TAG_LEN;
+    *out = bk_arena_alloc(arena, pn + 1);
+    c = EVP_CIPHER_CTX_new();
+    if (!c)
+        die("EVP_CIPHER_CTX_new");
+    if (!EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, NULL, NULL) ||
+        !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_IVLEN, NONCE_LEN, NULL) ||
+        !EVP_DecryptInit_ex(c, NULL, NULL, key->key, raw) ||
+        !EVP_DecryptUpdate(c, NULL, &l, (const unsigned char *)aad,
+                           (int)strlen(aad)) ||
+        (pn && !EVP_DecryptUpdate(c, (unsigned char *)*out, &l, raw + NONCE_LEN,
+                                  (int)pn)) ||
+        !EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, TAG_LEN,
+                             raw + NONCE_LEN + pn) ||
+        EVP_DecryptFinal_ex(c, (unsigned char *)*out + pn, &l) != 1) {
+        OPENSSL_cleanse(*out, pn);
+        *out = NULL;
+        e = bk_fail(err, BK_E_UNAUTHORIZED,
+                    "the credential does not authenticate (tampered, or "
+                    "sealed for another row)");
+        goto out;
+    }
+    (*out)[pn] = '\0';
+    *n = pn;
+out:
+    EVP_CIPHER_CTX_free(c);
+    return e;
+}

@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "base/arena.h"
 #include "base/err.h"
 
 #define BK_SHA256_LEN 32
@@ -55,5 +56,45 @@ BK_MUST_CHECK enum bk_err bk_base64_decode(const char *s, bool both_alphabets,
  * stored in the database. */
 void bk_manage_token(const unsigned char secret[32], const char *uid,
                      char out[48]);
+
+/* ---- Credentials at rest: AES-256-GCM (NIST SP 800-38D) ----------------
+ *
+ * A sealed value is text: "bk1:" KEYID ":" base64url(nonce || ciphertext ||
+ * tag), where "bk1" names the scheme (AES-256-GCM, a random 96-bit nonce
+ * per value, a 128-bit tag), KEYID is 8 hex digits of SHA-256("bookingd
+ * key id" || key) so that a value sealed under an older key is recognised
+ * (rotation), and the associated data binds the value to the row it was
+ * written for ("calendar_connection:42:password"): moved to another row, it
+ * no longer opens. */
+
+#define BK_SECRET_KEY_LEN 32
+
+struct bk_secret_key {
+    unsigned char key[BK_SECRET_KEY_LEN];
+    char id[9]; /* 8 hex digits and a NUL */
+};
+
+/* Reads a key written as standard or url-safe base64 of exactly 32 bytes
+ * (BOOKINGD_SECRET_KEY; `openssl rand -base64 32` makes one).
+ * BK_E_CONFIG with a one-line reason (never the value) otherwise. */
+BK_MUST_CHECK enum bk_err bk_secret_key_parse(const char *b64,
+                                              struct bk_secret_key *out,
+                                              struct bk_errbuf *err);
+
+/* Seals n bytes of plain bound to aad (a NUL-ended string). Returns the
+ * sealed text in arena. Aborts only if libcrypto does. */
+char *bk_secret_seal(const struct bk_secret_key *key, const char *aad,
+                     const void *plain, size_t n, struct bk_arena *arena);
+
+/* Opens a value bk_secret_seal wrote with the same key and aad: *out gets
+ * the plain bytes NUL-ended in arena, *n their count. BK_E_MALFORMED for
+ * text that is not a sealed value (truncated, bad base64); BK_E_CONFIG
+ * when it was sealed under another key (its id differs);
+ * BK_E_UNAUTHORIZED when authentication fails (tampered, another row's
+ * aad). The messages never contain the value. */
+BK_MUST_CHECK enum bk_err bk_secret_open(const struct bk_secret_key *key,
+                                         const char *aad, const char *sealed,
+                                         struct bk_arena *arena, char **out,
+                                         size_t *n, struct bk_errbuf *err);
 
 #endif

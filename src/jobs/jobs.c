@@ -512,7 +512,7 @@ static void *worker(void *arg)
         atomic_store(&jobs->beats[wa.slot].busy_since, now ? now : 1);
         /* Test builds: a worker that stops dead, or hangs until the test
          * lets it go (GET /readyz must tell). */
-        if (bk_fault("jobs.worker.exit"))
+        if (bk_fault_kill("jobs.worker.exit"))
             break;
         bk_fault_hold("jobs.worker.hold");
         pthread_mutex_lock(&jobs->lock);

@@ -8,6 +8,7 @@
 #include "ledger/events.h"
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
+#include "ledger/payments.h"
 #include "base/time.h"
 #include "core/booking.h"
 #include "base/banned.h"
@@ -65,7 +66,7 @@ enum bk_err bk_ledger_client_find_or_create(
     if (e)
         return e;
     if (!is_new) {
-        if (!out->name && name && *name) {
+        if (source != BK_SOURCE_WEB && !out->name && name && *name) {
             /* A client first seen without a name gets the first one given:
              * a read-modify-write, so lock the row and read it again. */
             if ((e = bk_store_client_lock(tx, out->id, err)) ||
@@ -119,6 +120,27 @@ static enum bk_err load_busy(struct bk_tx *tx, const struct bk_event_type *et,
     return BK_OK;
 }
 
+/* The host's busy time from its calendars around a window (the last
+ * sync's, connectors/calendars.c). */
+static enum bk_err load_calendar_busy(struct bk_tx *tx, int64_t host_id,
+                                      int64_t from_utc, int64_t to_utc,
+                                      struct bk_arena *arena,
+                                      struct bk_avail_query *q,
+                                      struct bk_errbuf *err)
+{
+    struct bk_interval *iv = NULL;
+    size_t n = 0;
+    enum bk_err e =
+        bk_store_cal_busy(tx, host_id, from_utc - BUSY_MARGIN_S,
+                          to_utc + BUSY_MARGIN_S, arena, &iv, &n, err);
+
+    if (e)
+        return e;
+    q->busy = iv;
+    q->n_busy = n;
+    return BK_OK;
+}
+
 /* Loads the host's schedule and zone; *has_schedule is false when the host
  * has none (it then offers no slots). */
 static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
@@ -145,9 +167,9 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
                             bool include_inactive, int64_t exclude_id,
                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
-                            struct bk_arena *arena, struct bk_event_type *et,
-                            struct bk_slot **slots, size_t *n,
-                            struct bk_errbuf *err)
+                            size_t max_slots, struct bk_arena *arena,
+                            struct bk_event_type *et, struct bk_slot **slots,
+                            size_t *n, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_schedule sched;
@@ -186,6 +208,10 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     q.from_utc = from_utc;
     q.to_utc = to_utc;
     q.now_utc = now_utc;
+    q.max_slots = max_slots;
+    e = load_calendar_busy(tx, et->host_id, from_utc, to_utc, arena, &q, err);
+    if (e)
+        goto out;
     e = bk_availability(&q, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
@@ -232,6 +258,10 @@ static enum bk_err claim_slot(struct bk_tx *tx, const struct bk_event_type *et,
     q.bookings = busy;
     q.n_bookings = n_busy;
     q.now_utc = now_utc;
+    e = load_calendar_busy(tx, et->host_id, start_utc, start_utc + 1, arena, &q,
+                           err);
+    if (e)
+        return e;
     v = bk_availability_check(&q, start_utc, arena);
     switch (v) {
     case BK_SLOT_FREE:
@@ -268,9 +298,11 @@ static enum bk_err create_once(struct bk_store *store,
     struct bk_client client;
     struct bk_booking b;
     char uid[BK_UID_LEN + 1];
-    bool client_created = false;
+    bool client_created = false, paid;
     enum bk_err e;
 
+    if (req->checkout_job)
+        *req->checkout_job = 0;
     /* LOCKED: the host's lock (claim_slot) orders the claims of one host,
      * and each read after it sees the previous claim's commit. */
     e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
@@ -284,6 +316,18 @@ static enum bk_err create_once(struct bk_store *store,
     }
     if (e)
         goto out;
+    /* A priced event type is paid through Stripe when the request asks
+     * for it (a public booking) and Stripe is configured; otherwise it is
+     * refused rather than booked for free. */
+    paid = req->charge && et.has_price && et.price_minor > 0;
+    if (paid && req->hold_min <= 0) {
+        e = bk_fail(err, BK_E_UNAVAILABLE,
+                    "'%s' has a price and payments are not configured "
+                    "(STRIPE_SECRET_KEY); it cannot be booked here",
+                    et.slug);
+        bk_errbuf_code(err, "payments_not_configured");
+        goto out;
+    }
     e = claim_slot(tx, &et, req->start_utc, now_utc, 0, arena, err);
     if (e)
         goto out;
@@ -301,9 +345,13 @@ static enum bk_err create_once(struct bk_store *store,
     b.client_id = client.id;
     b.start_utc = req->start_utc;
     b.end_utc = req->start_utc + (int64_t)et.rules.duration_min * 60;
+    b.attendee_name = req->attendee_name;
+    b.attendee_email = req->attendee_email;
     b.attendee_timezone = req->attendee_timezone;
-    b.status = BK_BOOKING_CONFIRMED;
-    b.payment_status = BK_PAYMENT_NONE;
+    b.status = paid ? BK_BOOKING_PENDING : BK_BOOKING_CONFIRMED;
+    b.payment_status = paid ? BK_PAYMENT_UNPAID : BK_PAYMENT_NONE;
+    if (paid)
+        b.hold_expires_utc = now_utc + (int64_t)req->hold_min * 60;
     b.source = req->source;
     /* A video location is the meeting's URL; others say where to go. */
     if (et.location_kind == BK_LOCATION_VIDEO)
@@ -321,16 +369,25 @@ static enum bk_err create_once(struct bk_store *store,
     ev.client_id = client.id;
     ev.host_id = b.host_id;
     ev.event_type_id = et.id;
-    ev.to_status = BK_BOOKING_CONFIRMED;
+    ev.to_status = (int)b.status;
     ev.new_start_utc = b.start_utc;
     ev.new_end_utc = b.end_utc;
     ev.detail = bk_ledger_json(
-        arena, json_pack("{s:s, s:s, s:s}", "event_type", et.slug, "start",
-                         bk_ledger_iso(arena, b.start_utc), "end",
-                         bk_ledger_iso(arena, b.end_utc)));
+        arena,
+        json_pack("{s:s, s:s, s:s, s:s?}", "event_type", et.slug, "start",
+                  bk_ledger_iso(arena, b.start_utc), "end",
+                  bk_ledger_iso(arena, b.end_utc), "hold_expires",
+                  paid ? bk_ledger_iso(arena, b.hold_expires_utc) : NULL));
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
+    if (paid) {
+        b.event_type_slug = et.slug;
+        e = bk_ledger_payment_open(tx, &b, &et, req->job_max_attempts, now_utc,
+                                   arena, req->checkout_job, err);
+        if (e)
+            goto out;
+    }
     e = bk_store_booking_get(tx, b.id, arena, out, err);
     if (e)
         goto out;
@@ -529,4 +586,20 @@ enum bk_err bk_ledger_booking_reschedule(struct bk_store *store,
     BK_STORE_RETRY(e, reschedule_once(store, uid, new_start_utc, actor, now_utc,
                                       arena, out, err));
     return e;
+}
+
+enum bk_err bk_ledger_claim_slot(struct bk_tx *tx,
+                                 const struct bk_event_type *et,
+                                 int64_t start_utc, int64_t now_utc,
+                                 int64_t exclude_id, struct bk_arena *arena,
+                                 struct bk_errbuf *err)
+{
+    return claim_slot(tx, et, start_utc, now_utc, exclude_id, arena, err);
+}
+
+enum bk_err bk_ledger_load_locked(struct bk_tx *tx, const char *uid,
+                                  struct bk_arena *arena, struct bk_booking *b,
+                                  struct bk_errbuf *err)
+{
+    return load_locked(tx, uid, arena, b, err);
 }

@@ -38,6 +38,11 @@ static const struct {
     [BK_LEV_EVENT_TYPE_DELETED] = {"EVENT_TYPE_DELETED", NULL},
     [BK_LEV_EVENT_TYPE_IMPORTED] = {"EVENT_TYPE_IMPORTED", NULL},
     [BK_LEV_SYNC_EVENT_SKIPPED] = {"SYNC_EVENT_SKIPPED", NULL},
+    [BK_LEV_BOOKING_CONFIRMED] = {"BOOKING_CONFIRMED", "confirmed"},
+    [BK_LEV_CHECKOUT_INITIATED] = {"CHECKOUT_INITIATED", NULL},
+    [BK_LEV_PAYMENT_COMPLETED] = {"PAYMENT_COMPLETED", NULL},
+    [BK_LEV_CHECKOUT_EXPIRED] = {"CHECKOUT_EXPIRED", NULL},
+    [BK_LEV_REFUND_ISSUED] = {"REFUND_ISSUED", NULL},
 };
 
 static const struct bk_ledger_subscriber
@@ -63,6 +68,9 @@ static const char *const public_names[BK_LEV_COUNT] = {
     [BK_LEV_BOOKING_NO_SHOW] = "booking.no_show",
     [BK_LEV_CLIENT_CREATED] = "client.created",
     [BK_LEV_CLIENT_UPDATED] = "client.updated",
+    [BK_LEV_BOOKING_CONFIRMED] = "booking.confirmed",
+    [BK_LEV_PAYMENT_COMPLETED] = "payment.succeeded",
+    [BK_LEV_REFUND_ISSUED] = "payment.refunded",
 };
 
 const char *bk_ledger_event_public_name(enum bk_ledger_event_kind kind)

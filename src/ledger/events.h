@@ -42,8 +42,13 @@ enum bk_ledger_event_kind {
     BK_LEV_EVENT_TYPE_DELETED = 17,
     BK_LEV_EVENT_TYPE_IMPORTED = 18,
     BK_LEV_SYNC_EVENT_SKIPPED = 19, /* a provider's event changed nothing */
+    BK_LEV_BOOKING_CONFIRMED = 20,  /* pending -> confirmed (payment) */
+    BK_LEV_CHECKOUT_INITIATED = 21, /* a Checkout Session was created */
+    BK_LEV_PAYMENT_COMPLETED = 22,  /* a booking was paid */
+    BK_LEV_CHECKOUT_EXPIRED = 23,   /* its hold ended unpaid */
+    BK_LEV_REFUND_ISSUED = 24,      /* a payment was refunded */
 };
-#define BK_LEV_COUNT 20
+#define BK_LEV_COUNT 25
 
 /* The bit of a kind in a subscriber's mask. */
 #define BK_LEV_BIT(k) (UINT64_C(1) << (k))

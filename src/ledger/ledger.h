@@ -26,11 +26,13 @@ void bk_dates_window(const struct bk_tz *tz, int64_t from_date, int64_t to_date,
  * now_utc. BK_E_NOT_FOUND for an unknown slug, or an inactive one unless
  * include_inactive. exclude_id (0 = none) is a booking that does not count
  * as busy: the one its attendee is moving. *et receives the event type
- * (strings in arena). A host without a schedule has no slots. */
+ * (strings in arena). A host without a schedule has no slots. max_slots:
+ * 0 for all, else at most max_slots + 1 are computed (*n > max_slots: the
+ * window holds more; bk_avail_query.max_slots). */
 BK_MUST_CHECK enum bk_err
 bk_ledger_slots(struct bk_store *store, const char *slug, bool include_inactive,
                 int64_t exclude_id, int64_t from_utc, int64_t to_utc,
-                int64_t now_utc, struct bk_arena *arena,
+                int64_t now_utc, size_t max_slots, struct bk_arena *arena,
                 struct bk_event_type *et, struct bk_slot **slots, size_t *n,
                 struct bk_errbuf *err);
 
@@ -44,16 +46,29 @@ struct bk_booking_request {
     const char *notes;             /* or NULL */
     enum bk_source source;
     const char *actor; /* for history: "attendee", "admin", "api" */
+    /* Payments (ledger/payments.h). charge: a priced event type must be
+     * paid (a public booking; an admin's bookings are not charged). With
+     * hold_min > 0 (Stripe configured) such a booking is created pending,
+     * payment unpaid, holding its slot for hold_min minutes, with its
+     * payment's jobs (job_max_attempts, 0: the default); *checkout_job
+     * (when not NULL) receives its checkout job's id, 0 for a free
+     * booking. With hold_min 0 it is refused: BK_E_UNAVAILABLE, code
+     * "payments_not_configured". */
+    bool charge;
+    int hold_min;
+    int job_max_attempts;
+    int64_t *checkout_job;
 };
 
 /* Books a slot atomically: the availability check and the insert happen in
  * one write transaction, so of concurrent requests for one slot exactly one
  * succeeds. Finds or creates the client by email (case-insensitive; new
  * clients are prospects). The booking is confirmed with payment status
- * none. Errors: BK_E_INVALID (field "event_type" unknown or not bookable,
- * field "start" in the past, beyond the horizon or not on the grid);
- * BK_E_SLOT_UNAVAILABLE when the slot is taken or inside the minimum
- * notice. *out receives the booking as stored (strings in arena). */
+ * none, or pending when it must be paid (see charge above). Errors:
+ * BK_E_INVALID (field "event_type" unknown or not bookable, field "start" in
+ * the past, beyond the horizon or not on the grid); BK_E_SLOT_UNAVAILABLE when
+ * the slot is taken or inside the minimum notice. *out receives the booking as
+ * stored (strings in arena). */
 BK_MUST_CHECK enum bk_err
 bk_ledger_booking_create(struct bk_store *store,
                          const struct bk_booking_request *req, int64_t now_utc,
@@ -83,7 +98,11 @@ bk_ledger_booking_reschedule(struct bk_store *store, const char *uid,
 /* Finds the client with this email (case-insensitive) or creates a
  * prospect with the given name and zone (either may be NULL), inside tx.
  * *created tells which (may be NULL). Writes CLIENT_CREATED activity for a
- * new one. */
+ * new one. An existing client is changed only by a source that vouches
+ * for its sender (the admin API, a verified provider's webhook): such a
+ * source gives a client stored without a name the name it sends. An
+ * anonymous one (BK_SOURCE_WEB) never changes a stored client: anyone may
+ * type anyone's email (docs/api.md "Clients and attendees"). */
 BK_MUST_CHECK enum bk_err bk_ledger_client_find_or_create(
     struct bk_tx *tx, const char *email, const char *name, const char *timezone,
     enum bk_source source, int64_t now_utc, struct bk_arena *arena,

@@ -9,13 +9,15 @@
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/sync.h"
+#include "ledger/payments.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "core/booking.h"
 #include "base/banned.h"
 
-#define KIND_UID "booking_uid"
-#define KIND_ID  "booking_id"
+#define KIND_UID  "booking_uid"
+#define KIND_ID   "booking_id"
+#define KIND_MARK "no_show_mark"
 
 /* The ledger booking a provider uid points at, and the link (l may be
  * NULL). */
@@ -347,6 +349,8 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
     b.client_id = client.id;
     b.start_utc = ev->booking.start_utc;
     b.end_utc = ev->booking.end_utc;
+    b.attendee_name = ev->booking.attendee.name;
+    b.attendee_email = ev->booking.attendee.email;
     b.attendee_timezone = ev->booking.attendee.timezone;
     b.status = status;
     b.payment_status = BK_PAYMENT_NONE;
@@ -660,6 +664,139 @@ client:
     return e;
 }
 
+/* The cancel half of a reschedule that made a new uid (Calendly: the old
+ * invitee canceled with rescheduled: true and new_invitee). It never
+ * cancels: the creation of next_uid moves the booking (or records it). Once
+ * next_uid is known, the old uid is linked to its booking, superseded, and
+ * a booking recorded separately from the old uid is cancelled as a stale
+ * copy, exactly as a late reschedule does. */
+static enum bk_err apply_replaced(struct bk_tx *tx,
+                                  const struct bk_ext_event *ev,
+                                  int64_t now_utc, struct bk_arena *arena,
+                                  struct bk_sync_outcome *out,
+                                  struct bk_errbuf *err)
+{
+    const char *next = ev->booking.next_uid;
+    struct bk_booking b;
+    bool cancelled = false;
+    enum bk_err e = BK_E_NOT_FOUND;
+
+    if (next && *next && strcmp(next, ev->booking.uid) != 0)
+        e = find(tx, ev, next, arena, &b, NULL, err);
+    if (e == BK_OK) {
+        e = supersede(tx, ev, &b, ev->booking.uid, now_utc, arena, &cancelled,
+                      err);
+        if (e)
+            return e;
+        if (cancelled) {
+            out->action = "superseded";
+            out->booking_uid = b.uid;
+            return BK_OK;
+        }
+        return unchanged(tx, ev, &b, "replaced by a reschedule already applied",
+                         now_utc, arena, out, err);
+    }
+    if (e != BK_E_NOT_FOUND)
+        return e;
+    e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
+    if (e && e != BK_E_NOT_FOUND)
+        return e;
+    return unchanged(tx, ev, e ? NULL : &b,
+                     "replaced by a reschedule; the new booking's creation "
+                     "moves it",
+                     now_utc, arena, out, err);
+}
+
+/* A no-show mark set (NO_SHOW_MARKED) or removed (NO_SHOW_CLEARED). The
+ * mark's id, when the event has one, is linked to the booking (superseded
+ * once removed), so that a removal that arrived before its mark keeps the
+ * mark from being set afterwards, and both orders end the same: removing a
+ * mark makes the booking completed (the attendee came after all). A
+ * booking not known yet is waited for (BK_E_RETRY). */
+static enum bk_err apply_no_show(struct bk_tx *tx,
+                                 const struct bk_ext_event *ev, int64_t now_utc,
+                                 struct bk_arena *arena,
+                                 struct bk_sync_outcome *out,
+                                 struct bk_errbuf *err)
+{
+    bool set = ev->kind == BK_EXT_NO_SHOW_MARKED;
+    const char *mark = ev->booking.mark_id;
+    enum bk_booking_status from, to;
+    struct bk_booking b;
+    struct bk_client c;
+    struct bk_link l;
+    bool mark_seen = false;
+    enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
+
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(err, BK_E_RETRY,
+                       "%s booking %s is not known yet; its no-show waits for "
+                       "its creation",
+                       ev->provider, ev->booking.uid);
+    if (e)
+        return e;
+    if (mark && *mark) {
+        e = bk_store_link_find(tx, ev->provider, KIND_MARK, mark, arena, &l,
+                               err);
+        if (e == BK_OK && set && l.superseded)
+            return unchanged(tx, ev, &b,
+                             "this no-show mark was removed already", now_utc,
+                             arena, out, err);
+        if (e && e != BK_E_NOT_FOUND)
+            return e;
+        mark_seen = e == BK_OK;
+        if ((e = link(tx, ev, KIND_MARK, mark, b.id, !set, now_utc, arena,
+                      err)))
+            return e;
+    }
+    from = b.status;
+    if (set && from == BK_BOOKING_NO_SHOW)
+        return unchanged(tx, ev, &b, "already a no-show", now_utc, arena, out,
+                         err);
+    /* A removal that arrived before its mark means the same as the two in
+     * order: the attendee came. Any other removal of a booking that is not
+     * a no-show changes nothing. */
+    if (!set && from != BK_BOOKING_NO_SHOW &&
+        !(mark && *mark && !mark_seen && from == BK_BOOKING_CONFIRMED))
+        return unchanged(tx, ev, &b, "not marked as a no-show", now_utc, arena,
+                         out, err);
+    if (bk_booking_transition(from, set ? BK_EV_NO_SHOW : BK_EV_COMPLETE,
+                              &to) != BK_OK)
+        return unchanged(tx, ev, &b,
+                         bk_arena_printf(arena, "a %s booking cannot become %s",
+                                         bk_booking_status_name(from),
+                                         set ? "no_show" : "completed"),
+                         now_utc, arena, out, err);
+    b.status = to;
+    b.updated_utc = now_utc;
+    if ((e = bk_store_booking_update(tx, &b, err)) ||
+        (e = emit_booking(
+             tx, set ? BK_LEV_BOOKING_NO_SHOW : BK_LEV_BOOKING_COMPLETED, ev,
+             &b, (int)from, (int)to, 0, 0, 0, 0,
+             set ? NULL : "no-show mark removed",
+             bk_ledger_json(arena, json_pack("{s:s, s:s, s:s?}", "by",
+                                             bk_source_name(ev->source),
+                                             "external_uid", ev->booking.uid,
+                                             "no_show_mark", mark)),
+             now_utc, err)))
+        return e;
+    out->action = set ? "no_show" : "completed";
+    out->booking_uid = b.uid;
+    if (set)
+        return BK_OK;
+    /* Completed: its client becomes active (as for a meeting that ended). */
+    e = bk_store_client_get(tx, b.client_id, arena, &c, err);
+    if (e || bk_client_status_after(c.status, to, b.payment_status) == c.status)
+        return e;
+    c.status = bk_client_status_after(c.status, to, b.payment_status);
+    c.updated_utc = now_utc;
+    e = bk_store_client_update(tx, &c, err);
+    if (!e)
+        e = emit_other(tx, BK_LEV_CLIENT_ACTIVATED, ev, b.id, c.id, b.host_id,
+                       b.event_type_id, NULL, now_utc, err);
+    return e;
+}
+
 enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
                                  const struct bk_ext_event *ev, int64_t now_utc,
                                  struct bk_arena *arena,
@@ -676,10 +813,19 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_BOOKING_RESCHEDULED:
     case BK_EXT_BOOKING_CANCELLED:
     case BK_EXT_MEETING_ENDED:
+    case BK_EXT_BOOKING_REPLACED:
+    case BK_EXT_NO_SHOW_MARKED:
+    case BK_EXT_NO_SHOW_CLEARED:
         if (!ev->booking.uid || !*ev->booking.uid)
             return bk_fail_field(err, BK_E_INVALID, "uid",
                                  "the event has no uid");
         break;
+    case BK_EXT_PAYMENT_COMPLETED:
+    case BK_EXT_PAYMENT_SUCCEEDED:
+    case BK_EXT_PAYMENT_FAILED:
+    case BK_EXT_PAYMENT_EXPIRED:
+    case BK_EXT_PAYMENT_REFUNDED:
+        return bk_ledger_payment_apply(tx, ev, 0, now_utc, arena, out, err);
     default:
         /* A kind a provider may emit that the ledger does not apply yet
          * (payments, attendance, calendar moves): permanent, so that the
@@ -697,6 +843,13 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_BOOKING_CANCELLED:
     case BK_EXT_MEETING_ENDED:
         return apply_final(tx, ev, now_utc, arena, out, err);
+    case BK_EXT_BOOKING_REPLACED:
+        return apply_replaced(tx, ev, now_utc, arena, out, err);
+    case BK_EXT_NO_SHOW_MARKED:
+    case BK_EXT_NO_SHOW_CLEARED:
+        return apply_no_show(tx, ev, now_utc, arena, out, err);
+    default:
+        break;
     }
     return bk_fail(err, BK_E_INVALID, "unknown event kind %d", (int)ev->kind);
 }

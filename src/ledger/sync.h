@@ -17,6 +17,15 @@
  *                says enough, else BK_E_RETRY until its creation arrives.
  * - ended:       known -> completed and its client active; unknown -> as
  *                for cancelled, recorded as completed.
+ * - replaced:    (a reschedule's cancel half, old uid -> next_uid) never
+ *                cancels: next_uid known -> the old uid linked to it as
+ *                superseded (a stale copy recorded from the old uid is
+ *                cancelled as superseded); else nothing, the creation of
+ *                next_uid moves the booking.
+ * - no_show / no_show_cleared: known -> no_show, or no_show -> completed
+ *                (its client active); a mark removed before it arrived
+ *                is never set, and the removal completes the booking all
+ *                the same (both orders end alike); unknown -> BK_E_RETRY.
  * Every change writes history and activity rows. */
 #ifndef BK_LEDGER_SYNC_H
 #define BK_LEDGER_SYNC_H

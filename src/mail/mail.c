@@ -26,7 +26,8 @@ static struct bk_ledger_subscriber subscriber = {
     .job_kind = BK_MAIL_EVENT_KIND,
     .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
              BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
-             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED),
+             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
+             BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED),
 };
 
 enum bk_err bk_mail_subscribe(int max_attempts, struct bk_errbuf *err)
@@ -76,16 +77,19 @@ enum bk_err bk_mail_parse_from(const char *s, struct bk_arena *arena,
 struct plan {
     const char *attendee_kind;
     const char *host_kind;
+    bool confirm_created; /* BOOKING_CREATED: skipped for a paid booking */
 };
 
 static bool plan_of(const char *event, struct plan *p)
 {
-    if (strcmp(event, "BOOKING_CREATED") == 0)
-        *p = (struct plan){"attendee_confirmed", "host_new"};
+    if (strcmp(event, "BOOKING_CREATED") == 0 ||
+        strcmp(event, "BOOKING_CONFIRMED") == 0)
+        *p = (struct plan){"attendee_confirmed", "host_new",
+                           strcmp(event, "BOOKING_CREATED") == 0};
     else if (strcmp(event, "BOOKING_RESCHEDULED") == 0)
-        *p = (struct plan){"attendee_rescheduled", "host_rescheduled"};
+        *p = (struct plan){"attendee_rescheduled", "host_rescheduled", false};
     else if (strcmp(event, "BOOKING_CANCELLED") == 0)
-        *p = (struct plan){"attendee_cancelled", "host_cancelled"};
+        *p = (struct plan){"attendee_cancelled", "host_cancelled", false};
     else
         return false;
     return true;
@@ -170,9 +174,28 @@ static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
     return e;
 }
 
+/* The attendee as given on the booking, not the stored client: the
+ * invite is also downloaded with the manage token, by whoever typed this
+ * email, and must not disclose what is stored about its owner (docs/api.md
+ * "Clients and attendees"). A provider's booking that named nobody falls
+ * back to the client. */
+static const char *attendee_email(const struct ctx *c)
+{
+    return c->b.attendee_email && *c->b.attendee_email ? c->b.attendee_email
+                                                       : c->client.email;
+}
+
+static const char *attendee_name(const struct ctx *c)
+{
+    if (c->b.attendee_name && *c->b.attendee_name)
+        return c->b.attendee_name;
+    return c->b.attendee_email && *c->b.attendee_email ? NULL : c->client.name;
+}
+
 static const char *client_name(const struct ctx *c)
 {
-    return c->client.name && *c->client.name ? c->client.name : c->client.email;
+    const char *name = attendee_name(c);
+    return name && *name ? name : attendee_email(c);
 }
 
 static const char *payload_text(json_t *o, const char *key)
@@ -190,6 +213,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     struct ctx c;
     int seq = 0;
     int64_t now = bk_now_utc();
+    bool skip = false;
     enum bk_err e;
 
     *sent = 0;
@@ -204,12 +228,15 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
      * with another UID would put the meeting twice in their calendar. */
     *provider =
         !e && c.b.source != BK_SOURCE_WEB && c.b.source != BK_SOURCE_API;
-    for (int i = 0; i < 2 && !e && !*provider; i++) {
+    /* A booking that must be paid is confirmed to both sides when its
+     * payment arrives (BOOKING_CONFIRMED), not at its creation. */
+    skip = !e && p->confirm_created && c.b.payment_status != BK_PAYMENT_NONE;
+    for (int i = 0; i < 2 && !e && !*provider && !skip; i++) {
         const char *kind = i ? p->host_kind : p->attendee_kind;
         struct bk_message m = {
             .booking_id = booking_id,
             .kind = kind,
-            .recipient = i ? c.host.email : c.client.email,
+            .recipient = i ? c.host.email : attendee_email(&c),
             .subject = subject_of(kind, c.et.title,
                                   i ? client_name(&c) : c.host.name, arena),
             .status = cfg->smtp.url ? BK_MESSAGE_QUEUED : BK_MESSAGE_SKIPPED,
@@ -382,8 +409,8 @@ static void fill_event(const struct ctx *c, const char *manage, int seq,
     ev->url = c->b.meeting_url;
     ev->organizer_name = c->host.name;
     ev->organizer_email = c->host.email;
-    ev->attendee_name = c->client.name;
-    ev->attendee_email = c->client.email;
+    ev->attendee_name = attendee_name(c);
+    ev->attendee_email = attendee_email(c);
 }
 
 static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
@@ -410,7 +437,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     memset(out, 0, sizeof(*out));
     out->from_name = cfg->from_name;
     out->from_addr = cfg->from_addr;
-    out->to_name = host ? c->host.name : c->client.name;
+    out->to_name = host ? c->host.name : attendee_name(c);
     out->to_addr = msg->recipient;
     out->subject = msg->subject;
     out->message_id = msg->message_id;
@@ -427,7 +454,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
             {"where", where},
             {"host", c->host.name},
             {"client", client_name(c)},
-            {"client_email", c->client.email},
+            {"client_email", attendee_email(c)},
             {"notes", c->b.notes},
             {"reason", cancel ? c->b.cancellation_reason : NULL},
             {"manage_url", manage},

@@ -10,6 +10,7 @@
 #include <curl/curl.h>
 
 #include "base/buf.h"
+#include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "net/net.h"
@@ -116,9 +117,9 @@ struct parsed {
     long port;
 };
 
-static enum bk_err parse_url(const char *url, bool allow_private,
-                             struct bk_arena *arena, struct parsed *out,
-                             struct bk_errbuf *err)
+static enum bk_err parse_url_env(const char *url, bool allow_private,
+                                 const char *env, struct bk_arena *arena,
+                                 struct parsed *out, struct bk_errbuf *err)
 {
     CURLU *u = NULL;
     char *scheme = NULL, *host = NULL, *port = NULL, *user = NULL, *pass = NULL,
@@ -179,7 +180,8 @@ static enum bk_err parse_url(const char *url, bool allow_private,
           !bk_net_addr_is_public((struct sockaddr *)&ss)))) {
         e = bk_fail(err, BK_E_INVALID,
                     "the URL's host is not a public address (set "
-                    "BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1 to allow it)");
+                    "%s=1 to allow it)",
+                    env ? env : "BOOKINGD_WEBHOOK_ALLOW_PRIVATE");
         goto out;
     }
     if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
@@ -206,6 +208,13 @@ out:
     curl_free(frag);
     curl_url_cleanup(u);
     return e;
+}
+
+static enum bk_err parse_url(const char *url, bool allow_private,
+                             struct bk_arena *arena, struct parsed *out,
+                             struct bk_errbuf *err)
+{
+    return parse_url_env(url, allow_private, NULL, arena, out, err);
 }
 
 enum bk_err bk_net_url_check(const char *url, bool allow_private,
@@ -286,26 +295,119 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
     return len;
 }
 
-enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
-                        struct bk_net_result *out, struct bk_errbuf *err)
+/* Headers kept from an answer (the last hop's). */
+struct heads {
+    struct bk_arena *arena;
+    const char *etag, *location, *content_type;
+};
+
+/* A header's value with its blanks trimmed, or NULL when line is not
+ * `name`. */
+static const char *header_value(const char *line, size_t n, const char *name,
+                                struct bk_arena *arena)
+{
+    size_t k = strlen(name), a, b;
+    char *v;
+
+    if (n <= k || strncasecmp(line, name, k) != 0 || line[k] != ':')
+        return NULL;
+    a = k + 1;
+    b = n;
+    while (a < b && (line[a] == ' ' || line[a] == '\t'))
+        a++;
+    while (b > a && (line[b - 1] == '\r' || line[b - 1] == '\n' ||
+                     line[b - 1] == ' ' || line[b - 1] == '\t'))
+        b--;
+    if (b - a > BK_NET_URL_MAX) /* no header worth keeping is longer */
+        return NULL;
+    v = bk_arena_alloc(arena, b - a + 1);
+    memcpy(v, line + a, b - a);
+    v[b - a] = '\0';
+    return v;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *ctx)
+{
+    struct heads *h = ctx;
+    size_t len = size * n;
+    const char *v;
+
+    if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new answer */
+        h->etag = h->location = h->content_type = NULL;
+        return len;
+    }
+    if ((v = header_value(p, len, "ETag", h->arena)))
+        h->etag = v;
+    else if ((v = header_value(p, len, "Location", h->arena)))
+        h->location = v;
+    else if ((v = header_value(p, len, "Content-Type", h->arena)))
+        h->content_type = v;
+    return len;
+}
+
+enum bk_err bk_net_url_join(const char *base, const char *href,
+                            struct bk_arena *arena, const char **out,
+                            struct bk_errbuf *err)
+{
+    CURLU *u = curl_url();
+    char *s = NULL;
+    enum bk_err e = BK_OK;
+
+    *out = NULL;
+    if (!u)
+        return bk_fail(err, BK_E_INTERNAL, "out of memory");
+    if (!href || strlen(href) > BK_NET_URL_MAX ||
+        curl_url_set(u, CURLUPART_URL, base, 0) != CURLUE_OK ||
+        curl_url_set(u, CURLUPART_URL, href, 0) != CURLUE_OK ||
+        curl_url_get(u, CURLUPART_URL, &s, 0) != CURLUE_OK) {
+        e = bk_fail(err, BK_E_INVALID, "not a URL reference: %.80s",
+                    href ? href : "(none)");
+        goto out;
+    }
+    *out = bk_arena_strdup(arena, s);
+out:
+    curl_free(s);
+    curl_url_cleanup(u);
+    return e;
+}
+
+bool bk_net_same_origin(const char *a, const char *b)
+{
+    struct bk_arena arena;
+    struct parsed pa, pb;
+    bool same;
+
+    bk_arena_init(&arena);
+    same = parse_url(a, true, &arena, &pa, NULL) == BK_OK &&
+           parse_url(b, true, &arena, &pb, NULL) == BK_OK &&
+           strcasecmp(pa.scheme, pb.scheme) == 0 &&
+           strcasecmp(pa.host, pb.host) == 0 && pa.port == pb.port;
+    bk_arena_release(&arena);
+    return same;
+}
+
+/* One hop of r to url. */
+static enum bk_err one_hop(const struct bk_net_request *r, const char *url,
+                           struct bk_arena *arena, struct bk_net_response *out,
+                           struct bk_errbuf *err)
 {
     CURL *c = NULL;
     struct curl_slist *hdrs = NULL, *pin = NULL;
     struct parsed u;
     struct sink sink;
-    char pinned[600], cerr[CURL_ERROR_SIZE];
-    int64_t t0 = bk_mono_ms();
+    struct heads heads = {arena, NULL, NULL, NULL};
+    char pinned[600], cerr[CURL_ERROR_SIZE], ct[160];
     long status = 0;
     enum bk_err e;
     CURLcode rc;
 
-    memset(out, 0, sizeof(*out));
-    bk_buf_init(&sink.buf, p->max_response + 1);
-    sink.max = p->max_response;
+    bk_buf_init(&sink.buf, r->max_response + 1);
+    sink.max = r->max_response;
     sink.truncated = false;
     cerr[0] = '\0';
-    if ((e = parse_url(p->url, p->allow_private, arena, &u, err)) ||
-        (e = resolve_pinned(&u, p->allow_private, pinned, sizeof(pinned), err)))
+    if ((e = parse_url_env(url, r->allow_private, r->allow_private_env, arena,
+                           &u, err)) ||
+        (e = resolve_pinned(&u, r->allow_private, pinned, sizeof(pinned), err)))
         goto out;
     c = curl_easy_init();
     if (!c) {
@@ -313,28 +415,50 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
         goto out;
     }
     pin = curl_slist_append(NULL, pinned);
-    hdrs = curl_slist_append(NULL, "Content-Type: application/json");
+    if (r->content_type) {
+        snprintf(ct, sizeof(ct), "Content-Type: %s", r->content_type);
+        hdrs = curl_slist_append(hdrs, ct);
+    }
     hdrs = curl_slist_append(hdrs, "Expect:");
-    for (size_t i = 0; i < p->n_headers; i++)
-        hdrs = curl_slist_append(hdrs, p->headers[i]);
-    curl_easy_setopt(c, CURLOPT_URL, p->url);
+    for (size_t i = 0; i < r->n_headers; i++)
+        hdrs = curl_slist_append(hdrs, r->headers[i]);
+    curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_RESOLVE, pin);
     curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR,
-                     p->allow_private ? "http,https" : "https");
+                     r->allow_private ? "http,https" : "https");
     curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c, CURLOPT_PROXY, "");
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 1L);
     curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 2L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)p->connect_timeout_ms);
-    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)p->timeout_ms);
+    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, (long)r->connect_timeout_ms);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)r->timeout_ms);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdrs);
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, p->body);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)p->body_len);
-    curl_easy_setopt(c, CURLOPT_USERAGENT, "bookingd-webhooks/1");
+    if (strcmp(r->method, "GET") == 0) {
+        curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+    } else if (strcmp(r->method, "POST") == 0) {
+        curl_easy_setopt(c, CURLOPT_POST, 1L);
+    } else {
+        curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, r->method);
+        if (strcmp(r->method, "DELETE") == 0 && !r->body)
+            curl_easy_setopt(c, CURLOPT_NOBODY, 0L);
+    }
+    if (r->body) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, r->body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+                         (curl_off_t)r->body_len);
+    }
+    if (r->username) {
+        curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+        curl_easy_setopt(c, CURLOPT_USERNAME, r->username);
+        curl_easy_setopt(c, CURLOPT_PASSWORD, r->password ? r->password : "");
+    }
+    curl_easy_setopt(c, CURLOPT_USERAGENT,
+                     r->user_agent ? r->user_agent : "bookingd/1");
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_data);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &heads);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, cerr);
     rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
@@ -345,16 +469,87 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
         goto out;
     }
     out->status = (int)status;
+    out->truncated = sink.truncated;
+    out->etag = heads.etag;
+    out->location = heads.location;
+    out->content_type = heads.content_type;
+    out->url = bk_arena_strdup(arena, url);
     out->body_len = sink.buf.len;
     out->body = bk_arena_alloc(arena, sink.buf.len + 1);
     if (sink.buf.len)
         memcpy((char *)out->body, sink.buf.data, sink.buf.len);
     ((char *)out->body)[sink.buf.len] = '\0';
 out:
-    out->duration_ms = bk_mono_ms() - t0;
     curl_slist_free_all(hdrs);
     curl_slist_free_all(pin);
     curl_easy_cleanup(c);
     bk_buf_release(&sink.buf);
+    return e;
+}
+
+enum bk_err bk_net_request(const struct bk_net_request *r,
+                           struct bk_arena *arena, struct bk_net_response *out,
+                           struct bk_errbuf *err)
+{
+    const char *url = r->url;
+    int64_t t0 = bk_mono_ms();
+    enum bk_err e;
+
+    memset(out, 0, sizeof(*out));
+    for (int hop = 0;; hop++) {
+        const char *next = NULL;
+        e = one_hop(r, url, arena, out, err);
+        bk_log_debug("net: %s %s: %d (%s)", r->method, url ? url : "(none)",
+                     e ? 0 : out->status, e ? bk_err_name(e) : "answered");
+        if (e)
+            break;
+        if (!(out->status == 301 || out->status == 302 || out->status == 303 ||
+              out->status == 307 || out->status == 308) ||
+            !out->location || hop >= r->max_redirects)
+            break;
+        if ((e = bk_net_url_join(url, out->location, arena, &next, err)))
+            break;
+        if (!bk_net_same_origin(url, next)) {
+            e = bk_fail(err, BK_E_INVALID,
+                        "redirected to another host (%.200s): not followed",
+                        next);
+            break;
+        }
+        url = next;
+    }
+    out->duration_ms = bk_mono_ms() - t0;
+    return e;
+}
+
+enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
+                        struct bk_net_result *out, struct bk_errbuf *err)
+{
+    struct bk_net_request r;
+    struct bk_net_response res;
+    enum bk_err e;
+
+    memset(&r, 0, sizeof(r));
+    r.url = p->url;
+    r.user_agent = p->user_agent ? p->user_agent : "bookingd-webhooks/1";
+    if (p->method && strcmp(p->method, "GET") == 0) {
+        r.method = "GET";
+    } else {
+        r.method = "POST";
+        r.content_type = p->content_type ? p->content_type : "application/json";
+        r.body = p->body ? p->body : "";
+        r.body_len = p->body_len;
+    }
+    r.headers = p->headers;
+    r.n_headers = p->n_headers;
+    r.connect_timeout_ms = p->connect_timeout_ms;
+    r.timeout_ms = p->timeout_ms;
+    r.max_response = p->max_response;
+    r.allow_private = p->allow_private;
+    e = bk_net_request(&r, arena, &res, err);
+    memset(out, 0, sizeof(*out));
+    out->status = res.status;
+    out->duration_ms = res.duration_ms;
+    out->body = res.body;
+    out->body_len = res.body_len;
     return e;
 }

@@ -22,7 +22,8 @@
     " c.public_id, c.name, c.email, b.start_utc, b.end_utc,"                   \
     " b.attendee_timezone, b.status, b.payment_status, b.source, b.location,"  \
     " b.meeting_url, b.notes, b.cancellation_reason, b.rescheduled_from_utc,"  \
-    " b.hold_expires_utc, b.created_utc, b.updated_utc, et.title"
+    " b.hold_expires_utc, b.created_utc, b.updated_utc, et.title,"             \
+    " b.attendee_name, b.attendee_email"
 #define BOOKING_FROM                                                           \
     " FROM bookings b JOIN event_types et ON et.id = b.event_type_id"          \
     " JOIN hosts h ON h.id = b.host_id JOIN clients c ON c.id = b.client_id"
@@ -56,10 +57,13 @@ static void read_booking(struct bk_tx *tx, struct bk_stmt *st,
     b->created_utc = db_col_i64(tx, st, 22);
     b->updated_utc = db_col_i64(tx, st, 23);
     b->event_type_title = db_col_text(tx, st, 24, a);
+    b->attendee_name = db_col_text(tx, st, 25, a);
+    b->attendee_email = db_col_text(tx, st, 26, a);
 }
 
 /* Binds ?1..?18 as insert and update number them (update leaves out ?1
- * uid, ?10 source and ?17 created_utc). */
+ * uid, ?10 source and ?17 created_utc). The attendee as given is written
+ * once, by insert (?19, ?20), and never changed. */
 static void bind_booking(struct bk_tx *tx, struct bk_stmt *st,
                          const struct bk_booking *b)
 {
@@ -95,13 +99,16 @@ enum bk_err bk_store_booking_insert(struct bk_tx *tx,
                    " client_id, start_utc, end_utc, attendee_timezone, status,"
                    " payment_status, source, location, meeting_url, notes,"
                    " cancellation_reason, rescheduled_from_utc,"
-                   " hold_expires_utc, created_utc, updated_utc) VALUES (?1,"
+                   " hold_expires_utc, created_utc, updated_utc,"
+                   " attendee_name, attendee_email) VALUES (?1,"
                    " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                   " ?15, ?16, ?17, ?18) RETURNING id",
+                   " ?15, ?16, ?17, ?18, ?19, ?20) RETURNING id",
                    &st, err);
     if (e)
         goto out;
     bind_booking(tx, st, b);
+    db_bind_text(tx, st, 19, b->attendee_name);
+    db_bind_text(tx, st, 20, b->attendee_email);
     e = db_one(tx, st, "inserting a booking", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e,
@@ -667,6 +674,36 @@ enum bk_err bk_store_link_list(struct bk_tx *tx, enum bk_link_entity entity,
         goto out;
     db_bind_i64(tx, st, 1, entity);
     db_bind_i64(tx, st, 2, entity_id);
+    db_bind_i64(tx, st, 3, DB_MAX_ROWS);
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing external links", err,
+                 read_link);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_link_list_kind(struct bk_tx *tx, const char *provider,
+                                    const char *kind, struct bk_arena *arena,
+                                    struct bk_link **out, size_t *n,
+                                    struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_link *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    /* The unique key (provider, kind, external_id) serves it. */
+    e = db_prepare(tx, Q_CAL_LINKS_OF_KIND,
+                   "SELECT " LINK_COLS " FROM external_links"
+                   " WHERE provider = ?1 AND kind = ?2"
+                   " ORDER BY created_utc, id LIMIT ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, provider);
+    db_bind_text(tx, st, 2, kind);
     db_bind_i64(tx, st, 3, DB_MAX_ROWS);
     DB_READ_ROWS(tx, st, arena, arr, count, "listing external links", err,
                  read_link);

@@ -286,6 +286,12 @@ enum bk_err bk_store_commit(struct bk_tx *tx, struct bk_errbuf *err)
     if (mode == BK_TX_READ)
         return e;
     bk_store_note_write(store, e, err);
+    /* Committed, then failed before the caller could answer (a lost
+     * acknowledgement): the caller must treat the outcome as unknown. */
+    if (!e && bk_fault("store.committed"))
+        return bk_fail(err, BK_E_IO,
+                       "committed, but failed before answering (fault "
+                       "point store.committed)");
     return e;
 }
 

@@ -473,6 +473,12 @@ BK_MUST_CHECK enum bk_err
 bk_store_link_find(struct bk_tx *tx, const char *provider, const char *kind,
                    const char *external_id, struct bk_arena *arena,
                    struct bk_link *out, struct bk_errbuf *err);
+/* Every link of (provider, kind), oldest first (at most DB_MAX_ROWS):
+ * the events of one calendar connection. */
+BK_MUST_CHECK enum bk_err
+bk_store_link_list_kind(struct bk_tx *tx, const char *provider,
+                        const char *kind, struct bk_arena *arena,
+                        struct bk_link **out, size_t *n, struct bk_errbuf *err);
 /* Every link of one ledger row, oldest first. */
 BK_MUST_CHECK enum bk_err
 bk_store_link_list(struct bk_tx *tx, enum bk_link_entity entity,
@@ -516,6 +522,67 @@ BK_MUST_CHECK enum bk_err
 bk_store_message_list(struct bk_tx *tx, int64_t booking_id,
                       struct bk_arena *arena, struct bk_message **out,
                       size_t *n, struct bk_errbuf *err);
+
+/* ---- Payments (ledger/payments.c) --------------------------------------- */
+
+/* Inserts p (p->id ignored). BK_E_DUPLICATE when the booking has one. */
+BK_MUST_CHECK enum bk_err bk_store_payment_insert(struct bk_tx *tx,
+                                                  const struct bk_payment *p,
+                                                  struct bk_errbuf *err);
+/* Writes every field of the payment of p->booking_id but its id, booking
+ * and created_utc. BK_E_NOT_FOUND when there is none. */
+BK_MUST_CHECK enum bk_err bk_store_payment_update(struct bk_tx *tx,
+                                                  const struct bk_payment *p,
+                                                  struct bk_errbuf *err);
+/* The payment of a booking; BK_E_NOT_FOUND when it has none (a free
+ * booking). Strings in arena. */
+BK_MUST_CHECK enum bk_err bk_store_payment_get(struct bk_tx *tx,
+                                               int64_t booking_id,
+                                               struct bk_arena *arena,
+                                               struct bk_payment *out,
+                                               struct bk_errbuf *err);
+/* ---- Admin sessions (sessions.c, api/session.c) ----------------------- */
+
+/* A signed-in browser. token_sha256 is the lowercase hex SHA-256 of the
+ * cookie's token (64 characters); the token itself is never stored. */
+struct bk_admin_session {
+    int64_t id;
+    const char *token_sha256;
+    const char *user_name; /* "admin" for the admin key */
+    int64_t created_utc;   /* UTC seconds */
+    int64_t last_seen_utc;
+    int64_t expires_utc; /* not valid from this second on */
+};
+
+/* Inserts s (s->id ignored); *id (may be NULL) receives the new row's id.
+ * BK_E_DUPLICATE when the token hash exists. */
+BK_MUST_CHECK enum bk_err
+bk_store_admin_session_insert(struct bk_tx *tx,
+                              const struct bk_admin_session *s, int64_t *id,
+                              struct bk_errbuf *err);
+/* The session whose token hash is token_sha256, expired or not (the caller
+ * compares expires_utc with its clock); BK_E_NOT_FOUND when none. */
+BK_MUST_CHECK enum bk_err
+bk_store_admin_session_get(struct bk_tx *tx, const char *token_sha256,
+                           struct bk_arena *arena, struct bk_admin_session *out,
+                           struct bk_errbuf *err);
+/* Sets last_seen_utc and expires_utc of session id (sliding expiry);
+ * BK_E_NOT_FOUND when it was deleted meanwhile. */
+BK_MUST_CHECK enum bk_err bk_store_admin_session_touch(struct bk_tx *tx,
+                                                       int64_t id,
+                                                       int64_t last_seen_utc,
+                                                       int64_t expires_utc,
+                                                       struct bk_errbuf *err);
+/* Deletes the session whose token hash is token_sha256; *n (may be NULL)
+ * gets 1, or 0 when there was none. */
+BK_MUST_CHECK enum bk_err
+bk_store_admin_session_delete(struct bk_tx *tx, const char *token_sha256,
+                              int *n, struct bk_errbuf *err);
+/* Deletes the sessions that expired at or before now_utc; *n (may be NULL)
+ * gets how many. */
+BK_MUST_CHECK enum bk_err bk_store_admin_session_prune(struct bk_tx *tx,
+                                                       int64_t now_utc, int *n,
+                                                       struct bk_errbuf *err);
 
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
@@ -838,5 +905,90 @@ BK_MUST_CHECK enum bk_err bk_store_job_counts_by_kind(struct bk_tx *tx,
 /* Counts jobs by status (pending, running, done, dead), for metrics. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_counts(struct bk_tx *tx, int64_t counts[4], struct bk_errbuf *err);
+
+/* ---- Calendar connections (docs/calendars.md) ------------------------- */
+
+enum bk_cal_status {
+    BK_CAL_ACTIVE = 0,
+    BK_CAL_ERROR = 1,      /* the last push or sync failed: last_error */
+    BK_CAL_NEEDS_AUTH = 2, /* the server refused the credentials */
+};
+
+/* One host's account at a calendar server. */
+struct bk_cal_connection {
+    int64_t id;
+    const char *public_id; /* "cal_..." */
+    int64_t host_id;
+    const char *kind;       /* "caldav" */
+    const char *url;        /* as given at creation */
+    const char *username;   /* may be NULL */
+    const char *credential; /* sealed (crypto/crypto.h); never shown */
+    const char *calendars;  /* JSON array text: [{href, name, busy, write}] */
+    enum bk_cal_status status;
+    int on_cancel;        /* 0 delete the event, 1 keep it STATUS:CANCELLED */
+    int64_t last_sync_ms; /* 0: never */
+    const char *last_error;
+    int64_t created_ms, updated_ms;
+};
+
+/* Inserts c; *id gets its row id. BK_E_NOT_FOUND for a missing host. */
+BK_MUST_CHECK enum bk_err bk_store_cal_insert(struct bk_tx *tx,
+                                              const struct bk_cal_connection *c,
+                                              int64_t *id,
+                                              struct bk_errbuf *err);
+/* By public id, or by row id when public_id is NULL. */
+BK_MUST_CHECK enum bk_err bk_store_cal_get(struct bk_tx *tx,
+                                           const char *public_id, int64_t id,
+                                           struct bk_arena *arena,
+                                           struct bk_cal_connection *out,
+                                           struct bk_errbuf *err);
+/* A host's connections (host_id 0: every host's), oldest first (at most
+ * DB_MAX_ROWS). */
+BK_MUST_CHECK enum bk_err
+bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
+                       struct bk_arena *arena, struct bk_cal_connection **out,
+                       size_t *n, struct bk_errbuf *err);
+/* Writes calendars, credential, status, on_cancel, last_sync_ms,
+ * last_error and updated_ms of c->id. */
+BK_MUST_CHECK enum bk_err bk_store_cal_update(struct bk_tx *tx,
+                                              const struct bk_cal_connection *c,
+                                              struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_cal_delete(struct bk_tx *tx, int64_t id,
+                                              struct bk_errbuf *err);
+
+/* One stored instance of a calendar's busy event. */
+struct bk_cal_busy {
+    int64_t connection_id;
+    int64_t host_id;
+    const char *calendar; /* the collection's URL */
+    const char *href;     /* the event resource's URL */
+    const char *uid;      /* may be NULL */
+    int64_t start_utc, end_utc;
+};
+
+/* The host's calendar busy time overlapping [from_utc, to_utc), ordered by
+ * start (at most DB_MAX_ROWS intervals), as the availability engine reads
+ * it (struct bk_interval, core/availability.h). */
+struct bk_interval;
+BK_MUST_CHECK enum bk_err bk_store_cal_busy(struct bk_tx *tx, int64_t host_id,
+                                            int64_t from_utc, int64_t to_utc,
+                                            struct bk_arena *arena,
+                                            struct bk_interval **out, size_t *n,
+                                            struct bk_errbuf *err);
+/* Deletes the rows of one calendar of a connection (calendar NULL: of all
+ * its calendars). */
+BK_MUST_CHECK enum bk_err bk_store_cal_busy_clear(struct bk_tx *tx,
+                                                  int64_t connection_id,
+                                                  const char *calendar,
+                                                  struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_cal_busy_add(struct bk_tx *tx,
+                                                const struct bk_cal_busy *b,
+                                                struct bk_errbuf *err);
+/* The rows of one calendar of a connection, by href then start. */
+BK_MUST_CHECK enum bk_err
+bk_store_cal_busy_list(struct bk_tx *tx, int64_t connection_id,
+                       const char *calendar, struct bk_arena *arena,
+                       struct bk_cal_busy **out, size_t *n,
+                       struct bk_errbuf *err);
 
 #endif

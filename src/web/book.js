@@ -168,6 +168,14 @@ form.addEventListener("submit", async (ev) => {
   button.disabled = false;
   button.textContent = "Book this time";
   if (r.ok) {
+    // A priced booking is held until it is paid: off to Stripe's page,
+    // which sends the visitor back to the manage page. Without a page
+    // (Stripe was slow), the manage page offers "retry payment".
+    if (r.data.status === "pending") {
+      const pay = payHref(r.data.checkout_url);
+      location.assign(pay || manageHref(r.data));
+      return;
+    }
     confirmed(r.data);
     return;
   }
@@ -180,6 +188,16 @@ form.addEventListener("submit", async (ev) => {
   else if (!(r.status === 422 && field && fieldError(field, r.error.message)))
     notice($("form-error"), errorText(r), "error");
 });
+
+// Stripe's hosted page, if it is an http(s) URL.
+function payHref(url) {
+  try {
+    const u = new URL(url);
+    return u.protocol === "https:" || u.protocol === "http:" ? u.href : null;
+  } catch {
+    return null;
+  }
+}
 
 // Same-origin path of the manage link, so it works however the daemon's
 // base URL is configured.
@@ -226,7 +244,7 @@ function confirmed(b) {
   $("done-what").textContent = type.title;
   $("done-when").textContent = formatRange(b.start, b.end, tz) + " (" +
                                tz.replace(/_/g, " ") + ")";
-  $("done-who").textContent = b.client.name + " <" + b.client.email + ">";
+  $("done-who").textContent = b.attendee.name + " <" + b.attendee.email + ">";
   $("manage-link").href = manageHref(b);
   $("ics-link").href = icsHref(b);
   $("gcal-link").href = gcalHref(b);

@@ -44,7 +44,7 @@ function show(b) {
   badge.textContent = STATUS[b.status] || b.status;
   badge.dataset.status = b.status;
   $("b-when").textContent = when(b);
-  $("b-who").textContent = b.client.name + " <" + b.client.email + ">";
+  $("b-who").textContent = b.attendee.name + " <" + b.attendee.email + ">";
   const cancelled = b.status === "cancelled";
   $("b-reason-label").hidden = $("b-reason").hidden =
     !(cancelled && b.cancellation_reason);
@@ -52,10 +52,60 @@ function show(b) {
   const open = b.status === "confirmed" || b.status === "pending";
   $("actions").hidden = !open;
   $("rebook").hidden = !cancelled;
+  showPayment(b);
   $("booking").hidden = false;
   document.title = (cancelled ? "Cancelled: " : "Your booking: ") +
                    (title || b.event_type);
 }
+
+const PAYMENT = {
+  unpaid: "Payment pending",
+  paid: "Payment received",
+  refunded: "Refunded",
+  failed: "Payment failed",
+};
+
+/* What the ledger says of the payment — never the ?checkout= of Stripe's
+ * redirect, which anyone can type. */
+function showPayment(b) {
+  const priced = !!b.payment;
+  $("b-payment-label").hidden = $("b-payment").hidden = !priced;
+  if (priced) {
+    const amount = new Intl.NumberFormat(undefined, {
+      style: "currency", currency: b.payment.currency,
+    }).format(b.payment.amount / 100);
+    let text = amount + " · " + (PAYMENT[b.payment_status] || b.payment_status);
+    if (b.status === "pending" && b.hold_expires_at)
+      text += " (held for you until " +
+              formatRange(b.hold_expires_at, null, tz) + ")";
+    $("b-payment").textContent = text;
+  }
+  const waiting = b.status === "pending" && b.payment_status === "unpaid";
+  $("pay").hidden = !waiting;
+  $("pay-link").hidden = !(waiting && b.checkout_url);
+  $("pay-retry").hidden = !(waiting && !b.checkout_url);
+  if (waiting && b.checkout_url)
+    $("pay-link").href = b.checkout_url;
+  if (waiting && b.payment.error)
+    notice($("pay-error"), b.payment.error, "error");
+  else
+    notice($("pay-error"), "");
+}
+
+$("pay-retry").addEventListener("click", async () => {
+  $("pay-retry").disabled = true;
+  const r = await api("POST", base + "/payment" + auth, {});
+  $("pay-retry").disabled = false;
+  if (!r.ok) {
+    notice($("pay-error"), errorText(r), "error");
+    return;
+  }
+  if (r.data.checkout_url) {
+    location.assign(r.data.checkout_url);
+    return;
+  }
+  show(r.data);
+});
 
 async function load() {
   if (!uid || uid.includes("/") || !token) {

@@ -60,8 +60,8 @@ static enum bk_err apply_once(struct bk_store *store, const struct bk_job *job,
     /* Deliveries that waited for this booking to be known (a cancellation
      * that arrived before its creation) are due now, even dead ones. */
     if (!e && known)
-        e = bk_store_delivery_wake(tx, d->provider, ev->booking.uid, d->id,
-                                   bk_now_ms(), woken, err);
+        e = bk_store_delivery_wake(tx, d->provider, bk_ext_event_subject(ev),
+                                   d->id, bk_now_ms(), woken, err);
     if (!e)
         e = bk_store_delivery_set_status(tx, d->id, status, NULL, bk_now_ms(),
                                          job->id, err);

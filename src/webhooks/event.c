@@ -57,6 +57,8 @@ static json_t *booking(const struct bk_ext_booking *b)
     put_str(o, "location", b->location);
     put_str(o, "meeting_url", b->meeting_url);
     put_str(o, "cancellation_reason", b->cancellation_reason);
+    put_str(o, "next_uid", b->next_uid);
+    put_str(o, "mark_id", b->mark_id);
     return o;
 }
 
@@ -75,8 +77,27 @@ const char *bk_webhooks_event_encode(const struct bk_ext_event *ev,
     case BK_EXT_BOOKING_RESCHEDULED:
     case BK_EXT_BOOKING_CANCELLED:
     case BK_EXT_MEETING_ENDED:
+    case BK_EXT_BOOKING_REPLACED:
+    case BK_EXT_NO_SHOW_MARKED:
+    case BK_EXT_NO_SHOW_CLEARED:
         json_object_set_new(o, "booking", booking(&ev->booking));
         break;
+    case BK_EXT_PAYMENT_COMPLETED:
+    case BK_EXT_PAYMENT_SUCCEEDED:
+    case BK_EXT_PAYMENT_FAILED:
+    case BK_EXT_PAYMENT_EXPIRED:
+    case BK_EXT_PAYMENT_REFUNDED: {
+        json_t *p = json_object();
+        put_str(p, "booking_uid", ev->payment.booking_uid);
+        put_str(p, "session_id", ev->payment.session_id);
+        put_str(p, "payment_intent", ev->payment.payment_intent);
+        put_str(p, "payment_status", ev->payment.payment_status);
+        put_int(p, "amount_minor", ev->payment.amount_minor);
+        put_int(p, "refunded_minor", ev->payment.refunded_minor);
+        put_str(p, "currency", ev->payment.currency);
+        json_object_set_new(o, "payment", p);
+        break;
+    }
     }
     text = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
     if (text)
@@ -136,6 +157,20 @@ enum bk_err bk_webhooks_event_decode(const char *text,
         goto out;
     }
     bk_webhooks_event_init(ev, p, (enum bk_ext_kind)kind);
+    if (BK_EXT_IS_PAYMENT(ev->kind)) {
+        b = json_object_get(o, "payment");
+        ev->payment.booking_uid = get_str(arena, b, "booking_uid");
+        ev->payment.session_id = get_str(arena, b, "session_id");
+        ev->payment.payment_intent = get_str(arena, b, "payment_intent");
+        ev->payment.payment_status = get_str(arena, b, "payment_status");
+        ev->payment.amount_minor = get_int(b, "amount_minor");
+        ev->payment.refunded_minor = get_int(b, "refunded_minor");
+        ev->payment.currency = get_str(arena, b, "currency");
+        if (!ev->payment.booking_uid)
+            e = bk_fail(err, BK_E_INVALID,
+                        "the stored normalized event has no booking uid");
+        goto out;
+    }
     b = json_object_get(o, "booking");
     if (!json_is_object(b)) {
         e = bk_fail(err, BK_E_INVALID,
@@ -159,6 +194,8 @@ enum bk_err bk_webhooks_event_decode(const char *text,
     ev->booking.location = get_str(arena, b, "location");
     ev->booking.meeting_url = get_str(arena, b, "meeting_url");
     ev->booking.cancellation_reason = get_str(arena, b, "cancellation_reason");
+    ev->booking.next_uid = get_str(arena, b, "next_uid");
+    ev->booking.mark_id = get_str(arena, b, "mark_id");
     if (!ev->booking.uid)
         e = bk_fail(err, BK_E_INVALID,
                     "the stored normalized event has no booking uid");

@@ -10,13 +10,18 @@
 
 static const struct bk_webhook_provider *const providers[] = {
     &bk_webhook_calcom,
+    &bk_webhook_calendly,
+    &bk_webhook_stripe,
 };
 
 /* Providers the roadmap names, not built yet: an event type may record its
  * id there already (external_ids), so that mappings are in place when the
  * integration arrives. A typo is refused rather than stored unused. */
 static const char *const planned[] = {
-    "calendly", "stripe", "zoom", "google", "caldav", "notion",
+    "zoom",
+    "google",
+    "caldav",
+    "notion",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

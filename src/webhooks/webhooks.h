@@ -92,7 +92,7 @@ bk_webhooks_find(const struct bk_webhook_registry *reg, const char *name,
 
 /* Whether name is a provider this build knows: one of the built-in table,
  * or one the roadmap names whose ids may be recorded before its
- * integration exists (calendly, stripe, zoom, google, caldav, notion).
+ * integration exists (stripe, zoom, google, caldav, notion).
  * Event types' external_ids accept these names only. */
 bool bk_webhooks_provider_known(const char *name);
 /* Those names, comma-separated, for messages; in arena. */
@@ -195,5 +195,7 @@ void bk_webhooks_apply_kind(const struct bk_webhook_registry *reg,
                             struct bk_job_kind *out);
 
 extern const struct bk_webhook_provider bk_webhook_calcom;
+extern const struct bk_webhook_provider bk_webhook_calendly;
+extern const struct bk_webhook_provider bk_webhook_stripe;
 
 #endif

@@ -299,12 +299,13 @@ def deliveries(d, **query):
 
 def wait_outbox_idle(d, timeout=30):
     """Polls until no outbox job (outbound webhooks: webhooks.fanout,
-    .send; email: mail.event, .send) is pending or running: the ledger's
+    .send; email: mail.event, .send; calendars.push) is pending or running: the ledger's
     subscribers have heard every event."""
     from conftest import ledger_query
     wait_until(lambda: not ledger_query(
         d, "SELECT id FROM jobs WHERE (kind LIKE 'webhooks.%' "
-           "OR kind LIKE 'mail.%') AND status IN (0, 1)"), timeout,
+           "OR kind LIKE 'mail.%' OR kind = 'calendars.push') "
+           "AND status IN (0, 1)"), timeout,
         "the outbox idle")
 
 

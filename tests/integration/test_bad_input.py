@@ -30,7 +30,8 @@ def target(module_daemon):
     slots = [s["start"] for s in d.slots("intro", day, day)["slots"][str(day)]]
     b = d.book("intro", slots[0]).json
     return {"d": d, "uid": b["uid"], "token": b["manage_token"],
-            "cid": b["client"]["id"], "slots": slots,
+            "cid": d.get(f"/api/v1/bookings/{b['uid']}",
+                         admin=True).json["client"]["id"], "slots": slots,
             "snapshot": d.snapshot(), "counts": d.ledger_counts()}
 
 

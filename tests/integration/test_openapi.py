@@ -24,6 +24,7 @@ import pytest
 
 import calcom_helpers as cal
 from conftest import assert_error, today_in, weekly_all_days
+from stripe_helpers import StripeFake, new_webhook_secret, stripe_env
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "openapi.json"
@@ -500,8 +501,17 @@ def first_slots(a, slug, n, timezone="Europe/Berlin"):
 
 
 @pytest.mark.timeout(240)
-def test_every_operation_answers_as_documented(make_daemon):
-    d = cal.start_calcom(make_daemon)
+def test_every_operation_answers_as_documented(make_daemon, tmp_path):
+    fake = StripeFake(tmp_path, new_webhook_secret())
+    try:
+        d = cal.start_calcom(make_daemon, **stripe_env(fake))
+        fake.point_at(d)
+        every_operation(d)
+    finally:
+        fake.stop()
+
+
+def every_operation(d):
     a = Checked(d)
     adm = {"admin": True}
 
@@ -533,9 +543,13 @@ def test_every_operation_answers_as_documented(make_daemon):
     # Event types.
     et = a.post("/api/v1/event-types", {
         "slug": "intro", "title": "Intro call", "host": "coach",
-        "duration_minutes": 30, "price": {"amount": 4500, "currency": "EUR"},
+        "duration_minutes": 30, "price": None,
         "location": {"kind": "video", "value": "https://meet.example/x"}},
         201, **adm).json
+    a.post("/api/v1/event-types", {
+        "slug": "paid", "title": "Paid call", "host": "coach",
+        "duration_minutes": 30, "price": {"amount": 4500, "currency": "EUR"}},
+        201, **adm)
     assert et["imported"] is False and et["max_per_day"] is None, et
     a.post("/api/v1/event-types", {
         "slug": "walk", "title": "Walk", "host": "coach",
@@ -579,6 +593,18 @@ def test_every_operation_answers_as_documented(make_daemon):
     assert got["manage_token"] == token, got
     a.get("/api/v1/event-types/intro/slots",
           query={"exclude": uid, "token": token})
+    # A priced event type: pending, with Stripe's page (the contract
+    # fake); "retry payment" answers the page still open.
+    j = a.get("/api/v1/event-types/paid/slots").json
+    starts = [x["start"] for day in sorted(j["slots"]) for x in j["slots"][day]]
+    p1 = starts[len(starts) // 2]
+    paid = a.post("/api/v1/bookings", {
+        "event_type": "paid", "start": p1,
+        "attendee": {"name": "Ada", "email": "ada@example.com"}}, 201).json
+    assert paid["status"] == "pending" and paid["checkout_url"], paid
+    again = a.post(f"/api/v1/bookings/{paid['uid']}/payment", {},
+                   query={"token": paid["manage_token"]}).json
+    assert again["checkout_url"] == paid["checkout_url"], again
     moved = a.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s3},
                    query={"token": token}).json
     assert moved["rescheduled_from"], moved
@@ -705,6 +731,26 @@ def test_every_operation_answers_as_documented(make_daemon):
     a.get("/static/app.css")
     a.get("/static/book.js")
 
+    # The admin pages and their session (docs/admin.md).
+    a.get("/admin/login")
+    a.get("/admin", 303)
+    origin = {"Origin": f"http://127.0.0.1:{a.d.port}"}
+    r = a.post("/admin/login", {"key": "wrong"}, 401, headers=origin)
+    r = a.post("/admin/login", {"key": a.d.admin_key}, 200, headers=origin)
+    cookie = {"Cookie": r.header("Set-Cookie").split(";")[0]}
+    csrf = r.json["csrf_token"]
+    a.get("/admin/session", headers=cookie)
+    for page in ("/admin", "/admin/bookings", f"/admin/bookings/{uid}",
+                 "/admin/clients", "/admin/clients/x", "/admin/event-types",
+                 "/admin/event-types/intro", "/admin/hosts",
+                 "/admin/hosts/coach", "/admin/deliveries",
+                 "/admin/integrations", "/admin/metrics"):
+        a.get(page, headers=cookie)
+    a.post("/admin/logout", None, 403, headers=dict(cookie, **origin))
+    a.post("/admin/logout", None, 204,
+           headers=dict(cookie, **origin, **{"X-CSRF-Token": csrf}))
+    a.get("/admin/session", 401, headers=cookie)
+
     # Every documented operation answered 2xx at least once.
     missing = sorted(k for k in doc_operations()
                      if not any(200 <= s < 300
@@ -742,6 +788,25 @@ def test_error_answers_are_documented(make_daemon):
                                        "host": "nobody",
                                        "duration_minutes": 30}, 422, **adm),
         422, "invalid_field", "host")
+    # No STRIPE_SECRET_KEY: a priced event type is not booked publicly,
+    # and there is no payment to retry (docs/payments.md).
+    a.post("/api/v1/event-types", {"slug": "paid", "title": "Paid",
+                                   "host": "coach", "duration_minutes": 30,
+                                   "price": {"amount": 100,
+                                             "currency": "EUR"}},
+           201, **adm)
+    p1, = first_slots(a, "paid", 1)
+    err(a.post("/api/v1/bookings", {
+        "event_type": "paid", "start": p1,
+        "attendee": {"name": "Ada", "email": "ada@example.com"}}, 503),
+        503, "payments_not_configured")
+    s1, = first_slots(a, "intro", 1)
+    free_b = a.post("/api/v1/bookings", {
+        "event_type": "intro", "start": s1,
+        "attendee": {"name": "Ada", "email": "ada@example.com"}}, 201).json
+    err(a.post(f"/api/v1/bookings/{free_b['uid']}/payment", {}, 503,
+               query={"token": free_b["manage_token"]}), 503,
+        "payments_not_configured")
     s1, = first_slots(a, "intro", 1)
     err(a.post("/api/v1/bookings", {"event_type": "intro", "start": s1,
                                     "attendee": {"name": "A",
@@ -751,7 +816,7 @@ def test_error_answers_are_documented(make_daemon):
     err(a.get("/api/v1/hosts/nobody", 404, **adm), 404, "not_found")
     err(a.get("/api/v1/event-types/nothing/slots", 404), 404, "not_found")
     err(a.get("/static/index.html", 404), 404, "not_found")
-    err(a.post("/webhooks/stripe", {}, 404), 404, "not_found")
+    err(a.post("/webhooks/zoom", {}, 404), 404, "not_found")
     err(a.get("/no/such/path", 404), 404, "not_found")
     # 401 unauthorized
     err(a.get("/api/v1/hosts", 401), 401, "unauthorized")

@@ -121,6 +121,43 @@ def test_at_most_62_days(app):
         assert_error(r, 400, "invalid_query", "to")
 
 
+MAX_SLOTS = 5000  # docs/api.md "Slots": the most one answer holds
+
+
+def test_an_answer_holds_at_most_5000_slots(daemon):
+    """A 1-minute event type open all day: 62 days would be 89,280 slots
+    (6.5 MB). The answer is a 422 naming the limit and the last `to` that
+    fits, and that `to` is answered."""
+    cat = standard_catalog(start="00:00", end="24:00", event_types=[{
+        "slug": "tiny", "title": "Tiny", "duration_minutes": 1}])
+    daemon.apply(cat)
+    d = today_in("Europe/Berlin") + 2 * DAY
+    for to in (d + 62 * DAY, d + 4 * DAY):
+        r = daemon.get("/api/v1/event-types/tiny/slots",
+                       query={"from": str(d), "to": str(to)})
+        assert_error(r, 422, "too_many_slots", "to")
+        msg = r.json["error"]["message"]
+        assert "5000" in msg, msg
+        assert len(r.body) < 1000
+        assert f"to={d + 2 * DAY}" in msg, msg
+    # 3 days of 1,440 slots fit, and so does the `to` the message named
+    j = daemon.slots("tiny", d, d + 2 * DAY)
+    minutes = sum(
+        (dt.datetime.combine(d + (i + 1) * DAY, dt.time(), BERLIN)
+         - dt.datetime.combine(d + i * DAY, dt.time(), BERLIN))
+        // dt.timedelta(minutes=1) for i in range(3))
+    assert sum(len(v) for v in j["slots"].values()) == minutes
+    # concurrent hostile queries stay small and are all refused
+    import concurrent.futures as cf
+    with cf.ThreadPoolExecutor(8) as ex:
+        rs = list(ex.map(lambda _: daemon.get(
+            "/api/v1/event-types/tiny/slots",
+            query={"from": str(d), "to": str(d + 62 * DAY),
+                   "timezone": "Pacific/Chatham"}), range(16)))
+    for r in rs:
+        assert_error(r, 422, "too_many_slots", "to")
+
+
 def test_to_before_from_is_400(app):
     d = today_in("Europe/Berlin") + 5 * DAY
     r = app.get("/api/v1/event-types/intro/slots",

@@ -568,6 +568,7 @@ def test_created_finds_the_existing_client_by_email(app_secret):
     start = d.slot_starts("intro", days_ahead=2)[0]
     web = d.book("intro", start, email="ada@example.com",
                  name="Ada Lovelace").json
+    web = d.get(f"/api/v1/bookings/{web['uid']}", admin=True).json
     s, e = H.future_slot(days=6)
     j = H.created(start=s, end=e, email="ADA@Example.COM", name="A. L.")
     H.wait_processed(d, H.received(d, j))

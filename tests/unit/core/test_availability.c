@@ -1038,10 +1038,41 @@ static void test_many_blocks(void **state)
     bk_arena_release(&arena);
 }
 
+/* A bound (max_slots) computes exactly the first max_slots + 1 slots of
+ * the unbounded answer, or all of them when there are no more. */
+static void test_max_slots_is_a_prefix(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < N_CASES; i++) {
+        const struct golden *g = &cases[i];
+        struct avail_setup s;
+        struct bk_arena arena;
+        struct bk_slot *all, *some;
+        size_t n_all, n_some;
+
+        avail_setup(&s, g->zone, g->weekly, g->overrides, &g->rules,
+                    g->bookings, g->busy, g->now, g->out_zone, g->from, g->to);
+        bk_arena_init(&arena);
+        assert_int_equal(bk_availability(&s.q, &arena, &all, &n_all, NULL),
+                         BK_OK);
+        for (size_t max = 1; max <= n_all + 1; max++) {
+            s.q.max_slots = max;
+            assert_int_equal(
+                bk_availability(&s.q, &arena, &some, &n_some, NULL), BK_OK);
+            if (n_some != (n_all > max ? max + 1 : n_all) ||
+                (n_some && memcmp(some, all, n_some * sizeof(*some)) != 0))
+                fail_msg("%s: max_slots %zu gave %zu of %zu slots", g->name,
+                         max, n_some, n_all);
+        }
+        bk_arena_release(&arena);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden_table),
+        cmocka_unit_test(test_max_slots_is_a_prefix),
         cmocka_unit_test(test_window_independence),
         cmocka_unit_test(test_order_independence),
         cmocka_unit_test(test_check_agrees_with_listing),

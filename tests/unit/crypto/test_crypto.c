@@ -134,6 +134,90 @@ static void test_random_token(void **state)
                     (a[i] >= '2' && a[i] <= '7'));
 }
 
+static void test_secret_seal(void **state)
+{
+    struct bk_secret_key k, k2;
+    struct bk_errbuf err;
+    struct bk_arena a;
+    char *sealed, *plain = NULL, *bad;
+    size_t n = 0, len;
+    (void)state;
+
+    bk_arena_init(&a);
+    /* Malformed keys: empty, not base64, 31 and 33 bytes. */
+    assert_int_equal(bk_secret_key_parse("", &k, &err), BK_E_CONFIG);
+    assert_int_equal(bk_secret_key_parse("not base64!", &k, &err), BK_E_CONFIG);
+    assert_int_equal(
+        bk_secret_key_parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==", &k,
+                            &err),
+        BK_E_CONFIG);
+    assert_int_equal(
+        bk_secret_key_parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8g", &k,
+                            &err),
+        BK_E_CONFIG);
+    assert_null(strstr(err.msg, "AAEC"));
+    assert_int_equal(
+        bk_secret_key_parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &k,
+                            &err),
+        BK_OK);
+    assert_int_equal(strlen(k.id), 8);
+    assert_int_equal(
+        bk_secret_key_parse("AQECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &k2,
+                            &err),
+        BK_OK);
+    assert_string_not_equal(k.id, k2.id);
+
+    sealed = bk_secret_seal(&k, "row:1", "hunter2", 7, &a);
+    assert_int_equal(strncmp(sealed, "bk1:", 4), 0);
+    assert_null(strstr(sealed, "hunter2"));
+    /* A fresh nonce per value: the same plain text seals differently. */
+    assert_string_not_equal(sealed,
+                            bk_secret_seal(&k, "row:1", "hunter2", 7, &a));
+    assert_int_equal(bk_secret_open(&k, "row:1", sealed, &a, &plain, &n, &err),
+                     BK_OK);
+    assert_int_equal(n, 7);
+    assert_string_equal(plain, "hunter2");
+
+    /* Another row's associated data. */
+    assert_int_equal(bk_secret_open(&k, "row:2", sealed, &a, &plain, &n, &err),
+                     BK_E_UNAUTHORIZED);
+    assert_null(plain);
+    /* Another key (its id differs), and the right id with another key. */
+    assert_int_equal(bk_secret_open(&k2, "row:1", sealed, &a, &plain, &n, &err),
+                     BK_E_CONFIG);
+    memcpy(k2.id, k.id, sizeof(k.id));
+    assert_int_equal(bk_secret_open(&k2, "row:1", sealed, &a, &plain, &n, &err),
+                     BK_E_UNAUTHORIZED);
+    /* Tampered: each character of the payload changed in turn. */
+    len = strlen(sealed);
+    bad = bk_arena_strdup(&a, sealed);
+    for (size_t i = 13; i < len; i++) {
+        char was = bad[i];
+        bad[i] = was == 'A' ? 'B' : 'A';
+        enum bk_err e = bk_secret_open(&k, "row:1", bad, &a, &plain, &n, &err);
+        assert_true(e == BK_E_UNAUTHORIZED || e == BK_E_MALFORMED);
+        bad[i] = was;
+    }
+    /* Truncated at every length. */
+    for (size_t cut = 0; cut < len; cut++) {
+        bad[cut] = '\0';
+        assert_int_not_equal(
+            bk_secret_open(&k, "row:1", bad, &a, &plain, &n, &err), BK_OK);
+        memcpy(bad, sealed, len + 1);
+    }
+    assert_int_equal(
+        bk_secret_open(&k, "row:1", "garbage", &a, &plain, &n, &err),
+        BK_E_MALFORMED);
+    assert_int_equal(bk_secret_open(&k, "row:1", NULL, &a, &plain, &n, &err),
+                     BK_E_MALFORMED);
+    /* Empty plain text round-trips. */
+    sealed = bk_secret_seal(&k, "", "", 0, &a);
+    assert_int_equal(bk_secret_open(&k, "", sealed, &a, &plain, &n, &err),
+                     BK_OK);
+    assert_int_equal(n, 0);
+    bk_arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -143,6 +227,7 @@ int main(void)
         cmocka_unit_test(test_base64),
         cmocka_unit_test(test_random_token),
         cmocka_unit_test(test_manage_token),
+        cmocka_unit_test(test_secret_seal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -119,6 +119,7 @@ struct expect {
     int64_t start_utc;             /* of the active one, when active == 1 */
     enum bk_booking_status status; /* of the active one, or of final_uid's */
     const char *final_uid;         /* the provider's uid at the end */
+    int total;                     /* bookings, cancelled ones too; 0: any */
 };
 
 static void check(struct bk_store *s, const struct expect *x, const char *label)
@@ -150,6 +151,8 @@ static void check(struct bk_store *s, const struct expect *x, const char *label)
     if (active != x->active)
         fail_msg("%s: %d active bookings, expected %d", label, active,
                  x->active);
+    if (x->total && (int)n != x->total)
+        fail_msg("%s: %zu bookings, expected %d", label, n, x->total);
     if (live) {
         if (live->start_utc != x->start_utc || live->status != x->status)
             fail_msg("%s: live booking at %lld %s, expected %lld %s", label,
@@ -228,7 +231,7 @@ static void test_create_cancel(void **state)
         ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
         ev(BK_EXT_BOOKING_CANCELLED, "A", NULL, 0, true),
     };
-    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A"};
+    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A", 0};
     (void)state;
     every_order(evs, 2, &x);
 }
@@ -241,7 +244,7 @@ static void test_cancel_without_data_waits_for_create(void **state)
         ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
         ev(BK_EXT_BOOKING_CANCELLED, "A", NULL, 0, false),
     };
-    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A"};
+    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A", 0};
     (void)state;
     every_order(evs, 2, &x);
 }
@@ -253,7 +256,7 @@ static void test_duplicate_create_after_cancel(void **state)
         ev(BK_EXT_BOOKING_CANCELLED, "A", NULL, 0, true),
         ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
     };
-    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A"};
+    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "A", 0};
     (void)state;
     every_order(evs, 3, &x);
 }
@@ -265,7 +268,7 @@ static void test_reschedule_then_cancel(void **state)
         ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
         ev(BK_EXT_BOOKING_CANCELLED, "B", NULL, 5, true),
     };
-    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "B"};
+    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "B", 0};
     (void)state;
     every_order(evs, 3, &x);
 }
@@ -277,7 +280,7 @@ static void test_reschedule_chain(void **state)
         ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
         ev(BK_EXT_BOOKING_RESCHEDULED, "C", "B", 9, true),
     };
-    struct expect x = {1, T0 + 9 * HOUR, BK_BOOKING_CONFIRMED, "C"};
+    struct expect x = {1, T0 + 9 * HOUR, BK_BOOKING_CONFIRMED, "C", 0};
     (void)state;
     every_order(evs, 3, &x);
 }
@@ -290,7 +293,7 @@ static void test_reschedule_chain_then_cancel(void **state)
         ev(BK_EXT_BOOKING_RESCHEDULED, "C", "B", 9, true),
         ev(BK_EXT_BOOKING_CANCELLED, "C", NULL, 9, true),
     };
-    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "C"};
+    struct expect x = {0, 0, BK_BOOKING_CANCELLED, "C", 0};
     (void)state;
     every_order(evs, 4, &x);
 }
@@ -301,7 +304,7 @@ static void test_created_then_ended(void **state)
         ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
         ev(BK_EXT_MEETING_ENDED, "A", NULL, 0, true),
     };
-    struct expect x = {1, T0, BK_BOOKING_COMPLETED, "A"};
+    struct expect x = {1, T0, BK_BOOKING_COMPLETED, "A", 0};
     (void)state;
     every_order(evs, 2, &x);
 }
@@ -313,7 +316,7 @@ static void test_rescheduled_then_ended(void **state)
         ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
         ev(BK_EXT_MEETING_ENDED, "B", NULL, 5, true),
     };
-    struct expect x = {1, T0 + 5 * HOUR, BK_BOOKING_COMPLETED, "B"};
+    struct expect x = {1, T0 + 5 * HOUR, BK_BOOKING_COMPLETED, "B", 0};
     (void)state;
     every_order(evs, 3, &x);
 }
@@ -326,7 +329,7 @@ static void test_reschedule_keeping_uid(void **state)
         ev(BK_EXT_BOOKING_RESCHEDULED, "A", NULL, 7, true),
     };
     int order[] = {0, 1};
-    struct expect x = {1, T0 + 7 * HOUR, BK_BOOKING_CONFIRMED, "A"};
+    struct expect x = {1, T0 + 7 * HOUR, BK_BOOKING_CONFIRMED, "A", 0};
     struct bk_store *s = fresh_store();
     (void)state;
     deliver(s, evs, order, 2, false);
@@ -335,6 +338,82 @@ static void test_reschedule_keeping_uid(void **state)
 }
 
 /* A kind the ledger does not apply is a permanent error that names it. */
+static struct bk_ext_event replaced(const char *uid, const char *next,
+                                    int start_h)
+{
+    struct bk_ext_event e =
+        ev(BK_EXT_BOOKING_REPLACED, uid, NULL, start_h, true);
+    e.booking.next_uid = next;
+    return e;
+}
+
+static struct bk_ext_event no_show(bool set, const char *uid, const char *mark)
+{
+    struct bk_ext_event e =
+        ev(set ? BK_EXT_NO_SHOW_MARKED : BK_EXT_NO_SHOW_CLEARED, uid, NULL, 0,
+           true);
+    e.booking.mark_id = mark;
+    return e;
+}
+
+/* Calendly's reschedule: the old invitee's cancel half (replaced, never a
+ * cancel) and the new invitee's creation naming the old one. One booking,
+ * moved, whatever the order, delivered once or twice. */
+static void test_replaced_pair(void **state)
+{
+    struct bk_ext_event evs[] = {
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        replaced("A", "B", 0),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+    };
+    struct expect x = {1, T0 + 5 * HOUR, BK_BOOKING_CONFIRMED, "B", 1};
+    (void)state;
+    every_order(evs, 3, &x);
+    /* Without the original's creation. */
+    every_order(evs + 1, 2, &x);
+}
+
+static void test_replaced_chain_then_cancel(void **state)
+{
+    struct bk_ext_event evs[] = {
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        replaced("A", "B", 0),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+        replaced("B", "C", 5),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "C", "B", 9, true),
+    };
+    struct expect x = {1, T0 + 9 * HOUR, BK_BOOKING_CONFIRMED, "C", 0};
+    struct bk_ext_event evs2[] = {
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        replaced("A", "B", 0),
+        ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
+        ev(BK_EXT_BOOKING_CANCELLED, "B", NULL, 5, true),
+    };
+    struct expect x2 = {0, 0, BK_BOOKING_CANCELLED, "B", 0};
+    (void)state;
+    every_order(evs, 5, &x);
+    every_order(evs2, 4, &x2);
+}
+
+/* A no-show set then removed, in any order: completed. */
+static void test_no_show_marked_and_cleared(void **state)
+{
+    struct bk_ext_event evs[] = {
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        no_show(true, "A", "M1"),
+        no_show(false, "A", "M1"),
+    };
+    struct expect x = {1, T0, BK_BOOKING_COMPLETED, "A", 1};
+    struct bk_ext_event set_only[] = {
+        ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
+        no_show(true, "A", "M1"),
+    };
+    struct expect x2 = {1, T0, BK_BOOKING_NO_SHOW, "A", 1};
+    (void)state;
+    every_order(evs, 3, &x);
+    every_order(set_only, 2, &x2);
+}
+
 static void test_unknown_kind_refused(void **state)
 {
     struct bk_store *s = fresh_store();
@@ -456,6 +535,9 @@ int main(void)
         cmocka_unit_test(test_created_then_ended),
         cmocka_unit_test(test_rescheduled_then_ended),
         cmocka_unit_test(test_reschedule_keeping_uid),
+        cmocka_unit_test(test_replaced_pair),
+        cmocka_unit_test(test_replaced_chain_then_cancel),
+        cmocka_unit_test(test_no_show_marked_and_cleared),
         cmocka_unit_test(test_unknown_kind_refused),
         cmocka_unit_test(test_imports_named_after_provider),
         cmocka_unit_test(test_mapped_event_type),

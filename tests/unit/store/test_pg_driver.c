@@ -582,12 +582,15 @@ static void test_concurrent_migration(void **state)
     int failures = 0;
 
     (void)state;
-    assert_int_equal(*D->n_migrations, 5);
+    /* Numbered from 001 without gaps (embed_sql.cmake refuses gaps; this
+     * checks what reached the driver). */
+    assert_true(*D->n_migrations >= 9);
     assert_string_equal(D->migrations[0].name, "001_initial.sql");
-    assert_string_equal(D->migrations[1].name, "002_providers_neutral.sql");
-    assert_string_equal(D->migrations[2].name, "003_busy_index.sql");
-    assert_string_equal(D->migrations[3].name, "004_webhook_endpoints.sql");
-    assert_string_equal(D->migrations[4].name, "005_messages.sql");
+    for (int i = 0; i < *D->n_migrations; i++) {
+        char prefix[16];
+        snprintf(prefix, sizeof(prefix), "%03d_", i + 1);
+        assert_memory_equal(D->migrations[i].name, prefix, 4);
+    }
     for (int round = 0; round < 8; round++) {
         struct fx *f = fx_new(1);
         struct migrator m[2];
@@ -615,7 +618,7 @@ static void test_concurrent_migration(void **state)
 
         tx = begin(f, BK_TX_READ);
         assert_int_equal(D->version_get(tx, &v, &f->err), BK_OK);
-        assert_int_equal(v, 5);
+        assert_int_equal(v, *D->n_migrations);
         st = prep(f, tx, 1, "SELECT count(*) FROM schema_version");
         step_ok(f, tx, st, true);
         assert_int_equal(D->col_i64(st, 0), 1);

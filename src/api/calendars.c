@@ -1,0 +1,441 @@
+/* api/calendars.c — /api/v1/hosts/{slug}/calendars and /api/v1/calendars:
+ * a host's calendar connections (docs/calendars.md). Creating one runs the
+ * CalDAV discovery (dav/) before anything is stored; the password is
+ * sealed (crypto/) and never shown. Pushing bookings into the calendar is
+ * connectors/calendars.c; the ICS feed is api/calendar.c. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/internal.h"
+#include "api/json.h"
+#include "api/render.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "crypto/crypto.h"
+#include "dav/dav.h"
+#include "jobs/jobs.h"
+#include "ledger/ledger.h"
+#include "net/net.h"
+#include "base/banned.h"
+
+#define MAX_USERNAME  256
+#define MAX_PASSWORD  1024
+#define MAX_CALENDARS 64
+
+static json_t *ms_or_null(int64_t ms)
+{
+    return ms ? bk_render_instant(bk_floordiv(ms, 1000), NULL) : json_null();
+}
+
+static json_t *render_connection(const struct bk_cal_connection *c,
+                                 const char *host_slug)
+{
+    static const char *const statuses[] = {"active", "error", "needs_auth"};
+    json_t *o = json_object();
+    json_t *cals = json_loads(c->calendars ? c->calendars : "[]", 0, NULL);
+
+    json_object_set_new(o, "id", json_string(c->public_id));
+    json_object_set_new(o, "kind", json_string(c->kind));
+    json_object_set_new(o, "host", bk_json_str_or_null(host_slug));
+    json_object_set_new(o, "url", json_string(c->url));
+    json_object_set_new(o, "username", bk_json_str_or_null(c->username));
+    json_object_set_new(o, "status",
+                        json_string((int)c->status >= 0 && (int)c->status < 3
+                                        ? statuses[c->status]
+                                        : "?"));
+    json_object_set_new(
+        o, "on_cancel",
+        json_string(c->on_cancel ? "mark_cancelled" : "delete"));
+    {
+        size_t i;
+        json_t *cal;
+        json_array_foreach(cals, i, cal) json_object_del(cal, "sync_token");
+    }
+    json_object_set_new(o, "calendars", cals ? cals : json_array());
+    json_object_set_new(o, "last_sync_at", ms_or_null(c->last_sync_ms));
+    json_object_set_new(o, "last_error", bk_json_str_or_null(c->last_error));
+    json_object_set_new(o, "created_at", ms_or_null(c->created_ms));
+    json_object_set_new(o, "updated_at", ms_or_null(c->updated_ms));
+    return o;
+}
+
+static enum bk_err on_cancel_of(const char *s, int *out, struct bk_errbuf *err)
+{
+    if (!s)
+        return BK_OK;
+    if (strcmp(s, "delete") == 0)
+        *out = 0;
+    else if (strcmp(s, "mark_cancelled") == 0)
+        *out = 1;
+    else
+        return bk_fail_field(err, BK_E_INVALID, "on_cancel",
+                             "must be delete or mark_cancelled");
+    return BK_OK;
+}
+
+/* A discovery failure as the 422 the API answers: what the server said,
+ * under the field it is most likely about. */
+static enum bk_err discovery_failed(struct bk_api_call *c, enum bk_err e,
+                                    const struct bk_errbuf *why)
+{
+    const char *field = e == BK_E_UNAUTHORIZED ? "password" : "url";
+    enum bk_err r = bk_fail_field(c->err, BK_E_INVALID, field, "%s", why->msg);
+
+    bk_errbuf_code(c->err, e == BK_E_UNAUTHORIZED
+                               ? "calendar_auth_failed"
+                               : "calendar_discovery_failed");
+    return r;
+}
+
+static enum bk_err insert_once(struct bk_api_call *c,
+                               struct bk_cal_connection *conn)
+{
+    enum bk_err e;
+
+    char key[96];
+    int64_t job_id = 0, now_ms = bk_now_ms();
+    bool existed = false;
+
+    /* The first sync at once (busy time shows right after connecting);
+     * its run starts the periodic ones (connectors/calendars.c, job kind
+     * "calendars.sync"). */
+    snprintf(key, sizeof(key), "calendars.sync:first:%s", conn->public_id);
+    if (!(e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) &&
+        !(e = bk_store_cal_insert(c->tx, conn, &conn->id, c->err)) &&
+        !(e = bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms,
+                                   10, now_ms, &job_id, &existed, c->err))) {
+        e = bk_store_commit(c->tx, c->err);
+        c->tx = NULL;
+    }
+    bk_api_call_end(c);
+    if (!e)
+        bk_jobs_wake(c->api->jobs);
+    return e;
+}
+
+static const char *href_of(const json_t *cal)
+{
+    const char *s = json_string_value(json_object_get(cal, "href"));
+    return s ? s : "";
+}
+
+/* Whether href is one of cals' hrefs. */
+static bool known(const json_t *cals, const char *href)
+{
+    size_t i;
+    json_t *cal;
+
+    json_array_foreach(cals, i, cal) if (href && strcmp(href_of(cal), href) ==
+                                                     0) return true;
+    return false;
+}
+
+/* Whether the array of strings a holds s. */
+static bool has_str(const json_t *a, const char *s)
+{
+    size_t i;
+    json_t *v;
+
+    json_array_foreach(a, i,
+                       v) if (json_is_string(v) &&
+                              strcmp(json_string_value(v), s) == 0) return true;
+    return false;
+}
+
+/* POST /api/v1/hosts/{slug}/calendars — a NONE route: the discovery talks
+ * to the calendar server outside any transaction; the row is written only
+ * once it succeeded. */
+static enum bk_err create(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"kind",     "url",       "username",
+                                       "password", "on_cancel", NULL};
+    const char *slug = bk_http_param(c->req, "slug");
+    const char *kind = NULL, *url = NULL, *user = NULL, *pass = NULL,
+               *on_cancel = NULL, *aad;
+    struct bk_cal_connection conn;
+    struct bk_dav_client dc;
+    struct bk_dav_discovery d;
+    struct bk_errbuf why;
+    struct bk_host h;
+    char public_id[32];
+    json_t *body = NULL, *cals = NULL;
+    int64_t now_ms;
+    enum bk_err e;
+
+    memset(&conn, 0, sizeof(conn));
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "kind", true, 16, false, c->arena, &kind,
+                         c->err)) ||
+        (e = bk_json_str(body, "", "url", true, BK_NET_URL_MAX, false, c->arena,
+                         &url, c->err)) ||
+        (e = bk_json_str(body, "", "username", true, MAX_USERNAME, false,
+                         c->arena, &user, c->err)) ||
+        (e = bk_json_str(body, "", "password", true, MAX_PASSWORD, false,
+                         c->arena, &pass, c->err)) ||
+        (e = bk_json_str(body, "", "on_cancel", false, 32, false, c->arena,
+                         &on_cancel, c->err)) ||
+        (e = on_cancel_of(on_cancel, &conn.on_cancel, c->err)))
+        return e;
+    if (strcmp(kind, "caldav") != 0)
+        return bk_fail_field(c->err, BK_E_INVALID, "kind",
+                             "must be caldav (google comes later)");
+    bk_errbuf_clear(&why);
+    if (bk_net_url_check(url, c->api->calendar_allow_private, &why) != BK_OK) {
+        /* The switch's name, not the webhooks' one. */
+        if (strstr(why.msg, "public address") ||
+            strstr(why.msg, "must be https"))
+            return bk_fail_field(c->err, BK_E_INVALID, "url",
+                                 "%s (set BOOKINGD_CALENDAR_ALLOW_PRIVATE=1 "
+                                 "to allow http and private addresses)",
+                                 strstr(why.msg, "public address")
+                                     ? "the URL's host is not a public address"
+                                     : "the URL must be https");
+        return bk_fail_field(c->err, BK_E_INVALID, "url", "%s", why.msg);
+    }
+    if (!c->api->secret_key) {
+        e = bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "BOOKINGD_SECRET_KEY is not set: bookingd cannot store "
+                    "calendar credentials (see docs/calendars.md)");
+        bk_errbuf_code(c->err, "secret_key_missing");
+        return e;
+    }
+    if ((e = bk_api_call_read(c)))
+        return e;
+    e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
+    bk_api_call_end(c);
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no host '%s'", slug);
+    if (e)
+        return e;
+
+    memset(&dc, 0, sizeof(dc));
+    dc.username = user;
+    dc.password = pass;
+    dc.connect_timeout_ms = c->api->calendar_connect_timeout_ms;
+    dc.timeout_ms = c->api->calendar_timeout_ms;
+    dc.max_response = c->api->calendar_max_response;
+    dc.allow_private = c->api->calendar_allow_private;
+    bk_errbuf_clear(&why);
+    if ((e = bk_dav_discover(&dc, url, c->arena, &d, &why)))
+        return discovery_failed(c, e, &why);
+    cals = json_array();
+    for (size_t i = 0; i < d.n && i < MAX_CALENDARS; i++)
+        json_array_append_new(cals, json_pack("{s:s, s:s, s:b, s:b}", "href",
+                                              d.calendars[i].url, "name",
+                                              d.calendars[i].name, "busy",
+                                              i == 0, "write", i == 0));
+
+    bk_ledger_new_public_id("cal_", public_id);
+    now_ms = bk_now_ms();
+    conn.public_id = public_id;
+    conn.host_id = h.id;
+    conn.kind = "caldav";
+    conn.url = url;
+    conn.username = user;
+    aad = bk_arena_printf(c->arena, "calendar_connection:%s:credential",
+                          public_id);
+    conn.credential =
+        bk_secret_seal(c->api->secret_key, aad, pass, strlen(pass), c->arena);
+    conn.calendars = bk_json_dump(c->arena, cals, NULL);
+    json_decref(cals);
+    conn.status = BK_CAL_ACTIVE;
+    conn.created_ms = conn.updated_ms = now_ms;
+    BK_STORE_RETRY(e, insert_once(c, &conn));
+    if (e)
+        return e;
+    bk_api_reply(c, 201, render_connection(&conn, slug));
+    return BK_OK;
+}
+
+static enum bk_err list(struct bk_api_call *c)
+{
+    const char *slug = bk_http_param(c->req, "slug");
+    struct bk_cal_connection *rows = NULL;
+    struct bk_host h;
+    size_t n = 0;
+    json_t *data;
+    enum bk_err e;
+
+    e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no host '%s'", slug);
+    if (e ||
+        (e = bk_store_cal_list_host(c->tx, h.id, c->arena, &rows, &n, c->err)))
+        return e;
+    data = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(data, render_connection(&rows[i], h.slug));
+    bk_api_reply_list(c, data, NULL);
+    return BK_OK;
+}
+
+static enum bk_err load(struct bk_api_call *c, struct bk_cal_connection *conn,
+                        struct bk_host *h)
+{
+    const char *id = bk_http_param(c->req, "id");
+    enum bk_err e = bk_store_cal_get(c->tx, id, 0, c->arena, conn, c->err);
+
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no calendar connection '%s'", id);
+    if (e)
+        return e;
+    return bk_store_host_get(c->tx, conn->host_id, c->arena, h, c->err);
+}
+
+static enum bk_err get(struct bk_api_call *c)
+{
+    struct bk_cal_connection conn;
+    struct bk_host h;
+    enum bk_err e;
+
+    if ((e = load(c, &conn, &h)))
+        return e;
+    bk_api_reply(c, 200, render_connection(&conn, h.slug));
+    return BK_OK;
+}
+
+/* PATCH: {"write_calendar": href or null, "busy_calendars": [href ...],
+ * "on_cancel"}. Every href must be one of the connection's calendars. */
+static enum bk_err patch(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"write_calendar", "busy_calendars",
+                                       "on_cancel", NULL};
+    struct bk_cal_connection conn;
+    struct bk_host h;
+    const char *write = NULL, *on_cancel = NULL;
+    json_t *body = NULL, *busy = NULL, *cals = NULL, *cal, *v;
+    size_t i, j;
+    enum bk_err e;
+
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "write_calendar", false, BK_NET_URL_MAX,
+                         false, c->arena, &write, c->err)) ||
+        (e = bk_json_array(body, "", "busy_calendars", false, MAX_CALENDARS,
+                           c->arena, &busy, c->err)) ||
+        (e = bk_json_str(body, "", "on_cancel", false, 32, false, c->arena,
+                         &on_cancel, c->err)) ||
+        (e = load(c, &conn, &h)) ||
+        (e = on_cancel_of(on_cancel, &conn.on_cancel, c->err)))
+        return e;
+    cals = json_loads(conn.calendars ? conn.calendars : "[]", 0, NULL);
+    if (!json_is_array(cals)) {
+        json_decref(cals);
+        return bk_fail(c->err, BK_E_INTERNAL,
+                       "a connection's calendars are "
+                       "not a JSON array");
+    }
+    if (write && !known(cals, write)) {
+        json_decref(cals);
+        return bk_fail_field(c->err, BK_E_INVALID, "write_calendar",
+                             "is not one of this connection's calendars");
+    }
+    json_array_foreach(busy, j, v) if (!known(cals, json_string_value(v)))
+    {
+        json_decref(cals);
+        return bk_fail_field(c->err, BK_E_INVALID,
+                             bk_json_index(c->arena, "busy_calendars", j),
+                             "is not one of this connection's calendars");
+    }
+    json_array_foreach(cals, i, cal)
+    {
+        const char *href = href_of(cal);
+        if (json_object_get(body, "write_calendar"))
+            json_object_set_new(
+                cal, "write", json_boolean(write && strcmp(href, write) == 0));
+        if (busy) {
+            json_object_set_new(cal, "busy", json_boolean(has_str(busy, href)));
+            if (!has_str(busy, href) &&
+                (e = bk_store_cal_busy_clear(c->tx, conn.id, href, c->err))) {
+                json_decref(cals);
+                return e;
+            }
+        }
+    }
+    conn.calendars = bk_json_dump(c->arena, cals, NULL);
+    json_decref(cals);
+    conn.updated_ms = bk_now_ms();
+    if ((e = bk_store_cal_update(c->tx, &conn, c->err)))
+        return e;
+    bk_api_reply(c, 200, render_connection(&conn, h.slug));
+    return BK_OK;
+}
+
+static enum bk_err delete_(struct bk_api_call *c)
+{
+    struct bk_cal_connection conn;
+    struct bk_host h;
+    enum bk_err e;
+
+    if ((e = load(c, &conn, &h)) ||
+        (e = bk_store_cal_delete(c->tx, conn.id, c->err)))
+        return e;
+    bk_api_reply_empty(c, 204);
+    return BK_OK;
+}
+
+/* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
+ * "provider": "caldav" may name the kind): runs the sync now and answers
+ * its summary. A NONE route: the sync talks to calendar servers. */
+static enum bk_err sync_now(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"connection", "host", "provider", NULL};
+    const char *conn = NULL, *host = NULL, *provider = NULL;
+    struct bk_sync_summary sum;
+    json_t *body = NULL, *errors, *o;
+    enum bk_err e;
+
+    if ((e = bk_api_call_body(c, true, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "connection", false, 64, false, c->arena,
+                         &conn, c->err)) ||
+        (e = bk_json_str(body, "", "host", false, 128, false, c->arena, &host,
+                         c->err)) ||
+        (e = bk_json_str(body, "", "provider", false, 32, false, c->arena,
+                         &provider, c->err)))
+        return e;
+    if (provider && strcmp(provider, "caldav") != 0)
+        return bk_fail_field(c->err, BK_E_INVALID, "provider",
+                             "must be caldav");
+    if (conn && host)
+        return bk_fail_field(c->err, BK_E_INVALID, "host",
+                             "give a connection or a host, not both");
+    if (!c->api->calendar_sync)
+        return bk_fail(c->err, BK_E_UNAVAILABLE,
+                       "calendar sync is not available in this process");
+    e = c->api->calendar_sync(c->api->calendar_sync_ctx, conn, host, c->arena,
+                              &sum, c->err);
+    if (e == BK_E_NOT_FOUND && conn)
+        return bk_fail(c->err, e, "no calendar connection '%s'", conn);
+    if (e)
+        return e;
+    errors = json_array();
+    for (size_t i = 0; i < sum.n_errors; i++)
+        json_array_append_new(errors,
+                              json_pack("{s:s, s:s}", "connection",
+                                        sum.errors[i].connection, "message",
+                                        sum.errors[i].message));
+    o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "total", (json_int_t)sum.total,
+                  "created", (json_int_t)sum.created, "updated",
+                  (json_int_t)sum.updated, "skipped", (json_int_t)sum.skipped,
+                  "errors", errors);
+    bk_api_reply(c, 200, o);
+    return BK_OK;
+}
+
+const struct bk_api_route bk_api_calendar_connection_routes[] = {
+    {"POST", "/api/v1/sync", sync_now, BK_ROUTE_ADMIN, BK_ROUTE_NONE},
+    {"POST", "/api/v1/hosts/{slug}/calendars", create, BK_ROUTE_ADMIN,
+     BK_ROUTE_NONE},
+    {"GET", "/api/v1/hosts/{slug}/calendars", list, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
+    {"GET", "/api/v1/calendars/{id}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"PATCH", "/api/v1/calendars/{id}", patch, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
+    {"DELETE", "/api/v1/calendars/{id}", delete_, BK_ROUTE_ADMIN,
+     BK_ROUTE_WRITE},
+};
+const size_t bk_api_calendar_connection_n =
+    sizeof(bk_api_calendar_connection_routes) /
+    sizeof(bk_api_calendar_connection_routes[0]);

@@ -1,0 +1,1163 @@
+/* connectors/calendars.c — the push of bookings into CalDAV calendars
+ * (calendars.h). Each run compares the booking's current state with its
+ * event in each connection's write calendar and makes one or two requests
+ * to bring the event there; running it twice changes nothing more. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "base/log.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "connectors/calendars.h"
+#include "core/ics.h"
+#include "core/ics_busy.h"
+#include "dav/dav.h"
+#include "ledger/ledger.h"
+#include "net/net.h"
+#include "base/banned.h"
+
+#define PUSH_KIND "calendars.push"
+/* Connections of one host handled by one job. */
+#define MAX_CONNECTIONS 32
+
+const struct bk_ledger_subscriber *bk_calendars_subscriber(void)
+{
+    static const struct bk_ledger_subscriber s = {
+        .name = "calendars",
+        .job_kind = PUSH_KIND,
+        .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
+                 BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
+                 BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
+                 BK_LEV_BIT(BK_LEV_BOOKING_SUPERSEDED),
+        .max_attempts = 0,
+    };
+    return &s;
+}
+
+const char *bk_calendars_event_url(const char *collection_url, const char *uid,
+                                   struct bk_arena *arena)
+{
+    size_t n = strlen(collection_url);
+
+    return bk_arena_printf(arena, "%s%sbookingd-%s.ics", collection_url,
+                           n && collection_url[n - 1] == '/' ? "" : "/", uid);
+}
+
+/* What one run needs, read in one transaction. */
+struct state {
+    struct bk_booking b;
+    struct bk_host host;
+    struct bk_client client;
+    struct bk_event_type et;
+    struct bk_cal_connection *conns;
+    size_t n_conns;
+    struct bk_link *links;
+    size_t n_links;
+};
+
+/* The outcome of one connection, written after the requests. */
+struct outcome {
+    const struct bk_cal_connection *conn;
+    bool touched;      /* a request was made */
+    bool link_new;     /* insert link (url, etag) */
+    bool link_changed; /* update link (etag, superseded) */
+    const char *url, *etag, *kind;
+    bool superseded;
+    const char *error; /* NULL: fine */
+    bool auth_failed;
+};
+
+static const char *write_calendar(const struct bk_cal_connection *c,
+                                  struct bk_arena *arena)
+{
+    json_t *a = json_loads(c->calendars ? c->calendars : "[]", 0, NULL), *cal;
+    const char *href = NULL;
+    size_t i;
+
+    json_array_foreach(a, i,
+                       cal) if (json_is_true(json_object_get(cal, "write")))
+    {
+        const char *s = json_string_value(json_object_get(cal, "href"));
+        if (s)
+            href = bk_arena_strdup(arena, s);
+    }
+    json_decref(a);
+    return href;
+}
+
+static const struct bk_link *link_of(const struct state *s, const char *kind)
+{
+    for (size_t i = 0; i < s->n_links; i++)
+        if (strcmp(s->links[i].provider, "caldav") == 0 &&
+            strcmp(s->links[i].kind, kind) == 0)
+            return &s->links[i];
+    return NULL;
+}
+
+static enum bk_err read_state(struct bk_store *store, int64_t booking_id,
+                              struct bk_arena *arena, struct state *s,
+                              struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    memset(s, 0, sizeof(*s));
+    if ((e = bk_store_begin(store, BK_TX_READ, &tx, err)) ||
+        (e = bk_store_booking_get(tx, booking_id, arena, &s->b, err)) ||
+        (e = bk_store_host_get(tx, s->b.host_id, arena, &s->host, err)) ||
+        (e = bk_store_client_get(tx, s->b.client_id, arena, &s->client, err)) ||
+        (e = bk_store_event_type_get(tx, s->b.event_type_id, arena, &s->et,
+                                     err)) ||
+        (e = bk_store_cal_list_host(tx, s->b.host_id, arena, &s->conns,
+                                    &s->n_conns, err)) ||
+        (e = bk_store_link_list(tx, BK_LINK_BOOKING, booking_id, arena,
+                                &s->links, &s->n_links, err)))
+        goto out;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+static const char *build_ics(const struct bk_calendars_config *cfg,
+                             const struct state *s, bool cancelled,
+                             struct bk_arena *arena)
+{
+    struct bk_ics_event ev;
+    const char *who =
+        s->client.name && *s->client.name ? s->client.name : s->client.email;
+    const char *where = s->b.location && *s->b.location ? s->b.location
+                        : s->b.meeting_url && *s->b.meeting_url
+                            ? s->b.meeting_url
+                            : s->et.location_value;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.uid = s->b.uid; /* the invites' UID: one event for both */
+    ev.sequence = 0;
+    ev.cancelled = cancelled;
+    ev.start_utc = s->b.start_utc;
+    ev.end_utc = s->b.end_utc;
+    ev.stamp_utc = bk_now_utc();
+    ev.summary = bk_arena_printf(arena, "%s with %s", s->et.title, who);
+    ev.description =
+        bk_arena_printf(arena, "%s%sBooking: %s/api/v1/bookings/%s",
+                        s->b.notes && *s->b.notes ? s->b.notes : "",
+                        s->b.notes && *s->b.notes ? "\n\n" : "",
+                        cfg->base_url ? cfg->base_url : "", s->b.uid);
+    ev.location = where;
+    ev.url = s->b.meeting_url;
+    ev.organizer_name = s->host.name;
+    ev.organizer_email = s->host.email;
+    ev.attendee_name = s->client.name;
+    ev.attendee_email = s->client.email;
+    ev.schedule_agent_client = true;
+    return bk_ics_build(&ev, arena);
+}
+
+/* Records a failed request in o; a 401/403 marks the credentials. */
+static void failed(struct outcome *o, const char *what, int status,
+                   const struct bk_errbuf *nerr, struct bk_arena *arena)
+{
+    if (status) {
+        o->error = bk_arena_printf(arena, "%s: HTTP %d", what, status);
+        o->auth_failed = status == 401 || status == 403;
+    } else {
+        o->error = bk_arena_printf(arena, "%s: %s", what, nerr->msg);
+    }
+}
+
+/* The ETag after a write whose answer had none: read it back. */
+static const char *etag_after(const struct bk_dav_client *dc, const char *url,
+                              const char *etag, struct bk_arena *arena)
+{
+    int st = 0;
+    const char *body = NULL, *tag = NULL;
+
+    if (etag)
+        return etag;
+    if (bk_dav_get(dc, url, arena, &st, &body, &tag, NULL) == BK_OK &&
+        st == 200)
+        return tag;
+    return NULL;
+}
+
+/* PUT the event: If-Match etag (or If-None-Match when create). A 412
+ * means the calendar's copy changed (or a previous attempt created it):
+ * the copy is read back and overwritten with the ledger's state, under
+ * its new ETag (docs/calendars.md "Conflicts"). */
+static void put_event(const struct bk_dav_client *dc, const char *url,
+                      const char *ics, bool create, const char *etag,
+                      struct bk_arena *arena, struct outcome *o)
+{
+    struct bk_errbuf nerr;
+    const char *new_etag = NULL, *body = NULL, *cur = NULL;
+    int st = 0;
+
+    bk_errbuf_clear(&nerr);
+    for (int round = 0; round < 3; round++) {
+        if (bk_dav_put(dc, url, ics, create, create ? NULL : etag, arena, &st,
+                       &new_etag, &nerr) != BK_OK) {
+            failed(o, "PUT", 0, &nerr, arena);
+            return;
+        }
+        if (st == 200 || st == 201 || st == 204) {
+            o->etag = etag_after(dc, url, new_etag, arena);
+            return;
+        }
+        if (st != 412) {
+            failed(o, "PUT", st, &nerr, arena);
+            return;
+        }
+        /* Changed meanwhile: where is it now? */
+        if (bk_dav_get(dc, url, arena, &st, &body, &cur, &nerr) != BK_OK) {
+            failed(o, "GET after 412", 0, &nerr, arena);
+            return;
+        }
+        if (st == 404) {
+            create = true;
+        } else if (st == 200 && cur) {
+            create = false;
+            etag = cur;
+        } else {
+            failed(o, "GET after 412", st, &nerr, arena);
+            return;
+        }
+        bk_log_info("calendars: %s changed in the calendar meanwhile; "
+                    "writing the booking's state over it",
+                    url);
+    }
+    o->error = "PUT: the event kept changing (412 three times)";
+}
+
+static void delete_event(const struct bk_dav_client *dc, const char *url,
+                         const char *etag, struct bk_arena *arena,
+                         struct outcome *o)
+{
+    struct bk_errbuf nerr;
+    int st = 0;
+
+    bk_errbuf_clear(&nerr);
+    if (bk_dav_delete(dc, url, etag, arena, &st, &nerr) != BK_OK) {
+        failed(o, "DELETE", 0, &nerr, arena);
+        return;
+    }
+    /* 412: edited meanwhile; the booking is cancelled all the same. */
+    if (st == 412 && bk_dav_delete(dc, url, NULL, arena, &st, &nerr) != BK_OK) {
+        failed(o, "DELETE", 0, &nerr, arena);
+        return;
+    }
+    if (st == 200 || st == 204 || st == 404 || st == 410) {
+        o->etag = NULL;
+        o->superseded = true;
+        return;
+    }
+    failed(o, "DELETE", st, &nerr, arena);
+}
+
+/* Brings one connection's event to the booking's state. */
+static void push_one(const struct bk_calendars_config *cfg,
+                     const struct state *s,
+                     const struct bk_cal_connection *conn,
+                     struct bk_arena *arena, struct outcome *o)
+{
+    const char *kind = bk_arena_printf(arena, "event:%s", conn->public_id);
+    const struct bk_link *l = link_of(s, kind);
+    bool live = l && !l->superseded;
+    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
+                s->b.status == BK_BOOKING_COMPLETED ||
+                s->b.status == BK_BOOKING_NO_SHOW;
+    bool cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    const char *cal, *aad, *url;
+    char *password = NULL;
+    size_t plen = 0;
+    struct bk_dav_client dc;
+    struct bk_errbuf why;
+
+    memset(o, 0, sizeof(*o));
+    o->conn = conn;
+    o->kind = kind;
+    if (strcmp(conn->kind, "caldav") != 0)
+        return;
+    if (!want && !(cancelled && live))
+        return; /* pending, or cancelled before it had an event */
+    cal = write_calendar(conn, arena);
+    if (!cal && !live)
+        return; /* no write calendar chosen */
+    if (!cfg->secret_key) {
+        o->error = "BOOKINGD_SECRET_KEY is not set: the credentials "
+                   "cannot be read";
+        return;
+    }
+    aad = bk_arena_printf(arena, "calendar_connection:%s:credential",
+                          conn->public_id);
+    bk_errbuf_clear(&why);
+    if (bk_secret_open(cfg->secret_key, aad, conn->credential, arena, &password,
+                       &plen, &why) != BK_OK) {
+        o->error =
+            bk_arena_printf(arena, "the stored credentials: %s", why.msg);
+        return;
+    }
+    memset(&dc, 0, sizeof(dc));
+    dc.username = conn->username;
+    dc.password = password;
+    dc.connect_timeout_ms = cfg->connect_timeout_ms;
+    dc.timeout_ms = cfg->timeout_ms;
+    dc.max_response = cfg->max_response;
+    dc.allow_private = cfg->allow_private;
+    o->touched = true;
+    url = live ? l->external_id : bk_calendars_event_url(cal, s->b.uid, arena);
+    o->url = url;
+    if (cancelled && conn->on_cancel == 0) {
+        delete_event(&dc, url, l->etag, arena, o);
+        o->link_changed = true;
+        return;
+    }
+    put_event(&dc, url, build_ics(cfg, s, cancelled, arena), !live,
+              live ? l->etag : NULL, arena, o);
+    if (!o->error) {
+        o->link_new = !l;
+        o->link_changed = l != NULL;
+    }
+}
+
+static enum bk_err record_once(struct bk_store *store, const struct bk_job *job,
+                               const struct state *s, struct outcome *os,
+                               size_t n, bool finish, struct bk_arena *arena,
+                               struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    int64_t now_ms = bk_now_ms();
+    enum bk_err e = BK_OK;
+
+    if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        struct outcome *o = &os[i];
+        struct bk_cal_connection c;
+        struct bk_link l, stored;
+        bool existed = false;
+
+        if (!o->touched && !o->error)
+            continue;
+        memset(&l, 0, sizeof(l));
+        l.entity = BK_LINK_BOOKING;
+        l.entity_id = s->b.id;
+        l.provider = "caldav";
+        l.kind = o->kind;
+        l.external_id = o->url;
+        l.etag = o->etag;
+        l.superseded = o->superseded;
+        l.created_utc = now_ms / 1000;
+        if (o->link_new) {
+            if ((e = bk_store_link_put(tx, &l, arena, &stored, &existed, err)))
+                goto out;
+            if (existed && (e = bk_store_link_update(tx, &l, err)))
+                goto out;
+        } else if (o->link_changed && (e = bk_store_link_update(tx, &l, err))) {
+            goto out;
+        }
+        /* The connection's status: read again, it may have been deleted
+         * or changed by an admin meanwhile. */
+        e = bk_store_cal_get(tx, NULL, o->conn->id, arena, &c, err);
+        if (e == BK_E_NOT_FOUND) {
+            e = BK_OK;
+            continue;
+        }
+        if (e)
+            goto out;
+        c.status = o->error
+                       ? (o->auth_failed ? BK_CAL_NEEDS_AUTH : BK_CAL_ERROR)
+                       : BK_CAL_ACTIVE;
+        c.last_error = o->error;
+        c.updated_ms = now_ms;
+        if ((e = bk_store_cal_update(tx, &c, err)))
+            goto out;
+    }
+    if (finish && (e = bk_jobs_finish(tx, job, err)))
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+static enum bk_err push_run(void *ctx, struct bk_store *store,
+                            const struct bk_job *job, struct bk_arena *arena,
+                            struct bk_errbuf *err)
+{
+    const struct bk_calendars_config *cfg = ctx;
+    struct outcome os[MAX_CONNECTIONS];
+    struct state s;
+    json_t *p = NULL;
+    json_int_t booking_id = 0;
+    const char *first_error = NULL;
+    size_t n;
+    enum bk_err e;
+
+    p = json_loads(job->payload ? job->payload : "", 0, NULL);
+    if (!p || json_unpack(p, "{s:I}", "booking_id", &booking_id) != 0 ||
+        booking_id <= 0) {
+        json_decref(p);
+        return bk_fail(err, BK_E_MALFORMED, "not a ledger event payload");
+    }
+    json_decref(p);
+    e = read_state(store, booking_id, arena, &s, err);
+    if (e == BK_E_NOT_FOUND) { /* deleted since: nothing to push */
+        BK_STORE_RETRY(e, record_once(store, job, &s, os, 0, true, arena, err));
+        return e;
+    }
+    if (e)
+        return e;
+    n = s.n_conns < MAX_CONNECTIONS ? s.n_conns : MAX_CONNECTIONS;
+    /* The requests leave the database: hold the job for a full lease
+     * first (jobs.h). */
+    if (n && (e = bk_jobs_fence(store, job, err)))
+        return e;
+    for (size_t i = 0; i < n; i++) {
+        push_one(cfg, &s, &s.conns[i], arena, &os[i]);
+        if (os[i].error) {
+            bk_log_warn("calendars: booking %s, connection %s: %s", s.b.uid,
+                        s.conns[i].public_id, os[i].error);
+            if (!first_error)
+                first_error = os[i].error;
+        }
+    }
+    BK_STORE_RETRY(
+        e, record_once(store, job, &s, os, n, !first_error, arena, err));
+    if (e)
+        return e;
+    if (first_error) /* retried with the queue's backoff */
+        return bk_fail(err, BK_E_RETRY, "%s", first_error);
+    return BK_OK;
+}
+
+void bk_calendars_push_kind(const struct bk_calendars_config *cfg,
+                            struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = PUSH_KIND;
+    out->run = push_run;
+    out->ctx = (void *)cfg;
+}
+
+/* ---- Pull: busy time, and bookings following their events ------------- */
+
+#define SYNC_KIND "calendars.sync"
+#define DAY_S     86400
+
+/* One calendar of a connection, as its JSON says. */
+struct cal {
+    const char *href;
+    bool busy, write;
+    const char *sync_token;
+};
+
+static size_t calendars_of(const struct bk_cal_connection *c,
+                           struct bk_arena *arena, struct cal **out)
+{
+    json_t *a = json_loads(c->calendars ? c->calendars : "[]", 0, NULL), *v;
+    size_t i, n = 0;
+
+    *out = bk_arena_alloc(arena, (json_array_size(a) + 1) * sizeof(**out));
+    json_array_foreach(a, i, v)
+    {
+        const char *href = json_string_value(json_object_get(v, "href"));
+        const char *tok = json_string_value(json_object_get(v, "sync_token"));
+        if (!href)
+            continue;
+        (*out)[n].href = bk_arena_strdup(arena, href);
+        (*out)[n].busy = json_is_true(json_object_get(v, "busy"));
+        (*out)[n].write = json_is_true(json_object_get(v, "write"));
+        (*out)[n].sync_token = tok ? bk_arena_strdup(arena, tok) : NULL;
+        n++;
+    }
+    json_decref(a);
+    return n;
+}
+
+/* The connection's calendars JSON with href's sync token set to token. */
+static const char *with_token(const char *calendars, const char *href,
+                              const char *token, struct bk_arena *arena)
+{
+    json_t *a = json_loads(calendars ? calendars : "[]", 0, NULL), *v;
+    const char *out;
+    size_t i;
+
+    json_array_foreach(a, i, v)
+    {
+        const char *h = json_string_value(json_object_get(v, "href"));
+        if (h && strcmp(h, href) == 0) {
+            if (token)
+                json_object_set_new(v, "sync_token", json_string(token));
+            else
+                json_object_del(v, "sync_token");
+        }
+    }
+    {
+        char *text = json_dumps(a, JSON_COMPACT);
+        out = text ? bk_arena_strdup(arena, text) : calendars;
+        free(text);
+    }
+    json_decref(a);
+    return out;
+}
+
+struct sync_ctx {
+    const struct bk_calendars_config *cfg;
+    struct bk_store *store;
+    struct bk_arena *arena;
+    struct bk_sync_summary *sum;
+    int64_t now_utc;
+};
+
+/* A booking event seen in the calendar. */
+struct seen {
+    const char *uid, *href, *etag;
+    int64_t start_utc, end_utc;
+};
+
+static void add_error(struct sync_ctx *x, const char *conn, const char *msg)
+{
+    struct bk_sync_summary *s = x->sum;
+    struct bk_sync_error *v =
+        bk_arena_alloc(x->arena, (s->n_errors + 1) * sizeof(*v));
+
+    if (s->n_errors)
+        memcpy(v, s->errors, s->n_errors * sizeof(*v));
+    v[s->n_errors].connection = bk_arena_strdup(x->arena, conn);
+    v[s->n_errors].message = bk_arena_strdup(x->arena, msg);
+    s->errors = v;
+    s->n_errors++;
+}
+
+/* Records the connection's state after a sync (or its failure). */
+static enum bk_err record_conn_once(struct bk_store *store, int64_t id,
+                                    const char *calendars, const char *error,
+                                    bool auth_failed, int64_t now_ms,
+                                    struct bk_arena *arena,
+                                    struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_cal_connection c;
+    enum bk_err e;
+
+    if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)))
+        goto out;
+    e = bk_store_cal_get(tx, NULL, id, arena, &c, err);
+    if (e == BK_E_NOT_FOUND) { /* deleted meanwhile */
+        e = BK_OK;
+        goto out;
+    }
+    if (e)
+        goto out;
+    if (calendars)
+        c.calendars = calendars;
+    c.status = error ? (auth_failed ? BK_CAL_NEEDS_AUTH : BK_CAL_ERROR)
+                     : BK_CAL_ACTIVE;
+    c.last_error = error;
+    if (!error)
+        c.last_sync_ms = now_ms;
+    c.updated_ms = now_ms;
+    if ((e = bk_store_cal_update(tx, &c, err)))
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Replaces one calendar's busy rows; counts created/updated/skipped by
+ * comparing each href's intervals with the stored ones. */
+static enum bk_err
+store_busy_once(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                const char *calendar, const struct bk_cal_busy *rows, size_t n,
+                size_t n_events_unchanged_hint, int64_t *created,
+                int64_t *updated, int64_t *skipped, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_cal_busy *old = NULL;
+    size_t n_old = 0;
+    enum bk_err e;
+
+    (void)n_events_unchanged_hint;
+    *created = *updated = *skipped = 0;
+    if ((e = bk_store_begin(x->store, BK_TX_WRITE, &tx, err)) ||
+        (e = bk_store_cal_busy_list(tx, conn->id, calendar, x->arena, &old,
+                                    &n_old, err)) ||
+        (e = bk_store_cal_busy_clear(tx, conn->id, calendar, err)))
+        goto out;
+    for (size_t i = 0; i < n; i++)
+        if ((e = bk_store_cal_busy_add(tx, &rows[i], err)))
+            goto out;
+    /* Per href: new, changed or the same (rows are few per href). */
+    for (size_t i = 0; i < n; i++) {
+        bool first = true, known = false, same = true;
+        size_t k = 0, m = 0;
+        for (size_t j = 0; j < i; j++)
+            if (strcmp(rows[j].href, rows[i].href) == 0)
+                first = false;
+        if (!first)
+            continue;
+        for (size_t j = 0; j < n_old; j++)
+            if (strcmp(old[j].href, rows[i].href) == 0) {
+                known = true;
+                k++;
+                bool found = false;
+                for (size_t q = 0; q < n; q++)
+                    if (strcmp(rows[q].href, rows[i].href) == 0 &&
+                        rows[q].start_utc == old[j].start_utc &&
+                        rows[q].end_utc == old[j].end_utc)
+                        found = true;
+                same = same && found;
+            }
+        for (size_t q = 0; q < n; q++)
+            if (strcmp(rows[q].href, rows[i].href) == 0)
+                m++;
+        if (!known)
+            (*created)++;
+        else if (!same || k != m)
+            (*updated)++;
+        else
+            (*skipped)++;
+    }
+    /* hrefs gone: a change too. */
+    for (size_t j = 0; j < n_old; j++) {
+        bool still = false, first = true;
+        for (size_t q = 0; q < j; q++)
+            if (strcmp(old[q].href, old[j].href) == 0)
+                first = false;
+        if (!first)
+            continue;
+        for (size_t q = 0; q < n && !still; q++)
+            if (strcmp(rows[q].href, old[j].href) == 0)
+                still = true;
+        if (!still)
+            (*updated)++;
+    }
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* The booking whose UID uid is, if it is this host's; *found. */
+static enum bk_err booking_of(struct sync_ctx *x, const char *uid,
+                              int64_t host_id, struct bk_booking *b,
+                              bool *found, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    *found = false;
+    if (!uid || !*uid)
+        return BK_OK;
+    if ((e = bk_store_begin(x->store, BK_TX_READ, &tx, err)))
+        return e;
+    e = bk_store_booking_by_uid(tx, uid, x->arena, b, err);
+    if (e == BK_E_NOT_FOUND) {
+        if (err)
+            bk_errbuf_clear(err);
+        e = BK_OK;
+    } else if (!e) {
+        *found = b->host_id == host_id;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Enqueues a push of the booking (its event put back as the ledger has
+ * it), with a key of its own. */
+static enum bk_err push_again(struct sync_ctx *x, int64_t booking_id,
+                              struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    char key[96], payload[64];
+    int64_t id = 0, now_ms = bk_now_ms();
+    bool existed = false;
+    enum bk_err e;
+
+    snprintf(key, sizeof(key), PUSH_KIND ":restore:%" PRId64 ":%" PRId64,
+             booking_id, now_ms);
+    snprintf(payload, sizeof(payload), "{\"booking_id\": %" PRId64 "}",
+             booking_id);
+    if ((e = bk_store_begin(x->store, BK_TX_QUEUE, &tx, err)) ||
+        (e = bk_store_job_enqueue(tx, PUSH_KIND, key, payload, now_ms,
+                                  x->cfg->max_attempts, now_ms, &id, &existed,
+                                  err)))
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Sets the stored ETag of the booking's event (the calendar's version is
+ * the one the next push must match). */
+static enum bk_err set_etag(struct sync_ctx *x, const char *kind,
+                            const char *href, const char *etag,
+                            struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_link l;
+    enum bk_err e;
+
+    if ((e = bk_store_begin(x->store, BK_TX_WRITE, &tx, err)))
+        return e;
+    e = bk_store_link_find(tx, "caldav", kind, href, x->arena, &l, err);
+    if (!e) {
+        l.etag = etag;
+        e = bk_store_link_update(tx, &l, err);
+    }
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e == BK_E_NOT_FOUND ? BK_OK : e;
+}
+
+/* The bookings of this connection's events, after a full read of the
+ * write calendar: moved ones follow, missing ones are cancelled. */
+static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                   const struct seen *seen, size_t n_seen, int64_t from_utc,
+                   int64_t to_utc)
+{
+    const char *kind = bk_arena_printf(x->arena, "event:%s", conn->public_id);
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf e2;
+
+    /* Moved in the calendar. */
+    for (size_t i = 0; i < n_seen; i++) {
+        struct bk_booking b, out;
+        bool found = false;
+        enum bk_err e;
+        bk_errbuf_clear(&e2);
+        if (booking_of(x, seen[i].uid, conn->host_id, &b, &found, &e2) ||
+            !found || b.status != BK_BOOKING_CONFIRMED)
+            continue;
+        if (b.start_utc == seen[i].start_utc && b.end_utc == seen[i].end_utc)
+            continue;
+        if (set_etag(x, kind, seen[i].href, seen[i].etag, &e2))
+            continue;
+        e = bk_ledger_booking_reschedule(x->store, b.uid, seen[i].start_utc,
+                                         "calendar", x->now_utc, x->arena, &out,
+                                         &e2);
+        if (!e) {
+            x->sum->updated++;
+            bk_log_info("calendars: booking %s moved in the calendar of %s",
+                        b.uid, conn->public_id);
+            continue;
+        }
+        /* Refused (taken, outside the schedule): the event goes back. */
+        bk_log_warn("calendars: booking %s was moved in the calendar of %s; "
+                    "the move is refused (%s): the event is put back",
+                    b.uid, conn->public_id, e2.msg);
+        add_error(x, conn->public_id,
+                  bk_arena_printf(x->arena,
+                                  "booking %s: the move in the calendar is "
+                                  "refused (%s); the event is put back",
+                                  b.uid, e2.msg));
+        bk_errbuf_clear(&e2);
+        (void)push_again(x, b.id, &e2);
+    }
+    /* Gone from the calendar: cancelled. Only bookings whose event lies in
+     * the window read, and whose link is live. */
+    {
+        struct bk_link *links = NULL;
+        size_t n_links = 0;
+        bk_errbuf_clear(&e2);
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) != BK_OK)
+            return;
+        if (bk_store_link_list_kind(tx, "caldav", kind, x->arena, &links,
+                                    &n_links, &e2) != BK_OK)
+            n_links = 0;
+        for (size_t i = 0; i < n_links; i++) {
+            struct bk_booking b;
+            bool present = false;
+            if (links[i].superseded ||
+                bk_store_booking_get(tx, links[i].entity_id, x->arena, &b,
+                                     NULL) != BK_OK ||
+                b.status != BK_BOOKING_CONFIRMED || b.end_utc <= from_utc ||
+                b.start_utc >= to_utc || b.start_utc <= x->now_utc)
+                continue;
+            for (size_t j = 0; j < n_seen && !present; j++)
+                if (strcmp(seen[j].href, links[i].external_id) == 0 ||
+                    strcmp(seen[j].uid, b.uid) == 0)
+                    present = true;
+            if (!present)
+                links[i].entity_id = -links[i].entity_id; /* to cancel */
+        }
+        bk_store_rollback(tx);
+        tx = NULL;
+        for (size_t i = 0; i < n_links; i++) {
+            struct bk_booking b, out;
+            if (links[i].entity_id >= 0)
+                continue;
+            bk_errbuf_clear(&e2);
+            if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) ||
+                bk_store_booking_get(tx, -links[i].entity_id, x->arena, &b,
+                                     &e2)) {
+                bk_store_rollback(tx);
+                tx = NULL;
+                continue;
+            }
+            bk_store_rollback(tx);
+            tx = NULL;
+            if (bk_ledger_booking_cancel(x->store, b.uid, "deleted in calendar",
+                                         "calendar", x->now_utc, x->arena, &out,
+                                         &e2) == BK_OK) {
+                x->sum->updated++;
+                bk_log_info("calendars: booking %s cancelled: its event was "
+                            "deleted in the calendar of %s",
+                            b.uid, conn->public_id);
+            }
+        }
+    }
+}
+
+/* Syncs one connection. */
+static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
+{
+    const char *aad, *calendars = conn->calendars, *error = NULL;
+    char *password = NULL;
+    size_t plen = 0, n_cals;
+    struct bk_dav_client dc;
+    struct bk_errbuf why;
+    struct cal *cals = NULL;
+    struct bk_host host;
+    const struct bk_tz *zone = NULL;
+    int64_t from_utc = x->now_utc - DAY_S,
+            to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
+    bool auth_failed = false;
+    enum bk_err e;
+
+    bk_errbuf_clear(&why);
+    if (strcmp(conn->kind, "caldav") != 0)
+        return;
+    if (!x->cfg->secret_key) {
+        error = "BOOKINGD_SECRET_KEY is not set: the credentials cannot be "
+                "read";
+        goto done;
+    }
+    aad = bk_arena_printf(x->arena, "calendar_connection:%s:credential",
+                          conn->public_id);
+    if (bk_secret_open(x->cfg->secret_key, aad, conn->credential, x->arena,
+                       &password, &plen, &why) != BK_OK) {
+        error =
+            bk_arena_printf(x->arena, "the stored credentials: %s", why.msg);
+        goto done;
+    }
+    {
+        struct bk_tx *tx = NULL;
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
+            bk_store_host_get(tx, conn->host_id, x->arena, &host, &why) ==
+                BK_OK)
+            zone = host.timezone ? bk_tz_get(host.timezone) : NULL;
+        bk_store_rollback(tx);
+    }
+    if (!zone)
+        zone = bk_tz_utc();
+    memset(&dc, 0, sizeof(dc));
+    dc.username = conn->username;
+    dc.password = password;
+    dc.connect_timeout_ms = x->cfg->connect_timeout_ms;
+    dc.timeout_ms = x->cfg->timeout_ms;
+    dc.max_response = x->cfg->max_response;
+    dc.allow_private = x->cfg->allow_private;
+    n_cals = calendars_of(conn, x->arena, &cals);
+    for (size_t ci = 0; ci < n_cals; ci++) {
+        struct cal *cal = &cals[ci];
+        struct bk_dav_multistatus ms;
+        struct bk_cal_busy *rows = NULL;
+        struct seen *seen = NULL;
+        size_t n_rows = 0, cap = 0, n_seen = 0;
+        const char *token = NULL, *ctag = NULL;
+        int64_t created = 0, updated = 0, skipped = 0;
+        int status = 0;
+
+        if (!cal->busy && !cal->write) {
+            /* Not busy any more: its rows go. */
+            (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
+                                  &updated, &skipped, &why);
+            continue;
+        }
+        bk_errbuf_clear(&why);
+        if (cal->sync_token) {
+            e = bk_dav_sync_collection(&dc, cal->href, cal->sync_token,
+                                       x->arena, &status, &ms, &why);
+            if (e) {
+                auth_failed = e == BK_E_UNAUTHORIZED;
+                error = bk_arena_printf(x->arena, "%s", why.msg);
+                goto done;
+            }
+            if (status == 207 && ms.n == 0) { /* nothing changed */
+                struct bk_tx *tx = NULL;
+                struct bk_cal_busy *old = NULL;
+                size_t n_old = 0;
+                if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
+                    bk_store_cal_busy_list(tx, conn->id, cal->href, x->arena,
+                                           &old, &n_old, &why) == BK_OK)
+                    x->sum->skipped += (int64_t)n_old;
+                bk_store_rollback(tx);
+                if (ms.sync_token)
+                    calendars = with_token(calendars, cal->href, ms.sync_token,
+                                           x->arena);
+                continue;
+            }
+            token = status == 207 ? ms.sync_token : NULL;
+        }
+        /* The whole window again. */
+        bk_errbuf_clear(&why);
+        if ((e = bk_dav_calendar_query(&dc, cal->href, from_utc, to_utc,
+                                       x->arena, &ms, &why))) {
+            auth_failed = e == BK_E_UNAUTHORIZED;
+            error = bk_arena_printf(x->arena, "%s", why.msg);
+            goto done;
+        }
+        if (!token && bk_dav_collection_state(&dc, cal->href, x->arena, &token,
+                                              &ctag, &why) != BK_OK)
+            token = NULL; /* no token: the next sync reads everything */
+        seen = bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*seen));
+        for (size_t i = 0; i < ms.n; i++) {
+            const struct bk_dav_response *r = &ms.responses[i];
+            struct bk_ics_busy *iv = NULL;
+            size_t n_iv = 0;
+            const char *href = NULL;
+            if (!r->calendar_data)
+                continue;
+            x->sum->total++;
+            if (bk_net_url_join(cal->href, r->href, x->arena, &href, NULL))
+                continue;
+            bk_errbuf_clear(&why);
+            if (bk_ics_busy(r->calendar_data, from_utc, to_utc, zone, x->arena,
+                            &iv, &n_iv, &why) != BK_OK) {
+                add_error(x, conn->public_id,
+                          bk_arena_printf(x->arena, "%s: %s", href, why.msg));
+                continue;
+            }
+            for (size_t k = 0; k < n_iv; k++) {
+                struct bk_booking b;
+                bool is_booking = false;
+                if (booking_of(x, iv[k].uid, conn->host_id, &b, &is_booking,
+                               NULL) == BK_OK &&
+                    is_booking) {
+                    /* A booking's own event: not busy time; its first
+                     * instance tells where the host put it. */
+                    if (k == 0 || strcmp(iv[k].uid, iv[k - 1].uid) != 0) {
+                        seen[n_seen].uid = iv[k].uid;
+                        seen[n_seen].href = href;
+                        seen[n_seen].etag = r->etag;
+                        seen[n_seen].start_utc = iv[k].start_utc;
+                        seen[n_seen].end_utc = iv[k].end_utc;
+                        n_seen++;
+                    }
+                    continue;
+                }
+                if (!cal->busy)
+                    continue;
+                if (n_rows == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    struct bk_cal_busy *v =
+                        bk_arena_alloc(x->arena, nc * sizeof(*v));
+                    if (n_rows)
+                        memcpy(v, rows, n_rows * sizeof(*v));
+                    rows = v;
+                    cap = nc;
+                }
+                rows[n_rows].connection_id = conn->id;
+                rows[n_rows].host_id = conn->host_id;
+                rows[n_rows].calendar = cal->href;
+                rows[n_rows].href = href;
+                rows[n_rows].uid = iv[k].uid;
+                rows[n_rows].start_utc = iv[k].start_utc;
+                rows[n_rows].end_utc = iv[k].end_utc;
+                n_rows++;
+            }
+        }
+        bk_errbuf_clear(&why);
+        BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, rows, n_rows, 0,
+                                          &created, &updated, &skipped, &why));
+        if (e) {
+            error = bk_arena_printf(x->arena, "%s", why.msg);
+            goto done;
+        }
+        x->sum->created += created;
+        x->sum->updated += updated;
+        x->sum->skipped += skipped;
+        if (cal->write)
+            follow(x, conn, seen, n_seen, from_utc, to_utc);
+        calendars = with_token(calendars, cal->href, token, x->arena);
+    }
+done:
+    if (error) {
+        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
+        add_error(x, conn->public_id, error);
+    }
+    bk_errbuf_clear(&why);
+    BK_STORE_RETRY(
+        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
+                            auth_failed, bk_now_ms(), x->arena, &why));
+    if (e)
+        add_error(x, conn->public_id, why.msg);
+}
+
+enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
+                              struct bk_store *store, const char *connection,
+                              const char *host, int64_t now_utc,
+                              struct bk_arena *arena,
+                              struct bk_sync_summary *out,
+                              struct bk_errbuf *err)
+{
+    struct sync_ctx x = {cfg, store, arena, out, now_utc};
+    struct bk_cal_connection *conns = NULL, one;
+    struct bk_tx *tx = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    memset(out, 0, sizeof(*out));
+    if ((e = bk_store_begin(store, BK_TX_READ, &tx, err)))
+        return e;
+    if (connection) {
+        e = bk_store_cal_get(tx, connection, 0, arena, &one, err);
+        conns = &one;
+        n = 1;
+    } else if (host) {
+        struct bk_host h;
+        e = bk_store_host_by_slug(tx, host, arena, &h, err);
+        if (e == BK_E_NOT_FOUND)
+            e = bk_fail(err, e, "no host '%s'", host);
+        if (!e)
+            e = bk_store_cal_list_host(tx, h.id, arena, &conns, &n, err);
+    } else {
+        e = bk_store_cal_list_host(tx, 0, arena, &conns, &n, err);
+    }
+    bk_store_rollback(tx);
+    if (e)
+        return e;
+    for (size_t i = 0; i < n; i++)
+        sync_one(&x, &conns[i]);
+    return BK_OK;
+}
+
+enum bk_err bk_calendars_sync_api(void *ctx, const char *connection,
+                                  const char *host, struct bk_arena *arena,
+                                  struct bk_sync_summary *out,
+                                  struct bk_errbuf *err)
+{
+    const struct bk_calendars_config *cfg = ctx;
+
+    return bk_calendars_sync(cfg, cfg->store, connection, host, bk_now_utc(),
+                             arena, out, err);
+}
+
+/* The periodic run: its period is in its dedupe key. */
+static int64_t period_of(const struct bk_job *job)
+{
+    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
+    size_t n = strlen(SYNC_KIND ":");
+    int64_t v = -1;
+
+    if (strncmp(p, SYNC_KIND ":", n) != 0 ||
+        bk_parse_i64(p + n, 0, INT64_MAX, &v) != BK_OK)
+        return -1;
+    return v;
+}
+
+static enum bk_err enqueue_period(const struct bk_calendars_config *cfg,
+                                  struct bk_tx *tx, int64_t now_ms,
+                                  bool current, int64_t after,
+                                  struct bk_errbuf *err)
+{
+    int64_t period = now_ms / cfg->sync_interval_ms + (current ? 0 : 1), id;
+    int64_t run_at;
+    char key[64];
+    bool existed;
+
+    if (after >= 0 && period <= after)
+        period = after + 1;
+    run_at = period * cfg->sync_interval_ms;
+    if (!current && run_at > now_ms + cfg->sync_interval_ms)
+        run_at = now_ms + cfg->sync_interval_ms;
+    snprintf(key, sizeof(key), SYNC_KIND ":%" PRId64, period);
+    return bk_store_job_enqueue(tx, SYNC_KIND, key, NULL, run_at,
+                                cfg->max_attempts, now_ms, &id, &existed, err);
+}
+
+/* Whether any calendar connection exists: the periodic sync runs only
+ * then (a connection's creation starts it, api/calendars.c). */
+static enum bk_err any_connection(struct bk_tx *tx, bool *yes,
+                                  struct bk_errbuf *err)
+{
+    struct bk_arena arena;
+    struct bk_cal_connection *c = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    e = bk_store_cal_list_host(tx, 0, &arena, &c, &n, err);
+    *yes = n > 0;
+    bk_arena_release(&arena);
+    return e;
+}
+
+static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
+                                 struct bk_errbuf *err)
+{
+    bool yes = false;
+    enum bk_err e = any_connection(tx, &yes, err);
+
+    if (e || !yes)
+        return e;
+    return enqueue_period(ctx, tx, now_ms, true, -1, err);
+}
+
+static enum bk_err sync_run(void *ctx, struct bk_store *store,
+                            const struct bk_job *job, struct bk_arena *arena,
+                            struct bk_errbuf *err)
+{
+    const struct bk_calendars_config *cfg = ctx;
+    struct bk_sync_summary sum;
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    if ((e = bk_calendars_sync(cfg, store, NULL, NULL, bk_now_utc(), arena,
+                               &sum, err)))
+        return e;
+    if (sum.total || sum.n_errors)
+        bk_log_info(
+            "calendars: sync: %" PRId64 " events, %" PRId64 " created, %" PRId64
+            " updated, %" PRId64 " skipped, %zu errors",
+            sum.total, sum.created, sum.updated, sum.skipped, sum.n_errors);
+    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
+        goto out;
+    {
+        bool yes = false;
+        if ((e = any_connection(tx, &yes, err)) ||
+            (yes && (e = enqueue_period(cfg, tx, bk_now_ms(), false,
+                                        period_of(job), err))) ||
+            (e = bk_jobs_finish(tx, job, err)))
+            goto out;
+    }
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+void bk_calendars_sync_kind(const struct bk_calendars_config *cfg,
+                            struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = SYNC_KIND;
+    out->run = sync_run;
+    out->schedule = sync_schedule;
+    out->ctx = (void *)cfg;
+}

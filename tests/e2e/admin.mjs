@@ -1,0 +1,435 @@
+// tests/e2e/admin.mjs — the admin pages (/admin/...) driven like the
+// business owner would, in Debian's Chromium, against the real daemon on a
+// fresh SQLite database.
+//
+//   node admin.mjs PATH/TO/bookingd      (or BOOKINGD_BIN=... node admin.mjs)
+//
+// Scenarios: an admin page without a session redirects to the sign-in page
+// (and shows no data); a wrong key is refused; signing in; a booking made
+// through the API is in Today with its badges and filters; opening it, its
+// history; cancelling it with a reason and seeing the status change (and
+// the ledger agree); a write without the CSRF token is refused from the
+// page's own origin; creating an event type; the deliveries and jobs page,
+// and the panels whose API is missing saying "not configured"; a phone-
+// sized window without sideways scrolling; signing out. Screenshots go to
+// tests/e2e/screenshots/ (admin-*.png). Bounded like booking.mjs.
+import { chromium } from "playwright-core";
+import { execFile, spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TOTAL_MS = 120_000;
+const STEP_MS = 15_000;
+const ADMIN_KEY = "e2e-admin-key-fedcba9876543210";
+const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)),
+                        "screenshots");
+
+if (!BIN) {
+  console.error("usage: node admin.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
+  process.exit(2);
+}
+
+const started = Date.now();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bookingd-e2e-admin-"));
+let daemon = null;
+let daemonLog = "";
+let browser = null;
+let base = "";
+
+function log(msg) {
+  console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const DEMO = {
+  hosts: [{
+    slug: "coach", name: "Casey Coach", email: "casey@example.com",
+    timezone: "Europe/Berlin",
+    schedule: {
+      timezone: "Europe/Berlin",
+      weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map((day) => ({ day, start: "00:00", end: "24:00" })),
+    },
+  }],
+  event_types: [{
+    slug: "intro", title: "Intro call", host: "coach",
+    duration_minutes: 30, minimum_notice_minutes: 120,
+  }],
+};
+
+function run(args, env) {
+  return new Promise((resolve, reject) => {
+    execFile(BIN, args, { env, timeout: STEP_MS }, (err, stdout, stderr) => {
+      if (err)
+        reject(new Error(`bookingd ${args.join(" ")} failed: ${err.message}\n` +
+                         stdout + stderr));
+      else
+        resolve(stdout);
+    });
+  });
+}
+
+async function startDaemon() {
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    BOOKINGD_DATABASE: "sqlite:" + path.join(tmp, "bookingd.db"),
+    BOOKINGD_LISTEN: "127.0.0.1:" + port,
+    BOOKINGD_ADMIN_KEY: ADMIN_KEY,
+    BOOKINGD_LOG_LEVEL: "warn",
+  };
+  const demo = path.join(tmp, "demo.json");
+  fs.writeFileSync(demo, JSON.stringify(DEMO, null, 2));
+  await run(["apply", demo], env);
+  base = "http://127.0.0.1:" + port;
+  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const keep = (chunk) => {
+    daemonLog = (daemonLog + chunk).slice(-20000);
+  };
+  daemon.stdout.on("data", keep);
+  daemon.stderr.on("data", keep);
+  daemon.exited = new Promise((resolve) =>
+    daemon.on("exit", (code, signal) => resolve({ code, signal })));
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    if (daemon.exitCode !== null || daemon.signalCode !== null)
+      throw new Error("bookingd serve exited at start:\n" + daemonLog);
+    try {
+      const r = await fetch(base + "/healthz",
+                            { signal: AbortSignal.timeout(1000) });
+      if (r.ok)
+        break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > until)
+      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  log(`daemon up on ${base}`);
+}
+
+async function stopDaemon() {
+  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
+    return daemon ? daemon.exited : null;
+  daemon.kill("SIGTERM");
+  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
+  const how = await daemon.exited;
+  clearTimeout(timer);
+  return how;
+}
+
+async function apiCall(method, p, body, admin) {
+  const r = await fetch(base + p, {
+    method,
+    headers: { ...(admin ? { Authorization: "Bearer " + ADMIN_KEY } : {}),
+               ...(body ? { "Content-Type": "application/json" } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(STEP_MS),
+  });
+  return { status: r.status, json: r.status === 204 ? null : await r.json() };
+}
+
+// A booking made through the public API, as a client's own site would.
+async function bookThroughApi(name, email) {
+  const today = new Date().toISOString().slice(0, 10);
+  const slots = await apiCall("GET", "/api/v1/event-types/intro/slots?from=" +
+                              today + "&timezone=UTC");
+  assert.equal(slots.status, 200, JSON.stringify(slots.json));
+  const start = Object.values(slots.json.slots).flat()[0].start;
+  const r = await apiCall("POST", "/api/v1/bookings", {
+    event_type: "intro", start,
+    attendee: { name, email, timezone: "Europe/London" },
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return r.json;
+}
+
+const problems = [];
+
+async function newPage(name, options) {
+  const ctx = await browser.newContext({
+    timezoneId: "Europe/Berlin", locale: "en-GB",
+    viewport: { width: 1200, height: 900 }, ...options,
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.setDefaultNavigationTimeout(STEP_MS);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    /* Expected refusals (401, 403) are logged as failed loads. */
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
+      problems.push(`${name}: console: ${m.text()}`);
+  });
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, "admin-" + name + ".png"),
+                          fullPage: true, timeout: STEP_MS });
+}
+
+async function signIn(page) {
+  await page.goto(base + "/admin");
+  /* No session: the sign-in page, and nothing of the ledger. */
+  await page.waitForURL(base + "/admin/login");
+  await page.getByRole("heading", { name: "Sign in" }).waitFor();
+  await page.getByLabel("Admin key").fill("not-the-key");
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("alert").filter({ hasText: "not the admin key" })
+    .waitFor();
+  await shot(page, "01-sign-in");
+  await page.getByLabel("Admin key").fill(ADMIN_KEY);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(base + "/admin");
+  await page.getByRole("heading", { name: "Today and upcoming" }).waitFor();
+  const cookies = await page.context().cookies();
+  const c = cookies.find((k) => k.name === "bookingd_admin");
+  assert.ok(c, "the session cookie is set");
+  assert.equal(c.httpOnly, true);
+  assert.equal(c.sameSite, "Strict");
+  assert.equal(c.path, "/");
+  assert.ok(c.expires > Date.now() / 1000, "the cookie expires");
+  log("signed in");
+}
+
+async function adminFlow() {
+  const page = await newPage("admin");
+  /* The HTML of an admin page without a session carries no data. */
+  const bare = await fetch(base + "/admin/bookings", { redirect: "manual" });
+  assert.equal(bare.status, 303);
+  assert.equal(bare.headers.get("location"), "/admin/login");
+  assert.equal(await bare.text(), "");
+
+  const b = await bookThroughApi("Grace Hopper", "grace@example.com");
+  await signIn(page);
+
+  /* Today and upcoming: the booking with its badges. */
+  const row = page.locator(".row", { hasText: "Grace Hopper" });
+  await row.waitFor();
+  await row.locator(".badge", { hasText: "confirmed" }).waitFor();
+  await row.locator(".badge", { hasText: "web" }).waitFor();
+  await shot(page, "02-today");
+
+  /* Filters: cancelled ones only hides it; the client search finds it. */
+  await page.getByLabel("Status").selectOption("cancelled");
+  await page.getByRole("button", { name: "Show", exact: true }).click();
+  await page.getByRole("status").filter({ hasText: "No bookings match" })
+    .waitFor();
+  assert.equal(await row.count(), 0);
+  await page.getByLabel("Status").selectOption("");
+  await page.getByLabel("Client email or id").fill("grace@example.com");
+  await page.getByRole("button", { name: "Show", exact: true }).click();
+  await page.getByRole("status").filter({ hasText: "1 booking shown" })
+    .waitFor();
+  assert.ok(page.url().includes("client=grace%40example.com"), page.url());
+
+  /* The booking: details, history, cancel with a reason. */
+  await row.getByRole("link", { name: "Intro call" }).click();
+  await page.waitForURL(base + "/admin/bookings/" + b.uid);
+  await page.getByRole("heading", { name: "Intro call with Grace Hopper" })
+    .waitFor();
+  await page.locator(".timeline li").first().waitFor();
+  assert.match(await page.locator(".timeline").textContent(), /create/i);
+  await shot(page, "03-booking");
+  await page.getByRole("button", { name: "Cancel…" }).click();
+  const reason = page.getByLabel("Reason (included in the client's email)");
+  assert.equal(await reason.evaluate((e) => e === document.activeElement),
+               true, "the reason field gets the focus");
+  await reason.fill("Coach is ill, sorry");
+  await page.getByRole("button", { name: "Cancel booking" }).click();
+  await page.getByRole("status").filter({ hasText: "Booking cancelled." })
+    .waitFor();
+  await page.locator("#booking-status .badge", { hasText: "cancelled" })
+    .waitFor();
+  await page.locator("dd", { hasText: "Coach is ill, sorry" }).waitFor();
+  assert.equal(await page.getByRole("button", { name: "Cancel…" }).count(), 0);
+  await shot(page, "04-cancelled");
+  const after = await apiCall("GET", "/api/v1/bookings/" + b.uid, null, true);
+  assert.equal(after.json.status, "cancelled");
+  assert.equal(after.json.cancellation_reason, "Coach is ill, sorry");
+  const hist = await apiCall("GET", "/api/v1/bookings/" + b.uid + "/history",
+                             null, true);
+  assert.equal(hist.json.data.at(-1).actor, "admin");
+  log("cancelled from the admin page");
+
+  /* A write with the cookie but without the CSRF token, from the page's
+   * own origin, is refused and changes nothing. */
+  const refused = await page.evaluate(async () => {
+    const r = await fetch("/api/v1/event-types", {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ slug: "sneaky", title: "Sneaky", host: "coach",
+                             duration_minutes: 15 }),
+    });
+    return r.status;
+  });
+  assert.equal(refused, 403);
+  const sneaky = await apiCall("GET", "/api/v1/event-types/sneaky", null, true);
+  assert.equal(sneaky.status, 404);
+
+  /* Event types: create one with the form. */
+  await page.getByRole("link", { name: "Event types" }).click();
+  await page.getByRole("heading", { name: "Event types" }).waitFor();
+  await page.getByRole("link", { name: "New event type" }).click();
+  await page.getByLabel("Title").fill("Follow-up");
+  await page.getByLabel("Slug (in the booking URL)").fill("follow-up");
+  await page.getByLabel("Duration (minutes)").fill("45");
+  await page.getByRole("button", { name: "Create" }).click();
+  await page.getByRole("status").filter({ hasText: "Event type created." })
+    .waitFor();
+  const et = await apiCall("GET", "/api/v1/event-types/follow-up", null, true);
+  assert.equal(et.status, 200);
+  assert.equal(et.json.duration_minutes, 45);
+  assert.equal(et.json.host, "coach");
+
+  /* Hours: the week editor and a date override, with the preview. */
+  await page.getByRole("link", { name: "Hours" }).click();
+  await page.getByRole("link", { name: "Casey Coach" }).click();
+  await page.getByRole("heading", { name: "Hours of Casey Coach" }).waitFor();
+  const monday = page.getByRole("list", { name: "Monday hours" });
+  assert.equal(await monday.getByLabel("Monday from").inputValue(), "00:00");
+  assert.equal(await monday.getByLabel("Monday until").inputValue(), "24:00");
+  await page.locator(".preview-day li").first().waitFor();
+  /* A wrong time is refused, named, and nothing is saved. */
+  await monday.getByLabel("Monday until").fill("25:00");
+  await page.getByRole("button", { name: "Save hours" }).click();
+  await page.getByRole("alert").filter({ hasText: /./ }).first().waitFor();
+  assert.equal(await monday.getByLabel("Monday until")
+    .getAttribute("aria-invalid"), "true");
+  let sched = await apiCall("GET", "/api/v1/hosts/coach/schedule", null, true);
+  assert.ok(sched.json.weekly.some((w) => w.day === "mon" &&
+                                         w.end === "24:00"));
+  await monday.getByLabel("Monday until").fill("24:00");
+  /* Tomorrow (in Berlin, the browser's zone here) off. */
+  const tomorrow = new Intl.DateTimeFormat("en-CA", {
+    timeZone: "Europe/Berlin", year: "numeric", month: "2-digit",
+    day: "2-digit" }).format(new Date(Date.now() + 86400e3));
+  await page.getByRole("button", { name: "Add a date" }).click();
+  const ov = page.getByRole("list", { name: "Date overrides" });
+  await ov.getByLabel("Date").fill(tomorrow);
+  await page.getByRole("button", { name: "Save hours" }).click();
+  await page.getByRole("status").filter({ hasText: "Hours saved." }).waitFor();
+  sched = await apiCall("GET", "/api/v1/hosts/coach/schedule", null, true);
+  assert.deepEqual(sched.json.overrides,
+                   [{ date: tomorrow, unavailable: true }]);
+  await page.locator(".preview-day").nth(1).getByText("No times").waitFor();
+  await shot(page, "05-hours");
+
+  /* Deliveries and jobs; the panels without an API. */
+  await page.getByRole("link", { name: "Deliveries and jobs" }).click();
+  await page.getByRole("heading", { name: "Jobs", exact: true }).waitFor();
+  await shot(page, "06-deliveries");
+  await page.getByRole("link", { name: "Integrations" }).click();
+  await page.getByText("Not configured.").first().waitFor();
+  await page.getByRole("link", { name: "Metrics" }).click();
+  await page.getByText("Not configured.").first().waitFor();
+  await page.getByRole("link", { name: "Clients" }).click();
+  await page.getByRole("link", { name: "Grace Hopper" }).click();
+  await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();
+
+  /* A phone-sized window: no sideways scrolling. */
+  await page.setViewportSize({ width: 360, height: 740 });
+  await page.getByRole("link", { name: "Today" }).click();
+  await page.getByRole("heading", { name: "Today and upcoming" }).waitFor();
+  await page.locator("#main:not([aria-busy])").waitFor().catch(() => {});
+  const over = await page.evaluate(
+    () => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(over <= 0, `no sideways scrolling at 360 px (${over}px over)`);
+  await shot(page, "07-phone");
+
+  /* Keyboard: on a fresh load the skip link is the first stop, and it
+   * moves to the content; in-page navigation focuses the new heading. */
+  await page.goto(base + "/admin");
+  await page.getByRole("heading", { name: "Today and upcoming" }).waitFor();
+  await page.keyboard.press("Tab");
+  const first = await page.evaluate(() => document.activeElement.textContent);
+  assert.equal(first, "Skip to content");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.evaluate(() => document.activeElement.id), "main");
+  await page.getByRole("link", { name: "Clients" }).click();
+  await page.getByRole("heading", { name: "Clients" }).waitFor();
+  await page.waitForFunction(() => document.activeElement.id === "title");
+
+  /* Sign out: back to the sign-in page; the old cookie is dead. */
+  const old = (await page.context().cookies())
+    .find((k) => k.name === "bookingd_admin").value;
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await page.waitForURL(base + "/admin/login");
+  const dead = await fetch(base + "/admin/session",
+                           { headers: { Cookie: "bookingd_admin=" + old } });
+  assert.equal(dead.status, 401);
+  await page.goto(base + "/admin");
+  await page.waitForURL(base + "/admin/login");
+  log("signed out");
+  await page.context().close();
+}
+
+async function cleanup() {
+  if (browser)
+    await browser.close().catch(() => {});
+  browser = null;
+  const how = await stopDaemon();
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return how;
+}
+
+async function main() {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await startDaemon();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    timeout: STEP_MS,
+    args: ["--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+  await adminFlow();
+  assert.deepEqual(problems, [], "no script errors or CSP violations");
+}
+
+const overall = setTimeout(() => {
+  console.error(`e2e: FAIL: over ${TOTAL_MS / 1000} s`);
+  cleanup().finally(() => process.exit(1));
+}, TOTAL_MS);
+process.on("exit", () => {
+  if (daemon && daemon.exitCode === null && daemon.signalCode === null)
+    daemon.kill("SIGKILL");
+});
+for (const sig of ["SIGINT", "SIGTERM"])
+  process.on(sig, () => cleanup().finally(() => process.exit(1)));
+
+let failed = false;
+try {
+  await main();
+} catch (e) {
+  failed = true;
+  console.error("e2e: FAIL:", e.stack || e);
+  if (problems.length)
+    console.error("browser problems:\n" + problems.join("\n"));
+}
+const how = await cleanup();
+clearTimeout(overall);
+if (how && (how.code !== 0 || how.signal)) {
+  failed = true;
+  console.error(`e2e: FAIL: bookingd exited with ${how.signal || how.code}`);
+}
+if (failed || process.env.E2E_VERBOSE)
+  console.error("--- bookingd log (tail) ---\n" + daemonLog.slice(-8000));
+log(failed ? "FAIL" : "PASS");
+process.exit(failed ? 1 : 0);

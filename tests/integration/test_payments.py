@@ -1,0 +1,506 @@
+"""Paid bookings through Stripe Checkout (docs/payments.md, issue 9 §1):
+the real daemon against the Stripe contract fake (tests/fakes/stripe),
+whose events are signed with the official `stripe` package and POSTed to
+/webhooks/stripe. A priced booking is pending and holds its slot; a paid
+session confirms it exactly once whatever the order and repetition of the
+events; an abandoned one frees the slot; a payment after the hold ended
+confirms when the slot is still free and is refunded when it is not; the
+hold-expiry job settles holds whose webhooks never came; Stripe out of
+reach leaves the booking pending until "retry payment" works. Bad
+signatures change nothing.
+
+Times after a hold's end are reached by stepping the daemon's wall clock
+(the LD_PRELOAD shim of test_clock.py) while the fake keeps the real one;
+the fake then signs its events with the daemon's time
+(config timestamp_offset)."""
+import datetime as dt
+import json
+import os
+import subprocess
+import urllib.parse
+
+import pytest
+
+from conftest import assert_error, ledger_query, today_utc
+from stripe_helpers import (FAKE_DIR, PRICE, StripeFake, new_webhook_secret,
+                            paid_catalog, stripe_env, wait_for)
+
+HOLD_S = 30 * 60
+
+
+@pytest.fixture
+def fake(tmp_path):
+    f = StripeFake(tmp_path, new_webhook_secret())
+    yield f
+    f.stop()
+
+
+def shifted_env(offset_file, **env):
+    lib = os.environ.get("BK_CLOCKSHIFT_LIB")
+    assert lib and os.path.exists(lib), "BK_CLOCKSHIFT_LIB: the shim"
+    offset_file.write_text("0\n")
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    env.update(LD_PRELOAD=lib, BK_CLOCKSHIFT_FILE=str(offset_file),
+               ASAN_OPTIONS=(asan + ":" if asan else "")
+               + "verify_asan_link_order=0")
+    return env
+
+
+def start(make_daemon, fake, tmp_path=None, shift=False, **extra):
+    env = stripe_env(fake, **extra)
+    if shift:
+        env = shifted_env(tmp_path / "clock-offset", **env)
+    d = make_daemon(env=env)
+    d.clock_file = tmp_path / "clock-offset" if shift else None
+    fake.point_at(d)
+    d.apply(paid_catalog())
+    return d
+
+
+def step_clock(d, fake, seconds):
+    """Moves the daemon's wall clock `seconds` ahead of the real one; the
+    fake signs its events on the daemon's timeline from then on."""
+    d.clock_file.write_text(f"{seconds * 1000}\n")
+    fake.config(timestamp_offset=seconds)
+
+
+def slot(d, n=0, slug="paid"):
+    return d.slot_starts(slug, days_ahead=2, span=2)[n]
+
+
+def book(d, start, email="ada@example.com", expect=201):
+    return d.book("paid", start, email=email, expect=expect)
+
+
+def booking(d, uid):
+    r = d.get(f"/api/v1/bookings/{uid}", admin=True)
+    assert r.status == 200, r
+    return r.json
+
+
+def state(d, uid):
+    b = booking(d, uid)
+    return b["status"], b["payment_status"]
+
+
+def wait_state(d, uid, want, timeout=60):
+    return wait_for(f"booking {uid} to be {want}",
+                    lambda: state(d, uid) == want or None, timeout)
+
+
+def activity(d, uid, kind):
+    return ledger_query(
+        d, "SELECT a.id FROM activity a JOIN bookings b ON b.id = a.booking_id"
+           " WHERE b.uid = ? AND a.kind = ?", (uid, kind))
+
+
+def history_actions(d, uid):
+    r = d.get(f"/api/v1/bookings/{uid}/history", admin=True)
+    assert r.status == 200, r
+    return [h["action"] for h in r.json["data"]]
+
+
+def free(d, start, slug="paid"):
+    return start in d.slot_starts(slug, days_ahead=2, span=2)
+
+
+def deliveries(d):
+    return ledger_query(d, "SELECT delivery_key, status FROM inbox"
+                           " WHERE provider = 'stripe' ORDER BY id")
+
+
+def settled_deliveries(d):
+    rows = deliveries(d)
+    return rows if rows and all(s != 0 for _, s in rows) else None
+
+
+def session_of(fake, uid):
+    return next(s for s in fake.sessions()
+                if s["client_reference_id"] == uid)
+
+
+def messages(d, uid):
+    return ledger_query(
+        d, "SELECT m.kind FROM messages m JOIN bookings b"
+           " ON b.id = m.booking_id WHERE b.uid = ? ORDER BY m.id", (uid,))
+
+
+# ---- the fake itself -----------------------------------------------------------
+
+def test_fake_agrees_with_the_official_client(fake):
+    """The official stripe client creates, retrieves and expires a session
+    on the fake and gets the errors it knows for what Stripe refuses."""
+    r = subprocess.run(["node", str(FAKE_DIR / "client-check.mjs"),
+                        str(fake.port)], cwd=FAKE_DIR, capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 0 and r.stdout.strip() == "ok", r.stderr
+
+
+def test_fake_is_strict(fake):
+    auth = {"Authorization": "Bearer sk_test_x",
+            "Content-Type": "application/x-www-form-urlencoded"}
+    st, j = fake.call("POST", "/v1/checkout/sessions", raw=b"mode=payment",
+                      headers={"Content-Type":
+                               "application/x-www-form-urlencoded"})
+    assert st == 401 and j["error"]["type"] == "invalid_request_error", j
+    st, j = fake.call("POST", "/v1/checkout/sessions", raw=b'{"mode":1}',
+                      headers={**auth, "Content-Type": "application/json"})
+    assert st == 400, j
+    st, j = fake.call("POST", "/v1/checkout/sessions", raw=b"mode=payment",
+                      headers=auth)
+    assert st == 400 and j["error"]["param"] == "line_items", j
+    assert j["error"]["code"] == "parameter_missing", j
+
+
+# ---- configuration -------------------------------------------------------------
+
+def test_priced_booking_without_stripe_is_refused(make_daemon):
+    """Without STRIPE_SECRET_KEY a priced event type is not booked for free
+    on the public API (503 payments_not_configured, nothing written); an
+    admin may still book it (paid elsewhere), confirmed, payment none."""
+    d = make_daemon()
+    d.apply(paid_catalog())
+    s = slot(d)
+    before = d.counts()
+    r = book(d, s, expect=503)
+    assert_error(r, 503, "payments_not_configured")
+    assert d.counts()["bookings"] == before["bookings"]
+    r = d.book("paid", s, admin=True)
+    assert (r.json["status"], r.json["payment_status"]) == \
+        ("confirmed", "none"), r.json
+    assert "checkout_url" not in r.json
+    # Free event types are unaffected.
+    r = d.book("intro", d.slot_starts("intro", 2, 2)[0])
+    assert r.json["status"] == "confirmed"
+
+
+# ---- the happy path --------------------------------------------------------------
+
+def test_pay_confirms_once(make_daemon, fake):
+    d = start(make_daemon, fake)
+    s = slot(d)
+    r = book(d, s)
+    b = r.json
+    assert (b["status"], b["payment_status"]) == ("pending", "unpaid"), b
+    assert b["payment"] == {"amount": 4500, "currency": "EUR",
+                            "attempt": 1}, b
+    hold = dt.datetime.fromisoformat(b["hold_expires_at"].replace("Z",
+                                                                  "+00:00"))
+    now = dt.datetime.now(dt.timezone.utc)
+    assert HOLD_S - 60 < (hold - now).total_seconds() <= HOLD_S + 5, b
+    assert b["checkout_url"].startswith(fake.base + "/pay/cs_test_"), b
+
+    # What bookingd sent, exactly (PROVIDERS.md §1.4).
+    [req] = fake.requests("/v1/checkout/sessions", "POST")
+    assert req["content_type"] == "application/x-www-form-urlencoded", req
+    assert req["idempotency_key"] == f"bookingd-checkout-{b['uid']}-1"
+    form = dict(urllib.parse.parse_qsl(req["body"], strict_parsing=True))
+    sess = session_of(fake, b["uid"])
+    assert form.pop("success_url").startswith(
+        f"http://127.0.0.1:{d.port}/manage/{b['uid']}?token=")
+    assert form.pop("cancel_url").endswith("&checkout=cancel")
+    assert int(form.pop("expires_at")) == sess["expires_at"]
+    assert form == {
+        "mode": "payment",
+        "line_items[0][price_data][currency]": "eur",
+        "line_items[0][price_data][unit_amount]": "4500",
+        "line_items[0][price_data][product_data][name]": "Paid session",
+        "line_items[0][quantity]": "1",
+        "customer_email": "ada@example.com",
+        "client_reference_id": b["uid"],
+        "metadata[booking_uid]": b["uid"],
+        "payment_intent_data[metadata][booking_uid]": b["uid"],
+    }, form
+
+    # The hold blocks the slot like a confirmed booking.
+    assert not free(d, s)
+    assert_error(book(d, s, email="bob@example.com", expect=409), 409,
+                 "slot_unavailable")
+    # Nothing is confirmed to the attendee before payment.
+    assert messages(d, b["uid"]) == []
+
+    fake.complete(sess["id"])
+    wait_state(d, b["uid"], ("confirmed", "paid"))
+    [ev] = fake.events("checkout.session.completed")
+    # Stripe resends: a duplicate is 200 and changes nothing.
+    for _ in range(2):
+        res = fake.deliver(ev["id"])
+        assert res["status"] == 200, res
+    wait_for("deliveries applied", lambda: settled_deliveries(d))
+    assert len(deliveries(d)) == 1
+    assert history_actions(d, b["uid"]) == ["created", "confirmed"]
+    assert len(activity(d, b["uid"], "PAYMENT_COMPLETED")) == 1
+    assert len(activity(d, b["uid"], "CHECKOUT_INITIATED")) == 1
+    g = booking(d, b["uid"])
+    assert "checkout_url" not in g and "hold_expires_at" not in g, g
+    assert {"provider": "stripe", "external_id": sess["id"]} in \
+        [{k: x[k] for k in ("provider", "external_id")} for x in g["links"]]
+    # The confirmation email goes out on the confirmation (attendee and
+    # host, once each).
+    wait_for("confirmation messages",
+             lambda: sorted(messages(d, b["uid"])) ==
+             [("attendee_confirmed",), ("host_new",)] or None)
+    assert not free(d, s)
+    # The attendee's view through the manage token.
+    token = b["manage_token"]
+    r = d.get(f"/api/v1/bookings/{b['uid']}", query={"token": token})
+    assert r.json["payment_status"] == "paid", r.json
+
+
+def test_out_of_order_and_duplicate_events(make_daemon, fake):
+    """A refund's event that arrives before the payment's waits for it;
+    then both apply, in the right order, once each."""
+    d = start(make_daemon, fake)
+    b = book(d, slot(d)).json
+    sess = session_of(fake, b["uid"])
+    fake.config(hold_events=True)
+    fake.complete(sess["id"])
+    pi = fake.session(sess["id"])["payment_intent"]
+    st, refund = fake.call(
+        "POST", "/v1/refunds", raw=f"payment_intent={pi}".encode(),
+        headers={"Authorization": "Bearer sk_test_dashboard",
+                 "Content-Type": "application/x-www-form-urlencoded"})
+    assert st == 200, refund
+    completed = fake.events("checkout.session.completed")[0]
+    refunded = fake.events("charge.refunded")[0]
+    assert fake.deliver(refunded["id"])["status"] == 200
+    # Stored, waiting for the payment (retried, not failed).
+    assert state(d, b["uid"]) == ("pending", "unpaid")
+    assert fake.deliver(completed["id"])["status"] == 200
+    assert fake.deliver(refunded["id"])["status"] == 200  # a duplicate
+    wait_state(d, b["uid"], ("confirmed", "refunded"))
+    wait_for("deliveries applied", lambda: settled_deliveries(d))
+    assert [s for _, s in deliveries(d)] == [1, 1], deliveries(d)
+    assert len(activity(d, b["uid"], "PAYMENT_COMPLETED")) == 1
+    assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
+
+
+# ---- signatures -------------------------------------------------------------------
+
+def test_bad_signatures_change_nothing(make_daemon, fake):
+    d = start(make_daemon, fake)
+    b = book(d, slot(d)).json
+    sess = session_of(fake, b["uid"])
+    fake.config(hold_events=True)
+    fake.complete(sess["id"])
+    [ev] = fake.events("checkout.session.completed")
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    bad = [
+        {"secret": "whsec_" + "0" * 32},       # another secret
+        {"timestamp_offset": -301},             # too old
+        {"timestamp_offset": 3600},             # far in the future
+        {"tamper": True},                       # body changed after signing
+        {"no_signature": True},                 # no header
+        {"signature": "t=abc,v1=zz"},           # garbage
+        {"signature": "v1=" + "0" * 64},        # no timestamp
+        {"signature": "t=1700000000"},          # no v1
+        {"signature": "t=1,v0=" + "0" * 64},    # only the test-mode decoy
+    ]
+    for opts in bad:
+        res = fake.deliver(ev["id"], **opts)
+        assert res["status"] == 401, (opts, res)
+        assert json.loads(res["body"])["error"]["code"] == "unauthorized"
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+    assert state(d, b["uid"]) == ("pending", "unpaid")
+    # Several v1 signatures (a secret being rolled): any one may match.
+    from_fake = fake.deliver(ev["id"], timestamp_offset=0)
+    assert from_fake["status"] == 200, from_fake
+    wait_state(d, b["uid"], ("confirmed", "paid"))
+
+
+def test_signed_bodies_that_are_not_ours(make_daemon, fake):
+    """A signed event about another product's session is stored as
+    ignored (200, so Stripe stops resending); a signed body that is not an
+    event is refused and stored as failed; nothing reaches the ledger."""
+    import hashlib
+    import hmac
+    import time
+    d = start(make_daemon, fake)
+    before = ledger_query(d, "SELECT count(*) FROM bookings")
+
+    def post(body, ctype="application/json"):
+        t = int(time.time())
+        sig = hmac.new(fake.secret.encode(), f"{t}.".encode() + body,
+                       hashlib.sha256).hexdigest()
+        return d.post("/webhooks/stripe", raw=body, headers={
+            "Content-Type": ctype,
+            "Stripe-Signature": f"t={t},v1={'0' * 64},v1={sig}"})
+
+    other = {"id": "evt_other1", "object": "event", "type":
+             "checkout.session.completed", "data": {"object": {
+                 "id": "cs_x", "object": "checkout.session",
+                 "payment_status": "paid", "metadata": {}}}}
+    r = post(json.dumps(other).encode())
+    assert r.status == 200, r
+    hostile = dict(other, id="evt_hostile", data={"object": {
+        "id": "cs_y", "payment_status": "paid",
+        "metadata": {"booking_uid": "x' OR 1=1 --"}}})
+    assert post(json.dumps(hostile).encode()).status == 200
+    unknown = dict(other, id="evt_unknown", type="invoice.paid")
+    assert post(json.dumps(unknown).encode()).status == 200
+    assert post(b"[1,2]").status == 400
+    assert post(b'{"id": "evt_') .status == 400
+    assert post(json.dumps({"type": "x"}).encode()).status in (400, 422)
+    assert post(b"{}", ctype="text/plain").status == 415
+    r = d.post("/webhooks/stripe", raw=b"x" * (2 * 1024 * 1024),
+               headers={"Content-Type": "application/json",
+                        "Stripe-Signature": "t=1,v1=" + "0" * 64})
+    assert r.status == 413, r
+    wait_for("deliveries final", lambda: settled_deliveries(d))
+    assert ledger_query(d, "SELECT count(*) FROM bookings") == before
+    assert ledger_query(d, "SELECT count(*) FROM activity WHERE kind LIKE"
+                           " 'PAYMENT%'") == [(0,)]
+
+
+# ---- holds that end -----------------------------------------------------------------
+
+def test_abandoned_checkout_expires_and_frees_the_slot(make_daemon, fake):
+    d = start(make_daemon, fake)
+    s = slot(d)
+    b = book(d, s).json
+    assert not free(d, s)
+    fake.expire(session_of(fake, b["uid"])["id"])
+    wait_state(d, b["uid"], ("cancelled", "unpaid"))
+    assert free(d, s)
+    assert len(activity(d, b["uid"], "CHECKOUT_EXPIRED")) == 1
+    assert booking(d, b["uid"])["cancellation_reason"].startswith(
+        "payment not completed")
+    # The slot can be booked again.
+    b2 = book(d, s, email="bob@example.com").json
+    assert b2["status"] == "pending"
+
+
+def test_late_payment_with_the_slot_free_confirms(make_daemon, fake,
+                                                  tmp_path):
+    d = start(make_daemon, fake, tmp_path, shift=True)
+    s = slot(d)
+    b = book(d, s).json
+    sess = session_of(fake, b["uid"])
+    # The hold-expiry job cannot reach Stripe for now.
+    fake.fail("/v1/checkout/sessions/", status=500, count=100000)
+    step_clock(d, fake, HOLD_S + 60)
+    wait_for("the hold to end", lambda: free(d, s))
+    fake.complete(sess["id"])
+    wait_state(d, b["uid"], ("confirmed", "paid"))
+    assert not free(d, s)
+    assert fake.requests("/v1/refunds") == []
+
+
+def test_late_payment_with_the_slot_taken_is_refunded(make_daemon, fake,
+                                                      tmp_path):
+    d = start(make_daemon, fake, tmp_path, shift=True)
+    s = slot(d)
+    b = book(d, s).json
+    sess = session_of(fake, b["uid"])
+    fake.fail("/v1/checkout/sessions/", status=500, count=100000)
+    step_clock(d, fake, HOLD_S + 60)
+    wait_for("the hold to end", lambda: free(d, s))
+    other = d.book("paid", s, email="bob@example.com", admin=True).json
+    assert other["status"] == "confirmed"
+    fake.complete(sess["id"])
+    wait_state(d, b["uid"], ("cancelled", "refunded"))
+    [req] = fake.requests("/v1/refunds", "POST")
+    pi = fake.session(sess["id"])["payment_intent"]
+    assert req["idempotency_key"] == f"bookingd-refund-{pi}"
+    assert dict(urllib.parse.parse_qsl(req["body"])) == {
+        "payment_intent": pi, "metadata[booking_uid]": b["uid"]}
+    assert "no longer available" in \
+        booking(d, b["uid"])["cancellation_reason"]
+    assert state(d, other["uid"]) == ("confirmed", "none")
+    # The attendee is told (the cancellation email).
+    wait_for("the cancellation email",
+             lambda: ("attendee_cancelled",) in messages(d, b["uid"]))
+    assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
+
+
+def test_hold_expiry_settles_when_webhooks_are_lost(make_daemon, fake,
+                                                    tmp_path):
+    """No webhook ever arrives: at the hold's end the job reads each
+    session — a paid one confirms its booking, an open one is expired at
+    Stripe and its booking cancelled."""
+    d = start(make_daemon, fake, tmp_path, shift=True)
+    fake.config(webhook_url="http://127.0.0.1:9/lost")
+    s1, s2 = slot(d, 0), slot(d, 1)
+    paid = book(d, s1).json
+    left = book(d, s2, email="bob@example.com").json
+    fake.complete(session_of(fake, paid["uid"])["id"])
+    step_clock(d, fake, HOLD_S + 60)
+    wait_state(d, paid["uid"], ("confirmed", "paid"))
+    wait_state(d, left["uid"], ("cancelled", "unpaid"))
+    assert fake.session(session_of(fake, left["uid"])["id"])["status"] == \
+        "expired"
+    assert free(d, s2) and not free(d, s1)
+    assert deliveries(d) == []
+
+
+# ---- Stripe out of reach ----------------------------------------------------------------
+
+def test_stripe_down_then_retry_payment(make_daemon, fake):
+    d = start(make_daemon, fake, BOOKINGD_JOB_MAX_ATTEMPTS=2,
+              BOOKINGD_CHECKOUT_WAIT_MS=5000)
+    fake.fail("/v1/checkout/sessions", status=0, count=100000,
+              method="POST")
+    s = slot(d)
+    b = book(d, s).json
+    assert (b["status"], b["payment_status"]) == ("pending", "unpaid"), b
+    assert "checkout_url" not in b
+    assert not free(d, s)  # the hold stands
+    # Out of attempts: the job is dead and the booking says why.
+    wait_for("the checkout job to give up", lambda: ledger_query(
+        d, "SELECT id FROM jobs WHERE kind = 'stripe.checkout'"
+           " AND status = 3"))
+    g = booking(d, b["uid"])
+    assert "error" in g["payment"], g
+    fake.clear_failures()
+    token = b["manage_token"]
+    r = d.post(f"/api/v1/bookings/{b['uid']}/payment", {},
+               query={"token": token})
+    assert r.status == 200, r
+    assert r.json["checkout_url"].startswith(fake.base), r.json
+    assert r.json["payment"]["attempt"] == 2
+    # Again: the open page is returned, no new attempt.
+    r2 = d.post(f"/api/v1/bookings/{b['uid']}/payment", {},
+                query={"token": token})
+    assert r2.json["checkout_url"] == r.json["checkout_url"]
+    made = [q for q in fake.requests("/v1/checkout/sessions", "POST")
+            if q["status"] == 200]
+    assert [q["idempotency_key"] for q in made] == \
+        [f"bookingd-checkout-{b['uid']}-2"]
+    assert len(fake.sessions()) == 1
+    fake.complete(fake.sessions()[0]["id"])
+    wait_state(d, b["uid"], ("confirmed", "paid"))
+
+
+def test_stripe_errors_are_retried_without_a_second_session(make_daemon,
+                                                            fake):
+    """429 and 500 answers are retried under the same idempotency key;
+    exactly one session is made."""
+    d = start(make_daemon, fake, BOOKINGD_CHECKOUT_WAIT_MS=0)
+    fake.fail("/v1/checkout/sessions", status=429, count=2, method="POST")
+    fake.fail("/v1/checkout/sessions", status=500, count=1, method="POST")
+    b = book(d, slot(d)).json
+    wait_for("the checkout url", lambda: "checkout_url" in booking(
+        d, b["uid"]))
+    keys = {q["idempotency_key"] for q in
+            fake.requests("/v1/checkout/sessions", "POST")}
+    assert keys == {f"bookingd-checkout-{b['uid']}-1"}
+    assert len(fake.sessions()) == 1
+
+
+def test_retry_payment_bad_input(make_daemon, fake):
+    d = start(make_daemon, fake)
+    b = book(d, slot(d)).json
+    uid, token = b["uid"], b["manage_token"]
+    path = f"/api/v1/bookings/{uid}/payment"
+    assert_error(d.post(path, {}), 401)
+    assert_error(d.post(path, {}, query={"token": "x" * 43}), 401)
+    assert_error(d.post(path, {"amount": 1}, query={"token": token}), 422)
+    assert_error(d.post(path, raw=b"{", query={"token": token}), 400)
+    assert_error(d.post("/api/v1/bookings/NOSUCHBOOKING/payment", {},
+                        admin=True), 404)
+    free_b = d.book("intro", d.slot_starts("intro", 2, 2)[0]).json
+    assert_error(d.post(f"/api/v1/bookings/{free_b['uid']}/payment", {},
+                        admin=True), 404)
+    fake.complete(session_of(fake, uid)["id"])
+    wait_state(d, uid, ("confirmed", "paid"))
+    assert_error(d.post(path, {}, query={"token": token}), 409)
