@@ -65,6 +65,9 @@ bench: deps
 	@$(RELEASE_DIR)/bench/bench_busy
 	@DRAIN=$${DRAIN:-30} bench/ingest/run.sh --database both $(RELEASE_DIR)/bookingd
 	@bench/claim/run.sh --database both $(RELEASE_DIR)/bookingd
+	@bench/slots/run.sh $(RELEASE_DIR)/bookingd
+	@/usr/bin/python3 bench/payments/run.py $(RELEASE_DIR)/bookingd
+	@bench/compare/run.sh $(RELEASE_DIR)/bookingd
 
 install: build
 	@$(MAKE) --no-print-directory install-files

@@ -15,7 +15,7 @@ test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-for
            libclang-rt-14-dev postgresql python3-psycopg2
            python3-aiosmtpd python3-icalendar python3-cryptography openssl
            radicale python3-caldav)
-bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql)
+bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql nginx)
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)

@@ -55,6 +55,12 @@ typedef enum bk_err (*bk_api_sync_fn)(void *ctx, const char *connection,
                                       const char *host, struct bk_arena *arena,
                                       struct bk_sync_summary *out,
                                       struct bk_errbuf *err);
+/* A provider's sync (Calendly): its summary, errors named by the
+ * provider ("connection": "calendly"). */
+typedef enum bk_err (*bk_api_provider_sync_fn)(void *ctx,
+                                               struct bk_arena *arena,
+                                               struct bk_sync_summary *out,
+                                               struct bk_errbuf *err);
 struct bk_jobs;
 struct bk_webhook_registry;
 
@@ -94,6 +100,11 @@ struct bk_api {
     size_t calendar_max_response;    /* BOOKINGD_CALENDAR_MAX_RESPONSE */
     bk_api_sync_fn calendar_sync;    /* NULL: POST /api/v1/sync is 503 */
     void *calendar_sync_ctx;
+    /* POST /api/v1/sync {"provider": "calendly"} (connectors/
+     * calendly_sync.c, wired by cli/serve.c); NULL while CALENDLY_TOKEN is
+     * not set. */
+    bk_api_provider_sync_fn calendly_sync;
+    void *calendly_sync_ctx;
 };
 
 /* The handler: routes, authenticates, answers. ctx is a struct bk_api. */

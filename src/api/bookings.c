@@ -28,7 +28,9 @@ static void render_payment(struct bk_api_call *c, json_t *o,
     if (b->hold_expires_utc && b->status == BK_BOOKING_PENDING)
         json_object_set_new(o, "hold_expires_at",
                             bk_render_instant(b->hold_expires_utc, tz));
-    if (bk_store_payment_get(c->tx, b->id, c->arena, &p, NULL) != BK_OK)
+    /* Only a booking that had to be paid has a payment row. */
+    if (b->payment_status == BK_PAYMENT_NONE ||
+        bk_store_payment_get(c->tx, b->id, c->arena, &p, NULL) != BK_OK)
         return;
     pay = json_pack("{s:I, s:s, s:i}", "amount", (json_int_t)p.amount_minor,
                     "currency", p.currency, "attempt", p.attempt);
@@ -442,6 +444,48 @@ static enum bk_err list(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* An admin's refund of a paid booking, all or {"amount"} of it, through
+ * Stripe: 202, the refund under way (its job's answer and Stripe's
+ * charge.refunded record it). */
+static enum bk_err refund(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"amount", "reason", NULL};
+    const char *uid = bk_http_param(c->req, "uid"), *reason = NULL;
+    struct bk_booking b;
+    json_int_t amount = 0;
+    json_t *body, *a;
+    enum bk_err e;
+
+    if ((e = bk_api_call_body(c, true, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "reason", false, BK_MAX_TEXT, true, c->arena,
+                         &reason, c->err)))
+        return e;
+    a = json_object_get(body, "amount");
+    if (a && !json_is_null(a)) {
+        if (!json_is_integer(a) || json_integer_value(a) < 1 ||
+            json_integer_value(a) > 99999999)
+            return bk_fail_field(c->err, BK_E_INVALID, "amount",
+                                 "must be an integer amount in minor units, "
+                                 "1 or more");
+        amount = json_integer_value(a);
+    }
+    if (c->api->hold_min <= 0) {
+        bk_errbuf_code(c->err, "payments_not_configured");
+        return bk_fail(c->err, BK_E_UNAVAILABLE,
+                       "payments are not configured (STRIPE_SECRET_KEY)");
+    }
+    e = bk_ledger_payment_refund(c->api->store, uid, (int64_t)amount,
+                                 reason && *reason ? reason
+                                                   : "refunded by the admin",
+                                 bk_now_utc(), c->arena, &b, c->err);
+    if (e)
+        return e;
+    bk_jobs_wake(c->api->jobs);
+    bk_api_reply(c, 202, render(c, &b, NULL, false));
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_booking_routes[] = {
     {"POST", "/api/v1/bookings", create, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/api/v1/bookings", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
@@ -453,6 +497,8 @@ const struct bk_api_route bk_api_booking_routes[] = {
     {"GET", "/api/v1/bookings/{uid}/history", history, BK_ROUTE_ADMIN,
      BK_ROUTE_READ},
     {"POST", "/api/v1/bookings/{uid}/payment", pay, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
+    {"POST", "/api/v1/bookings/{uid}/refund", refund, BK_ROUTE_ADMIN,
      BK_ROUTE_NONE},
 };
 const size_t bk_api_booking_n =

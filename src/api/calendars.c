@@ -251,23 +251,28 @@ static enum bk_err create(struct bk_api_call *c)
 
 static enum bk_err list(struct bk_api_call *c)
 {
-    const char *slug = bk_http_param(c->req, "slug");
+    const char *slug = bk_http_param(c->req, "slug"), *next = NULL;
     struct bk_cal_connection *rows = NULL;
+    struct bk_page page;
     struct bk_host h;
     size_t n = 0;
     json_t *data;
     enum bk_err e;
 
+    if ((e = bk_api_page(c->req, 'k', &page, c->err)))
+        return e;
     e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
     if (e == BK_E_NOT_FOUND)
         return bk_fail(c->err, e, "no host '%s'", slug);
-    if (e ||
-        (e = bk_store_cal_list_host(c->tx, h.id, c->arena, &rows, &n, c->err)))
+    if (e || (e = bk_store_cal_list_host(c->tx, h.id, &page, c->arena, &rows,
+                                         &n, c->err)))
         return e;
+    if (bk_api_page_more(&page, &n))
+        next = bk_api_cursor_encode(c->arena, 'k', rows[n - 1].id, 0);
     data = json_array();
     for (size_t i = 0; i < n; i++)
         json_array_append_new(data, render_connection(&rows[i], h.slug));
-    bk_api_reply_list(c, data, NULL);
+    bk_api_reply_list(c, data, next);
     return BK_OK;
 }
 
@@ -377,8 +382,10 @@ static enum bk_err delete_(struct bk_api_call *c)
 }
 
 /* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
- * "provider": "caldav" may name the kind): runs the sync now and answers
- * its summary. A NONE route: the sync talks to calendar servers. */
+ * "provider": "caldav" may name the kind), or {"provider": "calendly"}
+ * (connectors/calendly_sync.c; {} includes it when connected): runs the
+ * sync now and answers its summary. A NONE route: the sync talks to
+ * calendar servers and Calendly. */
 static enum bk_err sync_now(struct bk_api_call *c)
 {
     static const char *const keys[] = {"connection", "host", "provider", NULL};
@@ -396,21 +403,60 @@ static enum bk_err sync_now(struct bk_api_call *c)
         (e = bk_json_str(body, "", "provider", false, 32, false, c->arena,
                          &provider, c->err)))
         return e;
-    if (provider && strcmp(provider, "caldav") != 0)
+    if (provider && strcmp(provider, "caldav") != 0 &&
+        strcmp(provider, "calendly") != 0)
         return bk_fail_field(c->err, BK_E_INVALID, "provider",
-                             "must be caldav");
+                             "must be caldav or calendly");
     if (conn && host)
         return bk_fail_field(c->err, BK_E_INVALID, "host",
                              "give a connection or a host, not both");
-    if (!c->api->calendar_sync)
-        return bk_fail(c->err, BK_E_UNAVAILABLE,
-                       "calendar sync is not available in this process");
-    e = c->api->calendar_sync(c->api->calendar_sync_ctx, conn, host, c->arena,
-                              &sum, c->err);
-    if (e == BK_E_NOT_FOUND && conn)
-        return bk_fail(c->err, e, "no calendar connection '%s'", conn);
-    if (e)
-        return e;
+    if (provider && strcmp(provider, "calendly") == 0) {
+        /* Calendly: one account, no connection or host to choose. */
+        if (conn || host)
+            return bk_fail_field(c->err, BK_E_INVALID,
+                                 conn ? "connection" : "host",
+                                 "does not apply to provider calendly");
+        if (!c->api->calendly_sync) {
+            bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "Calendly is not connected: set CALENDLY_TOKEN");
+            bk_errbuf_code(c->err, "not_configured");
+            return BK_E_UNAVAILABLE;
+        }
+        if ((e = c->api->calendly_sync(c->api->calendly_sync_ctx, c->arena,
+                                       &sum, c->err)))
+            return e;
+    } else {
+        if (!c->api->calendar_sync)
+            return bk_fail(c->err, BK_E_UNAVAILABLE,
+                           "calendar sync is not available in this process");
+        e = c->api->calendar_sync(c->api->calendar_sync_ctx, conn, host,
+                                  c->arena, &sum, c->err);
+        if (e == BK_E_NOT_FOUND && conn)
+            return bk_fail(c->err, e, "no calendar connection '%s'", conn);
+        if (e)
+            return e;
+        /* {} is every source: Calendly too when it is connected. */
+        if (!provider && !conn && !host && c->api->calendly_sync) {
+            struct bk_sync_summary cs;
+            struct bk_sync_error *all;
+            if ((e = c->api->calendly_sync(c->api->calendly_sync_ctx, c->arena,
+                                           &cs, c->err)))
+                return e;
+            sum.total += cs.total;
+            sum.created += cs.created;
+            sum.updated += cs.updated;
+            sum.skipped += cs.skipped;
+            all = bk_arena_alloc(c->arena, (sum.n_errors + cs.n_errors + 1) *
+                                               sizeof(*all));
+            if (sum.n_errors)
+                memcpy(all, sum.errors, sum.n_errors * sizeof(*all));
+            if (cs.n_errors)
+                memcpy(all + sum.n_errors, cs.errors,
+                       cs.n_errors * sizeof(*all));
+            sum.errors = all;
+            sum.n_errors += cs.n_errors;
+        }
+    }
     errors = json_array();
     for (size_t i = 0; i < sum.n_errors; i++)
         json_array_append_new(errors,

@@ -230,9 +230,10 @@ static enum bk_err too_many(struct bk_api_call *c, const struct bk_tz *tz,
 }
 
 /* GET /api/v1/event-types/{slug}/slots?from=&to=&timezone=[&exclude=&token=]
- * A NONE route: the event type, the booking to exclude and the default
- * zone are read in a read transaction of the call's, which ends before
- * bk_ledger_slots reads in its own. */
+ * A NONE route that opens one read transaction of its own: the event
+ * type, the booking to exclude, the schedule (the default zone and the
+ * engine's input) and the busy time are each read once, in it. The answer
+ * is written directly (bk_render_slots_text). */
 static enum bk_err slots(struct bk_api_call *c)
 {
     struct bk_event_type et;
@@ -242,8 +243,9 @@ static enum bk_err slots(struct bk_api_call *c)
     const struct bk_tz *tz = NULL;
     int64_t from_date = 0, to_date = 0, from_utc, to_utc, now = bk_now_utc();
     int64_t exclude_id = 0;
-    bool has_from, has_to;
-    size_t n = 0;
+    bool has_from, has_to, has_schedule = false;
+    size_t n = 0, len = 0;
+    char *text;
     enum bk_err e;
 
     if (c->bad_key)
@@ -254,23 +256,24 @@ static enum bk_err slots(struct bk_api_call *c)
         (e = bk_api_call_read(c)) || (e = excluded(c, &exclude_id)) ||
         (e = load(c, c->admin || exclude_id, &et)))
         return e;
+    e = bk_store_schedule_get(c->tx, et.host_id, c->arena, &sched, c->err);
+    if (e == BK_OK)
+        has_schedule = true;
+    else if (e != BK_E_NOT_FOUND)
+        return e;
     /* The default zone is the schedule's (or the host's without one). */
     if (!tz) {
-        e = bk_store_schedule_get(c->tx, et.host_id, c->arena, &sched, c->err);
-        if (e == BK_OK) {
+        if (has_schedule) {
             tz = bk_tz_get(sched.timezone);
-        } else if (e == BK_E_NOT_FOUND) {
+        } else {
             if ((e = bk_store_host_get(c->tx, et.host_id, c->arena, &host,
                                        c->err)))
                 return e;
             tz = bk_tz_get(host.timezone);
-        } else {
-            return e;
         }
         if (!tz)
             tz = bk_tz_utc();
     }
-    bk_api_call_end(c);
     if (!has_from)
         from_date = bk_tz_local_date(tz, now);
     if (!has_to)
@@ -282,13 +285,18 @@ static enum bk_err slots(struct bk_api_call *c)
                                  "from and to must be at most %d days apart",
                                  MAX_SLOT_SPAN_DAYS);
     bk_dates_window(tz, from_date, to_date, &from_utc, &to_utc);
-    if ((e = bk_ledger_slots(c->api->store, et.slug, true, exclude_id, from_utc,
-                             to_utc, now, MAX_SLOTS_PER_ANSWER, c->arena, &et,
-                             &out, &n, c->err)))
+    if ((e = bk_ledger_slots_in(
+             c->tx, &et, has_schedule ? &sched : NULL, exclude_id, from_utc,
+             to_utc, now, MAX_SLOTS_PER_ANSWER, c->arena, &out, &n, c->err)))
         return e;
+    bk_api_call_end(c);
     if (n > MAX_SLOTS_PER_ANSWER)
         return too_many(c, tz, from_date, out[MAX_SLOTS_PER_ANSWER].start_utc);
-    bk_api_reply(c, 200, bk_render_slots(et.slug, tz, out, n));
+    text = bk_render_slots_text(c->arena, et.slug, tz, out, n, &len);
+    if (!text)
+        return bk_fail(c->err, BK_E_INTERNAL,
+                       "the slots answer could not be rendered");
+    bk_api_reply_raw(c, 200, "application/json", text, len);
     return BK_OK;
 }
 

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "api/fields.h"
+#include "base/arena.h"
 #include "api/json.h"
 #include "api/render.h"
 #include "base/str.h"
@@ -337,4 +338,166 @@ json_t *bk_render_slots(const char *event_type_slug, const struct bk_tz *tz,
     return json_pack("{s:o, s:s, s:o}", "event_type",
                      bk_json_str_or_null(event_type_slug), "timezone",
                      bk_tz_name(tz), "slots", days);
+}
+
+/* ---- The slots answer, written directly ---------------------------------
+ * The tree of bk_render_slots costs an allocation per value and a
+ * serialization of the whole tree twice (bk_json_dump sizes it first), and
+ * every slot looked its offset up three times behind libical's lock: most
+ * of a slot query's time. */
+
+/* An offset and the instants [from, until) in which it is in force. */
+struct offset_cache {
+    int64_t from, until;
+    int32_t off;
+    bool valid;
+};
+
+static int32_t cached_offset(const struct bk_tz *tz, struct offset_cache *c,
+                             int64_t utc)
+{
+    if (!c->valid || utc < c->from || utc >= c->until) {
+        c->off = bk_tz_offset_span(tz, utc, &c->until);
+        c->from = utc;
+        c->valid = true;
+    }
+    return c->off;
+}
+
+/* The longest JSON string of n bytes: every byte as \u00XX, and quotes. */
+static size_t escaped_max(const char *s)
+{
+    return s ? 6 * strlen(s) + 2 : 4;
+}
+
+/* s as a JSON string, as jansson writes it: '"' and '\\' escaped, the
+ * control characters as \b \f \n \r \t or \u00XX, everything else
+ * (UTF-8 included) as is. NULL is null. */
+static char *put_string(char *p, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    if (!s) {
+        memcpy(p, "null", 4);
+        return p + 4;
+    }
+    *p++ = '"';
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        char esc = 0;
+
+        switch (ch) {
+        case '"':
+            esc = '"';
+            break;
+        case '\\':
+            esc = '\\';
+            break;
+        case '\b':
+            esc = 'b';
+            break;
+        case '\f':
+            esc = 'f';
+            break;
+        case '\n':
+            esc = 'n';
+            break;
+        case '\r':
+            esc = 'r';
+            break;
+        case '\t':
+            esc = 't';
+            break;
+        default:
+            break;
+        }
+        if (esc) {
+            *p++ = '\\';
+            *p++ = esc;
+        } else if (ch < 0x20) {
+            memcpy(p, "\\u00", 4);
+            p[4] = hex[ch >> 4];
+            p[5] = hex[ch & 15];
+            p += 6;
+        } else {
+            *p++ = (char)ch;
+        }
+    }
+    *p++ = '"';
+    return p;
+}
+
+static char *put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT(p, lit) put((p), (lit), sizeof(lit) - 1)
+
+static char *put_instant(char *p, int64_t utc, int32_t off)
+{
+    char buf[BK_RFC3339_MAX];
+
+    bk_rfc3339_format_offset(utc, off, buf);
+    return put(p, buf, strlen(buf));
+}
+
+char *bk_render_slots_text(struct bk_arena *arena, const char *event_type_slug,
+                           const struct bk_tz *tz, const struct bk_slot *slots,
+                           size_t n, size_t *len)
+{
+    /* {"start":"…","end":"…"}, and a comma; a new day "YYYY-MM-DD":[ ],. */
+    const size_t per_slot = 2 * BK_RFC3339_MAX + 24, per_day = 32;
+    struct offset_cache at_start = {0}, at_end = {0};
+    int64_t cur = INT64_MIN;
+    size_t cap;
+    char *text, *p;
+
+    cap = 64 + escaped_max(event_type_slug) + escaped_max(bk_tz_name(tz)) +
+          n * (per_slot + per_day);
+    text = p = bk_arena_alloc(arena, cap);
+    p = PUT(p, "{\"event_type\":");
+    p = put_string(p, event_type_slug);
+    p = PUT(p, ",\"timezone\":");
+    p = put_string(p, bk_tz_name(tz));
+    p = PUT(p, ",\"slots\":{");
+    for (size_t i = 0; i < n; i++) {
+        int32_t off = cached_offset(tz, &at_start, slots[i].start_utc);
+        int64_t date = bk_floordiv(slots[i].start_utc + off, BK_SECS_PER_DAY);
+
+        if (date < cur) {
+            /* A fall-back across midnight: a later slot starts on an
+             * earlier date, and the tree files it under that date's key
+             * (bk_render_slots). Rare enough to take the slow way. */
+            json_t *tree = bk_render_slots(event_type_slug, tz, slots, n);
+            text = bk_json_dump(arena, tree, len);
+            json_decref(tree);
+            return text;
+        }
+        if (date != cur) {
+            char d[11];
+            if (i > 0)
+                p = PUT(p, "],");
+            cur = date;
+            bk_date_format(date, d);
+            *p++ = '"';
+            p = put(p, d, 10);
+            p = PUT(p, "\":[");
+        } else {
+            *p++ = ',';
+        }
+        p = PUT(p, "{\"start\":\"");
+        p = put_instant(p, slots[i].start_utc, off);
+        p = PUT(p, "\",\"end\":\"");
+        p = put_instant(p, slots[i].end_utc,
+                        cached_offset(tz, &at_end, slots[i].end_utc));
+        p = PUT(p, "\"}");
+    }
+    if (n > 0)
+        *p++ = ']';
+    p = PUT(p, "}}");
+    *p = '\0';
+    *len = (size_t)(p - text);
+    return text;
 }

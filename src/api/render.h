@@ -50,4 +50,14 @@ json_t *bk_render_delivery(const struct bk_delivery *d, bool with_payload);
 json_t *bk_render_slots(const char *event_type_slug, const struct bk_tz *tz,
                         const struct bk_slot *slots, size_t n);
 
+/* The same answer as compact JSON text, byte for byte what
+ * bk_json_dump(bk_render_slots(...)) gives, written directly into one
+ * buffer sized up front (no tree, no second pass) with the zone's offset
+ * looked up once per change (bk_tz_offset_span), not three times a slot.
+ * slots must be sorted by start (as the engine returns them). Returns the
+ * text (NUL-terminated, in arena) and its length in *len. */
+char *bk_render_slots_text(struct bk_arena *arena, const char *event_type_slug,
+                           const struct bk_tz *tz, const struct bk_slot *slots,
+                           size_t n, size_t *len);
+
 #endif

@@ -33,6 +33,22 @@ static void answered(void *ctx, enum bk_err e,
 
     if (e) {
         bk_api_error(a->req, a->resp, e, err);
+    } else if (out->problem && out->provider->ack_failed) {
+        /* Stored as failed, for an admin; the provider is told it arrived
+         * (webhooks.h, ack_failed), with why it cannot be applied. */
+        json_t *why = json_pack(
+            "{s:s, s:s}", "code",
+            out->problem == BK_E_MALFORMED ? "invalid_json" : "invalid_field",
+            "message", out->why.msg);
+        json_t *body = json_pack("{s:s, s:s}", "status",
+                                 out->duplicate ? "duplicate" : "failed",
+                                 "delivery", out->delivery);
+        if (out->why.field[0])
+            json_object_set_new(why, "field", json_string(out->why.field));
+        if (out->type)
+            json_object_set_new(body, "type", json_string(out->type));
+        json_object_set_new(body, "error", why);
+        bk_api_json(a->req, a->resp, 200, body);
     } else if (out->problem) {
         struct bk_errbuf why = out->why;
         if (out->problem == BK_E_MALFORMED)

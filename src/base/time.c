@@ -195,22 +195,48 @@ bool bk_rfc3339_has_fraction(const char *s)
     return false;
 }
 
-static void format_wall(int64_t wall, char *out, size_t size)
+static char *two_digits(char *p, int v)
+{
+    p[0] = (char)('0' + v / 10);
+    p[1] = (char)('0' + v % 10);
+    return p + 2;
+}
+
+/* "YYYY-MM-DDTHH:MM:SS" of the wall clock; the year is taken modulo
+ * 10000. Written by hand: printf was most of a slots answer's time. */
+static size_t format_wall(int64_t wall, char *out, size_t size)
 {
     int64_t days = bk_floordiv(wall, BK_SECS_PER_DAY);
     int64_t sod = wall - days * BK_SECS_PER_DAY;
     int y, m, d;
+    char *p = out;
 
     bk_civil_from_days(days, &y, &m, &d);
-    snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d", y % 10000, m, d,
-             (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+    if (y < 0 || size < 20) { /* before year 0: printf's "-001" */
+        snprintf(out, size, "%04d-%02d-%02dT%02d:%02d:%02d", y % 10000, m, d,
+                 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60));
+        return strlen(out);
+    }
+    y %= 10000;
+    p = two_digits(p, y / 100);
+    p = two_digits(p, y % 100);
+    *p++ = '-';
+    p = two_digits(p, m);
+    *p++ = '-';
+    p = two_digits(p, d);
+    *p++ = 'T';
+    p = two_digits(p, (int)(sod / 3600));
+    *p++ = ':';
+    p = two_digits(p, (int)(sod / 60 % 60));
+    *p++ = ':';
+    p = two_digits(p, (int)(sod % 60));
+    *p = '\0';
+    return (size_t)(p - out);
 }
 
 void bk_rfc3339_format_utc(int64_t utc, char out[BK_RFC3339_MAX])
 {
-    size_t n;
-    format_wall(utc, out, BK_RFC3339_MAX);
-    n = strlen(out);
+    size_t n = format_wall(utc, out, BK_RFC3339_MAX);
     out[n] = 'Z';
     out[n + 1] = '\0';
 }
@@ -221,10 +247,18 @@ void bk_rfc3339_format_offset(int64_t utc, int32_t offset_sec,
     int32_t a = offset_sec < 0 ? -offset_sec : offset_sec;
     size_t n;
 
-    format_wall(utc + offset_sec, out, BK_RFC3339_MAX);
-    n = strlen(out);
-    snprintf(out + n, BK_RFC3339_MAX - n, "%c%02d:%02d",
-             offset_sec < 0 ? '-' : '+', (int)(a / 3600), (int)(a / 60 % 60));
+    n = format_wall(utc + offset_sec, out, BK_RFC3339_MAX);
+    if (a / 3600 >= 100) { /* no zone's: printf's wider hours */
+        snprintf(out + n, BK_RFC3339_MAX - n, "%c%02d:%02d",
+                 offset_sec < 0 ? '-' : '+', (int)(a / 3600),
+                 (int)(a / 60 % 60));
+        return;
+    }
+    out[n] = offset_sec < 0 ? '-' : '+';
+    two_digits(out + n + 1, (int)(a / 3600));
+    out[n + 3] = ':';
+    two_digits(out + n + 4, (int)(a / 60 % 60));
+    out[n + 6] = '\0';
 }
 
 int64_t bk_now_utc(void)

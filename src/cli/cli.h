@@ -21,6 +21,7 @@ struct bk_webhook_registry;
 struct bk_jobs_prune_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
+struct bk_calendly_config;
 struct bk_stripe_config;
 struct bk_calendars_config;
 
@@ -66,6 +67,10 @@ struct bk_config {
     int64_t webhook_timeout_ms;         /* BOOKINGD_WEBHOOK_TIMEOUT_MS */
     int webhook_max_attempts;           /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS */
     int64_t webhook_disable_after_s;    /* BOOKINGD_WEBHOOK_DISABLE_AFTER_S */
+    /* Calendly's API (connectors/calendly.h). */
+    const char *calendly_token;   /* CALENDLY_TOKEN or NULL */
+    char calendly_api_base[2049]; /* CALENDLY_API_BASE, no trailing '/' */
+    bool calendly_api_base_set;   /* set by the operator (may be private) */
     /* Payments (connectors/stripe.h, docs/payments.md). */
     const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
     const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
@@ -115,6 +120,7 @@ struct bk_cli_job_env {
     const struct bk_jobs_prune_config *prune;
     const struct bk_mail_config *mail;
     struct bk_outwebhooks *outwebhooks;
+    const struct bk_calendly_config *calendly;
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
 };

@@ -8,6 +8,7 @@
 #include "base/str.h"
 #include "http/server.h"
 #include "mail/mail.h"
+#include "net/net.h"
 #include "base/banned.h"
 
 static const char *env(const char *name)
@@ -201,6 +202,32 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");
+
+    cfg->calendly_token = env("CALENDLY_TOKEN");
+    if (cfg->calendly_token && (strlen(cfg->calendly_token) > 512 ||
+                                strcspn(cfg->calendly_token, " \t\r\n") !=
+                                    strlen(cfg->calendly_token)))
+        return bk_fail_field(err, BK_E_CONFIG, "CALENDLY_TOKEN",
+                             "must be a token of at most 512 characters "
+                             "without spaces");
+    v = env("CALENDLY_API_BASE");
+    cfg->calendly_api_base_set = v != NULL;
+    if (v) {
+        size_t len;
+        bk_errbuf_clear(&sub);
+        if (bk_net_url_check(v, true, &sub) != BK_OK || strchr(v, '?') ||
+            (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
+            return bk_fail_field(err, BK_E_CONFIG, "CALENDLY_API_BASE",
+                                 "must be an http(s) URL without a query%s%s",
+                                 sub.msg[0] ? ": " : "", sub.msg);
+        bk_strlcpy(cfg->calendly_api_base, v, sizeof(cfg->calendly_api_base));
+        len = strlen(cfg->calendly_api_base);
+        while (len > 0 && cfg->calendly_api_base[len - 1] == '/')
+            cfg->calendly_api_base[--len] = '\0';
+    } else {
+        bk_strlcpy(cfg->calendly_api_base, "https://api.calendly.com",
+                   sizeof(cfg->calendly_api_base));
+    }
 
     v = env("BOOKINGD_WEBHOOK_ALLOW_PRIVATE");
     if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/calendly.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
@@ -52,6 +53,12 @@ static void webhooks_send(const struct bk_cli_job_env *env,
     bk_outwebhooks_send_kind(env->outwebhooks, out);
 }
 
+static void calendly_cancel(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_calendly_cancel_kind(env->calendly, out);
+}
+
 static void stripe_checkout(const struct bk_cli_job_env *env,
                             struct bk_job_kind *out)
 {
@@ -89,6 +96,7 @@ static const kind_fn kinds[] = {
     mail_send,   /* "mail.send": one email over SMTP */
     webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
     webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
+    calendly_cancel, /* "calendly.cancel": a cancellation told to Calendly */
     stripe_checkout, /* "stripe.checkout": a booking's Checkout Session */
     stripe_settle,   /* "stripe.settle": a hold at its end */
     stripe_refund,   /* "stripe.refund": a payment given back */

@@ -16,6 +16,8 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "connectors/calendly.h"
+#include "connectors/calendly_sync.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
@@ -180,6 +182,8 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_mail_templates templates;
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
+    struct bk_calendly_config calendly;
+    struct bk_calendly_sync calendly_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
     size_t n_kinds;
@@ -290,6 +294,16 @@ int bk_cli_serve(int argc, char **argv)
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
+    memset(&calendly, 0, sizeof(calendly));
+    calendly.api_base = cfg.calendly_api_base;
+    calendly.token = cfg.calendly_token;
+    calendly.allow_private = cfg.calendly_api_base_set;
+    calendly.timeout_ms = outwebhooks.cfg.timeout_ms;
+    calendly.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
+    if (calendly.token && bk_calendly_subscribe(cfg.max_attempts, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (cfg.webhook_allow_private)
         bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
                     "webhooks may go to http and private addresses");
@@ -306,6 +320,7 @@ int bk_cli_serve(int argc, char **argv)
     mail.templates = &templates;
     job_env.mail = &mail;
     job_env.outwebhooks = &outwebhooks;
+    job_env.calendly = &calendly;
     memset(&stripe, 0, sizeof(stripe));
     stripe.secret_key = cfg.stripe_secret_key;
     stripe.api_base = cfg.stripe_api_base;
@@ -375,6 +390,14 @@ int bk_cli_serve(int argc, char **argv)
     api.calendar_connect_timeout_ms = (int)cfg.calendar_connect_timeout_ms;
     api.calendar_timeout_ms = (int)cfg.calendar_timeout_ms;
     api.calendar_max_response = (size_t)cfg.calendar_max_response;
+    memset(&calendly_sync, 0, sizeof(calendly_sync));
+    calendly_sync.cfg = &calendly;
+    calendly_sync.store = store;
+    calendly_sync.normalize = bk_webhook_calendly.normalize;
+    if (calendly.token) {
+        api.calendly_sync = bk_calendly_sync_run;
+        api.calendly_sync_ctx = &calendly_sync;
+    }
     api.calendar_sync = bk_calendars_sync_api;
     api.calendar_sync_ctx = &calendars;
     if (!cfg.have_secret_key)

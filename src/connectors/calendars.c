@@ -112,7 +112,7 @@ static enum bk_err read_state(struct bk_store *store, int64_t booking_id,
         (e = bk_store_client_get(tx, s->b.client_id, arena, &s->client, err)) ||
         (e = bk_store_event_type_get(tx, s->b.event_type_id, arena, &s->et,
                                      err)) ||
-        (e = bk_store_cal_list_host(tx, s->b.host_id, arena, &s->conns,
+        (e = bk_store_cal_list_host(tx, s->b.host_id, NULL, arena, &s->conns,
                                     &s->n_conns, err)) ||
         (e = bk_store_link_list(tx, BK_LINK_BOOKING, booking_id, arena,
                                 &s->links, &s->n_links, err)))
@@ -447,7 +447,10 @@ void bk_calendars_push_kind(const struct bk_calendars_config *cfg,
 /* ---- Pull: busy time, and bookings following their events ------------- */
 
 #define SYNC_KIND "calendars.sync"
-#define DAY_S     86400
+/* Members changed since the last token read one by one (multiget); more
+ * read the whole window again. */
+#define MAX_INCREMENTAL 1000
+#define DAY_S           86400
 
 /* One calendar of a connection, as its JSON says. */
 struct cal {
@@ -727,7 +730,7 @@ static enum bk_err set_etag(struct sync_ctx *x, const char *kind,
  * write calendar: moved ones follow, missing ones are cancelled. */
 static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
                    const struct seen *seen, size_t n_seen, int64_t from_utc,
-                   int64_t to_utc)
+                   int64_t to_utc, bool full)
 {
     const char *kind = bk_arena_printf(x->arena, "event:%s", conn->public_id);
     struct bk_tx *tx = NULL;
@@ -767,9 +770,10 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
         bk_errbuf_clear(&e2);
         (void)push_again(x, b.id, &e2);
     }
-    /* Gone from the calendar: cancelled. Only bookings whose event lies in
-     * the window read, and whose link is live. */
-    {
+    /* Gone from the calendar (a full read of the window): cancelled. Only
+     * bookings whose event lies in the window read, and whose link is
+     * live. */
+    if (full) {
         struct bk_link *links = NULL;
         size_t n_links = 0;
         bk_errbuf_clear(&e2);
@@ -818,6 +822,181 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
                             "deleted in the calendar of %s",
                             b.uid, conn->public_id);
             }
+        }
+    }
+}
+
+/* The growable results of reading events. */
+struct events {
+    struct bk_cal_busy *rows;
+    size_t n_rows, cap;
+    struct seen *seen;
+    size_t n_seen, cap_seen;
+};
+
+static void add_row(struct sync_ctx *x, struct events *ev,
+                    const struct bk_cal_busy *r)
+{
+    if (ev->n_rows == ev->cap) {
+        size_t nc = ev->cap ? ev->cap * 2 : 64;
+        struct bk_cal_busy *v = bk_arena_alloc(x->arena, nc * sizeof(*v));
+        if (ev->n_rows)
+            memcpy(v, ev->rows, ev->n_rows * sizeof(*v));
+        ev->rows = v;
+        ev->cap = nc;
+    }
+    ev->rows[ev->n_rows++] = *r;
+}
+
+static void add_seen(struct sync_ctx *x, struct events *ev,
+                     const struct seen *s)
+{
+    if (ev->n_seen == ev->cap_seen) {
+        size_t nc = ev->cap_seen ? ev->cap_seen * 2 : 16;
+        struct seen *v = bk_arena_alloc(x->arena, nc * sizeof(*v));
+        if (ev->n_seen)
+            memcpy(v, ev->seen, ev->n_seen * sizeof(*v));
+        ev->seen = v;
+        ev->cap_seen = nc;
+    }
+    ev->seen[ev->n_seen++] = *s;
+}
+
+/* Reads the events of a multistatus (calendar-query or -multiget) into
+ * busy rows (busy calendars) and the bookings' events seen. */
+static void read_events(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn,
+                        const struct cal *cal, const struct bk_tz *zone,
+                        const struct bk_dav_multistatus *ms, int64_t from_utc,
+                        int64_t to_utc, struct events *ev)
+{
+    struct bk_errbuf why;
+
+    for (size_t i = 0; i < ms->n; i++) {
+        const struct bk_dav_response *r = &ms->responses[i];
+        struct bk_ics_busy *iv = NULL;
+        size_t n_iv = 0;
+        const char *href = NULL, *last_uid = NULL;
+        bool is_booking = false;
+        if (!r->calendar_data)
+            continue;
+        x->sum->total++;
+        if (bk_net_url_join(cal->href, r->href, x->arena, &href, NULL))
+            continue;
+        bk_errbuf_clear(&why);
+        if (bk_ics_busy(r->calendar_data, from_utc, to_utc, zone, x->arena, &iv,
+                        &n_iv, &why) != BK_OK) {
+            add_error(x, conn->public_id,
+                      bk_arena_printf(x->arena, "%s: %s", href, why.msg));
+            continue;
+        }
+        for (size_t k = 0; k < n_iv; k++) {
+            struct bk_cal_busy row;
+            /* Whether the UID is a booking's: asked once per UID. */
+            if (!last_uid || strcmp(last_uid, iv[k].uid) != 0) {
+                struct bk_booking b;
+                is_booking = false;
+                if (booking_of(x, iv[k].uid, conn->host_id, &b, &is_booking,
+                               NULL) != BK_OK)
+                    is_booking = false;
+                if (is_booking) {
+                    /* A booking's own event: not busy time; its first
+                     * instance tells where the host put it. */
+                    struct seen s = {iv[k].uid, href, r->etag, iv[k].start_utc,
+                                     iv[k].end_utc};
+                    add_seen(x, ev, &s);
+                }
+                last_uid = iv[k].uid;
+            }
+            if (is_booking || !cal->busy)
+                continue;
+            memset(&row, 0, sizeof(row));
+            row.connection_id = conn->id;
+            row.host_id = conn->host_id;
+            row.calendar = cal->href;
+            row.href = href;
+            row.uid = iv[k].uid;
+            row.start_utc = iv[k].start_utc;
+            row.end_utc = iv[k].end_utc;
+            add_row(x, ev, &row);
+        }
+    }
+}
+
+/* Replaces the rows of the hrefs that changed or went (RFC 6578 answer);
+ * counts them. */
+static enum bk_err
+store_changes_once(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                   const char *calendar, const char *const *hrefs, size_t n,
+                   const struct events *ev, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    int64_t created = 0, updated = 0;
+    enum bk_err e;
+
+    if ((e = bk_store_begin(x->store, BK_TX_WRITE, &tx, err)))
+        goto out;
+    for (size_t i = 0; i < n; i++) {
+        int gone = 0;
+        bool now = false;
+        if ((e = bk_store_cal_busy_clear_href(tx, conn->id, calendar, hrefs[i],
+                                              &gone, err)))
+            goto out;
+        for (size_t k = 0; k < ev->n_rows; k++)
+            if (strcmp(ev->rows[k].href, hrefs[i]) == 0) {
+                now = true;
+                if ((e = bk_store_cal_busy_add(tx, &ev->rows[k], err)))
+                    goto out;
+            }
+        if (gone)
+            updated++;
+        else if (now)
+            created++;
+    }
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+    if (!e) {
+        x->sum->created += created;
+        x->sum->updated += updated;
+    }
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Bookings whose events were removed from the calendar (RFC 6578 404s):
+ * cancelled, as in follow(). */
+static void follow_removed(struct sync_ctx *x,
+                           const struct bk_cal_connection *conn,
+                           const char *const *removed, size_t n)
+{
+    const char *kind = bk_arena_printf(x->arena, "event:%s", conn->public_id);
+
+    for (size_t i = 0; i < n; i++) {
+        struct bk_tx *tx = NULL;
+        struct bk_link l;
+        struct bk_booking b, out;
+        struct bk_errbuf e2;
+        bool cancel = false;
+
+        bk_errbuf_clear(&e2);
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) != BK_OK)
+            return;
+        if (bk_store_link_find(tx, "caldav", kind, removed[i], x->arena, &l,
+                               NULL) == BK_OK &&
+            !l.superseded &&
+            bk_store_booking_get(tx, l.entity_id, x->arena, &b, NULL) ==
+                BK_OK &&
+            b.status == BK_BOOKING_CONFIRMED && b.start_utc > x->now_utc)
+            cancel = true;
+        bk_store_rollback(tx);
+        if (cancel && bk_ledger_booking_cancel(
+                          x->store, b.uid, "deleted in calendar", "calendar",
+                          x->now_utc, x->arena, &out, &e2) == BK_OK) {
+            x->sum->updated++;
+            bk_log_info("calendars: booking %s cancelled: its event was "
+                        "deleted in the calendar of %s",
+                        b.uid, conn->public_id);
         }
     }
 }
@@ -877,7 +1056,7 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
         struct bk_dav_multistatus ms;
         struct bk_cal_busy *rows = NULL;
         struct seen *seen = NULL;
-        size_t n_rows = 0, cap = 0, n_seen = 0;
+        size_t n_rows = 0, n_seen = 0;
         const char *token = NULL, *ctag = NULL;
         int64_t created = 0, updated = 0, skipped = 0;
         int status = 0;
@@ -912,6 +1091,62 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
                 continue;
             }
             token = status == 207 ? ms.sync_token : NULL;
+            if (status == 207 && ms.sync_token && ms.n <= MAX_INCREMENTAL) {
+                /* Read only what changed (RFC 6578 §3.5: a member changed
+                 * or was removed). */
+                const char **changed =
+                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*changed));
+                const char **as_sent =
+                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*as_sent));
+                const char **removed =
+                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*removed));
+                const char **all =
+                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*all));
+                size_t n_changed = 0, n_removed = 0, n_all = 0;
+                struct events ev;
+                struct bk_dav_multistatus got;
+
+                memset(&ev, 0, sizeof(ev));
+                for (size_t i = 0; i < ms.n; i++) {
+                    const char *abs = NULL;
+                    if (bk_net_url_join(cal->href, ms.responses[i].href,
+                                        x->arena, &abs, NULL) != BK_OK ||
+                        strcmp(abs, cal->href) == 0)
+                        continue;
+                    all[n_all++] = abs;
+                    if (ms.responses[i].status == 404) {
+                        removed[n_removed++] = abs;
+                    } else {
+                        changed[n_changed] = abs;
+                        as_sent[n_changed++] = ms.responses[i].href;
+                    }
+                }
+                x->sum->total += (int64_t)n_removed;
+                bk_errbuf_clear(&why);
+                if (n_changed &&
+                    (e = bk_dav_multiget(&dc, cal->href, as_sent, n_changed,
+                                         x->arena, &got, &why))) {
+                    auth_failed = e == BK_E_UNAUTHORIZED;
+                    error = bk_arena_printf(x->arena, "%s", why.msg);
+                    goto done;
+                }
+                if (n_changed)
+                    read_events(x, conn, cal, zone, &got, from_utc, to_utc,
+                                &ev);
+                bk_errbuf_clear(&why);
+                BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all,
+                                                     n_all, &ev, &why));
+                if (e) {
+                    error = bk_arena_printf(x->arena, "%s", why.msg);
+                    goto done;
+                }
+                if (cal->write) {
+                    follow(x, conn, ev.seen, ev.n_seen, 0, 0, false);
+                    follow_removed(x, conn, removed, n_removed);
+                }
+                calendars = with_token(calendars, cal->href, token, x->arena);
+                continue;
+            }
         }
         /* The whole window again. */
         bk_errbuf_clear(&why);
@@ -924,62 +1159,14 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
         if (!token && bk_dav_collection_state(&dc, cal->href, x->arena, &token,
                                               &ctag, &why) != BK_OK)
             token = NULL; /* no token: the next sync reads everything */
-        seen = bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*seen));
-        for (size_t i = 0; i < ms.n; i++) {
-            const struct bk_dav_response *r = &ms.responses[i];
-            struct bk_ics_busy *iv = NULL;
-            size_t n_iv = 0;
-            const char *href = NULL;
-            if (!r->calendar_data)
-                continue;
-            x->sum->total++;
-            if (bk_net_url_join(cal->href, r->href, x->arena, &href, NULL))
-                continue;
-            bk_errbuf_clear(&why);
-            if (bk_ics_busy(r->calendar_data, from_utc, to_utc, zone, x->arena,
-                            &iv, &n_iv, &why) != BK_OK) {
-                add_error(x, conn->public_id,
-                          bk_arena_printf(x->arena, "%s: %s", href, why.msg));
-                continue;
-            }
-            for (size_t k = 0; k < n_iv; k++) {
-                struct bk_booking b;
-                bool is_booking = false;
-                if (booking_of(x, iv[k].uid, conn->host_id, &b, &is_booking,
-                               NULL) == BK_OK &&
-                    is_booking) {
-                    /* A booking's own event: not busy time; its first
-                     * instance tells where the host put it. */
-                    if (k == 0 || strcmp(iv[k].uid, iv[k - 1].uid) != 0) {
-                        seen[n_seen].uid = iv[k].uid;
-                        seen[n_seen].href = href;
-                        seen[n_seen].etag = r->etag;
-                        seen[n_seen].start_utc = iv[k].start_utc;
-                        seen[n_seen].end_utc = iv[k].end_utc;
-                        n_seen++;
-                    }
-                    continue;
-                }
-                if (!cal->busy)
-                    continue;
-                if (n_rows == cap) {
-                    size_t nc = cap ? cap * 2 : 64;
-                    struct bk_cal_busy *v =
-                        bk_arena_alloc(x->arena, nc * sizeof(*v));
-                    if (n_rows)
-                        memcpy(v, rows, n_rows * sizeof(*v));
-                    rows = v;
-                    cap = nc;
-                }
-                rows[n_rows].connection_id = conn->id;
-                rows[n_rows].host_id = conn->host_id;
-                rows[n_rows].calendar = cal->href;
-                rows[n_rows].href = href;
-                rows[n_rows].uid = iv[k].uid;
-                rows[n_rows].start_utc = iv[k].start_utc;
-                rows[n_rows].end_utc = iv[k].end_utc;
-                n_rows++;
-            }
+        {
+            struct events ev;
+            memset(&ev, 0, sizeof(ev));
+            read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &ev);
+            rows = ev.rows;
+            n_rows = ev.n_rows;
+            seen = ev.seen;
+            n_seen = ev.n_seen;
         }
         bk_errbuf_clear(&why);
         BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, rows, n_rows, 0,
@@ -992,7 +1179,7 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
         x->sum->updated += updated;
         x->sum->skipped += skipped;
         if (cal->write)
-            follow(x, conn, seen, n_seen, from_utc, to_utc);
+            follow(x, conn, seen, n_seen, from_utc, to_utc, true);
         calendars = with_token(calendars, cal->href, token, x->arena);
     }
 done:
@@ -1034,9 +1221,9 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
         if (e == BK_E_NOT_FOUND)
             e = bk_fail(err, e, "no host '%s'", host);
         if (!e)
-            e = bk_store_cal_list_host(tx, h.id, arena, &conns, &n, err);
+            e = bk_store_cal_list_host(tx, h.id, NULL, arena, &conns, &n, err);
     } else {
-        e = bk_store_cal_list_host(tx, 0, arena, &conns, &n, err);
+        e = bk_store_cal_list_host(tx, 0, NULL, arena, &conns, &n, err);
     }
     bk_store_rollback(tx);
     if (e)
@@ -1101,7 +1288,7 @@ static enum bk_err any_connection(struct bk_tx *tx, bool *yes,
     enum bk_err e;
 
     bk_arena_init(&arena);
-    e = bk_store_cal_list_host(tx, 0, &arena, &c, &n, err);
+    e = bk_store_cal_list_host(tx, 0, NULL, &arena, &c, &n, err);
     *yes = n > 0;
     bk_arena_release(&arena);
     return e;

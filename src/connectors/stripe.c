@@ -450,6 +450,48 @@ static void session_event(const json_t *s, const char *uid, enum bk_ext_kind k,
     }
 }
 
+/* A booking cancelled before it was paid: its session, if still open, is
+ * expired at Stripe so that no payment can follow (one that came first
+ * is refunded when its event arrives: ledger/payments.c). */
+static enum bk_err close_session(const struct bk_stripe_config *cfg,
+                                 struct bk_store *store,
+                                 const struct bk_job *job,
+                                 const struct state *s, struct bk_arena *arena,
+                                 struct bk_errbuf *err)
+{
+    const char *path =
+        bk_arena_printf(arena, "/v1/checkout/sessions/%s", s->p.session_id);
+    json_t *doc = NULL;
+    const char *st;
+    int status = 0;
+    enum bk_err e;
+
+    e = call(cfg, "GET", path, NULL, NULL, arena, &status, &doc, err);
+    if (!e && (status < 200 || status > 299))
+        e = answer_error(status, doc, "could not read a Checkout Session", err);
+    st = e ? NULL : str_of(doc, "status");
+    if (!e && st && strcmp(st, "open") == 0) {
+        json_decref(doc);
+        doc = NULL;
+        if (!(e = bk_jobs_fence(store, job, err)))
+            e = call(
+                cfg, "POST", bk_arena_printf(arena, "%s/expire", path), "",
+                bk_arena_printf(arena, "bookingd-expire-%s", s->p.session_id),
+                arena, &status, &doc, err);
+        if (!e && (status < 200 || status > 299))
+            e = bk_fail(err, BK_E_RETRY,
+                        "Stripe did not expire session %s (HTTP %d)",
+                        s->p.session_id, status);
+    }
+    json_decref(doc);
+    if (!e) {
+        bk_log_info("stripe: booking %s cancelled: its session %s is closed",
+                    s->b.uid, s->p.session_id);
+        e = finish(store, job, NULL, NULL, arena, err);
+    }
+    return e;
+}
+
 static enum bk_err settle_run(void *ctx, struct bk_store *store,
                               const struct bk_job *job, struct bk_arena *arena,
                               struct bk_errbuf *err)
@@ -472,6 +514,9 @@ static enum bk_err settle_run(void *ctx, struct bk_store *store,
         return finish(store, job, NULL, NULL, arena, err);
     if (e)
         return e;
+    if (s.b.status == BK_BOOKING_CANCELLED &&
+        s.b.payment_status == BK_PAYMENT_UNPAID && s.p.session_id)
+        return close_session(cfg, store, job, &s, arena, err);
     if (s.b.status != BK_BOOKING_PENDING ||
         s.b.payment_status != BK_PAYMENT_UNPAID)
         return finish(store, job, NULL, NULL, arena, err);
@@ -534,14 +579,15 @@ void bk_stripe_settle_kind(const struct bk_stripe_config *cfg,
 
 struct refund_rec {
     const char *uid, *id;
+    int64_t amount;
 };
 
 static enum bk_err record_refund(struct bk_tx *tx, void *ctx,
                                  struct bk_arena *arena, struct bk_errbuf *err)
 {
     struct refund_rec *r = ctx;
-    return bk_ledger_payment_refunded(tx, r->uid, r->id, bk_now_utc(), arena,
-                                      err);
+    return bk_ledger_payment_refunded(tx, r->uid, r->id, r->amount,
+                                      bk_now_utc(), arena, err);
 }
 
 static enum bk_err refund_run(void *ctx, struct bk_store *store,
@@ -572,7 +618,15 @@ static enum bk_err refund_run(void *ctx, struct bk_store *store,
     own = s.p.payment_intent && strcmp(s.p.payment_intent, pi) == 0;
     if (own && s.b.payment_status == BK_PAYMENT_REFUNDED)
         return finish(store, job, NULL, NULL, arena, err);
+    {
+        json_t *o = json_loads(job->payload ? job->payload : "", 0, NULL);
+        rec.amount = json_integer_value(json_object_get(o, "amount"));
+        json_decref(o);
+    }
     bk_stripe_form_add(arena, &form, "payment_intent", pi);
+    if (rec.amount > 0)
+        bk_stripe_form_add(arena, &form, "amount",
+                           bk_arena_printf(arena, "%" PRId64, rec.amount));
     bk_stripe_form_add(arena, &form, "metadata[booking_uid]", rec.uid);
     if ((e = bk_jobs_fence(store, job, err)))
         return e;

@@ -109,14 +109,78 @@ static void load_names(void)
     }
 }
 
+/* ---- Names outside the index ------------------------------------------
+ * A name the index does not list costs three system calls (lstat,
+ * readlink, realpath) to learn whether it is an old name kept as a link.
+ * Their answer, a zone or none, is remembered in a small fixed table
+ * (direct-mapped by a hash of the name, the newest answer replacing the
+ * slot's), so a client repeating a name that is no zone costs no further
+ * system calls, and any number of distinct names costs no memory past
+ * the table. */
+#define PROBE_CACHE_SLOTS BK_TZ_PROBE_CACHE_SLOTS
+#define NAME_MAX_LEN      64 /* name_ok's bound */
+
+struct probe_entry {
+    char name[NAME_MAX_LEN + 1]; /* "" = empty slot */
+    const char *canonical;       /* NULL: not a zone */
+};
+
+static pthread_mutex_t probe_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct probe_entry probe_cache[PROBE_CACHE_SLOTS];
+static size_t n_probe_entries;
+static uint64_t n_probes;
+
+static const char *probe_link(const char *name);
+
+static size_t probe_slot(const char *name)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+
+    for (const char *p = name; *p; p++)
+        h = (h ^ (unsigned char)*p) * 16777619u;
+    return h % PROBE_CACHE_SLOTS;
+}
+
+static bool probe_cached(const char *name, const char **canonical)
+{
+    struct probe_entry *e = &probe_cache[probe_slot(name)];
+    bool hit;
+
+    pthread_mutex_lock(&probe_lock);
+    hit = e->name[0] && strcmp(e->name, name) == 0;
+    if (hit)
+        *canonical = e->canonical;
+    pthread_mutex_unlock(&probe_lock);
+    return hit;
+}
+
+static void probe_remember(const char *name, const char *canonical)
+{
+    struct probe_entry *e = &probe_cache[probe_slot(name)];
+
+    if (strlen(name) > NAME_MAX_LEN)
+        return;
+    pthread_mutex_lock(&probe_lock);
+    if (!e->name[0])
+        n_probe_entries++;
+    memcpy(e->name, name, strlen(name) + 1);
+    e->canonical = canonical;
+    pthread_mutex_unlock(&probe_lock);
+}
+
+void bk_tz_probe_stats(size_t *entries, uint64_t *probes)
+{
+    pthread_mutex_lock(&probe_lock);
+    *entries = n_probe_entries;
+    pthread_mutex_unlock(&probe_lock);
+    *probes = __atomic_load_n(&n_probes, __ATOMIC_RELAXED);
+}
+
 /* The canonical zone name of an accepted name, or NULL. */
 static const char *canonical_name(const char *name)
 {
     struct zone_name *hit;
-    char path[PATH_MAX], real[PATH_MAX];
-    struct stat sb;
-    ssize_t n;
-    const char *rel;
+    const char *rel = NULL;
 
     pthread_once(&names_once, load_names);
     if (!n_names) {
@@ -133,12 +197,30 @@ static const char *canonical_name(const char *name)
     hit = lookup(name);
     if (hit)
         return hit->canonical;
-    /* An old name kept only as a symbolic link to a zone's file — itself
-     * a link, not a file reached through one (posix/ may be a link to the
-     * directory itself). */
+    if (probe_cached(name, &rel))
+        return rel;
+    rel = probe_link(name);
+    probe_remember(name, rel);
+    return rel;
+}
+
+/* An old name kept only as a symbolic link to a zone's file — itself a
+ * link, not a file reached through one (posix/ may be a link to the
+ * directory itself): its zone's canonical name, or NULL. Three system
+ * calls; canonical_name remembers the answer (probe_cache). */
+static const char *probe_link(const char *name)
+{
+    struct zone_name *hit;
+    char path[PATH_MAX], real[PATH_MAX];
+    struct stat sb;
+    ssize_t n;
+    const char *rel;
+
     if (strncmp(name, "posix/", 6) == 0 || strncmp(name, "right/", 6) == 0 ||
-        strcmp(name, "posixrules") == 0 ||
-        snprintf(path, sizeof(path), "%s/%s", ZONEINFO, name) >=
+        strcmp(name, "posixrules") == 0)
+        return NULL;
+    __atomic_add_fetch(&n_probes, 1, __ATOMIC_RELAXED);
+    if (snprintf(path, sizeof(path), "%s/%s", ZONEINFO, name) >=
             (int)sizeof(path) ||
         lstat(path, &sb) != 0 || !S_ISLNK(sb.st_mode) ||
         (n = readlink(path, real, sizeof(real) - 1)) <= 0 || real[0] == '/' ||
@@ -233,6 +315,32 @@ int32_t bk_tz_offset_at(const struct bk_tz *tz, int64_t utc)
     if (z == icaltimezone_get_utc_timezone())
         return 0;
     return offset_of_utc(z, utc);
+}
+
+int32_t bk_tz_offset_span(const struct bk_tz *tz, int64_t utc,
+                          int64_t *until_utc)
+{
+    int32_t off = bk_tz_offset_at(tz, utc);
+    int64_t lo = utc, hi = utc + BK_SECS_PER_DAY;
+
+    if (zone_of(tz) == icaltimezone_get_utc_timezone()) {
+        *until_utc = INT64_MAX;
+        return 0;
+    }
+    if (bk_tz_offset_at(tz, hi) == off) {
+        *until_utc = hi;
+        return off;
+    }
+    /* One change in (lo, hi]: the first second with the new offset. */
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (bk_tz_offset_at(tz, mid) == off)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    *until_utc = hi;
+    return off;
 }
 
 int64_t bk_tz_local_to_utc(const struct bk_tz *tz, int64_t local)

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "dav/dav.h"
@@ -462,6 +463,40 @@ enum bk_err bk_dav_calendar_query(const struct bk_dav_client *c,
         return e;
     if (status != 207)
         return bk_fail(err, BK_E_INVALID, "calendar-query %s: HTTP %d", url,
+                       status);
+    return BK_OK;
+}
+
+enum bk_err bk_dav_multiget(const struct bk_dav_client *c, const char *url,
+                            const char *const *hrefs, size_t n,
+                            struct bk_arena *arena,
+                            struct bk_dav_multistatus *ms,
+                            struct bk_errbuf *err)
+{
+    struct bk_buf b;
+    const char *body;
+    int status = 0;
+    enum bk_err e;
+
+    bk_buf_init(&b, 4 << 20);
+    e = bk_buf_appendf(
+        &b, "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"
+            "<c:calendar-multiget xmlns:d=\"DAV:\" "
+            "xmlns:c=\"urn:ietf:params:xml:ns:caldav\"><d:prop><d:getetag/>"
+            "<c:calendar-data/></d:prop>");
+    for (size_t i = 0; !e && i < n; i++)
+        e = bk_buf_appendf(&b, "<d:href>%s</d:href>",
+                           xml_text(hrefs[i], arena));
+    if (!e)
+        e = bk_buf_appendf(&b, "</c:calendar-multiget>");
+    body = e ? NULL : bk_arena_strndup(arena, b.data, b.len);
+    bk_buf_release(&b);
+    if (e)
+        return bk_fail(err, e, "a calendar-multiget too large to send");
+    if ((e = multistatus(c, "REPORT", url, "1", body, arena, &status, ms, err)))
+        return e;
+    if (status != 207)
+        return bk_fail(err, BK_E_INVALID, "calendar-multiget %s: HTTP %d", url,
                        status);
     return BK_OK;
 }

@@ -103,6 +103,14 @@ bk_dav_calendar_query(const struct bk_dav_client *c, const char *url,
                       int64_t from_utc, int64_t to_utc, struct bk_arena *arena,
                       struct bk_dav_multistatus *ms, struct bk_errbuf *err);
 
+/* RFC 4791 §7.9 calendar-multiget REPORT: getetag and calendar-data of
+ * the members hrefs[0..n) (as the server wrote them) of the calendar url.
+ * Errors as bk_dav_calendar_query's. */
+BK_MUST_CHECK enum bk_err
+bk_dav_multiget(const struct bk_dav_client *c, const char *url,
+                const char *const *hrefs, size_t n, struct bk_arena *arena,
+                struct bk_dav_multistatus *ms, struct bk_errbuf *err);
+
 /* "HTTP 401: <the answer's first printable characters>" for a refusal,
  * in arena: what a person may read (never a credential). */
 const char *bk_dav_describe(int status, const char *body,

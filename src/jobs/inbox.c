@@ -340,8 +340,8 @@ enum bk_err bk_inbox_store(struct bk_inbox *inbox,
     return BK_OK;
 }
 
-enum bk_err bk_inbox_replay(struct bk_inbox *inbox, const char *public_id,
-                            struct bk_errbuf *err)
+static enum bk_err replay_once(struct bk_inbox *inbox, const char *public_id,
+                               struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     struct bk_arena arena;
@@ -381,6 +381,18 @@ enum bk_err bk_inbox_replay(struct bk_inbox *inbox, const char *public_id,
 out:
     bk_store_rollback(tx);
     bk_arena_release(&arena);
+    return e;
+}
+
+/* A WRITE transaction: on PostgreSQL it can lose a serialization race with
+ * the committer or a worker touching the same job, and is then run again
+ * (seen as a 503 under load). */
+enum bk_err bk_inbox_replay(struct bk_inbox *inbox, const char *public_id,
+                            struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, replay_once(inbox, public_id, err));
     return e;
 }
 

@@ -164,6 +164,47 @@ static enum bk_err load_schedule(struct bk_tx *tx, int64_t host_id,
     return BK_OK;
 }
 
+enum bk_err bk_ledger_slots_in(struct bk_tx *tx, const struct bk_event_type *et,
+                               const struct bk_schedule *sched,
+                               int64_t exclude_id, int64_t from_utc,
+                               int64_t to_utc, int64_t now_utc,
+                               size_t max_slots, struct bk_arena *arena,
+                               struct bk_slot **slots, size_t *n,
+                               struct bk_errbuf *err)
+{
+    struct bk_busy_booking *busy = NULL;
+    struct bk_avail_query q;
+    size_t n_busy = 0;
+    enum bk_err e;
+
+    *slots = NULL;
+    *n = 0;
+    if (!sched)
+        return BK_OK;
+    memset(&q, 0, sizeof(q));
+    q.tz = bk_tz_get(sched->timezone);
+    if (!q.tz)
+        return bk_fail(err, BK_E_INTERNAL,
+                       "the stored schedule names an unknown zone '%s'",
+                       sched->timezone);
+    e = load_busy(tx, et, from_utc, to_utc, now_utc, exclude_id, arena, &busy,
+                  &n_busy, err);
+    if (e)
+        return e;
+    q.schedule = sched;
+    q.rules = &et->rules;
+    q.bookings = busy;
+    q.n_bookings = n_busy;
+    q.from_utc = from_utc;
+    q.to_utc = to_utc;
+    q.now_utc = now_utc;
+    q.max_slots = max_slots;
+    e = load_calendar_busy(tx, et->host_id, from_utc, to_utc, arena, &q, err);
+    if (e)
+        return e;
+    return bk_availability(&q, arena, slots, n, err);
+}
+
 enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
                             bool include_inactive, int64_t exclude_id,
                             int64_t from_utc, int64_t to_utc, int64_t now_utc,
@@ -174,9 +215,6 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     struct bk_tx *tx = NULL;
     struct bk_schedule sched;
     const struct bk_tz *tz = NULL;
-    struct bk_busy_booking *busy = NULL;
-    struct bk_avail_query q;
-    size_t n_busy = 0;
     bool has_schedule;
     enum bk_err e;
 
@@ -195,24 +233,8 @@ enum bk_err bk_ledger_slots(struct bk_store *store, const char *slug,
     e = load_schedule(tx, et->host_id, arena, &sched, &tz, &has_schedule, err);
     if (e || !has_schedule)
         goto out;
-    e = load_busy(tx, et, from_utc, to_utc, now_utc, exclude_id, arena, &busy,
-                  &n_busy, err);
-    if (e)
-        goto out;
-    memset(&q, 0, sizeof(q));
-    q.schedule = &sched;
-    q.tz = tz;
-    q.rules = &et->rules;
-    q.bookings = busy;
-    q.n_bookings = n_busy;
-    q.from_utc = from_utc;
-    q.to_utc = to_utc;
-    q.now_utc = now_utc;
-    q.max_slots = max_slots;
-    e = load_calendar_busy(tx, et->host_id, from_utc, to_utc, arena, &q, err);
-    if (e)
-        goto out;
-    e = bk_availability(&q, arena, slots, n, err);
+    e = bk_ledger_slots_in(tx, et, &sched, exclude_id, from_utc, to_utc,
+                           now_utc, max_slots, arena, slots, n, err);
 out:
     bk_store_rollback(tx); /* read-only: nothing to commit */
     return e;
@@ -476,6 +498,13 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
+    /* A booking cancelled while it awaited payment: its Checkout page is
+     * closed at Stripe, so that no payment follows. */
+    if (from == BK_BOOKING_PENDING && b.payment_status == BK_PAYMENT_UNPAID) {
+        e = bk_ledger_payment_cancelled(tx, &b, arena, err);
+        if (e)
+            goto out;
+    }
     e = bk_store_booking_get(tx, b.id, arena, out, err);
     if (e)
         goto out;

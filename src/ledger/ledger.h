@@ -36,6 +36,17 @@ bk_ledger_slots(struct bk_store *store, const char *slug, bool include_inactive,
                 struct bk_event_type *et, struct bk_slot **slots, size_t *n,
                 struct bk_errbuf *err);
 
+/* As bk_ledger_slots, inside the caller's transaction tx (a read one is
+ * enough) with the event type and its host's schedule the caller has read
+ * (sched NULL: the host has none, no slots): the slots answer reads each
+ * once. Both are borrowed. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_slots_in(struct bk_tx *tx, const struct bk_event_type *et,
+                   const struct bk_schedule *sched, int64_t exclude_id,
+                   int64_t from_utc, int64_t to_utc, int64_t now_utc,
+                   size_t max_slots, struct bk_arena *arena,
+                   struct bk_slot **slots, size_t *n, struct bk_errbuf *err);
+
 /* A booking request from the booking page or the API. */
 struct bk_booking_request {
     const char *event_type_slug;

@@ -17,6 +17,10 @@
 
 #define DEFAULT_ATTEMPTS 10
 
+static enum bk_err load(struct bk_tx *tx, const char *uid,
+                        struct bk_arena *arena, struct bk_booking *b,
+                        struct bk_payment *p, struct bk_errbuf *err);
+
 int64_t bk_payment_planned_expiry(int64_t hold_end_utc, int64_t now_utc)
 {
     int64_t soonest =
@@ -57,18 +61,32 @@ static enum bk_err enqueue_checkout(struct bk_tx *tx, const char *uid,
         bk_now_ms(), max_attempts, arena, id, err);
 }
 
+static enum bk_err enqueue_refund_of(struct bk_tx *tx, const char *uid,
+                                     const char *pi, const char *reason,
+                                     int64_t amount_minor,
+                                     struct bk_arena *arena,
+                                     struct bk_errbuf *err)
+{
+    json_t *payload;
+
+    if (!pi)
+        return bk_fail(err, BK_E_INVALID,
+                       "a payment to refund has no payment intent");
+    payload = json_pack("{s:s, s:s, s:s}", "booking_uid", uid, "payment_intent",
+                        pi, "reason", reason);
+    if (amount_minor > 0)
+        json_object_set_new(payload, "amount",
+                            json_integer((json_int_t)amount_minor));
+    return enqueue(tx, BK_STRIPE_REFUND_KIND,
+                   bk_arena_printf(arena, BK_STRIPE_REFUND_KIND ":%s", pi),
+                   payload, bk_now_ms(), 0, arena, NULL, err);
+}
+
 static enum bk_err enqueue_refund(struct bk_tx *tx, const char *uid,
                                   const char *pi, const char *reason,
                                   struct bk_arena *arena, struct bk_errbuf *err)
 {
-    if (!pi)
-        return bk_fail(err, BK_E_INVALID,
-                       "a payment to refund has no payment intent");
-    return enqueue(tx, BK_STRIPE_REFUND_KIND,
-                   bk_arena_printf(arena, BK_STRIPE_REFUND_KIND ":%s", pi),
-                   json_pack("{s:s, s:s, s:s}", "booking_uid", uid,
-                             "payment_intent", pi, "reason", reason),
-                   bk_now_ms(), 0, arena, NULL, err);
+    return enqueue_refund_of(tx, uid, pi, reason, 0, arena, err);
 }
 
 static void event_of(struct bk_ledger_event *ev, enum bk_ledger_event_kind k,
@@ -111,6 +129,79 @@ enum bk_err bk_ledger_payment_open(struct bk_tx *tx, const struct bk_booking *b,
                    json_pack("{s:s}", "booking_uid", b->uid),
                    (b->hold_expires_utc + 5) * 1000, max_attempts, arena, NULL,
                    err);
+}
+
+enum bk_err bk_ledger_payment_cancelled(struct bk_tx *tx,
+                                        const struct bk_booking *b,
+                                        struct bk_arena *arena,
+                                        struct bk_errbuf *err)
+{
+    return enqueue(
+        tx, BK_STRIPE_SETTLE_KIND,
+        bk_arena_printf(arena, BK_STRIPE_SETTLE_KIND ":%s:cancelled", b->uid),
+        json_pack("{s:s}", "booking_uid", b->uid), bk_now_ms(), 0, arena, NULL,
+        err);
+}
+
+static enum bk_err refund_once(struct bk_store *store, const char *uid,
+                               int64_t amount_minor, const char *reason,
+                               int64_t now_utc, struct bk_arena *arena,
+                               struct bk_booking *out, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_payment p;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
+    if (!e)
+        e = load(tx, uid, arena, out, &p, err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, BK_E_NOT_FOUND, "no paid booking '%s'", uid);
+    if (e)
+        goto out;
+    if (out->payment_status != BK_PAYMENT_PAID || !p.payment_intent) {
+        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
+                    "a booking with payment %s cannot be refunded",
+                    bk_payment_status_name(out->payment_status));
+        goto out;
+    }
+    if (p.refund_reason || p.refund_id) {
+        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
+                    "this payment has been refunded already, or its refund "
+                    "is under way");
+        goto out;
+    }
+    if (amount_minor > p.amount_minor) {
+        e = bk_fail_field(err, BK_E_INVALID, "amount",
+                          "is more than was paid (%lld)",
+                          (long long)p.amount_minor);
+        goto out;
+    }
+    p.refund_reason = reason;
+    p.updated_utc = now_utc;
+    if ((e = bk_store_payment_update(tx, &p, err)) ||
+        (e = enqueue_refund_of(
+             tx, uid, p.payment_intent, reason,
+             amount_minor == p.amount_minor ? 0 : amount_minor, arena, err)))
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_ledger_payment_refund(struct bk_store *store, const char *uid,
+                                     int64_t amount_minor, const char *reason,
+                                     int64_t now_utc, struct bk_arena *arena,
+                                     struct bk_booking *out,
+                                     struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, refund_once(store, uid, amount_minor, reason, now_utc,
+                                  arena, out, err));
+    return e;
 }
 
 static enum bk_err retry_once(struct bk_store *store, const char *uid,
@@ -258,7 +349,8 @@ enum bk_err bk_ledger_payment_error(struct bk_tx *tx, const char *uid,
 }
 
 enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
-                                       const char *refund_id, int64_t now_utc,
+                                       const char *refund_id,
+                                       int64_t amount_minor, int64_t now_utc,
                                        struct bk_arena *arena,
                                        struct bk_errbuf *err)
 {
@@ -269,8 +361,33 @@ enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
 
     if (e)
         return e;
-    if (b.payment_status == BK_PAYMENT_REFUNDED && p.refund_id)
-        return BK_OK;
+    if (amount_minor > 0 && amount_minor < p.amount_minor &&
+        b.payment_status == BK_PAYMENT_PAID) {
+        /* A part given back: the booking stays paid; the refund is
+         * recorded and told. */
+        if (p.refund_id && refund_id && strcmp(p.refund_id, refund_id) == 0)
+            return BK_OK;
+        p.refund_id = refund_id;
+        p.updated_utc = now_utc;
+        if ((e = bk_store_payment_update(tx, &p, err)))
+            return e;
+        event_of(&ev, BK_LEV_REFUND_ISSUED, &b, now_utc, "system");
+        ev.detail = bk_ledger_json(
+            arena,
+            json_pack("{s:s?, s:I, s:s, s:s?, s:b}", "refund", refund_id,
+                      "amount", (json_int_t)amount_minor, "currency",
+                      p.currency, "reason", p.refund_reason, "partial", 1));
+        return bk_ledger_emit(tx, &ev, err);
+    }
+    if (b.payment_status == BK_PAYMENT_REFUNDED) {
+        /* Told twice (the refund job's answer and Stripe's
+         * charge.refunded, in either order): one REFUND_ISSUED. */
+        if (p.refund_id || !refund_id)
+            return BK_OK;
+        p.refund_id = refund_id;
+        p.updated_utc = now_utc;
+        return bk_store_payment_update(tx, &p, err);
+    }
     p.refund_id = refund_id;
     p.updated_utc = now_utc;
     b.payment_status = BK_PAYMENT_REFUNDED;
@@ -564,7 +681,7 @@ enum bk_err bk_ledger_payment_apply(struct bk_tx *tx,
             return BK_OK;
         }
         out->action = "refunded";
-        return bk_ledger_payment_refunded(tx, b.uid, p.refund_id, now_utc,
+        return bk_ledger_payment_refunded(tx, b.uid, p.refund_id, 0, now_utc,
                                           arena, err);
     default:
         break;

@@ -80,11 +80,27 @@ bk_ledger_payment_error(struct bk_tx *tx, const char *uid, int attempt,
                         struct bk_arena *arena, struct bk_errbuf *err);
 
 /* The refund job's result: the payment is refunded (refund id re_...),
- * the booking's payment status becomes refunded, REFUND_ISSUED. */
+ * the booking's payment status becomes refunded, REFUND_ISSUED. A part
+ * (0 < amount_minor < the amount paid) leaves it paid and is told as a
+ * partial REFUND_ISSUED; amount_minor 0 means all. Told twice, it is
+ * recorded once. */
 BK_MUST_CHECK enum bk_err
 bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
-                           const char *refund_id, int64_t now_utc,
-                           struct bk_arena *arena, struct bk_errbuf *err);
+                           const char *refund_id, int64_t amount_minor,
+                           int64_t now_utc, struct bk_arena *arena,
+                           struct bk_errbuf *err);
+
+/* An admin's refund of the paid booking uid: amount_minor of it (0: all)
+ * through a stripe.refund job (one refund per payment: idempotency key
+ * bookingd-refund-PI). The booking itself is not cancelled. *out receives
+ * the booking. BK_E_NOT_FOUND; BK_E_ILLEGAL_TRANSITION when it is not
+ * paid, or already refunded or being refunded; BK_E_INVALID (field
+ * "amount") for more than was paid. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_payment_refund(struct bk_store *store, const char *uid,
+                         int64_t amount_minor, const char *reason,
+                         int64_t now_utc, struct bk_arena *arena,
+                         struct bk_booking *out, struct bk_errbuf *err);
 
 /* The settle job's case of a hold that ended without a Checkout Session
  * (every attempt failed): the booking is cancelled as expired. Nothing
@@ -92,6 +108,14 @@ bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
 BK_MUST_CHECK enum bk_err
 bk_ledger_payment_expire(struct bk_tx *tx, const char *uid, int64_t now_utc,
                          struct bk_arena *arena, struct bk_errbuf *err);
+
+/* Inside the transaction that cancels the pending, unpaid booking b (an
+ * attendee or admin cancelled it before paying): enqueues the settle job
+ * to run now, which expires the booking's open Checkout Session at Stripe
+ * ("stripe.settle:UID:cancelled"). */
+BK_MUST_CHECK enum bk_err
+bk_ledger_payment_cancelled(struct bk_tx *tx, const struct bk_booking *b,
+                            struct bk_arena *arena, struct bk_errbuf *err);
 
 /* Applies a payment event (the PAYMENT_* kinds of core/event.h), from a
  * Stripe webhook or from the settle job's retrieval, inside tx. Events

@@ -436,6 +436,7 @@ static enum bk_err apply_created(struct bk_tx *tx,
     e = create(tx, ev, BK_BOOKING_CONFIRMED, now_utc, arena, &b, err);
     out->action = "created";
     out->booking_uid = e ? NULL : b.uid;
+    out->made = !e;
     return e;
 }
 
@@ -577,6 +578,7 @@ static enum bk_err apply_rescheduled(struct bk_tx *tx,
                      now_utc, arena, err);
         out->action = "created";
         out->booking_uid = e ? NULL : b.uid;
+        out->made = !e;
         return e;
     }
     if (e)
@@ -614,6 +616,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
             return e;
         out->action = cancel ? "cancelled" : "completed";
         out->booking_uid = b.uid;
+        out->made = true;
         goto client;
     }
     if (e)

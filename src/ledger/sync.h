@@ -30,6 +30,8 @@
 #ifndef BK_LEDGER_SYNC_H
 #define BK_LEDGER_SYNC_H
 
+#include <stdbool.h>
+
 #include "base/arena.h"
 #include "base/err.h"
 #include "core/event.h"
@@ -41,6 +43,9 @@ struct bk_sync_outcome {
                                 "completed", "superseded", "unchanged" */
     const char *booking_uid; /* the ledger booking, or NULL */
     const char *note;        /* why unchanged, etc.; may be NULL */
+    bool made;               /* a new ledger booking was recorded (also
+                                when recorded straight as cancelled or
+                                completed) */
 };
 
 /* Applies ev inside tx (a write transaction the caller commits), switching

@@ -110,6 +110,7 @@ out:
 }
 
 enum bk_err bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
+                                   const struct bk_page *page,
                                    struct bk_arena *arena,
                                    struct bk_cal_connection **out, size_t *n,
                                    struct bk_errbuf *err)
@@ -121,12 +122,14 @@ enum bk_err bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
 
     e = db_prepare(tx, Q_CAL_LIST_HOST,
                    "SELECT " CAL_COLS " FROM calendar_connections"
-                   " WHERE (?1 = 0 OR host_id = ?1) ORDER BY id LIMIT ?2",
+                   " WHERE (?1 = 0 OR host_id = ?1) AND id > ?3"
+                   " ORDER BY id LIMIT ?2",
                    &st, err);
     if (e)
         goto out;
     db_bind_i64(tx, st, 1, host_id);
-    db_bind_i64(tx, st, 2, DB_MAX_ROWS);
+    db_bind_i64(tx, st, 2, page ? db_limit(page->limit) : DB_MAX_ROWS);
+    db_bind_i64(tx, st, 3, page ? page->after_id : 0);
     DB_READ_ROWS(tx, st, arena, arr, count, "listing calendar connections", err,
                  read_cal);
 out:
@@ -254,6 +257,30 @@ enum bk_err bk_store_cal_busy_clear(struct bk_tx *tx, int64_t connection_id,
     if (calendar)
         db_bind_text(tx, st, 2, calendar);
     e = db_exec(tx, st, NULL, "clearing calendar busy time", err);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_cal_busy_clear_href(struct bk_tx *tx,
+                                         int64_t connection_id,
+                                         const char *calendar, const char *href,
+                                         int *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    *n = 0;
+    e = db_prepare(tx, Q_CAL_BUSY_CLEAR_HREF,
+                   "DELETE FROM calendar_busy WHERE connection_id = ?1"
+                   " AND calendar = ?2 AND href = ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, connection_id);
+    db_bind_text(tx, st, 2, calendar);
+    db_bind_text(tx, st, 3, href);
+    e = db_exec(tx, st, n, "clearing an event's busy time", err);
 out:
     db_reset(tx, st);
     return e;

@@ -942,12 +942,13 @@ BK_MUST_CHECK enum bk_err bk_store_cal_get(struct bk_tx *tx,
                                            struct bk_arena *arena,
                                            struct bk_cal_connection *out,
                                            struct bk_errbuf *err);
-/* A host's connections (host_id 0: every host's), oldest first (at most
- * DB_MAX_ROWS). */
+/* A host's connections (host_id 0: every host's), oldest first: one page,
+ * or (page NULL) at most DB_MAX_ROWS. */
 BK_MUST_CHECK enum bk_err
 bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
-                       struct bk_arena *arena, struct bk_cal_connection **out,
-                       size_t *n, struct bk_errbuf *err);
+                       const struct bk_page *page, struct bk_arena *arena,
+                       struct bk_cal_connection **out, size_t *n,
+                       struct bk_errbuf *err);
 /* Writes calendars, credential, status, on_cancel, last_sync_ms,
  * last_error and updated_ms of c->id. */
 BK_MUST_CHECK enum bk_err bk_store_cal_update(struct bk_tx *tx,
@@ -981,6 +982,13 @@ BK_MUST_CHECK enum bk_err bk_store_cal_busy_clear(struct bk_tx *tx,
                                                   int64_t connection_id,
                                                   const char *calendar,
                                                   struct bk_errbuf *err);
+/* Deletes the rows of one event (href) of a calendar; *n the rows
+ * deleted. */
+BK_MUST_CHECK enum bk_err bk_store_cal_busy_clear_href(struct bk_tx *tx,
+                                                       int64_t connection_id,
+                                                       const char *calendar,
+                                                       const char *href, int *n,
+                                                       struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_cal_busy_add(struct bk_tx *tx,
                                                 const struct bk_cal_busy *b,
                                                 struct bk_errbuf *err);

@@ -476,19 +476,45 @@ function actions(b) {
   const moveBox = el("div", { id: "reschedule-box", hidden: true },
     el("p", { class: "hint" }, "Times are shown in " + zone + "."),
     slotsStatus, slotsBox);
-  const picker = new SlotPicker(slotsBox, slotsStatus, async (slot) => {
-    const label = formatRange(slot.start, slot.end, zone);
-    if (!confirm("Move this booking to " + label + "?"))
+  // Picking a time asks, in the page, before moving the booking.
+  const confirmText = el("p");
+  const moveBtn = el("button", { type: "button", class: "primary" },
+                     "Move booking");
+  const confirmBox = el("div", { class: "confirm-box", hidden: true,
+                                 role: "group",
+                                 "aria-label": "Confirm the new time" },
+    confirmText, el("div", { class: "actions" }, moveBtn,
+      el("button", { type: "button", onclick: () => {
+        confirmBox.hidden = true;
+        picker.clear();
+      } }, "Keep the current time")));
+  const picker = new SlotPicker(slotsBox, slotsStatus, (slot) => {
+    confirmText.textContent = "Move this booking to " +
+      formatRange(slot.start, slot.end, zone) + "?";
+    confirmBox.hidden = false;
+    moveBtn.focus();
+  }, { exclude: b.uid, token: b.manage_token });
+  moveBox.append(confirmBox);
+  moveBtn.addEventListener("click", async () => {
+    const slot = picker.selected;
+    if (!slot)
       return;
+    moveBtn.disabled = true;
     const r = await call("POST", "/api/v1/bookings/" +
                          encodeURIComponent(b.uid) + "/reschedule",
                          { start: slot.start });
-    if (!r.ok)
-      return notice(out, errorText(r), "error");
+    moveBtn.disabled = false;
+    if (!r.ok) {
+      notice(out, errorText(r), "error");
+      confirmBox.hidden = true;
+      if (r.status === 409)
+        picker.load();
+      return;
+    }
     await render(false);
-    say("Booking moved to " + label + ".");
+    say("Booking moved to " + formatRange(slot.start, slot.end, zone) + ".");
     title.focus();
-  }, { exclude: b.uid, token: b.manage_token });
+  });
   const moveOpen = el("button", { type: "button", "aria-expanded": "false",
                                   "aria-controls": "reschedule-box" },
                       "Reschedule…");
@@ -561,6 +587,27 @@ async function clientView(id, mine) {
     ["Email", c.email], ["Status", badge(c.status)],
     ["Time zone", c.timezone], ["Since", when(c.created_at)],
     ["Id", c.id]])));
+  // Name and status are the owner's to correct.
+  const name = el("input", { maxlength: "200", value: c.name || "",
+                             autocomplete: "off" });
+  const st = select([["prospect", "prospect"], ["active", "active"],
+                     ["inactive", "inactive"]], c.status);
+  const err = el("p", { class: "notice error", role: "alert", hidden: true });
+  const form = el("form", { class: "form-grid" },
+    field("cl-name", "Name", name), field("cl-status", "Status", st));
+  form.append(el("div", { class: "field" }, el("button", {
+    type: "submit", class: "primary" }, "Save")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const res = await call("PATCH", "/api/v1/clients/" + encodeURIComponent(id),
+                           { name: name.value.trim() || null,
+                             status: st.value });
+    if (!res.ok)
+      return notice(err, errorText(res), "error");
+    await render(false);
+    say("Client saved.");
+  });
+  view.append(section("Edit", err, form));
   const rows = bookings.ok ? bookings.data.data : [];
   const done = rows.filter((b) => b.status === "completed").length;
   const noShow = rows.filter((b) => b.status === "no_show").length;
@@ -975,21 +1022,81 @@ async function probe(path) {
   return { there: r.status !== 404, r };
 }
 
+function syncSummary(sum) {
+  const line = "Synced: " + sum.total + " events, " + sum.created +
+    " created, " + sum.updated + " updated, " + sum.skipped + " skipped, " +
+    sum.errors.length + (sum.errors.length === 1 ? " error." : " errors.");
+  return sum.errors.length
+    ? [line, ...sum.errors.map((e) => " " + e.connection + ": " + e.message)]
+      .join("")
+    : line;
+}
+
 async function integrationsView(mine) {
   setTitle("Integrations");
-  const [conn, eps] = await Promise.all([
-    probe("/api/v1/connections"),
+  const [hosts, eps] = await Promise.all([
+    call("GET", "/api/v1/hosts?limit=500"),
     call("GET", "/api/v1/webhook-endpoints?limit=100"),
   ]);
   if (stale(mine))
     return;
-  view.append(section("Calendars and apps",
-    conn.there && conn.r.ok
-      ? el("p", null, "This server reports connections, but this dashboard " +
-           "version cannot show them yet.")
-      : notConfigured("Connections (calendars, Cal.com, Calendly, Notion):",
-                      "this server has no connections API yet, so there is " +
-                      "no sync status, \u201csync now\u201d or re-authorize.")));
+  if (!hosts.ok)
+    return failed(hosts);
+  const lists = await Promise.all(hosts.data.data.map((h) =>
+    call("GET", "/api/v1/hosts/" + encodeURIComponent(h.slug) + "/calendars")));
+  if (stale(mine))
+    return;
+  const conns = [];
+  let missing = false;
+  lists.forEach((r) => {
+    if (r.ok)
+      conns.push(...r.data.data);
+    else if (r.status === 404 && r.error.code === "not_found" &&
+             /no such path/.test(r.error.message))
+      missing = true;
+  });
+  const result = el("p", { class: "notice info", role: "status",
+                           id: "sync-result", hidden: true });
+  const sync = (body, button) => async () => {
+    button.disabled = true;
+    notice(result, "Syncing…");
+    const r = await call("POST", "/api/v1/sync", body);
+    button.disabled = false;
+    if (!r.ok)
+      return notice(result, errorText(r), "error");
+    notice(result, syncSummary(r.data),
+           r.data.errors.length ? "error" : "info");
+  };
+  const cal = section("Calendars");
+  if (missing) {
+    cal.append(notConfigured("Calendar connections:",
+                             "this server has no calendars API."));
+  } else if (!conns.length) {
+    cal.append(el("p", null, "No calendar is connected. Connect one with " +
+                  "POST /api/v1/hosts/{slug}/calendars."));
+  } else {
+    const all = el("button", { type: "button", class: "primary" },
+                   "Sync all now");
+    all.addEventListener("click", sync({}, all));
+    cal.append(result, table("Calendar connections",
+      ["Host", "Server", "Status", "Last sync", "Last error", ""],
+      conns.map((c) => {
+        const b = el("button", { type: "button",
+                                 "aria-label": "Sync now: " + c.url },
+                     "Sync now");
+        b.addEventListener("click", sync({ connection: c.id }, b));
+        return [c.host, c.url, badge(c.status), when(c.last_sync_at),
+                errorCell(c.last_error), b];
+      })), el("div", { class: "actions" }, all),
+      el("p", { class: "hint" }, "Re-authorizing a connection is not " +
+         "configured: the API cannot change its credentials; delete it " +
+         "and connect it again."));
+  }
+  view.append(cal);
+  view.append(section("Other apps",
+    notConfigured("Cal.com, Calendly and payment providers:",
+                  "they push to this server (see Deliveries and jobs for " +
+                  "their webhooks); there is no connection status to show.")));
   view.append(section("Outbound webhooks",
     !eps.ok ? el("p", null, errorText(eps))
     : eps.data.data.length === 0 ? el("p", null, "No endpoints.")

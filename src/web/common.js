@@ -1,5 +1,6 @@
 // web/common.js — what the booking page and the manage page share: calls to
-// the public API, errors in words, time zones, dates, and the slot picker.
+// the public API, errors in words, time zones, dates, the visitor's clock,
+// and the slot picker (a month calendar).
 // Page logic lives in book.js and manage.js.
 
 // Calls the API. Resolves (never rejects) to {ok, status, data, error}:
@@ -130,10 +131,34 @@ export function formatDay(date) {
   }).format(new Date(date + "T12:00:00Z"));
 }
 
-// "09:30" or "9:30 AM" (the visitor's locale) in zone tz.
+// The visitor's clock: true for 12-hour times, false for 24-hour, as last
+// chosen on this browser (localStorage), else as the locale writes them.
+const HOUR12_KEY = "bookingd.hour12";
+export function hour12() {
+  try {
+    const v = localStorage.getItem(HOUR12_KEY);
+    if (v === "1" || v === "0")
+      return v === "1";
+  } catch {
+    /* storage refused: the locale's way */
+  }
+  const o = new Intl.DateTimeFormat(undefined, { hour: "numeric" })
+    .resolvedOptions();
+  return o.hour12 === true || o.hourCycle === "h12" || o.hourCycle === "h11";
+}
+
+export function setHour12(on) {
+  try {
+    localStorage.setItem(HOUR12_KEY, on ? "1" : "0");
+  } catch {
+    /* not remembered, still applied */
+  }
+}
+
+// "09:30" or "9:30 AM" in zone tz, on the visitor's clock (hour12()).
 export function formatTime(iso, tz) {
   return new Intl.DateTimeFormat(undefined, {
-    hour: "numeric", minute: "2-digit", timeZone: tz,
+    hour: "numeric", minute: "2-digit", timeZone: tz, hour12: hour12(),
   }).format(new Date(iso));
 }
 
@@ -173,9 +198,47 @@ export function notice(node, text, kind) {
   node.classList.toggle("info", kind !== "error");
 }
 
-// The next two weeks' slots of one event type, grouped by day in the chosen
-// zone, as <details> per day holding a grid of time buttons.
-//   container  where the days go
+// "December 2026" for a month "YYYY-MM".
+function formatMonth(month) {
+  return new Intl.DateTimeFormat(undefined, {
+    month: "long", year: "numeric", timeZone: "UTC",
+  }).format(new Date(month + "-15T12:00:00Z"));
+}
+
+// "YYYY-MM-DD" plus n days (calendar arithmetic, no zone).
+function addDays(date, n) {
+  const d = new Date(date + "T12:00:00Z");
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+function lastOfMonth(month) {
+  const [y, m] = month.split("-").map(Number);
+  return new Date(Date.UTC(y, m, 0)).toISOString().slice(0, 10);
+}
+
+function addMonths(month, n) {
+  const [y, m] = month.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1 + n, 1)).toISOString().slice(0, 7);
+}
+
+// Monday first, as ISO 8601 weeks.
+const WEEKDAYS = [1, 2, 3, 4, 5, 6, 7].map((i) => {
+  const d = new Date(Date.UTC(2024, 0, i, 12)); /* 1 Jan 2024: a Monday */
+  return [
+    new Intl.DateTimeFormat(undefined, { weekday: "short", timeZone: "UTC" })
+      .format(d),
+    new Intl.DateTimeFormat(undefined, { weekday: "long", timeZone: "UTC" })
+      .format(d),
+  ];
+});
+
+// The free times of one event type as a month calendar: the days with free
+// times are marked, and the times of the chosen day are listed beside it
+// (under it on a phone); previous and next month; a 12/24-hour switch that
+// the browser remembers. Every loaded day's times are in the page (the
+// other days' hidden), so a time can be found by its start.
+//   container  where the calendar goes
 //   status     a paragraph for "Loading…", "No free times" and errors
 //   onPick(slot) called with {start, end, date} when a time is chosen
 //   extra        more query parameters of the slots request ({exclude, token}
@@ -190,27 +253,64 @@ export class SlotPicker {
     this.tz = browserZone();
     this.seq = 0;
     this.selected = null;
+    this.month = null; /* "YYYY-MM" shown */
+    this.day = null;   /* "YYYY-MM-DD" whose times are shown */
+    this.days = {};    /* date -> [{start, end}] of the month shown */
   }
 
-  // Loads (or reloads) the slots; resolves to whether it worked. A chosen
-  // time that is still free stays chosen (this.selected, in the new zone).
-  async load(slug, tz) {
-    if (slug)
+  // The slots of [from, to]; a range over the server's cap per answer
+  // (too_many_slots) is asked for in halves.
+  async fetchRange(from, to) {
+    const q = new URLSearchParams({ from, to, timezone: this.tz,
+                                    ...this.extra });
+    const r = await api("GET", "/api/v1/event-types/" +
+                        encodeURIComponent(this.slug) + "/slots?" + q);
+    if (!r.ok && r.error.code === "too_many_slots" && from < to) {
+      const span = Math.round((Date.parse(to) - Date.parse(from)) / 864e5);
+      const mid = addDays(from, Math.floor(span / 2));
+      const a = await this.fetchRange(from, mid);
+      if (!a.ok)
+        return a;
+      const b = await this.fetchRange(addDays(mid, 1), to);
+      if (!b.ok)
+        return b;
+      return { ok: true, data: { slots: { ...a.data.slots, ...b.data.slots } } };
+    }
+    return r;
+  }
+
+  // Loads (or reloads) the month shown — at first the month of the first
+  // free time — and resolves to whether it worked. A chosen time that is
+  // still free stays chosen (this.selected, in the new zone).
+  async load(slug, tz, month) {
+    if (slug && slug !== this.slug) {
       this.slug = slug;
+      this.month = null;
+    }
     if (tz)
       this.tz = tz;
     const seq = ++this.seq;
     const keep = this.selected && Date.parse(this.selected.start);
+    const today = dateIn(this.tz, 0);
+    const thisMonth = today.slice(0, 7);
+    let want = month || this.month || thisMonth;
+    if (want < thisMonth)
+      want = thisMonth;
     this.container.setAttribute("aria-busy", "true");
     notice(this.status, "Loading free times…");
-    const q = new URLSearchParams({
-      from: dateIn(this.tz, 0), to: dateIn(this.tz, 13), timezone: this.tz,
-      ...this.extra,
-    });
-    const r = await api("GET", "/api/v1/event-types/" +
-                        encodeURIComponent(this.slug) + "/slots?" + q);
-    if (seq !== this.seq)
-      return false; /* a newer load has started */
+    let r, tries = 0;
+    for (;;) {
+      const from = want === thisMonth ? today : want + "-01";
+      r = await this.fetchRange(from, lastOfMonth(want));
+      if (seq !== this.seq)
+        return false; /* a newer load has started */
+      /* At first, skip ahead to the first month with a free time. */
+      if (!r.ok || month || this.month || tries >= 2 ||
+          Object.keys(r.data.slots || {}).length)
+        break;
+      want = addMonths(want, 1);
+      tries++;
+    }
     this.container.removeAttribute("aria-busy");
     if (!r.ok) {
       this.container.replaceChildren();
@@ -220,23 +320,20 @@ export class SlotPicker {
              this.tz + ". Please choose another one." : errorText(r), "error");
       return false;
     }
-    this.render(r.data.slots || {}, keep);
+    this.month = want;
+    this.days = r.data.slots || {};
+    this.render(keep);
     return true;
   }
 
-  render(days, keep) {
-    const dates = Object.keys(days).sort();
+  render(keep) {
+    const dates = Object.keys(this.days).sort();
     this.selected = null;
-    this.container.replaceChildren();
-    if (!dates.length) {
-      notice(this.status, "There are no free times in the next two weeks.");
-      return;
-    }
-    notice(this.status, "");
-    dates.forEach((date, i) => {
+    let day = dates.includes(this.day) ? this.day : dates[0] || null;
+    const panels = el("div", { class: "cal-times" });
+    for (const date of dates) {
       const grid = el("div", { class: "slot-grid" });
-      let open = i === 0;
-      for (const s of days[date]) {
+      for (const s of this.days[date]) {
         const b = el("button", {
           type: "button", class: "slot", "aria-pressed": "false",
           dataset: { start: s.start },
@@ -246,17 +343,140 @@ export class SlotPicker {
         if (keep && Date.parse(s.start) === keep) {
           b.setAttribute("aria-pressed", "true");
           this.selected = { ...s, date };
-          open = true;
+          day = date;
         }
       }
-      const n = days[date].length;
-      const summary = el("summary", {},
-        el("span", { class: "day-name" }, formatDay(date)),
-        el("span", { class: "day-count" }, n + (n === 1 ? " time" : " times")));
-      this.container.append(el("details", {
-        class: "day", open, dataset: { date },
-      }, summary, grid));
+      const n = this.days[date].length;
+      panels.append(el("section", {
+        class: "day", dataset: { date }, hidden: true,
+        "aria-label": formatDay(date),
+      }, el("h3", { class: "day-name" }, formatDay(date),
+            el("span", { class: "day-count" },
+               " · " + n + (n === 1 ? " time" : " times"))), grid));
+    }
+    const prev = el("button", { type: "button", class: "cal-nav",
+                                "aria-label": "Previous month",
+                                onclick: () => this.load(null, null,
+                                  addMonths(this.month, -1)) }, "‹");
+    prev.disabled = this.month <= dateIn(this.tz, 0).slice(0, 7);
+    const next = el("button", { type: "button", class: "cal-nav",
+                                "aria-label": "Next month",
+                                onclick: () => this.load(null, null,
+                                  addMonths(this.month, 1)) }, "›");
+    const clock = el("input", { type: "checkbox", class: "cal-clock-box" });
+    clock.checked = !hour12();
+    clock.addEventListener("change", () => {
+      setHour12(!clock.checked);
+      for (const b of this.container.querySelectorAll(".slot"))
+        b.textContent = formatTime(b.dataset.start, this.tz);
+      this.onClock?.();
     });
+    this.container.replaceChildren(
+      el("div", { class: "cal" },
+        el("div", { class: "cal-head" }, prev,
+           el("h3", { class: "cal-month", "aria-live": "polite" },
+              formatMonth(this.month)), next),
+        this.grid(), el("label", { class: "cal-clock" }, clock,
+                        "24-hour clock")),
+      panels);
+    if (!dates.length) {
+      const firstDay = this.container.querySelector(".cal-day");
+      if (firstDay)
+        firstDay.tabIndex = 0;
+      notice(this.status, "No free times in " + formatMonth(this.month) +
+             ". Try the next month.");
+      return;
+    }
+    notice(this.status, "");
+    this.show(day, false);
+  }
+
+  // The month as a table of day buttons, Monday first; arrow keys move
+  // between days (one tab stop: the chosen day).
+  grid() {
+    const first = this.month + "-01";
+    const last = lastOfMonth(this.month);
+    const lead = (new Date(first + "T12:00:00Z").getUTCDay() + 6) % 7;
+    const table = el("table", { class: "cal-grid" },
+      el("caption", { class: "visually-hidden" },
+         "Days of " + formatMonth(this.month) + "; marked days have free times"),
+      el("thead", null, el("tr", null, ...WEEKDAYS.map(([short, long]) =>
+        el("th", { scope: "col" }, el("abbr", { title: long }, short))))));
+    const body = el("tbody");
+    let row = el("tr");
+    for (let i = 0; i < lead; i++)
+      row.append(el("td"));
+    for (let date = first; date <= last; date = addDays(date, 1)) {
+      const n = (this.days[date] || []).length;
+      const label = formatDay(date) + (n ? ", " + n +
+                    (n === 1 ? " free time" : " free times") : ", no free times");
+      row.append(el("td", null, el("button", {
+        type: "button", class: "cal-day", tabindex: "-1",
+        "aria-label": label, "aria-pressed": "false",
+        "aria-disabled": n ? null : "true",
+        dataset: { date, free: n ? "1" : "0" },
+        onclick: () => n && this.show(date, true),
+        onkeydown: (ev) => this.key(ev, date),
+      }, String(Number(date.slice(8))))));
+      if (row.children.length === 7) {
+        body.append(row);
+        row = el("tr");
+      }
+    }
+    if (row.children.length) {
+      while (row.children.length < 7)
+        row.append(el("td"));
+      body.append(row);
+    }
+    table.append(body);
+    return table;
+  }
+
+  key(ev, date) {
+    const step = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7,
+                   Home: -((new Date(date + "T12:00:00Z").getUTCDay() + 6) % 7),
+                   End: 6 - ((new Date(date + "T12:00:00Z").getUTCDay() + 6) % 7),
+                 }[ev.key];
+    if (step === undefined)
+      return;
+    ev.preventDefault();
+    const to = addDays(date, step);
+    const b = this.container.querySelector(`.cal-day[data-date="${to}"]`);
+    if (!b)
+      return;
+    for (const d of this.container.querySelectorAll(".cal-day"))
+      d.tabIndex = -1;
+    b.tabIndex = 0;
+    b.focus();
+  }
+
+  // Shows the times of date (focus: move the focus to its first time).
+  show(date, focus) {
+    this.day = date;
+    for (const d of this.container.querySelectorAll(".cal-day")) {
+      const on = d.dataset.date === date;
+      d.setAttribute("aria-pressed", String(on));
+      d.tabIndex = on ? 0 : -1;
+    }
+    let panel = null;
+    for (const p of this.container.querySelectorAll(".day")) {
+      p.hidden = p.dataset.date !== date;
+      if (!p.hidden)
+        panel = p;
+    }
+    if (focus && panel)
+      panel.querySelector(".slot")?.focus();
+  }
+
+  // Brings the day holding the time that starts at `start` into view (for
+  // callers that know a start: tests, links); whether it is there.
+  reveal(start) {
+    const b = this.container.querySelector(
+      `.slot[data-start="${CSS.escape(start)}"]`);
+    if (!b)
+      return false;
+    this.show(b.closest(".day").dataset.date, false);
+    return true;
   }
 
   pick(button, slot) {

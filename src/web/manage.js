@@ -125,6 +125,28 @@ async function load() {
   title = r.data.event_type_title || "";
   notice($("page-status"), "");
   show(r.data);
+  awaitPayment(r.data);
+}
+
+/* Back from Stripe's page after paying: its webhook confirms the booking
+ * a moment later, so the page looks again for a while. What it shows is
+ * the ledger's, whatever the ?checkout= says. */
+let polls = 0;
+function awaitPayment(b) {
+  const back = new URLSearchParams(location.search).get("checkout");
+  if (back !== "success" || b.status !== "pending" || polls >= 30)
+    return;
+  polls++;
+  message("Waiting for the payment to be confirmed…");
+  setTimeout(async () => {
+    const r = await api("GET", base + auth);
+    if (!r.ok)
+      return;
+    show(r.data);
+    if (r.data.status !== "pending")
+      message("");
+    awaitPayment(r.data);
+  }, 2000);
 }
 
 function message(text) {

@@ -409,6 +409,8 @@ const struct bk_webhook_provider bk_webhook_calendly = {
     .display_name = "Calendly",
     .secret_env = "CALENDLY_WEBHOOK_SIGNING_KEY",
     .source = BK_SOURCE_CALENDLY,
+    /* Calendly disables a subscription after 24 h of non-2xx answers. */
+    .ack_failed = true,
     .verify = verify,
     .identify = identify,
     .normalize = normalize,

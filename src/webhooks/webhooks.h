@@ -52,6 +52,12 @@ struct bk_webhook_provider {
     const char *display_name; /* for people: "Imported from Cal.com" */
     const char *secret_env;   /* the environment variable with the secret */
     enum bk_source source;    /* of the bookings its events create */
+    /* A delivery that verifies but can never be applied (stored as failed)
+     * is answered 200 with status "failed" instead of 400/422: for a
+     * provider that disables its subscription after a day of non-2xx
+     * answers (Calendly), where one bad payload must not cut off every
+     * later one. The admin sees it in the inbox either way. */
+    bool ack_failed;
     /* BK_OK when the signature over the raw body is right;
      * BK_E_UNAUTHORIZED (with a reason in err) otherwise. */
     enum bk_err (*verify)(const struct bk_webhook_input *in, const char *secret,

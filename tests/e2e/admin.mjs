@@ -9,12 +9,15 @@
 // through the API is in Today with its badges and filters; opening it, its
 // history; cancelling it with a reason and seeing the status change (and
 // the ledger agree); a write without the CSRF token is refused from the
-// page's own origin; creating an event type; the deliveries and jobs page,
-// and the panels whose API is missing saying "not configured"; a phone-
+// page's own origin; creating an event type; the week editor; a CalDAV
+// connection (Debian's Radicale) synced from the Integrations panel; the
+// deliveries and jobs page, and the panels without an API saying "not
+// configured"; axe-core on every page; a phone-
 // sized window without sideways scrolling; signing out. Screenshots go to
 // tests/e2e/screenshots/ (admin-*.png). Bounded like booking.mjs.
 import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
@@ -27,8 +30,9 @@ const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
 const TOTAL_MS = 120_000;
 const STEP_MS = 15_000;
 const ADMIN_KEY = "e2e-admin-key-fedcba9876543210";
-const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)),
-                        "screenshots");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, "screenshots");
+const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node admin.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -39,6 +43,10 @@ const started = Date.now();
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bookingd-e2e-admin-"));
 let daemon = null;
 let daemonLog = "";
+let radicale = null;
+let radicaleUrl = "";
+const DAV_USER = "coach";
+const DAV_PASSWORD = "pw-" + crypto.randomBytes(8).toString("hex");
 let browser = null;
 let base = "";
 
@@ -85,9 +93,54 @@ function run(args, env) {
   });
 }
 
+// A CalDAV server for the Integrations panel: Debian's Radicale, as the
+// integration tests run it, with one calendar.
+async function startRadicale() {
+  const port = await freePort();
+  const dir = path.join(tmp, "radicale");
+  fs.mkdirSync(dir);
+  fs.writeFileSync(path.join(dir, "users"), `${DAV_USER}:${DAV_PASSWORD}\n`);
+  fs.writeFileSync(path.join(dir, "config"), [
+    "[server]", `hosts = 127.0.0.1:${port}`,
+    "[auth]", "type = htpasswd",
+    `htpasswd_filename = ${path.join(dir, "users")}`,
+    "htpasswd_encryption = plain",
+    "[rights]", "type = owner_only",
+    "[storage]", `filesystem_folder = ${path.join(dir, "collections")}`,
+    "[logging]", "level = warning", ""].join("\n"));
+  radicale = spawn("/usr/bin/python3", ["-m", "radicale", "--config",
+                                        path.join(dir, "config")],
+                   { stdio: "ignore" });
+  radicaleUrl = `http://127.0.0.1:${port}/`;
+  const auth = "Basic " + Buffer.from(`${DAV_USER}:${DAV_PASSWORD}`)
+    .toString("base64");
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    try {
+      const r = await fetch(radicaleUrl + DAV_USER + "/", {
+        method: "PROPFIND", headers: { Authorization: auth, Depth: "0" },
+        signal: AbortSignal.timeout(1000),
+      });
+      if (r.status === 207)
+        break;
+    } catch {
+      /* not listening yet */
+    }
+    if (radicale.exitCode !== null || Date.now() > until)
+      throw new Error("radicale did not start");
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const mk = await fetch(radicaleUrl + DAV_USER + "/work/", {
+    method: "MKCALENDAR", headers: { Authorization: auth },
+  });
+  assert.equal(mk.status, 201);
+}
+
 async function startDaemon() {
   const port = await freePort();
   const env = {
+    BOOKINGD_SECRET_KEY: crypto.randomBytes(32).toString("base64"),
+    BOOKINGD_CALENDAR_ALLOW_PRIVATE: "1",
     ...process.env,
     BOOKINGD_DATABASE: "sqlite:" + path.join(tmp, "bookingd.db"),
     BOOKINGD_LISTEN: "127.0.0.1:" + port,
@@ -283,6 +336,30 @@ async function adminFlow() {
   const sneaky = await apiCall("GET", "/api/v1/event-types/sneaky", null, true);
   assert.equal(sneaky.status, 404);
 
+  /* Reschedule from the admin page with the month calendar. */
+  const ada = await bookThroughApi("Ada Lovelace", "ada@example.com");
+  await page.goto(base + "/admin/bookings/" + ada.uid);
+  await page.getByRole("heading", { name: "Intro call with Ada Lovelace" })
+    .waitFor();
+  await page.getByRole("button", { name: "Reschedule…" }).click();
+  await page.locator("#reschedule-box .slot").first()
+    .waitFor({ state: "attached" });
+  const freeDays = page.locator('#reschedule-box .cal-day[data-free="1"]');
+  if (await freeDays.count() > 1)
+    await freeDays.nth(1).click();
+  const newSlot = page.locator("#reschedule-box .day:not([hidden]) .slot")
+    .last();
+  const newStart = await newSlot.getAttribute("data-start");
+  await newSlot.click();
+  await page.getByRole("button", { name: "Move booking" }).click();
+  await page.getByRole("status").filter({ hasText: "Booking moved to" })
+    .waitFor();
+  const moved = await apiCall("GET", "/api/v1/bookings/" + ada.uid, null,
+                              true);
+  assert.equal(Date.parse(moved.json.start), Date.parse(newStart));
+  assert.equal(Date.parse(moved.json.rescheduled_from), Date.parse(ada.start));
+  log("rescheduled from the admin page");
+
   /* Event types: create one with the form. */
   await page.getByRole("link", { name: "Event types" }).click();
   await page.getByRole("heading", { name: "Event types" }).waitFor();
@@ -335,13 +412,34 @@ async function adminFlow() {
   await page.getByRole("link", { name: "Deliveries and jobs" }).click();
   await page.getByRole("heading", { name: "Jobs", exact: true }).waitFor();
   await shot(page, "06-deliveries");
+
+  /* Integrations: a CalDAV connection, its status, "sync now" and the
+   * summary; Cal.com and the like have no status to show. */
+  const conn = await apiCall("POST", "/api/v1/hosts/coach/calendars", {
+    kind: "caldav", url: radicaleUrl, username: DAV_USER,
+    password: DAV_PASSWORD }, true);
+  assert.equal(conn.status, 201, JSON.stringify(conn.json));
   await page.getByRole("link", { name: "Integrations" }).click();
+  const connRow = page.locator("tr", { hasText: radicaleUrl });
+  await connRow.waitFor();
+  await connRow.locator(".badge", { hasText: "active" }).waitFor();
+  await connRow.getByRole("button", { name: "Sync now: " + radicaleUrl })
+    .click();
+  await page.locator("#sync-result", { hasText: /^Synced: \d+ events, \d+ created, \d+ updated, \d+ skipped, 0 errors\.$/ })
+    .waitFor();
   await page.getByText("Not configured.").first().waitFor();
+  await shot(page, "06-integrations");
   await page.getByRole("link", { name: "Metrics" }).click();
   await page.getByText("Not configured.").first().waitFor();
   await page.getByRole("link", { name: "Clients" }).click();
   await page.getByRole("link", { name: "Grace Hopper" }).click();
   await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();
+  await page.getByLabel("Status", { exact: true }).selectOption("inactive");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("status").filter({ hasText: "Client saved." }).waitFor();
+  const cl = await apiCall("GET", "/api/v1/clients/" + after.json.client.id,
+                           null, true);
+  assert.equal(cl.json.status, "inactive");
 
   /* A phone-sized window: no sideways scrolling. */
   await page.setViewportSize({ width: 360, height: 740 });
@@ -366,6 +464,42 @@ async function adminFlow() {
   await page.getByRole("heading", { name: "Clients" }).waitFor();
   await page.waitForFunction(() => document.activeElement.id === "title");
 
+  /* The booking page's month calendar over an event type denser than one
+   * slots answer may hold (5,000): the picker asks for the month in parts
+   * and shows all of it. */
+  const dense = await apiCall("POST", "/api/v1/event-types", {
+    slug: "dense", title: "Quick check", host: "coach", duration_minutes: 5,
+    slot_interval_minutes: 5, minimum_notice_minutes: 0, horizon_days: 120,
+  }, true);
+  assert.equal(dense.status, 201, JSON.stringify(dense.json));
+  const visitor = await newPage("visitor");
+  await visitor.goto(base + "/?event=dense");
+  await visitor.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  await visitor.getByRole("button", { name: "Next month" }).click();
+  await visitor.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  const month = await visitor.locator(".cal-day").count();
+  const marked = await visitor.locator('.cal-day[data-free="1"]').count();
+  const times = await visitor.locator(".slot").count();
+  /* Every day open around the clock, but for the day off set above. */
+  const off = tomorrow.slice(0, 7) === await visitor.locator(".cal-day")
+    .first().getAttribute("data-date").then((d) => d.slice(0, 7)) ? 1 : 0;
+  assert.equal(marked, month - off, "every open day of the month is marked");
+  assert.equal(times, marked * 288, `${times} times in ${marked} days`);
+  assert.ok(times > 5000);
+  log(`dense month: ${times} times on ${marked} open days, asked in parts`);
+  await visitor.context().close();
+
+  /* Every page through axe-core, signed in (and the sign-in page). */
+  await axeCheck(await page.context().storageState(), [
+    "/admin/login", "/admin", "/admin/bookings/" + b.uid, "/admin/clients",
+    "/admin/clients/" + after.json.client.id, "/admin/event-types",
+    "/admin/event-types/new", "/admin/event-types/intro", "/admin/hosts",
+    "/admin/hosts/coach", "/admin/deliveries", "/admin/integrations",
+    "/admin/metrics",
+  ]);
+
   /* Sign out: back to the sign-in page; the old cookie is dead. */
   const old = (await page.context().cookies())
     .find((k) => k.name === "bookingd_admin").value;
@@ -380,10 +514,52 @@ async function adminFlow() {
   await page.context().close();
 }
 
+// axe-core on each page: no serious or critical violation (WCAG 2 A and
+// AA rules). axe is injected as a script, which the pages' CSP forbids, so
+// this runs in a context of its own that bypasses CSP (the other contexts
+// keep it and report its violations), signed in with the same cookie.
+async function axeCheck(state, paths) {
+  const ctx = await browser.newContext({
+    bypassCSP: true, storageState: state, locale: "en-GB",
+    timezoneId: "Europe/Berlin", viewport: { width: 1200, height: 900 },
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  const found = [];
+  let checked = 0;
+  for (const p of paths) {
+    await page.goto(base + p);
+    await page.waitForFunction(() => {
+      const v = document.getElementById("view");
+      const t = document.getElementById("title");
+      return !v || (!v.hasAttribute("aria-busy") && t &&
+                    t.textContent !== "Loading…");
+    });
+    await page.addScriptTag({ path: AXE });
+    const res = await page.evaluate(() => window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
+                                       "wcag21aa"] },
+    }));
+    assert.ok(res.passes.length > 10, `axe ran on ${p}`);
+    checked += res.passes.length;
+    for (const v of res.violations)
+      if (v.impact === "serious" || v.impact === "critical")
+        found.push(`${p}: ${v.id} (${v.impact}): ${v.help} — ` +
+                   v.nodes.slice(0, 3).map((n) => n.target.join(" "))
+                     .join("; "));
+  }
+  await ctx.close();
+  assert.deepEqual(found, [], "axe: serious or critical violations");
+  log(`axe: ${paths.length} pages, ${checked} rule passes, no serious or ` +
+      "critical violation");
+}
+
 async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
+  if (radicale && radicale.exitCode === null)
+    radicale.kill("SIGTERM");
   const how = await stopDaemon();
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
@@ -391,6 +567,7 @@ async function cleanup() {
 
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
+  await startRadicale();
   await startDaemon();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -410,6 +587,8 @@ const overall = setTimeout(() => {
 process.on("exit", () => {
   if (daemon && daemon.exitCode === null && daemon.signalCode === null)
     daemon.kill("SIGKILL");
+  if (radicale && radicale.exitCode === null)
+    radicale.kill("SIGKILL");
 });
 for (const sig of ["SIGINT", "SIGTERM"])
   process.on(sig, () => cleanup().finally(() => process.exit(1)));

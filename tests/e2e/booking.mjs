@@ -25,8 +25,9 @@ const TOTAL_MS = 120_000; /* the whole test */
 const STEP_MS = 15_000;   /* any one wait */
 const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
 const VISITOR_ZONE = "Asia/Kolkata"; /* +05:30: days differ from the host's */
-const SHOTS = path.join(path.dirname(fileURLToPath(import.meta.url)),
-                        "screenshots");
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const SHOTS = path.join(HERE, "screenshots");
+const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node booking.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -213,22 +214,41 @@ function timeIn(zone, iso) {
   }).format(new Date(iso));
 }
 
+// The month calendar has loaded: its times are in the page (only the
+// chosen day's are visible).
+async function slotsLoaded(page) {
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+}
+
+// Starts of the slots on the page (every day of the month shown), in order.
+const slotStarts = (page) =>
+  page.locator(".slot").evaluateAll((bs) => bs.map((b) => b.dataset.start));
+
+// Late in a month its rest may hold few times: the scenarios need many, so
+// they go on to the next month then (whatever the date the test runs on).
+async function manySlots(page, n) {
+  for (let i = 0; i < 2 && (await slotStarts(page)).length < n; i++) {
+    await page.getByRole("button", { name: "Next month" }).click();
+    await slotsLoaded(page);
+  }
+}
+
 async function openBookingPage(page, title) {
   await page.goto(base + "/");
   await page.getByRole("heading", { name: "Book a time" }).waitFor();
   await page.getByLabel(title).check();
-  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await slotsLoaded(page);
+  await manySlots(page, 40);
 }
 
-// Starts of the slots on the page, in page order.
-const slotStarts = (page) =>
-  page.locator(".slot").evaluateAll((bs) => bs.map((b) => b.dataset.start));
-
+// Chooses the time's day in the calendar, then the time.
 async function pickSlot(page, start) {
   const b = page.locator(`.slot[data-start="${start}"]`);
-  const day = page.locator(".day", { has: b });
-  if (!(await day.evaluate((d) => d.open)))
-    await day.locator("summary").click();
+  const date = await b.evaluate((x) => x.closest(".day").dataset.date);
+  const day = page.locator(`.cal-day[data-date="${date}"]`);
+  if ((await day.getAttribute("aria-pressed")) !== "true")
+    await day.click();
   await b.click();
   assert.equal(await b.getAttribute("aria-pressed"), "true");
 }
@@ -236,6 +256,32 @@ async function pickSlot(page, start) {
 async function fillDetails(page, name, email) {
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Email").fill(email);
+}
+
+// axe-core (WCAG 2 A/AA rules) on a page after `ready(page)`: no serious or
+// critical violation. axe is injected as a script, which the pages' CSP
+// forbids, so it runs in a context of its own that bypasses CSP.
+async function axeCheck(url, ready) {
+  const ctx = await browser.newContext({
+    bypassCSP: true, timezoneId: VISITOR_ZONE, locale: "en-GB",
+    viewport: { width: 1000, height: 900 },
+  });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  await page.goto(url);
+  await ready(page);
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
+                                     "wcag21aa"] },
+  }));
+  await ctx.close();
+  assert.ok(res.passes.length > 10, "axe ran");
+  const bad = res.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ` +
+         v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; "));
+  assert.deepEqual(bad, [], `axe on ${url}`);
 }
 
 // --- scenarios -----------------------------------------------------------
@@ -250,7 +296,8 @@ async function bookAndCancel() {
   await shot(page, "01-event-types");
 
   await page.getByLabel("Intro call").check();
-  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await slotsLoaded(page);
+  await manySlots(page, 40);
   const zone = await pageZone(page);
   assert.equal(await page.getByLabel("Show times in").inputValue(), zone,
                "the browser's zone is chosen first");
@@ -264,7 +311,35 @@ async function bookAndCancel() {
   for (const [date, ss] of days)
     for (const s of ss)
       assert.equal(dateIn(VISITOR_ZONE, s), date, `${s} filed under ${date}`);
-  assert.ok(days.length >= 13, `two weeks of days, got ${days.length}`);
+  /* The month calendar marks exactly the days with times; the first is
+   * chosen and its times shown, the others' hidden. */
+  const marked = await page.locator('.cal-day[data-free="1"]').evaluateAll(
+    (bs) => bs.map((b) => b.dataset.date));
+  assert.deepEqual(marked, days.map(([d]) => d));
+  assert.equal(await page.locator(".cal-day[aria-pressed=true]")
+    .getAttribute("data-date"), days[0][0]);
+  assert.equal(await page.locator(".day:not([hidden])").count(), 1);
+  /* Another day from the keyboard: arrows move, Enter chooses. */
+  if (days.length > 1) {
+    await page.locator(".cal-day[aria-pressed=true]").focus();
+    const steps = Math.round((Date.parse(days[1][0]) -
+                              Date.parse(days[0][0])) / 864e5);
+    for (let i = 0; i < steps; i++)
+      await page.keyboard.press("ArrowRight");
+    await page.keyboard.press("Enter");
+    await page.locator(`.day[data-date="${days[1][0]}"]:not([hidden])`)
+      .waitFor();
+    await page.locator(`.cal-day[data-date="${days[0][0]}"]`).click();
+  }
+  /* The 12/24-hour switch, remembered across loads. */
+  const clock = page.getByLabel("24-hour clock");
+  await clock.setChecked(false);
+  assert.match(await page.locator(".slot").first().textContent(), /[AaPp]\.?[Mm]/);
+  await clock.setChecked(true);
+  assert.doesNotMatch(await page.locator(".slot").first().textContent(),
+                      /[AaPp]\.?[Mm]/);
+  assert.equal(await page.evaluate(() => localStorage.getItem("bookingd.hour12")),
+               "0");
   await shot(page, "02-slots");
 
   /* Another zone regroups the days; then back to the visitor's. */
@@ -336,6 +411,16 @@ async function bookAndCancel() {
   assert.ok((await page.locator("#b-when").textContent())
     .includes(timeIn(VISITOR_ZONE, start)));
   await shot(page, "05-manage");
+  await axeCheck(base + "/", async (p) => {
+    await p.getByLabel("Intro call").check();
+    await slotsLoaded(p);
+  });
+  await axeCheck(base + href, async (p) => {
+    await p.locator("#b-status", { hasText: "Confirmed" }).waitFor();
+    await p.getByRole("button", { name: "Reschedule" }).click();
+    await slotsLoaded(p);
+  });
+  log("axe: booking and manage pages without serious or critical violations");
 
   await page.getByRole("button", { name: "Cancel booking" }).click();
   await page.getByLabel(/Reason/).fill("Something came up");
@@ -358,7 +443,8 @@ async function bookAndCancel() {
   await page.getByRole("link", { name: "Book a new time" }).click();
   await page.waitForURL(base + "/");
   await openBookingPage(page, "Intro call");
-  await page.locator(`.slot[data-start="${start}"]`).waitFor();
+  await page.locator(`.slot[data-start="${start}"]`)
+    .waitFor({ state: "attached" });
   log("cancelled; the slot is free again");
   await page.context().close();
   return start;
@@ -383,7 +469,8 @@ async function raceAndReschedule() {
   await two.getByRole("button", { name: "Book this time" }).click();
   await two.getByText("That time was just taken — here are the times still free")
     .waitFor();
-  await two.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await two.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
   const fresh = await slotStarts(two);
   assert.ok(!fresh.includes(start), "the taken slot is no longer offered");
   assert.ok(fresh.length > 10, "the other slots are");
@@ -404,7 +491,8 @@ async function raceAndReschedule() {
   await two.getByRole("link", { name: "Manage your booking" }).click();
   await two.locator("#b-status", { hasText: "Confirmed" }).waitFor();
   await two.getByRole("button", { name: "Reschedule" }).click();
-  await two.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await slotsLoaded(two);
+  await manySlots(two, 40);
   let offered = await slotStarts(two);
   assert.ok(!offered.includes(start), "another's booked slot is not offered");
   /* The slots exclude the booking being moved: its own time is free. */
@@ -422,7 +510,8 @@ async function raceAndReschedule() {
   await two.getByRole("button", { name: "Move my booking" }).click();
   await two.getByText("That time was just taken — here are the times still free")
     .waitFor();
-  await two.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await two.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
   offered = await slotStarts(two);
   assert.ok(!offered.includes(lost));
   await shot(two, "09-reschedule-taken");
@@ -468,7 +557,8 @@ async function phone() {
   await page.getByLabel("Deep dive").waitFor();
   await page.screenshot({ path: path.join(SHOTS, "13-phone-start.png") });
   await page.getByLabel("Deep dive").check();
-  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
   const [start] = await slotStarts(page);
   await page.locator(`.slot[data-start="${start}"]`).tap();
   await page.getByRole("heading", { name: "Your details" }).waitFor();
@@ -490,7 +580,8 @@ async function phone() {
   await page.getByRole("link", { name: "Manage your booking" }).tap();
   await page.locator("#b-status", { hasText: "Confirmed" }).waitFor();
   await page.getByRole("button", { name: "Reschedule" }).tap();
-  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
   const over = await page.evaluate(
     () => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(over <= 0, `no sideways scrolling at 360 px (${over}px over)`);

@@ -760,13 +760,15 @@ class Daemon:
         """Every table of the database as sorted rows, read-only.
         ignore_columns: column names left out (e.g. updated_utc).
         While the daemon runs, first waits (up to 30 s) for the outbox to
-        be idle: the outbound webhooks' jobs (webhooks.*) and email's
-        (mail.*) run just after the change that made them commits."""
+        be idle: the outbound webhooks' jobs (webhooks.*), email's (mail.*)
+        and the calendar pushes (calendars.push) run just after the change
+        that made them commits."""
         if self.proc is not None and self.alive():
             deadline = time.monotonic() + 30
             while time.monotonic() < deadline and ledger_query(
                     self, "SELECT id FROM jobs WHERE (kind LIKE 'webhooks.%' "
-                          "OR kind LIKE 'mail.%') AND status IN (0, 1)"):
+                          "OR kind LIKE 'mail.%' OR kind = 'calendars.push') "
+                          "AND status IN (0, 1)"):
                 time.sleep(0.05)
         with Ledger(self) as con:
             snap = {}
@@ -776,7 +778,14 @@ class Daemon:
                 if not cols:
                     continue
                 sel = ", ".join(f'"{c}"' for c in cols)
-                rows = [tuple(r) for r in con.execute(f'SELECT {sel} FROM "{t}"')]
+                where = ""
+                if t == "jobs":
+                    # The daemon's own timers (not effects of a request)
+                    # enqueue these at any moment.
+                    where = (" WHERE kind NOT IN ('jobs.prune', "
+                             "'calendars.sync')")
+                rows = [tuple(r) for r in
+                        con.execute(f'SELECT {sel} FROM "{t}"{where}')]
                 snap[t] = sorted(rows, key=repr)
             return snap
 

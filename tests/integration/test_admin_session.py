@@ -172,6 +172,15 @@ def test_csrf_and_origin_on_writes(app):
         ("other origin", with_cookie(d, token, csrf,
                                      origin_value="http://evil.example")),
         ("origin null", with_cookie(d, token, csrf, origin_value="null")),
+        ("origin suffix", with_cookie(
+            d, token, csrf, origin_value=origin(d) + ".evil.example")),
+        ("origin with a path", with_cookie(
+            d, token, csrf, origin_value=origin(d) + "/x")),
+        ("origin other port", with_cookie(
+            d, token, csrf, origin_value="http://127.0.0.1:1")),
+        ("huge token", with_cookie(d, token, csrf="A" * 6000)),
+        ("token with a NUL", with_cookie(d, token, csrf=csrf + "%00")),
+        ("token twice", with_cookie(d, token, csrf=csrf + csrf)),
     ]
     for name, h in cases:
         r = d.post(path, body, headers=h)
@@ -182,6 +191,15 @@ def test_csrf_and_origin_on_writes(app):
         assert_error(r, 403)
         r = d.post("/admin/logout", headers=h)
         assert_error(r, 403)
+    # The cookie among many others, or a second cookie of the same name
+    # that is not a session: the first one counts.
+    many = "; ".join(f"c{i}=v{i}" for i in range(200))
+    r = d.get("/api/v1/bookings",
+              headers={"Cookie": f"{many}; {COOKIE}={token}"})
+    assert r.status == 200, r
+    r = d.get("/api/v1/bookings",
+              headers={"Cookie": f"{COOKIE}={'B' * 43}; {COOKIE}={token}"})
+    assert_error(r, 401)
     # No Origin header at all.
     h = {"Cookie": f"{COOKIE}={token}", "X-CSRF-Token": csrf}
     assert_error(d.post(path, body, headers=h), 403)

@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import pathlib
 import re
+import time
 import urllib.parse
 
 import pytest
@@ -25,6 +26,8 @@ import pytest
 import calcom_helpers as cal
 from conftest import assert_error, today_in, weekly_all_days
 from stripe_helpers import StripeFake, new_webhook_secret, stripe_env
+
+FAKE_OF = {}  # daemon port -> its Stripe fake
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC_PATH = ROOT / "docs" / "openapi.json"
@@ -502,16 +505,21 @@ def first_slots(a, slug, n, timezone="Europe/Berlin"):
 
 @pytest.mark.timeout(240)
 def test_every_operation_answers_as_documented(make_daemon, tmp_path):
+    from test_calendars import KEY
     fake = StripeFake(tmp_path, new_webhook_secret())
     try:
-        d = cal.start_calcom(make_daemon, **stripe_env(fake))
+        d = cal.start_calcom(make_daemon, BOOKINGD_SECRET_KEY=KEY,
+                             BOOKINGD_CALENDAR_ALLOW_PRIVATE="1",
+                             **stripe_env(fake))
         fake.point_at(d)
-        every_operation(d)
+        FAKE_OF[d.port] = fake
+        every_operation(d, tmp_path)
     finally:
         fake.stop()
 
 
-def every_operation(d):
+def every_operation(d, tmp_path):
+    from test_calendars import PASSWORD, USER, Radicale
     a = Checked(d)
     adm = {"admin": True}
 
@@ -600,11 +608,22 @@ def every_operation(d):
     p1 = starts[len(starts) // 2]
     paid = a.post("/api/v1/bookings", {
         "event_type": "paid", "start": p1,
-        "attendee": {"name": "Ada", "email": "ada@example.com"}}, 201).json
+        "attendee": {"name": "Paula", "email": "paula@example.com"}},
+        201).json
     assert paid["status"] == "pending" and paid["checkout_url"], paid
     again = a.post(f"/api/v1/bookings/{paid['uid']}/payment", {},
                    query={"token": paid["manage_token"]}).json
     assert again["checkout_url"] == paid["checkout_url"], again
+    # Paid on the fake, then refunded by the admin.
+    fake_sid = again["checkout_url"].rsplit("/", 1)[1]
+    FAKE_OF[d.port].complete(fake_sid)
+    for _ in range(600):
+        if a.get(f"/api/v1/bookings/{paid['uid']}",
+                 **adm).json["payment_status"] == "paid":
+            break
+        time.sleep(0.05)
+    a.post(f"/api/v1/bookings/{paid['uid']}/refund", {"amount": 100}, 202,
+           **adm)
     moved = a.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s3},
                    query={"token": token}).json
     assert moved["rescheduled_from"], moved
@@ -706,6 +725,25 @@ def every_operation(d):
     a.post(f"/api/v1/webhook-endpoints/{ep['id']}/messages/{msgs[0]['id']}"
            "/replay", None, 202, **adm)
     a.delete(f"/api/v1/webhook-endpoints/{ep['id']}", **adm)
+
+    # Calendar connections, against a real Radicale (test_calendars.py).
+    rad = Radicale(tmp_path / "radicale")
+    rad.start()
+    try:
+        rad.client().principal().make_calendar(name="Work", cal_id="work")
+        conn = a.post("/api/v1/hosts/coach/calendars", {
+            "kind": "caldav", "url": rad.url, "username": USER,
+            "password": PASSWORD}, 201, **adm).json
+        a.get("/api/v1/hosts/coach/calendars", **adm)
+        a.get(f"/api/v1/calendars/{conn['id']}", **adm)
+        href = conn["calendars"][0]["href"]
+        a.patch(f"/api/v1/calendars/{conn['id']}",
+                {"write_calendar": href, "busy_calendars": [href],
+                 "on_cancel": "mark_cancelled"}, **adm)
+        a.post("/api/v1/sync", {"connection": conn["id"]}, **adm)
+        a.delete(f"/api/v1/calendars/{conn['id']}", **adm)
+    finally:
+        rad.stop()
 
     # The activity log.
     a.get("/api/v1/activity", **adm)

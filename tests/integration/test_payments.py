@@ -177,7 +177,11 @@ def test_priced_booking_without_stripe_is_refused(make_daemon):
 # ---- the happy path --------------------------------------------------------------
 
 def test_pay_confirms_once(make_daemon, fake):
-    d = start(make_daemon, fake)
+    d = start(make_daemon, fake, BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1)
+    r = d.post("/api/v1/webhook-endpoints", {
+        "url": "http://127.0.0.1:9/hook", "events": [
+            "booking.confirmed", "payment.succeeded"]}, admin=True)
+    assert r.status == 201, r
     s = slot(d)
     r = book(d, s)
     b = r.json
@@ -241,6 +245,10 @@ def test_pay_confirms_once(make_daemon, fake):
              lambda: sorted(messages(d, b["uid"])) ==
              [("attendee_confirmed",), ("host_new",)] or None)
     assert not free(d, s)
+    # Published to outbound webhooks (docs/outbound-webhooks.md).
+    wait_for("outbound messages", lambda: sorted(r[0] for r in ledger_query(
+        d, "SELECT event_type FROM webhook_messages")) ==
+        ["booking.confirmed", "payment.succeeded"] or None)
     # The attendee's view through the manage token.
     token = b["manage_token"]
     r = d.get(f"/api/v1/bookings/{b['uid']}", query={"token": token})
@@ -504,3 +512,173 @@ def test_retry_payment_bad_input(make_daemon, fake):
     fake.complete(session_of(fake, uid)["id"])
     wait_state(d, uid, ("confirmed", "paid"))
     assert_error(d.post(path, {}, query={"token": token}), 409)
+
+
+def test_cancelled_before_paying(make_daemon, fake):
+    """An attendee who cancels while the payment is pending: the Checkout
+    page is closed at Stripe. A payment made just before the cancellation
+    (its event arriving after it) is refunded."""
+    d = start(make_daemon, fake)
+    s1, s2 = slot(d, 0), slot(d, 1)
+    a = book(d, s1).json
+    r = d.post(f"/api/v1/bookings/{a['uid']}/cancel", {"reason": "changed"},
+               query={"token": a["manage_token"]})
+    assert r.status == 200 and r.json["status"] == "cancelled", r
+    sa = session_of(fake, a["uid"])["id"]
+    wait_for("the session to be expired at Stripe",
+             lambda: fake.session(sa)["status"] == "expired")
+    assert free(d, s1)
+
+    b = book(d, s2, email="bob@example.com").json
+    sb = session_of(fake, b["uid"])["id"]
+    fake.config(hold_events=True)
+    fake.complete(sb)
+    r = d.post(f"/api/v1/bookings/{b['uid']}/cancel", {},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    [ev] = fake.events("checkout.session.completed")
+    assert fake.deliver(ev["id"])["status"] == 200
+    wait_state(d, b["uid"], ("cancelled", "refunded"))
+    [req] = fake.requests("/v1/refunds", "POST")
+    assert req["status"] == 200, req
+    assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
+
+
+def test_admin_refund(make_daemon, fake):
+    """POST /api/v1/bookings/{uid}/refund (admin): a part leaves the
+    booking paid; all of it makes it refunded; once per payment."""
+    d = start(make_daemon, fake)
+    a = book(d, slot(d, 0)).json
+    fake.complete(session_of(fake, a["uid"])["id"])
+    wait_state(d, a["uid"], ("confirmed", "paid"))
+    path = f"/api/v1/bookings/{a['uid']}/refund"
+    assert_error(d.post(path, {}), 401)
+    assert_error(d.post(path, {"amount": 4501}, admin=True), 422,
+                 field="amount")
+    assert_error(d.post(path, {"amount": 0}, admin=True), 422,
+                 field="amount")
+    assert_error(d.post(path, {"amount": "1"}, admin=True), 422,
+                 field="amount")
+    assert_error(d.post(path, {"colour": 1}, admin=True), 422)
+    r = d.post(path, {"amount": 1500, "reason": "late start"}, admin=True)
+    assert r.status == 202, r
+    wait_for("the partial refund", lambda: len(
+        activity(d, a["uid"], "REFUND_ISSUED")) == 1)
+    assert state(d, a["uid"]) == ("confirmed", "paid")
+    [req] = fake.requests("/v1/refunds", "POST")
+    assert dict(urllib.parse.parse_qsl(req["body"]))["amount"] == "1500"
+    # One refund per payment.
+    assert_error(d.post(path, {}, admin=True), 409)
+
+    b = book(d, slot(d, 1), email="bob@example.com").json
+    fake.complete(session_of(fake, b["uid"])["id"])
+    wait_state(d, b["uid"], ("confirmed", "paid"))
+    r = d.post(f"/api/v1/bookings/{b['uid']}/refund", admin=True,
+               raw=b"", content_type=None)
+    assert r.status == 202, r
+    wait_state(d, b["uid"], ("confirmed", "refunded"))
+    assert len(activity(d, b["uid"], "REFUND_ISSUED")) == 1
+    # Not paid: nothing to refund.
+    free_b = d.book("intro", d.slot_starts("intro", 2, 2)[0]).json
+    assert_error(d.post(f"/api/v1/bookings/{free_b['uid']}/refund", {},
+                        admin=True), 404)
+
+
+def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
+    """Paid bookings and their payments' events in a burst, bookingd
+    SIGKILLed in the middle of it, then started again on the same
+    database while Stripe (the fake) resends what was not acknowledged:
+    every answered booking is in the ledger; each booking has exactly one
+    Checkout Session (a checkout interrupted after Stripe made the session
+    gets the same one back under its idempotency key); no booking is
+    confirmed without a paid session and every paid session confirms its
+    booking; nothing is refunded."""
+    import threading
+    import time
+    from calcom_helpers import sigkill
+    n = 10
+    d = start(make_daemon, fake, BOOKINGD_CHECKOUT_WAIT_MS=0,
+              BOOKINGD_LOG_LEVEL="warn")
+    starts = d.slot_starts("paid", days_ahead=2, span=3)[:n]
+    answered, stop = {}, threading.Event()
+
+    def booker():
+        for i, s in enumerate(starts):
+            if stop.is_set():
+                return
+            try:
+                r = d.book("paid", s, email=f"p{i}@example.com", expect=None)
+            except OSError:
+                return
+            if r.status == 201:
+                answered[r.json["uid"]] = r.json
+
+    def payer():
+        paid = set()
+        while not stop.is_set():
+            for sess in fake.sessions():
+                if sess["status"] == "open" and sess["id"] not in paid:
+                    paid.add(sess["id"])
+                    fake.complete(sess["id"])
+            if len(paid) >= n // 2:
+                return
+            time.sleep(0.01)
+
+    tb, tp = threading.Thread(target=booker), threading.Thread(target=payer)
+    tb.start()
+    tp.start()
+    tp.join(60)
+    stop.set()
+    sigkill(d)
+    tb.join(60)
+    assert not tb.is_alive() and not tp.is_alive()
+
+    d.start()
+    fake.point_at(d)
+    # Stripe resends what was not acknowledged.
+    for ev in fake.events():
+        if not any(x.get("status") == 200 for x in ev["deliveries"]):
+            assert fake.deliver(ev["id"])["status"] == 200
+    rows = ledger_query(d, "SELECT uid FROM bookings")
+    uids = {u for (u,) in rows}
+    assert set(answered) <= uids, "an answered booking is lost"
+    # Every booking's checkout is made after the restart, once.
+    wait_for("every booking's session", lambda: {
+        s["client_reference_id"] for s in fake.sessions()} >= uids or None)
+    per_uid = {}
+    for s in fake.sessions():
+        per_uid.setdefault(s["client_reference_id"], []).append(s["id"])
+    assert all(len(v) == 1 for v in per_uid.values()), per_uid
+    assert set(per_uid) == uids
+    # The rest pay now.
+    for s in fake.sessions():
+        if s["status"] == "open":
+            fake.complete(s["id"])
+    for u in uids:
+        wait_state(d, u, ("confirmed", "paid"))
+    for s in fake.sessions():
+        assert s["status"] == "complete" and s["payment_status"] == "paid"
+    assert fake.requests("/v1/refunds") == []
+    for u in uids:
+        assert len(activity(d, u, "PAYMENT_COMPLETED")) == 1, u
+        assert history_actions(d, u) == ["created", "confirmed"], u
+
+
+@pytest.mark.parametrize("env,var", [
+    ({"STRIPE_SECRET_KEY": "pk_live_notasecretkey"}, "STRIPE_SECRET_KEY"),
+    ({"BOOKINGD_HOLD_MINUTES": "10"}, "BOOKINGD_HOLD_MINUTES"),
+    ({"BOOKINGD_HOLD_MINUTES": "30m"}, "BOOKINGD_HOLD_MINUTES"),
+    ({"STRIPE_API_BASE": "ftp://stripe.example"}, "STRIPE_API_BASE"),
+    ({"BOOKINGD_CHECKOUT_WAIT_MS": "-1"}, "BOOKINGD_CHECKOUT_WAIT_MS"),
+])
+def test_bad_payment_configuration_stops_start(tmp_path, env, var):
+    from conftest import Daemon
+    d = Daemon(tmp_path / "d", env=env)
+    try:
+        p = subprocess.run([d.bin, "serve"], env=d.env(), capture_output=True,
+                           text=True, timeout=60)
+    finally:
+        d.release()
+    assert p.returncode == 2, p
+    assert var in p.stderr, p.stderr
+    assert "pk_live_notasecretkey" not in p.stderr

@@ -2,6 +2,7 @@
  * and HH:MM parsing, RFC 3339. Constants were computed independently
  * (Python's datetime) and the day-by-day walk uses its own leap-year rule. */
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -362,6 +363,34 @@ static void test_clocks(void **state)
     assert_true(b >= a);
 }
 
+/* The hand-written formatting is printf's, byte for byte, from year -20
+ * to 12000 and over every offset a zone has had and then some. */
+static void test_rfc3339_format_is_printfs(void **state)
+{
+    char out[BK_RFC3339_MAX], ref[64];
+
+    (void)state;
+    for (int64_t t = -62798400000LL; t < 316539475200LL;
+         t += 86400LL * 977 + 3671) {
+        for (int32_t off = -26 * 3600; off <= 26 * 3600; off += 15 * 60 + 7) {
+            int64_t wall = t + off, days, sod;
+            int32_t a = off < 0 ? -off : off;
+            int y, m, d;
+
+            days = bk_floordiv(wall, BK_SECS_PER_DAY);
+            sod = wall - days * BK_SECS_PER_DAY;
+            bk_civil_from_days(days, &y, &m, &d);
+            snprintf(ref, sizeof(ref),
+                     "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", y % 10000, m,
+                     d, (int)(sod / 3600), (int)(sod / 60 % 60),
+                     (int)(sod % 60), off < 0 ? '-' : '+', (int)(a / 3600),
+                     (int)(a / 60 % 60));
+            bk_rfc3339_format_offset(t, off, out);
+            assert_string_equal(out, ref);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -373,6 +402,7 @@ int main(void)
         cmocka_unit_test(test_hhmm),
         cmocka_unit_test(test_rfc3339_parse),
         cmocka_unit_test(test_rfc3339_format),
+        cmocka_unit_test(test_rfc3339_format_is_printfs),
         cmocka_unit_test(test_clocks),
     };
 

@@ -2,7 +2,9 @@
  * 2026 DST switches (RFC 5545 §3.3.5 gap and fold rules), half- and
  * quarter-hour zones, and hostile zone names. Expected instants are written
  * out from the published tz rules, not computed by the code under test. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -308,17 +310,112 @@ static void test_aliases(void **state)
     assert_int_equal(bk_tz_offset_at(zone("Etc/GMT+5"), 0), -5 * 3600);
 }
 
+/* bk_tz_offset_span: the offset and the next change within a day, else
+ * a day on; UTC never changes. */
+static void test_offset_span(void **state)
+{
+    const struct bk_tz *ny = bk_tz_get("America/New_York");
+    const struct bk_tz *lh = bk_tz_get("Australia/Lord_Howe");
+    int64_t until = 0, t;
+
+    (void)state;
+    t = at(2026, 3, 8, 6, 59);
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -5 * H);
+    assert_true(until == at(2026, 3, 8, 7, 0));
+    t = at(2026, 3, 7, 7, 0); /* exactly a day before: the change */
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -5 * H);
+    assert_true(until == at(2026, 3, 8, 7, 0));
+    t = at(2026, 3, 8, 7, 0); /* at the change: the new offset */
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -4 * H);
+    assert_true(until == t + BK_SECS_PER_DAY);
+    t = at(2026, 7, 1, 0, 0);
+    assert_int_equal(bk_tz_offset_span(ny, t, &until), -4 * H);
+    assert_true(until == t + BK_SECS_PER_DAY);
+    /* Lord Howe moves 30 minutes: +10:30 to +11:00 on 2026-10-03 15:30Z */
+    t = at(2026, 10, 3, 12, 0);
+    assert_int_equal(bk_tz_offset_span(lh, t, &until), 10 * H + 30 * 60);
+    assert_true(until == at(2026, 10, 3, 15, 30));
+    assert_int_equal(bk_tz_offset_span(lh, until, &until), 11 * H);
+    assert_int_equal(bk_tz_offset_span(bk_tz_utc(), t, &until), 0);
+    assert_true(until == INT64_MAX);
+}
+
+/* Names the index does not list: each is probed in the zoneinfo
+ * directory once while the table remembers it, and the table never holds
+ * more than BK_TZ_PROBE_CACHE_SLOTS names, whatever is asked. */
+struct prober {
+    int id;
+};
+
+static void *probe_many(void *arg)
+{
+    const struct prober *p = arg;
+    char name[65];
+
+    for (int i = 0; i < 5000; i++) {
+        snprintf(name, sizeof(name), "Hostile/T%d_%d", p->id, i);
+        if (bk_tz_get(name))
+            return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_probe_cache_is_bounded(void **state)
+{
+    pthread_t th[4];
+    struct prober pr[4];
+    size_t entries;
+    uint64_t before, after;
+
+    (void)state;
+    /* A repeated missing name: one probe, then none. */
+    bk_tz_probe_stats(&entries, &before);
+    for (int i = 0; i < 1000; i++)
+        assert_null(bk_tz_get("Nowhere/Repeated_Name"));
+    bk_tz_probe_stats(&entries, &after);
+    assert_true(after - before == 1);
+    /* An old name kept only as a link is remembered as its zone. */
+    if (bk_tz_get("Asia/Calcutta")) {
+        bk_tz_probe_stats(&entries, &before);
+        for (int i = 0; i < 100; i++)
+            assert_string_equal(bk_tz_name(bk_tz_get("Asia/Calcutta")),
+                                "Asia/Kolkata");
+        bk_tz_probe_stats(&entries, &after);
+        assert_true(after == before);
+    }
+    /* 20,000 distinct names from four threads: the table stays bounded. */
+    for (int i = 0; i < 4; i++) {
+        pr[i].id = i;
+        assert_int_equal(pthread_create(&th[i], NULL, probe_many, &pr[i]), 0);
+    }
+    for (int i = 0; i < 4; i++) {
+        void *res;
+        assert_int_equal(pthread_join(th[i], &res), 0);
+        assert_null(res);
+    }
+    bk_tz_probe_stats(&entries, &after);
+    assert_true(entries > 0 && entries <= BK_TZ_PROBE_CACHE_SLOTS);
+    /* Zones of the index never reach the directory. */
+    bk_tz_probe_stats(&entries, &before);
+    for (int i = 0; i < 100; i++)
+        assert_non_null(bk_tz_get("Europe/Berlin"));
+    bk_tz_probe_stats(&entries, &after);
+    assert_true(after == before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_utc),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_offset_span),
         cmocka_unit_test(test_local_to_utc),
         cmocka_unit_test(test_utc_to_local),
         cmocka_unit_test(test_round_trip_switch_days),
         cmocka_unit_test(test_hostile_names),
         cmocka_unit_test(test_aliases),
+        cmocka_unit_test(test_probe_cache_is_bounded),
     };
 
     bk_tz_init();

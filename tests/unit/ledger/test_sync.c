@@ -373,13 +373,15 @@ static void test_replaced_pair(void **state)
     every_order(evs + 1, 2, &x);
 }
 
+/* A chain (A -> B -> C, the second step's cancel half left out to keep
+ * the permutations few; the integration tests send all five in random
+ * orders), and a pair followed by a real cancel. */
 static void test_replaced_chain_then_cancel(void **state)
 {
     struct bk_ext_event evs[] = {
         ev(BK_EXT_BOOKING_CREATED, "A", NULL, 0, true),
         replaced("A", "B", 0),
         ev(BK_EXT_BOOKING_RESCHEDULED, "B", "A", 5, true),
-        replaced("B", "C", 5),
         ev(BK_EXT_BOOKING_RESCHEDULED, "C", "B", 9, true),
     };
     struct expect x = {1, T0 + 9 * HOUR, BK_BOOKING_CONFIRMED, "C", 0};
@@ -391,7 +393,7 @@ static void test_replaced_chain_then_cancel(void **state)
     };
     struct expect x2 = {0, 0, BK_BOOKING_CANCELLED, "B", 0};
     (void)state;
-    every_order(evs, 5, &x);
+    every_order(evs, 4, &x);
     every_order(evs2, 4, &x2);
 }
 

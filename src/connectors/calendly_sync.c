@@ -1,0 +1,392 @@
+/* connectors/calendly_sync.c — the Calendly pull: the user's scheduled
+ * events and their invitees, page by page, each invitee turned into the
+ * delivery a webhook would have brought ({"event": "invitee.created" or
+ * "invitee.canceled", "payload": the invitee with its scheduled_event})
+ * and normalized by the webhook provider's own normalizer, then applied
+ * with bk_ledger_sync_apply in a transaction of its own. The ledger rules
+ * make it idempotent: what webhooks recorded already is skipped, and a
+ * second sync changes nothing. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "connectors/calendly_sync.h"
+#include "base/log.h"
+#include "base/str.h"
+#include "base/time.h"
+#include "ledger/sync.h"
+#include "net/net.h"
+#include "base/banned.h"
+
+#define META_SINCE    "calendly.sync.since"
+#define WINDOW_S      (30 * 86400)
+#define PAGE_COUNT    100
+#define MAX_ANSWER    (4 * 1024 * 1024)
+#define MAX_ERRORS    100
+#define DEFAULT_PAGES 50
+
+/* s percent-encoded for a query value (RFC 3986 unreserved kept). */
+static const char *enc(struct bk_arena *arena, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
+
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+            c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+/* GET url; the answer's JSON object in *out (json_decref). Errors carry a
+ * message for the summary. */
+static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
+                            struct bk_arena *arena, json_t **out,
+                            struct bk_errbuf *err)
+{
+    const struct bk_calendly_config *cfg = s->cfg;
+    char auth[600];
+    const char *headers[2];
+    struct bk_net_request r;
+    struct bk_net_response res;
+    struct bk_errbuf nerr;
+    json_error_t jerr;
+    enum bk_err e;
+
+    *out = NULL;
+    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->token);
+    headers[0] = auth;
+    headers[1] = "Accept: application/json";
+    memset(&r, 0, sizeof(r));
+    r.method = "GET";
+    r.url = url;
+    r.headers = headers;
+    r.n_headers = 2;
+    r.connect_timeout_ms = cfg->connect_timeout_ms;
+    r.timeout_ms = cfg->timeout_ms;
+    r.max_response = MAX_ANSWER;
+    r.allow_private = cfg->allow_private;
+    r.allow_private_env = "CALENDLY_API_BASE";
+    bk_errbuf_clear(&nerr);
+    if ((e = bk_net_request(&r, arena, &res, &nerr)))
+        return bk_fail(err, e == BK_E_INVALID ? BK_E_INVALID : BK_E_IO,
+                       "Calendly: %s", nerr.msg);
+    if (res.status == 401)
+        return bk_fail(err, BK_E_UNAUTHORIZED,
+                       "Calendly answered 401: check CALENDLY_TOKEN");
+    if (res.status == 429)
+        return bk_fail(err, BK_E_RATE_LIMITED,
+                       "Calendly answered 429 (rate limited): sync again "
+                       "in a minute");
+    if (res.status != 200)
+        return bk_fail(err, BK_E_IO, "Calendly answered %d to GET %s",
+                       res.status, url);
+    if (res.truncated)
+        return bk_fail(err, BK_E_TOO_LARGE,
+                       "Calendly's answer is over %d bytes", MAX_ANSWER);
+    *out = json_loadb(res.body ? res.body : "", res.body_len,
+                      JSON_REJECT_DUPLICATES, &jerr);
+    if (!json_is_object(*out)) {
+        json_decref(*out);
+        *out = NULL;
+        return bk_fail(err, BK_E_MALFORMED,
+                       "Calendly's answer is not a JSON object");
+    }
+    return BK_OK;
+}
+
+static void add_error(struct bk_sync_summary *out, struct bk_arena *arena,
+                      const char *msg)
+{
+    struct bk_sync_error *n;
+
+    if (out->n_errors >= MAX_ERRORS)
+        return;
+    n = bk_arena_alloc(arena, (out->n_errors + 1) * sizeof(*n));
+    if (out->n_errors)
+        memcpy(n, out->errors, out->n_errors * sizeof(*n));
+    n[out->n_errors].connection = "calendly";
+    n[out->n_errors].message = bk_arena_strdup(arena, msg);
+    out->errors = n;
+    out->n_errors++;
+}
+
+static enum bk_err apply_once(struct bk_store *store,
+                              const struct bk_ext_event *ev,
+                              struct bk_arena *arena,
+                              struct bk_sync_outcome *outcome,
+                              struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e)
+        e = bk_ledger_sync_apply(tx, ev, bk_now_utc(), arena, outcome, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* One synthetic delivery normalized and applied; *changed when the ledger
+ * changed, *created when a booking was made. */
+static enum bk_err apply_doc(const struct bk_calendly_sync *s, json_t *doc,
+                             struct bk_arena *arena, bool *created,
+                             bool *changed, struct bk_errbuf *err)
+{
+    struct bk_ext_event ev;
+    struct bk_sync_outcome outcome;
+    enum bk_err e = s->normalize(doc, arena, &ev, err);
+
+    if (e)
+        return e;
+    BK_STORE_RETRY(e, apply_once(s->store, &ev, arena, &outcome, err));
+    if (e)
+        return e;
+    if (outcome.made)
+        *created = true;
+    else if (outcome.action && strcmp(outcome.action, "unchanged") != 0)
+        *changed = true;
+    return BK_OK;
+}
+
+static void sync_invitee(const struct bk_calendly_sync *s, json_t *event,
+                         json_t *inv, struct bk_arena *arena,
+                         struct bk_sync_summary *out)
+{
+    const char *status = json_string_value(json_object_get(inv, "status"));
+    const char *uri = json_string_value(json_object_get(inv, "uri"));
+    json_t *payload, *doc;
+    bool created = false, changed = false;
+    struct bk_errbuf err;
+    enum bk_err e;
+
+    out->total++;
+    bk_errbuf_clear(&err);
+    payload = json_deep_copy(inv);
+    json_object_set(payload, "scheduled_event", event);
+    doc =
+        json_pack("{s:s, s:o}", "event",
+                  status && strcmp(status, "canceled") == 0 ? "invitee.canceled"
+                                                            : "invitee.created",
+                  "payload", payload);
+    e = apply_doc(s, doc, arena, &created, &changed, &err);
+    if (!e && json_is_object(json_object_get(inv, "no_show"))) {
+        json_object_set_new(doc, "event",
+                            json_string("invitee_no_show.created"));
+        e = apply_doc(s, doc, arena, &created, &changed, &err);
+    }
+    json_decref(doc);
+    if (e) {
+        add_error(out, arena,
+                  bk_arena_printf(arena, "invitee %s: %s%s%s",
+                                  uri ? uri : "(no uri)", err.field,
+                                  err.field[0] ? ": " : "", err.msg));
+        return;
+    }
+    if (created)
+        out->created++;
+    else if (changed)
+        out->updated++;
+    else
+        out->skipped++;
+}
+
+/* The uuid of a scheduled event URI (".../scheduled_events/{uuid}"). */
+static const char *event_uuid(struct bk_arena *arena, const char *uri)
+{
+    const char *p = uri ? strstr(uri, "/scheduled_events/") : NULL;
+    size_t n;
+
+    if (!p)
+        return NULL;
+    p += strlen("/scheduled_events/");
+    n = strlen(p);
+    if (!n || n > 64)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= 'A' && p[i] <= 'Z') ||
+              (p[i] >= '0' && p[i] <= '9') || p[i] == '-'))
+            return NULL;
+    return bk_arena_strdup(arena, p);
+}
+
+/* The next page's token, or NULL. */
+static const char *next_token(struct bk_arena *arena, const json_t *page)
+{
+    const char *t = json_string_value(json_object_get(
+        json_object_get(page, "pagination"), "next_page_token"));
+    return t && *t && strlen(t) <= 512 ? bk_arena_strdup(arena, t) : NULL;
+}
+
+static enum bk_err sync_event(const struct bk_calendly_sync *s, json_t *event,
+                              struct bk_arena *arena,
+                              struct bk_sync_summary *out,
+                              struct bk_errbuf *err)
+{
+    const char *uuid =
+        event_uuid(arena, json_string_value(json_object_get(event, "uri")));
+    const char *token = NULL;
+    int max = s->max_pages > 0 ? s->max_pages : DEFAULT_PAGES;
+
+    if (!uuid) {
+        add_error(out, arena, "a scheduled event without a valid uri");
+        return BK_OK;
+    }
+    for (int page = 0; page < max; page++) {
+        const char *url = bk_arena_printf(
+            arena, "%s/scheduled_events/%s/invitees?count=%d%s%s",
+            s->cfg->api_base, uuid, PAGE_COUNT, token ? "&page_token=" : "",
+            token ? enc(arena, token) : "");
+        json_t *j = NULL, *coll, *inv;
+        size_t i;
+        enum bk_err e = get_json(s, url, arena, &j, err);
+
+        if (e)
+            return e;
+        coll = json_object_get(j, "collection");
+        json_array_foreach(coll, i, inv) if (json_is_object(inv))
+            sync_invitee(s, event, inv, arena, out);
+        token = next_token(arena, j);
+        json_decref(j);
+        if (!token)
+            return BK_OK;
+    }
+    add_error(out, arena,
+              bk_arena_printf(arena,
+                              "scheduled event %s: more than %d pages of "
+                              "invitees; the rest was not read",
+                              uuid, max));
+    return BK_OK;
+}
+
+static enum bk_err meta_since(struct bk_store *store, struct bk_arena *arena,
+                              int64_t *since, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    const char *v = NULL;
+    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
+
+    *since = 0;
+    if (!e)
+        e = bk_store_meta_get(tx, META_SINCE, arena, &v, err);
+    bk_store_rollback(tx);
+    if (e == BK_E_NOT_FOUND)
+        return BK_OK;
+    if (!e && v && bk_parse_i64(v, 0, INT64_MAX, since) != BK_OK)
+        *since = 0;
+    return e;
+}
+
+static enum bk_err meta_put_once(struct bk_store *store, const char *value,
+                                 struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e)
+        e = bk_store_meta_put(tx, META_SINCE, value, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
+                                 struct bk_sync_summary *out,
+                                 struct bk_errbuf *err)
+{
+    const struct bk_calendly_sync *s = ctx;
+    int64_t now = bk_now_utc(), since, from;
+    char iso[BK_RFC3339_MAX];
+    const char *user, *token = NULL;
+    json_t *me = NULL;
+    int max;
+    struct bk_errbuf why;
+    enum bk_err e;
+
+    memset(out, 0, sizeof(*out));
+    if (!s || !s->cfg || !s->cfg->token || !s->normalize)
+        return bk_fail(err, BK_E_UNAVAILABLE,
+                       "Calendly is not connected: CALENDLY_TOKEN is not set");
+    max = s->max_pages > 0 ? s->max_pages : DEFAULT_PAGES;
+    if ((e = meta_since(s->store, arena, &since, err)))
+        return e;
+    from = (since && since < now ? since : now) - WINDOW_S;
+    bk_rfc3339_format_utc(from, iso);
+    bk_errbuf_clear(&why);
+    e = get_json(s, bk_arena_printf(arena, "%s/users/me", s->cfg->api_base),
+                 arena, &me, &why);
+    user = e ? NULL
+             : json_string_value(
+                   json_object_get(json_object_get(me, "resource"), "uri"));
+    if (!e && !user)
+        e = bk_fail(&why, BK_E_MALFORMED,
+                    "Calendly's /users/me has no resource.uri");
+    user = user ? bk_arena_strdup(arena, user) : NULL;
+    json_decref(me);
+    for (int page = 0; !e && page < max; page++) {
+        const char *url = bk_arena_printf(
+            arena,
+            "%s/scheduled_events?user=%s&min_start_time=%s&count=%d"
+            "&sort=start_time%%3Aasc%s%s",
+            s->cfg->api_base, enc(arena, user), enc(arena, iso), PAGE_COUNT,
+            token ? "&page_token=" : "", token ? enc(arena, token) : "");
+        json_t *j = NULL, *ev;
+        size_t i;
+
+        if ((e = get_json(s, url, arena, &j, &why)))
+            break;
+        json_array_foreach(json_object_get(j, "collection"), i, ev)
+        {
+            if (!json_is_object(ev))
+                continue;
+            if ((e = sync_event(s, ev, arena, out, &why)))
+                break;
+        }
+        token = next_token(arena, j);
+        json_decref(j);
+        if (!token)
+            break;
+        if (page + 1 == max)
+            add_error(out, arena,
+                      bk_arena_printf(arena,
+                                      "more than %d pages of scheduled "
+                                      "events; sync again for the rest",
+                                      max));
+    }
+    if (e) {
+        /* Calendly could not be read (to the end): what was applied
+         * stays; the window is not moved, so the next sync reads it
+         * again. */
+        add_error(out, arena, why.msg);
+        bk_log_warn("calendly: sync stopped: %s", why.msg);
+        return BK_OK;
+    }
+    BK_STORE_RETRY(
+        e,
+        meta_put_once(s->store, bk_arena_printf(arena, "%" PRId64, now), err));
+    if (!e)
+        bk_log_info("calendly: sync: %" PRId64 " invitees, %" PRId64
+                    " created, %" PRId64 " updated, %" PRId64
+                    " skipped, %zu errors",
+                    out->total, out->created, out->updated, out->skipped,
+                    out->n_errors);
+    return e;
+}

@@ -1,0 +1,251 @@
+// tests/e2e/payment.mjs — a paid booking as a visitor makes it, in Debian's
+// Chromium: the booking page sends them to the checkout page of the Stripe
+// contract fake (tests/fakes/stripe/fake.mjs), "Pay" brings them back to
+// the manage page, which shows the booking confirmed once the fake's
+// signed webhook was applied; "Cancel" on the checkout page brings them
+// back to a booking still awaiting payment, with "Pay now".
+//
+//   node payment.mjs PATH/TO/bookingd      (or BOOKINGD_BIN=...)
+import { chromium } from "playwright-core";
+import { execFile, spawn } from "node:child_process";
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const TOTAL_MS = 120_000;
+const STEP_MS = 20_000;
+const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
+const WHSEC = "whsec_e2e_" + Math.random().toString(16).slice(2);
+const SHOTS = path.join(HERE, "screenshots");
+
+if (!BIN) {
+  console.error("usage: node payment.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
+  process.exit(2);
+}
+
+const started = Date.now();
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "bookingd-e2e-pay-"));
+const children = [];
+let daemon = null;
+let daemonLog = "";
+let browser = null;
+let base = "";
+const problems = [];
+
+const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+const DEMO = {
+  hosts: [{
+    slug: "coach", name: "Casey Coach", email: "casey@example.com",
+    timezone: "Europe/Berlin",
+    schedule: {
+      timezone: "Europe/Berlin",
+      weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .map((day) => ({ day, start: "00:00", end: "24:00" })),
+    },
+  }],
+  event_types: [{
+    slug: "session", title: "Coaching session", host: "coach",
+    duration_minutes: 60, minimum_notice_minutes: 120,
+    price: { amount: 9000, currency: "EUR" },
+  }],
+};
+
+async function startFake() {
+  const fake = spawn("node", [path.join(HERE, "..", "fakes", "stripe", "fake.mjs")], {
+    env: { ...process.env, FAKE_WEBHOOK_SECRET: WHSEC },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(fake);
+  const line = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: fake.stdout }).once("line", resolve);
+    fake.on("exit", () => reject(new Error("the Stripe fake exited")));
+  });
+  return "http://127.0.0.1:" + JSON.parse(line).port;
+}
+
+async function startDaemon(stripeBase) {
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    BOOKINGD_DATABASE: "sqlite:" + path.join(tmp, "bookingd.db"),
+    BOOKINGD_LISTEN: "127.0.0.1:" + port,
+    BOOKINGD_ADMIN_KEY: ADMIN_KEY,
+    BOOKINGD_LOG_LEVEL: "warn",
+    STRIPE_SECRET_KEY: "sk_test_e2e",
+    STRIPE_WEBHOOK_SECRET: WHSEC,
+    STRIPE_API_BASE: stripeBase,
+  };
+  const demo = path.join(tmp, "demo.json");
+  fs.writeFileSync(demo, JSON.stringify(DEMO));
+  await new Promise((resolve, reject) =>
+    execFile(BIN, ["apply", demo], { env, timeout: STEP_MS },
+             (err, out, errOut) => (err ? reject(new Error(out + errOut)) : resolve())));
+  base = "http://127.0.0.1:" + port;
+  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  const keep = (c) => { daemonLog = (daemonLog + c).slice(-20000); };
+  daemon.stdout.on("data", keep);
+  daemon.stderr.on("data", keep);
+  daemon.exited = new Promise((r) => daemon.on("exit", (code, signal) => r({ code, signal })));
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    if (daemon.exitCode !== null)
+      throw new Error("bookingd exited at start:\n" + daemonLog);
+    try {
+      if ((await fetch(base + "/healthz", { signal: AbortSignal.timeout(1000) })).ok)
+        break;
+    } catch { /* not yet */ }
+    if (Date.now() > until)
+      throw new Error("bookingd did not start:\n" + daemonLog);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await fetch(stripeBase + "/_fake/config", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ webhook_url: base + "/webhooks/stripe" }),
+  });
+}
+
+async function bookingsOf(email) {
+  const r = await fetch(base + "/api/v1/bookings?client=" + encodeURIComponent(email),
+                        { headers: { Authorization: "Bearer " + ADMIN_KEY } });
+  return (await r.json()).data;
+}
+
+async function visitor(name) {
+  const ctx = await browser.newContext({ locale: "en-GB", timezoneId: "Europe/Berlin" });
+  const page = await ctx.newPage();
+  page.setDefaultTimeout(STEP_MS);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
+      problems.push(`${name}: console: ${m.text()}`);
+  });
+  return page;
+}
+
+async function bookPaid(page, name, email, nth) {
+  await page.goto(base + "/");
+  await page.getByRole("radio", { name: /^Coaching session/ }).check();
+  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  const starts = await page.locator(".slot").evaluateAll(
+    (bs) => bs.map((x) => x.dataset.start));
+  const b = page.locator(`.slot[data-start="${starts[nth]}"]`);
+  const day = page.locator(".day", { has: b });
+  if (!(await day.evaluate((d) => d.open)))
+    await day.locator("summary").click();
+  await b.click();
+  await page.getByLabel("Name").fill(name);
+  await page.getByLabel("Email").fill(email);
+  await page.getByRole("button", { name: "Book this time" }).click();
+  /* Off to the checkout page. */
+  await page.getByRole("heading", { name: /Pay 90\.00 EUR/ }).waitFor();
+  assert.match(page.url(), /\/pay\/cs_test_/);
+}
+
+async function payAndReturn() {
+  const page = await visitor("payer");
+  await bookPaid(page, "Ada Lovelace", "ada@example.com", 0);
+  const [pending] = await bookingsOf("ada@example.com");
+  assert.equal(pending.status, "pending");
+  await page.screenshot({ path: path.join(SHOTS, "p1-checkout.png") });
+  await page.getByRole("button", { name: "Pay" }).click();
+  /* Back on the manage page, which shows what the ledger says. */
+  await page.waitForURL(/\/manage\/.*checkout=success/);
+  await page.locator("#b-status", { hasText: "Confirmed" }).waitFor();
+  await page.locator("#b-payment", { hasText: "Payment received" }).waitFor();
+  assert.ok(await page.locator("#pay").isHidden());
+  await page.screenshot({ path: path.join(SHOTS, "p2-paid.png") });
+  const [b] = await bookingsOf("ada@example.com");
+  assert.equal(b.status, "confirmed");
+  assert.equal(b.payment_status, "paid");
+  log("paid: confirmed");
+  await page.context().close();
+}
+
+async function cancelOnCheckout() {
+  const page = await visitor("leaver");
+  await bookPaid(page, "Bob Leaver", "bob@example.com", 1);
+  await page.getByRole("button", { name: "Cancel" }).click();
+  await page.waitForURL(/\/manage\/.*checkout=cancel/);
+  await page.locator("#b-status", { hasText: "Awaiting payment" }).waitFor();
+  await page.locator("#b-payment", { hasText: "Payment pending" }).waitFor();
+  const pay = page.getByRole("link", { name: "Pay now" });
+  await pay.waitFor();
+  assert.match(await pay.getAttribute("href"), /\/pay\/cs_test_/);
+  await page.screenshot({ path: path.join(SHOTS, "p3-pending.png") });
+  log("left the checkout: still pending, Pay now offered");
+  await page.context().close();
+}
+
+async function cleanup() {
+  if (browser)
+    await browser.close().catch(() => {});
+  browser = null;
+  let how = null;
+  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
+    daemon.kill("SIGTERM");
+    const t = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
+    how = await daemon.exited;
+    clearTimeout(t);
+  } else if (daemon) {
+    how = await daemon.exited;
+  }
+  daemon = null;
+  for (const c of children)
+    if (c.exitCode === null)
+      c.kill("SIGTERM");
+  fs.rmSync(tmp, { recursive: true, force: true });
+  return how;
+}
+
+const overall = setTimeout(() => {
+  console.error(`e2e: FAIL: over ${TOTAL_MS / 1000} s`);
+  cleanup().finally(() => process.exit(1));
+}, TOTAL_MS);
+
+let failed = false;
+try {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  await startDaemon(await startFake());
+  browser = await chromium.launch({
+    executablePath: CHROMIUM, timeout: STEP_MS,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+           "--disable-background-networking", "--disable-quic"],
+  });
+  await payAndReturn();
+  await cancelOnCheckout();
+  assert.deepEqual(problems, [], "no script errors");
+} catch (e) {
+  failed = true;
+  console.error("e2e: FAIL:", e.stack || e);
+  if (problems.length)
+    console.error(problems.join("\n"));
+}
+const how = await cleanup();
+clearTimeout(overall);
+if (how && (how.code !== 0 || how.signal)) {
+  failed = true;
+  console.error(`e2e: FAIL: bookingd exited with ${how.signal || how.code}`);
+}
+if (failed)
+  console.error("--- bookingd log ---\n" + daemonLog.slice(-8000));
+log(failed ? "FAIL" : "PASS");
+process.exit(failed ? 1 : 0);

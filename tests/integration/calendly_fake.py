@@ -1,0 +1,311 @@
+"""tests/integration/calendly_fake.py — a contract fake of the parts of
+Calendly's API v2 bookingd calls (PROVIDERS.md §2.3-2.5), as strict as the
+real one on what bookingd sends: bearer authentication, JSON bodies, the
+documented fields only, the error shapes ({title, message[, details]}), the
+rate-limit headers on every answer and 429 with X-RateLimit-Reset when
+over the limit.
+
+    POST /scheduled_events/{uuid}/cancellation  {"reason"?: string <= 10000}
+      201 {"resource": {canceled_by, reason, canceler_type, created_at}}
+      404 unknown event; 403 "Event is already canceled" (an assumption of
+      this fake: Calendly's reference lists 403 for the call without the
+      message; bookingd treats it as done either way only with that
+      message)
+
+    GET /users/me  {"resource": {uri, current_organization, ...}}
+    GET /scheduled_events?user=<uri>[&min_start_time][&max_start_time]
+        [&status][&count<=100][&page_token][&sort=start_time:asc|desc]
+    GET /scheduled_events/{uuid}/invitees[?count][&page_token][&status]
+        [&email][&sort=created_at:asc|desc]
+      {"collection": [...], "pagination": {count, next_page,
+      previous_page, next_page_token, previous_page_token}}; unknown or
+      malformed parameters are 400 "Invalid Argument" with details; the
+      user must be the token's own; page_max makes pages shorter than
+      count (a server may return fewer).
+
+Tests add events (fake.add_event(uuid[, resource, invitees])), queue
+failures (fake.fail_next(500, 429, ...)), and read fake.requests."""
+import base64
+import datetime as dt
+import http.server
+import json
+import re
+import threading
+import urllib.parse
+
+LIMIT = 500
+API = "https://api.calendly.com"
+USER = API + "/users/FAKEUSERFAKEUSER"
+ORG = API + "/organizations/FAKEORGFAKEORG00"
+
+
+def _parse_ts(s):
+    try:
+        return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+    except (ValueError, AttributeError):
+        return None
+
+
+def _now():
+    return dt.datetime.now(dt.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class CalendlyFake:
+    def __init__(self, token):
+        self.token = token
+        self.events = {}          # uuid -> {"status", "cancellation"}
+        self.requests = []        # (method, path, headers dict, body bytes)
+        self.failures = []        # statuses to answer next, in order
+        self.remaining = LIMIT
+        self.page_max = 100
+        self.lock = threading.Lock()
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def _answer(self, status, obj, extra=None):
+                body = json.dumps(obj).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("X-RateLimit-Limit", str(LIMIT))
+                self.send_header("X-RateLimit-Remaining",
+                                 str(max(fake.remaining, 0)))
+                self.send_header("X-RateLimit-Reset", "60")
+                for k, v in (extra or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _err(self, status, title, message, details=None):
+                o = {"title": title, "message": message}
+                if details is not None:
+                    o["details"] = details
+                self._answer(status, o)
+
+            def _handle(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(n) if n else b""
+                with fake.lock:
+                    fake.requests.append((self.command, self.path,
+                                          dict(self.headers), raw))
+                    fail = fake.failures.pop(0) if fake.failures else None
+                if self.headers.get("Authorization") != \
+                        f"Bearer {fake.token}":
+                    return self._err(401, "Unauthenticated",
+                                     "The access token is invalid")
+                if fail == 429:
+                    fake.remaining = 0
+                    return self._err(429, "Too Many Requests",
+                                     "You have exceeded the rate limit")
+                if fail:
+                    return self._err(fail, "Internal Server Error",
+                                     "The server encountered an unexpected "
+                                     "condition that prevented it from "
+                                     "fulfilling the request.")
+                fake.remaining = LIMIT - 1
+                if self.command == "GET":
+                    return self._get()
+                m = re.fullmatch(r"/scheduled_events/([A-Za-z0-9-]+)"
+                                 r"/cancellation", self.path)
+                if self.command != "POST" or not m:
+                    return self._err(404, "Resource Not Found",
+                                     "The server could not find the "
+                                     "requested resource.")
+                ctype = self.headers.get("Content-Type", "")
+                if not ctype.startswith("application/json"):
+                    return self._err(400, "Invalid Argument",
+                                     "The supplied parameters are invalid.",
+                                     [{"message": "Content-Type must be "
+                                       "application/json"}])
+                try:
+                    body = json.loads(raw.decode("utf-8")) if raw else {}
+                except (UnicodeDecodeError, ValueError):
+                    return self._err(400, "Invalid Argument",
+                                     "The supplied parameters are invalid.")
+                bad = []
+                if not isinstance(body, dict):
+                    bad.append({"message": "must be an object"})
+                else:
+                    for k in body:
+                        if k != "reason":
+                            bad.append({"parameter": k,
+                                        "message": "is not allowed"})
+                    r = body.get("reason")
+                    if r is not None and (not isinstance(r, str) or
+                                          len(r) > 10000):
+                        bad.append({"parameter": "reason",
+                                    "message": "must be a string of at "
+                                               "most 10000 characters"})
+                if bad:
+                    return self._err(400, "Invalid Argument",
+                                     "The supplied parameters are invalid.",
+                                     bad)
+                uuid = m.group(1)
+                with fake.lock:
+                    ev = fake.events.get(uuid)
+                    if ev is None:
+                        return self._err(404, "Resource Not Found",
+                                         "The server could not find the "
+                                         "requested resource.")
+                    if ev["status"] == "canceled":
+                        return self._err(403, "Permission Denied",
+                                         "Event is already canceled")
+                    ev["status"] = "canceled"
+                    ev["cancellation"] = {
+                        "canceled_by": "Casey Coach",
+                        "reason": body.get("reason"),
+                        "canceler_type": "host", "created_at": _now()}
+                    res = dict(ev["cancellation"])
+                self._answer(201, {"resource": res})
+
+            def _invalid(self, param, message):
+                return self._err(400, "Invalid Argument",
+                                 "The supplied parameters are invalid.",
+                                 [{"parameter": param, "message": message}])
+
+            def _page(self, items, q, path):
+                count = q.get("count", "20")
+                if not count.isdigit() or not 1 <= int(count) <= 100:
+                    return self._invalid("count", "must be 1..100")
+                start = 0
+                if "page_token" in q:
+                    try:
+                        start = int(base64.urlsafe_b64decode(
+                            q["page_token"].encode()).decode())
+                    except (ValueError, UnicodeDecodeError):
+                        return self._invalid("page_token", "is invalid")
+                n = min(int(count), fake.page_max)
+                page = items[start:start + n]
+                nxt = None
+                if start + n < len(items):
+                    nxt = base64.urlsafe_b64encode(
+                        str(start + n).encode()).decode()
+                url = None
+                if nxt:
+                    qq = dict(q, page_token=nxt)
+                    url = API + path + "?" + urllib.parse.urlencode(qq)
+                return self._answer(200, {"collection": page, "pagination": {
+                    "count": len(page), "next_page": url,
+                    "previous_page": None, "next_page_token": nxt,
+                    "previous_page_token": None}})
+
+            def _get(self):
+                u = urllib.parse.urlsplit(self.path)
+                pairs = urllib.parse.parse_qsl(u.query, keep_blank_values=True)
+                q = dict(pairs)
+                if len(q) != len(pairs):
+                    return self._invalid(pairs[0][0], "is repeated")
+                if u.path == "/users/me" and not q:
+                    return self._answer(200, {"resource": {
+                        "uri": USER, "name": "Casey Coach",
+                        "slug": "casey", "email": "coach@example.com",
+                        "timezone": "Europe/Berlin",
+                        "current_organization": ORG}})
+                if u.path == "/scheduled_events":
+                    allowed = {"user", "organization", "min_start_time",
+                               "max_start_time", "status", "count",
+                               "page_token", "sort", "invitee_email"}
+                    for k in q:
+                        if k not in allowed:
+                            return self._invalid(k, "is not allowed")
+                    if q.get("user") != USER and \
+                            q.get("organization") != ORG:
+                        return self._invalid(
+                            "user", "must be the token's user (or its "
+                            "organization)")
+                    lo = hi = None
+                    if "min_start_time" in q:
+                        lo = _parse_ts(q["min_start_time"])
+                        if lo is None:
+                            return self._invalid("min_start_time",
+                                                 "must be ISO 8601")
+                    if "max_start_time" in q:
+                        hi = _parse_ts(q["max_start_time"])
+                        if hi is None:
+                            return self._invalid("max_start_time",
+                                                 "must be ISO 8601")
+                    sort = q.get("sort", "start_time:asc")
+                    if sort not in ("start_time:asc", "start_time:desc"):
+                        return self._invalid("sort", "is invalid")
+                    if q.get("status") not in (None, "active", "canceled"):
+                        return self._invalid("status", "is invalid")
+                    with fake.lock:
+                        evs = [dict(e["resource"], status=e["status"])
+                               for e in fake.events.values()
+                               if e.get("resource")]
+                    evs = [e for e in evs
+                           if (lo is None or
+                               _parse_ts(e["start_time"]) >= lo) and
+                           (hi is None or _parse_ts(e["start_time"]) < hi) and
+                           q.get("status") in (None, e["status"])]
+                    evs.sort(key=lambda e: e["start_time"],
+                             reverse=sort.endswith("desc"))
+                    return self._page(evs, q, u.path)
+                m = re.fullmatch(r"/scheduled_events/([A-Za-z0-9-]+)"
+                                 r"/invitees", u.path)
+                if m:
+                    for k in q:
+                        if k not in {"count", "page_token", "status",
+                                     "email", "sort"}:
+                            return self._invalid(k, "is not allowed")
+                    with fake.lock:
+                        ev = fake.events.get(m.group(1))
+                        invs = list(ev.get("invitees") or []) if ev else None
+                    if invs is None:
+                        return self._err(404, "Resource Not Found",
+                                         "The server could not find the "
+                                         "requested resource.")
+                    return self._page(invs, q, u.path)
+                return self._err(404, "Resource Not Found",
+                                 "The server could not find the requested "
+                                 "resource.")
+
+            do_POST = do_GET = do_PUT = do_DELETE = _handle
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
+                                                      Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever,
+                                       daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self):
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add_event(self, uuid, status="active", resource=None, invitees=None):
+        """An event (resource: its ScheduledEvent for the list calls;
+        invitees: its Invitee resources)."""
+        with self.lock:
+            self.events[uuid] = {"status": status, "cancellation": None,
+                                 "resource": resource,
+                                 "invitees": invitees or []}
+
+    def fail_next(self, *statuses):
+        with self.lock:
+            self.failures.extend(statuses)
+
+    def cancellations(self):
+        """The cancellation requests received: (uuid, body dict, headers)."""
+        out = []
+        with self.lock:
+            reqs = list(self.requests)
+        for method, path, headers, raw in reqs:
+            m = re.fullmatch(r"/scheduled_events/([^/]+)/cancellation", path)
+            if method == "POST" and m:
+                try:
+                    body = json.loads(raw or b"{}")
+                except ValueError:
+                    body = raw
+                out.append((m.group(1), body, headers))
+        return out
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
