@@ -68,6 +68,7 @@ bench: deps
 	@bench/slots/run.sh $(RELEASE_DIR)/bookingd
 	@/usr/bin/python3 bench/payments/run.py $(RELEASE_DIR)/bookingd
 	@bench/compare/run.sh $(RELEASE_DIR)/bookingd
+	@bench/outbox/run.sh --database both $(RELEASE_DIR)/bookingd
 
 install: build
 	@$(MAKE) --no-print-directory install-files

@@ -15,7 +15,7 @@ test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-for
            libclang-rt-14-dev postgresql python3-psycopg2
            python3-aiosmtpd python3-icalendar python3-cryptography openssl
            radicale python3-caldav)
-bench_pkgs=(wrk hyperfine python3 curl sqlite3 postgresql nginx)
+bench_pkgs=(wrk hyperfine python3 python3-aiosmtpd curl sqlite3 postgresql nginx)
 
 groups=("$@")
 [ ${#groups[@]} -eq 0 ] && groups=(build)
@@ -60,8 +60,11 @@ fi
 # standardwebhooks package; the Stripe contract fake signs its events with
 # the official stripe package.
 npm_ci() { # dir module
+    # Again when the lockfile changed since (npm ci writes
+    # node_modules/.package-lock.json).
     if [[ " ${groups[*]} " == *" test "* ]] && [ -f "$1/package.json" ] &&
-       [ ! -d "$1/node_modules/$2" ]; then
+       { [ ! -d "$1/node_modules/$2" ] ||
+         [ "$1/package-lock.json" -nt "$1/node_modules/.package-lock.json" ]; }; then
         echo "install-deps: npm ci ($1)"
         (cd "$1" && npm ci --no-audit --no-fund --loglevel=error >/tmp/bookingd-npm.log 2>&1) || {
             tail -20 /tmp/bookingd-npm.log >&2

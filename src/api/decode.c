@@ -272,6 +272,42 @@ static enum bk_err decode_price(const json_t *obj, struct bk_arena *arena,
     return BK_OK;
 }
 
+/* "reminders_minutes": [1440, 60]: distinct integers, 1..60 days. */
+static enum bk_err decode_reminders(const json_t *obj, struct bk_event_type *et,
+                                    struct bk_errbuf *err)
+{
+    const json_t *v = json_object_get(obj, "reminders_minutes");
+    size_t n;
+
+    if (!v)
+        return BK_OK;
+    if (!json_is_array(v))
+        return bk_fail_field(err, BK_E_INVALID, "reminders_minutes",
+                             "must be an array of minutes before the start");
+    n = json_array_size(v);
+    if (n > BK_MAX_REMINDERS)
+        return bk_fail_field(err, BK_E_INVALID, "reminders_minutes",
+                             "must have at most %d entries", BK_MAX_REMINDERS);
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(v, i);
+        json_int_t x = json_is_integer(m) ? json_integer_value(m) : 0;
+
+        if (x < 1 || x > BK_MAX_REMINDER_MIN)
+            return bk_fail_field(err, BK_E_INVALID, "reminders_minutes",
+                                 "entries must be integers from 1 to %d "
+                                 "(60 days)",
+                                 BK_MAX_REMINDER_MIN);
+        for (size_t j = 0; j < i; j++)
+            if (et->reminders_min[j] == (int)x)
+                return bk_fail_field(err, BK_E_INVALID, "reminders_minutes",
+                                     "has %d twice", (int)x);
+        et->reminders_min[i] = (int)x;
+    }
+    et->n_reminders = (int)n;
+    et->has_reminders = true;
+    return BK_OK;
+}
+
 static enum bk_err decode_location(const json_t *obj, struct bk_arena *arena,
                                    struct bk_event_type *et,
                                    struct bk_errbuf *err)
@@ -420,6 +456,7 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
                                        "active",
                                        "external_ids",
                                        "calcom_event_type_id",
+                                       "reminders_minutes",
                                        NULL};
     const char *s;
     enum bk_err e;
@@ -464,6 +501,7 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
         (e = bk_slot_rules_check(&et->rules, err)) ||
         (e = decode_price(obj, arena, et, err)) ||
         (e = decode_location(obj, arena, et, err)) ||
+        (e = decode_reminders(obj, et, err)) ||
         (e = bk_json_bool(obj, "", "active", false, arena, &et->active, NULL,
                           err)) ||
         (e = decode_external_ids(obj, arena, et, err)) ||

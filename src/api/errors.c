@@ -39,10 +39,11 @@ static int status_of(enum bk_err e)
     case BK_E_BUSY:
     case BK_E_SERIALIZATION:
     case BK_E_STORAGE_FULL:
+    case BK_E_IO: /* a database or a service that failed to answer: not a
+                     bug of ours (500), a condition to retry after */
         return 503;
     case BK_E_METHOD:
         return 405;
-    case BK_E_IO:
     case BK_E_INTERNAL:
     case BK_E_CONFIG:
     case BK_E_RETRY:
@@ -70,6 +71,8 @@ static const char *default_message(enum bk_err e)
         return "temporarily unavailable; retry shortly";
     case BK_E_STORAGE_FULL:
         return "the database has no room to write; retry later";
+    case BK_E_IO:
+        return "the database or a service failed to answer; retry shortly";
     case BK_E_METHOD:
         return "method not allowed on this path";
     default:
@@ -176,7 +179,9 @@ void bk_api_error_details(struct bk_http_request *req,
      * than a lock or a lost race needs. */
     if (status == 503)
         bk_http_add_header(resp, "Retry-After",
-                           e == BK_E_STORAGE_FULL ? "30" : "1");
+                           e == BK_E_STORAGE_FULL ? "30"
+                           : e == BK_E_IO         ? "5"
+                                                  : "1");
     body = json_pack("{s:{s:s, s:s, s:o}}", "error", "code", code, "message",
                      msg, "details", details);
     if (!body) /* cannot happen with the above; an error still has a body */

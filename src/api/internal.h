@@ -203,12 +203,12 @@ enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
 size_t bk_api_route_count(void);
 const struct bk_api_route *bk_api_route_at(size_t i);
 
-/* Counts a request answered 429 in class cls (metrics.c). */
+/* Counts a request answered 429 in class cls (http_metrics.c). */
 void bk_api_count_rate_limited(enum bk_rate_class cls);
 
 /* Appends the HTTP metrics (requests by route, method and status with
  * latency histograms; connections) and the database's errors by class to
- * b, in Prometheus text format 0.0.4 (metrics.c). */
+ * b, in Prometheus text format 0.0.4 (http_metrics.c). */
 BK_MUST_CHECK enum bk_err bk_api_metrics_render(const struct bk_api *api,
                                                 struct bk_buf *b);
 
@@ -219,6 +219,8 @@ extern const struct bk_api_route bk_api_host_routes[];
 extern const size_t bk_api_host_n;
 extern const struct bk_api_route bk_api_event_type_routes[];
 extern const size_t bk_api_event_type_n;
+extern const struct bk_api_route bk_api_metrics_routes[];
+extern const size_t bk_api_metrics_n;
 extern const struct bk_api_route bk_api_booking_routes[];
 extern const size_t bk_api_booking_n;
 extern const struct bk_api_route bk_api_message_routes[];

@@ -121,6 +121,16 @@ json_t *bk_render_event_type(const struct bk_event_type *et, bool admin)
         json_object_set_new(o, "calcom_event_type_id",
                             calcom_id ? json_integer(calcom_id) : json_null());
         json_object_set_new(o, "imported", json_boolean(et->imported));
+        {
+            json_t *rem = json_array();
+            if (!et->has_reminders) {
+                json_array_append_new(rem, json_integer(1440));
+                json_array_append_new(rem, json_integer(60));
+            }
+            for (int i = 0; et->has_reminders && i < et->n_reminders; i++)
+                json_array_append_new(rem, json_integer(et->reminders_min[i]));
+            json_object_set_new(o, "reminders_minutes", rem);
+        }
         json_object_set_new(o, "created_at",
                             bk_render_instant(et->created_utc, NULL));
         json_object_set_new(o, "updated_at",

@@ -49,7 +49,34 @@ static json_t *render_endpoint(const struct bk_wh_endpoint *ep,
     return o;
 }
 
-static json_t *render_message(const struct bk_wh_message *m)
+/* The message's attempts among atts (the endpoint's, by message id), as
+ * "attempt_history", oldest first. */
+static json_t *render_attempts(const struct bk_wh_message *m,
+                               const struct bk_wh_attempt *atts, size_t n)
+{
+    json_t *arr = json_array();
+
+    for (size_t i = 0; i < n; i++) {
+        const struct bk_wh_attempt *a = &atts[i];
+        json_t *o;
+
+        if (a->message_id != m->id)
+            continue;
+        o = json_object();
+        json_object_set_new(o, "attempt", json_integer(a->attempt));
+        json_object_set_new(o, "at", ms_or_null(a->at_ms));
+        json_object_set_new(o, "status_code",
+                            a->status_code ? json_integer(a->status_code)
+                                           : json_null());
+        json_object_set_new(o, "duration_ms", json_integer(a->duration_ms));
+        json_object_set_new(o, "error", bk_json_str_or_null(a->error));
+        json_array_append_new(arr, o);
+    }
+    return arr;
+}
+
+static json_t *render_message(const struct bk_wh_message *m,
+                              const struct bk_wh_attempt *atts, size_t n_atts)
 {
     static const char *const names[] = {"pending", "delivered", "failed"};
     json_t *o = json_object();
@@ -72,6 +99,7 @@ static json_t *render_message(const struct bk_wh_message *m)
     json_object_set_new(o, "next_attempt_at", ms_or_null(m->next_attempt_ms));
     json_object_set_new(o, "created_at", ms_or_null(m->created_ms));
     json_object_set_new(o, "delivered_at", ms_or_null(m->delivered_ms));
+    json_object_set_new(o, "attempt_history", render_attempts(m, atts, n_atts));
     return o;
 }
 
@@ -276,11 +304,13 @@ static enum bk_err delete_(struct bk_api_call *c)
     return BK_OK;
 }
 
-/* GET .../{id}/messages — newest first, with the last attempt of each. */
+/* GET .../{id}/messages — newest first, with every attempt of each. */
 static enum bk_err messages(struct bk_api_call *c)
 {
     struct bk_wh_endpoint ep;
     struct bk_wh_message *rows = NULL;
+    struct bk_wh_attempt *atts = NULL;
+    size_t n_atts = 0;
     const char *next = NULL;
     int64_t before = 0, unused;
     int limit;
@@ -300,9 +330,14 @@ static enum bk_err messages(struct bk_api_call *c)
         n = (size_t)limit;
         next = bk_api_cursor_encode(c->arena, 'm', rows[n - 1].id, 0);
     }
+    /* One query for the page's attempts (rows are newest first). */
+    if (n &&
+        (e = bk_store_wh_attempt_list(c->tx, ep.id, rows[n - 1].id, rows[0].id,
+                                      c->arena, &atts, &n_atts, c->err)))
+        return e;
     data = json_array();
     for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, render_message(&rows[i]));
+        json_array_append_new(data, render_message(&rows[i], atts, n_atts));
     bk_api_reply_list(c, data, next);
     return BK_OK;
 }
@@ -316,6 +351,8 @@ static enum bk_err replay(struct bk_api_call *c)
     struct bk_wh_endpoint ep;
     struct bk_wh_message m;
     const char *msg = bk_http_param(c->req, "msg");
+    struct bk_wh_attempt *atts = NULL;
+    size_t n_atts = 0;
     int64_t now_ms = bk_now_ms();
     enum bk_err e;
 
@@ -352,7 +389,9 @@ static enum bk_err replay(struct bk_api_call *c)
     m.status = BK_WH_MESSAGE_PENDING;
     m.delivered_ms = 0;
     m.updated_ms = now_ms;
-    if ((e = bk_store_wh_message_record(c->tx, &m, c->err)))
+    if ((e = bk_store_wh_message_record(c->tx, &m, c->err)) ||
+        (e = bk_store_wh_attempt_list(c->tx, ep.id, m.id, m.id, c->arena, &atts,
+                                      &n_atts, c->err)))
         goto out;
     e = bk_store_commit(c->tx, c->err);
     c->tx = NULL;
@@ -360,7 +399,7 @@ static enum bk_err replay(struct bk_api_call *c)
         goto out;
     bk_jobs_wake(c->api->jobs);
     m.next_attempt_ms = now_ms;
-    bk_api_reply(c, 202, render_message(&m));
+    bk_api_reply(c, 202, render_message(&m, atts, n_atts));
 out:
     bk_api_call_end(c);
     return e;

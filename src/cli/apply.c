@@ -118,6 +118,16 @@ out:
     return e;
 }
 
+static bool same_reminders(const struct bk_event_type *a,
+                           const struct bk_event_type *b)
+{
+    char x[BK_REMINDERS_TEXT_MAX], y[BK_REMINDERS_TEXT_MAX];
+
+    bk_event_type_reminders_format(a, x);
+    bk_event_type_reminders_format(b, y);
+    return strcmp(x, y) == 0;
+}
+
 /* Whether applying changed nothing an event type holds. */
 static bool same_event_type(const struct bk_event_type *a,
                             const struct bk_event_type *b)
@@ -137,7 +147,8 @@ static bool same_event_type(const struct bk_event_type *a,
            strcmp(a->currency, b->currency) == 0 &&
            a->location_kind == b->location_kind &&
            same_text(a->location_value, b->location_value) &&
-           a->active == b->active && bk_event_type_external_equal(a, b);
+           a->active == b->active && bk_event_type_external_equal(a, b) &&
+           same_reminders(a, b);
 }
 
 static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,

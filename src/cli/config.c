@@ -271,7 +271,7 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         (e = env_int("BOOKINGD_CALENDAR_TIMEOUT_MS", 100, 120000, 15000,
                      &cfg->calendar_timeout_ms, err)) ||
         (e = env_int("BOOKINGD_CALENDAR_MAX_RESPONSE", 65536, 268435456,
-                     4194304, &cfg->calendar_max_response, err)) ||
+                     33554432, &cfg->calendar_max_response, err)) ||
         (e = env_int("BOOKINGD_CALENDAR_SYNC_MINUTES", 1, 1440, 5,
                      &cfg->calendar_sync_minutes, err)) ||
         (e = env_int("BOOKINGD_CALENDAR_HORIZON_DAYS", 1, 3650, 365,

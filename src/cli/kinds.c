@@ -36,6 +36,12 @@ static void mail_event(const struct bk_cli_job_env *env,
     bk_mail_event_kind(env->mail, out);
 }
 
+static void mail_reminder(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_mail_reminder_kind(env->mail, out);
+}
+
 static void mail_send(const struct bk_cli_job_env *env, struct bk_job_kind *out)
 {
     bk_mail_send_kind(env->mail, out);
@@ -94,6 +100,7 @@ static const kind_fn kinds[] = {
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
     mail_event,  /* "mail.event": a booking's change into messages */
     mail_send,   /* "mail.send": one email over SMTP */
+    mail_reminder,   /* "mail.reminder": a reminder's time has come */
     webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
     webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
     calendly_cancel, /* "calendly.cancel": a cancellation told to Calendly */

@@ -394,6 +394,11 @@ int bk_cli_serve(int argc, char **argv)
     calendly_sync.cfg = &calendly;
     calendly_sync.store = store;
     calendly_sync.normalize = bk_webhook_calendly.normalize;
+    if (bk_webhooks_find(&webhooks, "calendly", &calendly_sync.signing_key) &&
+        calendly_sync.signing_key)
+        calendly_sync.callback_url =
+            bk_arena_printf(&mail_arena, /* lives as long as the server */
+                            "%s/webhooks/calendly", cfg.base_url);
     if (calendly.token) {
         api.calendly_sync = bk_calendly_sync_run;
         api.calendly_sync_ctx = &calendly_sync;

@@ -10,6 +10,7 @@
 #include <jansson.h>
 
 #include "base/log.h"
+#include "base/mem.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "connectors/calendars.h"
@@ -515,6 +516,7 @@ struct sync_ctx {
     struct bk_arena *arena;
     struct bk_sync_summary *sum;
     int64_t now_utc;
+    const struct bk_dav_client *dc; /* the connection being synced */
 };
 
 /* A booking event seen in the calendar. */
@@ -574,6 +576,78 @@ out:
     return e;
 }
 
+/* Orders busy rows by href, then start and end. */
+static int row_cmp(const void *a, const void *b)
+{
+    const struct bk_cal_busy *x = a, *y = b;
+    int c = strcmp(x->href, y->href);
+
+    if (c)
+        return c;
+    if (x->start_utc != y->start_utc)
+        return x->start_utc < y->start_utc ? -1 : 1;
+    if (x->end_utc != y->end_utc)
+        return x->end_utc < y->end_utc ? -1 : 1;
+    return 0;
+}
+
+/* A copy of rows in row_cmp order (a database's text order may be its
+ * locale's, not strcmp's). Free with free(). */
+static struct bk_cal_busy *sorted_copy(const struct bk_cal_busy *rows, size_t n)
+{
+    struct bk_cal_busy *out = n ? bk_xmalloc(n * sizeof(*out)) : NULL;
+
+    if (n)
+        memcpy(out, rows, n * sizeof(*out));
+    if (n > 1)
+        qsort(out, n, sizeof(*out), row_cmp);
+    return out;
+}
+
+/* Counts, per event (href), the new, the changed (or gone) and the
+ * unchanged, comparing the rows written with the rows they replace. */
+static void count_changes(const struct bk_cal_busy *rows, size_t n,
+                          const struct bk_cal_busy *old_rows, size_t n_old,
+                          int64_t *created, int64_t *updated, int64_t *skipped)
+{
+    struct bk_cal_busy *sorted = sorted_copy(rows, n);
+    struct bk_cal_busy *old = sorted_copy(old_rows, n_old);
+    size_t i = 0, j = 0;
+
+    while (i < n || j < n_old) {
+        const char *h;
+        size_t i2 = i, j2 = j;
+        bool same = true;
+        int c = i >= n       ? 1
+                : j >= n_old ? -1
+                             : strcmp(sorted[i].href, old[j].href);
+        h = c <= 0 ? sorted[i].href : old[j].href;
+        while (i2 < n && strcmp(sorted[i2].href, h) == 0)
+            i2++;
+        while (j2 < n_old && strcmp(old[j2].href, h) == 0)
+            j2++;
+        if (c < 0) {
+            (*created)++;
+        } else if (c > 0) {
+            (*updated)++; /* gone */
+        } else {
+            if (i2 - i != j2 - j)
+                same = false;
+            for (size_t k = 0; same && k < i2 - i; k++)
+                same = sorted[i + k].start_utc == old[j + k].start_utc &&
+                       sorted[i + k].end_utc == old[j + k].end_utc;
+            if (same)
+                (*skipped)++;
+            else
+                (*updated)++;
+        }
+        i = i2;
+        j = j2;
+    }
+    free(sorted);
+    free(old);
+}
+
 /* Replaces one calendar's busy rows; counts created/updated/skipped by
  * comparing each href's intervals with the stored ones. */
 static enum bk_err
@@ -597,51 +671,7 @@ store_busy_once(struct sync_ctx *x, const struct bk_cal_connection *conn,
     for (size_t i = 0; i < n; i++)
         if ((e = bk_store_cal_busy_add(tx, &rows[i], err)))
             goto out;
-    /* Per href: new, changed or the same (rows are few per href). */
-    for (size_t i = 0; i < n; i++) {
-        bool first = true, known = false, same = true;
-        size_t k = 0, m = 0;
-        for (size_t j = 0; j < i; j++)
-            if (strcmp(rows[j].href, rows[i].href) == 0)
-                first = false;
-        if (!first)
-            continue;
-        for (size_t j = 0; j < n_old; j++)
-            if (strcmp(old[j].href, rows[i].href) == 0) {
-                known = true;
-                k++;
-                bool found = false;
-                for (size_t q = 0; q < n; q++)
-                    if (strcmp(rows[q].href, rows[i].href) == 0 &&
-                        rows[q].start_utc == old[j].start_utc &&
-                        rows[q].end_utc == old[j].end_utc)
-                        found = true;
-                same = same && found;
-            }
-        for (size_t q = 0; q < n; q++)
-            if (strcmp(rows[q].href, rows[i].href) == 0)
-                m++;
-        if (!known)
-            (*created)++;
-        else if (!same || k != m)
-            (*updated)++;
-        else
-            (*skipped)++;
-    }
-    /* hrefs gone: a change too. */
-    for (size_t j = 0; j < n_old; j++) {
-        bool still = false, first = true;
-        for (size_t q = 0; q < j; q++)
-            if (strcmp(old[q].href, old[j].href) == 0)
-                first = false;
-        if (!first)
-            continue;
-        for (size_t q = 0; q < n && !still; q++)
-            if (strcmp(rows[q].href, old[j].href) == 0)
-                still = true;
-        if (!still)
-            (*updated)++;
-    }
+    count_changes(rows, n, old, n_old, created, updated, skipped);
     e = bk_store_commit(tx, err);
     tx = NULL;
 out:
@@ -726,6 +756,50 @@ static enum bk_err set_etag(struct sync_ctx *x, const char *kind,
     return e == BK_E_NOT_FOUND ? BK_OK : e;
 }
 
+/* A sync's read can be older than a push made since (the push and the sync
+ * of one connection run as separate jobs): what the read shows is checked
+ * against the calendar now before a booking follows it. */
+
+/* Whether the event at url is gone now (404 or 410). */
+static bool confirmed_gone(struct sync_ctx *x, const char *url)
+{
+    const char *body = NULL, *etag = NULL;
+    int st = 0;
+
+    if (bk_dav_get(x->dc, url, x->arena, &st, &body, &etag, NULL) != BK_OK)
+        return false; /* unknown: the next sync decides */
+    return st == 404 || st == 410;
+}
+
+static bool same_tag(const char *a, const char *b)
+{
+    return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+/* Whether s is an edit made in the calendar that is still there: not the
+ * version bookingd wrote last (its link's ETag), and still the calendar's
+ * current version. */
+static bool edited_in_calendar(struct sync_ctx *x, const char *kind,
+                               const struct seen *s)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_link l;
+    const char *body = NULL, *etag = NULL;
+    bool ours = false;
+    int st = 0;
+
+    if (bk_store_begin(x->store, BK_TX_READ, &tx, NULL) == BK_OK &&
+        bk_store_link_find(tx, "caldav", kind, s->href, x->arena, &l, NULL) ==
+            BK_OK)
+        ours = s->etag && same_tag(l.etag, s->etag);
+    bk_store_rollback(tx);
+    if (ours)
+        return false;
+    if (bk_dav_get(x->dc, s->href, x->arena, &st, &body, &etag, NULL) != BK_OK)
+        return false;
+    return st == 200 && same_tag(etag, s->etag);
+}
+
 /* The bookings of this connection's events, after a full read of the
  * write calendar: moved ones follow, missing ones are cancelled. */
 static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
@@ -746,6 +820,8 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
             !found || b.status != BK_BOOKING_CONFIRMED)
             continue;
         if (b.start_utc == seen[i].start_utc && b.end_utc == seen[i].end_utc)
+            continue;
+        if (!edited_in_calendar(x, kind, &seen[i]))
             continue;
         if (set_etag(x, kind, seen[i].href, seen[i].etag, &e2))
             continue;
@@ -802,7 +878,8 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
         tx = NULL;
         for (size_t i = 0; i < n_links; i++) {
             struct bk_booking b, out;
-            if (links[i].entity_id >= 0)
+            if (links[i].entity_id >= 0 ||
+                !confirmed_gone(x, links[i].external_id))
                 continue;
             bk_errbuf_clear(&e2);
             if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) ||
@@ -990,6 +1067,8 @@ static void follow_removed(struct sync_ctx *x,
             b.status == BK_BOOKING_CONFIRMED && b.start_utc > x->now_utc)
             cancel = true;
         bk_store_rollback(tx);
+        if (cancel && !confirmed_gone(x, removed[i]))
+            cancel = false;
         if (cancel && bk_ledger_booking_cancel(
                           x->store, b.uid, "deleted in calendar", "calendar",
                           x->now_utc, x->arena, &out, &e2) == BK_OK) {
@@ -1050,6 +1129,7 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
     dc.timeout_ms = x->cfg->timeout_ms;
     dc.max_response = x->cfg->max_response;
     dc.allow_private = x->cfg->allow_private;
+    x->dc = &dc;
     n_cals = calendars_of(conn, x->arena, &cals);
     for (size_t ci = 0; ci < n_cals; ci++) {
         struct cal *cal = &cals[ci];
@@ -1161,8 +1241,11 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
             token = NULL; /* no token: the next sync reads everything */
         {
             struct events ev;
+            int64_t t0 = bk_mono_ms();
             memset(&ev, 0, sizeof(ev));
             read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &ev);
+            bk_log_debug("calendars: %s: %zu events read in %" PRId64 " ms",
+                         cal->href, ms.n, bk_mono_ms() - t0);
             rows = ev.rows;
             n_rows = ev.n_rows;
             seen = ev.seen;
@@ -1202,7 +1285,7 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
                               struct bk_sync_summary *out,
                               struct bk_errbuf *err)
 {
-    struct sync_ctx x = {cfg, store, arena, out, now_utc};
+    struct sync_ctx x = {cfg, store, arena, out, now_utc, NULL};
     struct bk_cal_connection *conns = NULL, one;
     struct bk_tx *tx = NULL;
     size_t n = 0;

@@ -17,6 +17,8 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "core/ledger.h"
+#include "core/tz.h"
 #include "ledger/sync.h"
 #include "net/net.h"
 #include "base/banned.h"
@@ -50,11 +52,13 @@ static const char *enc(struct bk_arena *arena, const char *s)
     return out;
 }
 
-/* GET url; the answer's JSON object in *out (json_decref). Errors carry a
- * message for the summary. */
-static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
-                            struct bk_arena *arena, json_t **out,
-                            struct bk_errbuf *err)
+/* method url (with a JSON body when body is not NULL); the answer's JSON
+ * object in *out (json_decref; NULL for an empty answer) when its status
+ * is ok (or 2xx when ok is 0). Errors carry a message for the summary. */
+static enum bk_err call_json(const struct bk_calendly_sync *s,
+                             const char *method, const char *url,
+                             const char *body, int ok, struct bk_arena *arena,
+                             json_t **out, struct bk_errbuf *err)
 {
     const struct bk_calendly_config *cfg = s->cfg;
     char auth[600];
@@ -70,8 +74,13 @@ static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
     headers[0] = auth;
     headers[1] = "Accept: application/json";
     memset(&r, 0, sizeof(r));
-    r.method = "GET";
+    r.method = method;
     r.url = url;
+    if (body) {
+        r.content_type = "application/json";
+        r.body = body;
+        r.body_len = strlen(body);
+    }
     r.headers = headers;
     r.n_headers = 2;
     r.connect_timeout_ms = cfg->connect_timeout_ms;
@@ -90,12 +99,14 @@ static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
         return bk_fail(err, BK_E_RATE_LIMITED,
                        "Calendly answered 429 (rate limited): sync again "
                        "in a minute");
-    if (res.status != 200)
-        return bk_fail(err, BK_E_IO, "Calendly answered %d to GET %s",
-                       res.status, url);
+    if (ok ? res.status != ok : res.status < 200 || res.status > 299)
+        return bk_fail(err, BK_E_IO, "Calendly answered %d to %s %s: %.200s",
+                       res.status, method, url, res.body ? res.body : "");
     if (res.truncated)
         return bk_fail(err, BK_E_TOO_LARGE,
                        "Calendly's answer is over %d bytes", MAX_ANSWER);
+    if (!res.body_len)
+        return BK_OK;
     *out = json_loadb(res.body ? res.body : "", res.body_len,
                       JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(*out)) {
@@ -105,6 +116,17 @@ static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
                        "Calendly's answer is not a JSON object");
     }
     return BK_OK;
+}
+
+static enum bk_err get_json(const struct bk_calendly_sync *s, const char *url,
+                            struct bk_arena *arena, json_t **out,
+                            struct bk_errbuf *err)
+{
+    enum bk_err e = call_json(s, "GET", url, NULL, 200, arena, out, err);
+
+    if (!e && !*out)
+        return bk_fail(err, BK_E_MALFORMED, "Calendly's answer is empty");
+    return e;
 }
 
 static void add_error(struct bk_sync_summary *out, struct bk_arena *arena,
@@ -274,6 +296,187 @@ static enum bk_err sync_event(const struct bk_calendly_sync *s, json_t *event,
     return BK_OK;
 }
 
+static enum bk_err import_once(struct bk_store *store,
+                               const struct bk_ext_event *ev,
+                               struct bk_arena *arena, bool *made,
+                               struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_event_type et;
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e)
+        e = bk_ledger_sync_event_type(tx, ev, bk_now_utc(), arena, &et, made,
+                                      err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* The user's event types as links: each one not mapped yet is imported
+ * (inactive, "calendly-<slug>", its external_ids naming the URI), so
+ * that its bookings land on it and an admin can map it elsewhere. */
+static enum bk_err
+sync_event_types(const struct bk_calendly_sync *s, const char *user,
+                 const struct bk_ext_person *host, struct bk_arena *arena,
+                 struct bk_sync_summary *out, struct bk_errbuf *err)
+{
+    const char *token = NULL;
+    int max = s->max_pages > 0 ? s->max_pages : DEFAULT_PAGES;
+
+    for (int page = 0; page < max; page++) {
+        const char *url = bk_arena_printf(
+            arena, "%s/event_types?user=%s&count=%d%s%s", s->cfg->api_base,
+            enc(arena, user), PAGE_COUNT, token ? "&page_token=" : "",
+            token ? enc(arena, token) : "");
+        json_t *j = NULL, *it;
+        size_t i;
+        enum bk_err e = get_json(s, url, arena, &j, err);
+
+        if (e)
+            return e;
+        json_array_foreach(json_object_get(j, "collection"), i, it)
+        {
+            struct bk_ext_event ev;
+            struct bk_errbuf why;
+            const char *uri = json_string_value(json_object_get(it, "uri"));
+            const char *slug = json_string_value(json_object_get(it, "slug"));
+            const char *name = json_string_value(json_object_get(it, "name"));
+            json_int_t dur =
+                json_integer_value(json_object_get(it, "duration"));
+            bool made = false;
+
+            out->total++;
+            if (!uri || !bk_external_id_valid(uri)) {
+                add_error(out, arena, "an event type without a valid uri");
+                continue;
+            }
+            memset(&ev, 0, sizeof(ev));
+            ev.kind = BK_EXT_BOOKING_CREATED;
+            ev.provider = "calendly";
+            ev.provider_display = "Calendly";
+            ev.source = BK_SOURCE_CALENDLY;
+            ev.booking.uid = uri;
+            ev.booking.event_type_id = bk_arena_strdup(arena, uri);
+            ev.booking.event_type_slug =
+                slug && bk_utf8_valid(slug, BK_MAX_SLUG, false)
+                    ? bk_arena_strdup(arena, slug)
+                    : NULL;
+            ev.booking.event_type_title =
+                name && bk_utf8_valid(name, BK_MAX_TITLE, false)
+                    ? bk_arena_strdup(arena, name)
+                    : NULL;
+            ev.booking.length_min = dur > 0 && dur <= 1440 ? (int)dur : 30;
+            ev.booking.organizer = *host;
+            bk_errbuf_clear(&why);
+            BK_STORE_RETRY(e, import_once(s->store, &ev, arena, &made, &why));
+            if (e) {
+                add_error(
+                    out, arena,
+                    bk_arena_printf(arena, "event type %s: %s", uri, why.msg));
+                continue;
+            }
+            if (made)
+                out->created++;
+            else
+                out->skipped++;
+        }
+        token = next_token(arena, j);
+        json_decref(j);
+        if (!token)
+            return BK_OK;
+    }
+    add_error(out, arena,
+              bk_arena_printf(arena, "more than %d pages of event types", max));
+    return BK_OK;
+}
+
+/* The webhook subscription this server needs (docs/calendly.md): one for
+ * its callback URL, active, for the four events bookingd applies; made
+ * when missing, made again when Calendly disabled it (after a day of
+ * failed deliveries it must be recreated). Problems are summary errors. */
+static void ensure_subscription(const struct bk_calendly_sync *s,
+                                const char *user, const char *org,
+                                struct bk_arena *arena,
+                                struct bk_sync_summary *out)
+{
+    const char *url, *token = NULL, *stale = NULL;
+    json_t *j = NULL, *sub, *body;
+    char *text;
+    size_t i;
+    bool found = false;
+    struct bk_errbuf why;
+    enum bk_err e = BK_OK;
+
+    if (!s->callback_url || !s->signing_key || !org)
+        return;
+    bk_errbuf_clear(&why);
+    for (int page = 0; !e && !found && page < 10; page++) {
+        url = bk_arena_printf(
+            arena,
+            "%s/webhook_subscriptions?organization=%s&user=%s&scope=user"
+            "&count=100%s%s",
+            s->cfg->api_base, enc(arena, org), enc(arena, user),
+            token ? "&page_token=" : "", token ? enc(arena, token) : "");
+        if ((e = get_json(s, url, arena, &j, &why)))
+            break;
+        json_array_foreach(json_object_get(j, "collection"), i, sub)
+        {
+            const char *cb =
+                json_string_value(json_object_get(sub, "callback_url"));
+            const char *state =
+                json_string_value(json_object_get(sub, "state"));
+            if (!cb || strcmp(cb, s->callback_url) != 0)
+                continue;
+            if (state && strcmp(state, "disabled") == 0)
+                stale = bk_arena_strdup(
+                    arena, json_string_value(json_object_get(sub, "uri")));
+            else
+                found = true;
+        }
+        token = next_token(arena, j);
+        json_decref(j);
+        j = NULL;
+        if (!token)
+            break;
+    }
+    if (!e && !found && stale) {
+        /* A disabled subscription cannot be enabled again: it goes. */
+        const char *uuid = strrchr(stale, '/');
+        if (uuid && uuid[1])
+            e = call_json(s, "DELETE",
+                          bk_arena_printf(arena, "%s/webhook_subscriptions/%s",
+                                          s->cfg->api_base, uuid + 1),
+                          NULL, 204, arena, &j, &why);
+        json_decref(j);
+        j = NULL;
+    }
+    if (!e && !found) {
+        body = json_pack("{s:s, s:[s,s,s,s], s:s, s:s, s:s, s:s}", "url",
+                         s->callback_url, "events", "invitee.created",
+                         "invitee.canceled", "invitee_no_show.created",
+                         "invitee_no_show.deleted", "organization", org, "user",
+                         user, "scope", "user", "signing_key", s->signing_key);
+        text = json_dumps(body, JSON_COMPACT);
+        json_decref(body);
+        e = call_json(s, "POST",
+                      bk_arena_printf(arena, "%s/webhook_subscriptions",
+                                      s->cfg->api_base),
+                      text, 201, arena, &j, &why);
+        free(text);
+        json_decref(j);
+        if (!e)
+            bk_log_info("calendly: webhook subscription created for %s",
+                        s->callback_url);
+    }
+    if (e)
+        add_error(out, arena,
+                  bk_arena_printf(arena, "webhook subscription: %s", why.msg));
+}
+
 static enum bk_err meta_since(struct bk_store *store, struct bk_arena *arena,
                               int64_t *since, struct bk_errbuf *err)
 {
@@ -315,7 +518,8 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
     const struct bk_calendly_sync *s = ctx;
     int64_t now = bk_now_utc(), since, from;
     char iso[BK_RFC3339_MAX];
-    const char *user, *token = NULL;
+    const char *user, *org, *token = NULL;
+    struct bk_ext_person host;
     json_t *me = NULL;
     int max;
     struct bk_errbuf why;
@@ -340,7 +544,28 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
         e = bk_fail(&why, BK_E_MALFORMED,
                     "Calendly's /users/me has no resource.uri");
     user = user ? bk_arena_strdup(arena, user) : NULL;
+    memset(&host, 0, sizeof(host));
+    if (!e) {
+        const json_t *r = json_object_get(me, "resource");
+        const char *email = json_string_value(json_object_get(r, "email"));
+        const char *name = json_string_value(json_object_get(r, "name"));
+        const char *tz = json_string_value(json_object_get(r, "timezone"));
+        host.email =
+            bk_email_valid(email) ? bk_arena_strdup(arena, email) : NULL;
+        host.name = name && bk_utf8_valid(name, BK_MAX_NAME, false)
+                        ? bk_arena_strdup(arena, name)
+                        : NULL;
+        host.timezone = tz && bk_tz_get(tz) ? bk_arena_strdup(arena, tz) : NULL;
+    }
+    org = e ? NULL
+            : json_string_value(json_object_get(json_object_get(me, "resource"),
+                                                "current_organization"));
+    org = org ? bk_arena_strdup(arena, org) : NULL;
     json_decref(me);
+    if (!e)
+        ensure_subscription(s, user, org, arena, out);
+    if (!e)
+        e = sync_event_types(s, user, &host, arena, out, &why);
     for (int page = 0; !e && page < max; page++) {
         const char *url = bk_arena_printf(
             arena,

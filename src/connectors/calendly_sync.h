@@ -25,9 +25,16 @@ struct bk_calendly_sync {
     enum bk_err (*normalize)(const json_t *doc, struct bk_arena *arena,
                              struct bk_ext_event *out, struct bk_errbuf *err);
     int max_pages; /* of each list; 0: 50 */
+    /* The webhook subscription made when missing (both set: the public
+     * BOOKINGD_BASE_URL + "/webhooks/calendly" and
+     * CALENDLY_WEBHOOK_SIGNING_KEY); NULL: not managed. */
+    const char *callback_url;
+    const char *signing_key;
 };
 
-/* Runs one sync (ctx: a struct bk_calendly_sync). Reads events starting
+/* Runs one sync (ctx: a struct bk_calendly_sync): makes sure the webhook
+ * subscription exists (when callback_url and signing_key are set), imports
+ * the user's event types as links, then the events. Reads events starting
  * from 30 days before the previous successful sync (or before now, the
  * first time): Calendly filters its list by start time only. A failure of
  * one invitee is one of out->errors ("connection": "calendly"); a failure

@@ -262,7 +262,7 @@ static enum bk_err settle_once(struct bk_store *store, const struct bk_job *job,
                                struct bk_wh_message *m,
                                struct bk_wh_endpoint *ep, bool write_ep,
                                const char *disable_reason, bool finish,
-                               struct bk_errbuf *err)
+                               bool posted, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
     int64_t now_ms = bk_now_ms();
@@ -280,6 +280,17 @@ static enum bk_err settle_once(struct bk_store *store, const struct bk_job *job,
     }
     if (e)
         goto out;
+    if (posted) {
+        /* Every attempt, not only the last (GET .../messages). */
+        struct bk_wh_attempt a = {.message_id = m->id,
+                                  .attempt = m->attempts,
+                                  .at_ms = now_ms,
+                                  .status_code = m->last_status_code,
+                                  .duration_ms = m->last_duration_ms,
+                                  .error = m->last_error};
+        if ((e = bk_store_wh_attempt_insert(tx, &a, err)))
+            goto out;
+    }
     if (disable_reason)
         e = disable(tx, ep, disable_reason, now_ms, err);
     else if (write_ep)
@@ -302,12 +313,12 @@ out:
 static enum bk_err settle(struct bk_store *store, const struct bk_job *job,
                           struct bk_wh_message *m, struct bk_wh_endpoint *ep,
                           bool write_ep, const char *disable_reason,
-                          bool finish, struct bk_errbuf *err)
+                          bool finish, bool posted, struct bk_errbuf *err)
 {
     enum bk_err e;
 
     BK_STORE_RETRY(e, settle_once(store, job, m, ep, write_ep, disable_reason,
-                                  finish, err));
+                                  finish, posted, err));
     return e;
 }
 
@@ -368,11 +379,11 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
     m.attempts = job->attempts;
     m.job_id = job->id;
     if (m.status != BK_WH_MESSAGE_PENDING) /* settled meanwhile */
-        return settle(store, job, &m, &ep, false, NULL, true, err);
+        return settle(store, job, &m, &ep, false, NULL, true, false, err);
     if (ep.status != BK_WH_ENDPOINT_ENABLED) {
         m.status = BK_WH_MESSAGE_FAILED;
         m.last_error = "the endpoint is disabled";
-        return settle(store, job, &m, &ep, false, NULL, true, err);
+        return settle(store, job, &m, &ep, false, NULL, true, false, err);
     }
     if (found) /* one resource's messages arrive in order */
         return bk_fail(err, BK_E_RETRY,
@@ -416,13 +427,13 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
         ep.updated_ms = now_ms;
         bool was_failing = ep.failing_since_ms != 0;
         ep.failing_since_ms = 0;
-        return settle(store, job, &m, &ep, was_failing, NULL, true, err);
+        return settle(store, job, &m, &ep, was_failing, NULL, true, true, err);
     }
     if (!ne && res.status == 410) {
         m.status = BK_WH_MESSAGE_FAILED;
         m.last_error = "410 Gone: the receiver asked to be disabled";
         return settle(store, job, &m, &ep, false,
-                      "the receiver answered 410 Gone", true, err);
+                      "the receiver answered 410 Gone", true, true, err);
     }
     if (ne)
         snprintf(reason, sizeof(reason), "%s", nerr.msg);
@@ -438,9 +449,9 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
                  now_ms - ep.failing_since_ms, reason);
         m.status = BK_WH_MESSAGE_FAILED;
         return settle(store, job, &m, &ep, true, bk_arena_strdup(arena, why),
-                      true, err);
+                      true, true, err);
     }
-    if ((e = settle(store, job, &m, &ep, true, NULL, false, err)))
+    if ((e = settle(store, job, &m, &ep, true, NULL, false, true, err)))
         return e;
     /* A refused address is permanent (the job goes dead); anything else is
      * retried with the queue's backoff. */

@@ -1,4 +1,5 @@
 /* core/ledger.c — names of the ledger's small enums. */
+#include <stdio.h>
 #include <string.h>
 
 #include "core/event.h"
@@ -130,6 +131,61 @@ bool bk_event_type_external_equal(const struct bk_event_type *a,
             strcmp(a->external_ids[i].id, b->external_ids[i].id))
             return false;
     return true;
+}
+
+enum bk_err bk_event_type_reminders_parse(struct bk_event_type *et,
+                                          const char *s)
+{
+    int got[BK_MAX_REMINDERS];
+    int n = 0;
+
+    if (!s || *s++ != '[')
+        return BK_E_INVALID;
+    if (*s == ']' && s[1] == '\0')
+        goto done;
+    for (;;) {
+        int v = 0, digits = 0;
+
+        while (*s >= '0' && *s <= '9' && digits < 8) {
+            v = v * 10 + (*s++ - '0');
+            digits++;
+        }
+        if (!digits || v < 1 || v > BK_MAX_REMINDER_MIN ||
+            n == BK_MAX_REMINDERS)
+            return BK_E_INVALID;
+        for (int i = 0; i < n; i++)
+            if (got[i] == v)
+                return BK_E_INVALID;
+        got[n++] = v;
+        if (*s == ']' && s[1] == '\0')
+            break;
+        if (*s++ != ',')
+            return BK_E_INVALID;
+        if (*s == ' ')
+            s++;
+    }
+done:
+    memcpy(et->reminders_min, got, (size_t)n * sizeof(got[0]));
+    et->n_reminders = n;
+    et->has_reminders = true;
+    return BK_OK;
+}
+
+void bk_event_type_reminders_format(const struct bk_event_type *et,
+                                    char out[BK_REMINDERS_TEXT_MAX])
+{
+    size_t len = 0;
+
+    if (!et->has_reminders) {
+        bk_strlcpy(out, BK_DEFAULT_REMINDERS, BK_REMINDERS_TEXT_MAX);
+        return;
+    }
+    out[len++] = '[';
+    for (int i = 0; i < et->n_reminders && i < BK_MAX_REMINDERS; i++)
+        len += (size_t)snprintf(out + len, BK_REMINDERS_TEXT_MAX - len, "%s%d",
+                                i ? "," : "", et->reminders_min[i]);
+    out[len++] = ']';
+    out[len] = '\0';
 }
 
 bool bk_provider_name_valid(const char *s)

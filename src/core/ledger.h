@@ -28,6 +28,10 @@
  * or a URI such as Calendly's "https://api.calendly.com/event_types/..."),
  * provider names 1..BK_MAX_PROVIDER bytes of [a-z0-9_]. */
 #define BK_MAX_EXTERNAL_IDS 8
+/* An event type's reminders: at most BK_MAX_REMINDERS, each 1 to
+ * BK_MAX_REMINDER_MIN minutes (60 days) before the start. */
+#define BK_MAX_REMINDERS    10
+#define BK_MAX_REMINDER_MIN (60 * 24 * 60)
 #define BK_MAX_EXTERNAL_ID  512
 #define BK_MAX_PROVIDER     32
 
@@ -74,9 +78,16 @@ struct bk_event_type {
     struct bk_external_id external_ids[BK_MAX_EXTERNAL_IDS];
     size_t n_external_ids;
     bool imported; /* created from a provider's payload */
+    /* When the attendee is reminded, in minutes before the start, distinct,
+     * in the order given. has_reminders false (a zeroed struct): the
+     * default, BK_DEFAULT_REMINDERS; reads always set it. */
+    bool has_reminders;
+    int reminders_min[BK_MAX_REMINDERS];
+    int n_reminders;
     int64_t created_utc;
     int64_t updated_utc;
 };
+#define BK_DEFAULT_REMINDERS "[1440,60]"
 
 struct bk_client {
     int64_t id;
@@ -309,6 +320,18 @@ BK_MUST_CHECK enum bk_err bk_event_type_external_set(struct bk_event_type *et,
 /* Whether a and b have the same external ids. */
 bool bk_event_type_external_equal(const struct bk_event_type *a,
                                   const struct bk_event_type *b);
+/* Parses a reminders list as the store keeps it (BK_DEFAULT_REMINDERS:
+ * a JSON array of integers, no other spaces than after commas) into et.
+ * BK_E_INVALID when it is not one, when an entry is out of
+ * 1..BK_MAX_REMINDER_MIN, repeated, or there are more than
+ * BK_MAX_REMINDERS. */
+BK_MUST_CHECK enum bk_err
+bk_event_type_reminders_parse(struct bk_event_type *et, const char *s);
+/* Formats et's reminders (the default when !has_reminders) as
+ * bk_event_type_reminders_parse reads them, into out. */
+#define BK_REMINDERS_TEXT_MAX (BK_MAX_REMINDERS * 8 + 3)
+void bk_event_type_reminders_format(const struct bk_event_type *et,
+                                    char out[BK_REMINDERS_TEXT_MAX]);
 /* Whether s is a well-formed provider name ([a-z0-9_], 1..BK_MAX_PROVIDER
  * bytes, starting with a letter). */
 bool bk_provider_name_valid(const char *s);

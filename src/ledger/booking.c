@@ -396,9 +396,10 @@ static enum bk_err create_once(struct bk_store *store,
     ev.new_end_utc = b.end_utc;
     ev.detail = bk_ledger_json(
         arena,
-        json_pack("{s:s, s:s, s:s, s:s?}", "event_type", et.slug, "start",
+        json_pack("{s:s, s:s, s:s, s:s, s:s?}", "event_type", et.slug, "start",
                   bk_ledger_iso(arena, b.start_utc), "end",
-                  bk_ledger_iso(arena, b.end_utc), "hold_expires",
+                  bk_ledger_iso(arena, b.end_utc), "status",
+                  bk_booking_status_name(b.status), "hold_expires",
                   paid ? bk_ledger_iso(arena, b.hold_expires_utc) : NULL));
     e = bk_ledger_emit(tx, &ev, err);
     if (e)

@@ -7,6 +7,7 @@
 #include <jansson.h>
 
 #include "base/time.h"
+#include "core/booking.h"
 #include "core/ledger.h"
 #include "ledger/events.h"
 #include "ledger/internal.h"
@@ -154,6 +155,10 @@ static char *job_payload(const struct bk_ledger_event *ev, int64_t activity_id)
                   "booking_id", (json_int_t)ev->booking_id, "client_id",
                   (json_int_t)ev->client_id, "host_id", (json_int_t)ev->host_id,
                   "event_type_id", (json_int_t)ev->event_type_id, "at", at);
+    if (o && ev->to_status >= 0 && ev->to_status < BK_BOOKING_STATUS_COUNT)
+        json_object_set_new(o, "status",
+                            json_string(bk_booking_status_name(
+                                (enum bk_booking_status)ev->to_status)));
     s = o ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     return s;
@@ -217,6 +222,8 @@ enum bk_err bk_ledger_emit(struct bk_tx *tx, const struct bk_ledger_event *ev,
                                  s->max_attempts > 0 ? s->max_attempts : 10,
                                  bk_now_ms(), &job_id, &existed, err);
         free(payload);
+        if (!e && s->in_tx)
+            e = s->in_tx(tx, ev, activity_id, err);
         if (e)
             return e;
     }

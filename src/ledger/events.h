@@ -85,11 +85,12 @@ void bk_ledger_event_init(struct bk_ledger_event *ev,
 
 /* Records ev inside tx: the booking history entry when the kind changes a
  * booking (created, rescheduled, cancelled, completed, no-show,
- * superseded), the activity row, and a job for every subscriber of the
- * kind (dedupe key "SUBSCRIBER:ACTIVITY_ID", payload
+ * superseded, confirmed), the activity row, and a job for every
+ * subscriber of the kind (dedupe key "SUBSCRIBER:ACTIVITY_ID", payload
  * {"event": NAME, "activity_id", "booking_id", "client_id", "host_id",
- * "event_type_id", "at"}), all in the caller's transaction. Errors are the
- * store's; BK_E_INVALID for a booking kind without booking_id. */
+ * "event_type_id", "at"} and "status", the booking's status after the
+ * change, when the change sets one), all in the caller's transaction. Errors
+ * are the store's; BK_E_INVALID for a booking kind without booking_id. */
 BK_MUST_CHECK enum bk_err bk_ledger_emit(struct bk_tx *tx,
                                          const struct bk_ledger_event *ev,
                                          struct bk_errbuf *err);
@@ -110,6 +111,14 @@ struct bk_ledger_subscriber {
     const char *job_kind; /* the job to enqueue (its handler is in jobs/) */
     uint64_t kinds;
     int max_attempts; /* 0: the job queue's default of 10 */
+    /* Optional: called by bk_ledger_emit for the kinds in `kinds`, in the
+     * emitting transaction, after the subscriber's job is enqueued, with
+     * the change's activity id: for what must commit with the change
+     * itself (the mail subscriber's delayed reminder jobs). It runs on
+     * the request's thread inside its transaction: store writes only, no
+     * I/O. An error rolls the change back. */
+    enum bk_err (*in_tx)(struct bk_tx *tx, const struct bk_ledger_event *ev,
+                         int64_t activity_id, struct bk_errbuf *err);
 };
 
 /* Registers s (borrowed for the process's life). BK_E_DUPLICATE for a name

@@ -800,6 +800,28 @@ static enum bk_err apply_no_show(struct bk_tx *tx,
     return e;
 }
 
+enum bk_err bk_ledger_sync_event_type(struct bk_tx *tx,
+                                      const struct bk_ext_event *ev,
+                                      int64_t now_utc, struct bk_arena *arena,
+                                      struct bk_event_type *out, bool *made,
+                                      struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    *made = false;
+    if (!ev->provider || !ev->provider_display || !ev->booking.event_type_id ||
+        !*ev->booking.event_type_id)
+        return bk_fail_field(err, BK_E_INVALID, "event_type_id",
+                             "the provider's event type id is required");
+    e = bk_store_event_type_by_external(
+        tx, ev->provider, ev->booking.event_type_id, arena, out, err);
+    if (e != BK_E_NOT_FOUND)
+        return e;
+    e = resolve_event_type(tx, ev, now_utc, arena, out, err);
+    *made = e == BK_OK;
+    return e;
+}
+
 enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
                                  const struct bk_ext_event *ev, int64_t now_utc,
                                  struct bk_arena *arena,

@@ -61,4 +61,18 @@ bk_ledger_sync_apply(struct bk_tx *tx, const struct bk_ext_event *ev,
                      int64_t now_utc, struct bk_arena *arena,
                      struct bk_sync_outcome *out, struct bk_errbuf *err);
 
+/* A provider's event type (sync: Calendly's GET /event_types) recorded as
+ * a link: ev is a booking-kind event whose booking names only the event
+ * type (event_type_id, event_type_slug, event_type_title, length_min) and
+ * its host (organizer). An event type already mapped to that id is left
+ * as it is (*made false); otherwise one is imported exactly as for a
+ * booking of it (inactive, "<provider>-<slug>", mapped to the id; its
+ * host found by the organizer's email or imported) and *made is true.
+ * BK_E_INVALID without event_type_id. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_sync_event_type(struct bk_tx *tx, const struct bk_ext_event *ev,
+                          int64_t now_utc, struct bk_arena *arena,
+                          struct bk_event_type *out, bool *made,
+                          struct bk_errbuf *err);
+
 #endif

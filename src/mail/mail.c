@@ -21,13 +21,18 @@
 
 /* ---- The subscriber ----------------------------------------------------- */
 
+static enum bk_err reminders_in_tx(struct bk_tx *tx,
+                                   const struct bk_ledger_event *ev,
+                                   int64_t activity_id, struct bk_errbuf *err);
+
 static struct bk_ledger_subscriber subscriber = {
     .name = "mail",
     .job_kind = BK_MAIL_EVENT_KIND,
     .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
+             BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
              BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
-             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
-             BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED),
+             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED),
+    .in_tx = reminders_in_tx,
 };
 
 enum bk_err bk_mail_subscribe(int max_attempts, struct bk_errbuf *err)
@@ -71,6 +76,88 @@ enum bk_err bk_mail_parse_from(const char *s, struct bk_arena *arena,
     return BK_OK;
 }
 
+/* ---- Reminders ---------------------------------------------------------- */
+
+/* Whether a booking from this source gets our mail: one made at a provider
+ * (Cal.com, Calendly...) was confirmed to its attendee there, with that
+ * provider's invite, and is reminded of by it. */
+static bool ours(enum bk_source source)
+{
+    return source == BK_SOURCE_WEB || source == BK_SOURCE_API;
+}
+
+/* "mail.reminder:BOOKING_ID:" — the prefix of the dedupe keys of a
+ * booking's reminder jobs ("...:ACTIVITY_ID:MINUTES"). */
+static void reminder_prefix(int64_t booking_id, char out[64])
+{
+    snprintf(out, 64, BK_MAIL_REMINDER_KIND ":%" PRId64 ":", booking_id);
+}
+
+/* In the booking's transaction (ledger/events.h in_tx): a cancelled or
+ * moved booking's pending reminders end, and a confirmed booking, made,
+ * confirmed or moved, gets one delayed job per reminder still in the
+ * future (a pending one gets them when it is confirmed). */
+static enum bk_err reminders_in_tx(struct bk_tx *tx,
+                                   const struct bk_ledger_event *ev,
+                                   int64_t activity_id, struct bk_errbuf *err)
+{
+    struct bk_arena arena;
+    struct bk_booking b;
+    struct bk_event_type et;
+    char prefix[64];
+    int64_t now_ms = bk_now_ms();
+    enum bk_err e = BK_OK;
+
+    if (!ev->booking_id)
+        return BK_OK;
+    reminder_prefix(ev->booking_id, prefix);
+    if (ev->kind == BK_LEV_BOOKING_CANCELLED ||
+        ev->kind == BK_LEV_BOOKING_RESCHEDULED) {
+        e = bk_store_job_drop(tx, BK_MAIL_REMINDER_KIND, prefix,
+                              ev->kind == BK_LEV_BOOKING_CANCELLED
+                                  ? "dropped: the booking was cancelled"
+                                  : "dropped: the booking was moved",
+                              now_ms, NULL, err);
+        if (e || ev->kind == BK_LEV_BOOKING_CANCELLED)
+            return e;
+    } else if (ev->kind != BK_LEV_BOOKING_CREATED &&
+               ev->kind != BK_LEV_BOOKING_CONFIRMED) {
+        return BK_OK;
+    }
+    bk_arena_init(&arena);
+    e = bk_store_booking_get(tx, ev->booking_id, &arena, &b, err);
+    if (e || b.status != BK_BOOKING_CONFIRMED || !ours(b.source))
+        goto out;
+    e = bk_store_event_type_get(tx, b.event_type_id, &arena, &et, err);
+    if (e)
+        goto out;
+    for (int i = 0; i < et.n_reminders; i++) {
+        int m = et.reminders_min[i];
+        int64_t run_at_ms = (b.start_utc - (int64_t)m * 60) * 1000;
+        int64_t job_id;
+        bool existed;
+
+        /* Its time has passed: a late "in 24 hours" would be wrong. */
+        if (run_at_ms <= now_ms)
+            continue;
+        e = bk_store_job_enqueue(
+            tx, BK_MAIL_REMINDER_KIND,
+            bk_arena_printf(&arena, "%s%" PRId64 ":%d", prefix, activity_id, m),
+            bk_arena_printf(&arena,
+                            "{\"booking_id\":%" PRId64 ",\"minutes\":%d,"
+                            "\"start_utc\":%" PRId64 "}",
+                            b.id, m, b.start_utc),
+            run_at_ms,
+            subscriber.max_attempts > 0 ? subscriber.max_attempts : 10, now_ms,
+            &job_id, &existed, err);
+        if (e)
+            break;
+    }
+out:
+    bk_arena_release(&arena);
+    return e;
+}
+
 /* ---- What a change implies --------------------------------------------- */
 
 /* The two messages of one ledger event. */
@@ -105,6 +192,21 @@ static bool to_host(const char *kind)
     return strncmp(kind, "host_", 5) == 0;
 }
 
+/* Whether a BOOKING_CREATED activity (its detail) made a pending booking:
+ * a hold awaiting payment, whose attendee gets the first invite when it is
+ * confirmed (BOOKING_CONFIRMED), so the creation does not count in the
+ * SEQUENCE. */
+static bool made_pending(const char *json)
+{
+    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(o, "status"));
+    bool pending = (st && strcmp(st, "pending") == 0) ||
+                   json_is_string(json_object_get(o, "hold_expires"));
+
+    json_decref(o);
+    return pending;
+}
+
 /* The invite's SEQUENCE at activity_id: how many of the booking's changes
  * that send mail came before it. Counted from the activity log, so it does
  * not depend on the order in which the jobs run. */
@@ -121,7 +223,9 @@ static enum bk_err sequence_at(struct bk_tx *tx, int64_t booking_id,
     e = bk_store_activity_list(tx, NULL, booking_id, activity_id, 500, arena,
                                &acts, &n, err);
     for (size_t i = 0; !e && i < n; i++)
-        if (plan_of(acts[i].kind, &p))
+        if (plan_of(acts[i].kind, &p) &&
+            !(strcmp(acts[i].kind, "BOOKING_CREATED") == 0 &&
+              made_pending(acts[i].detail)))
             (*seq)++;
     return e;
 }
@@ -132,12 +236,27 @@ static const char *domain_of(const char *addr)
     return at ? at + 1 : "bookingd";
 }
 
+/* "attendee_reminder_60": a reminder, 60 minutes before. */
+#define REMINDER_KIND "attendee_reminder"
+
+static int reminder_minutes(const char *kind)
+{
+    int64_t m;
+
+    if (strncmp(kind, REMINDER_KIND "_", sizeof(REMINDER_KIND)) != 0 ||
+        bk_parse_i64(kind + sizeof(REMINDER_KIND), 1, BK_MAX_REMINDER_MIN, &m))
+        return 0;
+    return (int)m;
+}
+
 static const char *subject_of(const char *kind, const char *title,
                               const char *with, struct bk_arena *arena)
 {
     const char *what = "Booked";
 
-    if (strcmp(kind, "attendee_confirmed") == 0)
+    if (reminder_minutes(kind))
+        what = "Reminder";
+    else if (strcmp(kind, "attendee_confirmed") == 0)
         what = "Confirmed";
     else if (strcmp(kind, "host_new") == 0)
         what = "New booking";
@@ -226,8 +345,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     /* A booking made at a provider (Cal.com, Calendly...) was confirmed
      * to its attendee there, with that provider's invite: a second invite
      * with another UID would put the meeting twice in their calendar. */
-    *provider =
-        !e && c.b.source != BK_SOURCE_WEB && c.b.source != BK_SOURCE_API;
+    *provider = !e && !ours(c.b.source);
     /* A booking that must be paid is confirmed to both sides when its
      * payment arrives (BOOKING_CONFIRMED), not at its creation. */
     skip = !e && p->confirm_created && c.b.payment_status != BK_PAYMENT_NONE;
@@ -308,6 +426,120 @@ static enum bk_err event_run(void *ctx, struct bk_store *store,
     return e;
 }
 
+/* A reminder job's one transaction: the booking is re-read, and only a
+ * confirmed booking still at the start the reminder was scheduled for gets
+ * its message (and send job), recorded with the job's end. */
+static enum bk_err remind_once(const struct bk_mail_config *cfg,
+                               struct bk_store *store, const struct bk_job *job,
+                               int64_t booking_id, int minutes,
+                               int64_t start_utc, struct bk_arena *arena,
+                               const char **why, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_message *have = NULL;
+    size_t n_have = 0;
+    struct ctx c;
+    int seq = 0;
+    enum bk_err e;
+
+    *why = NULL;
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+    if (!e)
+        e = read_ctx(tx, booking_id, arena, &c, err);
+    if (e == BK_E_NOT_FOUND) {
+        *why = "the booking is gone";
+        e = BK_OK;
+    } else if (!e && c.b.status != BK_BOOKING_CONFIRMED) {
+        *why = "the booking is not confirmed";
+    } else if (!e && c.b.start_utc != start_utc) {
+        *why = "the booking was moved";
+    } else if (!e && !ours(c.b.source)) {
+        *why = "the booking was made at a provider";
+    }
+    if (!e && !*why)
+        e = sequence_at(tx, booking_id, 0, arena, &seq, err);
+    if (!e && !*why)
+        e = bk_store_message_list(tx, booking_id, arena, &have, &n_have, err);
+    if (!e && !*why) {
+        const char *kind = bk_arena_printf(arena, REMINDER_KIND "_%d", minutes);
+        struct bk_message m;
+        int64_t id = 0, job_id;
+        bool existed;
+
+        /* The SEQUENCE of the invite the attendee holds. */
+        seq = seq > 0 ? seq - 1 : 0;
+        for (size_t i = 0; i < n_have && !*why; i++)
+            if (strcmp(have[i].kind, kind) == 0 && have[i].sequence == seq)
+                *why = "sent already";
+        memset(&m, 0, sizeof(m));
+        m.booking_id = booking_id;
+        m.kind = kind;
+        m.recipient = c.client.email;
+        m.subject = subject_of(kind, c.et.title, c.host.name, arena);
+        m.status = cfg->smtp.url ? BK_MESSAGE_QUEUED : BK_MESSAGE_SKIPPED;
+        m.message_id = bk_arena_printf(arena, "<%s.%s.%d@%s>", c.b.uid, kind,
+                                       seq, domain_of(cfg->from_addr));
+        m.sequence = seq;
+        m.created_utc = bk_now_utc();
+        if (!*why)
+            e = bk_store_message_insert(tx, &m, &id, err);
+        if (!e && !*why && cfg->smtp.url)
+            e = bk_store_job_enqueue(
+                tx, BK_MAIL_SEND_KIND,
+                bk_arena_printf(arena, BK_MAIL_SEND_KIND ":%" PRId64, id),
+                bk_arena_printf(arena, "%" PRId64, id), bk_now_ms(),
+                cfg->max_attempts, bk_now_ms(), &job_id, &existed, err);
+    }
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+static enum bk_err reminder_run(void *ctx, struct bk_store *store,
+                                const struct bk_job *job,
+                                struct bk_arena *arena, struct bk_errbuf *err)
+{
+    const struct bk_mail_config *cfg = ctx;
+    json_error_t jerr;
+    json_t *o = json_loads(job->payload ? job->payload : "", 0, &jerr);
+    json_int_t booking_id =
+        json_integer_value(json_object_get(o, "booking_id"));
+    json_int_t minutes = json_integer_value(json_object_get(o, "minutes"));
+    json_int_t start = json_integer_value(json_object_get(o, "start_utc"));
+    const char *why = NULL;
+    enum bk_err e;
+
+    json_decref(o);
+    if (booking_id <= 0 || minutes < 1 || minutes > BK_MAX_REMINDER_MIN ||
+        start <= 0)
+        return bk_fail(err, BK_E_MALFORMED, "job payload is not a reminder");
+    BK_STORE_RETRY(e, remind_once(cfg, store, job, booking_id, (int)minutes,
+                                  start, arena, &why, err));
+    if (!e && why)
+        bk_log_info("mail: reminder %d min before booking %" PRId64
+                    " not sent: %s",
+                    (int)minutes, (int64_t)booking_id, why);
+    else if (!e)
+        bk_log_info("mail: reminder %d min before booking %" PRId64 " %s",
+                    (int)minutes, (int64_t)booking_id,
+                    cfg->smtp.url ? "queued" : "skipped");
+    return e;
+}
+
+void bk_mail_reminder_kind(const struct bk_mail_config *cfg,
+                           struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = BK_MAIL_REMINDER_KIND;
+    out->run = reminder_run;
+    out->ctx = (void *)cfg;
+}
+
 void bk_mail_event_kind(const struct bk_mail_config *cfg,
                         struct bk_job_kind *out)
 {
@@ -361,8 +593,24 @@ static const char *where_of(const struct ctx *c)
     return NULL;
 }
 
-static const char *lead_of(const char *kind)
+/* "2 days", "1 hour", "90 minutes": the largest unit that divides m. */
+static const char *span_text(int m, struct bk_arena *arena)
 {
+    if (m % 1440 == 0)
+        return bk_arena_printf(arena, "%d day%s", m / 1440,
+                               m == 1440 ? "" : "s");
+    if (m % 60 == 0)
+        return bk_arena_printf(arena, "%d hour%s", m / 60, m == 60 ? "" : "s");
+    return bk_arena_printf(arena, "%d minute%s", m, m == 1 ? "" : "s");
+}
+
+static const char *lead_of(const char *kind, struct bk_arena *arena)
+{
+    int m = reminder_minutes(kind);
+
+    if (m)
+        return bk_arena_printf(arena, "A reminder: your booking starts in %s.",
+                               span_text(m, arena));
     if (strcmp(kind, "attendee_confirmed") == 0)
         return "Your booking is confirmed.";
     if (strcmp(kind, "attendee_rescheduled") == 0)
@@ -418,6 +666,8 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
                     struct bk_mail_message *out)
 {
     bool host = to_host(msg->kind), cancel = is_cancel(msg->kind);
+    bool reminder = reminder_minutes(msg->kind) != 0;
+    const char *tpl = reminder ? REMINDER_KIND : msg->kind;
     const char *zone = host ? c->host.timezone
                             : (c->b.attendee_timezone
                                    ? c->b.attendee_timezone
@@ -442,13 +692,14 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     out->subject = msg->subject;
     out->message_id = msg->message_id;
     out->date_utc = bk_now_utc();
-    out->ics = bk_ics_build(&ev, arena);
-    out->ics_method = ev.method;
+    /* A reminder changes nothing in the calendar: no invite. */
+    out->ics = reminder ? NULL : bk_ics_build(&ev, arena);
+    out->ics_method = reminder ? NULL : ev.method;
     {
         const char *tk = strstr(manage, "?token=");
         struct bk_mail_var vars[] = {
             {"name", host ? c->host.name : client_name(c)},
-            {"lead", lead_of(msg->kind)},
+            {"lead", lead_of(msg->kind, arena)},
             {"title", c->et.title},
             {"when", when},
             {"where", where},
@@ -463,9 +714,9 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
         };
         size_t n = sizeof(vars) / sizeof(vars[0]);
         const char *txt = bk_mail_template_get(
-            cfg->templates, bk_arena_printf(arena, "%s.txt", msg->kind));
+            cfg->templates, bk_arena_printf(arena, "%s.txt", tpl));
         const char *html = bk_mail_template_get(
-            cfg->templates, bk_arena_printf(arena, "%s.html", msg->kind));
+            cfg->templates, bk_arena_printf(arena, "%s.html", tpl));
 
         out->text =
             bk_mail_template_render(txt ? txt : "", vars, n, false, arena);

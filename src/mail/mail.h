@@ -1,8 +1,11 @@
 /* mail/mail.h — email to attendees and hosts about their bookings: the
  * ledger subscriber "mail" and its two job kinds.
  *
- * A booking created, rescheduled or cancelled (ledger/events.h) commits,
- * with the change, one "mail.event" job. That job decides the messages —
+ * A booking created, confirmed, rescheduled or cancelled
+ * (ledger/events.h) commits, with the change, one "mail.event" job. A
+ * booking created pending (a hold awaiting payment) gets no messages
+ * then: its confirmation and the host's notice go out when it becomes
+ * confirmed (BOOKING_CONFIRMED). That job decides the messages —
  * to the attendee (confirmed / rescheduled / cancelled, with the manage
  * link and the invite) and to the host (new booking / rescheduled /
  * cancelled) — and records each in the messages table, in one transaction
@@ -23,8 +26,9 @@
 #include "mail/smtp.h"
 #include "mail/template.h"
 
-#define BK_MAIL_EVENT_KIND "mail.event"
-#define BK_MAIL_SEND_KIND  "mail.send"
+#define BK_MAIL_EVENT_KIND    "mail.event"
+#define BK_MAIL_SEND_KIND     "mail.send"
+#define BK_MAIL_REMINDER_KIND "mail.reminder"
 
 /* What the jobs borrow (must outlive the worker pool). */
 struct bk_mail_config {
@@ -37,9 +41,10 @@ struct bk_mail_config {
     const struct bk_mail_templates *templates; /* mail/template.h */
 };
 
-/* Registers the "mail" ledger subscriber (BOOKING_CREATED, _RESCHEDULED,
- * _CANCELLED → "mail.event"). Call once at start, before any ledger
- * operation. Errors are bk_ledger_subscribe's. */
+/* Registers the "mail" ledger subscriber (BOOKING_CREATED, _CONFIRMED,
+ * _RESCHEDULED, _CANCELLED → "mail.event", and the reminders, written in the
+ * change's own transaction). Call once at start, before any ledger operation.
+ * Errors are bk_ledger_subscribe's. */
 BK_MUST_CHECK enum bk_err bk_mail_subscribe(int max_attempts,
                                             struct bk_errbuf *err);
 
@@ -48,6 +53,17 @@ void bk_mail_event_kind(const struct bk_mail_config *cfg,
                         struct bk_job_kind *out);
 void bk_mail_send_kind(const struct bk_mail_config *cfg,
                        struct bk_job_kind *out);
+/* "mail.reminder": due `minutes` before a booking's start, scheduled by
+ * the subscriber in the booking's transaction (one per entry of its event
+ * type's reminders_minutes still in the future; a cancel or a move ends
+ * the pending ones, a move schedules new ones). When it runs it re-reads
+ * the booking: only a confirmed booking still starting at the time it
+ * was scheduled for gets its "attendee_reminder_MINUTES" message, with
+ * the SEQUENCE of the attendee's latest invite, so the Message-ID is
+ * "<UID.attendee_reminder_MINUTES.SEQUENCE@DOMAIN>" and a reminder is
+ * recorded (and sent) once per booking, minutes and sequence. */
+void bk_mail_reminder_kind(const struct bk_mail_config *cfg,
+                           struct bk_job_kind *out);
 
 /* The booking with id booking_id as an iCalendar file (METHOD:PUBLISH;
  * the UID and SEQUENCE of its latest invite; STATUS:CANCELLED when it is

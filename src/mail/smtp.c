@@ -15,10 +15,39 @@
 #include "base/banned.h"
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
+/* Each thread's easy handle, kept between messages so that libcurl's
+ * connection cache (in the handle) reuses the SMTP connection — the TCP
+ * and TLS handshakes, EHLO and AUTH — for the next message to the same
+ * server. Cleaned up when the thread exits. */
+static pthread_key_t handle_key;
+
+static void handle_free(void *h)
+{
+    curl_easy_cleanup(h);
+}
 
 static void global_init(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    (void)pthread_key_create(&handle_key, handle_free);
+}
+
+/* The calling thread's handle, reset to no options (its connections
+ * kept); NULL when none can be made. */
+static CURL *thread_handle(void)
+{
+    CURL *h = pthread_getspecific(handle_key);
+
+    if (h) {
+        curl_easy_reset(h);
+        return h;
+    }
+    h = curl_easy_init();
+    if (h && pthread_setspecific(handle_key, h) != 0) {
+        curl_easy_cleanup(h);
+        h = NULL;
+    }
+    return h;
 }
 
 void bk_smtp_global_init(void)
@@ -195,7 +224,7 @@ enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
     struct reply reply = {""};
     char curl_err[CURL_ERROR_SIZE] = "", date[40];
     const char *url = smtp->url;
-    long use_ssl = CURLUSESSL_ALL, code = 0;
+    long use_ssl = CURLUSESSL_ALL, code = 0, fresh = 0;
     CURLcode rc;
     enum bk_err e = BK_OK;
 
@@ -211,7 +240,7 @@ enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
         use_ssl = CURLUSESSL_ALL; /* implicit TLS */
     }
     bk_smtp_global_init();
-    h = curl_easy_init();
+    h = thread_handle();
     if (!h)
         return bk_fail(err, BK_E_IO, "SMTP: curl_easy_init failed");
 
@@ -280,6 +309,17 @@ enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
 
     rc = curl_easy_perform(h);
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(h, CURLINFO_NUM_CONNECTS, &fresh);
+    if (rc != CURLE_OK && code == 0 && fresh == 0) {
+        /* A kept connection the server had closed (an idle time-out) and
+         * no reply: once more on a new one. No 250 came, so the server
+         * took nothing. */
+        curl_err[0] = '\0';
+        reply.line[0] = '\0';
+        curl_easy_setopt(h, CURLOPT_FRESH_CONNECT, 1L);
+        rc = curl_easy_perform(h);
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+    }
     if (rc == CURLE_OK)
         goto out;
     if (code >= 500 && code < 600)
@@ -292,7 +332,9 @@ enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
         e = bk_fail(err, BK_E_IO, "SMTP: %s",
                     curl_err[0] ? curl_err : curl_easy_strerror(rc));
 out:
-    curl_easy_cleanup(h);
+    /* The handle stays the thread's (with its connection); what it
+     * borrowed from this call goes. */
+    curl_easy_reset(h);
     curl_mime_free(mime);
     curl_mime_free(alt);
     curl_slist_free_all(headers);

@@ -56,7 +56,10 @@ BK_MUST_CHECK enum bk_err bk_smtp_url_check(const char *url,
  * BK_E_INVALID when it refused it for good (a 5xx reply, quoted in
  * err->msg) or m cannot be sent (a bad address); BK_E_RETRY for a 4xx
  * reply; BK_E_IO when no transaction happened (connection, TLS, time-out).
- * Thread-safe: one curl handle per call. */
+ * Thread-safe: each thread keeps one curl handle, whose connection to the
+ * server is reused by its next message (a connection the server closed
+ * meanwhile is replaced once, transparently); the handle is freed when the
+ * thread exits. */
 BK_MUST_CHECK enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
                                        const struct bk_mail_message *m,
                                        struct bk_arena *arena,

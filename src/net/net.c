@@ -1,6 +1,7 @@
 /* net/net.c — one bounded, SSRF-guarded POST over libcurl (net.h). What is
  * sent and what an answer means belong to the caller (connectors/). */
 #include <arpa/inet.h>
+#include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -498,9 +499,12 @@ enum bk_err bk_net_request(const struct bk_net_request *r,
     memset(out, 0, sizeof(*out));
     for (int hop = 0;; hop++) {
         const char *next = NULL;
+        int64_t h0 = bk_mono_ms();
         e = one_hop(r, url, arena, out, err);
-        bk_log_debug("net: %s %s: %d (%s)", r->method, url ? url : "(none)",
-                     e ? 0 : out->status, e ? bk_err_name(e) : "answered");
+        bk_log_debug("net: %s %s: %d (%s) in %" PRId64 " ms, %zu bytes",
+                     r->method, url ? url : "(none)", e ? 0 : out->status,
+                     e ? bk_err_name(e) : "answered", bk_mono_ms() - h0,
+                     e ? (size_t)0 : out->body_len);
         if (e)
             break;
         if (!(out->status == 301 || out->status == 302 || out->status == 303 ||

@@ -473,7 +473,7 @@ out:
     " et.buffer_after_min, et.notice_min, et.horizon_days, et.max_per_day,"    \
     " et.alignment, et.price_minor, et.currency, et.location_kind,"            \
     " et.location_value, et.active, et.imported, et.created_utc,"              \
-    " et.updated_utc"
+    " et.updated_utc, et.reminders_minutes"
 #define ET_FROM " FROM event_types et JOIN hosts h ON h.id = et.host_id"
 
 static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
@@ -506,12 +506,20 @@ static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
     et->imported = db_col_int(tx, st, 19) != 0;
     et->created_utc = db_col_i64(tx, st, 20);
     et->updated_utc = db_col_i64(tx, st, 21);
+    /* Written by bind_event_type only, so well-formed; a row edited by
+     * hand into something else reads as no reminders. */
+    if (bk_event_type_reminders_parse(et, db_col_text(tx, st, 22, a))) {
+        et->n_reminders = 0;
+        et->has_reminders = true;
+    }
 }
 
-/* Binds ?1..?20 as insert and update number them (update leaves out ?1
- * slug and ?19 created_utc). */
+/* Binds ?1..?21 as insert and update number them (update leaves out ?1
+ * slug and ?19 created_utc; ?22 is its id). rem holds the
+ * reminders' text until the statement's last step. */
 static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
-                            const struct bk_event_type *et)
+                            const struct bk_event_type *et,
+                            char rem[BK_REMINDERS_TEXT_MAX])
 {
     size_t cur_len = strnlen(et->currency, sizeof(et->currency) - 1);
 
@@ -541,6 +549,8 @@ static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
     db_bind_i64(tx, st, 18, et->imported ? 1 : 0);
     db_bind_i64(tx, st, 19, et->created_utc);
     db_bind_i64(tx, st, 20, et->updated_utc);
+    bk_event_type_reminders_format(et, rem);
+    db_bind_text(tx, st, 21, rem);
 }
 
 /* An event type's external ids are external links (entity event type, kind
@@ -687,6 +697,7 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                                        int64_t *id, struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
+    char rem[BK_REMINDERS_TEXT_MAX];
     enum bk_err e;
 
     e = db_prepare(tx, Q_EVENT_TYPE_INSERT,
@@ -695,13 +706,14 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                    " buffer_after_min, notice_min, horizon_days, max_per_day,"
                    " alignment, price_minor, currency, location_kind,"
                    " location_value, active, imported, created_utc,"
-                   " updated_utc) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                   " ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"
+                   " updated_utc, reminders_minutes) VALUES (?1, ?2, ?3, ?4,"
+                   " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
+                   " ?17, ?18, ?19, ?20, ?21)"
                    " RETURNING id",
                    &st, err);
     if (e)
         goto out;
-    bind_event_type(tx, st, et);
+    bind_event_type(tx, st, et, rem);
     e = db_one(tx, st, "inserting an event type", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
@@ -724,6 +736,7 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                                        struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
+    char rem[BK_REMINDERS_TEXT_MAX];
     enum bk_err e;
     int changes = 0;
 
@@ -734,12 +747,13 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                    " notice_min = ?9, horizon_days = ?10, max_per_day = ?11,"
                    " alignment = ?12, price_minor = ?13, currency = ?14,"
                    " location_kind = ?15, location_value = ?16, active = ?17,"
-                   " imported = ?18, updated_utc = ?20 WHERE id = ?21",
+                   " imported = ?18, updated_utc = ?20,"
+                   " reminders_minutes = ?21 WHERE id = ?22",
                    &st, err);
     if (e)
         goto out;
-    bind_event_type(tx, st, et);
-    db_bind_i64(tx, st, 21, et->id);
+    bind_event_type(tx, st, et, rem);
+    db_bind_i64(tx, st, 22, et->id);
     e = db_exec(tx, st, &changes, "updating an event type", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);

@@ -371,6 +371,86 @@ out:
     return e;
 }
 
+enum bk_err bk_store_wh_attempt_insert(struct bk_tx *tx,
+                                       const struct bk_wh_attempt *a,
+                                       struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    /* INSERT ... SELECT: a message deleted meanwhile inserts nothing
+     * instead of failing the transaction on its foreign key. */
+    e = db_prepare(tx, Q_WH_ATTEMPT_INSERT,
+                   "INSERT INTO webhook_attempts (message_id, attempt, at_ms,"
+                   " status_code, duration_ms, error)"
+                   " SELECT id, ?2, ?3, ?4, ?5, ?6 FROM webhook_messages"
+                   " WHERE id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, a->message_id);
+    db_bind_i64(tx, st, 2, a->attempt);
+    db_bind_i64(tx, st, 3, a->at_ms);
+    db_bind_opt(tx, st, 4, a->status_code);
+    db_bind_i64(tx, st, 5, a->duration_ms < 0 ? 0 : a->duration_ms);
+    db_bind_text(tx, st, 6, a->error);
+    e = db_exec(tx, st, &changes, "recording a webhook attempt", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_NOT_FOUND, "no message %" PRId64, a->message_id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+static void read_attempt(struct bk_tx *tx, struct bk_stmt *st,
+                         struct bk_arena *arena, struct bk_wh_attempt *a)
+{
+    a->id = db_col_i64(tx, st, 0);
+    a->message_id = db_col_i64(tx, st, 1);
+    a->attempt = db_col_int(tx, st, 2);
+    a->at_ms = db_col_i64(tx, st, 3);
+    a->status_code = db_col_int(tx, st, 4);
+    a->duration_ms = db_col_i64(tx, st, 5);
+    a->error = db_col_text(tx, st, 6, arena);
+}
+
+enum bk_err bk_store_wh_attempt_list(struct bk_tx *tx, int64_t endpoint_id,
+                                     int64_t min_message_id,
+                                     int64_t max_message_id,
+                                     struct bk_arena *arena,
+                                     struct bk_wh_attempt **out, size_t *n,
+                                     struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_wh_attempt *rows = NULL;
+    size_t len = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_WH_ATTEMPT_LIST,
+                   "SELECT a.id, a.message_id, a.attempt, a.at_ms,"
+                   " a.status_code, a.duration_ms, a.error"
+                   " FROM webhook_attempts a"
+                   " JOIN webhook_messages m ON m.id = a.message_id"
+                   " WHERE m.endpoint_id = ?1 AND a.message_id >= ?2"
+                   " AND a.message_id <= ?3"
+                   " ORDER BY a.message_id, a.id LIMIT ?4",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, endpoint_id);
+    db_bind_i64(tx, st, 2, min_message_id);
+    db_bind_i64(tx, st, 3, max_message_id);
+    db_bind_i64(tx, st, 4, BK_WH_ATTEMPTS_LIST_MAX);
+    DB_READ_ROWS(tx, st, arena, rows, len, "listing webhook attempts", err,
+                 read_attempt);
+out:
+    db_reset(tx, st);
+    *out = rows;
+    *n = len;
+    return e;
+}
+
 enum bk_err bk_store_wh_message_earlier(struct bk_tx *tx, int64_t endpoint_id,
                                         const char *subject,
                                         int64_t before_activity,

@@ -907,3 +907,31 @@ out:
     db_reset(tx, st);
     return e;
 }
+
+enum bk_err bk_store_job_drop(struct bk_tx *tx, const char *kind,
+                              const char *key_prefix, const char *reason,
+                              int64_t now_ms, int *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    int changes = 0;
+    enum bk_err e;
+
+    /* substr, not LIKE: a key may hold '_' and '%'. */
+    e = db_prepare(tx, Q_JOB_DROP,
+                   "UPDATE jobs SET status = 2, last_error = ?3,"
+                   " updated_ms = ?4 WHERE status = 0 AND kind = ?1"
+                   " AND substr(dedupe_key, 1, length(?2)) = ?2",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, kind);
+    db_bind_text(tx, st, 2, key_prefix);
+    db_bind_text(tx, st, 3, reason);
+    db_bind_i64(tx, st, 4, now_ms);
+    e = db_exec(tx, st, &changes, "dropping jobs", err);
+out:
+    db_reset(tx, st);
+    if (n)
+        *n = changes;
+    return e;
+}

@@ -584,6 +584,38 @@ BK_MUST_CHECK enum bk_err bk_store_admin_session_prune(struct bk_tx *tx,
                                                        int64_t now_utc, int *n,
                                                        struct bk_errbuf *err);
 
+/* ---- Metrics (ledger/metrics.c) ----------------------------------------- */
+
+/* The most rows one metrics read returns: BK_E_TOO_LARGE beyond. */
+#define BK_METRICS_MAX_ROWS 500000
+
+struct bk_metric_booking {
+    int64_t start_utc;
+    int status; /* enum bk_booking_status */
+    int64_t client_id;
+};
+
+struct bk_metric_money {
+    bool refund; /* REFUND_ISSUED; else PAYMENT_COMPLETED */
+    int64_t at_utc;
+    const char *detail; /* the activity's JSON detail; may be NULL */
+};
+
+/* Bookings starting in [from_utc, to_utc), clients created in it (their
+ * created_utc), and the payment and refund activity in it. Arrays in
+ * arena. */
+BK_MUST_CHECK enum bk_err bk_store_metrics_bookings(
+    struct bk_tx *tx, int64_t from_utc, int64_t to_utc, struct bk_arena *arena,
+    struct bk_metric_booking **out, size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_metrics_clients(struct bk_tx *tx, int64_t from_utc, int64_t to_utc,
+                         struct bk_arena *arena, int64_t **created_utc,
+                         size_t *n, struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err
+bk_store_metrics_money(struct bk_tx *tx, int64_t from_utc, int64_t to_utc,
+                       struct bk_arena *arena, struct bk_metric_money **out,
+                       size_t *n, struct bk_errbuf *err);
+
 /* ---- Inbox (webhook deliveries) ---------------------------------------- */
 
 /* Inserts d unless (provider, delivery_key) exists; either way *id is the
@@ -805,6 +837,32 @@ bk_store_wh_message_list(struct bk_tx *tx, int64_t endpoint_id,
 BK_MUST_CHECK enum bk_err
 bk_store_wh_message_record(struct bk_tx *tx, const struct bk_wh_message *m,
                            struct bk_errbuf *err);
+/* One delivery attempt of a message (webhook_attempts). */
+struct bk_wh_attempt {
+    int64_t id;
+    int64_t message_id;
+    int attempt;         /* 1, 2, ...: the job's attempt number */
+    int64_t at_ms;       /* when the answer (or the failure) came */
+    int status_code;     /* 0: no HTTP answer */
+    int64_t duration_ms; /* the request, connect to answer */
+    const char *error;   /* NULL for a 2xx */
+};
+
+/* Appends a (id ignored) to its message's attempts. BK_E_NOT_FOUND when
+ * the message is gone (its endpoint deleted). */
+BK_MUST_CHECK enum bk_err
+bk_store_wh_attempt_insert(struct bk_tx *tx, const struct bk_wh_attempt *a,
+                           struct bk_errbuf *err);
+/* The attempts of the endpoint's messages whose ids are in
+ * [min_message_id, max_message_id], by message then in order, at most
+ * BK_WH_ATTEMPTS_LIST_MAX (the oldest first; a message with more attempts
+ * than that is cut). Rows in arena. */
+#define BK_WH_ATTEMPTS_LIST_MAX 5000
+BK_MUST_CHECK enum bk_err
+bk_store_wh_attempt_list(struct bk_tx *tx, int64_t endpoint_id,
+                         int64_t min_message_id, int64_t max_message_id,
+                         struct bk_arena *arena, struct bk_wh_attempt **out,
+                         size_t *n, struct bk_errbuf *err);
 /* The oldest pending message of the endpoint and subject older than
  * before_id: *found and its public id (in arena). Keeps one resource's
  * messages in order. */
@@ -887,6 +945,15 @@ BK_MUST_CHECK enum bk_err bk_store_job_find_key(struct bk_tx *tx,
                                                 const char *dedupe_key,
                                                 int64_t *id, bool *found,
                                                 struct bk_errbuf *err);
+
+/* Ends, as done with `reason` as its last error, every pending job of
+ * kind whose dedupe key starts with key_prefix (jobs a change made
+ * pointless: a cancelled booking's reminders). Running ones are left to
+ * finish. *n (may be NULL) gets how many. */
+BK_MUST_CHECK enum bk_err bk_store_job_drop(struct bk_tx *tx, const char *kind,
+                                            const char *key_prefix,
+                                            const char *reason, int64_t now_ms,
+                                            int *n, struct bk_errbuf *err);
 
 /* One row of bk_store_job_counts_by_kind. */
 struct bk_job_count {

@@ -1106,19 +1106,78 @@ async function integrationsView(mine) {
               "all", badge(e.status), when(e.failing_since)]))));
 }
 
+// Amounts are minor units (API.md); two decimals fit the currencies Stripe
+// Checkout is used with here, the currency code says which.
+function moneyText(minor, currency) {
+  const sign = minor < 0 ? "-" : "";
+  const v = Math.abs(minor);
+  return sign + Math.floor(v / 100) + "." + String(v % 100).padStart(2, "0") +
+    " " + String(currency).toUpperCase();
+}
+
+function sessionsOf(b) {
+  return (b.confirmed || 0) + (b.completed || 0) + (b.no_show || 0);
+}
+
+// The numbers of GET /api/v1/metrics/summary, as tables (charts are a
+// later step: docs/admin.md).
 async function metricsView(mine) {
   setTitle("Metrics");
-  const m = await probe("/api/v1/metrics/summary");
+  const today = new Date().toISOString().slice(0, 10);
+  const yearAgo = new Date(Date.now() - 364 * 86400e3).toISOString()
+    .slice(0, 10);
+  const weeksAgo = new Date(Date.now() - 83 * 86400e3).toISOString()
+    .slice(0, 10);
+  const m = await probe("/api/v1/metrics/summary?interval=month&from=" +
+                        yearAgo + "&to=" + today);
+  const w = m.there && m.r.ok
+    ? await call("GET", "/api/v1/metrics/summary?interval=week&from=" +
+                 weeksAgo + "&to=" + today)
+    : null;
   if (stale(mine))
     return;
-  view.append(section("Business metrics",
-    m.there && m.r.ok
-      ? el("p", null, "This server reports metrics, but this dashboard " +
-           "version cannot draw them yet.")
-      : notConfigured("Revenue by month, sessions by week, no-show rate, " +
-                      "new and active clients:",
-                      "this server has no metrics API yet. Operational " +
-                      "metrics are at /metrics (Prometheus text).")));
+  if (!m.there) {
+    view.append(section("Business metrics",
+      notConfigured("Revenue by month, sessions by week, no-show rate, " +
+                    "new and active clients:",
+                    "this server has no metrics API yet. Operational " +
+                    "metrics are at /metrics (Prometheus text).")));
+    return;
+  }
+  if (!m.r.ok) {
+    view.append(section("Business metrics", el("p", null, errorText(m.r))));
+    return;
+  }
+  const sum = m.r.data;
+  const rate = sum.no_show_rate === null ? "—"
+    : (sum.no_show_rate * 100).toFixed(1) + " %";
+  view.append(section("Last 12 months",
+    table("Totals from " + sum.from + " to " + sum.to, ["Figure", "Value"], [
+      ["Sessions (confirmed, completed, no-show)", String(sessionsOf(sum.bookings))],
+      ["No-show rate", rate],
+      ["New clients", String(sum.clients.new)],
+      ["Active clients", String(sum.clients.active)],
+      ...sum.revenue.map((r) => ["Net revenue (" + r.currency.toUpperCase() +
+                                 ")", moneyText(r.net, r.currency)]),
+    ])));
+  const rows = [];
+  for (const b of sum.series)
+    for (const r of b.revenue)
+      rows.push([b.from + " – " + b.to, moneyText(r.gross, r.currency),
+                 moneyText(r.refunded, r.currency),
+                 moneyText(r.net, r.currency)]);
+  view.append(section("Revenue by month",
+    rows.length ? table("Revenue by month (refunds when they happened)",
+                        ["Month", "Gross", "Refunded", "Net"], rows)
+    : el("p", null, "No payments in the last 12 months.")));
+  view.append(section("Sessions by week",
+    !w || !w.ok ? el("p", null, w ? errorText(w) : "—")
+    : table("Sessions by week (bookings starting that week)",
+            ["Week", "Sessions", "Cancelled", "No-shows", "New clients"],
+            w.data.series.map((b) => [b.from + " – " + b.to,
+              String(sessionsOf(b.bookings)),
+              String(b.bookings.cancelled || 0),
+              String(b.bookings.no_show || 0), String(b.clients.new)]))));
 }
 
 // ---- start -----------------------------------------------------------------

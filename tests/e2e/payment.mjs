@@ -144,13 +144,16 @@ async function visitor(name) {
 async function bookPaid(page, name, email, nth) {
   await page.goto(base + "/");
   await page.getByRole("radio", { name: /^Coaching session/ }).check();
-  await page.locator("#slots:not([aria-busy]) .slot").first().waitFor();
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
   const starts = await page.locator(".slot").evaluateAll(
     (bs) => bs.map((x) => x.dataset.start));
+  /* The time's day in the calendar, then the time. */
   const b = page.locator(`.slot[data-start="${starts[nth]}"]`);
-  const day = page.locator(".day", { has: b });
-  if (!(await day.evaluate((d) => d.open)))
-    await day.locator("summary").click();
+  const date = await b.evaluate((x) => x.closest(".day").dataset.date);
+  const day = page.locator(`.cal-day[data-date="${date}"]`);
+  if ((await day.getAttribute("aria-pressed")) !== "true")
+    await day.click();
   await b.click();
   await page.getByLabel("Name").fill(name);
   await page.getByLabel("Email").fill(email);

@@ -13,6 +13,9 @@ over the limit.
       message)
 
     GET /users/me  {"resource": {uri, current_organization, ...}}
+    GET|POST /webhook_subscriptions, DELETE /webhook_subscriptions/{uuid}
+      (409 "Already Exists" for a second active one of the same url)
+    GET /event_types?user=<uri>[&count][&page_token][&active][&sort]
     GET /scheduled_events?user=<uri>[&min_start_time][&max_start_time]
         [&status][&count<=100][&page_token][&sort=start_time:asc|desc]
     GET /scheduled_events/{uuid}/invitees[?count][&page_token][&status]
@@ -59,6 +62,9 @@ class CalendlyFake:
         self.failures = []        # statuses to answer next, in order
         self.remaining = LIMIT
         self.page_max = 100
+        self.event_types = []     # EventType resources (GET /event_types)
+        self.subscriptions = []   # WebhookSubscription resources (+ key)
+        self.sub_seq = 0
         self.lock = threading.Lock()
         fake = self
 
@@ -111,6 +117,8 @@ class CalendlyFake:
                 fake.remaining = LIMIT - 1
                 if self.command == "GET":
                     return self._get()
+                if self.path.startswith("/webhook_subscriptions"):
+                    return self._subscriptions(raw)
                 m = re.fullmatch(r"/scheduled_events/([A-Za-z0-9-]+)"
                                  r"/cancellation", self.path)
                 if self.command != "POST" or not m:
@@ -164,6 +172,83 @@ class CalendlyFake:
                     res = dict(ev["cancellation"])
                 self._answer(201, {"resource": res})
 
+            def _subscriptions(self, raw):
+                m = re.fullmatch(r"/webhook_subscriptions/([A-Za-z0-9-]+)",
+                                 self.path)
+                if self.command == "DELETE" and m:
+                    uri = f"{API}/webhook_subscriptions/{m.group(1)}"
+                    with fake.lock:
+                        n = len(fake.subscriptions)
+                        fake.subscriptions = [x for x in fake.subscriptions
+                                              if x["uri"] != uri]
+                        gone = len(fake.subscriptions) < n
+                    if not gone:
+                        return self._err(404, "Resource Not Found",
+                                         "The server could not find the "
+                                         "requested resource.")
+                    self.send_response(204)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return None
+                if self.command != "POST" or \
+                        self.path != "/webhook_subscriptions":
+                    return self._err(404, "Resource Not Found",
+                                     "The server could not find the "
+                                     "requested resource.")
+                if not self.headers.get("Content-Type", "").startswith(
+                        "application/json"):
+                    return self._invalid("body", "must be JSON")
+                try:
+                    b = json.loads(raw)
+                except ValueError:
+                    return self._invalid("body", "must be JSON")
+                known = {"invitee.created", "invitee.canceled",
+                         "invitee_no_show.created",
+                         "invitee_no_show.deleted",
+                         "routing_form_submission.created"}
+                if not isinstance(b, dict):
+                    return self._invalid("body", "must be an object")
+                for k in b:
+                    if k not in {"url", "events", "organization", "user",
+                                 "group", "scope", "signing_key"}:
+                        return self._invalid(k, "is not allowed")
+                if not isinstance(b.get("url"), str) or \
+                        not re.match(r"https?://", b["url"]):
+                    return self._invalid("url", "must be a URL")
+                ev = b.get("events")
+                if not isinstance(ev, list) or not ev or \
+                        any(e not in known for e in ev):
+                    return self._invalid("events", "must be known events")
+                if b.get("organization") != ORG:
+                    return self._invalid("organization", "is invalid")
+                if b.get("scope") not in ("user", "organization"):
+                    return self._invalid("scope", "is invalid")
+                if b["scope"] == "user" and b.get("user") != USER:
+                    return self._invalid("user", "is invalid")
+                if "signing_key" in b and not isinstance(b["signing_key"],
+                                                         str):
+                    return self._invalid("signing_key", "is invalid")
+                with fake.lock:
+                    if any(x["callback_url"] == b["url"] and
+                           x["state"] == "active"
+                           for x in fake.subscriptions):
+                        return self._err(409, "Already Exists",
+                                         "Hook with this url already "
+                                         "exists")
+                    fake.sub_seq += 1
+                    res = {"uri": f"{API}/webhook_subscriptions/"
+                                  f"SUB{fake.sub_seq:013d}",
+                           "callback_url": b["url"], "created_at": _now(),
+                           "updated_at": _now(), "retry_started_at": None,
+                           "state": "active", "events": ev,
+                           "scope": b["scope"], "organization": ORG,
+                           "user": b.get("user"), "group": None,
+                           "creator": USER,
+                           "signing_key": b.get("signing_key")}
+                    fake.subscriptions.append(res)
+                return self._answer(201, {"resource": {
+                    k: v for k, v in res.items() if k != "signing_key"}})
+
             def _invalid(self, param, message):
                 return self._err(400, "Invalid Argument",
                                  "The supplied parameters are invalid.",
@@ -207,6 +292,42 @@ class CalendlyFake:
                         "slug": "casey", "email": "coach@example.com",
                         "timezone": "Europe/Berlin",
                         "current_organization": ORG}})
+                if u.path == "/webhook_subscriptions":
+                    for k in q:
+                        if k not in {"organization", "user", "scope",
+                                     "count", "page_token", "sort",
+                                     "group"}:
+                            return self._invalid(k, "is not allowed")
+                    if q.get("organization") != ORG:
+                        return self._invalid("organization",
+                                             "is required: the token's "
+                                             "organization")
+                    if q.get("scope") not in ("user", "organization",
+                                              "group"):
+                        return self._invalid("scope", "is required")
+                    if q["scope"] == "user" and q.get("user") != USER:
+                        return self._invalid("user", "is required with "
+                                             "scope user")
+                    with fake.lock:
+                        subs = [{k: v for k, v in x.items()
+                                 if k != "signing_key"}
+                                for x in fake.subscriptions
+                                if x["scope"] == q["scope"]]
+                    return self._page(subs, q, u.path)
+                if u.path == "/event_types":
+                    for k in q:
+                        if k not in {"user", "organization", "count",
+                                     "page_token", "active", "sort",
+                                     "admin_managed"}:
+                            return self._invalid(k, "is not allowed")
+                    if q.get("user") != USER and \
+                            q.get("organization") != ORG:
+                        return self._invalid(
+                            "user", "must be the token's user (or its "
+                            "organization)")
+                    with fake.lock:
+                        ets = list(fake.event_types)
+                    return self._page(ets, q, u.path)
                 if u.path == "/scheduled_events":
                     allowed = {"user", "organization", "min_start_time",
                                "max_start_time", "status", "count",
@@ -278,6 +399,21 @@ class CalendlyFake:
     @property
     def base(self):
         return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def add_event_type(self, slug, name, duration=30, uuid=None):
+        """An event type of the user; returns its URI."""
+        uri = f"{API}/event_types/{uuid or slug.upper()}"
+        with self.lock:
+            self.event_types.append({
+                "uri": uri, "name": name, "active": True, "slug": slug,
+                "scheduling_url": f"https://calendly.com/casey/{slug}",
+                "duration": duration, "kind": "solo", "pooling_type": None,
+                "type": "StandardEventType", "color": "#fff200",
+                "created_at": "2026-01-01T00:00:00.000000Z",
+                "updated_at": "2026-01-01T00:00:00.000000Z",
+                "profile": {"type": "User", "name": "Casey Coach",
+                            "owner": USER}})
+        return uri
 
     def add_event(self, uuid, status="active", resource=None, invitees=None):
         """An event (resource: its ScheduledEvent for the list calls;

@@ -768,7 +768,10 @@ class Daemon:
             while time.monotonic() < deadline and ledger_query(
                     self, "SELECT id FROM jobs WHERE (kind LIKE 'webhooks.%' "
                           "OR kind LIKE 'mail.%' OR kind = 'calendars.push') "
-                          "AND status IN (0, 1)"):
+                          "AND status IN (0, 1)"
+                          " AND NOT (kind = 'mail.reminder' AND status = 0"
+                          " AND run_at_ms > " + str(int(time.time() * 1000))
+                          + ")"):
                 time.sleep(0.05)
         with Ledger(self) as con:
             snap = {}

@@ -5,6 +5,7 @@ the openssl CLI) and AUTH required. It keeps every message it accepted,
 refuses the recipients in `reject` with 550, and can be stopped and
 started again on the same port (the server down, then up)."""
 import email
+import asyncio
 import email.policy
 import pathlib
 import subprocess
@@ -46,6 +47,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, srv, session, envelope):
+        if self.server.data_delay_s:
+            # A slow server: the client waits for the 250 (tests that kill
+            # the client meanwhile).
+            await asyncio.sleep(self.server.data_delay_s)
         msg = email.message_from_bytes(envelope.original_content or
                                        envelope.content,
                                        policy=email.policy.default)
@@ -54,6 +59,7 @@ class _Handler:
                 {"from": envelope.mail_from, "to": list(envelope.rcpt_tos),
                  "raw": envelope.original_content or envelope.content,
                  "msg": msg, "auth": session.authenticated,
+                 "session": session, "srv": srv,
                  "tls": session.ssl is not None})
         return "250 2.0.0 Message accepted"
 
@@ -72,6 +78,7 @@ class SmtpServer:
         self.tls = tls
         self.port = free_port()
         self.reject = set()
+        self.data_delay_s = 0.0
         self.received = []
         self.lock = threading.Lock()
         self.controller = None
@@ -103,6 +110,26 @@ class SmtpServer:
                                      port=self.port, **kw)
         self.controller.start()
         return self
+
+    def sessions(self):
+        """How many SMTP connections carried the messages received."""
+        with self.lock:
+            return len({id(m["session"]) for m in self.received})
+
+    def close_connections(self, timeout=10):
+        """Closes every client connection, as a server does with idle
+        ones; returns once they are closed."""
+        done = threading.Event()
+        with self.lock:
+            protocols = [m["srv"] for m in self.received]
+
+        def close():
+            for p in protocols:
+                if p.transport is not None:
+                    p.transport.close()
+            done.set()
+        self.controller.loop.call_soon_threadsafe(close)
+        assert done.wait(timeout), "the SMTP server did not close"
 
     def stop(self):
         if self.controller:

@@ -30,6 +30,7 @@ KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 ENV = {"BOOKINGD_SECRET_KEY": KEY,
        "BOOKINGD_CALENDAR_ALLOW_PRIVATE": "1",
        "BOOKINGD_CALENDAR_TIMEOUT_MS": "5000",
+       "BOOKINGD_CALENDAR_MAX_RESPONSE": str(4 << 20),
        "BOOKINGD_JOB_RETRY_BASE_MS": "100",
        "BOOKINGD_JOB_RETRY_MAX_MS": "500",
        "BOOKINGD_JOB_MAX_ATTEMPTS": "100",
@@ -432,6 +433,21 @@ def test_busy_events_block_slots(make_daemon, radicale):
     assert f0 in after  # transparent: free
     w1, w2 = w0 + dt.timedelta(days=7), w0 + dt.timedelta(days=14)
     assert w1 in after and w2 not in after, (w1, w2)
+    # A hostile event (10,000 hourly instances, a SUMMARY full of markup and
+    # control characters) is an error of the connection; the rest of the
+    # calendar still counts.
+    radicale.work.save_event(ics_event(
+        "storm-1", b0 + dt.timedelta(hours=1),
+        b0 + dt.timedelta(hours=1, minutes=30),
+        "RRULE:FREQ=HOURLY;COUNT=10000\r\n").replace(
+            "SUMMARY:Dentist", "SUMMARY:<script>\\n" + "x" * 5000))
+    got = sync(d)
+    assert any("storm" in e["message"] or "instances" in e["message"]
+               for e in got["errors"]), got
+    assert b0 not in instants(d.slot_starts("intro", span=20))
+    assert d.get("/readyz").status == 200
+    radicale.work.event_by_uid("storm-1").delete()
+    assert sync(d)["errors"] == []
     # The claim refuses it too.
     r = d.book("intro", busy_at, expect=None)
     assert r.status == 409, r

@@ -16,6 +16,7 @@ from calendly_fake import CalendlyFake
 from conftest import ledger_query, parse_instant, standard_catalog
 
 DAY = dt.timedelta(days=1)
+PUBLIC = "https://bookings.example"  # BOOKINGD_BASE_URL of the daemons
 
 JOB = "calendly.cancel"
 DONE, DEAD = 2, 3
@@ -31,7 +32,8 @@ def fake():
 @pytest.fixture
 def cly(make_daemon, fake):
     d = H.start_calendly(make_daemon, CALENDLY_TOKEN=fake.token,
-                         CALENDLY_API_BASE=fake.base + "/")
+                         CALENDLY_API_BASE=fake.base + "/",
+                         BOOKINGD_BASE_URL=PUBLIC)
     d.apply(standard_catalog())
     return d
 
@@ -208,7 +210,13 @@ def sync(d, body=None):
 
 
 def test_sync_pulls_what_webhooks_missed_and_then_changes_nothing(cly, fake):
-    fake.page_max = 2  # several pages of events and of invitees
+    fake.page_max = 2  # several pages of event types, events and invitees
+    # The user's event types: the fixtures' (GBGB…, 30 minutes) and two
+    # more; each becomes an imported, inactive event type mapped to its URI.
+    et_uri = fake.add_event_type("30min", "30 Minute Meeting",
+                                 uuid="GBGBDCAADAEDCRZ2")
+    fake.add_event_type("intro-60", "Intro (60)", 60)
+    fake.add_event_type("quick", "Quick chat", 15)
     s1, e1 = H.future_slot(days=2, hour=9)
     s2, e2 = H.future_slot(days=3, hour=9)
     s3, e3 = H.future_slot(days=4, hour=9)
@@ -233,7 +241,17 @@ def test_sync_pulls_what_webhooks_missed_and_then_changes_nothing(cly, fake):
     j = sync(cly)
     assert j["errors"] == [], j
     assert (j["total"], j["created"], j["updated"], j["skipped"]) == \
-        (7, 6, 0, 1), j
+        (10, 9, 0, 1), j
+    ets = {e["slug"]: e for e in
+           cly.get("/api/v1/event-types", admin=True,
+                   query={"limit": "100"}).json["data"]}
+    assert ets["calendly-30min"]["external_ids"] == {"calendly": et_uri}
+    assert ets["calendly-30min"]["imported"] is True
+    assert ets["calendly-30min"]["active"] is False
+    assert ets["calendly-intro-60"]["duration_minutes"] == 60
+    assert ets["calendly-quick"]["title"] == "Quick chat"
+    # The bookings of that event type are recorded on it.
+    assert {b["event_type"] for b in H.bookings(cly)} == {"calendly-30min"}
     found = H.by_invitee(cly)
     assert found[a["payload"]["uri"]][0]["status"] == "confirmed"
     assert found[b_inv][0]["status"] == "cancelled"
@@ -254,7 +272,7 @@ def test_sync_pulls_what_webhooks_missed_and_then_changes_nothing(cly, fake):
     before = cly.snapshot(ignore_columns=("updated_utc",))
     j = sync(cly)
     assert (j["total"], j["created"], j["updated"], j["skipped"]) == \
-        (7, 0, 0, 7), j
+        (10, 0, 0, 10), j
     assert j["errors"] == []
     after = cly.snapshot(ignore_columns=("updated_utc",))
     assert after["bookings"] == before["bookings"]
@@ -317,3 +335,36 @@ def test_sync_bad_input_and_not_configured(make_daemon, cly):
     r = d.post("/api/v1/sync", {"provider": "calendly"}, admin=True)
     assert r.status == 503 and r.json["error"]["code"] == "not_configured", r
     assert "CALENDLY_TOKEN" in r.json["error"]["message"]
+
+
+def test_sync_makes_the_webhook_subscription_once(cly, fake):
+    j = sync(cly)
+    assert j["errors"] == [], j
+    (sub,) = fake.subscriptions
+    assert sub["callback_url"] == PUBLIC + "/webhooks/calendly", sub
+    assert sub["signing_key"] == cly.secret
+    assert sorted(sub["events"]) == sorted([
+        "invitee.created", "invitee.canceled", "invitee_no_show.created",
+        "invitee_no_show.deleted"])
+    assert sub["scope"] == "user"
+    sync(cly)
+    assert len(fake.subscriptions) == 1
+    posts = [p for m, p, _, _ in fake.requests
+             if m == "POST" and p == "/webhook_subscriptions"]
+    assert len(posts) == 1
+    # Disabled by Calendly (a day of failed deliveries): made again.
+    fake.subscriptions[0]["state"] = "disabled"
+    j = sync(cly)
+    assert j["errors"] == [], j
+    assert [x["state"] for x in fake.subscriptions] == ["active"]
+    assert fake.subscriptions[0]["uri"] != sub["uri"]
+
+
+def test_sync_without_a_signing_key_leaves_subscriptions_alone(make_daemon,
+                                                               fake):
+    d = H.start_calendly(make_daemon, CALENDLY_TOKEN=fake.token,
+                         CALENDLY_API_BASE=fake.base,
+                         CALENDLY_WEBHOOK_SIGNING_KEY=None)
+    j = sync(d)
+    assert j["errors"] == [], j
+    assert fake.subscriptions == []

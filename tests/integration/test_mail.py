@@ -13,7 +13,8 @@ import time
 import icalendar
 import pytest
 
-from conftest import standard_catalog, today_in, ledger_query, parse_instant
+from conftest import (standard_catalog, today_in, ledger_query,
+                      parse_instant, assert_error)
 from smtp_server import SmtpServer
 
 DAY = dt.timedelta(days=1)
@@ -93,7 +94,9 @@ def test_without_smtp_messages_are_skipped(make_daemon):
         ("host_new", "coach@example.com", 2)]
     assert d.stderr().count("BOOKINGD_SMTP_URL is not set") == 1
     jobs = ledger_query(d, "SELECT kind FROM jobs WHERE kind LIKE 'mail.%'")
-    assert sorted(j for (j,) in jobs) == ["mail.event"]
+    # No send jobs; the default reminders (a day and an hour before) wait.
+    assert sorted(j for (j,) in jobs) == ["mail.event", "mail.reminder",
+                                          "mail.reminder"]
 
 
 def test_book_reschedule_cancel(make_daemon, smtp_tls):
@@ -367,3 +370,170 @@ def test_queued_then_no_smtp_is_skipped(make_daemon, smtp_plain):
                       messages(d, uid), "messages skipped")
     assert len(rows) == 2
     assert smtp_plain.messages() == []
+
+
+# ---- Reminders ---------------------------------------------------------------
+
+def quick_catalog():
+    """A host open all day (UTC) and a 5-minute event type bookable at
+    once: slots every 5 minutes from now on."""
+    return standard_catalog(zone="UTC", start="00:00", end="24:00",
+                            event_types=[{
+                                "slug": "quick", "title": "Quick call",
+                                "duration_minutes": 5,
+                                "slot_interval_minutes": 5,
+                                "minimum_notice_minutes": 0}])
+
+
+def soon_slots(d, after_s):
+    """Starts (epoch seconds, ISO text) of 'quick' slots at least after_s
+    seconds from now, soonest first."""
+    today = dt.datetime.now(dt.timezone.utc).date()
+    out = []
+    for day in (today, today + DAY):
+        j = d.slots("quick", day, day, timezone="UTC")
+        for s in j["slots"].get(str(day), []):
+            t = parse_instant(s["start"]).timestamp()
+            if t >= time.time() + after_s:
+                out.append((t, s["start"]))
+    return out
+
+
+def reminder_jobs(d):
+    r = d.get("/api/v1/jobs", query={"kind": "mail.reminder"}, admin=True)
+    assert r.status == 200, r
+    return r.json["data"]
+
+
+def test_reminders_minutes_validated(make_daemon):
+    d = make_daemon()
+    d.apply(standard_catalog())
+    r = d.get("/api/v1/event-types/intro", admin=True)
+    assert r.json["reminders_minutes"] == [1440, 60]
+    assert "reminders_minutes" not in d.get("/api/v1/event-types/intro").json
+    for bad in ["60", [0], [-5], [86401], [1.5], ["60"], [True], [60, 60],
+                list(range(1, 12)), None, {"m": 60}, [2 ** 62]]:
+        r = d.patch("/api/v1/event-types/intro", {"reminders_minutes": bad},
+                    admin=True)
+        assert_error(r, 422, "invalid_field", "reminders_minutes")
+    for good in [[], [86400, 1], list(range(1, 11))]:
+        r = d.patch("/api/v1/event-types/intro", {"reminders_minutes": good},
+                    admin=True)
+        assert r.status == 200, r
+        assert r.json["reminders_minutes"] == good
+    r = d.post("/api/v1/event-types", {
+        "slug": "x", "title": "X", "host": "coach", "duration_minutes": 30,
+        "reminders_minutes": [30]}, admin=True)
+    assert r.status == 201 and r.json["reminders_minutes"] == [30], r
+    # [] schedules nothing.
+    d.patch("/api/v1/event-types/intro", {"reminders_minutes": []},
+            admin=True)
+    d.book("intro", slots(d)[0])
+    assert reminder_jobs(d) == []
+
+
+def test_reminder_arrives_and_cancelled_one_never(make_daemon, smtp_plain):
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(quick_catalog())
+    starts = soon_slots(d, 150)
+    (a_t, a_start), (b_t, b_start) = starts[0], starts[1]
+    # The whole number of minutes before A's start that falls 5 to 65
+    # seconds from now; B (cancelled) gets the same offset.
+    n = int((a_t - time.time() - 5) // 60)
+    assert n >= 1
+    r = d.patch("/api/v1/event-types/quick", {"reminders_minutes": [n, 1440]},
+                admin=True)
+    assert r.status == 200, r
+    a = d.book("quick", a_start).json
+    b = d.book("quick", b_start, email="bob@example.com", name="Bob").json
+    smtp_plain.wait_for(4)  # the confirmations and the host's notices
+    jobs = reminder_jobs(d)
+    # 1440 minutes before either start has passed: not scheduled.
+    assert len(jobs) == 2, jobs
+    assert all(j["status"] == "queued" for j in jobs), jobs
+    r = d.post(f"/api/v1/bookings/{b['uid']}/cancel", {"reason": "x"},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    # B's reminder is over at once, without running.
+    dropped = wait_until(lambda: [j for j in reminder_jobs(d)
+                                  if j["status"] == "done"], "a dropped job")
+    assert len(dropped) == 1 and dropped[0]["attempts"] == 0, dropped
+    assert "cancelled" in dropped[0]["last_error"], dropped
+    # A's arrives when due.
+    try:
+        got = wait_until(
+            lambda: [m["msg"] for m in smtp_plain.messages()
+                     if header_text(m["msg"], "Subject").startswith(
+                         "Reminder:")],
+            "the reminder", timeout=120)
+    except AssertionError:
+        raise AssertionError(f"no reminder; jobs {reminder_jobs(d)}; "
+                             f"log {d.stderr()[-3000:]}") from None
+    assert time.time() >= a_t - n * 60 - 1
+    msg = got[0]
+    assert email.utils.parseaddr(header_text(msg, "To"))[1] == \
+        "ada@example.com"
+    assert header_text(msg, "Subject") == \
+        "Reminder: Quick call with Coach coach"
+    assert msg["Message-ID"] == \
+        f"<{a['uid']}.attendee_reminder_{n}.0@example.com>"
+    body = msg.get_body(("plain",)).get_content()
+    assert "A reminder: your booking starts in" in body
+    assert f"/manage/{a['uid']}?token=" in body
+    assert calendar_of(msg) is None  # a reminder carries no invite
+    assert msg.get_body(("html",)) is not None
+    wait_until(lambda: all(j["status"] == "done" for j in reminder_jobs(d)),
+               "every reminder job over")
+    rows = [m for m in messages(d) if m[0].startswith("attendee_reminder")]
+    assert [(k, r_, s) for k, r_, s, *_ in rows] == [
+        (f"attendee_reminder_{n}", "ada@example.com", 1)]
+    assert [header_text(m["msg"], "Subject") for m in smtp_plain.messages()
+            if "bob@example.com" in m["to"]] == [
+        "Confirmed: Quick call with Coach coach",
+        "Cancelled: Quick call with Coach coach"]
+
+
+def test_moved_booking_is_reminded_at_its_new_time(make_daemon):
+    d = make_daemon(env=FAST)
+    d.apply(standard_catalog())
+    s = slots(d)
+    b = d.book("intro", s[0]).json
+    before = reminder_jobs(d)
+    assert len(before) == 2
+    r = d.post(f"/api/v1/bookings/{b['uid']}/reschedule", {"start": s[3]},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    jobs = reminder_jobs(d)
+    old = [j for j in jobs if j["id"] in {x["id"] for x in before}]
+    new = [j for j in jobs if j not in old]
+    assert all(j["status"] == "done" and "moved" in j["last_error"]
+               for j in old), old
+    assert len(new) == 2 and all(j["status"] == "queued" for j in new), new
+    due = sorted(parse_instant(j["next_attempt_at"]).timestamp()
+                 for j in new)
+    start = parse_instant(s[3]).timestamp()
+    assert due == [start - 1440 * 60, start - 60 * 60]
+
+
+def test_connection_kept_between_messages(make_daemon, smtp_tls):
+    """One worker sends every message on one SMTP connection (STARTTLS and
+    AUTH once); when the server has closed it meanwhile, the next message
+    goes out at once on a new one, not after a failed attempt."""
+    d = make_daemon(env={**smtp_tls.env(), **FAST, "BOOKINGD_WORKERS": "1"})
+    d.apply(standard_catalog())
+    s = slots(d)
+    for i in range(3):
+        d.book("intro", s[i * 2], email=f"k{i}@example.com")
+    got = smtp_tls.wait_for(6)
+    assert len(got) == 6 and all(m["tls"] and m["auth"] for m in got)
+    assert smtp_tls.sessions() == 1
+    smtp_tls.close_connections()
+    d.book("intro", s[8], email="k4@example.com")
+    got = smtp_tls.wait_for(8)
+    assert len(got) == 8
+    assert smtp_tls.sessions() == 2
+    rows = wait_until(lambda: (lambda r: len(r) == 8 and
+                               all(x[2] == 1 for x in r) and r)(messages(d)),
+                      "every message sent")
+    assert [x[5] for x in rows] == [1] * 8, rows  # one attempt each

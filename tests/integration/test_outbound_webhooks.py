@@ -25,7 +25,7 @@ import time
 import pytest
 
 import calcom_helpers as H
-from conftest import assert_error, standard_catalog
+from conftest import assert_error, parse_instant, standard_catalog
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 VERIFY_DIR = ROOT / "tests" / "webhooks-verify"
@@ -258,6 +258,24 @@ def test_failing_receiver_gets_every_event_once(make_daemon, receivers):
     rows = d.list_all(f"/api/v1/webhook-endpoints/{ep['id']}/messages")
     assert all(m["status"] == "delivered" for m in rows), rows
     assert any(m["attempts"] > 1 for m in rows), rows
+    # Every attempt is kept, not only the last: the 500s, then the 200.
+    with rx.lock:
+        answered = {}
+        for s_, h, _, _ in rx.requests:
+            answered.setdefault(h["webhook-id"], []).append(s_)
+    for m in rows:
+        hist = m["attempt_history"]
+        # Job attempts that waited for an earlier message posted nothing.
+        nums = [a["attempt"] for a in hist]
+        assert nums == sorted(set(nums)) and nums[-1] == m["attempts"], m
+        assert [a["status_code"] for a in hist] == answered[m["id"]], \
+            (m, answered[m["id"]])
+        assert all(a["error"] == "HTTP 500" for a in hist[:-1]), m
+        assert hist[-1]["error"] is None, m
+        assert all(a["duration_ms"] >= 0 for a in hist), m
+        ats = [parse_instant(a["at"]) for a in hist]
+        assert ats == sorted(ats), m
+        assert hist[-1]["status_code"] == m["last_status_code"] == 200
     verify_with_library(ep["secret"], msgs)
 
 

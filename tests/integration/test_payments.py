@@ -682,3 +682,48 @@ def test_bad_payment_configuration_stops_start(tmp_path, env, var):
     assert p.returncode == 2, p
     assert var in p.stderr, p.stderr
     assert "pk_live_notasecretkey" not in p.stderr
+
+
+def test_metrics_summary(make_daemon, fake):
+    """GET /api/v1/metrics/summary (admin): revenue per currency net of
+    refunds, bookings by status, clients, and the same per interval."""
+    d = start(make_daemon, fake)
+    a = book(d, slot(d, 0)).json
+    fake.complete(session_of(fake, a["uid"])["id"])
+    wait_state(d, a["uid"], ("confirmed", "paid"))
+    r = d.post(f"/api/v1/bookings/{a['uid']}/refund", {"amount": 1500},
+               admin=True)
+    assert r.status == 202, r
+    wait_for("the refund", lambda: activity(d, a["uid"], "REFUND_ISSUED"))
+    book(d, slot(d, 1), email="bob@example.com")  # pending
+    today = today_utc()
+    q = {"from": str(today - dt.timedelta(days=3)),
+         "to": str(today + dt.timedelta(days=10)), "interval": "week"}
+    r = d.get("/api/v1/metrics/summary", query=q, admin=True)
+    assert r.status == 200, r
+    m = r.json
+    assert m["revenue"] == [{"currency": "EUR", "gross": 4500,
+                             "refunded": 1500, "net": 3000}], m
+    assert m["bookings"] == {"pending": 1, "confirmed": 1, "cancelled": 0,
+                             "completed": 0, "no_show": 0}, m
+    assert m["clients"] == {"new": 2, "active": 1}, m
+    assert m["no_show_rate"] is None
+    assert m["interval"] == "week" and m["from"] == q["from"]
+    weeks = m["series"]
+    assert 2 <= len(weeks) <= 3, weeks
+    assert weeks[0]["from"] == q["from"] and weeks[-1]["to"] == q["to"]
+    assert sum(w["bookings"]["confirmed"] for w in weeks) == 1
+    assert sum(x["net"] for w in weeks for x in w["revenue"]) == 3000
+    for w in weeks[1:]:  # whole weeks start on Mondays
+        assert dt.date.fromisoformat(w["from"]).weekday() == 0, w
+    # Months; the default range (the last 30 days) has the payment.
+    r = d.get("/api/v1/metrics/summary", admin=True)
+    assert r.status == 200 and r.json["interval"] == "month", r
+    assert r.json["revenue"][0]["net"] == 3000, r.json
+    # Bad queries and no key.
+    assert_error(d.get("/api/v1/metrics/summary"), 401)
+    for bad in ({"interval": "day"}, {"from": "2026-13-01"},
+                {"from": "2026-02-01", "to": "2026-01-01"},
+                {"from": "2000-01-01", "to": "2026-01-01"}):
+        assert_error(d.get("/api/v1/metrics/summary", query=bad,
+                           admin=True), 400)

@@ -1,0 +1,136 @@
+/* store/metrics.c — the rows the business metrics are computed from
+ * (store.h "Metrics"), in SQL both drivers accept; the arithmetic is
+ * ledger/metrics.c. */
+#include <string.h>
+
+#include "store/sql.h"
+#include "base/banned.h"
+
+static void read_booking(struct bk_tx *tx, struct bk_stmt *st,
+                         struct bk_arena *a, struct bk_metric_booking *m)
+{
+    (void)a;
+    m->start_utc = db_col_i64(tx, st, 0);
+    m->status = db_col_int(tx, st, 1);
+    m->client_id = db_col_i64(tx, st, 2);
+}
+
+static void read_created(struct bk_tx *tx, struct bk_stmt *st,
+                         struct bk_arena *a, int64_t *v)
+{
+    (void)a;
+    *v = db_col_i64(tx, st, 0);
+}
+
+static void read_money(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
+                       struct bk_metric_money *m)
+{
+    const char *kind = db_col_text(tx, st, 0, a);
+    m->refund = kind && strcmp(kind, "REFUND_ISSUED") == 0;
+    m->at_utc = db_col_i64(tx, st, 1);
+    m->detail = db_col_text(tx, st, 2, a);
+}
+
+static enum bk_err too_many(size_t n, struct bk_errbuf *err)
+{
+    return n > BK_METRICS_MAX_ROWS
+               ? bk_fail(err, BK_E_TOO_LARGE,
+                         "more than %d rows in the range: ask for a shorter "
+                         "one",
+                         BK_METRICS_MAX_ROWS)
+               : BK_OK;
+}
+
+enum bk_err bk_store_metrics_bookings(struct bk_tx *tx, int64_t from_utc,
+                                      int64_t to_utc, struct bk_arena *arena,
+                                      struct bk_metric_booking **out, size_t *n,
+                                      struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_metric_booking *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_METRICS_BOOKINGS,
+                   "SELECT start_utc, status, client_id FROM bookings"
+                   " WHERE start_utc >= ?1 AND start_utc < ?2"
+                   " ORDER BY start_utc, id LIMIT ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, from_utc);
+    db_bind_i64(tx, st, 2, to_utc);
+    db_bind_i64(tx, st, 3, BK_METRICS_MAX_ROWS + 1);
+    DB_READ_ROWS(tx, st, arena, arr, count, "reading bookings for metrics", err,
+                 read_booking);
+    if (!e)
+        e = too_many(count, err);
+out:
+    db_reset(tx, st);
+    *out = arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_metrics_clients(struct bk_tx *tx, int64_t from_utc,
+                                     int64_t to_utc, struct bk_arena *arena,
+                                     int64_t **created_utc, size_t *n,
+                                     struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    int64_t *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_METRICS_CLIENTS,
+                   "SELECT created_utc FROM clients"
+                   " WHERE created_utc >= ?1 AND created_utc < ?2"
+                   " ORDER BY created_utc LIMIT ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, from_utc);
+    db_bind_i64(tx, st, 2, to_utc);
+    db_bind_i64(tx, st, 3, BK_METRICS_MAX_ROWS + 1);
+    DB_READ_ROWS(tx, st, arena, arr, count, "reading clients for metrics", err,
+                 read_created);
+    if (!e)
+        e = too_many(count, err);
+out:
+    db_reset(tx, st);
+    *created_utc = arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_metrics_money(struct bk_tx *tx, int64_t from_utc,
+                                   int64_t to_utc, struct bk_arena *arena,
+                                   struct bk_metric_money **out, size_t *n,
+                                   struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_metric_money *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_METRICS_MONEY,
+                   "SELECT kind, at_utc, detail FROM activity"
+                   " WHERE kind IN ('PAYMENT_COMPLETED', 'REFUND_ISSUED')"
+                   " AND at_utc >= ?1 AND at_utc < ?2"
+                   " ORDER BY at_utc, id LIMIT ?3",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, from_utc);
+    db_bind_i64(tx, st, 2, to_utc);
+    db_bind_i64(tx, st, 3, BK_METRICS_MAX_ROWS + 1);
+    DB_READ_ROWS(tx, st, arena, arr, count, "reading payments for metrics", err,
+                 read_money);
+    if (!e)
+        e = too_many(count, err);
+out:
+    db_reset(tx, st);
+    *out = arr;
+    *n = e ? 0 : count;
+    return e;
+}
