@@ -102,7 +102,7 @@ def event_of(google, uid):
     return None
 
 
-def test_authorize_callback_connected(make_daemon, google):
+def test_authorize_callback_push_reschedule_cancel(make_daemon, google):
     d = start(make_daemon, google)
     loc = authorize(d)
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(loc).query)
@@ -123,7 +123,41 @@ def test_authorize_callback_connected(make_daemon, google):
     for t in secrets_of(google):
         assert t not in cred
 
-    assert_no_tokens(d, google, text(r))
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0], notes="Bring the draft").json
+    uid, token = b["uid"], b["manage_token"]
+    ev = H.wait_until(lambda: event_of(google, uid), 30, "the event")
+    assert iso(ev["start"]["dateTime"]) == iso(b["start"]), (ev, b)
+    assert "Ada Lovelace" in ev["summary"]
+    assert "Bring the draft" in ev["description"]
+    assert len(google.live_events()) == 1
+    H.wait_outbox_idle(d)
+    links = d.get(f"/api/v1/bookings/{uid}", admin=True).json["links"]
+    ours = [l for l in links if l["provider"] == "google"]
+    assert len(ours) == 1 and ours[0]["external_id"].endswith(ev["id"]), links
+    # Every insert carried the booking's own id (a retry cannot duplicate).
+    inserts = [r for r in google.requests if r[0] == "POST" and
+               r[1].endswith("/events")]
+    assert len(inserts) == 1 and b'"id": "' + ev["id"].encode() in \
+        inserts[0][3].replace(b'":"', b'": "'), inserts
+
+    r = d.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s[3]},
+               query={"token": token})
+    assert r.status == 200, r
+    H.wait_until(lambda: iso(event_of(google, uid)["start"]["dateTime"]) ==
+                 iso(r.json["start"]), 30, "the event moved")
+    assert len(google.all_events()) == 1  # the same event
+    puts = [x for x in google.requests if x[0] == "PUT"]
+    assert puts and all(x[2].get("If-Match") for x in puts), puts
+
+    r = d.post(f"/api/v1/bookings/{uid}/cancel", {"reason": "x"},
+               query={"token": token})
+    assert r.status == 200, r
+    H.wait_until(lambda: not google.live_events(), 30, "the event deleted")
+    H.wait_outbox_idle(d)
+    c = d.get(f"/api/v1/calendars/{conn['id']}", admin=True)
+    assert c.json["status"] == "active", c
+    assert_no_tokens(d, google, text(c), text(r))
 
 
 def test_hostile_callbacks(make_daemon, google):
@@ -181,3 +215,61 @@ def test_not_configured(make_daemon, google):
     d.apply(standard_catalog())
     r = d.get("/api/v1/hosts/coach/calendars/google/authorize", admin=True)
     assert r.status == 503 and r.json["error"]["code"] == "not_configured", r
+
+
+def test_refresh_on_expiry_and_401(make_daemon, google):
+    google.token_ttl = 30  # within the minute bookingd refreshes ahead
+    d = start(make_daemon, google)
+    conn = connect(d, google)
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    H.wait_until(lambda: event_of(google, b["uid"]), 30, "the event")
+    assert google.token_requests("refresh_token"), "refreshed before expiry"
+    google.token_ttl = 3599
+    n = len(google.token_requests("refresh_token"))
+    google.expire_access_tokens()  # the next call is a 401
+    r = d.post(f"/api/v1/bookings/{b['uid']}/reschedule", {"start": s[2]},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    H.wait_until(lambda: iso(event_of(google, b["uid"])["start"]["dateTime"])
+                 == iso(r.json["start"]), 30, "moved after a 401")
+    assert len(google.token_requests("refresh_token")) > n
+    assert d.get(f"/api/v1/calendars/{conn['id']}",
+                 admin=True).json["status"] == "active"
+    assert_no_tokens(d, google)
+
+
+def test_revoked_needs_auth_jobs_resume(make_daemon, google):
+    d = start(make_daemon, google)
+    conn = connect(d, google)
+    google.revoke()
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    c = H.wait_until(lambda: (lambda j: j if j["status"] == "needs_auth"
+                              else None)(d.get(f"/api/v1/calendars/"
+                                               f"{conn['id']}",
+                                               admin=True).json),
+                     30, "needs_auth")
+    assert "invalid_grant" in c["last_error"], c
+    H.wait_outbox_idle(d)
+    assert not google.live_events()
+    (dead,), = ledger_query(d, "SELECT count(*) FROM jobs WHERE kind = "
+                            "'calendars.push' AND status = 3")  # dead
+    assert dead == 0
+    # Consent again: the same connection, active, the booking pushed.
+    cb = consent(google, authorize(d, {"connection": conn["id"]}))
+    r = d.get(cb)
+    assert r.status == 200 and r.json["id"] == conn["id"], r
+    assert r.json["status"] == "active"
+    H.wait_until(lambda: event_of(google, b["uid"]), 30, "pushed after consent")
+    assert_no_tokens(d, google)
+
+
+def test_rate_limited_then_pushed(make_daemon, google):
+    d = start(make_daemon, google)
+    connect(d, google)
+    google.fail_next(403, 429, 500)
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    H.wait_until(lambda: event_of(google, b["uid"]), 60, "pushed after 429s")
+    assert len(google.live_events()) == 1
