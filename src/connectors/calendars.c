@@ -1682,6 +1682,287 @@ done:
         add_error(x, conn->public_id, why.msg);
 }
 
+/* The start or end of a Google event: {"dateTime"} or {"date"} (all-day:
+ * midnight in the host's zone). */
+static bool g_time(const json_t *t, const struct bk_tz *zone, int64_t *utc)
+{
+    const char *dtm = json_string_value(json_object_get(t, "dateTime"));
+    const char *d = json_string_value(json_object_get(t, "date"));
+    int64_t days = 0;
+
+    if (dtm)
+        return bk_rfc3339_parse(dtm, utc, NULL) == BK_OK;
+    if (d && bk_date_parse(d, &days) == BK_OK) {
+        *utc = bk_tz_local_to_utc(zone, days * DAY_S);
+        return true;
+    }
+    return false;
+}
+
+/* Whether the account itself declined the event. */
+static bool g_declined(const json_t *ev)
+{
+    size_t i;
+    json_t *a;
+
+    json_array_foreach(json_object_get(ev, "attendees"), i,
+                       a) if (json_is_true(json_object_get(a, "self")))
+    {
+        const char *r = json_string_value(json_object_get(a, "responseStatus"));
+        return r && strcmp(r, "declined") == 0;
+    }
+    return false;
+}
+
+/* Max pages of one events.list run. */
+#define G_MAX_PAGES 40
+
+/* Syncs one Google connection: for each busy (or write) calendar,
+ * events.list with the stored syncToken (only what changed; deleted
+ * events come as status "cancelled"), or over [now - 1 day, now +
+ * horizon) without one or after a 410 (the token expired: a full read).
+ * singleEvents=true: Google expands recurring events. */
+static void sync_google(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn)
+{
+    const char *calendars = conn->calendars, *error = NULL;
+    struct gsess g;
+    struct cal *cals = NULL;
+    struct bk_host host;
+    const struct bk_tz *zone = NULL;
+    struct bk_errbuf why;
+    size_t n_cals;
+    int64_t from_utc = x->now_utc - DAY_S,
+            to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
+    bool auth_failed = false;
+    enum bk_err e;
+
+    if (conn->status == BK_CAL_NEEDS_AUTH)
+        return; /* stopped until authorized again */
+    x->provider = "google";
+    if (!g_open(&g, x->cfg, x->store, conn, x->arena)) {
+        error = g.error;
+        auth_failed = g.auth_failed;
+        goto done;
+    }
+    x->g = &g;
+    {
+        struct bk_tx *tx = NULL;
+        bk_errbuf_clear(&why);
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
+            bk_store_host_get(tx, conn->host_id, x->arena, &host, &why) ==
+                BK_OK)
+            zone = host.timezone ? bk_tz_get(host.timezone) : NULL;
+        bk_store_rollback(tx);
+    }
+    if (!zone)
+        zone = bk_tz_utc();
+    n_cals = calendars_of(conn, x->arena, &cals);
+    for (size_t ci = 0; ci < n_cals; ci++) {
+        struct cal *cal = &cals[ci];
+        const char *token = cal->sync_token, *new_token = NULL, *page = NULL;
+        const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
+                                           bk_google_enc(x->arena, cal->href));
+        struct events ev;
+        const char **all = NULL, **removed = NULL;
+        size_t n_all = 0, n_removed = 0, cap = 0;
+        int64_t created = 0, updated = 0, skipped = 0;
+        char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
+
+        if (!cal->busy && !cal->write) {
+            (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
+                                  &updated, &skipped, &why);
+            continue;
+        }
+        bk_rfc3339_format_utc(from_utc, tmin);
+        bk_rfc3339_format_utc(to_utc, tmax);
+    restart:
+        memset(&ev, 0, sizeof(ev));
+        n_all = n_removed = cap = 0;
+        all = removed = NULL;
+        page = new_token = NULL;
+        for (int p = 0; p < G_MAX_PAGES; p++) {
+            struct bk_net_response r;
+            json_t *j, *items, *it;
+            size_t i;
+            const char *path = bk_arena_printf(
+                x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s",
+                base, token ? "&syncToken=" : "",
+                token ? bk_google_enc(x->arena, token) : "",
+                token ? "" : "&timeMin=",
+                token ? "" : bk_google_enc(x->arena, tmin),
+                token ? "" : "&timeMax=",
+                token ? "" : bk_google_enc(x->arena, tmax),
+                page ? bk_arena_printf(x->arena, "&pageToken=%s",
+                                       bk_google_enc(x->arena, page))
+                     : "");
+            if (!g_call(&g, "GET", path, NULL, NULL, &r)) {
+                error = g.error;
+                auth_failed = g.auth_failed;
+                goto done;
+            }
+            if (r.status == 410 && token) {
+                bk_log_info("calendars: %s: Google's sync token expired "
+                            "(410): reading %s again",
+                            conn->public_id, cal->href);
+                token = NULL;
+                goto restart;
+            }
+            if (r.status != 200) {
+                error = bk_arena_printf(x->arena, "events.list: %s",
+                                        bk_google_error_text(&r, x->arena));
+                goto done;
+            }
+            j = json_loadb(r.body ? r.body : "", r.body_len, JSON_ALLOW_NUL,
+                           NULL);
+            items = json_object_get(j, "items");
+            if (!json_is_object(j) || (items && !json_is_array(items))) {
+                json_decref(j);
+                error = "events.list: the answer is not an event list";
+                goto done;
+            }
+            json_array_foreach(items, i, it)
+            {
+                const char *id = json_string_value(json_object_get(it, "id"));
+                const char *st =
+                    json_string_value(json_object_get(it, "status"));
+                const char *etag =
+                    json_string_value(json_object_get(it, "etag"));
+                const char *tr =
+                    json_string_value(json_object_get(it, "transparency"));
+                const char *uid = json_string_value(json_object_get(
+                    json_object_get(json_object_get(it, "extendedProperties"),
+                                    "private"),
+                    "bookingd_uid"));
+                const char *href;
+                int64_t s0 = 0, s1 = 0;
+                struct bk_booking b;
+                bool is_booking = false;
+                if (!id || strlen(id) > 1024)
+                    continue;
+                x->sum->total++;
+                href = bk_arena_printf(x->arena, "%s/%s", base,
+                                       bk_google_enc(x->arena, id));
+                if (n_all == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    const char **v1 =
+                        bk_arena_alloc(x->arena, nc * sizeof(*v1));
+                    const char **v2 =
+                        bk_arena_alloc(x->arena, nc * sizeof(*v2));
+                    if (n_all)
+                        memcpy(v1, all, n_all * sizeof(*v1));
+                    if (n_removed)
+                        memcpy(v2, removed, n_removed * sizeof(*v2));
+                    all = v1;
+                    removed = v2;
+                    cap = nc;
+                }
+                all[n_all++] = href;
+                if (st && strcmp(st, "cancelled") == 0) {
+                    removed[n_removed++] = href;
+                    continue;
+                }
+                if (!g_time(json_object_get(it, "start"), zone, &s0) ||
+                    !g_time(json_object_get(it, "end"), zone, &s1) ||
+                    s1 <= s0) {
+                    add_error(x, conn->public_id,
+                              bk_arena_printf(x->arena,
+                                              "event %s: no usable start "
+                                              "and end",
+                                              id));
+                    continue;
+                }
+                if (uid &&
+                    booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
+                        BK_OK &&
+                    is_booking) {
+                    struct seen sn = {
+                        bk_arena_strdup(x->arena, uid), href,
+                        etag ? bk_arena_strdup(x->arena, etag) : NULL, s0, s1};
+                    add_seen(x, &ev, &sn);
+                    continue;
+                }
+                if (!cal->busy || (tr && strcmp(tr, "transparent") == 0) ||
+                    g_declined(it) || s1 <= from_utc || s0 >= to_utc)
+                    continue;
+                {
+                    struct bk_cal_busy row;
+                    memset(&row, 0, sizeof(row));
+                    row.connection_id = conn->id;
+                    row.host_id = conn->host_id;
+                    row.calendar = cal->href;
+                    row.href = href;
+                    row.uid = uid ? bk_arena_strdup(x->arena, uid) : NULL;
+                    row.start_utc = s0;
+                    row.end_utc = s1;
+                    add_row(x, &ev, &row);
+                }
+            }
+            {
+                const char *np =
+                    json_string_value(json_object_get(j, "nextPageToken"));
+                const char *ns =
+                    json_string_value(json_object_get(j, "nextSyncToken"));
+                page = np ? bk_arena_strdup(x->arena, np) : NULL;
+                if (ns)
+                    new_token = bk_arena_strdup(x->arena, ns);
+            }
+            json_decref(j);
+            if (!page)
+                break;
+        }
+        if (page) {
+            error = "events.list: more pages than bookingd reads at once";
+            goto done;
+        }
+        bk_errbuf_clear(&why);
+        if (token) {
+            BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all, n_all,
+                                                 &ev, &why));
+            if (!e && n_all == 0) {
+                struct bk_tx *tx = NULL;
+                struct bk_cal_busy *old = NULL;
+                size_t n_old = 0;
+                if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
+                    bk_store_cal_busy_list(tx, conn->id, cal->href, x->arena,
+                                           &old, &n_old, &why) == BK_OK)
+                    x->sum->skipped += (int64_t)n_old;
+                bk_store_rollback(tx);
+            }
+        } else {
+            BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, ev.rows,
+                                              ev.n_rows, 0, &created, &updated,
+                                              &skipped, &why));
+            x->sum->created += created;
+            x->sum->updated += updated;
+            x->sum->skipped += skipped;
+        }
+        if (e) {
+            error = bk_arena_printf(x->arena, "%s", why.msg);
+            goto done;
+        }
+        if (cal->write) {
+            follow(x, conn, ev.seen, ev.n_seen, from_utc, to_utc, !token);
+            if (token)
+                follow_removed(x, conn, removed, n_removed);
+        }
+        calendars = with_token(calendars, cal->href, new_token, x->arena);
+    }
+done:
+    if (error) {
+        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
+        add_error(x, conn->public_id, error);
+    }
+    bk_errbuf_clear(&why);
+    BK_STORE_RETRY(
+        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
+                            auth_failed, bk_now_ms(), x->arena, &why));
+    if (e)
+        add_error(x, conn->public_id, why.msg);
+    x->g = NULL;
+    x->provider = "caldav";
+}
+
 enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
                               struct bk_store *store, const char *connection,
                               const char *host, int64_t now_utc,
@@ -1719,7 +2000,10 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
         x.provider = "caldav";
         x.g = NULL;
         x.dc = NULL;
-        sync_one(&x, &conns[i]);
+        if (strcmp(conns[i].kind, "google") == 0)
+            sync_google(&x, &conns[i]);
+        else
+            sync_one(&x, &conns[i]);
     }
     return BK_OK;
 }

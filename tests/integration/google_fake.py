@@ -89,6 +89,7 @@ class GoogleFake:
         self.seq = 0       # change counter (sync tokens)
         self.tokens_valid_from = 0  # sync tokens before this seq are gone
         self.failures = []
+        self.lose_inserts = 0  # inserts stored whose answer is a 503
         self.requests = []
         self.issued = []   # every token the fake handed out
         self.lock = threading.Lock()
@@ -339,6 +340,10 @@ class GoogleFake:
                                 409, "duplicate",
                                 "The requested identifier already exists.")
                         out = fake._store(cid, ev)
+                        lose = fake.lose_inserts > 0
+                        fake.lose_inserts -= lose
+                    if lose:  # stored, but the answer never arrives
+                        raise GoogleError(503, "backendError", "lost")
                     return self._send(200, out)
                 if eid is None and method == "GET":
                     return self._list(cid, q)

@@ -219,7 +219,7 @@ def test_not_configured(make_daemon, google):
 
 def test_refresh_on_expiry_and_401(make_daemon, google):
     google.token_ttl = 30  # within the minute bookingd refreshes ahead
-    d = start(make_daemon, google)
+    d = start(make_daemon, google, BOOKINGD_LOG_LEVEL="debug")
     conn = connect(d, google)
     s = d.slot_starts("intro")
     b = d.book("intro", s[0]).json
@@ -236,6 +236,7 @@ def test_refresh_on_expiry_and_401(make_daemon, google):
     assert len(google.token_requests("refresh_token")) > n
     assert d.get(f"/api/v1/calendars/{conn['id']}",
                  admin=True).json["status"] == "active"
+    assert "access token refreshed" in d.stdout() + d.stderr()  # debug on
     assert_no_tokens(d, google)
 
 
@@ -265,6 +266,53 @@ def test_revoked_needs_auth_jobs_resume(make_daemon, google):
     assert_no_tokens(d, google)
 
 
+def test_pull_busy_moves_deletes(make_daemon, google):
+    d = start(make_daemon, google)
+    conn = connect(d, google)
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    ev = H.wait_until(lambda: event_of(google, b["uid"]), 30, "the event")
+    H.wait_outbox_idle(d)
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200 and r.json["errors"] == [], r
+    # A busy event takes a slot away; a transparent one does not.
+    t0, t1 = iso(s[4]), iso(s[4]) + dt.timedelta(minutes=30)
+    google.add_busy("busy00001", t0.isoformat(), t1.isoformat())
+    google.add_busy("free00001", iso(s[5]).isoformat(),
+                    (iso(s[5]) + dt.timedelta(minutes=30)).isoformat(),
+                    transparency="transparent")
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200 and r.json["errors"] == [], r
+    assert r.json["created"] >= 1, r
+    lists = [x for x in google.requests if x[0] == "GET" and
+             x[1].endswith("/events")]
+    assert lists  # incremental: the token was sent
+    now = d.slot_starts("intro")
+    assert s[4] not in now and s[5] in now, (s, now)
+    # Moved in Google Calendar: the booking follows.
+    new_start = iso(s[2])
+    google.move(ev["id"], new_start.isoformat(),
+                (new_start + dt.timedelta(minutes=30)).isoformat())
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200 and r.json["errors"] == [], r
+    got = d.get(f"/api/v1/bookings/{b['uid']}", admin=True).json
+    assert iso(got["start"]) == new_start, got
+    H.wait_outbox_idle(d)  # the reschedule's own push, matching the move
+    assert len(google.live_events()) == 3  # the booking, busy, free
+    # An expired sync token: a full read (410), nothing lost.
+    google.expire_sync_tokens()
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200 and r.json["errors"] == [], r
+    assert s[4] not in d.slot_starts("intro")
+    # Deleted in Google Calendar: the booking is cancelled.
+    google.delete(ev["id"])
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200 and r.json["errors"] == [], r
+    got = d.get(f"/api/v1/bookings/{b['uid']}", admin=True).json
+    assert got["status"] == "cancelled", got
+    assert_no_tokens(d, google)
+
+
 def test_rate_limited_then_pushed(make_daemon, google):
     d = start(make_daemon, google)
     connect(d, google)
@@ -273,3 +321,62 @@ def test_rate_limited_then_pushed(make_daemon, google):
     b = d.book("intro", s[0]).json
     H.wait_until(lambda: event_of(google, b["uid"]), 60, "pushed after 429s")
     assert len(google.live_events()) == 1
+
+
+def test_lost_insert_answer_and_edit_meanwhile(make_daemon, google):
+    """A retried insert meets its own event (409) and updates it; an event
+    edited in Google meanwhile (412) is written over by a newer ledger
+    change, never duplicated."""
+    d = start(make_daemon, google)
+    connect(d, google)
+    google.lose_inserts = 1
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    H.wait_until(lambda: event_of(google, b["uid"]), 30, "the event")
+    H.wait_outbox_idle(d)
+    assert len(google.all_events()) == 1
+    posts = [x for x in google.requests if x[0] == "POST" and
+             x[1].endswith("/events")]
+    assert len(posts) == 2, posts  # the lost one and the 409
+    assert [x for x in google.requests if x[0] == "PUT"]
+    links = d.get(f"/api/v1/bookings/{b['uid']}", admin=True).json["links"]
+    assert len([l for l in links if l["provider"] == "google"]) == 1, links
+    # Edited in Google (new etag), then rescheduled in bookingd.
+    cur = event_of(google, b["uid"])
+    google.move(cur["id"], cur["start"]["dateTime"], cur["end"]["dateTime"])
+    r = d.post(f"/api/v1/bookings/{b['uid']}/reschedule", {"start": s[3]},
+               query={"token": b["manage_token"]})
+    assert r.status == 200, r
+    H.wait_until(lambda: iso(event_of(google, b["uid"])["start"]["dateTime"])
+                 == iso(r.json["start"]), 30, "written over after a 412")
+    assert len(google.all_events()) == 1
+
+
+def test_declined_and_hostile_events(make_daemon, google):
+    d = start(make_daemon, google)
+    conn = connect(d, google)
+    s = d.slot_starts("intro")
+    t = iso(s[1])
+    google.add_busy("declined1", t.isoformat(),
+                    (t + dt.timedelta(minutes=30)).isoformat(),
+                    attendees=[{"email": google.account, "self": True,
+                                "responseStatus": "declined"}])
+    google.add_busy("hostile01", iso(s[2]).isoformat(),
+                    (iso(s[2]) + dt.timedelta(minutes=30)).isoformat(),
+                    summary="<script>alert(1)</script>\u0000" * 50)
+    with google.lock:  # an event whose end precedes its start
+        google._store(google.account, {
+            "id": "broken001", "start": {"dateTime": iso(s[3]).isoformat()},
+            "end": {"dateTime": (iso(s[3]) - dt.timedelta(hours=1))
+                    .isoformat()}})
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200, r
+    assert any("broken001" in e["message"] for e in r.json["errors"]), r
+    now = d.slot_starts("intro")
+    assert s[1] in now and s[2] not in now, (s, now)
+    google.page_size = 1  # pages followed
+    google.expire_sync_tokens()
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200, r
+    assert s[2] not in d.slot_starts("intro")
+    assert d.get("/healthz").status == 200
