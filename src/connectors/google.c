@@ -83,7 +83,7 @@ enum bk_err bk_google_grant(const struct bk_google_config *cfg,
     r.body = body;
     r.body_len = strlen(body);
     if ((e = bk_net_request(&r, arena, &resp, err)))
-        return e == BK_E_INVALID ? e : bk_fail(err, BK_E_IO, "%s", err->msg);
+        return e; /* BK_E_INVALID (the URL) or BK_E_IO */
     j = json_loads(resp.body ? resp.body : "", 0, NULL);
     if (resp.status != 200) {
         const char *what = json_string_value(json_object_get(j, "error"));
