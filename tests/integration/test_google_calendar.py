@@ -380,3 +380,17 @@ def test_declined_and_hostile_events(make_daemon, google):
     assert r.status == 200, r
     assert s[2] not in d.slot_starts("intro")
     assert d.get("/healthz").status == 200
+
+
+@pytest.mark.parametrize("env,var", [
+    ({"GOOGLE_CLIENT_ID": "cid"}, "GOOGLE_CLIENT_SECRET"),
+    ({"GOOGLE_CLIENT_SECRET": "s"}, "GOOGLE_CLIENT_ID"),
+    ({"GOOGLE_CLIENT_ID": "two words", "GOOGLE_CLIENT_SECRET": "s"},
+     "GOOGLE_CLIENT_ID"),
+    ({"GOOGLE_API_BASE": "ftp://x.example"}, "GOOGLE_API_BASE"),
+    ({"GOOGLE_OAUTH_BASE": "https://x.example/?a=b"}, "GOOGLE_OAUTH_BASE"),
+    ({"GOOGLE_OAUTH_BASE": "not a url"}, "GOOGLE_OAUTH_BASE")])
+def test_a_bad_configuration_stops_the_start(make_daemon, env, var):
+    d = make_daemon(start=False)
+    p = d.cli("serve", env=env, timeout=20)
+    assert p.returncode == 2 and var in p.stderr, (p.returncode, p.stderr)
