@@ -89,6 +89,7 @@ class GoogleFake:
         self.seq = 0       # change counter (sync tokens)
         self.tokens_valid_from = 0  # sync tokens before this seq are gone
         self.failures = []
+        self.garbage = []  # bodies answered (200) to the next API calls
         self.lose_inserts = 0  # inserts stored whose answer is a 503
         self.requests = []
         self.issued = []   # every token the fake handed out
@@ -109,6 +110,13 @@ class GoogleFake:
                                      "application/json; charset=UTF-8")
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _raw(self, status, body):
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -139,6 +147,11 @@ class GoogleFake:
                         return self._token(raw)
                     if u.path.startswith("/calendar/v3/"):
                         self._bearer()
+                        with fake.lock:
+                            junk = fake.garbage.pop(0) if fake.garbage \
+                                else None
+                        if junk is not None:  # a broken or huge answer
+                            return self._raw(200, junk)
                         with fake.lock:
                             if fake.failures:
                                 st = fake.failures.pop(0)

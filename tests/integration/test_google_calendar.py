@@ -69,10 +69,16 @@ def authorize(d, query=None):
     return loc
 
 
-def connect(d, google):
+def connect(d, google, synced=True):
+    """Connects; with synced, waits for the first sync (the job enqueued at
+    connection) so that the tests' own syncs do not race it."""
     cb = consent(google, authorize(d))
     r = d.get(cb)
     assert r.status == 201, r
+    if synced:
+        cid = r.json["id"]
+        H.wait_until(lambda: d.get(f"/api/v1/calendars/{cid}", admin=True)
+                     .json["last_sync_at"], 30, "the first sync done")
     return r.json
 
 
@@ -394,3 +400,28 @@ def test_a_bad_configuration_stops_the_start(make_daemon, env, var):
     d = make_daemon(start=False)
     p = d.cli("serve", env=env, timeout=20)
     assert p.returncode == 2 and var in p.stderr, (p.returncode, p.stderr)
+
+
+@pytest.mark.parametrize("junk", [b"<html>not json", b'{"items": 5}',
+                                  b'{"items": [' + b'{"id": 1},' * 10 +
+                                  b'{}]}',
+                                  b'["x"' + b' ' * (5 << 20) + b']'],
+                         ids=["html", "items-not-array", "ids-not-strings",
+                              "over-the-cap"])
+def test_malformed_and_huge_answers(make_daemon, google, junk):
+    d = start(make_daemon, google, BOOKINGD_CALENDAR_MAX_RESPONSE=str(1 << 20))
+    conn = connect(d, google)
+    google.garbage.append(junk)
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200, r
+    if junk.startswith(b'{"items": ['):  # read: nothing usable in it
+        assert r.json["total"] == 0 and r.json["errors"] == [], r
+    else:
+        assert r.json["errors"], r
+        c = d.get(f"/api/v1/calendars/{conn['id']}", admin=True).json
+        assert c["status"] == "error" and c["last_error"], c
+    # The next sync is fine again.
+    r = d.post("/api/v1/sync", {"connection": conn["id"]}, admin=True)
+    assert r.status == 200 and r.json["errors"] == [], r
+    assert d.get(f"/api/v1/calendars/{conn['id']}",
+                 admin=True).json["status"] == "active"
