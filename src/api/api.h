@@ -61,6 +61,21 @@ typedef enum bk_err (*bk_api_provider_sync_fn)(void *ctx,
                                                struct bk_arena *arena,
                                                struct bk_sync_summary *out,
                                                struct bk_errbuf *err);
+/* What the Google hook gives the OAuth callback (docs/calendars.md
+ * "Google Calendar"): the tokens as JSON text to seal, the account's
+ * calendars as the connection's calendars JSON, the primary calendar's id
+ * (the account's address). */
+struct bk_google_grant_result {
+    const char *tokens;
+    const char *calendars;
+    const char *account;
+};
+/* Exchanges an authorization code (connectors/google.c, wired by
+ * cli/serve.c). BK_E_UNAUTHORIZED when Google refused the code. */
+typedef enum bk_err (*bk_api_google_connect_fn)(
+    void *ctx, const char *code, const char *verifier, const char *redirect_uri,
+    struct bk_arena *arena, struct bk_google_grant_result *out,
+    struct bk_errbuf *err);
 struct bk_jobs;
 struct bk_webhook_registry;
 
@@ -105,6 +120,12 @@ struct bk_api {
      * not set. */
     bk_api_provider_sync_fn calendly_sync;
     void *calendly_sync_ctx;
+    /* Google Calendar (GOOGLE_CLIENT_ID ...): NULL client id: the
+     * authorize route answers 503 not_configured. */
+    const char *google_client_id;
+    const char *google_auth_url; /* GOOGLE_OAUTH_BASE + /o/oauth2/v2/auth */
+    bk_api_google_connect_fn google_connect;
+    void *google_connect_ctx;
 };
 
 /* The handler: routes, authenticates, answers. ctx is a struct bk_api. */

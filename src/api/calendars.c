@@ -4,6 +4,7 @@
  * sealed (crypto/) and never shown. Pushing bookings into the calendar is
  * connectors/calendars.c; the ICS feed is api/calendar.c. */
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -179,8 +180,12 @@ static enum bk_err create(struct bk_api_call *c)
         (e = on_cancel_of(on_cancel, &conn.on_cancel, c->err)))
         return e;
     if (strcmp(kind, "caldav") != 0)
-        return bk_fail_field(c->err, BK_E_INVALID, "kind",
-                             "must be caldav (google comes later)");
+        return bk_fail_field(
+            c->err, BK_E_INVALID, "kind",
+            strcmp(kind, "google") == 0
+                ? "a Google connection is made through GET "
+                  "/api/v1/hosts/{slug}/calendars/google/authorize (OAuth)"
+                : "must be caldav (google connects through OAuth)");
     bk_errbuf_clear(&why);
     if (bk_net_url_check(url, c->api->calendar_allow_private, &why) != BK_OK) {
         /* The switch's name, not the webhooks' one. */
@@ -471,12 +476,433 @@ static enum bk_err sync_now(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* ---- Google Calendar: OAuth 2.0 authorization code flow -------------- */
+
+#define STATE_TTL_S 600
+#define NONCE_LEN   16
+#define MAX_STATE   1024
+#define MAX_CODE    2048
+#define USED_STATES 512
+#define GOOGLE_SCOPE                                                           \
+    "https://www.googleapis.com/auth/calendar.events "                         \
+    "https://www.googleapis.com/auth/calendar.readonly"
+
+/* States used by a callback (their nonce and expiry): a state is good
+ * once. A restart forgets them; a new connection's id is derived from the
+ * nonce as well, so a replay after a restart cannot make a second one,
+ * and Google's codes are single-use. */
+static struct {
+    char nonce[NONCE_LEN + 1];
+    int64_t expires_utc;
+} used_states[USED_STATES];
+static pthread_mutex_t used_lock = PTHREAD_MUTEX_INITIALIZER;
+
+/* Marks nonce used; false when it was already. */
+static bool use_nonce(const char *nonce, int64_t expires_utc, int64_t now)
+{
+    size_t free_slot = USED_STATES, oldest = 0;
+    bool fresh = true;
+
+    pthread_mutex_lock(&used_lock);
+    for (size_t i = 0; i < USED_STATES; i++) {
+        if (used_states[i].expires_utc > now &&
+            strcmp(used_states[i].nonce, nonce) == 0) {
+            fresh = false;
+            break;
+        }
+        if (used_states[i].expires_utc <= now && free_slot == USED_STATES)
+            free_slot = i;
+        if (used_states[i].expires_utc < used_states[oldest].expires_utc)
+            oldest = i;
+    }
+    if (fresh) {
+        size_t i = free_slot < USED_STATES ? free_slot : oldest;
+        bk_strlcpy(used_states[i].nonce, nonce, sizeof(used_states[i].nonce));
+        used_states[i].expires_utc = expires_utc;
+    }
+    pthread_mutex_unlock(&used_lock);
+    return fresh;
+}
+
+static void state_mac(const struct bk_api *api, const char *payload,
+                      char out[48])
+{
+    unsigned char mac[BK_SHA256_LEN];
+    struct bk_iov parts[2] = {{"google-oauth-state:", 19},
+                              {payload, strlen(payload)}};
+
+    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
+                   mac);
+    bk_base64url_encode(mac, sizeof(mac), out);
+}
+
+/* The PKCE verifier of a state (RFC 7636): derived from its nonce, so
+ * nothing is kept between the redirect and the callback. */
+static void pkce_verifier(const struct bk_api *api, const char *nonce,
+                          char out[48])
+{
+    unsigned char mac[BK_SHA256_LEN];
+    struct bk_iov parts[2] = {{"google-pkce:", 12}, {nonce, strlen(nonce)}};
+
+    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
+                   mac);
+    bk_base64url_encode(mac, sizeof(mac), out);
+}
+
+static const char *redirect_uri(const struct bk_api *api,
+                                struct bk_arena *arena)
+{
+    return bk_arena_printf(arena, "%s/oauth/google/callback",
+                           api->base_url ? api->base_url : "");
+}
+
+static const char *qenc(struct bk_arena *arena, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
+
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+            (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
+            ch == '~') {
+            *o++ = (char)ch;
+        } else {
+            *o++ = '%';
+            *o++ = hex[ch >> 4];
+            *o++ = hex[ch & 15];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static enum bk_err google_ready(struct bk_api_call *c)
+{
+    enum bk_err e;
+
+    if (!c->api->google_client_id || !c->api->google_connect) {
+        e = bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "Google Calendar is not configured: set GOOGLE_CLIENT_ID "
+                    "and GOOGLE_CLIENT_SECRET");
+        bk_errbuf_code(c->err, "not_configured");
+        return e;
+    }
+    if (!c->api->secret_key) {
+        e = bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "BOOKINGD_SECRET_KEY is not set: bookingd cannot store "
+                    "calendar credentials (see docs/calendars.md)");
+        bk_errbuf_code(c->err, "secret_key_missing");
+        return e;
+    }
+    return BK_OK;
+}
+
+/* GET /api/v1/hosts/{slug}/calendars/google/authorize[?connection=cal_…]
+ * — a redirect (302) to Google's consent page; the state names the host
+ * (and the connection authorized again), expires in 10 minutes, and is
+ * signed with the manage secret. */
+static enum bk_err google_authorize(struct bk_api_call *c)
+{
+    const char *slug = bk_http_param(c->req, "slug");
+    const char *conn_id = bk_http_query(c->req, "connection");
+    const char *payload, *url, *state;
+    char nonce[NONCE_LEN + 1], mac[48], verifier[48], challenge[48];
+    unsigned char digest[BK_SHA256_LEN];
+    struct bk_host h;
+    json_t *o;
+    enum bk_err e;
+
+    if ((e = google_ready(c)))
+        return e;
+    e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no host '%s'", slug);
+    if (e)
+        return e;
+    if (conn_id) {
+        struct bk_cal_connection conn;
+        if (strlen(conn_id) > 64 || strchr(conn_id, '|'))
+            return bk_fail_field(c->err, BK_E_INVALID, "connection",
+                                 "is not a connection id");
+        e = bk_store_cal_get(c->tx, conn_id, 0, c->arena, &conn, c->err);
+        if (e == BK_E_NOT_FOUND ||
+            (!e && (conn.host_id != h.id || strcmp(conn.kind, "google") != 0)))
+            return bk_fail_field(c->err, BK_E_INVALID, "connection",
+                                 "is not a Google connection of host '%s'",
+                                 slug);
+        if (e)
+            return e;
+    }
+    bk_random_token(nonce, NONCE_LEN);
+    payload = bk_arena_printf(c->arena, "g1|%s|%s|%" PRId64 "|%s", h.slug,
+                              conn_id ? conn_id : "",
+                              bk_now_utc() + STATE_TTL_S, nonce);
+    {
+        char *b = bk_arena_alloc(c->arena, strlen(payload) * 4 / 3 + 8);
+        bk_base64url_encode((const unsigned char *)payload, strlen(payload), b);
+        state_mac(c->api, b, mac);
+        state = bk_arena_printf(c->arena, "%s.%s", b, mac);
+    }
+    pkce_verifier(c->api, nonce, verifier);
+    bk_sha256(verifier, strlen(verifier), digest);
+    bk_base64url_encode(digest, sizeof(digest), challenge);
+    url = bk_arena_printf(
+        c->arena,
+        "%s?response_type=code&client_id=%s&redirect_uri=%s&scope=%s"
+        "&access_type=offline&prompt=consent&include_granted_scopes=true"
+        "&state=%s&code_challenge=%s&code_challenge_method=S256",
+        c->api->google_auth_url, qenc(c->arena, c->api->google_client_id),
+        qenc(c->arena, redirect_uri(c->api, c->arena)),
+        qenc(c->arena, GOOGLE_SCOPE), state, challenge);
+    o = json_pack("{s:s}", "authorize_url", url);
+    {
+        const char *text = bk_json_dump(c->arena, o, NULL);
+        json_decref(o);
+        bk_api_reply_raw(c, 302, "application/json", text, strlen(text));
+    }
+    bk_http_add_header(c->resp, "Location", url);
+    bk_http_add_header(c->resp, "Cache-Control", "no-store");
+    return BK_OK;
+}
+
+/* The state's parts after its signature and expiry are checked. */
+static enum bk_err read_state(struct bk_api_call *c, const char *state,
+                              const char **slug, const char **conn_id,
+                              const char **nonce, int64_t *expires)
+{
+    const char *dot = strchr(state, '.');
+    char mac[48];
+    unsigned char *raw = NULL;
+    size_t n = 0, blen;
+    char *payload, *parts[5], *p;
+    int64_t now = bk_now_utc();
+    enum bk_err e;
+
+    if (strlen(state) > MAX_STATE || !dot)
+        goto bad;
+    blen = (size_t)(dot - state);
+    {
+        char *b = bk_arena_strndup(c->arena, state, blen);
+        state_mac(c->api, b, mac);
+        if (strlen(dot + 1) != strlen(mac) ||
+            !bk_ct_equal(dot + 1, mac, strlen(mac)))
+            goto bad;
+        raw = bk_arena_alloc(c->arena, blen + 1);
+        if (bk_base64_decode(b, false, raw, blen + 1, &n) != BK_OK)
+            goto bad;
+    }
+    payload = bk_arena_strndup(c->arena, (const char *)raw, n);
+    p = payload;
+    for (int i = 0; i < 5; i++) {
+        parts[i] = p;
+        p = strchr(p, '|');
+        if (i < 4 && !p)
+            goto bad;
+        if (p)
+            *p++ = '\0';
+    }
+    if (strcmp(parts[0], "g1") != 0 ||
+        bk_parse_i64(parts[3], 0, INT64_MAX, expires) != BK_OK)
+        goto bad;
+    if (*expires <= now) {
+        e = bk_fail_field(c->err, BK_E_FORBIDDEN, "state",
+                          "the authorization took longer than %d minutes: "
+                          "start again",
+                          STATE_TTL_S / 60);
+        bk_errbuf_code(c->err, "invalid_state");
+        return e;
+    }
+    *slug = parts[1];
+    *conn_id = *parts[2] ? parts[2] : NULL;
+    *nonce = parts[4];
+    return BK_OK;
+bad:
+    e = bk_fail_field(c->err, BK_E_FORBIDDEN, "state",
+                      "is not a state this server issued");
+    bk_errbuf_code(c->err, "invalid_state");
+    return e;
+}
+
+/* Enqueues a push of every booking of the host starting from a day ago
+ * (the jobs a revoked grant stopped, resumed), and a sync. */
+static enum bk_err resume_jobs(struct bk_api_call *c, int64_t host_id,
+                               const char *public_id, int64_t now_ms)
+{
+    struct bk_booking_filter f;
+    struct bk_booking *b = NULL;
+    size_t n = 0;
+    char key[128], payload[64];
+    int64_t id;
+    bool existed;
+    enum bk_err e;
+
+    memset(&f, 0, sizeof(f));
+    f.status = -1;
+    f.source = -1;
+    f.host_id = host_id;
+    f.from_utc = now_ms / 1000 - 86400;
+    f.limit = 500;
+    if ((e = bk_store_booking_list(c->tx, &f, c->arena, &b, &n, c->err)))
+        return e;
+    for (size_t i = 0; i < n; i++) {
+        snprintf(key, sizeof(key), "calendars.push:resume:%s:%" PRId64 ":%s",
+                 public_id, now_ms, b[i].uid);
+        snprintf(payload, sizeof(payload), "{\"booking_id\": %" PRId64 "}",
+                 b[i].id);
+        if ((e = bk_store_job_enqueue(
+                 c->tx, "calendars.push", key, payload, now_ms,
+                 c->api->job_max_attempts > 0 ? c->api->job_max_attempts : 10,
+                 now_ms, &id, &existed, c->err)))
+            return e;
+    }
+    snprintf(key, sizeof(key), "calendars.sync:first:%s:%" PRId64, public_id,
+             now_ms);
+    return bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms, 10,
+                                now_ms, &id, &existed, c->err);
+}
+
+/* GET /oauth/google/callback?state&code | ?state&error — Google sends the
+ * browser back here. The state is checked (signature, expiry, single use),
+ * the code exchanged (with the PKCE verifier), the calendars listed, the
+ * tokens sealed; then 201 with the new connection, or 200 with the
+ * connection authorized again (its stopped jobs resume). */
+static enum bk_err google_callback(struct bk_api_call *c)
+{
+    const char *state = bk_http_query(c->req, "state");
+    const char *code = bk_http_query(c->req, "code");
+    const char *error = bk_http_query(c->req, "error");
+    const char *slug = NULL, *conn_id = NULL, *nonce = NULL, *aad;
+    char verifier[48], public_id[32];
+    struct bk_google_grant_result g;
+    struct bk_cal_connection conn;
+    struct bk_host h;
+    struct bk_errbuf why;
+    int64_t expires = 0, now_ms;
+    enum bk_err e;
+
+    if ((e = google_ready(c)))
+        return e;
+    if (!state || !*state) {
+        e = bk_fail_field(c->err, BK_E_FORBIDDEN, "state", "is missing");
+        bk_errbuf_code(c->err, "invalid_state");
+        return e;
+    }
+    if ((e = read_state(c, state, &slug, &conn_id, &nonce, &expires)))
+        return e;
+    if (!use_nonce(nonce, expires, bk_now_utc())) {
+        e = bk_fail_field(c->err, BK_E_FORBIDDEN, "state",
+                          "was used already: start the authorization again");
+        bk_errbuf_code(c->err, "invalid_state");
+        return e;
+    }
+    if (error) {
+        e = bk_fail_field(
+            c->err, BK_E_INVALID, "error",
+            "Google did not authorize access (%s): nothing "
+            "was stored",
+            strlen(error) <= 64 &&
+                    strspn(error, "abcdefghijklmnopqrstuvwxyz_") ==
+                        strlen(error)
+                ? error
+                : "an unknown error");
+        bk_errbuf_code(c->err, "authorization_denied");
+        return e;
+    }
+    if (!code || !*code || strlen(code) > MAX_CODE)
+        return bk_fail_field(c->err, BK_E_INVALID, "code",
+                             code && *code ? "is too long" : "is missing");
+    if ((e = bk_api_call_read(c)))
+        return e;
+    e = bk_store_host_by_slug(c->tx, slug, c->arena, &h, c->err);
+    if (!e && conn_id) {
+        e = bk_store_cal_get(c->tx, conn_id, 0, c->arena, &conn, c->err);
+        if (!e && (conn.host_id != h.id || strcmp(conn.kind, "google") != 0))
+            e = BK_E_NOT_FOUND;
+    }
+    bk_api_call_end(c);
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e,
+                       "the host or connection of this "
+                       "authorization is gone");
+    if (e)
+        return e;
+    pkce_verifier(c->api, nonce, verifier);
+    bk_errbuf_clear(&why);
+    e = c->api->google_connect(c->api->google_connect_ctx, code, verifier,
+                               redirect_uri(c->api, c->arena), c->arena, &g,
+                               &why);
+    if (e == BK_E_UNAUTHORIZED || e == BK_E_INVALID) {
+        e = bk_fail_field(c->err, BK_E_INVALID, "code", "%s", why.msg);
+        bk_errbuf_code(c->err, "google_grant_refused");
+        return e;
+    }
+    if (e)
+        return bk_fail(c->err, e, "%s", why.msg);
+    now_ms = bk_now_ms();
+    if (conn_id) {
+        /* Authorized again: new tokens, active, the stopped jobs resume. */
+        if ((e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)))
+            return e;
+        if ((e = bk_store_cal_get(c->tx, conn_id, 0, c->arena, &conn, c->err)))
+            return e;
+        aad = bk_arena_printf(c->arena, "calendar_connection:%s:credential",
+                              conn.public_id);
+        conn.credential = bk_secret_seal(c->api->secret_key, aad, g.tokens,
+                                         strlen(g.tokens), c->arena);
+        conn.status = BK_CAL_ACTIVE;
+        conn.last_error = NULL;
+        conn.updated_ms = now_ms;
+        if ((e = bk_store_cal_update(c->tx, &conn, c->err)) ||
+            (e = resume_jobs(c, conn.host_id, conn.public_id, now_ms)))
+            return e;
+        e = bk_store_commit(c->tx, c->err);
+        c->tx = NULL;
+        if (e)
+            return e;
+        bk_api_call_end(c);
+        if (c->api->jobs)
+            bk_jobs_wake(c->api->jobs);
+        bk_api_reply(c, 200, render_connection(&conn, h.slug));
+        return BK_OK;
+    }
+    memset(&conn, 0, sizeof(conn));
+    snprintf(public_id, sizeof(public_id), "cal_%s", nonce);
+    conn.public_id = public_id;
+    conn.host_id = h.id;
+    conn.kind = "google";
+    conn.url = "https://calendar.google.com/";
+    conn.username = g.account;
+    aad = bk_arena_printf(c->arena, "calendar_connection:%s:credential",
+                          public_id);
+    conn.credential = bk_secret_seal(c->api->secret_key, aad, g.tokens,
+                                     strlen(g.tokens), c->arena);
+    conn.calendars = g.calendars;
+    conn.status = BK_CAL_ACTIVE;
+    conn.created_ms = conn.updated_ms = now_ms;
+    BK_STORE_RETRY(e, insert_once(c, &conn));
+    if (e == BK_E_DUPLICATE) {
+        e = bk_fail_field(c->err, BK_E_FORBIDDEN, "state",
+                          "was used already: start the authorization again");
+        bk_errbuf_code(c->err, "invalid_state");
+        return e;
+    }
+    if (e)
+        return e;
+    bk_api_reply(c, 201, render_connection(&conn, h.slug));
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_calendar_connection_routes[] = {
     {"POST", "/api/v1/sync", sync_now, BK_ROUTE_ADMIN, BK_ROUTE_NONE},
     {"POST", "/api/v1/hosts/{slug}/calendars", create, BK_ROUTE_ADMIN,
      BK_ROUTE_NONE},
     {"GET", "/api/v1/hosts/{slug}/calendars", list, BK_ROUTE_ADMIN,
      BK_ROUTE_READ},
+    {"GET", "/api/v1/hosts/{slug}/calendars/google/authorize", google_authorize,
+     BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/oauth/google/callback", google_callback, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
     {"GET", "/api/v1/calendars/{id}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
     {"PATCH", "/api/v1/calendars/{id}", patch, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
     {"DELETE", "/api/v1/calendars/{id}", delete_, BK_ROUTE_ADMIN,

@@ -71,6 +71,13 @@ struct bk_config {
     const char *calendly_token;   /* CALENDLY_TOKEN or NULL */
     char calendly_api_base[2049]; /* CALENDLY_API_BASE, no trailing '/' */
     bool calendly_api_base_set;   /* set by the operator (may be private) */
+    /* Google Calendar (connectors/google.h, docs/calendars.md). */
+    const char *google_client_id;     /* GOOGLE_CLIENT_ID or NULL (off) */
+    const char *google_client_secret; /* GOOGLE_CLIENT_SECRET */
+    char google_api_base[2049];       /* GOOGLE_API_BASE, no trailing '/' */
+    char google_auth_url[2100];       /* GOOGLE_OAUTH_BASE's consent page */
+    char google_token_url[2100];      /* ... and token endpoint */
+    bool google_base_set;             /* a base set by the operator */
     /* Payments (connectors/stripe.h, docs/payments.md). */
     const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
     const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */

@@ -229,6 +229,61 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                    sizeof(cfg->calendly_api_base));
     }
 
+    cfg->google_client_id = env("GOOGLE_CLIENT_ID");
+    cfg->google_client_secret = env("GOOGLE_CLIENT_SECRET");
+    if ((cfg->google_client_id != NULL) != (cfg->google_client_secret != NULL))
+        return bk_fail_field(err, BK_E_CONFIG,
+                             cfg->google_client_id ? "GOOGLE_CLIENT_SECRET"
+                                                   : "GOOGLE_CLIENT_ID",
+                             "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET go "
+                             "together");
+    if (cfg->google_client_id && (strlen(cfg->google_client_id) > 512 ||
+                                  strlen(cfg->google_client_secret) > 512 ||
+                                  strcspn(cfg->google_client_id, " \t\r\n&") !=
+                                      strlen(cfg->google_client_id)))
+        return bk_fail_field(err, BK_E_CONFIG, "GOOGLE_CLIENT_ID",
+                             "must be at most 512 characters without spaces");
+    for (int i = 0; i < 2; i++) {
+        const char *name = i ? "GOOGLE_OAUTH_BASE" : "GOOGLE_API_BASE";
+        char base[2049];
+        size_t len;
+        v = env(name);
+        if (!v)
+            continue;
+        cfg->google_base_set = true;
+        bk_errbuf_clear(&sub);
+        if (bk_net_url_check(v, true, &sub) != BK_OK || strchr(v, '?') ||
+            strlen(v) > 2000 ||
+            (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
+            return bk_fail_field(err, BK_E_CONFIG, name,
+                                 "must be an http(s) URL without a query%s%s",
+                                 sub.msg[0] ? ": " : "", sub.msg);
+        bk_strlcpy(base, v, sizeof(base));
+        len = strlen(base);
+        while (len > 0 && base[len - 1] == '/')
+            base[--len] = '\0';
+        if (i == 0) {
+            bk_strlcpy(cfg->google_api_base, base,
+                       sizeof(cfg->google_api_base));
+        } else {
+            snprintf(cfg->google_auth_url, sizeof(cfg->google_auth_url),
+                     "%s/o/oauth2/v2/auth", base);
+            snprintf(cfg->google_token_url, sizeof(cfg->google_token_url),
+                     "%s/token", base);
+        }
+    }
+    if (!cfg->google_api_base[0])
+        bk_strlcpy(cfg->google_api_base,
+                   "https://www.googleapis.com/calendar/v3",
+                   sizeof(cfg->google_api_base));
+    if (!cfg->google_auth_url[0]) {
+        bk_strlcpy(cfg->google_auth_url,
+                   "https://accounts.google.com/o/oauth2/v2/auth",
+                   sizeof(cfg->google_auth_url));
+        bk_strlcpy(cfg->google_token_url, "https://oauth2.googleapis.com/token",
+                   sizeof(cfg->google_token_url));
+    }
+
     v = env("BOOKINGD_WEBHOOK_ALLOW_PRIVATE");
     if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_WEBHOOK_ALLOW_PRIVATE",

@@ -186,6 +186,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_calendly_sync calendly_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
+    struct bk_google_config google;
     size_t n_kinds;
     struct bk_api api;
     struct bk_http_counters http_counters;
@@ -288,6 +289,16 @@ int bk_cli_serve(int argc, char **argv)
     calendars.horizon_days = (int)cfg.calendar_horizon_days;
     calendars.sync_interval_ms = cfg.calendar_sync_minutes * 60000;
     calendars.store = store;
+    memset(&google, 0, sizeof(google));
+    google.client_id = cfg.google_client_id;
+    google.client_secret = cfg.google_client_secret;
+    google.api_base = cfg.google_api_base;
+    google.token_url = cfg.google_token_url;
+    google.allow_private = cfg.google_base_set;
+    google.connect_timeout_ms = calendars.connect_timeout_ms;
+    google.timeout_ms = calendars.timeout_ms;
+    google.max_response = calendars.max_response;
+    calendars.google = &google;
     if (bk_net_global_init(&err) ||
         bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err) ||
         bk_ledger_subscribe(bk_calendars_subscriber(), &err)) {
@@ -404,6 +415,12 @@ int bk_cli_serve(int argc, char **argv)
         api.calendly_sync_ctx = &calendly_sync;
     }
     api.calendar_sync = bk_calendars_sync_api;
+    if (cfg.google_client_id) {
+        api.google_client_id = cfg.google_client_id;
+        api.google_auth_url = cfg.google_auth_url;
+        api.google_connect = bk_google_connect_api;
+        api.google_connect_ctx = &google;
+    }
     api.calendar_sync_ctx = &calendars;
     if (!cfg.have_secret_key)
         bk_log_info("calendars: BOOKINGD_SECRET_KEY is not set: calendar "

@@ -14,6 +14,7 @@
 #include "base/mem.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "api/json.h"
 #include "connectors/calendars.h"
 #include "core/ics.h"
 #include "core/ics_busy.h"
@@ -68,9 +69,11 @@ struct outcome {
     bool link_new;     /* insert link (url, etag) */
     bool link_changed; /* update link (etag, superseded) */
     const char *url, *etag, *kind;
+    const char *provider; /* the link's: "caldav" or "google" */
     bool superseded;
     const char *error; /* NULL: fine */
     bool auth_failed;
+    bool skipped_needs_auth; /* a Google connection waiting for consent */
 };
 
 static const char *write_calendar(const struct bk_cal_connection *c,
@@ -91,10 +94,11 @@ static const char *write_calendar(const struct bk_cal_connection *c,
     return href;
 }
 
-static const struct bk_link *link_of(const struct state *s, const char *kind)
+static const struct bk_link *link_of(const struct state *s,
+                                     const char *provider, const char *kind)
 {
     for (size_t i = 0; i < s->n_links; i++)
-        if (strcmp(s->links[i].provider, "caldav") == 0 &&
+        if (strcmp(s->links[i].provider, provider) == 0 &&
             strcmp(s->links[i].kind, kind) == 0)
             return &s->links[i];
     return NULL;
@@ -259,6 +263,385 @@ static void delete_event(const struct bk_dav_client *dc, const char *url,
     failed(o, "DELETE", st, &nerr, arena);
 }
 
+/* ---- Google Calendar (connectors/google.h) ---------------------------- */
+
+/* A Google connection's tokens for one run: refreshed before they expire
+ * and once on a 401; a refresh is sealed and stored at once. */
+struct gsess {
+    const struct bk_calendars_config *cfg;
+    struct bk_store *store;
+    const struct bk_cal_connection *conn;
+    struct bk_arena *arena;
+    struct bk_google_tokens t;
+    const char *error;
+    bool auth_failed; /* invalid_grant: the connection needs consent */
+};
+
+static enum bk_err g_store_once(struct gsess *g, const char *sealed,
+                                struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    struct bk_cal_connection c;
+    enum bk_err e;
+
+    if ((e = bk_store_begin(g->store, BK_TX_WRITE, &tx, err)))
+        goto out;
+    e = bk_store_cal_get(tx, NULL, g->conn->id, g->arena, &c, err);
+    if (e == BK_E_NOT_FOUND) {
+        e = BK_OK;
+        goto out;
+    }
+    if (e)
+        goto out;
+    c.credential = sealed;
+    if ((e = bk_store_cal_update(tx, &c, err)))
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+static bool g_refresh(struct gsess *g)
+{
+    struct bk_google_tokens nt;
+    struct bk_errbuf why;
+    const char *aad, *text, *sealed;
+    enum bk_err e;
+
+    bk_errbuf_clear(&why);
+    e = bk_google_grant(g->cfg->google, "refresh_token", g->t.refresh_token,
+                        NULL, NULL, bk_now_ms(), g->arena, &nt, &why);
+    if (e) {
+        g->error = bk_arena_printf(g->arena, "refreshing the access token: %s",
+                                   why.msg);
+        g->auth_failed = e == BK_E_UNAUTHORIZED;
+        return false;
+    }
+    g->t = nt;
+    aad = bk_arena_printf(g->arena, "calendar_connection:%s:credential",
+                          g->conn->public_id);
+    text = bk_google_tokens_dump(&nt, g->arena);
+    sealed = text ? bk_secret_seal(g->cfg->secret_key, aad, text, strlen(text),
+                                   g->arena)
+                  : NULL;
+    if (!sealed) {
+        g->error = "sealing the refreshed tokens failed";
+        return false;
+    }
+    bk_errbuf_clear(&why);
+    BK_STORE_RETRY(e, g_store_once(g, sealed, &why));
+    if (e) {
+        g->error = bk_arena_printf(g->arena, "storing the refreshed tokens: %s",
+                                   why.msg);
+        return false;
+    }
+    bk_log_debug("calendars: %s: access token refreshed", g->conn->public_id);
+    return true;
+}
+
+static bool g_open(struct gsess *g, const struct bk_calendars_config *cfg,
+                   struct bk_store *store, const struct bk_cal_connection *conn,
+                   struct bk_arena *arena)
+{
+    struct bk_errbuf why;
+    char *text = NULL;
+    size_t len = 0;
+    const char *aad;
+
+    memset(g, 0, sizeof(*g));
+    g->cfg = cfg;
+    g->store = store;
+    g->conn = conn;
+    g->arena = arena;
+    if (!cfg->google || !cfg->google->client_id) {
+        g->error = "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not set";
+        return false;
+    }
+    if (!cfg->secret_key) {
+        g->error = "BOOKINGD_SECRET_KEY is not set: the credentials cannot be "
+                   "read";
+        return false;
+    }
+    aad = bk_arena_printf(arena, "calendar_connection:%s:credential",
+                          conn->public_id);
+    bk_errbuf_clear(&why);
+    if (bk_secret_open(cfg->secret_key, aad, conn->credential, arena, &text,
+                       &len, &why) != BK_OK ||
+        bk_google_tokens_parse(text, arena, &g->t, &why) != BK_OK) {
+        g->error =
+            bk_arena_printf(arena, "the stored credentials: %s", why.msg);
+        return false;
+    }
+    if (g->t.expires_ms - 60000 <= bk_now_ms())
+        return g_refresh(g);
+    return true;
+}
+
+/* One call; a 401 refreshes the token and asks once more. false when no
+ * answer arrived (g->error). */
+static bool g_call(struct gsess *g, const char *method, const char *path,
+                   const char *body, const char *if_match,
+                   struct bk_net_response *r)
+{
+    for (int round = 0; round < 2; round++) {
+        struct bk_errbuf why;
+        bk_errbuf_clear(&why);
+        if (bk_google_call(g->cfg->google, g->t.access_token, method, path,
+                           body, if_match, g->arena, r, &why) != BK_OK) {
+            g->error = bk_arena_printf(g->arena, "%s: %s", method, why.msg);
+            return false;
+        }
+        if (r->status != 401 || round)
+            return true;
+        if (!g_refresh(g))
+            return false;
+    }
+    return true;
+}
+
+static const char *g_etag_of(const struct bk_net_response *r,
+                             struct bk_arena *arena, const char **status)
+{
+    json_t *j = json_loads(r->body ? r->body : "", 0, NULL);
+    const char *e = json_string_value(json_object_get(j, "etag"));
+    const char *st = json_string_value(json_object_get(j, "status"));
+    const char *out = e ? bk_arena_strdup(arena, e) : r->etag;
+
+    if (status)
+        *status = st ? bk_arena_strdup(arena, st) : NULL;
+    json_decref(j);
+    return out;
+}
+
+/* The event at path now: *st 200 (and its etag), or 404/410 (a deleted
+ * event Google still shows as cancelled counts as 410). */
+static bool google_current(struct gsess *g, const char *path, int *st,
+                           const char **etag)
+{
+    struct bk_net_response r;
+    const char *status = NULL;
+
+    if (!g_call(g, "GET", path, NULL, NULL, &r))
+        return false;
+    *st = r.status;
+    if (r.status == 200) {
+        *etag = g_etag_of(&r, g->arena, &status);
+        if (status && strcmp(status, "cancelled") == 0)
+            *st = 410;
+    }
+    if (r.status == 200 || r.status == 404 || r.status == 410)
+        return true;
+    g->error = bk_arena_printf(g->arena, "events.get: %s",
+                               bk_google_error_text(&r, g->arena));
+    return false;
+}
+
+/* The booking as a Google event resource. */
+static const char *g_event_json(const struct bk_calendars_config *cfg,
+                                const struct state *s, const char *id,
+                                bool cancelled, struct bk_arena *arena)
+{
+    const char *who =
+        s->client.name && *s->client.name ? s->client.name : s->client.email;
+    const char *where = s->b.location && *s->b.location ? s->b.location
+                        : s->b.meeting_url && *s->b.meeting_url
+                            ? s->b.meeting_url
+                            : s->et.location_value;
+    char start[BK_RFC3339_MAX], end[BK_RFC3339_MAX];
+    json_t *o = json_object(), *att = json_object();
+    const char *out;
+
+    bk_rfc3339_format_utc(s->b.start_utc, start);
+    bk_rfc3339_format_utc(s->b.end_utc, end);
+    json_object_set_new(o, "id", json_string(id));
+    json_object_set_new(o, "status", json_string("confirmed"));
+    json_object_set_new(o, "summary",
+                        json_string(bk_arena_printf(
+                            arena, "%s%s with %s",
+                            cancelled ? "Cancelled: " : "", s->et.title, who)));
+    json_object_set_new(o, "description",
+                        json_string(bk_arena_printf(
+                            arena, "%s%sBooking: %s/api/v1/bookings/%s",
+                            s->b.notes && *s->b.notes ? s->b.notes : "",
+                            s->b.notes && *s->b.notes ? "\n\n" : "",
+                            cfg->base_url ? cfg->base_url : "", s->b.uid)));
+    if (where && *where)
+        json_object_set_new(o, "location", json_string(where));
+    json_object_set_new(o, "start", json_pack("{s:s}", "dateTime", start));
+    json_object_set_new(o, "end", json_pack("{s:s}", "dateTime", end));
+    json_object_set_new(att, "email", json_string(s->client.email));
+    if (s->client.name && *s->client.name)
+        json_object_set_new(att, "displayName", json_string(s->client.name));
+    json_object_set_new(o, "attendees", json_pack("[o]", att));
+    json_object_set_new(o, "transparency",
+                        json_string(cancelled ? "transparent" : "opaque"));
+    json_object_set_new(
+        o, "extendedProperties",
+        json_pack("{s:{s:s}}", "private", "bookingd_uid", s->b.uid));
+    out = bk_json_dump(arena, o, NULL);
+    json_decref(o);
+    return out;
+}
+
+static void g_failed(struct outcome *o, struct gsess *g, const char *what,
+                     const struct bk_net_response *r, struct bk_arena *arena)
+{
+    if (!r) {
+        o->error = bk_arena_printf(arena, "%s: %s", what,
+                                   g->error ? g->error : "failed");
+        o->auth_failed = g->auth_failed;
+        return;
+    }
+    o->error =
+        bk_arena_printf(arena, "%s: %s", what, bk_google_error_text(r, arena));
+}
+
+/* Creates (events.insert with the booking's own id) or updates
+ * (events.update with If-Match) the event at path; a 409 (the id exists: a
+ * retried insert) or 412 (edited meanwhile) reads the current version and
+ * writes over it, at most three rounds. */
+static void g_put(struct gsess *g, const char *path, const char *id,
+                  const char *json, bool create, const char *etag,
+                  struct bk_arena *arena, struct outcome *o)
+{
+    const char *collection =
+        bk_arena_strndup(arena, path, strlen(path) - strlen(id) - 1);
+    struct bk_net_response r;
+
+    for (int round = 0; round < 4; round++) {
+        int st = 0;
+        const char *cur = NULL;
+        if (create) {
+            if (!g_call(
+                    g, "POST",
+                    bk_arena_printf(arena, "%s?sendUpdates=none", collection),
+                    json, NULL, &r)) {
+                g_failed(o, g, "events.insert", NULL, arena);
+                return;
+            }
+            if (r.status == 200 || r.status == 201) {
+                o->etag = g_etag_of(&r, arena, NULL);
+                return;
+            }
+            if (r.status != 409) {
+                g_failed(o, g, "events.insert", &r, arena);
+                return;
+            }
+        } else {
+            if (!g_call(g, "PUT",
+                        bk_arena_printf(arena, "%s?sendUpdates=none", path),
+                        json, etag, &r)) {
+                g_failed(o, g, "events.update", NULL, arena);
+                return;
+            }
+            if (r.status == 200) {
+                o->etag = g_etag_of(&r, arena, NULL);
+                return;
+            }
+            if (r.status == 404 || r.status == 410) {
+                create = true;
+                continue;
+            }
+            if (r.status != 412) {
+                g_failed(o, g, "events.update", &r, arena);
+                return;
+            }
+        }
+        /* 409 or 412: the current version, written over. */
+        if (!google_current(g, path, &st, &cur)) {
+            g_failed(o, g, "events.get", NULL, arena);
+            return;
+        }
+        if (st == 404) {
+            create = true;
+        } else {
+            create = false;
+            etag = cur;
+        }
+        bk_log_info("calendars: event %s of %s changed in Google Calendar "
+                    "meanwhile; writing the booking's state over it",
+                    id, g->conn->public_id);
+    }
+    o->error = "events.update: the event kept changing (412 four times)";
+}
+
+static void g_delete(struct gsess *g, const char *path, const char *etag,
+                     struct bk_arena *arena, struct outcome *o)
+{
+    const char *url = bk_arena_printf(arena, "%s?sendUpdates=none", path);
+    struct bk_net_response r;
+
+    if (!g_call(g, "DELETE", url, NULL, etag, &r)) {
+        g_failed(o, g, "events.delete", NULL, arena);
+        return;
+    }
+    /* 412: edited meanwhile; the booking is cancelled all the same. */
+    if (r.status == 412 && !g_call(g, "DELETE", url, NULL, NULL, &r)) {
+        g_failed(o, g, "events.delete", NULL, arena);
+        return;
+    }
+    if (r.status == 200 || r.status == 204 || r.status == 404 ||
+        r.status == 410) {
+        o->etag = NULL;
+        o->superseded = true;
+        return;
+    }
+    g_failed(o, g, "events.delete", &r, arena);
+}
+
+/* push_one for a Google connection. A connection waiting for consent
+ * (needs_auth) is left alone: authorizing it again pushes its host's
+ * bookings (api/calendars.c). */
+static void push_google(const struct bk_calendars_config *cfg,
+                        const struct state *s,
+                        const struct bk_cal_connection *conn,
+                        struct bk_arena *arena, struct outcome *o)
+{
+    const struct bk_link *l = link_of(s, "google", o->kind);
+    bool live = l && !l->superseded;
+    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
+                s->b.status == BK_BOOKING_COMPLETED ||
+                s->b.status == BK_BOOKING_NO_SHOW;
+    bool cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    const char *cal, *id, *path;
+    struct gsess g;
+
+    o->provider = "google";
+    if (!want && !(cancelled && live))
+        return;
+    cal = write_calendar(conn, arena);
+    if (!cal && !live)
+        return;
+    if (conn->status == BK_CAL_NEEDS_AUTH) {
+        o->skipped_needs_auth = true;
+        return;
+    }
+    if (!g_open(&g, cfg, cfg->store, conn, arena)) {
+        o->error = g.error;
+        o->auth_failed = g.auth_failed;
+        return;
+    }
+    o->touched = true;
+    id = bk_google_event_id(s->b.uid, arena);
+    path = live ? l->external_id
+                : bk_arena_printf(arena, "/calendars/%s/events/%s",
+                                  bk_google_enc(arena, cal), id);
+    o->url = path;
+    if (cancelled && conn->on_cancel == 0) {
+        g_delete(&g, path, l->etag, arena, o);
+        o->link_changed = true;
+        return;
+    }
+    g_put(&g, path, id, g_event_json(cfg, s, id, cancelled, arena), !live,
+          live ? l->etag : NULL, arena, o);
+    if (!o->error) {
+        o->link_new = !l;
+        o->link_changed = l != NULL;
+    }
+}
+
 /* Brings one connection's event to the booking's state. */
 static void push_one(const struct bk_calendars_config *cfg,
                      const struct state *s,
@@ -266,7 +649,7 @@ static void push_one(const struct bk_calendars_config *cfg,
                      struct bk_arena *arena, struct outcome *o)
 {
     const char *kind = bk_arena_printf(arena, "event:%s", conn->public_id);
-    const struct bk_link *l = link_of(s, kind);
+    const struct bk_link *l = link_of(s, "caldav", kind);
     bool live = l && !l->superseded;
     bool want = s->b.status == BK_BOOKING_CONFIRMED ||
                 s->b.status == BK_BOOKING_COMPLETED ||
@@ -281,6 +664,11 @@ static void push_one(const struct bk_calendars_config *cfg,
     memset(o, 0, sizeof(*o));
     o->conn = conn;
     o->kind = kind;
+    o->provider = "caldav";
+    if (strcmp(conn->kind, "google") == 0) {
+        push_google(cfg, s, conn, arena, o);
+        return;
+    }
     if (strcmp(conn->kind, "caldav") != 0)
         return;
     if (!want && !(cancelled && live))
@@ -347,7 +735,7 @@ static enum bk_err record_once(struct bk_store *store, const struct bk_job *job,
         memset(&l, 0, sizeof(l));
         l.entity = BK_LINK_BOOKING;
         l.entity_id = s->b.id;
-        l.provider = "caldav";
+        l.provider = o->provider;
         l.kind = o->kind;
         l.external_id = o->url;
         l.etag = o->etag;
@@ -370,6 +758,8 @@ static enum bk_err record_once(struct bk_store *store, const struct bk_job *job,
         }
         if (e)
             goto out;
+        if (o->skipped_needs_auth)
+            continue; /* stays needs_auth until authorized again */
         c.status = o->error
                        ? (o->auth_failed ? BK_CAL_NEEDS_AUTH : BK_CAL_ERROR)
                        : BK_CAL_ACTIVE;
@@ -518,6 +908,8 @@ struct sync_ctx {
     struct bk_sync_summary *sum;
     int64_t now_utc;
     const struct bk_dav_client *dc; /* the connection being synced */
+    const char *provider;           /* its links' provider */
+    struct gsess *g;                /* a Google connection's session */
 };
 
 /* A booking event seen in the calendar. */
@@ -744,7 +1136,7 @@ static enum bk_err set_etag(struct sync_ctx *x, const char *kind,
 
     if ((e = bk_store_begin(x->store, BK_TX_WRITE, &tx, err)))
         return e;
-    e = bk_store_link_find(tx, "caldav", kind, href, x->arena, &l, err);
+    e = bk_store_link_find(tx, x->provider, kind, href, x->arena, &l, err);
     if (!e) {
         l.etag = etag;
         e = bk_store_link_update(tx, &l, err);
@@ -762,12 +1154,24 @@ static enum bk_err set_etag(struct sync_ctx *x, const char *kind,
  * against the calendar now before a booking follows it. */
 
 /* Whether the event at url is gone now (404 or 410). */
+static bool current_of(struct sync_ctx *x, const char *url, int *st,
+                       const char **etag)
+{
+    const char *body = NULL;
+
+    *st = 0;
+    *etag = NULL;
+    if (x->g)
+        return google_current(x->g, url, st, etag);
+    return bk_dav_get(x->dc, url, x->arena, st, &body, etag, NULL) == BK_OK;
+}
+
 static bool confirmed_gone(struct sync_ctx *x, const char *url)
 {
-    const char *body = NULL, *etag = NULL;
+    const char *etag = NULL;
     int st = 0;
 
-    if (bk_dav_get(x->dc, url, x->arena, &st, &body, &etag, NULL) != BK_OK)
+    if (!current_of(x, url, &st, &etag))
         return false; /* unknown: the next sync decides */
     return st == 404 || st == 410;
 }
@@ -785,18 +1189,18 @@ static bool edited_in_calendar(struct sync_ctx *x, const char *kind,
 {
     struct bk_tx *tx = NULL;
     struct bk_link l;
-    const char *body = NULL, *etag = NULL;
+    const char *etag = NULL;
     bool ours = false;
     int st = 0;
 
     if (bk_store_begin(x->store, BK_TX_READ, &tx, NULL) == BK_OK &&
-        bk_store_link_find(tx, "caldav", kind, s->href, x->arena, &l, NULL) ==
-            BK_OK)
+        bk_store_link_find(tx, x->provider, kind, s->href, x->arena, &l,
+                           NULL) == BK_OK)
         ours = s->etag && same_tag(l.etag, s->etag);
     bk_store_rollback(tx);
     if (ours)
         return false;
-    if (bk_dav_get(x->dc, s->href, x->arena, &st, &body, &etag, NULL) != BK_OK)
+    if (!current_of(x, s->href, &st, &etag))
         return false;
     return st == 200 && same_tag(etag, s->etag);
 }
@@ -856,7 +1260,7 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
         bk_errbuf_clear(&e2);
         if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) != BK_OK)
             return;
-        if (bk_store_link_list_kind(tx, "caldav", kind, x->arena, &links,
+        if (bk_store_link_list_kind(tx, x->provider, kind, x->arena, &links,
                                     &n_links, &e2) != BK_OK)
             n_links = 0;
         for (size_t i = 0; i < n_links; i++) {
@@ -1060,7 +1464,7 @@ static void follow_removed(struct sync_ctx *x,
         bk_errbuf_clear(&e2);
         if (bk_store_begin(x->store, BK_TX_READ, &tx, &e2) != BK_OK)
             return;
-        if (bk_store_link_find(tx, "caldav", kind, removed[i], x->arena, &l,
+        if (bk_store_link_find(tx, x->provider, kind, removed[i], x->arena, &l,
                                NULL) == BK_OK &&
             !l.superseded &&
             bk_store_booking_get(tx, l.entity_id, x->arena, &b, NULL) ==
@@ -1282,6 +1686,287 @@ done:
         add_error(x, conn->public_id, why.msg);
 }
 
+/* The start or end of a Google event: {"dateTime"} or {"date"} (all-day:
+ * midnight in the host's zone). */
+static bool g_time(const json_t *t, const struct bk_tz *zone, int64_t *utc)
+{
+    const char *dtm = json_string_value(json_object_get(t, "dateTime"));
+    const char *d = json_string_value(json_object_get(t, "date"));
+    int64_t days = 0;
+
+    if (dtm)
+        return bk_rfc3339_parse(dtm, utc, NULL) == BK_OK;
+    if (d && bk_date_parse(d, &days) == BK_OK) {
+        *utc = bk_tz_local_to_utc(zone, days * DAY_S);
+        return true;
+    }
+    return false;
+}
+
+/* Whether the account itself declined the event. */
+static bool g_declined(const json_t *ev)
+{
+    size_t i;
+    json_t *a;
+
+    json_array_foreach(json_object_get(ev, "attendees"), i,
+                       a) if (json_is_true(json_object_get(a, "self")))
+    {
+        const char *r = json_string_value(json_object_get(a, "responseStatus"));
+        return r && strcmp(r, "declined") == 0;
+    }
+    return false;
+}
+
+/* Max pages of one events.list run. */
+#define G_MAX_PAGES 40
+
+/* Syncs one Google connection: for each busy (or write) calendar,
+ * events.list with the stored syncToken (only what changed; deleted
+ * events come as status "cancelled"), or over [now - 1 day, now +
+ * horizon) without one or after a 410 (the token expired: a full read).
+ * singleEvents=true: Google expands recurring events. */
+static void sync_google(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn)
+{
+    const char *calendars = conn->calendars, *error = NULL;
+    struct gsess g;
+    struct cal *cals = NULL;
+    struct bk_host host;
+    const struct bk_tz *zone = NULL;
+    struct bk_errbuf why;
+    size_t n_cals;
+    int64_t from_utc = x->now_utc - DAY_S,
+            to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
+    bool auth_failed = false;
+    enum bk_err e;
+
+    if (conn->status == BK_CAL_NEEDS_AUTH)
+        return; /* stopped until authorized again */
+    x->provider = "google";
+    if (!g_open(&g, x->cfg, x->store, conn, x->arena)) {
+        error = g.error;
+        auth_failed = g.auth_failed;
+        goto done;
+    }
+    x->g = &g;
+    {
+        struct bk_tx *tx = NULL;
+        bk_errbuf_clear(&why);
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
+            bk_store_host_get(tx, conn->host_id, x->arena, &host, &why) ==
+                BK_OK)
+            zone = host.timezone ? bk_tz_get(host.timezone) : NULL;
+        bk_store_rollback(tx);
+    }
+    if (!zone)
+        zone = bk_tz_utc();
+    n_cals = calendars_of(conn, x->arena, &cals);
+    for (size_t ci = 0; ci < n_cals; ci++) {
+        struct cal *cal = &cals[ci];
+        const char *token = cal->sync_token, *new_token = NULL, *page = NULL;
+        const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
+                                           bk_google_enc(x->arena, cal->href));
+        struct events ev;
+        const char **all = NULL, **removed = NULL;
+        size_t n_all = 0, n_removed = 0, cap = 0;
+        int64_t created = 0, updated = 0, skipped = 0;
+        char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
+
+        if (!cal->busy && !cal->write) {
+            (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
+                                  &updated, &skipped, &why);
+            continue;
+        }
+        bk_rfc3339_format_utc(from_utc, tmin);
+        bk_rfc3339_format_utc(to_utc, tmax);
+    restart:
+        memset(&ev, 0, sizeof(ev));
+        n_all = n_removed = cap = 0;
+        all = removed = NULL;
+        page = new_token = NULL;
+        for (int p = 0; p < G_MAX_PAGES; p++) {
+            struct bk_net_response r;
+            json_t *j, *items, *it;
+            size_t i;
+            const char *path = bk_arena_printf(
+                x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s",
+                base, token ? "&syncToken=" : "",
+                token ? bk_google_enc(x->arena, token) : "",
+                token ? "" : "&timeMin=",
+                token ? "" : bk_google_enc(x->arena, tmin),
+                token ? "" : "&timeMax=",
+                token ? "" : bk_google_enc(x->arena, tmax),
+                page ? bk_arena_printf(x->arena, "&pageToken=%s",
+                                       bk_google_enc(x->arena, page))
+                     : "");
+            if (!g_call(&g, "GET", path, NULL, NULL, &r)) {
+                error = g.error;
+                auth_failed = g.auth_failed;
+                goto done;
+            }
+            if (r.status == 410 && token) {
+                bk_log_info("calendars: %s: Google's sync token expired "
+                            "(410): reading %s again",
+                            conn->public_id, cal->href);
+                token = NULL;
+                goto restart;
+            }
+            if (r.status != 200) {
+                error = bk_arena_printf(x->arena, "events.list: %s",
+                                        bk_google_error_text(&r, x->arena));
+                goto done;
+            }
+            j = json_loadb(r.body ? r.body : "", r.body_len, JSON_ALLOW_NUL,
+                           NULL);
+            items = json_object_get(j, "items");
+            if (!json_is_object(j) || (items && !json_is_array(items))) {
+                json_decref(j);
+                error = "events.list: the answer is not an event list";
+                goto done;
+            }
+            json_array_foreach(items, i, it)
+            {
+                const char *id = json_string_value(json_object_get(it, "id"));
+                const char *st =
+                    json_string_value(json_object_get(it, "status"));
+                const char *etag =
+                    json_string_value(json_object_get(it, "etag"));
+                const char *tr =
+                    json_string_value(json_object_get(it, "transparency"));
+                const char *uid = json_string_value(json_object_get(
+                    json_object_get(json_object_get(it, "extendedProperties"),
+                                    "private"),
+                    "bookingd_uid"));
+                const char *href;
+                int64_t s0 = 0, s1 = 0;
+                struct bk_booking b;
+                bool is_booking = false;
+                if (!id || strlen(id) > 1024)
+                    continue;
+                x->sum->total++;
+                href = bk_arena_printf(x->arena, "%s/%s", base,
+                                       bk_google_enc(x->arena, id));
+                if (n_all == cap) {
+                    size_t nc = cap ? cap * 2 : 64;
+                    const char **v1 =
+                        bk_arena_alloc(x->arena, nc * sizeof(*v1));
+                    const char **v2 =
+                        bk_arena_alloc(x->arena, nc * sizeof(*v2));
+                    if (n_all)
+                        memcpy(v1, all, n_all * sizeof(*v1));
+                    if (n_removed)
+                        memcpy(v2, removed, n_removed * sizeof(*v2));
+                    all = v1;
+                    removed = v2;
+                    cap = nc;
+                }
+                all[n_all++] = href;
+                if (st && strcmp(st, "cancelled") == 0) {
+                    removed[n_removed++] = href;
+                    continue;
+                }
+                if (!g_time(json_object_get(it, "start"), zone, &s0) ||
+                    !g_time(json_object_get(it, "end"), zone, &s1) ||
+                    s1 <= s0) {
+                    add_error(x, conn->public_id,
+                              bk_arena_printf(x->arena,
+                                              "event %s: no usable start "
+                                              "and end",
+                                              id));
+                    continue;
+                }
+                if (uid &&
+                    booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
+                        BK_OK &&
+                    is_booking) {
+                    struct seen sn = {
+                        bk_arena_strdup(x->arena, uid), href,
+                        etag ? bk_arena_strdup(x->arena, etag) : NULL, s0, s1};
+                    add_seen(x, &ev, &sn);
+                    continue;
+                }
+                if (!cal->busy || (tr && strcmp(tr, "transparent") == 0) ||
+                    g_declined(it) || s1 <= from_utc || s0 >= to_utc)
+                    continue;
+                {
+                    struct bk_cal_busy row;
+                    memset(&row, 0, sizeof(row));
+                    row.connection_id = conn->id;
+                    row.host_id = conn->host_id;
+                    row.calendar = cal->href;
+                    row.href = href;
+                    row.uid = uid ? bk_arena_strdup(x->arena, uid) : NULL;
+                    row.start_utc = s0;
+                    row.end_utc = s1;
+                    add_row(x, &ev, &row);
+                }
+            }
+            {
+                const char *np =
+                    json_string_value(json_object_get(j, "nextPageToken"));
+                const char *ns =
+                    json_string_value(json_object_get(j, "nextSyncToken"));
+                page = np ? bk_arena_strdup(x->arena, np) : NULL;
+                if (ns)
+                    new_token = bk_arena_strdup(x->arena, ns);
+            }
+            json_decref(j);
+            if (!page)
+                break;
+        }
+        if (page) {
+            error = "events.list: more pages than bookingd reads at once";
+            goto done;
+        }
+        bk_errbuf_clear(&why);
+        if (token) {
+            BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all, n_all,
+                                                 &ev, &why));
+            if (!e && n_all == 0) {
+                struct bk_tx *tx = NULL;
+                struct bk_cal_busy *old = NULL;
+                size_t n_old = 0;
+                if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
+                    bk_store_cal_busy_list(tx, conn->id, cal->href, x->arena,
+                                           &old, &n_old, &why) == BK_OK)
+                    x->sum->skipped += (int64_t)n_old;
+                bk_store_rollback(tx);
+            }
+        } else {
+            BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, ev.rows,
+                                              ev.n_rows, 0, &created, &updated,
+                                              &skipped, &why));
+            x->sum->created += created;
+            x->sum->updated += updated;
+            x->sum->skipped += skipped;
+        }
+        if (e) {
+            error = bk_arena_printf(x->arena, "%s", why.msg);
+            goto done;
+        }
+        if (cal->write) {
+            follow(x, conn, ev.seen, ev.n_seen, from_utc, to_utc, !token);
+            if (token)
+                follow_removed(x, conn, removed, n_removed);
+        }
+        calendars = with_token(calendars, cal->href, new_token, x->arena);
+    }
+done:
+    if (error) {
+        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
+        add_error(x, conn->public_id, error);
+    }
+    bk_errbuf_clear(&why);
+    BK_STORE_RETRY(
+        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
+                            auth_failed, bk_now_ms(), x->arena, &why));
+    if (e)
+        add_error(x, conn->public_id, why.msg);
+    x->g = NULL;
+    x->provider = "caldav";
+}
+
 enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
                               struct bk_store *store, const char *connection,
                               const char *host, int64_t now_utc,
@@ -1289,7 +1974,7 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
                               struct bk_sync_summary *out,
                               struct bk_errbuf *err)
 {
-    struct sync_ctx x = {cfg, store, arena, out, now_utc, NULL};
+    struct sync_ctx x = {cfg, store, arena, out, now_utc, NULL, "caldav", NULL};
     struct bk_cal_connection *conns = NULL, one;
     struct bk_tx *tx = NULL;
     size_t n = 0;
@@ -1315,8 +2000,15 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
     bk_store_rollback(tx);
     if (e)
         return e;
-    for (size_t i = 0; i < n; i++)
-        sync_one(&x, &conns[i]);
+    for (size_t i = 0; i < n; i++) {
+        x.provider = "caldav";
+        x.g = NULL;
+        x.dc = NULL;
+        if (strcmp(conns[i].kind, "google") == 0)
+            sync_google(&x, &conns[i]);
+        else
+            sync_one(&x, &conns[i]);
+    }
     return BK_OK;
 }
 

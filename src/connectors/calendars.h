@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "api/api.h"
+#include "connectors/google.h"
 #include "crypto/crypto.h"
 #include "jobs/jobs.h"
 #include "ledger/events.h"
@@ -30,6 +31,7 @@ struct bk_calendars_config {
                                  is read this far ahead */
     int64_t sync_interval_ms; /* BOOKINGD_CALENDAR_SYNC_MINUTES */
     struct bk_store *store;   /* for bk_calendars_sync_api; set at start */
+    const struct bk_google_config *google; /* kind "google" (google.h) */
 };
 
 /* The ledger subscriber (job kind "calendars.push") of booking created,
