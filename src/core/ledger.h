@@ -84,10 +84,19 @@ struct bk_event_type {
     bool has_reminders;
     int reminders_min[BK_MAX_REMINDERS];
     int n_reminders;
+    /* The refund policy of a paid booking cancelled (ledger/payments.c):
+     * all of it back when cancelled at least refund_full_hours before the
+     * start, else refund_late_percent of it. A zeroed struct has none;
+     * reads always fill it (the default is BK_DEFAULT_REFUND_*). */
+    bool has_refund_policy;
+    int refund_full_hours;   /* 0..8760 */
+    int refund_late_percent; /* 0..100 */
     int64_t created_utc;
     int64_t updated_utc;
 };
-#define BK_DEFAULT_REMINDERS "[1440,60]"
+#define BK_DEFAULT_REMINDERS           "[1440,60]"
+#define BK_DEFAULT_REFUND_FULL_HOURS   24
+#define BK_DEFAULT_REFUND_LATE_PERCENT 0
 
 struct bk_client {
     int64_t id;

@@ -22,6 +22,7 @@ import urllib.parse
 import pytest
 
 from conftest import assert_error, ledger_query, today_utc
+from smtp_server import SmtpServer
 from stripe_helpers import (FAKE_DIR, PRICE, StripeFake, new_webhook_secret,
                             paid_catalog, stripe_env, wait_for)
 
@@ -582,6 +583,178 @@ def test_admin_refund(make_daemon, fake):
     free_b = d.book("intro", d.slot_starts("intro", 2, 2)[0]).json
     assert_error(d.post(f"/api/v1/bookings/{free_b['uid']}/refund", {},
                         admin=True), 404)
+
+
+# ---- refund policy (issue 9 §4) ----------------------------------------------
+
+def refunds(fake):
+    return [(r["idempotency_key"],
+             dict(urllib.parse.parse_qsl(r["body"])).get("amount"))
+            for r in fake.requests("/v1/refunds", "POST")]
+
+
+def cancel_mail(smtp, to):
+    for m in smtp.messages():
+        if to in m["to"] and "cancel" in str(m["msg"]["Subject"]).lower():
+            return m["msg"]
+    return None
+
+
+def test_refund_policy_bad_input(make_daemon, fake):
+    """refund_policy on event types: the default shown, hostile forms
+    refused with the ledger unchanged, a valid one stored and shown."""
+    d = start(make_daemon, fake)
+    r = d.get("/api/v1/event-types/paid", admin=True)
+    assert r.json["refund_policy"] == {"full_refund_until_hours": 24,
+                                       "late_refund_percent": 0}, r.json
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    path = "/api/v1/event-types/paid"
+    for bad in ["24", 24, [], True,
+                {},
+                {"full_refund_until_hours": 24},
+                {"late_refund_percent": 0},
+                {"full_refund_until_hours": -1, "late_refund_percent": 0},
+                {"full_refund_until_hours": 8761, "late_refund_percent": 0},
+                {"full_refund_until_hours": 24, "late_refund_percent": 101},
+                {"full_refund_until_hours": 24, "late_refund_percent": -5},
+                {"full_refund_until_hours": 2.5, "late_refund_percent": 0},
+                {"full_refund_until_hours": "24", "late_refund_percent": 0},
+                {"full_refund_until_hours": 2 ** 40,
+                 "late_refund_percent": 0},
+                {"full_refund_until_hours": 24, "late_refund_percent": 0,
+                 "x" * 5000: 1}]:
+        r = d.patch(path, {"refund_policy": bad}, admin=True)
+        assert_error(r, 422)
+        assert r.json["error"]["details"].get("field", "").startswith(
+            "refund_policy"), (bad, r.json)
+    assert_error(d.patch(path, {"refund_policy": {
+        "full_refund_until_hours": 10 ** 30, "late_refund_percent": 0}},
+        admin=True), 400, "invalid_json")
+    assert_error(d.patch(path, {"refund_policy": {
+        "full_refund_until_hours": 1, "late_refund_percent": 1}}), 401)
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+    pol = {"full_refund_until_hours": 48, "late_refund_percent": 25}
+    r = d.patch(path, {"refund_policy": pol}, admin=True)
+    assert r.status == 200 and r.json["refund_policy"] == pol, r
+    assert d.get(path).json["refund_policy"] == pol
+    r = d.patch(path, {"refund_policy": None}, admin=True)
+    assert r.json["refund_policy"]["full_refund_until_hours"] == 24, r
+
+
+def test_refund_policy_on_cancellation(make_daemon, fake, tmp_path):
+    """Cancelling a paid booking refunds what its event type's policy says,
+    on both sides of the deadline: in full before it (the attendee, with
+    the manage token), the late share after it (an admin), nothing when
+    that share is 0 (the admin may still refund by hand). The refund goes
+    through the refund job (one Idempotency-Key per payment); the booking
+    tells beforehand what cancelling would give back; the attendee's
+    cancellation email says what is refunded. The slots are about two days
+    ahead: a policy of 24 hours puts them before the deadline, one of 100
+    hours after it."""
+    smtp = SmtpServer(tmp_path).start()
+    try:
+        d = start(make_daemon, fake, **smtp.env())
+        path = "/api/v1/event-types/paid"
+
+        def paid(n, email):
+            b = book(d, slot(d, n), email=email).json
+            fake.complete(session_of(fake, b["uid"])["id"])
+            wait_state(d, b["uid"], ("confirmed", "paid"))
+            return b
+
+        def as_attendee(b):
+            r = d.get(f"/api/v1/bookings/{b['uid']}",
+                      query={"token": b["manage_token"]})
+            assert r.status == 200, r
+            return r.json
+
+        def intent(b):
+            [(pi,)] = ledger_query(
+                d, "SELECT p.payment_intent FROM payments p JOIN bookings b"
+                   " ON b.id = p.booking_id WHERE b.uid = ?", (b["uid"],))
+            return pi
+
+        # Before the deadline: all of it.
+        a = paid(0, "ada@example.com")
+        ra = as_attendee(a)["payment"]["refund_if_cancelled"]
+        assert ra["amount"] == 4500 and ra["full"] is True, ra
+        assert ra["late_refund_percent"] == 0, ra
+        r = d.post(f"/api/v1/bookings/{a['uid']}/cancel", {"reason": "ill"},
+                   query={"token": a["manage_token"]})
+        assert r.status == 200 and r.json["status"] == "cancelled", r
+        wait_state(d, a["uid"], ("cancelled", "refunded"))
+        assert refunds(fake) == [(f"bookingd-refund-{intent(a)}", None)]
+        assert len(activity(d, a["uid"], "REFUND_ISSUED")) == 1
+        # Cancelled: nothing more to offer.
+        assert "refund_if_cancelled" not in as_attendee(a)["payment"]
+        msg = wait_for("the attendee's cancellation email",
+                       lambda: cancel_mail(smtp, "ada@example.com"))
+        text = msg.get_body(("plain",)).get_content()
+        assert "Refund: 45.00 EUR refunded in full" in text, text
+        assert "Refund</th><td>45.00 EUR refunded in full" in \
+            msg.get_body(("html",)).get_content()
+
+        # After the deadline: the late share, through an admin's cancel.
+        r = d.patch(path, {"refund_policy": {"full_refund_until_hours": 100,
+                                             "late_refund_percent": 50}},
+                    admin=True)
+        assert r.status == 200, r
+        b = paid(1, "bob@example.com")
+        rb = as_attendee(b)["payment"]["refund_if_cancelled"]
+        assert rb["amount"] == 2250 and rb["full"] is False, rb
+        r = d.post(f"/api/v1/bookings/{b['uid']}/cancel", {}, admin=True)
+        assert r.status == 200, r
+        wait_for("the partial refund",
+                 lambda: len(activity(d, b["uid"], "REFUND_ISSUED")) == 1)
+        assert refunds(fake)[1:] == [(f"bookingd-refund-{intent(b)}",
+                                      "2250")]
+        # A part given back leaves the payment paid (docs/payments.md).
+        assert state(d, b["uid"]) == ("cancelled", "paid")
+        text = wait_for("bob's cancellation email",
+                        lambda: cancel_mail(smtp, "bob@example.com")
+                        ).get_body(("plain",)).get_content()
+        assert "Refund: 22.50 EUR of 45.00 EUR refunded (50 %)" in text, text
+        # One refund per payment: the admin cannot give more of it.
+        assert_error(d.post(f"/api/v1/bookings/{b['uid']}/refund", {},
+                            admin=True), 409)
+
+        # After the deadline with a late share of 0: nothing.
+        r = d.patch(path, {"refund_policy": {"full_refund_until_hours": 100,
+                                             "late_refund_percent": 0}},
+                    admin=True)
+        c = paid(2, "cy@example.com")
+        rc = as_attendee(c)["payment"]["refund_if_cancelled"]
+        assert rc["amount"] == 0 and rc["full"] is False, rc
+        r = d.post(f"/api/v1/bookings/{c['uid']}/cancel", {},
+                   query={"token": c["manage_token"]})
+        assert r.status == 200, r
+        text = wait_for("cy's cancellation email",
+                        lambda: cancel_mail(smtp, "cy@example.com")
+                        ).get_body(("plain",)).get_content()
+        assert "Refund: none: cancelled less than 100 hours" in text, text
+        assert len(refunds(fake)) == 2
+        assert state(d, c["uid"]) == ("cancelled", "paid")
+        [(detail,)] = ledger_query(
+            d, "SELECT a.detail FROM activity a JOIN bookings b"
+               " ON b.id = a.booking_id WHERE b.uid = ?"
+               " AND a.kind = 'BOOKING_CANCELLED'", (c["uid"],))
+        assert json.loads(detail)["refund"] == 0, detail
+        # The admin may still refund by hand.
+        r = d.post(f"/api/v1/bookings/{c['uid']}/refund", {}, admin=True)
+        assert r.status == 202, r
+        wait_state(d, c["uid"], ("cancelled", "refunded"))
+        # A free booking's cancellation refunds nothing and says nothing.
+        f = d.book("intro", d.slot_starts("intro", 2, 2)[0],
+                   email="dee@example.com").json
+        r = d.post(f"/api/v1/bookings/{f['uid']}/cancel", {}, admin=True)
+        assert r.status == 200, r
+        text = wait_for("dee's cancellation email",
+                        lambda: cancel_mail(smtp, "dee@example.com")
+                        ).get_body(("plain",)).get_content()
+        assert "Refund" not in text, text
+        assert len(refunds(fake)) == 3
+    finally:
+        smtp.stop()
 
 
 def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
