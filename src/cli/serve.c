@@ -23,6 +23,7 @@
 #include "connectors/stripe.h"
 #include "jobs/inbox.h"
 #include "ledger/events.h"
+#include "ledger/payments.h"
 #include "net/net.h"
 #include "jobs/jobs.h"
 #include "jobs/prune.h"
@@ -286,6 +287,7 @@ int bk_cli_serve(int argc, char **argv)
     calendars.horizon_days = (int)cfg.calendar_horizon_days;
     calendars.sync_interval_ms = cfg.calendar_sync_minutes * 60000;
     calendars.store = store;
+    bk_ledger_invoice_issuer(cfg.business_name, cfg.business_address);
     if (bk_net_global_init(&err) ||
         bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err) ||
         bk_ledger_subscribe(bk_calendars_subscriber(), &err)) {

@@ -306,6 +306,46 @@ struct bk_payment {
     int64_t updated_utc;
 };
 
+/* An invoice (ledger/invoices.c, issue 9 §2): one per paid booking,
+ * numbered INV-YEAR-NNNN gaplessly per year in the paying transaction;
+ * what it says is copied at issue. */
+enum bk_invoice_status {
+    BK_INVOICE_OPEN = 0,
+    BK_INVOICE_PAID = 1,
+    BK_INVOICE_VOID = 2,
+    BK_INVOICE_REFUNDED = 3,
+    BK_INVOICE_PARTIALLY_REFUNDED = 4,
+};
+#define BK_INVOICE_STATUS_COUNT 5
+
+struct bk_invoice {
+    int64_t id;
+    const char *number; /* "INV-2026-0001" */
+    int year;
+    int64_t seq;
+    int64_t booking_id;           /* 0: erased */
+    const char *booking_uid;      /* filled on reads; may be NULL */
+    int64_t client_id;            /* 0: erased */
+    const char *client_public_id; /* filled on reads; may be NULL */
+    const char *issuer_name;
+    const char *issuer_address; /* may be NULL */
+    const char *client_name;    /* may be NULL */
+    const char *client_email;
+    const char *line; /* what was sold */
+    int64_t amount_minor;
+    int64_t refunded_minor;
+    char currency[4];
+    enum bk_invoice_status status;
+    const char *stripe_session;        /* may be NULL */
+    const char *stripe_payment_intent; /* may be NULL */
+    int64_t issued_utc;
+    int64_t paid_utc; /* 0: not paid */
+    int64_t updated_utc;
+};
+
+const char *bk_invoice_status_name(enum bk_invoice_status s);
+int bk_invoice_status_parse(const char *s);
+
 const char *bk_location_kind_name(enum bk_location_kind k);
 int bk_location_kind_parse(const char *s);
 const char *bk_delivery_status_name(enum bk_delivery_status s);

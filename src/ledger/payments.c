@@ -471,7 +471,9 @@ enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
             return BK_OK;
         p.refund_id = refund_id;
         p.updated_utc = now_utc;
-        if ((e = bk_store_payment_update(tx, &p, err)))
+        if ((e = bk_store_payment_update(tx, &p, err)) ||
+            (e = bk_ledger_invoice_refunded(tx, &b, amount_minor, now_utc,
+                                            arena, err)))
             return e;
         event_of(&ev, BK_LEV_REFUND_ISSUED, &b, now_utc, "system");
         ev.detail = bk_ledger_json(
@@ -495,7 +497,8 @@ enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
     b.payment_status = BK_PAYMENT_REFUNDED;
     b.updated_utc = now_utc;
     if ((e = bk_store_payment_update(tx, &p, err)) ||
-        (e = bk_store_booking_update(tx, &b, err)))
+        (e = bk_store_booking_update(tx, &b, err)) ||
+        (e = bk_ledger_invoice_refunded(tx, &b, 0, now_utc, arena, err)))
         return e;
     event_of(&ev, BK_LEV_REFUND_ISSUED, &b, now_utc, "system");
     ev.detail = bk_ledger_json(
@@ -693,7 +696,8 @@ static enum bk_err paid(struct bk_tx *tx, const struct bk_ext_event *x,
                   "currency", pay->currency ? pay->currency : p->currency,
                   "session", pay->session_id, "payment_intent",
                   pay->payment_intent));
-    if ((e = bk_ledger_emit(tx, &ev, err)))
+    if ((e = bk_ledger_emit(tx, &ev, err)) ||
+        (e = bk_ledger_invoice_paid(tx, b, p, now_utc, arena, err)))
         return e;
     if (refund) {
         out->note = refund;

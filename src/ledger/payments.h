@@ -143,6 +143,30 @@ bk_ledger_payment_cancel_refund(struct bk_tx *tx, const struct bk_booking *b,
                                 int64_t now_utc, struct bk_arena *arena,
                                 int64_t *refund_minor, struct bk_errbuf *err);
 
+/* ---- Invoices (ledger/invoices.c, docs/payments.md "Invoices") ---- */
+
+/* The issuer printed on invoices issued from now on (BOOKINGD_BUSINESS_NAME
+ * and _ADDRESS): set once at start-up, before the workers run; copied.
+ * Unset: "bookingd", no address. */
+void bk_ledger_invoice_issuer(const char *name, const char *address);
+
+/* Inside the transaction that records the payment of booking b (payment
+ * p): issues its invoice, paid, numbered INV-YEAR-NNNN (the year of
+ * now_utc; gapless: the counter is taken in tx), activity INVOICE_PAID
+ * (invoice.paid). Nothing when it has one. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_invoice_paid(struct bk_tx *tx, const struct bk_booking *b,
+                       const struct bk_payment *p, int64_t now_utc,
+                       struct bk_arena *arena, struct bk_errbuf *err);
+
+/* Inside the transaction that records a refund of amount_minor (0: all)
+ * of booking b: its invoice becomes refunded or partially_refunded.
+ * Nothing when it has none. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_invoice_refunded(struct bk_tx *tx, const struct bk_booking *b,
+                           int64_t amount_minor, int64_t now_utc,
+                           struct bk_arena *arena, struct bk_errbuf *err);
+
 /* Applies a payment event (the PAYMENT_* kinds of core/event.h), from a
  * Stripe webhook or from the settle job's retrieval, inside tx. Events
  * may come in any order and more than once:

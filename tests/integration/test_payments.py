@@ -757,6 +757,128 @@ def test_refund_policy_on_cancellation(make_daemon, fake, tmp_path):
         smtp.stop()
 
 
+# ---- invoices (issue 9 §2) ------------------------------------------------------
+
+def test_invoices(make_daemon, fake):
+    """A paid booking gets one invoice in the paying transaction, numbered
+    INV-YEAR-NNNN without gaps, its issuer from the configuration; its
+    status follows the refunds; GET /api/v1/invoices filters and pages;
+    invoice.paid is published. Bad queries change nothing."""
+    d = start(make_daemon, fake, BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1,
+              BOOKINGD_BUSINESS_NAME="Studio \u00c5da",
+              BOOKINGD_BUSINESS_ADDRESS="1 Main St\n10115 Berlin")
+    r = d.post("/api/v1/webhook-endpoints", {
+        "url": "http://127.0.0.1:9/hook", "events": ["invoice.paid"]},
+        admin=True)
+    assert r.status == 201, r
+    year = dt.datetime.now(dt.timezone.utc).year
+    paid = []
+    for n, email in enumerate(["ada@example.com", "bob@example.com",
+                               "cy@example.com"]):
+        b = book(d, slot(d, n), email=email).json
+        sess = session_of(fake, b["uid"])
+        fake.complete(sess["id"])
+        wait_state(d, b["uid"], ("confirmed", "paid"))
+        paid.append((b, sess))
+    # A resent event issues nothing more.
+    for ev in fake.events("checkout.session.completed"):
+        assert fake.deliver(ev["id"])["status"] == 200
+    wait_for("deliveries applied", lambda: settled_deliveries(d))
+    # An unpaid booking has none.
+    book(d, slot(d, 3), email="dee@example.com")
+
+    r = d.get("/api/v1/invoices", admin=True)
+    assert r.status == 200, r
+    got = r.json["data"]
+    assert [i["number"] for i in got] == [
+        f"INV-{year}-{k:04d}" for k in (3, 2, 1)], got
+    assert r.json["next_cursor"] is None
+    a, sa = paid[0]
+    inv = d.get(f"/api/v1/invoices/INV-{year}-0001", admin=True).json
+    [(pi,)] = ledger_query(
+        d, "SELECT p.payment_intent FROM payments p JOIN bookings b"
+           " ON b.id = p.booking_id WHERE b.uid = ?", (a["uid"],))
+    client_id = booking(d, a["uid"])["client"]["id"]
+    assert inv["status"] == "paid" and inv["booking"] == a["uid"], inv
+    assert inv["issuer"] == {"name": "Studio \u00c5da",
+                             "address": "1 Main St\n10115 Berlin"}, inv
+    assert inv["client"] == {"id": client_id, "name": "Ada Lovelace",
+                             "email": "ada@example.com"}, inv
+    assert (inv["amount"], inv["refunded"], inv["currency"]) == \
+        (4500, 0, "EUR"), inv
+    assert inv["lines"][0]["amount"] == 4500, inv
+    assert inv["lines"][0]["description"].startswith("Paid session, "), inv
+    assert inv["stripe"] == {"checkout_session": sa["id"],
+                             "payment_intent": pi}, inv
+    assert inv["paid_at"] and inv["issued_at"], inv
+    for b, _ in paid:
+        assert len(activity(d, b["uid"], "INVOICE_PAID")) == 1
+    wait_for("invoice.paid published", lambda: sorted(r[0] for r in
+             ledger_query(d, "SELECT event_type FROM webhook_messages"))
+             == ["invoice.paid"] * 3 or None)
+
+    # Refunds: a part, then all of another.
+    b, _ = paid[1]
+    r = d.post(f"/api/v1/bookings/{b['uid']}/refund", {"amount": 1000},
+               admin=True)
+    assert r.status == 202, r
+    r = d.post(f"/api/v1/bookings/{a['uid']}/refund", {}, admin=True)
+    assert r.status == 202, r
+    wait_state(d, a["uid"], ("confirmed", "refunded"))
+    wait_for("the partial refund on the invoice", lambda: d.get(
+        f"/api/v1/invoices/INV-{year}-0002", admin=True).json["status"]
+        == "partially_refunded")
+    i2 = d.get(f"/api/v1/invoices/INV-{year}-0002", admin=True).json
+    assert i2["refunded"] == 1000, i2
+    i1 = d.get(f"/api/v1/invoices/INV-{year}-0001", admin=True).json
+    assert (i1["status"], i1["refunded"]) == ("refunded", 4500), i1
+
+    # Filters and pages.
+    def numbers(**q):
+        r = d.get("/api/v1/invoices", admin=True, query=q)
+        assert r.status == 200, r
+        return [i["number"] for i in r.json["data"]]
+    assert numbers(status="refunded") == [f"INV-{year}-0001"]
+    assert numbers(status="paid") == [f"INV-{year}-0003"]
+    assert numbers(client=client_id) == [f"INV-{year}-0001"]
+    assert numbers(client="cli_nobody") == []
+    today = today_utc()
+    assert len(numbers(**{"from": str(today), "to": str(today)})) == 3
+    assert numbers(**{"from": str(today + dt.timedelta(days=1))}) == []
+    assert numbers(to=str(today - dt.timedelta(days=1))) == []
+    r = d.get("/api/v1/invoices", admin=True, query={"limit": "2"})
+    assert len(r.json["data"]) == 2 and r.json["next_cursor"], r
+    r2 = d.get("/api/v1/invoices", admin=True,
+               query={"limit": "2", "cursor": r.json["next_cursor"]})
+    assert [i["number"] for i in r2.json["data"]] == [f"INV-{year}-0001"]
+    assert r2.json["next_cursor"] is None
+
+    # Bad input: refused, nothing changes.
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    assert_error(d.get("/api/v1/invoices"), 401)
+    assert_error(d.get(f"/api/v1/invoices/INV-{year}-0001"), 401)
+    for q, field in [({"status": "bogus"}, "status"),
+                     ({"status": "x" * 5000}, "status"),
+                     ({"from": "2026-13-01"}, "from"),
+                     ({"to": "yesterday"}, "to"),
+                     ({"from": "2026-02-02", "to": "2026-02-01"}, "from"),
+                     ({"client": ""}, "client"),
+                     ({"client": "c" * 5000}, "client"),
+                     ({"limit": "0"}, "limit"),
+                     ({"limit": "-1"}, "limit"),
+                     ({"cursor": "garbage"}, "cursor"),
+                     ({"client": "' OR 1=1 --"}, None)]:
+        r = d.get("/api/v1/invoices", admin=True, query=q)
+        if field is None:
+            assert r.status == 200 and r.json["data"] == [], r
+        else:
+            assert_error(r, 400, "invalid_query", field=field)
+    for number in [f"INV-{year}-0004", "INV-0000-0000", "x" * 5000,
+                   "%27%20OR%201%3D1", "..%2F..%2Fetc"]:
+        assert_error(d.get(f"/api/v1/invoices/{number}", admin=True), 404)
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+
+
 def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     """Paid bookings and their payments' events in a burst, bookingd
     SIGKILLed in the middle of it, then started again on the same
