@@ -8,6 +8,8 @@
 #include "api/render.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "ledger/payments.h"
+#include "mail/template.h"
 #include "base/banned.h"
 
 #define MAX_QUERY_TEXT 64
@@ -123,9 +125,87 @@ static enum bk_err get(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* The printable invoice: one self-contained page (no script, no outside
+ * resource), every value HTML-escaped by the template renderer. */
+static const char PRINTABLE[] =
+    "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\n"
+    "<title>Invoice {{number}}</title>\n"
+    "<style>body{font:11pt/1.4 system-ui,sans-serif;max-width:42em;"
+    "margin:2em auto;color:#111}h1{font-size:1.6em;margin:0}"
+    "table{width:100%;border-collapse:collapse;margin:1.5em 0}"
+    "th,td{text-align:left;padding:.4em;border-bottom:1px solid #ccc}"
+    "td.n,th.n{text-align:right}.addr{white-space:pre-line}"
+    ".meta{display:flex;justify-content:space-between;gap:2em}"
+    "@media print{body{margin:0}}</style></head>\n<body>\n"
+    "<div class=\"meta\"><div><h1>Invoice</h1>\n"
+    "<p>Number: <strong id=\"number\">{{number}}</strong><br>\n"
+    "Issued: {{issued}}<br>\nStatus: <span id=\"status\">{{status}}"
+    "</span></p></div>\n"
+    "<div><strong>{{issuer}}</strong>\n"
+    "<div class=\"addr\">{{issuer_address}}</div></div></div>\n"
+    "<h2>Billed to</h2>\n<p>{{#client_name}}{{client_name}}<br>\n"
+    "{{/client_name}}{{client_email}}</p>\n"
+    "<table><thead><tr><th>Description</th><th class=\"n\">Quantity</th>"
+    "<th class=\"n\">Amount</th></tr></thead>\n<tbody><tr><td>{{line}}</td>"
+    "<td class=\"n\">1</td><td class=\"n\">{{amount}}</td></tr></tbody>\n"
+    "<tfoot><tr><th colspan=\"2\">Total</th><th class=\"n\" id=\"total\">"
+    "{{amount}}</th></tr>\n{{#paid}}<tr><td colspan=\"2\">Paid {{paid}}"
+    "</td><td class=\"n\">{{amount}}</td></tr>\n{{/paid}}{{#refunded}}"
+    "<tr><td colspan=\"2\">Refunded</td><td class=\"n\">{{refunded}}"
+    "</td></tr>\n{{/refunded}}</tfoot></table>\n"
+    "{{#payment}}<p>Stripe payment: {{payment}}</p>\n{{/payment}}"
+    "</body></html>\n";
+
+static const char *day_of(struct bk_arena *arena, int64_t utc)
+{
+    char buf[11];
+
+    bk_date_format(utc / BK_SECS_PER_DAY, buf);
+    return bk_arena_strdup(arena, buf);
+}
+
+static enum bk_err printable(struct bk_api_call *c)
+{
+    struct bk_invoice v;
+    const char *number = bk_http_param(c->req, "number");
+    char *html;
+    enum bk_err e;
+
+    if (strlen(number) > MAX_QUERY_TEXT)
+        return bk_fail(c->err, BK_E_NOT_FOUND, "no such invoice");
+    e = bk_store_invoice_get(c->tx, number, c->arena, &v, c->err);
+    if (e)
+        return e;
+    {
+        struct bk_mail_var vars[] = {
+            {"number", v.number},
+            {"issued", day_of(c->arena, v.issued_utc)},
+            {"status", bk_invoice_status_name(v.status)},
+            {"issuer", v.issuer_name},
+            {"issuer_address", v.issuer_address},
+            {"client_name", v.client_name},
+            {"client_email", v.client_email},
+            {"line", v.line},
+            {"amount", bk_payment_money(c->arena, v.amount_minor, v.currency)},
+            {"paid", v.paid_utc ? day_of(c->arena, v.paid_utc) : NULL},
+            {"refunded",
+             v.refunded_minor
+                 ? bk_payment_money(c->arena, v.refunded_minor, v.currency)
+                 : NULL},
+            {"payment", v.stripe_payment_intent},
+        };
+        html = bk_mail_template_render(
+            PRINTABLE, vars, sizeof(vars) / sizeof(vars[0]), true, c->arena);
+    }
+    bk_api_reply_raw(c, 200, "text/html; charset=utf-8", html, strlen(html));
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_invoice_routes[] = {
     {"GET", "/api/v1/invoices", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
     {"GET", "/api/v1/invoices/{number}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/invoices/{number}/html", printable, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
 };
 const size_t bk_api_invoice_n =
     sizeof(bk_api_invoice_routes) / sizeof(bk_api_invoice_routes[0]);

@@ -765,7 +765,7 @@ def test_invoices(make_daemon, fake):
     status follows the refunds; GET /api/v1/invoices filters and pages;
     invoice.paid is published. Bad queries change nothing."""
     d = start(make_daemon, fake, BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1,
-              BOOKINGD_BUSINESS_NAME="Studio \u00c5da",
+              BOOKINGD_BUSINESS_NAME="Studio \u00c5da & <Co>",
               BOOKINGD_BUSINESS_ADDRESS="1 Main St\n10115 Berlin")
     r = d.post("/api/v1/webhook-endpoints", {
         "url": "http://127.0.0.1:9/hook", "events": ["invoice.paid"]},
@@ -800,7 +800,7 @@ def test_invoices(make_daemon, fake):
            " ON b.id = p.booking_id WHERE b.uid = ?", (a["uid"],))
     client_id = booking(d, a["uid"])["client"]["id"]
     assert inv["status"] == "paid" and inv["booking"] == a["uid"], inv
-    assert inv["issuer"] == {"name": "Studio \u00c5da",
+    assert inv["issuer"] == {"name": "Studio \u00c5da & <Co>",
                              "address": "1 Main St\n10115 Berlin"}, inv
     assert inv["client"] == {"id": client_id, "name": "Ada Lovelace",
                              "email": "ada@example.com"}, inv
@@ -816,6 +816,18 @@ def test_invoices(make_daemon, fake):
     wait_for("invoice.paid published", lambda: sorted(r[0] for r in
              ledger_query(d, "SELECT event_type FROM webhook_messages"))
              == ["invoice.paid"] * 3 or None)
+
+    # The printable invoice: one page, every value escaped.
+    r = d.get(f"/api/v1/invoices/INV-{year}-0001/html", admin=True)
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "text/html; charset=utf-8", r
+    page = r.body.decode()
+    assert f">INV-{year}-0001<" in page and "45.00 EUR" in page, page
+    assert "Studio \u00c5da &amp; &lt;Co&gt;" in page and "<Co>" not in page
+    assert "ada@example.com" in page and "<script" not in page
+    assert_error(d.get(f"/api/v1/invoices/INV-{year}-0001/html"), 401)
+    assert_error(d.get("/api/v1/invoices/INV-1999-0001/html", admin=True),
+                 404)
 
     # Refunds: a part, then all of another.
     b, _ = paid[1]
@@ -887,7 +899,8 @@ def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     Checkout Session (a checkout interrupted after Stripe made the session
     gets the same one back under its idempotency key); no booking is
     confirmed without a paid session and every paid session confirms its
-    booking; nothing is refunded."""
+    booking; nothing is refunded; every paid booking has one invoice and
+    no invoice number is skipped or repeated."""
     import threading
     import time
     from calcom_helpers import sigkill
@@ -957,6 +970,18 @@ def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     for u in uids:
         assert len(activity(d, u, "PAYMENT_COMPLETED")) == 1, u
         assert history_actions(d, u) == ["created", "confirmed"], u
+    # One invoice per paid booking, numbered 1..N of the year: none
+    # skipped, none repeated, whatever the kill interrupted.
+    inv = ledger_query(d, "SELECT b.uid, i.year, i.seq, i.number"
+                          " FROM invoices i JOIN bookings b"
+                          " ON b.id = i.booking_id ORDER BY i.year, i.seq")
+    assert {u for u, _, _, _ in inv} == uids and len(inv) == len(uids), inv
+    by_year = {}
+    for _, y, q, num in inv:
+        by_year.setdefault(y, []).append(q)
+        assert num == f"INV-{y}-{q:04d}", num
+    for y, seqs in by_year.items():
+        assert seqs == list(range(1, len(seqs) + 1)), (y, seqs)
 
 
 @pytest.mark.parametrize("env,var", [
