@@ -203,6 +203,8 @@ extern const struct bk_api_route bk_api_host_routes[];
 extern const size_t bk_api_host_n;
 extern const struct bk_api_route bk_api_event_type_routes[];
 extern const size_t bk_api_event_type_n;
+extern const struct bk_api_route bk_api_package_routes[];
+extern const size_t bk_api_package_n;
 extern const struct bk_api_route bk_api_invoice_routes[];
 extern const size_t bk_api_invoice_n;
 extern const struct bk_api_route bk_api_metrics_routes[];

@@ -343,6 +343,26 @@ struct bk_invoice {
     int64_t updated_utc;
 };
 
+/* A package of sessions (issue 9 §3, api/packages.c): `sessions` credits
+ * for any of its event types, at a price, valid `valid_days` after the
+ * purchase. */
+#define BK_MAX_PACKAGE_EVENT_TYPES 32
+struct bk_package {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    int sessions;
+    int64_t price_minor;
+    char currency[4];
+    int valid_days;
+    bool active;
+    int64_t event_type_ids[BK_MAX_PACKAGE_EVENT_TYPES];
+    const char *event_type_slugs[BK_MAX_PACKAGE_EVENT_TYPES]; /* on reads */
+    int n_event_types;
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
 const char *bk_invoice_status_name(enum bk_invoice_status s);
 int bk_invoice_status_parse(const char *s);
 

@@ -558,6 +558,22 @@ bk_store_invoice_list(struct bk_tx *tx, const struct bk_invoice_filter *f,
                       struct bk_arena *arena, struct bk_invoice **out,
                       size_t *n, struct bk_errbuf *err);
 
+/* ---- Packages of sessions (packages.c, api/packages.c) ----------------- */
+
+/* Inserts p with its event types (ids). BK_E_DUPLICATE for a taken slug. */
+BK_MUST_CHECK enum bk_err bk_store_package_insert(struct bk_tx *tx,
+                                                  const struct bk_package *p,
+                                                  int64_t *id,
+                                                  struct bk_errbuf *err);
+/* Packages (only the active ones when active_only; slug: only that one,
+ * NULL: all) with ids above after_id, oldest first, at most limit, with
+ * their event types' slugs. */
+BK_MUST_CHECK enum bk_err
+bk_store_package_list(struct bk_tx *tx, bool active_only, const char *slug,
+                      int64_t after_id, int limit, struct bk_arena *arena,
+                      struct bk_package **out, size_t *n,
+                      struct bk_errbuf *err);
+
 /* ---- Admin sessions (sessions.c, api/session.c) ----------------------- */
 
 /* A signed-in browser. token_sha256 is the lowercase hex SHA-256 of the

@@ -629,6 +629,12 @@ def every_operation(d, tmp_path):
     assert invoices["data"], invoices
     a.get(f"/api/v1/invoices/{invoices['data'][0]['number']}", **adm)
     a.get("/api/v1/invoices/INV-1999-0001", 404, **adm)
+    a.post("/api/v1/packages", {
+        "slug": "five", "name": "Five", "event_types": ["paid"],
+        "sessions": 5, "price": {"amount": 100, "currency": "EUR"}}, 201,
+        **adm)
+    a.get("/api/v1/packages")
+    a.get("/api/v1/packages", **adm)
     a.get(f"/api/v1/invoices/{invoices['data'][0]['number']}/html", **adm)
     a.get("/api/v1/invoices", 400, query={"status": "x"}, **adm)
     moved = a.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s3},

@@ -891,6 +891,93 @@ def test_invoices(make_daemon, fake):
     assert d.snapshot(ignore_columns=("updated_utc",)) == before
 
 
+# ---- packages of sessions (issue 9 §3, the catalog) ------------------------------
+
+def test_packages_catalog(make_daemon, fake):
+    """POST /api/v1/packages (admin) makes a package of sessions of some
+    event types; GET /api/v1/packages lists the active ones to anyone and
+    every one to an admin. Hostile bodies are refused, nothing changes."""
+    d = start(make_daemon, fake)
+    good = {"slug": "five-paid", "name": "Five sessions",
+            "event_types": ["paid", "intro"], "sessions": 5,
+            "price": {"amount": 20000, "currency": "EUR"}}
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    assert_error(d.post("/api/v1/packages", good), 401)
+    bad = [
+        ({}, None),
+        ({**good, "slug": "Bad Slug"}, "slug"),
+        ({**good, "slug": "x" * 65}, "slug"),
+        ({**good, "name": ""}, "name"),
+        ({**good, "name": "n" * 5000}, "name"),
+        ({**good, "sessions": 0}, "sessions"),
+        ({**good, "sessions": 1001}, "sessions"),
+        ({**good, "sessions": "5"}, "sessions"),
+        ({**good, "sessions": 2.5}, "sessions"),
+        ({**good, "valid_days": 0}, "valid_days"),
+        ({**good, "valid_days": 3661}, "valid_days"),
+        ({**good, "price": None}, "price"),
+        ({**good, "price": 200}, "price"),
+        ({**good, "price": {"amount": -1, "currency": "EUR"}}, "price.amount"),
+        ({**good, "price": {"amount": 1, "currency": "eur"}},
+         "price.currency"),
+        ({**good, "price": {"amount": 1, "currency": "EUR", "x": 1}}, None),
+        ({**good, "event_types": []}, "event_types"),
+        ({**good, "event_types": "paid"}, "event_types"),
+        ({**good, "event_types": ["paid", "paid"]}, "event_types"),
+        ({**good, "event_types": ["nope"]}, "event_types"),
+        ({**good, "event_types": [1]}, "event_types"),
+        ({**good, "event_types": ["p"] * 33}, "event_types"),
+        ({**good, "event_types": ["'; DROP TABLE packages; --"]},
+         "event_types"),
+        ({**good, "active": "yes"}, "active"),
+        ({**good, "colour": "red"}, None),
+    ]
+    for body, field in bad:
+        r = d.post("/api/v1/packages", body, admin=True)
+        assert_error(r, 422)
+        if field:
+            assert r.json["error"]["details"].get("field") == field, \
+                (body, r.json)
+    assert_error(d.post("/api/v1/packages", admin=True, raw=b"{not json",
+                        content_type="application/json"), 400)
+    assert_error(d.post("/api/v1/packages", admin=True, raw=b"[]",
+                        content_type="application/json"), 400)
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+
+    r = d.post("/api/v1/packages", good, admin=True)
+    assert r.status == 201, r
+    p = r.json
+    assert {k: p[k] for k in ("slug", "name", "event_types", "sessions",
+                              "price", "valid_days", "active")} == {
+        "slug": "five-paid", "name": "Five sessions",
+        "event_types": ["intro", "paid"], "sessions": 5,
+        "price": {"amount": 20000, "currency": "EUR"}, "valid_days": 180,
+        "active": True}, p
+    assert_error(d.post("/api/v1/packages", good, admin=True), 409)
+    r = d.post("/api/v1/packages", {**good, "slug": "old", "active": False,
+                                    "valid_days": 30}, admin=True)
+    assert r.status == 201 and r.json["valid_days"] == 30, r
+    pub = d.get("/api/v1/packages")
+    assert pub.status == 200, pub
+    assert [x["slug"] for x in pub.json["data"]] == ["five-paid"], pub.json
+    assert "created_at" not in pub.json["data"][0]
+    adm = d.get("/api/v1/packages", admin=True).json["data"]
+    assert [x["slug"] for x in adm] == ["five-paid", "old"], adm
+    r = d.get("/api/v1/packages", admin=True, query={"limit": "1"})
+    assert [x["slug"] for x in r.json["data"]] == ["five-paid"], r.json
+    r = d.get("/api/v1/packages", admin=True,
+              query={"limit": "1", "cursor": r.json["next_cursor"]})
+    assert [x["slug"] for x in r.json["data"]] == ["old"], r.json
+    assert r.json["next_cursor"] is None
+    assert_error(d.get("/api/v1/packages", query={"cursor": "x"}), 400,
+                 "invalid_query", field="cursor")
+    assert_error(d.get("/api/v1/packages", query={"limit": "0"}), 400,
+                 "invalid_query", field="limit")
+    r = d.request("GET", "/api/v1/packages",
+                  headers={"Authorization": "Bearer wrong"})
+    assert_error(r, 401)
+
+
 def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     """Paid bookings and their payments' events in a burst, bookingd
     SIGKILLed in the middle of it, then started again on the same

@@ -49,3 +49,25 @@ CREATE TABLE invoices (
 ) STRICT;
 CREATE INDEX invoices_client ON invoices (client_id, issued_utc);
 CREATE INDEX invoices_issued ON invoices (issued_utc);
+
+-- Packages of sessions (issue 9 §3, api/packages.c): what is sold — a
+-- number of sessions of some event types, at a price, valid for some
+-- days after purchase. The purchase and its credits are to come.
+CREATE TABLE packages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    slug TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    sessions INTEGER NOT NULL CHECK (sessions BETWEEN 1 AND 1000),
+    price_minor INTEGER NOT NULL CHECK (price_minor >= 0),
+    currency TEXT NOT NULL CHECK (length(currency) = 3),
+    valid_days INTEGER NOT NULL CHECK (valid_days BETWEEN 1 AND 3660),
+    active INTEGER NOT NULL,
+    created_utc INTEGER NOT NULL,
+    updated_utc INTEGER NOT NULL
+) STRICT;
+CREATE TABLE package_event_types (
+    package_id INTEGER NOT NULL REFERENCES packages (id) ON DELETE CASCADE,
+    event_type_id INTEGER NOT NULL REFERENCES event_types (id) ON DELETE CASCADE,
+    PRIMARY KEY (package_id, event_type_id)
+) STRICT;
+CREATE INDEX package_event_types_et ON package_event_types (event_type_id);
