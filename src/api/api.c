@@ -28,6 +28,8 @@ static const struct table tables[] = {
     {bk_api_event_type_routes, &bk_api_event_type_n},
     {bk_api_booking_routes, &bk_api_booking_n},
     {bk_api_metrics_routes, &bk_api_metrics_n},
+    {bk_api_invoice_routes, &bk_api_invoice_n},
+    {bk_api_package_routes, &bk_api_package_n},
     {bk_api_message_routes, &bk_api_message_n},
     {bk_api_client_routes, &bk_api_client_n},
     {bk_api_delivery_routes, &bk_api_delivery_n},

@@ -22,6 +22,7 @@
 static void render_payment(struct bk_api_call *c, json_t *o,
                            const struct bk_booking *b, const struct bk_tz *tz)
 {
+    struct bk_event_type et;
     struct bk_payment p;
     json_t *pay;
 
@@ -36,6 +37,25 @@ static void render_payment(struct bk_api_call *c, json_t *o,
                     "currency", p.currency, "attempt", p.attempt);
     if (pay && p.last_error && b->status == BK_BOOKING_PENDING)
         json_object_set_new(pay, "error", json_string(p.last_error));
+    if (pay && b->status == BK_BOOKING_CONFIRMED &&
+        b->payment_status == BK_PAYMENT_PAID && p.payment_intent &&
+        !p.refund_reason && !p.refund_id &&
+        bk_store_event_type_get(c->tx, b->event_type_id, c->arena, &et, NULL) ==
+            BK_OK) {
+        /* What cancelling now would give back (the manage page shows it
+         * before the attendee confirms), and until when it is all. */
+        bool full = false;
+        int64_t due = bk_payment_refund_due(&et, p.amount_minor, b->start_utc,
+                                            bk_now_utc(), &full);
+        json_object_set_new(
+            pay, "refund_if_cancelled",
+            json_pack(
+                "{s:I, s:b, s:o, s:i}", "amount", (json_int_t)due, "full", full,
+                "full_refund_until",
+                bk_render_instant(
+                    b->start_utc - (int64_t)et.refund_full_hours * 3600, tz),
+                "late_refund_percent", et.refund_late_percent));
+    }
     if (pay)
         json_object_set_new(o, "payment", pay);
     if (p.checkout_url && b->status == BK_BOOKING_PENDING &&

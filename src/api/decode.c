@@ -272,6 +272,43 @@ static enum bk_err decode_price(const json_t *obj, struct bk_arena *arena,
     return BK_OK;
 }
 
+/* "refund_policy": {"full_refund_until_hours", "late_refund_percent"},
+ * both required; null puts back the default. */
+static enum bk_err decode_refund_policy(const json_t *obj,
+                                        struct bk_arena *arena,
+                                        struct bk_event_type *et,
+                                        struct bk_errbuf *err)
+{
+    static const char *const keys[] = {"full_refund_until_hours",
+                                       "late_refund_percent", NULL};
+    const json_t *v = json_object_get(obj, "refund_policy");
+    int64_t hours = 0, percent = 0;
+    enum bk_err e;
+
+    if (!v)
+        return BK_OK;
+    if (json_is_null(v)) {
+        et->has_refund_policy = true;
+        et->refund_full_hours = BK_DEFAULT_REFUND_FULL_HOURS;
+        et->refund_late_percent = BK_DEFAULT_REFUND_LATE_PERCENT;
+        return BK_OK;
+    }
+    if (!json_is_object(v))
+        return bk_fail_field(err, BK_E_INVALID, "refund_policy",
+                             "must be {\"full_refund_until_hours\", "
+                             "\"late_refund_percent\"} or null");
+    if ((e = bk_json_only(v, "refund_policy", keys, arena, err)) ||
+        (e = bk_json_int(v, "refund_policy", "full_refund_until_hours", true, 0,
+                         8760, arena, &hours, NULL, err)) ||
+        (e = bk_json_int(v, "refund_policy", "late_refund_percent", true, 0,
+                         100, arena, &percent, NULL, err)))
+        return e;
+    et->has_refund_policy = true;
+    et->refund_full_hours = (int)hours;
+    et->refund_late_percent = (int)percent;
+    return BK_OK;
+}
+
 /* "reminders_minutes": [1440, 60]: distinct integers, 1..60 days. */
 static enum bk_err decode_reminders(const json_t *obj, struct bk_event_type *et,
                                     struct bk_errbuf *err)
@@ -457,6 +494,7 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
                                        "external_ids",
                                        "calcom_event_type_id",
                                        "reminders_minutes",
+                                       "refund_policy",
                                        NULL};
     const char *s;
     enum bk_err e;
@@ -502,6 +540,7 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
         (e = decode_price(obj, arena, et, err)) ||
         (e = decode_location(obj, arena, et, err)) ||
         (e = decode_reminders(obj, et, err)) ||
+        (e = decode_refund_policy(obj, arena, et, err)) ||
         (e = bk_json_bool(obj, "", "active", false, arena, &et->active, NULL,
                           err)) ||
         (e = decode_external_ids(obj, arena, et, err)) ||

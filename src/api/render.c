@@ -97,6 +97,14 @@ json_t *bk_render_event_type(const struct bk_event_type *et, bool admin)
                                       et->currency));
     else
         json_object_set_new(o, "price", json_null());
+    json_object_set_new(
+        o, "refund_policy",
+        json_pack("{s:i, s:i}", "full_refund_until_hours",
+                  et->has_refund_policy ? et->refund_full_hours
+                                        : BK_DEFAULT_REFUND_FULL_HOURS,
+                  "late_refund_percent",
+                  et->has_refund_policy ? et->refund_late_percent
+                                        : BK_DEFAULT_REFUND_LATE_PERCENT));
     if (et->location_kind != BK_LOCATION_NONE)
         json_object_set_new(o, "location",
                             json_pack("{s:s, s:o}", "kind",

@@ -118,6 +118,21 @@ out:
     return e;
 }
 
+static bool same_refund_policy(const struct bk_event_type *a,
+                               const struct bk_event_type *b)
+{
+    int ah = a->has_refund_policy ? a->refund_full_hours
+                                  : BK_DEFAULT_REFUND_FULL_HOURS;
+    int bh = b->has_refund_policy ? b->refund_full_hours
+                                  : BK_DEFAULT_REFUND_FULL_HOURS;
+    int ap = a->has_refund_policy ? a->refund_late_percent
+                                  : BK_DEFAULT_REFUND_LATE_PERCENT;
+    int bp = b->has_refund_policy ? b->refund_late_percent
+                                  : BK_DEFAULT_REFUND_LATE_PERCENT;
+
+    return ah == bh && ap == bp;
+}
+
 static bool same_reminders(const struct bk_event_type *a,
                            const struct bk_event_type *b)
 {
@@ -148,7 +163,7 @@ static bool same_event_type(const struct bk_event_type *a,
            a->location_kind == b->location_kind &&
            same_text(a->location_value, b->location_value) &&
            a->active == b->active && bk_event_type_external_equal(a, b) &&
-           same_reminders(a, b);
+           same_reminders(a, b) && same_refund_policy(a, b);
 }
 
 static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,

@@ -82,9 +82,11 @@ struct bk_config {
     const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
     const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
     char stripe_api_base_buf[600];
-    int hold_min;              /* BOOKINGD_HOLD_MINUTES */
-    int64_t checkout_wait_ms;  /* BOOKINGD_CHECKOUT_WAIT_MS */
-    int64_t stripe_timeout_ms; /* BOOKINGD_STRIPE_TIMEOUT_MS */
+    int hold_min;                 /* BOOKINGD_HOLD_MINUTES */
+    int64_t checkout_wait_ms;     /* BOOKINGD_CHECKOUT_WAIT_MS */
+    int64_t stripe_timeout_ms;    /* BOOKINGD_STRIPE_TIMEOUT_MS */
+    const char *business_name;    /* BOOKINGD_BUSINESS_NAME (invoices) */
+    const char *business_address; /* BOOKINGD_BUSINESS_ADDRESS */
     /* Credentials at rest and calendars (docs/calendars.md). */
     bool have_secret_key;                /* BOOKINGD_SECRET_KEY is set */
     struct bk_secret_key secret_key;     /* ... and read */

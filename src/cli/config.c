@@ -467,6 +467,17 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                      &cfg->stripe_timeout_ms, err)))
         return e;
 
+    cfg->business_name = env("BOOKINGD_BUSINESS_NAME");
+    cfg->business_address = env("BOOKINGD_BUSINESS_ADDRESS");
+    if ((cfg->business_name && strlen(cfg->business_name) > 200) ||
+        (cfg->business_address && strlen(cfg->business_address) > 500))
+        return bk_fail_field(err, BK_E_CONFIG,
+                             cfg->business_name &&
+                                     strlen(cfg->business_name) > 200
+                                 ? "BOOKINGD_BUSINESS_NAME"
+                                 : "BOOKINGD_BUSINESS_ADDRESS",
+                             "is too long (name 200, address 500 bytes)");
+
     cfg->templates = env("BOOKINGD_TEMPLATES");
     if (cfg->templates) {
         struct bk_arena a;

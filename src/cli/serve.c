@@ -23,6 +23,7 @@
 #include "connectors/stripe.h"
 #include "jobs/inbox.h"
 #include "ledger/events.h"
+#include "ledger/payments.h"
 #include "net/net.h"
 #include "jobs/jobs.h"
 #include "jobs/prune.h"
@@ -299,6 +300,7 @@ int bk_cli_serve(int argc, char **argv)
     google.timeout_ms = calendars.timeout_ms;
     google.max_response = calendars.max_response;
     calendars.google = &google;
+    bk_ledger_invoice_issuer(cfg.business_name, cfg.business_address);
     if (bk_net_global_init(&err) ||
         bk_ledger_subscribe(bk_outwebhooks_subscriber(), &err) ||
         bk_ledger_subscribe(bk_calendars_subscriber(), &err)) {

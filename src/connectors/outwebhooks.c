@@ -39,7 +39,8 @@ const struct bk_ledger_subscriber *bk_outwebhooks_subscriber(void)
                  BK_LEV_BIT(BK_LEV_CLIENT_UPDATED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
                  BK_LEV_BIT(BK_LEV_PAYMENT_COMPLETED) |
-                 BK_LEV_BIT(BK_LEV_REFUND_ISSUED),
+                 BK_LEV_BIT(BK_LEV_REFUND_ISSUED) |
+                 BK_LEV_BIT(BK_LEV_INVOICE_PAID),
         .max_attempts = 0,
     };
     return &s;

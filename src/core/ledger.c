@@ -19,6 +19,20 @@ static const char *const entity_names[] = {"booking", "client", "event_type",
 
 #define COUNT(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+static const char *const invoice_names[] = {"open", "paid", "void", "refunded",
+                                            "partially_refunded"};
+
+const char *bk_invoice_status_name(enum bk_invoice_status s)
+{
+    return (int)s >= 0 && (int)s < COUNT(invoice_names) ? invoice_names[s]
+                                                        : "?";
+}
+
+int bk_invoice_status_parse(const char *s)
+{
+    return bk_name_index(invoice_names, COUNT(invoice_names), s);
+}
+
 const char *bk_location_kind_name(enum bk_location_kind k)
 {
     return (int)k >= 0 && (int)k < COUNT(location_names) ? location_names[k]

@@ -84,10 +84,19 @@ struct bk_event_type {
     bool has_reminders;
     int reminders_min[BK_MAX_REMINDERS];
     int n_reminders;
+    /* The refund policy of a paid booking cancelled (ledger/payments.c):
+     * all of it back when cancelled at least refund_full_hours before the
+     * start, else refund_late_percent of it. A zeroed struct has none;
+     * reads always fill it (the default is BK_DEFAULT_REFUND_*). */
+    bool has_refund_policy;
+    int refund_full_hours;   /* 0..8760 */
+    int refund_late_percent; /* 0..100 */
     int64_t created_utc;
     int64_t updated_utc;
 };
-#define BK_DEFAULT_REMINDERS "[1440,60]"
+#define BK_DEFAULT_REMINDERS           "[1440,60]"
+#define BK_DEFAULT_REFUND_FULL_HOURS   24
+#define BK_DEFAULT_REFUND_LATE_PERCENT 0
 
 struct bk_client {
     int64_t id;
@@ -296,6 +305,66 @@ struct bk_payment {
     int64_t created_utc;
     int64_t updated_utc;
 };
+
+/* An invoice (ledger/invoices.c, issue 9 §2): one per paid booking,
+ * numbered INV-YEAR-NNNN gaplessly per year in the paying transaction;
+ * what it says is copied at issue. */
+enum bk_invoice_status {
+    BK_INVOICE_OPEN = 0,
+    BK_INVOICE_PAID = 1,
+    BK_INVOICE_VOID = 2,
+    BK_INVOICE_REFUNDED = 3,
+    BK_INVOICE_PARTIALLY_REFUNDED = 4,
+};
+#define BK_INVOICE_STATUS_COUNT 5
+
+struct bk_invoice {
+    int64_t id;
+    const char *number; /* "INV-2026-0001" */
+    int year;
+    int64_t seq;
+    int64_t booking_id;           /* 0: erased */
+    const char *booking_uid;      /* filled on reads; may be NULL */
+    int64_t client_id;            /* 0: erased */
+    const char *client_public_id; /* filled on reads; may be NULL */
+    const char *issuer_name;
+    const char *issuer_address; /* may be NULL */
+    const char *client_name;    /* may be NULL */
+    const char *client_email;
+    const char *line; /* what was sold */
+    int64_t amount_minor;
+    int64_t refunded_minor;
+    char currency[4];
+    enum bk_invoice_status status;
+    const char *stripe_session;        /* may be NULL */
+    const char *stripe_payment_intent; /* may be NULL */
+    int64_t issued_utc;
+    int64_t paid_utc; /* 0: not paid */
+    int64_t updated_utc;
+};
+
+/* A package of sessions (issue 9 §3, api/packages.c): `sessions` credits
+ * for any of its event types, at a price, valid `valid_days` after the
+ * purchase. */
+#define BK_MAX_PACKAGE_EVENT_TYPES 32
+struct bk_package {
+    int64_t id;
+    const char *slug;
+    const char *name;
+    int sessions;
+    int64_t price_minor;
+    char currency[4];
+    int valid_days;
+    bool active;
+    int64_t event_type_ids[BK_MAX_PACKAGE_EVENT_TYPES];
+    const char *event_type_slugs[BK_MAX_PACKAGE_EVENT_TYPES]; /* on reads */
+    int n_event_types;
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
+const char *bk_invoice_status_name(enum bk_invoice_status s);
+int bk_invoice_status_parse(const char *s);
 
 const char *bk_location_kind_name(enum bk_location_kind k);
 int bk_location_kind_parse(const char *s);

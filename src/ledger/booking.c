@@ -464,6 +464,7 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     struct bk_booking b;
     enum bk_booking_status to;
     enum bk_booking_status from;
+    int64_t refund = 0;
     enum bk_err e;
 
     e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
@@ -485,6 +486,11 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     e = bk_store_booking_update(tx, &b, err);
     if (e)
         goto out;
+    /* A paid booking gives back what its event type's refund policy
+     * says (a refund job; the cancellation email tells it). */
+    e = bk_ledger_payment_cancel_refund(tx, &b, now_utc, arena, &refund, err);
+    if (e)
+        goto out;
     bk_ledger_event_init(&ev, BK_LEV_BOOKING_CANCELLED, now_utc, actor);
     ev.booking_id = b.id;
     ev.client_id = b.client_id;
@@ -493,9 +499,12 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     ev.from_status = (int)from;
     ev.to_status = (int)to;
     ev.note = b.cancellation_reason;
-    ev.detail =
-        bk_ledger_json(arena, json_pack("{s:s?, s:s}", "reason",
-                                        b.cancellation_reason, "by", actor));
+    ev.detail = bk_ledger_json(
+        arena, json_pack("{s:s?, s:s, s:o?}", "reason", b.cancellation_reason,
+                         "by", actor, "refund",
+                         b.payment_status == BK_PAYMENT_PAID
+                             ? json_integer((json_int_t)refund)
+                             : NULL));
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;

@@ -44,6 +44,7 @@ static const struct {
     [BK_LEV_PAYMENT_COMPLETED] = {"PAYMENT_COMPLETED", NULL},
     [BK_LEV_CHECKOUT_EXPIRED] = {"CHECKOUT_EXPIRED", NULL},
     [BK_LEV_REFUND_ISSUED] = {"REFUND_ISSUED", NULL},
+    [BK_LEV_INVOICE_PAID] = {"INVOICE_PAID", NULL},
 };
 
 static const struct bk_ledger_subscriber
@@ -72,6 +73,7 @@ static const char *const public_names[BK_LEV_COUNT] = {
     [BK_LEV_BOOKING_CONFIRMED] = "booking.confirmed",
     [BK_LEV_PAYMENT_COMPLETED] = "payment.succeeded",
     [BK_LEV_REFUND_ISSUED] = "payment.refunded",
+    [BK_LEV_INVOICE_PAID] = "invoice.paid",
 };
 
 const char *bk_ledger_event_public_name(enum bk_ledger_event_kind kind)

@@ -47,8 +47,9 @@ enum bk_ledger_event_kind {
     BK_LEV_PAYMENT_COMPLETED = 22,  /* a booking was paid */
     BK_LEV_CHECKOUT_EXPIRED = 23,   /* its hold ended unpaid */
     BK_LEV_REFUND_ISSUED = 24,      /* a payment was refunded */
+    BK_LEV_INVOICE_PAID = 25,       /* an invoice was issued, paid */
 };
-#define BK_LEV_COUNT 25
+#define BK_LEV_COUNT 26
 
 /* The bit of a kind in a subscriber's mask. */
 #define BK_LEV_BIT(k) (UINT64_C(1) << (k))

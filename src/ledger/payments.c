@@ -143,6 +143,108 @@ enum bk_err bk_ledger_payment_cancelled(struct bk_tx *tx,
         err);
 }
 
+int64_t bk_payment_refund_due(const struct bk_event_type *et,
+                              int64_t paid_minor, int64_t start_utc,
+                              int64_t now_utc, bool *full)
+{
+    int hours = et->has_refund_policy ? et->refund_full_hours
+                                      : BK_DEFAULT_REFUND_FULL_HOURS;
+    int percent = et->has_refund_policy ? et->refund_late_percent
+                                        : BK_DEFAULT_REFUND_LATE_PERCENT;
+    int64_t due;
+
+    if (paid_minor <= 0) {
+        if (full)
+            *full = false;
+        return 0;
+    }
+    if (start_utc - now_utc >= (int64_t)hours * 3600) {
+        if (full)
+            *full = true;
+        return paid_minor;
+    }
+    /* paid_minor <= 1e11 (the API's bound), so the product fits. */
+    due = paid_minor * percent / 100;
+    if (full)
+        *full = due == paid_minor;
+    return due;
+}
+
+/* Stripe's zero-decimal currencies (docs.stripe.com/currencies). */
+static bool zero_decimal(const char *cur)
+{
+    static const char *const list[] = {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF",
+                                       "KRW", "MGA", "PYG", "RWF", "UGX", "VND",
+                                       "VUV", "XAF", "XOF", "XPF", NULL};
+
+    for (size_t i = 0; list[i]; i++)
+        if (strcmp(cur, list[i]) == 0)
+            return true;
+    return false;
+}
+
+const char *bk_payment_money(struct bk_arena *arena, int64_t amount_minor,
+                             const char *currency)
+{
+    if (zero_decimal(currency))
+        return bk_arena_printf(arena, "%lld %s", (long long)amount_minor,
+                               currency);
+    return bk_arena_printf(arena, "%lld.%02lld %s",
+                           (long long)(amount_minor / 100),
+                           (long long)(amount_minor % 100), currency);
+}
+
+enum bk_err
+bk_ledger_payment_cancel_refund(struct bk_tx *tx, const struct bk_booking *b,
+                                int64_t now_utc, struct bk_arena *arena,
+                                int64_t *refund_minor, struct bk_errbuf *err)
+{
+    struct bk_event_type et;
+    struct bk_payment p;
+    int64_t due, ahead_h;
+    enum bk_err e;
+
+    *refund_minor = 0;
+    if (b->payment_status != BK_PAYMENT_PAID)
+        return BK_OK;
+    e = bk_store_payment_get(tx, b->id, arena, &p, err);
+    if (e == BK_E_NOT_FOUND)
+        return BK_OK; /* paid elsewhere (an admin's booking) */
+    if (e)
+        return e;
+    if (!p.payment_intent || p.refund_reason || p.refund_id)
+        return BK_OK;
+    if ((e = bk_store_event_type_get(tx, b->event_type_id, arena, &et, err)))
+        return e;
+    due =
+        bk_payment_refund_due(&et, p.amount_minor, b->start_utc, now_utc, NULL);
+    if (due <= 0)
+        return BK_OK;
+    ahead_h = (b->start_utc - now_utc) / 3600;
+    if (b->start_utc - now_utc >= (int64_t)et.refund_full_hours * 3600)
+        p.refund_reason = bk_arena_printf(
+            arena,
+            "%s refunded in full: cancelled %lld hours before the start "
+            "(the refund policy refunds in full until %d hours before)",
+            bk_payment_money(arena, due, p.currency), (long long)ahead_h,
+            et.refund_full_hours);
+    else
+        p.refund_reason = bk_arena_printf(
+            arena,
+            "%s of %s refunded (%d %%): cancelled less than %d hours before "
+            "the start",
+            bk_payment_money(arena, due, p.currency),
+            bk_payment_money(arena, p.amount_minor, p.currency),
+            et.refund_late_percent, et.refund_full_hours);
+    p.updated_utc = now_utc;
+    if ((e = bk_store_payment_update(tx, &p, err)) ||
+        (e = enqueue_refund_of(tx, b->uid, p.payment_intent, p.refund_reason,
+                               due == p.amount_minor ? 0 : due, arena, err)))
+        return e;
+    *refund_minor = due;
+    return BK_OK;
+}
+
 static enum bk_err refund_once(struct bk_store *store, const char *uid,
                                int64_t amount_minor, const char *reason,
                                int64_t now_utc, struct bk_arena *arena,
@@ -369,7 +471,9 @@ enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
             return BK_OK;
         p.refund_id = refund_id;
         p.updated_utc = now_utc;
-        if ((e = bk_store_payment_update(tx, &p, err)))
+        if ((e = bk_store_payment_update(tx, &p, err)) ||
+            (e = bk_ledger_invoice_refunded(tx, &b, amount_minor, now_utc,
+                                            arena, err)))
             return e;
         event_of(&ev, BK_LEV_REFUND_ISSUED, &b, now_utc, "system");
         ev.detail = bk_ledger_json(
@@ -393,7 +497,8 @@ enum bk_err bk_ledger_payment_refunded(struct bk_tx *tx, const char *uid,
     b.payment_status = BK_PAYMENT_REFUNDED;
     b.updated_utc = now_utc;
     if ((e = bk_store_payment_update(tx, &p, err)) ||
-        (e = bk_store_booking_update(tx, &b, err)))
+        (e = bk_store_booking_update(tx, &b, err)) ||
+        (e = bk_ledger_invoice_refunded(tx, &b, 0, now_utc, arena, err)))
         return e;
     event_of(&ev, BK_LEV_REFUND_ISSUED, &b, now_utc, "system");
     ev.detail = bk_ledger_json(
@@ -591,7 +696,8 @@ static enum bk_err paid(struct bk_tx *tx, const struct bk_ext_event *x,
                   "currency", pay->currency ? pay->currency : p->currency,
                   "session", pay->session_id, "payment_intent",
                   pay->payment_intent));
-    if ((e = bk_ledger_emit(tx, &ev, err)))
+    if ((e = bk_ledger_emit(tx, &ev, err)) ||
+        (e = bk_ledger_invoice_paid(tx, b, p, now_utc, arena, err)))
         return e;
     if (refund) {
         out->note = refund;

@@ -117,6 +117,56 @@ BK_MUST_CHECK enum bk_err
 bk_ledger_payment_cancelled(struct bk_tx *tx, const struct bk_booking *b,
                             struct bk_arena *arena, struct bk_errbuf *err);
 
+/* What cancelling a paid booking of et at now_utc gives back under the
+ * event type's refund policy (docs/payments.md "Refund policy"): all of
+ * paid_minor when start_utc is at least full_refund_until_hours away,
+ * else late_refund_percent of it, rounded down (0: nothing). *full
+ * (may be NULL) tells whether it is all of it. */
+int64_t bk_payment_refund_due(const struct bk_event_type *et,
+                              int64_t paid_minor, int64_t start_utc,
+                              int64_t now_utc, bool *full);
+
+/* An amount in minor units as text: "45.00 EUR", "5000 JPY" (Stripe's
+ * zero-decimal currencies have no fraction). */
+const char *bk_payment_money(struct bk_arena *arena, int64_t amount_minor,
+                             const char *currency);
+
+/* Inside the transaction that cancels the paid booking b (by the
+ * attendee, an admin or a provider; b already cancelled): applies the
+ * event type's refund policy. A refund due is recorded on the payment
+ * (its reason the sentence the attendee is told) and a stripe.refund job
+ * gives it back (all, or the part). Nothing when the payment is refunded
+ * already or its refund is under way. *refund_minor receives the amount
+ * (0: none). */
+BK_MUST_CHECK enum bk_err
+bk_ledger_payment_cancel_refund(struct bk_tx *tx, const struct bk_booking *b,
+                                int64_t now_utc, struct bk_arena *arena,
+                                int64_t *refund_minor, struct bk_errbuf *err);
+
+/* ---- Invoices (ledger/invoices.c, docs/payments.md "Invoices") ---- */
+
+/* The issuer printed on invoices issued from now on (BOOKINGD_BUSINESS_NAME
+ * and _ADDRESS): set once at start-up, before the workers run; copied.
+ * Unset: "bookingd", no address. */
+void bk_ledger_invoice_issuer(const char *name, const char *address);
+
+/* Inside the transaction that records the payment of booking b (payment
+ * p): issues its invoice, paid, numbered INV-YEAR-NNNN (the year of
+ * now_utc; gapless: the counter is taken in tx), activity INVOICE_PAID
+ * (invoice.paid). Nothing when it has one. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_invoice_paid(struct bk_tx *tx, const struct bk_booking *b,
+                       const struct bk_payment *p, int64_t now_utc,
+                       struct bk_arena *arena, struct bk_errbuf *err);
+
+/* Inside the transaction that records a refund of amount_minor (0: all)
+ * of booking b: its invoice becomes refunded or partially_refunded.
+ * Nothing when it has none. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_invoice_refunded(struct bk_tx *tx, const struct bk_booking *b,
+                           int64_t amount_minor, int64_t now_utc,
+                           struct bk_arena *arena, struct bk_errbuf *err);
+
 /* Applies a payment event (the PAYMENT_* kinds of core/event.h), from a
  * Stripe webhook or from the settle job's retrieval, inside tx. Events
  * may come in any order and more than once:

@@ -608,6 +608,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     enum bk_booking_status from, to;
     struct bk_booking b;
     struct bk_client c;
+    int64_t refund = 0;
     enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
     if (e == BK_E_NOT_FOUND) {
@@ -637,13 +638,23 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     if (cancel)
         b.cancellation_reason = ev->booking.cancellation_reason;
     b.updated_utc = now_utc;
-    if ((e = bk_store_booking_update(tx, &b, err)) ||
-        (e = emit_booking(
+    if ((e = bk_store_booking_update(tx, &b, err)))
+        return e;
+    /* A paid booking cancelled at the provider: its refund policy
+     * applies as to any cancellation (ledger/payments.c). */
+    if (cancel && (e = bk_ledger_payment_cancel_refund(tx, &b, now_utc, arena,
+                                                       &refund, err)))
+        return e;
+    if ((e = emit_booking(
              tx, cancel ? BK_LEV_BOOKING_CANCELLED : BK_LEV_BOOKING_COMPLETED,
              ev, &b, (int)from, (int)to, 0, 0, 0, 0, b.cancellation_reason,
-             bk_ledger_json(arena, json_pack("{s:s?, s:s, s:s}", "reason",
-                                             b.cancellation_reason, "by", actor,
-                                             "external_uid", ev->booking.uid)),
+             bk_ledger_json(
+                 arena, json_pack("{s:s?, s:s, s:s, s:o?}", "reason",
+                                  b.cancellation_reason, "by", actor,
+                                  "external_uid", ev->booking.uid, "refund",
+                                  cancel && b.payment_status == BK_PAYMENT_PAID
+                                      ? json_integer((json_int_t)refund)
+                                      : NULL)),
              now_utc, err)))
         return e;
     out->action = cancel ? "cancelled" : "completed";

@@ -14,6 +14,7 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "ledger/events.h"
+#include "ledger/payments.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -274,6 +275,8 @@ struct ctx {
     struct bk_host host;
     struct bk_client client;
     struct bk_event_type et;
+    struct bk_payment pay; /* has_pay: a paid booking's payment row */
+    bool has_pay;
 };
 
 static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
@@ -290,7 +293,30 @@ static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
         e = bk_store_client_get(tx, c->b.client_id, arena, &c->client, err);
     if (!e)
         e = bk_store_event_type_get(tx, c->b.event_type_id, arena, &c->et, err);
+    if (!e && c->b.payment_status != BK_PAYMENT_NONE) {
+        e = bk_store_payment_get(tx, c->b.id, arena, &c->pay, err);
+        c->has_pay = e == BK_OK;
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
     return e;
+}
+
+/* What a cancelled paid booking gives back, as the attendee is told
+ * (ledger/payments.c wrote the refund's reason); NULL for a booking
+ * without payment or not paid. */
+static const char *refund_text(const struct ctx *c, struct bk_arena *arena)
+{
+    if (!c->has_pay)
+        return NULL;
+    if (c->pay.refund_reason)
+        return c->pay.refund_reason;
+    if (c->b.payment_status != BK_PAYMENT_PAID)
+        return NULL;
+    return bk_arena_printf(arena,
+                           "none: cancelled less than %d hours before the "
+                           "start (the refund policy)",
+                           c->et.refund_full_hours);
 }
 
 /* The attendee as given on the booking, not the stored client: the
@@ -708,6 +734,7 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
             {"client_email", attendee_email(c)},
             {"notes", c->b.notes},
             {"reason", cancel ? c->b.cancellation_reason : NULL},
+            {"refund", cancel ? refund_text(c, arena) : NULL},
             {"manage_url", manage},
             {"ics_url", bk_arena_printf(arena, "%s/api/v1/bookings/%s/ics%s",
                                         cfg->base_url, c->b.uid, tk ? tk : "")},

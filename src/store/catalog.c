@@ -473,7 +473,8 @@ out:
     " et.buffer_after_min, et.notice_min, et.horizon_days, et.max_per_day,"    \
     " et.alignment, et.price_minor, et.currency, et.location_kind,"            \
     " et.location_value, et.active, et.imported, et.created_utc,"              \
-    " et.updated_utc, et.reminders_minutes"
+    " et.updated_utc, et.reminders_minutes, et.refund_full_until_hours,"       \
+    " et.refund_late_percent"
 #define ET_FROM " FROM event_types et JOIN hosts h ON h.id = et.host_id"
 
 static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
@@ -512,10 +513,13 @@ static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
         et->n_reminders = 0;
         et->has_reminders = true;
     }
+    et->has_refund_policy = true;
+    et->refund_full_hours = db_col_int(tx, st, 23);
+    et->refund_late_percent = db_col_int(tx, st, 24);
 }
 
-/* Binds ?1..?21 as insert and update number them (update leaves out ?1
- * slug and ?19 created_utc; ?22 is its id). rem holds the
+/* Binds ?1..?21, ?23 and ?24 as insert and update number them (update
+ * leaves out ?1 slug and ?19 created_utc; ?22 is its id). rem holds the
  * reminders' text until the statement's last step. */
 static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
                             const struct bk_event_type *et,
@@ -551,6 +555,12 @@ static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
     db_bind_i64(tx, st, 20, et->updated_utc);
     bk_event_type_reminders_format(et, rem);
     db_bind_text(tx, st, 21, rem);
+    db_bind_i64(tx, st, 23,
+                et->has_refund_policy ? et->refund_full_hours
+                                      : BK_DEFAULT_REFUND_FULL_HOURS);
+    db_bind_i64(tx, st, 24,
+                et->has_refund_policy ? et->refund_late_percent
+                                      : BK_DEFAULT_REFUND_LATE_PERCENT);
 }
 
 /* An event type's external ids are external links (entity event type, kind
@@ -706,14 +716,16 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                    " buffer_after_min, notice_min, horizon_days, max_per_day,"
                    " alignment, price_minor, currency, location_kind,"
                    " location_value, active, imported, created_utc,"
-                   " updated_utc, reminders_minutes) VALUES (?1, ?2, ?3, ?4,"
+                   " updated_utc, reminders_minutes, refund_full_until_hours,"
+                   " refund_late_percent) VALUES (?1, ?2, ?3, ?4,"
                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                   " ?17, ?18, ?19, ?20, ?21)"
+                   " ?17, ?18, ?19, ?20, ?21, ?23, ?24)"
                    " RETURNING id",
                    &st, err);
     if (e)
         goto out;
     bind_event_type(tx, st, et, rem);
+    db_bind_i64(tx, st, 22, 0); /* update's id: typed, unused here */
     e = db_one(tx, st, "inserting an event type", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
@@ -748,7 +760,8 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                    " alignment = ?12, price_minor = ?13, currency = ?14,"
                    " location_kind = ?15, location_value = ?16, active = ?17,"
                    " imported = ?18, updated_utc = ?20,"
-                   " reminders_minutes = ?21 WHERE id = ?22",
+                   " reminders_minutes = ?21, refund_full_until_hours = ?23,"
+                   " refund_late_percent = ?24 WHERE id = ?22",
                    &st, err);
     if (e)
         goto out;

@@ -541,6 +541,65 @@ BK_MUST_CHECK enum bk_err bk_store_payment_get(struct bk_tx *tx,
                                                struct bk_arena *arena,
                                                struct bk_payment *out,
                                                struct bk_errbuf *err);
+/* ---- Invoices (invoices.c, ledger/invoices.c) -------------------------- */
+
+/* The next number of `year` (1, 2, ...), taken in tx: gapless, since a
+ * rolled-back transaction gives its number back. */
+BK_MUST_CHECK enum bk_err bk_store_invoice_next_seq(struct bk_tx *tx, int year,
+                                                    int64_t *seq,
+                                                    struct bk_errbuf *err);
+/* Inserts inv (inv->id ignored; *id may be NULL). BK_E_DUPLICATE when the
+ * booking or the number has one. */
+BK_MUST_CHECK enum bk_err bk_store_invoice_insert(struct bk_tx *tx,
+                                                  const struct bk_invoice *inv,
+                                                  int64_t *id,
+                                                  struct bk_errbuf *err);
+/* Writes status, refunded_minor, paid_utc, the Stripe ids and updated_utc
+ * of invoice inv->id. */
+BK_MUST_CHECK enum bk_err bk_store_invoice_update(struct bk_tx *tx,
+                                                  const struct bk_invoice *inv,
+                                                  struct bk_errbuf *err);
+/* By number, or by booking; BK_E_NOT_FOUND. Strings in arena. */
+BK_MUST_CHECK enum bk_err bk_store_invoice_get(struct bk_tx *tx,
+                                               const char *number,
+                                               struct bk_arena *arena,
+                                               struct bk_invoice *out,
+                                               struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_invoice_by_booking(struct bk_tx *tx,
+                                                      int64_t booking_id,
+                                                      struct bk_arena *arena,
+                                                      struct bk_invoice *out,
+                                                      struct bk_errbuf *err);
+
+struct bk_invoice_filter {
+    const char *client_public_id; /* NULL: any */
+    int status;                   /* -1: any */
+    int64_t from_utc, to_utc;     /* issued in [from, to) */
+    int64_t before_id;            /* 0: from the newest; else id < before */
+    int limit;
+};
+/* Newest first. */
+BK_MUST_CHECK enum bk_err
+bk_store_invoice_list(struct bk_tx *tx, const struct bk_invoice_filter *f,
+                      struct bk_arena *arena, struct bk_invoice **out,
+                      size_t *n, struct bk_errbuf *err);
+
+/* ---- Packages of sessions (packages.c, api/packages.c) ----------------- */
+
+/* Inserts p with its event types (ids). BK_E_DUPLICATE for a taken slug. */
+BK_MUST_CHECK enum bk_err bk_store_package_insert(struct bk_tx *tx,
+                                                  const struct bk_package *p,
+                                                  int64_t *id,
+                                                  struct bk_errbuf *err);
+/* Packages (only the active ones when active_only; slug: only that one,
+ * NULL: all) with ids above after_id, oldest first, at most limit, with
+ * their event types' slugs. */
+BK_MUST_CHECK enum bk_err
+bk_store_package_list(struct bk_tx *tx, bool active_only, const char *slug,
+                      int64_t after_id, int limit, struct bk_arena *arena,
+                      struct bk_package **out, size_t *n,
+                      struct bk_errbuf *err);
+
 /* ---- Admin sessions (sessions.c, api/session.c) ----------------------- */
 
 /* A signed-in browser. token_sha256 is the lowercase hex SHA-256 of the

@@ -172,14 +172,50 @@ $("tz").addEventListener("change", async () => {
   }
 });
 
+/* What cancelling gives back, as the ledger computes it now (the refund
+ * policy of the event type): read again when the step opens, since the
+ * answer changes as the start comes nearer. */
+function money(amount, currency) {
+  return new Intl.NumberFormat(undefined, { style: "currency", currency })
+    .format(amount / 100);
+}
+
+function showRefund(b) {
+  const r = b && b.payment && b.payment.refund_if_cancelled;
+  const el = $("cancel-refund");
+  el.hidden = !r;
+  if (!r)
+    return;
+  if (r.full)
+    el.textContent = "Cancelling now refunds the full " +
+      money(r.amount, b.payment.currency) + ".";
+  else if (r.amount > 0)
+    el.textContent = "Cancelling now refunds " +
+      money(r.amount, b.payment.currency) + " of " +
+      money(b.payment.amount, b.payment.currency) + " (" +
+      r.late_refund_percent + " %): the full refund ended " +
+      formatRange(r.full_refund_until, null, tz) + ".";
+  else
+    el.textContent = "Cancelling now refunds nothing: the full refund " +
+      "ended " + formatRange(r.full_refund_until, null, tz) + ".";
+}
+
 /* Cancel: a confirm step with an optional reason. */
-$("cancel-open").addEventListener("click", () => {
+$("cancel-open").addEventListener("click", async () => {
   message("");
   $("reschedule-step").hidden = true;
   $("actions").hidden = true;
   notice($("cancel-error"), "");
+  showRefund(booking);
   $("cancel-step").hidden = false;
   $("cancel-heading").focus();
+  if (booking && booking.payment) {
+    const r = await api("GET", base + auth);
+    if (r.ok) {
+      booking = r.data;
+      showRefund(booking);
+    }
+  }
 });
 
 $("cancel-back").addEventListener("click", () => {

@@ -2,8 +2,10 @@
 // Chromium: the booking page sends them to the checkout page of the Stripe
 // contract fake (tests/fakes/stripe/fake.mjs), "Pay" brings them back to
 // the manage page, which shows the booking confirmed once the fake's
-// signed webhook was applied; "Cancel" on the checkout page brings them
-// back to a booking still awaiting payment, with "Pay now".
+// signed webhook was applied; cancelling it there shows what the refund
+// policy gives back before confirming, and the refund follows; "Cancel" on
+// the checkout page brings them back to a booking still awaiting payment,
+// with "Pay now".
 //
 //   node payment.mjs PATH/TO/bookingd      (or BOOKINGD_BIN=...)
 import { chromium } from "playwright-core";
@@ -180,6 +182,35 @@ async function payAndReturn() {
   assert.equal(b.status, "confirmed");
   assert.equal(b.payment_status, "paid");
   log("paid: confirmed");
+  /* Cancelling: the step says what the refund policy gives back (the
+   * ledger's figure), and the refund follows the cancellation. */
+  const one = await (await fetch(base + "/api/v1/bookings/" + b.uid, {
+    headers: { Authorization: "Bearer " + ADMIN_KEY } })).json();
+  const due = one.payment.refund_if_cancelled;
+  assert.ok(due, "a paid booking tells what cancelling refunds");
+  await page.getByRole("button", { name: "Cancel booking" }).click();
+  const note = page.locator("#cancel-refund");
+  await note.waitFor();
+  const text = await note.textContent();
+  if (due.full)
+    assert.match(text, /^Cancelling now refunds the full €90\.00\.$/);
+  else
+    assert.match(text, /^Cancelling now refunds (nothing|€)/);
+  await page.screenshot({ path: path.join(SHOTS, "p2b-cancel-refund.png") });
+  await page.getByRole("button", { name: "Yes, cancel it" }).click();
+  await page.locator("#b-status", { hasText: "Cancelled" }).waitFor();
+  if (due.full) {
+    const until = Date.now() + STEP_MS;
+    let last = null;
+    while (Date.now() < until) {
+      [last] = await bookingsOf("ada@example.com");
+      if (last.payment_status === "refunded")
+        break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(last.payment_status, "refunded");
+  }
+  log(`cancelled: ${text}`);
   await page.context().close();
 }
 

@@ -634,6 +634,18 @@ def every_operation(d, tmp_path):
     a.post(f"/api/v1/bookings/{paid['uid']}/refund", {"amount": 100}, 202,
            **adm)
     a.get("/api/v1/metrics/summary", query={"interval": "week"}, **adm)
+    invoices = a.get("/api/v1/invoices", query={"limit": "5"}, **adm).json
+    assert invoices["data"], invoices
+    a.get(f"/api/v1/invoices/{invoices['data'][0]['number']}", **adm)
+    a.get("/api/v1/invoices/INV-1999-0001", 404, **adm)
+    a.post("/api/v1/packages", {
+        "slug": "five", "name": "Five", "event_types": ["paid"],
+        "sessions": 5, "price": {"amount": 100, "currency": "EUR"}}, 201,
+        **adm)
+    a.get("/api/v1/packages")
+    a.get("/api/v1/packages", **adm)
+    a.get(f"/api/v1/invoices/{invoices['data'][0]['number']}/html", **adm)
+    a.get("/api/v1/invoices", 400, query={"status": "x"}, **adm)
     moved = a.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s3},
                    query={"token": token}).json
     assert moved["rescheduled_from"], moved

@@ -22,6 +22,7 @@ import urllib.parse
 import pytest
 
 from conftest import assert_error, ledger_query, today_utc
+from smtp_server import SmtpServer
 from stripe_helpers import (FAKE_DIR, PRICE, StripeFake, new_webhook_secret,
                             paid_catalog, stripe_env, wait_for)
 
@@ -584,6 +585,399 @@ def test_admin_refund(make_daemon, fake):
                         admin=True), 404)
 
 
+# ---- refund policy (issue 9 §4) ----------------------------------------------
+
+def refunds(fake):
+    return [(r["idempotency_key"],
+             dict(urllib.parse.parse_qsl(r["body"])).get("amount"))
+            for r in fake.requests("/v1/refunds", "POST")]
+
+
+def cancel_mail(smtp, to):
+    for m in smtp.messages():
+        if to in m["to"] and "cancel" in str(m["msg"]["Subject"]).lower():
+            return m["msg"]
+    return None
+
+
+def test_refund_policy_bad_input(make_daemon, fake):
+    """refund_policy on event types: the default shown, hostile forms
+    refused with the ledger unchanged, a valid one stored and shown."""
+    d = start(make_daemon, fake)
+    r = d.get("/api/v1/event-types/paid", admin=True)
+    assert r.json["refund_policy"] == {"full_refund_until_hours": 24,
+                                       "late_refund_percent": 0}, r.json
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    path = "/api/v1/event-types/paid"
+    for bad in ["24", 24, [], True,
+                {},
+                {"full_refund_until_hours": 24},
+                {"late_refund_percent": 0},
+                {"full_refund_until_hours": -1, "late_refund_percent": 0},
+                {"full_refund_until_hours": 8761, "late_refund_percent": 0},
+                {"full_refund_until_hours": 24, "late_refund_percent": 101},
+                {"full_refund_until_hours": 24, "late_refund_percent": -5},
+                {"full_refund_until_hours": 2.5, "late_refund_percent": 0},
+                {"full_refund_until_hours": "24", "late_refund_percent": 0},
+                {"full_refund_until_hours": 2 ** 40,
+                 "late_refund_percent": 0},
+                {"full_refund_until_hours": 24, "late_refund_percent": 0,
+                 "x" * 5000: 1}]:
+        r = d.patch(path, {"refund_policy": bad}, admin=True)
+        assert_error(r, 422)
+        assert r.json["error"]["details"].get("field", "").startswith(
+            "refund_policy"), (bad, r.json)
+    assert_error(d.patch(path, {"refund_policy": {
+        "full_refund_until_hours": 10 ** 30, "late_refund_percent": 0}},
+        admin=True), 400, "invalid_json")
+    assert_error(d.patch(path, {"refund_policy": {
+        "full_refund_until_hours": 1, "late_refund_percent": 1}}), 401)
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+    pol = {"full_refund_until_hours": 48, "late_refund_percent": 25}
+    r = d.patch(path, {"refund_policy": pol}, admin=True)
+    assert r.status == 200 and r.json["refund_policy"] == pol, r
+    assert d.get(path).json["refund_policy"] == pol
+    r = d.patch(path, {"refund_policy": None}, admin=True)
+    assert r.json["refund_policy"]["full_refund_until_hours"] == 24, r
+
+
+def test_refund_policy_on_cancellation(make_daemon, fake, tmp_path):
+    """Cancelling a paid booking refunds what its event type's policy says,
+    on both sides of the deadline: in full before it (the attendee, with
+    the manage token), the late share after it (an admin), nothing when
+    that share is 0 (the admin may still refund by hand). The refund goes
+    through the refund job (one Idempotency-Key per payment); the booking
+    tells beforehand what cancelling would give back; the attendee's
+    cancellation email says what is refunded. The slots are about two days
+    ahead: a policy of 24 hours puts them before the deadline, one of 100
+    hours after it."""
+    smtp = SmtpServer(tmp_path).start()
+    try:
+        d = start(make_daemon, fake, **smtp.env())
+        path = "/api/v1/event-types/paid"
+
+        def paid(n, email):
+            b = book(d, slot(d, n), email=email).json
+            fake.complete(session_of(fake, b["uid"])["id"])
+            wait_state(d, b["uid"], ("confirmed", "paid"))
+            return b
+
+        def as_attendee(b):
+            r = d.get(f"/api/v1/bookings/{b['uid']}",
+                      query={"token": b["manage_token"]})
+            assert r.status == 200, r
+            return r.json
+
+        def intent(b):
+            [(pi,)] = ledger_query(
+                d, "SELECT p.payment_intent FROM payments p JOIN bookings b"
+                   " ON b.id = p.booking_id WHERE b.uid = ?", (b["uid"],))
+            return pi
+
+        # Before the deadline: all of it.
+        a = paid(0, "ada@example.com")
+        ra = as_attendee(a)["payment"]["refund_if_cancelled"]
+        assert ra["amount"] == 4500 and ra["full"] is True, ra
+        assert ra["late_refund_percent"] == 0, ra
+        r = d.post(f"/api/v1/bookings/{a['uid']}/cancel", {"reason": "ill"},
+                   query={"token": a["manage_token"]})
+        assert r.status == 200 and r.json["status"] == "cancelled", r
+        wait_state(d, a["uid"], ("cancelled", "refunded"))
+        assert refunds(fake) == [(f"bookingd-refund-{intent(a)}", None)]
+        assert len(activity(d, a["uid"], "REFUND_ISSUED")) == 1
+        # Cancelled: nothing more to offer.
+        assert "refund_if_cancelled" not in as_attendee(a)["payment"]
+        msg = wait_for("the attendee's cancellation email",
+                       lambda: cancel_mail(smtp, "ada@example.com"))
+        text = msg.get_body(("plain",)).get_content()
+        assert "Refund: 45.00 EUR refunded in full" in text, text
+        assert "Refund</th><td>45.00 EUR refunded in full" in \
+            msg.get_body(("html",)).get_content()
+
+        # After the deadline: the late share, through an admin's cancel.
+        r = d.patch(path, {"refund_policy": {"full_refund_until_hours": 100,
+                                             "late_refund_percent": 50}},
+                    admin=True)
+        assert r.status == 200, r
+        b = paid(1, "bob@example.com")
+        rb = as_attendee(b)["payment"]["refund_if_cancelled"]
+        assert rb["amount"] == 2250 and rb["full"] is False, rb
+        r = d.post(f"/api/v1/bookings/{b['uid']}/cancel", {}, admin=True)
+        assert r.status == 200, r
+        wait_for("the partial refund",
+                 lambda: len(activity(d, b["uid"], "REFUND_ISSUED")) == 1)
+        assert refunds(fake)[1:] == [(f"bookingd-refund-{intent(b)}",
+                                      "2250")]
+        # A part given back leaves the payment paid (docs/payments.md).
+        assert state(d, b["uid"]) == ("cancelled", "paid")
+        text = wait_for("bob's cancellation email",
+                        lambda: cancel_mail(smtp, "bob@example.com")
+                        ).get_body(("plain",)).get_content()
+        assert "Refund: 22.50 EUR of 45.00 EUR refunded (50 %)" in text, text
+        # One refund per payment: the admin cannot give more of it.
+        assert_error(d.post(f"/api/v1/bookings/{b['uid']}/refund", {},
+                            admin=True), 409)
+
+        # After the deadline with a late share of 0: nothing.
+        r = d.patch(path, {"refund_policy": {"full_refund_until_hours": 100,
+                                             "late_refund_percent": 0}},
+                    admin=True)
+        c = paid(2, "cy@example.com")
+        rc = as_attendee(c)["payment"]["refund_if_cancelled"]
+        assert rc["amount"] == 0 and rc["full"] is False, rc
+        r = d.post(f"/api/v1/bookings/{c['uid']}/cancel", {},
+                   query={"token": c["manage_token"]})
+        assert r.status == 200, r
+        text = wait_for("cy's cancellation email",
+                        lambda: cancel_mail(smtp, "cy@example.com")
+                        ).get_body(("plain",)).get_content()
+        assert "Refund: none: cancelled less than 100 hours" in text, text
+        assert len(refunds(fake)) == 2
+        assert state(d, c["uid"]) == ("cancelled", "paid")
+        [(detail,)] = ledger_query(
+            d, "SELECT a.detail FROM activity a JOIN bookings b"
+               " ON b.id = a.booking_id WHERE b.uid = ?"
+               " AND a.kind = 'BOOKING_CANCELLED'", (c["uid"],))
+        assert json.loads(detail)["refund"] == 0, detail
+        # The admin may still refund by hand.
+        r = d.post(f"/api/v1/bookings/{c['uid']}/refund", {}, admin=True)
+        assert r.status == 202, r
+        wait_state(d, c["uid"], ("cancelled", "refunded"))
+        # A free booking's cancellation refunds nothing and says nothing.
+        f = d.book("intro", d.slot_starts("intro", 2, 2)[0],
+                   email="dee@example.com").json
+        r = d.post(f"/api/v1/bookings/{f['uid']}/cancel", {}, admin=True)
+        assert r.status == 200, r
+        text = wait_for("dee's cancellation email",
+                        lambda: cancel_mail(smtp, "dee@example.com")
+                        ).get_body(("plain",)).get_content()
+        assert "Refund" not in text, text
+        assert len(refunds(fake)) == 3
+    finally:
+        smtp.stop()
+
+
+# ---- invoices (issue 9 §2) ------------------------------------------------------
+
+def test_invoices(make_daemon, fake):
+    """A paid booking gets one invoice in the paying transaction, numbered
+    INV-YEAR-NNNN without gaps, its issuer from the configuration; its
+    status follows the refunds; GET /api/v1/invoices filters and pages;
+    invoice.paid is published. Bad queries change nothing."""
+    d = start(make_daemon, fake, BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1,
+              BOOKINGD_BUSINESS_NAME="Studio \u00c5da & <Co>",
+              BOOKINGD_BUSINESS_ADDRESS="1 Main St\n10115 Berlin")
+    r = d.post("/api/v1/webhook-endpoints", {
+        "url": "http://127.0.0.1:9/hook", "events": ["invoice.paid"]},
+        admin=True)
+    assert r.status == 201, r
+    year = dt.datetime.now(dt.timezone.utc).year
+    paid = []
+    for n, email in enumerate(["ada@example.com", "bob@example.com",
+                               "cy@example.com"]):
+        b = book(d, slot(d, n), email=email).json
+        sess = session_of(fake, b["uid"])
+        fake.complete(sess["id"])
+        wait_state(d, b["uid"], ("confirmed", "paid"))
+        paid.append((b, sess))
+    # A resent event issues nothing more.
+    for ev in fake.events("checkout.session.completed"):
+        assert fake.deliver(ev["id"])["status"] == 200
+    wait_for("deliveries applied", lambda: settled_deliveries(d))
+    # An unpaid booking has none.
+    book(d, slot(d, 3), email="dee@example.com")
+
+    r = d.get("/api/v1/invoices", admin=True)
+    assert r.status == 200, r
+    got = r.json["data"]
+    assert [i["number"] for i in got] == [
+        f"INV-{year}-{k:04d}" for k in (3, 2, 1)], got
+    assert r.json["next_cursor"] is None
+    a, sa = paid[0]
+    inv = d.get(f"/api/v1/invoices/INV-{year}-0001", admin=True).json
+    [(pi,)] = ledger_query(
+        d, "SELECT p.payment_intent FROM payments p JOIN bookings b"
+           " ON b.id = p.booking_id WHERE b.uid = ?", (a["uid"],))
+    client_id = booking(d, a["uid"])["client"]["id"]
+    assert inv["status"] == "paid" and inv["booking"] == a["uid"], inv
+    assert inv["issuer"] == {"name": "Studio \u00c5da & <Co>",
+                             "address": "1 Main St\n10115 Berlin"}, inv
+    assert inv["client"] == {"id": client_id, "name": "Ada Lovelace",
+                             "email": "ada@example.com"}, inv
+    assert (inv["amount"], inv["refunded"], inv["currency"]) == \
+        (4500, 0, "EUR"), inv
+    assert inv["lines"][0]["amount"] == 4500, inv
+    assert inv["lines"][0]["description"].startswith("Paid session, "), inv
+    assert inv["stripe"] == {"checkout_session": sa["id"],
+                             "payment_intent": pi}, inv
+    assert inv["paid_at"] and inv["issued_at"], inv
+    for b, _ in paid:
+        assert len(activity(d, b["uid"], "INVOICE_PAID")) == 1
+    wait_for("invoice.paid published", lambda: sorted(r[0] for r in
+             ledger_query(d, "SELECT event_type FROM webhook_messages"))
+             == ["invoice.paid"] * 3 or None)
+
+    # The printable invoice: one page, every value escaped.
+    r = d.get(f"/api/v1/invoices/INV-{year}-0001/html", admin=True)
+    assert r.status == 200, r
+    assert r.header("Content-Type") == "text/html; charset=utf-8", r
+    page = r.body.decode()
+    assert f">INV-{year}-0001<" in page and "45.00 EUR" in page, page
+    assert "Studio \u00c5da &amp; &lt;Co&gt;" in page and "<Co>" not in page
+    assert "ada@example.com" in page and "<script" not in page
+    assert_error(d.get(f"/api/v1/invoices/INV-{year}-0001/html"), 401)
+    assert_error(d.get("/api/v1/invoices/INV-1999-0001/html", admin=True),
+                 404)
+
+    # Refunds: a part, then all of another.
+    b, _ = paid[1]
+    r = d.post(f"/api/v1/bookings/{b['uid']}/refund", {"amount": 1000},
+               admin=True)
+    assert r.status == 202, r
+    r = d.post(f"/api/v1/bookings/{a['uid']}/refund", {}, admin=True)
+    assert r.status == 202, r
+    wait_state(d, a["uid"], ("confirmed", "refunded"))
+    wait_for("the partial refund on the invoice", lambda: d.get(
+        f"/api/v1/invoices/INV-{year}-0002", admin=True).json["status"]
+        == "partially_refunded")
+    i2 = d.get(f"/api/v1/invoices/INV-{year}-0002", admin=True).json
+    assert i2["refunded"] == 1000, i2
+    i1 = d.get(f"/api/v1/invoices/INV-{year}-0001", admin=True).json
+    assert (i1["status"], i1["refunded"]) == ("refunded", 4500), i1
+
+    # Filters and pages.
+    def numbers(**q):
+        r = d.get("/api/v1/invoices", admin=True, query=q)
+        assert r.status == 200, r
+        return [i["number"] for i in r.json["data"]]
+    assert numbers(status="refunded") == [f"INV-{year}-0001"]
+    assert numbers(status="paid") == [f"INV-{year}-0003"]
+    assert numbers(client=client_id) == [f"INV-{year}-0001"]
+    assert numbers(client="cli_nobody") == []
+    today = today_utc()
+    assert len(numbers(**{"from": str(today), "to": str(today)})) == 3
+    assert numbers(**{"from": str(today + dt.timedelta(days=1))}) == []
+    assert numbers(to=str(today - dt.timedelta(days=1))) == []
+    r = d.get("/api/v1/invoices", admin=True, query={"limit": "2"})
+    assert len(r.json["data"]) == 2 and r.json["next_cursor"], r
+    r2 = d.get("/api/v1/invoices", admin=True,
+               query={"limit": "2", "cursor": r.json["next_cursor"]})
+    assert [i["number"] for i in r2.json["data"]] == [f"INV-{year}-0001"]
+    assert r2.json["next_cursor"] is None
+
+    # Bad input: refused, nothing changes.
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    assert_error(d.get("/api/v1/invoices"), 401)
+    assert_error(d.get(f"/api/v1/invoices/INV-{year}-0001"), 401)
+    for q, field in [({"status": "bogus"}, "status"),
+                     ({"status": "x" * 5000}, "status"),
+                     ({"from": "2026-13-01"}, "from"),
+                     ({"to": "yesterday"}, "to"),
+                     ({"from": "2026-02-02", "to": "2026-02-01"}, "from"),
+                     ({"client": ""}, "client"),
+                     ({"client": "c" * 5000}, "client"),
+                     ({"limit": "0"}, "limit"),
+                     ({"limit": "-1"}, "limit"),
+                     ({"cursor": "garbage"}, "cursor"),
+                     ({"client": "' OR 1=1 --"}, None)]:
+        r = d.get("/api/v1/invoices", admin=True, query=q)
+        if field is None:
+            assert r.status == 200 and r.json["data"] == [], r
+        else:
+            assert_error(r, 400, "invalid_query", field=field)
+    for number in [f"INV-{year}-0004", "INV-0000-0000", "x" * 5000,
+                   "%27%20OR%201%3D1", "..%2F..%2Fetc"]:
+        assert_error(d.get(f"/api/v1/invoices/{number}", admin=True), 404)
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+
+
+# ---- packages of sessions (issue 9 §3, the catalog) ------------------------------
+
+def test_packages_catalog(make_daemon, fake):
+    """POST /api/v1/packages (admin) makes a package of sessions of some
+    event types; GET /api/v1/packages lists the active ones to anyone and
+    every one to an admin. Hostile bodies are refused, nothing changes."""
+    d = start(make_daemon, fake)
+    good = {"slug": "five-paid", "name": "Five sessions",
+            "event_types": ["paid", "intro"], "sessions": 5,
+            "price": {"amount": 20000, "currency": "EUR"}}
+    before = d.snapshot(ignore_columns=("updated_utc",))
+    assert_error(d.post("/api/v1/packages", good), 401)
+    bad = [
+        ({}, None),
+        ({**good, "slug": "Bad Slug"}, "slug"),
+        ({**good, "slug": "x" * 65}, "slug"),
+        ({**good, "name": ""}, "name"),
+        ({**good, "name": "n" * 5000}, "name"),
+        ({**good, "sessions": 0}, "sessions"),
+        ({**good, "sessions": 1001}, "sessions"),
+        ({**good, "sessions": "5"}, "sessions"),
+        ({**good, "sessions": 2.5}, "sessions"),
+        ({**good, "valid_days": 0}, "valid_days"),
+        ({**good, "valid_days": 3661}, "valid_days"),
+        ({**good, "price": None}, "price"),
+        ({**good, "price": 200}, "price"),
+        ({**good, "price": {"amount": -1, "currency": "EUR"}}, "price.amount"),
+        ({**good, "price": {"amount": 1, "currency": "eur"}},
+         "price.currency"),
+        ({**good, "price": {"amount": 1, "currency": "EUR", "x": 1}}, None),
+        ({**good, "event_types": []}, "event_types"),
+        ({**good, "event_types": "paid"}, "event_types"),
+        ({**good, "event_types": ["paid", "paid"]}, "event_types"),
+        ({**good, "event_types": ["nope"]}, "event_types"),
+        ({**good, "event_types": [1]}, "event_types"),
+        ({**good, "event_types": ["p"] * 33}, "event_types"),
+        ({**good, "event_types": ["'; DROP TABLE packages; --"]},
+         "event_types"),
+        ({**good, "active": "yes"}, "active"),
+        ({**good, "colour": "red"}, None),
+    ]
+    for body, field in bad:
+        r = d.post("/api/v1/packages", body, admin=True)
+        assert_error(r, 422)
+        if field:
+            assert r.json["error"]["details"].get("field") == field, \
+                (body, r.json)
+    assert_error(d.post("/api/v1/packages", admin=True, raw=b"{not json",
+                        content_type="application/json"), 400)
+    assert_error(d.post("/api/v1/packages", admin=True, raw=b"[]",
+                        content_type="application/json"), 400)
+    assert d.snapshot(ignore_columns=("updated_utc",)) == before
+
+    r = d.post("/api/v1/packages", good, admin=True)
+    assert r.status == 201, r
+    p = r.json
+    assert {k: p[k] for k in ("slug", "name", "event_types", "sessions",
+                              "price", "valid_days", "active")} == {
+        "slug": "five-paid", "name": "Five sessions",
+        "event_types": ["intro", "paid"], "sessions": 5,
+        "price": {"amount": 20000, "currency": "EUR"}, "valid_days": 180,
+        "active": True}, p
+    assert_error(d.post("/api/v1/packages", good, admin=True), 409)
+    r = d.post("/api/v1/packages", {**good, "slug": "old", "active": False,
+                                    "valid_days": 30}, admin=True)
+    assert r.status == 201 and r.json["valid_days"] == 30, r
+    pub = d.get("/api/v1/packages")
+    assert pub.status == 200, pub
+    assert [x["slug"] for x in pub.json["data"]] == ["five-paid"], pub.json
+    assert "created_at" not in pub.json["data"][0]
+    adm = d.get("/api/v1/packages", admin=True).json["data"]
+    assert [x["slug"] for x in adm] == ["five-paid", "old"], adm
+    r = d.get("/api/v1/packages", admin=True, query={"limit": "1"})
+    assert [x["slug"] for x in r.json["data"]] == ["five-paid"], r.json
+    r = d.get("/api/v1/packages", admin=True,
+              query={"limit": "1", "cursor": r.json["next_cursor"]})
+    assert [x["slug"] for x in r.json["data"]] == ["old"], r.json
+    assert r.json["next_cursor"] is None
+    assert_error(d.get("/api/v1/packages", query={"cursor": "x"}), 400,
+                 "invalid_query", field="cursor")
+    assert_error(d.get("/api/v1/packages", query={"limit": "0"}), 400,
+                 "invalid_query", field="limit")
+    r = d.request("GET", "/api/v1/packages",
+                  headers={"Authorization": "Bearer wrong"})
+    assert_error(r, 401)
+
+
 def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     """Paid bookings and their payments' events in a burst, bookingd
     SIGKILLed in the middle of it, then started again on the same
@@ -592,7 +986,8 @@ def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     Checkout Session (a checkout interrupted after Stripe made the session
     gets the same one back under its idempotency key); no booking is
     confirmed without a paid session and every paid session confirms its
-    booking; nothing is refunded."""
+    booking; nothing is refunded; every paid booking has one invoice and
+    no invoice number is skipped or repeated."""
     import threading
     import time
     from calcom_helpers import sigkill
@@ -662,6 +1057,18 @@ def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     for u in uids:
         assert len(activity(d, u, "PAYMENT_COMPLETED")) == 1, u
         assert history_actions(d, u) == ["created", "confirmed"], u
+    # One invoice per paid booking, numbered 1..N of the year: none
+    # skipped, none repeated, whatever the kill interrupted.
+    inv = ledger_query(d, "SELECT b.uid, i.year, i.seq, i.number"
+                          " FROM invoices i JOIN bookings b"
+                          " ON b.id = i.booking_id ORDER BY i.year, i.seq")
+    assert {u for u, _, _, _ in inv} == uids and len(inv) == len(uids), inv
+    by_year = {}
+    for _, y, q, num in inv:
+        by_year.setdefault(y, []).append(q)
+        assert num == f"INV-{y}-{q:04d}", num
+    for y, seqs in by_year.items():
+        assert seqs == list(range(1, len(seqs) + 1)), (y, seqs)
 
 
 @pytest.mark.parametrize("env,var", [
