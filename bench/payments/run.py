@@ -92,7 +92,8 @@ def main():
         env = dict(os.environ,
                    # a benchmark floods from one address: no per-address limits
                    BOOKINGD_RATE_LIMIT_BOOKINGS="0", BOOKINGD_RATE_LIMIT_SLOTS="0",
-                   BOOKINGD_RATE_LIMIT_WEBHOOKS="0", BOOKINGD_RATE_LIMIT_MANAGE="0", BOOKINGD_DATABASE=f"sqlite:{tmp}/b.db",
+                   BOOKINGD_RATE_LIMIT_WEBHOOKS="0", BOOKINGD_RATE_LIMIT_MANAGE="0",
+                   BOOKINGD_DATABASE=f"sqlite:{tmp}/b.db",
                    BOOKINGD_LISTEN=f"127.0.0.1:{port}",
                    BOOKINGD_ADMIN_KEY=ADMIN, BOOKINGD_LOG_LEVEL="warn",
                    STRIPE_SECRET_KEY="sk_test_bench",
