@@ -313,7 +313,8 @@ static void give_back(struct bk_jobs *jobs, struct claimed *list)
     if (!list)
         return;
     bk_errbuf_clear(&err);
-    e = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
+    /* LEASE: a give-back lost in a crash returns with the lease. */
+    e = bk_store_begin(jobs->store, BK_TX_LEASE, &tx, &err);
     for (struct claimed *c = list; c && !e; c = c->next) {
         e = bk_store_job_release(tx, c->job.id, c->job.lease_token, now, &err);
         if (e == BK_E_STALE) /* its lease ran out and another has it */
@@ -385,8 +386,13 @@ static int claim(struct bk_jobs *jobs, int64_t *due_ms)
     bk_random_bytes(&token, sizeof(token));
     now = wall_ms(jobs);
     mono = mono_ms(jobs);
-    /* QUEUE: row locks suffice (PostgreSQL claims with SKIP LOCKED). */
-    e = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
+    /* QUEUE: row locks suffice (PostgreSQL claims with SKIP LOCKED). A
+     * claim need not wait for the disk (LEASE): one lost in a crash of the
+     * machine returns when its lease runs out, and what a job then commits
+     * is durable (and fenced by its token) on its own. The handling of a
+     * clock step, which moves due times, stays durable. */
+    e = bk_store_begin(jobs->store, step ? BK_TX_QUEUE : BK_TX_LEASE, &tx,
+                       &err);
     if (!e)
         e = maintain(jobs, tx, step, &err);
     if (!e)

@@ -67,9 +67,9 @@ struct bk_job_kind {
 };
 
 /* Jobs a worker claims in one transaction when none is waiting locally. */
-#define BK_JOBS_CLAIM_BATCH 32
+#define BK_JOBS_CLAIM_BATCH 64
 /* The most jobs one run_batch call gets. */
-#define BK_JOBS_RUN_BATCH 32
+#define BK_JOBS_RUN_BATCH 64
 
 struct bk_jobs_config {
     int workers;           /* threads, 0..64 (0: this process runs no
