@@ -30,6 +30,7 @@ struct item {
     struct bk_arena *arena;
     int64_t id;
     bool loaded, known, done, retried;
+    bool in_tx; /* in the last attempt's transaction */
     struct bk_delivery d;
     struct bk_ext_event ev;
     enum bk_delivery_status status;
@@ -130,20 +131,26 @@ static bool whole(enum bk_err e)
            e == BK_E_UNAVAILABLE;
 }
 
-/* One write transaction over the deliveries of items not done yet, in
- * order. On an error of one delivery's, *bad is its index (else -1). */
+/* One write transaction over (at most limit of) the deliveries of items
+ * not done yet, in order; those get in_tx. On an error of one delivery's,
+ * *bad is its index (else -1). */
 static enum bk_err attempt(const struct bk_webhook_registry *reg,
                            struct bk_store *store, struct item *items, size_t n,
-                           ptrdiff_t *bad, struct bk_errbuf *err)
+                           size_t limit, ptrdiff_t *bad, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
+    size_t taken = 0;
     enum bk_err e;
 
     *bad = -1;
+    for (size_t i = 0; i < n; i++)
+        items[i].in_tx = false;
     e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-    for (size_t i = 0; i < n && !e; i++) {
+    for (size_t i = 0; i < n && !e && taken < limit; i++) {
         if (items[i].done)
             continue;
+        items[i].in_tx = true;
+        taken++;
         if (!items[i].loaded)
             e = load(reg, tx, &items[i], err);
         if (!e)
@@ -184,7 +191,7 @@ static void run_batch(void *ctx, struct bk_store *store,
     const struct bk_webhook_registry *reg = ctx;
     struct item *items = bk_xcalloc(n ? n : 1, sizeof(*items));
     struct bk_errbuf err;
-    size_t pending = 0;
+    size_t pending = 0, limit = n;
     int tries = 0;
 
     for (size_t i = 0; i < n; i++) {
@@ -206,11 +213,13 @@ static void run_batch(void *ctx, struct bk_store *store,
     while (pending) {
         ptrdiff_t bad;
         enum bk_err e;
-        bool again = false;
 
         bk_errbuf_clear(&err);
-        e = attempt(reg, store, items, n, &bad, &err);
+        e = attempt(reg, store, items, n, limit, &bad, &err);
         if (e == BK_E_SERIALIZATION && ++tries < BK_STORE_TX_TRIES) {
+            /* Batches that failed each other would again (PostgreSQL):
+             * one delivery a transaction from now on. */
+            limit = 1;
             bk_store_retry_pause(tries);
             continue;
         }
@@ -221,29 +230,29 @@ static void run_batch(void *ctx, struct bk_store *store,
             pending--;
             continue;
         }
+        tries = 0;
         for (size_t i = 0; i < n; i++) {
-            if (items[i].done)
+            /* An error of the transaction's is every remaining one's. */
+            if (items[i].done || (!e && !items[i].in_tx))
                 continue;
             items[i].done = true;
+            pending--;
             results[i] = e;
             if (e)
                 errs[i] = err;
             else
                 log_applied(&items[i]);
         }
-        pending = 0;
         if (e)
             break;
-        /* Committed: what waited for it may go now. */
-        for (size_t i = 0; i < n; i++)
-            if (results[i] == BK_E_RETRY && !items[i].retried) {
-                items[i].retried = true;
-                items[i].done = false;
-                again = true;
-                pending++;
-            }
-        if (!again)
-            break;
+        /* All committed: what waited for one of them may go now. */
+        if (!pending)
+            for (size_t i = 0; i < n; i++)
+                if (results[i] == BK_E_RETRY && !items[i].retried) {
+                    items[i].retried = true;
+                    items[i].done = false;
+                    pending++;
+                }
     }
     free(items);
 }
