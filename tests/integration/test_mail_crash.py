@@ -129,6 +129,7 @@ def wait_until(cond, timeout, what):
 
 
 @pytest.mark.timeout(300)
+@pytest.mark.floods("200 bookings from 127.0.0.1 in a burst")
 def test_sigkill_during_a_burst_every_confirmation_once(make_daemon,
                                                        tmp_path):
     smtp = SmtpServer(tmp_path, tls=False)
