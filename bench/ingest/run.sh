@@ -17,6 +17,12 @@
 #   DRAIN        seconds to wait afterwards for the workers to apply what
 #                was stored (default 120; 0 skips)
 #   WORKERS      BOOKINGD_WORKERS of the daemon (default: the daemon's, 2)
+#   BACKLOG      1: the deliveries' apply jobs are held during the load
+#                (PostgreSQL: no workers; SQLite, where the daemon refuses
+#                to run without: a trigger of the bench's own database
+#                moves their due time an hour on), then the daemon
+#                restarts with APPLY_WORKERS (default 2) and applies the
+#                backlog alone: the apply rate without the intake
 set -euo pipefail
 
 BENCH_NAME=ingest
@@ -39,6 +45,8 @@ count=${COUNT:-60000}
 connections=${CONNECTIONS:-64}
 threads=${THREADS:-2}
 drain=${DRAIN:-120}
+backlog=${BACKLOG:-0}
+apply_workers=${APPLY_WORKERS:-2}
 
 [ -x "$BENCH_BIN" ] || die "no executable $BENCH_BIN (build it: cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo && cmake --build build/release --target bookingd)"
 for tool in wrk python3 sqlite3 curl timeout; do
@@ -64,10 +72,28 @@ printf 'bench/ingest: signed in %s s (%s bytes)\n' \
 env_workers=()
 [ -n "${WORKERS:-}" ] && env_workers=(BOOKINGD_WORKERS="$WORKERS")
 
+# sql_write STATEMENT: a change to the bench's own database (BACKLOG).
+sql_write() {
+    case "$BENCH_BACKEND" in
+    sqlite) sqlite3 -cmd ".timeout 10000" "${BENCH_DB#sqlite:}" "$1" >/dev/null ;;
+    postgres) psql -X -q -v ON_ERROR_STOP=1 "$BENCH_DB" -c "$1" >/dev/null ;;
+    esac
+}
+
 # run BACKEND: one measurement on a fresh database of BACKEND.
 run() {
     bench_database "$1" "bench_ingest"
-    bench_daemon_start CALCOM_WEBHOOK_SECRET="$secret" "${env_workers[@]}"
+    if [ "$backlog" = 1 ] && [ "$1" = postgres ]; then
+        bench_daemon_start CALCOM_WEBHOOK_SECRET="$secret" BOOKINGD_WORKERS=0
+    else
+        bench_daemon_start CALCOM_WEBHOOK_SECRET="$secret" "${env_workers[@]}"
+    fi
+    if [ "$backlog" = 1 ] && [ "$1" = sqlite ]; then
+        sql_write "CREATE TRIGGER bench_hold AFTER INSERT ON jobs
+             WHEN NEW.kind = 'inbox.apply'
+             BEGIN UPDATE jobs SET run_at_ms = NEW.run_at_ms + 3600000
+                   WHERE id = NEW.id; END"
+    fi
     local url=$BENCH_URL
 
     echo
@@ -119,6 +145,20 @@ run() {
 
     if [ "$drain" -gt 0 ] && [ "$received" -gt 0 ]; then
         local deadline left applied t_drained
+        if [ "$backlog" = 1 ]; then
+            # The backlog alone: the start-up counts (the workers begin at
+            # once).
+            bench_daemon_stop
+            if [ "$1" = sqlite ]; then
+                sql_write "DROP TRIGGER bench_hold"
+            fi
+            sql_write "UPDATE jobs SET run_at_ms = 0
+                 WHERE kind = 'inbox.apply' AND status = 0"
+            t_end=$(date +%s.%N)
+            bench_daemon_try CALCOM_WEBHOOK_SECRET="$secret" \
+                BOOKINGD_WORKERS="$apply_workers" ||
+                die "the daemon did not restart"
+        fi
         deadline=$(($(date +%s) + drain))
         while [ "$(date +%s)" -lt "$deadline" ]; do
             left=$(sql "SELECT count(*) FROM inbox WHERE status = 0")

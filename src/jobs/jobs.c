@@ -64,9 +64,11 @@ struct bk_jobs {
     bool has_listener;
     int stop_pipe[2]; /* written once at stop: wakes the listener */
     /* Leases and clocks, under lock. */
-    struct running running[64]; /* one per worker */
-    struct beat beats[64];      /* one per worker */
-    pthread_t keeper;           /* renews the running jobs' leases */
+    struct running *running; /* BK_JOBS_RUN_BATCH per worker: the jobs
+                                its run_batch call holds */
+    int n_running;           /* n_threads * BK_JOBS_RUN_BATCH */
+    struct beat beats[64];   /* one per worker */
+    pthread_t keeper;        /* renews the running jobs' leases */
     bool has_keeper;
     int64_t clock_offset; /* wall - monotonic at the last look */
     int64_t step_ms;      /* a wall-clock step not handled yet */
@@ -107,7 +109,7 @@ enum bk_err bk_jobs_finish(struct bk_tx *tx, const struct bk_job *job,
 static struct running *running_of(struct bk_jobs *jobs,
                                   const struct bk_job *job)
 {
-    for (int i = 0; i < jobs->n_threads; i++)
+    for (int i = 0; i < jobs->n_running; i++)
         if (jobs->running[i].active && jobs->running[i].id == job->id &&
             jobs->running[i].token == job->lease_token)
             return &jobs->running[i];
@@ -164,7 +166,7 @@ static void clock_look(struct bk_jobs *jobs)
 static enum bk_err maintain(struct bk_jobs *jobs, struct bk_tx *tx,
                             int64_t step_ms, struct bk_errbuf *err)
 {
-    struct running now_running[64];
+    struct running *now_running;
     int64_t now = wall_ms(jobs), mono = mono_ms(jobs);
     int n = 0, changed = 0;
     enum bk_err e = BK_OK;
@@ -179,8 +181,12 @@ static enum bk_err maintain(struct bk_jobs *jobs, struct bk_tx *tx,
         bk_log_warn("jobs: the wall clock stepped forward %lldms; renewing "
                     "the leases of running jobs",
                     (long long)step_ms);
+    if (e)
+        return e;
+    now_running = bk_xcalloc((size_t)(jobs->n_running ? jobs->n_running : 1),
+                             sizeof(*now_running));
     pthread_mutex_lock(&jobs->lock);
-    for (int i = 0; i < jobs->n_threads; i++)
+    for (int i = 0; i < jobs->n_running; i++)
         if (jobs->running[i].active &&
             (step_ms || jobs->running[i].renew_at_mono <= mono))
             now_running[n++] = jobs->running[i];
@@ -205,6 +211,7 @@ static enum bk_err maintain(struct bk_jobs *jobs, struct bk_tx *tx,
         }
         pthread_mutex_unlock(&jobs->lock);
     }
+    free(now_running);
     return e;
 }
 
@@ -317,7 +324,8 @@ static void give_back(struct bk_jobs *jobs, struct claimed *list)
     if (!list)
         return;
     bk_errbuf_clear(&err);
-    e = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
+    /* LEASE: a give-back lost in a crash returns with the lease. */
+    e = bk_store_begin(jobs->store, BK_TX_LEASE, &tx, &err);
     for (struct claimed *c = list; c && !e; c = c->next) {
         e = bk_store_job_release(tx, c->job.id, c->job.lease_token, now, &err);
         if (e == BK_E_STALE) /* its lease ran out and another has it */
@@ -389,8 +397,13 @@ static int claim(struct bk_jobs *jobs, int64_t *due_ms)
     bk_random_bytes(&token, sizeof(token));
     now = wall_ms(jobs);
     mono = mono_ms(jobs);
-    /* QUEUE: row locks suffice (PostgreSQL claims with SKIP LOCKED). */
-    e = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
+    /* QUEUE: row locks suffice (PostgreSQL claims with SKIP LOCKED). A
+     * claim need not wait for the disk (LEASE): one lost in a crash of the
+     * machine returns when its lease runs out, and what a job then commits
+     * is durable (and fenced by its token) on its own. The handling of a
+     * clock step, which moves due times, stays durable. */
+    e = bk_store_begin(jobs->store, step ? BK_TX_QUEUE : BK_TX_LEASE, &tx,
+                       &err);
     if (!e)
         e = maintain(jobs, tx, step, &err);
     if (!e)
@@ -468,7 +481,7 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
     }
     bk_errbuf_clear(&err);
     pthread_mutex_lock(&jobs->lock);
-    jobs->running[slot] = (struct running){
+    jobs->running[slot * BK_JOBS_RUN_BATCH] = (struct running){
         .active = true,
         .id = job->id,
         .token = job->lease_token,
@@ -479,7 +492,7 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
     pthread_mutex_unlock(&jobs->lock);
     e = k->run(k->ctx, jobs->store, job, &c->arena, &err);
     pthread_mutex_lock(&jobs->lock);
-    jobs->running[slot].active = false;
+    jobs->running[slot * BK_JOBS_RUN_BATCH].active = false;
     pthread_mutex_unlock(&jobs->lock);
     if (e == BK_OK)
         bk_log_debug("jobs: job %lld (%s) done", (long long)job->id, job->kind);
@@ -488,6 +501,108 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
                     (long long)job->id);
     else
         record_failure(jobs, k, job, e, err.msg);
+}
+
+/* Runs claimed jobs of one kind that has run_batch (list, in claim
+ * order, at most BK_JOBS_RUN_BATCH) and records each one's outcome. */
+static void run_claimed_batch(struct bk_jobs *jobs, int slot,
+                              const struct bk_job_kind *k, struct claimed *list)
+{
+    const struct bk_job *batch[BK_JOBS_RUN_BATCH];
+    struct bk_arena *arenas[BK_JOBS_RUN_BATCH];
+    enum bk_err results[BK_JOBS_RUN_BATCH];
+    struct bk_errbuf *errs;
+    struct running *r = &jobs->running[slot * BK_JOBS_RUN_BATCH];
+    size_t n = 0;
+
+    errs = bk_xcalloc(BK_JOBS_RUN_BATCH, sizeof(*errs));
+    pthread_mutex_lock(&jobs->lock);
+    for (struct claimed *c = list; c && n < BK_JOBS_RUN_BATCH; c = c->next) {
+        batch[n] = &c->job;
+        arenas[n] = &c->arena;
+        results[n] = BK_E_INTERNAL;
+        bk_errbuf_clear(&errs[n]);
+        r[n] = (struct running){
+            .active = true,
+            .id = c->job.id,
+            .token = c->job.lease_token,
+            .renew_at_mono = c->start_by_mono - jobs->cfg.lease_ms / 4,
+        };
+        n++;
+    }
+    pthread_mutex_unlock(&jobs->lock);
+    k->run_batch(k->ctx, jobs->store, batch, arenas, n, results, errs);
+    pthread_mutex_lock(&jobs->lock);
+    for (size_t i = 0; i < n; i++)
+        r[i].active = false;
+    pthread_mutex_unlock(&jobs->lock);
+    for (size_t i = 0; i < n; i++) {
+        if (results[i] == BK_OK)
+            continue;
+        if (results[i] == BK_E_STALE)
+            bk_log_warn("jobs: job %lld lost its lease; another worker has it",
+                        (long long)batch[i]->id);
+        else
+            record_failure(jobs, k, batch[i], results[i], errs[i].msg);
+    }
+    bk_log_debug("jobs: ran %zu job(s) of %s together", n, k->name);
+    free(errs);
+}
+
+/* Takes from the local queue (under lock) the claimed jobs of kind after
+ * first, up to BK_JOBS_RUN_BATCH in all, onto first's list in order. */
+static void gather(struct bk_jobs *jobs, struct claimed *first)
+{
+    struct claimed **link = &jobs->head, *last = first;
+    int n = 1;
+
+    while (*link && n < BK_JOBS_RUN_BATCH) {
+        struct claimed *c = *link;
+        if (strcmp(c->job.kind, first->job.kind) != 0) {
+            link = &c->next;
+            continue;
+        }
+        *link = c->next;
+        c->next = NULL;
+        last->next = c;
+        last = c;
+        n++;
+    }
+    jobs->tail = NULL;
+    for (struct claimed *c = jobs->head; c; c = c->next)
+        jobs->tail = c;
+}
+
+/* Runs what a worker took from the local queue: jobs whose start is past
+ * due are given back, the rest run (together when their kind can). */
+static void run_taken(struct bk_jobs *jobs, int slot, struct claimed *list)
+{
+    const struct bk_job_kind *k = find_kind(jobs, list->job.kind);
+    struct claimed *late = NULL, *keep = NULL, **lt = &late, **kp = &keep;
+    int64_t mono = mono_ms(jobs);
+
+    for (struct claimed *c = list, *next; c; c = next) {
+        next = c->next;
+        c->next = NULL;
+        /* Waited too long behind the jobs claimed with it. */
+        if (mono > c->start_by_mono) {
+            *lt = c;
+            lt = &c->next;
+        } else {
+            *kp = c;
+            kp = &c->next;
+        }
+    }
+    give_back(jobs, late);
+    claimed_free(late);
+    if (!keep)
+        return;
+    if (k && k->run_batch && keep->next)
+        run_claimed_batch(jobs, slot, k, keep);
+    else
+        for (struct claimed *c = keep; c; c = c->next)
+            run_claimed(jobs, slot, c);
+    claimed_free(keep);
 }
 
 /* A worker: its pool and its running slot. */
@@ -505,6 +620,7 @@ static void *worker(void *arg)
     this_pool = jobs;
     for (;;) {
         struct claimed *c;
+        const struct bk_job_kind *k;
         int64_t due = 0, wait_ms, now = mono_ms(jobs);
         uint64_t seen;
 
@@ -527,16 +643,14 @@ static void *worker(void *arg)
             if (!jobs->head)
                 jobs->tail = NULL;
             c->next = NULL;
+            k = find_kind(jobs, c->job.kind);
+            if (k && k->run_batch)
+                gather(jobs, c);
         }
         pthread_mutex_unlock(&jobs->lock);
 
         if (c) {
-            /* Waited too long behind the jobs claimed with it. */
-            if (mono_ms(jobs) > c->start_by_mono)
-                give_back(jobs, c);
-            else
-                run_claimed(jobs, wa.slot, c);
-            claimed_free(c);
+            run_taken(jobs, wa.slot, c);
             continue;
         }
         if (claim(jobs, &due) > 0)
@@ -788,6 +902,9 @@ enum bk_err bk_jobs_start(struct bk_store *store,
     pthread_cond_init(&jobs->cond, &ca);
     pthread_condattr_destroy(&ca);
     jobs->threads = bk_xcalloc((size_t)cfg->workers, sizeof(pthread_t));
+    jobs->n_running = cfg->workers * BK_JOBS_RUN_BATCH;
+    jobs->running = bk_xcalloc((size_t)(jobs->n_running ? jobs->n_running : 1),
+                               sizeof(*jobs->running));
     jobs->clock_offset = wall_ms(jobs) - mono_ms(jobs);
     for (int i = 0; i < cfg->workers; i++) {
         struct worker_arg *wa = bk_xcalloc(1, sizeof(*wa));
@@ -852,5 +969,6 @@ void bk_jobs_free(struct bk_jobs *jobs)
     pthread_cond_destroy(&jobs->cond);
     pthread_mutex_destroy(&jobs->lock);
     free(jobs->threads);
+    free(jobs->running);
     free(jobs);
 }

@@ -41,6 +41,19 @@ struct bk_job_kind {
     enum bk_err (*run)(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err);
+    /* Runs several claimed jobs of this kind at once (may be NULL: run()
+     * one at a time). The pool gathers up to BK_JOBS_RUN_BATCH jobs of the
+     * kind from its local queue, in claim (due) order; results[i] gets what
+     * run() would have returned for jobs[i] (BK_OK: its completion is
+     * committed) and errs[i] the message of a failure, which the pool
+     * records as it records run()'s. A failure of one job must not undo
+     * another's committed effect: a kind that batches several jobs into
+     * one transaction gives each its own outcome (docs/architecture.md
+     * "Applying deliveries in batches"). */
+    void (*run_batch)(void *ctx, struct bk_store *store,
+                      const struct bk_job *const *jobs,
+                      struct bk_arena *const *arenas, size_t n,
+                      enum bk_err *results, struct bk_errbuf *errs);
     enum bk_err (*on_dead)(void *ctx, struct bk_tx *tx,
                            const struct bk_job *job, const char *error,
                            struct bk_errbuf *err);
@@ -54,7 +67,9 @@ struct bk_job_kind {
 };
 
 /* Jobs a worker claims in one transaction when none is waiting locally. */
-#define BK_JOBS_CLAIM_BATCH 4
+#define BK_JOBS_CLAIM_BATCH 64
+/* The most jobs one run_batch call gets. */
+#define BK_JOBS_RUN_BATCH 64
 
 struct bk_jobs_config {
     int workers;           /* threads, 0..64 (0: this process runs no

@@ -249,7 +249,8 @@ enum bk_err bk_store_begin(struct bk_store *store, enum bk_tx_mode mode,
     enum bk_err e;
 
     *out = NULL;
-    if (mode != BK_TX_READ && mode != BK_TX_WRITE && mode != BK_TX_QUEUE)
+    if (mode != BK_TX_READ && mode != BK_TX_WRITE && mode != BK_TX_QUEUE &&
+        mode != BK_TX_LEASE)
         return bk_fail(err, BK_E_INTERNAL, "unknown transaction mode %d",
                        (int)mode);
     /* Fault points (test builds) are here, not in the drivers, so that

@@ -44,6 +44,15 @@ enum bk_tx_mode {
      * as WRITE on SQLite. */
     BK_TX_LOCKED = 2,
     BK_TX_QUEUE = BK_TX_LOCKED, /* the name the job queue uses */
+    /* A LOCKED write that a crash of the machine may lose at no cost but
+     * a retry: claiming jobs, renewing and giving back leases (a claim
+     * lost with its machine returns when its lease runs out). On SQLite it
+     * commits without waiting for the disk (synchronous=NORMAL in WAL
+     * mode: it is on disk with the next durable commit of any connection,
+     * and lost only with the operating system or the power, which end
+     * every worker too); on PostgreSQL it is LOCKED. Never for what is
+     * acknowledged to anyone. */
+    BK_TX_LEASE = 3,
 };
 
 /* ---- Lifetime ---------------------------------------------------------- */

@@ -469,8 +469,11 @@ def test_no_show_of_an_unknown_invitee_waits_for_its_creation(coach):
     inv = H.new_invitee()
     s, e = H.future_slot(days=2, hour=15)
     dlv = H.received(coach, H.no_show(inv, start=s, end=e))
-    H.wait_until(lambda: H.delivery(coach, dlv)["attempts"] >= 1, 30,
-                 "a first attempt")
+    # The attempt's failure is recorded after its claim counted it: wait
+    # for the record, not for the count alone.
+    H.wait_until(lambda: (H.delivery(coach, dlv)["attempts"] >= 1
+                          and H.delivery(coach, dlv)["last_error"]), 30,
+                 "a first attempt's failure recorded")
     row = H.delivery(coach, dlv)
     # Waiting (or, out of attempts, failed: the creation wakes it anyway).
     assert row["status"] in ("received", "retrying", "failed"), row

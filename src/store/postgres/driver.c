@@ -247,6 +247,7 @@ static const char *begin_sql(enum bk_tx_mode mode)
     case BK_TX_WRITE:
         return "BEGIN ISOLATION LEVEL SERIALIZABLE";
     case BK_TX_QUEUE:
+    case BK_TX_LEASE:
         return "BEGIN ISOLATION LEVEL READ COMMITTED";
     case BK_TX_READ:
     default:
@@ -263,7 +264,8 @@ static enum bk_err pg_begin(struct bk_store *store, enum bk_tx_mode mode,
     enum bk_err e;
 
     *out = NULL;
-    if (mode != BK_TX_READ && mode != BK_TX_WRITE && mode != BK_TX_QUEUE)
+    if (mode != BK_TX_READ && mode != BK_TX_WRITE && mode != BK_TX_QUEUE &&
+        mode != BK_TX_LEASE)
         return bk_fail(err, BK_E_INTERNAL, "unknown transaction mode %d",
                        (int)mode);
     e = conn_start(s, begin_sql(mode), "beginning a transaction", &c, err);

@@ -53,6 +53,7 @@ struct bk_stmt {
 struct sq_conn {
     sqlite3 *db;
     struct bk_stmt *stmt[BK_STMT_MAX];
+    bool relaxed; /* synchronous = NORMAL (a BK_TX_LEASE transaction's) */
 };
 
 struct sq_store {
@@ -434,6 +435,19 @@ static enum bk_err sq_begin(struct bk_store *store, enum bk_tx_mode mode,
     e = conn_acquire(s, &c, err);
     if (e)
         goto out;
+    /* A lease's write need not wait for the disk; every other commit
+     * does (a pragma outside a transaction, per connection). */
+    if (is_write(mode) && c->relaxed != (mode == BK_TX_LEASE)) {
+        rc = sqlite3_exec(c->db,
+                          mode == BK_TX_LEASE ? "PRAGMA synchronous = NORMAL"
+                                              : "PRAGMA synchronous = FULL",
+                          NULL, NULL, NULL);
+        if (rc != SQLITE_OK) {
+            e = sq_error(c->db, rc, "setting the commit's durability", err);
+            goto out;
+        }
+        c->relaxed = mode == BK_TX_LEASE;
+    }
     rc = sqlite3_exec(c->db, is_write(mode) ? "BEGIN IMMEDIATE" : "BEGIN", NULL,
                       NULL, NULL);
     if (rc != SQLITE_OK) {

@@ -248,6 +248,110 @@ static void test_every_job_once(void **state)
     bk_store_free(s);
 }
 
+/* ---- A kind that runs its jobs together ------------------------------- */
+
+struct batcher {
+    struct counter c;
+    int calls;   /* run_batch calls */
+    size_t most; /* the largest batch */
+    bool mixed;  /* a batch held a job of another kind */
+};
+
+/* Completes the batch's jobs in one transaction, except that the first
+ * attempt of every job numbered 3 mod 10 fails (BK_E_RETRY), as a
+ * delivery that waits would. */
+static void batch_run(void *ctx, struct bk_store *store,
+                      const struct bk_job *const *jobs,
+                      struct bk_arena *const *arenas, size_t n,
+                      enum bk_err *results, struct bk_errbuf *errs)
+{
+    struct batcher *b = ctx;
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    enum bk_err e;
+
+    (void)arenas;
+    pthread_mutex_lock(&b->c.mu);
+    b->calls++;
+    if (n > b->most)
+        b->most = n;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(jobs[i]->kind, "rb") != 0)
+            b->mixed = true;
+    pthread_mutex_unlock(&b->c.mu);
+    bk_errbuf_clear(&err);
+    e = bk_store_begin(store, BK_TX_WRITE, &tx, &err);
+    for (size_t i = 0; i < n; i++) {
+        results[i] = e;
+        if (e)
+            continue;
+        if (atoi(jobs[i]->payload) % 10 == 3 && jobs[i]->attempts == 1)
+            results[i] = bk_fail(&errs[i], BK_E_RETRY, "waits");
+        else
+            results[i] = bk_jobs_finish(tx, jobs[i], &errs[i]);
+    }
+    if (!e)
+        e = bk_store_commit(tx, &err);
+    else
+        bk_store_rollback(tx);
+    for (size_t i = 0; i < n; i++) {
+        if (e && results[i] == BK_OK) {
+            results[i] = e;
+            errs[i] = err;
+        }
+        if (results[i] == BK_OK) {
+            pthread_mutex_lock(&b->c.mu);
+            b->c.runs[atoi(jobs[i]->payload)]++;
+            b->c.total++;
+            pthread_mutex_unlock(&b->c.mu);
+        }
+    }
+}
+
+/* A kind with run_batch gets the claimed jobs of its kind together (never
+ * another kind's), each is done exactly once, and a job that failed in a
+ * batch is retried on its own outcome while the rest of its batch stays
+ * done. */
+static void test_run_batch(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(2);
+    struct bk_job_kind kinds[2];
+    struct bk_jobs *jobs = NULL;
+    struct batcher b;
+    struct counter c;
+    int64_t before[4], counts[4];
+
+    (void)state;
+    memset(&b, 0, sizeof(b));
+    memset(&c, 0, sizeof(c));
+    pthread_mutex_init(&b.c.mu, NULL);
+    pthread_mutex_init(&c.mu, NULL);
+    kinds[0] = (struct bk_job_kind){
+        .name = "rb", .run = count_run, .run_batch = batch_run, .ctx = &b};
+    kinds[1] = (struct bk_job_kind){.name = "rc", .run = count_run, .ctx = &c};
+    job_counts(s, before);
+    enqueue_n(s, "rb", 200, NULL);
+    enqueue_n(s, "rc", 30, NULL);
+    OK(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err_));
+    wait_idle(s, 30000);
+    bk_jobs_free(jobs);
+    for (int i = 0; i < 200; i++)
+        assert_int_equal(b.c.runs[i], 1);
+    for (int i = 0; i < 30; i++)
+        assert_int_equal(c.runs[i], 1);
+    assert_false(b.mixed);
+    assert_true(b.most > 1);
+    assert_true(b.most <= BK_JOBS_RUN_BATCH);
+    assert_true(b.calls < 200);
+    job_counts(s, counts);
+    assert_int_equal(counts[BK_JOB_DONE] - before[BK_JOB_DONE], 230);
+    assert_int_equal(counts[BK_JOB_DEAD], before[BK_JOB_DEAD]);
+    pthread_mutex_destroy(&b.c.mu);
+    pthread_mutex_destroy(&c.mu);
+    bk_store_free(s);
+}
+
 /* One worker claims four jobs at once, and each takes longer than half the
  * lease: the jobs behind the first are given back instead of being run
  * late, claimed again, and each runs once, with one attempt counted. A
@@ -729,6 +833,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kinds_table_checked),
         cmocka_unit_test(test_every_job_once),
+        cmocka_unit_test(test_run_batch),
         cmocka_unit_test(test_claimed_jobs_do_not_outlive_their_lease),
         cmocka_unit_test(test_stop_gives_back_claimed_jobs),
         cmocka_unit_test(test_prune),
