@@ -13,6 +13,7 @@
 #include "base/time.h"
 #include "core/booking.h"
 #include "core/ics_export.h"
+#include "ledger/ledger.h"
 #include "crypto/crypto.h"
 #include "base/banned.h"
 
@@ -83,7 +84,10 @@ static enum bk_err feed(struct bk_api_call *c)
         for (size_t i = 0; i < n && total < FEED_MAX && !e; i++) {
             if (rows[i].status == BK_BOOKING_CANCELLED)
                 continue;
-            e = bk_ics_export_booking(&out, &rows[i], h.email);
+            int seq = 0;
+            if (!(e = bk_ledger_invite_sequence(c->tx, rows[i].id, 0, &seq,
+                                                c->err)))
+                e = bk_ics_export_booking(&out, &rows[i], h.email, seq);
             total++;
         }
         if (e || n < PAGE)
