@@ -24,12 +24,7 @@
 
 static void feed_token(const struct bk_api *api, const char *slug, char out[48])
 {
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"calendar:", 9}, {slug, strlen(slug)}};
-
-    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
-                   mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
+    bk_keyed_token(api->manage_secret, BK_TOKEN_CALENDAR_FEED, slug, out);
 }
 
 /* The {file} capture "SLUG.ics" as a slug in the arena, or NULL. */
