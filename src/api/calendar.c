@@ -13,6 +13,7 @@
 #include "base/time.h"
 #include "core/booking.h"
 #include "core/ics_export.h"
+#include "ledger/ledger.h"
 #include "crypto/crypto.h"
 #include "base/banned.h"
 
@@ -23,12 +24,7 @@
 
 static void feed_token(const struct bk_api *api, const char *slug, char out[48])
 {
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"calendar:", 9}, {slug, strlen(slug)}};
-
-    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
-                   mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
+    bk_keyed_token(api->manage_secret, BK_TOKEN_CALENDAR_FEED, slug, out);
 }
 
 /* The {file} capture "SLUG.ics" as a slug in the arena, or NULL. */
@@ -83,7 +79,10 @@ static enum bk_err feed(struct bk_api_call *c)
         for (size_t i = 0; i < n && total < FEED_MAX && !e; i++) {
             if (rows[i].status == BK_BOOKING_CANCELLED)
                 continue;
-            e = bk_ics_export_booking(&out, &rows[i], h.email);
+            int seq = 0;
+            if (!(e = bk_ledger_invite_sequence(c->tx, rows[i].id, 0, &seq,
+                                                c->err)))
+                e = bk_ics_export_booking(&out, &rows[i], h.email, seq);
             total++;
         }
         if (e || n < PAGE)

@@ -103,14 +103,7 @@ static void token_hash(const char *token, char out[2 * BK_SHA256_LEN + 1])
 static void csrf_token(const struct bk_api *api, const char *token,
                        char out[48])
 {
-    static const char label[] = "admin-csrf:";
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{label, sizeof(label) - 1},
-                              {token, strlen(token)}};
-
-    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
-                   mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
+    bk_keyed_token(api->manage_secret, BK_TOKEN_ADMIN_CSRF, token, out);
 }
 
 /* "https://host:port" of a URL (up to the first '/' after "://"). */

@@ -201,7 +201,14 @@ static enum bk_err create(struct bk_api_call *c)
     bk_base64_encode(key, sizeof(key), secret + 6);
     bk_ledger_new_public_id("ep_", public_id);
     ep.public_id = public_id;
-    ep.secret = secret;
+    /* Sealed at rest under BOOKINGD_SECRET_KEY, bound to this row; without
+     * the key it is stored as it is (docs/outbound-webhooks.md). */
+    ep.secret = c->api->secret_key
+                    ? bk_secret_seal(c->api->secret_key,
+                                     bk_arena_printf(c->arena, BK_WH_SECRET_AAD,
+                                                     public_id),
+                                     secret, strlen(secret), c->arena)
+                    : secret;
     ep.status = BK_WH_ENDPOINT_ENABLED;
     ep.created_ms = ep.updated_ms = now_ms;
     if ((e = bk_store_wh_endpoint_insert(c->tx, &ep, &ep.id, c->err)))

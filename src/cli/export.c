@@ -12,6 +12,7 @@
 #include "cli/cli.h"
 #include "core/booking.h"
 #include "core/ics_export.h"
+#include "ledger/ledger.h"
 #include "store/store.h"
 #include "base/banned.h"
 
@@ -137,9 +138,14 @@ static enum bk_err export_bookings(struct bk_tx *tx, enum format fmt,
         if (e)
             break;
         e = bk_store_booking_list(tx, &f, &arena, &rows, &n, err);
-        for (size_t i = 0; i < n && !e; i++)
-            e = fmt == FORMAT_CSV ? csv_booking(out, &rows[i])
-                                  : bk_ics_export_booking(out, &rows[i], NULL);
+        for (size_t i = 0; i < n && !e; i++) {
+            int seq = 0;
+            if (fmt == FORMAT_CSV)
+                e = csv_booking(out, &rows[i]);
+            else if (!(e = bk_ledger_invite_sequence(tx, rows[i].id, 0, &seq,
+                                                     err)))
+                e = bk_ics_export_booking(out, &rows[i], NULL, seq);
+        }
         if (!e)
             e = flush_out(out, err);
         if (e || n < PAGE)

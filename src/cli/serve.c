@@ -317,6 +317,10 @@ int bk_cli_serve(int argc, char **argv)
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
+    outwebhooks.cfg.secret_key = cfg.have_secret_key ? &cfg.secret_key : NULL;
+    if (!cfg.have_secret_key)
+        bk_log_warn("webhooks: BOOKINGD_SECRET_KEY is not set: outbound "
+                    "webhook endpoint secrets are stored in plaintext");
     if (cfg.webhook_allow_private)
         bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
                     "webhooks may go to http and private addresses");

@@ -60,6 +60,7 @@ struct state {
     size_t n_conns;
     struct bk_link *links;
     size_t n_links;
+    int sequence; /* the booking's current invite SEQUENCE */
 };
 
 /* The outcome of one connection, written after the requests. */
@@ -121,7 +122,8 @@ static enum bk_err read_state(struct bk_store *store, int64_t booking_id,
         (e = bk_store_cal_list_host(tx, s->b.host_id, NULL, arena, &s->conns,
                                     &s->n_conns, err)) ||
         (e = bk_store_link_list(tx, BK_LINK_BOOKING, booking_id, arena,
-                                &s->links, &s->n_links, err)))
+                                &s->links, &s->n_links, err)) ||
+        (e = bk_ledger_invite_sequence(tx, booking_id, 0, &s->sequence, err)))
         goto out;
 out:
     bk_store_rollback(tx);
@@ -141,9 +143,9 @@ static const char *build_ics(const struct bk_calendars_config *cfg,
                             : s->et.location_value;
 
     memset(&ev, 0, sizeof(ev));
-    ev.uid = s->b.uid; /* the invites' UID: one event for both */
-    ev.sequence = 0;
-    ev.cancelled = cancelled;
+    ev.uid = s->b.uid;         /* the invites' UID: one event for both */
+    ev.sequence = s->sequence; /* the invites' and the feed's */
+    ev.status = cancelled ? BK_ICS_CANCELLED : BK_ICS_CONFIRMED;
     ev.start_utc = s->b.start_utc;
     ev.end_utc = s->b.end_utc;
     ev.stamp_utc = bk_now_utc();

@@ -46,6 +46,33 @@ const struct bk_ledger_subscriber *bk_outwebhooks_subscriber(void)
     return &s;
 }
 
+enum bk_err bk_outwebhooks_secret(const struct bk_secret_key *key,
+                                  const struct bk_wh_endpoint *ep,
+                                  struct bk_arena *arena, const char **out,
+                                  struct bk_errbuf *err)
+{
+    char *plain = NULL;
+    size_t n = 0;
+    enum bk_err e;
+
+    *out = NULL;
+    if (!ep->secret || strncmp(ep->secret, "bk1:", 4) != 0) {
+        *out = ep->secret;
+        return BK_OK;
+    }
+    if (!key)
+        return bk_fail(err, BK_E_CONFIG,
+                       "the secret of webhook endpoint %s is sealed and "
+                       "BOOKINGD_SECRET_KEY is not set",
+                       ep->public_id);
+    e = bk_secret_open(key,
+                       bk_arena_printf(arena, BK_WH_SECRET_AAD, ep->public_id),
+                       ep->secret, arena, &plain, &n, err);
+    if (e == BK_OK)
+        *out = plain;
+    return e;
+}
+
 enum bk_err bk_outwebhooks_sign(const char *secret, const char *msg_id,
                                 int64_t timestamp_s, const char *body,
                                 size_t body_len, char out[64],
@@ -334,7 +361,7 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
     struct bk_net_post post;
     struct bk_net_result res;
     struct bk_errbuf nerr;
-    const char *earlier = NULL, *headers[3];
+    const char *earlier = NULL, *headers[3], *secret = NULL;
     char sig[64], h_id[64], h_ts[48], h_sig[96], reason[300];
     int64_t id = 0, now_ms, ts;
     bool found = false;
@@ -394,10 +421,12 @@ static enum bk_err send_run(void *ctx, struct bk_store *store,
 
     /* The POST leaves the database: hold the job for a full lease first,
      * and send nothing if another worker took it (jobs.h). */
-    if ((e = bk_jobs_fence(store, job, err)))
+    if ((e = bk_outwebhooks_secret(ow->cfg.secret_key, &ep, arena, &secret,
+                                   err)) ||
+        (e = bk_jobs_fence(store, job, err)))
         goto out;
     ts = bk_now_utc();
-    if ((e = bk_outwebhooks_sign(ep.secret, m.public_id, ts, m.body,
+    if ((e = bk_outwebhooks_sign(secret, m.public_id, ts, m.body,
                                  strlen(m.body), sig, err)))
         goto out;
     snprintf(h_id, sizeof(h_id), "webhook-id: %s", m.public_id);

@@ -11,9 +11,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "base/arena.h"
 #include "base/err.h"
+#include "crypto/crypto.h"
 #include "jobs/jobs.h"
 #include "ledger/events.h"
+#include "store/store.h"
 
 struct bk_outwebhooks_config {
     bool allow_private;       /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
@@ -22,6 +25,9 @@ struct bk_outwebhooks_config {
     int max_attempts;         /* BOOKINGD_WEBHOOK_MAX_ATTEMPTS per message */
     int64_t disable_after_ms; /* BOOKINGD_WEBHOOK_DISABLE_AFTER_S: an
                                  endpoint failing this long is disabled */
+    const struct bk_secret_key *secret_key; /* BOOKINGD_SECRET_KEY, or NULL:
+                                               opens sealed endpoint
+                                               secrets */
 };
 
 /* What the kinds share; lives as long as the worker pool. */
@@ -44,6 +50,17 @@ void bk_outwebhooks_send_kind(struct bk_outwebhooks *ow,
  * HMAC-SHA256(secret's decoded bytes, id "." timestamp "." body).
  * secret is "whsec_" + base64. out gets at most 64 bytes.
  * BK_E_INVALID for a secret that does not decode. */
+/* The signing secret ("whsec_...") of ep: its stored secret as it is
+ * (a legacy plaintext row, or one written without BOOKINGD_SECRET_KEY), or
+ * opened with key when sealed ("bk1:", bound to BK_WH_SECRET_AAD).
+ * BK_E_CONFIG when sealed and key is NULL or another key; bk_secret_open's
+ * errors otherwise. *out is in arena or ep's. */
+BK_MUST_CHECK enum bk_err bk_outwebhooks_secret(const struct bk_secret_key *key,
+                                                const struct bk_wh_endpoint *ep,
+                                                struct bk_arena *arena,
+                                                const char **out,
+                                                struct bk_errbuf *err);
+
 BK_MUST_CHECK enum bk_err
 bk_outwebhooks_sign(const char *secret, const char *msg_id, int64_t timestamp_s,
                     const char *body, size_t body_len, char out[64],

@@ -7,10 +7,11 @@
 
 #include "core/ics_export.h"
 #include "core/booking.h"
+#include "core/ics.h"
 #include "base/mem.h"
 #include "base/banned.h"
 
-#define PRODID "-//bookingd//bookingd 0.1//EN"
+#define PRODID "-//bookingd//bookingd//EN" /* core/ics.c's */
 
 /* A copy of s fit for an iCalendar value: control characters other than
  * LF and TAB become spaces (RFC 5545 §3.3.11 allows neither CR alone nor
@@ -28,12 +29,6 @@ static char *clean(const char *s, bool no_quotes)
             *p = '\'';
     }
     return out;
-}
-
-static struct icaltimetype utc_time(int64_t t)
-{
-    return icaltime_from_timet_with_zone((time_t)t, 0,
-                                         icaltimezone_get_utc_timezone());
 }
 
 /* Appends the serialization of c, less `drop` trailing bytes. */
@@ -74,104 +69,38 @@ enum bk_err bk_ics_export_begin(struct bk_buf *out, const char *name)
     return e;
 }
 
-static void add_text(icalcomponent *ev, icalproperty *(*make)(const char *),
-                     const char *value)
-{
-    char *v;
-
-    if (!value || !*value)
-        return;
-    v = clean(value, false);
-    icalcomponent_add_property(ev, make(v));
-    free(v);
-}
-
-static icalproperty *mailto(icalproperty *(*make)(const char *),
-                            const char *email)
-{
-    char *v = clean(email, true);
-    size_t n = strlen(v) + 8;
-    char *uri = bk_xmalloc(n);
-    icalproperty *p;
-
-    memcpy(uri, "mailto:", 7);
-    memcpy(uri + 7, v, n - 7);
-    p = make(uri);
-    free(uri);
-    free(v);
-    return p;
-}
-
 enum bk_err bk_ics_export_booking(struct bk_buf *out,
                                   const struct bk_booking *b,
-                                  const char *organizer_email)
+                                  const char *organizer_email, int sequence)
 {
-    icalcomponent *ev = icalcomponent_new(ICAL_VEVENT_COMPONENT);
-    icalproperty_status status;
-    char *uid, *summary;
-    size_t n;
+    const char *what = b->event_type_title ? b->event_type_title : "Booking";
+    const char *who =
+        b->client_name && *b->client_name ? b->client_name : b->client_email;
+    struct bk_ics_event ev = {
+        .uid = b->uid,
+        .sequence = sequence,
+        .status = b->status == BK_BOOKING_PENDING     ? BK_ICS_TENTATIVE
+                  : b->status == BK_BOOKING_CANCELLED ? BK_ICS_CANCELLED
+                                                      : BK_ICS_CONFIRMED,
+        .start_utc = b->start_utc,
+        .end_utc = b->end_utc,
+        .stamp_utc = b->updated_utc,
+        .created_utc = b->created_utc,
+        .modified_utc = b->updated_utc,
+        .description = b->notes,
+        .location = b->location && *b->location ? b->location : b->meeting_url,
+        .organizer_email = organizer_email,
+        .attendee_name = b->client_name,
+        .attendee_email = b->client_email,
+    };
+    struct bk_arena arena;
     enum bk_err e;
 
-    n = strlen(b->uid) + sizeof("@bookingd");
-    uid = bk_xmalloc(n);
-    memcpy(uid, b->uid, strlen(b->uid));
-    memcpy(uid + strlen(b->uid), "@bookingd", sizeof("@bookingd"));
-    icalcomponent_add_property(ev, icalproperty_new_uid(uid));
-    free(uid);
-    icalcomponent_add_property(
-        ev, icalproperty_new_dtstamp(utc_time(b->updated_utc)));
-    icalcomponent_add_property(
-        ev, icalproperty_new_created(utc_time(b->created_utc)));
-    icalcomponent_add_property(
-        ev, icalproperty_new_lastmodified(utc_time(b->updated_utc)));
-    icalcomponent_add_property(
-        ev, icalproperty_new_dtstart(utc_time(b->start_utc)));
-    icalcomponent_add_property(ev,
-                               icalproperty_new_dtend(utc_time(b->end_utc)));
-    {
-        const char *what =
-            b->event_type_title ? b->event_type_title : "Booking";
-        const char *who = b->client_name && *b->client_name ? b->client_name
-                                                            : b->client_email;
-        n = strlen(what) + (who ? strlen(who) : 0) + 8;
-        summary = bk_xmalloc(n);
-        memcpy(summary, what, strlen(what) + 1);
-        if (who) {
-            memcpy(summary + strlen(what), " with ", 6);
-            memcpy(summary + strlen(what) + 6, who, strlen(who) + 1);
-        }
-    }
-    add_text(ev, icalproperty_new_summary, summary);
-    free(summary);
-    switch (b->status) {
-    case BK_BOOKING_PENDING:
-        status = ICAL_STATUS_TENTATIVE;
-        break;
-    case BK_BOOKING_CANCELLED:
-        status = ICAL_STATUS_CANCELLED;
-        break;
-    default:
-        status = ICAL_STATUS_CONFIRMED;
-        break;
-    }
-    icalcomponent_add_property(ev, icalproperty_new_status(status));
-    add_text(ev, icalproperty_new_location,
-             b->location && *b->location ? b->location : b->meeting_url);
-    add_text(ev, icalproperty_new_description, b->notes);
-    if (organizer_email && *organizer_email)
-        icalcomponent_add_property(
-            ev, mailto(icalproperty_new_organizer, organizer_email));
-    if (b->client_email && *b->client_email) {
-        icalproperty *p = mailto(icalproperty_new_attendee, b->client_email);
-        if (b->client_name && *b->client_name) {
-            char *cn = clean(b->client_name, true);
-            icalproperty_add_parameter(p, icalparameter_new_cn(cn));
-            free(cn);
-        }
-        icalcomponent_add_property(ev, p);
-    }
-    e = append_component(out, ev, 0);
-    icalcomponent_free(ev);
+    bk_arena_init(&arena);
+    ev.summary =
+        who && *who ? bk_arena_printf(&arena, "%s with %s", what, who) : what;
+    e = bk_buf_appends(out, bk_ics_vevent(&ev, &arena));
+    bk_arena_release(&arena);
     return e;
 }
 

@@ -170,14 +170,27 @@ enum bk_err bk_base64_decode(const char *s, bool both, unsigned char *out,
     return BK_OK;
 }
 
-void bk_manage_token(const unsigned char secret[32], const char *uid,
-                     char out[48])
+void bk_keyed_token(const unsigned char secret[32],
+                    enum bk_token_purpose purpose, const char *subject,
+                    char out[48])
 {
+    static const char *const label[] = {
+        [BK_TOKEN_MANAGE] = "manage:",
+        [BK_TOKEN_CALENDAR_FEED] = "calendar:",
+        [BK_TOKEN_ADMIN_CSRF] = "admin-csrf:",
+    };
     unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"manage:", 7}, {uid, strlen(uid)}};
+    struct bk_iov parts[2] = {{label[purpose], strlen(label[purpose])},
+                              {subject, strlen(subject)}};
 
     bk_hmac_sha256(secret, 32, parts, 2, mac);
     bk_base64url_encode(mac, sizeof(mac), out);
+}
+
+void bk_manage_token(const unsigned char secret[32], const char *uid,
+                     char out[48])
+{
+    bk_keyed_token(secret, BK_TOKEN_MANAGE, uid, out);
 }
 
 #define SEAL_SCHEME "bk1"

@@ -50,10 +50,24 @@ BK_MUST_CHECK enum bk_err bk_base64_decode(const char *s, bool both_alphabets,
                                            unsigned char *out, size_t max,
                                            size_t *n);
 
-/* The manage token of booking `uid` (the attendee's capability on the
- * manage page and in emails): base64url of HMAC-SHA256(secret, "manage:"
- * uid), 43 characters and a NUL in out. secret: the 32-byte manage secret
- * stored in the database. */
+/* What a keyed token grants; its label separates the purposes, so a token
+ * of one can never pass for another. */
+enum bk_token_purpose {
+    BK_TOKEN_MANAGE,        /* "manage:" + booking uid: the attendee's
+                               capability on the manage page and in emails */
+    BK_TOKEN_CALENDAR_FEED, /* "calendar:" + host slug: the feed's URL */
+    BK_TOKEN_ADMIN_CSRF,    /* "admin-csrf:" + session token */
+};
+
+/* A token derived from the 32-byte manage secret stored in the database:
+ * base64url (unpadded) of HMAC-SHA256(secret, label ":" subject), 43
+ * characters and a NUL in out. Not stored: recomputed and compared in
+ * constant time (bk_ct_equal); changing the secret changes every one. */
+void bk_keyed_token(const unsigned char secret[32],
+                    enum bk_token_purpose purpose, const char *subject,
+                    char out[48]);
+
+/* bk_keyed_token(secret, BK_TOKEN_MANAGE, uid, out). */
 void bk_manage_token(const unsigned char secret[32], const char *uid,
                      char out[48]);
 

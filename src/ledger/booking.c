@@ -642,3 +642,45 @@ enum bk_err bk_ledger_load_locked(struct bk_tx *tx, const char *uid,
 {
     return load_locked(tx, uid, arena, b, err);
 }
+
+/* Whether a BOOKING_CREATED activity (its detail) made a pending booking:
+ * a hold awaiting payment, whose attendee gets the first invite when it is
+ * confirmed (BOOKING_CONFIRMED), so the creation does not count in the
+ * SEQUENCE. */
+static bool made_pending(const char *json)
+{
+    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
+    const char *st = json_string_value(json_object_get(o, "status"));
+    bool pending = (st && strcmp(st, "pending") == 0) ||
+                   json_is_string(json_object_get(o, "hold_expires"));
+
+    json_decref(o);
+    return pending;
+}
+
+enum bk_err bk_ledger_invite_sequence(struct bk_tx *tx, int64_t booking_id,
+                                      int64_t before_id, int *seq,
+                                      struct bk_errbuf *err)
+{
+    struct bk_arena arena;
+    struct bk_activity *acts;
+    size_t n = 0;
+    int count = 0;
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    e = bk_store_activity_list(tx, NULL, booking_id, before_id, 500, &arena,
+                               &acts, &n, err);
+    for (size_t i = 0; !e && i < n; i++) {
+        const char *k = acts[i].kind;
+        if (strcmp(k, "BOOKING_CREATED") == 0
+                ? !made_pending(acts[i].detail)
+                : (strcmp(k, "BOOKING_CONFIRMED") == 0 ||
+                   strcmp(k, "BOOKING_RESCHEDULED") == 0 ||
+                   strcmp(k, "BOOKING_CANCELLED") == 0))
+            count++;
+    }
+    bk_arena_release(&arena);
+    *seq = before_id || count == 0 ? count : count - 1;
+    return e;
+}

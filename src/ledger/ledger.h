@@ -119,6 +119,18 @@ BK_MUST_CHECK enum bk_err bk_ledger_client_find_or_create(
     enum bk_source source, int64_t now_utc, struct bk_arena *arena,
     struct bk_client *out, bool *created, struct bk_errbuf *err);
 
+/* The SEQUENCE (RFC 5545 §3.8.7.4) of the booking's calendar object at
+ * activity before_id (0 = now): how many of its changes that send an
+ * invite (BOOKING_CREATED of a booking not left pending, BOOKING_CONFIRMED,
+ * BOOKING_RESCHEDULED, BOOKING_CANCELLED) have ids below before_id, less
+ * one when before_id is 0 (the latest change's own number, 0 at least).
+ * Counted from the activity log, so the invites, the .ics download, the
+ * feed and the calendar push agree whatever order jobs run in. */
+BK_MUST_CHECK enum bk_err bk_ledger_invite_sequence(struct bk_tx *tx,
+                                                    int64_t booking_id,
+                                                    int64_t before_id, int *seq,
+                                                    struct bk_errbuf *err);
+
 /* Random opaque ids: a booking UID (BK_UID_LEN base32 characters) and a
  * prefixed public id ("cli_" + 16 characters). out must hold the result
  * and its NUL. */

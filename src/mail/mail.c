@@ -14,6 +14,7 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "ledger/events.h"
+#include "ledger/ledger.h"
 #include "ledger/payments.h"
 #include "base/log.h"
 #include "base/str.h"
@@ -193,44 +194,6 @@ static bool to_host(const char *kind)
     return strncmp(kind, "host_", 5) == 0;
 }
 
-/* Whether a BOOKING_CREATED activity (its detail) made a pending booking:
- * a hold awaiting payment, whose attendee gets the first invite when it is
- * confirmed (BOOKING_CONFIRMED), so the creation does not count in the
- * SEQUENCE. */
-static bool made_pending(const char *json)
-{
-    json_t *o = json ? json_loads(json, 0, NULL) : NULL;
-    const char *st = json_string_value(json_object_get(o, "status"));
-    bool pending = (st && strcmp(st, "pending") == 0) ||
-                   json_is_string(json_object_get(o, "hold_expires"));
-
-    json_decref(o);
-    return pending;
-}
-
-/* The invite's SEQUENCE at activity_id: how many of the booking's changes
- * that send mail came before it. Counted from the activity log, so it does
- * not depend on the order in which the jobs run. */
-static enum bk_err sequence_at(struct bk_tx *tx, int64_t booking_id,
-                               int64_t activity_id, struct bk_arena *arena,
-                               int *seq, struct bk_errbuf *err)
-{
-    struct bk_activity *acts;
-    size_t n;
-    struct plan p;
-    enum bk_err e;
-
-    *seq = 0;
-    e = bk_store_activity_list(tx, NULL, booking_id, activity_id, 500, arena,
-                               &acts, &n, err);
-    for (size_t i = 0; !e && i < n; i++)
-        if (plan_of(acts[i].kind, &p) &&
-            !(strcmp(acts[i].kind, "BOOKING_CREATED") == 0 &&
-              made_pending(acts[i].detail)))
-            (*seq)++;
-    return e;
-}
-
 static const char *domain_of(const char *addr)
 {
     const char *at = strrchr(addr, '@');
@@ -367,7 +330,7 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     if (!e)
         e = read_ctx(tx, booking_id, arena, &c, err);
     if (!e)
-        e = sequence_at(tx, booking_id, activity_id, arena, &seq, err);
+        e = bk_ledger_invite_sequence(tx, booking_id, activity_id, &seq, err);
     /* A booking made at a provider (Cal.com, Calendly...) was confirmed
      * to its attendee there, with that provider's invite: a second invite
      * with another UID would put the meeting twice in their calendar. */
@@ -483,7 +446,7 @@ static enum bk_err remind_once(const struct bk_mail_config *cfg,
         *why = "the booking was made at a provider";
     }
     if (!e && !*why)
-        e = sequence_at(tx, booking_id, 0, arena, &seq, err);
+        e = bk_ledger_invite_sequence(tx, booking_id, 0, &seq, err);
     if (!e && !*why)
         e = bk_store_message_list(tx, booking_id, arena, &have, &n_have, err);
     if (!e && !*why) {
@@ -671,7 +634,10 @@ static void fill_event(const struct ctx *c, const char *manage, int seq,
     ev->uid = c->b.uid;
     ev->sequence = seq;
     ev->method = method;
-    ev->cancelled = cancel;
+    ev->status = cancel ? BK_ICS_CANCELLED : BK_ICS_CONFIRMED;
+    /* An invitation asks for an answer; the host's copy and the download
+     * (a published file) list the attendee only. */
+    ev->rsvp = method && strcmp(method, "PUBLISH") != 0;
     ev->start_utc = c->b.start_utc;
     ev->end_utc = c->b.end_utc;
     ev->stamp_utc = stamp_utc;
@@ -919,11 +885,10 @@ enum bk_err bk_mail_booking_ics(struct bk_tx *tx, int64_t booking_id,
     *out = NULL;
     e = read_ctx(tx, booking_id, arena, &c, err);
     if (!e)
-        e = sequence_at(tx, booking_id, 0, arena, &seq, err);
+        e = bk_ledger_invite_sequence(tx, booking_id, 0, &seq, err);
     if (e)
         return e;
-    fill_event(&c, manage_link(base_url, secret, &c, arena),
-               seq > 0 ? seq - 1 : 0, "PUBLISH",
+    fill_event(&c, manage_link(base_url, secret, &c, arena), seq, "PUBLISH",
                c.b.status == BK_BOOKING_CANCELLED, false, now_utc, arena, &ev);
     *out = bk_ics_build(&ev, arena);
     return BK_OK;

@@ -109,14 +109,12 @@ enum bk_err bk_store_booking_insert(struct bk_tx *tx,
     bind_booking(tx, st, b);
     db_bind_text(tx, st, 19, b->attendee_name);
     db_bind_text(tx, st, 20, b->attendee_email);
-    e = db_one(tx, st, "inserting a booking", err);
+    e = db_insert_id(tx, st, "inserting a booking", id, err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e,
                     "the booking's event type %" PRId64 ", host %" PRId64
                     " or client %" PRId64 " does not exist",
                     b->event_type_id, b->host_id, b->client_id);
-    if (e == BK_OK)
-        *id = db_col_i64(tx, st, 0);
 out:
     db_reset(tx, st);
     return e;
@@ -159,23 +157,7 @@ out:
 enum bk_err bk_store_booking_lock(struct bk_tx *tx, int64_t id,
                                   struct bk_errbuf *err)
 {
-    struct bk_stmt *st = NULL;
-    enum bk_err e;
-
-    /* SQLite has no row locks and needs none: its writes are serialized. */
-    e = db_prepare(tx, Q_BOOKING_LOCK,
-                   BK_SQL2(tx, "SELECT id FROM bookings WHERE id = ?1",
-                           "SELECT id FROM bookings WHERE id = ?1 FOR UPDATE"),
-                   &st, err);
-    if (e)
-        goto out;
-    db_bind_i64(tx, st, 1, id);
-    e = db_one(tx, st, "locking a booking", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, e, "booking %" PRId64 " not found", id);
-out:
-    db_reset(tx, st);
-    return e;
+    return DB_LOCK_ROW(tx, Q_BOOKING_LOCK, "bookings", "booking", id, err);
 }
 
 enum bk_err bk_store_booking_get(struct bk_tx *tx, int64_t id,

@@ -61,13 +61,7 @@ enum bk_err bk_store_cal_insert(struct bk_tx *tx,
     db_bind_text(tx, st, 11, c->last_error);
     db_bind_i64(tx, st, 12, c->created_ms);
     db_bind_i64(tx, st, 13, c->updated_ms);
-    e = db_one(tx, st, "storing a calendar connection", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, BK_E_INTERNAL, "an insert returned no id");
-    if (e)
-        goto out;
-    *id = db_col_i64(tx, st, 0);
-    e = db_exec(tx, st, NULL, "storing a calendar connection", err);
+    e = db_insert_id(tx, st, "storing a calendar connection", id, err);
 out:
     db_reset(tx, st);
     return e;
@@ -79,32 +73,15 @@ enum bk_err bk_store_cal_get(struct bk_tx *tx, const char *public_id,
                              struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
-    enum bk_err e;
+    enum bk_err e = db_get_by_key(
+        tx, public_id, id, "calendar connection", Q_CAL_GET,
+        "SELECT " CAL_COLS " FROM calendar_connections WHERE public_id = ?1",
+        Q_CAL_GET_ID,
+        "SELECT " CAL_COLS " FROM calendar_connections WHERE id = ?1", &st,
+        err);
 
-    if (public_id)
-        e = db_prepare(tx, Q_CAL_GET,
-                       "SELECT " CAL_COLS " FROM calendar_connections"
-                       " WHERE public_id = ?1",
-                       &st, err);
-    else
-        e = db_prepare(tx, Q_CAL_GET_ID,
-                       "SELECT " CAL_COLS " FROM calendar_connections"
-                       " WHERE id = ?1",
-                       &st, err);
-    if (e)
-        goto out;
-    if (public_id)
-        db_bind_text(tx, st, 1, public_id);
-    else
-        db_bind_i64(tx, st, 1, id);
-    e = db_one(tx, st, "reading a calendar connection", err);
-    if (e == BK_E_NOT_FOUND)
-        e = public_id
-                ? bk_fail(err, e, "no calendar connection '%s'", public_id)
-                : bk_fail(err, e, "no calendar connection %" PRId64, id);
     if (e == BK_OK)
         read_cal(tx, st, arena, out);
-out:
     db_reset(tx, st);
     return e;
 }

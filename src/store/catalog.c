@@ -108,9 +108,7 @@ enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
     db_bind_text(tx, st, 4, h->timezone);
     db_bind_i64(tx, st, 5, h->created_utc);
     db_bind_i64(tx, st, 6, h->updated_utc);
-    e = db_one(tx, st, "inserting a host", err);
-    if (e == BK_OK)
-        *id = db_col_i64(tx, st, 0);
+    e = db_insert_id(tx, st, "inserting a host", id, err);
 out:
     db_reset(tx, st);
     return e;
@@ -726,11 +724,9 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
         goto out;
     bind_event_type(tx, st, et, rem);
     db_bind_i64(tx, st, 22, 0); /* update's id: typed, unused here */
-    e = db_one(tx, st, "inserting an event type", err);
+    e = db_insert_id(tx, st, "inserting an event type", id, err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
-    if (e == BK_OK)
-        *id = db_col_i64(tx, st, 0);
     db_reset(tx, st);
     st = NULL;
     if (e == BK_OK && et->n_external_ids) {
@@ -975,9 +971,7 @@ enum bk_err bk_store_client_insert(struct bk_tx *tx, const struct bk_client *c,
     db_bind_i64(tx, st, 5, c->status);
     db_bind_i64(tx, st, 6, c->created_utc);
     db_bind_i64(tx, st, 7, c->updated_utc);
-    e = db_one(tx, st, "inserting a client", err);
-    if (e == BK_OK)
-        *id = db_col_i64(tx, st, 0);
+    e = db_insert_id(tx, st, "inserting a client", id, err);
 out:
     db_reset(tx, st);
     return e;
@@ -1014,22 +1008,7 @@ out:
 enum bk_err bk_store_client_lock(struct bk_tx *tx, int64_t id,
                                  struct bk_errbuf *err)
 {
-    struct bk_stmt *st = NULL;
-    enum bk_err e;
-
-    e = db_prepare(tx, Q_CLIENT_LOCK,
-                   BK_SQL2(tx, "SELECT id FROM clients WHERE id = ?1",
-                           "SELECT id FROM clients WHERE id = ?1 FOR UPDATE"),
-                   &st, err);
-    if (e)
-        goto out;
-    db_bind_i64(tx, st, 1, id);
-    e = db_one(tx, st, "locking a client", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, e, "client %" PRId64 " not found", id);
-out:
-    db_reset(tx, st);
-    return e;
+    return DB_LOCK_ROW(tx, Q_CLIENT_LOCK, "clients", "client", id, err);
 }
 
 enum bk_err bk_store_client_get(struct bk_tx *tx, int64_t id,

@@ -38,11 +38,7 @@ enum bk_err bk_store_message_insert(struct bk_tx *tx,
     db_bind_text(tx, st, 9, m->last_error);
     db_bind_opt(tx, st, 10, m->sent_utc);
     db_bind_i64(tx, st, 11, m->created_utc);
-    e = db_one(tx, st, "inserting a message", err);
-    if (e == BK_OK && id)
-        *id = db_col_i64(tx, st, 0);
-    if (e == BK_OK)
-        e = db_exec(tx, st, NULL, "inserting a message", err);
+    e = db_insert_id(tx, st, "inserting a message", id, err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "booking %" PRId64 " not found", m->booking_id);
 out:

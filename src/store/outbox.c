@@ -55,13 +55,7 @@ enum bk_err bk_store_wh_endpoint_insert(struct bk_tx *tx,
     db_bind_opt(tx, st, 8, ep->failing_since_ms);
     db_bind_i64(tx, st, 9, ep->created_ms);
     db_bind_i64(tx, st, 10, ep->updated_ms);
-    e = db_one(tx, st, "storing a webhook endpoint", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, BK_E_INTERNAL, "an insert returned no id");
-    if (e)
-        goto out;
-    *id = db_col_i64(tx, st, 0);
-    e = db_exec(tx, st, NULL, "storing a webhook endpoint", err);
+    e = db_insert_id(tx, st, "storing a webhook endpoint", id, err);
 out:
     db_reset(tx, st);
     return e;
@@ -73,31 +67,15 @@ enum bk_err bk_store_wh_endpoint_get(struct bk_tx *tx, const char *public_id,
                                      struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
-    enum bk_err e;
+    enum bk_err e = db_get_by_key(
+        tx, public_id, id, "webhook endpoint", Q_WH_ENDPOINT_GET,
+        "SELECT " ENDPOINT_COLS " FROM webhook_endpoints WHERE public_id = ?1",
+        Q_WH_ENDPOINT_GET_ID,
+        "SELECT " ENDPOINT_COLS " FROM webhook_endpoints WHERE id = ?1", &st,
+        err);
 
-    if (public_id)
-        e = db_prepare(tx, Q_WH_ENDPOINT_GET,
-                       "SELECT " ENDPOINT_COLS " FROM webhook_endpoints"
-                       " WHERE public_id = ?1",
-                       &st, err);
-    else
-        e = db_prepare(tx, Q_WH_ENDPOINT_GET_ID,
-                       "SELECT " ENDPOINT_COLS " FROM webhook_endpoints"
-                       " WHERE id = ?1",
-                       &st, err);
-    if (e)
-        goto out;
-    if (public_id)
-        db_bind_text(tx, st, 1, public_id);
-    else
-        db_bind_i64(tx, st, 1, id);
-    e = db_one(tx, st, "reading a webhook endpoint", err);
-    if (e == BK_E_NOT_FOUND)
-        e = public_id ? bk_fail(err, e, "no webhook endpoint '%s'", public_id)
-                      : bk_fail(err, e, "no webhook endpoint %" PRId64, id);
     if (e == BK_OK)
         read_endpoint(tx, st, arena, out);
-out:
     db_reset(tx, st);
     return e;
 }
@@ -282,28 +260,13 @@ enum bk_err bk_store_wh_message_get(struct bk_tx *tx, const char *public_id,
                                     struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
-    enum bk_err e;
+    enum bk_err e = db_get_by_key(
+        tx, public_id, id, "message", Q_WH_MESSAGE_GET,
+        MESSAGE_SELECT("m.body") " WHERE m.public_id = ?1", Q_WH_MESSAGE_GET_ID,
+        MESSAGE_SELECT("m.body") " WHERE m.id = ?1", &st, err);
 
-    if (public_id)
-        e = db_prepare(tx, Q_WH_MESSAGE_GET,
-                       MESSAGE_SELECT("m.body") " WHERE m.public_id = ?1", &st,
-                       err);
-    else
-        e = db_prepare(tx, Q_WH_MESSAGE_GET_ID,
-                       MESSAGE_SELECT("m.body") " WHERE m.id = ?1", &st, err);
-    if (e)
-        goto out;
-    if (public_id)
-        db_bind_text(tx, st, 1, public_id);
-    else
-        db_bind_i64(tx, st, 1, id);
-    e = db_one(tx, st, "reading a webhook message", err);
-    if (e == BK_E_NOT_FOUND)
-        e = public_id ? bk_fail(err, e, "no message '%s'", public_id)
-                      : bk_fail(err, e, "no message %" PRId64, id);
     if (e == BK_OK)
         read_message(tx, st, arena, out);
-out:
     db_reset(tx, st);
     return e;
 }

@@ -26,13 +26,7 @@ enum bk_err bk_store_admin_session_insert(struct bk_tx *tx,
     db_bind_i64(tx, st, 3, s->created_utc);
     db_bind_i64(tx, st, 4, s->last_seen_utc);
     db_bind_i64(tx, st, 5, s->expires_utc);
-    e = db_one(tx, st, "inserting an admin session", err);
-    if (e == BK_OK && id)
-        *id = db_col_i64(tx, st, 0);
-    if (e == BK_OK)
-        e = db_exec(tx, st, NULL, "inserting an admin session", err);
-    if (e == BK_E_NOT_FOUND)
-        e = bk_fail(err, BK_E_INTERNAL, "inserting an admin session");
+    e = db_insert_id(tx, st, "inserting an admin session", id, err);
 out:
     db_reset(tx, st);
     return e;

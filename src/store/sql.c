@@ -1,4 +1,6 @@
 /* store/sql.c — the statement helpers of store/sql.h over the driver. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "store/sql.h"
@@ -73,6 +75,66 @@ enum bk_err db_exec(struct bk_tx *tx, struct bk_stmt *st, int *changes,
     if (changes)
         *changes = (int)tx->drv->changes(st);
     return BK_OK;
+}
+
+enum bk_err db_insert_id(struct bk_tx *tx, struct bk_stmt *st, const char *what,
+                         int64_t *id, struct bk_errbuf *err)
+{
+    bool row = false;
+    enum bk_err e = db_step(tx, st, &row, what, err);
+
+    if (e)
+        return e;
+    if (!row)
+        return bk_fail(err, BK_E_INTERNAL, "%s: an insert returned no id",
+                       what);
+    if (id)
+        *id = db_col_i64(tx, st, 0);
+    return db_exec(tx, st, NULL, what, err);
+}
+
+enum bk_err db_get_by_key(struct bk_tx *tx, const char *public_id, int64_t id,
+                          const char *noun, enum db_stmt q_public,
+                          const char *sql_public, enum db_stmt q_id,
+                          const char *sql_id, struct bk_stmt **st,
+                          struct bk_errbuf *err)
+{
+    char what[96];
+    enum bk_err e;
+
+    e = public_id ? db_prepare(tx, q_public, sql_public, st, err)
+                  : db_prepare(tx, q_id, sql_id, st, err);
+    if (e)
+        return e;
+    if (public_id)
+        db_bind_text(tx, *st, 1, public_id);
+    else
+        db_bind_i64(tx, *st, 1, id);
+    snprintf(what, sizeof(what), "reading a %s", noun);
+    e = db_one(tx, *st, what, err);
+    if (e == BK_E_NOT_FOUND)
+        e = public_id ? bk_fail(err, e, "no %s '%s'", noun, public_id)
+                      : bk_fail(err, e, "no %s %" PRId64, noun, id);
+    return e;
+}
+
+enum bk_err db_lock_row(struct bk_tx *tx, enum db_stmt q, const char *sql,
+                        const char *noun, int64_t id, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    char what[96];
+    enum bk_err e;
+
+    e = db_prepare(tx, q, sql, &st, err);
+    if (!e) {
+        db_bind_i64(tx, st, 1, id);
+        snprintf(what, sizeof(what), "locking a %s", noun);
+        e = db_one(tx, st, what, err);
+        if (e == BK_E_NOT_FOUND)
+            e = bk_fail(err, e, "%s %" PRId64 " not found", noun, id);
+    }
+    db_reset(tx, st);
+    return e;
 }
 
 void db_bind_text(struct bk_tx *tx, struct bk_stmt *st, int i, const char *s)

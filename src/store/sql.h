@@ -194,6 +194,39 @@ BK_MUST_CHECK enum bk_err db_exec(struct bk_tx *tx, struct bk_stmt *st,
                                   int *changes, const char *what,
                                   struct bk_errbuf *err);
 
+/* Steps an `INSERT ... RETURNING id` (of one row, without ON CONFLICT DO
+ * NOTHING) to its end; *id (may be NULL) receives the new row's id. The
+ * driver's error as it is (a foreign key's BK_E_NOT_FOUND for the caller
+ * to name); BK_E_INTERNAL when no id came back. */
+BK_MUST_CHECK enum bk_err db_insert_id(struct bk_tx *tx, struct bk_stmt *st,
+                                       const char *what, int64_t *id,
+                                       struct bk_errbuf *err);
+
+/* A row by its public id (public_id not NULL: statement q_public, text
+ * sql_public, whose ?1 is the public id) or by its id (q_id, sql_id):
+ * prepares, binds the key and steps to the row, which *st then holds for
+ * the caller's column reads. BK_E_NOT_FOUND says "no <noun> '<public_id>'"
+ * or "no <noun> <id>". Pass *st to db_reset on every path. */
+BK_MUST_CHECK enum bk_err
+db_get_by_key(struct bk_tx *tx, const char *public_id, int64_t id,
+              const char *noun, enum db_stmt q_public, const char *sql_public,
+              enum db_stmt q_id, const char *sql_id, struct bk_stmt **st,
+              struct bk_errbuf *err);
+
+/* Locks the row `id` of `table` (a string literal) for the rest of the
+ * transaction (SELECT ... FOR UPDATE on PostgreSQL; SQLite has no row
+ * locks and needs none: its writes are serialized) with statement q.
+ * BK_E_NOT_FOUND says "<noun> <id> not found". A macro: a statement's text
+ * must outlive the transaction's statement cache, so it is a literal. */
+#define DB_LOCK_ROW(tx, q, table, noun, id, err)                               \
+    db_lock_row((tx), (q),                                                     \
+                BK_SQL2((tx), "SELECT id FROM " table " WHERE id = ?1",        \
+                        "SELECT id FROM " table " WHERE id = ?1 FOR UPDATE"),  \
+                (noun), (id), (err))
+BK_MUST_CHECK enum bk_err db_lock_row(struct bk_tx *tx, enum db_stmt q,
+                                      const char *sql, const char *noun,
+                                      int64_t id, struct bk_errbuf *err);
+
 /* Binders. Text NULL binds SQL NULL; db_bind_opt binds NULL for 0 ("none"
  * in core/ledger.h). Text is borrowed until the statement's last step. */
 void db_bind_text(struct bk_tx *tx, struct bk_stmt *st, int i, const char *s);

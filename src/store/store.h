@@ -818,13 +818,17 @@ enum bk_wh_endpoint_status {
     BK_WH_ENDPOINT_ENABLED = 0,
     BK_WH_ENDPOINT_DISABLED = 1,
 };
+/* The associated data binding an endpoint's sealed secret to its row
+ * (crypto.h, bk_secret_seal): "webhook_endpoint:<public_id>:secret". */
+#define BK_WH_SECRET_AAD "webhook_endpoint:%s:secret"
 struct bk_wh_endpoint {
     int64_t id;
     const char *public_id; /* "ep_..." */
     const char *url;
     const char *events;
     const char *description; /* may be NULL */
-    const char *secret;
+    const char *secret;      /* "whsec_..." (plaintext, written without
+                                BOOKINGD_SECRET_KEY) or sealed ("bk1:...") */
     enum bk_wh_endpoint_status status;
     const char *disabled_reason; /* NULL while enabled */
     int64_t failing_since_ms;    /* 0: not failing */

@@ -9,6 +9,7 @@ import datetime as dt
 import email.header
 import email.utils
 import time
+import urllib.parse
 
 import icalendar
 import pytest
@@ -311,6 +312,50 @@ def test_messages_and_ics_routes(make_daemon, smtp_plain):
             d.get(f"/api/v1/bookings/{uid}/ics", admin=True).body))),
         "sequence 2")
     assert str(ev["STATUS"]) == "CANCELLED"
+
+
+def test_invite_download_and_feed_are_one_event(make_daemon, smtp_plain):
+    """The invite, the booking's .ics download and the host's feed carry
+    one UID and one SEQUENCE for a booking, so a calendar that has the
+    invite and subscribes to the feed shows it once."""
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    s = slots(d)
+    b = d.book("intro", s[1], email="zoe@example.com", name=ZOE).json
+    uid, token = b["uid"], b["manage_token"]
+    smtp_plain.wait_for(2)
+    r = d.post(f"/api/v1/bookings/{uid}/reschedule", {"start": s[4]},
+               query={"token": token})
+    assert r.status == 200, r
+    got = smtp_plain.wait_for(4)
+    invites = [vevent(calendar_of(m["msg"])) for m in got
+               if m["to"] == ["zoe@example.com"]]
+    latest = max(invites, key=lambda e: e["SEQUENCE"])
+    assert {str(e["UID"]) for e in invites} == {uid}
+    assert latest["SEQUENCE"] == 1
+
+    r = d.get(f"/api/v1/bookings/{uid}/ics", query={"token": token})
+    assert r.status == 200, r
+    download = vevent(icalendar.Calendar.from_ical(r.body))
+
+    r = d.get("/api/v1/hosts/coach/calendar-feed", admin=True)
+    assert r.status == 200, r
+    url = urllib.parse.urlsplit(r.json["url"])
+    r = d.get(url.path, query=dict(urllib.parse.parse_qsl(url.query)))
+    assert r.status == 200, r
+    feed = [e for e in icalendar.Calendar.from_ical(r.body).walk("VEVENT")]
+    assert len(feed) == 1
+
+    for ev in (download, feed[0]):
+        assert str(ev["UID"]) == uid
+        assert ev["SEQUENCE"] == latest["SEQUENCE"]
+        assert ev["DTSTART"].dt == latest["DTSTART"].dt
+        assert str(ev["STATUS"]) == "CONFIRMED"
+    # Published objects list the attendee without asking for an answer.
+    assert "RSVP" not in download["ATTENDEE"].params
+    assert "RSVP" not in feed[0]["ATTENDEE"].params
+    assert latest["ATTENDEE"].params["RSVP"] == "TRUE"
 
 
 def test_templates_override(make_daemon, smtp_plain, tmp_path):

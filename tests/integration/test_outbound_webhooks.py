@@ -17,6 +17,7 @@ import hmac
 import http.server
 import json
 import pathlib
+import secrets
 import shutil
 import subprocess
 import threading
@@ -25,9 +26,11 @@ import time
 import pytest
 
 import calcom_helpers as H
-from conftest import assert_error, parse_instant, standard_catalog
+from conftest import (assert_error, ledger_query, parse_instant,
+                      standard_catalog)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+SECRET_KEY = base64.b64encode(secrets.token_bytes(32)).decode()
 VERIFY_DIR = ROOT / "tests" / "webhooks-verify"
 FAST = {"BOOKINGD_WEBHOOK_ALLOW_PRIVATE": "1",
         "BOOKINGD_JOB_RETRY_BASE_MS": "100",
@@ -222,6 +225,75 @@ def test_signed_events_in_order(make_daemon, receivers):
     assert verify_with_library(ep["secret"], all_of), \
         "node or tests/webhooks-verify/node_modules missing: " \
         "run scripts/install-deps.sh test"
+
+
+def stored_secret(d, public_id):
+    assert public_id.startswith("ep_") and public_id.isascii() and \
+        public_id.replace("_", "").isalnum(), public_id
+    (secret,), = ledger_query(
+        d, "SELECT secret FROM webhook_endpoints WHERE public_id = "
+           f"'{public_id}'")
+    return secret
+
+
+def messages_of(d, rx, ep):
+    ids = {m["id"] for m in
+           d.list_all(f"/api/v1/webhook-endpoints/{ep['id']}/messages")}
+    return [(h, b) for h, b in rx.delivered() if h["webhook-id"] in ids]
+
+
+@pytest.mark.timeout(180)
+def test_secrets_sealed_at_rest(make_daemon, receivers):
+    """With BOOKINGD_SECRET_KEY a new endpoint's secret is stored sealed
+    (bk1:, bound to its row) and its messages still verify with the official
+    library; a plaintext row written without the key keeps working; without
+    the key a sealed secret cannot sign and says why."""
+    d = start(make_daemon)
+    assert "endpoint secrets are stored in plaintext" in d.stderr()
+    rx = receivers()
+    legacy = add_endpoint(d, rx.url, events=["booking.created"])
+    assert stored_secret(d, legacy["id"]) == legacy["secret"]
+
+    d.extra_env["BOOKINGD_SECRET_KEY"] = SECRET_KEY
+    d.restart()
+    sealed = add_endpoint(d, rx.url, events=["booking.created"])
+    at_rest = stored_secret(d, sealed["id"])
+    assert at_rest.startswith("bk1:"), at_rest
+    assert sealed["secret"] not in at_rest
+    assert sealed["secret"][6:] not in at_rest
+    assert "secret" not in d.get(f"/api/v1/webhook-endpoints/{sealed['id']}",
+                                 admin=True).json
+    s = d.slot_starts("intro")
+    d.book("intro", s[0])
+    H.wait_until(lambda: len(messages_of(d, rx, sealed)) == 1 and
+                 len(messages_of(d, rx, legacy)) == 1, 60,
+                 "one message to each endpoint")
+    for ep in (sealed, legacy):
+        got = messages_of(d, rx, ep)
+        for h, body in got:
+            verify(ep["secret"], h, body)
+        assert verify_with_library(ep["secret"], got), \
+            "node or tests/webhooks-verify/node_modules missing: " \
+            "run scripts/install-deps.sh test"
+
+    # Without the key: the plaintext row still signs, the sealed one cannot
+    # and its job says so (never the secret).
+    d.extra_env["BOOKINGD_SECRET_KEY"] = None
+    d.restart()
+    d.book("intro", s[2])
+    H.wait_until(lambda: len(messages_of(d, rx, legacy)) == 2, 60,
+                 "the legacy endpoint's second message")
+    for h, body in messages_of(d, rx, legacy):
+        verify(legacy["secret"], h, body)
+
+    def sealed_failure():
+        jobs = d.get("/api/v1/jobs", query={"kind": "webhooks.send"},
+                     admin=True).json["data"]
+        return [j for j in jobs if "BOOKINGD_SECRET_KEY" in
+                (j.get("last_error") or "")]
+    failed = H.wait_until(sealed_failure, 60, "the sealed endpoint's failure")
+    assert sealed["secret"] not in json.dumps(failed)
+    assert len(messages_of(d, rx, sealed)) == 1
 
 
 @pytest.mark.timeout(120)

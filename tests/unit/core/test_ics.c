@@ -31,7 +31,8 @@ static struct bk_ics_event sample(void)
                               .organizer_email = "host@example.com",
                               .attendee_name =
                                   "Zo\xc3\xab \xc3\x85ngstr\xc3\xb6m",
-                              .attendee_email = "zoe@example.com"};
+                              .attendee_email = "zoe@example.com",
+                              .rsvp = true};
     return ev;
 }
 
@@ -69,7 +70,7 @@ static void test_cancel(void **state)
     (void)state;
     bk_arena_init(&a);
     ev.method = "CANCEL";
-    ev.cancelled = true;
+    ev.status = BK_ICS_CANCELLED;
     s = bk_ics_build(&ev, &a);
     assert_non_null(strstr(s, "\r\nMETHOD:CANCEL\r\n"));
     assert_non_null(strstr(s, "\r\nSTATUS:CANCELLED\r\n"));
@@ -99,12 +100,47 @@ static void test_injection(void **state)
     bk_arena_release(&a);
 }
 
+/* The VEVENT alone is the one bk_ics_build frames; a published object
+ * (no rsvp) lists its parties without asking for an answer, and a party
+ * without an email is left out. */
+static void test_vevent(void **state)
+{
+    struct bk_arena a;
+    struct bk_ics_event ev = sample();
+    char *s, *cal;
+
+    (void)state;
+    bk_arena_init(&a);
+    ev.rsvp = false;
+    ev.status = BK_ICS_TENTATIVE;
+    ev.created_utc = T0 - 7200;
+    ev.modified_utc = T0 - 3600;
+    ev.organizer_email = NULL;
+    s = bk_ics_vevent(&ev, &a);
+    assert_true(strncmp(s, "BEGIN:VEVENT\r\n", 14) == 0);
+    assert_int_equal(strlen(strstr(s, "END:VEVENT\r\n")), 12);
+    assert_null(strstr(s, "VCALENDAR"));
+    assert_null(strstr(s, "RSVP"));
+    assert_null(strstr(s, "ORGANIZER"));
+    assert_non_null(strstr(s, "\r\nUID:abc123\r\n"));
+    assert_non_null(strstr(s, "\r\nSTATUS:TENTATIVE\r\n"));
+    assert_non_null(strstr(s, "\r\nCREATED:20261201T070000Z\r\n"));
+    assert_non_null(strstr(s, "\r\nLAST-MODIFIED:20261201T080000Z\r\n"));
+    assert_non_null(strstr(s, "ATTENDEE;CN="));
+    cal = bk_ics_build(&ev, &a);
+    assert_non_null(strstr(cal, s));
+    ev.attendee_email = "";
+    assert_null(strstr(bk_ics_vevent(&ev, &a), "ATTENDEE"));
+    bk_arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request),
         cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_injection),
+        cmocka_unit_test(test_vevent),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -58,16 +58,21 @@ static void test_calendar(void **state)
     c.status = BK_BOOKING_CANCELLED;
     bk_buf_init(&out, 1 << 20);
     assert_int_equal(bk_ics_export_begin(&out, "Coach\nCarter"), BK_OK);
-    assert_int_equal(bk_ics_export_booking(&out, &b, "coach@example.com"),
+    assert_int_equal(bk_ics_export_booking(&out, &b, "coach@example.com", 3),
                      BK_OK);
-    assert_int_equal(bk_ics_export_booking(&out, &c, NULL), BK_OK);
+    assert_int_equal(bk_ics_export_booking(&out, &c, NULL, 0), BK_OK);
     assert_int_equal(bk_ics_export_end(&out), BK_OK);
     assert_lines_ok(out.data);
     assert_true(strncmp(out.data, "BEGIN:VCALENDAR\r\n", 17) == 0);
     assert_non_null(strstr(out.data, "VERSION:2.0\r\n"));
     assert_non_null(strstr(out.data, "X-WR-CALNAME:Coach\\nCarter\r\n"));
     assert_int_equal(strlen(strstr(out.data, "END:VCALENDAR\r\n")), 15);
-    assert_non_null(strstr(out.data, "UID:abcdefghijklmnopqrst@bookingd"));
+    /* The invites' UID (no "@bookingd" suffix) and the current SEQUENCE. */
+    assert_non_null(strstr(out.data, "UID:abcdefghijklmnopqrst\r\n"));
+    assert_non_null(strstr(out.data, "SEQUENCE:3\r\n"));
+    assert_non_null(strstr(out.data, "SEQUENCE:0\r\n"));
+    assert_null(strstr(out.data, "@bookingd"));
+    assert_null(strstr(out.data, "RSVP"));
     assert_non_null(strstr(out.data, "DTSTART:20260101T100000Z\r\n"));
     assert_non_null(strstr(out.data, "DTEND:20260101T103000Z\r\n"));
     assert_non_null(strstr(out.data, "STATUS:TENTATIVE\r\n"));
@@ -94,7 +99,7 @@ static void test_cap(void **state)
     bk_buf_init(&out, 300);
     assert_int_equal(bk_ics_export_begin(&out, NULL), BK_OK);
     len = out.len;
-    assert_int_equal(bk_ics_export_booking(&out, &b, NULL), BK_E_TOO_LARGE);
+    assert_int_equal(bk_ics_export_booking(&out, &b, NULL, 0), BK_E_TOO_LARGE);
     assert_int_equal(out.len, len);
     bk_buf_release(&out);
 }

@@ -118,6 +118,14 @@ static void test_manage_token(void **state)
         secret[i] = (unsigned char)i;
     bk_manage_token(secret, "BK7Q2UID", out);
     assert_string_equal(out, "VHIXzpMWfjj-QCXtqDw4WCEp8ry3akWKWh6ZWuUOvYY");
+    bk_keyed_token(secret, BK_TOKEN_MANAGE, "BK7Q2UID", out);
+    assert_string_equal(out, "VHIXzpMWfjj-QCXtqDw4WCEp8ry3akWKWh6ZWuUOvYY");
+    /* The feed's and the CSRF token keep the values they had before they
+     * shared this function (feed URLs already handed out stay valid). */
+    bk_keyed_token(secret, BK_TOKEN_CALENDAR_FEED, "coach", out);
+    assert_string_equal(out, "V9thGUZqA7zKWuIHLJrm70oXFpNGVl9hkvvryi00P8E");
+    bk_keyed_token(secret, BK_TOKEN_ADMIN_CSRF, "sess-token", out);
+    assert_string_equal(out, "Ck8bezSAz3sHQEZHE6qjMuxwNgyPNWGaQuFsdoddWtk");
 }
 
 static void test_random_token(void **state)

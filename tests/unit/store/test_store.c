@@ -772,6 +772,52 @@ static void test_miss_keeps_transaction(void **state)
     commit(f, tx);
 }
 
+/* The shared lookups of store/sql.c: a row lock of two tables, a row by
+ * its public id or its id, and an insert's returned id. */
+static void test_locks_and_keys(void **state)
+{
+    struct fx *f = *state;
+    struct bk_tx *tx = begin(f, BK_TX_WRITE);
+    struct world w = add_world(f, tx);
+    struct bk_booking b =
+        booking("lockme", w.et, w.host, w.client, T0, T0 + 1800);
+    struct bk_wh_endpoint ep = {.public_id = "ep_keys",
+                                .url = "https://example.com/hook",
+                                .events = "[\"*\"]",
+                                .secret = "whsec_x",
+                                .created_ms = 1,
+                                .updated_ms = 1},
+                          got;
+    int64_t bid = add_booking(f, tx, &b), eid = 0, eid2 = 0;
+
+    OK(f, bk_store_booking_lock(tx, bid, &f->err));
+    OK(f, bk_store_client_lock(tx, w.client, &f->err));
+    CHECK(f, bk_store_booking_lock(tx, bid + 1000, &f->err), BK_E_NOT_FOUND);
+    assert_non_null(strstr(f->err.msg, "booking"));
+    CHECK(f, bk_store_client_lock(tx, w.client + 1000, &f->err),
+          BK_E_NOT_FOUND);
+    assert_non_null(strstr(f->err.msg, "client"));
+
+    OK(f, bk_store_wh_endpoint_insert(tx, &ep, &eid, &f->err));
+    ep.public_id = "ep_keys2";
+    OK(f, bk_store_wh_endpoint_insert(tx, &ep, &eid2, &f->err));
+    assert_true(eid > 0 && eid2 > eid);
+    OK(f, bk_store_wh_endpoint_get(tx, "ep_keys", 0, &f->arena, &got, &f->err));
+    assert_int_equal(got.id, eid);
+    OK(f, bk_store_wh_endpoint_get(tx, NULL, eid2, &f->arena, &got, &f->err));
+    assert_string_equal(got.public_id, "ep_keys2");
+    CHECK(f,
+          bk_store_wh_endpoint_get(tx, "ep_none", 0, &f->arena, &got, &f->err),
+          BK_E_NOT_FOUND);
+    assert_non_null(strstr(f->err.msg, "'ep_none'"));
+    CHECK(f,
+          bk_store_wh_endpoint_get(tx, NULL, eid2 + 1000, &f->arena, &got,
+                                   &f->err),
+          BK_E_NOT_FOUND);
+    assert_non_null(strstr(f->err.msg, "webhook endpoint"));
+    commit(f, tx);
+}
+
 static void test_read_tx_refuses_writes(void **state)
 {
     struct fx *f = *state;
@@ -3347,6 +3393,7 @@ int main(void)
         T(test_error_breaks_transaction),
         T(test_miss_keeps_transaction),
         T(test_read_tx_refuses_writes),
+        T(test_locks_and_keys),
         T(test_queue_mode),
         T(test_job_claim_batch),
         T(test_job_notifications),
