@@ -33,6 +33,12 @@ static enum bk_err receive(struct bk_api_call *c)
                                 bk_http_param(c->req, "provider"), &in,
                                 c->arena, &out, c->err)))
         return e;
+    if (out.challenge) {
+        /* A verified handshake (Zoom's endpoint.url_validation): the
+         * provider's answer, exactly; nothing was stored. */
+        bk_api_reply(c, 200, out.challenge);
+        return BK_OK;
+    }
     if (out.problem && out.provider->ack_failed) {
         /* Stored as failed, for an admin; the provider is told it arrived
          * (webhooks.h, ack_failed), with why it cannot be applied. */

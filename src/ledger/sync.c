@@ -610,6 +610,12 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     struct bk_client c;
     enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
+    if (e == BK_E_NOT_FOUND && !cancel && !ev->booking.attendee.email) {
+        /* A meeting that ended and names no attendee (Zoom's meeting.ended
+         * for a meeting bookingd did not make): nothing to create from. */
+        return unchanged(tx, ev, NULL, "no booking has this meeting", now_utc,
+                         arena, out, err);
+    }
     if (e == BK_E_NOT_FOUND) {
         e = create(tx, ev, want, now_utc, arena, &b, err);
         if (e)
