@@ -20,6 +20,7 @@ struct bk_jobs_prune_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
 struct bk_calendly_config;
+struct bk_zoom_config;
 struct bk_stripe_config;
 struct bk_calendars_config;
 
@@ -65,6 +66,13 @@ struct bk_config {
     const char *calendly_token;   /* CALENDLY_TOKEN or NULL */
     char calendly_api_base[2049]; /* CALENDLY_API_BASE, no trailing '/' */
     bool calendly_api_base_set;   /* set by the operator (may be private) */
+    /* Zoom's meetings (connectors/zoom.h); all three or none. */
+    const char *zoom_account_id;    /* ZOOM_ACCOUNT_ID or NULL (off) */
+    const char *zoom_client_id;     /* ZOOM_CLIENT_ID */
+    const char *zoom_client_secret; /* ZOOM_CLIENT_SECRET */
+    char zoom_api_base[2049];       /* ZOOM_API_BASE, no trailing '/' */
+    char zoom_oauth_base[2049];     /* ZOOM_OAUTH_BASE, no trailing '/' */
+    bool zoom_bases_set;            /* either set by the operator */
     /* Payments (connectors/stripe.h, docs/payments.md). */
     const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
     const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
@@ -117,6 +125,7 @@ struct bk_cli_job_env {
     const struct bk_calendly_config *calendly;
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
+    const struct bk_zoom_config *zoom;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 16

@@ -8,7 +8,7 @@
 #include "base/banned.h"
 
 static const char *const location_names[] = {"none", "video", "in_person",
-                                             "phone"};
+                                             "phone", "zoom"};
 static const char *const delivery_names[] = {"received", "processed", "ignored",
                                              "failed"};
 static const char *const job_names[] = {"pending", "running", "done", "dead"};
