@@ -272,3 +272,59 @@ def test_bad_configuration_stops_the_daemon(make_daemon, var, value):
     assert p.returncode == 2, (p.returncode, p.stderr)
     assert (var if value is not None else "ZOOM_CLIENT_ID") in p.stderr, \
         p.stderr
+
+
+# ---- end to end: the emails, and the meeting's end -------------------------------
+
+def test_the_confirmation_email_and_invite_carry_the_join_url(make_daemon,
+                                                               fake,
+                                                               tmp_path):
+    from smtp_server import SmtpServer
+    smtp = SmtpServer(tmp_path, tls=False).start()
+    try:
+        # Zoom answers slowly at first (a 500, then the retry): the
+        # confirmation waits for the meeting instead of going without it.
+        fake.fail_next(500, 500, 500)
+        d = start(make_daemon, fake, **smtp.env())
+        uid = book(d)
+        url = wait_meeting_url(d, uid)
+        got = smtp.wait_for(2)
+        attendee = [m for m in got if "ada@example.com" in m["to"]]
+        assert attendee, [m["to"] for m in got]
+        raw = attendee[0]["raw"]
+        assert url.split("?")[0].encode() in raw.replace(b"=\r\n", b""), \
+            raw[:2000]
+    finally:
+        smtp.stop()
+
+
+def test_meeting_ended_completes_the_booking_of_its_meeting(make_daemon,
+                                                            fake):
+    import hashlib
+    import hmac
+    import json
+    token = "zoom-secret-" + secrets.token_hex(8)
+    d = start(make_daemon, fake, ZOOM_WEBHOOK_SECRET_TOKEN=token)
+    uid = book(d)
+    wait_meeting_url(d, uid)
+    m = meeting_of(fake, uid)
+    body = json.dumps({
+        "event": "meeting.ended", "event_ts": int(time.time() * 1000),
+        "payload": {"account_id": fake.account_id, "object": {
+            "id": str(m["id"]), "uuid": m["uuid"], "host_id": m["host_id"],
+            "topic": m["topic"], "type": 2, "start_time": m["start_time"],
+            "duration": 30, "timezone": "UTC",
+            "end_time": m["start_time"]}}}).encode()
+    ts = str(int(time.time()))
+    sig = "v0=" + hmac.new(token.encode(), b"v0:" + ts.encode() + b":" +
+                           body, hashlib.sha256).hexdigest()
+    r = d.request("POST", "/webhooks/zoom", raw=body, content_type=None,
+                  headers={"x-zm-signature": sig,
+                           "x-zm-request-timestamp": ts,
+                           "Content-Type": "application/json"})
+    assert r.status == 200 and r.json["status"] == "received", r
+    C.wait_final(d, r.json["delivery"])
+    assert C.booking(d, uid)["status"] == "completed"
+    # A completed booking keeps its meeting (Zoom ends it by itself).
+    wait_settled(d, 1)
+    assert len(fake.meetings) == 1
