@@ -61,7 +61,8 @@ static const char *const ext_kind_names[] = {
     "created",         "rescheduled",       "cancelled",
     "ended",           "replaced",          "no_show",
     "no_show_cleared", "payment_completed", "payment_succeeded",
-    "payment_failed",  "payment_expired",   "payment_refunded"};
+    "payment_failed",  "payment_expired",   "payment_refunded",
+    "attendee_joined"};
 
 _Static_assert(COUNT(ext_kind_names) == BK_EXT_KIND_COUNT,
                "a name for every kind");

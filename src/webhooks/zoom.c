@@ -8,9 +8,11 @@
  * answered {"plainToken", "encryptedToken": hex HMAC-SHA256(Secret Token,
  * plainToken)} and nothing is stored.
  * Bodies are {"event", "event_ts" (ms), "payload": {"account_id",
- * "object"}}. meeting.ended becomes MEETING_ENDED of the booking whose
- * Zoom meeting is object.id (the link the meetings connector records);
- * participant events are stored (ignored) for the admin. Zoom sends no
+ * "object"}}. meeting.participant_joined becomes ATTENDEE_JOINED (the
+ * participant's email, else user_name) and meeting.ended MEETING_ENDED
+ * decided by attendance, of the booking whose Zoom meeting is object.id
+ * (the link the meetings connector records): completed when its attendee
+ * joined, no_show otherwise. Other events are stored (ignored). Zoom sends no
  * delivery id: the key is event + object.uuid + event_ts. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -93,7 +95,8 @@ static bool event_ok(const char *t)
 
 static bool known(const char *t)
 {
-    return strcmp(t, "meeting.ended") == 0;
+    return strcmp(t, "meeting.ended") == 0 ||
+           strcmp(t, "meeting.participant_joined") == 0;
 }
 
 /* A meeting id: 1..20 decimal digits (Zoom sends it as a string in
@@ -146,10 +149,18 @@ static enum bk_err identify(const json_t *root, struct bk_arena *arena,
     out->subject = json_is_object(obj) ? meeting_id(arena, obj) : NULL;
     uuid = json_is_object(obj) ? str(obj, "uuid", MAX_UUID) : NULL;
     ts = json_object_get(root, "event_ts");
-    /* Without both, the intake keys the delivery by the body's hash. */
-    if (uuid_ok(uuid) && json_is_integer(ts) && json_integer_value(ts) > 0)
-        out->delivery_key = bk_arena_printf(arena, "%s:%s:%lld", event, uuid,
-                                            (long long)json_integer_value(ts));
+    /* Without both, the intake keys the delivery by the body's hash.
+     * Participants joining in the same millisecond differ by their id. */
+    if (uuid_ok(uuid) && json_is_integer(ts) && json_integer_value(ts) > 0) {
+        const json_t *pt = json_object_get(obj, "participant");
+        const char *who = str(pt, "participant_uuid", MAX_UUID);
+        if (!uuid_ok(who))
+            who = str(pt, "user_id", MAX_UUID);
+        out->delivery_key =
+            bk_arena_printf(arena, "%s:%s:%lld%s%s", event, uuid,
+                            (long long)json_integer_value(ts),
+                            uuid_ok(who) ? ":" : "", uuid_ok(who) ? who : "");
+    }
     return BK_OK;
 }
 
@@ -177,8 +188,33 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
         return bk_fail_field(err, BK_E_INVALID, "payload.object.id",
                              "is required: the meeting id, at most 20 "
                              "digits");
+    if (strcmp(event, "meeting.participant_joined") == 0) {
+        const json_t *pt = json_object_get(obj, "participant");
+        const char *email;
+        if (!json_is_object(pt))
+            return bk_fail_field(err, BK_E_INVALID,
+                                 "payload.object.participant",
+                                 "is required: the participant who joined");
+        bk_webhooks_event_init(ev, &bk_webhook_zoom, BK_EXT_ATTENDEE_JOINED);
+        ev->booking.uid = id;
+        email = str(pt, "email", BK_MAX_EMAIL);
+        ev->booking.attendee.email = email && bk_email_valid(email)
+                                         ? bk_arena_strdup(arena, email)
+                                         : NULL;
+        t = str(pt, "user_name", BK_MAX_NAME);
+        ev->booking.attendee.name =
+            t && *t && bk_utf8_valid(t, BK_MAX_NAME, false)
+                ? bk_arena_strdup(arena, t)
+                : NULL;
+        if (!ev->booking.attendee.email && !ev->booking.attendee.name)
+            return bk_fail_field(err, BK_E_INVALID,
+                                 "payload.object.participant",
+                                 "has neither an email nor a user_name");
+        return BK_OK;
+    }
     bk_webhooks_event_init(ev, &bk_webhook_zoom, BK_EXT_MEETING_ENDED);
     ev->booking.uid = id;
+    ev->booking.by_attendance = true;
     /* Times are informative only: a meeting that ended never moves its
      * booking. Hostile ones are dropped. */
     t = str(obj, "end_time", 64);

@@ -72,6 +72,28 @@ def inbox_count(d):
     return conftest.ledger_query(d, "SELECT count(*) FROM inbox")[0][0]
 
 
+def joined(meeting_id, email="ada@example.com", name="Ada Lovelace",
+           uuid=None):
+    j = fixture("participant_joined")
+    j["payload"]["object"]["id"] = meeting_id
+    j["payload"]["object"]["uuid"] = uuid or secrets.token_urlsafe(16)
+    p = j["payload"]["object"]["participant"]
+    p["email"] = email
+    p["user_name"] = name
+    p["participant_uuid"] = secrets.token_hex(8)
+    j["event_ts"] = int(time.time() * 1000)
+    return j
+
+
+def applied(d, body):
+    r = post(d, body)
+    assert r.status == 200 and r.json["status"] == "received", r
+    dlv = r.json["delivery"]
+    row = C.wait_final(d, dlv)[dlv]
+    assert row["status"] == "processed", row
+    return dlv
+
+
 def ended(meeting_id, uuid=None):
     j = fixture("meeting_ended")
     j["payload"]["object"]["id"] = meeting_id
@@ -244,6 +266,10 @@ def test_meeting_ended_completes_the_booking_once(zd):
     uid = booked(zd)
     mid = new_meeting_id()
     link_meeting(zd, uid, mid)
+    # The host joins, then the attendee (another case of the email).
+    applied(zd, joined(mid, email="coach@example.com", name="Coach"))
+    applied(zd, joined(mid, email="ADA@example.com"))
+    assert C.booking(zd, uid)["status"] == "confirmed"
     body = ended(mid)
     r = post(zd, body)
     assert r.status == 200, r
@@ -265,6 +291,51 @@ def test_meeting_ended_completes_the_booking_once(zd):
     hist = [h for h in C.history(zd, uid) if h["action"] == "completed"]
     assert len(hist) == 1, C.history(zd, uid)
     assert C.booking(zd, uid)["status"] == "completed"
+
+
+def test_meeting_ended_without_the_attendee_is_a_no_show(zd):
+    uid = booked(zd)
+    mid = new_meeting_id()
+    link_meeting(zd, uid, mid)
+    applied(zd, joined(mid, email="coach@example.com", name="Ada Lovelace"))
+    applied(zd, ended(mid))
+    assert C.booking(zd, uid)["status"] == "no_show"
+
+
+def test_a_guest_without_email_is_matched_by_name(zd):
+    uid = booked(zd)
+    mid = new_meeting_id()
+    link_meeting(zd, uid, mid)
+    applied(zd, joined(mid, email="", name="ada lovelace"))
+    applied(zd, ended(mid))
+    assert C.booking(zd, uid)["status"] == "completed"
+
+
+def test_a_join_delivered_after_the_end_makes_it_completed(zd):
+    uid = booked(zd)
+    mid = new_meeting_id()
+    link_meeting(zd, uid, mid)
+    applied(zd, ended(mid))
+    assert C.booking(zd, uid)["status"] == "no_show"
+    applied(zd, joined(mid))
+    assert C.booking(zd, uid)["status"] == "completed"
+
+
+@pytest.mark.parametrize("participant", [
+    {"email": 5}, {"email": None, "user_name": None},
+    {"email": "", "user_name": ""}, "nobody", None])
+def test_a_join_without_a_participant_is_failed(zd, participant):
+    body = joined(new_meeting_id())
+    if isinstance(participant, dict):
+        body["payload"]["object"]["participant"].update(participant)
+        if participant.get("email") == 5:
+            body["payload"]["object"]["participant"]["user_name"] = None
+    else:
+        body["payload"]["object"]["participant"] = participant
+    before = ledger_state(zd)
+    r = post(zd, body)
+    assert_error(r, 422, "invalid_field")
+    assert ledger_state(zd) == before
 
 
 def test_meeting_ended_of_an_unknown_meeting_changes_nothing(zd):
@@ -294,8 +365,7 @@ def test_meeting_ended_of_a_cancelled_booking_leaves_it_cancelled(zd):
 # ---- other events and hostile bodies -------------------------------------------
 
 @pytest.mark.parametrize("event", ["meeting.started", "recording.completed",
-                                   "meeting.participant_left",
-                                   "meeting.participant_joined"])
+                                   "meeting.participant_left"])
 def test_other_events_are_stored_as_ignored(zd, event):
     body = fixture("participant_joined")
     body["event"] = event

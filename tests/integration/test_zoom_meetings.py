@@ -298,7 +298,7 @@ def test_the_confirmation_email_and_invite_carry_the_join_url(make_daemon,
         smtp.stop()
 
 
-def test_meeting_ended_completes_the_booking_of_its_meeting(make_daemon,
+def test_attendee_joined_then_ended_completes_the_booking(make_daemon,
                                                             fake):
     import hashlib
     import hmac
@@ -308,6 +308,27 @@ def test_meeting_ended_completes_the_booking_of_its_meeting(make_daemon,
     uid = book(d)
     wait_meeting_url(d, uid)
     m = meeting_of(fake, uid)
+
+    def send(body):
+        ts = str(int(time.time()))
+        sig = "v0=" + hmac.new(token.encode(), b"v0:" + ts.encode() + b":" +
+                               body, hashlib.sha256).hexdigest()
+        r = d.request("POST", "/webhooks/zoom", raw=body, content_type=None,
+                      headers={"x-zm-signature": sig,
+                               "x-zm-request-timestamp": ts,
+                               "Content-Type": "application/json"})
+        assert r.status == 200 and r.json["status"] == "received", r
+        C.wait_final(d, r.json["delivery"])
+
+    send(json.dumps({
+        "event": "meeting.participant_joined",
+        "event_ts": int(time.time() * 1000),
+        "payload": {"account_id": fake.account_id, "object": {
+            "id": str(m["id"]), "uuid": m["uuid"], "host_id": m["host_id"],
+            "type": 2, "duration": 30, "participant": {
+                "user_id": "1", "user_name": "Ada Lovelace",
+                "join_time": m["start_time"],
+                "email": "ada@example.com"}}}}).encode())
     body = json.dumps({
         "event": "meeting.ended", "event_ts": int(time.time() * 1000),
         "payload": {"account_id": fake.account_id, "object": {
@@ -315,15 +336,7 @@ def test_meeting_ended_completes_the_booking_of_its_meeting(make_daemon,
             "topic": m["topic"], "type": 2, "start_time": m["start_time"],
             "duration": 30, "timezone": "UTC",
             "end_time": m["start_time"]}}}).encode()
-    ts = str(int(time.time()))
-    sig = "v0=" + hmac.new(token.encode(), b"v0:" + ts.encode() + b":" +
-                           body, hashlib.sha256).hexdigest()
-    r = d.request("POST", "/webhooks/zoom", raw=body, content_type=None,
-                  headers={"x-zm-signature": sig,
-                           "x-zm-request-timestamp": ts,
-                           "Content-Type": "application/json"})
-    assert r.status == 200 and r.json["status"] == "received", r
-    C.wait_final(d, r.json["delivery"])
+    send(body)
     assert C.booking(d, uid)["status"] == "completed"
     # A completed booking keeps its meeting (Zoom ends it by itself).
     wait_settled(d, 1)
