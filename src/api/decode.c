@@ -374,7 +374,8 @@ static enum bk_err decode_location(const json_t *obj, struct bk_arena *arena,
     k = bk_location_kind_parse(kind);
     if (k <= 0)
         return bk_fail_field(err, BK_E_INVALID, "location.kind",
-                             "must be \"video\", \"in_person\" or \"phone\"");
+                             "must be \"video\", \"in_person\", \"phone\" "
+                             "or \"zoom\"");
     et->location_kind = (enum bk_location_kind)k;
     et->location_value = value;
     return BK_OK;

@@ -33,6 +33,10 @@ static void answered(void *ctx, enum bk_err e,
 
     if (e) {
         bk_api_error(a->req, a->resp, e, err);
+    } else if (out->challenge) {
+        /* A verified handshake (Zoom's endpoint.url_validation): the
+         * provider's answer, exactly; nothing was stored. */
+        bk_api_json(a->req, a->resp, 200, out->challenge);
     } else if (out->problem && out->provider->ack_failed) {
         /* Stored as failed, for an admin; the provider is told it arrived
          * (webhooks.h, ack_failed), with why it cannot be applied. */

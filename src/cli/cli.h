@@ -22,6 +22,7 @@ struct bk_jobs_prune_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
 struct bk_calendly_config;
+struct bk_zoom_config;
 struct bk_stripe_config;
 struct bk_calendars_config;
 
@@ -78,6 +79,13 @@ struct bk_config {
     char google_auth_url[2100];       /* GOOGLE_OAUTH_BASE's consent page */
     char google_token_url[2100];      /* ... and token endpoint */
     bool google_base_set;             /* a base set by the operator */
+    /* Zoom's meetings (connectors/zoom.h); all three or none. */
+    const char *zoom_account_id;    /* ZOOM_ACCOUNT_ID or NULL (off) */
+    const char *zoom_client_id;     /* ZOOM_CLIENT_ID */
+    const char *zoom_client_secret; /* ZOOM_CLIENT_SECRET */
+    char zoom_api_base[2049];       /* ZOOM_API_BASE, no trailing '/' */
+    char zoom_oauth_base[2049];     /* ZOOM_OAUTH_BASE, no trailing '/' */
+    bool zoom_bases_set;            /* either set by the operator */
     /* Payments (connectors/stripe.h, docs/payments.md). */
     const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
     const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
@@ -132,6 +140,7 @@ struct bk_cli_job_env {
     const struct bk_calendly_config *calendly;
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
+    const struct bk_zoom_config *zoom;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 16

@@ -103,6 +103,72 @@ void bk_config_report_database(const struct bk_config *cfg,
             cfg->database_shown, err->msg);
 }
 
+/* An API base URL from the environment (http(s), no query, trailing
+ * slashes dropped) into out, or def when unset. */
+static enum bk_err base_url(const char *name, const char *def, char *out,
+                            size_t size, bool *set, struct bk_errbuf *err)
+{
+    const char *v = env(name);
+    struct bk_errbuf sub;
+    size_t len;
+
+    if (!v) {
+        bk_strlcpy(out, def, size);
+        return BK_OK;
+    }
+    *set = true;
+    bk_errbuf_clear(&sub);
+    if (bk_net_url_check(v, true, &sub) != BK_OK || strchr(v, '?') ||
+        (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
+        return bk_fail_field(err, BK_E_CONFIG, name,
+                             "must be an http(s) URL without a query%s%s",
+                             sub.msg[0] ? ": " : "", sub.msg);
+    bk_strlcpy(out, v, size);
+    len = strlen(out);
+    while (len > 0 && out[len - 1] == '/')
+        out[--len] = '\0';
+    return BK_OK;
+}
+
+/* ZOOM_ACCOUNT_ID, ZOOM_CLIENT_ID, ZOOM_CLIENT_SECRET (all or none) and
+ * the two bases. */
+static enum bk_err zoom_config(struct bk_config *cfg, struct bk_errbuf *err)
+{
+    static const char *const names[3] = {"ZOOM_ACCOUNT_ID", "ZOOM_CLIENT_ID",
+                                         "ZOOM_CLIENT_SECRET"};
+    const char *v[3];
+    int n = 0;
+    enum bk_err e;
+
+    for (int i = 0; i < 3; i++) {
+        v[i] = env(names[i]);
+        if (v[i] &&
+            (strlen(v[i]) > 512 || strcspn(v[i], " \t\r\n") != strlen(v[i])))
+            return bk_fail_field(err, BK_E_CONFIG, names[i],
+                                 "must be at most 512 characters without "
+                                 "spaces");
+        n += v[i] != NULL;
+    }
+    if (n && n < 3)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             names[!v[0]   ? 0
+                                   : !v[1] ? 1
+                                           : 2],
+                             "must be set with the other ZOOM_ACCOUNT_ID, "
+                             "ZOOM_CLIENT_ID and ZOOM_CLIENT_SECRET");
+    cfg->zoom_account_id = v[0];
+    cfg->zoom_client_id = v[1];
+    cfg->zoom_client_secret = v[2];
+    if ((e = base_url("ZOOM_API_BASE", "https://api.zoom.us/v2",
+                      cfg->zoom_api_base, sizeof(cfg->zoom_api_base),
+                      &cfg->zoom_bases_set, err)) ||
+        (e = base_url("ZOOM_OAUTH_BASE", "https://zoom.us",
+                      cfg->zoom_oauth_base, sizeof(cfg->zoom_oauth_base),
+                      &cfg->zoom_bases_set, err)))
+        return e;
+    return BK_OK;
+}
+
 enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
 {
     struct bk_errbuf sub;
@@ -283,6 +349,8 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         bk_strlcpy(cfg->google_token_url, "https://oauth2.googleapis.com/token",
                    sizeof(cfg->google_token_url));
     }
+    if ((e = zoom_config(cfg, err)))
+        return e;
 
     v = env("BOOKINGD_WEBHOOK_ALLOW_PRIVATE");
     if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)

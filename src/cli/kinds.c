@@ -9,6 +9,7 @@
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
+#include "connectors/zoom.h"
 #include "jobs/prune.h"
 #include "mail/mail.h"
 #include "webhooks/webhooks.h"
@@ -95,6 +96,12 @@ static void calendars_sync(const struct bk_cli_job_env *env,
     bk_calendars_sync_kind(env->calendars, out);
 }
 
+static void zoom_meeting(const struct bk_cli_job_env *env,
+                         struct bk_job_kind *out)
+{
+    bk_zoom_meeting_kind(env->zoom, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -109,6 +116,7 @@ static const kind_fn kinds[] = {
     stripe_refund,   /* "stripe.refund": a payment given back */
     calendars_push,  /* "calendars.push": a booking into hosts' calendars */
     calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
+    zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -18,6 +18,7 @@
 #include "http/server.h"
 #include "connectors/calendly.h"
 #include "connectors/calendly_sync.h"
+#include "connectors/zoom.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
@@ -184,6 +185,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
     struct bk_calendly_config calendly;
+    struct bk_zoom_config zoom;
     struct bk_calendly_sync calendly_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
@@ -321,6 +323,19 @@ int bk_cli_serve(int argc, char **argv)
     if (!cfg.have_secret_key)
         bk_log_warn("webhooks: BOOKINGD_SECRET_KEY is not set: outbound "
                     "webhook endpoint secrets are stored in plaintext");
+    memset(&zoom, 0, sizeof(zoom));
+    zoom.api_base = cfg.zoom_api_base;
+    zoom.oauth_base = cfg.zoom_oauth_base;
+    zoom.account_id = cfg.zoom_account_id;
+    zoom.client_id = cfg.zoom_client_id;
+    zoom.client_secret = cfg.zoom_client_secret;
+    zoom.allow_private = cfg.zoom_bases_set;
+    zoom.timeout_ms = outwebhooks.cfg.timeout_ms;
+    zoom.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
+    if (zoom.account_id && bk_zoom_subscribe(cfg.max_attempts, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (cfg.webhook_allow_private)
         bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
                     "webhooks may go to http and private addresses");
@@ -338,6 +353,7 @@ int bk_cli_serve(int argc, char **argv)
     job_env.mail = &mail;
     job_env.outwebhooks = &outwebhooks;
     job_env.calendly = &calendly;
+    job_env.zoom = &zoom;
     memset(&stripe, 0, sizeof(stripe));
     stripe.secret_key = cfg.stripe_secret_key;
     stripe.api_base = cfg.stripe_api_base;

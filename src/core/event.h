@@ -36,8 +36,13 @@ enum bk_ext_kind {
     BK_EXT_PAYMENT_FAILED = 9,    /* payment: a delayed method failed */
     BK_EXT_PAYMENT_EXPIRED = 10,  /* payment: the session expired unpaid */
     BK_EXT_PAYMENT_REFUNDED = 11, /* payment: its charge was refunded */
+
+    /* booking: a participant joined the meeting uid (Zoom's meeting id),
+     * attendee is the participant; the ledger records the attendance
+     * when it is the booking's attendee (by email, else by name). */
+    BK_EXT_ATTENDEE_JOINED = 12,
 };
-#define BK_EXT_KIND_COUNT 12
+#define BK_EXT_KIND_COUNT 13
 
 /* Whether k is one of the PAYMENT_* kinds (ev->payment). */
 #define BK_EXT_IS_PAYMENT(k)                                                   \
@@ -75,6 +80,10 @@ struct bk_ext_booking {
     /* NO_SHOW_*: the provider's id of the no-show mark, when it has one
      * (a mark removed before it arrived is then not set again). */
     const char *mark_id;
+    /* MEETING_ENDED: the booking becomes completed only when the attendee
+     * joined (an ATTENDEE_JOINED matched), no_show otherwise (Zoom);
+     * false: completed (Cal.com). */
+    bool by_attendance;
 };
 
 /* The PAYMENT_* kinds: a Stripe Checkout Session or Charge as it concerns

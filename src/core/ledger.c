@@ -8,7 +8,7 @@
 #include "base/banned.h"
 
 static const char *const location_names[] = {"none", "video", "in_person",
-                                             "phone"};
+                                             "phone", "zoom"};
 static const char *const delivery_names[] = {"received", "processed", "ignored",
                                              "failed"};
 static const char *const job_names[] = {"pending", "running", "done", "dead"};
@@ -75,7 +75,8 @@ static const char *const ext_kind_names[] = {
     "created",         "rescheduled",       "cancelled",
     "ended",           "replaced",          "no_show",
     "no_show_cleared", "payment_completed", "payment_succeeded",
-    "payment_failed",  "payment_expired",   "payment_refunded"};
+    "payment_failed",  "payment_expired",   "payment_refunded",
+    "attendee_joined"};
 
 _Static_assert(COUNT(ext_kind_names) == BK_EXT_KIND_COUNT,
                "a name for every kind");

@@ -56,6 +56,9 @@ enum bk_location_kind {
     BK_LOCATION_VIDEO = 1,
     BK_LOCATION_IN_PERSON = 2,
     BK_LOCATION_PHONE = 3,
+    /* A Zoom meeting made per booking (connectors/zoom.c); its join URL
+     * becomes the booking's meeting_url. location_value: unused. */
+    BK_LOCATION_ZOOM = 4,
 };
 
 struct bk_event_type {

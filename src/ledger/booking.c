@@ -378,7 +378,7 @@ static enum bk_err create_once(struct bk_store *store,
     /* A video location is the meeting's URL; others say where to go. */
     if (et.location_kind == BK_LOCATION_VIDEO)
         b.meeting_url = et.location_value;
-    else
+    else if (et.location_kind != BK_LOCATION_ZOOM) /* its URL comes later */
         b.location = et.location_value;
     b.notes = req->notes;
     b.created_utc = b.updated_utc = now_utc;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 
@@ -15,9 +16,10 @@
 #include "core/booking.h"
 #include "base/banned.h"
 
-#define KIND_UID  "booking_uid"
-#define KIND_ID   "booking_id"
-#define KIND_MARK "no_show_mark"
+#define KIND_UID      "booking_uid"
+#define KIND_ATTENDED "attended"
+#define KIND_ID       "booking_id"
+#define KIND_MARK     "no_show_mark"
 
 /* The ledger booking a provider uid points at, and the link (l may be
  * NULL). */
@@ -611,6 +613,12 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     int64_t refund = 0;
     enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
+    if (e == BK_E_NOT_FOUND && !cancel && !ev->booking.attendee.email) {
+        /* A meeting that ended and names no attendee (Zoom's meeting.ended
+         * for a meeting bookingd did not make): nothing to create from. */
+        return unchanged(tx, ev, NULL, "no booking has this meeting", now_utc,
+                         arena, out, err);
+    }
     if (e == BK_E_NOT_FOUND) {
         e = create(tx, ev, want, now_utc, arena, &b, err);
         if (e)
@@ -811,6 +819,92 @@ static enum bk_err apply_no_show(struct bk_tx *tx,
     return e;
 }
 
+/* Whether the participant of ev is the booking's attendee: the same email
+ * (ASCII case-insensitively), or, where the provider gives no email (a
+ * guest who did not sign in), the same name (case-insensitively). */
+static bool attendee_is(const struct bk_booking *b,
+                        const struct bk_ext_person *p)
+{
+    const char *email = b->attendee_email && *b->attendee_email
+                            ? b->attendee_email
+                            : b->client_email;
+    const char *name = b->attendee_name && *b->attendee_name ? b->attendee_name
+                                                             : b->client_name;
+
+    if (p->email && *p->email)
+        return email && strcasecmp(p->email, email) == 0;
+    return p->name && *p->name && name && strcasecmp(p->name, name) == 0;
+}
+
+/* ATTENDEE_JOINED: the attendance is recorded as a link (provider,
+ * "attended", meeting id) on the booking; a booking already marked no-show
+ * by the meeting's end (deliveries out of order) becomes completed. */
+static enum bk_err apply_joined(struct bk_tx *tx, const struct bk_ext_event *ev,
+                                int64_t now_utc, struct bk_arena *arena,
+                                struct bk_sync_outcome *out,
+                                struct bk_errbuf *err)
+{
+    struct bk_booking b;
+    enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
+
+    if (e == BK_E_NOT_FOUND)
+        return unchanged(tx, ev, NULL, "no booking has this meeting", now_utc,
+                         arena, out, err);
+    if (e)
+        return e;
+    if (!attendee_is(&b, &ev->booking.attendee))
+        return unchanged(tx, ev, &b, "the participant is not the attendee",
+                         now_utc, arena, out, err);
+    if ((e = link(tx, ev, KIND_ATTENDED, ev->booking.uid, b.id, false, now_utc,
+                  arena, err)))
+        return e;
+    if (b.status == BK_BOOKING_NO_SHOW) {
+        struct bk_ext_event ended = *ev;
+        ended.kind = BK_EXT_MEETING_ENDED;
+        ended.booking.by_attendance = false;
+        return apply_final(tx, &ended, now_utc, arena, out, err);
+    }
+    out->action = "attended";
+    out->booking_uid = b.uid;
+    return BK_OK;
+}
+
+/* MEETING_ENDED decided by attendance: completed when the attendee joined
+ * (an ATTENDEE_JOINED recorded it), no_show otherwise. */
+static enum bk_err
+apply_ended_by_attendance(struct bk_tx *tx, const struct bk_ext_event *ev,
+                          int64_t now_utc, struct bk_arena *arena,
+                          struct bk_sync_outcome *out, struct bk_errbuf *err)
+{
+    struct bk_booking b;
+    struct bk_link l;
+    struct bk_ext_event next = *ev;
+    enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
+
+    if (e == BK_E_NOT_FOUND)
+        return unchanged(tx, ev, NULL, "no booking has this meeting", now_utc,
+                         arena, out, err);
+    if (e)
+        return e;
+    e = bk_store_link_find(tx, ev->provider, KIND_ATTENDED, ev->booking.uid,
+                           arena, &l, err);
+    if (e && e != BK_E_NOT_FOUND)
+        return e;
+    next.booking.by_attendance = false;
+    if (e == BK_OK && l.entity == BK_LINK_BOOKING && l.entity_id == b.id)
+        return apply_final(tx, &next, now_utc, arena, out, err);
+    if (b.status != BK_BOOKING_CONFIRMED)
+        return unchanged(tx, ev, &b,
+                         bk_arena_printf(arena,
+                                         "the meeting ended without the "
+                                         "attendee; a %s booking stays so",
+                                         bk_booking_status_name(b.status)),
+                         now_utc, arena, out, err);
+    next.kind = BK_EXT_NO_SHOW_MARKED;
+    next.booking.mark_id = NULL;
+    return apply_no_show(tx, &next, now_utc, arena, out, err);
+}
+
 enum bk_err bk_ledger_sync_event_type(struct bk_tx *tx,
                                       const struct bk_ext_event *ev,
                                       int64_t now_utc, struct bk_arena *arena,
@@ -852,6 +946,7 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_BOOKING_REPLACED:
     case BK_EXT_NO_SHOW_MARKED:
     case BK_EXT_NO_SHOW_CLEARED:
+    case BK_EXT_ATTENDEE_JOINED:
         if (!ev->booking.uid || !*ev->booking.uid)
             return bk_fail_field(err, BK_E_INVALID, "uid",
                                  "the event has no uid");
@@ -877,8 +972,13 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_BOOKING_RESCHEDULED:
         return apply_rescheduled(tx, ev, now_utc, arena, out, err);
     case BK_EXT_BOOKING_CANCELLED:
-    case BK_EXT_MEETING_ENDED:
         return apply_final(tx, ev, now_utc, arena, out, err);
+    case BK_EXT_MEETING_ENDED:
+        return ev->booking.by_attendance
+                   ? apply_ended_by_attendance(tx, ev, now_utc, arena, out, err)
+                   : apply_final(tx, ev, now_utc, arena, out, err);
+    case BK_EXT_ATTENDEE_JOINED:
+        return apply_joined(tx, ev, now_utc, arena, out, err);
     case BK_EXT_BOOKING_REPLACED:
         return apply_replaced(tx, ev, now_utc, arena, out, err);
     case BK_EXT_NO_SHOW_MARKED:

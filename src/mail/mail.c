@@ -311,6 +311,9 @@ static const char *payload_text(json_t *o, const char *key)
     return json_string_value(json_object_get(o, key));
 }
 
+/* Attempts of a mail.event job that wait for a Zoom meeting's URL. */
+#define MAIL_ZOOM_WAIT_ATTEMPTS 5
+
 static enum bk_err plan_once(const struct bk_mail_config *cfg,
                              struct bk_store *store, const struct bk_job *job,
                              const struct plan *p, int64_t booking_id,
@@ -331,6 +334,16 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
         e = read_ctx(tx, booking_id, arena, &c, err);
     if (!e)
         e = bk_ledger_invite_sequence(tx, booking_id, activity_id, &seq, err);
+    /* A Zoom booking's join URL is written by its zoom.meeting job: the
+     * messages wait for it a few attempts (the queue's backoff), then go
+     * without it rather than never (Zoom down or not configured). */
+    if (!e && c.b.status == BK_BOOKING_CONFIRMED &&
+        c.et.location_kind == BK_LOCATION_ZOOM &&
+        !(c.b.meeting_url && *c.b.meeting_url) &&
+        job->attempts < MAIL_ZOOM_WAIT_ATTEMPTS)
+        e = bk_fail(err, BK_E_RETRY,
+                    "waiting for booking %s's Zoom meeting (its join URL)",
+                    c.b.uid);
     /* A booking made at a provider (Cal.com, Calendly...) was confirmed
      * to its attendee there, with that provider's invite: a second invite
      * with another UID would put the meeting twice in their calendar. */

@@ -5,6 +5,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -299,7 +300,7 @@ static size_t on_data(char *p, size_t size, size_t n, void *ctx)
 /* Headers kept from an answer (the last hop's). */
 struct heads {
     struct bk_arena *arena;
-    const char *etag, *location, *content_type;
+    const char *etag, *location, *content_type, *retry_after;
 };
 
 /* A header's value with its blanks trimmed, or NULL when line is not
@@ -334,7 +335,7 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
     const char *v;
 
     if (len >= 5 && strncmp(p, "HTTP/", 5) == 0) { /* a new answer */
-        h->etag = h->location = h->content_type = NULL;
+        h->etag = h->location = h->content_type = h->retry_after = NULL;
         return len;
     }
     if ((v = header_value(p, len, "ETag", h->arena)))
@@ -343,6 +344,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *ctx)
         h->location = v;
     else if ((v = header_value(p, len, "Content-Type", h->arena)))
         h->content_type = v;
+    else if ((v = header_value(p, len, "Retry-After", h->arena)))
+        h->retry_after = v;
     return len;
 }
 
@@ -396,7 +399,7 @@ static enum bk_err one_hop(const struct bk_net_request *r, const char *url,
     struct curl_slist *hdrs = NULL, *pin = NULL;
     struct parsed u;
     struct sink sink;
-    struct heads heads = {arena, NULL, NULL, NULL};
+    struct heads heads = {arena, NULL, NULL, NULL, NULL};
     char pinned[600], cerr[CURL_ERROR_SIZE], ct[160];
     long status = 0;
     enum bk_err e;
@@ -474,6 +477,14 @@ static enum bk_err one_hop(const struct bk_net_request *r, const char *url,
     out->etag = heads.etag;
     out->location = heads.location;
     out->content_type = heads.content_type;
+    /* Retry-After in seconds (RFC 9110 delay-seconds; an HTTP-date is
+     * taken as absent), bounded to a day. */
+    if (heads.retry_after && *heads.retry_after &&
+        strlen(heads.retry_after) <= 9 &&
+        strspn(heads.retry_after, "0123456789") == strlen(heads.retry_after))
+        out->retry_after_s = (int)strtol(heads.retry_after, NULL, 10);
+    if (out->retry_after_s > 86400)
+        out->retry_after_s = 86400;
     out->url = bk_arena_strdup(arena, url);
     out->body_len = sink.buf.len;
     out->body = bk_arena_alloc(arena, sink.buf.len + 1);

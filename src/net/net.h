@@ -96,6 +96,7 @@ struct bk_net_response {
     const char *etag;         /* the ETag header, or NULL */
     const char *location;     /* the Location header, or NULL */
     const char *content_type; /* the Content-Type header, or NULL */
+    int retry_after_s;        /* Retry-After in seconds; 0 when absent */
     const char *url;          /* the URL answered (after redirects) */
 };
 

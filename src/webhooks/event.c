@@ -59,6 +59,8 @@ static json_t *booking(const struct bk_ext_booking *b)
     put_str(o, "cancellation_reason", b->cancellation_reason);
     put_str(o, "next_uid", b->next_uid);
     put_str(o, "mark_id", b->mark_id);
+    if (b->by_attendance)
+        json_object_set_new(o, "by_attendance", json_true());
     return o;
 }
 
@@ -80,6 +82,7 @@ const char *bk_webhooks_event_encode(const struct bk_ext_event *ev,
     case BK_EXT_BOOKING_REPLACED:
     case BK_EXT_NO_SHOW_MARKED:
     case BK_EXT_NO_SHOW_CLEARED:
+    case BK_EXT_ATTENDEE_JOINED:
         json_object_set_new(o, "booking", booking(&ev->booking));
         break;
     case BK_EXT_PAYMENT_COMPLETED:
@@ -196,6 +199,8 @@ enum bk_err bk_webhooks_event_decode(const char *text,
     ev->booking.cancellation_reason = get_str(arena, b, "cancellation_reason");
     ev->booking.next_uid = get_str(arena, b, "next_uid");
     ev->booking.mark_id = get_str(arena, b, "mark_id");
+    ev->booking.by_attendance =
+        json_is_true(json_object_get(b, "by_attendance"));
     if (!ev->booking.uid)
         e = bk_fail(err, BK_E_INVALID,
                     "the stored normalized event has no booking uid");

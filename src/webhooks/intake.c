@@ -26,17 +26,15 @@ static bool json_content(const struct bk_webhook_input *in)
 /* Identifies and normalizes the body into item, parsing it once. A problem
  * is returned (and described in why) for the delivery to be stored as
  * failed. */
-static enum bk_err examine(const struct bk_webhook_provider *p,
-                           const struct bk_webhook_input *in,
-                           struct bk_arena *arena, struct bk_webhook_id *id,
-                           struct bk_inbox_item *item, struct bk_errbuf *why)
+static enum bk_err examine(const struct bk_webhook_provider *p, json_t *doc,
+                           enum bk_err parsed, struct bk_arena *arena,
+                           struct bk_webhook_id *id, struct bk_inbox_item *item,
+                           struct bk_errbuf *why)
 {
     struct bk_ext_event ev;
-    json_t *doc = NULL;
-    enum bk_err e;
+    enum bk_err e = parsed;
 
     memset(id, 0, sizeof(*id));
-    e = bk_webhooks_parse(in->body, in->body_len, &doc, why);
     if (!e)
         e = p->identify(doc, arena, id, why);
     if (e) {
@@ -53,7 +51,6 @@ static enum bk_err examine(const struct bk_webhook_provider *p,
     if (!e)
         item->normalized = bk_webhooks_event_encode(&ev, arena);
 out:
-    json_decref(doc);
     return e;
 }
 
@@ -103,7 +100,8 @@ enum bk_err bk_webhooks_intake(const struct bk_webhook_registry *reg,
     struct intake *it;
     struct bk_inbox_item *item;
     struct bk_webhook_intake *out;
-    enum bk_err e;
+    json_t *doc = NULL;
+    enum bk_err e, parsed;
 
     p = bk_webhooks_find(reg, name, &secret);
     if (!p)
@@ -143,7 +141,19 @@ enum bk_err bk_webhooks_intake(const struct bk_webhook_registry *reg,
     item->payload = in->body;
     item->payload_len = in->body_len;
     item->status = BK_DELIVERY_RECEIVED;
-    out->problem = examine(p, in, arena, &id, item, &out->why);
+    /* The body is parsed once, for a challenge and the event alike. A
+     * verified challenge (Zoom's endpoint.url_validation) is answered at
+     * once and not stored. */
+    parsed = bk_webhooks_parse(in->body, in->body_len, &doc, &out->why);
+    if (!parsed && p->challenge &&
+        (out->challenge = p->challenge(doc, secret)) != NULL) {
+        json_decref(doc);
+        bk_errbuf_clear(&out->why);
+        done(ctx, BK_OK, out, &out->why);
+        return BK_OK;
+    }
+    out->problem = examine(p, doc, parsed, arena, &id, item, &out->why);
+    json_decref(doc);
     if (out->problem) {
         item->status = BK_DELIVERY_FAILED;
         item->normalized = NULL;

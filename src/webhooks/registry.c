@@ -12,13 +12,13 @@ static const struct bk_webhook_provider *const providers[] = {
     &bk_webhook_calcom,
     &bk_webhook_calendly,
     &bk_webhook_stripe,
+    &bk_webhook_zoom,
 };
 
 /* Providers the roadmap names, not built yet: an event type may record its
  * id there already (external_ids), so that mappings are in place when the
  * integration arrives. A typo is refused rather than stored unused. */
 static const char *const planned[] = {
-    "zoom",
     "google",
     "caldav",
     "notion",

@@ -74,6 +74,10 @@ struct bk_webhook_provider {
      * arena. */
     enum bk_err (*normalize)(const json_t *doc, struct bk_arena *arena,
                              struct bk_ext_event *out, struct bk_errbuf *err);
+    /* Optional: a verified body that is a handshake rather than an event
+     * (Zoom's endpoint.url_validation) gets this answer (an owned JSON
+     * object, sent with 200) and is not stored; NULL for anything else. */
+    json_t *(*challenge)(const json_t *doc, const char *secret);
 };
 
 #define BK_WEBHOOKS_MAX 8
@@ -156,6 +160,9 @@ struct bk_webhook_intake {
      * send it again: the answer is a 4xx. */
     enum bk_err problem;
     struct bk_errbuf why;
+    /* The provider's challenge answer, given to done at once (owned: done
+     * sends or json_decrefs it); nothing was stored. NULL otherwise. */
+    json_t *challenge;
 };
 
 /* The intake's answer for one delivery: e is BK_OK once it is stored
@@ -203,5 +210,6 @@ void bk_webhooks_apply_kind(const struct bk_webhook_registry *reg,
 extern const struct bk_webhook_provider bk_webhook_calcom;
 extern const struct bk_webhook_provider bk_webhook_calendly;
 extern const struct bk_webhook_provider bk_webhook_stripe;
+extern const struct bk_webhook_provider bk_webhook_zoom;
 
 #endif

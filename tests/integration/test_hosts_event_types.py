@@ -410,7 +410,7 @@ def test_event_type_patch(daemon):
     ({"price": {"amount": 100}}, "price.currency"),
     ({"price": 100}, "price"),
     ({"price": {"amount": 1, "currency": "EUR", "tax": 1}}, "price.tax"),
-    ({"location": {"kind": "zoom"}}, "location.kind"),
+    ({"location": {"kind": "skype"}}, "location.kind"),
     ({"location": "video"}, "location"),
     ({"active": "yes"}, "active"),
     ({"title": ""}, "title"),

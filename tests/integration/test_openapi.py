@@ -899,7 +899,7 @@ def test_error_answers_are_documented(make_daemon):
     err(a.get("/api/v1/hosts/nobody", 404, **adm), 404, "not_found")
     err(a.get("/api/v1/event-types/nothing/slots", 404), 404, "not_found")
     err(a.get("/static/index.html", 404), 404, "not_found")
-    err(a.post("/webhooks/zoom", {}, 404), 404, "not_found")
+    err(a.post("/webhooks/acme", {}, 404), 404, "not_found")
     err(a.get("/no/such/path", 404), 404, "not_found")
     # 401 unauthorized
     err(a.get("/api/v1/hosts", 401), 401, "unauthorized")
