@@ -36,18 +36,24 @@ CREATE TABLE event_types (
     imported INTEGER NOT NULL CHECK (imported IN (0, 1)),
     created_utc INTEGER NOT NULL,
     updated_utc INTEGER NOT NULL,
-    reminders_minutes TEXT NOT NULL DEFAULT '[1440,60]'
+    reminders_minutes TEXT NOT NULL DEFAULT '[1440,60]',
+    refund_full_until_hours INTEGER NOT NULL DEFAULT 24
+        CHECK (refund_full_until_hours BETWEEN 0 AND 8760),
+    refund_late_percent INTEGER NOT NULL DEFAULT 0
+        CHECK (refund_late_percent BETWEEN 0 AND 100)
 ) STRICT;
 INSERT INTO event_types (id, slug, title, description, host_id, duration_min,
     interval_min, buffer_before_min, buffer_after_min, notice_min,
     horizon_days, max_per_day, alignment, price_minor, currency,
     location_kind, location_value, active, calcom_event_type_id, imported,
-    created_utc, updated_utc, reminders_minutes)
+    created_utc, updated_utc, reminders_minutes, refund_full_until_hours,
+    refund_late_percent)
 SELECT id, slug, title, description, host_id, duration_min,
     interval_min, buffer_before_min, buffer_after_min, notice_min,
     horizon_days, max_per_day, alignment, price_minor, currency,
     location_kind, location_value, active, calcom_event_type_id, imported,
-    created_utc, updated_utc, reminders_minutes
+    created_utc, updated_utc, reminders_minutes, refund_full_until_hours,
+    refund_late_percent
 FROM event_types_copy;
 -- AUTOINCREMENT's high-water mark survives: ids of deleted event types
 -- are never reused.
