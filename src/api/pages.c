@@ -12,8 +12,14 @@
     "default-src 'self'; img-src 'self' data:; object-src 'none'; "            \
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
-static enum bk_err serve_with(struct bk_api_call *c, const char *name,
-                              const char *cache)
+/* The booking page may also show the host's photo, an https URL the admin
+ * set (GET /api/v1/hosts/{slug}/profile): its only request elsewhere. */
+#define BOOK_CSP                                                               \
+    "default-src 'self'; img-src 'self' data: https:; object-src 'none'; "     \
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+
+static enum bk_err serve_csp(struct bk_api_call *c, const char *name,
+                             const char *cache, const char *csp)
 {
     const struct bk_web_asset *a = bk_web_asset_find(name);
 
@@ -21,10 +27,16 @@ static enum bk_err serve_with(struct bk_api_call *c, const char *name,
         return bk_fail(c->err, BK_E_NOT_FOUND, "no such file: %s", name);
     bk_api_reply_raw(c, 200, a->content_type, (const char *)a->data, a->len);
     bk_http_add_header(c->resp, "Cache-Control", cache);
-    bk_http_add_header(c->resp, "Content-Security-Policy", CSP);
+    bk_http_add_header(c->resp, "Content-Security-Policy", csp);
     bk_http_add_header(c->resp, "Referrer-Policy", "no-referrer");
     bk_http_add_header(c->resp, "X-Content-Type-Options", "nosniff");
     return BK_OK;
+}
+
+static enum bk_err serve_with(struct bk_api_call *c, const char *name,
+                              const char *cache)
+{
+    return serve_csp(c, name, cache, CSP);
 }
 
 static enum bk_err serve(struct bk_api_call *c, const char *name)
@@ -34,7 +46,7 @@ static enum bk_err serve(struct bk_api_call *c, const char *name)
 
 static enum bk_err index_page(struct bk_api_call *c)
 {
-    return serve(c, "index.html");
+    return serve_csp(c, "index.html", "no-cache", BOOK_CSP);
 }
 
 static enum bk_err manage_page(struct bk_api_call *c)

@@ -71,7 +71,8 @@ static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
     }
     h.updated_utc = now;
     if (exists && same_text(h.name, old.name) &&
-        same_text(h.email, old.email) && same_text(h.timezone, old.timezone)) {
+        same_text(h.email, old.email) && same_text(h.timezone, old.timezone) &&
+        same_text(h.photo_url, old.photo_url) && same_text(h.bio, old.bio)) {
         what = "unchanged";
     } else if (exists) {
         what = "updated";

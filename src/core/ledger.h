@@ -21,7 +21,8 @@
 #define BK_MAX_TITLE 200
 #define BK_MAX_TEXT  5000 /* descriptions, notes, reasons */
 #define BK_MAX_URL   2048
-#define BK_UID_LEN   20 /* booking UIDs: 20 base32 characters */
+#define BK_MAX_BIO   1000 /* a host's bio */
+#define BK_UID_LEN   20   /* booking UIDs: 20 base32 characters */
 
 /* External ids of an event type: at most BK_MAX_EXTERNAL_IDS providers,
  * each id 1..BK_MAX_EXTERNAL_ID bytes of printable text (a number, a slug
@@ -39,8 +40,10 @@ struct bk_host {
     int64_t id;
     const char *slug; /* [a-z0-9-], unique */
     const char *name;
-    const char *email;    /* the organizer's address */
-    const char *timezone; /* IANA */
+    const char *email;     /* the organizer's address */
+    const char *timezone;  /* IANA */
+    const char *photo_url; /* https URL of a photo, or NULL */
+    const char *bio;       /* a short text shown on the booking page, or NULL */
     int64_t created_utc;
     int64_t updated_utc;
 };

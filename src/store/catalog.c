@@ -74,7 +74,9 @@ out:
 
 /* ---- Hosts ------------------------------------------------------------- */
 
-#define HOST_COLS "id, slug, name, email, timezone, created_utc, updated_utc"
+#define HOST_COLS                                                              \
+    "id, slug, name, email, timezone, created_utc, updated_utc, photo_url, "   \
+    "bio"
 
 static void read_host(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
                       struct bk_host *h)
@@ -87,6 +89,8 @@ static void read_host(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
     h->timezone = db_col_text(tx, st, 4, a);
     h->created_utc = db_col_i64(tx, st, 5);
     h->updated_utc = db_col_i64(tx, st, 6);
+    h->photo_url = db_col_text(tx, st, 7, a);
+    h->bio = db_col_text(tx, st, 8, a);
 }
 
 enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
@@ -97,8 +101,8 @@ enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
 
     e = db_prepare(tx, Q_HOST_INSERT,
                    "INSERT INTO hosts (slug, name, email, timezone,"
-                   " created_utc, updated_utc)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                   " created_utc, updated_utc, photo_url, bio)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
                    &st, err);
     if (e)
         goto out;
@@ -108,6 +112,8 @@ enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
     db_bind_text(tx, st, 4, h->timezone);
     db_bind_i64(tx, st, 5, h->created_utc);
     db_bind_i64(tx, st, 6, h->updated_utc);
+    db_bind_text(tx, st, 7, h->photo_url);
+    db_bind_text(tx, st, 8, h->bio);
     e = db_one(tx, st, "inserting a host", err);
     if (e == BK_OK)
         *id = db_col_i64(tx, st, 0);
@@ -125,7 +131,7 @@ enum bk_err bk_store_host_update(struct bk_tx *tx, const struct bk_host *h,
 
     e = db_prepare(tx, Q_HOST_UPDATE,
                    "UPDATE hosts SET name = ?2, email = ?3, timezone = ?4,"
-                   " updated_utc = ?5 WHERE id = ?1",
+                   " updated_utc = ?5, photo_url = ?6, bio = ?7 WHERE id = ?1",
                    &st, err);
     if (e)
         goto out;
@@ -134,6 +140,8 @@ enum bk_err bk_store_host_update(struct bk_tx *tx, const struct bk_host *h,
     db_bind_text(tx, st, 3, h->email);
     db_bind_text(tx, st, 4, h->timezone);
     db_bind_i64(tx, st, 5, h->updated_utc);
+    db_bind_text(tx, st, 6, h->photo_url);
+    db_bind_text(tx, st, 7, h->bio);
     e = db_exec(tx, st, &changes, "updating a host", err);
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_NOT_FOUND, "host %" PRId64 " not found", h->id);

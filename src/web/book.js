@@ -74,9 +74,50 @@ async function loadTypes() {
   }
 }
 
+// The details of the chosen event type, as a list of facts.
+function showFacts(et) {
+  const facts = [["Duration", minutes(et.duration_minutes)],
+                 ["Price", price(et.price)], ["Where", place(et.location)]];
+  $("type-facts").replaceChildren(...facts.filter((f) => f[1]).flatMap(
+    ([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("type-desc").textContent = et.description || "";
+  $("type-desc").hidden = !et.description;
+}
+
+// The host card (GET /api/v1/hosts/{slug}/profile), fetched alongside the
+// slots. A missing card leaves the page as it is.
+let cardFor = null;
+async function showHost(slug) {
+  if (!slug || cardFor === slug)
+    return;
+  cardFor = slug;
+  $("host-card").hidden = true;
+  const r = await api("GET", "/api/v1/hosts/" + encodeURIComponent(slug) +
+                             "/profile");
+  if (!r.ok || cardFor !== slug)
+    return;
+  const h = r.data;
+  $("host-name").textContent = h.name;
+  $("host-bio").textContent = h.bio || "";
+  $("host-bio").hidden = !h.bio;
+  const img = $("host-photo");
+  // Only an https URL (the API refuses anything else); a broken one hides.
+  if (h.photo_url && h.photo_url.startsWith("https://")) {
+    img.onerror = () => { img.hidden = true; };
+    img.src = h.photo_url;
+    img.hidden = false;
+  } else {
+    img.removeAttribute("src");
+    img.hidden = true;
+  }
+  $("host-card").hidden = false;
+}
+
 function choose(et) {
   type = et;
   $("slot-heading").textContent = "Pick a time for " + et.title;
+  showFacts(et);
+  showHost(et.host);
   $("step-slot").hidden = false;
   $("step-details").hidden = true;
   notice($("slot-notice"), "");
@@ -236,6 +277,23 @@ function gcalHref(b) {
   return "https://calendar.google.com/calendar/render?" + q.toString();
 }
 
+// Outlook on the web's "new event" link: ISO times in UTC.
+function outlookHref(b) {
+  const q = new URLSearchParams({
+    path: "/calendar/action/compose",
+    rru: "addevent",
+    subject: type.title,
+    startdt: new Date(b.start).toISOString(),
+    enddt: new Date(b.end).toISOString(),
+    body: "Reschedule or cancel: " +
+          new URL(manageHref(b), location.href).href,
+  });
+  if (b.location || b.meeting_url)
+    q.set("location", b.location || b.meeting_url);
+  return "https://outlook.live.com/calendar/0/deeplink/compose?" +
+         q.toString();
+}
+
 function confirmed(b) {
   for (const id of ["step-type", "step-slot", "step-details"])
     $(id).hidden = true;
@@ -248,6 +306,7 @@ function confirmed(b) {
   $("manage-link").href = manageHref(b);
   $("ics-link").href = icsHref(b);
   $("gcal-link").href = gcalHref(b);
+  $("outlook-link").href = outlookHref(b);
   $("done").hidden = false;
   document.title = "Booked: " + type.title;
   $("done").scrollIntoView({ block: "start" });

@@ -73,6 +73,9 @@ const DEMO = {
   hosts: [{
     slug: "coach", name: "Casey Coach", email: "casey@example.com",
     timezone: "Europe/Berlin",
+    /* Served by the test (photoRoute): no request leaves the machine. */
+    photo_url: "https://photos.example/casey.png",
+    bio: "Coaching runners for ten years.\n<b>Not bold</b>: shown as text.",
     schedule: {
       timezone: "Europe/Berlin",
       weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -175,11 +178,25 @@ async function bookingsOf(email) {
 
 const problems = [];
 
+// The host's photo: a 1x1 PNG answered by the test for photos.example,
+// counting the requests and their Referer (the page sends none).
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE" +
+                        "QVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==", "base64");
+const photoRequests = [];
+async function photoRoute(ctx) {
+  await ctx.route("https://photos.example/**", (route) => {
+    photoRequests.push({ url: route.request().url(),
+                         referer: route.request().headers().referer || null });
+    route.fulfill({ status: 200, contentType: "image/png", body: PNG });
+  });
+}
+
 async function visitor(name, options) {
   const ctx = await browser.newContext({
     timezoneId: VISITOR_ZONE, locale: "en-GB",
     viewport: { width: 1000, height: 900 }, ...options,
   });
+  await photoRoute(ctx);
   const page = await ctx.newPage();
   page.setDefaultTimeout(STEP_MS);
   page.setDefaultNavigationTimeout(STEP_MS);
@@ -298,6 +315,27 @@ async function bookAndCancel() {
   await page.getByLabel("Intro call").check();
   await slotsLoaded(page);
   await manySlots(page, 40);
+  /* The host card (name, photo, bio as text) and the event type's details. */
+  await page.locator("#host-card:not([hidden])").waitFor();
+  assert.equal(await page.locator("#host-name").textContent(), "Casey Coach");
+  assert.equal(await page.locator("#host-bio").textContent(),
+               DEMO.hosts[0].bio);
+  assert.equal(await page.locator("#host-bio b").count(), 0,
+               "the bio is text, not markup");
+  await page.waitForFunction(() => {
+    const img = document.getElementById("host-photo");
+    return !img.hidden && img.complete && img.naturalWidth === 1;
+  }, null, { timeout: STEP_MS });
+  assert.ok(photoRequests.length >= 1, "the photo was asked for");
+  assert.ok(photoRequests.every((r) => r.referer === null),
+            "no Referer leaves with the photo request");
+  const facts = await page.locator("#type-facts").evaluate((dl) =>
+    [...dl.querySelectorAll("dt")].map((dt) =>
+      dt.textContent + ": " + dt.nextElementSibling.textContent));
+  assert.deepEqual(facts, ["Duration: 30 min", "Price: Free",
+                           "Where: Video call"]);
+  assert.equal(await page.locator("#type-desc").textContent(),
+               DEMO.event_types[0].description);
   const zone = await pageZone(page);
   assert.equal(await page.getByLabel("Show times in").inputValue(), zone,
                "the browser's zone is chosen first");
@@ -400,6 +438,18 @@ async function bookAndCancel() {
     .replace(/\.\d{3}Z$/, "Z");
   assert.equal(gcal.searchParams.get("dates"),
                utc(b.start) + "/" + utc(b.end));
+  /* So does Outlook's, in ISO form; both carry the manage link. */
+  const outlook = new URL(await page.getByRole("link", { name: "Outlook" })
+    .getAttribute("href"));
+  assert.equal(outlook.hostname, "outlook.live.com");
+  assert.equal(outlook.searchParams.get("rru"), "addevent");
+  assert.equal(outlook.searchParams.get("subject"), "Intro call");
+  assert.equal(Date.parse(outlook.searchParams.get("startdt")),
+               Date.parse(b.start));
+  assert.equal(Date.parse(outlook.searchParams.get("enddt")), Date.parse(b.end));
+  for (const u of [gcal, outlook])
+    assert.ok([...u.searchParams.values()].some((v) =>
+      v.includes(`/manage/${b.uid}?token=`)), u.href);
 
   /* The manage link is same-origin and opens the booking. */
   const link = page.getByRole("link", { name: "Manage your booking" });

@@ -130,6 +130,81 @@ def test_duplicate_host_slug_is_409(daemon):
     assert daemon.get("/api/v1/hosts/ada", admin=True).json == h
 
 
+# ---- the host card (photo_url, bio, /profile) --------------------------------
+
+def test_host_card_fields_and_public_profile(daemon):
+    h = make_host(daemon)
+    assert h["photo_url"] is None and h["bio"] is None
+    r = daemon.get("/api/v1/hosts/ada/profile")
+    assert r.status == 200, r
+    assert r.json == {"slug": "ada", "name": "Ada Byron", "photo_url": None,
+                      "bio": None}
+
+    bio = "Mathematician.\nWrites notes on engines. \u00e9\u6f22"
+    r = daemon.patch("/api/v1/hosts/ada",
+                     {"photo_url": "https://img.example.com:8443/a/b.jpg?s=1",
+                      "bio": bio}, admin=True)
+    assert r.status == 200, r
+    assert r.json["photo_url"] == "https://img.example.com:8443/a/b.jpg?s=1"
+    assert r.json["bio"] == bio
+    r = daemon.get("/api/v1/hosts/ada/profile")
+    assert r.status == 200, r
+    # A visitor sees the card, never the email or the time zone.
+    assert r.json == {"slug": "ada", "name": "Ada Byron",
+                      "photo_url": "https://img.example.com:8443/a/b.jpg?s=1",
+                      "bio": bio}
+    assert "ada@example.com" not in r.body.decode()
+
+    # A patch without them keeps them; "" and null clear them.
+    r = daemon.patch("/api/v1/hosts/ada", {"name": "Ada L"}, admin=True)
+    assert r.json["bio"] == bio
+    r = daemon.patch("/api/v1/hosts/ada", {"photo_url": "", "bio": None},
+                     admin=True)
+    assert r.status == 200, r
+    assert r.json["photo_url"] is None and r.json["bio"] is None
+    assert daemon.get("/api/v1/hosts/ada", admin=True).json == r.json
+
+    assert_error(daemon.get("/api/v1/hosts/nobody/profile"), 404, "not_found")
+    assert_error(daemon.get("/api/v1/hosts/%2e%2e/profile"), 404)
+
+
+@pytest.mark.parametrize("url", [
+    "http://example.com/a.jpg", "javascript:alert(1)", "data:image/png;base64,AA",
+    "https://", "https:///x", "https://exa mple.com/", "https://a.com/\"x",
+    "https://a.com/<script>", "https://a.com/'x", "https://a.com/\\x",
+    "//example.com/a.jpg", "HTTPS://EXAMPLE.COM/", "https://a.com/\u00e9",
+    "https://user@a.com/", "https://a.com/" + "x" * 2048, 12, ["https://a.com"],
+    {"u": 1}, True,
+])
+def test_host_photo_url_refuses_hostile_values(daemon, url):
+    make_host(daemon)
+    r = daemon.patch("/api/v1/hosts/ada", {"photo_url": url}, admin=True)
+    assert_error(r, 422, field="photo_url")
+    r = daemon.post("/api/v1/hosts", dict(HOST, slug="bee", photo_url=url),
+                    admin=True)
+    assert_error(r, 422, field="photo_url")
+    assert daemon.get("/api/v1/hosts/ada", admin=True).json["photo_url"] is None
+
+
+@pytest.mark.parametrize("bio", ["x" * 1001, "bell\u0007", "esc\u001b[2J", 5,
+                                 ["bio"], {"b": 1}])
+def test_host_bio_refuses_bad_values(daemon, bio):
+    make_host(daemon)
+    assert_error(daemon.patch("/api/v1/hosts/ada", {"bio": bio}, admin=True),
+                 422, field="bio")
+    # A NUL never gets as far as the field: the JSON parser refuses it.
+    assert_error(daemon.patch("/api/v1/hosts/ada", {"bio": "a\u0000b"},
+                              admin=True), 400, "invalid_json")
+
+
+def test_host_bio_at_the_cap_and_markup_kept_as_text(daemon):
+    make_host(daemon)
+    bio = ("<img src=x onerror=alert(1)>" * 40)[:1000]
+    r = daemon.patch("/api/v1/hosts/ada", {"bio": bio}, admin=True)
+    assert r.status == 200, r
+    assert daemon.get("/api/v1/hosts/ada/profile").json["bio"] == bio
+
+
 def test_host_slug_cannot_change(daemon):
     make_host(daemon)
     r = daemon.patch("/api/v1/hosts/ada", {"slug": "bob"}, admin=True)

@@ -538,7 +538,10 @@ def every_operation(d, tmp_path):
     assert isinstance(page["next_cursor"], str), page
     a.get("/api/v1/hosts", query={"cursor": page["next_cursor"]}, **adm)
     a.get("/api/v1/hosts/coach", **adm)
-    a.patch("/api/v1/hosts/coach", {"name": "Coach Carter"}, **adm)
+    a.patch("/api/v1/hosts/coach", {"name": "Coach Carter",
+                                     "photo_url": "https://example.com/c.jpg",
+                                     "bio": "Runs.\nCoaches."}, **adm)
+    a.get("/api/v1/hosts/coach/profile")
     s = a.put("/api/v1/hosts/coach/schedule", {
         "timezone": "Europe/Berlin", "weekly": weekly_all_days(),
         "overrides": [{"date": "2031-12-24", "start": "09:00",
@@ -865,6 +868,7 @@ def test_error_answers_are_documented(make_daemon):
         422, "invalid_field", "attendee.email")
     # 404 not_found
     err(a.get("/api/v1/hosts/nobody", 404, **adm), 404, "not_found")
+    err(a.get("/api/v1/hosts/nobody/profile", 404), 404, "not_found")
     err(a.get("/api/v1/event-types/nothing/slots", 404), 404, "not_found")
     err(a.get("/static/index.html", 404), 404, "not_found")
     err(a.post("/webhooks/zoom", {}, 404), 404, "not_found")
