@@ -149,7 +149,9 @@ static bool same_event_type(const struct bk_event_type *a,
            a->location_kind == b->location_kind &&
            same_text(a->location_value, b->location_value) &&
            a->active == b->active && bk_event_type_external_equal(a, b) &&
-           same_reminders(a, b);
+           same_reminders(a, b) &&
+           same_text(a->questions ? a->questions : "[]",
+                     b->questions ? b->questions : "[]");
 }
 
 static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,

@@ -87,6 +87,9 @@ struct bk_event_type {
     bool has_reminders;
     int reminders_min[BK_MAX_REMINDERS];
     int n_reminders;
+    /* The booking form's custom questions, as JSON text
+     * (ledger/questions.h); NULL means none ("[]"). */
+    const char *questions;
     int64_t created_utc;
     int64_t updated_utc;
 };
@@ -130,6 +133,9 @@ struct bk_booking {
     const char *location;
     const char *meeting_url;
     const char *notes;
+    /* The answers to the event type's questions, as JSON text
+     * (ledger/questions.h); NULL: none. Written once, by insert. */
+    const char *answers;
     const char *cancellation_reason;
     int64_t rescheduled_from_utc; /* start before the latest reschedule */
     int64_t hold_expires_utc;     /* pending bookings: hold end; 0 = none */

@@ -481,7 +481,7 @@ out:
     " et.buffer_after_min, et.notice_min, et.horizon_days, et.max_per_day,"    \
     " et.alignment, et.price_minor, et.currency, et.location_kind,"            \
     " et.location_value, et.active, et.imported, et.created_utc,"              \
-    " et.updated_utc, et.reminders_minutes"
+    " et.updated_utc, et.reminders_minutes, et.questions"
 #define ET_FROM " FROM event_types et JOIN hosts h ON h.id = et.host_id"
 
 static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
@@ -520,10 +520,11 @@ static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
         et->n_reminders = 0;
         et->has_reminders = true;
     }
+    et->questions = db_col_text(tx, st, 23, a);
 }
 
-/* Binds ?1..?21 as insert and update number them (update leaves out ?1
- * slug and ?19 created_utc; ?22 is its id). rem holds the
+/* Binds ?1..?21 and ?23 as insert and update number them (update leaves
+ * out ?1 slug and ?19 created_utc; ?22 is its id). rem holds the
  * reminders' text until the statement's last step. */
 static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
                             const struct bk_event_type *et,
@@ -559,6 +560,7 @@ static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
     db_bind_i64(tx, st, 20, et->updated_utc);
     bk_event_type_reminders_format(et, rem);
     db_bind_text(tx, st, 21, rem);
+    db_bind_text(tx, st, 23, et->questions ? et->questions : "[]");
 }
 
 /* An event type's external ids are external links (entity event type, kind
@@ -714,14 +716,15 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                    " buffer_after_min, notice_min, horizon_days, max_per_day,"
                    " alignment, price_minor, currency, location_kind,"
                    " location_value, active, imported, created_utc,"
-                   " updated_utc, reminders_minutes) VALUES (?1, ?2, ?3, ?4,"
-                   " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                   " ?17, ?18, ?19, ?20, ?21)"
+                   " updated_utc, reminders_minutes, questions) VALUES (?1,"
+                   " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
+                   " ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?23)"
                    " RETURNING id",
                    &st, err);
     if (e)
         goto out;
     bind_event_type(tx, st, et, rem);
+    db_bind_null(tx, st, 22, BK_BIND_INT); /* update's id: not used here */
     e = db_one(tx, st, "inserting an event type", err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e, "host %" PRId64 " not found", et->host_id);
@@ -756,7 +759,7 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                    " alignment = ?12, price_minor = ?13, currency = ?14,"
                    " location_kind = ?15, location_value = ?16, active = ?17,"
                    " imported = ?18, updated_utc = ?20,"
-                   " reminders_minutes = ?21 WHERE id = ?22",
+                   " reminders_minutes = ?21, questions = ?23 WHERE id = ?22",
                    &st, err);
     if (e)
         goto out;

@@ -580,6 +580,12 @@ def every_operation(d, tmp_path):
     a.get("/api/v1/event-types/old", **adm)
     a.patch("/api/v1/event-types/walk", {"description": None,
                                          "max_per_day": None}, **adm)
+    a.patch("/api/v1/event-types/intro", {"questions": [
+        {"id": "goal", "label": "Goal", "type": "text", "required": True},
+        {"id": "level", "label": "Level", "type": "select",
+         "options": ["New", "Old"]},
+        {"id": "ok", "label": "OK?", "type": "checkbox"},
+        {"id": "tel", "label": "Phone", "type": "phone"}]}, **adm)
     a.get("/api/v1/event-types/intro/slots")
     a.get("/api/v1/event-types/intro/slots",
           query={"timezone": "America/New_York"}, **adm)
@@ -588,11 +594,13 @@ def every_operation(d, tmp_path):
     s1, s2, s3 = first_slots(a, "intro", 3)
     web = a.post("/api/v1/bookings", {
         "event_type": "intro", "start": s1, "notes": "Hi",
+        "answers": {"goal": "Run", "level": "New", "ok": True,
+                    "tel": "+1 555 0100"},
         "attendee": {"name": "Ada Lovelace", "email": "ada@example.com",
                      "timezone": "Europe/London"}}, 201).json
     assert web["source"] == "web" and web["meeting_url"], web
     api = a.post("/api/v1/bookings", {
-        "event_type": "intro", "start": s2,
+        "event_type": "intro", "start": s2, "answers": {"goal": "Walk"},
         "attendee": {"name": "Bob", "email": "bob@example.com"}},
         201, **adm).json
     assert api["source"] == "api", api
