@@ -113,8 +113,54 @@ async function showHost(slug) {
   $("host-card").hidden = false;
 }
 
+// The event type's custom questions as form fields. Each carries
+// data-field "answers.<id>", the field a 422 names, so its error shows
+// beside it.
+function questionField(q) {
+  const id = "q-" + q.id;
+  const common = { id, "data-field": "answers." + q.id,
+                   "aria-describedby": id + "-error",
+                   required: q.required || null };
+  const optional = q.required ? null
+                              : el("span", { class: "hint" }, " (optional)");
+  const error = el("p", { id: id + "-error", class: "field-error", hidden: true });
+  if (q.type === "checkbox")
+    return el("div", { class: "field check" },
+      el("input", { ...common, type: "checkbox" }),
+      el("label", { for: id }, q.label, optional), error);
+  let input;
+  if (q.type === "select")
+    input = el("select", common,
+      el("option", { value: "" }, "Choose…"),
+      ...q.options.map((o) => el("option", { value: o }, o)));
+  else if (q.type === "phone")
+    input = el("input", { ...common, type: "tel", autocomplete: "tel",
+                          maxlength: 40 });
+  else
+    input = el("textarea", { ...common, rows: 2, maxlength: 1000 });
+  return el("div", { class: "field" },
+    el("label", { for: id }, q.label, optional), input, error);
+}
+
+function showQuestions(et) {
+  $("questions").replaceChildren(...(et.questions || []).map(questionField));
+}
+
+function answers() {
+  const out = {};
+  for (const q of (type && type.questions) || []) {
+    const input = $("q-" + q.id);
+    if (q.type === "checkbox")
+      out[q.id] = input.checked;
+    else if (input.value.trim())
+      out[q.id] = input.value.trim();
+  }
+  return out;
+}
+
 function choose(et) {
   type = et;
+  showQuestions(et);
   $("slot-heading").textContent = "Pick a time for " + et.title;
   showFacts(et);
   showHost(et.host);
@@ -205,6 +251,8 @@ form.addEventListener("submit", async (ev) => {
   const notes = $("notes").value.trim();
   if (notes)
     body.notes = notes;
+  if (type.questions && type.questions.length)
+    body.answers = answers();
   const r = await api("POST", "/api/v1/bookings", body);
   button.disabled = false;
   button.textContent = "Book this time";

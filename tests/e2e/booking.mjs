@@ -94,6 +94,15 @@ const DEMO = {
     {
       slug: "deep-dive", title: "Deep dive", host: "coach",
       duration_minutes: 60, minimum_notice_minutes: 120,
+      questions: [
+        { id: "goal", label: "What would you like to work on?", type: "text",
+          required: true },
+        { id: "level", label: "Your level", type: "select",
+          options: ["Beginner", "Advanced"] },
+        { id: "terms", label: "I accept the terms", type: "checkbox",
+          required: true },
+        { id: "phone", label: "Phone", type: "phone" },
+      ],
       location: { kind: "in_person", value: "Hauptstr. 1, Berlin" },
     },
   ],
@@ -470,6 +479,13 @@ async function bookAndCancel() {
     await p.getByRole("button", { name: "Reschedule" }).click();
     await slotsLoaded(p);
   });
+  /* The details form with the event type's questions. */
+  await axeCheck(base + "/", async (p) => {
+    await p.getByLabel("Deep dive").check();
+    await slotsLoaded(p);
+    await p.locator("#slots:not([aria-busy]) .slot:visible").first().click();
+    await p.getByLabel("Your level").waitFor();
+  });
   log("axe: booking and manage pages without serious or critical violations");
 
   await page.getByRole("button", { name: "Cancel booking" }).click();
@@ -613,6 +629,19 @@ async function phone() {
   await page.locator(`.slot[data-start="${start}"]`).tap();
   await page.getByRole("heading", { name: "Your details" }).waitFor();
   await fillDetails(page, "Katherine Johnson", "katherine@example.com");
+  /* The event type's questions; the API's verdict on a bad phone number
+   * shows beside that field. Markup in an answer stays text. */
+  const goal = "<img src=x onerror=alert(1)> Orbits\nand re-entry";
+  await page.getByLabel("What would you like to work on?").fill(goal);
+  await page.getByLabel("Your level").selectOption("Advanced");
+  await page.getByLabel("I accept the terms").check();
+  await page.getByLabel("Phone").fill("call me maybe");
+  await page.getByRole("button", { name: "Book this time" }).tap();
+  await page.locator("#q-phone-error", { hasText: "phone number" }).waitFor();
+  assert.equal(await page.getByLabel("Phone").getAttribute("aria-invalid"),
+               "true");
+  assert.equal((await bookingsOf("katherine@example.com")).length, 0);
+  await page.getByLabel("Phone").fill("+1 (757) 555-0100");
   await page.screenshot({ path: path.join(SHOTS, "14-phone-details.png") });
   await shot(page, "15-phone-full");
   const wide = await page.evaluate(
@@ -623,6 +652,13 @@ async function phone() {
   await page.screenshot({ path: path.join(SHOTS, "16-phone-confirmation.png") });
   const [k] = await bookingsOf("katherine@example.com");
   assert.equal(k.event_type, "deep-dive");
+  assert.deepEqual(k.answers, [
+    { id: "goal", label: "What would you like to work on?", type: "text",
+      value: goal },
+    { id: "level", label: "Your level", type: "select", value: "Advanced" },
+    { id: "terms", label: "I accept the terms", type: "checkbox", value: true },
+    { id: "phone", label: "Phone", type: "phone", value: "+1 (757) 555-0100" },
+  ]);
   assert.equal(Date.parse(k.end) - Date.parse(k.start), 3600_000);
 
   /* The manage page on the narrowest common phone. */
