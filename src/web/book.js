@@ -11,6 +11,10 @@ const picker = new SlotPicker($("slots"), $("slots-status"), picked);
 let types = [];
 let type = null;
 let tz = fillZoneSelect($("tz"));
+const scope = (() => {
+  const m = /^\/([a-z0-9-]+)(?:\/([a-z0-9-]+))?\/?$/.exec(location.pathname);
+  return m ? { host: m[1], type: m[2] || null } : {};
+})();
 
 function minutes(n) {
   return n < 60 || n % 60 ? n + " min" : n / 60 + (n === 60 ? " hour" : " hours");
@@ -57,6 +61,10 @@ async function loadTypes() {
     return;
   }
   types = r.data.data || [];
+  // /{host} shows that host's event types, /{host}/{event-type} one of
+  // them (the daemon answers 404 for anything else).
+  if (scope.host)
+    types = types.filter((t) => t.host === scope.host);
   if (!types.length) {
     notice($("types-status"), "Nothing can be booked at the moment.");
     return;
@@ -65,7 +73,7 @@ async function loadTypes() {
   const set = $("types");
   set.append(...types.map(typeChoice));
   set.hidden = false;
-  const wanted = new URLSearchParams(location.search).get("event");
+  const wanted = scope.type || new URLSearchParams(location.search).get("event");
   const pre = types.find((t) => t.slug === wanted) ||
               (types.length === 1 ? types[0] : null);
   if (pre) {

@@ -614,6 +614,28 @@ async function raceAndReschedule() {
 }
 
 // The booking flow on a phone-sized screen.
+// /{host} and /{host}/{event-type}: the host's event types, one chosen.
+async function hostPages() {
+  const page = await visitor("host-pages");
+  await page.goto(base + "/coach/deep-dive");
+  await page.locator("#host-card:not([hidden])").waitFor();
+  assert.equal(await page.locator("#type-deep-dive").isChecked(), true);
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  assert.equal(await page.locator("#slot-heading").textContent(),
+               "Pick a time for Deep dive");
+  let r = await page.goto(base + "/coach");
+  assert.equal(r.status(), 200);
+  await page.getByLabel("Intro call").waitFor();
+  assert.equal(await page.locator("#types .choice").count(), 2);
+  for (const p of ["/nobody", "/coach/nothing", "/coach/intro/x"]) {
+    r = await page.request.get(base + p);
+    assert.equal(r.status(), 404, p);
+  }
+  log("host pages: /coach and /coach/deep-dive");
+  await page.context().close();
+}
+
 async function phone() {
   const page = await visitor("phone", {
     viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
@@ -699,6 +721,7 @@ async function main() {
   });
   await bookAndCancel();
   await raceAndReschedule();
+  await hostPages();
   await phone();
   assert.deepEqual(problems, [], "no script errors or CSP violations");
 }

@@ -726,3 +726,34 @@ def test_external_id_of_another_event_type_is_409(daemon):
     r = daemon.patch("/api/v1/event-types/intro",
                      {"external_ids": {"calendly": CALENDLY_URI}}, admin=True)
     assert r.status == 200, r
+
+
+# ---- /{host} and /{host}/{event-type} ----------------------------------------
+
+def test_host_and_event_type_pages(daemon):
+    make_host(daemon)
+    make_host(daemon, slug="bee", email="bee@example.com")
+    make_event_type(daemon)
+    make_event_type(daemon, slug="bees", host="bee")
+    make_event_type(daemon, slug="off", active=False)
+    index = daemon.get("/")
+    assert index.status == 200
+    for p in ("/ada", "/ada/intro", "/bee/bees", "/ada/"[:-1]):
+        r = daemon.get(p)
+        assert r.status == 200, (p, r)
+        assert r.body == index.body, p
+        assert r.header("Content-Type").startswith("text/html")
+        csp = r.header("Content-Security-Policy")
+        assert "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    for p in ("/nobody", "/ada/bees", "/ada/off", "/ada/nothing",
+              "/ADA", "/ada/intro/x", "/-ada", "/ada%00", "/ada/%2e%2e",
+              "/" + "a" * 65, "/ada/" + "b" * 65, "/ada/intro%0d%0aX:%20y"):
+        assert_error(daemon.get(p), 404, "not_found")
+    # Fixed paths are never taken for a host.
+    assert daemon.get("/healthz").status == 200
+    assert daemon.get("/admin").status == 303
+    assert daemon.get("/static/nothing.js").status == 404
+    # Only GET (and HEAD) is a page.
+    r = daemon.post("/ada", {})
+    assert r.status == 405, r
+    assert daemon.request("HEAD", "/ada").status == 200
