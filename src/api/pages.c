@@ -14,10 +14,20 @@
     "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 
 /* The booking page may also show the host's photo, an https URL the admin
- * set (GET /api/v1/hosts/{slug}/profile): its only request elsewhere. */
+ * set (GET /api/v1/hosts/{slug}/profile): its only request elsewhere. The
+ * sites of BOOKINGD_EMBED_ORIGINS may frame it (docs/booking-page.md
+ * "Embedding"). */
 #define BOOK_CSP                                                               \
     "default-src 'self'; img-src 'self' data: https:; object-src 'none'; "     \
-    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    "base-uri 'none'; form-action 'self'; frame-ancestors "
+
+static const char *book_csp(struct bk_api_call *c)
+{
+    if (!c->api->embed_origins)
+        return BOOK_CSP "'none'";
+    return bk_arena_printf(c->arena, "%s'self' %s", BOOK_CSP,
+                           c->api->embed_origins);
+}
 
 static enum bk_err serve_csp(struct bk_api_call *c, const char *name,
                              const char *cache, const char *csp)
@@ -47,7 +57,7 @@ static enum bk_err serve(struct bk_api_call *c, const char *name)
 
 static enum bk_err index_page(struct bk_api_call *c)
 {
-    return serve_csp(c, "index.html", "no-cache", BOOK_CSP);
+    return serve_csp(c, "index.html", "no-cache", book_csp(c));
 }
 
 /* /{host} and /{host}/{event-type}: the booking page for one host, or one
@@ -76,7 +86,7 @@ static enum bk_err host_page(struct bk_api_call *c)
         return bk_fail(c->err, e, "no such path: %s", c->req->path);
     if (e)
         return e;
-    return serve_csp(c, "index.html", "no-cache", BOOK_CSP);
+    return serve_csp(c, "index.html", "no-cache", book_csp(c));
 }
 
 static enum bk_err manage_page(struct bk_api_call *c)

@@ -26,21 +26,26 @@ struct bk_calendars_config;
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
 struct bk_config {
-    const char *database;          /* BOOKINGD_DATABASE */
-    char database_shown[512];      /* the same without its password, for
-                                      messages and logs */
-    const char *listen;            /* BOOKINGD_LISTEN */
-    const char *base_url;          /* BOOKINGD_BASE_URL, no trailing slash */
-    char base_url_buf[600];        /* base_url points here */
-    const char *admin_key;         /* BOOKINGD_ADMIN_KEY or NULL */
-    int workers;                   /* BOOKINGD_WORKERS */
-    enum bk_log_level log_level;   /* BOOKINGD_LOG_LEVEL */
-    enum bk_log_format log_format; /* BOOKINGD_LOG_FORMAT */
-    int64_t shutdown_timeout_ms;   /* BOOKINGD_SHUTDOWN_TIMEOUT_MS */
-    int max_attempts;              /* BOOKINGD_JOB_MAX_ATTEMPTS */
-    int64_t retry_base_ms;         /* BOOKINGD_JOB_RETRY_BASE_MS */
-    int64_t retry_max_ms;          /* BOOKINGD_JOB_RETRY_MAX_MS */
-    int64_t lease_ms;              /* BOOKINGD_JOB_LEASE_MS */
+    const char *database;     /* BOOKINGD_DATABASE */
+    char database_shown[512]; /* the same without its password, for
+                                 messages and logs */
+    const char *listen;       /* BOOKINGD_LISTEN */
+    const char *base_url;     /* BOOKINGD_BASE_URL, no trailing slash */
+    char base_url_buf[600];   /* base_url points here */
+    /* BOOKINGD_EMBED_ORIGINS: the origins that may frame the booking
+     * page, space-separated ("https://a.example https://b.example"), or
+     * NULL. */
+    const char *embed_origins;
+    char embed_origins_buf[1100];
+    const char *admin_key;               /* BOOKINGD_ADMIN_KEY or NULL */
+    int workers;                         /* BOOKINGD_WORKERS */
+    enum bk_log_level log_level;         /* BOOKINGD_LOG_LEVEL */
+    enum bk_log_format log_format;       /* BOOKINGD_LOG_FORMAT */
+    int64_t shutdown_timeout_ms;         /* BOOKINGD_SHUTDOWN_TIMEOUT_MS */
+    int max_attempts;                    /* BOOKINGD_JOB_MAX_ATTEMPTS */
+    int64_t retry_base_ms;               /* BOOKINGD_JOB_RETRY_BASE_MS */
+    int64_t retry_max_ms;                /* BOOKINGD_JOB_RETRY_MAX_MS */
+    int64_t lease_ms;                    /* BOOKINGD_JOB_LEASE_MS */
     enum bk_store_check integrity_check; /* BOOKINGD_INTEGRITY_CHECK */
     int http_threads;                    /* BOOKINGD_HTTP_THREADS */
     int max_connections;                 /* BOOKINGD_MAX_CONNECTIONS */

@@ -103,6 +103,57 @@ void bk_config_report_database(const struct bk_config *cfg,
             cfg->database_shown, err->msg);
 }
 
+/* BOOKINGD_EMBED_ORIGINS: up to 16 origins, separated by spaces or commas,
+ * each http:// or https:// and a host of [A-Za-z0-9.-] with an optional
+ * :port, nothing after (no path, no trailing slash). They go verbatim into
+ * the booking page's CSP frame-ancestors, so nothing else may get in. */
+static enum bk_err embed_origins(struct bk_config *cfg, const char *v,
+                                 struct bk_errbuf *err)
+{
+    size_t used = 0;
+    int n = 0;
+
+    cfg->embed_origins = NULL;
+    if (!v || !*v)
+        return BK_OK;
+    while (*v) {
+        const char *start, *host;
+        size_t len;
+
+        while (*v == ' ' || *v == ',')
+            v++;
+        if (!*v)
+            break;
+        start = v;
+        while (*v && *v != ' ' && *v != ',')
+            v++;
+        len = (size_t)(v - start);
+        host = strncmp(start, "https://", 8) == 0  ? start + 8
+               : strncmp(start, "http://", 7) == 0 ? start + 7
+                                                   : NULL;
+        if (!host || host == start + len || ++n > 16 ||
+            used + len + 2 > sizeof(cfg->embed_origins_buf))
+            goto bad;
+        for (const char *p = host; p < start + len; p++)
+            if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' ||
+                  *p == ':'))
+                goto bad;
+        snprintf(cfg->embed_origins_buf + used,
+                 sizeof(cfg->embed_origins_buf) - used, "%s%.*s",
+                 used ? " " : "", (int)len, start);
+        used += len + (used ? 1 : 0);
+    }
+    if (used)
+        cfg->embed_origins = cfg->embed_origins_buf;
+    return BK_OK;
+bad:
+    return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_EMBED_ORIGINS",
+                         "must be at most 16 origins like "
+                         "https://www.example.com (scheme, host, optional "
+                         "port; no path), separated by spaces");
+}
+
 enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
 {
     struct bk_errbuf sub;
@@ -161,6 +212,9 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     }
 
     cfg->base_url = cfg->base_url_buf;
+
+    if ((e = embed_origins(cfg, env("BOOKINGD_EMBED_ORIGINS"), err)))
+        return e;
 
     cfg->admin_key = env("BOOKINGD_ADMIN_KEY");
     if (cfg->admin_key && strlen(cfg->admin_key) < 16)

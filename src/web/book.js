@@ -270,7 +270,11 @@ form.addEventListener("submit", async (ev) => {
     // (Stripe was slow), the manage page offers "retry payment".
     if (r.data.status === "pending") {
       const pay = payHref(r.data.checkout_url);
-      location.assign(pay || manageHref(r.data));
+      // Stripe's page refuses frames: when embedded it opens on top.
+      if (pay && embedded)
+        window.open(pay, "_top");
+      else
+        location.assign(pay || manageHref(r.data));
       return;
     }
     confirmed(r.data);
@@ -367,6 +371,24 @@ function confirmed(b) {
   document.title = "Booked: " + type.title;
   $("done").scrollIntoView({ block: "start" });
   $("done-heading").focus({ preventScroll: true });
+}
+
+// In a frame (embed.js on another site): tell the parent how tall the
+// page is whenever that changes, so the frame never scrolls. Only the
+// height goes out.
+const embedded = window.parent !== window;
+if (embedded) {
+  document.documentElement.classList.add("embedded");
+  let last = 0;
+  const post = () => {
+    const h = Math.ceil(document.documentElement.scrollHeight);
+    if (h !== last) {
+      last = h;
+      window.parent.postMessage({ type: "bookingd:height", height: h }, "*");
+    }
+  };
+  new ResizeObserver(post).observe(document.body);
+  post();
 }
 
 loadTypes();

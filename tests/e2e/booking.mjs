@@ -14,6 +14,7 @@ import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -65,6 +66,9 @@ function daemonEnv(port) {
     BOOKINGD_LISTEN: "127.0.0.1:" + port,
     BOOKINGD_ADMIN_KEY: ADMIN_KEY,
     BOOKINGD_LOG_LEVEL: "warn",
+    /* The test site of embed() may frame the booking page. */
+    BOOKINGD_EMBED_ORIGINS: "https://other.example, http://localhost:" +
+                            sitePort,
   };
 }
 
@@ -118,6 +122,23 @@ function run(args, env) {
         resolve(stdout);
     });
   });
+}
+
+// A business's website on another origin (embed()): one page with the
+// copy-paste snippet of docs/booking-page.md.
+let sitePort = 0;
+let site = null;
+async function startSite() {
+  sitePort = await freePort();
+  site = http.createServer((req, res) => {
+    const page = "<!doctype html><html lang=en><head><meta charset=utf-8>" +
+      "<title>Casey's running club</title></head><body><h1>Our club</h1>" +
+      `<script src="${base}/static/embed.js" data-path="/coach/deep-dive" ` +
+      "async></script><p id=after>Footer</p></body></html>";
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(page);
+  });
+  await new Promise((resolve) => site.listen(sitePort, "127.0.0.1", resolve));
 }
 
 async function startDaemon() {
@@ -636,6 +657,56 @@ async function hostPages() {
   await page.context().close();
 }
 
+// The embed: the snippet on a page of another origin makes a frame that
+// sizes itself; an origin not in BOOKINGD_EMBED_ORIGINS gets no page.
+async function embed() {
+  const page = await visitor("embed");
+  await page.goto(`http://localhost:${sitePort}/`);
+  const frame = page.frameLocator("iframe");
+  await frame.locator("#host-card:not([hidden])").waitFor();
+  await frame.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  assert.equal(await frame.locator("#type-deep-dive").isChecked(), true);
+  /* The frame's height follows the page inside it (no inner scrolling). */
+  await page.waitForFunction(async () => {
+    const f = document.querySelector("iframe");
+    return f && parseInt(f.style.height, 10) > 700;
+  }, null, { timeout: STEP_MS });
+  const [outer, inner] = await Promise.all([
+    page.locator("iframe").evaluate((f) => f.getBoundingClientRect().height),
+    frame.locator("html").evaluate((h) => h.scrollHeight),
+  ]);
+  assert.ok(Math.abs(outer - inner) <= 2, `frame ${outer}px, page ${inner}px`);
+  assert.equal(await page.locator("iframe").getAttribute("title"),
+               "Book a time");
+  await page.screenshot({ path: path.join(SHOTS, "18-embed.png"),
+                          fullPage: true });
+  await page.context().close();
+
+  /* The same site under another origin (127.0.0.1, not localhost) is not
+   * listed: Chromium refuses to show the page in its frame. */
+  const ctx = await browser.newContext();
+  const other = await ctx.newPage();
+  other.setDefaultTimeout(STEP_MS);
+  await other.goto(`http://127.0.0.1:${sitePort}/`);
+  await other.locator("iframe").waitFor({ state: "attached" });
+  let shown = null;
+  const until = Date.now() + STEP_MS;
+  while (Date.now() < until) {
+    const f = other.frames().find((x) => x !== other.mainFrame());
+    if (f && f.url() && f.url() !== "about:blank") {
+      shown = await f.evaluate(() => !!document.getElementById("types"))
+        .catch(() => false);
+      if (!shown)
+        break;
+    }
+    await other.waitForTimeout(100);
+  }
+  assert.equal(shown, false, "an unlisted origin cannot frame the page");
+  await ctx.close();
+  log("embed: framed and sized on a listed origin, refused on another");
+}
+
 async function phone() {
   const page = await visitor("phone", {
     viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
@@ -701,6 +772,9 @@ async function phone() {
 // --- main ----------------------------------------------------------------
 
 async function cleanup() {
+  if (site)
+    site.close();
+  site = null;
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
@@ -711,6 +785,7 @@ async function cleanup() {
 
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
+  await startSite();
   await startDaemon();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -722,6 +797,7 @@ async function main() {
   await bookAndCancel();
   await raceAndReschedule();
   await hostPages();
+  await embed();
   await phone();
   assert.deepEqual(problems, [], "no script errors or CSP violations");
 }

@@ -757,3 +757,32 @@ def test_host_and_event_type_pages(daemon):
     r = daemon.post("/ada", {})
     assert r.status == 405, r
     assert daemon.request("HEAD", "/ada").status == 200
+
+
+# ---- BOOKINGD_EMBED_ORIGINS ---------------------------------------------------
+
+def test_embed_origins_may_frame_the_booking_page_only(make_daemon):
+    d = make_daemon(env={"BOOKINGD_EMBED_ORIGINS":
+                         " https://www.example.com,http://localhost:8000 "})
+    make_host(d)
+    make_event_type(d)
+    for p in ("/", "/ada", "/ada/intro"):
+        csp = d.get(p).header("Content-Security-Policy")
+        assert csp.endswith("frame-ancestors 'self' https://www.example.com"
+                            " http://localhost:8000"), csp
+        assert csp.count("frame-ancestors") == 1
+    # The manage page, the admin pages and static files stay unframeable.
+    for p in ("/manage/x", "/admin/login", "/static/app.css",
+              "/static/embed.js"):
+        csp = d.get(p).header("Content-Security-Policy")
+        assert "frame-ancestors 'none'" in csp, (p, csp)
+    js = d.get("/static/embed.js")
+    assert js.status == 200
+    assert js.header("Content-Type").startswith("text/javascript") or \
+        js.header("Content-Type").startswith("application/javascript")
+    assert b"bookingd:height" in js.body
+
+
+def test_without_embed_origins_no_frames(daemon):
+    csp = daemon.get("/").header("Content-Security-Policy")
+    assert csp.endswith("frame-ancestors 'none'"), csp
