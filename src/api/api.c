@@ -12,7 +12,9 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/time.h"
 #include "crypto/crypto.h"
+#include "http/ratelimit.h"
 #include "base/banned.h"
 
 struct table {
@@ -245,12 +247,38 @@ enum bk_err bk_api_query_tz(const struct bk_http_request *req, const char *name,
  * pattern, flags holding the index into the API table. Built once. */
 #define N_TABLES         (sizeof(tables) / sizeof(tables[0]))
 #define MAX_TABLE_ROUTES 32
+/* The public routes with a rate limit (api.h enum bk_rate_class), by
+ * method and pattern; requests with the admin key are not limited. */
+static const struct {
+    const char *method, *pattern;
+    enum bk_rate_class cls;
+} rate_routes[] = {
+    {"POST", "/api/v1/bookings", BK_RATE_BOOKINGS},
+    {"GET", "/api/v1/event-types/{slug}/slots", BK_RATE_SLOTS},
+    {"POST", "/webhooks/{provider}", BK_RATE_WEBHOOKS},
+    {"GET", "/api/v1/bookings/{uid}", BK_RATE_MANAGE},
+    {"POST", "/api/v1/bookings/{uid}/cancel", BK_RATE_MANAGE},
+    {"POST", "/api/v1/bookings/{uid}/reschedule", BK_RATE_MANAGE},
+    {"GET", "/api/v1/bookings/{uid}/ics", BK_RATE_MANAGE},
+    {"POST", "/api/v1/bookings/{uid}/payment", BK_RATE_MANAGE},
+    {"GET", "/calendar/{file}", BK_RATE_MANAGE},
+};
+
 static struct bk_route matchable[N_TABLES][MAX_TABLE_ROUTES];
+static size_t table_offset[N_TABLES]; /* of each table's first route */
+static unsigned char rate_of[N_TABLES][MAX_TABLE_ROUTES]; /* rate class */
+static size_t n_routes_total;
 static pthread_once_t matchable_once = PTHREAD_ONCE_INIT;
+
+#define N_RATE_ROUTES (sizeof(rate_routes) / sizeof(rate_routes[0]))
 
 static void matchable_build(void)
 {
+    bool rate_found[N_RATE_ROUTES] = {false};
+
     for (size_t t = 0; t < N_TABLES; t++) {
+        table_offset[t] = n_routes_total;
+        n_routes_total += *tables[t].n;
         if (*tables[t].n > MAX_TABLE_ROUTES) {
             bk_log_error("api: route table %zu has more than %d routes", t,
                          MAX_TABLE_ROUTES);
@@ -261,8 +289,40 @@ static void matchable_build(void)
             matchable[t][i].pattern = tables[t].routes[i].pattern;
             matchable[t][i].handler = NULL;
             matchable[t][i].flags = (unsigned)i;
+            for (size_t r = 0; r < N_RATE_ROUTES; r++)
+                if (strcmp(rate_routes[r].method, tables[t].routes[i].method) ==
+                        0 &&
+                    strcmp(rate_routes[r].pattern,
+                           tables[t].routes[i].pattern) == 0) {
+                    rate_of[t][i] = (unsigned char)rate_routes[r].cls;
+                    rate_found[r] = true;
+                }
         }
     }
+    /* A renamed route must not silently lose its limit. */
+    for (size_t r = 0; r < N_RATE_ROUTES; r++)
+        if (!rate_found[r]) {
+            bk_log_error("api: the rate-limited route %s %s is in no table",
+                         rate_routes[r].method, rate_routes[r].pattern);
+            abort();
+        }
+}
+
+size_t bk_api_route_count(void)
+{
+    pthread_once(&matchable_once, matchable_build);
+    return n_routes_total;
+}
+
+const struct bk_api_route *bk_api_route_at(size_t i)
+{
+    pthread_once(&matchable_once, matchable_build);
+    for (size_t t = N_TABLES; t-- > 0;)
+        if (i >= table_offset[t])
+            return i - table_offset[t] < *tables[t].n
+                       ? &tables[t].routes[i - table_offset[t]]
+                       : NULL;
+    return NULL;
 }
 
 void bk_api_reply(struct bk_api_call *call, int status, json_t *body)
@@ -405,6 +465,41 @@ static void reset(struct bk_api_call *call, size_t n_headers)
     bk_errbuf_clear(call->err);
 }
 
+const char *bk_api_rate_class_name(enum bk_rate_class cls)
+{
+    static const char *const names[BK_RATE_CLASSES] = {
+        "none", "bookings", "slots", "webhooks", "manage"};
+    return (unsigned)cls < BK_RATE_CLASSES ? names[cls] : "none";
+}
+
+/* Takes a token of the route's class for the client's address; when there
+ * is none, answers 429 with Retry-After (whole seconds, rounded up) and
+ * returns true. */
+static bool rate_limited(struct bk_api *api, enum bk_rate_class rate,
+                         struct bk_http_request *req,
+                         struct bk_http_response *resp)
+{
+    struct bk_errbuf err;
+    int64_t retry_ms, secs;
+    const char *name = bk_api_rate_class_name(rate);
+
+    if (bk_ratelimit_take(api->ratelimit, (size_t)rate, req->remote_addr,
+                          bk_mono_ms(), &retry_ms))
+        return false;
+    secs = (retry_ms + 999) / 1000;
+    bk_http_add_header(resp, "Retry-After",
+                       bk_arena_printf(req->arena, "%lld", (long long)secs));
+    bk_errbuf_clear(&err);
+    bk_fail(&err, BK_E_RATE_LIMITED,
+            "too many requests (%s) from this address; retry after %lld s",
+            name, (long long)secs);
+    bk_api_error_details(req, resp, BK_E_RATE_LIMITED, &err,
+                         json_pack("{s:s, s:I}", "limit", name, "retry_after",
+                                   (json_int_t)secs));
+    bk_api_count_rate_limited(rate);
+    return true;
+}
+
 void bk_api_handle(void *ctx, struct bk_http_request *req,
                    struct bk_http_response *resp)
 {
@@ -415,6 +510,7 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
     struct bk_api_call call;
     struct bk_errbuf err;
     enum bk_err e = BK_E_NOT_FOUND;
+    enum bk_rate_class rate = BK_RATE_NONE;
     size_t n_headers;
 
     bk_errbuf_clear(&err);
@@ -437,6 +533,8 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
             route = &tables[i].routes[matched->flags];
             e = BK_OK;
             req->route = route->pattern; /* for the access log */
+            req->route_slot = (unsigned)(table_offset[i] + matched->flags) + 1;
+            rate = (enum bk_rate_class)rate_of[i][matched->flags];
             break;
         }
         if (m == BK_E_METHOD && !allow) {
@@ -479,6 +577,8 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
                      call.csrf_refused ? &err : NULL);
         return;
     }
+    if (rate && !call.admin && rate_limited(api, rate, req, resp))
+        return;
     n_headers = resp->n_headers;
     for (int try = 1;; try++) {
         e = run(route, &call);

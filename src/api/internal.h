@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "api/api.h"
+#include "base/buf.h"
 #include "base/err.h"
 #include "core/tz.h"
 #include "http/http.h"
@@ -195,6 +196,21 @@ BK_MUST_CHECK enum bk_err bk_api_query_tz(const struct bk_http_request *req,
 /* A query-parameter error: BK_E_MALFORMED with code invalid_query. */
 enum bk_err bk_api_query_fail(struct bk_errbuf *err, const char *param,
                               const char *fmt, ...) BK_PRINTF(3, 4);
+
+/* Every route of every table, in one index (GET /metrics): how many,
+ * and the one at i (NULL past the end). req->route_slot is 1 + this
+ * index for a matched request. */
+size_t bk_api_route_count(void);
+const struct bk_api_route *bk_api_route_at(size_t i);
+
+/* Counts a request answered 429 in class cls (http_metrics.c). */
+void bk_api_count_rate_limited(enum bk_rate_class cls);
+
+/* Appends the HTTP metrics (requests by route, method and status with
+ * latency histograms; connections) and the database's errors by class to
+ * b, in Prometheus text format 0.0.4 (http_metrics.c). */
+BK_MUST_CHECK enum bk_err bk_api_metrics_render(const struct bk_api *api,
+                                                struct bk_buf *b);
 
 /* The route tables of each resource file. */
 extern const struct bk_api_route bk_api_ops_routes[];

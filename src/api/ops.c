@@ -1,5 +1,7 @@
 /* api/ops.c — GET /healthz, GET /readyz and GET /api/v1/activity. */
+#include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "api/internal.h"
@@ -7,7 +9,9 @@
 #include "api/render.h"
 #include "base/buf.h"
 #include "base/log.h"
+#include "base/str.h"
 #include "jobs/inbox.h"
+#include "jobs/jobs.h"
 #include "base/banned.h"
 
 static enum bk_err healthz(struct bk_api_call *c)
@@ -16,32 +20,109 @@ static enum bk_err healthz(struct bk_api_call *c)
     return BK_OK;
 }
 
-/* The error of the last /readyz that failed for another reason than a
- * full disk (which the store logs), 0 after a success. */
-static atomic_int readyz_last;
+/* The reason of the last /readyz that failed for another reason than a
+ * full disk (which the store logs), "" after a success; under
+ * readyz_mu. */
+static pthread_mutex_t readyz_mu = PTHREAD_MUTEX_INITIALIZER;
+static char readyz_last[160];
 
+/* Logs why the daemon is not ready once per change of reason, not once per
+ * poll (a load balancer polls every few seconds). */
+static void readyz_note(const char *why)
+{
+    bool changed;
+
+    pthread_mutex_lock(&readyz_mu);
+    changed = strcmp(readyz_last, why) != 0;
+    if (changed)
+        bk_strlcpy(readyz_last, why, sizeof(readyz_last));
+    pthread_mutex_unlock(&readyz_mu);
+    if (changed && why[0])
+        bk_log_warn("readyz: not ready: %s", why);
+    else if (changed)
+        bk_log_info("readyz: ready again");
+}
+
+/* GET /readyz: the database (reads and writes), the job workers and the
+ * inbox's committer. Each part is "ok" or says what is wrong; any that is
+ * not makes the answer 503 with every part in details.checks. */
 static enum bk_err readyz(struct bk_api_call *c)
 {
-    enum bk_err e;
+    struct bk_jobs_health jh;
+    struct bk_inbox_health ih;
+    struct bk_errbuf dberr;
+    const char *db = "ok", *workers = "ok", *inbox = "ok";
+    char why[160] = "";
+    size_t n = 0;
+    json_t *checks, *failed;
+    enum bk_err e, code = BK_E_UNAVAILABLE;
 
     /* Reads and writes (store.h: a write probe at most once a second). The
      * detail is in the server log; the public answer names the class. */
-    e = bk_store_ready(c->api->store, c->err);
-    if (e == BK_E_STORAGE_FULL)
-        return bk_fail(c->err, e, "the database cannot take writes: no room");
-    if (e) {
-        /* Once per change of reason, not once per poll. */
-        if (atomic_exchange(&readyz_last, (int)e) != (int)e)
-            bk_log_warn("readyz: not ready: %s: %s", bk_err_name(e),
-                        c->err->msg);
-        return bk_fail(c->err, BK_E_UNAVAILABLE,
-                       "the database does not answer");
+    bk_errbuf_clear(&dberr);
+    e = bk_store_ready(c->api->store, &dberr);
+    if (e == BK_E_STORAGE_FULL) {
+        db = "storage_full";
+        code = e;
+    } else if (e) {
+        db = "unavailable";
+        n += (size_t)snprintf(why, sizeof(why), "database: %s: %s",
+                              bk_err_name(e), dberr.msg);
     }
-    atomic_store(&readyz_last, 0);
-    bk_api_reply(c, 200,
-                 json_pack("{s:s, s:s}", "status", "ready", "database",
-                           bk_store_backend(c->api->store)));
-    return BK_OK;
+    bk_jobs_health(c->api->jobs, c->api->ready_stall_ms, &jh);
+    if (jh.dead)
+        workers = "dead";
+    else if (jh.stalled)
+        workers = "stalled";
+    if (jh.dead || jh.stalled)
+        n += (size_t)snprintf(
+            why + (n < sizeof(why) ? n : sizeof(why) - 1),
+            n < sizeof(why) ? sizeof(why) - n : 1,
+            "%sworkers: %d of %d dead, %d busy for more than %lld ms",
+            n ? "; " : "", jh.dead, jh.workers, jh.stalled,
+            (long long)c->api->ready_stall_ms);
+    bk_inbox_health(c->api->inbox, c->api->ready_stall_ms, &ih);
+    if (ih.stalled) {
+        inbox = "stalled";
+        snprintf(why + (n < sizeof(why) ? n : sizeof(why) - 1),
+                 n < sizeof(why) ? sizeof(why) - n : 1,
+                 "%sinbox: one batch has taken %lld ms", n ? "; " : "",
+                 (long long)ih.busy_ms);
+    }
+    readyz_note(why);
+
+    checks = json_pack("{s:s, s:s, s:s}", "database", db, "workers",
+                       jh.workers || jh.dead ? workers : "none", "inbox",
+                       c->api->inbox ? inbox : "none");
+    if (strcmp(db, "ok") == 0 && strcmp(workers, "ok") == 0 &&
+        strcmp(inbox, "ok") == 0) {
+        bk_api_reply(c, 200,
+                     json_pack("{s:s, s:s, s:o}", "status", "ready", "database",
+                               bk_store_backend(c->api->store), "checks",
+                               checks));
+        return BK_OK;
+    }
+    failed = json_array();
+    if (strcmp(db, "ok") != 0)
+        json_array_append_new(failed, json_string("database"));
+    if (strcmp(workers, "ok") != 0)
+        json_array_append_new(failed, json_string("workers"));
+    if (strcmp(inbox, "ok") != 0)
+        json_array_append_new(failed, json_string("inbox"));
+    bk_api_error_extra(
+        c, json_pack("{s:o, s:o, s:{s:i, s:i, s:i, s:I}, s:{s:I, s:i}}",
+                     "checks", checks, "failed", failed, "workers", "total",
+                     jh.workers, "stalled", jh.stalled, "dead", jh.dead,
+                     "longest_busy_ms", (json_int_t)jh.longest_busy_ms, "inbox",
+                     "busy_ms", (json_int_t)ih.busy_ms, "queued", ih.queued));
+    if (code == BK_E_STORAGE_FULL)
+        return bk_fail(c->err, code,
+                       "the database cannot take writes: no room");
+    return bk_fail(c->err, BK_E_UNAVAILABLE, "not ready: %s",
+                   strcmp(db, "ok") != 0 ? "the database does not answer"
+                   : strcmp(workers, "ok") != 0
+                       ? "the job workers are not running"
+                       : "the webhook inbox is not committing");
 }
 
 /* GET /api/v1/activity?kind=&booking=&limit=&cursor= — newest first. */
@@ -98,7 +179,7 @@ static enum bk_err metrics(struct bk_api_call *c)
     int64_t counts[4], messages[3];
     enum bk_err e;
 
-    bk_buf_init(&b, 64 * 1024);
+    bk_buf_init(&b, 4 * 1024 * 1024);
     memset(&st, 0, sizeof(st));
     if (c->api->inbox)
         bk_inbox_stats(c->api->inbox, &st);
@@ -150,6 +231,8 @@ static enum bk_err metrics(struct bk_api_call *c)
             "bookingd_webhook_messages{status=\"failed\"} %lld\n",
             (long long)messages[0], (long long)messages[1],
             (long long)messages[2]);
+    if (!e)
+        e = bk_api_metrics_render(c->api, &b);
     if (e)
         goto out;
     bk_api_reply_raw(c, 200, "text/plain; version=0.0.4; charset=utf-8",

@@ -5,6 +5,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/banned.h"
 
@@ -79,6 +81,23 @@ void bk_fault_serving(void)
     pthread_mutex_lock(&lock);
     serving = true;
     pthread_mutex_unlock(&lock);
+}
+
+bool bk_fault_kill(const char *name)
+{
+    return bk_fault(name);
+}
+
+void bk_fault_hold(const char *name)
+{
+    const char *file;
+    struct timespec pause = {.tv_sec = 0, .tv_nsec = 20 * 1000000L};
+
+    if (!bk_fault(name))
+        return;
+    file = getenv("BOOKINGD_FAULT_HOLD_FILE");
+    for (int i = 0; file && i < 120 * 50 && access(file, F_OK) == 0; i++)
+        nanosleep(&pause, NULL);
 }
 #else
 /* ISO C forbids an empty translation unit. */

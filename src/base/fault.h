@@ -16,12 +16,25 @@
 
 #include <stdbool.h>
 
+/* Liveness points, armed the same way but not failures of a request (so
+ * test_fault_points.py, which arms every bk_fault("...") literal, leaves
+ * them to test_readiness.py):
+ * - bk_fault_hold("name") stalls the calling thread: when the point is
+ *   hit, the thread waits while the file named by BOOKINGD_FAULT_HOLD_FILE
+ *   exists (looking every 20 ms, for 120 s at most), so that a test can
+ *   hang a thread and let it go again by deleting the file;
+ * - bk_fault_kill("name") is true when the point is hit: the caller's
+ *   thread then ends (a worker that died). */
 #ifdef BK_FAULT_INJECTION
 bool bk_fault(const char *point);
+void bk_fault_hold(const char *point);
+bool bk_fault_kill(const char *point);
 void bk_fault_serving(void);
 #else
-#define bk_fault(point)    ((void)(point), false)
-#define bk_fault_serving() ((void)0)
+#define bk_fault(point)      ((void)(point), false)
+#define bk_fault_hold(point) ((void)(point))
+#define bk_fault_kill(point) ((void)(point), false)
+#define bk_fault_serving()   ((void)0)
 #endif
 
 #endif

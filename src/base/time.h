@@ -74,5 +74,7 @@ int64_t bk_now_ms(void);
 
 /* A monotonic clock in milliseconds, for durations and timeouts. */
 int64_t bk_mono_ms(void);
+/* The same clock in microseconds (request latencies). */
+int64_t bk_mono_us(void);
 
 #endif

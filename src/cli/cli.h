@@ -9,9 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "api/api.h"
 #include "base/err.h"
 #include "base/log.h"
 #include "crypto/crypto.h"
+#include "http/ratelimit.h"
 #include "store/store.h"
 #include "jobs/jobs.h"
 
@@ -37,11 +39,15 @@ struct bk_config {
      * NULL. */
     const char *embed_origins;
     char embed_origins_buf[1100];
-    const char *admin_key;               /* BOOKINGD_ADMIN_KEY or NULL */
-    int workers;                         /* BOOKINGD_WORKERS */
-    enum bk_log_level log_level;         /* BOOKINGD_LOG_LEVEL */
-    enum bk_log_format log_format;       /* BOOKINGD_LOG_FORMAT */
-    int64_t shutdown_timeout_ms;         /* BOOKINGD_SHUTDOWN_TIMEOUT_MS */
+    const char *admin_key;         /* BOOKINGD_ADMIN_KEY or NULL */
+    int workers;                   /* BOOKINGD_WORKERS */
+    enum bk_log_level log_level;   /* BOOKINGD_LOG_LEVEL */
+    enum bk_log_format log_format; /* BOOKINGD_LOG_FORMAT */
+    int64_t shutdown_timeout_ms;   /* BOOKINGD_SHUTDOWN_TIMEOUT_MS */
+    int64_t ready_stall_ms;        /* BOOKINGD_READY_STALL_MS */
+    /* BOOKINGD_RATE_LIMIT_<CLASS>, indexed by enum bk_rate_class. */
+    struct bk_ratelimit_rule rate_limits[BK_RATE_CLASSES];
+    int64_t rate_limit_addresses;        /* BOOKINGD_RATE_LIMIT_ADDRESSES */
     int max_attempts;                    /* BOOKINGD_JOB_MAX_ATTEMPTS */
     int64_t retry_base_ms;               /* BOOKINGD_JOB_RETRY_BASE_MS */
     int64_t retry_max_ms;                /* BOOKINGD_JOB_RETRY_MAX_MS */

@@ -371,6 +371,31 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_SHUTDOWN_TIMEOUT_MS", 0, 3600000, 10000,
                      &cfg->shutdown_timeout_ms, err)))
         return e;
+    /* Per client address; generous for people, tight for floods. */
+    {
+        static const char *const defaults[BK_RATE_CLASSES] = {
+            "0", "60,30", "600,120", "6000,1000", "120,60"};
+        for (int i = 1; i < BK_RATE_CLASSES; i++) {
+            char name[64], upper[32];
+            const char *cls = bk_api_rate_class_name(i);
+            size_t k = 0;
+            for (; cls[k] && k + 1 < sizeof(upper); k++)
+                upper[k] = (char)(cls[k] - 'a' + 'A');
+            upper[k] = '\0';
+            snprintf(name, sizeof(name), "BOOKINGD_RATE_LIMIT_%s", upper);
+            v = env(name);
+            bk_errbuf_clear(&sub);
+            if (bk_ratelimit_parse(v ? v : defaults[i], &cfg->rate_limits[i],
+                                   &sub) != BK_OK)
+                return bk_fail_field(err, BK_E_CONFIG, name, "%s", sub.msg);
+        }
+    }
+    if ((e = env_int("BOOKINGD_RATE_LIMIT_ADDRESSES", 64, 16777216, 16384,
+                     &cfg->rate_limit_addresses, err)))
+        return e;
+    if ((e = env_int("BOOKINGD_READY_STALL_MS", 100, 86400000, 300000,
+                     &cfg->ready_stall_ms, err)))
+        return e;
     if (cfg->http_threads > cfg->max_connections)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_HTTP_THREADS",
                              "must not be above BOOKINGD_MAX_CONNECTIONS");

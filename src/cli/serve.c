@@ -188,6 +188,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_calendars_config calendars;
     size_t n_kinds;
     struct bk_api api;
+    struct bk_http_counters http_counters;
     sigset_t stop;
     int from = 0, to = 0, sig = 0, rc = 1;
 
@@ -212,6 +213,7 @@ int bk_cli_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     memset(&api, 0, sizeof(api));
+    memset(&http_counters, 0, sizeof(http_counters));
     memset(&mail, 0, sizeof(mail));
     bk_arena_init(&mail_arena);
     bk_smtp_global_init();
@@ -366,6 +368,14 @@ int bk_cli_serve(int argc, char **argv)
     api.jobs = jobs;
     api.webhook_allow_private = cfg.webhook_allow_private;
     api.webhook_max_attempts = cfg.webhook_max_attempts;
+    api.ready_stall_ms = cfg.ready_stall_ms;
+    if (cfg.ready_stall_ms < cfg.webhook_timeout_ms ||
+        (cfg.smtp_url && cfg.ready_stall_ms < cfg.smtp_timeout_ms))
+        bk_log_warn("serve: BOOKINGD_READY_STALL_MS (%lld ms) is below the "
+                    "time one job may legitimately take "
+                    "(BOOKINGD_SMTP_TIMEOUT_MS, BOOKINGD_WEBHOOK_TIMEOUT_MS): "
+                    "/readyz may report a slow send as a stalled worker",
+                    (long long)cfg.ready_stall_ms);
     api.webhooks = &webhooks;
     api.hold_min = cfg.stripe_secret_key ? cfg.hold_min : 0;
     api.checkout_wait_ms = cfg.checkout_wait_ms;
@@ -411,8 +421,17 @@ int bk_cli_serve(int argc, char **argv)
     hcfg.max_connections_per_ip = cfg.max_connections_per_ip;
     hcfg.timeout_s = 30;
     hcfg.request_deadline_ms = cfg.request_deadline_ms;
+    if (bk_ratelimit_new(cfg.rate_limits, BK_RATE_CLASSES,
+                         (size_t)cfg.rate_limit_addresses, &api.ratelimit,
+                         &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     hcfg.handler = bk_api_handle;
     hcfg.ctx = &api;
+    hcfg.observe = bk_api_observe;
+    hcfg.counters = &http_counters;
+    api.http_counters = &http_counters;
     if (bk_http_server_start(&hcfg, &http, &err)) {
         fprintf(stderr, "bookingd: BOOKINGD_LISTEN: %s\n", err.msg);
         rc = 2;
@@ -447,6 +466,7 @@ out:
     bk_inbox_free(inbox);
     bk_jobs_free(jobs);
     bk_store_free(store);
+    bk_ratelimit_free(api.ratelimit);
     bk_arena_release(&mail_arena);
     if (rc == 0)
         bk_log_info("serve: stopped");

@@ -5,6 +5,7 @@
 #ifndef BK_HTTP_HTTP_H
 #define BK_HTTP_HTTP_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -50,6 +51,9 @@ struct bk_http_request {
     /* The matched route's pattern ("/api/v1/hosts/{slug}"), set by the
      * handler for the access log; NULL when none matched. */
     const char *route;
+    /* 1 + the handler's own index of the matched route, 0 when none: what
+     * the server's observer (server.h) sees of it. */
+    unsigned route_slot;
     /* The server's: set by bk_http_defer; how bk_http_resume reaches the
      * server. Handlers do not touch them. */
     bool deferred;
@@ -64,6 +68,23 @@ struct bk_http_response {
     struct bk_kv headers[BK_HTTP_MAX_RESP_HEADERS];
     size_t n_headers;
 };
+
+/* What the server counts of its connections (GET /metrics); the caller
+ * owns it, zeroed, for as long as the server runs. Atomics, lock-free. */
+struct bk_http_counters {
+    _Atomic int64_t open;              /* connections open now */
+    _Atomic uint64_t accepted;         /* connections taken since start */
+    _Atomic uint64_t refused_limit;    /* refused: over the connection
+                                          limit, or the per-address one */
+    _Atomic uint64_t refused_stopping; /* refused while shutting down */
+    _Atomic uint64_t timed_out;        /* closed: a request past its deadline */
+};
+
+/* Called once per response sent, on the thread that sends it, with its
+ * status and how long it took (µs, monotonic, from the request's first
+ * byte to the response queued). Must be cheap and must not block. */
+typedef void (*bk_http_observe_fn)(void *ctx, const struct bk_http_request *req,
+                                   int status, int64_t duration_us);
 
 /* Handler of every request; fills resp (or defers it, below). Runs on one
  * of the server's event-loop threads, which serves many connections: a

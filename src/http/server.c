@@ -79,6 +79,7 @@ struct request_state {
     bool suspended;      /* MHD_suspend_connection; under srv->lock */
     bool counted;        /* in srv->n_deferred */
     int64_t start_ms;
+    int64_t start_us; /* the same, in µs (the observer's latency) */
 };
 
 struct collect {
@@ -247,6 +248,13 @@ static enum MHD_Result send_response(struct MHD_Connection *conn,
                                 resp->headers[i].value);
     ret = MHD_queue_response(conn, (unsigned)status, r);
     MHD_destroy_response(r);
+    if (st_srv(req)->cfg.observe) {
+        const struct request_state *st =
+            (const struct request_state *)((const char *)req -
+                                           offsetof(struct request_state, req));
+        st_srv(req)->cfg.observe(st_srv(req)->cfg.ctx, req, status,
+                                 bk_mono_us() - st->start_us);
+    }
     bk_log_request(&(struct bk_log_request){
         .method = req->method,
         .path = req->path,
@@ -427,7 +435,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         st->conn = conn;
         bk_arena_init(&st->arena);
         bk_buf_init(&st->body, srv->cfg.max_body);
-        st->start_ms = bk_mono_ms();
+        st->start_us = bk_mono_us();
+        st->start_ms = st->start_us / 1000;
         *con_cls = st;
         pthread_mutex_lock(&srv->lock);
         srv->n_active++;
@@ -539,6 +548,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (srv->cfg.counters) {
+            atomic_fetch_add(&srv->cfg.counters->open, 1);
+            atomic_fetch_add(&srv->cfg.counters->accepted, 1);
+        }
         rec = bk_xcalloc(1, sizeof(*rec));
         rec->fd = ci ? ci->connect_fd : -1;
         atomic_store(&rec->deadline_ms,
@@ -554,6 +567,8 @@ static void on_connection(void *cls, struct MHD_Connection *conn,
     }
     if (!rec)
         return;
+    if (srv->cfg.counters)
+        atomic_fetch_sub(&srv->cfg.counters->open, 1);
     /* MHD closes the socket after this returns; under the lock, the
      * reaper never shuts down a descriptor that was closed (and perhaps
      * reused). */
@@ -601,6 +616,8 @@ static void *reaper_main(void *arg)
             r->shut = true;
             n++;
         }
+        if (n && srv->cfg.counters)
+            atomic_fetch_add(&srv->cfg.counters->timed_out, (uint64_t)n);
         if (n) {
             pthread_mutex_unlock(&srv->lock);
             bk_log_info("http: closed %d connection(s) that did not send a "
@@ -616,9 +633,29 @@ static void *reaper_main(void *arg)
 BK_PRINTF(2, 0)
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
+    struct bk_http_server *srv = cls;
     char line[512];
     size_t n;
-    (void)cls;
+
+    /* MHD refuses a connection over its limits before any callback of
+     * ours and says so only here: counted, and logged at most every 10 s
+     * (a flood would otherwise write a line per connection). */
+    if (strstr(fmt, "reached connection limit")) {
+        static _Atomic int64_t last_ms;
+        int64_t now = bk_mono_ms(), prev = atomic_load(&last_ms);
+        uint64_t total = 0;
+        if (srv->cfg.counters)
+            total = atomic_fetch_add(&srv->cfg.counters->refused_limit, 1) + 1;
+        if (now - prev < 10000 ||
+            !atomic_compare_exchange_strong(&last_ms, &prev, now))
+            return;
+        bk_log_warn("http: refusing connections over the limit "
+                    "(BOOKINGD_MAX_CONNECTIONS, or "
+                    "BOOKINGD_MAX_CONNECTIONS_PER_IP from one address); "
+                    "%llu refused since start",
+                    (unsigned long long)total);
+        return;
+    }
     vsnprintf(line, sizeof(line), fmt, ap);
     n = strlen(line);
     while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
@@ -771,6 +808,8 @@ static enum MHD_Result accept_policy(void *cls, const struct sockaddr *addr,
     pthread_mutex_lock(&srv->lock);
     stopping = srv->quiesced;
     pthread_mutex_unlock(&srv->lock);
+    if (stopping && srv->cfg.counters)
+        atomic_fetch_add(&srv->cfg.counters->refused_stopping, 1);
     return stopping ? MHD_NO : MHD_YES;
 }
 

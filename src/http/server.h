@@ -34,7 +34,9 @@ struct bk_http_server_config {
      * closed. */
     int64_t request_deadline_ms;
     bk_http_handler_fn handler;
-    void *ctx; /* passed to handler, borrowed */
+    void *ctx;                         /* passed to handler, borrowed */
+    bk_http_observe_fn observe;        /* may be NULL; gets ctx too */
+    struct bk_http_counters *counters; /* may be NULL; borrowed */
 };
 
 /* Parses "HOST:PORT" ("[V6]:PORT") and checks it. BK_E_CONFIG with a

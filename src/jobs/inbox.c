@@ -1,5 +1,6 @@
 /* jobs/inbox.c — the group-commit writer of webhook deliveries. */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,11 +16,12 @@
 #include "crypto/crypto.h"
 #include "base/banned.h"
 
-/* One caller waiting for its delivery's commit; lives on its stack. */
+/* One delivery waiting for its commit; in the submitter's arena (or on
+ * bk_inbox_store's stack) until done has been called. */
 struct pending {
     const struct bk_inbox_item *item;
-    pthread_cond_t cond;
-    bool done;
+    bk_inbox_done_fn done;
+    void *ctx;
     enum bk_err e;
     struct bk_errbuf err;
     int64_t id;
@@ -41,6 +43,9 @@ struct bk_inbox {
     bool stopping;
     pthread_t thread;
     struct bk_inbox_stats stats;
+    /* The committer's heartbeat (GET /readyz): monotonic ms at which it
+     * took the batch it is writing; 0 while it waits for deliveries. */
+    _Atomic int64_t busy_since;
 };
 
 /* Writes one delivery (and its apply job) inside tx. */
@@ -154,6 +159,12 @@ static void *committer(void *arg)
         inbox->queued -= n;
         pthread_mutex_unlock(&inbox->lock);
 
+        {
+            int64_t now = bk_mono_ms();
+            atomic_store(&inbox->busy_since, now ? now : 1);
+        }
+        /* Test builds: a committer that hangs until the test lets it go. */
+        bk_fault_hold("inbox.hold");
         e = write_batch(inbox, batch, false, &arena);
         if (e && n > 1) {
             /* One bad delivery must not sink the others: each alone. */
@@ -170,8 +181,7 @@ static void *committer(void *arg)
         pthread_mutex_lock(&inbox->lock);
         if (!e)
             inbox->stats.batches++;
-        for (p = batch; p;) {
-            struct pending *next = p->next;
+        for (p = batch; p; p = p->next) {
             if (p->e) {
                 inbox->stats.failures++;
             } else if (p->existed) {
@@ -180,11 +190,23 @@ static void *committer(void *arg)
                 inbox->stats.stored++;
                 wake |= p->queued_job;
             }
-            p->done = true;
-            pthread_cond_signal(&p->cond);
-            p = next; /* p may be gone once signalled and unlocked */
         }
         pthread_mutex_unlock(&inbox->lock);
+        atomic_store(&inbox->busy_since, 0);
+        /* Outside the lock: each caller's answer is sent from here. */
+        for (p = batch; p;) {
+            struct pending *next = p->next; /* p is gone once answered */
+            struct bk_inbox_result res;
+            memset(&res, 0, sizeof(res));
+            if (!p->e) {
+                res.id = p->id;
+                res.existed = p->existed;
+                res.status = p->status;
+                res.public_id = p->public_id;
+            }
+            p->done(p->ctx, p->e, p->e ? NULL : &res, &p->err);
+            p = next;
+        }
         if (wake)
             bk_jobs_wake(inbox->jobs);
     }
@@ -217,47 +239,104 @@ enum bk_err bk_inbox_start(struct bk_store *store, struct bk_jobs *jobs,
     return BK_OK;
 }
 
+/* Queues p; BK_E_BUSY when the queue is full or the inbox stops. */
+static enum bk_err enqueue(struct bk_inbox *inbox, struct pending *p,
+                           struct bk_errbuf *err)
+{
+    pthread_mutex_lock(&inbox->lock);
+    if (inbox->stopping || inbox->queued >= inbox->cfg.max_queue) {
+        pthread_mutex_unlock(&inbox->lock);
+        return bk_fail(err, BK_E_BUSY,
+                       "the inbox is full; retry the delivery shortly");
+    }
+    if (inbox->tail)
+        inbox->tail->next = p;
+    else
+        inbox->head = p;
+    inbox->tail = p;
+    inbox->queued++;
+    pthread_cond_signal(&inbox->work);
+    pthread_mutex_unlock(&inbox->lock);
+    return BK_OK;
+}
+
+enum bk_err bk_inbox_submit(struct bk_inbox *inbox,
+                            const struct bk_inbox_item *item,
+                            struct bk_arena *arena, bk_inbox_done_fn done,
+                            void *ctx, struct bk_errbuf *err)
+{
+    struct pending *p = bk_arena_alloc(arena, sizeof(*p));
+
+    memset(p, 0, sizeof(*p));
+    p->item = item;
+    p->done = done;
+    p->ctx = ctx;
+    return enqueue(inbox, p, err);
+}
+
+/* bk_inbox_store's waiting caller. */
+struct waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    bool done;
+    enum bk_err e;
+    struct bk_errbuf err;
+    struct bk_inbox_result res;
+    char public_id[32];
+};
+
+static void wake_waiter(void *ctx, enum bk_err e,
+                        const struct bk_inbox_result *res,
+                        const struct bk_errbuf *err)
+{
+    struct waiter *w = ctx;
+
+    pthread_mutex_lock(&w->mu);
+    w->e = e;
+    if (e) {
+        w->err = *err;
+    } else {
+        w->res = *res;
+        bk_strlcpy(w->public_id, res->public_id, sizeof(w->public_id));
+    }
+    w->done = true;
+    pthread_cond_signal(&w->cond);
+    pthread_mutex_unlock(&w->mu);
+}
+
 enum bk_err bk_inbox_store(struct bk_inbox *inbox,
                            const struct bk_inbox_item *item,
                            struct bk_arena *arena, struct bk_inbox_result *out,
                            struct bk_errbuf *err)
 {
     struct pending p;
+    struct waiter w;
     enum bk_err e;
 
     memset(&p, 0, sizeof(p));
+    memset(&w, 0, sizeof(w));
     memset(out, 0, sizeof(*out));
     p.item = item;
-    pthread_cond_init(&p.cond, NULL);
-    pthread_mutex_lock(&inbox->lock);
-    if (inbox->stopping || inbox->queued >= inbox->cfg.max_queue) {
-        pthread_mutex_unlock(&inbox->lock);
-        pthread_cond_destroy(&p.cond);
-        return bk_fail(err, BK_E_BUSY,
-                       "the inbox is full; retry the delivery shortly");
+    p.done = wake_waiter;
+    p.ctx = &w;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.cond, NULL);
+    e = enqueue(inbox, &p, err);
+    if (!e) {
+        pthread_mutex_lock(&w.mu);
+        while (!w.done)
+            pthread_cond_wait(&w.cond, &w.mu);
+        pthread_mutex_unlock(&w.mu);
+        e = w.e;
+        if (e && err)
+            *err = w.err;
     }
-    if (inbox->tail)
-        inbox->tail->next = &p;
-    else
-        inbox->head = &p;
-    inbox->tail = &p;
-    inbox->queued++;
-    pthread_cond_signal(&inbox->work);
-    while (!p.done)
-        pthread_cond_wait(&p.cond, &inbox->lock);
-    pthread_mutex_unlock(&inbox->lock);
-    pthread_cond_destroy(&p.cond);
-
-    e = p.e;
-    if (e) {
-        if (err)
-            *err = p.err;
+    pthread_cond_destroy(&w.cond);
+    pthread_mutex_destroy(&w.mu);
+    if (e)
         return e;
-    }
-    out->id = p.id;
-    out->existed = p.existed;
-    out->status = p.status;
-    out->public_id = bk_arena_strdup(arena, p.public_id);
+    *out = w.res;
+    out->public_id = bk_arena_strdup(arena, w.public_id);
     return BK_OK;
 }
 
@@ -321,6 +400,23 @@ void bk_inbox_stats(struct bk_inbox *inbox, struct bk_inbox_stats *out)
 {
     pthread_mutex_lock(&inbox->lock);
     *out = inbox->stats;
+    pthread_mutex_unlock(&inbox->lock);
+}
+
+void bk_inbox_health(struct bk_inbox *inbox, int64_t stall_ms,
+                     struct bk_inbox_health *out)
+{
+    int64_t since;
+
+    memset(out, 0, sizeof(*out));
+    if (!inbox)
+        return;
+    since = atomic_load(&inbox->busy_since);
+    if (since)
+        out->busy_ms = bk_mono_ms() - since;
+    out->stalled = since && out->busy_ms > stall_ms;
+    pthread_mutex_lock(&inbox->lock);
+    out->queued = inbox->queued;
     pthread_mutex_unlock(&inbox->lock);
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 #include <unistd.h>
 
 #include "jobs/jobs.h"
+#include "base/fault.h"
 #include "base/log.h"
 #include "base/mem.h"
 #include "base/time.h"
@@ -37,6 +39,14 @@ struct running {
                               after the last renewal) */
 };
 
+/* A worker's heartbeat (GET /readyz), read without the pool's lock. */
+struct beat {
+    /* Monotonic ms at which the worker began its current turn (a claim or
+     * one job); 0 while it waits idle for work. */
+    _Atomic int64_t busy_since;
+    _Atomic bool exited; /* the thread ended */
+};
+
 struct bk_jobs {
     struct bk_store *store;
     struct bk_jobs_config cfg;
@@ -55,6 +65,7 @@ struct bk_jobs {
     int stop_pipe[2]; /* written once at stop: wakes the listener */
     /* Leases and clocks, under lock. */
     struct running running[64]; /* one per worker */
+    struct beat beats[64];      /* one per worker */
     pthread_t keeper;           /* renews the running jobs' leases */
     bool has_keeper;
     int64_t clock_offset; /* wall - monotonic at the last look */
@@ -494,9 +505,16 @@ static void *worker(void *arg)
     this_pool = jobs;
     for (;;) {
         struct claimed *c;
-        int64_t due = 0, wait_ms;
+        int64_t due = 0, wait_ms, now = mono_ms(jobs);
         uint64_t seen;
 
+        /* Each turn is a beat; a turn that never ends is a stall. */
+        atomic_store(&jobs->beats[wa.slot].busy_since, now ? now : 1);
+        /* Test builds: a worker that stops dead, or hangs until the test
+         * lets it go (GET /readyz must tell). */
+        if (bk_fault_kill("jobs.worker.exit"))
+            break;
+        bk_fault_hold("jobs.worker.hold");
         pthread_mutex_lock(&jobs->lock);
         if (jobs->stopping) {
             pthread_mutex_unlock(&jobs->lock);
@@ -529,6 +547,7 @@ static void *worker(void *arg)
             wait_ms = -due;
         else if (due && due < wait_ms)
             wait_ms = due;
+        atomic_store(&jobs->beats[wa.slot].busy_since, 0);
         pthread_mutex_lock(&jobs->lock);
         if (!jobs->stopping && jobs->wakeups == seen && !jobs->head) {
             struct timespec ts;
@@ -543,7 +562,31 @@ static void *worker(void *arg)
         }
         pthread_mutex_unlock(&jobs->lock);
     }
+    atomic_store(&jobs->beats[wa.slot].exited, true);
     return NULL;
+}
+
+void bk_jobs_health(struct bk_jobs *jobs, int64_t stall_ms,
+                    struct bk_jobs_health *out)
+{
+    int64_t now;
+
+    memset(out, 0, sizeof(*out));
+    if (!jobs)
+        return;
+    now = mono_ms(jobs);
+    out->workers = jobs->n_threads;
+    for (int i = 0; i < jobs->n_threads; i++) {
+        int64_t since = atomic_load(&jobs->beats[i].busy_since);
+        if (atomic_load(&jobs->beats[i].exited)) {
+            out->dead++;
+            continue;
+        }
+        if (since && now - since > out->longest_busy_ms)
+            out->longest_busy_ms = now - since;
+        if (since && now - since > stall_ms)
+            out->stalled++;
+    }
 }
 
 /* Renews the leases of running jobs before half of each has passed, on the

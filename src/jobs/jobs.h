@@ -92,6 +92,23 @@ BK_MUST_CHECK enum bk_err bk_jobs_start(struct bk_store *store,
  * connection is opened again. */
 void bk_jobs_wake(struct bk_jobs *jobs);
 
+/* Liveness of the workers (GET /readyz). Each worker beats at every turn
+ * of its loop (a claim, or one job) on the monotonic clock, and rests
+ * while it waits idle for work. */
+struct bk_jobs_health {
+    int workers;             /* threads started */
+    int stalled;             /* in one turn for longer than stall_ms */
+    int dead;                /* threads that ended while the pool runs */
+    int64_t longest_busy_ms; /* the longest turn in progress, ms */
+};
+
+/* Fills out for the pool (all zero for NULL). Thread-safe and lock-free:
+ * a stuck worker, or one holding the pool's lock, does not stall the
+ * caller. stall_ms: how long one turn may take (a job's own time-outs
+ * bound it: SMTP, outbound webhooks). */
+void bk_jobs_health(struct bk_jobs *jobs, int64_t stall_ms,
+                    struct bk_jobs_health *out);
+
 /* Stops the workers after their current job and frees the pool. NULL is a
  * no-op. */
 void bk_jobs_free(struct bk_jobs *jobs);

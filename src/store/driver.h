@@ -44,6 +44,7 @@
 #define BK_STORE_DRIVER_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -79,6 +80,8 @@ struct bk_store_health {
 struct bk_store {
     const struct bk_driver *drv;
     struct bk_store_health health;
+    /* Errors the driver returned, by class (bk_store_note_error). */
+    _Atomic uint64_t errors[BK_STORE_ERROR_CLASSES];
 };
 
 struct bk_tx {
@@ -258,6 +261,11 @@ extern const struct bk_driver bk_driver_postgres;
  * store may be NULL (a transaction not begun through bk_store_begin). */
 void bk_store_note_write(struct bk_store *store, enum bk_err e,
                          const struct bk_errbuf *err);
+
+/* Counts an error the driver returned (prepare, step, begin, commit) in
+ * its class (store.h, bk_store_error_counts); BK_OK is not counted. store
+ * may be NULL. Lock-free. */
+void bk_store_note_error(struct bk_store *store, enum bk_err e);
 
 /* Human words for a unique key, from SQLite's "table.column" form or a
  * PostgreSQL constraint name ("hosts_slug_key"); NULL when unknown. For the

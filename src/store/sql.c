@@ -24,7 +24,11 @@ enum bk_err db_prepare(struct bk_tx *tx, enum db_stmt id, const char *sql,
         return bk_fail(err, BK_E_IO,
                        "the transaction was rolled back after an earlier "
                        "database error");
-    return tx->drv->prepare(tx, (int)id, sql, out, err);
+    {
+        enum bk_err e = tx->drv->prepare(tx, (int)id, sql, out, err);
+        bk_store_note_error(tx->store, e);
+        return e;
+    }
 }
 
 void db_reset(struct bk_tx *tx, struct bk_stmt *st)
@@ -38,6 +42,7 @@ enum bk_err db_step(struct bk_tx *tx, struct bk_stmt *st, bool *row,
 {
     enum bk_err e = tx->drv->step(tx, st, row, what, err);
 
+    bk_store_note_error(tx->store, e);
     if (e == BK_E_STORAGE_FULL || e == BK_E_UNAVAILABLE)
         bk_store_note_write(tx->store, e, err);
     return e;

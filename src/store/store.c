@@ -96,6 +96,53 @@ enum bk_err bk_store_restore(struct bk_store *store, const char *src_path,
     return store->drv->restore(store, src_path, err);
 }
 
+/* ---- Error classes (GET /metrics) --------------------------------------- */
+
+const char *bk_store_error_class_name(enum bk_store_error_class c)
+{
+    static const char *const names[BK_STORE_ERROR_CLASSES] = {
+        "busy", "serialization", "storage_full", "unavailable",
+        "io",   "constraint",    "other"};
+    return (unsigned)c < BK_STORE_ERROR_CLASSES ? names[c] : "other";
+}
+
+enum bk_store_error_class bk_store_error_class_of(enum bk_err e)
+{
+    switch (e) {
+    case BK_E_BUSY:
+        return BK_STORE_ERROR_BUSY;
+    case BK_E_SERIALIZATION:
+        return BK_STORE_ERROR_SERIALIZATION;
+    case BK_E_STORAGE_FULL:
+        return BK_STORE_ERROR_STORAGE_FULL;
+    case BK_E_UNAVAILABLE:
+        return BK_STORE_ERROR_UNAVAILABLE;
+    case BK_E_IO:
+        return BK_STORE_ERROR_IO;
+    case BK_E_DUPLICATE:
+    case BK_E_NOT_FOUND:
+    case BK_E_INVALID:
+    case BK_E_SLOT_UNAVAILABLE:
+        return BK_STORE_ERROR_CONSTRAINT;
+    default:
+        return BK_STORE_ERROR_OTHER;
+    }
+}
+
+void bk_store_note_error(struct bk_store *store, enum bk_err e)
+{
+    if (store && e)
+        atomic_fetch_add_explicit(&store->errors[bk_store_error_class_of(e)], 1,
+                                  memory_order_relaxed);
+}
+
+void bk_store_error_counts(struct bk_store *store,
+                           uint64_t out[BK_STORE_ERROR_CLASSES])
+{
+    for (int i = 0; i < BK_STORE_ERROR_CLASSES; i++)
+        out[i] = atomic_load_explicit(&store->errors[i], memory_order_relaxed);
+}
+
 /* ---- Health (GET /readyz) ---------------------------------------------- */
 
 void bk_store_note_write(struct bk_store *store, enum bk_err e,
@@ -213,6 +260,7 @@ enum bk_err bk_store_begin(struct bk_store *store, enum bk_tx_mode mode,
                        "cannot begin a transaction (fault point "
                        "store.begin)");
     e = store->drv->begin(store, mode, out, err);
+    bk_store_note_error(store, e);
     if (e == BK_OK)
         (*out)->store = store;
     else if (mode != BK_TX_READ)
@@ -223,6 +271,7 @@ enum bk_err bk_store_begin(struct bk_store *store, enum bk_tx_mode mode,
 enum bk_err bk_store_commit(struct bk_tx *tx, struct bk_errbuf *err)
 {
     struct bk_store *store;
+    enum bk_tx_mode mode;
     enum bk_err e;
 
     if (tx->mode != BK_TX_READ && !tx->broken && bk_fault("store.commit")) {
@@ -230,10 +279,12 @@ enum bk_err bk_store_commit(struct bk_tx *tx, struct bk_errbuf *err)
         return bk_fail(err, BK_E_IO,
                        "commit failed (fault point store.commit)");
     }
-    if (tx->mode == BK_TX_READ)
-        return tx->drv->commit(tx, err);
     store = tx->store; /* commit frees tx */
+    mode = tx->mode;
     e = tx->drv->commit(tx, err);
+    bk_store_note_error(store, e);
+    if (mode == BK_TX_READ)
+        return e;
     bk_store_note_write(store, e, err);
     /* Committed, then failed before the caller could answer (a lost
      * acknowledgement): the caller must treat the outcome as unknown. */

@@ -63,6 +63,32 @@ void bk_store_free(struct bk_store *store);
 /* The driver's name ("sqlite", "postgres"). */
 const char *bk_store_backend(const struct bk_store *store);
 
+/* Database errors by class, counted since the store was opened (GET
+ * /metrics): what the driver returned to a prepare, step, begin or commit
+ * (driver.h "Errors"). */
+enum bk_store_error_class {
+    BK_STORE_ERROR_BUSY = 0,          /* locked past its time-out */
+    BK_STORE_ERROR_SERIALIZATION = 1, /* aborted: serialization, deadlock */
+    BK_STORE_ERROR_STORAGE_FULL = 2,  /* no room to write */
+    BK_STORE_ERROR_UNAVAILABLE = 3,   /* the database file is gone */
+    BK_STORE_ERROR_IO = 4,            /* I/O, a lost connection, the rest */
+    BK_STORE_ERROR_CONSTRAINT = 5,    /* unique, foreign key, check,
+                                         exclusion (a taken slot) */
+    BK_STORE_ERROR_OTHER = 6,         /* anything else (a misuse: a bug) */
+};
+#define BK_STORE_ERROR_CLASSES 7
+
+/* The class's name for a metric label ("busy", "serialization",
+ * "storage_full", "unavailable", "io", "constraint", "other"). */
+const char *bk_store_error_class_name(enum bk_store_error_class c);
+
+/* The class of a driver's error e (BK_OK has none: BK_STORE_ERROR_OTHER). */
+enum bk_store_error_class bk_store_error_class_of(enum bk_err e);
+
+/* The counts since open, indexed by class. Lock-free; thread-safe. */
+void bk_store_error_counts(struct bk_store *store,
+                           uint64_t out[BK_STORE_ERROR_CLASSES]);
+
 /* Brings the schema to the newest version, each migration in its own
  * transaction; *from and *to (may be NULL) receive the versions before and
  * after. Safe to run concurrently from several processes. */

@@ -57,26 +57,57 @@ out:
     return e;
 }
 
+/* A delivery between its submission to the inbox and the inbox's answer;
+ * in the request's arena. */
+struct intake {
+    struct bk_inbox_item item;
+    struct bk_webhook_intake out;
+    struct bk_arena *arena;
+    bk_webhooks_done_fn done;
+    void *ctx;
+};
+
+/* The inbox's answer (on its committer thread): the outcome as the
+ * caller sees it. */
+static void stored(void *ctx, enum bk_err e, const struct bk_inbox_result *res,
+                   const struct bk_errbuf *ierr)
+{
+    struct intake *in = ctx;
+    struct bk_errbuf err;
+
+    bk_errbuf_clear(&err);
+    if (e) {
+        /* Nothing was stored: the provider should send it again. */
+        bk_log_error("webhooks: a %s delivery could not be stored: %s",
+                     in->item.provider, ierr ? ierr->msg : "");
+        bk_fail(&err, BK_E_UNAVAILABLE,
+                "the delivery could not be stored; send it again shortly");
+        in->done(in->ctx, BK_E_UNAVAILABLE, NULL, &err);
+        return;
+    }
+    in->out.delivery = bk_arena_strdup(in->arena, res->public_id);
+    in->out.duplicate = res->existed;
+    in->out.status = in->item.status;
+    in->done(in->ctx, BK_OK, &in->out, &err);
+}
+
 enum bk_err bk_webhooks_intake(const struct bk_webhook_registry *reg,
                                struct bk_inbox *inbox, const char *name,
                                const struct bk_webhook_input *in,
-                               struct bk_arena *arena,
-                               struct bk_webhook_intake *out,
-                               struct bk_errbuf *err)
+                               struct bk_arena *arena, bk_webhooks_done_fn done,
+                               void *ctx, struct bk_errbuf *err)
 {
     const struct bk_webhook_provider *p;
     const char *secret = NULL;
     struct bk_webhook_id id;
-    struct bk_inbox_item item;
-    struct bk_inbox_result res;
+    struct intake *it;
+    struct bk_inbox_item *item;
+    struct bk_webhook_intake *out;
     enum bk_err e;
 
-    memset(out, 0, sizeof(*out));
-    bk_errbuf_clear(&out->why);
     p = bk_webhooks_find(reg, name, &secret);
     if (!p)
         return bk_fail(err, BK_E_NOT_FOUND, "no webhook provider '%s'", name);
-    out->provider = p;
     if (!secret || !inbox) {
         bk_log_warn("webhooks: refused a %s delivery: %s is not set, and "
                     "unsigned deliveries are never accepted",
@@ -99,38 +130,43 @@ enum bk_err bk_webhooks_intake(const struct bk_webhook_registry *reg,
         return bk_fail(err, BK_E_UNSUPPORTED_MEDIA,
                        "expected Content-Type: application/json");
 
-    memset(&item, 0, sizeof(item));
-    item.provider = p->name;
-    item.payload = in->body;
-    item.payload_len = in->body_len;
-    item.status = BK_DELIVERY_RECEIVED;
-    out->problem = examine(p, in, arena, &id, &item, &out->why);
+    it = bk_arena_alloc(arena, sizeof(*it));
+    memset(it, 0, sizeof(*it));
+    it->arena = arena;
+    it->done = done;
+    it->ctx = ctx;
+    item = &it->item;
+    out = &it->out;
+    bk_errbuf_clear(&out->why);
+    out->provider = p;
+    item->provider = p->name;
+    item->payload = in->body;
+    item->payload_len = in->body_len;
+    item->status = BK_DELIVERY_RECEIVED;
+    out->problem = examine(p, in, arena, &id, item, &out->why);
     if (out->problem) {
-        item.status = BK_DELIVERY_FAILED;
-        item.normalized = NULL;
-        item.error =
+        item->status = BK_DELIVERY_FAILED;
+        item->normalized = NULL;
+        item->error =
             out->why.field[0]
                 ? bk_arena_printf(arena, "%s: %s", out->why.field, out->why.msg)
                 : out->why.msg;
     }
-    item.type = id.type;
-    item.subject = out->problem ? NULL : id.subject;
-    item.delivery_key = id.delivery_key;
-    if (!item.delivery_key)
-        item.delivery_key = bk_webhooks_body_key(in->body, in->body_len, arena);
+    item->type = id.type;
+    item->subject = out->problem ? NULL : id.subject;
+    item->delivery_key = id.delivery_key;
+    if (!item->delivery_key)
+        item->delivery_key =
+            bk_webhooks_body_key(in->body, in->body_len, arena);
+    out->type = id.type;
 
-    e = bk_inbox_store(inbox, &item, arena, &res, err);
+    e = bk_inbox_submit(inbox, item, arena, stored, it, err);
     if (e) {
-        /* Nothing was stored: the provider should send it again. */
-        bk_log_error("webhooks: a %s delivery could not be stored: %s", p->name,
+        bk_log_error("webhooks: a %s delivery could not be queued: %s", p->name,
                      err ? err->msg : "");
         return bk_fail(err, BK_E_UNAVAILABLE,
                        "the delivery could not be stored; send it again "
                        "shortly");
     }
-    out->delivery = res.public_id;
-    out->type = id.type;
-    out->duplicate = res.existed;
-    out->status = item.status;
     return BK_OK;
 }

@@ -158,23 +158,37 @@ struct bk_webhook_intake {
     struct bk_errbuf why;
 };
 
+/* The intake's answer for one delivery: e is BK_OK once it is stored
+ * durably (out tells how; valid during the call, its strings in the
+ * intake's arena), or BK_E_UNAVAILABLE when the inbox could not store it
+ * (err says so; the provider should send it again). */
+typedef void (*bk_webhooks_done_fn)(void *ctx, enum bk_err e,
+                                    const struct bk_webhook_intake *out,
+                                    const struct bk_errbuf *err);
+
 /* Takes one delivery for provider `name`: checks it is configured,
  * verifies the signature on the raw bytes, checks the content type, parses
- * the body once, identifies and normalizes it, and stores it with its
- * normalized event in the inbox, durably, before returning (DESIGN.md
- * principle 2). Nothing is stored when this returns an error:
+ * the body once, identifies and normalizes it, and hands it with its
+ * normalized event to the inbox, which stores it durably (DESIGN.md
+ * principle 2) and only then answers: done(ctx, ...) is called exactly
+ * once, on the inbox's committer thread, after the batch holding the
+ * delivery committed (or failed). The caller does not wait: an HTTP
+ * request is deferred meanwhile (api/webhooks.c).
+ *
+ * Returns an error at once, nothing stored and done never called:
  * BK_E_NOT_FOUND (no such provider), BK_E_UNAVAILABLE (its secret is not
- * set: code "not_configured"; or the inbox could not store it: the
- * provider should send it again), BK_E_UNAUTHORIZED (signature),
- * BK_E_UNSUPPORTED_MEDIA (not application/json). BK_OK once stored: out
- * tells how (a delivery that verifies but cannot be applied is stored as
- * failed, for an admin, with out->problem set). reg and inbox are
- * borrowed; strings in arena. Thread-safe. */
+ * set: code "not_configured"; or the inbox's queue is full: the provider
+ * should send it again), BK_E_UNAUTHORIZED (signature),
+ * BK_E_UNSUPPORTED_MEDIA (not application/json). BK_OK: done will be
+ * called (perhaps before this returns). A delivery that verifies but
+ * cannot be applied is stored as failed, for an admin, with out->problem
+ * set. reg, inbox and in are borrowed; in's body, arena and ctx must stay
+ * valid until done has been called. Thread-safe. */
 BK_MUST_CHECK enum bk_err
 bk_webhooks_intake(const struct bk_webhook_registry *reg,
                    struct bk_inbox *inbox, const char *name,
                    const struct bk_webhook_input *in, struct bk_arena *arena,
-                   struct bk_webhook_intake *out, struct bk_errbuf *err);
+                   bk_webhooks_done_fn done, void *ctx, struct bk_errbuf *err);
 
 /* ---- Applying (apply.c) ------------------------------------------------- */
 

@@ -132,6 +132,9 @@ def pytest_configure(config):
                             "PostgreSQL run, for the reason given")
     config.addinivalue_line("markers", "pg_only(reason): skipped on the "
                             "SQLite run, for the reason given")
+    config.addinivalue_line("markers", "floods(reason): sends more requests "
+                            "from one address than the default rate limits "
+                            "allow; the fixtures' daemons run without them")
     PG_ADMIN_URL = _read_pg_admin_url()
     BACKEND = "postgres" if PG_ADMIN_URL else "sqlite"
 
@@ -897,15 +900,36 @@ def assert_error(r, status, code=None, field=NOTSET):
 
 # ---- fixtures ----------------------------------------------------------------
 
+# The rate limits of the public endpoints, off: for tests marked
+# floods(reason), which send more requests from one address (every test
+# client is 127.0.0.1) than the default limits let through. The limits
+# themselves are tested in test_rate_limits.py.
+NO_RATE_LIMITS = {f"BOOKINGD_RATE_LIMIT_{c}": "0"
+                  for c in ("BOOKINGS", "SLOTS", "WEBHOOKS", "MANAGE")}
+
+
+def flood_env(node, env):
+    """env (may be None) with the rate limits off when node (a test or a
+    module) is marked floods; the test's own values win."""
+    m = node.get_closest_marker("floods")
+    if m is None:
+        return env
+    if not m.args or not str(m.args[0]).strip():
+        raise pytest.UsageError(f"{node.nodeid}: @floods needs a reason")
+    return {**NO_RATE_LIMITS, **(env or {})}
+
+
 @pytest.fixture
-def make_daemon(tmp_path):
+def make_daemon(tmp_path, request):
     """Factory: make_daemon(env={...}, admin_key=..., start=True). Every
     daemon made is stopped at teardown and the test fails on a non-zero exit
-    or a sanitizer report."""
+    or a sanitizer report. A test marked floods(reason) gets daemons
+    without rate limits."""
     made = []
 
     def make(env=None, admin_key=NOTSET, start=True, name=None,
              suppress_known_leaks=True, database_url=None):
+        env = flood_env(request.node, env)
         d = Daemon(tmp_path / (name or f"d{len(made)}"), env=env,
                    admin_key=admin_key,
                    suppress_known_leaks=suppress_known_leaks,
@@ -957,10 +981,12 @@ def app(daemon):
 
 
 @pytest.fixture(scope="module")
-def module_daemon(tmp_path_factory):
+def module_daemon(tmp_path_factory, request):
     """One daemon for a whole module (with the standard catalog applied);
-    checked like the others when the module ends."""
-    d = Daemon(tmp_path_factory.mktemp("module-daemon"))
+    checked like the others when the module ends. Without rate limits when
+    the module is marked floods (pytestmark)."""
+    d = Daemon(tmp_path_factory.mktemp("module-daemon"),
+               env=flood_env(request.node, None))
     d.managed = True
     d.start()
     d.apply(standard_catalog())

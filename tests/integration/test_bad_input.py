@@ -15,6 +15,9 @@ import pytest
 
 from conftest import assert_error, short_id, today_in, weekly_all_days
 
+pytestmark = pytest.mark.floods("hundreds of bad requests from 127.0.0.1 "
+                                "against one module-wide daemon")
+
 MiB = 1024 * 1024
 DAY = dt.timedelta(days=1)
 

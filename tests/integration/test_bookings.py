@@ -667,6 +667,7 @@ def test_cursor_continues_after_new_rows(app):
     assert early not in [b["uid"] for b in r.json["data"]]
 
 
+@pytest.mark.floods("55 bookings from one address in a row")
 def test_default_limit_is_50(daemon):
     daemon.apply(standard_catalog(zone="UTC", start="00:00", end="24:00",
                                   event_types=[{"slug": "quick",

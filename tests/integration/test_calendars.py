@@ -525,3 +525,36 @@ def test_moved_and_deleted_in_calendar(make_daemon, radicale):
 def json_text(v):
     import json
     return json.dumps(v)
+
+
+def test_push_made_during_a_sync_is_not_taken_for_a_deletion(
+        make_daemon, radicale, tmp_path):
+    """A sync reads the calendar, then a booking is made and pushed before
+    the sync acts on its read: the new event is missing from the read, but
+    the booking is not cancelled as "deleted in calendar" (the read is
+    checked against the calendar first). The connection's first sync is
+    held between its read and what follows (base/fault.h hold point)."""
+    hold = tmp_path / "hold-sync"
+    hold.write_text("held\n")
+    d = start(make_daemon, BOOKINGD_FAULTS="calendars.sync.read=1",
+              BOOKINGD_FAULT_HOLD_FILE=str(hold))
+    assert connect(d, radicale.url + f"{USER}/work/").status == 201
+    # The first sync (run right after connecting) reaches the hold: a
+    # running calendars.sync job.
+    H.wait_until(lambda: ledger_query(
+        d, "SELECT id FROM jobs WHERE kind = 'calendars.sync' "
+           "AND status = 1"), 60, "the sync held after its read")
+    s = d.slot_starts("intro")
+    b = d.book("intro", s[0]).json
+    uid = b["uid"]
+    H.wait_until(lambda: uid in events_of(radicale.work), 60,
+                 "the event pushed while the sync is held")
+    hold.unlink()
+    H.wait_until(lambda: not ledger_query(
+        d, "SELECT id FROM jobs WHERE kind = 'calendars.sync' "
+           "AND status IN (0, 1) AND run_at_ms <= ?",
+        (int(time.time() * 1000),)), 60, "the held sync done")
+    got = d.get(f"/api/v1/bookings/{uid}", admin=True)
+    assert got.status == 200, got
+    assert got.json["status"] == "confirmed", got.json
+    assert uid in events_of(radicale.work)

@@ -5,11 +5,16 @@ many different slots booked at once."""
 import collections
 import datetime as dt
 
+import pytest
+
 from conftest import (assert_error, parse_instant, run_parallel,
                       standard_catalog, today_in)
 
 DAY = dt.timedelta(days=1)
 N = 40
+
+pytestmark = pytest.mark.floods(f"{N} clients race at once, all from "
+                                f"127.0.0.1")
 
 
 def day_slots(d, slug="intro", offset_days=2):

@@ -34,9 +34,13 @@ import conftest
 from conftest import (Response, assert_error, ledger_query, run_parallel,
                       standard_catalog, today_utc)
 
-pytestmark = pytest.mark.pg_only(
-    "two daemons share one database on PostgreSQL only (a SQLite file "
-    "belongs to one process)")
+pytestmark = [
+    pytest.mark.pg_only(
+        "two daemons share one database on PostgreSQL only (a SQLite file "
+        "belongs to one process)"),
+    pytest.mark.floods("hundreds of racers and thousands of deliveries, "
+                       "all from 127.0.0.1"),
+]
 
 ROUNDS = 20
 RACERS = 200

@@ -217,6 +217,7 @@ def backup_uids(path):
 
 
 @pytest.mark.sqlite_only("SQLite's online backup; PostgreSQL has pg_dump")
+@pytest.mark.floods("three threads book as fast as they can")
 def test_backup_while_booking_holds_a_consistent_prefix(app, tmp_path):
     starts = app.slot_starts("intro", span=6)
     assert len(starts) >= 60
@@ -453,6 +454,7 @@ def test_export_bookings_ics_parses(app):
         len(line.encode()) <= 75 for line in p.stdout.split("\r\n"))
 
 
+@pytest.mark.floods("130 bookings from one address in a row")
 def test_export_of_many_bookings_pages(app):
     starts = app.slot_starts("intro", span=6)
     n = min(len(starts), 130)

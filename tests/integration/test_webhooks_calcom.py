@@ -1297,6 +1297,8 @@ def test_admin_replay_of_a_processed_delivery_changes_no_booking(coach):
 
 # ---- a flood ----------------------------------------------------------------
 
+@pytest.mark.floods("hundreds of deliveries and slot queries at once from "
+                    "127.0.0.1")
 def test_flood_of_mixed_deliveries(coach):
     """Hundreds of deliveries from many threads, good and bad mixed, while
     other clients use the daemon: each gets its clear status, nothing is
