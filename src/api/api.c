@@ -37,9 +37,11 @@ static const struct table tables[] = {
     {bk_api_webhook_endpoint_routes, &bk_api_webhook_endpoint_n},
     {bk_api_webhook_routes, &bk_api_webhook_n},
     {bk_api_session_routes, &bk_api_session_n},
-    {bk_api_page_routes, &bk_api_page_n},
     {bk_api_calendar_routes, &bk_api_calendar_n},
     {bk_api_calendar_connection_routes, &bk_api_calendar_connection_n},
+    /* Last: its /{host} and /{host}/{event_type} take what no other
+     * table has. */
+    {bk_api_page_routes, &bk_api_page_n},
 };
 
 void bk_api_json(struct bk_http_request *req, struct bk_http_response *resp,

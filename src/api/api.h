@@ -88,6 +88,7 @@ struct bk_api {
     /* HMAC key of manage tokens (random, kept in the database). */
     unsigned char manage_secret[32];
     const char *base_url;       /* "http://127.0.0.1:8080", no trailing slash */
+    const char *embed_origins;  /* BOOKINGD_EMBED_ORIGINS (checked), or NULL */
     struct bk_inbox *inbox;     /* webhooks in; may be NULL */
     struct bk_jobs *jobs;       /* woken after a replay; may be NULL */
     bool webhook_allow_private; /* BOOKINGD_WEBHOOK_ALLOW_PRIVATE */

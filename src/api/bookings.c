@@ -150,8 +150,8 @@ static enum bk_err whole_start(const json_t *body, struct bk_errbuf *err)
 
 static enum bk_err create(struct bk_api_call *c)
 {
-    static const char *const keys[] = {"event_type", "start", "attendee",
-                                       "notes", NULL};
+    static const char *const keys[] = {"event_type", "start",   "attendee",
+                                       "notes",      "answers", NULL};
     static const char *const akeys[] = {"name", "email", "timezone", NULL};
     struct bk_booking_request br;
     struct bk_booking b;
@@ -187,6 +187,9 @@ static enum bk_err create(struct bk_api_call *c)
     if (!bk_email_valid(br.attendee_email))
         return bk_fail_field(c->err, BK_E_INVALID, "attendee.email",
                              "must be an email address");
+    br.answers = json_object_get(body, "answers");
+    if (json_is_null(br.answers))
+        br.answers = NULL;
     br.source = c->admin ? BK_SOURCE_API : BK_SOURCE_WEB;
     br.actor = c->admin ? "admin" : "attendee";
     /* An admin's booking is not charged (paid elsewhere, or free). */

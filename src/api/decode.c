@@ -8,6 +8,7 @@
 #include "base/time.h"
 #include "core/tz.h"
 #include "webhooks/webhooks.h"
+#include "ledger/questions.h"
 #include "base/banned.h"
 
 enum bk_err bk_decode_timezone(const json_t *obj, const char *path,
@@ -496,6 +497,7 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
                                        "calcom_event_type_id",
                                        "reminders_minutes",
                                        "refund_policy",
+                                       "questions",
                                        NULL};
     const char *s;
     enum bk_err e;
@@ -542,6 +544,9 @@ enum bk_err bk_decode_event_type(const json_t *obj, bool create,
         (e = decode_location(obj, arena, et, err)) ||
         (e = decode_reminders(obj, et, err)) ||
         (e = decode_refund_policy(obj, arena, et, err)) ||
+        (json_object_get(obj, "questions") &&
+         (e = bk_questions_decode(json_object_get(obj, "questions"), arena,
+                                  &et->questions, err))) ||
         (e = bk_json_bool(obj, "", "active", false, arena, &et->active, NULL,
                           err)) ||
         (e = decode_external_ids(obj, arena, et, err)) ||

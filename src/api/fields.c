@@ -44,6 +44,29 @@ static const char *enum_hint(struct bk_arena *arena, const char *const *names)
     return s;
 }
 
+/* An absolute https URL a page can put in an attribute: "https://", a host
+ * of [A-Za-z0-9.-] (an optional :port), then printable ASCII without
+ * spaces, quotes, backslashes or angle brackets. */
+static bool https_url_valid(const char *s)
+{
+    const char *p;
+
+    if (strncmp(s, "https://", 8) != 0)
+        return false;
+    p = s + 8;
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+          (*p >= '0' && *p <= '9')))
+        return false;
+    for (; *p && *p != '/' && *p != '?' && *p != '#'; p++)
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+              (*p >= '0' && *p <= '9') || *p == '.' || *p == '-' || *p == ':'))
+            return false;
+    for (; *p; p++)
+        if (*p <= ' ' || *p > '~' || strchr("\"'<>\\`", *p))
+            return false;
+    return true;
+}
+
 static enum bk_err decode_string(const struct bk_field *f, const json_t *obj,
                                  bool create, struct bk_arena *arena, void *rec,
                                  struct bk_errbuf *err)
@@ -79,6 +102,10 @@ static enum bk_err decode_string(const struct bk_field *f, const json_t *obj,
     if (f->text == BK_TEXT_EMAIL && !bk_email_valid(s))
         return bk_fail_field(err, BK_E_INVALID, f->name,
                              "must be an email address");
+    if (f->text == BK_TEXT_HTTPS_URL && *s && !https_url_valid(s))
+        return bk_fail_field(err, BK_E_INVALID, f->name,
+                             "must be an https:// URL with a host and no "
+                             "spaces, quotes or angle brackets");
     *at = (f->flags & BK_FIELD_EMPTY_NULL) && !*s ? NULL : s;
     return BK_OK;
 }
@@ -222,6 +249,10 @@ static json_t *field_schema(const struct bk_field *f, bool input)
         json_object_set_new(s, "type", type_of("string", nullable));
         if (f->text == BK_TEXT_EMAIL)
             json_object_set_new(s, "format", json_string("email"));
+        if (f->text == BK_TEXT_HTTPS_URL) {
+            json_object_set_new(s, "format", json_string("uri"));
+            json_object_set_new(s, "pattern", json_string("^https://"));
+        }
         if (f->text == BK_TEXT_SLUG && f->max_len >= 2) {
             /* bk_slug_valid: no '-' first or last. */
             char pat[64];

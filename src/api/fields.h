@@ -29,9 +29,10 @@ enum bk_field_type {
  * characters. */
 enum bk_field_text {
     BK_TEXT_PLAIN = 0,
-    BK_TEXT_SLUG,     /* bk_slug_valid; pattern in the schema */
-    BK_TEXT_EMAIL,    /* bk_email_valid; format "email" */
-    BK_TEXT_TIMEZONE, /* an IANA name known to the tz database */
+    BK_TEXT_SLUG,      /* bk_slug_valid; pattern in the schema */
+    BK_TEXT_EMAIL,     /* bk_email_valid; format "email" */
+    BK_TEXT_TIMEZONE,  /* an IANA name known to the tz database */
+    BK_TEXT_HTTPS_URL, /* bk_https_url_valid; format "uri", "^https://" */
 };
 
 /* Field flags. NULLABLE: null is a value (NULL) rather than "leave it". */

@@ -38,6 +38,18 @@ static const struct bk_field host_fields[] = {
      .offset = offsetof(struct bk_host, timezone),
      .text = BK_TEXT_TIMEZONE,
      .max_len = 64},
+    {.name = "photo_url",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_NULLABLE | BK_FIELD_EMPTY_NULL,
+     .offset = offsetof(struct bk_host, photo_url),
+     .text = BK_TEXT_HTTPS_URL,
+     .max_len = BK_MAX_URL},
+    {.name = "bio",
+     .type = BK_FIELD_STRING,
+     .flags = BK_FIELD_WRITABLE | BK_FIELD_NULLABLE | BK_FIELD_EMPTY_NULL |
+              BK_FIELD_MULTILINE,
+     .offset = offsetof(struct bk_host, bio),
+     .max_len = BK_MAX_BIO},
     {.name = "created_at",
      .type = BK_FIELD_INSTANT,
      .offset = offsetof(struct bk_host, created_utc)},
@@ -105,6 +117,23 @@ static enum bk_err get(struct bk_api_call *c)
     if ((e = load(c, &h)))
         return e;
     bk_api_reply(c, 200, bk_render_host(&h));
+    return BK_OK;
+}
+
+/* The host card of the booking page: what a visitor may see of a host (no
+ * email, no time zone). */
+static enum bk_err profile(struct bk_api_call *c)
+{
+    struct bk_host h;
+    enum bk_err e;
+
+    if ((e = load(c, &h)))
+        return e;
+    bk_api_reply(c, 200,
+                 json_pack("{s:s, s:s, s:o, s:o}", "slug", h.slug, "name",
+                           h.name, "photo_url",
+                           bk_json_str_or_null(h.photo_url), "bio",
+                           bk_json_str_or_null(h.bio)));
     return BK_OK;
 }
 
@@ -177,6 +206,8 @@ const struct bk_api_route bk_api_host_routes[] = {
     {"POST", "/api/v1/hosts", create, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
     {"GET", "/api/v1/hosts", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
     {"GET", "/api/v1/hosts/{slug}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/hosts/{slug}/profile", profile, BK_ROUTE_PUBLIC,
+     BK_ROUTE_READ},
     {"PATCH", "/api/v1/hosts/{slug}", patch, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
     {"DELETE", "/api/v1/hosts/{slug}", del, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
     {"PUT", "/api/v1/hosts/{slug}/schedule", schedule_put, BK_ROUTE_ADMIN,

@@ -73,6 +73,15 @@ json_t *bk_render_event_type(const struct bk_event_type *et, bool admin)
     json_object_set_new(o, "description", bk_json_str_or_null(et->description));
     json_object_set_new(o, "host", bk_json_str_or_null(et->host_slug));
     json_object_set_new(o, "duration_minutes", json_integer(r->duration_min));
+    {
+        /* Written by the ledger only, so well-formed; public (the booking
+         * form asks them). */
+        json_t *q = json_loads(et->questions ? et->questions : "[]", 0, NULL);
+        json_object_set_new(o, "questions",
+                            json_is_array(q) ? q : json_array());
+        if (q && !json_is_array(q))
+            json_decref(q);
+    }
     json_object_set_new(
         o, "slot_interval_minutes",
         json_integer(r->interval_min ? r->interval_min : r->duration_min));
@@ -187,6 +196,13 @@ json_t *bk_render_booking(const struct bk_booking *b,
     json_object_set_new(o, "location", bk_json_str_or_null(b->location));
     json_object_set_new(o, "meeting_url", bk_json_str_or_null(b->meeting_url));
     json_object_set_new(o, "notes", bk_json_str_or_null(b->notes));
+    if (with_client) {
+        /* The answers to the event type's questions: the host's only. */
+        json_t *a = b->answers ? json_loads(b->answers, 0, NULL) : NULL;
+        json_object_set_new(o, "answers", json_is_array(a) ? a : json_array());
+        if (a && !json_is_array(a))
+            json_decref(a);
+    }
     json_object_set_new(o, "cancellation_reason",
                         bk_json_str_or_null(b->cancellation_reason));
     json_object_set_new(o, "rescheduled_from",

@@ -71,7 +71,8 @@ static enum bk_err apply_host(struct bk_tx *tx, json_t *item, const char *path,
     }
     h.updated_utc = now;
     if (exists && same_text(h.name, old.name) &&
-        same_text(h.email, old.email) && same_text(h.timezone, old.timezone)) {
+        same_text(h.email, old.email) && same_text(h.timezone, old.timezone) &&
+        same_text(h.photo_url, old.photo_url) && same_text(h.bio, old.bio)) {
         what = "unchanged";
     } else if (exists) {
         what = "updated";
@@ -163,7 +164,9 @@ static bool same_event_type(const struct bk_event_type *a,
            a->location_kind == b->location_kind &&
            same_text(a->location_value, b->location_value) &&
            a->active == b->active && bk_event_type_external_equal(a, b) &&
-           same_reminders(a, b) && same_refund_policy(a, b);
+           same_reminders(a, b) && same_refund_policy(a, b) &&
+           same_text(a->questions ? a->questions : "[]",
+                     b->questions ? b->questions : "[]");
 }
 
 static enum bk_err apply_event_type(struct bk_tx *tx, json_t *item,

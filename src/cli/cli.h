@@ -29,12 +29,17 @@ struct bk_calendars_config;
 /* The environment's configuration (README "Configuration"). Strings are
  * borrowed from the environment. */
 struct bk_config {
-    const char *database;          /* BOOKINGD_DATABASE */
-    char database_shown[512];      /* the same without its password, for
-                                      messages and logs */
-    const char *listen;            /* BOOKINGD_LISTEN */
-    const char *base_url;          /* BOOKINGD_BASE_URL, no trailing slash */
-    char base_url_buf[600];        /* base_url points here */
+    const char *database;     /* BOOKINGD_DATABASE */
+    char database_shown[512]; /* the same without its password, for
+                                 messages and logs */
+    const char *listen;       /* BOOKINGD_LISTEN */
+    const char *base_url;     /* BOOKINGD_BASE_URL, no trailing slash */
+    char base_url_buf[600];   /* base_url points here */
+    /* BOOKINGD_EMBED_ORIGINS: the origins that may frame the booking
+     * page, space-separated ("https://a.example https://b.example"), or
+     * NULL. */
+    const char *embed_origins;
+    char embed_origins_buf[1100];
     const char *admin_key;         /* BOOKINGD_ADMIN_KEY or NULL */
     int workers;                   /* BOOKINGD_WORKERS */
     enum bk_log_level log_level;   /* BOOKINGD_LOG_LEVEL */

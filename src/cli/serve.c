@@ -254,6 +254,7 @@ int bk_cli_serve(int argc, char **argv)
     }
     api.store = store;
     api.base_url = cfg.base_url;
+    api.embed_origins = cfg.embed_origins;
 
     /* Workers first, then the inbox that feeds them, then the server that
      * feeds the inbox; stopped in the reverse order. */

@@ -21,7 +21,8 @@
 #define BK_MAX_TITLE 200
 #define BK_MAX_TEXT  5000 /* descriptions, notes, reasons */
 #define BK_MAX_URL   2048
-#define BK_UID_LEN   20 /* booking UIDs: 20 base32 characters */
+#define BK_MAX_BIO   1000 /* a host's bio */
+#define BK_UID_LEN   20   /* booking UIDs: 20 base32 characters */
 
 /* External ids of an event type: at most BK_MAX_EXTERNAL_IDS providers,
  * each id 1..BK_MAX_EXTERNAL_ID bytes of printable text (a number, a slug
@@ -39,8 +40,10 @@ struct bk_host {
     int64_t id;
     const char *slug; /* [a-z0-9-], unique */
     const char *name;
-    const char *email;    /* the organizer's address */
-    const char *timezone; /* IANA */
+    const char *email;     /* the organizer's address */
+    const char *timezone;  /* IANA */
+    const char *photo_url; /* https URL of a photo, or NULL */
+    const char *bio;       /* a short text shown on the booking page, or NULL */
     int64_t created_utc;
     int64_t updated_utc;
 };
@@ -94,6 +97,9 @@ struct bk_event_type {
     bool has_refund_policy;
     int refund_full_hours;   /* 0..8760 */
     int refund_late_percent; /* 0..100 */
+    /* The booking form's custom questions, as JSON text
+     * (ledger/questions.h); NULL means none ("[]"). */
+    const char *questions;
     int64_t created_utc;
     int64_t updated_utc;
 };
@@ -139,6 +145,9 @@ struct bk_booking {
     const char *location;
     const char *meeting_url;
     const char *notes;
+    /* The answers to the event type's questions, as JSON text
+     * (ledger/questions.h); NULL: none. Written once, by insert. */
+    const char *answers;
     const char *cancellation_reason;
     int64_t rescheduled_from_utc; /* start before the latest reschedule */
     int64_t hold_expires_utc;     /* pending bookings: hold end; 0 = none */

@@ -9,6 +9,7 @@
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/payments.h"
+#include "ledger/questions.h"
 #include "base/time.h"
 #include "core/booking.h"
 #include "base/banned.h"
@@ -321,6 +322,7 @@ static enum bk_err create_once(struct bk_store *store,
     struct bk_booking b;
     char uid[BK_UID_LEN + 1];
     bool client_created = false, paid;
+    const char *answers = NULL;
     enum bk_err e;
 
     if (req->checkout_job)
@@ -336,7 +338,8 @@ static enum bk_err create_once(struct bk_store *store,
                           "no bookable event type '%s'", req->event_type_slug);
         goto out;
     }
-    if (e)
+    if (e || (e = bk_answers_check(et.questions, req->answers, arena, &answers,
+                                   err)))
         goto out;
     /* A priced event type is paid through Stripe when the request asks
      * for it (a public booking) and Stripe is configured; otherwise it is
@@ -381,6 +384,7 @@ static enum bk_err create_once(struct bk_store *store,
     else if (et.location_kind != BK_LOCATION_ZOOM) /* its URL comes later */
         b.location = et.location_value;
     b.notes = req->notes;
+    b.answers = answers;
     b.created_utc = b.updated_utc = now_utc;
     e = bk_store_booking_insert(tx, &b, &b.id, err);
     if (e)

@@ -55,6 +55,9 @@ struct bk_booking_request {
     const char *attendee_email;
     const char *attendee_timezone; /* IANA or NULL */
     const char *notes;             /* or NULL */
+    /* The answers to the event type's questions: a JSON object by
+     * question id, or NULL (ledger/questions.h bk_answers_check). */
+    const struct json_t *answers;
     enum bk_source source;
     const char *actor; /* for history: "attendee", "admin", "api" */
     /* Payments (ledger/payments.h). charge: a priced event type must be

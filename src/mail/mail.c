@@ -666,6 +666,31 @@ static void fill_event(const struct ctx *c, const char *manage, int seq,
     ev->attendee_email = attendee_email(c);
 }
 
+/* A booking's answers (ledger/questions.h) as "Label: value" lines, or
+ * NULL when there are none. */
+static const char *answers_text(const char *answers, struct bk_arena *arena)
+{
+    json_t *list = answers ? json_loads(answers, 0, NULL) : NULL;
+    const char *out = NULL;
+    size_t i;
+    json_t *a;
+
+    json_array_foreach(list, i, a)
+    {
+        const json_t *v = json_object_get(a, "value");
+        const char *label = json_string_value(json_object_get(a, "label"));
+        const char *text = json_is_boolean(v) ? (json_is_true(v) ? "Yes" : "No")
+                                              : json_string_value(v);
+
+        if (!label || !text)
+            continue;
+        out = out ? bk_arena_printf(arena, "%s\n%s: %s", out, label, text)
+                  : bk_arena_printf(arena, "%s: %s", label, text);
+    }
+    json_decref(list);
+    return out;
+}
+
 static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
                     const struct bk_message *msg, struct bk_arena *arena,
                     struct bk_mail_message *out)
@@ -712,6 +737,8 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
             {"client", client_name(c)},
             {"client_email", attendee_email(c)},
             {"notes", c->b.notes},
+            /* The answers to the event type's questions: the host's. */
+            {"answers", host ? answers_text(c->b.answers, arena) : NULL},
             {"reason", cancel ? c->b.cancellation_reason : NULL},
             {"refund", cancel ? refund_text(c, arena) : NULL},
             {"manage_url", manage},

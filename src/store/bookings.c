@@ -23,7 +23,7 @@
     " b.attendee_timezone, b.status, b.payment_status, b.source, b.location,"  \
     " b.meeting_url, b.notes, b.cancellation_reason, b.rescheduled_from_utc,"  \
     " b.hold_expires_utc, b.created_utc, b.updated_utc, et.title,"             \
-    " b.attendee_name, b.attendee_email"
+    " b.attendee_name, b.attendee_email, b.answers"
 #define BOOKING_FROM                                                           \
     " FROM bookings b JOIN event_types et ON et.id = b.event_type_id"          \
     " JOIN hosts h ON h.id = b.host_id JOIN clients c ON c.id = b.client_id"
@@ -59,6 +59,7 @@ static void read_booking(struct bk_tx *tx, struct bk_stmt *st,
     b->event_type_title = db_col_text(tx, st, 24, a);
     b->attendee_name = db_col_text(tx, st, 25, a);
     b->attendee_email = db_col_text(tx, st, 26, a);
+    b->answers = db_col_text(tx, st, 27, a);
 }
 
 /* Binds ?1..?18 as insert and update number them (update leaves out ?1
@@ -100,15 +101,16 @@ enum bk_err bk_store_booking_insert(struct bk_tx *tx,
                    " payment_status, source, location, meeting_url, notes,"
                    " cancellation_reason, rescheduled_from_utc,"
                    " hold_expires_utc, created_utc, updated_utc,"
-                   " attendee_name, attendee_email) VALUES (?1,"
+                   " attendee_name, attendee_email, answers) VALUES (?1,"
                    " ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14,"
-                   " ?15, ?16, ?17, ?18, ?19, ?20) RETURNING id",
+                   " ?15, ?16, ?17, ?18, ?19, ?20, ?21) RETURNING id",
                    &st, err);
     if (e)
         goto out;
     bind_booking(tx, st, b);
     db_bind_text(tx, st, 19, b->attendee_name);
     db_bind_text(tx, st, 20, b->attendee_email);
+    db_bind_text(tx, st, 21, b->answers);
     e = db_insert_id(tx, st, "inserting a booking", id, err);
     if (e == BK_E_NOT_FOUND)
         e = bk_fail(err, e,

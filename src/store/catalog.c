@@ -74,7 +74,9 @@ out:
 
 /* ---- Hosts ------------------------------------------------------------- */
 
-#define HOST_COLS "id, slug, name, email, timezone, created_utc, updated_utc"
+#define HOST_COLS                                                              \
+    "id, slug, name, email, timezone, created_utc, updated_utc, photo_url, "   \
+    "bio"
 
 static void read_host(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
                       struct bk_host *h)
@@ -87,6 +89,8 @@ static void read_host(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
     h->timezone = db_col_text(tx, st, 4, a);
     h->created_utc = db_col_i64(tx, st, 5);
     h->updated_utc = db_col_i64(tx, st, 6);
+    h->photo_url = db_col_text(tx, st, 7, a);
+    h->bio = db_col_text(tx, st, 8, a);
 }
 
 enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
@@ -97,8 +101,8 @@ enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
 
     e = db_prepare(tx, Q_HOST_INSERT,
                    "INSERT INTO hosts (slug, name, email, timezone,"
-                   " created_utc, updated_utc)"
-                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+                   " created_utc, updated_utc, photo_url, bio)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) RETURNING id",
                    &st, err);
     if (e)
         goto out;
@@ -108,6 +112,8 @@ enum bk_err bk_store_host_insert(struct bk_tx *tx, const struct bk_host *h,
     db_bind_text(tx, st, 4, h->timezone);
     db_bind_i64(tx, st, 5, h->created_utc);
     db_bind_i64(tx, st, 6, h->updated_utc);
+    db_bind_text(tx, st, 7, h->photo_url);
+    db_bind_text(tx, st, 8, h->bio);
     e = db_insert_id(tx, st, "inserting a host", id, err);
 out:
     db_reset(tx, st);
@@ -123,7 +129,7 @@ enum bk_err bk_store_host_update(struct bk_tx *tx, const struct bk_host *h,
 
     e = db_prepare(tx, Q_HOST_UPDATE,
                    "UPDATE hosts SET name = ?2, email = ?3, timezone = ?4,"
-                   " updated_utc = ?5 WHERE id = ?1",
+                   " updated_utc = ?5, photo_url = ?6, bio = ?7 WHERE id = ?1",
                    &st, err);
     if (e)
         goto out;
@@ -132,6 +138,8 @@ enum bk_err bk_store_host_update(struct bk_tx *tx, const struct bk_host *h,
     db_bind_text(tx, st, 3, h->email);
     db_bind_text(tx, st, 4, h->timezone);
     db_bind_i64(tx, st, 5, h->updated_utc);
+    db_bind_text(tx, st, 6, h->photo_url);
+    db_bind_text(tx, st, 7, h->bio);
     e = db_exec(tx, st, &changes, "updating a host", err);
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_NOT_FOUND, "host %" PRId64 " not found", h->id);
@@ -472,7 +480,7 @@ out:
     " et.alignment, et.price_minor, et.currency, et.location_kind,"            \
     " et.location_value, et.active, et.imported, et.created_utc,"              \
     " et.updated_utc, et.reminders_minutes, et.refund_full_until_hours,"       \
-    " et.refund_late_percent"
+    " et.refund_late_percent, et.questions"
 #define ET_FROM " FROM event_types et JOIN hosts h ON h.id = et.host_id"
 
 static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
@@ -514,9 +522,10 @@ static void read_event_type(struct bk_tx *tx, struct bk_stmt *st,
     et->has_refund_policy = true;
     et->refund_full_hours = db_col_int(tx, st, 23);
     et->refund_late_percent = db_col_int(tx, st, 24);
+    et->questions = db_col_text(tx, st, 25, a);
 }
 
-/* Binds ?1..?21, ?23 and ?24 as insert and update number them (update
+/* Binds ?1..?21 and ?23..?25 as insert and update number them (update
  * leaves out ?1 slug and ?19 created_utc; ?22 is its id). rem holds the
  * reminders' text until the statement's last step. */
 static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
@@ -559,6 +568,7 @@ static void bind_event_type(struct bk_tx *tx, struct bk_stmt *st,
     db_bind_i64(tx, st, 24,
                 et->has_refund_policy ? et->refund_late_percent
                                       : BK_DEFAULT_REFUND_LATE_PERCENT);
+    db_bind_text(tx, st, 25, et->questions ? et->questions : "[]");
 }
 
 /* An event type's external ids are external links (entity event type, kind
@@ -715,9 +725,9 @@ enum bk_err bk_store_event_type_insert(struct bk_tx *tx,
                    " alignment, price_minor, currency, location_kind,"
                    " location_value, active, imported, created_utc,"
                    " updated_utc, reminders_minutes, refund_full_until_hours,"
-                   " refund_late_percent) VALUES (?1, ?2, ?3, ?4,"
+                   " refund_late_percent, questions) VALUES (?1, ?2, ?3, ?4,"
                    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,"
-                   " ?17, ?18, ?19, ?20, ?21, ?23, ?24)"
+                   " ?17, ?18, ?19, ?20, ?21, ?23, ?24, ?25)"
                    " RETURNING id",
                    &st, err);
     if (e)
@@ -757,7 +767,7 @@ enum bk_err bk_store_event_type_update(struct bk_tx *tx,
                    " location_kind = ?15, location_value = ?16, active = ?17,"
                    " imported = ?18, updated_utc = ?20,"
                    " reminders_minutes = ?21, refund_full_until_hours = ?23,"
-                   " refund_late_percent = ?24 WHERE id = ?22",
+                   " refund_late_percent = ?24, questions = ?25 WHERE id = ?22",
                    &st, err);
     if (e)
         goto out;

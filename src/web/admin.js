@@ -402,6 +402,11 @@ async function bookingView(uid, mine) {
     ["Booked", when(b.created_at)],
     ["UID", b.uid],
   ])));
+  // The answers to the event type's questions (admin view only).
+  if (b.answers && b.answers.length)
+    view.append(section("Answers", facts(b.answers.map((a) =>
+      [a.label, a.type === "checkbox" ? (a.value ? "Yes" : "No")
+                                      : String(a.value)]))));
   view.append(actions(b));
   const timeline = el("ol", { class: "timeline" });
   if (hist.ok) {

@@ -11,6 +11,10 @@ const picker = new SlotPicker($("slots"), $("slots-status"), picked);
 let types = [];
 let type = null;
 let tz = fillZoneSelect($("tz"));
+const scope = (() => {
+  const m = /^\/([a-z0-9-]+)(?:\/([a-z0-9-]+))?\/?$/.exec(location.pathname);
+  return m ? { host: m[1], type: m[2] || null } : {};
+})();
 
 function minutes(n) {
   return n < 60 || n % 60 ? n + " min" : n / 60 + (n === 60 ? " hour" : " hours");
@@ -57,6 +61,10 @@ async function loadTypes() {
     return;
   }
   types = r.data.data || [];
+  // /{host} shows that host's event types, /{host}/{event-type} one of
+  // them (the daemon answers 404 for anything else).
+  if (scope.host)
+    types = types.filter((t) => t.host === scope.host);
   if (!types.length) {
     notice($("types-status"), "Nothing can be booked at the moment.");
     return;
@@ -65,7 +73,7 @@ async function loadTypes() {
   const set = $("types");
   set.append(...types.map(typeChoice));
   set.hidden = false;
-  const wanted = new URLSearchParams(location.search).get("event");
+  const wanted = scope.type || new URLSearchParams(location.search).get("event");
   const pre = types.find((t) => t.slug === wanted) ||
               (types.length === 1 ? types[0] : null);
   if (pre) {
@@ -74,9 +82,96 @@ async function loadTypes() {
   }
 }
 
+// The details of the chosen event type, as a list of facts.
+function showFacts(et) {
+  const facts = [["Duration", minutes(et.duration_minutes)],
+                 ["Price", price(et.price)], ["Where", place(et.location)]];
+  $("type-facts").replaceChildren(...facts.filter((f) => f[1]).flatMap(
+    ([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+  $("type-desc").textContent = et.description || "";
+  $("type-desc").hidden = !et.description;
+}
+
+// The host card (GET /api/v1/hosts/{slug}/profile), fetched alongside the
+// slots. A missing card leaves the page as it is.
+let cardFor = null;
+async function showHost(slug) {
+  if (!slug || cardFor === slug)
+    return;
+  cardFor = slug;
+  $("host-card").hidden = true;
+  const r = await api("GET", "/api/v1/hosts/" + encodeURIComponent(slug) +
+                             "/profile");
+  if (!r.ok || cardFor !== slug)
+    return;
+  const h = r.data;
+  $("host-name").textContent = h.name;
+  $("host-bio").textContent = h.bio || "";
+  $("host-bio").hidden = !h.bio;
+  const img = $("host-photo");
+  // Only an https URL (the API refuses anything else); a broken one hides.
+  if (h.photo_url && h.photo_url.startsWith("https://")) {
+    img.onerror = () => { img.hidden = true; };
+    img.src = h.photo_url;
+    img.hidden = false;
+  } else {
+    img.removeAttribute("src");
+    img.hidden = true;
+  }
+  $("host-card").hidden = false;
+}
+
+// The event type's custom questions as form fields. Each carries
+// data-field "answers.<id>", the field a 422 names, so its error shows
+// beside it.
+function questionField(q) {
+  const id = "q-" + q.id;
+  const common = { id, "data-field": "answers." + q.id,
+                   "aria-describedby": id + "-error",
+                   required: q.required || null };
+  const optional = q.required ? null
+                              : el("span", { class: "hint" }, " (optional)");
+  const error = el("p", { id: id + "-error", class: "field-error", hidden: true });
+  if (q.type === "checkbox")
+    return el("div", { class: "field check" },
+      el("input", { ...common, type: "checkbox" }),
+      el("label", { for: id }, q.label, optional), error);
+  let input;
+  if (q.type === "select")
+    input = el("select", common,
+      el("option", { value: "" }, "Choose…"),
+      ...q.options.map((o) => el("option", { value: o }, o)));
+  else if (q.type === "phone")
+    input = el("input", { ...common, type: "tel", autocomplete: "tel",
+                          maxlength: 40 });
+  else
+    input = el("textarea", { ...common, rows: 2, maxlength: 1000 });
+  return el("div", { class: "field" },
+    el("label", { for: id }, q.label, optional), input, error);
+}
+
+function showQuestions(et) {
+  $("questions").replaceChildren(...(et.questions || []).map(questionField));
+}
+
+function answers() {
+  const out = {};
+  for (const q of (type && type.questions) || []) {
+    const input = $("q-" + q.id);
+    if (q.type === "checkbox")
+      out[q.id] = input.checked;
+    else if (input.value.trim())
+      out[q.id] = input.value.trim();
+  }
+  return out;
+}
+
 function choose(et) {
   type = et;
+  showQuestions(et);
   $("slot-heading").textContent = "Pick a time for " + et.title;
+  showFacts(et);
+  showHost(et.host);
   $("step-slot").hidden = false;
   $("step-details").hidden = true;
   notice($("slot-notice"), "");
@@ -164,6 +259,8 @@ form.addEventListener("submit", async (ev) => {
   const notes = $("notes").value.trim();
   if (notes)
     body.notes = notes;
+  if (type.questions && type.questions.length)
+    body.answers = answers();
   const r = await api("POST", "/api/v1/bookings", body);
   button.disabled = false;
   button.textContent = "Book this time";
@@ -173,7 +270,11 @@ form.addEventListener("submit", async (ev) => {
     // (Stripe was slow), the manage page offers "retry payment".
     if (r.data.status === "pending") {
       const pay = payHref(r.data.checkout_url);
-      location.assign(pay || manageHref(r.data));
+      // Stripe's page refuses frames: when embedded it opens on top.
+      if (pay && embedded)
+        window.open(pay, "_top");
+      else
+        location.assign(pay || manageHref(r.data));
       return;
     }
     confirmed(r.data);
@@ -236,6 +337,23 @@ function gcalHref(b) {
   return "https://calendar.google.com/calendar/render?" + q.toString();
 }
 
+// Outlook on the web's "new event" link: ISO times in UTC.
+function outlookHref(b) {
+  const q = new URLSearchParams({
+    path: "/calendar/action/compose",
+    rru: "addevent",
+    subject: type.title,
+    startdt: new Date(b.start).toISOString(),
+    enddt: new Date(b.end).toISOString(),
+    body: "Reschedule or cancel: " +
+          new URL(manageHref(b), location.href).href,
+  });
+  if (b.location || b.meeting_url)
+    q.set("location", b.location || b.meeting_url);
+  return "https://outlook.live.com/calendar/0/deeplink/compose?" +
+         q.toString();
+}
+
 function confirmed(b) {
   for (const id of ["step-type", "step-slot", "step-details"])
     $(id).hidden = true;
@@ -248,10 +366,29 @@ function confirmed(b) {
   $("manage-link").href = manageHref(b);
   $("ics-link").href = icsHref(b);
   $("gcal-link").href = gcalHref(b);
+  $("outlook-link").href = outlookHref(b);
   $("done").hidden = false;
   document.title = "Booked: " + type.title;
   $("done").scrollIntoView({ block: "start" });
   $("done-heading").focus({ preventScroll: true });
+}
+
+// In a frame (embed.js on another site): tell the parent how tall the
+// page is whenever that changes, so the frame never scrolls. Only the
+// height goes out.
+const embedded = window.parent !== window;
+if (embedded) {
+  document.documentElement.classList.add("embedded");
+  let last = 0;
+  const post = () => {
+    const h = Math.ceil(document.documentElement.scrollHeight);
+    if (h !== last) {
+      last = h;
+      window.parent.postMessage({ type: "bookingd:height", height: h }, "*");
+    }
+  };
+  new ResizeObserver(post).observe(document.body);
+  post();
 }
 
 loadTypes();

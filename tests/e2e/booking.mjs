@@ -14,6 +14,7 @@ import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
 import assert from "node:assert/strict";
 import fs from "node:fs";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -65,6 +66,9 @@ function daemonEnv(port) {
     BOOKINGD_LISTEN: "127.0.0.1:" + port,
     BOOKINGD_ADMIN_KEY: ADMIN_KEY,
     BOOKINGD_LOG_LEVEL: "warn",
+    /* The test site of embed() may frame the booking page. */
+    BOOKINGD_EMBED_ORIGINS: "https://other.example, http://localhost:" +
+                            sitePort,
   };
 }
 
@@ -73,6 +77,9 @@ const DEMO = {
   hosts: [{
     slug: "coach", name: "Casey Coach", email: "casey@example.com",
     timezone: "Europe/Berlin",
+    /* Served by the test (photoRoute): no request leaves the machine. */
+    photo_url: "https://photos.example/casey.png",
+    bio: "Coaching runners for ten years.\n<b>Not bold</b>: shown as text.",
     schedule: {
       timezone: "Europe/Berlin",
       weekly: ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -91,6 +98,15 @@ const DEMO = {
     {
       slug: "deep-dive", title: "Deep dive", host: "coach",
       duration_minutes: 60, minimum_notice_minutes: 120,
+      questions: [
+        { id: "goal", label: "What would you like to work on?", type: "text",
+          required: true },
+        { id: "level", label: "Your level", type: "select",
+          options: ["Beginner", "Advanced"] },
+        { id: "terms", label: "I accept the terms", type: "checkbox",
+          required: true },
+        { id: "phone", label: "Phone", type: "phone" },
+      ],
       location: { kind: "in_person", value: "Hauptstr. 1, Berlin" },
     },
   ],
@@ -106,6 +122,23 @@ function run(args, env) {
         resolve(stdout);
     });
   });
+}
+
+// A business's website on another origin (embed()): one page with the
+// copy-paste snippet of docs/booking-page.md.
+let sitePort = 0;
+let site = null;
+async function startSite() {
+  sitePort = await freePort();
+  site = http.createServer((req, res) => {
+    const page = "<!doctype html><html lang=en><head><meta charset=utf-8>" +
+      "<title>Casey's running club</title></head><body><h1>Our club</h1>" +
+      `<script src="${base}/static/embed.js" data-path="/coach/deep-dive" ` +
+      "async></script><p id=after>Footer</p></body></html>";
+    res.writeHead(200, { "Content-Type": "text/html; charset=utf-8" });
+    res.end(page);
+  });
+  await new Promise((resolve) => site.listen(sitePort, "127.0.0.1", resolve));
 }
 
 async function startDaemon() {
@@ -175,11 +208,25 @@ async function bookingsOf(email) {
 
 const problems = [];
 
+// The host's photo: a 1x1 PNG answered by the test for photos.example,
+// counting the requests and their Referer (the page sends none).
+const PNG = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlE" +
+                        "QVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==", "base64");
+const photoRequests = [];
+async function photoRoute(ctx) {
+  await ctx.route("https://photos.example/**", (route) => {
+    photoRequests.push({ url: route.request().url(),
+                         referer: route.request().headers().referer || null });
+    route.fulfill({ status: 200, contentType: "image/png", body: PNG });
+  });
+}
+
 async function visitor(name, options) {
   const ctx = await browser.newContext({
     timezoneId: VISITOR_ZONE, locale: "en-GB",
     viewport: { width: 1000, height: 900 }, ...options,
   });
+  await photoRoute(ctx);
   const page = await ctx.newPage();
   page.setDefaultTimeout(STEP_MS);
   page.setDefaultNavigationTimeout(STEP_MS);
@@ -298,6 +345,27 @@ async function bookAndCancel() {
   await page.getByLabel("Intro call").check();
   await slotsLoaded(page);
   await manySlots(page, 40);
+  /* The host card (name, photo, bio as text) and the event type's details. */
+  await page.locator("#host-card:not([hidden])").waitFor();
+  assert.equal(await page.locator("#host-name").textContent(), "Casey Coach");
+  assert.equal(await page.locator("#host-bio").textContent(),
+               DEMO.hosts[0].bio);
+  assert.equal(await page.locator("#host-bio b").count(), 0,
+               "the bio is text, not markup");
+  await page.waitForFunction(() => {
+    const img = document.getElementById("host-photo");
+    return !img.hidden && img.complete && img.naturalWidth === 1;
+  }, null, { timeout: STEP_MS });
+  assert.ok(photoRequests.length >= 1, "the photo was asked for");
+  assert.ok(photoRequests.every((r) => r.referer === null),
+            "no Referer leaves with the photo request");
+  const facts = await page.locator("#type-facts").evaluate((dl) =>
+    [...dl.querySelectorAll("dt")].map((dt) =>
+      dt.textContent + ": " + dt.nextElementSibling.textContent));
+  assert.deepEqual(facts, ["Duration: 30 min", "Price: Free",
+                           "Where: Video call"]);
+  assert.equal(await page.locator("#type-desc").textContent(),
+               DEMO.event_types[0].description);
   const zone = await pageZone(page);
   assert.equal(await page.getByLabel("Show times in").inputValue(), zone,
                "the browser's zone is chosen first");
@@ -400,6 +468,18 @@ async function bookAndCancel() {
     .replace(/\.\d{3}Z$/, "Z");
   assert.equal(gcal.searchParams.get("dates"),
                utc(b.start) + "/" + utc(b.end));
+  /* So does Outlook's, in ISO form; both carry the manage link. */
+  const outlook = new URL(await page.getByRole("link", { name: "Outlook" })
+    .getAttribute("href"));
+  assert.equal(outlook.hostname, "outlook.live.com");
+  assert.equal(outlook.searchParams.get("rru"), "addevent");
+  assert.equal(outlook.searchParams.get("subject"), "Intro call");
+  assert.equal(Date.parse(outlook.searchParams.get("startdt")),
+               Date.parse(b.start));
+  assert.equal(Date.parse(outlook.searchParams.get("enddt")), Date.parse(b.end));
+  for (const u of [gcal, outlook])
+    assert.ok([...u.searchParams.values()].some((v) =>
+      v.includes(`/manage/${b.uid}?token=`)), u.href);
 
   /* The manage link is same-origin and opens the booking. */
   const link = page.getByRole("link", { name: "Manage your booking" });
@@ -419,6 +499,13 @@ async function bookAndCancel() {
     await p.locator("#b-status", { hasText: "Confirmed" }).waitFor();
     await p.getByRole("button", { name: "Reschedule" }).click();
     await slotsLoaded(p);
+  });
+  /* The details form with the event type's questions. */
+  await axeCheck(base + "/", async (p) => {
+    await p.getByLabel("Deep dive").check();
+    await slotsLoaded(p);
+    await p.locator("#slots:not([aria-busy]) .slot:visible").first().click();
+    await p.getByLabel("Your level").waitFor();
   });
   log("axe: booking and manage pages without serious or critical violations");
 
@@ -548,6 +635,78 @@ async function raceAndReschedule() {
 }
 
 // The booking flow on a phone-sized screen.
+// /{host} and /{host}/{event-type}: the host's event types, one chosen.
+async function hostPages() {
+  const page = await visitor("host-pages");
+  await page.goto(base + "/coach/deep-dive");
+  await page.locator("#host-card:not([hidden])").waitFor();
+  assert.equal(await page.locator("#type-deep-dive").isChecked(), true);
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  assert.equal(await page.locator("#slot-heading").textContent(),
+               "Pick a time for Deep dive");
+  let r = await page.goto(base + "/coach");
+  assert.equal(r.status(), 200);
+  await page.getByLabel("Intro call").waitFor();
+  assert.equal(await page.locator("#types .choice").count(), 2);
+  for (const p of ["/nobody", "/coach/nothing", "/coach/intro/x"]) {
+    r = await page.request.get(base + p);
+    assert.equal(r.status(), 404, p);
+  }
+  log("host pages: /coach and /coach/deep-dive");
+  await page.context().close();
+}
+
+// The embed: the snippet on a page of another origin makes a frame that
+// sizes itself; an origin not in BOOKINGD_EMBED_ORIGINS gets no page.
+async function embed() {
+  const page = await visitor("embed");
+  await page.goto(`http://localhost:${sitePort}/`);
+  const frame = page.frameLocator("iframe");
+  await frame.locator("#host-card:not([hidden])").waitFor();
+  await frame.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  assert.equal(await frame.locator("#type-deep-dive").isChecked(), true);
+  /* The frame's height follows the page inside it (no inner scrolling). */
+  await page.waitForFunction(async () => {
+    const f = document.querySelector("iframe");
+    return f && parseInt(f.style.height, 10) > 700;
+  }, null, { timeout: STEP_MS });
+  const [outer, inner] = await Promise.all([
+    page.locator("iframe").evaluate((f) => f.getBoundingClientRect().height),
+    frame.locator("html").evaluate((h) => h.scrollHeight),
+  ]);
+  assert.ok(Math.abs(outer - inner) <= 2, `frame ${outer}px, page ${inner}px`);
+  assert.equal(await page.locator("iframe").getAttribute("title"),
+               "Book a time");
+  await page.screenshot({ path: path.join(SHOTS, "18-embed.png"),
+                          fullPage: true });
+  await page.context().close();
+
+  /* The same site under another origin (127.0.0.1, not localhost) is not
+   * listed: Chromium refuses to show the page in its frame. */
+  const ctx = await browser.newContext();
+  const other = await ctx.newPage();
+  other.setDefaultTimeout(STEP_MS);
+  await other.goto(`http://127.0.0.1:${sitePort}/`);
+  await other.locator("iframe").waitFor({ state: "attached" });
+  let shown = null;
+  const until = Date.now() + STEP_MS;
+  while (Date.now() < until) {
+    const f = other.frames().find((x) => x !== other.mainFrame());
+    if (f && f.url() && f.url() !== "about:blank") {
+      shown = await f.evaluate(() => !!document.getElementById("types"))
+        .catch(() => false);
+      if (!shown)
+        break;
+    }
+    await other.waitForTimeout(100);
+  }
+  assert.equal(shown, false, "an unlisted origin cannot frame the page");
+  await ctx.close();
+  log("embed: framed and sized on a listed origin, refused on another");
+}
+
 async function phone() {
   const page = await visitor("phone", {
     viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true,
@@ -563,6 +722,19 @@ async function phone() {
   await page.locator(`.slot[data-start="${start}"]`).tap();
   await page.getByRole("heading", { name: "Your details" }).waitFor();
   await fillDetails(page, "Katherine Johnson", "katherine@example.com");
+  /* The event type's questions; the API's verdict on a bad phone number
+   * shows beside that field. Markup in an answer stays text. */
+  const goal = "<img src=x onerror=alert(1)> Orbits\nand re-entry";
+  await page.getByLabel("What would you like to work on?").fill(goal);
+  await page.getByLabel("Your level").selectOption("Advanced");
+  await page.getByLabel("I accept the terms").check();
+  await page.getByLabel("Phone").fill("call me maybe");
+  await page.getByRole("button", { name: "Book this time" }).tap();
+  await page.locator("#q-phone-error", { hasText: "phone number" }).waitFor();
+  assert.equal(await page.getByLabel("Phone").getAttribute("aria-invalid"),
+               "true");
+  assert.equal((await bookingsOf("katherine@example.com")).length, 0);
+  await page.getByLabel("Phone").fill("+1 (757) 555-0100");
   await page.screenshot({ path: path.join(SHOTS, "14-phone-details.png") });
   await shot(page, "15-phone-full");
   const wide = await page.evaluate(
@@ -573,6 +745,13 @@ async function phone() {
   await page.screenshot({ path: path.join(SHOTS, "16-phone-confirmation.png") });
   const [k] = await bookingsOf("katherine@example.com");
   assert.equal(k.event_type, "deep-dive");
+  assert.deepEqual(k.answers, [
+    { id: "goal", label: "What would you like to work on?", type: "text",
+      value: goal },
+    { id: "level", label: "Your level", type: "select", value: "Advanced" },
+    { id: "terms", label: "I accept the terms", type: "checkbox", value: true },
+    { id: "phone", label: "Phone", type: "phone", value: "+1 (757) 555-0100" },
+  ]);
   assert.equal(Date.parse(k.end) - Date.parse(k.start), 3600_000);
 
   /* The manage page on the narrowest common phone. */
@@ -593,6 +772,9 @@ async function phone() {
 // --- main ----------------------------------------------------------------
 
 async function cleanup() {
+  if (site)
+    site.close();
+  site = null;
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
@@ -603,6 +785,7 @@ async function cleanup() {
 
 async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
+  await startSite();
   await startDaemon();
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -613,6 +796,8 @@ async function main() {
   });
   await bookAndCancel();
   await raceAndReschedule();
+  await hostPages();
+  await embed();
   await phone();
   assert.deepEqual(problems, [], "no script errors or CSP violations");
 }

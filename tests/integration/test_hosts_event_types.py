@@ -130,6 +130,81 @@ def test_duplicate_host_slug_is_409(daemon):
     assert daemon.get("/api/v1/hosts/ada", admin=True).json == h
 
 
+# ---- the host card (photo_url, bio, /profile) --------------------------------
+
+def test_host_card_fields_and_public_profile(daemon):
+    h = make_host(daemon)
+    assert h["photo_url"] is None and h["bio"] is None
+    r = daemon.get("/api/v1/hosts/ada/profile")
+    assert r.status == 200, r
+    assert r.json == {"slug": "ada", "name": "Ada Byron", "photo_url": None,
+                      "bio": None}
+
+    bio = "Mathematician.\nWrites notes on engines. \u00e9\u6f22"
+    r = daemon.patch("/api/v1/hosts/ada",
+                     {"photo_url": "https://img.example.com:8443/a/b.jpg?s=1",
+                      "bio": bio}, admin=True)
+    assert r.status == 200, r
+    assert r.json["photo_url"] == "https://img.example.com:8443/a/b.jpg?s=1"
+    assert r.json["bio"] == bio
+    r = daemon.get("/api/v1/hosts/ada/profile")
+    assert r.status == 200, r
+    # A visitor sees the card, never the email or the time zone.
+    assert r.json == {"slug": "ada", "name": "Ada Byron",
+                      "photo_url": "https://img.example.com:8443/a/b.jpg?s=1",
+                      "bio": bio}
+    assert "ada@example.com" not in r.body.decode()
+
+    # A patch without them keeps them; "" and null clear them.
+    r = daemon.patch("/api/v1/hosts/ada", {"name": "Ada L"}, admin=True)
+    assert r.json["bio"] == bio
+    r = daemon.patch("/api/v1/hosts/ada", {"photo_url": "", "bio": None},
+                     admin=True)
+    assert r.status == 200, r
+    assert r.json["photo_url"] is None and r.json["bio"] is None
+    assert daemon.get("/api/v1/hosts/ada", admin=True).json == r.json
+
+    assert_error(daemon.get("/api/v1/hosts/nobody/profile"), 404, "not_found")
+    assert_error(daemon.get("/api/v1/hosts/%2e%2e/profile"), 404)
+
+
+@pytest.mark.parametrize("url", [
+    "http://example.com/a.jpg", "javascript:alert(1)", "data:image/png;base64,AA",
+    "https://", "https:///x", "https://exa mple.com/", "https://a.com/\"x",
+    "https://a.com/<script>", "https://a.com/'x", "https://a.com/\\x",
+    "//example.com/a.jpg", "HTTPS://EXAMPLE.COM/", "https://a.com/\u00e9",
+    "https://user@a.com/", "https://a.com/" + "x" * 2048, 12, ["https://a.com"],
+    {"u": 1}, True,
+])
+def test_host_photo_url_refuses_hostile_values(daemon, url):
+    make_host(daemon)
+    r = daemon.patch("/api/v1/hosts/ada", {"photo_url": url}, admin=True)
+    assert_error(r, 422, field="photo_url")
+    r = daemon.post("/api/v1/hosts", dict(HOST, slug="bee", photo_url=url),
+                    admin=True)
+    assert_error(r, 422, field="photo_url")
+    assert daemon.get("/api/v1/hosts/ada", admin=True).json["photo_url"] is None
+
+
+@pytest.mark.parametrize("bio", ["x" * 1001, "bell\u0007", "esc\u001b[2J", 5,
+                                 ["bio"], {"b": 1}])
+def test_host_bio_refuses_bad_values(daemon, bio):
+    make_host(daemon)
+    assert_error(daemon.patch("/api/v1/hosts/ada", {"bio": bio}, admin=True),
+                 422, field="bio")
+    # A NUL never gets as far as the field: the JSON parser refuses it.
+    assert_error(daemon.patch("/api/v1/hosts/ada", {"bio": "a\u0000b"},
+                              admin=True), 400, "invalid_json")
+
+
+def test_host_bio_at_the_cap_and_markup_kept_as_text(daemon):
+    make_host(daemon)
+    bio = ("<img src=x onerror=alert(1)>" * 40)[:1000]
+    r = daemon.patch("/api/v1/hosts/ada", {"bio": bio}, admin=True)
+    assert r.status == 200, r
+    assert daemon.get("/api/v1/hosts/ada/profile").json["bio"] == bio
+
+
 def test_host_slug_cannot_change(daemon):
     make_host(daemon)
     r = daemon.patch("/api/v1/hosts/ada", {"slug": "bob"}, admin=True)
@@ -651,3 +726,63 @@ def test_external_id_of_another_event_type_is_409(daemon):
     r = daemon.patch("/api/v1/event-types/intro",
                      {"external_ids": {"calendly": CALENDLY_URI}}, admin=True)
     assert r.status == 200, r
+
+
+# ---- /{host} and /{host}/{event-type} ----------------------------------------
+
+def test_host_and_event_type_pages(daemon):
+    make_host(daemon)
+    make_host(daemon, slug="bee", email="bee@example.com")
+    make_event_type(daemon)
+    make_event_type(daemon, slug="bees", host="bee")
+    make_event_type(daemon, slug="off", active=False)
+    index = daemon.get("/")
+    assert index.status == 200
+    for p in ("/ada", "/ada/intro", "/bee/bees", "/ada/"[:-1]):
+        r = daemon.get(p)
+        assert r.status == 200, (p, r)
+        assert r.body == index.body, p
+        assert r.header("Content-Type").startswith("text/html")
+        csp = r.header("Content-Security-Policy")
+        assert "frame-ancestors 'none'" in csp and "unsafe" not in csp
+    for p in ("/nobody", "/ada/bees", "/ada/off", "/ada/nothing",
+              "/ADA", "/ada/intro/x", "/-ada", "/ada%00", "/ada/%2e%2e",
+              "/" + "a" * 65, "/ada/" + "b" * 65, "/ada/intro%0d%0aX:%20y"):
+        assert_error(daemon.get(p), 404, "not_found")
+    # Fixed paths are never taken for a host.
+    assert daemon.get("/healthz").status == 200
+    assert daemon.get("/admin").status == 303
+    assert daemon.get("/static/nothing.js").status == 404
+    # Only GET (and HEAD) is a page.
+    r = daemon.post("/ada", {})
+    assert r.status == 405, r
+    assert daemon.request("HEAD", "/ada").status == 200
+
+
+# ---- BOOKINGD_EMBED_ORIGINS ---------------------------------------------------
+
+def test_embed_origins_may_frame_the_booking_page_only(make_daemon):
+    d = make_daemon(env={"BOOKINGD_EMBED_ORIGINS":
+                         " https://www.example.com,http://localhost:8000 "})
+    make_host(d)
+    make_event_type(d)
+    for p in ("/", "/ada", "/ada/intro"):
+        csp = d.get(p).header("Content-Security-Policy")
+        assert csp.endswith("frame-ancestors 'self' https://www.example.com"
+                            " http://localhost:8000"), csp
+        assert csp.count("frame-ancestors") == 1
+    # The manage page, the admin pages and static files stay unframeable.
+    for p in ("/manage/x", "/admin/login", "/static/app.css",
+              "/static/embed.js"):
+        csp = d.get(p).header("Content-Security-Policy")
+        assert "frame-ancestors 'none'" in csp, (p, csp)
+    js = d.get("/static/embed.js")
+    assert js.status == 200
+    assert js.header("Content-Type").startswith("text/javascript") or \
+        js.header("Content-Type").startswith("application/javascript")
+    assert b"bookingd:height" in js.body
+
+
+def test_without_embed_origins_no_frames(daemon):
+    csp = daemon.get("/").header("Content-Security-Policy")
+    assert csp.endswith("frame-ancestors 'none'"), csp

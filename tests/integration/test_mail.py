@@ -582,3 +582,42 @@ def test_connection_kept_between_messages(make_daemon, smtp_tls):
                                all(x[2] == 1 for x in r) and r)(messages(d)),
                       "every message sent")
     assert [x[5] for x in rows] == [1] * 8, rows  # one attempt each
+
+
+def _parts(msg):
+    """The decoded text/plain and text/html parts of a message."""
+    out = {}
+    for part in msg.walk():
+        ctype = part.get_content_type()
+        if ctype in ("text/plain", "text/html"):
+            out[ctype] = part.get_payload(decode=True).decode(
+                part.get_content_charset() or "utf-8")
+    return out
+
+
+def test_host_notice_has_the_answers_attendee_mail_not(make_daemon,
+                                                       smtp_plain):
+    """The answers to the event type's questions go to the host (both
+    parts, markup escaped in HTML), never into the attendee's mail."""
+    smtp_plain.start()
+    d = make_daemon(env={**smtp_plain.env(), **FAST})
+    d.apply(standard_catalog())
+    r = d.patch("/api/v1/event-types/intro", {"questions": [
+        {"id": "goal", "label": "Goal", "type": "text", "required": True},
+        {"id": "ok", "label": "Terms ok", "type": "checkbox"}]}, admin=True)
+    assert r.status == 200, r
+    r = d.post("/api/v1/bookings", {
+        "event_type": "intro", "start": slots(d)[0],
+        "attendee": {"name": "Ada", "email": "ada@example.com"},
+        "answers": {"goal": "Secret <b>plan</b>", "ok": True}})
+    assert r.status == 201, r
+    got = smtp_plain.wait_for(2)
+    host = [m for m in got if m["to"] == ["coach@example.com"]][0]
+    att = [m for m in got if m["to"] == ["ada@example.com"]][0]
+    hp = _parts(host["msg"])
+    assert "Goal: Secret <b>plan</b>" in hp["text/plain"], hp["text/plain"]
+    assert "Terms ok: Yes" in hp["text/plain"]
+    assert "Secret &lt;b&gt;plan&lt;/b&gt;" in hp["text/html"], hp["text/html"]
+    assert "<b>plan" not in hp["text/html"]
+    for text in _parts(att["msg"]).values():
+        assert "Secret" not in text and "Terms ok" not in text

@@ -416,8 +416,15 @@ def _template_re(path):
 TEMPLATES = [(p, _template_re(p)) for p in DOC["paths"]]
 
 
+# The booking page's /{host} and /{host}/{event_type} take only what no
+# other path has (src/api/api.c tables[]; OpenAPI: concrete paths first).
+CATCH_ALL = ("/{host}", "/{host}/{event_type}")
+
+
 def template_of(path):
     found = [p for p, rx in TEMPLATES if rx.match(path)]
+    if len(found) > 1:
+        found = [p for p in found if p not in CATCH_ALL]
     assert len(found) <= 1, f"{path} matches several paths: {found}"
     return found[0] if found else None
 
@@ -547,7 +554,10 @@ def every_operation(d, tmp_path):
     assert isinstance(page["next_cursor"], str), page
     a.get("/api/v1/hosts", query={"cursor": page["next_cursor"]}, **adm)
     a.get("/api/v1/hosts/coach", **adm)
-    a.patch("/api/v1/hosts/coach", {"name": "Coach Carter"}, **adm)
+    a.patch("/api/v1/hosts/coach", {"name": "Coach Carter",
+                                     "photo_url": "https://example.com/c.jpg",
+                                     "bio": "Runs.\nCoaches."}, **adm)
+    a.get("/api/v1/hosts/coach/profile")
     s = a.put("/api/v1/hosts/coach/schedule", {
         "timezone": "Europe/Berlin", "weekly": weekly_all_days(),
         "overrides": [{"date": "2031-12-24", "start": "09:00",
@@ -586,6 +596,12 @@ def every_operation(d, tmp_path):
     a.get("/api/v1/event-types/old", **adm)
     a.patch("/api/v1/event-types/walk", {"description": None,
                                          "max_per_day": None}, **adm)
+    a.patch("/api/v1/event-types/intro", {"questions": [
+        {"id": "goal", "label": "Goal", "type": "text", "required": True},
+        {"id": "level", "label": "Level", "type": "select",
+         "options": ["New", "Old"]},
+        {"id": "ok", "label": "OK?", "type": "checkbox"},
+        {"id": "tel", "label": "Phone", "type": "phone"}]}, **adm)
     a.get("/api/v1/event-types/intro/slots")
     a.get("/api/v1/event-types/intro/slots",
           query={"timezone": "America/New_York"}, **adm)
@@ -594,11 +610,13 @@ def every_operation(d, tmp_path):
     s1, s2, s3 = first_slots(a, "intro", 3)
     web = a.post("/api/v1/bookings", {
         "event_type": "intro", "start": s1, "notes": "Hi",
+        "answers": {"goal": "Run", "level": "New", "ok": True,
+                    "tel": "+1 555 0100"},
         "attendee": {"name": "Ada Lovelace", "email": "ada@example.com",
                      "timezone": "Europe/London"}}, 201).json
     assert web["source"] == "web" and web["meeting_url"], web
     api = a.post("/api/v1/bookings", {
-        "event_type": "intro", "start": s2,
+        "event_type": "intro", "start": s2, "answers": {"goal": "Walk"},
         "attendee": {"name": "Bob", "email": "bob@example.com"}},
         201, **adm).json
     assert api["source"] == "api", api
@@ -809,6 +827,10 @@ def every_operation(d, tmp_path):
 
     # Pages.
     a.get("/")
+    a.get("/coach")
+    a.get("/coach/intro")
+    a.get("/nobody", 404)
+    a.get("/coach/nothing", 404)
     a.get(f"/manage/{uid}", query={"token": token})
     a.get("/static/app.css")
     a.get("/static/book.js")
@@ -897,6 +919,7 @@ def test_error_answers_are_documented(make_daemon):
         422, "invalid_field", "attendee.email")
     # 404 not_found
     err(a.get("/api/v1/hosts/nobody", 404, **adm), 404, "not_found")
+    err(a.get("/api/v1/hosts/nobody/profile", 404), 404, "not_found")
     err(a.get("/api/v1/event-types/nothing/slots", 404), 404, "not_found")
     err(a.get("/static/index.html", 404), 404, "not_found")
     err(a.post("/webhooks/acme", {}, 404), 404, "not_found")

@@ -496,3 +496,29 @@ def test_private_switch_allows_loopback(make_daemon):
     r = d.post("/api/v1/webhook-endpoints",
                {"url": "ftp://127.0.0.1/", "events": ["*"]}, admin=True)
     assert_error(r, 422, field="url")
+
+
+@pytest.mark.timeout(120)
+def test_booking_data_carries_the_answers(make_daemon, receivers):
+    """The host's systems get the answers to the event type's questions
+    (the data is the admin view of the booking)."""
+    d = start(make_daemon)
+    rx = receivers()
+    add_endpoint(d, rx.url, events=["booking.created"])
+    r = d.patch("/api/v1/event-types/intro", {"questions": [
+        {"id": "goal", "label": "Goal", "type": "text", "required": True},
+        {"id": "ok", "label": "OK?", "type": "checkbox"}]}, admin=True)
+    assert r.status == 200, r
+    r = d.post("/api/v1/bookings", {
+        "event_type": "intro", "start": d.slot_starts("intro")[0],
+        "attendee": {"name": "Ada", "email": "ada@example.com"},
+        "answers": {"goal": "Run <fast>\nand far", "ok": True}})
+    assert r.status == 201, r
+    H.wait_until(lambda: rx.delivered(), 30, "the booking.created message")
+    (_, body), = rx.delivered()
+    data = json.loads(body)["data"]
+    assert data["uid"] == r.json["uid"]
+    assert data["answers"] == [
+        {"id": "goal", "label": "Goal", "type": "text",
+         "value": "Run <fast>\nand far"},
+        {"id": "ok", "label": "OK?", "type": "checkbox", "value": True}]

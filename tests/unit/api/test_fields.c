@@ -104,6 +104,7 @@ static void test_host_create_and_render_bytes(void **state)
     assert_string_equal(text,
                         "{\"slug\":\"ada\",\"name\":\"Ada\",\"email\":\"ada@"
                         "example.com\",\"timezone\":\"Europe/Berlin\","
+                        "\"photo_url\":null,\"bio\":null,"
                         "\"created_at\":\"1970-01-01T00:00:00Z\","
                         "\"updated_at\":\"1970-01-02T00:00:00Z\"}");
     json_decref(o);
