@@ -513,7 +513,8 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
     struct bk_errbuf err;
     enum bk_err e = BK_E_NOT_FOUND;
     enum bk_rate_class rate = BK_RATE_NONE;
-    size_t n_headers;
+    size_t n_headers, fb_index = 0;
+    int fb_table = -1;
 
     bk_errbuf_clear(&err);
     pthread_once(&matchable_once, matchable_build);
@@ -527,11 +528,22 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
     }
     if (strcmp(method, "HEAD") == 0)
         req->method = "GET"; /* the server sends no body for HEAD */
+    /* A pattern that starts with a capture ("/{host}", the booking pages)
+     * catches any path: it is taken only when no other route knows the
+     * path, so that a path of another route with another method stays a
+     * 405 (API.md). */
     for (size_t i = 0; i < N_TABLES; i++) {
         const char *a = NULL;
         enum bk_err m =
             bk_router_match(matchable[i], *tables[i].n, req, &matched, &a);
+        if (m == BK_OK && tables[i].routes[matched->flags].pattern[1] == '{' &&
+            fb_table < 0) {
+            fb_table = (int)i;
+            fb_index = matched->flags;
+            continue;
+        }
         if (m == BK_OK) {
+            fb_table = -1;
             route = &tables[i].routes[matched->flags];
             e = BK_OK;
             req->route = route->pattern; /* for the access log */
@@ -543,6 +555,14 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
             allow = a;
             e = BK_E_METHOD;
         }
+    }
+    if (!route && fb_table >= 0 && e != BK_E_METHOD) {
+        size_t i = (size_t)fb_table;
+        route = &tables[i].routes[fb_index];
+        e = BK_OK;
+        req->route = route->pattern;
+        req->route_slot = (unsigned)(table_offset[i] + fb_index) + 1;
+        rate = (enum bk_rate_class)rate_of[i][fb_index];
     }
     if (e == BK_E_METHOD) {
         bk_http_add_header(resp, "Allow", allow);

@@ -88,6 +88,9 @@ def test_wrong_method_is_405_with_allow(daemon):
         ("GET", "/api/v1/bookings/abc/reschedule", {"POST"}),
         ("PATCH", "/api/v1/event-types/x/slots", {"GET"}),
         ("POST", "/api/v1/clients/cli_x", {"GET", "PATCH"}),
+        # Two segments, as a booking page /{host}/{event_type} has: the
+        # catch-all page route does not hide another route's 405.
+        ("GET", "/webhooks/calcom", {"POST"}),
     ]
     for method, path, allowed in cases:
         r = daemon.request(method, path, admin=True)
