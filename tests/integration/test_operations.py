@@ -41,7 +41,9 @@ def test_json_logs_are_one_object_per_line(make_daemon):
     d.apply(standard_catalog())
     assert d.get("/healthz", headers={"X-Request-Id": "probe-1"}).status == 200
     assert d.get("/api/v1/hosts/coach", admin=True).status == 200
-    assert d.get("/nope").status == 404
+    # Three segments: no route, not even the booking pages' /{host} and
+    # /{host}/{event_type}, catches it.
+    assert d.get("/nope/a/b").status == 404
     # Hostile bytes in the path: quotes, backslashes, control characters
     # and invalid UTF-8 must still give parseable lines.
     d.raw(b'GET /x%22%5C%0a%01%ff%c3%28"\\ HTTP/1.1\r\nHost: x\r\n'
@@ -59,7 +61,7 @@ def test_json_logs_are_one_object_per_line(make_daemon):
     assert isinstance(probe[0]["duration_ms"], int)
     host = [o for o in access if o["path"] == "/api/v1/hosts/coach"]
     assert host and host[0]["route"] == "/api/v1/hosts/{slug}", host
-    nope = [o for o in access if o["path"] == "/nope"]
+    nope = [o for o in access if o["path"] == "/nope/a/b"]
     assert nope and nope[0]["route"] is None and nope[0]["status"] == 404
     assert any(o["path"].startswith('/x"\\') for o in access), access
     assert any("shutting down" in o["message"] for o in lines)
