@@ -85,10 +85,10 @@ struct bk_net_request {
     const char *allow_private_env; /* the switch named when refused; NULL:
                                       BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     int max_redirects;             /* 0: none followed */
-    const char *provider; /* the provider's name ("stripe", "zoom",
-                             "notion" ...) whose rate limit and circuit
-                             breaker the request counts against; NULL:
-                             none */
+    const char *provider;          /* the provider's name ("stripe", "zoom",
+                                      "notion" ...) whose rate limit and circuit
+                                      breaker the request counts against; NULL:
+                                      none */
 };
 
 struct bk_net_response {
