@@ -16,6 +16,7 @@
 #include "ledger/events.h"
 #include "ledger/ledger.h"
 #include "ledger/payments.h"
+#include "pdf/invoice.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -240,6 +241,8 @@ struct ctx {
     struct bk_event_type et;
     struct bk_payment pay; /* has_pay: a paid booking's payment row */
     bool has_pay;
+    struct bk_invoice inv; /* has_inv: its invoice (ledger/invoices.c) */
+    bool has_inv;
 };
 
 static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
@@ -259,6 +262,12 @@ static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
     if (!e && c->b.payment_status != BK_PAYMENT_NONE) {
         e = bk_store_payment_get(tx, c->b.id, arena, &c->pay, err);
         c->has_pay = e == BK_OK;
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
+    if (!e && c->has_pay) {
+        e = bk_store_invoice_by_booking(tx, c->b.id, arena, &c->inv, err);
+        c->has_inv = e == BK_OK;
         if (e == BK_E_NOT_FOUND)
             e = BK_OK;
     }
@@ -725,6 +734,24 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     /* A reminder changes nothing in the calendar: no invite. */
     out->ics = reminder ? NULL : bk_ics_build(&ev, arena);
     out->ics_method = reminder ? NULL : ev.method;
+    /* The paid confirmation carries its invoice (issue 9 §2), drawn as it
+     * stands when the message is sent. */
+    if (c->has_inv && strcmp(msg->kind, "attendee_confirmed") == 0) {
+        struct bk_errbuf perr;
+        const char *pdf;
+        size_t len;
+
+        bk_errbuf_clear(&perr);
+        if (bk_pdf_invoice(&c->inv, arena, &pdf, &len, &perr) == BK_OK) {
+            out->attach = pdf;
+            out->attach_len = len;
+            out->attach_type = "application/pdf";
+            out->attach_name = bk_arena_printf(arena, "%s.pdf", c->inv.number);
+        } else {
+            bk_log_warn("mail: invoice %s not attached: %s", c->inv.number,
+                        perr.msg);
+        }
+    }
     {
         const char *tk = strstr(manage, "?token=");
         struct bk_mail_var vars[] = {
