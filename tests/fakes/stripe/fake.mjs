@@ -18,7 +18,8 @@
 // The test drives it through /_fake/... (not part of Stripe): complete or
 // expire a session (with the event held back or delivered), resend events
 // (duplicates, any order, another timestamp or secret, a tampered body),
-// make the next requests fail (429, 500, or a dropped connection), and read
+// make the next requests fail (429, 500, a dropped connection, or -1: carried
+// out but its reply lost, the connection dropped), and read
 // the requests it received. A small hosted checkout page (/pay/:id, Pay and
 // Cancel buttons) stands in for Stripe's.
 //
@@ -362,6 +363,9 @@ function post(target, body, headers) {
 // ---- HTTP ---------------------------------------------------------------------
 
 function send(res, status, obj, headers = {}) {
+  // A "lost reply" failure: the request was carried out, its answer never
+  // arrives (the connection drops), so the client cannot tell.
+  if (res.loseReply) return res.socket.destroy();
   const body = JSON.stringify(obj, null, 2);
   res.writeHead(status, { "Content-Type": "application/json", "Request-Id": "req_" + crypto.randomBytes(8).toString("hex"), ...headers });
   res.end(body);
@@ -416,7 +420,11 @@ async function handleApi(req, res, path, query) {
     content_type: req.headers["content-type"] ?? null, body: raw, status: 0 };
   requests.push(entry);
   const fail = failures.find((f) => f.count > 0 && (!f.method || f.method === req.method) && path.startsWith(f.prefix));
-  if (fail) {
+  if (fail && fail.status === -1) {
+    fail.count--;
+    entry.lost_reply = true;
+    res.loseReply = true;
+  } else if (fail) {
     fail.count--;
     entry.status = fail.status;
     if (fail.status === 0) return req.socket.destroy();
