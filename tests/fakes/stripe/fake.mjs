@@ -34,6 +34,8 @@ import Stripe from "stripe";
 const stripe = new Stripe("sk_test_fake_signer");
 let webhookUrl = process.env.FAKE_WEBHOOK_URL || "";
 let timestampOffset = 0; // seconds added to the signatures' timestamps
+let apiDelayMs = 0;      // a slow Stripe: every API answer waits this long
+let apiGate = null;      // {promise, open}: API requests wait until opened
 let webhookSecret = process.env.FAKE_WEBHOOK_SECRET || "";
 const API_VERSION = "2026-07-29.dahlia";
 
@@ -419,6 +421,8 @@ async function handleApi(req, res, path, query) {
   const entry = { method: req.method, path, idempotency_key: req.headers["idempotency-key"] ?? null,
     content_type: req.headers["content-type"] ?? null, body: raw, status: 0 };
   requests.push(entry);
+  if (apiDelayMs > 0) await new Promise((r) => setTimeout(r, apiDelayMs));
+  if (apiGate) await apiGate.promise;
   const fail = failures.find((f) => f.count > 0 && (!f.method || f.method === req.method) && path.startsWith(f.prefix));
   if (fail && fail.status === -1) {
     fail.count--;
@@ -495,7 +499,18 @@ async function control(req, res, path) {
     if (body.hold_events !== undefined) holdEvents = !!body.hold_events;
     if (body.webhook_url !== undefined) webhookUrl = body.webhook_url;
     if (body.timestamp_offset !== undefined) timestampOffset = Number(body.timestamp_offset);
-    return send(res, 200, { webhook_secret: webhookSecret, hold_events: holdEvents, webhook_url: webhookUrl, timestamp_offset: timestampOffset });
+    if (body.api_delay_ms !== undefined) apiDelayMs = Number(body.api_delay_ms);
+    // hold_api: API requests are received and then kept waiting until
+    // hold_api is false again (a Stripe that answers nothing meanwhile).
+    if (body.hold_api === true && !apiGate) {
+      let open;
+      const promise = new Promise((r) => { open = r; });
+      apiGate = { promise, open };
+    } else if (body.hold_api === false && apiGate) {
+      apiGate.open();
+      apiGate = null;
+    }
+    return send(res, 200, { webhook_secret: webhookSecret, hold_events: holdEvents, webhook_url: webhookUrl, timestamp_offset: timestampOffset, api_delay_ms: apiDelayMs, hold_api: !!apiGate });
   }
   if (path === "/_fake/fail" && req.method === "POST") {
     failures.push({ method: body.method, prefix: body.prefix || "/", status: body.status ?? 500, count: body.count ?? 1 });
