@@ -151,10 +151,6 @@ static enum bk_err on_dead(void *ctx, struct bk_tx *tx,
 void bk_jobs_lifecycle_kind(const struct bk_jobs_lifecycle_config *cfg,
                             struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_JOBS_LIFECYCLE_KIND;
-    out->run = run;
-    out->on_dead = on_dead;
+    bk_jobs_kind_init(out, BK_JOBS_LIFECYCLE_KIND, run, on_dead, (void *)cfg);
     out->schedule = schedule;
-    out->ctx = (void *)cfg;
 }

@@ -568,19 +568,14 @@ static enum bk_err reminder_run(void *ctx, struct bk_store *store,
 void bk_mail_reminder_kind(const struct bk_mail_config *cfg,
                            struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_MAIL_REMINDER_KIND;
-    out->run = reminder_run;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_MAIL_REMINDER_KIND, reminder_run, NULL,
+                      (void *)cfg);
 }
 
 void bk_mail_event_kind(const struct bk_mail_config *cfg,
                         struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_MAIL_EVENT_KIND;
-    out->run = event_run;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_MAIL_EVENT_KIND, event_run, NULL, (void *)cfg);
 }
 
 /* ---- Composing ---------------------------------------------------------- */
@@ -964,11 +959,7 @@ static enum bk_err send_dead(void *ctx, struct bk_tx *tx,
 void bk_mail_send_kind(const struct bk_mail_config *cfg,
                        struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_MAIL_SEND_KIND;
-    out->run = send_run;
-    out->on_dead = send_dead;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_MAIL_SEND_KIND, send_run, send_dead, (void *)cfg);
 }
 
 enum bk_err bk_mail_booking_ics(struct bk_tx *tx, int64_t booking_id,
