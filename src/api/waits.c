@@ -31,6 +31,7 @@ static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static struct bk_api_wait *waiting; /* under mu */
 static pthread_once_t started = PTHREAD_ONCE_INIT;
 static bool running;
+static bool ending; /* under mu: bk_api_waits_end was called */
 
 /* Whether job has run once: done, dead, or failed and due again. A job
  * that cannot be read counts as run (the answer then says what the
@@ -57,17 +58,20 @@ static void *waiter(void *unused)
         struct timespec ts = {0, POLL_MS * 1000 * 1000};
         struct bk_arena arena;
 
+        bool end;
+
         pthread_mutex_lock(&mu);
         while (!waiting)
             pthread_cond_wait(&cv, &mu);
         list = waiting;
         waiting = NULL;
+        end = ending;
         pthread_mutex_unlock(&mu);
 
         bk_arena_init(&arena);
         for (w = list; w; w = next) {
             next = w->next; /* w lives in the request's arena */
-            if (bk_mono_ms() >= w->deadline_ms ||
+            if (end || bk_mono_ms() >= w->deadline_ms ||
                 has_run(w->store, w->job, &arena)) {
                 w->done(w->ctx);
             } else {
@@ -109,8 +113,13 @@ void bk_api_wait_job(struct bk_store *store, int64_t job, int64_t wait_ms,
 {
     struct bk_api_wait *w;
 
+    bool end;
+
     pthread_once(&started, start);
-    if (!running || !job || wait_ms <= 0) {
+    pthread_mutex_lock(&mu);
+    end = ending;
+    pthread_mutex_unlock(&mu);
+    if (!running || end || !job || wait_ms <= 0) {
         done(ctx);
         return;
     }
@@ -124,6 +133,14 @@ void bk_api_wait_job(struct bk_store *store, int64_t job, int64_t wait_ms,
     pthread_mutex_lock(&mu);
     w->next = waiting;
     waiting = w;
+    pthread_cond_signal(&cv);
+    pthread_mutex_unlock(&mu);
+}
+
+void bk_api_waits_end(void)
+{
+    pthread_mutex_lock(&mu);
+    ending = true;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
 }

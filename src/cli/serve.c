@@ -505,6 +505,7 @@ int bk_cli_serve(int argc, char **argv)
     }
     /* Stop accepting and answer what is in flight, then stop the inbox
      * (its last batch commits) and the workers (after their job). */
+    bk_api_waits_end();
     (void)bk_http_server_drain(http, cfg.shutdown_timeout_ms);
     rc = 0;
 out:

@@ -21,6 +21,12 @@
 #define MARGIN 56.0
 #define TEXT_W (PAGE_W - 2 * MARGIN)
 
+/* The font families, in order; fontconfig falls back past them per
+ * character. WenQuanYi Micro Hei (TrueType) is named before the fallback
+ * reaches Noto CJK: cairo 1.16's subsetting of that CFF font leaks about
+ * 768 bytes per document (measured with LeakSanitizer). */
+#define FAMILY "DejaVu Sans,WenQuanYi Micro Hei,Sans"
+
 /* The most lines one value may take before it is cut with an ellipsis. */
 #define MAX_LINES 4
 
@@ -125,7 +131,7 @@ static void stripe_id(struct page *pg, const char *label, const char *id,
                                         "uri='https://dashboard.stripe.com/"
                                         "%s/%s'",
                                         path, id));
-    line(pg, bk_arena_printf(arena, "%s: %s", label, id), "Sans 9", 2);
+    line(pg, bk_arena_printf(arena, "%s: %s", label, id), FAMILY " 9", 2);
     if (link)
         cairo_tag_end(pg->cr, CAIRO_TAG_LINK);
 }
@@ -166,61 +172,62 @@ static void draw(struct page *pg, const struct bk_invoice *v,
     /* The issuer on the right, the title on the left, side by side. */
     top = pg->y;
     pg->y += text_at(pg, MARGIN + TEXT_W * 0.5, TEXT_W * 0.5, v->issuer_name,
-                     "Sans Bold 11", PANGO_ALIGN_RIGHT);
+                     FAMILY " Bold 11", PANGO_ALIGN_RIGHT);
     if (v->issuer_address && *v->issuer_address)
         pg->y += text_at(pg, MARGIN + TEXT_W * 0.5, TEXT_W * 0.5,
-                         v->issuer_address, "Sans 9", PANGO_ALIGN_RIGHT);
+                         v->issuer_address, FAMILY " 9", PANGO_ALIGN_RIGHT);
     {
         double right_end = pg->y;
         pg->y = top;
-        line(pg, "Invoice", "Sans Bold 22", 6);
-        line(pg, bk_arena_printf(arena, "Number: %s", v->number), "Sans 10", 2);
+        line(pg, "Invoice", FAMILY " Bold 22", 6);
+        line(pg, bk_arena_printf(arena, "Number: %s", v->number), FAMILY " 10",
+             2);
         line(pg,
              bk_arena_printf(arena, "Issued: %s", day_of(v->issued_utc, arena)),
-             "Sans 10", 2);
+             FAMILY " 10", 2);
         line(pg, bk_arena_printf(arena, "Status: %s", status_text(v->status)),
-             "Sans Bold 10", 2);
+             FAMILY " Bold 10", 2);
         if (pg->y < right_end)
             pg->y = right_end;
     }
     pg->y += 18;
-    line(pg, "Billed to", "Sans Bold 11", 3);
+    line(pg, "Billed to", FAMILY " Bold 11", 3);
     if (v->client_name && *v->client_name)
-        line(pg, v->client_name, "Sans 10", 2);
-    line(pg, v->client_email ? v->client_email : "", "Sans 10", 2);
+        line(pg, v->client_name, FAMILY " 10", 2);
+    line(pg, v->client_email ? v->client_email : "", FAMILY " 10", 2);
     pg->y += 18;
 
-    row(pg, "Description", "Amount", "Sans Bold 10");
+    row(pg, "Description", "Amount", FAMILY " Bold 10");
     rule(pg);
     row(pg, bk_arena_printf(arena, "%s \xc3\x97 1", v->line ? v->line : ""),
-        amount, "Sans 10");
+        amount, FAMILY " 10");
     rule(pg);
-    row(pg, "Total", amount, "Sans Bold 11");
+    row(pg, "Total", amount, FAMILY " Bold 11");
     if (v->paid_utc)
         row(pg, bk_arena_printf(arena, "Paid %s", day_of(v->paid_utc, arena)),
-            amount, "Sans 10");
+            amount, FAMILY " 10");
     if (v->refunded_minor > 0) {
         row(pg, "Refunded",
             bk_arena_printf(
                 arena, "\xe2\x88\x92%s",
                 bk_payment_money(arena, v->refunded_minor, v->currency)),
-            "Sans 10");
+            FAMILY " 10");
         row(pg, "Net",
             bk_payment_money(arena, v->amount_minor - v->refunded_minor,
                              v->currency),
-            "Sans Bold 10");
+            FAMILY " Bold 10");
     }
     pg->y += 24;
     if ((v->stripe_session && *v->stripe_session) ||
         (v->stripe_payment_intent && *v->stripe_payment_intent)) {
-        line(pg, "Paid with Stripe", "Sans Bold 9", 2);
+        line(pg, "Paid with Stripe", FAMILY " Bold 9", 2);
         stripe_id(pg, "Payment", v->stripe_payment_intent, "payments", arena);
         stripe_id(pg, "Checkout Session", v->stripe_session,
                   "checkout/sessions", arena);
     }
     if (v->booking_uid && *v->booking_uid)
         line(pg, bk_arena_printf(arena, "Booking: %s", v->booking_uid),
-             "Sans 9", 2);
+             FAMILY " 9", 2);
 }
 
 enum bk_err bk_pdf_invoice(const struct bk_invoice *v, struct bk_arena *arena,
