@@ -27,8 +27,9 @@
  * 768 bytes per document (measured with LeakSanitizer). */
 #define FAMILY "DejaVu Sans,WenQuanYi Micro Hei,Sans"
 
-/* The most lines one value may take before it is cut with an ellipsis. */
-#define MAX_LINES 4
+/* The most lines one value may take before it is cut with an ellipsis
+ * (the issuer's address has room for this many). */
+#define MAX_LINES 5
 
 struct sink {
     struct bk_buf buf;
@@ -65,7 +66,10 @@ static double text_at(struct page *pg, double x, double w, const char *text,
     pango_layout_set_font_description(layout, fd);
     pango_layout_set_width(layout, (int)(w * PANGO_SCALE));
     pango_layout_set_wrap(layout, PANGO_WRAP_WORD_CHAR);
-    pango_layout_set_height(layout, -MAX_LINES);
+    /* A height in units, not in lines: a negative one would bound each
+     * paragraph, and a value may hold many (an address's lines). */
+    pango_layout_set_height(layout, pango_font_description_get_size(fd) * 3 /
+                                        2 * MAX_LINES);
     pango_layout_set_ellipsize(layout, PANGO_ELLIPSIZE_END);
     pango_layout_set_alignment(layout, align);
     pango_layout_set_text(layout, valid, -1);
