@@ -37,6 +37,14 @@ static void render_payment(struct bk_api_call *c, json_t *o,
                     "currency", p.currency, "attempt", p.attempt);
     if (pay && p.last_error && b->status == BK_BOOKING_PENDING)
         json_object_set_new(pay, "error", json_string(p.last_error));
+    /* The invoice of a paid booking, whose PDF the same reader may fetch
+     * (api/invoices.c: the admin or the booking's manage token). */
+    if (pay && b->payment_status != BK_PAYMENT_UNPAID) {
+        struct bk_invoice v;
+        if (bk_store_invoice_by_booking(c->tx, b->id, c->arena, &v, NULL) ==
+            BK_OK)
+            json_object_set_new(pay, "invoice", json_string(v.number));
+    }
     if (pay && b->status == BK_BOOKING_CONFIRMED &&
         b->payment_status == BK_PAYMENT_PAID && p.payment_intent &&
         !p.refund_reason && !p.refund_id &&

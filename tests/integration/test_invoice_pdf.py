@@ -103,6 +103,11 @@ def test_invoice_pdf(make_daemon, fake, tmp_path):
         # The manage token of the invoice's booking opens its PDF, and no
         # other; without the admin key a missing invoice is the same 401.
         t0, t1 = paid[0]["manage_token"], paid[1]["manage_token"]
+        # The booking names its invoice to whoever may read both.
+        r = d.get(f"/api/v1/bookings/{paid[0]['uid']}", query={"token": t0})
+        assert r.json["payment"]["invoice"] == numbers[0], r.json
+        assert d.get(f"/api/v1/bookings/{paid[0]['uid']}", admin=True).json[
+            "payment"]["invoice"] == numbers[0]
         r = d.get(f"/api/v1/invoices/{numbers[0]}.pdf", query={"token": t0})
         assert r.status == 200 and r.body[:5] == b"%PDF-", r
         for q in ({"token": t1}, {"token": "x" * 43}, {"token": ""}, {}):
