@@ -14,16 +14,17 @@ declare -A allowed=(
     [core]="base core"
     [store]="base core store"
     [ledger]="base crypto core store ledger"
+    [pdf]="base core store ledger pdf"
     [jobs]="base crypto core store ledger jobs"
-    [mail]="base crypto core store ledger jobs mail"
+    [mail]="base crypto core store ledger pdf jobs mail"
     [net]="base net"
     [dav]="base net dav"
     [http]="base http"
     [webhooks]="base crypto core store ledger jobs webhooks"
-    [api]="base crypto core store ledger jobs mail net dav http webhooks api web"
+    [api]="base crypto core store ledger pdf jobs mail net dav http webhooks api web"
     [connectors]="base crypto core store ledger jobs net dav api connectors"
     [web]="base web"
-    [cli]="base crypto core store ledger jobs mail net dav http webhooks api connectors web cli"
+    [cli]="base crypto core store ledger pdf jobs mail net dav http webhooks api connectors web cli"
 )
 # Third-party headers and the only places that may include them.
 declare -A third=(
@@ -33,6 +34,9 @@ declare -A third=(
     ["libical/"]="src/core/tz.c src/core/ics"
     ["openssl/"]="src/crypto/"
     ["libxml/"]="src/dav/xml.c"
+    ["cairo"]="src/pdf/"
+    ["pango/"]="src/pdf/"
+    ["glib"]="src/pdf/"
     ["curl/"]="src/net/ src/connectors/ src/mail/"
     ["jansson.h"]="src/api/ src/webhooks/ src/cli/ src/jobs/ src/ledger/ src/connectors/ src/mail/"
 )

@@ -10,11 +10,13 @@ cd "$(dirname "$0")/.."
 
 build_pkgs=(build-essential cmake pkg-config tzdata
             libmicrohttpd-dev libjansson-dev libsqlite3-dev libical-dev
-            libssl-dev libpq-dev libcurl4-openssl-dev libxml2-dev)
+            libssl-dev libpq-dev libcurl4-openssl-dev libxml2-dev
+            libcairo2-dev libpango1.0-dev fonts-dejavu-core fonts-noto-core
+            fonts-noto-cjk fonts-wqy-microhei)
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev postgresql python3-psycopg2
            python3-aiosmtpd python3-icalendar python3-cryptography openssl
-           radicale python3-caldav)
+           radicale python3-caldav poppler-utils)
 bench_pkgs=(wrk hyperfine python3 python3-aiosmtpd curl sqlite3 postgresql nginx)
 
 groups=("$@")

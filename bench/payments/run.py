@@ -12,6 +12,9 @@
    checkout_url (the booking, the checkout job and the fake's session),
    then "pay" on the fake until the booking reads confirmed (the fake's
    signed webhook, the intake, the apply job), ROUNDS times.
+3. invoice PDFs: GET /api/v1/invoices/{number}.pdf (drawn with cairo and
+   pango at each request) of the invoices of step 2, by CONNECTIONS
+   threads for DURATION / 2 seconds: PDFs per second and their size.
 
 Fresh SQLite database in a temporary directory; the daemon and the fake
 listen on 127.0.0.1 and are stopped on every way out.
@@ -204,6 +207,36 @@ def main():
                 print(f"paid booking round trip, {name}: median "
                       f"{statistics.median(xs):.1f} ms, p95 {pct(xs, 95):.1f}"
                       f" ms, max {max(xs):.1f} ms ({len(xs)} bookings)")
+
+        # 3. Invoice PDFs.
+        _, lst = call(port, "GET", "/api/v1/invoices?limit=100",
+                      headers={"Authorization": f"Bearer {ADMIN}"})
+        numbers = [i["number"] for i in json.loads(lst)["data"]]
+        if numbers:
+            stop = time.monotonic() + DURATION / 2
+            counts, sizes = {}, []
+
+            def fetcher(n):
+                k = n
+                while time.monotonic() < stop:
+                    st, pdf = call(port, "GET", "/api/v1/invoices/"
+                                   f"{numbers[k % len(numbers)]}.pdf",
+                                   headers={"Authorization":
+                                            f"Bearer {ADMIN}"})
+                    k += 1
+                    with lock:
+                        counts[st] = counts.get(st, 0) + 1
+                        if st == 200 and len(sizes) < 100:
+                            sizes.append(len(pdf))
+            t0 = time.monotonic()
+            with concurrent.futures.ThreadPoolExecutor(CONNECTIONS) as ex:
+                list(ex.map(fetcher, range(CONNECTIONS)))
+            took = time.monotonic() - t0
+            ok = counts.get(200, 0)
+            print(f"invoice PDF: {ok / took:.0f} PDFs/s drawn and answered "
+                  f"({ok} in {took:.1f} s, {CONNECTIONS} connections, "
+                  f"median {statistics.median(sizes) / 1024:.0f} KiB; "
+                  f"answers {counts})")
     finally:
         for p in reversed(procs):
             if p.poll() is None:

@@ -140,6 +140,11 @@ void bk_api_handle(void *ctx, struct bk_http_request *req,
 void bk_api_observe(void *ctx, const struct bk_http_request *req, int status,
                     int64_t duration_us);
 
+/* At shutdown, before the server drains: the requests waiting for a job
+ * (a booking's Checkout Session, api/waits.c) are answered now with what
+ * they have, and later ones do not wait. Thread-safe; once. */
+void bk_api_waits_end(void);
+
 /* The manage token of a booking: unpadded base64url of
  * HMAC-SHA256(manage_secret, "manage:" + uid), 43 characters + NUL. */
 void bk_api_manage_token(const struct bk_api *api, const char *uid,

@@ -37,6 +37,14 @@ static void render_payment(struct bk_api_call *c, json_t *o,
                     "currency", p.currency, "attempt", p.attempt);
     if (pay && p.last_error && b->status == BK_BOOKING_PENDING)
         json_object_set_new(pay, "error", json_string(p.last_error));
+    /* The invoice of a paid booking, whose PDF the same reader may fetch
+     * (api/invoices.c: the admin or the booking's manage token). */
+    if (pay && b->payment_status != BK_PAYMENT_UNPAID) {
+        struct bk_invoice v;
+        if (bk_store_invoice_by_booking(c->tx, b->id, c->arena, &v, NULL) ==
+            BK_OK)
+            json_object_set_new(pay, "invoice", json_string(v.number));
+    }
     if (pay && b->status == BK_BOOKING_CONFIRMED &&
         b->payment_status == BK_PAYMENT_PAID && p.payment_intent &&
         !p.refund_reason && !p.refund_id &&
@@ -62,30 +70,6 @@ static void render_payment(struct bk_api_call *c, json_t *o,
         b->payment_status == BK_PAYMENT_UNPAID &&
         b->hold_expires_utc > bk_now_utc())
         json_object_set_new(o, "checkout_url", json_string(p.checkout_url));
-}
-
-/* Waits, at most wait_ms, for the checkout job `job` to have run once
- * (done, dead, or failed and due again), so that the answer can carry
- * the Checkout URL. Polls the queue: the job may run on any instance. */
-static void wait_checkout(struct bk_api_call *c, int64_t job, int64_t wait_ms)
-{
-    int64_t until = bk_mono_ms() + wait_ms;
-
-    while (job && bk_mono_ms() < until) {
-        struct timespec ts = {0, 25 * 1000 * 1000};
-        struct bk_tx *tx = NULL;
-        struct bk_job j;
-        bool over = true;
-
-        if (bk_store_begin(c->api->store, BK_TX_READ, &tx, NULL) == BK_OK &&
-            bk_store_job_get(tx, job, c->arena, &j, NULL) == BK_OK)
-            over = j.status == BK_JOB_DONE || j.status == BK_JOB_DEAD ||
-                   (j.status == BK_JOB_PENDING && j.attempts > 0);
-        bk_store_rollback(tx);
-        if (over)
-            return;
-        nanosleep(&ts, NULL);
-    }
 }
 
 /* Renders b with its links and, for the attendee's first response and for
@@ -134,6 +118,72 @@ static enum bk_err reread(struct bk_api_call *c, struct bk_booking *b)
             return e;
     }
     return bk_store_booking_by_uid(c->tx, b->uid, c->arena, b, c->err);
+}
+
+/* A booking answered once its checkout job has run (waits.c), so that
+ * the answer carries the Checkout URL: the request is deferred meanwhile
+ * and holds no server thread (http.h). Lives in the request's arena. */
+struct later {
+    struct bk_api *api;
+    struct bk_http_request *req;
+    struct bk_http_response *resp;
+    const char *uid;
+    int status;
+    bool admin;
+    bool with_token;
+};
+
+static void answer_later(void *ctx)
+{
+    struct later *l = ctx;
+    struct bk_api_call c;
+    struct bk_errbuf err;
+    struct bk_booking b;
+    json_t *o = NULL;
+    enum bk_err e;
+
+    memset(&c, 0, sizeof(c));
+    bk_errbuf_clear(&err);
+    c.api = l->api;
+    c.req = l->req;
+    c.resp = l->resp;
+    c.err = &err;
+    c.arena = l->req->arena;
+    c.admin = l->admin;
+    memset(&b, 0, sizeof(b));
+    b.uid = l->uid;
+    e = reread(&c, &b);
+    if (!e && !(o = render(&c, &b, NULL, l->with_token)))
+        e = bk_fail(&err, BK_E_INTERNAL, "the booking could not be rendered");
+    if (e)
+        bk_api_error(l->req, l->resp, e, &err);
+    else
+        bk_api_json(l->req, l->resp, l->status, o);
+    bk_api_call_end(&c);
+    bk_http_resume(l->req);
+}
+
+/* Defers the answer (status, booking uid) until the checkout job `job`
+ * has run once — done, dead, or failed and due again — or
+ * BOOKINGD_CHECKOUT_WAIT_MS has passed. The job may run on any instance.
+ * The call must have no transaction open. */
+static void answer_after_checkout(struct bk_api_call *c, int64_t job,
+                                  const char *uid, int status, bool with_token)
+{
+    struct later *l = bk_arena_alloc(c->arena, sizeof(*l));
+
+    l->api = c->api;
+    l->req = c->req;
+    l->resp = c->resp;
+    l->uid = bk_arena_strdup(c->arena, uid);
+    l->status = status;
+    l->admin = c->admin;
+    l->with_token = with_token;
+    bk_http_defer(c->req);
+    bk_jobs_wake(c->api->jobs);
+    /* From here on req, resp and the arena are the answer's. */
+    bk_api_wait_job(c->api->store, job, c->api->checkout_wait_ms, c->arena,
+                    answer_later, l);
 }
 
 /* A start with a fraction of a second is no slot start; the parser would
@@ -201,9 +251,8 @@ static enum bk_err create(struct bk_api_call *c)
                                       c->arena, &b, c->err)))
         return e;
     if (job) {
-        bk_jobs_wake(c->api->jobs);
-        wait_checkout(c, job, c->api->checkout_wait_ms);
-        reread(c, &b);
+        answer_after_checkout(c, job, b.uid, 201, true);
+        return BK_OK;
     }
     bk_api_reply(c, 201, render(c, &b, NULL, true));
     return BK_OK;
@@ -236,8 +285,8 @@ static enum bk_err pay(struct bk_api_call *c)
     if (e)
         return e;
     if (job) {
-        bk_jobs_wake(c->api->jobs);
-        wait_checkout(c, job, c->api->checkout_wait_ms);
+        answer_after_checkout(c, job, uid, 200, false);
+        return BK_OK;
     }
     memset(&b, 0, sizeof(b));
     b.uid = uid;

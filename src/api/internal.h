@@ -133,6 +133,18 @@ BK_MUST_CHECK enum bk_err bk_api_body(struct bk_http_request *req,
 bool bk_api_is_admin(const struct bk_api *api,
                      const struct bk_http_request *req, bool *bad);
 
+/* Deferred waits for an outbox job (waits.c). Calls done(ctx) — on a
+ * waiter thread, or at once on the caller's when wait_ms <= 0 or job is 0
+ * — when the job has run once (done, dead, or failed and due again) or
+ * wait_ms has passed, whichever comes first. The wait is allocated in
+ * arena (a deferred request's, valid until done resumes it). done must
+ * not block for long: it renders the answer and resumes the request
+ * (http.h bk_http_resume). Thread-safe. */
+typedef void (*bk_api_wait_done_fn)(void *ctx);
+void bk_api_wait_job(struct bk_store *store, int64_t job, int64_t wait_ms,
+                     struct bk_arena *arena, bk_api_wait_done_fn done,
+                     void *ctx);
+
 /* Admin sessions (session.c, docs/admin.md): a session ends after
  * BK_ADMIN_SESSION_IDLE_S without a request, and BK_ADMIN_SESSION_MAX_S
  * after the sign-in whatever its use. */

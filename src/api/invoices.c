@@ -1,6 +1,7 @@
 /* api/invoices.c — GET /api/v1/invoices and /api/v1/invoices/{number}
  * (admin): the invoices of paid bookings (ledger/invoices.c,
- * docs/payments.md "Invoices"). */
+ * docs/payments.md "Invoices"); their printable HTML, and their PDF
+ * (drawn by pdf/invoice.c; the admin's, or the booking's manage token's). */
 #include <string.h>
 
 #include "api/internal.h"
@@ -10,6 +11,7 @@
 #include "base/time.h"
 #include "ledger/payments.h"
 #include "mail/template.h"
+#include "pdf/invoice.h"
 #include "base/banned.h"
 
 #define MAX_QUERY_TEXT 64
@@ -201,8 +203,48 @@ static enum bk_err printable(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* The PDF: for the admin, or with ?token= the manage token of the
+ * invoice's booking (the attendee's link, as the booking's own routes).
+ * Without the admin key a missing invoice and a wrong token are the same
+ * 401, so numbers cannot be probed. */
+static enum bk_err pdf(struct bk_api_call *c)
+{
+    struct bk_invoice v;
+    const char *number = bk_http_param(c->req, "number");
+    const char *token = bk_http_query(c->req, "token"), *doc = NULL;
+    size_t len = 0;
+    enum bk_err e;
+
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if (!c->admin && !token)
+        return bk_fail(c->err, BK_E_UNAUTHORIZED,
+                       "the admin key or the booking's manage token is "
+                       "required");
+    e = strlen(number) > MAX_QUERY_TEXT
+            ? bk_fail(c->err, BK_E_NOT_FOUND, "no such invoice")
+            : bk_store_invoice_get(c->tx, number, c->arena, &v, c->err);
+    if (!c->admin && (e == BK_E_NOT_FOUND ||
+                      (!e && (!v.booking_uid ||
+                              !bk_api_token_ok(c->api, v.booking_uid, token)))))
+        return bk_fail(c->err, BK_E_UNAUTHORIZED,
+                       "the admin key or the booking's manage token is "
+                       "required");
+    if (e || (e = bk_pdf_invoice(&v, c->arena, &doc, &len, c->err)))
+        return e;
+    bk_http_add_header(
+        c->resp, "Content-Disposition",
+        bk_arena_printf(c->arena, "inline; filename=\"%s.pdf\"", v.number));
+    bk_http_add_header(c->resp, "Cache-Control", "private, no-store");
+    bk_api_reply_raw(c, 200, "application/pdf", doc, len);
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_invoice_routes[] = {
     {"GET", "/api/v1/invoices", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    /* Before {number}, which would also take "INV-2026-0001.pdf". */
+    {"GET", "/api/v1/invoices/{number}.pdf", pdf, BK_ROUTE_PUBLIC,
+     BK_ROUTE_READ},
     {"GET", "/api/v1/invoices/{number}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
     {"GET", "/api/v1/invoices/{number}/html", printable, BK_ROUTE_ADMIN,
      BK_ROUTE_READ},

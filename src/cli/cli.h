@@ -19,6 +19,7 @@
 
 struct bk_webhook_registry;
 struct bk_jobs_prune_config;
+struct bk_jobs_lifecycle_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
 struct bk_calendly_config;
@@ -61,6 +62,7 @@ struct bk_config {
     int64_t idle_poll_ms;                /* BOOKINGD_JOB_IDLE_POLL_MS */
     int retention_days;       /* BOOKINGD_JOB_RETENTION_DAYS (0: keep) */
     int64_t prune_interval_s; /* BOOKINGD_JOB_PRUNE_INTERVAL_S */
+    int client_inactive_days; /* BOOKINGD_CLIENT_INACTIVE_DAYS (0: never) */
     const char *smtp_url;     /* BOOKINGD_SMTP_URL or NULL (mail skipped) */
     char smtp_url_shown[512]; /* the same without its password */
     const char *smtp_ca_file; /* BOOKINGD_SMTP_CA_FILE or NULL */
@@ -146,9 +148,10 @@ struct bk_cli_job_env {
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
     const struct bk_zoom_config *zoom;
+    const struct bk_jobs_lifecycle_config *lifecycle;
 };
 
-#define BK_CLI_JOB_KINDS_MAX 16
+#define BK_CLI_JOB_KINDS_MAX 24
 
 /* Fills out with every job kind this binary runs, from the one table in
  * kinds.c, and returns how many. The kinds borrow env's fields. */

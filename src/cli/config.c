@@ -319,6 +319,9 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if ((e = env_int("BOOKINGD_JOB_PRUNE_INTERVAL_S", 1, 604800, 3600,
                      &cfg->prune_interval_s, err)))
         return e;
+    if ((e = env_int("BOOKINGD_CLIENT_INACTIVE_DAYS", 0, 3650, 90, &n, err)))
+        return e;
+    cfg->client_inactive_days = (int)n;
     if (cfg->retry_max_ms < cfg->retry_base_ms)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_JOB_RETRY_MAX_MS",
                              "must not be below BOOKINGD_JOB_RETRY_BASE_MS");

@@ -10,6 +10,7 @@
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
 #include "connectors/zoom.h"
+#include "jobs/lifecycle.h"
 #include "jobs/prune.h"
 #include "mail/mail.h"
 #include "webhooks/webhooks.h"
@@ -102,6 +103,11 @@ static void zoom_meeting(const struct bk_cli_job_env *env,
     bk_zoom_meeting_kind(env->zoom, out);
 }
 
+static void lifecycle(const struct bk_cli_job_env *env, struct bk_job_kind *out)
+{
+    bk_jobs_lifecycle_kind(env->lifecycle, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -117,6 +123,7 @@ static const kind_fn kinds[] = {
     calendars_push,  /* "calendars.push": a booking into hosts' calendars */
     calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
     zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
+    lifecycle,       /* "clients.lifecycle": daily; inactive clients */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

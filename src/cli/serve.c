@@ -27,6 +27,7 @@
 #include "ledger/payments.h"
 #include "net/net.h"
 #include "jobs/jobs.h"
+#include "jobs/lifecycle.h"
 #include "jobs/prune.h"
 #include "mail/mail.h"
 #include "store/store.h"
@@ -180,6 +181,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_job_kind kinds[BK_CLI_JOB_KINDS_MAX];
     struct bk_cli_job_env job_env;
     struct bk_jobs_prune_config prune;
+    struct bk_jobs_lifecycle_config lifecycle;
     struct bk_mail_config mail;
     struct bk_mail_templates templates;
     struct bk_arena mail_arena;
@@ -263,6 +265,10 @@ int bk_cli_serve(int argc, char **argv)
     prune.retention_days = cfg.retention_days;
     prune.interval_ms = cfg.prune_interval_s * 1000;
     prune.max_attempts = cfg.max_attempts;
+    memset(&lifecycle, 0, sizeof(lifecycle));
+    lifecycle.inactive_days = cfg.client_inactive_days;
+    lifecycle.interval_ms = 86400 * 1000LL;
+    lifecycle.max_attempts = cfg.max_attempts;
     memset(&outwebhooks, 0, sizeof(outwebhooks));
     outwebhooks.cfg.allow_private = cfg.webhook_allow_private;
     /* A send ends well within its job's lease, or another worker would
@@ -342,6 +348,7 @@ int bk_cli_serve(int argc, char **argv)
                     "webhooks may go to http and private addresses");
     job_env.webhooks = &webhooks;
     job_env.prune = &prune;
+    job_env.lifecycle = &lifecycle;
     mail.smtp.url = cfg.smtp_url;
     mail.smtp.ca_file = cfg.smtp_ca_file;
     mail.smtp.connect_timeout_ms =
@@ -498,6 +505,7 @@ int bk_cli_serve(int argc, char **argv)
     }
     /* Stop accepting and answer what is in flight, then stop the inbox
      * (its last batch commits) and the workers (after their job). */
+    bk_api_waits_end();
     (void)bk_http_server_drain(http, cfg.shutdown_timeout_ms);
     rc = 0;
 out:

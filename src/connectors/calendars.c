@@ -32,7 +32,10 @@ const struct bk_ledger_subscriber *bk_calendars_subscriber(void)
     static const struct bk_ledger_subscriber s = {
         .name = "calendars",
         .job_kind = PUSH_KIND,
+        /* CONFIRMED: a paid booking, pending (nothing pushed) at its
+         * creation, has its event once paid. */
         .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
+                 BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
                  BK_LEV_BIT(BK_LEV_BOOKING_SUPERSEDED),

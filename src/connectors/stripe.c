@@ -387,11 +387,8 @@ static enum bk_err checkout_dead(void *ctx, struct bk_tx *tx,
 void bk_stripe_checkout_kind(const struct bk_stripe_config *cfg,
                              struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_STRIPE_CHECKOUT_KIND;
-    out->run = checkout_run;
-    out->on_dead = checkout_dead;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_STRIPE_CHECKOUT_KIND, checkout_run, checkout_dead,
+                      (void *)cfg);
 }
 
 /* ---- stripe.settle ------------------------------------------------------ */
@@ -569,10 +566,8 @@ out:
 void bk_stripe_settle_kind(const struct bk_stripe_config *cfg,
                            struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_STRIPE_SETTLE_KIND;
-    out->run = settle_run;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_STRIPE_SETTLE_KIND, settle_run, NULL,
+                      (void *)cfg);
 }
 
 /* ---- stripe.refund ------------------------------------------------------ */
@@ -651,8 +646,6 @@ static enum bk_err refund_run(void *ctx, struct bk_store *store,
 void bk_stripe_refund_kind(const struct bk_stripe_config *cfg,
                            struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_STRIPE_REFUND_KIND;
-    out->run = refund_run;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_STRIPE_REFUND_KIND, refund_run, NULL,
+                      (void *)cfg);
 }

@@ -23,14 +23,21 @@ static int match(const char *pattern, const char *path,
         const char *se = strchr(s, '/');
         size_t plen = pe ? (size_t)(pe - p) : strlen(p);
         size_t slen = se ? (size_t)(se - s) : strlen(s);
-        if (plen >= 2 && p[0] == '{' && p[plen - 1] == '}') {
-            if (slen == 0 || n_params >= BK_HTTP_MAX_PARAMS)
+        const char *close =
+            plen >= 2 && p[0] == '{' ? memchr(p, '}', plen) : NULL;
+        if (close) {
+            /* "{name}" or "{name}.suffix": the suffix is literal and the
+             * capture is what comes before it (at least one byte). */
+            size_t klen = (size_t)(close - p) - 1;
+            size_t sufl = plen - klen - 2;
+            if (slen <= sufl || n_params >= BK_HTTP_MAX_PARAMS ||
+                memcmp(s + slen - sufl, close + 1, sufl) != 0)
                 return 0;
             if (capture) {
                 req->params[n_params].key =
-                    bk_arena_strndup(req->arena, p + 1, plen - 2);
+                    bk_arena_strndup(req->arena, p + 1, klen);
                 req->params[n_params].value =
-                    bk_arena_strndup(req->arena, s, slen);
+                    bk_arena_strndup(req->arena, s, slen - sufl);
             }
             n_params++;
         } else if (plen != slen || memcmp(p, s, plen) != 0) {

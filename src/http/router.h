@@ -1,7 +1,9 @@
 /* http/router.h — matching a method and path against a route table.
  * Patterns are literal segments and {name} captures:
- * "/api/v1/bookings/{uid}/cancel". Pure: no I/O, no allocation beyond the
- * request's arena. */
+ * "/api/v1/bookings/{uid}/cancel"; a capture may end its segment with a
+ * literal suffix, "/api/v1/invoices/{number}.pdf" (the capture is what
+ * precedes it, at least one byte). Routes are tried in table order. Pure: no
+ * I/O, no allocation beyond the request's arena. */
 #ifndef BK_HTTP_ROUTER_H
 #define BK_HTTP_ROUTER_H
 

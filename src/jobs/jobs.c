@@ -972,3 +972,21 @@ void bk_jobs_free(struct bk_jobs *jobs)
     free(jobs->running);
     free(jobs);
 }
+
+void bk_jobs_kind_init(struct bk_job_kind *out, const char *name,
+                       enum bk_err (*run)(void *ctx, struct bk_store *store,
+                                          const struct bk_job *job,
+                                          struct bk_arena *arena,
+                                          struct bk_errbuf *err),
+                       enum bk_err (*on_dead)(void *ctx, struct bk_tx *tx,
+                                              const struct bk_job *job,
+                                              const char *error,
+                                              struct bk_errbuf *err),
+                       void *ctx)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = name;
+    out->run = run;
+    out->on_dead = on_dead;
+    out->ctx = ctx;
+}

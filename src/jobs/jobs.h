@@ -66,6 +66,19 @@ struct bk_job_kind {
     void *ctx; /* borrowed; passed to run, on_dead and schedule */
 };
 
+/* The usual kind: fills out with name, run, on_dead (may be NULL) and ctx
+ * (borrowed), everything else empty. */
+void bk_jobs_kind_init(struct bk_job_kind *out, const char *name,
+                       enum bk_err (*run)(void *ctx, struct bk_store *store,
+                                          const struct bk_job *job,
+                                          struct bk_arena *arena,
+                                          struct bk_errbuf *err),
+                       enum bk_err (*on_dead)(void *ctx, struct bk_tx *tx,
+                                              const struct bk_job *job,
+                                              const char *error,
+                                              struct bk_errbuf *err),
+                       void *ctx);
+
 /* Jobs a worker claims in one transaction when none is waiting locally. */
 #define BK_JOBS_CLAIM_BATCH 64
 /* The most jobs one run_batch call gets. */

@@ -359,6 +359,9 @@ static enum bk_err create_once(struct bk_store *store,
     e = bk_ledger_client_find_or_create(
         tx, req->attendee_email, req->attendee_name, req->attendee_timezone,
         req->source, now_utc, arena, &client, &client_created, err);
+    if (!e)
+        e = bk_ledger_client_booked(tx, &client, req->actor, now_utc, arena,
+                                    err);
     if (e)
         goto out;
 

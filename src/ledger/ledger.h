@@ -179,6 +179,25 @@ BK_MUST_CHECK enum bk_err
 bk_ledger_event_type_delete(struct bk_tx *tx, const struct bk_event_type *et,
                             const char *actor, int64_t now_utc,
                             struct bk_arena *arena, struct bk_errbuf *err);
+/* The client lifecycle (ledger/lifecycle.c, docs/payments.md "Client
+ * lifecycle"). In tx: up to limit active clients with id > after_id that
+ * have had no booking made or starting in the last inactive_days days
+ * (and are older than that) become inactive, each with CLIENT_UPDATED
+ * (client.updated; detail status, from, reason). *n_changed receives how
+ * many; *last_id the id to continue after, or 0 when none is left. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_clients_inactivate(struct bk_tx *tx, int inactive_days,
+                             int64_t after_id, int limit, int64_t now_utc,
+                             struct bk_arena *arena, int64_t *last_id,
+                             int *n_changed, struct bk_errbuf *err);
+/* In the transaction of a booking made by client c: an inactive client
+ * is active again (CLIENT_UPDATED, reason "booked again"); c is updated.
+ * Nothing for a prospect (active on a paid or completed booking) or an
+ * active client. */
+BK_MUST_CHECK enum bk_err
+bk_ledger_client_booked(struct bk_tx *tx, struct bk_client *c,
+                        const char *actor, int64_t now_utc,
+                        struct bk_arena *arena, struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err
 bk_ledger_client_update(struct bk_tx *tx, const struct bk_client *c,
                         const char *actor, int64_t now_utc,

@@ -341,7 +341,9 @@ static enum bk_err create(struct bk_tx *tx, const struct bk_ext_event *ev,
         (e = bk_ledger_client_find_or_create(
              tx, ev->booking.attendee.email, ev->booking.attendee.name,
              ev->booking.attendee.timezone, ev->source, now_utc, arena, &client,
-             NULL, err)))
+             NULL, err)) ||
+        (e = bk_ledger_client_booked(tx, &client, bk_source_name(ev->source),
+                                     now_utc, arena, err)))
         return e;
     memset(&b, 0, sizeof(b));
     bk_ledger_new_uid(uid);

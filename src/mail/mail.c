@@ -16,6 +16,7 @@
 #include "ledger/events.h"
 #include "ledger/ledger.h"
 #include "ledger/payments.h"
+#include "pdf/invoice.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -33,7 +34,8 @@ static struct bk_ledger_subscriber subscriber = {
     .kinds = BK_LEV_BIT(BK_LEV_BOOKING_CREATED) |
              BK_LEV_BIT(BK_LEV_BOOKING_CONFIRMED) |
              BK_LEV_BIT(BK_LEV_BOOKING_RESCHEDULED) |
-             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED),
+             BK_LEV_BIT(BK_LEV_BOOKING_CANCELLED) |
+             BK_LEV_BIT(BK_LEV_CHECKOUT_EXPIRED),
     .in_tx = reminders_in_tx,
 };
 
@@ -162,11 +164,15 @@ out:
 
 /* ---- What a change implies --------------------------------------------- */
 
+/* The attendee's message when a booking's payment did not complete before
+ * its hold ended (checkout.session.expired, or the hold-expiry job). */
+#define PAYMENT_INCOMPLETE "attendee_payment_incomplete"
+
 /* The two messages of one ledger event. */
 struct plan {
     const char *attendee_kind;
-    const char *host_kind;
-    bool confirm_created; /* BOOKING_CREATED: skipped for a paid booking */
+    const char *host_kind; /* NULL: none */
+    bool confirm_created;  /* BOOKING_CREATED: skipped for a paid booking */
 };
 
 static bool plan_of(const char *event, struct plan *p)
@@ -179,6 +185,10 @@ static bool plan_of(const char *event, struct plan *p)
         *p = (struct plan){"attendee_rescheduled", "host_rescheduled", false};
     else if (strcmp(event, "BOOKING_CANCELLED") == 0)
         *p = (struct plan){"attendee_cancelled", "host_cancelled", false};
+    else if (strcmp(event, "CHECKOUT_EXPIRED") == 0)
+        /* The hold of a booking never paid ended: the attendee only (the
+         * host was never told of it). */
+        *p = (struct plan){PAYMENT_INCOMPLETE, NULL, false};
     else
         return false;
     return true;
@@ -226,6 +236,8 @@ static const char *subject_of(const char *kind, const char *title,
         what = "New booking";
     else if (strstr(kind, "rescheduled"))
         what = "Rescheduled";
+    else if (strcmp(kind, PAYMENT_INCOMPLETE) == 0)
+        what = "Payment not completed";
     else if (is_cancel(kind))
         what = "Cancelled";
     return bk_arena_printf(arena, "%s: %s with %s", what, title, with);
@@ -240,6 +252,8 @@ struct ctx {
     struct bk_event_type et;
     struct bk_payment pay; /* has_pay: a paid booking's payment row */
     bool has_pay;
+    struct bk_invoice inv; /* has_inv: its invoice (ledger/invoices.c) */
+    bool has_inv;
 };
 
 static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
@@ -259,6 +273,12 @@ static enum bk_err read_ctx(struct bk_tx *tx, int64_t booking_id,
     if (!e && c->b.payment_status != BK_PAYMENT_NONE) {
         e = bk_store_payment_get(tx, c->b.id, arena, &c->pay, err);
         c->has_pay = e == BK_OK;
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
+    if (!e && c->has_pay) {
+        e = bk_store_invoice_by_booking(tx, c->b.id, arena, &c->inv, err);
+        c->has_inv = e == BK_OK;
         if (e == BK_E_NOT_FOUND)
             e = BK_OK;
     }
@@ -351,7 +371,20 @@ static enum bk_err plan_once(const struct bk_mail_config *cfg,
     /* A booking that must be paid is confirmed to both sides when its
      * payment arrives (BOOKING_CONFIRMED), not at its creation. */
     skip = !e && p->confirm_created && c.b.payment_status != BK_PAYMENT_NONE;
-    for (int i = 0; i < 2 && !e && !*provider && !skip; i++) {
+    /* A hold that ended unpaid was never confirmed to anyone: its
+     * cancellation says nothing; CHECKOUT_EXPIRED, in the same
+     * transaction, tells the attendee (PAYMENT_INCOMPLETE). */
+    if (!e && !skip && is_cancel(p->attendee_kind) &&
+        c.b.payment_status == BK_PAYMENT_UNPAID) {
+        struct bk_activity *rows = NULL;
+        size_t n = 0;
+
+        e = bk_store_activity_list(tx, "CHECKOUT_EXPIRED", booking_id, 0, 1,
+                                   arena, &rows, &n, err);
+        skip = !e && n > 0;
+    }
+    for (int i = 0; i < (p->host_kind ? 2 : 1) && !e && !*provider && !skip;
+         i++) {
         const char *kind = i ? p->host_kind : p->attendee_kind;
         struct bk_message m = {
             .booking_id = booking_id,
@@ -421,9 +454,8 @@ static enum bk_err event_run(void *ctx, struct bk_store *store,
                      "which told its attendee",
                      event, (int64_t)booking_id);
     else if (!e)
-        bk_log_info("mail: %s of booking %" PRId64 ": %s", event,
-                    (int64_t)booking_id,
-                    queued ? "2 messages queued" : "2 messages skipped");
+        bk_log_info("mail: %s of booking %" PRId64 ": %d message(s) queued",
+                    event, (int64_t)booking_id, queued);
     json_decref(o);
     return e;
 }
@@ -536,19 +568,14 @@ static enum bk_err reminder_run(void *ctx, struct bk_store *store,
 void bk_mail_reminder_kind(const struct bk_mail_config *cfg,
                            struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_MAIL_REMINDER_KIND;
-    out->run = reminder_run;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_MAIL_REMINDER_KIND, reminder_run, NULL,
+                      (void *)cfg);
 }
 
 void bk_mail_event_kind(const struct bk_mail_config *cfg,
                         struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_MAIL_EVENT_KIND;
-    out->run = event_run;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_MAIL_EVENT_KIND, event_run, NULL, (void *)cfg);
 }
 
 /* ---- Composing ---------------------------------------------------------- */
@@ -615,6 +642,9 @@ static const char *lead_of(const char *kind, struct bk_arena *arena)
                                span_text(m, arena));
     if (strcmp(kind, "attendee_confirmed") == 0)
         return "Your booking is confirmed.";
+    if (strcmp(kind, PAYMENT_INCOMPLETE) == 0)
+        return "Your booking was not confirmed: the payment was not "
+               "completed before the hold on the time ended.";
     if (strcmp(kind, "attendee_rescheduled") == 0)
         return "Your booking has been moved to a new time.";
     if (strcmp(kind, "attendee_cancelled") == 0)
@@ -697,6 +727,8 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
 {
     bool host = to_host(msg->kind), cancel = is_cancel(msg->kind);
     bool reminder = reminder_minutes(msg->kind) != 0;
+    /* No invite was sent for a booking never confirmed: none to cancel. */
+    bool no_invite = reminder || strcmp(msg->kind, PAYMENT_INCOMPLETE) == 0;
     const char *tpl = reminder ? REMINDER_KIND : msg->kind;
     const char *zone = host ? c->host.timezone
                             : (c->b.attendee_timezone
@@ -723,8 +755,26 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
     out->message_id = msg->message_id;
     out->date_utc = bk_now_utc();
     /* A reminder changes nothing in the calendar: no invite. */
-    out->ics = reminder ? NULL : bk_ics_build(&ev, arena);
-    out->ics_method = reminder ? NULL : ev.method;
+    out->ics = no_invite ? NULL : bk_ics_build(&ev, arena);
+    out->ics_method = no_invite ? NULL : ev.method;
+    /* The paid confirmation carries its invoice (issue 9 §2), drawn as it
+     * stands when the message is sent. */
+    if (c->has_inv && strcmp(msg->kind, "attendee_confirmed") == 0) {
+        struct bk_errbuf perr;
+        const char *pdf;
+        size_t len;
+
+        bk_errbuf_clear(&perr);
+        if (bk_pdf_invoice(&c->inv, arena, &pdf, &len, &perr) == BK_OK) {
+            out->attach = pdf;
+            out->attach_len = len;
+            out->attach_type = "application/pdf";
+            out->attach_name = bk_arena_printf(arena, "%s.pdf", c->inv.number);
+        } else {
+            bk_log_warn("mail: invoice %s not attached: %s", c->inv.number,
+                        perr.msg);
+        }
+    }
     {
         const char *tk = strstr(manage, "?token=");
         struct bk_mail_var vars[] = {
@@ -739,11 +789,16 @@ static void compose(const struct bk_mail_config *cfg, const struct ctx *c,
             {"notes", c->b.notes},
             /* The answers to the event type's questions: the host's. */
             {"answers", host ? answers_text(c->b.answers, arena) : NULL},
-            {"reason", cancel ? c->b.cancellation_reason : NULL},
+            {"reason", cancel || strcmp(msg->kind, PAYMENT_INCOMPLETE) == 0
+                           ? c->b.cancellation_reason
+                           : NULL},
             {"refund", cancel ? refund_text(c, arena) : NULL},
             {"manage_url", manage},
             {"ics_url", bk_arena_printf(arena, "%s/api/v1/bookings/%s/ics%s",
                                         cfg->base_url, c->b.uid, tk ? tk : "")},
+            /* The event type's booking page (api/pages.c). */
+            {"book_url", bk_arena_printf(arena, "%s/%s/%s", cfg->base_url,
+                                         c->host.slug, c->et.slug)},
         };
         size_t n = sizeof(vars) / sizeof(vars[0]);
         const char *txt = bk_mail_template_get(
@@ -904,11 +959,7 @@ static enum bk_err send_dead(void *ctx, struct bk_tx *tx,
 void bk_mail_send_kind(const struct bk_mail_config *cfg,
                        struct bk_job_kind *out)
 {
-    memset(out, 0, sizeof(*out));
-    out->name = BK_MAIL_SEND_KIND;
-    out->run = send_run;
-    out->on_dead = send_dead;
-    out->ctx = (void *)cfg;
+    bk_jobs_kind_init(out, BK_MAIL_SEND_KIND, send_run, send_dead, (void *)cfg);
 }
 
 enum bk_err bk_mail_booking_ics(struct bk_tx *tx, int64_t booking_id,

@@ -262,7 +262,7 @@ enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
     rcpt = curl_slist_append(rcpt, bk_arena_printf(arena, "<%s>", m->to_addr));
 
     /* multipart/mixed [ multipart/alternative [ text, html, calendar ],
-     * invite.ics ] */
+     * invite.ics, attachment ] */
     mime = curl_mime_init(h);
     alt = curl_mime_init(h);
     add_text(alt, m->text, "text/plain; charset=UTF-8");
@@ -286,6 +286,13 @@ enum bk_err bk_smtp_send(const struct bk_smtp *smtp,
                                                    m->ics_method)
                                  : "application/ics");
         curl_mime_filename(part, "invite.ics");
+        curl_mime_encoder(part, "base64");
+    }
+    if (m->attach) {
+        part = curl_mime_addpart(mime);
+        curl_mime_data(part, m->attach, m->attach_len);
+        curl_mime_type(part, m->attach_type);
+        curl_mime_filename(part, m->attach_name);
         curl_mime_encoder(part, "base64");
     }
 

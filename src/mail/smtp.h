@@ -3,11 +3,13 @@
  * is mail.c's; here it becomes RFC 5322 headers (names and subjects as RFC
  * 2047 encoded words), a multipart/mixed body of a multipart/alternative
  * (text, HTML and, for an iMIP invite, text/calendar; method=...) and the
- * invite again as an .ics attachment (RFC 6047). */
+ * invite again as an .ics attachment (RFC 6047), then any other
+ * attachment (the invoice PDF of a paid confirmation). */
 #ifndef BK_MAIL_SMTP_H
 #define BK_MAIL_SMTP_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "base/arena.h"
@@ -41,6 +43,13 @@ struct bk_mail_message {
     const char *ics;        /* the invite (core/ics.h), or NULL */
     const char *ics_method; /* "REQUEST", "CANCEL": adds the text/calendar
                                alternative; NULL: the attachment only */
+    /* One more attachment (base64), or attach NULL: attach_len bytes of
+     * type attach_type ("application/pdf") named attach_name (plain
+     * ASCII: "INV-2026-0001.pdf"). */
+    const char *attach;
+    size_t attach_len;
+    const char *attach_type;
+    const char *attach_name;
 };
 
 /* Calls curl_global_init once; call from the main thread before any other

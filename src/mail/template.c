@@ -14,9 +14,9 @@
 #include "base/banned.h"
 
 const char *const bk_mail_template_vars[] = {
-    "name",   "lead",       "title",        "when",    "where",
-    "host",   "client",     "client_email", "notes",   "reason",
-    "refund", "manage_url", "ics_url",      "answers", NULL};
+    "name",    "lead",         "title",    "when",   "where",  "host",
+    "client",  "client_email", "notes",    "reason", "refund", "manage_url",
+    "ics_url", "answers",      "book_url", NULL};
 
 static bool known_var(const char *s, size_t n)
 {

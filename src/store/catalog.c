@@ -1170,3 +1170,36 @@ out:
     *n = e ? 0 : count;
     return e;
 }
+
+enum bk_err bk_store_client_dormant(struct bk_tx *tx, int64_t cutoff_utc,
+                                    int64_t after_id, int limit,
+                                    struct bk_arena *arena,
+                                    struct bk_client **out, size_t *n,
+                                    struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_client *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_CLIENT_DORMANT,
+                   "SELECT " CLIENT_COLS " FROM clients WHERE id > ?1"
+                   " AND status = ?2 AND created_utc < ?3 AND NOT EXISTS"
+                   " (SELECT 1 FROM bookings b WHERE b.client_id = clients.id"
+                   " AND (b.created_utc >= ?3 OR b.start_utc >= ?3))"
+                   " ORDER BY id LIMIT ?4",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, after_id);
+    db_bind_i64(tx, st, 2, BK_CLIENT_ACTIVE);
+    db_bind_i64(tx, st, 3, cutoff_utc);
+    db_bind_i64(tx, st, 4, db_limit(limit));
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing dormant clients", err,
+                 read_client);
+out:
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}

@@ -379,6 +379,15 @@ BK_MUST_CHECK enum bk_err
 bk_store_client_list(struct bk_tx *tx, const char *email, int status,
                      const struct bk_page *page, struct bk_arena *arena,
                      struct bk_client **out, size_t *n, struct bk_errbuf *err);
+/* Active clients (BK_CLIENT_ACTIVE) with id > after_id, created before
+ * cutoff_utc, none of whose bookings was made or starts at or after
+ * cutoff_utc (the client lifecycle's "without bookings", ledger.h
+ * bk_ledger_clients_inactivate); by id, at most limit. */
+BK_MUST_CHECK enum bk_err
+bk_store_client_dormant(struct bk_tx *tx, int64_t cutoff_utc, int64_t after_id,
+                        int limit, struct bk_arena *arena,
+                        struct bk_client **out, size_t *n,
+                        struct bk_errbuf *err);
 
 /* ---- Bookings ---------------------------------------------------------- */
 

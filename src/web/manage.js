@@ -80,6 +80,14 @@ function showPayment(b) {
               formatRange(b.hold_expires_at, null, tz) + ")";
     $("b-payment").textContent = text;
   }
+  /* The invoice, once paid: its PDF opens with the same token. */
+  const invoice = priced && b.payment.invoice;
+  $("b-invoice-label").hidden = $("b-invoice").hidden = !invoice;
+  if (invoice) {
+    $("invoice-link").href = "/api/v1/invoices/" +
+      encodeURIComponent(invoice) + ".pdf" + auth;
+    $("invoice-link").textContent = invoice + " (PDF)";
+  }
   const waiting = b.status === "pending" && b.payment_status === "unpaid";
   $("pay").hidden = !waiting;
   $("pay-link").hidden = !(waiting && b.checkout_url);

@@ -182,6 +182,17 @@ async function payAndReturn() {
   assert.equal(b.status, "confirmed");
   assert.equal(b.payment_status, "paid");
   log("paid: confirmed");
+  /* The invoice: its PDF behind the manage page's link (the manage
+   * token), a real PDF. */
+  const inv = page.locator("#invoice-link");
+  await inv.waitFor();
+  assert.match(await inv.textContent(), /^INV-\d{4}-\d{4,} \(PDF\)$/);
+  const pdf = await page.request.get(
+    new URL(await inv.getAttribute("href"), page.url()).href);
+  assert.equal(pdf.status(), 200);
+  assert.equal(pdf.headers()["content-type"], "application/pdf");
+  assert.equal((await pdf.body()).subarray(0, 5).toString(), "%PDF-");
+  log("paid: invoice PDF linked");
   /* Cancelling: the step says what the refund policy gives back (the
    * ledger's figure), and the refund follows the cancellation. */
   const one = await (await fetch(base + "/api/v1/bookings/" + b.uid, {

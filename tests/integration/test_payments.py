@@ -1037,6 +1037,19 @@ def test_sigkill_during_paid_bookings_and_webhooks(make_daemon, fake):
     rows = ledger_query(d, "SELECT uid FROM bookings")
     uids = {u for (u,) in rows}
     assert set(answered) <= uids, "an answered booking is lost"
+    # What the kill left, once the resent events are applied and before
+    # anyone else pays: no booking confirmed without a paid session, no
+    # payment row without its booking.
+    wait_for("deliveries applied", lambda: settled_deliveries(d))
+    paid_at_stripe = {s["client_reference_id"] for s in fake.sessions()
+                      if s["payment_status"] == "paid"}
+    confirmed = {u for (u,) in ledger_query(
+        d, "SELECT uid FROM bookings WHERE status = 1")}
+    assert confirmed <= paid_at_stripe, (confirmed, paid_at_stripe)
+    assert ledger_query(d, "SELECT p.id FROM payments p LEFT JOIN bookings b"
+                           " ON b.id = p.booking_id WHERE b.id IS NULL") == []
+    assert ledger_query(d, "SELECT b.uid FROM bookings b LEFT JOIN payments p"
+                           " ON p.booking_id = b.id WHERE p.id IS NULL") == []
     # Every booking's checkout is made after the restart, once.
     wait_for("every booking's session", lambda: {
         s["client_reference_id"] for s in fake.sessions()} >= uids or None)

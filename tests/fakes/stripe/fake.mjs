@@ -18,7 +18,8 @@
 // The test drives it through /_fake/... (not part of Stripe): complete or
 // expire a session (with the event held back or delivered), resend events
 // (duplicates, any order, another timestamp or secret, a tampered body),
-// make the next requests fail (429, 500, or a dropped connection), and read
+// make the next requests fail (429, 500, a dropped connection, or -1: carried
+// out but its reply lost, the connection dropped), and read
 // the requests it received. A small hosted checkout page (/pay/:id, Pay and
 // Cancel buttons) stands in for Stripe's.
 //
@@ -33,6 +34,8 @@ import Stripe from "stripe";
 const stripe = new Stripe("sk_test_fake_signer");
 let webhookUrl = process.env.FAKE_WEBHOOK_URL || "";
 let timestampOffset = 0; // seconds added to the signatures' timestamps
+let apiDelayMs = 0;      // a slow Stripe: every API answer waits this long
+let apiGate = null;      // {promise, open}: API requests wait until opened
 let webhookSecret = process.env.FAKE_WEBHOOK_SECRET || "";
 const API_VERSION = "2026-07-29.dahlia";
 
@@ -362,6 +365,9 @@ function post(target, body, headers) {
 // ---- HTTP ---------------------------------------------------------------------
 
 function send(res, status, obj, headers = {}) {
+  // A "lost reply" failure: the request was carried out, its answer never
+  // arrives (the connection drops), so the client cannot tell.
+  if (res.loseReply) return res.socket.destroy();
   const body = JSON.stringify(obj, null, 2);
   res.writeHead(status, { "Content-Type": "application/json", "Request-Id": "req_" + crypto.randomBytes(8).toString("hex"), ...headers });
   res.end(body);
@@ -415,8 +421,14 @@ async function handleApi(req, res, path, query) {
   const entry = { method: req.method, path, idempotency_key: req.headers["idempotency-key"] ?? null,
     content_type: req.headers["content-type"] ?? null, body: raw, status: 0 };
   requests.push(entry);
+  if (apiDelayMs > 0) await new Promise((r) => setTimeout(r, apiDelayMs));
+  if (apiGate) await apiGate.promise;
   const fail = failures.find((f) => f.count > 0 && (!f.method || f.method === req.method) && path.startsWith(f.prefix));
-  if (fail) {
+  if (fail && fail.status === -1) {
+    fail.count--;
+    entry.lost_reply = true;
+    res.loseReply = true;
+  } else if (fail) {
     fail.count--;
     entry.status = fail.status;
     if (fail.status === 0) return req.socket.destroy();
@@ -487,7 +499,18 @@ async function control(req, res, path) {
     if (body.hold_events !== undefined) holdEvents = !!body.hold_events;
     if (body.webhook_url !== undefined) webhookUrl = body.webhook_url;
     if (body.timestamp_offset !== undefined) timestampOffset = Number(body.timestamp_offset);
-    return send(res, 200, { webhook_secret: webhookSecret, hold_events: holdEvents, webhook_url: webhookUrl, timestamp_offset: timestampOffset });
+    if (body.api_delay_ms !== undefined) apiDelayMs = Number(body.api_delay_ms);
+    // hold_api: API requests are received and then kept waiting until
+    // hold_api is false again (a Stripe that answers nothing meanwhile).
+    if (body.hold_api === true && !apiGate) {
+      let open;
+      const promise = new Promise((r) => { open = r; });
+      apiGate = { promise, open };
+    } else if (body.hold_api === false && apiGate) {
+      apiGate.open();
+      apiGate = null;
+    }
+    return send(res, 200, { webhook_secret: webhookSecret, hold_events: holdEvents, webhook_url: webhookUrl, timestamp_offset: timestampOffset, api_delay_ms: apiDelayMs, hold_api: !!apiGate });
   }
   if (path === "/_fake/fail" && req.method === "POST") {
     failures.push({ method: body.method, prefix: body.prefix || "/", status: body.status ?? 500, count: body.count ?? 1 });

@@ -25,6 +25,8 @@ static const struct bk_route routes[] = {
     {"POST", "/api/v1/bookings/{uid}/cancel", h_b, 0},
     {"GET", "/", h_a, 0},
     {"GET", "/a/{x}/b/{y}", h_a, 0},
+    {"GET", "/f/{n}.pdf", h_b, 0},
+    {"GET", "/f/{n}", h_a, 0},
 };
 #define N (sizeof(routes) / sizeof(routes[0]))
 
@@ -62,6 +64,33 @@ static void test_literal_and_captures(void **state)
     assert_null(bk_http_param(&req, "z"));
     assert_int_equal(run("GET", "/", &a, &req, &r, NULL), BK_OK);
     assert_ptr_equal(r, &routes[4]);
+    bk_arena_release(&a);
+}
+
+/* "{name}.suffix": the capture stops before a literal suffix. */
+static void test_capture_with_suffix(void **state)
+{
+    struct bk_arena a;
+    struct bk_http_request req;
+    const struct bk_route *r;
+    (void)state;
+
+    bk_arena_init(&a);
+    assert_int_equal(run("GET", "/f/INV-2026-0001.pdf", &a, &req, &r, NULL),
+                     BK_OK);
+    assert_ptr_equal(r, &routes[6]);
+    assert_string_equal(bk_http_param(&req, "n"), "INV-2026-0001");
+    assert_int_equal(run("GET", "/f/x.pdf.pdf", &a, &req, &r, NULL), BK_OK);
+    assert_string_equal(bk_http_param(&req, "n"), "x.pdf");
+    /* Nothing before the suffix: not this route; the plain capture
+     * takes it. Another suffix is the plain capture's too. */
+    assert_int_equal(run("GET", "/f/.pdf", &a, &req, &r, NULL), BK_OK);
+    assert_ptr_equal(r, &routes[7]);
+    assert_string_equal(bk_http_param(&req, "n"), ".pdf");
+    assert_int_equal(run("GET", "/f/x.pdF", &a, &req, &r, NULL), BK_OK);
+    assert_ptr_equal(r, &routes[7]);
+    assert_int_equal(run("GET", "/f/pdf", &a, &req, &r, NULL), BK_OK);
+    assert_ptr_equal(r, &routes[7]);
     bk_arena_release(&a);
 }
 
@@ -137,6 +166,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_literal_and_captures),
+        cmocka_unit_test(test_capture_with_suffix),
         cmocka_unit_test(test_not_found_and_method),
         cmocka_unit_test(test_hostile_paths),
     };

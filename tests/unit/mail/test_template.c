@@ -45,8 +45,10 @@ static void test_load(void **state)
     (void)state;
     bk_arena_init(&a);
     assert_int_equal(bk_mail_templates_load(NULL, &a, &t, &err), BK_OK);
-    assert_int_equal(t.n, 14);
+    assert_int_equal(t.n, 16);
     assert_non_null(bk_mail_template_get(&t, "attendee_reminder.html"));
+    assert_non_null(
+        bk_mail_template_get(&t, "attendee_payment_incomplete.txt"));
     assert_non_null(bk_mail_template_get(&t, "attendee_confirmed.txt"));
     assert_non_null(bk_mail_template_get(&t, "host_cancelled.html"));
     assert_null(bk_mail_template_get(&t, "nope.txt"));
