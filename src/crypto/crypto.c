@@ -166,6 +166,9 @@ enum bk_err bk_base64_decode(const char *s, bool both, unsigned char *out,
             acc &= (1u << bits) - 1;
         }
     }
+    if (acc != 0) /* left-over bits set: not canonical (RFC 4648 §3.5), so
+                     two texts never decode to the same bytes */
+        return BK_E_MALFORMED;
     *n = o;
     return BK_OK;
 }

@@ -45,7 +45,9 @@ size_t bk_base64_encode(const unsigned char *p, size_t n, char *out);
 
 /* Decodes unpadded base64url or padded standard base64 (both_alphabets:
  * accept either alphabet) into out (at most max bytes). BK_E_MALFORMED for
- * bad characters or length; BK_E_TOO_LARGE when out is too small. */
+ * bad characters or length, and for a last character whose unused bits are
+ * not zero (non-canonical, RFC 4648 §3.5); BK_E_TOO_LARGE when out is too
+ * small. */
 BK_MUST_CHECK enum bk_err bk_base64_decode(const char *s, bool both_alphabets,
                                            unsigned char *out, size_t max,
                                            size_t *n);

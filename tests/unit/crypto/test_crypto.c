@@ -102,6 +102,14 @@ static void test_base64(void **state)
                      BK_E_MALFORMED);
     assert_int_equal(bk_base64_decode("Zm9v!", true, dec, sizeof(dec), &n),
                      BK_E_MALFORMED);
+    /* "Zg" is "f"; "Zh" has the same bits plus a set unused one: a second
+     * text for the same bytes, refused (a sealed value's last character
+     * changed must not open). */
+    assert_int_equal(bk_base64_decode("Zg", true, dec, sizeof(dec), &n), BK_OK);
+    assert_int_equal(bk_base64_decode("Zh", true, dec, sizeof(dec), &n),
+                     BK_E_MALFORMED);
+    assert_int_equal(bk_base64_decode("Zh==", true, dec, sizeof(dec), &n),
+                     BK_E_MALFORMED);
     assert_int_equal(bk_base64_decode("Zm9vYmFy", true, dec, 3, &n),
                      BK_E_TOO_LARGE);
 }
