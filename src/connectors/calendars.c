@@ -840,7 +840,8 @@ void bk_calendars_push_kind(const struct bk_calendars_config *cfg,
 
 /* ---- Pull: busy time, and bookings following their events ------------- */
 
-#define SYNC_KIND "calendars.sync"
+#define SYNC_KIND      "calendars.sync"
+#define RECONCILE_KIND "calendars.reconcile"
 /* Members changed since the last token read one by one (multiget); more
  * read the whole window again. */
 #define MAX_INCREMENTAL 1000
@@ -912,12 +913,14 @@ struct sync_ctx {
     const struct bk_dav_client *dc; /* the connection being synced */
     const char *provider;           /* its links' provider */
     struct gsess *g;                /* a Google connection's session */
+    bool full; /* a reconcile: sync tokens ignored, the window read whole */
 };
 
 /* A booking event seen in the calendar. */
 struct seen {
     const char *uid, *href, *etag;
     int64_t start_utc, end_utc;
+    const char *summary; /* NULL: none */
 };
 
 static void add_error(struct sync_ctx *x, const char *conn, const char *msg)
@@ -1207,6 +1210,78 @@ static bool edited_in_calendar(struct sync_ctx *x, const char *kind,
     return st == 200 && same_tag(etag, s->etag);
 }
 
+/* The booking b's event is gone from the calendar of conn (confirmed):
+ * the booking is cancelled ("deleted in calendar"), or, when the
+ * connection asks (on_calendar_delete 1), flagged for the admin with a
+ * line in its history and left confirmed (docs/calendars.md "Ask"). */
+static void gone_from_calendar(struct sync_ctx *x,
+                               const struct bk_cal_connection *conn,
+                               const struct bk_booking *b)
+{
+    struct bk_booking out;
+    struct bk_errbuf e2;
+
+    bk_errbuf_clear(&e2);
+    if (conn->on_calendar_delete == 1) {
+        struct bk_tx *tx = NULL;
+        struct bk_booking cur;
+        struct bk_booking_change ch;
+        enum bk_err e;
+
+        if (b->flag)
+            return; /* asked already */
+        memset(&ch, 0, sizeof(ch));
+        ch.booking_id = b->id;
+        ch.at_utc = x->now_utc;
+        ch.action = "flagged";
+        ch.actor = "calendar";
+        ch.from_status = -1;
+        ch.to_status = -1;
+        ch.note = bk_arena_printf(x->arena,
+                                  "its event was deleted in the calendar of "
+                                  "%s: the admin decides (cancel, or keep "
+                                  "and put the event back)",
+                                  conn->public_id);
+        e = bk_store_begin(x->store, BK_TX_WRITE, &tx, &e2);
+        /* Read again in the write: still confirmed and not flagged. */
+        if (!e)
+            e = bk_store_booking_get(tx, b->id, x->arena, &cur, &e2);
+        if (!e && (cur.flag || cur.status != BK_BOOKING_CONFIRMED)) {
+            bk_store_rollback(tx);
+            return;
+        }
+        if (!e)
+            e = bk_store_booking_set_flag(
+                tx, b->id, BK_FLAG_DELETED_IN_CALENDAR, x->now_utc, &e2);
+        if (!e)
+            e = bk_store_history_append(tx, &ch, &e2);
+        if (!e) {
+            e = bk_store_commit(tx, &e2);
+            tx = NULL;
+        }
+        bk_store_rollback(tx);
+        if (e) {
+            add_error(x, conn->public_id,
+                      bk_arena_printf(x->arena, "booking %s: flagging: %s",
+                                      b->uid, e2.msg));
+            return;
+        }
+        x->sum->updated++;
+        bk_log_info("calendars: booking %s flagged: its event was deleted "
+                    "in the calendar of %s",
+                    b->uid, conn->public_id);
+        return;
+    }
+    if (bk_ledger_booking_cancel(x->store, b->uid, "deleted in calendar",
+                                 "calendar", x->now_utc, x->arena, &out,
+                                 &e2) == BK_OK) {
+        x->sum->updated++;
+        bk_log_info("calendars: booking %s cancelled: its event was "
+                    "deleted in the calendar of %s",
+                    b->uid, conn->public_id);
+    }
+}
+
 /* The bookings of this connection's events, after a full read of the
  * write calendar: moved ones follow, missing ones are cancelled. */
 static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
@@ -1284,7 +1359,7 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
         bk_store_rollback(tx);
         tx = NULL;
         for (size_t i = 0; i < n_links; i++) {
-            struct bk_booking b, out;
+            struct bk_booking b;
             if (links[i].entity_id >= 0 ||
                 !confirmed_gone(x, links[i].external_id))
                 continue;
@@ -1298,15 +1373,149 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
             }
             bk_store_rollback(tx);
             tx = NULL;
-            if (bk_ledger_booking_cancel(x->store, b.uid, "deleted in calendar",
-                                         "calendar", x->now_utc, x->arena, &out,
-                                         &e2) == BK_OK) {
-                x->sum->updated++;
-                bk_log_info("calendars: booking %s cancelled: its event was "
-                            "deleted in the calendar of %s",
-                            b.uid, conn->public_id);
-            }
+            gone_from_calendar(x, conn, &b);
         }
+    }
+}
+
+/* ---- Reconcile ----------------------------------------------------------
+ * After a full read of the write calendar (follow() has run), every future
+ * booking of the host within the window is compared with its event there
+ * and what drifted is pushed again (docs/calendars.md "Reconcile"). */
+
+/* The SUMMARY bookingd writes for b (build_ics, g_event_json). */
+static const char *summary_of(const struct bk_booking *b, bool cancelled,
+                              struct bk_arena *arena)
+{
+    const char *who =
+        b->client_name && *b->client_name ? b->client_name : b->client_email;
+
+    return bk_arena_printf(
+        arena, "%s%s with %s", cancelled ? "Cancelled: " : "",
+        b->event_type_title ? b->event_type_title : "", who ? who : "");
+}
+
+static const struct seen *seen_of(const struct seen *seen, size_t n,
+                                  const char *uid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(seen[i].uid, uid) == 0)
+            return &seen[i];
+    return NULL;
+}
+
+/* The booking's live event link of this connection, if any. */
+static bool live_link(struct bk_tx *tx, const struct bk_booking *b,
+                      const char *provider, const char *kind,
+                      struct bk_arena *arena)
+{
+    struct bk_link *links = NULL;
+    size_t n = 0;
+
+    if (bk_store_link_list(tx, BK_LINK_BOOKING, b->id, arena, &links, &n,
+                           NULL) != BK_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(links[i].provider, provider) == 0 &&
+            strcmp(links[i].kind, kind) == 0 && !links[i].superseded)
+            return true;
+    return false;
+}
+
+/* Bookings compared by one reconcile at most (pages of 500). */
+#define RECONCILE_MAX 10000
+
+static void reconcile_write(struct sync_ctx *x,
+                            const struct bk_cal_connection *conn,
+                            const struct seen *seen, size_t n_seen,
+                            int64_t to_utc)
+{
+    const char *kind = bk_arena_printf(x->arena, "event:%s", conn->public_id);
+    struct bk_booking_filter f;
+    size_t done = 0;
+
+    memset(&f, 0, sizeof(f));
+    f.status = -1;
+    f.source = -1;
+    f.host_id = conn->host_id;
+    f.from_utc = x->now_utc + 1;
+    f.to_utc = to_utc;
+    f.limit = 500;
+    while (done < RECONCILE_MAX) {
+        struct bk_tx *tx = NULL;
+        struct bk_booking *rows = NULL;
+        bool *live = NULL;
+        size_t n = 0;
+
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, NULL) != BK_OK)
+            return;
+        if (bk_store_booking_list(tx, &f, x->arena, &rows, &n, NULL) != BK_OK)
+            n = 0;
+        live = bk_arena_alloc(x->arena, (n + 1) * sizeof(*live));
+        for (size_t i = 0; i < n; i++)
+            live[i] = live_link(tx, &rows[i], x->provider, kind, x->arena);
+        bk_store_rollback(tx);
+        for (size_t i = 0; i < n; i++) {
+            const struct bk_booking *b = &rows[i];
+            const struct seen *sn = seen_of(seen, n_seen, b->uid);
+            const char *why = NULL;
+            bool created = false;
+            struct bk_errbuf e2;
+
+            if (b->status == BK_BOOKING_CONFIRMED) {
+                x->sum->total++;
+                if (b->flag) {
+                    x->sum->skipped++; /* waits for the admin */
+                    continue;
+                }
+                if (!sn && !live[i]) {
+                    why = "its event is missing";
+                    created = true;
+                } else if (sn && (sn->start_utc != b->start_utc ||
+                                  sn->end_utc != b->end_utc)) {
+                    why = "its event's time is stale";
+                } else if (sn &&
+                           (!sn->summary ||
+                            strcmp(sn->summary,
+                                   summary_of(b, false, x->arena)) != 0)) {
+                    why = "its event's summary is stale";
+                }
+            } else if (b->status == BK_BOOKING_CANCELLED && live[i] && sn) {
+                /* Cancelled, but the event is still there (a CalDAV
+                 * event kept STATUS:CANCELLED is free time, so not
+                 * seen). */
+                x->sum->total++;
+                if (!(conn->on_cancel == 1 && sn->summary &&
+                      strcmp(sn->summary, summary_of(b, true, x->arena)) == 0))
+                    why = "it is cancelled but its event is still there";
+            } else {
+                continue;
+            }
+            if (!why) {
+                x->sum->skipped++;
+                continue;
+            }
+            bk_errbuf_clear(&e2);
+            if (push_again(x, b->id, &e2) != BK_OK) {
+                add_error(x, conn->public_id,
+                          bk_arena_printf(x->arena, "booking %s: %s", b->uid,
+                                          e2.msg));
+                continue;
+            }
+            if (created)
+                x->sum->created++;
+            else
+                x->sum->updated++;
+            bk_log_info("calendars: reconcile of %s: booking %s: %s: pushed "
+                        "again",
+                        conn->public_id, b->uid, why);
+        }
+        done += n;
+        if (n < (size_t)f.limit)
+            break;
+        f.has_after = true;
+        f.after_start_utc = rows[n - 1].start_utc;
+        f.after_id = rows[n - 1].id;
     }
 }
 
@@ -1386,8 +1595,9 @@ static void read_events(struct sync_ctx *x,
                 if (is_booking) {
                     /* A booking's own event: not busy time; its first
                      * instance tells where the host put it. */
-                    struct seen s = {iv[k].uid, href, r->etag, iv[k].start_utc,
-                                     iv[k].end_utc};
+                    struct seen s = {iv[k].uid,     href,
+                                     r->etag,       iv[k].start_utc,
+                                     iv[k].end_utc, iv[k].summary};
                     add_seen(x, ev, &s);
                 }
                 last_uid = iv[k].uid;
@@ -1459,7 +1669,7 @@ static void follow_removed(struct sync_ctx *x,
     for (size_t i = 0; i < n; i++) {
         struct bk_tx *tx = NULL;
         struct bk_link l;
-        struct bk_booking b, out;
+        struct bk_booking b;
         struct bk_errbuf e2;
         bool cancel = false;
 
@@ -1476,14 +1686,8 @@ static void follow_removed(struct sync_ctx *x,
         bk_store_rollback(tx);
         if (cancel && !confirmed_gone(x, removed[i]))
             cancel = false;
-        if (cancel && bk_ledger_booking_cancel(
-                          x->store, b.uid, "deleted in calendar", "calendar",
-                          x->now_utc, x->arena, &out, &e2) == BK_OK) {
-            x->sum->updated++;
-            bk_log_info("calendars: booking %s cancelled: its event was "
-                        "deleted in the calendar of %s",
-                        b.uid, conn->public_id);
-        }
+        if (cancel)
+            gone_from_calendar(x, conn, &b);
     }
 }
 
@@ -1555,7 +1759,7 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
             continue;
         }
         bk_errbuf_clear(&why);
-        if (cal->sync_token) {
+        if (cal->sync_token && !x->full) {
             e = bk_dav_sync_collection(&dc, cal->href, cal->sync_token,
                                        x->arena, &status, &ms, &why);
             if (e) {
@@ -1673,6 +1877,8 @@ static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
         bk_fault_hold("calendars.sync.read");
         if (cal->write)
             follow(x, conn, seen, n_seen, from_utc, to_utc, true);
+        if (cal->write && x->full)
+            reconcile_write(x, conn, seen, n_seen, to_utc);
         calendars = with_token(calendars, cal->href, token, x->arena);
     }
 done:
@@ -1766,7 +1972,8 @@ static void sync_google(struct sync_ctx *x,
     n_cals = calendars_of(conn, x->arena, &cals);
     for (size_t ci = 0; ci < n_cals; ci++) {
         struct cal *cal = &cals[ci];
-        const char *token = cal->sync_token, *new_token = NULL, *page = NULL;
+        const char *token = x->full ? NULL : cal->sync_token;
+        const char *new_token = NULL, *page = NULL;
         const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
                                            bk_google_enc(x->arena, cal->href));
         struct events ev;
@@ -1882,9 +2089,15 @@ static void sync_google(struct sync_ctx *x,
                     booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
                         BK_OK &&
                     is_booking) {
+                    const char *sm =
+                        json_string_value(json_object_get(it, "summary"));
                     struct seen sn = {
-                        bk_arena_strdup(x->arena, uid), href,
-                        etag ? bk_arena_strdup(x->arena, etag) : NULL, s0, s1};
+                        bk_arena_strdup(x->arena, uid),
+                        href,
+                        etag ? bk_arena_strdup(x->arena, etag) : NULL,
+                        s0,
+                        s1,
+                        sm ? bk_arena_strdup(x->arena, sm) : NULL};
                     add_seen(x, &ev, &sn);
                     continue;
                 }
@@ -1951,6 +2164,8 @@ static void sync_google(struct sync_ctx *x,
             follow(x, conn, ev.seen, ev.n_seen, from_utc, to_utc, !token);
             if (token)
                 follow_removed(x, conn, removed, n_removed);
+            else if (x->full)
+                reconcile_write(x, conn, ev.seen, ev.n_seen, to_utc);
         }
         calendars = with_token(calendars, cal->href, new_token, x->arena);
     }
@@ -1969,14 +2184,62 @@ done:
     x->provider = "caldav";
 }
 
+/* The summary of one connection's run as the JSON text stored on it
+ * (last_sync_summary, last_reconcile_summary): the counts and errors of
+ * sum since *before. */
+static const char *summary_json(const struct bk_sync_summary *sum,
+                                const struct bk_sync_summary *before,
+                                int64_t at_ms, struct bk_arena *arena)
+{
+    json_t *errors = json_array(), *o;
+    char at[BK_RFC3339_MAX];
+    const char *out;
+
+    for (size_t i = before->n_errors; i < sum->n_errors && i < 50; i++)
+        json_array_append_new(errors, json_string(sum->errors[i].message));
+    bk_rfc3339_format_utc(at_ms / 1000, at);
+    o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "at", at, "total",
+                  (json_int_t)(sum->total - before->total), "created",
+                  (json_int_t)(sum->created - before->created), "updated",
+                  (json_int_t)(sum->updated - before->updated), "skipped",
+                  (json_int_t)(sum->skipped - before->skipped), "errors",
+                  errors);
+    out = bk_json_dump(arena, o, NULL);
+    json_decref(o);
+    return out;
+}
+
+static enum bk_err record_summary_once(struct bk_store *store, int64_t id,
+                                       bool reconcile, const char *summary,
+                                       int64_t at_ms, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)))
+        return e;
+    e = bk_store_cal_set_summary(tx, id, reconcile, summary, at_ms, err);
+    if (e == BK_E_NOT_FOUND) { /* deleted meanwhile */
+        bk_store_rollback(tx);
+        return BK_OK;
+    }
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
 enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
-                              struct bk_store *store, const char *connection,
-                              const char *host, int64_t now_utc,
-                              struct bk_arena *arena,
+                              struct bk_store *store,
+                              const struct bk_calendars_scope *scope,
+                              int64_t now_utc, struct bk_arena *arena,
                               struct bk_sync_summary *out,
                               struct bk_errbuf *err)
 {
-    struct sync_ctx x = {cfg, store, arena, out, now_utc, NULL, "caldav", NULL};
+    struct sync_ctx x = {cfg,      store, arena,           out, now_utc, NULL,
+                         "caldav", NULL,  scope->reconcile};
     struct bk_cal_connection *conns = NULL, one;
     struct bk_tx *tx = NULL;
     size_t n = 0;
@@ -1985,15 +2248,15 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
     memset(out, 0, sizeof(*out));
     if ((e = bk_store_begin(store, BK_TX_READ, &tx, err)))
         return e;
-    if (connection) {
-        e = bk_store_cal_get(tx, connection, 0, arena, &one, err);
+    if (scope->connection) {
+        e = bk_store_cal_get(tx, scope->connection, 0, arena, &one, err);
         conns = &one;
         n = 1;
-    } else if (host) {
+    } else if (scope->host) {
         struct bk_host h;
-        e = bk_store_host_by_slug(tx, host, arena, &h, err);
+        e = bk_store_host_by_slug(tx, scope->host, arena, &h, err);
         if (e == BK_E_NOT_FOUND)
-            e = bk_fail(err, e, "no host '%s'", host);
+            e = bk_fail(err, e, "no host '%s'", scope->host);
         if (!e)
             e = bk_store_cal_list_host(tx, h.id, NULL, arena, &conns, &n, err);
     } else {
@@ -2003,6 +2266,15 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
     if (e)
         return e;
     for (size_t i = 0; i < n; i++) {
+        struct bk_sync_summary before = *out;
+        struct bk_errbuf why;
+        int64_t at_ms;
+
+        if (scope->kind && strcmp(conns[i].kind, scope->kind) != 0)
+            continue;
+        if (strcmp(conns[i].kind, "google") == 0 &&
+            conns[i].status == BK_CAL_NEEDS_AUTH)
+            continue; /* stopped until authorized again: nothing ran */
         x.provider = "caldav";
         x.g = NULL;
         x.dc = NULL;
@@ -2010,32 +2282,63 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
             sync_google(&x, &conns[i]);
         else
             sync_one(&x, &conns[i]);
+        at_ms = bk_now_ms();
+        bk_errbuf_clear(&why);
+        BK_STORE_RETRY(
+            e, record_summary_once(store, conns[i].id, scope->reconcile,
+                                   summary_json(out, &before, at_ms, arena),
+                                   at_ms, &why));
+        if (e)
+            add_error(&x, conns[i].public_id, why.msg);
     }
     return BK_OK;
 }
 
 enum bk_err bk_calendars_sync_api(void *ctx, const char *connection,
-                                  const char *host, struct bk_arena *arena,
+                                  const char *host, const char *kind,
+                                  bool reconcile, struct bk_arena *arena,
                                   struct bk_sync_summary *out,
                                   struct bk_errbuf *err)
 {
     const struct bk_calendars_config *cfg = ctx;
+    struct bk_calendars_scope scope = {connection, host, kind, reconcile};
 
-    return bk_calendars_sync(cfg, cfg->store, connection, host, bk_now_utc(),
-                             arena, out, err);
+    return bk_calendars_sync(cfg, cfg->store, &scope, bk_now_utc(), arena, out,
+                             err);
 }
 
-/* The periodic run: its period is in its dedupe key. */
-static int64_t period_of(const struct bk_job *job)
+/* The periodic runs (sync, reconcile): the period is in the dedupe key
+ * ("<kind>:<period>"), so one run per period whatever the instances. */
+static int64_t period_of(const struct bk_job *job, const char *kind)
 {
     const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(SYNC_KIND ":");
+    size_t n = strlen(kind);
     int64_t v = -1;
 
-    if (strncmp(p, SYNC_KIND ":", n) != 0 ||
-        bk_parse_i64(p + n, 0, INT64_MAX, &v) != BK_OK)
+    if (strncmp(p, kind, n) != 0 || p[n] != ':' ||
+        bk_parse_i64(p + n + 1, 0, INT64_MAX, &v) != BK_OK)
         return -1;
     return v;
+}
+
+static enum bk_err enqueue_every(const struct bk_calendars_config *cfg,
+                                 const char *kind, int64_t interval_ms,
+                                 struct bk_tx *tx, int64_t now_ms, bool current,
+                                 int64_t after, struct bk_errbuf *err)
+{
+    int64_t period = now_ms / interval_ms + (current ? 0 : 1), id;
+    int64_t run_at;
+    char key[64];
+    bool existed;
+
+    if (after >= 0 && period <= after)
+        period = after + 1;
+    run_at = period * interval_ms;
+    if (!current && run_at > now_ms + interval_ms)
+        run_at = now_ms + interval_ms;
+    snprintf(key, sizeof(key), "%s:%" PRId64, kind, period);
+    return bk_store_job_enqueue(tx, kind, key, NULL, run_at, cfg->max_attempts,
+                                now_ms, &id, &existed, err);
 }
 
 static enum bk_err enqueue_period(const struct bk_calendars_config *cfg,
@@ -2043,19 +2346,8 @@ static enum bk_err enqueue_period(const struct bk_calendars_config *cfg,
                                   bool current, int64_t after,
                                   struct bk_errbuf *err)
 {
-    int64_t period = now_ms / cfg->sync_interval_ms + (current ? 0 : 1), id;
-    int64_t run_at;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * cfg->sync_interval_ms;
-    if (!current && run_at > now_ms + cfg->sync_interval_ms)
-        run_at = now_ms + cfg->sync_interval_ms;
-    snprintf(key, sizeof(key), SYNC_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, SYNC_KIND, key, NULL, run_at,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return enqueue_every(cfg, SYNC_KIND, cfg->sync_interval_ms, tx, now_ms,
+                         current, after, err);
 }
 
 /* Whether any calendar connection exists: the periodic sync runs only
@@ -2073,6 +2365,12 @@ static enum bk_err any_connection(struct bk_tx *tx, bool *yes,
     *yes = n > 0;
     bk_arena_release(&arena);
     return e;
+}
+
+static int64_t reconcile_interval(const struct bk_calendars_config *cfg)
+{
+    return cfg->reconcile_interval_ms > 0 ? cfg->reconcile_interval_ms
+                                          : (int64_t)DAY_S * 1000;
 }
 
 static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
@@ -2093,10 +2391,11 @@ static enum bk_err sync_run(void *ctx, struct bk_store *store,
     const struct bk_calendars_config *cfg = ctx;
     struct bk_sync_summary sum;
     struct bk_tx *tx = NULL;
+    struct bk_calendars_scope all = {NULL, NULL, NULL, false};
     enum bk_err e;
 
-    if ((e = bk_calendars_sync(cfg, store, NULL, NULL, bk_now_utc(), arena,
-                               &sum, err)))
+    if ((e = bk_calendars_sync(cfg, store, &all, bk_now_utc(), arena, &sum,
+                               err)))
         return e;
     if (sum.total || sum.n_errors)
         bk_log_info(
@@ -2109,7 +2408,12 @@ static enum bk_err sync_run(void *ctx, struct bk_store *store,
         bool yes = false;
         if ((e = any_connection(tx, &yes, err)) ||
             (yes && (e = enqueue_period(cfg, tx, bk_now_ms(), false,
-                                        period_of(job), err))) ||
+                                        period_of(job, SYNC_KIND), err))) ||
+            /* The daily reconcile's next run (a no-op when it is queued:
+             * one per period), started here as the sync is. */
+            (yes &&
+             (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg),
+                                tx, bk_now_ms(), false, -1, err))) ||
             (e = bk_jobs_finish(tx, job, err)))
             goto out;
     }
@@ -2127,5 +2431,65 @@ void bk_calendars_sync_kind(const struct bk_calendars_config *cfg,
     out->name = SYNC_KIND;
     out->run = sync_run;
     out->schedule = sync_schedule;
+    out->ctx = (void *)cfg;
+}
+
+/* ---- The daily reconcile (job "calendars.reconcile") ------------------ */
+
+static enum bk_err reconcile_schedule(void *ctx, struct bk_tx *tx,
+                                      int64_t now_ms, struct bk_errbuf *err)
+{
+    const struct bk_calendars_config *cfg = ctx;
+    bool yes = false;
+    enum bk_err e = any_connection(tx, &yes, err);
+
+    if (e || !yes)
+        return e;
+    /* The next period, not the current: connecting already read the
+     * calendars whole. */
+    return enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
+                         now_ms, false, -1, err);
+}
+
+static enum bk_err reconcile_run(void *ctx, struct bk_store *store,
+                                 const struct bk_job *job,
+                                 struct bk_arena *arena, struct bk_errbuf *err)
+{
+    const struct bk_calendars_config *cfg = ctx;
+    struct bk_calendars_scope all = {NULL, NULL, NULL, true};
+    struct bk_sync_summary sum;
+    struct bk_tx *tx = NULL;
+    bool yes = false;
+    enum bk_err e;
+
+    if ((e = bk_jobs_fence(store, job, err)) ||
+        (e = bk_calendars_sync(cfg, store, &all, bk_now_utc(), arena, &sum,
+                               err)))
+        return e;
+    bk_log_info("calendars: reconcile: %" PRId64 " events and bookings, "
+                "%" PRId64 " created, %" PRId64 " updated, %" PRId64
+                " skipped, %zu errors",
+                sum.total, sum.created, sum.updated, sum.skipped, sum.n_errors);
+    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
+        (e = any_connection(tx, &yes, err)) ||
+        (yes && (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg),
+                                   tx, bk_now_ms(), false,
+                                   period_of(job, RECONCILE_KIND), err))) ||
+        (e = bk_jobs_finish(tx, job, err)))
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+void bk_calendars_reconcile_kind(const struct bk_calendars_config *cfg,
+                                 struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = RECONCILE_KIND;
+    out->run = reconcile_run;
+    out->schedule = reconcile_schedule;
     out->ctx = (void *)cfg;
 }

@@ -463,7 +463,10 @@ def test_busy_events_block_slots(make_daemon, radicale):
     assert b0 in instants(d.slot_starts("intro"))
     r = d.post("/api/v1/sync", {"connection": "cal_nope"}, admin=True)
     assert r.status == 404, r
+    # A kind with no connection: nothing to do; an unknown one: 422.
     r = d.post("/api/v1/sync", {"provider": "google"}, admin=True)
+    assert r.status == 200 and r.json["total"] == 0, r
+    r = d.post("/api/v1/sync", {"provider": "outlook"}, admin=True)
     assert r.status == 422, r
 
 
