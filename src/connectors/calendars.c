@@ -1691,207 +1691,167 @@ static void follow_removed(struct sync_ctx *x,
     }
 }
 
-/* Syncs one connection. */
-static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
-{
-    const char *aad, *calendars = conn->calendars, *error = NULL;
-    char *password = NULL;
-    size_t plen = 0, n_cals;
-    struct bk_dav_client dc;
-    struct bk_errbuf why;
-    struct cal *cals = NULL;
-    struct bk_host host;
-    const struct bk_tz *zone = NULL;
-    int64_t from_utc = x->now_utc - DAY_S,
-            to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
-    bool auth_failed = false;
-    enum bk_err e;
+/* ---- One connection's sync: a per-kind reader, one driver ---------------
+ * A reader opens the connection's session and reads one calendar: either
+ * only what changed since the stored token (incremental), or the whole
+ * window. sync_conn() does the rest the same way for every kind: busy rows
+ * stored, bookings following their events (follow, follow_removed), the
+ * reconcile, the tokens and the connection's state recorded. */
 
-    bk_errbuf_clear(&why);
-    if (strcmp(conn->kind, "caldav") != 0)
-        return;
+/* What a reader found in one calendar. */
+struct cal_read {
+    struct events ev; /* busy rows, and the bookings' events seen */
+    bool incremental; /* only what changed since the stored token */
+    const char **all; /* incremental: every href changed or gone */
+    size_t n_all;
+    const char **removed; /* incremental: the hrefs gone */
+    size_t n_removed;
+    const char *token; /* the token to store (NULL: none, read whole next) */
+};
+
+/* A failure of a reader: what is recorded on the connection. */
+struct read_fail {
+    const char *error;
+    bool auth_failed;
+};
+
+/* A connection's session, whichever its kind. */
+struct session {
+    struct bk_dav_client dc;
+    struct gsess g;
+};
+
+struct cal_reader {
+    const char *provider; /* the links' */
+    /* Opens the session (credentials) and points x at it. */
+    bool (*open)(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                 struct session *s, struct read_fail *f);
+    bool (*read)(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                 const struct cal *cal, const struct bk_tz *zone,
+                 int64_t from_utc, int64_t to_utc, struct cal_read *out,
+                 struct read_fail *f);
+};
+
+static bool read_failed(struct sync_ctx *x, struct read_fail *f, enum bk_err e,
+                        const struct bk_errbuf *why)
+{
+    f->auth_failed = e == BK_E_UNAUTHORIZED;
+    f->error = bk_arena_printf(x->arena, "%s", why->msg);
+    return false;
+}
+
+static bool dav_open(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                     struct session *s, struct read_fail *f)
+{
+    const char *aad;
+    char *password = NULL;
+    size_t plen = 0;
+    struct bk_errbuf why;
+
     if (!x->cfg->secret_key) {
-        error = "BOOKINGD_SECRET_KEY is not set: the credentials cannot be "
-                "read";
-        goto done;
+        f->error = "BOOKINGD_SECRET_KEY is not set: the credentials cannot "
+                   "be read";
+        return false;
     }
     aad = bk_arena_printf(x->arena, "calendar_connection:%s:credential",
                           conn->public_id);
+    bk_errbuf_clear(&why);
     if (bk_secret_open(x->cfg->secret_key, aad, conn->credential, x->arena,
                        &password, &plen, &why) != BK_OK) {
-        error =
+        f->error =
             bk_arena_printf(x->arena, "the stored credentials: %s", why.msg);
-        goto done;
+        return false;
     }
-    {
-        struct bk_tx *tx = NULL;
-        if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
-            bk_store_host_get(tx, conn->host_id, x->arena, &host, &why) ==
-                BK_OK)
-            zone = host.timezone ? bk_tz_get(host.timezone) : NULL;
-        bk_store_rollback(tx);
-    }
-    if (!zone)
-        zone = bk_tz_utc();
-    memset(&dc, 0, sizeof(dc));
-    dc.username = conn->username;
-    dc.password = password;
-    dc.connect_timeout_ms = x->cfg->connect_timeout_ms;
-    dc.timeout_ms = x->cfg->timeout_ms;
-    dc.max_response = x->cfg->max_response;
-    dc.allow_private = x->cfg->allow_private;
-    x->dc = &dc;
-    n_cals = calendars_of(conn, x->arena, &cals);
-    for (size_t ci = 0; ci < n_cals; ci++) {
-        struct cal *cal = &cals[ci];
-        struct bk_dav_multistatus ms;
-        struct bk_cal_busy *rows = NULL;
-        struct seen *seen = NULL;
-        size_t n_rows = 0, n_seen = 0;
-        const char *token = NULL, *ctag = NULL;
-        int64_t created = 0, updated = 0, skipped = 0;
-        int status = 0;
+    memset(&s->dc, 0, sizeof(s->dc));
+    s->dc.username = conn->username;
+    s->dc.password = password;
+    s->dc.connect_timeout_ms = x->cfg->connect_timeout_ms;
+    s->dc.timeout_ms = x->cfg->timeout_ms;
+    s->dc.max_response = x->cfg->max_response;
+    s->dc.allow_private = x->cfg->allow_private;
+    x->dc = &s->dc;
+    return true;
+}
 
-        if (!cal->busy && !cal->write) {
-            /* Not busy any more: its rows go. */
-            (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
-                                  &updated, &skipped, &why);
-            continue;
-        }
-        bk_errbuf_clear(&why);
-        if (cal->sync_token && !x->full) {
-            e = bk_dav_sync_collection(&dc, cal->href, cal->sync_token,
-                                       x->arena, &status, &ms, &why);
-            if (e) {
-                auth_failed = e == BK_E_UNAUTHORIZED;
-                error = bk_arena_printf(x->arena, "%s", why.msg);
-                goto done;
-            }
-            if (status == 207 && ms.n == 0) { /* nothing changed */
-                struct bk_tx *tx = NULL;
-                struct bk_cal_busy *old = NULL;
-                size_t n_old = 0;
-                if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
-                    bk_store_cal_busy_list(tx, conn->id, cal->href, x->arena,
-                                           &old, &n_old, &why) == BK_OK)
-                    x->sum->skipped += (int64_t)n_old;
-                bk_store_rollback(tx);
-                if (ms.sync_token)
-                    calendars = with_token(calendars, cal->href, ms.sync_token,
-                                           x->arena);
-                continue;
-            }
-            token = status == 207 ? ms.sync_token : NULL;
-            if (status == 207 && ms.sync_token && ms.n <= MAX_INCREMENTAL) {
-                /* Read only what changed (RFC 6578 §3.5: a member changed
-                 * or was removed). */
-                const char **changed =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*changed));
-                const char **as_sent =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*as_sent));
-                const char **removed =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*removed));
-                const char **all =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*all));
-                size_t n_changed = 0, n_removed = 0, n_all = 0;
-                struct events ev;
-                struct bk_dav_multistatus got;
+/* CalDAV: a sync-collection REPORT with the stored token (RFC 6578); up to
+ * MAX_INCREMENTAL members changed are read with a calendar-multiget;
+ * without a token (or a refused one, or more changes, or a reconcile) a
+ * calendar-query over the window. */
+static bool dav_read(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                     const struct cal *cal, const struct bk_tz *zone,
+                     int64_t from_utc, int64_t to_utc, struct cal_read *out,
+                     struct read_fail *f)
+{
+    struct bk_dav_multistatus ms;
+    const char *token = NULL, *ctag = NULL;
+    struct bk_errbuf why;
+    int status = 0;
+    enum bk_err e;
 
-                memset(&ev, 0, sizeof(ev));
-                for (size_t i = 0; i < ms.n; i++) {
-                    const char *abs = NULL;
-                    if (bk_net_url_join(cal->href, ms.responses[i].href,
-                                        x->arena, &abs, NULL) != BK_OK ||
-                        strcmp(abs, cal->href) == 0)
-                        continue;
-                    all[n_all++] = abs;
-                    if (ms.responses[i].status == 404) {
-                        removed[n_removed++] = abs;
-                    } else {
-                        changed[n_changed] = abs;
-                        as_sent[n_changed++] = ms.responses[i].href;
-                    }
-                }
-                x->sum->total += (int64_t)n_removed;
-                bk_errbuf_clear(&why);
-                if (n_changed &&
-                    (e = bk_dav_multiget(&dc, cal->href, as_sent, n_changed,
-                                         x->arena, &got, &why))) {
-                    auth_failed = e == BK_E_UNAUTHORIZED;
-                    error = bk_arena_printf(x->arena, "%s", why.msg);
-                    goto done;
-                }
-                if (n_changed)
-                    read_events(x, conn, cal, zone, &got, from_utc, to_utc,
-                                &ev);
-                bk_errbuf_clear(&why);
-                BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all,
-                                                     n_all, &ev, &why));
-                if (e) {
-                    error = bk_arena_printf(x->arena, "%s", why.msg);
-                    goto done;
-                }
-                if (cal->write) {
-                    follow(x, conn, ev.seen, ev.n_seen, 0, 0, false);
-                    follow_removed(x, conn, removed, n_removed);
-                }
-                calendars = with_token(calendars, cal->href, token, x->arena);
-                continue;
-            }
-        }
-        /* The whole window again. */
-        bk_errbuf_clear(&why);
-        if ((e = bk_dav_calendar_query(&dc, cal->href, from_utc, to_utc,
-                                       x->arena, &ms, &why))) {
-            auth_failed = e == BK_E_UNAUTHORIZED;
-            error = bk_arena_printf(x->arena, "%s", why.msg);
-            goto done;
-        }
-        if (!token && bk_dav_collection_state(&dc, cal->href, x->arena, &token,
-                                              &ctag, &why) != BK_OK)
-            token = NULL; /* no token: the next sync reads everything */
-        {
-            struct events ev;
-            int64_t t0 = bk_mono_ms();
-            memset(&ev, 0, sizeof(ev));
-            read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &ev);
-            bk_log_debug("calendars: %s: %zu events read in %" PRId64 " ms",
-                         cal->href, ms.n, bk_mono_ms() - t0);
-            rows = ev.rows;
-            n_rows = ev.n_rows;
-            seen = ev.seen;
-            n_seen = ev.n_seen;
-        }
-        bk_errbuf_clear(&why);
-        BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, rows, n_rows, 0,
-                                          &created, &updated, &skipped, &why));
-        if (e) {
-            error = bk_arena_printf(x->arena, "%s", why.msg);
-            goto done;
-        }
-        x->sum->created += created;
-        x->sum->updated += updated;
-        x->sum->skipped += skipped;
-        /* Tests hold a sync here, between its read and what follows from
-         * it, to let a push happen meanwhile (test_calendars.py). */
-        bk_fault_hold("calendars.sync.read");
-        if (cal->write)
-            follow(x, conn, seen, n_seen, from_utc, to_utc, true);
-        if (cal->write && x->full)
-            reconcile_write(x, conn, seen, n_seen, to_utc);
-        calendars = with_token(calendars, cal->href, token, x->arena);
-    }
-done:
-    if (error) {
-        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
-        add_error(x, conn->public_id, error);
-    }
     bk_errbuf_clear(&why);
-    BK_STORE_RETRY(
-        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
-                            auth_failed, bk_now_ms(), x->arena, &why));
-    if (e)
-        add_error(x, conn->public_id, why.msg);
+    if (cal->sync_token && !x->full) {
+        if ((e = bk_dav_sync_collection(x->dc, cal->href, cal->sync_token,
+                                        x->arena, &status, &ms, &why)))
+            return read_failed(x, f, e, &why);
+        if (status == 207 && ms.n == 0) { /* nothing changed */
+            out->incremental = true;
+            out->token = ms.sync_token ? ms.sync_token : cal->sync_token;
+            return true;
+        }
+        token = status == 207 ? ms.sync_token : NULL;
+        if (status == 207 && ms.sync_token && ms.n <= MAX_INCREMENTAL) {
+            /* Read only what changed (RFC 6578 §3.5: a member changed or
+             * was removed). */
+            const char **as_sent =
+                bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*as_sent));
+            struct bk_dav_multistatus got;
+            size_t n_changed = 0;
+
+            out->all = bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(char *));
+            out->removed =
+                bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(char *));
+            for (size_t i = 0; i < ms.n; i++) {
+                const char *abs = NULL;
+                if (bk_net_url_join(cal->href, ms.responses[i].href, x->arena,
+                                    &abs, NULL) != BK_OK ||
+                    strcmp(abs, cal->href) == 0)
+                    continue;
+                out->all[out->n_all++] = abs;
+                if (ms.responses[i].status == 404)
+                    out->removed[out->n_removed++] = abs;
+                else
+                    as_sent[n_changed++] = ms.responses[i].href;
+            }
+            x->sum->total += (int64_t)out->n_removed;
+            bk_errbuf_clear(&why);
+            if (n_changed &&
+                (e = bk_dav_multiget(x->dc, cal->href, as_sent, n_changed,
+                                     x->arena, &got, &why)))
+                return read_failed(x, f, e, &why);
+            if (n_changed)
+                read_events(x, conn, cal, zone, &got, from_utc, to_utc,
+                            &out->ev);
+            out->incremental = true;
+            out->token = token;
+            return true;
+        }
+    }
+    /* The whole window. */
+    bk_errbuf_clear(&why);
+    if ((e = bk_dav_calendar_query(x->dc, cal->href, from_utc, to_utc, x->arena,
+                                   &ms, &why)))
+        return read_failed(x, f, e, &why);
+    if (!token && bk_dav_collection_state(x->dc, cal->href, x->arena, &token,
+                                          &ctag, &why) != BK_OK)
+        token = NULL; /* no token: the next sync reads everything */
+    {
+        int64_t t0 = bk_mono_ms();
+        read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &out->ev);
+        bk_log_debug("calendars: %s: %zu events read in %" PRId64 " ms",
+                     cal->href, ms.n, bk_mono_ms() - t0);
+    }
+    out->token = token;
+    return true;
 }
 
 /* The start or end of a Google event: {"dateTime"} or {"date"} (all-day:
@@ -1929,16 +1889,191 @@ static bool g_declined(const json_t *ev)
 /* Max pages of one events.list run. */
 #define G_MAX_PAGES 40
 
-/* Syncs one Google connection: for each busy (or write) calendar,
- * events.list with the stored syncToken (only what changed; deleted
- * events come as status "cancelled"), or over [now - 1 day, now +
- * horizon) without one or after a 410 (the token expired: a full read).
- * singleEvents=true: Google expands recurring events. */
-static void sync_google(struct sync_ctx *x,
-                        const struct bk_cal_connection *conn)
+static bool google_open(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn, struct session *s,
+                        struct read_fail *f)
 {
-    const char *calendars = conn->calendars, *error = NULL;
-    struct gsess g;
+    if (!g_open(&s->g, x->cfg, x->store, conn, x->arena)) {
+        f->error = s->g.error;
+        f->auth_failed = s->g.auth_failed;
+        return false;
+    }
+    x->g = &s->g;
+    return true;
+}
+
+/* Google: events.list with the stored syncToken (only what changed;
+ * deleted events come as status "cancelled"), or over [now - 1 day, now +
+ * horizon) without one, after a 410 (the token expired) or in a
+ * reconcile. singleEvents=true: Google expands recurring events. */
+static bool google_read(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn,
+                        const struct cal *cal, const struct bk_tz *zone,
+                        int64_t from_utc, int64_t to_utc, struct cal_read *out,
+                        struct read_fail *f)
+{
+    const char *token = x->full ? NULL : cal->sync_token;
+    const char *new_token = NULL, *page = NULL;
+    const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
+                                       bk_google_enc(x->arena, cal->href));
+    size_t cap = 0;
+    char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
+
+    bk_rfc3339_format_utc(from_utc, tmin);
+    bk_rfc3339_format_utc(to_utc, tmax);
+restart:
+    memset(out, 0, sizeof(*out));
+    cap = 0;
+    page = new_token = NULL;
+    for (int p = 0; p < G_MAX_PAGES; p++) {
+        struct bk_net_response r;
+        json_t *j, *items, *it;
+        size_t i;
+        const char *path = bk_arena_printf(
+            x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s", base,
+            token ? "&syncToken=" : "",
+            token ? bk_google_enc(x->arena, token) : "",
+            token ? "" : "&timeMin=",
+            token ? "" : bk_google_enc(x->arena, tmin),
+            token ? "" : "&timeMax=",
+            token ? "" : bk_google_enc(x->arena, tmax),
+            page ? bk_arena_printf(x->arena, "&pageToken=%s",
+                                   bk_google_enc(x->arena, page))
+                 : "");
+        if (!g_call(x->g, "GET", path, NULL, NULL, &r)) {
+            f->error = x->g->error;
+            f->auth_failed = x->g->auth_failed;
+            return false;
+        }
+        if (r.status == 410 && token) {
+            bk_log_info("calendars: %s: Google's sync token expired (410): "
+                        "reading %s again",
+                        conn->public_id, cal->href);
+            token = NULL;
+            goto restart;
+        }
+        if (r.status != 200) {
+            f->error = bk_arena_printf(x->arena, "events.list: %s",
+                                       bk_google_error_text(&r, x->arena));
+            return false;
+        }
+        j = json_loadb(r.body ? r.body : "", r.body_len, JSON_ALLOW_NUL, NULL);
+        items = json_object_get(j, "items");
+        if (!json_is_object(j) || (items && !json_is_array(items))) {
+            json_decref(j);
+            f->error = "events.list: the answer is not an event list";
+            return false;
+        }
+        json_array_foreach(items, i, it)
+        {
+            const char *id = json_string_value(json_object_get(it, "id"));
+            const char *st = json_string_value(json_object_get(it, "status"));
+            const char *etag = json_string_value(json_object_get(it, "etag"));
+            const char *tr =
+                json_string_value(json_object_get(it, "transparency"));
+            const char *uid = json_string_value(json_object_get(
+                json_object_get(json_object_get(it, "extendedProperties"),
+                                "private"),
+                "bookingd_uid"));
+            const char *href;
+            int64_t s0 = 0, s1 = 0;
+            struct bk_booking b;
+            bool is_booking = false;
+            if (!id || strlen(id) > 1024)
+                continue;
+            x->sum->total++;
+            href = bk_arena_printf(x->arena, "%s/%s", base,
+                                   bk_google_enc(x->arena, id));
+            if (out->n_all == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                const char **v1 = bk_arena_alloc(x->arena, nc * sizeof(*v1));
+                const char **v2 = bk_arena_alloc(x->arena, nc * sizeof(*v2));
+                if (out->n_all)
+                    memcpy(v1, out->all, out->n_all * sizeof(*v1));
+                if (out->n_removed)
+                    memcpy(v2, out->removed, out->n_removed * sizeof(*v2));
+                out->all = v1;
+                out->removed = v2;
+                cap = nc;
+            }
+            out->all[out->n_all++] = href;
+            if (st && strcmp(st, "cancelled") == 0) {
+                out->removed[out->n_removed++] = href;
+                continue;
+            }
+            if (!g_time(json_object_get(it, "start"), zone, &s0) ||
+                !g_time(json_object_get(it, "end"), zone, &s1) || s1 <= s0) {
+                add_error(x, conn->public_id,
+                          bk_arena_printf(x->arena,
+                                          "event %s: no usable start and end",
+                                          id));
+                continue;
+            }
+            if (uid &&
+                booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
+                    BK_OK &&
+                is_booking) {
+                const char *sm =
+                    json_string_value(json_object_get(it, "summary"));
+                struct seen sn = {bk_arena_strdup(x->arena, uid),
+                                  href,
+                                  etag ? bk_arena_strdup(x->arena, etag) : NULL,
+                                  s0,
+                                  s1,
+                                  sm ? bk_arena_strdup(x->arena, sm) : NULL};
+                add_seen(x, &out->ev, &sn);
+                continue;
+            }
+            if (!cal->busy || (tr && strcmp(tr, "transparent") == 0) ||
+                g_declined(it) || s1 <= from_utc || s0 >= to_utc)
+                continue;
+            {
+                struct bk_cal_busy row;
+                memset(&row, 0, sizeof(row));
+                row.connection_id = conn->id;
+                row.host_id = conn->host_id;
+                row.calendar = cal->href;
+                row.href = href;
+                row.uid = uid ? bk_arena_strdup(x->arena, uid) : NULL;
+                row.start_utc = s0;
+                row.end_utc = s1;
+                add_row(x, &out->ev, &row);
+            }
+        }
+        {
+            const char *np =
+                json_string_value(json_object_get(j, "nextPageToken"));
+            const char *ns =
+                json_string_value(json_object_get(j, "nextSyncToken"));
+            page = np ? bk_arena_strdup(x->arena, np) : NULL;
+            if (ns)
+                new_token = bk_arena_strdup(x->arena, ns);
+        }
+        json_decref(j);
+        if (!page)
+            break;
+    }
+    if (page) {
+        f->error = "events.list: more pages than bookingd reads at once";
+        return false;
+    }
+    out->incremental = token != NULL;
+    out->token = new_token;
+    return true;
+}
+
+static const struct cal_reader dav_reader = {"caldav", dav_open, dav_read};
+static const struct cal_reader google_reader = {"google", google_open,
+                                                google_read};
+
+/* Syncs one connection through its kind's reader. */
+static void sync_conn(struct sync_ctx *x, const struct bk_cal_connection *conn)
+{
+    const struct cal_reader *rd =
+        strcmp(conn->kind, "google") == 0 ? &google_reader : &dav_reader;
+    const char *calendars = conn->calendars;
+    struct read_fail f = {NULL, false};
+    struct session sess;
     struct cal *cals = NULL;
     struct bk_host host;
     const struct bk_tz *zone = NULL;
@@ -1946,18 +2081,16 @@ static void sync_google(struct sync_ctx *x,
     size_t n_cals;
     int64_t from_utc = x->now_utc - DAY_S,
             to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
-    bool auth_failed = false;
     enum bk_err e;
 
-    if (conn->status == BK_CAL_NEEDS_AUTH)
+    if (strcmp(conn->kind, "caldav") != 0 && strcmp(conn->kind, "google") != 0)
+        return;
+    if (rd == &google_reader && conn->status == BK_CAL_NEEDS_AUTH)
         return; /* stopped until authorized again */
-    x->provider = "google";
-    if (!g_open(&g, x->cfg, x->store, conn, x->arena)) {
-        error = g.error;
-        auth_failed = g.auth_failed;
+    x->provider = rd->provider;
+    memset(&sess, 0, sizeof(sess));
+    if (!rd->open(x, conn, &sess, &f))
         goto done;
-    }
-    x->g = &g;
     {
         struct bk_tx *tx = NULL;
         bk_errbuf_clear(&why);
@@ -1972,173 +2105,25 @@ static void sync_google(struct sync_ctx *x,
     n_cals = calendars_of(conn, x->arena, &cals);
     for (size_t ci = 0; ci < n_cals; ci++) {
         struct cal *cal = &cals[ci];
-        const char *token = x->full ? NULL : cal->sync_token;
-        const char *new_token = NULL, *page = NULL;
-        const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
-                                           bk_google_enc(x->arena, cal->href));
-        struct events ev;
-        const char **all = NULL, **removed = NULL;
-        size_t n_all = 0, n_removed = 0, cap = 0;
+        struct cal_read got;
         int64_t created = 0, updated = 0, skipped = 0;
-        char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
 
+        bk_errbuf_clear(&why);
         if (!cal->busy && !cal->write) {
+            /* Not busy any more: its rows go. */
             (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
                                   &updated, &skipped, &why);
             continue;
         }
-        bk_rfc3339_format_utc(from_utc, tmin);
-        bk_rfc3339_format_utc(to_utc, tmax);
-    restart:
-        memset(&ev, 0, sizeof(ev));
-        n_all = n_removed = cap = 0;
-        all = removed = NULL;
-        page = new_token = NULL;
-        for (int p = 0; p < G_MAX_PAGES; p++) {
-            struct bk_net_response r;
-            json_t *j, *items, *it;
-            size_t i;
-            const char *path = bk_arena_printf(
-                x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s",
-                base, token ? "&syncToken=" : "",
-                token ? bk_google_enc(x->arena, token) : "",
-                token ? "" : "&timeMin=",
-                token ? "" : bk_google_enc(x->arena, tmin),
-                token ? "" : "&timeMax=",
-                token ? "" : bk_google_enc(x->arena, tmax),
-                page ? bk_arena_printf(x->arena, "&pageToken=%s",
-                                       bk_google_enc(x->arena, page))
-                     : "");
-            if (!g_call(&g, "GET", path, NULL, NULL, &r)) {
-                error = g.error;
-                auth_failed = g.auth_failed;
-                goto done;
-            }
-            if (r.status == 410 && token) {
-                bk_log_info("calendars: %s: Google's sync token expired "
-                            "(410): reading %s again",
-                            conn->public_id, cal->href);
-                token = NULL;
-                goto restart;
-            }
-            if (r.status != 200) {
-                error = bk_arena_printf(x->arena, "events.list: %s",
-                                        bk_google_error_text(&r, x->arena));
-                goto done;
-            }
-            j = json_loadb(r.body ? r.body : "", r.body_len, JSON_ALLOW_NUL,
-                           NULL);
-            items = json_object_get(j, "items");
-            if (!json_is_object(j) || (items && !json_is_array(items))) {
-                json_decref(j);
-                error = "events.list: the answer is not an event list";
-                goto done;
-            }
-            json_array_foreach(items, i, it)
-            {
-                const char *id = json_string_value(json_object_get(it, "id"));
-                const char *st =
-                    json_string_value(json_object_get(it, "status"));
-                const char *etag =
-                    json_string_value(json_object_get(it, "etag"));
-                const char *tr =
-                    json_string_value(json_object_get(it, "transparency"));
-                const char *uid = json_string_value(json_object_get(
-                    json_object_get(json_object_get(it, "extendedProperties"),
-                                    "private"),
-                    "bookingd_uid"));
-                const char *href;
-                int64_t s0 = 0, s1 = 0;
-                struct bk_booking b;
-                bool is_booking = false;
-                if (!id || strlen(id) > 1024)
-                    continue;
-                x->sum->total++;
-                href = bk_arena_printf(x->arena, "%s/%s", base,
-                                       bk_google_enc(x->arena, id));
-                if (n_all == cap) {
-                    size_t nc = cap ? cap * 2 : 64;
-                    const char **v1 =
-                        bk_arena_alloc(x->arena, nc * sizeof(*v1));
-                    const char **v2 =
-                        bk_arena_alloc(x->arena, nc * sizeof(*v2));
-                    if (n_all)
-                        memcpy(v1, all, n_all * sizeof(*v1));
-                    if (n_removed)
-                        memcpy(v2, removed, n_removed * sizeof(*v2));
-                    all = v1;
-                    removed = v2;
-                    cap = nc;
-                }
-                all[n_all++] = href;
-                if (st && strcmp(st, "cancelled") == 0) {
-                    removed[n_removed++] = href;
-                    continue;
-                }
-                if (!g_time(json_object_get(it, "start"), zone, &s0) ||
-                    !g_time(json_object_get(it, "end"), zone, &s1) ||
-                    s1 <= s0) {
-                    add_error(x, conn->public_id,
-                              bk_arena_printf(x->arena,
-                                              "event %s: no usable start "
-                                              "and end",
-                                              id));
-                    continue;
-                }
-                if (uid &&
-                    booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
-                        BK_OK &&
-                    is_booking) {
-                    const char *sm =
-                        json_string_value(json_object_get(it, "summary"));
-                    struct seen sn = {
-                        bk_arena_strdup(x->arena, uid),
-                        href,
-                        etag ? bk_arena_strdup(x->arena, etag) : NULL,
-                        s0,
-                        s1,
-                        sm ? bk_arena_strdup(x->arena, sm) : NULL};
-                    add_seen(x, &ev, &sn);
-                    continue;
-                }
-                if (!cal->busy || (tr && strcmp(tr, "transparent") == 0) ||
-                    g_declined(it) || s1 <= from_utc || s0 >= to_utc)
-                    continue;
-                {
-                    struct bk_cal_busy row;
-                    memset(&row, 0, sizeof(row));
-                    row.connection_id = conn->id;
-                    row.host_id = conn->host_id;
-                    row.calendar = cal->href;
-                    row.href = href;
-                    row.uid = uid ? bk_arena_strdup(x->arena, uid) : NULL;
-                    row.start_utc = s0;
-                    row.end_utc = s1;
-                    add_row(x, &ev, &row);
-                }
-            }
-            {
-                const char *np =
-                    json_string_value(json_object_get(j, "nextPageToken"));
-                const char *ns =
-                    json_string_value(json_object_get(j, "nextSyncToken"));
-                page = np ? bk_arena_strdup(x->arena, np) : NULL;
-                if (ns)
-                    new_token = bk_arena_strdup(x->arena, ns);
-            }
-            json_decref(j);
-            if (!page)
-                break;
-        }
-        if (page) {
-            error = "events.list: more pages than bookingd reads at once";
+        memset(&got, 0, sizeof(got));
+        if (!rd->read(x, conn, cal, zone, from_utc, to_utc, &got, &f))
             goto done;
-        }
         bk_errbuf_clear(&why);
-        if (token) {
-            BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all, n_all,
-                                                 &ev, &why));
-            if (!e && n_all == 0) {
+        if (got.incremental) {
+            BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, got.all,
+                                                 got.n_all, &got.ev, &why));
+            if (!e && got.n_all == 0) {
+                /* Nothing changed: its stored events count as skipped. */
                 struct bk_tx *tx = NULL;
                 struct bk_cal_busy *old = NULL;
                 size_t n_old = 0;
@@ -2149,38 +2134,44 @@ static void sync_google(struct sync_ctx *x,
                 bk_store_rollback(tx);
             }
         } else {
-            BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, ev.rows,
-                                              ev.n_rows, 0, &created, &updated,
-                                              &skipped, &why));
+            BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, got.ev.rows,
+                                              got.ev.n_rows, 0, &created,
+                                              &updated, &skipped, &why));
             x->sum->created += created;
             x->sum->updated += updated;
             x->sum->skipped += skipped;
         }
         if (e) {
-            error = bk_arena_printf(x->arena, "%s", why.msg);
+            f.error = bk_arena_printf(x->arena, "%s", why.msg);
             goto done;
         }
+        /* Tests hold a sync here, between its read and what follows from
+         * it, to let a push happen meanwhile (test_calendars.py). */
+        if (!got.incremental)
+            bk_fault_hold("calendars.sync.read");
         if (cal->write) {
-            follow(x, conn, ev.seen, ev.n_seen, from_utc, to_utc, !token);
-            if (token)
-                follow_removed(x, conn, removed, n_removed);
+            follow(x, conn, got.ev.seen, got.ev.n_seen, from_utc, to_utc,
+                   !got.incremental);
+            if (got.incremental)
+                follow_removed(x, conn, got.removed, got.n_removed);
             else if (x->full)
-                reconcile_write(x, conn, ev.seen, ev.n_seen, to_utc);
+                reconcile_write(x, conn, got.ev.seen, got.ev.n_seen, to_utc);
         }
-        calendars = with_token(calendars, cal->href, new_token, x->arena);
+        calendars = with_token(calendars, cal->href, got.token, x->arena);
     }
 done:
-    if (error) {
-        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
-        add_error(x, conn->public_id, error);
+    if (f.error) {
+        bk_log_warn("calendars: sync of %s: %s", conn->public_id, f.error);
+        add_error(x, conn->public_id, f.error);
     }
     bk_errbuf_clear(&why);
-    BK_STORE_RETRY(
-        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
-                            auth_failed, bk_now_ms(), x->arena, &why));
+    BK_STORE_RETRY(e, record_conn_once(
+                          x->store, conn->id, f.error ? NULL : calendars,
+                          f.error, f.auth_failed, bk_now_ms(), x->arena, &why));
     if (e)
         add_error(x, conn->public_id, why.msg);
     x->g = NULL;
+    x->dc = NULL;
     x->provider = "caldav";
 }
 
@@ -2278,10 +2269,7 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
         x.provider = "caldav";
         x.g = NULL;
         x.dc = NULL;
-        if (strcmp(conns[i].kind, "google") == 0)
-            sync_google(&x, &conns[i]);
-        else
-            sync_one(&x, &conns[i]);
+        sync_conn(&x, &conns[i]);
         at_ms = bk_now_ms();
         bk_errbuf_clear(&why);
         BK_STORE_RETRY(
@@ -2384,44 +2372,58 @@ static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
     return enqueue_period(ctx, tx, now_ms, true, -1, err);
 }
 
-static enum bk_err sync_run(void *ctx, struct bk_store *store,
-                            const struct bk_job *job, struct bk_arena *arena,
-                            struct bk_errbuf *err)
+/* The periodic runs of both kinds: every connection synced (reconcile:
+ * reconciled), the totals logged, the kind's next period queued while any
+ * connection exists (a sync queues the next reconcile too: one per day,
+ * so a no-op when it is queued), the job finished. */
+static enum bk_err periodic_run(const struct bk_calendars_config *cfg,
+                                struct bk_store *store,
+                                const struct bk_job *job,
+                                struct bk_arena *arena, bool reconcile,
+                                struct bk_errbuf *err)
 {
-    const struct bk_calendars_config *cfg = ctx;
+    struct bk_calendars_scope all = {NULL, NULL, NULL, reconcile};
+    const char *kind = reconcile ? RECONCILE_KIND : SYNC_KIND;
+    int64_t every = reconcile ? reconcile_interval(cfg) : cfg->sync_interval_ms;
     struct bk_sync_summary sum;
     struct bk_tx *tx = NULL;
-    struct bk_calendars_scope all = {NULL, NULL, NULL, false};
+    bool yes = false;
     enum bk_err e;
 
-    if ((e = bk_calendars_sync(cfg, store, &all, bk_now_utc(), arena, &sum,
+    /* A reconcile reads every calendar whole: hold the job for a full
+     * lease first (jobs.h). */
+    if ((reconcile && (e = bk_jobs_fence(store, job, err))) ||
+        (e = bk_calendars_sync(cfg, store, &all, bk_now_utc(), arena, &sum,
                                err)))
         return e;
-    if (sum.total || sum.n_errors)
-        bk_log_info(
-            "calendars: sync: %" PRId64 " events, %" PRId64 " created, %" PRId64
-            " updated, %" PRId64 " skipped, %zu errors",
-            sum.total, sum.created, sum.updated, sum.skipped, sum.n_errors);
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
+    if (reconcile || sum.total || sum.n_errors)
+        bk_log_info("calendars: %s: %" PRId64 " events%s, %" PRId64
+                    " created, %" PRId64 " updated, %" PRId64
+                    " skipped, %zu errors",
+                    reconcile ? "reconcile" : "sync", sum.total,
+                    reconcile ? " and bookings" : "", sum.created, sum.updated,
+                    sum.skipped, sum.n_errors);
+    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
+        (e = any_connection(tx, &yes, err)) ||
+        (yes && (e = enqueue_every(cfg, kind, every, tx, bk_now_ms(), false,
+                                   period_of(job, kind), err))) ||
+        (yes && !reconcile &&
+         (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
+                            bk_now_ms(), false, -1, err))) ||
+        (e = bk_jobs_finish(tx, job, err)))
         goto out;
-    {
-        bool yes = false;
-        if ((e = any_connection(tx, &yes, err)) ||
-            (yes && (e = enqueue_period(cfg, tx, bk_now_ms(), false,
-                                        period_of(job, SYNC_KIND), err))) ||
-            /* The daily reconcile's next run (a no-op when it is queued:
-             * one per period), started here as the sync is. */
-            (yes &&
-             (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg),
-                                tx, bk_now_ms(), false, -1, err))) ||
-            (e = bk_jobs_finish(tx, job, err)))
-            goto out;
-    }
     e = bk_store_commit(tx, err);
     tx = NULL;
 out:
     bk_store_rollback(tx);
     return e;
+}
+
+static enum bk_err sync_run(void *ctx, struct bk_store *store,
+                            const struct bk_job *job, struct bk_arena *arena,
+                            struct bk_errbuf *err)
+{
+    return periodic_run(ctx, store, job, arena, false, err);
 }
 
 void bk_calendars_sync_kind(const struct bk_calendars_config *cfg,
@@ -2455,33 +2457,7 @@ static enum bk_err reconcile_run(void *ctx, struct bk_store *store,
                                  const struct bk_job *job,
                                  struct bk_arena *arena, struct bk_errbuf *err)
 {
-    const struct bk_calendars_config *cfg = ctx;
-    struct bk_calendars_scope all = {NULL, NULL, NULL, true};
-    struct bk_sync_summary sum;
-    struct bk_tx *tx = NULL;
-    bool yes = false;
-    enum bk_err e;
-
-    if ((e = bk_jobs_fence(store, job, err)) ||
-        (e = bk_calendars_sync(cfg, store, &all, bk_now_utc(), arena, &sum,
-                               err)))
-        return e;
-    bk_log_info("calendars: reconcile: %" PRId64 " events and bookings, "
-                "%" PRId64 " created, %" PRId64 " updated, %" PRId64
-                " skipped, %zu errors",
-                sum.total, sum.created, sum.updated, sum.skipped, sum.n_errors);
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
-        (e = any_connection(tx, &yes, err)) ||
-        (yes && (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg),
-                                   tx, bk_now_ms(), false,
-                                   period_of(job, RECONCILE_KIND), err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return periodic_run(ctx, store, job, arena, true, err);
 }
 
 void bk_calendars_reconcile_kind(const struct bk_calendars_config *cfg,
