@@ -609,9 +609,11 @@ static enum bk_err resolve_flag(struct bk_api_call *c)
         return e;
     if (!b.flag)
         return bk_fail(c->err, BK_E_CONFLICT, "booking '%s' has no flag", uid);
-    if (!keep && (e = bk_ledger_booking_cancel(
-                      c->api->store, uid, "deleted in calendar", "admin",
-                      bk_now_utc(), c->arena, &out, c->err)))
+    /* Cancelled meanwhile (by the attendee, say): only the flag goes. */
+    if (!keep && b.status != BK_BOOKING_CANCELLED &&
+        (e = bk_ledger_booking_cancel(c->api->store, uid, "deleted in calendar",
+                                      "admin", bk_now_utc(), c->arena, &out,
+                                      c->err)))
         return e;
     memset(&ch, 0, sizeof(ch));
     ch.booking_id = b.id;
