@@ -267,7 +267,8 @@ level = info
         nreq, mark = requests_since(mark)
         print(f"reconcile ({N} events, {len(uids)} bookings, 1 event "
               f"deleted): {t_rec * 1000:.0f} ms, {nreq} requests; "
-              f"summary {got}")
+              f"summary {got}; recorded "
+              f"{call('GET', '/api/v1/calendars/' + conn['id'])['last_reconcile']}")
 
         frm = (now + dt.timedelta(days=1)).date()
         to = frm + dt.timedelta(days=59)
