@@ -932,7 +932,16 @@ static void add_error(struct sync_ctx *x, const char *conn, const char *msg)
     if (s->n_errors)
         memcpy(v, s->errors, s->n_errors * sizeof(*v));
     v[s->n_errors].connection = bk_arena_strdup(x->arena, conn);
-    v[s->n_errors].message = bk_arena_strdup(x->arena, msg);
+    /* A server's words may be any bytes; the summary is JSON (UTF-8). */
+    if (bk_utf8_valid(msg, strlen(msg) + 1, true)) {
+        v[s->n_errors].message = bk_arena_strdup(x->arena, msg);
+    } else {
+        char *m = bk_arena_strdup(x->arena, msg);
+        for (char *p = m; *p; p++)
+            if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+                *p = '?';
+        v[s->n_errors].message = m;
+    }
     s->errors = v;
     s->n_errors++;
 }
