@@ -596,26 +596,53 @@ static void g_delete(struct gsess *g, const char *path, const char *etag,
 /* push_one for a Google connection. A connection waiting for consent
  * (needs_auth) is left alone: authorizing it again pushes its host's
  * bookings (api/calendars.c). */
+/* What a push of one booking to one connection has to do, whatever the
+ * kind: the booking's event link there (l, live when not superseded), the
+ * write calendar. */
+struct push_plan {
+    const struct bk_link *l;
+    bool live, cancelled;
+    const char *cal;
+};
+
+/* False when there is nothing to do: a pending booking, one cancelled
+ * before it had an event, or no write calendar chosen and no event. */
+static bool plan_push(const struct state *s,
+                      const struct bk_cal_connection *conn,
+                      const char *provider, const char *kind,
+                      struct bk_arena *arena, struct push_plan *p)
+{
+    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
+                s->b.status == BK_BOOKING_COMPLETED ||
+                s->b.status == BK_BOOKING_NO_SHOW;
+
+    p->l = link_of(s, provider, kind);
+    p->live = p->l && !p->l->superseded;
+    p->cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    if (!want && !(p->cancelled && p->live))
+        return false;
+    p->cal = write_calendar(conn, arena);
+    return p->cal || p->live;
+}
+
 static void push_google(const struct bk_calendars_config *cfg,
                         const struct state *s,
                         const struct bk_cal_connection *conn,
                         struct bk_arena *arena, struct outcome *o)
 {
-    const struct bk_link *l = link_of(s, "google", o->kind);
-    bool live = l && !l->superseded;
-    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
-                s->b.status == BK_BOOKING_COMPLETED ||
-                s->b.status == BK_BOOKING_NO_SHOW;
-    bool cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    struct push_plan pl;
+    const struct bk_link *l;
+    bool live, cancelled;
     const char *cal, *id, *path;
     struct gsess g;
 
     o->provider = "google";
-    if (!want && !(cancelled && live))
+    if (!plan_push(s, conn, "google", o->kind, arena, &pl))
         return;
-    cal = write_calendar(conn, arena);
-    if (!cal && !live)
-        return;
+    l = pl.l;
+    live = pl.live;
+    cancelled = pl.cancelled;
+    cal = pl.cal;
     if (conn->status == BK_CAL_NEEDS_AUTH) {
         o->skipped_needs_auth = true;
         return;
@@ -651,12 +678,9 @@ static void push_one(const struct bk_calendars_config *cfg,
                      struct bk_arena *arena, struct outcome *o)
 {
     const char *kind = bk_arena_printf(arena, "event:%s", conn->public_id);
-    const struct bk_link *l = link_of(s, "caldav", kind);
-    bool live = l && !l->superseded;
-    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
-                s->b.status == BK_BOOKING_COMPLETED ||
-                s->b.status == BK_BOOKING_NO_SHOW;
-    bool cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    struct push_plan pl;
+    const struct bk_link *l;
+    bool live, cancelled;
     const char *cal, *aad, *url;
     char *password = NULL;
     size_t plen = 0;
@@ -671,13 +695,13 @@ static void push_one(const struct bk_calendars_config *cfg,
         push_google(cfg, s, conn, arena, o);
         return;
     }
-    if (strcmp(conn->kind, "caldav") != 0)
+    if (strcmp(conn->kind, "caldav") != 0 ||
+        !plan_push(s, conn, "caldav", kind, arena, &pl))
         return;
-    if (!want && !(cancelled && live))
-        return; /* pending, or cancelled before it had an event */
-    cal = write_calendar(conn, arena);
-    if (!cal && !live)
-        return; /* no write calendar chosen */
+    l = pl.l;
+    live = pl.live;
+    cancelled = pl.cancelled;
+    cal = pl.cal;
     if (!cfg->secret_key) {
         o->error = "BOOKINGD_SECRET_KEY is not set: the credentials "
                    "cannot be read";
