@@ -8,7 +8,9 @@ days, written straight into Radicale's storage), one host connected to it:
    and wall time;
 2. an incremental sync after 10 events changed in the calendar;
 3. a sync with nothing changed;
-4. the slot query of one event type over 60 days with the calendar's busy
+4. the reconcile (calendar read whole, 20 bookings compared, one event
+   deleted behind Radicale's back);
+5. the slot query of one event type over 60 days with the calendar's busy
    blocks in the window (about 5,000), median of 20 runs.
 
 Requests are counted from Radicale's access log. Figures are printed,
@@ -237,6 +239,41 @@ level = info
         nreq, mark = requests_since(mark)
         print(f"sync with nothing changed: {t_none * 1000:.0f} ms, "
               f"{nreq} requests; summary {got}")
+
+        # The reconcile (the daily job's work, run now): the calendar read
+        # whole and every future booking compared with its event. 20
+        # bookings pushed first, one of them then deleted from the storage
+        # behind Radicale's back (the drift it repairs: cancelled).
+        sl = call("GET", "/api/v1/event-types/intro/slots?from=" +
+                  str((now + dt.timedelta(days=130)).date()) + "&to=" +
+                  str((now + dt.timedelta(days=131)).date()))
+        starts = [x["start"] for v in sl["slots"].values() for x in v][:20]
+        uids = [call("POST", "/api/v1/bookings",
+                     {"event_type": "intro", "start": st,
+                      "attendee": {"name": f"B{i}",
+                                   "email": f"b{i}@example.com"}})["uid"]
+                for i, st in enumerate(starts)]
+        t0 = time.monotonic()
+        while len([u for u in uids
+                   if (coll / f"bookingd-{u}.ics").exists()]) < len(uids):
+            time.sleep(0.05)
+            if time.monotonic() - t0 > 600:
+                raise SystemExit("the bookings were not pushed")
+        (coll / f"bookingd-{uids[0]}.ics").unlink()
+        # The parser reads at most 10,000 responses (dav/xml.c): the 20
+        # bookings' events replace 20 of the busy ones, so that the
+        # calendar still holds N events when read whole.
+        for i in range(N - len(uids), N):
+            (coll / f"e{i}.ics").unlink(missing_ok=True)
+        _, mark = requests_since(mark)
+        t0 = time.monotonic()
+        got = call("POST", "/api/v1/sync", {"reconcile": True})
+        t_rec = time.monotonic() - t0
+        nreq, mark = requests_since(mark)
+        print(f"reconcile ({N} events, {len(uids)} bookings, 1 event "
+              f"deleted): {t_rec * 1000:.0f} ms, {nreq} requests; "
+              f"summary {got}; recorded "
+              f"{call('GET', '/api/v1/calendars/' + conn['id'])['last_reconcile']}")
 
         frm = (now + dt.timedelta(days=1)).date()
         to = frm + dt.timedelta(days=59)

@@ -48,11 +48,14 @@ struct bk_sync_summary {
 
 /* The calendar sync the API calls (connectors/calendars.c, wired by
  * cli/serve.c: api/ may not depend on connectors/). connection: a public
- * id, or host: a slug, or both NULL for every connection. BK_E_NOT_FOUND
+ * id, or host: a slug, or both NULL for every connection; kind ("caldav",
+ * "google") or NULL for both; reconcile: the full compare of
+ * docs/calendars.md "Reconcile". BK_E_NOT_FOUND
  * for an unknown connection or host; a connection's failure is one of
  * out->errors, not an error of the call. */
 typedef enum bk_err (*bk_api_sync_fn)(void *ctx, const char *connection,
-                                      const char *host, struct bk_arena *arena,
+                                      const char *host, const char *kind,
+                                      bool reconcile, struct bk_arena *arena,
                                       struct bk_sync_summary *out,
                                       struct bk_errbuf *err);
 /* A provider's sync (Calendly): its summary, errors named by the

@@ -1,6 +1,8 @@
 /* api/bookings.c — /api/v1/bookings: create (public), read, list, cancel,
  * reschedule and history. The attendee's manage token authorizes one
  * booking's read, cancel and reschedule. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -502,6 +504,12 @@ static enum bk_err list(struct bk_api_call *c)
             return e;
         f.host_id = h.id;
     }
+    if ((s = bk_http_query(c->req, "flagged"))) {
+        if (strcmp(s, "true") != 0 && strcmp(s, "false") != 0)
+            return bk_api_query_fail(c->err, "flagged",
+                                     "flagged must be true or false");
+        f.flagged = strcmp(s, "true") == 0;
+    }
     if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
         return e;
     if (n > (size_t)limit) {
@@ -558,6 +566,122 @@ static enum bk_err refund(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* Supersedes the booking's calendar event links (a push makes the events
+ * again) and enqueues that push (connectors/calendars.c, job
+ * "calendars.push"). */
+static enum bk_err push_events_again(struct bk_api_call *c,
+                                     const struct bk_booking *b)
+{
+    struct bk_link *links = NULL;
+    size_t n = 0;
+    char key[96], payload[64];
+    int64_t id = 0, now_ms = bk_now_ms();
+    bool existed = false;
+    enum bk_err e;
+
+    if ((e = bk_store_link_list(c->tx, BK_LINK_BOOKING, b->id, c->arena, &links,
+                                &n, c->err)))
+        return e;
+    for (size_t i = 0; i < n; i++) {
+        if ((strcmp(links[i].provider, "caldav") != 0 &&
+             strcmp(links[i].provider, "google") != 0) ||
+            strncmp(links[i].kind, "event:", 6) != 0 || links[i].superseded)
+            continue;
+        links[i].superseded = true;
+        links[i].etag = NULL;
+        if ((e = bk_store_link_update(c->tx, &links[i], c->err)))
+            return e;
+    }
+    snprintf(key, sizeof(key), "calendars.push:keep:%" PRId64 ":%" PRId64,
+             b->id, now_ms);
+    snprintf(payload, sizeof(payload), "{\"booking_id\": %" PRId64 "}", b->id);
+    return bk_store_job_enqueue(c->tx, "calendars.push", key, payload, now_ms,
+                                0, now_ms, &id, &existed, c->err);
+}
+
+/* Clears b's flag, appends ch, and (keep) pushes its events again, in one
+ * write transaction of the call. */
+static enum bk_err resolve_once(struct bk_api_call *c,
+                                const struct bk_booking *b, bool keep,
+                                const struct bk_booking_change *ch)
+{
+    enum bk_err e;
+
+    bk_store_rollback(c->tx);
+    c->tx = NULL;
+    if ((e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) ||
+        (e = bk_store_booking_set_flag(c->tx, b->id, NULL, ch->at_utc,
+                                       c->err)) ||
+        (e = bk_store_history_append(c->tx, ch, c->err)) ||
+        (keep && (e = push_events_again(c, b))))
+        goto out;
+    e = bk_store_commit(c->tx, c->err);
+out:
+    if (e)
+        bk_store_rollback(c->tx);
+    c->tx = NULL;
+    return e;
+}
+
+/* POST /api/v1/bookings/{uid}/resolve-flag {"action": "cancel"|"keep"}:
+ * an admin's answer to a flagged booking (docs/calendars.md "Ask"):
+ * cancel it ("deleted in calendar"), or keep it and put its event back in
+ * the calendars. Either clears the flag, with a line in its history. 409
+ * when the booking has no flag. */
+static enum bk_err resolve_flag(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"action", NULL};
+    const char *uid = bk_http_param(c->req, "uid"), *action = NULL;
+    struct bk_booking b, out;
+    struct bk_booking_change ch;
+    json_t *body;
+    bool keep;
+    enum bk_err e;
+
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "action", true, 16, false, c->arena, &action,
+                         c->err)))
+        return e;
+    if (strcmp(action, "cancel") != 0 && strcmp(action, "keep") != 0)
+        return bk_fail_field(c->err, BK_E_INVALID, "action",
+                             "must be cancel or keep");
+    keep = strcmp(action, "keep") == 0;
+    if ((e = bk_api_call_read(c)))
+        return e;
+    e = bk_store_booking_by_uid(c->tx, uid, c->arena, &b, c->err);
+    bk_store_rollback(c->tx);
+    c->tx = NULL;
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no booking '%s'", uid);
+    if (e)
+        return e;
+    if (!b.flag)
+        return bk_fail(c->err, BK_E_CONFLICT, "booking '%s' has no flag", uid);
+    /* Cancelled meanwhile (by the attendee, say): only the flag goes. */
+    if (!keep && b.status != BK_BOOKING_CANCELLED &&
+        (e = bk_ledger_booking_cancel(c->api->store, uid, "deleted in calendar",
+                                      "admin", bk_now_utc(), c->arena, &out,
+                                      c->err)))
+        return e;
+    memset(&ch, 0, sizeof(ch));
+    ch.booking_id = b.id;
+    ch.at_utc = bk_now_utc();
+    ch.action = "flag_resolved";
+    ch.actor = "admin";
+    ch.from_status = -1;
+    ch.to_status = -1;
+    ch.note = keep ? "kept: its event is put back in the calendar"
+                   : "cancelled: its event was deleted in the calendar";
+    BK_STORE_RETRY(e, resolve_once(c, &b, keep, &ch));
+    if (e)
+        return e;
+    if ((e = reread(c, &b)))
+        return e;
+    bk_api_reply(c, 200, render(c, &b, NULL, false));
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_booking_routes[] = {
     {"POST", "/api/v1/bookings", create, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/api/v1/bookings", list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
@@ -572,6 +696,8 @@ const struct bk_api_route bk_api_booking_routes[] = {
      BK_ROUTE_NONE},
     {"POST", "/api/v1/bookings/{uid}/refund", refund, BK_ROUTE_ADMIN,
      BK_ROUTE_NONE},
+    {"POST", "/api/v1/bookings/{uid}/resolve-flag", resolve_flag,
+     BK_ROUTE_ADMIN, BK_ROUTE_NONE},
 };
 const size_t bk_api_booking_n =
     sizeof(bk_api_booking_routes) / sizeof(bk_api_booking_routes[0]);

@@ -29,6 +29,17 @@ static json_t *ms_or_null(int64_t ms)
     return ms ? bk_render_instant(bk_floordiv(ms, 1000), NULL) : json_null();
 }
 
+/* A stored run summary (connectors/calendars.c summary_json) as JSON. */
+static json_t *summary_or_null(const char *text)
+{
+    json_t *v = text ? json_loads(text, 0, NULL) : NULL;
+
+    if (json_is_object(v))
+        return v;
+    json_decref(v);
+    return json_null();
+}
+
 static json_t *render_connection(const struct bk_cal_connection *c,
                                  const char *host_slug)
 {
@@ -53,8 +64,15 @@ static json_t *render_connection(const struct bk_cal_connection *c,
         json_t *cal;
         json_array_foreach(cals, i, cal) json_object_del(cal, "sync_token");
     }
+    json_object_set_new(o, "on_calendar_delete",
+                        json_string(c->on_calendar_delete ? "ask" : "cancel"));
     json_object_set_new(o, "calendars", cals ? cals : json_array());
     json_object_set_new(o, "last_sync_at", ms_or_null(c->last_sync_ms));
+    json_object_set_new(o, "last_sync", summary_or_null(c->last_sync_summary));
+    json_object_set_new(o, "last_reconcile_at",
+                        ms_or_null(c->last_reconcile_ms));
+    json_object_set_new(o, "last_reconcile",
+                        summary_or_null(c->last_reconcile_summary));
     json_object_set_new(o, "last_error", bk_json_str_or_null(c->last_error));
     json_object_set_new(o, "created_at", ms_or_null(c->created_ms));
     json_object_set_new(o, "updated_at", ms_or_null(c->updated_ms));
@@ -72,6 +90,21 @@ static enum bk_err on_cancel_of(const char *s, int *out, struct bk_errbuf *err)
     else
         return bk_fail_field(err, BK_E_INVALID, "on_cancel",
                              "must be delete or mark_cancelled");
+    return BK_OK;
+}
+
+static enum bk_err on_calendar_delete_of(const char *s, int *out,
+                                         struct bk_errbuf *err)
+{
+    if (!s)
+        return BK_OK;
+    if (strcmp(s, "cancel") == 0)
+        *out = 0;
+    else if (strcmp(s, "ask") == 0)
+        *out = 1;
+    else
+        return bk_fail_field(err, BK_E_INVALID, "on_calendar_delete",
+                             "must be cancel or ask");
     return BK_OK;
 }
 
@@ -307,14 +340,15 @@ static enum bk_err get(struct bk_api_call *c)
 }
 
 /* PATCH: {"write_calendar": href or null, "busy_calendars": [href ...],
- * "on_cancel"}. Every href must be one of the connection's calendars. */
+ * "on_cancel", "on_calendar_delete"}. Every href must be one of the
+ * connection's calendars. */
 static enum bk_err patch(struct bk_api_call *c)
 {
     static const char *const keys[] = {"write_calendar", "busy_calendars",
-                                       "on_cancel", NULL};
+                                       "on_cancel", "on_calendar_delete", NULL};
     struct bk_cal_connection conn;
     struct bk_host h;
-    const char *write = NULL, *on_cancel = NULL;
+    const char *write = NULL, *on_cancel = NULL, *on_delete = NULL;
     json_t *body = NULL, *busy = NULL, *cals = NULL, *cal, *v;
     size_t i, j;
     enum bk_err e;
@@ -327,8 +361,12 @@ static enum bk_err patch(struct bk_api_call *c)
                            c->arena, &busy, c->err)) ||
         (e = bk_json_str(body, "", "on_cancel", false, 32, false, c->arena,
                          &on_cancel, c->err)) ||
+        (e = bk_json_str(body, "", "on_calendar_delete", false, 32, false,
+                         c->arena, &on_delete, c->err)) ||
         (e = load(c, &conn, &h)) ||
-        (e = on_cancel_of(on_cancel, &conn.on_cancel, c->err)))
+        (e = on_cancel_of(on_cancel, &conn.on_cancel, c->err)) ||
+        (e = on_calendar_delete_of(on_delete, &conn.on_calendar_delete,
+                                   c->err)))
         return e;
     cals = json_loads(conn.calendars ? conn.calendars : "[]", 0, NULL);
     if (!json_is_array(cals)) {
@@ -387,14 +425,18 @@ static enum bk_err delete_(struct bk_api_call *c)
 }
 
 /* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
- * "provider": "caldav" may name the kind), or {"provider": "calendly"}
+ * "provider": "caldav" or "google" keeps only connections of that kind;
+ * "reconcile": true runs the reconcile instead of the incremental sync),
+ * or {"provider": "calendly"}
  * (connectors/calendly_sync.c; {} includes it when connected): runs the
  * sync now and answers its summary. A NONE route: the sync talks to
  * calendar servers and Calendly. */
 static enum bk_err sync_now(struct bk_api_call *c)
 {
-    static const char *const keys[] = {"connection", "host", "provider", NULL};
+    static const char *const keys[] = {"connection", "host", "provider",
+                                       "reconcile", NULL};
     const char *conn = NULL, *host = NULL, *provider = NULL;
+    bool reconcile = false;
     struct bk_sync_summary sum;
     json_t *body = NULL, *errors, *o;
     enum bk_err e;
@@ -406,20 +448,24 @@ static enum bk_err sync_now(struct bk_api_call *c)
         (e = bk_json_str(body, "", "host", false, 128, false, c->arena, &host,
                          c->err)) ||
         (e = bk_json_str(body, "", "provider", false, 32, false, c->arena,
-                         &provider, c->err)))
+                         &provider, c->err)) ||
+        (e = bk_json_bool(body, "", "reconcile", false, c->arena, &reconcile,
+                          NULL, c->err)))
         return e;
     if (provider && strcmp(provider, "caldav") != 0 &&
-        strcmp(provider, "calendly") != 0)
+        strcmp(provider, "google") != 0 && strcmp(provider, "calendly") != 0)
         return bk_fail_field(c->err, BK_E_INVALID, "provider",
-                             "must be caldav or calendly");
+                             "must be caldav, google or calendly");
     if (conn && host)
         return bk_fail_field(c->err, BK_E_INVALID, "host",
                              "give a connection or a host, not both");
     if (provider && strcmp(provider, "calendly") == 0) {
         /* Calendly: one account, no connection or host to choose. */
-        if (conn || host)
+        if (conn || host || reconcile)
             return bk_fail_field(c->err, BK_E_INVALID,
-                                 conn ? "connection" : "host",
+                                 conn   ? "connection"
+                                 : host ? "host"
+                                        : "reconcile",
                                  "does not apply to provider calendly");
         if (!c->api->calendly_sync) {
             bk_fail(c->err, BK_E_UNAVAILABLE,
@@ -435,13 +481,14 @@ static enum bk_err sync_now(struct bk_api_call *c)
             return bk_fail(c->err, BK_E_UNAVAILABLE,
                            "calendar sync is not available in this process");
         e = c->api->calendar_sync(c->api->calendar_sync_ctx, conn, host,
-                                  c->arena, &sum, c->err);
+                                  provider, reconcile, c->arena, &sum, c->err);
         if (e == BK_E_NOT_FOUND && conn)
             return bk_fail(c->err, e, "no calendar connection '%s'", conn);
         if (e)
             return e;
         /* {} is every source: Calendly too when it is connected. */
-        if (!provider && !conn && !host && c->api->calendly_sync) {
+        if (!provider && !conn && !host && !reconcile &&
+            c->api->calendly_sync) {
             struct bk_sync_summary cs;
             struct bk_sync_error *all;
             if ((e = c->api->calendly_sync(c->api->calendly_sync_ctx, c->arena,

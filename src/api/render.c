@@ -202,6 +202,9 @@ json_t *bk_render_booking(const struct bk_booking *b,
         json_object_set_new(o, "answers", json_is_array(a) ? a : json_array());
         if (a && !json_is_array(a))
             json_decref(a);
+        /* Why it waits for the admin (docs/calendars.md "Ask"): the
+         * admin's only. */
+        json_object_set_new(o, "flag", bk_json_str_or_null(b->flag));
     }
     json_object_set_new(o, "cancellation_reason",
                         bk_json_str_or_null(b->cancellation_reason));

@@ -97,6 +97,12 @@ static void calendars_sync(const struct bk_cli_job_env *env,
     bk_calendars_sync_kind(env->calendars, out);
 }
 
+static void calendars_reconcile(const struct bk_cli_job_env *env,
+                                struct bk_job_kind *out)
+{
+    bk_calendars_reconcile_kind(env->calendars, out);
+}
+
 static void zoom_meeting(const struct bk_cli_job_env *env,
                          struct bk_job_kind *out)
 {
@@ -124,6 +130,7 @@ static const kind_fn kinds[] = {
     calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
     zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
     lifecycle,       /* "clients.lifecycle": daily; inactive clients */
+    calendars_reconcile, /* "calendars.reconcile": daily; drift repaired */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

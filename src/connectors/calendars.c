@@ -599,26 +599,53 @@ static void g_delete(struct gsess *g, const char *path, const char *etag,
 /* push_one for a Google connection. A connection waiting for consent
  * (needs_auth) is left alone: authorizing it again pushes its host's
  * bookings (api/calendars.c). */
+/* What a push of one booking to one connection has to do, whatever the
+ * kind: the booking's event link there (l, live when not superseded), the
+ * write calendar. */
+struct push_plan {
+    const struct bk_link *l;
+    bool live, cancelled;
+    const char *cal;
+};
+
+/* False when there is nothing to do: a pending booking, one cancelled
+ * before it had an event, or no write calendar chosen and no event. */
+static bool plan_push(const struct state *s,
+                      const struct bk_cal_connection *conn,
+                      const char *provider, const char *kind,
+                      struct bk_arena *arena, struct push_plan *p)
+{
+    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
+                s->b.status == BK_BOOKING_COMPLETED ||
+                s->b.status == BK_BOOKING_NO_SHOW;
+
+    p->l = link_of(s, provider, kind);
+    p->live = p->l && !p->l->superseded;
+    p->cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    if (!want && !(p->cancelled && p->live))
+        return false;
+    p->cal = write_calendar(conn, arena);
+    return p->cal || p->live;
+}
+
 static void push_google(const struct bk_calendars_config *cfg,
                         const struct state *s,
                         const struct bk_cal_connection *conn,
                         struct bk_arena *arena, struct outcome *o)
 {
-    const struct bk_link *l = link_of(s, "google", o->kind);
-    bool live = l && !l->superseded;
-    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
-                s->b.status == BK_BOOKING_COMPLETED ||
-                s->b.status == BK_BOOKING_NO_SHOW;
-    bool cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    struct push_plan pl;
+    const struct bk_link *l;
+    bool live, cancelled;
     const char *cal, *id, *path;
     struct gsess g;
 
     o->provider = "google";
-    if (!want && !(cancelled && live))
+    if (!plan_push(s, conn, "google", o->kind, arena, &pl))
         return;
-    cal = write_calendar(conn, arena);
-    if (!cal && !live)
-        return;
+    l = pl.l;
+    live = pl.live;
+    cancelled = pl.cancelled;
+    cal = pl.cal;
     if (conn->status == BK_CAL_NEEDS_AUTH) {
         o->skipped_needs_auth = true;
         return;
@@ -654,12 +681,9 @@ static void push_one(const struct bk_calendars_config *cfg,
                      struct bk_arena *arena, struct outcome *o)
 {
     const char *kind = bk_arena_printf(arena, "event:%s", conn->public_id);
-    const struct bk_link *l = link_of(s, "caldav", kind);
-    bool live = l && !l->superseded;
-    bool want = s->b.status == BK_BOOKING_CONFIRMED ||
-                s->b.status == BK_BOOKING_COMPLETED ||
-                s->b.status == BK_BOOKING_NO_SHOW;
-    bool cancelled = s->b.status == BK_BOOKING_CANCELLED;
+    struct push_plan pl;
+    const struct bk_link *l;
+    bool live, cancelled;
     const char *cal, *aad, *url;
     char *password = NULL;
     size_t plen = 0;
@@ -674,13 +698,13 @@ static void push_one(const struct bk_calendars_config *cfg,
         push_google(cfg, s, conn, arena, o);
         return;
     }
-    if (strcmp(conn->kind, "caldav") != 0)
+    if (strcmp(conn->kind, "caldav") != 0 ||
+        !plan_push(s, conn, "caldav", kind, arena, &pl))
         return;
-    if (!want && !(cancelled && live))
-        return; /* pending, or cancelled before it had an event */
-    cal = write_calendar(conn, arena);
-    if (!cal && !live)
-        return; /* no write calendar chosen */
+    l = pl.l;
+    live = pl.live;
+    cancelled = pl.cancelled;
+    cal = pl.cal;
     if (!cfg->secret_key) {
         o->error = "BOOKINGD_SECRET_KEY is not set: the credentials "
                    "cannot be read";
@@ -843,7 +867,8 @@ void bk_calendars_push_kind(const struct bk_calendars_config *cfg,
 
 /* ---- Pull: busy time, and bookings following their events ------------- */
 
-#define SYNC_KIND "calendars.sync"
+#define SYNC_KIND      "calendars.sync"
+#define RECONCILE_KIND "calendars.reconcile"
 /* Members changed since the last token read one by one (multiget); more
  * read the whole window again. */
 #define MAX_INCREMENTAL 1000
@@ -915,12 +940,14 @@ struct sync_ctx {
     const struct bk_dav_client *dc; /* the connection being synced */
     const char *provider;           /* its links' provider */
     struct gsess *g;                /* a Google connection's session */
+    bool full; /* a reconcile: sync tokens ignored, the window read whole */
 };
 
 /* A booking event seen in the calendar. */
 struct seen {
     const char *uid, *href, *etag;
     int64_t start_utc, end_utc;
+    const char *summary; /* NULL: none */
 };
 
 static void add_error(struct sync_ctx *x, const char *conn, const char *msg)
@@ -932,7 +959,16 @@ static void add_error(struct sync_ctx *x, const char *conn, const char *msg)
     if (s->n_errors)
         memcpy(v, s->errors, s->n_errors * sizeof(*v));
     v[s->n_errors].connection = bk_arena_strdup(x->arena, conn);
-    v[s->n_errors].message = bk_arena_strdup(x->arena, msg);
+    /* A server's words may be any bytes; the summary is JSON (UTF-8). */
+    if (bk_utf8_valid(msg, strlen(msg) + 1, true)) {
+        v[s->n_errors].message = bk_arena_strdup(x->arena, msg);
+    } else {
+        char *m = bk_arena_strdup(x->arena, msg);
+        for (char *p = m; *p; p++)
+            if ((unsigned char)*p >= 0x80 || (unsigned char)*p < 0x20)
+                *p = '?';
+        v[s->n_errors].message = m;
+    }
     s->errors = v;
     s->n_errors++;
 }
@@ -1210,6 +1246,78 @@ static bool edited_in_calendar(struct sync_ctx *x, const char *kind,
     return st == 200 && same_tag(etag, s->etag);
 }
 
+/* The booking b's event is gone from the calendar of conn (confirmed):
+ * the booking is cancelled ("deleted in calendar"), or, when the
+ * connection asks (on_calendar_delete 1), flagged for the admin with a
+ * line in its history and left confirmed (docs/calendars.md "Ask"). */
+static void gone_from_calendar(struct sync_ctx *x,
+                               const struct bk_cal_connection *conn,
+                               const struct bk_booking *b)
+{
+    struct bk_booking out;
+    struct bk_errbuf e2;
+
+    bk_errbuf_clear(&e2);
+    if (conn->on_calendar_delete == 1) {
+        struct bk_tx *tx = NULL;
+        struct bk_booking cur;
+        struct bk_booking_change ch;
+        enum bk_err e;
+
+        if (b->flag)
+            return; /* asked already */
+        memset(&ch, 0, sizeof(ch));
+        ch.booking_id = b->id;
+        ch.at_utc = x->now_utc;
+        ch.action = "flagged";
+        ch.actor = "calendar";
+        ch.from_status = -1;
+        ch.to_status = -1;
+        ch.note = bk_arena_printf(x->arena,
+                                  "its event was deleted in the calendar of "
+                                  "%s: the admin decides (cancel, or keep "
+                                  "and put the event back)",
+                                  conn->public_id);
+        e = bk_store_begin(x->store, BK_TX_WRITE, &tx, &e2);
+        /* Read again in the write: still confirmed and not flagged. */
+        if (!e)
+            e = bk_store_booking_get(tx, b->id, x->arena, &cur, &e2);
+        if (!e && (cur.flag || cur.status != BK_BOOKING_CONFIRMED)) {
+            bk_store_rollback(tx);
+            return;
+        }
+        if (!e)
+            e = bk_store_booking_set_flag(
+                tx, b->id, BK_FLAG_DELETED_IN_CALENDAR, x->now_utc, &e2);
+        if (!e)
+            e = bk_store_history_append(tx, &ch, &e2);
+        if (!e) {
+            e = bk_store_commit(tx, &e2);
+            tx = NULL;
+        }
+        bk_store_rollback(tx);
+        if (e) {
+            add_error(x, conn->public_id,
+                      bk_arena_printf(x->arena, "booking %s: flagging: %s",
+                                      b->uid, e2.msg));
+            return;
+        }
+        x->sum->updated++;
+        bk_log_info("calendars: booking %s flagged: its event was deleted "
+                    "in the calendar of %s",
+                    b->uid, conn->public_id);
+        return;
+    }
+    if (bk_ledger_booking_cancel(x->store, b->uid, "deleted in calendar",
+                                 "calendar", x->now_utc, x->arena, &out,
+                                 &e2) == BK_OK) {
+        x->sum->updated++;
+        bk_log_info("calendars: booking %s cancelled: its event was "
+                    "deleted in the calendar of %s",
+                    b->uid, conn->public_id);
+    }
+}
+
 /* The bookings of this connection's events, after a full read of the
  * write calendar: moved ones follow, missing ones are cancelled. */
 static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
@@ -1287,7 +1395,7 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
         bk_store_rollback(tx);
         tx = NULL;
         for (size_t i = 0; i < n_links; i++) {
-            struct bk_booking b, out;
+            struct bk_booking b;
             if (links[i].entity_id >= 0 ||
                 !confirmed_gone(x, links[i].external_id))
                 continue;
@@ -1301,15 +1409,149 @@ static void follow(struct sync_ctx *x, const struct bk_cal_connection *conn,
             }
             bk_store_rollback(tx);
             tx = NULL;
-            if (bk_ledger_booking_cancel(x->store, b.uid, "deleted in calendar",
-                                         "calendar", x->now_utc, x->arena, &out,
-                                         &e2) == BK_OK) {
-                x->sum->updated++;
-                bk_log_info("calendars: booking %s cancelled: its event was "
-                            "deleted in the calendar of %s",
-                            b.uid, conn->public_id);
-            }
+            gone_from_calendar(x, conn, &b);
         }
+    }
+}
+
+/* ---- Reconcile ----------------------------------------------------------
+ * After a full read of the write calendar (follow() has run), every future
+ * booking of the host within the window is compared with its event there
+ * and what drifted is pushed again (docs/calendars.md "Reconcile"). */
+
+/* The SUMMARY bookingd writes for b (build_ics, g_event_json). */
+static const char *summary_of(const struct bk_booking *b, bool cancelled,
+                              struct bk_arena *arena)
+{
+    const char *who =
+        b->client_name && *b->client_name ? b->client_name : b->client_email;
+
+    return bk_arena_printf(
+        arena, "%s%s with %s", cancelled ? "Cancelled: " : "",
+        b->event_type_title ? b->event_type_title : "", who ? who : "");
+}
+
+static const struct seen *seen_of(const struct seen *seen, size_t n,
+                                  const char *uid)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(seen[i].uid, uid) == 0)
+            return &seen[i];
+    return NULL;
+}
+
+/* The booking's live event link of this connection, if any. */
+static bool live_link(struct bk_tx *tx, const struct bk_booking *b,
+                      const char *provider, const char *kind,
+                      struct bk_arena *arena)
+{
+    struct bk_link *links = NULL;
+    size_t n = 0;
+
+    if (bk_store_link_list(tx, BK_LINK_BOOKING, b->id, arena, &links, &n,
+                           NULL) != BK_OK)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(links[i].provider, provider) == 0 &&
+            strcmp(links[i].kind, kind) == 0 && !links[i].superseded)
+            return true;
+    return false;
+}
+
+/* Bookings compared by one reconcile at most (pages of 500). */
+#define RECONCILE_MAX 10000
+
+static void reconcile_write(struct sync_ctx *x,
+                            const struct bk_cal_connection *conn,
+                            const struct seen *seen, size_t n_seen,
+                            int64_t to_utc)
+{
+    const char *kind = bk_arena_printf(x->arena, "event:%s", conn->public_id);
+    struct bk_booking_filter f;
+    size_t done = 0;
+
+    memset(&f, 0, sizeof(f));
+    f.status = -1;
+    f.source = -1;
+    f.host_id = conn->host_id;
+    f.from_utc = x->now_utc + 1;
+    f.to_utc = to_utc;
+    f.limit = 500;
+    while (done < RECONCILE_MAX) {
+        struct bk_tx *tx = NULL;
+        struct bk_booking *rows = NULL;
+        bool *live = NULL;
+        size_t n = 0;
+
+        if (bk_store_begin(x->store, BK_TX_READ, &tx, NULL) != BK_OK)
+            return;
+        if (bk_store_booking_list(tx, &f, x->arena, &rows, &n, NULL) != BK_OK)
+            n = 0;
+        live = bk_arena_alloc(x->arena, (n + 1) * sizeof(*live));
+        for (size_t i = 0; i < n; i++)
+            live[i] = live_link(tx, &rows[i], x->provider, kind, x->arena);
+        bk_store_rollback(tx);
+        for (size_t i = 0; i < n; i++) {
+            const struct bk_booking *b = &rows[i];
+            const struct seen *sn = seen_of(seen, n_seen, b->uid);
+            const char *why = NULL;
+            bool created = false;
+            struct bk_errbuf e2;
+
+            if (b->status == BK_BOOKING_CONFIRMED) {
+                x->sum->total++;
+                if (b->flag) {
+                    x->sum->skipped++; /* waits for the admin */
+                    continue;
+                }
+                if (!sn && !live[i]) {
+                    why = "its event is missing";
+                    created = true;
+                } else if (sn && (sn->start_utc != b->start_utc ||
+                                  sn->end_utc != b->end_utc)) {
+                    why = "its event's time is stale";
+                } else if (sn &&
+                           (!sn->summary ||
+                            strcmp(sn->summary,
+                                   summary_of(b, false, x->arena)) != 0)) {
+                    why = "its event's summary is stale";
+                }
+            } else if (b->status == BK_BOOKING_CANCELLED && live[i] && sn) {
+                /* Cancelled, but the event is still there (a CalDAV
+                 * event kept STATUS:CANCELLED is free time, so not
+                 * seen). */
+                x->sum->total++;
+                if (!(conn->on_cancel == 1 && sn->summary &&
+                      strcmp(sn->summary, summary_of(b, true, x->arena)) == 0))
+                    why = "it is cancelled but its event is still there";
+            } else {
+                continue;
+            }
+            if (!why) {
+                x->sum->skipped++;
+                continue;
+            }
+            bk_errbuf_clear(&e2);
+            if (push_again(x, b->id, &e2) != BK_OK) {
+                add_error(x, conn->public_id,
+                          bk_arena_printf(x->arena, "booking %s: %s", b->uid,
+                                          e2.msg));
+                continue;
+            }
+            if (created)
+                x->sum->created++;
+            else
+                x->sum->updated++;
+            bk_log_info("calendars: reconcile of %s: booking %s: %s: pushed "
+                        "again",
+                        conn->public_id, b->uid, why);
+        }
+        done += n;
+        if (n < (size_t)f.limit)
+            break;
+        f.has_after = true;
+        f.after_start_utc = rows[n - 1].start_utc;
+        f.after_id = rows[n - 1].id;
     }
 }
 
@@ -1389,8 +1631,9 @@ static void read_events(struct sync_ctx *x,
                 if (is_booking) {
                     /* A booking's own event: not busy time; its first
                      * instance tells where the host put it. */
-                    struct seen s = {iv[k].uid, href, r->etag, iv[k].start_utc,
-                                     iv[k].end_utc};
+                    struct seen s = {iv[k].uid,     href,
+                                     r->etag,       iv[k].start_utc,
+                                     iv[k].end_utc, iv[k].summary};
                     add_seen(x, ev, &s);
                 }
                 last_uid = iv[k].uid;
@@ -1462,7 +1705,7 @@ static void follow_removed(struct sync_ctx *x,
     for (size_t i = 0; i < n; i++) {
         struct bk_tx *tx = NULL;
         struct bk_link l;
-        struct bk_booking b, out;
+        struct bk_booking b;
         struct bk_errbuf e2;
         bool cancel = false;
 
@@ -1479,216 +1722,172 @@ static void follow_removed(struct sync_ctx *x,
         bk_store_rollback(tx);
         if (cancel && !confirmed_gone(x, removed[i]))
             cancel = false;
-        if (cancel && bk_ledger_booking_cancel(
-                          x->store, b.uid, "deleted in calendar", "calendar",
-                          x->now_utc, x->arena, &out, &e2) == BK_OK) {
-            x->sum->updated++;
-            bk_log_info("calendars: booking %s cancelled: its event was "
-                        "deleted in the calendar of %s",
-                        b.uid, conn->public_id);
-        }
+        if (cancel)
+            gone_from_calendar(x, conn, &b);
     }
 }
 
-/* Syncs one connection. */
-static void sync_one(struct sync_ctx *x, const struct bk_cal_connection *conn)
-{
-    const char *aad, *calendars = conn->calendars, *error = NULL;
-    char *password = NULL;
-    size_t plen = 0, n_cals;
-    struct bk_dav_client dc;
-    struct bk_errbuf why;
-    struct cal *cals = NULL;
-    struct bk_host host;
-    const struct bk_tz *zone = NULL;
-    int64_t from_utc = x->now_utc - DAY_S,
-            to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
-    bool auth_failed = false;
-    enum bk_err e;
+/* ---- One connection's sync: a per-kind reader, one driver ---------------
+ * A reader opens the connection's session and reads one calendar: either
+ * only what changed since the stored token (incremental), or the whole
+ * window. sync_conn() does the rest the same way for every kind: busy rows
+ * stored, bookings following their events (follow, follow_removed), the
+ * reconcile, the tokens and the connection's state recorded. */
 
-    bk_errbuf_clear(&why);
-    if (strcmp(conn->kind, "caldav") != 0)
-        return;
+/* What a reader found in one calendar. */
+struct cal_read {
+    struct events ev; /* busy rows, and the bookings' events seen */
+    bool incremental; /* only what changed since the stored token */
+    const char **all; /* incremental: every href changed or gone */
+    size_t n_all;
+    const char **removed; /* incremental: the hrefs gone */
+    size_t n_removed;
+    const char *token; /* the token to store (NULL: none, read whole next) */
+};
+
+/* A failure of a reader: what is recorded on the connection. */
+struct read_fail {
+    const char *error;
+    bool auth_failed;
+};
+
+/* A connection's session, whichever its kind. */
+struct session {
+    struct bk_dav_client dc;
+    struct gsess g;
+};
+
+struct cal_reader {
+    const char *provider; /* the links' */
+    /* Opens the session (credentials) and points x at it. */
+    bool (*open)(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                 struct session *s, struct read_fail *f);
+    bool (*read)(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                 const struct cal *cal, const struct bk_tz *zone,
+                 int64_t from_utc, int64_t to_utc, struct cal_read *out,
+                 struct read_fail *f);
+};
+
+static bool read_failed(struct sync_ctx *x, struct read_fail *f, enum bk_err e,
+                        const struct bk_errbuf *why)
+{
+    f->auth_failed = e == BK_E_UNAUTHORIZED;
+    f->error = bk_arena_printf(x->arena, "%s", why->msg);
+    return false;
+}
+
+static bool dav_open(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                     struct session *s, struct read_fail *f)
+{
+    const char *aad;
+    char *password = NULL;
+    size_t plen = 0;
+    struct bk_errbuf why;
+
     if (!x->cfg->secret_key) {
-        error = "BOOKINGD_SECRET_KEY is not set: the credentials cannot be "
-                "read";
-        goto done;
+        f->error = "BOOKINGD_SECRET_KEY is not set: the credentials cannot "
+                   "be read";
+        return false;
     }
     aad = bk_arena_printf(x->arena, "calendar_connection:%s:credential",
                           conn->public_id);
+    bk_errbuf_clear(&why);
     if (bk_secret_open(x->cfg->secret_key, aad, conn->credential, x->arena,
                        &password, &plen, &why) != BK_OK) {
-        error =
+        f->error =
             bk_arena_printf(x->arena, "the stored credentials: %s", why.msg);
-        goto done;
+        return false;
     }
-    {
-        struct bk_tx *tx = NULL;
-        if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
-            bk_store_host_get(tx, conn->host_id, x->arena, &host, &why) ==
-                BK_OK)
-            zone = host.timezone ? bk_tz_get(host.timezone) : NULL;
-        bk_store_rollback(tx);
-    }
-    if (!zone)
-        zone = bk_tz_utc();
-    memset(&dc, 0, sizeof(dc));
-    dc.username = conn->username;
-    dc.password = password;
-    dc.connect_timeout_ms = x->cfg->connect_timeout_ms;
-    dc.timeout_ms = x->cfg->timeout_ms;
-    dc.max_response = x->cfg->max_response;
-    dc.allow_private = x->cfg->allow_private;
-    x->dc = &dc;
-    n_cals = calendars_of(conn, x->arena, &cals);
-    for (size_t ci = 0; ci < n_cals; ci++) {
-        struct cal *cal = &cals[ci];
-        struct bk_dav_multistatus ms;
-        struct bk_cal_busy *rows = NULL;
-        struct seen *seen = NULL;
-        size_t n_rows = 0, n_seen = 0;
-        const char *token = NULL, *ctag = NULL;
-        int64_t created = 0, updated = 0, skipped = 0;
-        int status = 0;
+    memset(&s->dc, 0, sizeof(s->dc));
+    s->dc.username = conn->username;
+    s->dc.password = password;
+    s->dc.connect_timeout_ms = x->cfg->connect_timeout_ms;
+    s->dc.timeout_ms = x->cfg->timeout_ms;
+    s->dc.max_response = x->cfg->max_response;
+    s->dc.allow_private = x->cfg->allow_private;
+    x->dc = &s->dc;
+    return true;
+}
 
-        if (!cal->busy && !cal->write) {
-            /* Not busy any more: its rows go. */
-            (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
-                                  &updated, &skipped, &why);
-            continue;
-        }
-        bk_errbuf_clear(&why);
-        if (cal->sync_token) {
-            e = bk_dav_sync_collection(&dc, cal->href, cal->sync_token,
-                                       x->arena, &status, &ms, &why);
-            if (e) {
-                auth_failed = e == BK_E_UNAUTHORIZED;
-                error = bk_arena_printf(x->arena, "%s", why.msg);
-                goto done;
-            }
-            if (status == 207 && ms.n == 0) { /* nothing changed */
-                struct bk_tx *tx = NULL;
-                struct bk_cal_busy *old = NULL;
-                size_t n_old = 0;
-                if (bk_store_begin(x->store, BK_TX_READ, &tx, &why) == BK_OK &&
-                    bk_store_cal_busy_list(tx, conn->id, cal->href, x->arena,
-                                           &old, &n_old, &why) == BK_OK)
-                    x->sum->skipped += (int64_t)n_old;
-                bk_store_rollback(tx);
-                if (ms.sync_token)
-                    calendars = with_token(calendars, cal->href, ms.sync_token,
-                                           x->arena);
-                continue;
-            }
-            token = status == 207 ? ms.sync_token : NULL;
-            if (status == 207 && ms.sync_token && ms.n <= MAX_INCREMENTAL) {
-                /* Read only what changed (RFC 6578 §3.5: a member changed
-                 * or was removed). */
-                const char **changed =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*changed));
-                const char **as_sent =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*as_sent));
-                const char **removed =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*removed));
-                const char **all =
-                    bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*all));
-                size_t n_changed = 0, n_removed = 0, n_all = 0;
-                struct events ev;
-                struct bk_dav_multistatus got;
+/* CalDAV: a sync-collection REPORT with the stored token (RFC 6578); up to
+ * MAX_INCREMENTAL members changed are read with a calendar-multiget;
+ * without a token (or a refused one, or more changes, or a reconcile) a
+ * calendar-query over the window. */
+static bool dav_read(struct sync_ctx *x, const struct bk_cal_connection *conn,
+                     const struct cal *cal, const struct bk_tz *zone,
+                     int64_t from_utc, int64_t to_utc, struct cal_read *out,
+                     struct read_fail *f)
+{
+    struct bk_dav_multistatus ms;
+    const char *token = NULL, *ctag = NULL;
+    struct bk_errbuf why;
+    int status = 0;
+    enum bk_err e;
 
-                memset(&ev, 0, sizeof(ev));
-                for (size_t i = 0; i < ms.n; i++) {
-                    const char *abs = NULL;
-                    if (bk_net_url_join(cal->href, ms.responses[i].href,
-                                        x->arena, &abs, NULL) != BK_OK ||
-                        strcmp(abs, cal->href) == 0)
-                        continue;
-                    all[n_all++] = abs;
-                    if (ms.responses[i].status == 404) {
-                        removed[n_removed++] = abs;
-                    } else {
-                        changed[n_changed] = abs;
-                        as_sent[n_changed++] = ms.responses[i].href;
-                    }
-                }
-                x->sum->total += (int64_t)n_removed;
-                bk_errbuf_clear(&why);
-                if (n_changed &&
-                    (e = bk_dav_multiget(&dc, cal->href, as_sent, n_changed,
-                                         x->arena, &got, &why))) {
-                    auth_failed = e == BK_E_UNAUTHORIZED;
-                    error = bk_arena_printf(x->arena, "%s", why.msg);
-                    goto done;
-                }
-                if (n_changed)
-                    read_events(x, conn, cal, zone, &got, from_utc, to_utc,
-                                &ev);
-                bk_errbuf_clear(&why);
-                BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all,
-                                                     n_all, &ev, &why));
-                if (e) {
-                    error = bk_arena_printf(x->arena, "%s", why.msg);
-                    goto done;
-                }
-                if (cal->write) {
-                    follow(x, conn, ev.seen, ev.n_seen, 0, 0, false);
-                    follow_removed(x, conn, removed, n_removed);
-                }
-                calendars = with_token(calendars, cal->href, token, x->arena);
-                continue;
-            }
-        }
-        /* The whole window again. */
-        bk_errbuf_clear(&why);
-        if ((e = bk_dav_calendar_query(&dc, cal->href, from_utc, to_utc,
-                                       x->arena, &ms, &why))) {
-            auth_failed = e == BK_E_UNAUTHORIZED;
-            error = bk_arena_printf(x->arena, "%s", why.msg);
-            goto done;
-        }
-        if (!token && bk_dav_collection_state(&dc, cal->href, x->arena, &token,
-                                              &ctag, &why) != BK_OK)
-            token = NULL; /* no token: the next sync reads everything */
-        {
-            struct events ev;
-            int64_t t0 = bk_mono_ms();
-            memset(&ev, 0, sizeof(ev));
-            read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &ev);
-            bk_log_debug("calendars: %s: %zu events read in %" PRId64 " ms",
-                         cal->href, ms.n, bk_mono_ms() - t0);
-            rows = ev.rows;
-            n_rows = ev.n_rows;
-            seen = ev.seen;
-            n_seen = ev.n_seen;
-        }
-        bk_errbuf_clear(&why);
-        BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, rows, n_rows, 0,
-                                          &created, &updated, &skipped, &why));
-        if (e) {
-            error = bk_arena_printf(x->arena, "%s", why.msg);
-            goto done;
-        }
-        x->sum->created += created;
-        x->sum->updated += updated;
-        x->sum->skipped += skipped;
-        /* Tests hold a sync here, between its read and what follows from
-         * it, to let a push happen meanwhile (test_calendars.py). */
-        bk_fault_hold("calendars.sync.read");
-        if (cal->write)
-            follow(x, conn, seen, n_seen, from_utc, to_utc, true);
-        calendars = with_token(calendars, cal->href, token, x->arena);
-    }
-done:
-    if (error) {
-        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
-        add_error(x, conn->public_id, error);
-    }
     bk_errbuf_clear(&why);
-    BK_STORE_RETRY(
-        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
-                            auth_failed, bk_now_ms(), x->arena, &why));
-    if (e)
-        add_error(x, conn->public_id, why.msg);
+    if (cal->sync_token && !x->full) {
+        if ((e = bk_dav_sync_collection(x->dc, cal->href, cal->sync_token,
+                                        x->arena, &status, &ms, &why)))
+            return read_failed(x, f, e, &why);
+        if (status == 207 && ms.n == 0) { /* nothing changed */
+            out->incremental = true;
+            out->token = ms.sync_token ? ms.sync_token : cal->sync_token;
+            return true;
+        }
+        token = status == 207 ? ms.sync_token : NULL;
+        if (status == 207 && ms.sync_token && ms.n <= MAX_INCREMENTAL) {
+            /* Read only what changed (RFC 6578 §3.5: a member changed or
+             * was removed). */
+            const char **as_sent =
+                bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(*as_sent));
+            struct bk_dav_multistatus got;
+            size_t n_changed = 0;
+
+            out->all = bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(char *));
+            out->removed =
+                bk_arena_alloc(x->arena, (ms.n + 1) * sizeof(char *));
+            for (size_t i = 0; i < ms.n; i++) {
+                const char *abs = NULL;
+                if (bk_net_url_join(cal->href, ms.responses[i].href, x->arena,
+                                    &abs, NULL) != BK_OK ||
+                    strcmp(abs, cal->href) == 0)
+                    continue;
+                out->all[out->n_all++] = abs;
+                if (ms.responses[i].status == 404)
+                    out->removed[out->n_removed++] = abs;
+                else
+                    as_sent[n_changed++] = ms.responses[i].href;
+            }
+            x->sum->total += (int64_t)out->n_removed;
+            bk_errbuf_clear(&why);
+            if (n_changed &&
+                (e = bk_dav_multiget(x->dc, cal->href, as_sent, n_changed,
+                                     x->arena, &got, &why)))
+                return read_failed(x, f, e, &why);
+            if (n_changed)
+                read_events(x, conn, cal, zone, &got, from_utc, to_utc,
+                            &out->ev);
+            out->incremental = true;
+            out->token = token;
+            return true;
+        }
+    }
+    /* The whole window. */
+    bk_errbuf_clear(&why);
+    if ((e = bk_dav_calendar_query(x->dc, cal->href, from_utc, to_utc, x->arena,
+                                   &ms, &why)))
+        return read_failed(x, f, e, &why);
+    if (!token && bk_dav_collection_state(x->dc, cal->href, x->arena, &token,
+                                          &ctag, &why) != BK_OK)
+        token = NULL; /* no token: the next sync reads everything */
+    {
+        int64_t t0 = bk_mono_ms();
+        read_events(x, conn, cal, zone, &ms, from_utc, to_utc, &out->ev);
+        bk_log_debug("calendars: %s: %zu events read in %" PRId64 " ms",
+                     cal->href, ms.n, bk_mono_ms() - t0);
+    }
+    out->token = token;
+    return true;
 }
 
 /* The start or end of a Google event: {"dateTime"} or {"date"} (all-day:
@@ -1726,16 +1925,191 @@ static bool g_declined(const json_t *ev)
 /* Max pages of one events.list run. */
 #define G_MAX_PAGES 40
 
-/* Syncs one Google connection: for each busy (or write) calendar,
- * events.list with the stored syncToken (only what changed; deleted
- * events come as status "cancelled"), or over [now - 1 day, now +
- * horizon) without one or after a 410 (the token expired: a full read).
- * singleEvents=true: Google expands recurring events. */
-static void sync_google(struct sync_ctx *x,
-                        const struct bk_cal_connection *conn)
+static bool google_open(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn, struct session *s,
+                        struct read_fail *f)
 {
-    const char *calendars = conn->calendars, *error = NULL;
-    struct gsess g;
+    if (!g_open(&s->g, x->cfg, x->store, conn, x->arena)) {
+        f->error = s->g.error;
+        f->auth_failed = s->g.auth_failed;
+        return false;
+    }
+    x->g = &s->g;
+    return true;
+}
+
+/* Google: events.list with the stored syncToken (only what changed;
+ * deleted events come as status "cancelled"), or over [now - 1 day, now +
+ * horizon) without one, after a 410 (the token expired) or in a
+ * reconcile. singleEvents=true: Google expands recurring events. */
+static bool google_read(struct sync_ctx *x,
+                        const struct bk_cal_connection *conn,
+                        const struct cal *cal, const struct bk_tz *zone,
+                        int64_t from_utc, int64_t to_utc, struct cal_read *out,
+                        struct read_fail *f)
+{
+    const char *token = x->full ? NULL : cal->sync_token;
+    const char *new_token = NULL, *page = NULL;
+    const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
+                                       bk_google_enc(x->arena, cal->href));
+    size_t cap = 0;
+    char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
+
+    bk_rfc3339_format_utc(from_utc, tmin);
+    bk_rfc3339_format_utc(to_utc, tmax);
+restart:
+    memset(out, 0, sizeof(*out));
+    cap = 0;
+    page = new_token = NULL;
+    for (int p = 0; p < G_MAX_PAGES; p++) {
+        struct bk_net_response r;
+        json_t *j, *items, *it;
+        size_t i;
+        const char *path = bk_arena_printf(
+            x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s", base,
+            token ? "&syncToken=" : "",
+            token ? bk_google_enc(x->arena, token) : "",
+            token ? "" : "&timeMin=",
+            token ? "" : bk_google_enc(x->arena, tmin),
+            token ? "" : "&timeMax=",
+            token ? "" : bk_google_enc(x->arena, tmax),
+            page ? bk_arena_printf(x->arena, "&pageToken=%s",
+                                   bk_google_enc(x->arena, page))
+                 : "");
+        if (!g_call(x->g, "GET", path, NULL, NULL, &r)) {
+            f->error = x->g->error;
+            f->auth_failed = x->g->auth_failed;
+            return false;
+        }
+        if (r.status == 410 && token) {
+            bk_log_info("calendars: %s: Google's sync token expired (410): "
+                        "reading %s again",
+                        conn->public_id, cal->href);
+            token = NULL;
+            goto restart;
+        }
+        if (r.status != 200) {
+            f->error = bk_arena_printf(x->arena, "events.list: %s",
+                                       bk_google_error_text(&r, x->arena));
+            return false;
+        }
+        j = json_loadb(r.body ? r.body : "", r.body_len, JSON_ALLOW_NUL, NULL);
+        items = json_object_get(j, "items");
+        if (!json_is_object(j) || (items && !json_is_array(items))) {
+            json_decref(j);
+            f->error = "events.list: the answer is not an event list";
+            return false;
+        }
+        json_array_foreach(items, i, it)
+        {
+            const char *id = json_string_value(json_object_get(it, "id"));
+            const char *st = json_string_value(json_object_get(it, "status"));
+            const char *etag = json_string_value(json_object_get(it, "etag"));
+            const char *tr =
+                json_string_value(json_object_get(it, "transparency"));
+            const char *uid = json_string_value(json_object_get(
+                json_object_get(json_object_get(it, "extendedProperties"),
+                                "private"),
+                "bookingd_uid"));
+            const char *href;
+            int64_t s0 = 0, s1 = 0;
+            struct bk_booking b;
+            bool is_booking = false;
+            if (!id || strlen(id) > 1024)
+                continue;
+            x->sum->total++;
+            href = bk_arena_printf(x->arena, "%s/%s", base,
+                                   bk_google_enc(x->arena, id));
+            if (out->n_all == cap) {
+                size_t nc = cap ? cap * 2 : 64;
+                const char **v1 = bk_arena_alloc(x->arena, nc * sizeof(*v1));
+                const char **v2 = bk_arena_alloc(x->arena, nc * sizeof(*v2));
+                if (out->n_all)
+                    memcpy(v1, out->all, out->n_all * sizeof(*v1));
+                if (out->n_removed)
+                    memcpy(v2, out->removed, out->n_removed * sizeof(*v2));
+                out->all = v1;
+                out->removed = v2;
+                cap = nc;
+            }
+            out->all[out->n_all++] = href;
+            if (st && strcmp(st, "cancelled") == 0) {
+                out->removed[out->n_removed++] = href;
+                continue;
+            }
+            if (!g_time(json_object_get(it, "start"), zone, &s0) ||
+                !g_time(json_object_get(it, "end"), zone, &s1) || s1 <= s0) {
+                add_error(x, conn->public_id,
+                          bk_arena_printf(x->arena,
+                                          "event %s: no usable start and end",
+                                          id));
+                continue;
+            }
+            if (uid &&
+                booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
+                    BK_OK &&
+                is_booking) {
+                const char *sm =
+                    json_string_value(json_object_get(it, "summary"));
+                struct seen sn = {bk_arena_strdup(x->arena, uid),
+                                  href,
+                                  etag ? bk_arena_strdup(x->arena, etag) : NULL,
+                                  s0,
+                                  s1,
+                                  sm ? bk_arena_strdup(x->arena, sm) : NULL};
+                add_seen(x, &out->ev, &sn);
+                continue;
+            }
+            if (!cal->busy || (tr && strcmp(tr, "transparent") == 0) ||
+                g_declined(it) || s1 <= from_utc || s0 >= to_utc)
+                continue;
+            {
+                struct bk_cal_busy row;
+                memset(&row, 0, sizeof(row));
+                row.connection_id = conn->id;
+                row.host_id = conn->host_id;
+                row.calendar = cal->href;
+                row.href = href;
+                row.uid = uid ? bk_arena_strdup(x->arena, uid) : NULL;
+                row.start_utc = s0;
+                row.end_utc = s1;
+                add_row(x, &out->ev, &row);
+            }
+        }
+        {
+            const char *np =
+                json_string_value(json_object_get(j, "nextPageToken"));
+            const char *ns =
+                json_string_value(json_object_get(j, "nextSyncToken"));
+            page = np ? bk_arena_strdup(x->arena, np) : NULL;
+            if (ns)
+                new_token = bk_arena_strdup(x->arena, ns);
+        }
+        json_decref(j);
+        if (!page)
+            break;
+    }
+    if (page) {
+        f->error = "events.list: more pages than bookingd reads at once";
+        return false;
+    }
+    out->incremental = token != NULL;
+    out->token = new_token;
+    return true;
+}
+
+static const struct cal_reader dav_reader = {"caldav", dav_open, dav_read};
+static const struct cal_reader google_reader = {"google", google_open,
+                                                google_read};
+
+/* Syncs one connection through its kind's reader. */
+static void sync_conn(struct sync_ctx *x, const struct bk_cal_connection *conn)
+{
+    const struct cal_reader *rd =
+        strcmp(conn->kind, "google") == 0 ? &google_reader : &dav_reader;
+    const char *calendars = conn->calendars;
+    struct read_fail f = {NULL, false};
+    struct session sess;
     struct cal *cals = NULL;
     struct bk_host host;
     const struct bk_tz *zone = NULL;
@@ -1743,18 +2117,16 @@ static void sync_google(struct sync_ctx *x,
     size_t n_cals;
     int64_t from_utc = x->now_utc - DAY_S,
             to_utc = x->now_utc + (int64_t)x->cfg->horizon_days * DAY_S;
-    bool auth_failed = false;
     enum bk_err e;
 
-    if (conn->status == BK_CAL_NEEDS_AUTH)
+    if (strcmp(conn->kind, "caldav") != 0 && strcmp(conn->kind, "google") != 0)
+        return;
+    if (rd == &google_reader && conn->status == BK_CAL_NEEDS_AUTH)
         return; /* stopped until authorized again */
-    x->provider = "google";
-    if (!g_open(&g, x->cfg, x->store, conn, x->arena)) {
-        error = g.error;
-        auth_failed = g.auth_failed;
+    x->provider = rd->provider;
+    memset(&sess, 0, sizeof(sess));
+    if (!rd->open(x, conn, &sess, &f))
         goto done;
-    }
-    x->g = &g;
     {
         struct bk_tx *tx = NULL;
         bk_errbuf_clear(&why);
@@ -1769,166 +2141,25 @@ static void sync_google(struct sync_ctx *x,
     n_cals = calendars_of(conn, x->arena, &cals);
     for (size_t ci = 0; ci < n_cals; ci++) {
         struct cal *cal = &cals[ci];
-        const char *token = cal->sync_token, *new_token = NULL, *page = NULL;
-        const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
-                                           bk_google_enc(x->arena, cal->href));
-        struct events ev;
-        const char **all = NULL, **removed = NULL;
-        size_t n_all = 0, n_removed = 0, cap = 0;
+        struct cal_read got;
         int64_t created = 0, updated = 0, skipped = 0;
-        char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
 
+        bk_errbuf_clear(&why);
         if (!cal->busy && !cal->write) {
+            /* Not busy any more: its rows go. */
             (void)store_busy_once(x, conn, cal->href, NULL, 0, 0, &created,
                                   &updated, &skipped, &why);
             continue;
         }
-        bk_rfc3339_format_utc(from_utc, tmin);
-        bk_rfc3339_format_utc(to_utc, tmax);
-    restart:
-        memset(&ev, 0, sizeof(ev));
-        n_all = n_removed = cap = 0;
-        all = removed = NULL;
-        page = new_token = NULL;
-        for (int p = 0; p < G_MAX_PAGES; p++) {
-            struct bk_net_response r;
-            json_t *j, *items, *it;
-            size_t i;
-            const char *path = bk_arena_printf(
-                x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s",
-                base, token ? "&syncToken=" : "",
-                token ? bk_google_enc(x->arena, token) : "",
-                token ? "" : "&timeMin=",
-                token ? "" : bk_google_enc(x->arena, tmin),
-                token ? "" : "&timeMax=",
-                token ? "" : bk_google_enc(x->arena, tmax),
-                page ? bk_arena_printf(x->arena, "&pageToken=%s",
-                                       bk_google_enc(x->arena, page))
-                     : "");
-            if (!g_call(&g, "GET", path, NULL, NULL, &r)) {
-                error = g.error;
-                auth_failed = g.auth_failed;
-                goto done;
-            }
-            if (r.status == 410 && token) {
-                bk_log_info("calendars: %s: Google's sync token expired "
-                            "(410): reading %s again",
-                            conn->public_id, cal->href);
-                token = NULL;
-                goto restart;
-            }
-            if (r.status != 200) {
-                error = bk_arena_printf(x->arena, "events.list: %s",
-                                        bk_google_error_text(&r, x->arena));
-                goto done;
-            }
-            j = json_loadb(r.body ? r.body : "", r.body_len, JSON_ALLOW_NUL,
-                           NULL);
-            items = json_object_get(j, "items");
-            if (!json_is_object(j) || (items && !json_is_array(items))) {
-                json_decref(j);
-                error = "events.list: the answer is not an event list";
-                goto done;
-            }
-            json_array_foreach(items, i, it)
-            {
-                const char *id = json_string_value(json_object_get(it, "id"));
-                const char *st =
-                    json_string_value(json_object_get(it, "status"));
-                const char *etag =
-                    json_string_value(json_object_get(it, "etag"));
-                const char *tr =
-                    json_string_value(json_object_get(it, "transparency"));
-                const char *uid = json_string_value(json_object_get(
-                    json_object_get(json_object_get(it, "extendedProperties"),
-                                    "private"),
-                    "bookingd_uid"));
-                const char *href;
-                int64_t s0 = 0, s1 = 0;
-                struct bk_booking b;
-                bool is_booking = false;
-                if (!id || strlen(id) > 1024)
-                    continue;
-                x->sum->total++;
-                href = bk_arena_printf(x->arena, "%s/%s", base,
-                                       bk_google_enc(x->arena, id));
-                if (n_all == cap) {
-                    size_t nc = cap ? cap * 2 : 64;
-                    const char **v1 =
-                        bk_arena_alloc(x->arena, nc * sizeof(*v1));
-                    const char **v2 =
-                        bk_arena_alloc(x->arena, nc * sizeof(*v2));
-                    if (n_all)
-                        memcpy(v1, all, n_all * sizeof(*v1));
-                    if (n_removed)
-                        memcpy(v2, removed, n_removed * sizeof(*v2));
-                    all = v1;
-                    removed = v2;
-                    cap = nc;
-                }
-                all[n_all++] = href;
-                if (st && strcmp(st, "cancelled") == 0) {
-                    removed[n_removed++] = href;
-                    continue;
-                }
-                if (!g_time(json_object_get(it, "start"), zone, &s0) ||
-                    !g_time(json_object_get(it, "end"), zone, &s1) ||
-                    s1 <= s0) {
-                    add_error(x, conn->public_id,
-                              bk_arena_printf(x->arena,
-                                              "event %s: no usable start "
-                                              "and end",
-                                              id));
-                    continue;
-                }
-                if (uid &&
-                    booking_of(x, uid, conn->host_id, &b, &is_booking, NULL) ==
-                        BK_OK &&
-                    is_booking) {
-                    struct seen sn = {
-                        bk_arena_strdup(x->arena, uid), href,
-                        etag ? bk_arena_strdup(x->arena, etag) : NULL, s0, s1};
-                    add_seen(x, &ev, &sn);
-                    continue;
-                }
-                if (!cal->busy || (tr && strcmp(tr, "transparent") == 0) ||
-                    g_declined(it) || s1 <= from_utc || s0 >= to_utc)
-                    continue;
-                {
-                    struct bk_cal_busy row;
-                    memset(&row, 0, sizeof(row));
-                    row.connection_id = conn->id;
-                    row.host_id = conn->host_id;
-                    row.calendar = cal->href;
-                    row.href = href;
-                    row.uid = uid ? bk_arena_strdup(x->arena, uid) : NULL;
-                    row.start_utc = s0;
-                    row.end_utc = s1;
-                    add_row(x, &ev, &row);
-                }
-            }
-            {
-                const char *np =
-                    json_string_value(json_object_get(j, "nextPageToken"));
-                const char *ns =
-                    json_string_value(json_object_get(j, "nextSyncToken"));
-                page = np ? bk_arena_strdup(x->arena, np) : NULL;
-                if (ns)
-                    new_token = bk_arena_strdup(x->arena, ns);
-            }
-            json_decref(j);
-            if (!page)
-                break;
-        }
-        if (page) {
-            error = "events.list: more pages than bookingd reads at once";
+        memset(&got, 0, sizeof(got));
+        if (!rd->read(x, conn, cal, zone, from_utc, to_utc, &got, &f))
             goto done;
-        }
         bk_errbuf_clear(&why);
-        if (token) {
-            BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, all, n_all,
-                                                 &ev, &why));
-            if (!e && n_all == 0) {
+        if (got.incremental) {
+            BK_STORE_RETRY(e, store_changes_once(x, conn, cal->href, got.all,
+                                                 got.n_all, &got.ev, &why));
+            if (!e && got.n_all == 0) {
+                /* Nothing changed: its stored events count as skipped. */
                 struct bk_tx *tx = NULL;
                 struct bk_cal_busy *old = NULL;
                 size_t n_old = 0;
@@ -1939,47 +2170,103 @@ static void sync_google(struct sync_ctx *x,
                 bk_store_rollback(tx);
             }
         } else {
-            BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, ev.rows,
-                                              ev.n_rows, 0, &created, &updated,
-                                              &skipped, &why));
+            BK_STORE_RETRY(e, store_busy_once(x, conn, cal->href, got.ev.rows,
+                                              got.ev.n_rows, 0, &created,
+                                              &updated, &skipped, &why));
             x->sum->created += created;
             x->sum->updated += updated;
             x->sum->skipped += skipped;
         }
         if (e) {
-            error = bk_arena_printf(x->arena, "%s", why.msg);
+            f.error = bk_arena_printf(x->arena, "%s", why.msg);
             goto done;
         }
+        /* Tests hold a sync here, between its read and what follows from
+         * it, to let a push happen meanwhile (test_calendars.py). */
+        if (!got.incremental)
+            bk_fault_hold("calendars.sync.read");
         if (cal->write) {
-            follow(x, conn, ev.seen, ev.n_seen, from_utc, to_utc, !token);
-            if (token)
-                follow_removed(x, conn, removed, n_removed);
+            follow(x, conn, got.ev.seen, got.ev.n_seen, from_utc, to_utc,
+                   !got.incremental);
+            if (got.incremental)
+                follow_removed(x, conn, got.removed, got.n_removed);
+            else if (x->full)
+                reconcile_write(x, conn, got.ev.seen, got.ev.n_seen, to_utc);
         }
-        calendars = with_token(calendars, cal->href, new_token, x->arena);
+        calendars = with_token(calendars, cal->href, got.token, x->arena);
     }
 done:
-    if (error) {
-        bk_log_warn("calendars: sync of %s: %s", conn->public_id, error);
-        add_error(x, conn->public_id, error);
+    if (f.error) {
+        bk_log_warn("calendars: sync of %s: %s", conn->public_id, f.error);
+        add_error(x, conn->public_id, f.error);
     }
     bk_errbuf_clear(&why);
-    BK_STORE_RETRY(
-        e, record_conn_once(x->store, conn->id, error ? NULL : calendars, error,
-                            auth_failed, bk_now_ms(), x->arena, &why));
+    BK_STORE_RETRY(e, record_conn_once(
+                          x->store, conn->id, f.error ? NULL : calendars,
+                          f.error, f.auth_failed, bk_now_ms(), x->arena, &why));
     if (e)
         add_error(x, conn->public_id, why.msg);
     x->g = NULL;
+    x->dc = NULL;
     x->provider = "caldav";
 }
 
+/* The summary of one connection's run as the JSON text stored on it
+ * (last_sync_summary, last_reconcile_summary): the counts and errors of
+ * sum since *before. */
+static const char *summary_json(const struct bk_sync_summary *sum,
+                                const struct bk_sync_summary *before,
+                                int64_t at_ms, struct bk_arena *arena)
+{
+    json_t *errors = json_array(), *o;
+    char at[BK_RFC3339_MAX];
+    const char *out;
+
+    for (size_t i = before->n_errors; i < sum->n_errors && i < 50; i++)
+        json_array_append_new(errors, json_string(sum->errors[i].message));
+    bk_rfc3339_format_utc(at_ms / 1000, at);
+    o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:o}", "at", at, "total",
+                  (json_int_t)(sum->total - before->total), "created",
+                  (json_int_t)(sum->created - before->created), "updated",
+                  (json_int_t)(sum->updated - before->updated), "skipped",
+                  (json_int_t)(sum->skipped - before->skipped), "errors",
+                  errors);
+    out = bk_json_dump(arena, o, NULL);
+    json_decref(o);
+    return out;
+}
+
+static enum bk_err record_summary_once(struct bk_store *store, int64_t id,
+                                       bool reconcile, const char *summary,
+                                       int64_t at_ms, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e;
+
+    if ((e = bk_store_begin(store, BK_TX_WRITE, &tx, err)))
+        return e;
+    e = bk_store_cal_set_summary(tx, id, reconcile, summary, at_ms, err);
+    if (e == BK_E_NOT_FOUND) { /* deleted meanwhile */
+        bk_store_rollback(tx);
+        return BK_OK;
+    }
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
 enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
-                              struct bk_store *store, const char *connection,
-                              const char *host, int64_t now_utc,
-                              struct bk_arena *arena,
+                              struct bk_store *store,
+                              const struct bk_calendars_scope *scope,
+                              int64_t now_utc, struct bk_arena *arena,
                               struct bk_sync_summary *out,
                               struct bk_errbuf *err)
 {
-    struct sync_ctx x = {cfg, store, arena, out, now_utc, NULL, "caldav", NULL};
+    struct sync_ctx x = {cfg,      store, arena,           out, now_utc, NULL,
+                         "caldav", NULL,  scope->reconcile};
     struct bk_cal_connection *conns = NULL, one;
     struct bk_tx *tx = NULL;
     size_t n = 0;
@@ -1988,15 +2275,15 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
     memset(out, 0, sizeof(*out));
     if ((e = bk_store_begin(store, BK_TX_READ, &tx, err)))
         return e;
-    if (connection) {
-        e = bk_store_cal_get(tx, connection, 0, arena, &one, err);
+    if (scope->connection) {
+        e = bk_store_cal_get(tx, scope->connection, 0, arena, &one, err);
         conns = &one;
         n = 1;
-    } else if (host) {
+    } else if (scope->host) {
         struct bk_host h;
-        e = bk_store_host_by_slug(tx, host, arena, &h, err);
+        e = bk_store_host_by_slug(tx, scope->host, arena, &h, err);
         if (e == BK_E_NOT_FOUND)
-            e = bk_fail(err, e, "no host '%s'", host);
+            e = bk_fail(err, e, "no host '%s'", scope->host);
         if (!e)
             e = bk_store_cal_list_host(tx, h.id, NULL, arena, &conns, &n, err);
     } else {
@@ -2006,39 +2293,76 @@ enum bk_err bk_calendars_sync(const struct bk_calendars_config *cfg,
     if (e)
         return e;
     for (size_t i = 0; i < n; i++) {
+        struct bk_sync_summary before = *out;
+        struct bk_errbuf why;
+        int64_t at_ms;
+
+        if (scope->kind && strcmp(conns[i].kind, scope->kind) != 0)
+            continue;
+        if (strcmp(conns[i].kind, "google") == 0 &&
+            conns[i].status == BK_CAL_NEEDS_AUTH)
+            continue; /* stopped until authorized again: nothing ran */
         x.provider = "caldav";
         x.g = NULL;
         x.dc = NULL;
-        if (strcmp(conns[i].kind, "google") == 0)
-            sync_google(&x, &conns[i]);
-        else
-            sync_one(&x, &conns[i]);
+        sync_conn(&x, &conns[i]);
+        at_ms = bk_now_ms();
+        bk_errbuf_clear(&why);
+        BK_STORE_RETRY(
+            e, record_summary_once(store, conns[i].id, scope->reconcile,
+                                   summary_json(out, &before, at_ms, arena),
+                                   at_ms, &why));
+        if (e)
+            add_error(&x, conns[i].public_id, why.msg);
     }
     return BK_OK;
 }
 
 enum bk_err bk_calendars_sync_api(void *ctx, const char *connection,
-                                  const char *host, struct bk_arena *arena,
+                                  const char *host, const char *kind,
+                                  bool reconcile, struct bk_arena *arena,
                                   struct bk_sync_summary *out,
                                   struct bk_errbuf *err)
 {
     const struct bk_calendars_config *cfg = ctx;
+    struct bk_calendars_scope scope = {connection, host, kind, reconcile};
 
-    return bk_calendars_sync(cfg, cfg->store, connection, host, bk_now_utc(),
-                             arena, out, err);
+    return bk_calendars_sync(cfg, cfg->store, &scope, bk_now_utc(), arena, out,
+                             err);
 }
 
-/* The periodic run: its period is in its dedupe key. */
-static int64_t period_of(const struct bk_job *job)
+/* The periodic runs (sync, reconcile): the period is in the dedupe key
+ * ("<kind>:<period>"), so one run per period whatever the instances. */
+static int64_t period_of(const struct bk_job *job, const char *kind)
 {
     const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(SYNC_KIND ":");
+    size_t n = strlen(kind);
     int64_t v = -1;
 
-    if (strncmp(p, SYNC_KIND ":", n) != 0 ||
-        bk_parse_i64(p + n, 0, INT64_MAX, &v) != BK_OK)
+    if (strncmp(p, kind, n) != 0 || p[n] != ':' ||
+        bk_parse_i64(p + n + 1, 0, INT64_MAX, &v) != BK_OK)
         return -1;
     return v;
+}
+
+static enum bk_err enqueue_every(const struct bk_calendars_config *cfg,
+                                 const char *kind, int64_t interval_ms,
+                                 struct bk_tx *tx, int64_t now_ms, bool current,
+                                 int64_t after, struct bk_errbuf *err)
+{
+    int64_t period = now_ms / interval_ms + (current ? 0 : 1), id;
+    int64_t run_at;
+    char key[64];
+    bool existed;
+
+    if (after >= 0 && period <= after)
+        period = after + 1;
+    run_at = period * interval_ms;
+    if (!current && run_at > now_ms + interval_ms)
+        run_at = now_ms + interval_ms;
+    snprintf(key, sizeof(key), "%s:%" PRId64, kind, period);
+    return bk_store_job_enqueue(tx, kind, key, NULL, run_at, cfg->max_attempts,
+                                now_ms, &id, &existed, err);
 }
 
 static enum bk_err enqueue_period(const struct bk_calendars_config *cfg,
@@ -2046,19 +2370,8 @@ static enum bk_err enqueue_period(const struct bk_calendars_config *cfg,
                                   bool current, int64_t after,
                                   struct bk_errbuf *err)
 {
-    int64_t period = now_ms / cfg->sync_interval_ms + (current ? 0 : 1), id;
-    int64_t run_at;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * cfg->sync_interval_ms;
-    if (!current && run_at > now_ms + cfg->sync_interval_ms)
-        run_at = now_ms + cfg->sync_interval_ms;
-    snprintf(key, sizeof(key), SYNC_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, SYNC_KIND, key, NULL, run_at,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return enqueue_every(cfg, SYNC_KIND, cfg->sync_interval_ms, tx, now_ms,
+                         current, after, err);
 }
 
 /* Whether any calendar connection exists: the periodic sync runs only
@@ -2078,6 +2391,12 @@ static enum bk_err any_connection(struct bk_tx *tx, bool *yes,
     return e;
 }
 
+static int64_t reconcile_interval(const struct bk_calendars_config *cfg)
+{
+    return cfg->reconcile_interval_ms > 0 ? cfg->reconcile_interval_ms
+                                          : (int64_t)DAY_S * 1000;
+}
+
 static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
                                  struct bk_errbuf *err)
 {
@@ -2089,38 +2408,58 @@ static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
     return enqueue_period(ctx, tx, now_ms, true, -1, err);
 }
 
-static enum bk_err sync_run(void *ctx, struct bk_store *store,
-                            const struct bk_job *job, struct bk_arena *arena,
-                            struct bk_errbuf *err)
+/* The periodic runs of both kinds: every connection synced (reconcile:
+ * reconciled), the totals logged, the kind's next period queued while any
+ * connection exists (a sync queues the next reconcile too: one per day,
+ * so a no-op when it is queued), the job finished. */
+static enum bk_err periodic_run(const struct bk_calendars_config *cfg,
+                                struct bk_store *store,
+                                const struct bk_job *job,
+                                struct bk_arena *arena, bool reconcile,
+                                struct bk_errbuf *err)
 {
-    const struct bk_calendars_config *cfg = ctx;
+    struct bk_calendars_scope all = {NULL, NULL, NULL, reconcile};
+    const char *kind = reconcile ? RECONCILE_KIND : SYNC_KIND;
+    int64_t every = reconcile ? reconcile_interval(cfg) : cfg->sync_interval_ms;
     struct bk_sync_summary sum;
     struct bk_tx *tx = NULL;
+    bool yes = false;
     enum bk_err e;
 
-    if ((e = bk_calendars_sync(cfg, store, NULL, NULL, bk_now_utc(), arena,
-                               &sum, err)))
+    /* A reconcile reads every calendar whole: hold the job for a full
+     * lease first (jobs.h). */
+    if ((reconcile && (e = bk_jobs_fence(store, job, err))) ||
+        (e = bk_calendars_sync(cfg, store, &all, bk_now_utc(), arena, &sum,
+                               err)))
         return e;
-    if (sum.total || sum.n_errors)
-        bk_log_info(
-            "calendars: sync: %" PRId64 " events, %" PRId64 " created, %" PRId64
-            " updated, %" PRId64 " skipped, %zu errors",
-            sum.total, sum.created, sum.updated, sum.skipped, sum.n_errors);
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
+    if (reconcile || sum.total || sum.n_errors)
+        bk_log_info("calendars: %s: %" PRId64 " events%s, %" PRId64
+                    " created, %" PRId64 " updated, %" PRId64
+                    " skipped, %zu errors",
+                    reconcile ? "reconcile" : "sync", sum.total,
+                    reconcile ? " and bookings" : "", sum.created, sum.updated,
+                    sum.skipped, sum.n_errors);
+    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
+        (e = any_connection(tx, &yes, err)) ||
+        (yes && (e = enqueue_every(cfg, kind, every, tx, bk_now_ms(), false,
+                                   period_of(job, kind), err))) ||
+        (yes && !reconcile &&
+         (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
+                            bk_now_ms(), false, -1, err))) ||
+        (e = bk_jobs_finish(tx, job, err)))
         goto out;
-    {
-        bool yes = false;
-        if ((e = any_connection(tx, &yes, err)) ||
-            (yes && (e = enqueue_period(cfg, tx, bk_now_ms(), false,
-                                        period_of(job), err))) ||
-            (e = bk_jobs_finish(tx, job, err)))
-            goto out;
-    }
     e = bk_store_commit(tx, err);
     tx = NULL;
 out:
     bk_store_rollback(tx);
     return e;
+}
+
+static enum bk_err sync_run(void *ctx, struct bk_store *store,
+                            const struct bk_job *job, struct bk_arena *arena,
+                            struct bk_errbuf *err)
+{
+    return periodic_run(ctx, store, job, arena, false, err);
 }
 
 void bk_calendars_sync_kind(const struct bk_calendars_config *cfg,
@@ -2130,5 +2469,39 @@ void bk_calendars_sync_kind(const struct bk_calendars_config *cfg,
     out->name = SYNC_KIND;
     out->run = sync_run;
     out->schedule = sync_schedule;
+    out->ctx = (void *)cfg;
+}
+
+/* ---- The daily reconcile (job "calendars.reconcile") ------------------ */
+
+static enum bk_err reconcile_schedule(void *ctx, struct bk_tx *tx,
+                                      int64_t now_ms, struct bk_errbuf *err)
+{
+    const struct bk_calendars_config *cfg = ctx;
+    bool yes = false;
+    enum bk_err e = any_connection(tx, &yes, err);
+
+    if (e || !yes)
+        return e;
+    /* The next period, not the current: connecting already read the
+     * calendars whole. */
+    return enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
+                         now_ms, false, -1, err);
+}
+
+static enum bk_err reconcile_run(void *ctx, struct bk_store *store,
+                                 const struct bk_job *job,
+                                 struct bk_arena *arena, struct bk_errbuf *err)
+{
+    return periodic_run(ctx, store, job, arena, true, err);
+}
+
+void bk_calendars_reconcile_kind(const struct bk_calendars_config *cfg,
+                                 struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = RECONCILE_KIND;
+    out->run = reconcile_run;
+    out->schedule = reconcile_schedule;
     out->ctx = (void *)cfg;
 }

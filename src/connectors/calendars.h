@@ -32,6 +32,19 @@ struct bk_calendars_config {
     int64_t sync_interval_ms; /* BOOKINGD_CALENDAR_SYNC_MINUTES */
     struct bk_store *store;   /* for bk_calendars_sync_api; set at start */
     const struct bk_google_config *google; /* kind "google" (google.h) */
+    int64_t reconcile_interval_ms; /* the reconcile's period; 0: a day */
+};
+
+/* What one run of bk_calendars_sync covers: connection (a public id) or
+ * host (a slug) or neither (all); kind ("caldav", "google"; NULL any);
+ * reconcile: read every calendar whole (sync tokens ignored) and compare
+ * every future booking of the host with its event in the write calendar,
+ * pushing again what drifted (docs/calendars.md "Reconcile"). */
+struct bk_calendars_scope {
+    const char *connection;
+    const char *host;
+    const char *kind;
+    bool reconcile;
 };
 
 /* The ledger subscriber (job kind "calendars.push") of booking created,
@@ -56,16 +69,24 @@ void bk_calendars_push_kind(const struct bk_calendars_config *cfg,
  * status) and in out->errors. */
 BK_MUST_CHECK enum bk_err
 bk_calendars_sync(const struct bk_calendars_config *cfg, struct bk_store *store,
-                  const char *connection, const char *host, int64_t now_utc,
+                  const struct bk_calendars_scope *scope, int64_t now_utc,
                   struct bk_arena *arena, struct bk_sync_summary *out,
                   struct bk_errbuf *err);
 
 /* bk_calendars_sync as the API's hook (bk_api_sync_fn); ctx is the
  * config, whose store is set. */
 enum bk_err bk_calendars_sync_api(void *ctx, const char *connection,
-                                  const char *host, struct bk_arena *arena,
+                                  const char *host, const char *kind,
+                                  bool reconcile, struct bk_arena *arena,
                                   struct bk_sync_summary *out,
                                   struct bk_errbuf *err);
+
+/* The daily job kind "calendars.reconcile" (every reconcile_interval_ms,
+ * one run per period across instances): bk_calendars_sync of every
+ * connection with reconcile set; each connection's summary is recorded
+ * (last_reconcile_summary). */
+void bk_calendars_reconcile_kind(const struct bk_calendars_config *cfg,
+                                 struct bk_job_kind *out);
 
 /* The periodic job kind "calendars.sync" (every sync_interval_ms; one
  * run per period). */

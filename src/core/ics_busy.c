@@ -14,6 +14,7 @@ struct acc {
     struct bk_ics_busy *v;
     size_t n, cap, instances;
     struct bk_arena *arena;
+    const char *summary; /* of the event being expanded */
 };
 
 static void push(struct acc *a, int64_t s, int64_t e, const char *uid)
@@ -29,6 +30,7 @@ static void push(struct acc *a, int64_t s, int64_t e, const char *uid)
     a->v[a->n].start_utc = s;
     a->v[a->n].end_utc = e;
     a->v[a->n].uid = uid;
+    a->v[a->n].summary = a->summary;
     a->n++;
 }
 
@@ -172,11 +174,13 @@ static enum bk_err one_event(icalcomponent *vcal, icalcomponent *ev,
         icalcomponent_get_first_property(ev, ICAL_RECURRENCEID_PROPERTY);
     const char *uid = icalcomponent_get_uid(ev);
     const char *uid_copy = bk_arena_strdup(a->arena, uid ? uid : "");
+    const char *summary = icalcomponent_get_summary(ev);
     struct icaltimetype dtstart;
     const struct bk_tz *tz;
 
     if (!ps || is_free(ev))
         return BK_OK;
+    a->summary = summary ? bk_arena_strdup(a->arena, summary) : NULL;
     dtstart = icalproperty_get_dtstart(ps);
     if (icaltime_is_null_time(dtstart) || !icaltime_is_valid_time(dtstart))
         return BK_OK;
@@ -252,7 +256,7 @@ enum bk_err bk_ics_busy(const char *text, int64_t from_utc, int64_t to_utc_,
 {
     icalcomponent *root = text ? icalparser_parse_string(text) : NULL;
     icalcomponent *vcal = root;
-    struct acc a = {*out, *n, *n, 0, arena};
+    struct acc a = {*out, *n, *n, 0, arena, NULL};
     enum bk_err e = BK_OK;
 
     if (!root)

@@ -20,7 +20,8 @@
 struct bk_ics_busy {
     int64_t start_utc;
     int64_t end_utc;
-    const char *uid; /* in arena */
+    const char *uid;     /* in arena */
+    const char *summary; /* the event's SUMMARY, in arena; NULL: none */
 };
 
 /* Appends to *out (an arena array of *n, grown here) the busy intervals

@@ -118,6 +118,10 @@ struct bk_client {
     int64_t updated_utc;
 };
 
+/* bk_booking.flag: its event was deleted in a calendar whose connection
+ * asks the admin instead of cancelling (docs/calendars.md "Ask"). */
+#define BK_FLAG_DELETED_IN_CALENDAR "deleted_in_calendar"
+
 struct bk_booking {
     int64_t id;
     const char *uid; /* opaque, unique; BK_UID_LEN characters */
@@ -153,6 +157,9 @@ struct bk_booking {
     int64_t hold_expires_utc;     /* pending bookings: hold end; 0 = none */
     int64_t created_utc;
     int64_t updated_utc;
+    /* Why the booking waits for the admin ("deleted_in_calendar"); NULL:
+     * it does not. Filled on reads; set by bk_store_booking_set_flag. */
+    const char *flag;
 };
 
 /* Booking time as the availability engine needs it: the booking and its own

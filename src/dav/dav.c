@@ -125,7 +125,8 @@ static enum bk_err propfind(const struct bk_dav_client *c, const char *url,
                        "PROPFIND %s: %s", url,
                        bk_dav_describe(res.status, res.body, arena));
     if ((e = bk_dav_parse_multistatus(res.body, res.body_len, arena, ms, err)))
-        return bk_fail(err, e, "PROPFIND %s: %s", url, err ? err->msg : "");
+        return bk_fail(err, e, "PROPFIND %s: %s", url,
+                       err ? bk_arena_strdup(arena, err->msg) : "");
     return BK_OK;
 }
 
@@ -353,7 +354,9 @@ multistatus(const struct bk_dav_client *c, const char *method, const char *url,
     if (res.status != 207)
         return BK_OK; /* the caller decides */
     if ((e = bk_dav_parse_multistatus(res.body, res.body_len, arena, ms, err)))
-        return bk_fail(err, e, "%s %s: %s", method, url, err ? err->msg : "");
+        /* A copy: err->msg is the buffer being written. */
+        return bk_fail(err, e, "%s %s: %s", method, url,
+                       err ? bk_arena_strdup(arena, err->msg) : "");
     return BK_OK;
 }
 

@@ -23,7 +23,7 @@
     " b.attendee_timezone, b.status, b.payment_status, b.source, b.location,"  \
     " b.meeting_url, b.notes, b.cancellation_reason, b.rescheduled_from_utc,"  \
     " b.hold_expires_utc, b.created_utc, b.updated_utc, et.title,"             \
-    " b.attendee_name, b.attendee_email, b.answers"
+    " b.attendee_name, b.attendee_email, b.answers, b.flag"
 #define BOOKING_FROM                                                           \
     " FROM bookings b JOIN event_types et ON et.id = b.event_type_id"          \
     " JOIN hosts h ON h.id = b.host_id JOIN clients c ON c.id = b.client_id"
@@ -60,6 +60,7 @@ static void read_booking(struct bk_tx *tx, struct bk_stmt *st,
     b->attendee_name = db_col_text(tx, st, 25, a);
     b->attendee_email = db_col_text(tx, st, 26, a);
     b->answers = db_col_text(tx, st, 27, a);
+    b->flag = db_col_text(tx, st, 28, a);
 }
 
 /* Binds ?1..?18 as insert and update number them (update leaves out ?1
@@ -236,6 +237,7 @@ enum bk_err bk_store_booking_list(struct bk_tx *tx,
                    " AND (?7 = 0 OR b.client_id = ?7)"
                    " AND (?8 = 0 OR b.event_type_id = ?8)"
                    " AND (?10 = 0 OR b.host_id = ?10)"
+                   " AND (?11 = 0 OR b.flag IS NOT NULL)"
                    " ORDER BY b.start_utc, b.id LIMIT ?9",
                    &st, err);
     if (e)
@@ -250,12 +252,38 @@ enum bk_err bk_store_booking_list(struct bk_tx *tx,
     db_bind_i64(tx, st, 8, f->event_type_id);
     db_bind_i64(tx, st, 9, db_limit(f->limit));
     db_bind_i64(tx, st, 10, f->host_id);
+    db_bind_i64(tx, st, 11, f->flagged ? 1 : 0);
     DB_READ_ROWS(tx, st, arena, arr, count, "listing bookings", err,
                  read_booking);
 out:
     db_reset(tx, st);
     *out = e ? NULL : arr;
     *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_booking_set_flag(struct bk_tx *tx, int64_t id,
+                                      const char *flag, int64_t now_utc,
+                                      struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_BOOKING_SET_FLAG,
+                   "UPDATE bookings SET flag = ?2, updated_utc = ?3"
+                   " WHERE id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_text(tx, st, 2, flag);
+    db_bind_i64(tx, st, 3, now_utc);
+    e = db_exec(tx, st, &changes, "flagging a booking", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_NOT_FOUND, "no booking %" PRId64, id);
+out:
+    db_reset(tx, st);
     return e;
 }
 

@@ -10,7 +10,9 @@
 
 #define CAL_COLS                                                               \
     "id, public_id, host_id, kind, url, username, credential, calendars,"      \
-    " status, on_cancel, last_sync_ms, last_error, created_ms, updated_ms"
+    " status, on_cancel, last_sync_ms, last_error, created_ms, updated_ms,"    \
+    " on_calendar_delete, last_sync_summary, last_reconcile_ms,"               \
+    " last_reconcile_summary"
 
 static void read_cal(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
                      struct bk_cal_connection *c)
@@ -30,6 +32,10 @@ static void read_cal(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
     c->last_error = db_col_text(tx, st, 11, a);
     c->created_ms = db_col_i64(tx, st, 12);
     c->updated_ms = db_col_i64(tx, st, 13);
+    c->on_calendar_delete = db_col_int(tx, st, 14);
+    c->last_sync_summary = db_col_text(tx, st, 15, a);
+    c->last_reconcile_ms = db_col_i64(tx, st, 16);
+    c->last_reconcile_summary = db_col_text(tx, st, 17, a);
 }
 
 enum bk_err bk_store_cal_insert(struct bk_tx *tx,
@@ -43,8 +49,8 @@ enum bk_err bk_store_cal_insert(struct bk_tx *tx,
                    "INSERT INTO calendar_connections (public_id, host_id,"
                    " kind, url, username, credential, calendars, status,"
                    " on_cancel, last_sync_ms, last_error, created_ms,"
-                   " updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9,"
-                   " ?10, ?11, ?12, ?13) RETURNING id",
+                   " updated_ms, on_calendar_delete) VALUES (?1, ?2, ?3, ?4,"
+                   " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
                    &st, err);
     if (e)
         goto out;
@@ -61,6 +67,7 @@ enum bk_err bk_store_cal_insert(struct bk_tx *tx,
     db_bind_text(tx, st, 11, c->last_error);
     db_bind_i64(tx, st, 12, c->created_ms);
     db_bind_i64(tx, st, 13, c->updated_ms);
+    db_bind_i64(tx, st, 14, c->on_calendar_delete);
     e = db_insert_id(tx, st, "storing a calendar connection", id, err);
 out:
     db_reset(tx, st);
@@ -127,7 +134,8 @@ enum bk_err bk_store_cal_update(struct bk_tx *tx,
     e = db_prepare(tx, Q_CAL_UPDATE,
                    "UPDATE calendar_connections SET calendars = ?2,"
                    " credential = ?3, status = ?4, on_cancel = ?5,"
-                   " last_sync_ms = ?6, last_error = ?7, updated_ms = ?8"
+                   " last_sync_ms = ?6, last_error = ?7, updated_ms = ?8,"
+                   " on_calendar_delete = ?9"
                    " WHERE id = ?1",
                    &st, err);
     if (e)
@@ -140,10 +148,44 @@ enum bk_err bk_store_cal_update(struct bk_tx *tx,
     db_bind_opt(tx, st, 6, c->last_sync_ms);
     db_bind_text(tx, st, 7, c->last_error);
     db_bind_i64(tx, st, 8, c->updated_ms);
+    db_bind_i64(tx, st, 9, c->on_calendar_delete);
     e = db_exec(tx, st, &changes, "updating a calendar connection", err);
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_NOT_FOUND, "no calendar connection %" PRId64,
                     c->id);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_cal_set_summary(struct bk_tx *tx, int64_t id,
+                                     bool reconcile, const char *summary,
+                                     int64_t at_ms, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    /* One statement for both: ?3 picks the columns written. */
+    e = db_prepare(tx, Q_CAL_SET_SUMMARY,
+                   "UPDATE calendar_connections SET"
+                   " last_sync_summary = CASE WHEN ?3 = 0 THEN ?2"
+                   " ELSE last_sync_summary END,"
+                   " last_reconcile_summary = CASE WHEN ?3 = 1 THEN ?2"
+                   " ELSE last_reconcile_summary END,"
+                   " last_reconcile_ms = CASE WHEN ?3 = 1 THEN ?4"
+                   " ELSE last_reconcile_ms END"
+                   " WHERE id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_text(tx, st, 2, summary);
+    db_bind_i64(tx, st, 3, reconcile ? 1 : 0);
+    db_bind_i64(tx, st, 4, at_ms);
+    e = db_exec(tx, st, &changes, "recording a calendar summary", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_NOT_FOUND, "no calendar connection %" PRId64, id);
 out:
     db_reset(tx, st);
     return e;

@@ -427,6 +427,7 @@ struct bk_booking_filter {
     int64_t client_id;     /* 0 any */
     int64_t event_type_id; /* 0 any */
     int64_t host_id;       /* 0 any */
+    bool flagged;          /* only bookings with a flag */
     bool has_after;
     int64_t after_start_utc;
     int64_t after_id;
@@ -457,6 +458,13 @@ BK_MUST_CHECK enum bk_err bk_store_booking_busy_plan(struct bk_tx *tx,
                                                      struct bk_arena *arena,
                                                      char **plan,
                                                      struct bk_errbuf *err);
+
+/* Sets (flag NULL: clears) the booking's flag, the reason it waits for
+ * the admin ("deleted_in_calendar"), and its updated_utc. BK_E_NOT_FOUND
+ * for no such booking. */
+BK_MUST_CHECK enum bk_err
+bk_store_booking_set_flag(struct bk_tx *tx, int64_t id, const char *flag,
+                          int64_t now_utc, struct bk_errbuf *err);
 
 /* Appends to a booking's history (c->id is ignored). */
 BK_MUST_CHECK enum bk_err
@@ -1077,6 +1085,10 @@ struct bk_cal_connection {
     int64_t last_sync_ms; /* 0: never */
     const char *last_error;
     int64_t created_ms, updated_ms;
+    int on_calendar_delete;        /* 0 cancel the booking, 1 flag it (ask) */
+    const char *last_sync_summary; /* JSON text; NULL: never */
+    int64_t last_reconcile_ms;     /* 0: never */
+    const char *last_reconcile_summary; /* JSON text; NULL: never */
 };
 
 /* Inserts c; *id gets its row id. BK_E_NOT_FOUND for a missing host. */
@@ -1102,6 +1114,13 @@ bk_store_cal_list_host(struct bk_tx *tx, int64_t host_id,
 BK_MUST_CHECK enum bk_err bk_store_cal_update(struct bk_tx *tx,
                                               const struct bk_cal_connection *c,
                                               struct bk_errbuf *err);
+/* Records the JSON summary of the connection's last sync (reconcile
+ * false) or its last reconcile and its time at_ms (reconcile true). */
+BK_MUST_CHECK enum bk_err bk_store_cal_set_summary(struct bk_tx *tx, int64_t id,
+                                                   bool reconcile,
+                                                   const char *summary,
+                                                   int64_t at_ms,
+                                                   struct bk_errbuf *err);
 BK_MUST_CHECK enum bk_err bk_store_cal_delete(struct bk_tx *tx, int64_t id,
                                               struct bk_errbuf *err);
 

@@ -257,6 +257,7 @@ function bookingRow(b) {
           (b.client.email || "") + (b.host ? " · with " + b.host : ""))),
     el("span", { class: "badges" },
        badge(b.status),
+       b.flag ? badge(b.flag, "flag") : null,
        b.payment_status && b.payment_status !== "none"
          ? badge(b.payment_status, "payment", "payment") : null,
        badge(b.source, "source")));
@@ -288,6 +289,9 @@ async function bookingsView(mine) {
                                 autocomplete: "off" });
   const fPast = el("input", { type: "checkbox" });
   fPast.checked = params.get("past") === "1";
+  // Bookings waiting for the admin (docs/calendars.md "Ask").
+  const fFlagged = el("input", { type: "checkbox", id: "f-flagged" });
+  fFlagged.checked = params.get("flagged") === "true";
   form.append(
     field("f-status", "Status", fStatus),
     field("f-type", "Event type", fType),
@@ -296,6 +300,8 @@ async function bookingsView(mine) {
     field("f-client", "Client email or id", fClient),
     el("div", { class: "field check" }, fPast,
        el("label", { for: "f-past" }, "Include past")),
+    el("div", { class: "field check" }, fFlagged,
+       el("label", { for: "f-flagged" }, "Flagged only")),
     el("div", { class: "field" },
        el("button", { type: "submit", class: "primary" }, "Show")));
   fPast.id = "f-past";
@@ -305,6 +311,7 @@ async function bookingsView(mine) {
       status: fStatus.value, event_type: fType.value, host: fHost.value,
       source: fSource.value, client: fClient.value.trim(),
       past: fPast.checked ? "1" : "",
+      flagged: fFlagged.checked ? "true" : "",
     }), true);
   });
   const list = el("div", { id: "bookings", "aria-live": "polite" });
@@ -313,6 +320,7 @@ async function bookingsView(mine) {
     status: params.get("status"), event_type: params.get("event_type"),
     host: params.get("host"), source: params.get("source"),
     client: params.get("client"),
+    flagged: params.get("flagged") === "true" ? "true" : null,
     from: params.get("past") === "1" ? null : startOfToday(),
     timezone: zone, limit: 100,
   };
@@ -382,6 +390,7 @@ async function bookingView(uid, mine) {
            (b.client.name || b.client.email));
   const statusLine = el("p", { id: "booking-status", class: "badges" },
     badge(b.status),
+    b.flag ? badge(b.flag, "flag") : null,
     b.payment_status && b.payment_status !== "none"
       ? badge(b.payment_status, "payment", "payment") : null,
     badge(b.source, "source"));
@@ -407,6 +416,8 @@ async function bookingView(uid, mine) {
     view.append(section("Answers", facts(b.answers.map((a) =>
       [a.label, a.type === "checkbox" ? (a.value ? "Yes" : "No")
                                       : String(a.value)]))));
+  if (b.flag)
+    view.append(flagBox(b));
   view.append(actions(b));
   const timeline = el("ol", { class: "timeline" });
   if (hist.ok) {
@@ -430,6 +441,41 @@ async function bookingView(uid, mine) {
             acts.data.data.map((a) => [when(a.at),
                                        words(a.kind).toLowerCase(),
                                        a.source || "—"]))));
+}
+
+// A flagged booking's question to the admin: its event was deleted in the
+// host's calendar (docs/calendars.md "Ask"). Cancel it, or keep it and put
+// the event back.
+function flagBox(b) {
+  const box = section("Deleted in the calendar");
+  box.id = "flag-box";
+  const out = el("p", { class: "notice", role: "alert", hidden: true });
+  async function resolve(action, done) {
+    for (const x of box.querySelectorAll("button"))
+      x.disabled = true;
+    const r = await call("POST", "/api/v1/bookings/" +
+                         encodeURIComponent(b.uid) + "/resolve-flag",
+                         { action });
+    for (const x of box.querySelectorAll("button"))
+      x.disabled = false;
+    if (!r.ok)
+      return notice(out, errorText(r), "error");
+    await render(false);
+    say(done);
+  }
+  box.append(
+    el("p", null, "The host deleted this booking's event in a calendar. " +
+       "The booking still holds its time until you decide."),
+    el("div", { class: "actions" },
+       el("button", { type: "button", class: "danger",
+                      onclick: () => resolve("cancel", "Booking cancelled.") },
+          "Cancel booking"),
+       el("button", { type: "button", class: "primary",
+                      onclick: () => resolve("keep",
+                        "Booking kept; its event is put back.") },
+          "Keep it and restore the event")),
+    out);
+  return box;
 }
 
 function actions(b) {

@@ -10,7 +10,9 @@
 // history; cancelling it with a reason and seeing the status change (and
 // the ledger agree); a write without the CSRF token is refused from the
 // page's own origin; creating an event type; the week editor; a CalDAV
-// connection (Debian's Radicale) synced from the Integrations panel; the
+// connection (Debian's Radicale) synced from the Integrations panel; a
+// booking flagged when its event is deleted there ("ask"), its badge and
+// the detail's keep-and-restore answer; the
 // deliveries and jobs page, and the panels without an API saying "not
 // configured"; axe-core on every page; a phone-
 // sized window without sideways scrolling; signing out. Screenshots go to
@@ -429,6 +431,44 @@ async function adminFlow() {
     .waitFor();
   await page.getByText("Not configured.").first().waitFor();
   await shot(page, "06-integrations");
+
+  /* "Ask": an event deleted in the calendar flags its booking; the badge in
+   * the list (with the "Flagged only" filter) and the detail's answer. */
+  const ask = await apiCall("PATCH", "/api/v1/calendars/" + conn.json.id,
+                            { on_calendar_delete: "ask" }, true);
+  assert.equal(ask.status, 200, JSON.stringify(ask.json));
+  const fb = await bookThroughApi("Flo Flag", "flo@example.com");
+  let ev = null;
+  for (const until = Date.now() + STEP_MS; !ev && Date.now() < until;) {
+    const g = await apiCall("GET", "/api/v1/bookings/" + fb.uid, null, true);
+    ev = g.json.links.find((l) => l.provider === "caldav");
+    if (!ev)
+      await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(ev, "the booking's event pushed to Radicale");
+  const del = await fetch(ev.external_id, { method: "DELETE", headers: {
+    Authorization: "Basic " + Buffer.from(DAV_USER + ":" + DAV_PASSWORD)
+      .toString("base64") } });
+  assert.ok(del.status === 204 || del.status === 200, String(del.status));
+  const sy = await apiCall("POST", "/api/v1/sync",
+                           { connection: conn.json.id }, true);
+  assert.equal(sy.status, 200, JSON.stringify(sy.json));
+  await page.goto(base + "/admin?flagged=true");
+  const flaggedRow = page.locator("#bookings li.row");
+  await flaggedRow.locator(".badge", { hasText: "deleted in calendar" })
+    .waitFor();
+  assert.equal(await flaggedRow.count(), 1);
+  await page.goto(base + "/admin/bookings/" + fb.uid);
+  await page.locator("#booking-status .badge",
+                     { hasText: "deleted in calendar" }).waitFor();
+  await shot(page, "06-flagged");
+  await page.getByRole("button", { name: "Keep it and restore the event" })
+    .click();
+  await page.getByRole("status")
+    .filter({ hasText: "Booking kept; its event is put back." }).waitFor();
+  const kept = await apiCall("GET", "/api/v1/bookings/" + fb.uid, null, true);
+  assert.equal(kept.json.flag, null);
+  assert.equal(kept.json.status, "confirmed");
   await page.getByRole("link", { name: "Metrics" }).click();
   // The summary API exists: its figures, not "not configured".
   await page.getByRole("heading", { name: "Sessions by week" }).waitFor();

@@ -36,8 +36,9 @@ def without_token(b):
 
 def public(b):
     """A booking as a visitor or a manage token sees it: no client, no
-    answers (test_questions.py)."""
-    return {**{k: v for k, v in without_token(b).items() if k != "answers"},
+    answers (test_questions.py), no flag (test_calendar_reconcile.py)."""
+    return {**{k: v for k, v in without_token(b).items()
+               if k not in ("answers", "flag")},
             "client": None}
 
 

@@ -277,7 +277,7 @@ class Fake:
                 except OSError:
                     pass
 
-            do_PROPFIND = do_GET = do_PUT = handle_one
+            do_PROPFIND = do_GET = do_PUT = do_REPORT = handle_one
 
             def log_message(self, *a):
                 pass
@@ -463,7 +463,10 @@ def test_busy_events_block_slots(make_daemon, radicale):
     assert b0 in instants(d.slot_starts("intro"))
     r = d.post("/api/v1/sync", {"connection": "cal_nope"}, admin=True)
     assert r.status == 404, r
+    # A kind with no connection: nothing to do; an unknown one: 422.
     r = d.post("/api/v1/sync", {"provider": "google"}, admin=True)
+    assert r.status == 200 and r.json["total"] == 0, r
+    r = d.post("/api/v1/sync", {"provider": "outlook"}, admin=True)
     assert r.status == 422, r
 
 
@@ -558,3 +561,43 @@ def test_push_made_during_a_sync_is_not_taken_for_a_deletion(
     assert got.status == 200, got
     assert got.json["status"] == "confirmed", got.json
     assert uid in events_of(radicale.work)
+
+
+def test_sync_errors_of_a_hostile_server_are_reported(make_daemon):
+    """A connected server that later answers garbage: each sync and
+    reconcile reports it as an error of the connection (valid text in valid
+    JSON, even from bytes that are not UTF-8), recorded on the connection;
+    the daemon is unharmed."""
+    one = ('<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:'
+           'caldav"><d:response><d:href>/dav/</d:href><d:propstat><d:prop>'
+           '<d:resourcetype><d:collection/><c:calendar/></d:resourcetype>'
+           '<d:displayname>Work</d:displayname>'
+           '<c:supported-calendar-component-set><c:comp name="VEVENT"/>'
+           '</c:supported-calendar-component-set><d:current-user-principal>'
+           '<d:href>/dav/</d:href></d:current-user-principal></d:prop>'
+           '<d:status>HTTP/1.1 200 OK</d:status></d:propstat></d:response>'
+           '</d:multistatus>').encode()
+    state = {"answer": (207, {"Content-Type": MS}, one)}
+    fake = Fake(lambda path: state["answer"])
+    try:
+        d = start(make_daemon)
+        r = connect(d, fake.url + "dav/")
+        assert r.status == 201, r
+        cid = r.json["id"]
+        for body in (b"\x00\xff\xfe<d:multistatus" * 50,
+                     b"<d:multistatus xmlns:d=\"DAV:\"><d:response>\xc3"):
+            state["answer"] = (207, {"Content-Type": MS}, body)
+            for req in ({"connection": cid},
+                        {"connection": cid, "reconcile": True}):
+                got = sync(d, req)
+                assert len(got["errors"]) == 1, got
+                msg = got["errors"][0]["message"]
+                assert msg.startswith("REPORT " + fake.url) or \
+                    msg.startswith("PROPFIND " + fake.url), got
+                assert "\ufffd" not in msg and msg.count(fake.url) == 1, got
+            conn = d.get(f"/api/v1/calendars/{cid}", admin=True).json
+            assert conn["status"] == "error" and conn["last_error"], conn
+            assert conn["last_reconcile"]["errors"] == [msg], conn
+        assert d.get("/readyz").status == 200
+    finally:
+        fake.close()

@@ -804,6 +804,32 @@ def every_operation(d, tmp_path):
                 {"write_calendar": href, "busy_calendars": [href],
                  "on_cancel": "mark_cancelled"}, **adm)
         a.post("/api/v1/sync", {"connection": conn["id"]}, **adm)
+        # The "ask" setting: an event deleted in the calendar flags its
+        # booking; the admin resolves it (test_calendar_reconcile.py).
+        a.patch(f"/api/v1/calendars/{conn['id']}",
+                {"on_calendar_delete": "ask"}, **adm)
+        (fs,) = first_slots(a, "intro", 1)
+        fb = a.post("/api/v1/bookings", {
+            "event_type": "intro", "start": fs, "answers": {"goal": "Walk"},
+            "attendee": {"name": "Flo", "email": "flo@example.com"}},
+            201, **adm).json
+        work = rad.client().principal().calendar(cal_id="work")
+        cal.wait_until(lambda: any(fb["uid"] in e.data
+                                   for e in work.events()),
+                       30, "the event in Radicale")
+        cal.wait_outbox_idle(a.d)
+        work.event_by_uid(fb["uid"]).delete()
+        a.post("/api/v1/sync", {"connection": conn["id"], "reconcile": True},
+               **adm)
+        a.get(f"/api/v1/calendars/{conn['id']}", **adm)
+        flagged = a.get("/api/v1/bookings", query={"flagged": "true"},
+                        **adm).json["data"]
+        assert [x["uid"] for x in flagged] == [fb["uid"]], flagged
+        a.post(f"/api/v1/bookings/{fb['uid']}/resolve-flag",
+               {"action": "keep"}, **adm)
+        assert_error(a.post(f"/api/v1/bookings/{fb['uid']}/resolve-flag",
+                            {"action": "keep"}, 409, **adm), 409)
+        a.post("/api/v1/sync", {"provider": "caldav"}, **adm)
         a.delete(f"/api/v1/calendars/{conn['id']}", **adm)
     finally:
         rad.stop()
