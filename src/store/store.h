@@ -94,6 +94,13 @@ const char *bk_store_error_class_name(enum bk_store_error_class c);
 /* The class of a driver's error e (BK_OK has none: BK_STORE_ERROR_OTHER). */
 enum bk_store_error_class bk_store_error_class_of(enum bk_err e);
 
+/* A count of the transient store errors (busy, serialization, storage
+ * full, unavailable, I/O: the classes a retry may cure) the calling thread
+ * has seen from the store. Compared before and after a piece of work, it
+ * tells a BK_E_IO of the store from one of the network (jobs.c: a job that
+ * failed because the store did is not charged an attempt). */
+uint64_t bk_store_transient_mark(void);
+
 /* The counts since open, indexed by class. Lock-free; thread-safe. */
 void bk_store_error_counts(struct bk_store *store,
                            uint64_t out[BK_STORE_ERROR_CLASSES]);
@@ -509,6 +516,16 @@ bk_store_activity_list(struct bk_tx *tx, const char *kind, int64_t booking_id,
                        struct bk_activity **out, size_t *n,
                        struct bk_errbuf *err);
 
+/* The activity of bookings booking_ids[0..n) (n at most
+ * BK_STORE_ACTIVITY_BATCH) whose kind is one of kinds[0..n_kinds) (at most
+ * 16), in one query: ordered by booking, then oldest first (the feed's
+ * SEQUENCEs, bk_ledger_invite_sequences). */
+#define BK_STORE_ACTIVITY_BATCH 500
+BK_MUST_CHECK enum bk_err bk_store_activity_of_bookings(
+    struct bk_tx *tx, const int64_t *booking_ids, size_t n,
+    const char *const *kinds, size_t n_kinds, struct bk_arena *arena,
+    struct bk_activity **out, size_t *n_out, struct bk_errbuf *err);
+
 /* ---- Messages (outbound email, mail/mail.h) ---------------------------- */
 
 /* Inserts m (m->id ignored); *id receives the new row's id. BK_E_DUPLICATE
@@ -790,6 +807,13 @@ BK_MUST_CHECK enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id,
                                             int64_t run_at_ms,
                                             const char *error, int64_t now_ms,
                                             struct bk_errbuf *err);
+/* Makes the job pending again at run_at_ms without counting the attempt
+ * it was on (attempts - 1), recording error: a failure that was the
+ * store's, not the job's (jobs.c). BK_E_STALE as above. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_postpone(struct bk_tx *tx, int64_t id, int64_t token,
+                      int64_t run_at_ms, const char *error, int64_t now_ms,
+                      struct bk_errbuf *err);
 /* Makes the job pending now with attempts reset to 0 (an admin's replay).
  * BK_E_CONFLICT while it is running. */
 BK_MUST_CHECK enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id,
