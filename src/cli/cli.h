@@ -101,8 +101,12 @@ struct bk_config {
     const char *business_name;    /* BOOKINGD_BUSINESS_NAME (invoices) */
     const char *business_address; /* BOOKINGD_BUSINESS_ADDRESS */
     /* Credentials at rest and calendars (docs/calendars.md). */
-    bool have_secret_key;                /* BOOKINGD_SECRET_KEY is set */
-    struct bk_secret_key secret_key;     /* ... and read */
+    bool have_secret_key;            /* BOOKINGD_SECRET_KEY is set */
+    struct bk_secret_key secret_key; /* ... and read; its .previous
+                                        points at secret_key_previous
+                                        when that is set */
+    bool have_secret_key_previous;   /* BOOKINGD_SECRET_KEY_PREVIOUS */
+    struct bk_secret_key secret_key_previous;
     bool calendar_allow_private;         /* BOOKINGD_CALENDAR_ALLOW_PRIVATE */
     int64_t calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_... */
     int64_t calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
@@ -157,6 +161,7 @@ size_t bk_cli_job_kinds(const struct bk_cli_job_env *env,
 
 int bk_cli_serve(int argc, char **argv);
 int bk_cli_migrate(int argc, char **argv);
+int bk_cli_rekey(int argc, char **argv);
 int bk_cli_apply(int argc, char **argv);
 int bk_cli_slots(int argc, char **argv);
 int bk_cli_backup(int argc, char **argv);

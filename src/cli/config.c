@@ -437,6 +437,27 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                                  why.msg);
         cfg->have_secret_key = true;
     }
+    v = env("BOOKINGD_SECRET_KEY_PREVIOUS");
+    cfg->have_secret_key_previous = false;
+    if (v) {
+        struct bk_errbuf why;
+        bk_errbuf_clear(&why);
+        if (!cfg->have_secret_key)
+            return bk_fail_field(err, BK_E_CONFIG,
+                                 "BOOKINGD_SECRET_KEY_PREVIOUS",
+                                 "is set without BOOKINGD_SECRET_KEY (the "
+                                 "key that replaced it)");
+        if (bk_secret_key_parse(v, &cfg->secret_key_previous, &why) != BK_OK)
+            return bk_fail_field(err, BK_E_CONFIG,
+                                 "BOOKINGD_SECRET_KEY_PREVIOUS", "%s", why.msg);
+        if (strcmp(cfg->secret_key_previous.id, cfg->secret_key.id) == 0)
+            return bk_fail_field(err, BK_E_CONFIG,
+                                 "BOOKINGD_SECRET_KEY_PREVIOUS",
+                                 "is the same key as BOOKINGD_SECRET_KEY");
+        cfg->have_secret_key_previous = true;
+        /* cfg is filled in place and not copied (cli.h). */
+        cfg->secret_key.previous = &cfg->secret_key_previous;
+    }
     v = env("BOOKINGD_CALENDAR_ALLOW_PRIVATE");
     if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
         return bk_fail_field(err, BK_E_CONFIG,

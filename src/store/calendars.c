@@ -331,3 +331,83 @@ out:
     *n = e ? 0 : count;
     return e;
 }
+
+/* ---- Sealed values (bookingd rekey) ------------------------------------ */
+
+static const struct {
+    enum db_stmt list, set;
+    const char *list_sql, *set_sql;
+} sealed_tables[] = {
+    [BK_SEALED_CALENDAR_CREDENTIAL] =
+        {Q_SEALED_LIST_CAL, Q_SEALED_SET_CAL,
+         "SELECT id, public_id, credential FROM calendar_connections"
+         " WHERE credential IS NOT NULL ORDER BY id",
+         "UPDATE calendar_connections SET credential = ?3"
+         " WHERE id = ?1 AND credential = ?2"},
+    [BK_SEALED_WEBHOOK_SECRET] =
+        {Q_SEALED_LIST_WH, Q_SEALED_SET_WH,
+         "SELECT id, public_id, secret FROM webhook_endpoints ORDER BY id",
+         "UPDATE webhook_endpoints SET secret = ?3"
+         " WHERE id = ?1 AND secret = ?2"},
+};
+
+const char *bk_store_sealed_aad(enum bk_sealed_kind kind, const char *public_id,
+                                struct bk_arena *arena)
+{
+    return kind == BK_SEALED_WEBHOOK_SECRET
+               ? bk_arena_printf(arena, BK_WH_SECRET_AAD, public_id)
+               : bk_arena_printf(arena, "calendar_connection:%s:credential",
+                                 public_id);
+}
+
+static void read_sealed(struct bk_tx *tx, struct bk_stmt *st,
+                        struct bk_arena *a, struct bk_sealed *v)
+{
+    v->id = db_col_i64(tx, st, 0);
+    v->public_id = db_col_text(tx, st, 1, a);
+    v->value = db_col_text(tx, st, 2, a);
+}
+
+enum bk_err bk_store_sealed_list(struct bk_tx *tx, enum bk_sealed_kind kind,
+                                 struct bk_arena *arena, struct bk_sealed **out,
+                                 size_t *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_sealed *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, sealed_tables[kind].list, sealed_tables[kind].list_sql,
+                   &st, err);
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing sealed values", err,
+                 read_sealed);
+    for (size_t i = 0; i < count; i++)
+        arr[i].kind = kind;
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_sealed_set(struct bk_tx *tx, const struct bk_sealed *v,
+                                const char *value, bool *changed,
+                                struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    *changed = false;
+    e = db_prepare(tx, sealed_tables[v->kind].set,
+                   sealed_tables[v->kind].set_sql, &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, v->id);
+    db_bind_text(tx, st, 2, v->value);
+    db_bind_text(tx, st, 3, value);
+    e = db_exec(tx, st, &changes, "sealing a value again", err);
+    *changed = e == BK_OK && changes > 0;
+out:
+    db_reset(tx, st);
+    return e;
+}

@@ -526,6 +526,38 @@ BK_MUST_CHECK enum bk_err bk_store_activity_of_bookings(
     const char *const *kinds, size_t n_kinds, struct bk_arena *arena,
     struct bk_activity **out, size_t *n_out, struct bk_errbuf *err);
 
+/* ---- Sealed values (crypto.h bk_secret_seal; `bookingd rekey`) -------- */
+
+/* Every column that holds a sealed value. */
+enum bk_sealed_kind {
+    BK_SEALED_CALENDAR_CREDENTIAL, /* calendar_connections.credential */
+    BK_SEALED_WEBHOOK_SECRET,      /* webhook_endpoints.secret (plain
+                                      "whsec_..." where no key was set) */
+};
+#define BK_SEALED_KINDS 2
+
+struct bk_sealed {
+    enum bk_sealed_kind kind;
+    int64_t id;
+    const char *public_id;
+    const char *value;
+};
+
+/* The associated data the value of kind in row public_id is sealed with. */
+const char *bk_store_sealed_aad(enum bk_sealed_kind kind, const char *public_id,
+                                struct bk_arena *arena);
+/* Every row's value of kind (NULLs left out), by id. */
+BK_MUST_CHECK enum bk_err
+bk_store_sealed_list(struct bk_tx *tx, enum bk_sealed_kind kind,
+                     struct bk_arena *arena, struct bk_sealed **out, size_t *n,
+                     struct bk_errbuf *err);
+/* Replaces v's value by value where it is still v->value (*changed false
+ * when the row changed or went meanwhile: the daemon wrote it again). */
+BK_MUST_CHECK enum bk_err bk_store_sealed_set(struct bk_tx *tx,
+                                              const struct bk_sealed *v,
+                                              const char *value, bool *changed,
+                                              struct bk_errbuf *err);
+
 /* ---- Messages (outbound email, mail/mail.h) ---------------------------- */
 
 /* Inserts m (m->id ignored); *id receives the new row's id. BK_E_DUPLICATE
