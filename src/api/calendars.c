@@ -89,6 +89,22 @@ static enum bk_err discovery_failed(struct bk_api_call *c, enum bk_err e,
     return r;
 }
 
+/* A Google connection made or authorized again: its watch channels are
+ * opened by a check now rather than at the next period
+ * (connectors/gwatch.c; a check with watching off does nothing). */
+static enum bk_err enqueue_watch(struct bk_api_call *c, const char *public_id,
+                                 int64_t now_ms)
+{
+    char key[128];
+    int64_t id;
+    bool existed;
+
+    snprintf(key, sizeof(key), "calendars.gwatch:connected:%s:%" PRId64,
+             public_id, now_ms);
+    return bk_store_job_enqueue(c->tx, "calendars.gwatch", key, NULL, now_ms,
+                                10, now_ms, &id, &existed, c->err);
+}
+
 static enum bk_err insert_once(struct bk_api_call *c,
                                struct bk_cal_connection *conn)
 {
@@ -105,7 +121,10 @@ static enum bk_err insert_once(struct bk_api_call *c,
     if (!(e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) &&
         !(e = bk_store_cal_insert(c->tx, conn, &conn->id, c->err)) &&
         !(e = bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms,
-                                   10, now_ms, &job_id, &existed, c->err))) {
+                                   10, now_ms, &job_id, &existed, c->err)) &&
+        !(e = strcmp(conn->kind, "google") == 0
+                  ? enqueue_watch(c, conn->public_id, now_ms)
+                  : BK_OK)) {
         e = bk_store_commit(c->tx, c->err);
         c->tx = NULL;
     }
@@ -857,8 +876,10 @@ static enum bk_err resume_jobs(struct bk_api_call *c, int64_t host_id,
     }
     snprintf(key, sizeof(key), "calendars.sync:first:%s:%" PRId64, public_id,
              now_ms);
-    return bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms, 10,
-                                now_ms, &id, &existed, c->err);
+    if ((e = bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms,
+                                  10, now_ms, &id, &existed, c->err)))
+        return e;
+    return enqueue_watch(c, public_id, now_ms);
 }
 
 /* GET /oauth/google/callback?state&code | ?state&error — Google sends the

@@ -84,6 +84,12 @@ struct bk_config {
     char google_auth_url[2100];       /* GOOGLE_OAUTH_BASE's consent page */
     char google_token_url[2100];      /* ... and token endpoint */
     bool google_base_set;             /* a base set by the operator */
+    /* Push notifications (connectors/gwatch.h): the address channels
+     * deliver to, "" when they are off (BOOKINGD_BASE_URL not https and
+     * public, and BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE not 1). */
+    char google_watch_address[2100];
+    bool google_watch_allow_private; /* BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE */
+    int64_t google_watch_ttl_s;      /* BOOKINGD_GOOGLE_WATCH_TTL_S */
     /* Zoom's meetings (connectors/zoom.h); all three or none. */
     const char *zoom_account_id;    /* ZOOM_ACCOUNT_ID or NULL (off) */
     const char *zoom_client_id;     /* ZOOM_CLIENT_ID */
@@ -141,6 +147,7 @@ void bk_config_report(const struct bk_errbuf *err);
 
 /* What the job kinds' handlers borrow (each must outlive the worker
  * pool). */
+struct bk_gwatch_config;
 struct bk_cli_job_env {
     const struct bk_webhook_registry *webhooks;
     const struct bk_jobs_prune_config *prune;
@@ -150,9 +157,10 @@ struct bk_cli_job_env {
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
     const struct bk_zoom_config *zoom;
+    const struct bk_gwatch_config *gwatch;
 };
 
-#define BK_CLI_JOB_KINDS_MAX 16
+#define BK_CLI_JOB_KINDS_MAX 24
 
 /* Fills out with every job kind this binary runs, from the one table in
  * kinds.c, and returns how many. The kinds borrow env's fields. */

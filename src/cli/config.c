@@ -392,6 +392,25 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                      "%s/token", base);
         }
     }
+    v = env("BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE");
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE",
+                             "must be 0 or 1, got '%s'", v);
+    cfg->google_watch_allow_private = v && strcmp(v, "1") == 0;
+    if ((e = env_int("BOOKINGD_GOOGLE_WATCH_TTL_S", 10, 2592000, 604800,
+                     &cfg->google_watch_ttl_s, err)))
+        return e;
+    cfg->google_watch_address[0] = '\0';
+    bk_errbuf_clear(&sub);
+    /* Google delivers only to https on a public name; the switch lets
+     * tests (and a tunnel) use http and loopback. */
+    if (cfg->google_client_id &&
+        (cfg->google_watch_allow_private ||
+         (strncmp(cfg->base_url, "https://", 8) == 0 &&
+          bk_net_url_check(cfg->base_url, false, &sub) == BK_OK)))
+        snprintf(cfg->google_watch_address, sizeof(cfg->google_watch_address),
+                 "%s/webhooks/google", cfg->base_url);
     if (!cfg->google_api_base[0])
         bk_strlcpy(cfg->google_api_base,
                    "https://www.googleapis.com/calendar/v3",

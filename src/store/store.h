@@ -526,6 +526,39 @@ BK_MUST_CHECK enum bk_err bk_store_activity_of_bookings(
     const char *const *kinds, size_t n_kinds, struct bk_arena *arena,
     struct bk_activity **out, size_t *n_out, struct bk_errbuf *err);
 
+/* ---- Google watch channels (connectors/gwatch.c) ---------------------- */
+
+struct bk_gchannel {
+    int64_t id;
+    const char *channel_id;           /* the UUID sent to Google */
+    int64_t connection_id;            /* 0: the connection was deleted */
+    const char *connection_public_id; /* "cal_..." */
+    const char *calendar_id;          /* the Google calendar watched */
+    const char *resource_id;          /* Google's, for channels.stop */
+    int64_t expiration_ms;
+    const char *stop_credential; /* the deleted connection's sealed tokens */
+    int64_t created_ms;
+};
+
+/* Inserts c (id, stop_credential ignored). */
+BK_MUST_CHECK enum bk_err bk_store_gchannel_insert(struct bk_tx *tx,
+                                                   const struct bk_gchannel *c,
+                                                   struct bk_errbuf *err);
+/* By channel id; BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err bk_store_gchannel_find(struct bk_tx *tx,
+                                                 const char *channel_id,
+                                                 struct bk_arena *arena,
+                                                 struct bk_gchannel *out,
+                                                 struct bk_errbuf *err);
+/* Every channel (at most 10,000), oldest first. */
+BK_MUST_CHECK enum bk_err bk_store_gchannel_list(struct bk_tx *tx,
+                                                 struct bk_arena *arena,
+                                                 struct bk_gchannel **out,
+                                                 size_t *n,
+                                                 struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_gchannel_delete(struct bk_tx *tx, int64_t id,
+                                                   struct bk_errbuf *err);
+
 /* ---- Sealed values (crypto.h bk_secret_seal; `bookingd rekey`) -------- */
 
 /* Every column that holds a sealed value. */
