@@ -3,6 +3,7 @@ restore, export and the host's calendar feed."""
 import csv
 import io
 import json
+import re
 import signal
 import socket
 import sqlite3
@@ -162,7 +163,10 @@ def test_sigterm_answers_the_request_in_flight_then_exits_0(make_daemon):
     wait_for(lambda: in_flight(d) >= 1, "request in flight")
     d.proc.send_signal(signal.SIGTERM)
     wait_for(lambda: STOPPING in d.stderr(), "shutdown log line")
-    assert "1 request(s) in flight" in d.stderr()
+    # Ours, and maybe the last scrape's (its completion may trail its
+    # answer).
+    n = re.search(STOPPING + r"; (\d+) request\(s\) in flight", d.stderr())
+    assert n and int(n.group(1)) >= 1, d.stderr()
     # No new requests once it stopped accepting: a new connection is
     # closed as soon as it is accepted, without an answer.
     try:
@@ -223,9 +227,9 @@ def test_sigterm_cuts_a_request_past_the_deadline(make_daemon):
 
 
 def test_sigterm_with_nothing_in_flight_is_prompt(make_daemon):
-    # An idle keep-alive connection does not
-    # count as a request in flight, so the drain ends at once: the
-    # daemon's own log says so ("0 request(s) in flight", and no cut).
+    # An idle keep-alive connection does not count as a request in
+    # flight, so the drain ends at once: the daemon's own log says so (no
+    # "still in flight" after the default 10 s deadline).
     d = make_daemon()
     idle = socket.create_connection(("127.0.0.1", d.port), timeout=30)
     idle.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -234,7 +238,6 @@ def test_sigterm_with_nothing_in_flight_is_prompt(make_daemon):
     problems = d.stop()
     assert not problems, problems
     err = d.stderr()
-    assert "0 request(s) in flight" in err, err
     assert "still in flight" not in err, err
     log_order(err, "shutting down", STOPPING, "serve: stopped")
     assert time.monotonic() - t0 < 30, "waited for the idle connection"
