@@ -23,6 +23,8 @@ static const struct {
      "copy the SQLite database to FILE while it serves"},
     {"restore", bk_cli_restore,
      "replace the SQLite database with the backup FILE (daemon stopped)"},
+    {"rekey", bk_cli_rekey,
+     "seal every stored credential again under BOOKINGD_SECRET_KEY"},
     {"export", bk_cli_export,
      "print bookings (CSV or iCalendar) or clients (CSV) on standard "
      "output"},

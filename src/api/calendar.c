@@ -76,15 +76,20 @@ static enum bk_err feed(struct bk_api_call *c)
         size_t n = 0;
         if ((e = bk_store_booking_list(c->tx, &f, c->arena, &rows, &n, c->err)))
             goto out;
-        for (size_t i = 0; i < n && total < FEED_MAX && !e; i++) {
+        /* The page's SEQUENCEs in one query, not one per event. */
+        int64_t *ids = bk_arena_alloc(c->arena, (n ? n : 1) * sizeof(*ids));
+        int *seqs = bk_arena_alloc(c->arena, (n ? n : 1) * sizeof(*seqs));
+        size_t m = 0;
+        for (size_t i = 0; i < n && total + m < FEED_MAX; i++)
+            if (rows[i].status != BK_BOOKING_CANCELLED)
+                ids[m++] = rows[i].id;
+        e = bk_ledger_invite_sequences(c->tx, ids, m, seqs, c->err);
+        for (size_t i = 0, k = 0; i < n && k < m && !e; i++) {
             if (rows[i].status == BK_BOOKING_CANCELLED)
                 continue;
-            int seq = 0;
-            if (!(e = bk_ledger_invite_sequence(c->tx, rows[i].id, 0, &seq,
-                                                c->err)))
-                e = bk_ics_export_booking(&out, &rows[i], h.email, seq);
-            total++;
+            e = bk_ics_export_booking(&out, &rows[i], h.email, seqs[k++]);
         }
+        total += m;
         if (e || n < PAGE)
             break;
         f.has_after = true;

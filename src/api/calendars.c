@@ -122,6 +122,22 @@ static enum bk_err discovery_failed(struct bk_api_call *c, enum bk_err e,
     return r;
 }
 
+/* A Google connection made or authorized again: its watch channels are
+ * opened by a check now rather than at the next period
+ * (connectors/gwatch.c; a check with watching off does nothing). */
+static enum bk_err enqueue_watch(struct bk_api_call *c, const char *public_id,
+                                 int64_t now_ms)
+{
+    char key[128];
+    int64_t id;
+    bool existed;
+
+    snprintf(key, sizeof(key), "calendars.gwatch:connected:%s:%" PRId64,
+             public_id, now_ms);
+    return bk_store_job_enqueue(c->tx, "calendars.gwatch", key, NULL, now_ms,
+                                10, now_ms, &id, &existed, c->err);
+}
+
 static enum bk_err insert_once(struct bk_api_call *c,
                                struct bk_cal_connection *conn)
 {
@@ -138,7 +154,10 @@ static enum bk_err insert_once(struct bk_api_call *c,
     if (!(e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) &&
         !(e = bk_store_cal_insert(c->tx, conn, &conn->id, c->err)) &&
         !(e = bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms,
-                                   10, now_ms, &job_id, &existed, c->err))) {
+                                   10, now_ms, &job_id, &existed, c->err)) &&
+        !(e = strcmp(conn->kind, "google") == 0
+                  ? enqueue_watch(c, conn->public_id, now_ms)
+                  : BK_OK)) {
         e = bk_store_commit(c->tx, c->err);
         c->tx = NULL;
     }
@@ -339,76 +358,174 @@ static enum bk_err get(struct bk_api_call *c)
     return BK_OK;
 }
 
-/* PATCH: {"write_calendar": href or null, "busy_calendars": [href ...],
- * "on_cancel", "on_calendar_delete"}. Every href must be one of the
- * connection's calendars. */
-static enum bk_err patch(struct bk_api_call *c)
+/* What a PATCH asks for, read before any transaction. */
+struct patch_req {
+    json_t *body, *busy;
+    const char *write, *on_cancel, *on_delete, *username, *password;
+    bool creds;         /* username or password given */
+    const char *sealed; /* the new password, sealed (creds) */
+};
+
+/* One try of a PATCH's write, in its own transaction: the connection is
+ * read again, so that a sync's write meanwhile is not lost. */
+static enum bk_err patch_once(struct bk_api_call *c, const struct patch_req *p)
 {
-    static const char *const keys[] = {"write_calendar", "busy_calendars",
-                                       "on_cancel", "on_calendar_delete", NULL};
     struct bk_cal_connection conn;
     struct bk_host h;
-    const char *write = NULL, *on_cancel = NULL, *on_delete = NULL;
-    json_t *body = NULL, *busy = NULL, *cals = NULL, *cal, *v;
+    json_t *cals = NULL, *cal, *v;
     size_t i, j;
     enum bk_err e;
 
-    if ((e = bk_api_call_body(c, false, &body)) ||
-        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
-        (e = bk_json_str(body, "", "write_calendar", false, BK_NET_URL_MAX,
-                         false, c->arena, &write, c->err)) ||
-        (e = bk_json_array(body, "", "busy_calendars", false, MAX_CALENDARS,
-                           c->arena, &busy, c->err)) ||
-        (e = bk_json_str(body, "", "on_cancel", false, 32, false, c->arena,
-                         &on_cancel, c->err)) ||
-        (e = bk_json_str(body, "", "on_calendar_delete", false, 32, false,
-                         c->arena, &on_delete, c->err)) ||
+    if ((e = bk_store_begin(c->api->store, BK_TX_WRITE, &c->tx, c->err)) ||
         (e = load(c, &conn, &h)) ||
-        (e = on_cancel_of(on_cancel, &conn.on_cancel, c->err)) ||
-        (e = on_calendar_delete_of(on_delete, &conn.on_calendar_delete,
+        (e = on_cancel_of(p->on_cancel, &conn.on_cancel, c->err)) ||
+        (e = on_calendar_delete_of(p->on_delete, &conn.on_calendar_delete,
                                    c->err)))
-        return e;
+        goto out;
     cals = json_loads(conn.calendars ? conn.calendars : "[]", 0, NULL);
     if (!json_is_array(cals)) {
-        json_decref(cals);
-        return bk_fail(c->err, BK_E_INTERNAL,
-                       "a connection's calendars are "
-                       "not a JSON array");
+        e = bk_fail(c->err, BK_E_INTERNAL,
+                    "a connection's calendars are not a JSON array");
+        goto out;
     }
-    if (write && !known(cals, write)) {
-        json_decref(cals);
-        return bk_fail_field(c->err, BK_E_INVALID, "write_calendar",
-                             "is not one of this connection's calendars");
+    if (p->write && !known(cals, p->write)) {
+        e = bk_fail_field(c->err, BK_E_INVALID, "write_calendar",
+                          "is not one of this connection's calendars");
+        goto out;
     }
-    json_array_foreach(busy, j, v) if (!known(cals, json_string_value(v)))
+    json_array_foreach(p->busy, j, v) if (!known(cals, json_string_value(v)))
     {
-        json_decref(cals);
-        return bk_fail_field(c->err, BK_E_INVALID,
-                             bk_json_index(c->arena, "busy_calendars", j),
-                             "is not one of this connection's calendars");
+        e = bk_fail_field(c->err, BK_E_INVALID,
+                          bk_json_index(c->arena, "busy_calendars", j),
+                          "is not one of this connection's calendars");
+        goto out;
     }
     json_array_foreach(cals, i, cal)
     {
         const char *href = href_of(cal);
-        if (json_object_get(body, "write_calendar"))
+        if (json_object_get(p->body, "write_calendar"))
             json_object_set_new(
-                cal, "write", json_boolean(write && strcmp(href, write) == 0));
-        if (busy) {
-            json_object_set_new(cal, "busy", json_boolean(has_str(busy, href)));
-            if (!has_str(busy, href) &&
-                (e = bk_store_cal_busy_clear(c->tx, conn.id, href, c->err))) {
-                json_decref(cals);
-                return e;
-            }
+                cal, "write",
+                json_boolean(p->write && strcmp(href, p->write) == 0));
+        if (p->busy) {
+            json_object_set_new(cal, "busy",
+                                json_boolean(has_str(p->busy, href)));
+            if (!has_str(p->busy, href) &&
+                (e = bk_store_cal_busy_clear(c->tx, conn.id, href, c->err)))
+                goto out;
         }
     }
     conn.calendars = bk_json_dump(c->arena, cals, NULL);
-    json_decref(cals);
+    if (p->creds) { /* verified against the server: working again */
+        if (p->username)
+            conn.username = p->username;
+        conn.credential = p->sealed;
+        conn.status = BK_CAL_ACTIVE;
+        conn.last_error = NULL;
+    }
     conn.updated_ms = bk_now_ms();
     if ((e = bk_store_cal_update(c->tx, &conn, c->err)))
+        goto out;
+    e = bk_store_commit(c->tx, c->err);
+    c->tx = NULL;
+    if (!e)
+        bk_api_reply(c, 200, render_connection(&conn, h.slug));
+out:
+    json_decref(cals);
+    bk_api_call_end(c);
+    return e;
+}
+
+/* PATCH: {"write_calendar": href or null, "busy_calendars": [href ...],
+ * "on_cancel", "on_calendar_delete", "username", "password"}. Every href must
+ * be one of the connection's calendars. A new password (and username) of a
+ * CalDAV connection is checked against the server first, as at creation,
+ * outside any transaction: refused, it is a 422 with what the server said and
+ * nothing changes; accepted, it is stored sealed and the connection is
+ * active again. */
+static enum bk_err patch(struct bk_api_call *c)
+{
+    static const char *const keys[] = {
+        "write_calendar", "busy_calendars", "on_cancel", "on_calendar_delete",
+        "username",       "password",       NULL};
+    struct patch_req p;
+    enum bk_err e;
+
+    memset(&p, 0, sizeof(p));
+    if ((e = bk_api_call_body(c, false, &p.body)) ||
+        (e = bk_json_only(p.body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(p.body, "", "write_calendar", false, BK_NET_URL_MAX,
+                         false, c->arena, &p.write, c->err)) ||
+        (e = bk_json_array(p.body, "", "busy_calendars", false, MAX_CALENDARS,
+                           c->arena, &p.busy, c->err)) ||
+        (e = bk_json_str(p.body, "", "on_cancel", false, 32, false, c->arena,
+                         &p.on_cancel, c->err)) ||
+        (e = bk_json_str(p.body, "", "on_calendar_delete", false, 32, false,
+                         c->arena, &p.on_delete, c->err)) ||
+        (e = bk_json_str(p.body, "", "username", false, MAX_USERNAME, false,
+                         c->arena, &p.username, c->err)) ||
+        (e = bk_json_str(p.body, "", "password", false, MAX_PASSWORD, false,
+                         c->arena, &p.password, c->err)))
         return e;
-    bk_api_reply(c, 200, render_connection(&conn, h.slug));
-    return BK_OK;
+    if (json_is_null(json_object_get(p.body, "password")) ||
+        json_is_null(json_object_get(p.body, "username")))
+        return bk_fail_field(c->err, BK_E_INVALID,
+                             json_is_null(json_object_get(p.body, "password"))
+                                 ? "password"
+                                 : "username",
+                             "must be a string (null clears nothing)");
+    if (p.username && !p.password)
+        return bk_fail_field(c->err, BK_E_INVALID, "password",
+                             "is required with a new username (both are "
+                             "checked against the server together)");
+    p.creds = p.password != NULL;
+    if (p.creds) {
+        struct bk_cal_connection conn;
+        struct bk_host h;
+        struct bk_dav_client dc;
+        struct bk_dav_discovery d;
+        struct bk_errbuf why;
+
+        if (!c->api->secret_key) {
+            e = bk_fail(c->err, BK_E_UNAVAILABLE,
+                        "BOOKINGD_SECRET_KEY is not set: bookingd cannot "
+                        "store calendar credentials (see docs/calendars.md)");
+            bk_errbuf_code(c->err, "secret_key_missing");
+            return e;
+        }
+        if ((e = bk_api_call_read(c)))
+            return e;
+        e = load(c, &conn, &h);
+        bk_api_call_end(c);
+        if (e)
+            return e;
+        if (strcmp(conn.kind, "caldav") != 0)
+            return bk_fail_field(c->err, BK_E_INVALID, "password",
+                                 "only a CalDAV connection has a password (a "
+                                 "Google one is authorized again through GET "
+                                 "/api/v1/hosts/{slug}/calendars/google/"
+                                 "authorize?connection=%s)",
+                                 conn.public_id);
+        memset(&dc, 0, sizeof(dc));
+        dc.username = p.username ? p.username : conn.username;
+        dc.password = p.password;
+        dc.connect_timeout_ms = c->api->calendar_connect_timeout_ms;
+        dc.timeout_ms = c->api->calendar_timeout_ms;
+        dc.max_response = c->api->calendar_max_response;
+        dc.allow_private = c->api->calendar_allow_private;
+        bk_errbuf_clear(&why);
+        if ((e = bk_dav_discover(&dc, conn.url, c->arena, &d, &why)))
+            return discovery_failed(c, e, &why);
+        p.sealed = bk_secret_seal(
+            c->api->secret_key,
+            bk_arena_printf(c->arena, "calendar_connection:%s:credential",
+                            conn.public_id),
+            p.password, strlen(p.password), c->arena);
+    }
+    BK_STORE_RETRY(e, patch_once(c, &p));
+    if (!e && p.creds)
+        bk_jobs_wake(c->api->jobs);
+    return e;
 }
 
 static enum bk_err delete_(struct bk_api_call *c)
@@ -805,8 +922,10 @@ static enum bk_err resume_jobs(struct bk_api_call *c, int64_t host_id,
     }
     snprintf(key, sizeof(key), "calendars.sync:first:%s:%" PRId64, public_id,
              now_ms);
-    return bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms, 10,
-                                now_ms, &id, &existed, c->err);
+    if ((e = bk_store_job_enqueue(c->tx, "calendars.sync", key, NULL, now_ms,
+                                  10, now_ms, &id, &existed, c->err)))
+        return e;
+    return enqueue_watch(c, public_id, now_ms);
 }
 
 /* GET /oauth/google/callback?state&code | ?state&error — Google sends the
@@ -951,7 +1070,7 @@ const struct bk_api_route bk_api_calendar_connection_routes[] = {
     {"GET", "/oauth/google/callback", google_callback, BK_ROUTE_PUBLIC,
      BK_ROUTE_NONE},
     {"GET", "/api/v1/calendars/{id}", get, BK_ROUTE_ADMIN, BK_ROUTE_READ},
-    {"PATCH", "/api/v1/calendars/{id}", patch, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
+    {"PATCH", "/api/v1/calendars/{id}", patch, BK_ROUTE_ADMIN, BK_ROUTE_NONE},
     {"DELETE", "/api/v1/calendars/{id}", delete_, BK_ROUTE_ADMIN,
      BK_ROUTE_WRITE},
 };

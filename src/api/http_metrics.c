@@ -220,12 +220,17 @@ static enum bk_err render_connections(const struct bk_http_counters *c,
         "# HELP bookingd_http_connections_timed_out_total Connections closed "
         "because a request did not arrive within its deadline.\n"
         "# TYPE bookingd_http_connections_timed_out_total counter\n"
-        "bookingd_http_connections_timed_out_total %llu\n",
+        "bookingd_http_connections_timed_out_total %llu\n"
+        "# HELP bookingd_http_requests_in_flight Requests begun (their head "
+        "read) and not yet answered, this scrape's included.\n"
+        "# TYPE bookingd_http_requests_in_flight gauge\n"
+        "bookingd_http_requests_in_flight %lld\n",
         (long long)atomic_load(&c->open),
         (unsigned long long)atomic_load(&c->accepted),
         (unsigned long long)atomic_load(&c->refused_limit),
         (unsigned long long)atomic_load(&c->refused_stopping),
-        (unsigned long long)atomic_load(&c->timed_out));
+        (unsigned long long)atomic_load(&c->timed_out),
+        (long long)atomic_load(&c->in_flight));
 }
 
 static enum bk_err render_db_errors(struct bk_store *store, struct bk_buf *b)

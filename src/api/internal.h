@@ -249,6 +249,8 @@ extern const struct bk_api_route bk_api_webhook_endpoint_routes[];
 extern const size_t bk_api_webhook_endpoint_n;
 extern const struct bk_api_route bk_api_job_routes[];
 extern const size_t bk_api_job_n;
+/* POST /webhooks/google (gwatch.c), taken by the webhooks route. */
+enum bk_err bk_api_google_notify(struct bk_api_call *c);
 extern const struct bk_api_route bk_api_webhook_routes[];
 extern const size_t bk_api_webhook_n;
 extern const struct bk_api_route bk_api_page_routes[];

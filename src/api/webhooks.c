@@ -79,6 +79,10 @@ static enum bk_err receive(struct bk_api_call *c)
     struct answer *a;
     enum bk_err e;
 
+    /* Google's push notifications are not deliveries: headers only,
+     * verified by channel, nothing stored (gwatch.c). */
+    if (strcmp(bk_http_param(c->req, "provider"), "google") == 0)
+        return bk_api_google_notify(c);
     memset(&in, 0, sizeof(in));
     in.body = c->req->body;
     in.body_len = c->req->body_len;

@@ -86,6 +86,12 @@ struct bk_config {
     char google_auth_url[2100];       /* GOOGLE_OAUTH_BASE's consent page */
     char google_token_url[2100];      /* ... and token endpoint */
     bool google_base_set;             /* a base set by the operator */
+    /* Push notifications (connectors/gwatch.h): the address channels
+     * deliver to, "" when they are off (BOOKINGD_BASE_URL not https and
+     * public, and BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE not 1). */
+    char google_watch_address[2100];
+    bool google_watch_allow_private; /* BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE */
+    int64_t google_watch_ttl_s;      /* BOOKINGD_GOOGLE_WATCH_TTL_S */
     /* Zoom's meetings (connectors/zoom.h); all three or none. */
     const char *zoom_account_id;    /* ZOOM_ACCOUNT_ID or NULL (off) */
     const char *zoom_client_id;     /* ZOOM_CLIENT_ID */
@@ -103,8 +109,12 @@ struct bk_config {
     const char *business_name;    /* BOOKINGD_BUSINESS_NAME (invoices) */
     const char *business_address; /* BOOKINGD_BUSINESS_ADDRESS */
     /* Credentials at rest and calendars (docs/calendars.md). */
-    bool have_secret_key;                /* BOOKINGD_SECRET_KEY is set */
-    struct bk_secret_key secret_key;     /* ... and read */
+    bool have_secret_key;            /* BOOKINGD_SECRET_KEY is set */
+    struct bk_secret_key secret_key; /* ... and read; its .previous
+                                        points at secret_key_previous
+                                        when that is set */
+    bool have_secret_key_previous;   /* BOOKINGD_SECRET_KEY_PREVIOUS */
+    struct bk_secret_key secret_key_previous;
     bool calendar_allow_private;         /* BOOKINGD_CALENDAR_ALLOW_PRIVATE */
     int64_t calendar_connect_timeout_ms; /* BOOKINGD_CALENDAR_CONNECT_... */
     int64_t calendar_timeout_ms;         /* BOOKINGD_CALENDAR_TIMEOUT_MS */
@@ -139,6 +149,7 @@ void bk_config_report(const struct bk_errbuf *err);
 
 /* What the job kinds' handlers borrow (each must outlive the worker
  * pool). */
+struct bk_gwatch_config;
 struct bk_cli_job_env {
     const struct bk_webhook_registry *webhooks;
     const struct bk_jobs_prune_config *prune;
@@ -149,6 +160,7 @@ struct bk_cli_job_env {
     const struct bk_calendars_config *calendars;
     const struct bk_zoom_config *zoom;
     const struct bk_jobs_lifecycle_config *lifecycle;
+    const struct bk_gwatch_config *gwatch;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 24
@@ -160,6 +172,7 @@ size_t bk_cli_job_kinds(const struct bk_cli_job_env *env,
 
 int bk_cli_serve(int argc, char **argv);
 int bk_cli_migrate(int argc, char **argv);
+int bk_cli_rekey(int argc, char **argv);
 int bk_cli_apply(int argc, char **argv);
 int bk_cli_slots(int argc, char **argv);
 int bk_cli_backup(int argc, char **argv);

@@ -395,6 +395,25 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                      "%s/token", base);
         }
     }
+    v = env("BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE");
+    if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             "BOOKINGD_GOOGLE_WATCH_ALLOW_PRIVATE",
+                             "must be 0 or 1, got '%s'", v);
+    cfg->google_watch_allow_private = v && strcmp(v, "1") == 0;
+    if ((e = env_int("BOOKINGD_GOOGLE_WATCH_TTL_S", 10, 2592000, 604800,
+                     &cfg->google_watch_ttl_s, err)))
+        return e;
+    cfg->google_watch_address[0] = '\0';
+    bk_errbuf_clear(&sub);
+    /* Google delivers only to https on a public name; the switch lets
+     * tests (and a tunnel) use http and loopback. */
+    if (cfg->google_client_id &&
+        (cfg->google_watch_allow_private ||
+         (strncmp(cfg->base_url, "https://", 8) == 0 &&
+          bk_net_url_check(cfg->base_url, false, &sub) == BK_OK)))
+        snprintf(cfg->google_watch_address, sizeof(cfg->google_watch_address),
+                 "%s/webhooks/google", cfg->base_url);
     if (!cfg->google_api_base[0])
         bk_strlcpy(cfg->google_api_base,
                    "https://www.googleapis.com/calendar/v3",
@@ -439,6 +458,27 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
             return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_SECRET_KEY", "%s",
                                  why.msg);
         cfg->have_secret_key = true;
+    }
+    v = env("BOOKINGD_SECRET_KEY_PREVIOUS");
+    cfg->have_secret_key_previous = false;
+    if (v) {
+        struct bk_errbuf why;
+        bk_errbuf_clear(&why);
+        if (!cfg->have_secret_key)
+            return bk_fail_field(err, BK_E_CONFIG,
+                                 "BOOKINGD_SECRET_KEY_PREVIOUS",
+                                 "is set without BOOKINGD_SECRET_KEY (the "
+                                 "key that replaced it)");
+        if (bk_secret_key_parse(v, &cfg->secret_key_previous, &why) != BK_OK)
+            return bk_fail_field(err, BK_E_CONFIG,
+                                 "BOOKINGD_SECRET_KEY_PREVIOUS", "%s", why.msg);
+        if (strcmp(cfg->secret_key_previous.id, cfg->secret_key.id) == 0)
+            return bk_fail_field(err, BK_E_CONFIG,
+                                 "BOOKINGD_SECRET_KEY_PREVIOUS",
+                                 "is the same key as BOOKINGD_SECRET_KEY");
+        cfg->have_secret_key_previous = true;
+        /* cfg is filled in place and not copied (cli.h). */
+        cfg->secret_key.previous = &cfg->secret_key_previous;
     }
     v = env("BOOKINGD_CALENDAR_ALLOW_PRIVATE");
     if (v && strcmp(v, "1") != 0 && strcmp(v, "0") != 0)

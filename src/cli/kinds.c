@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "connectors/calendly.h"
 #include "connectors/calendars.h"
+#include "connectors/gwatch.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
 #include "connectors/zoom.h"
@@ -103,6 +104,18 @@ static void calendars_reconcile(const struct bk_cli_job_env *env,
     bk_calendars_reconcile_kind(env->calendars, out);
 }
 
+static void calendars_gwatch(const struct bk_cli_job_env *env,
+                             struct bk_job_kind *out)
+{
+    bk_gwatch_kind(env->gwatch, out);
+}
+
+static void calendars_gpull(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    bk_gwatch_pull_kind(env->gwatch, out);
+}
+
 static void zoom_meeting(const struct bk_cli_job_env *env,
                          struct bk_job_kind *out)
 {
@@ -131,6 +144,8 @@ static const kind_fn kinds[] = {
     zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
     lifecycle,       /* "clients.lifecycle": daily; inactive clients */
     calendars_reconcile, /* "calendars.reconcile": daily; drift repaired */
+    calendars_gwatch, /* "calendars.gwatch": periodic; Google watch channels */
+    calendars_gpull,  /* "calendars.gpull": a pull a notification asked for */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

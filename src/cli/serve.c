@@ -20,6 +20,7 @@
 #include "connectors/calendly_sync.h"
 #include "connectors/zoom.h"
 #include "connectors/calendars.h"
+#include "connectors/gwatch.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
 #include "jobs/inbox.h"
@@ -191,6 +192,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_calendly_sync calendly_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
+    struct bk_gwatch_config gwatch;
     struct bk_google_config google;
     size_t n_kinds;
     struct bk_api api;
@@ -376,6 +378,20 @@ int bk_cli_serve(int argc, char **argv)
         stripe.timeout_ms < 5000 ? stripe.timeout_ms : 5000;
     job_env.stripe = &stripe;
     job_env.calendars = &calendars;
+    memset(&gwatch, 0, sizeof(gwatch));
+    gwatch.cal = &calendars;
+    gwatch.address =
+        cfg.google_watch_address[0] ? cfg.google_watch_address : NULL;
+    gwatch.manage_secret = api.manage_secret;
+    gwatch.ttl_ms = cfg.google_watch_ttl_s * 1000;
+    gwatch.max_attempts = cfg.max_attempts;
+    job_env.gwatch = &gwatch;
+    if (cfg.google_client_id)
+        bk_log_info("calendars: Google push notifications %s%s",
+                    gwatch.address ? "to "
+                                   : "off (BOOKINGD_BASE_URL is not "
+                                     "https and public)",
+                    gwatch.address ? gwatch.address : "");
     n_kinds = bk_cli_job_kinds(&job_env, kinds);
     memset(&jcfg, 0, sizeof(jcfg));
     jcfg.workers = cfg.workers;

@@ -406,6 +406,23 @@ static bool g_call(struct gsess *g, const char *method, const char *path,
     return true;
 }
 
+bool bk_calendars_google_call(const struct bk_calendars_config *cfg,
+                              struct bk_store *store,
+                              const struct bk_cal_connection *conn,
+                              const char *method, const char *path,
+                              const char *body, struct bk_arena *arena,
+                              struct bk_net_response *r, const char **error,
+                              bool *auth_failed)
+{
+    struct gsess g;
+    bool ok = g_open(&g, cfg, store, conn, arena) &&
+              g_call(&g, method, path, body, NULL, r);
+
+    *error = ok ? NULL : g.error;
+    *auth_failed = !ok && g.auth_failed;
+    return ok;
+}
+
 static const char *g_etag_of(const struct bk_net_response *r,
                              struct bk_arena *arena, const char **status)
 {

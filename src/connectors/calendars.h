@@ -93,6 +93,18 @@ void bk_calendars_reconcile_kind(const struct bk_calendars_config *cfg,
 void bk_calendars_sync_kind(const struct bk_calendars_config *cfg,
                             struct bk_job_kind *out);
 
+/* One Calendar API call (google.h bk_google_call) for a Google connection
+ * with its tokens, refreshed (and stored) when due and once on a 401.
+ * false when no answer came: *error says why, *auth_failed when Google
+ * refused the grant (gwatch.c: watch channels). */
+bool bk_calendars_google_call(const struct bk_calendars_config *cfg,
+                              struct bk_store *store,
+                              const struct bk_cal_connection *conn,
+                              const char *method, const char *path,
+                              const char *body, struct bk_arena *arena,
+                              struct bk_net_response *r, const char **error,
+                              bool *auth_failed);
+
 /* The URL of a booking's event in the calendar collection_url (which
  * ends with '/'): collection_url + "bookingd-" + uid + ".ics", so that a
  * retried create finds its own event instead of making a second one. In

@@ -181,6 +181,7 @@ void bk_keyed_token(const unsigned char secret[32],
         [BK_TOKEN_MANAGE] = "manage:",
         [BK_TOKEN_CALENDAR_FEED] = "calendar:",
         [BK_TOKEN_ADMIN_CSRF] = "admin-csrf:",
+        [BK_TOKEN_GOOGLE_CHANNEL] = "google-channel:",
     };
     unsigned char mac[BK_SHA256_LEN];
     struct bk_iov parts[2] = {{label[purpose], strlen(label[purpose])},
@@ -267,6 +268,19 @@ char *bk_secret_seal(const struct bk_secret_key *key, const char *aad,
     return out;
 }
 
+bool bk_secret_key_id_of(const char *sealed, char out[9])
+{
+    size_t len = sealed ? strlen(sealed) : 0;
+
+    out[0] = '\0';
+    if (len > SEALED_MAX || len < 14 ||
+        strncmp(sealed, SEAL_SCHEME ":", 4) != 0 || sealed[12] != ':')
+        return false;
+    memcpy(out, sealed + 4, 8);
+    out[8] = '\0';
+    return true;
+}
+
 enum bk_err bk_secret_open(const struct bk_secret_key *key, const char *aad,
                            const char *sealed, struct bk_arena *arena,
                            char **out, size_t *n, struct bk_errbuf *err)
@@ -284,11 +298,23 @@ enum bk_err bk_secret_open(const struct bk_secret_key *key, const char *aad,
     if (len > SEALED_MAX || len < 14 ||
         strncmp(sealed, SEAL_SCHEME ":", 4) != 0 || sealed[12] != ':')
         return bk_fail(err, BK_E_MALFORMED, "not a sealed credential");
-    if (memcmp(sealed + 4, key->id, 8) != 0)
-        return bk_fail(err, BK_E_CONFIG,
-                       "the credential was sealed under another secret key "
-                       "(key id %.8s; this key's is %s)",
-                       sealed + 4, key->id);
+    if (memcmp(sealed + 4, key->id, 8) != 0) {
+        if (!key->previous || memcmp(sealed + 4, key->previous->id, 8) != 0) {
+            if (key->previous)
+                return bk_fail(err, BK_E_CONFIG,
+                               "the credential was sealed under an unknown "
+                               "secret key (key id %.8s; "
+                               "BOOKINGD_SECRET_KEY's is %s, "
+                               "BOOKINGD_SECRET_KEY_PREVIOUS's is %s)",
+                               sealed + 4, key->id, key->previous->id);
+            return bk_fail(err, BK_E_CONFIG,
+                           "the credential was sealed under an unknown secret "
+                           "key (key id %.8s; BOOKINGD_SECRET_KEY's is %s: "
+                           "set the old key as BOOKINGD_SECRET_KEY_PREVIOUS)",
+                           sealed + 4, key->id);
+        }
+        key = key->previous;
+    }
     p = sealed + 13;
     raw = bk_arena_alloc(arena, strlen(p) * 3 / 4 + 3);
     if (bk_base64_decode(p, false, raw, strlen(p) * 3 / 4 + 3, &raw_len) !=

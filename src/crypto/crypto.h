@@ -55,10 +55,12 @@ BK_MUST_CHECK enum bk_err bk_base64_decode(const char *s, bool both_alphabets,
 /* What a keyed token grants; its label separates the purposes, so a token
  * of one can never pass for another. */
 enum bk_token_purpose {
-    BK_TOKEN_MANAGE,        /* "manage:" + booking uid: the attendee's
-                               capability on the manage page and in emails */
-    BK_TOKEN_CALENDAR_FEED, /* "calendar:" + host slug: the feed's URL */
-    BK_TOKEN_ADMIN_CSRF,    /* "admin-csrf:" + session token */
+    BK_TOKEN_MANAGE,         /* "manage:" + booking uid: the attendee's
+                                capability on the manage page and in emails */
+    BK_TOKEN_CALENDAR_FEED,  /* "calendar:" + host slug: the feed's URL */
+    BK_TOKEN_ADMIN_CSRF,     /* "admin-csrf:" + session token */
+    BK_TOKEN_GOOGLE_CHANNEL, /* "google-channel:" + channel id: the token
+                                of a Google watch channel */
 };
 
 /* A token derived from the 32-byte manage secret stored in the database:
@@ -88,7 +90,16 @@ void bk_manage_token(const unsigned char secret[32], const char *uid,
 struct bk_secret_key {
     unsigned char key[BK_SECRET_KEY_LEN];
     char id[9]; /* 8 hex digits and a NUL */
+    /* The key in use before this one (BOOKINGD_SECRET_KEY_PREVIOUS), or
+     * NULL: bk_secret_open opens values sealed under either, so that a
+     * key can be rotated without losing what the old one sealed (then
+     * `bookingd rekey` seals them all again under this one). */
+    const struct bk_secret_key *previous;
 };
+
+/* The id of the key a sealed value was sealed under (8 hex digits and a
+ * NUL in out); false when sealed is not a sealed value. */
+bool bk_secret_key_id_of(const char *sealed, char out[9]);
 
 /* Reads a key written as standard or url-safe base64 of exactly 32 bytes
  * (BOOKINGD_SECRET_KEY; `openssl rand -base64 32` makes one).
@@ -102,10 +113,11 @@ BK_MUST_CHECK enum bk_err bk_secret_key_parse(const char *b64,
 char *bk_secret_seal(const struct bk_secret_key *key, const char *aad,
                      const void *plain, size_t n, struct bk_arena *arena);
 
-/* Opens a value bk_secret_seal wrote with the same key and aad: *out gets
- * the plain bytes NUL-ended in arena, *n their count. BK_E_MALFORMED for
- * text that is not a sealed value (truncated, bad base64); BK_E_CONFIG
- * when it was sealed under another key (its id differs);
+/* Opens a value bk_secret_seal wrote with the same key (or key->previous)
+ * and aad: *out gets the plain bytes NUL-ended in arena, *n their count.
+ * BK_E_MALFORMED for text that is not a sealed value (truncated, bad
+ * base64); BK_E_CONFIG when it was sealed under a key that is neither
+ * (its id differs: the message names the ids, never a key);
  * BK_E_UNAUTHORIZED when authentication fails (tampered, another row's
  * aad). The messages never contain the value. */
 BK_MUST_CHECK enum bk_err bk_secret_open(const struct bk_secret_key *key,

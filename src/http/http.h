@@ -78,6 +78,7 @@ struct bk_http_counters {
                                           limit, or the per-address one */
     _Atomic uint64_t refused_stopping; /* refused while shutting down */
     _Atomic uint64_t timed_out;        /* closed: a request past its deadline */
+    _Atomic int64_t in_flight;         /* requests begun, not yet completed */
 };
 
 /* Called once per response sent, on the thread that sends it, with its

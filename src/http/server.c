@@ -441,6 +441,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
         pthread_mutex_lock(&srv->lock);
         srv->n_active++;
         pthread_mutex_unlock(&srv->lock);
+        if (srv->cfg.counters)
+            atomic_fetch_add(&srv->cfg.counters->in_flight, 1);
         st->refusal = framing_refusal(conn);
         early = st->refusal != NULL;
         /* A declared length past the cap is answered 413 before the body
@@ -532,6 +534,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (srv->stopping)
         pthread_cond_broadcast(&srv->wake);
     pthread_mutex_unlock(&srv->lock);
+    if (srv->cfg.counters)
+        atomic_fetch_sub(&srv->cfg.counters->in_flight, 1);
     bk_buf_release(&st->body);
     bk_arena_release(&st->arena);
     free(st);
@@ -819,6 +823,13 @@ bool bk_http_server_drain(struct bk_http_server *srv, int64_t timeout_ms)
     size_t left, cut = 0;
 
     quiesce(srv);
+    pthread_mutex_lock(&srv->lock);
+    left = srv->n_active;
+    pthread_mutex_unlock(&srv->lock);
+    /* After the quiesce: a new connection from here on is refused. */
+    bk_log_info("http: accepting no more connections; %zu request(s) in "
+                "flight",
+                left);
     pthread_mutex_lock(&srv->lock);
     while (srv->n_active && bk_mono_ms() < until) {
         struct timespec ts;

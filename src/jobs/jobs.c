@@ -73,6 +73,7 @@ struct bk_jobs {
     int64_t clock_offset; /* wall - monotonic at the last look */
     int64_t step_ms;      /* a wall-clock step not handled yet */
     bool stepping;        /* a thread is handling one */
+    int store_streak;     /* jobs failed by the store in a row, under lock */
 };
 
 /* The pool whose worker runs on this thread (for bk_jobs_fence). */
@@ -261,15 +262,45 @@ static bool permanent(enum bk_err e)
     return e == BK_E_INVALID || e == BK_E_MALFORMED || e == BK_E_NOT_FOUND;
 }
 
-/* Records a failed attempt: retry later, or dead. */
+/* Whether a run that failed with e failed because the store did: the
+ * codes only the store returns, or an I/O or availability error while the
+ * thread saw the store fail since mark (a network I/O error counts). */
+static bool store_failure(enum bk_err e, uint64_t mark)
+{
+    if (e == BK_E_BUSY || e == BK_E_SERIALIZATION || e == BK_E_STORAGE_FULL)
+        return true;
+    return (e == BK_E_IO || e == BK_E_UNAVAILABLE) &&
+           bk_store_transient_mark() != mark;
+}
+
+/* Notes a run that ended (ok: not by a store failure); returns the streak
+ * of store failures including this one. */
+static int note_streak(struct bk_jobs *jobs, bool store_failed)
+{
+    int n;
+
+    pthread_mutex_lock(&jobs->lock);
+    if (!store_failed)
+        jobs->store_streak = 0;
+    else if (jobs->store_streak < 30)
+        jobs->store_streak++;
+    n = jobs->store_streak;
+    pthread_mutex_unlock(&jobs->lock);
+    return n;
+}
+
+/* Records a failed attempt: retry later, or dead. A failure of the store
+ * (by_store) is not the job's: it is retried without counting, after a
+ * back-off that grows with the streak of such failures. */
 static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
                            const struct bk_job *job, enum bk_err e,
-                           const char *msg)
+                           const char *msg, bool by_store)
 {
     struct bk_tx *tx = NULL;
     struct bk_errbuf err;
     char text[400];
-    bool dead = permanent(e) || !k || job->attempts >= job->max_attempts;
+    bool dead =
+        !by_store && (permanent(e) || !k || job->attempts >= job->max_attempts);
     uint32_t r;
     int64_t now = wall_ms(jobs), delay = 0;
     enum bk_err fe;
@@ -279,11 +310,15 @@ static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
              msg && *msg ? msg : "(no detail)");
     if (!dead) {
         bk_random_bytes(&r, sizeof(r));
-        delay = bk_backoff_ms(job->attempts, jobs->cfg.retry_base_ms,
-                              jobs->cfg.retry_max_ms, r);
+        delay =
+            bk_backoff_ms(by_store ? note_streak(jobs, true) : job->attempts,
+                          jobs->cfg.retry_base_ms, jobs->cfg.retry_max_ms, r);
     }
     fe = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
-    if (!fe)
+    if (!fe && by_store)
+        fe = bk_store_job_postpone(tx, job->id, job->lease_token, now + delay,
+                                   text, now, &err);
+    else if (!fe)
         fe = bk_store_job_fail(tx, job->id, job->lease_token, dead, now + delay,
                                text, now, &err);
     if (!fe && dead && k && k->on_dead)
@@ -300,6 +335,10 @@ static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
     else if (fe)
         bk_log_error("jobs: cannot record the failure of job %lld: %s",
                      (long long)job->id, err.msg);
+    else if (by_store)
+        bk_log_info("jobs: job %lld (%s) failed with the store, retry in "
+                    "%lldms (not counted as an attempt): %s",
+                    (long long)job->id, job->kind, (long long)delay, text);
     else if (dead)
         bk_log_warn("jobs: job %lld (%s) is dead after %d attempt(s): %s",
                     (long long)job->id, job->kind, job->attempts, text);
@@ -473,10 +512,12 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
     struct bk_errbuf err;
     const struct bk_job *job = &c->job;
     const struct bk_job_kind *k = find_kind(jobs, job->kind);
+    uint64_t mark;
     enum bk_err e;
 
     if (!k) {
-        record_failure(jobs, NULL, job, BK_E_INVALID, "no handler for kind");
+        record_failure(jobs, NULL, job, BK_E_INVALID, "no handler for kind",
+                       false);
         return;
     }
     bk_errbuf_clear(&err);
@@ -490,6 +531,7 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
         .renew_at_mono = c->start_by_mono - jobs->cfg.lease_ms / 4,
     };
     pthread_mutex_unlock(&jobs->lock);
+    mark = bk_store_transient_mark();
     e = k->run(k->ctx, jobs->store, job, &c->arena, &err);
     pthread_mutex_lock(&jobs->lock);
     jobs->running[slot * BK_JOBS_RUN_BATCH].active = false;
@@ -499,8 +541,10 @@ static void run_claimed(struct bk_jobs *jobs, int slot, struct claimed *c)
     else if (e == BK_E_STALE)
         bk_log_warn("jobs: job %lld lost its lease; another worker has it",
                     (long long)job->id);
-    else
-        record_failure(jobs, k, job, e, err.msg);
+    if (e == BK_OK || (e != BK_E_STALE && !store_failure(e, mark)))
+        note_streak(jobs, false);
+    if (e != BK_OK && e != BK_E_STALE)
+        record_failure(jobs, k, job, e, err.msg, store_failure(e, mark));
 }
 
 /* Runs claimed jobs of one kind that has run_batch (list, in claim
@@ -514,6 +558,7 @@ static void run_claimed_batch(struct bk_jobs *jobs, int slot,
     struct bk_errbuf *errs;
     struct running *r = &jobs->running[slot * BK_JOBS_RUN_BATCH];
     size_t n = 0;
+    uint64_t mark;
 
     errs = bk_xcalloc(BK_JOBS_RUN_BATCH, sizeof(*errs));
     pthread_mutex_lock(&jobs->lock);
@@ -531,19 +576,24 @@ static void run_claimed_batch(struct bk_jobs *jobs, int slot,
         n++;
     }
     pthread_mutex_unlock(&jobs->lock);
+    mark = bk_store_transient_mark();
     k->run_batch(k->ctx, jobs->store, batch, arenas, n, results, errs);
     pthread_mutex_lock(&jobs->lock);
     for (size_t i = 0; i < n; i++)
         r[i].active = false;
     pthread_mutex_unlock(&jobs->lock);
     for (size_t i = 0; i < n; i++) {
+        bool by_store = store_failure(results[i], mark);
+        if (results[i] == BK_OK || (results[i] != BK_E_STALE && !by_store))
+            note_streak(jobs, false);
         if (results[i] == BK_OK)
             continue;
         if (results[i] == BK_E_STALE)
             bk_log_warn("jobs: job %lld lost its lease; another worker has it",
                         (long long)batch[i]->id);
         else
-            record_failure(jobs, k, batch[i], results[i], errs[i].msg);
+            record_failure(jobs, k, batch[i], results[i], errs[i].msg,
+                           by_store);
     }
     bk_log_debug("jobs: ran %zu job(s) of %s together", n, k->name);
     free(errs);

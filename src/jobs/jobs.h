@@ -33,7 +33,12 @@ struct bk_jobs;
  * - BK_E_INVALID, BK_E_MALFORMED or BK_E_NOT_FOUND for a permanent error:
  *   the job goes dead at once;
  * - anything else (BK_E_RETRY, BK_E_BUSY, BK_E_IO, ...) to retry later,
- *   until max_attempts.
+ *   until max_attempts. A failure that was the store's (BK_E_BUSY,
+ *   BK_E_SERIALIZATION, BK_E_STORAGE_FULL, or BK_E_IO / BK_E_UNAVAILABLE
+ *   while the run saw the store fail: bk_store_transient_mark) is retried
+ *   without counting against max_attempts, after a back-off that grows
+ *   while the store keeps failing: a database down for a while turns no
+ *   job into a dead letter.
  * on_dead (may be NULL) runs inside the transaction that marks the job
  * dead, to record the failure elsewhere (a delivery's status). */
 struct bk_job_kind {

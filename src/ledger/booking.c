@@ -691,3 +691,34 @@ enum bk_err bk_ledger_invite_sequence(struct bk_tx *tx, int64_t booking_id,
     *seq = before_id || count == 0 ? count : count - 1;
     return e;
 }
+
+enum bk_err bk_ledger_invite_sequences(struct bk_tx *tx, const int64_t *ids,
+                                       size_t n, int *seqs,
+                                       struct bk_errbuf *err)
+{
+    static const char *const kinds[] = {"BOOKING_CREATED", "BOOKING_CONFIRMED",
+                                        "BOOKING_RESCHEDULED",
+                                        "BOOKING_CANCELLED"};
+    struct bk_arena arena;
+    struct bk_activity *acts = NULL;
+    size_t n_acts = 0, k = 0;
+    enum bk_err e;
+
+    bk_arena_init(&arena);
+    e = bk_store_activity_of_bookings(tx, ids, n, kinds, 4, &arena, &acts,
+                                      &n_acts, err);
+    /* acts are ordered by booking; ids need not be. */
+    for (size_t i = 0; !e && i < n; i++) {
+        int count = 0;
+        for (k = 0; k < n_acts; k++) {
+            if (acts[k].booking_id != ids[i])
+                continue;
+            if (strcmp(acts[k].kind, "BOOKING_CREATED") != 0 ||
+                !made_pending(acts[k].detail))
+                count++;
+        }
+        seqs[i] = count == 0 ? 0 : count - 1;
+    }
+    bk_arena_release(&arena);
+    return e;
+}

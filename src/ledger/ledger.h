@@ -134,6 +134,13 @@ BK_MUST_CHECK enum bk_err bk_ledger_invite_sequence(struct bk_tx *tx,
                                                     int64_t before_id, int *seq,
                                                     struct bk_errbuf *err);
 
+/* bk_ledger_invite_sequence(tx, ids[i], 0, &seqs[i]) for n bookings
+ * (at most BK_STORE_ACTIVITY_BATCH) in one query (the calendar feed). */
+BK_MUST_CHECK enum bk_err bk_ledger_invite_sequences(struct bk_tx *tx,
+                                                     const int64_t *ids,
+                                                     size_t n, int *seqs,
+                                                     struct bk_errbuf *err);
+
 /* Random opaque ids: a booking UID (BK_UID_LEN base32 characters) and a
  * prefixed public id ("cli_" + 16 characters). out must hold the result
  * and its NUL. */

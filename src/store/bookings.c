@@ -830,3 +830,69 @@ out:
     *n = e ? 0 : count;
     return e;
 }
+
+enum bk_err bk_store_activity_of_bookings(
+    struct bk_tx *tx, const int64_t *booking_ids, size_t n,
+    const char *const *kinds, size_t n_kinds, struct bk_arena *arena,
+    struct bk_activity **out, size_t *n_out, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_activity *arr = NULL;
+    size_t count = 0;
+    struct bk_buf ids, ks;
+    enum bk_err e;
+
+    *out = NULL;
+    *n_out = 0;
+    if (n > BK_STORE_ACTIVITY_BATCH || n_kinds > 16)
+        return bk_fail(err, BK_E_INTERNAL,
+                       "%zu bookings or %zu kinds is too many", n, n_kinds);
+    if (n == 0)
+        return BK_OK;
+    /* The lists go as JSON arrays, one statement whatever their length. */
+    bk_buf_init(&ids, 32 * BK_STORE_ACTIVITY_BATCH);
+    bk_buf_init(&ks, 1024);
+    e = bk_buf_appends(&ids, "[");
+    for (size_t i = 0; i < n && !e; i++)
+        e = bk_buf_appendf(&ids, "%s%" PRId64, i ? "," : "", booking_ids[i]);
+    if (!e)
+        e = bk_buf_appends(&ids, "]");
+    if (!e)
+        e = bk_buf_appends(&ks, "[");
+    for (size_t i = 0; i < n_kinds && !e; i++) /* kinds are A-Z and _ */
+        e = bk_buf_appendf(&ks, "%s\"%s\"", i ? "," : "", kinds[i]);
+    if (!e)
+        e = bk_buf_appends(&ks, "]");
+    if (e) {
+        e = bk_fail(err, BK_E_INTERNAL, "the id list does not fit");
+        goto out;
+    }
+    e = db_prepare(
+        tx, Q_ACTIVITY_OF_BOOKINGS,
+        BK_SQL2(tx,
+                ACTIVITY_SELECT
+                " WHERE a.booking_id IN (SELECT value FROM json_each(?1))"
+                " AND a.kind IN (SELECT value FROM json_each(?2))"
+                " ORDER BY a.booking_id, a.id LIMIT ?3",
+                ACTIVITY_SELECT
+                " WHERE a.booking_id IN (SELECT CAST(v AS bigint) FROM"
+                " json_array_elements_text(CAST(?1 AS json)) AS t(v))"
+                " AND a.kind IN (SELECT v FROM"
+                " json_array_elements_text(CAST(?2 AS json)) AS k(v))"
+                " ORDER BY a.booking_id, a.id LIMIT ?3"),
+        &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, ids.data);
+    db_bind_text(tx, st, 2, ks.data);
+    db_bind_i64(tx, st, 3, (int64_t)n * 500);
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing bookings' activity", err,
+                 read_activity);
+out:
+    db_reset(tx, st);
+    bk_buf_release(&ids);
+    bk_buf_release(&ks);
+    *out = e ? NULL : arr;
+    *n_out = e ? 0 : count;
+    return e;
+}

@@ -198,6 +198,22 @@ enum bk_err bk_store_cal_delete(struct bk_tx *tx, int64_t id,
     enum bk_err e;
     int changes = 0;
 
+    /* Its watch channels outlive it until they are stopped (gwatch.c):
+     * they keep the credential that can stop them. */
+    e = db_prepare(tx, Q_GCHANNEL_ORPHAN,
+                   "UPDATE google_channels SET stop_credential ="
+                   " (SELECT credential FROM calendar_connections"
+                   "  WHERE id = ?1), connection_id = NULL"
+                   " WHERE connection_id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    e = db_exec(tx, st, NULL, "keeping a connection's channels", err);
+    db_reset(tx, st);
+    st = NULL;
+    if (e)
+        goto out;
     e = db_prepare(tx, Q_CAL_DELETE,
                    "DELETE FROM calendar_connections WHERE id = ?1", &st, err);
     if (e)
@@ -371,5 +387,199 @@ out:
     db_reset(tx, st);
     *out = e ? NULL : arr;
     *n = e ? 0 : count;
+    return e;
+}
+
+/* ---- Sealed values (bookingd rekey) ------------------------------------ */
+
+static const struct {
+    enum db_stmt list, set;
+    const char *list_sql, *set_sql;
+} sealed_tables[] = {
+    [BK_SEALED_CALENDAR_CREDENTIAL] =
+        {Q_SEALED_LIST_CAL, Q_SEALED_SET_CAL,
+         "SELECT id, public_id, credential FROM calendar_connections"
+         " WHERE credential IS NOT NULL ORDER BY id",
+         "UPDATE calendar_connections SET credential = ?3"
+         " WHERE id = ?1 AND credential = ?2"},
+    [BK_SEALED_WEBHOOK_SECRET] =
+        {Q_SEALED_LIST_WH, Q_SEALED_SET_WH,
+         "SELECT id, public_id, secret FROM webhook_endpoints ORDER BY id",
+         "UPDATE webhook_endpoints SET secret = ?3"
+         " WHERE id = ?1 AND secret = ?2"},
+};
+
+const char *bk_store_sealed_aad(enum bk_sealed_kind kind, const char *public_id,
+                                struct bk_arena *arena)
+{
+    return kind == BK_SEALED_WEBHOOK_SECRET
+               ? bk_arena_printf(arena, BK_WH_SECRET_AAD, public_id)
+               : bk_arena_printf(arena, "calendar_connection:%s:credential",
+                                 public_id);
+}
+
+static void read_sealed(struct bk_tx *tx, struct bk_stmt *st,
+                        struct bk_arena *a, struct bk_sealed *v)
+{
+    v->id = db_col_i64(tx, st, 0);
+    v->public_id = db_col_text(tx, st, 1, a);
+    v->value = db_col_text(tx, st, 2, a);
+}
+
+enum bk_err bk_store_sealed_list(struct bk_tx *tx, enum bk_sealed_kind kind,
+                                 struct bk_arena *arena, struct bk_sealed **out,
+                                 size_t *n, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_sealed *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, sealed_tables[kind].list, sealed_tables[kind].list_sql,
+                   &st, err);
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing sealed values", err,
+                 read_sealed);
+    for (size_t i = 0; i < count; i++)
+        arr[i].kind = kind;
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_sealed_set(struct bk_tx *tx, const struct bk_sealed *v,
+                                const char *value, bool *changed,
+                                struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    *changed = false;
+    e = db_prepare(tx, sealed_tables[v->kind].set,
+                   sealed_tables[v->kind].set_sql, &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, v->id);
+    db_bind_text(tx, st, 2, v->value);
+    db_bind_text(tx, st, 3, value);
+    e = db_exec(tx, st, &changes, "sealing a value again", err);
+    *changed = e == BK_OK && changes > 0;
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+/* ---- Google watch channels (connectors/gwatch.c) ------------------------ */
+
+#define GCH_COLS                                                               \
+    "id, channel_id, connection_id, connection_public_id, calendar_id,"        \
+    " resource_id, expiration_ms, stop_credential, created_ms"
+
+static void read_gchannel(struct bk_tx *tx, struct bk_stmt *st,
+                          struct bk_arena *a, struct bk_gchannel *c)
+{
+    memset(c, 0, sizeof(*c));
+    c->id = db_col_i64(tx, st, 0);
+    c->channel_id = db_col_text(tx, st, 1, a);
+    c->connection_id = db_col_null(tx, st, 2) ? 0 : db_col_i64(tx, st, 2);
+    c->connection_public_id = db_col_text(tx, st, 3, a);
+    c->calendar_id = db_col_text(tx, st, 4, a);
+    c->resource_id = db_col_text(tx, st, 5, a);
+    c->expiration_ms = db_col_i64(tx, st, 6);
+    c->stop_credential = db_col_text(tx, st, 7, a);
+    c->created_ms = db_col_i64(tx, st, 8);
+}
+
+enum bk_err bk_store_gchannel_insert(struct bk_tx *tx,
+                                     const struct bk_gchannel *c,
+                                     struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_GCHANNEL_INSERT,
+                   "INSERT INTO google_channels (channel_id, connection_id,"
+                   " connection_public_id, calendar_id, resource_id,"
+                   " expiration_ms, stop_credential, created_ms)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, NULL, ?7)",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, c->channel_id);
+    db_bind_i64(tx, st, 2, c->connection_id);
+    db_bind_text(tx, st, 3, c->connection_public_id);
+    db_bind_text(tx, st, 4, c->calendar_id);
+    db_bind_text(tx, st, 5, c->resource_id);
+    db_bind_i64(tx, st, 6, c->expiration_ms);
+    db_bind_i64(tx, st, 7, c->created_ms);
+    e = db_exec(tx, st, NULL, "storing a watch channel", err);
+    if (e == BK_E_NOT_FOUND) /* the connection went meanwhile */
+        e = bk_fail(err, BK_E_NOT_FOUND, "the connection is gone");
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_gchannel_find(struct bk_tx *tx, const char *channel_id,
+                                   struct bk_arena *arena,
+                                   struct bk_gchannel *out,
+                                   struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_GCHANNEL_FIND,
+                   "SELECT " GCH_COLS " FROM google_channels"
+                   " WHERE channel_id = ?1",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_text(tx, st, 1, channel_id);
+    e = db_one(tx, st, "finding a watch channel", err);
+    if (e == BK_E_NOT_FOUND)
+        e = bk_fail(err, e, "no such channel");
+    if (e == BK_OK)
+        read_gchannel(tx, st, arena, out);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
+enum bk_err bk_store_gchannel_list(struct bk_tx *tx, struct bk_arena *arena,
+                                   struct bk_gchannel **out, size_t *n,
+                                   struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_gchannel *arr = NULL;
+    size_t count = 0;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_GCHANNEL_LIST,
+                   "SELECT " GCH_COLS " FROM google_channels"
+                   " ORDER BY id LIMIT 10000",
+                   &st, err);
+    DB_READ_ROWS(tx, st, arena, arr, count, "listing watch channels", err,
+                 read_gchannel);
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}
+
+enum bk_err bk_store_gchannel_delete(struct bk_tx *tx, int64_t id,
+                                     struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+
+    e = db_prepare(tx, Q_GCHANNEL_DELETE,
+                   "DELETE FROM google_channels WHERE id = ?1", &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    e = db_exec(tx, st, NULL, "deleting a watch channel", err);
+out:
+    db_reset(tx, st);
     return e;
 }

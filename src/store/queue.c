@@ -469,88 +469,112 @@ enum bk_err bk_store_job_claim(struct bk_tx *tx, int64_t now_ms,
     return e;
 }
 
-enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id, int64_t token,
-                                 int64_t now_ms, struct bk_errbuf *err)
+/* The updates of a job under its lease: each is fenced by ?1 id, ?2 the
+ * lease token and "status = 1", and BK_E_STALE when it changed no row (the
+ * lease was lost). One table, so that the fence is written once. */
+enum leased_update { LU_RELEASE, LU_COMPLETE, LU_RENEW, LU_FAIL, LU_POSTPONE };
+
+static const struct {
+    enum db_stmt id;
+    const char *sql;
+    const char *what;
+    int nargs;   /* numbers bound after ?3: ?4, ?5 */
+    bool text;   /* then one text */
+    bool notify; /* pending again: every instance is told */
+} leased_updates[] = {
+    /* ?3 now */
+    [LU_RELEASE] = {Q_JOB_RELEASE,
+                    "UPDATE jobs SET status = 0,"
+                    " attempts = CASE WHEN attempts > 0 THEN attempts - 1"
+                    " ELSE 0 END,"
+                    " lease_until_ms = NULL, lease_token = NULL,"
+                    " updated_ms = ?3"
+                    " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                    "releasing a job", 0, false, true},
+    /* ?3 now */
+    [LU_COMPLETE] = {Q_JOB_COMPLETE,
+                     "UPDATE jobs SET status = 2, lease_until_ms = NULL,"
+                     " lease_token = NULL, updated_ms = ?3"
+                     " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                     "completing a job", 0, false, false},
+    /* ?3 now, ?4 lease */
+    [LU_RENEW] = {Q_JOB_RENEW,
+                  "UPDATE jobs SET lease_until_ms = ?3 + ?4, updated_ms = ?3"
+                  " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                  "renewing a job's lease", 1, false, false},
+    /* ?3 now, ?4 dead (0/1), ?5 run at, ?6 error */
+    [LU_FAIL] = {Q_JOB_FAIL,
+                 "UPDATE jobs SET status = CASE WHEN ?4 = 1 THEN 3 ELSE 0 END,"
+                 " run_at_ms = CASE WHEN ?4 = 1 THEN run_at_ms ELSE ?5 END,"
+                 " last_error = ?6, lease_until_ms = NULL,"
+                 " lease_token = NULL, updated_ms = ?3"
+                 " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                 "recording a failed job", 2, true, true},
+    /* ?3 now, ?4 run at, ?5 error */
+    [LU_POSTPONE] = {Q_JOB_POSTPONE,
+                     "UPDATE jobs SET status = 0,"
+                     " attempts = CASE WHEN attempts > 0 THEN attempts - 1"
+                     " ELSE 0 END,"
+                     " run_at_ms = ?4, last_error = ?5,"
+                     " lease_until_ms = NULL, lease_token = NULL,"
+                     " updated_ms = ?3"
+                     " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                     "postponing a job", 1, true, true},
+};
+
+/* Runs leased update u of job id under token; a4/a5 are the numbers
+ * bound after ?3 (as many as the update has), text the text after them. */
+static enum bk_err leased_update(struct bk_tx *tx, enum leased_update u,
+                                 int64_t id, int64_t token, int64_t now_ms,
+                                 int64_t a4, int64_t a5, const char *text,
+                                 struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
     enum bk_err e;
     int changes = 0;
 
-    e = db_prepare(tx, Q_JOB_RELEASE,
-                   "UPDATE jobs SET status = 0,"
-                   " attempts = CASE WHEN attempts > 0 THEN attempts - 1"
-                   " ELSE 0 END,"
-                   " lease_until_ms = NULL, lease_token = NULL,"
-                   " updated_ms = ?3"
-                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
-                   &st, err);
+    e = db_prepare(tx, leased_updates[u].id, leased_updates[u].sql, &st, err);
     if (e)
         goto out;
     db_bind_i64(tx, st, 1, id);
     db_bind_i64(tx, st, 2, token);
     db_bind_i64(tx, st, 3, now_ms);
-    e = db_exec(tx, st, &changes, "releasing a job", err);
+    if (leased_updates[u].nargs > 0)
+        db_bind_i64(tx, st, 4, a4);
+    if (leased_updates[u].nargs > 1)
+        db_bind_i64(tx, st, 5, a5);
+    if (leased_updates[u].text)
+        db_bind_text(tx, st, 4 + leased_updates[u].nargs, text);
+    e = db_exec(tx, st, &changes, leased_updates[u].what, err);
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_STALE,
                     "job %" PRId64 " is not running under this lease", id);
-    if (e == BK_OK)
+    /* A dead job is not due again. */
+    if (e == BK_OK && leased_updates[u].notify && !(u == LU_FAIL && a4))
         bk_store_job_notify(tx);
 out:
     db_reset(tx, st);
     return e;
 }
 
+enum bk_err bk_store_job_release(struct bk_tx *tx, int64_t id, int64_t token,
+                                 int64_t now_ms, struct bk_errbuf *err)
+{
+    return leased_update(tx, LU_RELEASE, id, token, now_ms, 0, 0, NULL, err);
+}
+
 enum bk_err bk_store_job_complete(struct bk_tx *tx, int64_t id, int64_t token,
                                   int64_t now_ms, struct bk_errbuf *err)
 {
-    struct bk_stmt *st = NULL;
-    enum bk_err e;
-    int changes = 0;
-
-    e = db_prepare(tx, Q_JOB_COMPLETE,
-                   "UPDATE jobs SET status = 2, lease_until_ms = NULL,"
-                   " lease_token = NULL, updated_ms = ?3"
-                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
-                   &st, err);
-    if (e)
-        goto out;
-    db_bind_i64(tx, st, 1, id);
-    db_bind_i64(tx, st, 2, token);
-    db_bind_i64(tx, st, 3, now_ms);
-    e = db_exec(tx, st, &changes, "completing a job", err);
-    if (e == BK_OK && changes == 0)
-        e = bk_fail(err, BK_E_STALE,
-                    "job %" PRId64 " is not running under this lease", id);
-out:
-    db_reset(tx, st);
-    return e;
+    return leased_update(tx, LU_COMPLETE, id, token, now_ms, 0, 0, NULL, err);
 }
 
 enum bk_err bk_store_job_renew(struct bk_tx *tx, int64_t id, int64_t token,
                                int64_t now_ms, int64_t lease_ms,
                                struct bk_errbuf *err)
 {
-    struct bk_stmt *st = NULL;
-    enum bk_err e;
-    int changes = 0;
-
-    e = db_prepare(tx, Q_JOB_RENEW,
-                   "UPDATE jobs SET lease_until_ms = ?3 + ?4, updated_ms = ?3"
-                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
-                   &st, err);
-    if (e)
-        goto out;
-    db_bind_i64(tx, st, 1, id);
-    db_bind_i64(tx, st, 2, token);
-    db_bind_i64(tx, st, 3, now_ms);
-    db_bind_i64(tx, st, 4, lease_ms);
-    e = db_exec(tx, st, &changes, "renewing a job's lease", err);
-    if (e == BK_OK && changes == 0)
-        e = bk_fail(err, BK_E_STALE,
-                    "job %" PRId64 " is not running under this lease", id);
-out:
-    db_reset(tx, st);
-    return e;
+    return leased_update(tx, LU_RENEW, id, token, now_ms, lease_ms, 0, NULL,
+                         err);
 }
 
 enum bk_err bk_store_job_shift(struct bk_tx *tx, int64_t now_ms,
@@ -586,35 +610,16 @@ enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id, int64_t token,
                               bool dead, int64_t run_at_ms, const char *error,
                               int64_t now_ms, struct bk_errbuf *err)
 {
-    struct bk_stmt *st = NULL;
-    enum bk_err e;
-    int changes = 0;
+    return leased_update(tx, LU_FAIL, id, token, now_ms, dead ? 1 : 0,
+                         run_at_ms, error, err);
+}
 
-    e = db_prepare(
-        tx, Q_JOB_FAIL,
-        "UPDATE jobs SET status = CASE WHEN ?3 = 1 THEN 3 ELSE 0 END,"
-        " run_at_ms = CASE WHEN ?3 = 1 THEN run_at_ms ELSE ?4 END,"
-        " last_error = ?5, lease_until_ms = NULL,"
-        " lease_token = NULL, updated_ms = ?6"
-        " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
-        &st, err);
-    if (e)
-        goto out;
-    db_bind_i64(tx, st, 1, id);
-    db_bind_i64(tx, st, 2, token);
-    db_bind_i64(tx, st, 3, dead ? 1 : 0);
-    db_bind_i64(tx, st, 4, run_at_ms);
-    db_bind_text(tx, st, 5, error);
-    db_bind_i64(tx, st, 6, now_ms);
-    e = db_exec(tx, st, &changes, "recording a failed job", err);
-    if (e == BK_OK && changes == 0)
-        e = bk_fail(err, BK_E_STALE,
-                    "job %" PRId64 " is not running under this lease", id);
-    if (e == BK_OK && !dead) /* due again later: every instance knows */
-        bk_store_job_notify(tx);
-out:
-    db_reset(tx, st);
-    return e;
+enum bk_err bk_store_job_postpone(struct bk_tx *tx, int64_t id, int64_t token,
+                                  int64_t run_at_ms, const char *error,
+                                  int64_t now_ms, struct bk_errbuf *err)
+{
+    return leased_update(tx, LU_POSTPONE, id, token, now_ms, run_at_ms, 0,
+                         error, err);
 }
 
 enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id, int64_t now_ms,

@@ -129,11 +129,27 @@ enum bk_store_error_class bk_store_error_class_of(enum bk_err e)
     }
 }
 
+/* Transient store errors seen by this thread (bk_store_transient_mark). */
+static _Thread_local uint64_t transient_seen;
+
+static void note_transient(enum bk_err e)
+{
+    if (e == BK_E_BUSY || e == BK_E_SERIALIZATION || e == BK_E_STORAGE_FULL ||
+        e == BK_E_UNAVAILABLE || e == BK_E_IO)
+        transient_seen++;
+}
+
+uint64_t bk_store_transient_mark(void)
+{
+    return transient_seen;
+}
+
 void bk_store_note_error(struct bk_store *store, enum bk_err e)
 {
     if (store && e)
         atomic_fetch_add_explicit(&store->errors[bk_store_error_class_of(e)], 1,
                                   memory_order_relaxed);
+    note_transient(e);
 }
 
 void bk_store_error_counts(struct bk_store *store,
@@ -256,10 +272,12 @@ enum bk_err bk_store_begin(struct bk_store *store, enum bk_tx_mode mode,
     /* Fault points (test builds) are here, not in the drivers, so that
      * both drivers fail alike and migrations, which call the driver
      * directly, are not affected. */
-    if (bk_fault("store.begin"))
+    if (bk_fault("store.begin")) {
+        note_transient(BK_E_IO);
         return bk_fail(err, BK_E_IO,
                        "cannot begin a transaction (fault point "
                        "store.begin)");
+    }
     e = store->drv->begin(store, mode, out, err);
     bk_store_note_error(store, e);
     if (e == BK_OK)
@@ -277,6 +295,7 @@ enum bk_err bk_store_commit(struct bk_tx *tx, struct bk_errbuf *err)
 
     if (tx->mode != BK_TX_READ && !tx->broken && bk_fault("store.commit")) {
         tx->drv->rollback(tx);
+        note_transient(BK_E_IO);
         return bk_fail(err, BK_E_IO,
                        "commit failed (fault point store.commit)");
     }

@@ -94,6 +94,13 @@ const char *bk_store_error_class_name(enum bk_store_error_class c);
 /* The class of a driver's error e (BK_OK has none: BK_STORE_ERROR_OTHER). */
 enum bk_store_error_class bk_store_error_class_of(enum bk_err e);
 
+/* A count of the transient store errors (busy, serialization, storage
+ * full, unavailable, I/O: the classes a retry may cure) the calling thread
+ * has seen from the store. Compared before and after a piece of work, it
+ * tells a BK_E_IO of the store from one of the network (jobs.c: a job that
+ * failed because the store did is not charged an attempt). */
+uint64_t bk_store_transient_mark(void);
+
 /* The counts since open, indexed by class. Lock-free; thread-safe. */
 void bk_store_error_counts(struct bk_store *store,
                            uint64_t out[BK_STORE_ERROR_CLASSES]);
@@ -526,6 +533,81 @@ bk_store_activity_list(struct bk_tx *tx, const char *kind, int64_t booking_id,
                        struct bk_activity **out, size_t *n,
                        struct bk_errbuf *err);
 
+/* The activity of bookings booking_ids[0..n) (n at most
+ * BK_STORE_ACTIVITY_BATCH) whose kind is one of kinds[0..n_kinds) (at most
+ * 16), in one query: ordered by booking, then oldest first (the feed's
+ * SEQUENCEs, bk_ledger_invite_sequences). */
+#define BK_STORE_ACTIVITY_BATCH 500
+BK_MUST_CHECK enum bk_err bk_store_activity_of_bookings(
+    struct bk_tx *tx, const int64_t *booking_ids, size_t n,
+    const char *const *kinds, size_t n_kinds, struct bk_arena *arena,
+    struct bk_activity **out, size_t *n_out, struct bk_errbuf *err);
+
+/* ---- Google watch channels (connectors/gwatch.c) ---------------------- */
+
+struct bk_gchannel {
+    int64_t id;
+    const char *channel_id;           /* the UUID sent to Google */
+    int64_t connection_id;            /* 0: the connection was deleted */
+    const char *connection_public_id; /* "cal_..." */
+    const char *calendar_id;          /* the Google calendar watched */
+    const char *resource_id;          /* Google's, for channels.stop */
+    int64_t expiration_ms;
+    const char *stop_credential; /* the deleted connection's sealed tokens */
+    int64_t created_ms;
+};
+
+/* Inserts c (id, stop_credential ignored). */
+BK_MUST_CHECK enum bk_err bk_store_gchannel_insert(struct bk_tx *tx,
+                                                   const struct bk_gchannel *c,
+                                                   struct bk_errbuf *err);
+/* By channel id; BK_E_NOT_FOUND. */
+BK_MUST_CHECK enum bk_err bk_store_gchannel_find(struct bk_tx *tx,
+                                                 const char *channel_id,
+                                                 struct bk_arena *arena,
+                                                 struct bk_gchannel *out,
+                                                 struct bk_errbuf *err);
+/* Every channel (at most 10,000), oldest first. */
+BK_MUST_CHECK enum bk_err bk_store_gchannel_list(struct bk_tx *tx,
+                                                 struct bk_arena *arena,
+                                                 struct bk_gchannel **out,
+                                                 size_t *n,
+                                                 struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_gchannel_delete(struct bk_tx *tx, int64_t id,
+                                                   struct bk_errbuf *err);
+
+/* ---- Sealed values (crypto.h bk_secret_seal; `bookingd rekey`) -------- */
+
+/* Every column that holds a sealed value. */
+enum bk_sealed_kind {
+    BK_SEALED_CALENDAR_CREDENTIAL, /* calendar_connections.credential */
+    BK_SEALED_WEBHOOK_SECRET,      /* webhook_endpoints.secret (plain
+                                      "whsec_..." where no key was set) */
+};
+#define BK_SEALED_KINDS 2
+
+struct bk_sealed {
+    enum bk_sealed_kind kind;
+    int64_t id;
+    const char *public_id;
+    const char *value;
+};
+
+/* The associated data the value of kind in row public_id is sealed with. */
+const char *bk_store_sealed_aad(enum bk_sealed_kind kind, const char *public_id,
+                                struct bk_arena *arena);
+/* Every row's value of kind (NULLs left out), by id. */
+BK_MUST_CHECK enum bk_err
+bk_store_sealed_list(struct bk_tx *tx, enum bk_sealed_kind kind,
+                     struct bk_arena *arena, struct bk_sealed **out, size_t *n,
+                     struct bk_errbuf *err);
+/* Replaces v's value by value where it is still v->value (*changed false
+ * when the row changed or went meanwhile: the daemon wrote it again). */
+BK_MUST_CHECK enum bk_err bk_store_sealed_set(struct bk_tx *tx,
+                                              const struct bk_sealed *v,
+                                              const char *value, bool *changed,
+                                              struct bk_errbuf *err);
+
 /* ---- Messages (outbound email, mail/mail.h) ---------------------------- */
 
 /* Inserts m (m->id ignored); *id receives the new row's id. BK_E_DUPLICATE
@@ -807,6 +889,13 @@ BK_MUST_CHECK enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id,
                                             int64_t run_at_ms,
                                             const char *error, int64_t now_ms,
                                             struct bk_errbuf *err);
+/* Makes the job pending again at run_at_ms without counting the attempt
+ * it was on (attempts - 1), recording error: a failure that was the
+ * store's, not the job's (jobs.c). BK_E_STALE as above. */
+BK_MUST_CHECK enum bk_err
+bk_store_job_postpone(struct bk_tx *tx, int64_t id, int64_t token,
+                      int64_t run_at_ms, const char *error, int64_t now_ms,
+                      struct bk_errbuf *err);
 /* Makes the job pending now with attempts reset to 0 (an admin's replay).
  * BK_E_CONFLICT while it is running. */
 BK_MUST_CHECK enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id,

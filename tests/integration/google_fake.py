@@ -28,6 +28,20 @@ message}}:
     GET    /calendars/{id}/events   singleEvents, maxResults (1..2500),
            pageToken, syncToken (not with timeMin/timeMax: 400; unknown
            or expired: 410 fullSyncRequired), timeMin, timeMax
+    POST   /calendars/{id}/events/watch  a Channel {id (1-64 of
+           [A-Za-z0-9-_+/=], unique), type "web_hook", address (https; http
+           only when fake.allow_http), token? (<= 256), expiration? (ms, in
+           the future; capped at watch_max_ttl_s), params?{ttl}} → the
+           channel {kind api#channel, id, resourceId, resourceUri, token,
+           expiration (a string of ms)}; then, as Google does, a "sync"
+           notification to the address (from another thread)
+    POST   /channels/stop  {id, resourceId} → 204; 404 for an unknown or
+           stopped channel or another resource's id
+Notifications: fake.notify(channel_id, state) POSTs to a channel's address
+with no body and Google's headers (X-Goog-Channel-ID, -Token, -Expiration,
+X-Goog-Message-Number, X-Goog-Resource-ID, -URI, -State) and returns the
+status answered; fake.notify_calendar(cid) does it for each live channel on
+a calendar; fake.notifications lists (channel id, state, status).
 Unknown query parameters and event fields are 400. Tests edit events
 directly (move, delete, add_busy), queue failures (fail_next), expire
 tokens (expire_access_tokens), revoke the grant (revoke) and read
@@ -93,6 +107,11 @@ class GoogleFake:
         self.lose_inserts = 0  # inserts stored whose answer is a 503
         self.requests = []
         self.issued = []   # every token the fake handed out
+        self.channels = {}  # id -> {id, resourceId, cal, address, token,
+        #                            expiration (ms), stopped, number}
+        self.allow_http = False  # Google delivers to https only
+        self.watch_max_ttl_s = 30 * 86400
+        self.notifications = []  # (channel id, state, status answered)
         self.lock = threading.Lock()
         fake = self
 
@@ -324,7 +343,105 @@ class GoogleFake:
                     raise GoogleError(404, "notFound", "Not Found")
                 return cid
 
+            def _json_object(self, raw):
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    raise GoogleError(400, "parseError", "Parse Error")
+                if not isinstance(body, dict):
+                    raise GoogleError(400, "parseError", "Parse Error")
+                return body
+
+            def _watch(self, cid, q, raw):
+                self._params(q, set())
+                ch = self._json_object(raw)
+                extra = set(ch) - {"id", "type", "address", "token",
+                                   "expiration", "params", "kind"}
+                if extra:
+                    raise GoogleError(400, "invalid", "Invalid field: %s" %
+                                      sorted(extra))
+                cid_ = ch.get("id")
+                if not isinstance(cid_, str) or not re.fullmatch(
+                        r"[A-Za-z0-9\-_+/=]{1,64}", cid_):
+                    raise GoogleError(400, "invalid",
+                                      "Invalid channel id value.")
+                if ch.get("type") not in ("web_hook", "webhook"):
+                    raise GoogleError(400, "push.invalidType",
+                                      "Invalid channel type.")
+                addr = ch.get("address")
+                u = urllib.parse.urlsplit(addr) if isinstance(addr, str) \
+                    else None
+                if not u or not u.hostname or u.scheme not in ("https", "http"):
+                    raise GoogleError(400, "push.invalidAddress",
+                                      "Invalid channel address.")
+                if u.scheme != "https" and not fake.allow_http:
+                    raise GoogleError(400, "push.webhookUrlNotHttps",
+                                      "WebHook callback must be HTTPS: " +
+                                      addr)
+                tok = ch.get("token")
+                if tok is not None and (not isinstance(tok, str) or
+                                        len(tok) > 256):
+                    raise GoogleError(400, "invalid", "Invalid token.")
+                now_ms = int(time.time() * 1000)
+                cap = now_ms + fake.watch_max_ttl_s * 1000
+                exp = ch.get("expiration", cap)
+                if isinstance(exp, str) and exp.isdigit():
+                    exp = int(exp)
+                if not isinstance(exp, int) or isinstance(exp, bool):
+                    raise GoogleError(400, "invalid", "Invalid expiration.")
+                if exp <= now_ms:
+                    raise GoogleError(400, "invalid",
+                                      "Channel expiration is in the past.")
+                params = ch.get("params", {})
+                if not isinstance(params, dict) or set(params) - {"ttl"}:
+                    raise GoogleError(400, "invalid", "Invalid params.")
+                exp = min(exp, cap)
+                with fake.lock:
+                    if cid_ in fake.channels:
+                        raise GoogleError(400, "channelIdNotUnique",
+                                          "Channel id not unique.")
+                    rid = "res-" + hashlib.sha256(cid.encode()).hexdigest()[:20]
+                    fake.channels[cid_] = {
+                        "id": cid_, "resourceId": rid, "cal": cid,
+                        "address": addr, "token": tok, "expiration": exp,
+                        "stopped": False, "number": 0}
+                out = {"kind": "api#channel", "id": cid_, "resourceId": rid,
+                       "resourceUri": fake.base + "/calendar/v3/calendars/" +
+                       urllib.parse.quote(cid, safe="") +
+                       "/events?alt=json", "expiration": str(exp)}
+                if tok is not None:
+                    out["token"] = tok
+                self._send(200, out)
+                threading.Thread(target=fake.notify, args=(cid_, "sync"),
+                                 daemon=True).start()
+
+            def _stop(self, q, raw):
+                self._params(q, set())
+                ch = self._json_object(raw)
+                extra = set(ch) - {"id", "resourceId", "token", "kind",
+                                   "resourceUri", "type", "address",
+                                   "expiration"}
+                if extra or not isinstance(ch.get("id"), str) or \
+                        not isinstance(ch.get("resourceId"), str):
+                    raise GoogleError(400, "required",
+                                      "Required: id and resourceId.")
+                with fake.lock:
+                    c = fake.channels.get(ch["id"])
+                    if not c or c["stopped"] or \
+                            c["resourceId"] != ch["resourceId"]:
+                        raise GoogleError(404, "notFound",
+                                          "Channel '%s' not found for "
+                                          "project" % ch["id"])
+                    c["stopped"] = True
+                return self._send(204)
+
             def _api(self, method, path, q, raw):
+                if path == "/channels/stop" and method == "POST":
+                    return self._stop(q, raw)
+                w = re.fullmatch(r"/calendars/([^/]+)/events/watch", path)
+                if w and method == "POST":
+                    return self._watch(
+                        self._cal(urllib.parse.unquote(w.group(1))), q, raw)
                 if path == "/users/me/calendarList" and method == "GET":
                     p = self._params(q, {"maxResults", "pageToken"})
                     items = [dict(c, kind="calendar#calendarListEntry")
@@ -533,6 +650,54 @@ class GoogleFake:
         with self.lock:
             return [r for r in self.requests if r[1] == "/token"
                     and ("grant_type=" + grant).encode() in r[3]]
+
+    def live_channels(self, cid=None):
+        now_ms = time.time() * 1000
+        with self.lock:
+            return [dict(c) for c in self.channels.values()
+                    if not c["stopped"] and c["expiration"] > now_ms and
+                    (cid is None or c["cal"] == cid)]
+
+    def notify(self, channel_id, state="exists", headers=None):
+        """POSTs a notification of the channel to its address, as Google
+        does (no body); headers (may be None) are changed or added (a value
+        None drops one). Returns the status answered (0: no answer)."""
+        import http.client
+        with self.lock:
+            c = self.channels[channel_id]
+            c["number"] += 1
+            number = c["number"]
+        h = {"X-Goog-Channel-ID": c["id"],
+             "X-Goog-Channel-Expiration": time.strftime(
+                 "%a, %d %b %Y %H:%M:%S GMT",
+                 time.gmtime(c["expiration"] / 1000)),
+             "X-Goog-Message-Number": str(number),
+             "X-Goog-Resource-ID": c["resourceId"],
+             "X-Goog-Resource-URI": self.base + "/calendar/v3/calendars/" +
+             urllib.parse.quote(c["cal"], safe="") + "/events?alt=json",
+             "X-Goog-Resource-State": state,
+             "Content-Length": "0"}
+        if c["token"] is not None:
+            h["X-Goog-Channel-Token"] = c["token"]
+        for k, v in (headers or {}).items():
+            h.pop(k, None)
+            if v is not None:
+                h[k] = v
+        u = urllib.parse.urlsplit(c["address"])
+        try:
+            conn = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
+            conn.request("POST", u.path, body=b"", headers=h)
+            status = conn.getresponse().status
+            conn.close()
+        except OSError:
+            status = 0
+        with self.lock:
+            self.notifications.append((channel_id, state, status))
+        return status
+
+    def notify_calendar(self, cid=None, state="exists"):
+        return [self.notify(c["id"], state)
+                for c in self.live_channels(cid or self.account)]
 
     def close(self):
         self.server.shutdown()

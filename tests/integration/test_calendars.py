@@ -601,3 +601,80 @@ def test_sync_errors_of_a_hostile_server_are_reported(make_daemon):
         assert d.get("/readyz").status == 200
     finally:
         fake.close()
+def test_password_changed_in_place(make_daemon, radicale):
+    """The password changes at the server: pushes fail (the connection
+    says why); a wrong new password is refused with what the server said
+    and changes nothing; the right one is checked, stored sealed, and the
+    connection recovers (the push that failed arrives)."""
+    d = start(make_daemon)
+    r = connect(d, radicale.url + f"{USER}/work/")
+    assert r.status == 201, r
+    cid = r.json["id"]
+    s = d.slot_starts("intro")
+    first = d.book("intro", s[0], email="p0@example.com").json["uid"]
+    H.wait_until(lambda: first in events_of(radicale.work), 30, "the event")
+    H.wait_outbox_idle(d)
+
+    new = "n3w-" + secrets.token_hex(8)
+    (radicale.root / "users").write_text(f"{USER}:{new}\n")
+    work = caldav.DAVClient(radicale.url, username=USER,
+                            password=new).calendar(
+                                url=radicale.url + f"{USER}/work/")
+    second = d.book("intro", s[2], email="p2@example.com").json["uid"]
+
+    def failing():
+        c = d.get(f"/api/v1/calendars/{cid}", admin=True).json
+        return c if c["status"] != "active" else None
+    c = H.wait_until(failing, 60, "the connection's error")
+    assert c["status"] in ("needs_auth", "error") and "401" in \
+        c["last_error"], c
+    (sealed,), = ledger_query(d, "SELECT credential FROM calendar_connections")
+
+    # Wrong: the server's answer, nothing changed.
+    bad = "wrong-" + secrets.token_hex(6)
+    r = d.patch(f"/api/v1/calendars/{cid}", {"password": bad}, admin=True)
+    assert_error(r, 422, "calendar_auth_failed", "password")
+    assert "401" in r.json["error"]["message"], r.json
+    assert ledger_query(d, "SELECT credential FROM calendar_connections") == \
+        [(sealed,)]
+    assert d.get(f"/api/v1/calendars/{cid}",
+                 admin=True).json["status"] != "active"
+
+    # Malformed and hostile bodies: 422 (or 404), nothing changed.
+    for body in ({"password": ""}, {"password": 42}, {"password": None},
+                 {"password": "x" * 1025}, {"username": USER},
+                 {"username": "x" * 257, "password": new},
+                 {"password": new, "credential": "bk1:x"},
+                 {"password": "a\u0000b"}):
+        r = d.patch(f"/api/v1/calendars/{cid}", body, admin=True)
+        assert r.status in (400, 422), (body, r)  # 400: JSON with a NUL
+        assert new not in text(r)
+    r = d.patch("/api/v1/calendars/cal_nosuchconnection", {"password": new},
+                admin=True)
+    assert r.status == 404, r
+    r = d.patch(f"/api/v1/calendars/{cid}", {"password": new})
+    assert r.status == 401, r
+    assert ledger_query(d, "SELECT credential FROM calendar_connections") == \
+        [(sealed,)]
+
+    # Right: stored sealed, active again, and the failed push goes through.
+    r = d.patch(f"/api/v1/calendars/{cid}", {"username": USER,
+                                             "password": new}, admin=True)
+    assert r.status == 200, r
+    assert r.json["status"] == "active" and r.json["last_error"] is None, r
+    assert new not in text(r) and "credential" not in text(r)
+    (now,), = ledger_query(d, "SELECT credential FROM calendar_connections")
+    assert now.startswith("bk1:") and now != sealed and new not in now
+
+    def seen():
+        got = set()
+        for ev in work.events():
+            for comp in icalendar.Calendar.from_ical(ev.data).walk("VEVENT"):
+                got.add(str(comp["UID"]))
+        return second in got
+    H.wait_until(seen, 60, "the failed push, after the new password")
+    H.wait_outbox_idle(d, 60)
+    c = d.get(f"/api/v1/calendars/{cid}", admin=True).json
+    assert c["status"] == "active" and c["last_error"] is None, c
+    assert new not in d.stdout() + d.stderr()
+    assert bad not in d.stdout() + d.stderr()

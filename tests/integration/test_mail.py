@@ -358,6 +358,37 @@ def test_invite_download_and_feed_are_one_event(make_daemon, smtp_plain):
     assert latest["ATTENDEE"].params["RSVP"] == "TRUE"
 
 
+def test_feed_sequences_are_each_bookings_own(make_daemon):
+    """The feed reads the SEQUENCEs of a page of bookings in one query:
+    each event still gets its own booking's number, and a cancelled
+    booking is left out."""
+    d = make_daemon(env=FAST)
+    d.apply(standard_catalog())
+    s = slots(d)
+    moved = d.book("intro", s[0], email="a@example.com", name="A").json
+    kept = d.book("intro", s[1], email="b@example.com", name="B").json
+    gone = d.book("intro", s[2], email="c@example.com", name="C").json
+    for to in (s[5], s[6]):
+        r = d.post(f"/api/v1/bookings/{moved['uid']}/reschedule",
+                   {"start": to}, query={"token": moved["manage_token"]})
+        assert r.status == 200, r
+    r = d.post(f"/api/v1/bookings/{gone['uid']}/cancel", {},
+               query={"token": gone["manage_token"]})
+    assert r.status == 200, r
+    r = d.get("/api/v1/hosts/coach/calendar-feed", admin=True)
+    url = urllib.parse.urlsplit(r.json["url"])
+    r = d.get(url.path, query=dict(urllib.parse.parse_qsl(url.query)))
+    assert r.status == 200, r
+    seqs = {str(e["UID"]): int(e["SEQUENCE"])
+            for e in icalendar.Calendar.from_ical(r.body).walk("VEVENT")}
+    assert seqs == {moved["uid"]: 2, kept["uid"]: 0}
+    for b, want in ((moved, 2), (kept, 0)):
+        r = d.get(f"/api/v1/bookings/{b['uid']}/ics",
+                  query={"token": b["manage_token"]})
+        ev = vevent(icalendar.Calendar.from_ical(r.body))
+        assert int(ev["SEQUENCE"]) == want
+
+
 def test_templates_override(make_daemon, smtp_plain, tmp_path):
     tdir = tmp_path / "templates"
     tdir.mkdir()

@@ -201,6 +201,34 @@ static void test_secret_seal(void **state)
     /* Another key (its id differs), and the right id with another key. */
     assert_int_equal(bk_secret_open(&k2, "row:1", sealed, &a, &plain, &n, &err),
                      BK_E_CONFIG);
+    /* Rotation: k2 with k as its previous key opens what k sealed, and
+     * names both ids when neither sealed a value. */
+    {
+        struct bk_secret_key k3;
+        char id[9];
+        assert_true(bk_secret_key_id_of(sealed, id));
+        assert_string_equal(id, k.id);
+        assert_false(bk_secret_key_id_of("bk1:short", id));
+        k2.previous = &k;
+        assert_int_equal(
+            bk_secret_open(&k2, "row:1", sealed, &a, &plain, &n, &err), BK_OK);
+        assert_string_equal(plain, "hunter2");
+        assert_int_equal(
+            bk_secret_open(&k2, "row:2", sealed, &a, &plain, &n, &err),
+            BK_E_UNAUTHORIZED);
+        assert_int_equal(
+            bk_secret_key_parse(
+                "AgECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", &k3, &err),
+            BK_OK);
+        k3.previous = &k2;
+        k2.previous = NULL;
+        assert_int_equal(
+            bk_secret_open(&k3, "row:1", sealed, &a, &plain, &n, &err),
+            BK_E_CONFIG);
+        assert_non_null(strstr(err.msg, k.id));
+        assert_non_null(strstr(err.msg, k2.id));
+        assert_non_null(strstr(err.msg, k3.id));
+    }
     memcpy(k2.id, k.id, sizeof(k.id));
     assert_int_equal(bk_secret_open(&k2, "row:1", sealed, &a, &plain, &n, &err),
                      BK_E_UNAUTHORIZED);

@@ -828,6 +828,97 @@ static void test_fence(void **state)
     bk_store_free(s);
 }
 
+/* ---- A store that fails for a while ------------------------------------ */
+
+struct sickly {
+    struct counter c;
+    struct bk_store *sick; /* a SQLite store whose file is gone */
+    int fail_runs;         /* the first runs fail on it */
+    int runs;
+    int max_attempts_seen;
+};
+
+/* The first fail_runs runs begin a transaction on the sick store (its file
+ * was deleted: the driver answers BK_E_UNAVAILABLE, as for a database that
+ * is down) and return that error; later ones complete on the real store. */
+static enum bk_err sickly_run(void *ctx, struct bk_store *store,
+                              const struct bk_job *job, struct bk_arena *arena,
+                              struct bk_errbuf *err)
+{
+    struct sickly *k = ctx;
+    struct bk_tx *tx = NULL;
+    bool fail;
+    enum bk_err e;
+
+    pthread_mutex_lock(&k->c.mu);
+    fail = k->runs++ < k->fail_runs;
+    if (job->attempts > k->max_attempts_seen)
+        k->max_attempts_seen = job->attempts;
+    pthread_mutex_unlock(&k->c.mu);
+    if (!fail)
+        return count_run(&k->c, store, job, arena, err);
+    e = bk_store_begin(k->sick, BK_TX_QUEUE, &tx, err);
+    bk_store_rollback(tx);
+    return e ? e : bk_fail(err, BK_E_INTERNAL, "the sick store worked");
+}
+
+/* A store failing for longer than a job's attempts last turns no job into
+ * a dead letter: the store's failures are not charged to the jobs (a
+ * network error still is: test_every_job_once's BK_E_RETRY). */
+static void test_store_failures_are_not_attempts(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(1);
+    struct bk_job_kind kind;
+    struct bk_jobs *jobs = NULL;
+    struct sickly k;
+    char path[128];
+    int64_t before[4], counts[4];
+    struct bk_errbuf err;
+
+    (void)state;
+    memset(&k, 0, sizeof(k));
+    pthread_mutex_init(&k.c.mu, NULL);
+    bk_errbuf_clear(&err);
+    snprintf(path, sizeof(path), "sqlite:%s/sick", dir);
+    if (bk_store_open(path, 2, &k.sick, &err))
+        fail_msg("sick store: %s", err.msg);
+    unlink(path + strlen("sqlite:"));
+    k.fail_runs = 12; /* the jobs allow 5 attempts (enqueue_n) */
+    kind = (struct bk_job_kind){.name = "sk", .run = sickly_run, .ctx = &k};
+    job_counts(s, before);
+    enqueue_n(s, "sk", 2, NULL);
+    OK(bk_jobs_start(s, &cfg, &kind, 1, &jobs, &err_));
+    /* Waits for the two (on PostgreSQL, earlier tests' jobs may remain). */
+    for (int64_t until = bk_now_ms() + 30000;;) {
+        job_counts(s, counts);
+        if (counts[BK_JOB_DONE] - before[BK_JOB_DONE] + counts[BK_JOB_DEAD] -
+                before[BK_JOB_DEAD] >=
+            2)
+            break;
+        if (bk_now_ms() > until)
+            fail_msg("the jobs did not end in 30 s (%d runs)", k.runs);
+        sleep_ms(10);
+    }
+    bk_jobs_free(jobs);
+    assert_true(k.runs >= 12);
+    assert_int_equal(k.c.runs[0], 1);
+    assert_int_equal(k.c.runs[1], 1);
+    assert_true(k.max_attempts_seen <= 5);
+    job_counts(s, counts);
+    assert_int_equal(counts[BK_JOB_DONE] - before[BK_JOB_DONE], 2);
+    assert_int_equal(counts[BK_JOB_DEAD], before[BK_JOB_DEAD]);
+    bk_store_free(k.sick);
+    for (int i = 0; i < 2; i++) {
+        char side[160];
+        snprintf(side, sizeof(side), "%s%s", path + strlen("sqlite:"),
+                 i ? "-shm" : "-wal");
+        unlink(side);
+    }
+    pthread_mutex_destroy(&k.c.mu);
+    bk_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -841,6 +932,7 @@ int main(void)
         cmocka_unit_test(test_backward_step_does_not_freeze_retries),
         cmocka_unit_test(test_forward_step_keeps_running_jobs),
         cmocka_unit_test(test_fence),
+        cmocka_unit_test(test_store_failures_are_not_attempts),
     };
     const char *url = getenv("BOOKINGD_TEST_DATABASE_URL");
     const char *tmp = getenv("TMPDIR");
