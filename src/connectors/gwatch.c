@@ -348,11 +348,12 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
 {
     const struct bk_gwatch_config *cfg = ctx;
     struct bk_sync_summary sum;
+    struct bk_calendars_scope scope = {.connection = job->payload};
     struct bk_tx *tx = NULL;
     enum bk_err e;
 
-    e = bk_calendars_sync(cfg->cal, store, job->payload, NULL, bk_now_utc(),
-                          arena, &sum, err);
+    e = bk_calendars_sync(cfg->cal, store, &scope, bk_now_utc(), arena, &sum,
+                          err);
     if (e == BK_E_NOT_FOUND) /* the connection was deleted meanwhile */
         e = BK_OK;
     if (e)
