@@ -148,7 +148,7 @@ struct bk_cli_job_env {
     const struct bk_zoom_config *zoom;
 };
 
-#define BK_CLI_JOB_KINDS_MAX 16
+#define BK_CLI_JOB_KINDS_MAX 24
 
 /* Fills out with every job kind this binary runs, from the one table in
  * kinds.c, and returns how many. The kinds borrow env's fields. */

@@ -8,6 +8,7 @@
 #include "connectors/calendly.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
+#include "connectors/packages.h"
 #include "connectors/stripe.h"
 #include "connectors/zoom.h"
 #include "jobs/prune.h"
@@ -102,6 +103,25 @@ static void zoom_meeting(const struct bk_cli_job_env *env,
     bk_zoom_meeting_kind(env->zoom, out);
 }
 
+static void stripe_package(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_stripe_package_kind(env->stripe, out);
+}
+
+static void packages_expire(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    (void)env;
+    bk_packages_expire_kind(out);
+}
+
+static void mail_package(const struct bk_cli_job_env *env,
+                         struct bk_job_kind *out)
+{
+    bk_mail_package_kind(env->mail, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -117,6 +137,9 @@ static const kind_fn kinds[] = {
     calendars_push,  /* "calendars.push": a booking into hosts' calendars */
     calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
     zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
+    stripe_package,  /* "stripe.package": a package purchase's Checkout */
+    packages_expire, /* "packages.expire": daily; marks expired credits */
+    mail_package,    /* "mail.package": a package buyer's credit code */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

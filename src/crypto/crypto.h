@@ -53,10 +53,12 @@ BK_MUST_CHECK enum bk_err bk_base64_decode(const char *s, bool both_alphabets,
 /* What a keyed token grants; its label separates the purposes, so a token
  * of one can never pass for another. */
 enum bk_token_purpose {
-    BK_TOKEN_MANAGE,        /* "manage:" + booking uid: the attendee's
-                               capability on the manage page and in emails */
-    BK_TOKEN_CALENDAR_FEED, /* "calendar:" + host slug: the feed's URL */
-    BK_TOKEN_ADMIN_CSRF,    /* "admin-csrf:" + session token */
+    BK_TOKEN_MANAGE,         /* "manage:" + booking uid: the attendee's
+                                capability on the manage page and in emails */
+    BK_TOKEN_CALENDAR_FEED,  /* "calendar:" + host slug: the feed's URL */
+    BK_TOKEN_ADMIN_CSRF,     /* "admin-csrf:" + session token */
+    BK_TOKEN_PACKAGE_CREDIT, /* "package-credit:" + purchase uid: the
+                                buyer's credit code (ledger/packages.h) */
 };
 
 /* A token derived from the 32-byte manage secret stored in the database:

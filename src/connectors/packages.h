@@ -1,0 +1,17 @@
+/* connectors/packages.h — "packages.expire", the daily job that marks the
+ * package credits whose validity ended (ledger/packages.h). One job row
+ * per UTC day (dedupe key "packages.expire:<day number>"), each run
+ * enqueueing the next day's, and the marking holds the singleton
+ * BK_PACKAGES_EXPIRE_SINGLETON: one instance at a time. Using a credit
+ * checks its expiry itself, so the job only makes the stored state (and
+ * GET /api/v1/clients/{id}/credits) say what is already true. */
+#ifndef BK_CONNECTORS_PACKAGES_H
+#define BK_CONNECTORS_PACKAGES_H
+
+#include "jobs/jobs.h"
+
+/* Fills out with the kind; max_attempts of each run (0: the queue's
+ * default). */
+void bk_packages_expire_kind(struct bk_job_kind *out);
+
+#endif

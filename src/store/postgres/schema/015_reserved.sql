@@ -1,0 +1,3 @@
+-- Placeholder (branch packages): versions must not have gaps; another
+-- branch owns 015. The lead deletes this file when that branch merges.
+SELECT 1;
