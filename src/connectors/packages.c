@@ -26,27 +26,38 @@ static int64_t day_of(const struct bk_job *job)
     return end && *end == '\0' ? (int64_t)v : -1;
 }
 
-/* Enqueues the run of today (current) or of the day after `after`. */
-static enum bk_err enqueue_day(struct bk_tx *tx, int64_t now_ms, bool current,
-                               int64_t after, struct bk_errbuf *err)
+static enum bk_err enqueue_day(struct bk_tx *tx, int64_t day, int64_t run_at_ms,
+                               int64_t now_ms, struct bk_errbuf *err)
 {
-    int64_t day = now_ms / DAY_MS + (current ? 0 : 1), id;
     char key[64];
+    int64_t id;
     bool existed;
 
-    if (after >= 0 && day <= after)
-        day = after + 1;
     snprintf(key, sizeof(key), BK_PACKAGES_EXPIRE_KIND ":%" PRId64, day);
     return bk_store_job_enqueue(tx, BK_PACKAGES_EXPIRE_KIND, key, NULL,
-                                current ? now_ms : day * DAY_MS, 0, now_ms, &id,
-                                &existed, err);
+                                run_at_ms, 0, now_ms, &id, &existed, err);
 }
 
+/* The day after both now and the run `job` was for. */
+static int64_t next_day(const struct bk_job *job)
+{
+    int64_t day = bk_now_ms() / DAY_MS + 1;
+    return day <= day_of(job) ? day_of(job) + 1 : day;
+}
+
+/* At start: today's run, due now, when any credit is available. */
 static enum bk_err schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
                             struct bk_errbuf *err)
 {
+    int n = 0, left = 0;
+    enum bk_err e;
+
     (void)ctx;
-    return enqueue_day(tx, now_ms, true, -1, err);
+    /* now 0: marks nothing, counts what is available. */
+    e = bk_store_credit_expire(tx, 0, &n, &left, err);
+    if (e || !left)
+        return e;
+    return enqueue_day(tx, now_ms / DAY_MS, now_ms, now_ms, err);
 }
 
 static enum bk_err run(void *ctx, struct bk_store *store,
@@ -55,7 +66,7 @@ static enum bk_err run(void *ctx, struct bk_store *store,
 {
     struct bk_tx *tx = NULL;
     bool got = false;
-    int n = 0;
+    int n = 0, left = 0;
     enum bk_err e;
 
     (void)ctx;
@@ -64,9 +75,12 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     if (!e)
         e = bk_store_try_singleton(tx, BK_PACKAGES_EXPIRE_SINGLETON, &got, err);
     if (!e && got)
-        e = bk_store_credit_expire(tx, bk_now_utc(), &n, err);
-    if (!e)
-        e = enqueue_day(tx, bk_now_ms(), false, day_of(job), err);
+        e = bk_store_credit_expire(tx, bk_now_utc(), &n, &left, err);
+    /* The next day's run while credits remain (a grant enqueues the run
+     * of its expiry day too). */
+    if (!e && (left || !got))
+        e = enqueue_day(tx, next_day(job), next_day(job) * DAY_MS, bk_now_ms(),
+                        err);
     if (!e)
         e = bk_jobs_finish(tx, job, err);
     if (!e) {
@@ -91,7 +105,8 @@ static enum bk_err on_dead(void *ctx, struct bk_tx *tx,
 {
     (void)ctx;
     (void)error;
-    return enqueue_day(tx, bk_now_ms(), false, day_of(job), err);
+    return enqueue_day(tx, next_day(job), next_day(job) * DAY_MS, bk_now_ms(),
+                       err);
 }
 
 void bk_packages_expire_kind(struct bk_job_kind *out)

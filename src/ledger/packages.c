@@ -242,6 +242,16 @@ static enum bk_err grant(struct bk_tx *tx, const struct bk_ext_payment *pay,
         bk_now_ms(), DEFAULT_ATTEMPTS, bk_now_ms(), &job, &existed, err);
     if (e)
         return e;
+    /* The daily expiry job's run of the day these credits expire, due at
+     * that moment (connectors/packages.h). */
+    e = bk_store_job_enqueue(
+        tx, BK_PACKAGES_EXPIRE_KIND,
+        bk_arena_printf(arena, BK_PACKAGES_EXPIRE_KIND ":%lld",
+                        (long long)(p->credits_expire_utc / BK_SECS_PER_DAY)),
+        NULL, p->credits_expire_utc * 1000, DEFAULT_ATTEMPTS, bk_now_ms(), &job,
+        &existed, err);
+    if (e)
+        return e;
     out->action = "credits_granted";
     return BK_OK;
 }

@@ -393,7 +393,7 @@ enum bk_err bk_store_credit_return(struct bk_tx *tx, int64_t credit_id,
 }
 
 enum bk_err bk_store_credit_expire(struct bk_tx *tx, int64_t now_utc, int *n,
-                                   struct bk_errbuf *err)
+                                   int *left, struct bk_errbuf *err)
 {
     struct bk_stmt *st = NULL;
     enum bk_err e = db_prepare(tx, Q_CREDIT_EXPIRE,
@@ -408,6 +408,16 @@ enum bk_err bk_store_credit_expire(struct bk_tx *tx, int64_t now_utc, int *n,
         e = db_exec(tx, st, n, "expiring package credits", err);
     }
     db_reset(tx, st);
+    st = NULL;
+    if (!e && left) {
+        e = db_prepare(tx, Q_CREDIT_LEFT,
+                       "SELECT count(*) FROM package_credits WHERE status = 0",
+                       &st, err);
+        if (!e)
+            e = db_one(tx, st, "counting available credits", err);
+        *left = e ? 0 : db_col_int(tx, st, 0);
+        db_reset(tx, st);
+    }
     return e;
 }
 

@@ -656,9 +656,11 @@ BK_MUST_CHECK enum bk_err bk_store_credit_return(struct bk_tx *tx,
                                                  int64_t now_utc,
                                                  struct bk_errbuf *err);
 /* Marks every available credit whose expiry is at or before now_utc
- * expired; *n receives how many. */
+ * expired; *n receives how many, *left (may be NULL) how many available
+ * credits remain (all of them later). */
 BK_MUST_CHECK enum bk_err bk_store_credit_expire(struct bk_tx *tx,
                                                  int64_t now_utc, int *n,
+                                                 int *left,
                                                  struct bk_errbuf *err);
 /* Marks the available credits of purchase_id expired (a refunded
  * purchase). */
