@@ -390,6 +390,8 @@ def test_credit_expiry(make_daemon, fake, tmp_path):
     assert len({k for k, _ in runs}) == len(runs), runs
 
 
+@pytest.mark.floods("dozens of refused checkouts and bookings from one "
+                    "address")
 def test_bad_input(make_daemon, fake):
     """Every new endpoint and field refuses malformed, hostile and
     unauthorized input clearly, with the database unchanged."""
@@ -518,3 +520,22 @@ def test_without_stripe(make_daemon):
         "attendee": {"name": "Ada", "email": "ada@example.com"}}), 503,
         "payments_not_configured")
     assert d.snapshot() == before
+
+
+def test_checkout_rate_limited(make_daemon, fake):
+    """Purchases share the bookings' per-address budget
+    (BOOKINGD_RATE_LIMIT_BOOKINGS): over it, 429 with Retry-After and
+    nothing stored; the admin key is not limited."""
+    d = start(make_daemon, fake, BOOKINGD_RATE_LIMIT_BOOKINGS="1,2")
+    buy(d)
+    book(d, "paid", slots(d)[0], "x", expect=422)
+    before = d.snapshot()
+    r = d.post("/api/v1/packages/five/checkout",
+               {"attendee": {"name": "Ada", "email": "ada@example.com"}})
+    assert_error(r, 429)
+    assert r.header("Retry-After"), r
+    assert d.snapshot() == before
+    r = d.post("/api/v1/packages/five/checkout",
+               {"attendee": {"name": "Ada", "email": "ada@example.com"}},
+               admin=True)
+    assert r.status == 201, r
