@@ -426,3 +426,14 @@ if (embedded) {
 
 loadTypes();
 loadPackages();
+// Back from Stripe's page after buying a package: the URL is no proof of
+// payment, so this only says what comes next.
+{
+  const q = new URLSearchParams(location.search);
+  if (q.get("package") && q.get("checkout") === "success")
+    notice($("package-status"), "Thank you. Once Stripe confirms the " +
+           "payment, your credit code comes by email.");
+  else if (q.get("package") && q.get("checkout") === "cancel")
+    notice($("package-status"), "You left the payment page: the package " +
+           "was not bought.");
+}

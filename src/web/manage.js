@@ -79,6 +79,10 @@ function showPayment(b) {
       text += " (held for you until " +
               formatRange(b.hold_expires_at, null, tz) + ")";
     $("b-payment").textContent = text;
+  } else if (b.credit) {
+    /* Paid with a credit of a package of sessions (docs/payments.md). */
+    $("b-payment-label").hidden = $("b-payment").hidden = false;
+    $("b-payment").textContent = "Paid with a package credit";
   }
   const waiting = b.status === "pending" && b.payment_status === "unpaid";
   $("pay").hidden = !waiting;

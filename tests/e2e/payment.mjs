@@ -308,6 +308,13 @@ async function bookWithCredit(stripeBase) {
   assert.equal(one.payment_status, "paid");
   r = await admin("GET", "/api/v1/bookings/" + one.uid);
   assert.equal(r.data.credit.purchase, bought.purchase);
+  /* The booking page after Stripe's "Pay" of a package: a notice that
+   * promises nothing the ledger has not said. */
+  await page.goto(base + "/?package=three&checkout=success");
+  await page.locator("#package-status", { hasText: /credit code comes by email/ }).waitFor();
+  /* The manage page of the credit booking says how it was paid. */
+  await page.goto(one.manage_url || `${base}/manage/${one.uid}?token=${r.data.manage_token}`);
+  await page.locator("#b-payment", { hasText: "Paid with a package credit" }).waitFor();
   log("booked with a package credit");
   await page.context().close();
 }
