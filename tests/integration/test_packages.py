@@ -169,6 +169,14 @@ def test_package_bought_used_and_returned(make_daemon, fake, smtp):
         d, "SELECT number, line, amount_minor, status FROM invoices")
     assert number == f"INV-{year}-0001" and amount == 12000 and status == 1
     assert p["purchase"] in line and "3 sessions" in line, line
+    inv = d.get(f"/api/v1/invoices/{number}", admin=True)
+    assert inv.status == 200, inv
+    assert inv.json["booking"] is None and inv.json["status"] == "paid", inv
+    assert inv.json["client"]["email"] == "ada@example.com", inv.json
+    assert inv.json["stripe"]["checkout_session"] == \
+        session_of(fake, p["purchase"])["id"], inv.json
+    page = d.get(f"/api/v1/invoices/{number}/html", admin=True)
+    assert page.status == 200 and b"3 sessions" in page.body, page
     wait_for("payment.succeeded and invoice.paid published",
              lambda: sorted(r[0] for r in ledger_query(
                  d, "SELECT event_type FROM webhook_messages"))
