@@ -256,6 +256,7 @@ static const struct {
     enum bk_rate_class cls;
 } rate_routes[] = {
     {"POST", "/api/v1/bookings", BK_RATE_BOOKINGS},
+    {"POST", "/api/v1/packages/{slug}/checkout", BK_RATE_BOOKINGS},
     {"GET", "/api/v1/event-types/{slug}/slots", BK_RATE_SLOTS},
     {"POST", "/webhooks/{provider}", BK_RATE_WEBHOOKS},
     {"GET", "/api/v1/bookings/{uid}", BK_RATE_MANAGE},

@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "jobs/jobs.h"
 #include "ledger/ledger.h"
+#include "ledger/packages.h"
 #include "ledger/payments.h"
 #include "base/banned.h"
 
@@ -74,6 +75,25 @@ static void render_payment(struct bk_api_call *c, json_t *o,
         json_object_set_new(o, "checkout_url", json_string(p.checkout_url));
 }
 
+/* A booking paid with a package credit: "credit" {package, purchase}
+ * while it holds the credit (ledger/packages.h). */
+static void render_credit(struct bk_api_call *c, json_t *o,
+                          const struct bk_booking *b)
+{
+    struct bk_package_purchase p;
+    int64_t credit, purchase, expires;
+
+    if (b->payment_status != BK_PAYMENT_PAID ||
+        bk_store_credit_of_booking(c->tx, b->id, &credit, &purchase, &expires,
+                                   NULL) != BK_OK ||
+        bk_store_purchase_get(c->tx, NULL, purchase, c->arena, &p, NULL) !=
+            BK_OK)
+        return;
+    json_object_set_new(
+        o, "credit",
+        json_pack("{s:s, s:s}", "package", p.package_slug, "purchase", p.uid));
+}
+
 /* Renders b with its links and, for the attendee's first response and for
  * admins, its manage token and URL. Only an admin sees the stored client:
  * a visitor or a manage token gets the public form (render.h). The links are
@@ -96,6 +116,8 @@ static json_t *render(struct bk_api_call *c, const struct bk_booking *b,
     o = bk_render_booking(b, links, n, tz, c->admin);
     if (o && c->tx)
         render_payment(c, o, b, tz);
+    if (o && c->tx)
+        render_credit(c, o, b);
     if (o && with_token) {
         char token[48];
         bk_api_manage_token(c->api, b->uid, token);
@@ -200,10 +222,46 @@ static enum bk_err whole_start(const json_t *body, struct bk_errbuf *err)
     return BK_OK;
 }
 
+/* "use_credit": true with "credit_code": a package credit pays for the
+ * booking (ledger/packages.h); the code, emailed to the buyer, proves who
+ * is booking. */
+static enum bk_err decode_credit(struct bk_api_call *c, const json_t *body,
+                                 struct bk_booking_request *br)
+{
+    const char *code = NULL;
+    bool use = false, has_use = false, has_code;
+    char *uid;
+    enum bk_err e;
+
+    if ((e = bk_json_bool(body, "", "use_credit", false, c->arena, &use,
+                          &has_use, c->err)) ||
+        (e = bk_json_str(body, "", "credit_code", false, BK_CREDIT_CODE_MAX,
+                         false, c->arena, &code, c->err)))
+        return e;
+    has_code = code != NULL;
+    if (!use) {
+        if (has_code)
+            return bk_fail_field(c->err, BK_E_INVALID, "credit_code",
+                                 "is only sent with \"use_credit\": true");
+        return BK_OK;
+    }
+    if (!has_code || !*code)
+        return bk_fail_field(c->err, BK_E_INVALID, "credit_code",
+                             "is required with \"use_credit\": true (the "
+                             "code emailed when the package was bought)");
+    uid = bk_arena_alloc(c->arena, BK_UID_LEN + 1);
+    if (!bk_credit_code_check(c->api->manage_secret, code, uid))
+        return bk_fail_field(c->err, BK_E_INVALID, "credit_code",
+                             "is not a valid credit code");
+    br->credit_purchase_uid = uid;
+    return BK_OK;
+}
+
 static enum bk_err create(struct bk_api_call *c)
 {
-    static const char *const keys[] = {"event_type", "start",   "attendee",
-                                       "notes",      "answers", NULL};
+    static const char *const keys[] = {"event_type",  "start",   "attendee",
+                                       "notes",       "answers", "use_credit",
+                                       "credit_code", NULL};
     static const char *const akeys[] = {"name", "email", "timezone", NULL};
     struct bk_booking_request br;
     struct bk_booking b;
@@ -239,6 +297,8 @@ static enum bk_err create(struct bk_api_call *c)
     if (!bk_email_valid(br.attendee_email))
         return bk_fail_field(c->err, BK_E_INVALID, "attendee.email",
                              "must be an email address");
+    if ((e = decode_credit(c, body, &br)))
+        return e;
     br.answers = json_object_get(body, "answers");
     if (json_is_null(br.answers))
         br.answers = NULL;

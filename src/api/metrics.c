@@ -43,7 +43,7 @@ static json_t *totals(const struct bk_metrics_totals *t)
         done + missed ? json_real((double)missed / (double)(done + missed))
                       : json_null(),
         "clients", "new", t->new_clients, "active", t->active_clients,
-        "package_credits", "sold", 0, "used", 0);
+        "package_credits", "sold", t->credits_sold, "used", t->credits_used);
 }
 
 static const char *day_text(struct bk_arena *a, int64_t day)

@@ -1,13 +1,18 @@
 /* api/packages.c — /api/v1/packages: packages of sessions (issue 9 §3,
  * docs/payments.md "Packages of sessions"). An admin creates one; anyone
- * lists the active ones. Buying one and its credits are to come. */
+ * lists the active ones and buys one (POST .../{slug}/checkout, a Stripe
+ * Checkout Session made by the stripe.package job); an admin reads a
+ * client's credits (GET /api/v1/clients/{id}/credits). */
 #include <string.h>
+#include <time.h>
 
 #include "api/internal.h"
 #include "api/json.h"
 #include "api/render.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "jobs/jobs.h"
+#include "ledger/packages.h"
 #include "base/banned.h"
 
 static json_t *render_package(const struct bk_package *p, bool admin)
@@ -174,9 +179,182 @@ static enum bk_err list(struct bk_api_call *c)
     return BK_OK;
 }
 
+static const char *purchase_status_name(enum bk_purchase_status s)
+{
+    switch (s) {
+    case BK_PURCHASE_AWAITING:
+        return "awaiting_payment";
+    case BK_PURCHASE_PAID:
+        return "paid";
+    case BK_PURCHASE_EXPIRED:
+        return "expired";
+    case BK_PURCHASE_REFUNDED:
+        return "refunded";
+    }
+    return "?";
+}
+
+static json_t *render_purchase(const struct bk_package_purchase *p)
+{
+    json_t *o = json_pack(
+        "{s:s, s:s, s:s, s:i, s:{s:I, s:s}, s:s?, s:s?}", "purchase", p->uid,
+        "package", p->package_slug, "status", purchase_status_name(p->status),
+        "sessions", p->sessions, "price", "amount", (json_int_t)p->amount_minor,
+        "currency", p->currency, "checkout_url",
+        p->status == BK_PURCHASE_AWAITING ? p->checkout_url : NULL, "error",
+        p->last_error);
+    return o;
+}
+
+/* A purchase answered once its stripe.package job has run (waits.c), so
+ * that the answer carries the Checkout URL: the request is deferred
+ * meanwhile and holds no server thread (http.h). Lives in the request's
+ * arena. */
+struct later {
+    struct bk_api *api;
+    struct bk_http_request *req;
+    struct bk_http_response *resp;
+    const char *uid;
+};
+
+/* Reads the purchase again and answers 201 with it; resumes the request. */
+static void answer_later(void *ctx)
+{
+    struct later *l = ctx;
+    struct bk_package_purchase p;
+    struct bk_api_call c;
+    struct bk_errbuf err;
+    enum bk_err e;
+
+    memset(&c, 0, sizeof(c));
+    bk_errbuf_clear(&err);
+    c.api = l->api;
+    c.req = l->req;
+    c.resp = l->resp;
+    c.err = &err;
+    c.arena = l->req->arena;
+    if (!(e = bk_api_call_read(&c)) &&
+        !(e = bk_store_purchase_get(c.tx, l->uid, 0, c.arena, &p, &err)))
+        bk_api_json(l->req, l->resp, 201, render_purchase(&p));
+    else
+        bk_api_error(l->req, l->resp, e, &err);
+    bk_api_call_end(&c);
+    bk_http_resume(l->req);
+}
+
+/* POST /api/v1/packages/{slug}/checkout: anyone buys a package. Nothing
+ * is stored when the input is refused. */
+static enum bk_err checkout(struct bk_api_call *c)
+{
+    static const char *const keys[] = {"attendee", NULL};
+    static const char *const akeys[] = {"name", "email", NULL};
+    struct bk_package_purchase p;
+    const char *slug = bk_http_param(c->req, "slug"), *name = NULL,
+               *email = NULL;
+    json_t *body, *att;
+    int64_t job = 0;
+    enum bk_err e;
+
+    if (c->bad_key)
+        return BK_E_UNAUTHORIZED;
+    if (!bk_slug_valid(slug, BK_MAX_SLUG))
+        return bk_fail(c->err, BK_E_NOT_FOUND, "no package for sale here");
+    if ((e = bk_api_call_body(c, false, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_object(body, "", "attendee", true, c->arena, &att,
+                            c->err)) ||
+        (e = bk_json_only(att, "attendee", akeys, c->arena, c->err)) ||
+        (e = bk_json_str(att, "attendee", "name", true, BK_MAX_NAME, false,
+                         c->arena, &name, c->err)) ||
+        (e = bk_json_str(att, "attendee", "email", true, BK_MAX_EMAIL, false,
+                         c->arena, &email, c->err)))
+        return e;
+    if (!*name)
+        return bk_fail_field(c->err, BK_E_INVALID, "attendee.name",
+                             "must not be empty");
+    if (!bk_email_valid(email))
+        return bk_fail_field(c->err, BK_E_INVALID, "attendee.email",
+                             "must be an email address");
+    if (c->api->hold_min <= 0) {
+        bk_errbuf_code(c->err, "payments_not_configured");
+        return bk_fail(c->err, BK_E_UNAVAILABLE,
+                       "payments are not configured (STRIPE_SECRET_KEY)");
+    }
+    if ((e = bk_ledger_package_checkout(c->api->store, slug, name, email,
+                                        c->api->job_max_attempts, bk_now_utc(),
+                                        c->arena, &p, &job, c->err)))
+        return e;
+    if (job) { /* answered when the job has run once, or at the bound */
+        struct later *l = bk_arena_alloc(c->arena, sizeof(*l));
+
+        l->api = c->api;
+        l->req = c->req;
+        l->resp = c->resp;
+        l->uid = bk_arena_strdup(c->arena, p.uid);
+        bk_http_defer(c->req);
+        bk_jobs_wake(c->api->jobs);
+        /* From here on req, resp and the arena are the answer's. */
+        bk_api_wait_job(c->api->store, job, c->api->checkout_wait_ms, c->arena,
+                        answer_later, l);
+        return BK_OK;
+    }
+    if ((e = bk_api_call_read(c)) ||
+        (e = bk_store_purchase_get(c->tx, p.uid, 0, c->arena, &p, c->err)))
+        return e;
+    bk_api_reply(c, 201, render_purchase(&p));
+    return BK_OK;
+}
+
+/* GET /api/v1/clients/{id}/credits (admin): the client's paid purchases
+ * with their credits counted. */
+static enum bk_err credits(struct bk_api_call *c)
+{
+    const char *id = bk_http_param(c->req, "id");
+    struct bk_credit_summary *rows = NULL;
+    struct bk_client cl;
+    int64_t now = bk_now_utc();
+    int remaining = 0, used = 0, expired = 0;
+    size_t n = 0;
+    json_t *data;
+    enum bk_err e =
+        bk_store_client_by_public_id(c->tx, id, c->arena, &cl, c->err);
+
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no client '%s'", id);
+    if (e || (e = bk_store_credit_summary(c->tx, cl.id, now, c->arena, &rows,
+                                          &n, c->err)))
+        return e;
+    data = json_array();
+    for (size_t i = 0; i < n; i++) {
+        const struct bk_package_purchase *p = &rows[i].purchase;
+        json_t *o = json_pack(
+            "{s:s, s:s, s:s, s:s, s:i, s:i, s:i, s:i, s:o, s:o, s:s?}",
+            "package", p->package_slug, "name", p->package_name, "purchase",
+            p->uid, "status", purchase_status_name(p->status), "sessions",
+            p->sessions, "remaining", rows[i].remaining, "used", rows[i].used,
+            "expired", rows[i].expired, "purchased_at",
+            bk_render_instant(p->paid_utc, NULL), "expires_at",
+            bk_render_instant(p->credits_expire_utc, NULL), "invoice",
+            p->invoice_number);
+        json_array_append_new(data, o);
+        remaining += rows[i].remaining;
+        used += rows[i].used;
+        expired += rows[i].expired;
+    }
+    bk_api_reply(c, 200,
+                 json_pack("{s:s, s:o, s:{s:i, s:i, s:i}}", "client", id,
+                           "data", data, "total", "remaining", remaining,
+                           "used", used, "expired", expired));
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_package_routes[] = {
     {"POST", "/api/v1/packages", create, BK_ROUTE_ADMIN, BK_ROUTE_WRITE},
     {"GET", "/api/v1/packages", list, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
+    {"POST", "/api/v1/packages/{slug}/checkout", checkout, BK_ROUTE_PUBLIC,
+     BK_ROUTE_NONE},
+    {"GET", "/api/v1/clients/{id}/credits", credits, BK_ROUTE_ADMIN,
+     BK_ROUTE_READ},
 };
 const size_t bk_api_package_n =
     sizeof(bk_api_package_routes) / sizeof(bk_api_package_routes[0]);

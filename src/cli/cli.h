@@ -163,7 +163,7 @@ struct bk_cli_job_env {
     const struct bk_gwatch_config *gwatch;
 };
 
-#define BK_CLI_JOB_KINDS_MAX 24
+#define BK_CLI_JOB_KINDS_MAX 48
 
 /* Fills out with every job kind this binary runs, from the one table in
  * kinds.c, and returns how many. The kinds borrow env's fields. */

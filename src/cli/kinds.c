@@ -9,6 +9,7 @@
 #include "connectors/calendars.h"
 #include "connectors/gwatch.h"
 #include "connectors/outwebhooks.h"
+#include "connectors/packages.h"
 #include "connectors/stripe.h"
 #include "connectors/zoom.h"
 #include "jobs/lifecycle.h"
@@ -127,6 +128,25 @@ static void lifecycle(const struct bk_cli_job_env *env, struct bk_job_kind *out)
     bk_jobs_lifecycle_kind(env->lifecycle, out);
 }
 
+static void stripe_package(const struct bk_cli_job_env *env,
+                           struct bk_job_kind *out)
+{
+    bk_stripe_package_kind(env->stripe, out);
+}
+
+static void packages_expire(const struct bk_cli_job_env *env,
+                            struct bk_job_kind *out)
+{
+    (void)env;
+    bk_packages_expire_kind(out);
+}
+
+static void mail_package(const struct bk_cli_job_env *env,
+                         struct bk_job_kind *out)
+{
+    bk_mail_package_kind(env->mail, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -146,6 +166,9 @@ static const kind_fn kinds[] = {
     calendars_reconcile, /* "calendars.reconcile": daily; drift repaired */
     calendars_gwatch, /* "calendars.gwatch": periodic; Google watch channels */
     calendars_gpull,  /* "calendars.gpull": a pull a notification asked for */
+    stripe_package,   /* "stripe.package": a package purchase's Checkout */
+    packages_expire,  /* "packages.expire": daily; marks expired credits */
+    mail_package,     /* "mail.package": a package buyer's credit code */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -14,6 +14,7 @@
 #include "base/time.h"
 #include "core/ledger.h"
 #include "crypto/crypto.h"
+#include "ledger/packages.h"
 #include "ledger/payments.h"
 #include "net/net.h"
 #include "base/banned.h"
@@ -648,4 +649,152 @@ void bk_stripe_refund_kind(const struct bk_stripe_config *cfg,
 {
     bk_jobs_kind_init(out, BK_STRIPE_REFUND_KIND, refund_run, NULL,
                       (void *)cfg);
+}
+
+/* ---- stripe.package: a package purchase's Checkout Session ------------- */
+
+struct package_rec {
+    const char *uid, *id, *url, *error;
+};
+
+static enum bk_err record_package(struct bk_tx *tx, void *ctx,
+                                  struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct package_rec *r = ctx;
+    if (r->error)
+        return bk_ledger_package_error(tx, r->uid, r->error, bk_now_utc(),
+                                       arena, err);
+    return bk_ledger_package_session(tx, r->uid, r->id, r->url, bk_now_utc(),
+                                     arena, err);
+}
+
+static enum bk_err package_run(void *ctx, struct bk_store *store,
+                               const struct bk_job *job, struct bk_arena *arena,
+                               struct bk_errbuf *err)
+{
+    const struct bk_stripe_config *cfg = ctx;
+    struct bk_package_purchase p;
+    struct package_rec rec;
+    struct bk_tx *tx = NULL;
+    char currency[4], *form = NULL;
+    json_t *doc = NULL, *o;
+    int status = 0;
+    enum bk_err e;
+
+    if (!cfg || !cfg->secret_key)
+        return bk_fail(err, BK_E_RETRY, "STRIPE_SECRET_KEY is not set");
+    memset(&rec, 0, sizeof(rec));
+    o = json_loads(job->payload ? job->payload : "", 0, NULL);
+    rec.uid = str_of(o, "purchase_uid")
+                  ? bk_arena_strdup(arena, str_of(o, "purchase_uid"))
+                  : NULL;
+    json_decref(o);
+    if (!rec.uid || strlen(rec.uid) > 64)
+        return bk_fail(err, BK_E_MALFORMED, "job payload names no purchase");
+    e = bk_store_begin(store, BK_TX_READ, &tx, err);
+    if (!e)
+        e = bk_store_purchase_get(tx, rec.uid, 0, arena, &p, err);
+    bk_store_rollback(tx);
+    if (e == BK_E_NOT_FOUND)
+        return finish(store, job, NULL, NULL, arena, err);
+    if (e)
+        return e;
+    if (p.status != BK_PURCHASE_AWAITING || p.session_id)
+        return finish(store, job, NULL, NULL, arena, err);
+    if (p.session_expires_utc < bk_now_utc() + BK_STRIPE_MIN_EXPIRY_S + 5) {
+        rec.error = "the payment page could not be made in time; buy again";
+        return finish(store, job, record_package, &rec, arena, err);
+    }
+    for (int i = 0; i < 3; i++)
+        currency[i] = (char)tolower((unsigned char)p.currency[i]);
+    currency[3] = '\0';
+    bk_stripe_form_add(arena, &form, "mode", "payment");
+    bk_stripe_form_add(arena, &form, "line_items[0][price_data][currency]",
+                       currency);
+    bk_stripe_form_add(arena, &form, "line_items[0][price_data][unit_amount]",
+                       bk_arena_printf(arena, "%" PRId64, p.amount_minor));
+    bk_stripe_form_add(
+        arena, &form, "line_items[0][price_data][product_data][name]",
+        bk_arena_printf(arena, "%s (%d session%s)", p.package_name, p.sessions,
+                        p.sessions == 1 ? "" : "s"));
+    bk_stripe_form_add(arena, &form, "line_items[0][quantity]", "1");
+    bk_stripe_form_add(arena, &form, "customer_email", p.attendee_email);
+    bk_stripe_form_add(arena, &form, "client_reference_id", p.uid);
+    bk_stripe_form_add(arena, &form, "metadata[package_purchase]", p.uid);
+    bk_stripe_form_add(arena, &form, "metadata[package]", p.package_slug);
+    bk_stripe_form_add(
+        arena, &form, "payment_intent_data[metadata][package_purchase]", p.uid);
+    bk_stripe_form_add(
+        arena, &form, "expires_at",
+        bk_arena_printf(arena, "%" PRId64, p.session_expires_utc));
+    bk_stripe_form_add(arena, &form, "success_url",
+                       bk_arena_printf(arena, "%s/?package=%s&checkout=success",
+                                       cfg->base_url, p.package_slug));
+    bk_stripe_form_add(arena, &form, "cancel_url",
+                       bk_arena_printf(arena, "%s/?package=%s&checkout=cancel",
+                                       cfg->base_url, p.package_slug));
+    if ((e = bk_jobs_fence(store, job, err)))
+        return e;
+    e = call(cfg, "POST", "/v1/checkout/sessions", form,
+             bk_arena_printf(arena, "bookingd-package-%s", p.uid), arena,
+             &status, &doc, err);
+    if (!e && (status < 200 || status > 299))
+        e = answer_error(status, doc, "could not create a Checkout Session",
+                         err);
+    if (!e) {
+        rec.id = str_of(doc, "id");
+        rec.url = str_of(doc, "url");
+        if (!rec.id || strncmp(rec.id, "cs_", 3) != 0 || !rec.url ||
+            strlen(rec.id) > 255 || strlen(rec.url) > BK_MAX_URL ||
+            (strncmp(rec.url, "https://", 8) != 0 &&
+             strncmp(rec.url, "http://", 7) != 0)) {
+            e = bk_fail(err, BK_E_RETRY,
+                        "Stripe answered a Checkout Session without a "
+                        "proper id and url");
+        } else {
+            rec.id = bk_arena_strdup(arena, rec.id);
+            rec.url = bk_arena_strdup(arena, rec.url);
+            e = finish(store, job, record_package, &rec, arena, err);
+            if (!e)
+                bk_log_info("stripe: package purchase %s: session %s", rec.uid,
+                            rec.id);
+        }
+    }
+    json_decref(doc);
+    return e;
+}
+
+static enum bk_err package_dead(void *ctx, struct bk_tx *tx,
+                                const struct bk_job *job, const char *error,
+                                struct bk_errbuf *err)
+{
+    struct bk_arena arena;
+    struct package_rec rec;
+    json_t *o = json_loads(job->payload ? job->payload : "", 0, NULL);
+    enum bk_err e = BK_OK;
+
+    (void)ctx;
+    bk_arena_init(&arena);
+    memset(&rec, 0, sizeof(rec));
+    rec.uid = str_of(o, "purchase_uid");
+    if (rec.uid) {
+        rec.error = bk_arena_printf(&arena, "payment page not made: %s",
+                                    error ? error : "unknown error");
+        e = record_package(tx, &rec, &arena, err);
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
+    json_decref(o);
+    bk_arena_release(&arena);
+    return e;
+}
+
+void bk_stripe_package_kind(const struct bk_stripe_config *cfg,
+                            struct bk_job_kind *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->name = BK_PACKAGE_CHECKOUT_KIND;
+    out->run = package_run;
+    out->on_dead = package_dead;
+    out->ctx = (void *)cfg;
 }

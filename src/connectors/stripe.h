@@ -38,6 +38,10 @@ void bk_stripe_settle_kind(const struct bk_stripe_config *cfg,
                            struct bk_job_kind *out);
 void bk_stripe_refund_kind(const struct bk_stripe_config *cfg,
                            struct bk_job_kind *out);
+/* "stripe.package": a package purchase's Checkout Session
+ * (ledger/packages.h), Idempotency-Key bookingd-package-UID. */
+void bk_stripe_package_kind(const struct bk_stripe_config *cfg,
+                            struct bk_job_kind *out);
 
 /* Appends "key=value" to a form body (application/x-www-form-urlencoded):
  * "&" between pairs, the value percent-encoded except for unreserved

@@ -382,6 +382,57 @@ struct bk_package {
     int64_t updated_utc;
 };
 
+/* A purchase of a package (ledger/packages.c): one attempt to buy it,
+ * its terms copied from the package. */
+enum bk_purchase_status {
+    BK_PURCHASE_AWAITING = 0, /* its Checkout Session is open */
+    BK_PURCHASE_PAID = 1,     /* credits granted */
+    BK_PURCHASE_EXPIRED = 2,  /* the session ended unpaid */
+    BK_PURCHASE_REFUNDED = 3,
+};
+
+struct bk_package_purchase {
+    int64_t id;
+    const char *uid; /* public: "pp" + a booking-style uid */
+    int64_t package_id;
+    const char *package_slug; /* filled on reads */
+    const char *package_name; /* filled on reads */
+    int64_t client_id;
+    const char *client_public_id; /* filled on reads */
+    const char *attendee_name;
+    const char *attendee_email;
+    int sessions;
+    int valid_days;
+    int64_t amount_minor;
+    char currency[4];
+    enum bk_purchase_status status;
+    const char *session_id;   /* may be NULL */
+    const char *checkout_url; /* may be NULL */
+    int64_t session_expires_utc;
+    const char *payment_intent; /* may be NULL */
+    const char *last_error;     /* may be NULL */
+    const char *invoice_number; /* may be NULL */
+    int64_t paid_utc;           /* 0: not paid */
+    int64_t credits_expire_utc; /* 0: not paid */
+    int64_t created_utc;
+    int64_t updated_utc;
+};
+
+/* A credit's state (package_credits.status). */
+enum bk_credit_status {
+    BK_CREDIT_AVAILABLE = 0,
+    BK_CREDIT_USED = 1,
+    BK_CREDIT_EXPIRED = 2,
+};
+
+/* The credits of one purchase, counted (GET /api/v1/clients/{id}/credits). */
+struct bk_credit_summary {
+    struct bk_package_purchase purchase;
+    int remaining; /* available and not past expiry */
+    int used;
+    int expired; /* marked expired, or available past expiry */
+};
+
 const char *bk_invoice_status_name(enum bk_invoice_status s);
 int bk_invoice_status_parse(const char *s);
 

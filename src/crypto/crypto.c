@@ -182,6 +182,7 @@ void bk_keyed_token(const unsigned char secret[32],
         [BK_TOKEN_CALENDAR_FEED] = "calendar:",
         [BK_TOKEN_ADMIN_CSRF] = "admin-csrf:",
         [BK_TOKEN_GOOGLE_CHANNEL] = "google-channel:",
+        [BK_TOKEN_PACKAGE_CREDIT] = "package-credit:",
     };
     unsigned char mac[BK_SHA256_LEN];
     struct bk_iov parts[2] = {{label[purpose], strlen(label[purpose])},

@@ -61,6 +61,8 @@ enum bk_token_purpose {
     BK_TOKEN_ADMIN_CSRF,     /* "admin-csrf:" + session token */
     BK_TOKEN_GOOGLE_CHANNEL, /* "google-channel:" + channel id: the token
                                 of a Google watch channel */
+    BK_TOKEN_PACKAGE_CREDIT, /* "package-credit:" + purchase uid: the
+                                buyer's credit code (ledger/packages.h) */
 };
 
 /* A token derived from the 32-byte manage secret stored in the database:

@@ -9,6 +9,7 @@
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/payments.h"
+#include "ledger/packages.h"
 #include "ledger/questions.h"
 #include "base/time.h"
 #include "core/booking.h"
@@ -344,7 +345,8 @@ static enum bk_err create_once(struct bk_store *store,
     /* A priced event type is paid through Stripe when the request asks
      * for it (a public booking) and Stripe is configured; otherwise it is
      * refused rather than booked for free. */
-    paid = req->charge && et.has_price && et.price_minor > 0;
+    paid = req->charge && et.has_price && et.price_minor > 0 &&
+           !req->credit_purchase_uid;
     if (paid && req->hold_min <= 0) {
         e = bk_fail(err, BK_E_UNAVAILABLE,
                     "'%s' has a price and payments are not configured "
@@ -377,7 +379,9 @@ static enum bk_err create_once(struct bk_store *store,
     b.attendee_email = req->attendee_email;
     b.attendee_timezone = req->attendee_timezone;
     b.status = paid ? BK_BOOKING_PENDING : BK_BOOKING_CONFIRMED;
-    b.payment_status = paid ? BK_PAYMENT_UNPAID : BK_PAYMENT_NONE;
+    b.payment_status =
+        paid ? BK_PAYMENT_UNPAID
+             : (req->credit_purchase_uid ? BK_PAYMENT_PAID : BK_PAYMENT_NONE);
     if (paid)
         b.hold_expires_utc = now_utc + (int64_t)req->hold_min * 60;
     b.source = req->source;
@@ -411,6 +415,12 @@ static enum bk_err create_once(struct bk_store *store,
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;
+    if (req->credit_purchase_uid) {
+        e = bk_ledger_credit_use(tx, &b, &et, req->credit_purchase_uid, now_utc,
+                                 arena, err);
+        if (e)
+            goto out;
+    }
     if (paid) {
         b.event_type_slug = et.slug;
         e = bk_ledger_payment_open(tx, &b, &et, req->job_max_attempts, now_utc,
@@ -472,6 +482,7 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     enum bk_booking_status to;
     enum bk_booking_status from;
     int64_t refund = 0;
+    int credit = -1;
     enum bk_err e;
 
     e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
@@ -498,6 +509,11 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     e = bk_ledger_payment_cancel_refund(tx, &b, now_utc, arena, &refund, err);
     if (e)
         goto out;
+    /* A booking paid with a package credit gets it back within the
+     * refund policy (ledger/packages.h). */
+    e = bk_ledger_credit_cancelled(tx, &b, now_utc, arena, &credit, err);
+    if (e)
+        goto out;
     bk_ledger_event_init(&ev, BK_LEV_BOOKING_CANCELLED, now_utc, actor);
     ev.booking_id = b.id;
     ev.client_id = b.client_id;
@@ -507,11 +523,13 @@ static enum bk_err cancel_once(struct bk_store *store, const char *uid,
     ev.to_status = (int)to;
     ev.note = b.cancellation_reason;
     ev.detail = bk_ledger_json(
-        arena, json_pack("{s:s?, s:s, s:o?}", "reason", b.cancellation_reason,
-                         "by", actor, "refund",
-                         b.payment_status == BK_PAYMENT_PAID
+        arena, json_pack("{s:s?, s:s, s:o?, s:o?}", "reason",
+                         b.cancellation_reason, "by", actor, "refund",
+                         b.payment_status == BK_PAYMENT_PAID && credit < 0
                              ? json_integer((json_int_t)refund)
-                             : NULL));
+                             : NULL,
+                         "credit_returned",
+                         credit >= 0 ? json_boolean(credit == 1) : NULL));
     e = bk_ledger_emit(tx, &ev, err);
     if (e)
         goto out;

@@ -45,6 +45,8 @@ static const struct {
     [BK_LEV_CHECKOUT_EXPIRED] = {"CHECKOUT_EXPIRED", NULL},
     [BK_LEV_REFUND_ISSUED] = {"REFUND_ISSUED", NULL},
     [BK_LEV_INVOICE_PAID] = {"INVOICE_PAID", NULL},
+    [BK_LEV_PACKAGE_PURCHASED] = {"PACKAGE_PURCHASED", NULL},
+    [BK_LEV_CREDIT_USED] = {"CREDIT_USED", NULL},
 };
 
 static const struct bk_ledger_subscriber

@@ -48,8 +48,10 @@ enum bk_ledger_event_kind {
     BK_LEV_CHECKOUT_EXPIRED = 23,   /* its hold ended unpaid */
     BK_LEV_REFUND_ISSUED = 24,      /* a payment was refunded */
     BK_LEV_INVOICE_PAID = 25,       /* an invoice was issued, paid */
+    BK_LEV_PACKAGE_PURCHASED = 26,  /* a package was paid: credits granted */
+    BK_LEV_CREDIT_USED = 27,        /* a booking took a package credit */
 };
-#define BK_LEV_COUNT 26
+#define BK_LEV_COUNT 28
 
 /* The bit of a kind in a subscriber's mask. */
 #define BK_LEV_BIT(k) (UINT64_C(1) << (k))

@@ -6,6 +6,7 @@
 #include <jansson.h>
 
 #include "ledger/payments.h"
+#include "ledger/packages.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "ledger/events.h"
@@ -105,6 +106,67 @@ enum bk_err bk_ledger_invoice_refunded(struct bk_tx *tx,
     v.status = v.refunded_minor >= v.amount_minor
                    ? BK_INVOICE_REFUNDED
                    : BK_INVOICE_PARTIALLY_REFUNDED;
+    v.updated_utc = now_utc;
+    return bk_store_invoice_update(tx, &v, err);
+}
+
+enum bk_err bk_ledger_invoice_purchase(struct bk_tx *tx,
+                                       const struct bk_package_purchase *p,
+                                       int64_t now_utc, struct bk_arena *arena,
+                                       const char **number,
+                                       struct bk_errbuf *err)
+{
+    struct bk_ledger_event ev;
+    struct bk_invoice v;
+    int y, m, d;
+    enum bk_err e;
+
+    memset(&v, 0, sizeof(v));
+    bk_civil_from_days(now_utc / BK_SECS_PER_DAY, &y, &m, &d);
+    v.year = y;
+    if ((e = bk_store_invoice_next_seq(tx, y, &v.seq, err)))
+        return e;
+    v.number = bk_arena_printf(arena, "INV-%d-%04lld", y, (long long)v.seq);
+    v.client_id = p->client_id;
+    v.issuer_name = issuer_name;
+    v.issuer_address = *issuer_address ? issuer_address : NULL;
+    v.client_name = p->attendee_name;
+    v.client_email = p->attendee_email;
+    v.line = bk_arena_printf(arena, "%s: package of %d session%s (purchase %s)",
+                             p->package_name ? p->package_name : "Package",
+                             p->sessions, p->sessions == 1 ? "" : "s", p->uid);
+    v.amount_minor = p->amount_minor;
+    memcpy(v.currency, p->currency, sizeof(v.currency));
+    v.status = BK_INVOICE_PAID;
+    v.stripe_session = p->session_id;
+    v.stripe_payment_intent = p->payment_intent;
+    v.issued_utc = v.paid_utc = v.updated_utc = now_utc;
+    if ((e = bk_store_invoice_insert(tx, &v, NULL, err)))
+        return e;
+    bk_ledger_event_init(&ev, BK_LEV_INVOICE_PAID, now_utc, "system");
+    ev.source = "stripe";
+    ev.client_id = p->client_id;
+    ev.detail = bk_ledger_json(
+        arena, json_pack("{s:s, s:I, s:s, s:s}", "invoice", v.number, "amount",
+                         (json_int_t)v.amount_minor, "currency", v.currency,
+                         "package_purchase", p->uid));
+    *number = v.number;
+    return bk_ledger_emit(tx, &ev, err);
+}
+
+enum bk_err bk_ledger_invoice_purchase_refunded(struct bk_tx *tx,
+                                                const char *number,
+                                                int64_t now_utc,
+                                                struct bk_arena *arena,
+                                                struct bk_errbuf *err)
+{
+    struct bk_invoice v;
+    enum bk_err e = bk_store_invoice_get(tx, number, arena, &v, err);
+
+    if (e)
+        return e;
+    v.refunded_minor = v.amount_minor;
+    v.status = BK_INVOICE_REFUNDED;
     v.updated_utc = now_utc;
     return bk_store_invoice_update(tx, &v, err);
 }

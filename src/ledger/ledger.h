@@ -72,6 +72,11 @@ struct bk_booking_request {
     int hold_min;
     int job_max_attempts;
     int64_t *checkout_job;
+    /* A package credit pays for it instead (ledger/packages.h): the uid
+     * of the purchase whose credit code the attendee gave (checked by
+     * the caller), or NULL. The booking is confirmed, payment paid, and
+     * a credit is taken in its transaction (bk_ledger_credit_use). */
+    const char *credit_purchase_uid;
 };
 
 /* Books a slot atomically: the availability check and the insert happen in

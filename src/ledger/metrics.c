@@ -165,8 +165,20 @@ enum bk_err bk_ledger_metrics(struct bk_tx *tx, int64_t from_day,
             money[i].detail ? json_loads(money[i].detail, 0, NULL) : NULL;
         const char *cur = json_string_value(json_object_get(d, "currency"));
         json_t *amount = json_object_get(d, "amount");
-        if (cur && strlen(cur) == 3 && json_is_integer(amount) &&
-            json_integer_value(amount) >= 0) {
+        if (money[i].credits_sold || money[i].credit_used) {
+            struct bk_metrics_bucket *b = bucket_of(out, money[i].at_utc);
+            json_int_t k =
+                money[i].credit_used
+                    ? 1
+                    : json_integer_value(json_object_get(d, "sessions"));
+            out->total.credits_sold += money[i].credits_sold ? (int)k : 0;
+            out->total.credits_used += money[i].credit_used ? 1 : 0;
+            if (b) {
+                b->t.credits_sold += money[i].credits_sold ? (int)k : 0;
+                b->t.credits_used += money[i].credit_used ? 1 : 0;
+            }
+        } else if (cur && strlen(cur) == 3 && json_is_integer(amount) &&
+                   json_integer_value(amount) >= 0) {
             struct bk_metrics_bucket *b = bucket_of(out, money[i].at_utc);
             char c[4];
             for (int k = 0; k < 3; k++)

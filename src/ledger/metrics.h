@@ -33,6 +33,8 @@ struct bk_metrics_totals {
     int new_clients;                       /* created in range */
     int active_clients; /* distinct clients of bookings starting in range
                            that were confirmed, completed or no-shows */
+    int credits_sold;   /* package credits paid in range (PACKAGE_PURCHASED) */
+    int credits_used;   /* package credits taken in range (CREDIT_USED) */
 };
 
 struct bk_metrics_bucket {

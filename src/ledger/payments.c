@@ -13,6 +13,7 @@
 #include "ledger/events.h"
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
+#include "ledger/packages.h"
 #include "base/banned.h"
 
 #define DEFAULT_ATTEMPTS 10
@@ -725,6 +726,11 @@ enum bk_err bk_ledger_payment_apply(struct bk_tx *tx,
         return bk_fail_field(err, BK_E_INVALID, "booking_uid",
                              "the event names no booking");
     e = load(tx, pay->booking_uid, arena, &b, &p, err);
+    if (e == BK_E_NOT_FOUND) { /* a package purchase's (ledger/packages.c)? */
+        e = bk_ledger_package_apply(tx, x, now_utc, arena, out, err);
+        if (e != BK_E_NOT_FOUND)
+            return e;
+    }
     if (e == BK_E_NOT_FOUND) {
         out->action = "unchanged";
         out->note = "not a payment of a bookingd booking";

@@ -10,6 +10,7 @@
 #include "ledger/internal.h"
 #include "ledger/ledger.h"
 #include "ledger/sync.h"
+#include "ledger/packages.h"
 #include "ledger/payments.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -613,6 +614,7 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     struct bk_booking b;
     struct bk_client c;
     int64_t refund = 0;
+    int credit = -1;
     enum bk_err e = find(tx, ev, ev->booking.uid, arena, &b, NULL, err);
 
     if (e == BK_E_NOT_FOUND && !cancel && !ev->booking.attendee.email) {
@@ -655,16 +657,25 @@ static enum bk_err apply_final(struct bk_tx *tx, const struct bk_ext_event *ev,
     if (cancel && (e = bk_ledger_payment_cancel_refund(tx, &b, now_utc, arena,
                                                        &refund, err)))
         return e;
+    /* So does it to a package credit the booking holds
+     * (ledger/packages.h). */
+    if (cancel &&
+        (e = bk_ledger_credit_cancelled(tx, &b, now_utc, arena, &credit, err)))
+        return e;
     if ((e = emit_booking(
              tx, cancel ? BK_LEV_BOOKING_CANCELLED : BK_LEV_BOOKING_COMPLETED,
              ev, &b, (int)from, (int)to, 0, 0, 0, 0, b.cancellation_reason,
              bk_ledger_json(
-                 arena, json_pack("{s:s?, s:s, s:s, s:o?}", "reason",
-                                  b.cancellation_reason, "by", actor,
-                                  "external_uid", ev->booking.uid, "refund",
-                                  cancel && b.payment_status == BK_PAYMENT_PAID
-                                      ? json_integer((json_int_t)refund)
-                                      : NULL)),
+                 arena,
+                 json_pack("{s:s?, s:s, s:s, s:o?, s:o?}", "reason",
+                           b.cancellation_reason, "by", actor, "external_uid",
+                           ev->booking.uid, "refund",
+                           cancel && b.payment_status == BK_PAYMENT_PAID &&
+                                   credit < 0
+                               ? json_integer((json_int_t)refund)
+                               : NULL,
+                           "credit_returned",
+                           credit >= 0 ? json_boolean(credit == 1) : NULL)),
              now_utc, err)))
         return e;
     out->action = cancel ? "cancelled" : "completed";

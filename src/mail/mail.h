@@ -64,6 +64,10 @@ void bk_mail_send_kind(const struct bk_mail_config *cfg,
  * recorded (and sent) once per booking, minutes and sequence. */
 void bk_mail_reminder_kind(const struct bk_mail_config *cfg,
                            struct bk_job_kind *out);
+/* "mail.package": a package buyer's email with the credit code
+ * (mail/package.c, ledger/packages.h). */
+void bk_mail_package_kind(const struct bk_mail_config *cfg,
+                          struct bk_job_kind *out);
 
 /* The booking with id booking_id as an iCalendar file (METHOD:PUBLISH;
  * the UID and SEQUENCE of its latest invite; STATUS:CANCELLED when it is

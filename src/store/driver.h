@@ -58,7 +58,7 @@ enum bk_dialect {
 
 /* Statement ids are small integers below this bound (store/sql.h names
  * them); a driver caches one prepared statement per id per connection. */
-#define BK_STMT_MAX 160
+#define BK_STMT_MAX 320
 
 struct bk_driver;
 struct bk_stmt; /* a driver's prepared statement, owned by its connection */

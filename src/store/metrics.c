@@ -27,6 +27,8 @@ static void read_money(struct bk_tx *tx, struct bk_stmt *st, struct bk_arena *a,
 {
     const char *kind = db_col_text(tx, st, 0, a);
     m->refund = kind && strcmp(kind, "REFUND_ISSUED") == 0;
+    m->credits_sold = kind && strcmp(kind, "PACKAGE_PURCHASED") == 0;
+    m->credit_used = kind && strcmp(kind, "CREDIT_USED") == 0;
     m->at_utc = db_col_i64(tx, st, 1);
     m->detail = db_col_text(tx, st, 2, a);
 }
@@ -63,7 +65,8 @@ static const struct {
                     "reading clients for metrics"},
     [MQ_MONEY] = {Q_METRICS_MONEY,
                   "SELECT kind, at_utc, detail FROM activity"
-                  " WHERE kind IN ('PAYMENT_COMPLETED', 'REFUND_ISSUED')"
+                  " WHERE kind IN ('PAYMENT_COMPLETED', 'REFUND_ISSUED',"
+                  " 'PACKAGE_PURCHASED', 'CREDIT_USED')"
                   " AND at_utc >= ?1 AND at_utc < ?2"
                   " ORDER BY at_utc, id LIMIT ?3",
                   "reading payments for metrics"},

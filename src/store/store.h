@@ -708,6 +708,71 @@ bk_store_package_list(struct bk_tx *tx, bool active_only, const char *slug,
                       struct bk_package **out, size_t *n,
                       struct bk_errbuf *err);
 
+/* ---- Package purchases and credits (packages.c, ledger/packages.c) ---- */
+
+/* Inserts p (p->id ignored); *id receives the new row's id. */
+BK_MUST_CHECK enum bk_err
+bk_store_purchase_insert(struct bk_tx *tx, const struct bk_package_purchase *p,
+                         int64_t *id, struct bk_errbuf *err);
+/* Writes every mutable field of purchase p->id (status, session, payment
+ * intent, error, invoice, paid and expiry times, updated_utc). */
+BK_MUST_CHECK enum bk_err
+bk_store_purchase_update(struct bk_tx *tx, const struct bk_package_purchase *p,
+                         struct bk_errbuf *err);
+/* The purchase uid, or by id when uid is NULL (BK_E_NOT_FOUND). */
+BK_MUST_CHECK enum bk_err bk_store_purchase_get(struct bk_tx *tx,
+                                                const char *uid, int64_t id,
+                                                struct bk_arena *arena,
+                                                struct bk_package_purchase *out,
+                                                struct bk_errbuf *err);
+/* Locks purchase id's row until the end of tx (as bk_store_booking_lock). */
+BK_MUST_CHECK enum bk_err bk_store_purchase_lock(struct bk_tx *tx, int64_t id,
+                                                 struct bk_errbuf *err);
+/* Inserts n available credits of purchase_id for client_id, valid until
+ * expires_utc (exclusive). */
+BK_MUST_CHECK enum bk_err
+bk_store_credit_grant(struct bk_tx *tx, int64_t purchase_id, int64_t client_id,
+                      int n, int64_t expires_utc, int64_t now_utc,
+                      struct bk_errbuf *err);
+/* Takes one available credit of purchase_id not expired at now_utc for
+ * booking_id (the one that expires first): a conditional UPDATE, so of
+ * concurrent takers of the last credit exactly one gets it. *credit_id
+ * receives it; BK_E_NOT_FOUND (err untouched) when none is left. */
+BK_MUST_CHECK enum bk_err
+bk_store_credit_take(struct bk_tx *tx, int64_t purchase_id, int64_t booking_id,
+                     int64_t now_utc, int64_t *credit_id,
+                     struct bk_errbuf *err);
+/* The credit used by booking_id: its id, purchase and expiry
+ * (BK_E_NOT_FOUND, err untouched, when it used none). */
+BK_MUST_CHECK enum bk_err
+bk_store_credit_of_booking(struct bk_tx *tx, int64_t booking_id,
+                           int64_t *credit_id, int64_t *purchase_id,
+                           int64_t *expires_utc, struct bk_errbuf *err);
+/* Gives credit_id back (available, no booking), or marks it expired when
+ * its expiry has passed at now_utc. */
+BK_MUST_CHECK enum bk_err bk_store_credit_return(struct bk_tx *tx,
+                                                 int64_t credit_id,
+                                                 int64_t now_utc,
+                                                 struct bk_errbuf *err);
+/* Marks every available credit whose expiry is at or before now_utc
+ * expired; *n receives how many, *left (may be NULL) how many available
+ * credits remain (all of them later). */
+BK_MUST_CHECK enum bk_err bk_store_credit_expire(struct bk_tx *tx,
+                                                 int64_t now_utc, int *n,
+                                                 int *left,
+                                                 struct bk_errbuf *err);
+/* Marks the available credits of purchase_id expired (a refunded
+ * purchase). */
+BK_MUST_CHECK enum bk_err
+bk_store_credit_expire_purchase(struct bk_tx *tx, int64_t purchase_id,
+                                int64_t now_utc, struct bk_errbuf *err);
+/* The paid purchases of client_id with their credits counted at now_utc,
+ * newest first (at most DB_MAX_ROWS). */
+BK_MUST_CHECK enum bk_err
+bk_store_credit_summary(struct bk_tx *tx, int64_t client_id, int64_t now_utc,
+                        struct bk_arena *arena, struct bk_credit_summary **out,
+                        size_t *n, struct bk_errbuf *err);
+
 /* ---- Admin sessions (sessions.c, api/session.c) ----------------------- */
 
 /* A signed-in browser. token_sha256 is the lowercase hex SHA-256 of the
@@ -764,6 +829,9 @@ struct bk_metric_booking {
 
 struct bk_metric_money {
     bool refund; /* REFUND_ISSUED; else PAYMENT_COMPLETED */
+    /* PACKAGE_PURCHASED (credits sold: detail's sessions) or CREDIT_USED
+     * (one credit used): counted, not money. */
+    bool credits_sold, credit_used;
     int64_t at_utc;
     const char *detail; /* the activity's JSON detail; may be NULL */
 };

@@ -166,9 +166,38 @@ function answers() {
   return out;
 }
 
+// The event types a package of sessions covers (GET /api/v1/packages):
+// their form offers "Use a package credit" with the emailed code.
+let covered = new Set();
+
+async function loadPackages() {
+  const r = await api("GET", "/api/v1/packages?limit=100");
+  if (!r.ok)
+    return;
+  covered = new Set((r.data.data || []).flatMap((p) => p.event_types || []));
+  if (type)
+    showCredit(type);
+}
+
+function showCredit(et) {
+  $("credit").hidden = !covered.has(et.slug);
+  if ($("credit").hidden) {
+    $("use-credit").checked = false;
+    $("credit-code-field").hidden = true;
+  }
+}
+
+$("use-credit").addEventListener("change", () => {
+  $("credit-code-field").hidden = !$("use-credit").checked;
+  $("credit-code").required = $("use-credit").checked;
+  if ($("use-credit").checked)
+    $("credit-code").focus();
+});
+
 function choose(et) {
   type = et;
   showQuestions(et);
+  showCredit(et);
   $("slot-heading").textContent = "Pick a time for " + et.title;
   showFacts(et);
   showHost(et.host);
@@ -261,6 +290,10 @@ form.addEventListener("submit", async (ev) => {
     body.notes = notes;
   if (type.questions && type.questions.length)
     body.answers = answers();
+  if (!$("credit").hidden && $("use-credit").checked) {
+    body.use_credit = true;
+    body.credit_code = $("credit-code").value.trim();
+  }
   const r = await api("POST", "/api/v1/bookings", body);
   button.disabled = false;
   button.textContent = "Book this time";
@@ -392,3 +425,15 @@ if (embedded) {
 }
 
 loadTypes();
+loadPackages();
+// Back from Stripe's page after buying a package: the URL is no proof of
+// payment, so this only says what comes next.
+{
+  const q = new URLSearchParams(location.search);
+  if (q.get("package") && q.get("checkout") === "success")
+    notice($("package-status"), "Thank you. Once Stripe confirms the " +
+           "payment, your credit code comes by email.");
+  else if (q.get("package") && q.get("checkout") === "cancel")
+    notice($("package-status"), "You left the payment page: the package " +
+           "was not bought.");
+}

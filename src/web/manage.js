@@ -79,6 +79,10 @@ function showPayment(b) {
       text += " (held for you until " +
               formatRange(b.hold_expires_at, null, tz) + ")";
     $("b-payment").textContent = text;
+  } else if (b.credit) {
+    /* Paid with a credit of a package of sessions (docs/payments.md). */
+    $("b-payment-label").hidden = $("b-payment").hidden = false;
+    $("b-payment").textContent = "Paid with a package credit";
   }
   /* The invoice, once paid: its PDF opens with the same token. */
   const invoice = priced && b.payment.invoice;

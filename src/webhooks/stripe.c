@@ -142,12 +142,17 @@ static const json_t *object_of(const json_t *root)
     return json_object_get(json_object_get(root, "data"), "object");
 }
 
-/* The booking the object is about: metadata[booking_uid], else (a
- * session) client_reference_id. */
+/* The booking the object is about: metadata[booking_uid], else
+ * metadata[package_purchase], else (a session) client_reference_id. */
 static const char *booking_of(const json_t *obj)
 {
     const char *u =
         uid_of(str(json_object_get(obj, "metadata"), "booking_uid", 64));
+    /* A package purchase's (ledger/packages.h): the ledger tells the two
+     * apart by the uid. */
+    if (!u)
+        u = uid_of(
+            str(json_object_get(obj, "metadata"), "package_purchase", 64));
     return u ? u : uid_of(str(obj, "client_reference_id", 64));
 }
 

@@ -5,11 +5,14 @@
 // signed webhook was applied; cancelling it there shows what the refund
 // policy gives back before confirming, and the refund follows; "Cancel" on
 // the checkout page brings them back to a booking still awaiting payment,
-// with "Pay now".
+// with "Pay now". A package of sessions bought through the fake pays
+// for a booking with its credit code ("Use a package credit"); a wrong
+// code is refused beside the field.
 //
 //   node payment.mjs PATH/TO/bookingd      (or BOOKINGD_BIN=...)
 import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
+import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import net from "node:net";
@@ -240,6 +243,93 @@ async function cancelOnCheckout() {
   await page.context().close();
 }
 
+async function admin(method, p, body) {
+  const r = await fetch(base + p, {
+    method, headers: { Authorization: "Bearer " + ADMIN_KEY,
+                       "Content-Type": "application/json" },
+    body: body ? JSON.stringify(body) : undefined });
+  return { status: r.status, data: await r.json() };
+}
+
+/* The credit code the buyer's email carries (docs/payments.md): the
+ * purchase uid, "-", the first 22 characters of the base64url
+ * HMAC-SHA256 of "package-credit:" + uid under the manage secret, read
+ * from the database by Debian's Python. */
+async function creditCode(purchase) {
+  const hex = await new Promise((resolve, reject) => execFile("python3", [
+    "-c", "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("
+      + "\"SELECT value FROM meta WHERE key = 'manage_secret'\").fetchone()[0])",
+    path.join(tmp, "bookingd.db")], { timeout: STEP_MS },
+    (err, out) => (err ? reject(err) : resolve(out.trim()))));
+  const mac = crypto.createHmac("sha256", Buffer.from(hex, "hex"))
+    .update("package-credit:" + purchase).digest("base64url");
+  return purchase + "-" + mac.slice(0, 22);
+}
+
+async function bookWithCredit(stripeBase) {
+  let r = await admin("POST", "/api/v1/packages", {
+    slug: "three", name: "Three sessions", event_types: ["session"],
+    sessions: 3, price: { amount: 24000, currency: "EUR" } });
+  assert.equal(r.status, 201);
+  const bought = await (await fetch(base + "/api/v1/packages/three/checkout", {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ attendee: { name: "Cy Credit", email: "cy@example.com" } }),
+  })).json();
+  const sid = bought.checkout_url.split("/").pop();
+  await fetch(stripeBase + `/_fake/sessions/${sid}/complete`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ payment_status: "paid" }) });
+  const until = Date.now() + STEP_MS;
+  for (;;) {
+    const c = (await admin("GET", "/api/v1/clients?limit=100")).data.data
+      .find((x) => x.email === "cy@example.com");
+    if (c && (await admin("GET", `/api/v1/clients/${c.id}/credits`)).data.total.remaining === 3)
+      break;
+    assert.ok(Date.now() < until, "the credits were granted");
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const code = await creditCode(bought.purchase);
+  const page = await visitor("credit");
+  await page.goto(base + "/");
+  await page.getByRole("radio", { name: /^Coaching session/ }).check();
+  await page.locator("#slots:not([aria-busy]) .slot").first()
+    .waitFor({ state: "attached" });
+  const starts = await page.locator(".slot").evaluateAll(
+    (bs) => bs.map((x) => x.dataset.start));
+  const b = page.locator(`.slot[data-start="${starts[3]}"]`);
+  const date = await b.evaluate((x) => x.closest(".day").dataset.date);
+  const day = page.locator(`.cal-day[data-date="${date}"]`);
+  if ((await day.getAttribute("aria-pressed")) !== "true")
+    await day.click();
+  await b.click();
+  await page.getByLabel("Name").fill("Cy Credit");
+  await page.getByLabel("Email").fill("cy@example.com");
+  await page.getByLabel("Use a package credit").check();
+  /* A wrong code: refused beside its field, nothing booked. */
+  await page.getByLabel(/^Credit code/).fill(code.slice(0, -1) + (code.endsWith("A") ? "B" : "A"));
+  await page.getByRole("button", { name: "Book this time" }).click();
+  await page.locator("#credit-code-error", { hasText: /not a valid credit code/ }).waitFor();
+  assert.deepEqual(await bookingsOf("cy@example.com"), []);
+  await page.getByLabel(/^Credit code/).fill(code);
+  await page.getByRole("button", { name: "Book this time" }).click();
+  await page.locator("#done-heading", { hasText: "You are booked" }).waitFor();
+  await page.screenshot({ path: path.join(SHOTS, "p4-credit.png") });
+  const [one] = await bookingsOf("cy@example.com");
+  assert.equal(one.status, "confirmed");
+  assert.equal(one.payment_status, "paid");
+  r = await admin("GET", "/api/v1/bookings/" + one.uid);
+  assert.equal(r.data.credit.purchase, bought.purchase);
+  /* The booking page after Stripe's "Pay" of a package: a notice that
+   * promises nothing the ledger has not said. */
+  await page.goto(base + "/?package=three&checkout=success");
+  await page.locator("#package-status", { hasText: /credit code comes by email/ }).waitFor();
+  /* The manage page of the credit booking says how it was paid. */
+  await page.goto(one.manage_url || `${base}/manage/${one.uid}?token=${r.data.manage_token}`);
+  await page.locator("#b-payment", { hasText: "Paid with a package credit" }).waitFor();
+  log("booked with a package credit");
+  await page.context().close();
+}
+
 async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
@@ -269,7 +359,8 @@ const overall = setTimeout(() => {
 let failed = false;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
-  await startDaemon(await startFake());
+  const stripeBase = await startFake();
+  await startDaemon(stripeBase);
   browser = await chromium.launch({
     executablePath: CHROMIUM, timeout: STEP_MS,
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
@@ -277,6 +368,7 @@ try {
   });
   await payAndReturn();
   await cancelOnCheckout();
+  await bookWithCredit(stripeBase);
   assert.deepEqual(problems, [], "no script errors");
 } catch (e) {
   failed = true;

@@ -786,7 +786,7 @@ class Daemon:
                     # The daemon's own timers (not effects of a request)
                     # enqueue these at any moment.
                     where = (" WHERE kind NOT IN ('jobs.prune', "
-                             "'calendars.sync')")
+                             "'calendars.sync', 'packages.expire')")
                 rows = [tuple(r) for r in
                         con.execute(f'SELECT {sel} FROM "{t}"{where}')]
                 snap[t] = sorted(rows, key=repr)

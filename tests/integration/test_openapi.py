@@ -670,6 +670,26 @@ def every_operation(d, tmp_path):
         **adm)
     a.get("/api/v1/packages")
     a.get("/api/v1/packages", **adm)
+    # Bought, paid on the fake, its credits read and one used.
+    bought = a.post("/api/v1/packages/five/checkout", {
+        "attendee": {"name": "Pam", "email": "pam@example.com"}}, 201).json
+    FAKE_OF[d.port].complete(bought["checkout_url"].rsplit("/", 1)[1])
+    pam = next(c["id"] for c in a.get("/api/v1/clients", **adm).json["data"]
+               if c["email"] == "pam@example.com")
+    for _ in range(600):
+        credits = a.get(f"/api/v1/clients/{pam}/credits", **adm).json
+        if credits["data"]:
+            break
+        time.sleep(0.05)
+    assert credits["total"]["remaining"] == 5, credits
+    from test_packages import code_of
+    p1 = first_slots(a, "paid", 40)[20]  # clear of the slots used below
+    used = a.post("/api/v1/bookings", {
+        "event_type": "paid", "start": p1,
+        "attendee": {"name": "Pam", "email": "pam@example.com"},
+        "use_credit": True, "credit_code": code_of(d, bought)}, 201).json
+    assert used["credit"]["purchase"] == bought["purchase"], used
+    a.get("/api/v1/clients/cli_nobody/credits", 404, **adm)
     a.get(f"/api/v1/invoices/{invoices['data'][0]['number']}/html", **adm)
     a.get(f"/api/v1/invoices/{invoices['data'][0]['number']}.pdf", **adm)
     a.get("/api/v1/invoices/INV-1999-0001.pdf", 404, **adm)
