@@ -432,15 +432,63 @@ async function bookingView(uid, mine) {
                                        a.source || "—"]))));
 }
 
+// Mark completed / no-show (POST .../complete, .../no-show): offered from
+// the booking's start on, for the statuses the lifecycle lets change
+// (confirmed; a completed booking can become a no-show and back).
+function attendance(b, out) {
+  const started = Date.parse(b.start) <= Date.now();
+  const can = { complete: b.status === "confirmed" || b.status === "no_show",
+                "no-show": b.status === "confirmed" ||
+                           b.status === "completed" };
+  if (!can.complete && !can["no-show"])
+    return null;
+  if (!started)
+    return el("p", { class: "hint", id: "attendance-hint" },
+              "Completed and no-show can be marked from the start on.");
+  const mark = async (what, btn, done) => {
+    btn.disabled = true;
+    const r = await call("POST", "/api/v1/bookings/" +
+                         encodeURIComponent(b.uid) + "/" + what, {});
+    btn.disabled = false;
+    if (!r.ok)
+      return notice(out, errorText(r), "error");
+    await render(false);
+    say(done);
+    title.focus();
+  };
+  const buttons = [];
+  if (can.complete) {
+    const btn = el("button", { type: "button", id: "mark-completed" },
+                   b.status === "no_show" ? "Mark completed (they came)"
+                                          : "Mark completed");
+    btn.addEventListener("click", () =>
+      mark("complete", btn, "Marked completed."));
+    buttons.push(btn);
+  }
+  if (can["no-show"]) {
+    const btn = el("button", { type: "button", id: "mark-no-show" },
+                   "Mark no-show");
+    btn.addEventListener("click", () =>
+      mark("no-show", btn, "Marked as a no-show."));
+    buttons.push(btn);
+  }
+  return el("div", { class: "actions", role: "group",
+                     "aria-label": "Attendance" }, ...buttons);
+}
+
 function actions(b) {
   const box = section("Actions");
   const open = b.status === "pending" || b.status === "confirmed";
+  const out = el("p", { class: "notice", role: "alert", hidden: true });
+  const marks = attendance(b, out);
   if (!open) {
-    box.append(el("p", null, "A " + words(b.status) +
-                  " booking has no actions left."));
+    box.append(out, el("p", null, "A " + words(b.status) + " booking " +
+                       (marks ? "can only have its attendance corrected."
+                              : "has no actions left.")));
+    if (marks)
+      box.append(marks);
     return box;
   }
-  const out = el("p", { class: "notice", role: "alert", hidden: true });
   // Cancel with a reason.
   const reason = el("textarea", { rows: "3", maxlength: "4000" });
   const cancelForm = el("form", { id: "cancel-form", hidden: true },
@@ -530,11 +578,9 @@ function actions(b) {
       picker.load(b.event_type, zone);
   });
   box.append(out, el("div", { class: "actions" }, cancelOpen, moveOpen),
-             cancelForm, moveBox,
-             el("p", { class: "hint" },
-                "Marking a booking completed or a no-show, and refunds, " +
-                "are not configured: this server's API has no such " +
-                "actions yet."));
+             cancelForm, moveBox);
+  if (marks)
+    box.append(marks);
   return box;
 }
 
@@ -1124,13 +1170,122 @@ function sessionsOf(b) {
   return (b.confirmed || 0) + (b.completed || 0) + (b.no_show || 0);
 }
 
-// The numbers of GET /api/v1/metrics/summary, as tables (charts are a
-// later step: docs/admin.md).
+// ---- charts (uPlot, vendored: src/web/vendor) ----------------------------
+
+// Loads uPlot once, on the first Metrics page: a script and a stylesheet
+// from this origin (the CSP allows nothing else). Resolves to the uPlot
+// constructor, or null when it did not load (the tables still show).
+let uplotLoading = null;
+function loadUPlot() {
+  if (window.uPlot)
+    return Promise.resolve(window.uPlot);
+  if (!uplotLoading) {
+    uplotLoading = new Promise((resolve) => {
+      document.head.append(el("link", { rel: "stylesheet",
+                                        href: "/static/uPlot.min.css" }));
+      const s = el("script", { src: "/static/uPlot.iife.min.js" });
+      s.addEventListener("load", () => resolve(window.uPlot || null));
+      s.addEventListener("error", () => {
+        uplotLoading = null;
+        resolve(null);
+      });
+      document.head.append(s);
+    });
+  }
+  return uplotLoading;
+}
+
+const CHART_COLORS = ["#2563eb", "#d97706", "#059669", "#9333ea", "#dc2626"];
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement)
+    .getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+// A chart of `series` ({label, values, bars?}) over the buckets' start
+// days, in `box` (drawn when it has a width). The canvas is decoration for
+// sighted readers: the table beside it is the text alternative, so the
+// chart is aria-hidden.
+function drawChart(U, box, days, series, opts) {
+  const xs = days.map((d) => Date.parse(d + "T00:00:00Z") / 1000);
+  const width = Math.max(240, Math.min(box.clientWidth || 320, 640));
+  const text = cssVar("--text", "#1f2937");
+  const grid = cssVar("--line", "#e5e7eb");
+  const axis = (label, values) => ({
+    stroke: text, grid: { stroke: grid, width: 1 },
+    ticks: { stroke: grid, width: 1 }, label, values });
+  const u = new U({
+    width, height: 220,
+    tzDate: (ts) => U.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+    legend: { show: true },
+    cursor: { drag: { x: false, y: false } },
+    scales: { x: { time: true }, y: { range: (u, min, max) =>
+      [0, max > 0 ? max * 1.1 : 1] } },
+    axes: [axis(null), axis(opts.yLabel, opts.yValues)],
+    series: [{ label: opts.xLabel || "From" }, ...series.map((s, i) => ({
+      label: s.label,
+      stroke: CHART_COLORS[i % CHART_COLORS.length],
+      fill: s.bars ? CHART_COLORS[i % CHART_COLORS.length] + "99" : undefined,
+      width: 2,
+      points: { show: !s.bars },
+      spanGaps: false,
+      paths: s.bars ? U.paths.bars({ size: [0.6 / series.length, 64],
+                                     align: 0 }) : undefined,
+      value: opts.value,
+    }))],
+  }, [xs, ...series.map((s) => s.values)], box);
+  u.root.setAttribute("aria-hidden", "true");
+  box.dataset.drawn = String(xs.length);
+  return u;
+}
+
+// A chart beside its table (stacked on a phone). Returns the element; the
+// chart is drawn once uPlot loaded and the box is laid out.
+function chartWithTable(heading, tableEl, draw) {
+  const box = el("div", { class: "chart", "aria-hidden": "true" });
+  const fig = el("div", { class: "chart-pair" }, box, tableEl);
+  const s = section(heading, fig);
+  charts.push({ box, draw });
+  return s;
+}
+
+let charts = [];
+
+async function drawCharts(mine) {
+  const U = await loadUPlot();
+  if (stale(mine))
+    return;
+  for (const c of charts) {
+    c.box.textContent = "";
+    if (!U) {
+      c.box.append(el("p", null, "The chart did not load; the table has " +
+                                 "the numbers."));
+      continue;
+    }
+    c.draw(U, c.box);
+  }
+  say("Charts drawn.");
+}
+
+function monthStart(monthsBack) {
+  const d = new Date();
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - monthsBack,
+                           1)).toISOString().slice(0, 10);
+}
+
+function percent(x) {
+  return x === null || x === undefined ? "—" : (x * 100).toFixed(1) + " %";
+}
+
+// The numbers of GET /api/v1/metrics/summary: revenue by month, sessions
+// by week, the no-show rate and new vs active clients, each a chart with
+// its table beside it.
 async function metricsView(mine) {
   setTitle("Metrics");
+  charts = [];
   const today = new Date().toISOString().slice(0, 10);
-  const yearAgo = new Date(Date.now() - 364 * 86400e3).toISOString()
-    .slice(0, 10);
+  const yearAgo = monthStart(11);
   const weeksAgo = new Date(Date.now() - 83 * 86400e3).toISOString()
     .slice(0, 10);
   const m = await probe("/api/v1/metrics/summary?interval=month&from=" +
@@ -1154,35 +1309,88 @@ async function metricsView(mine) {
     return;
   }
   const sum = m.r.data;
-  const rate = sum.no_show_rate === null ? "—"
-    : (sum.no_show_rate * 100).toFixed(1) + " %";
+  const months = sum.series;
+  const monthDays = months.map((b) => b.from);
+  const monthName = (b) => new Date(b.from + "T00:00:00Z")
+    .toLocaleDateString(undefined, { month: "short", year: "numeric",
+                                     timeZone: "UTC" });
   view.append(section("Last 12 months",
     table("Totals from " + sum.from + " to " + sum.to, ["Figure", "Value"], [
       ["Sessions (confirmed, completed, no-show)", String(sessionsOf(sum.bookings))],
-      ["No-show rate", rate],
+      ["No-show rate", percent(sum.no_show_rate)],
       ["New clients", String(sum.clients.new)],
       ["Active clients", String(sum.clients.active)],
       ...sum.revenue.map((r) => ["Net revenue (" + r.currency.toUpperCase() +
                                  ")", moneyText(r.net, r.currency)]),
     ])));
+
+  // Revenue: one bar series per currency, net of refunds, major units.
+  const currencies = [...new Set(months.flatMap((b) =>
+    b.revenue.map((r) => r.currency.toUpperCase())))];
   const rows = [];
-  for (const b of sum.series)
+  for (const b of months)
     for (const r of b.revenue)
-      rows.push([b.from + " – " + b.to, moneyText(r.gross, r.currency),
+      rows.push([monthName(b), moneyText(r.gross, r.currency),
                  moneyText(r.refunded, r.currency),
                  moneyText(r.net, r.currency)]);
-  view.append(section("Revenue by month",
-    rows.length ? table("Revenue by month (refunds when they happened)",
-                        ["Month", "Gross", "Refunded", "Net"], rows)
-    : el("p", null, "No payments in the last 12 months.")));
-  view.append(section("Sessions by week",
-    !w || !w.ok ? el("p", null, w ? errorText(w) : "—")
-    : table("Sessions by week (bookings starting that week)",
+  const revTable = rows.length
+    ? table("Revenue by month (refunds when they happened)",
+            ["Month", "Gross", "Refunded", "Net"], rows)
+    : el("p", null, "No payments in the last 12 months.");
+  view.append(chartWithTable("Revenue by month", revTable, (U, box) =>
+    drawChart(U, box, monthDays, (currencies.length ? currencies : ["—"])
+      .map((cur) => ({
+        label: "Net " + cur, bars: true,
+        values: months.map((b) => {
+          const r = b.revenue.find((x) => x.currency.toUpperCase() === cur);
+          return r ? r.net / 100 : 0;
+        }),
+      })), { yLabel: "Net revenue" })));
+
+  // Sessions by week.
+  if (!w || !w.ok) {
+    view.append(section("Sessions by week",
+      el("p", null, w ? errorText(w) : "—")));
+  } else {
+    const weeks = w.data.series;
+    view.append(chartWithTable("Sessions by week",
+      table("Sessions by week (bookings starting that week)",
             ["Week", "Sessions", "Cancelled", "No-shows", "New clients"],
-            w.data.series.map((b) => [b.from + " – " + b.to,
+            weeks.map((b) => [b.from + " – " + b.to,
               String(sessionsOf(b.bookings)),
               String(b.bookings.cancelled || 0),
-              String(b.bookings.no_show || 0), String(b.clients.new)]))));
+              String(b.bookings.no_show || 0), String(b.clients.new)])),
+      (U, box) => drawChart(U, box, weeks.map((b) => b.from), [
+        { label: "Sessions", bars: true,
+          values: weeks.map((b) => sessionsOf(b.bookings)) },
+        { label: "No-shows", bars: true,
+          values: weeks.map((b) => b.bookings.no_show || 0) },
+      ], { yLabel: "Sessions", xLabel: "Week of" })));
+  }
+
+  // No-show rate by month (no point where nobody was due).
+  view.append(chartWithTable("No-show rate",
+    table("No-show rate by month (no-shows ÷ completed and no-shows)",
+          ["Month", "Completed", "No-shows", "Rate"],
+          months.map((b) => [monthName(b), String(b.bookings.completed || 0),
+                             String(b.bookings.no_show || 0),
+                             percent(b.no_show_rate)])),
+    (U, box) => drawChart(U, box, monthDays, [
+      { label: "No-show rate",
+        values: months.map((b) => b.no_show_rate === null ? null
+          : Math.round(b.no_show_rate * 1000) / 10) },
+    ], { yLabel: "%", value: (u, v) => v === null ? "—" : v + " %" })));
+
+  // New vs active clients by month.
+  view.append(chartWithTable("New and active clients",
+    table("New and active clients by month", ["Month", "New", "Active"],
+          months.map((b) => [monthName(b), String(b.clients.new),
+                             String(b.clients.active)])),
+    (U, box) => drawChart(U, box, monthDays, [
+      { label: "New", values: months.map((b) => b.clients.new) },
+      { label: "Active", values: months.map((b) => b.clients.active) },
+    ], { yLabel: "Clients" })));
+  await drawCharts(mine);
 }
 
 // ---- start -----------------------------------------------------------------
