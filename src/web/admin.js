@@ -112,7 +112,10 @@ function table(caption, headers, rows) {
     body.append(el("tr", null, ...r.map((c) =>
       c instanceof Node && c.tagName === "TD" ? c : el("td", null, c ?? "—"))));
   t.append(body);
-  return el("div", { class: "table-wrap" }, t);
+  /* On a phone a wide table scrolls sideways in its wrap: the wrap is a
+   * named region the keyboard can reach and scroll. */
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region",
+                     "aria-label": caption }, t);
 }
 
 function errorCell(text) {
@@ -984,7 +987,7 @@ function hoursRow(list, what, start, end, extra) {
 // that week's dates with their overrides and edits overrides: changing a
 // date's blocks makes (or changes) its override, "Day off" makes it
 // unavailable, "Use weekly hours" removes the override.
-const STEP = 30;
+const STEP = 30; /* minutes */
 const DAY_MIN = 1440;
 
 function hhmm(min) {
@@ -1103,15 +1106,15 @@ function weekGrid(form) {
     const name = DAYS[i][1];
     const blk = el("div", {
       class: "wblock", tabindex: "0", role: "button",
-      "aria-label": name + " " + hhmm(a) + " to " + hhmm(b),
+      "aria-label": name + " " + hhmm(a) + "–" + hhmm(b),
       "aria-describedby": "wgrid-help",
       dataset: { day: String(i), index: String(j) } });
     blk.style.top = (a / DAY_MIN * 100) + "%";
     blk.style.height = ((b - a) / DAY_MIN * 100) + "%";
-    const x = el("button", { type: "button", class: "wblock-x",
-                             tabindex: "-1",
-                             "aria-label": "Remove " + name + " " + hhmm(a) +
-                                           " to " + hhmm(b) }, "×");
+    /* For the pointer only (the keyboard has Delete): a control inside
+     * the block's own role would nest one in the other. */
+    const x = el("span", { class: "wblock-x", "aria-hidden": "true",
+                           title: "Remove" });
     x.addEventListener("click", (ev) => {
       ev.stopPropagation();
       write(i, ranges.filter((_, k) => k !== j));
@@ -1158,6 +1161,7 @@ function weekGrid(form) {
       const label = date ? formatDay(date) : DAYS[i][1];
       const col = el("div", {
         class: "wcol" + (override ? " override" : ""), tabindex: "0",
+        role: "group",
         "aria-label": label + ": " + (off ? "day off"
           : ranges.length ? ranges.map(([a, b]) => hhmm(a) + " to " + hhmm(b))
             .join(", ") : "no hours") + (override ? " (date override)" : "") +
