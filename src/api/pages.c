@@ -36,6 +36,51 @@ static const char *book_csp(struct bk_api_call *c)
                            c->api->embed_origins);
 }
 
+/* Whether the request's Accept-Encoding takes gzip (RFC 9110 12.5.3):
+ * "gzip" or "*" listed without q=0. A malformed header takes nothing. */
+static bool accepts_gzip(const struct bk_http_request *req)
+{
+    const char *h = bk_http_header(req, "Accept-Encoding");
+    bool gzip = false, star = false, gzip_seen = false;
+
+    if (!h || strlen(h) > 1024)
+        return false;
+    while (*h) {
+        const char *tok, *end;
+        size_t n;
+        bool zero = false;
+
+        while (*h == ' ' || *h == '\t' || *h == ',')
+            h++;
+        tok = h;
+        while (*h && *h != ',' && *h != ';' && *h != ' ' && *h != '\t')
+            h++;
+        n = (size_t)(h - tok);
+        end = strchr(h, ',');
+        if (!end)
+            end = h + strlen(h);
+        /* Parameters: only q matters; "q=0", "q=0.0", "q=0.000" refuse. */
+        for (const char *p = h; p < end; p++) {
+            if ((*p == 'q' || *p == 'Q') && p[1] == '=') {
+                const char *v = p + 2;
+                zero = *v == '0';
+                for (v++; zero && v < end && *v != ' ' && *v != ';'; v++)
+                    zero = *v == '.' || *v == '0';
+                break;
+            }
+        }
+        if (n == 4 && (tok[0] | 0x20) == 'g' && (tok[1] | 0x20) == 'z' &&
+            (tok[2] | 0x20) == 'i' && (tok[3] | 0x20) == 'p') {
+            gzip = !zero;
+            gzip_seen = true;
+        } else if (n == 1 && *tok == '*') {
+            star = !zero;
+        }
+        h = end;
+    }
+    return gzip_seen ? gzip : star;
+}
+
 static enum bk_err serve_csp(struct bk_api_call *c, const char *name,
                              const char *cache, const char *csp)
 {
@@ -43,7 +88,16 @@ static enum bk_err serve_csp(struct bk_api_call *c, const char *name,
 
     if (!a)
         return bk_fail(c->err, BK_E_NOT_FOUND, "no such file: %s", name);
-    bk_api_reply_raw(c, 200, a->content_type, (const char *)a->data, a->len);
+    if (a->gz && accepts_gzip(c->req)) {
+        bk_api_reply_raw(c, 200, a->content_type, (const char *)a->gz,
+                         a->gz_len);
+        bk_http_add_header(c->resp, "Content-Encoding", "gzip");
+    } else {
+        bk_api_reply_raw(c, 200, a->content_type, (const char *)a->data,
+                         a->len);
+    }
+    if (a->gz)
+        bk_http_add_header(c->resp, "Vary", "Accept-Encoding");
     bk_http_add_header(c->resp, "Cache-Control", cache);
     bk_http_add_header(c->resp, "Content-Security-Policy", csp);
     bk_http_add_header(c->resp, "Referrer-Policy", "no-referrer");

@@ -137,3 +137,54 @@ def test_hostile_text_cannot_leave_the_block(app, text):
     assert "<" not in block and ">" not in block and "&" not in block
     assert data["event_types"][0]["description"] == text
     assert data["profile"]["bio"].startswith(text[:5])
+
+
+# ---- compression of the static files ---------------------------------------
+
+@pytest.mark.parametrize("accept,gz", [
+    (None, False),
+    ("gzip", True),
+    ("GZIP", True),
+    ("br, gzip;q=0.5", True),
+    ("gzip, deflate, br, zstd", True),
+    ("*", True),
+    ("identity", False),
+    ("gzip;q=0", False),
+    ("gzip; q=0.000", False),
+    ("gzip;q=0, *", False),
+    ("*;q=0", False),
+    ("x-gzip", False),
+    ("gzipx", False),
+    ("deflate, br", False),
+    (",,, ;;; ,", False),
+    ("gzip" + " " * 1100, False),
+])
+def test_static_files_are_gzipped_when_accepted(daemon, accept, gz):
+    import gzip
+    plain = daemon.get("/static/common.js")
+    assert plain.status == 200 and plain.header("Content-Encoding") is None
+    assert plain.header("Vary") == "Accept-Encoding"
+    hdrs = {"Accept-Encoding": accept} if accept is not None else {}
+    r = daemon.get("/static/common.js", headers=hdrs)
+    assert r.status == 200, r
+    assert r.header("Vary") == "Accept-Encoding"
+    assert r.header("Content-Type") == "text/javascript; charset=utf-8"
+    assert int(r.header("Content-Length")) == len(r.body)
+    if gz:
+        assert r.header("Content-Encoding") == "gzip"
+        assert gzip.decompress(r.body) == plain.body
+        assert len(r.body) < len(plain.body) / 2
+    else:
+        assert r.header("Content-Encoding") is None
+        assert r.body == plain.body
+
+
+def test_pages_are_not_compressed(app):
+    for path in ("/", "/coach/intro", "/admin/login"):
+        r = app.get(path, headers={"Accept-Encoding": "gzip"})
+        assert r.status == 200 and r.header("Content-Encoding") is None, path
+        assert r.body.startswith(b"<!doctype html>"), path
+    for name in ("uPlot.iife.min.js", "uPlot.min.css", "uPlot.LICENSE.txt",
+                 "admin.js", "app.css", "embed.js"):
+        r = app.get("/static/" + name, headers={"Accept-Encoding": "gzip"})
+        assert r.status == 200 and r.header("Content-Encoding") == "gzip", name
