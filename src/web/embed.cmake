@@ -32,8 +32,13 @@ foreach(f ${FILES})
     set(gzfile ${OUT}.gz.d/${name}.gz)
     get_filename_component(gzdir ${gzfile} DIRECTORY)
     file(MAKE_DIRECTORY ${gzdir})
-    file(ARCHIVE_CREATE OUTPUT ${gzfile} PATHS ${DIR}/${f} FORMAT raw
-         COMPRESSION GZip COMPRESSION_LEVEL 9)
+    if(CMAKE_VERSION VERSION_LESS 3.19)
+      file(ARCHIVE_CREATE OUTPUT ${gzfile} PATHS ${DIR}/${f} FORMAT raw
+           COMPRESSION GZip)
+    else()
+      file(ARCHIVE_CREATE OUTPUT ${gzfile} PATHS ${DIR}/${f} FORMAT raw
+           COMPRESSION GZip COMPRESSION_LEVEL 9)
+    endif()
     file(READ ${gzfile} ghex HEX)
     string(LENGTH "${ghex}" ghexlen)
     math(EXPR glen "${ghexlen} / 2")
