@@ -1736,7 +1736,10 @@ function drawChart(U, box, days, series, opts) {
     cursor: { drag: { x: false, y: false } },
     scales: { x: { time: true }, y: { range: (u, min, max) =>
       [0, max > 0 ? max * 1.1 : 1] } },
-    axes: [axis(null), axis(opts.yLabel, opts.yValues)],
+    axes: [axis(null), { ...axis(opts.yLabel, opts.yValues),
+                         ...(opts.counts ? { incrs: [1, 2, 5, 10, 20, 50, 100,
+                                                     200, 500, 1000, 2000,
+                                                     5000] } : {}) }],
     series: [{ label: opts.xLabel || "From" }, ...series.map((s, i) => ({
       label: s.label,
       stroke: CHART_COLORS[i % CHART_COLORS.length],
@@ -1851,8 +1854,10 @@ async function metricsView(mine) {
     ? table("Revenue by month (refunds when they happened)",
             ["Month", "Gross", "Refunded", "Net"], rows)
     : el("p", null, "No payments in the last 12 months.");
-  view.append(chartWithTable("Revenue by month", revTable, (U, box) =>
-    drawChart(U, box, monthDays, (currencies.length ? currencies : ["—"])
+  /* No payments: no chart of zeros, the sentence says it. */
+  view.append(!currencies.length ? section("Revenue by month", revTable)
+    : chartWithTable("Revenue by month", revTable, (U, box) =>
+    drawChart(U, box, monthDays, currencies
       .map((cur) => ({
         label: "Net " + cur, bars: true,
         values: months.map((b) => {
@@ -1879,7 +1884,7 @@ async function metricsView(mine) {
           values: weeks.map((b) => sessionsOf(b.bookings)) },
         { label: "No-shows", bars: true,
           values: weeks.map((b) => b.bookings.no_show || 0) },
-      ], { yLabel: "Sessions", xLabel: "Week of" })));
+      ], { yLabel: "Sessions", xLabel: "Week of", counts: true })));
   }
 
   // No-show rate by month (no point where nobody was due).
@@ -1903,7 +1908,7 @@ async function metricsView(mine) {
     (U, box) => drawChart(U, box, monthDays, [
       { label: "New", values: months.map((b) => b.clients.new) },
       { label: "Active", values: months.map((b) => b.clients.active) },
-    ], { yLabel: "Clients" })));
+    ], { yLabel: "Clients", counts: true })));
   await drawCharts(mine);
 }
 
