@@ -1680,6 +1680,16 @@ function moneyText(minor, currency) {
     " " + String(currency).toUpperCase();
 }
 
+// The minor-unit digits of a currency (2 for EUR, 0 for JPY).
+function digitsOf(currency) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency })
+      .resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2;
+  }
+}
+
 function sessionsOf(b) {
   return (b.confirmed || 0) + (b.completed || 0) + (b.no_show || 0);
 }
@@ -1734,7 +1744,13 @@ function drawChart(U, box, days, series, opts) {
     tzDate: (ts) => U.tzDate(new Date(ts * 1e3), "Etc/UTC"),
     legend: { show: true },
     cursor: { drag: { x: false, y: false } },
-    scales: { x: { time: true }, y: { range: (u, min, max) =>
+    /* Half a bucket of room on each side, so the first and last bars
+     * show whole. */
+    scales: { x: { time: true, range: (u, min, max) => {
+      const pad = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) /
+                                  (xs.length - 1) / 2 : 86400 * 15;
+      return [min - pad, max + pad];
+    } }, y: { range: (u, min, max) =>
       [0, max > 0 ? max * 1.1 : 1] } },
     axes: [axis(null), { ...axis(opts.yLabel, opts.yValues),
                          ...(opts.counts ? { incrs: [1, 2, 5, 10, 20, 50, 100,
@@ -1862,7 +1878,7 @@ async function metricsView(mine) {
         label: "Net " + cur, bars: true,
         values: months.map((b) => {
           const r = b.revenue.find((x) => x.currency.toUpperCase() === cur);
-          return r ? r.net / 100 : 0;
+          return r ? r.net / 10 ** digitsOf(cur) : 0;
         }),
       })), { yLabel: "Net revenue" })));
 
