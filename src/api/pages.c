@@ -321,9 +321,20 @@ static enum bk_err serve(struct bk_api_call *c, const char *name)
     return serve_with(c, name, "no-cache");
 }
 
+/* The page of every event type. It needs no database: without one (a
+ * store that cannot begin a transaction) it is served without its first
+ * data, and the script's API calls say what is wrong. */
 static enum bk_err index_page(struct bk_api_call *c)
 {
-    return serve_book(c, NULL, NULL);
+    enum bk_err e = bk_store_begin(c->api->store, BK_TX_READ, &c->tx, NULL);
+
+    if (e) {
+        c->tx = NULL;
+        return serve_csp(c, "index.html", "no-cache", book_csp(c));
+    }
+    e = serve_book(c, NULL, NULL);
+    bk_api_call_end(c);
+    return e;
 }
 
 /* /{host} and /{host}/{event-type}: the booking page for one host, or one
@@ -405,7 +416,7 @@ const struct bk_api_route bk_api_page_routes[] = {
     {"GET", "/admin/deliveries", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/admin/integrations", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/admin/metrics", admin_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
-    {"GET", "/", index_page, BK_ROUTE_PUBLIC, BK_ROUTE_READ},
+    {"GET", "/", index_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/manage/{uid}", manage_page, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/static/{name}", static_file, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     /* Last: every fixed path above wins over a host's slug. */
