@@ -419,6 +419,41 @@ static enum bk_err cancel(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* POST /api/v1/bookings/{uid}/complete and /no-show (admin): the
+ * attendance the host marks by hand (docs/api.md). */
+static enum bk_err mark(struct bk_api_call *c, enum bk_booking_event which)
+{
+    static const char *const keys[] = {"note", NULL};
+    struct bk_booking b;
+    const char *uid = bk_http_param(c->req, "uid"), *note = NULL;
+    json_t *body;
+    enum bk_err e;
+
+    if ((e = bk_api_call_body(c, true, &body)) ||
+        (e = bk_json_only(body, "", keys, c->arena, c->err)) ||
+        (e = bk_json_str(body, "", "note", false, BK_MAX_TEXT, true, c->arena,
+                         &note, c->err)))
+        return e;
+    e = bk_ledger_booking_mark(c->api->store, uid, which, note, "admin",
+                               bk_now_utc(), c->arena, &b, c->err);
+    if (e == BK_E_NOT_FOUND)
+        return bk_fail(c->err, e, "no booking '%s'", uid);
+    if (e)
+        return e;
+    bk_api_reply(c, 200, render(c, &b, NULL, false));
+    return BK_OK;
+}
+
+static enum bk_err complete(struct bk_api_call *c)
+{
+    return mark(c, BK_EV_COMPLETE);
+}
+
+static enum bk_err no_show(struct bk_api_call *c)
+{
+    return mark(c, BK_EV_NO_SHOW);
+}
+
 static enum bk_err reschedule(struct bk_api_call *c)
 {
     static const char *const keys[] = {"start", NULL};
@@ -758,6 +793,10 @@ const struct bk_api_route bk_api_booking_routes[] = {
      BK_ROUTE_NONE},
     {"POST", "/api/v1/bookings/{uid}/resolve-flag", resolve_flag,
      BK_ROUTE_ADMIN, BK_ROUTE_NONE},
+    {"POST", "/api/v1/bookings/{uid}/complete", complete, BK_ROUTE_ADMIN,
+     BK_ROUTE_NONE},
+    {"POST", "/api/v1/bookings/{uid}/no-show", no_show, BK_ROUTE_ADMIN,
+     BK_ROUTE_NONE},
 };
 const size_t bk_api_booking_n =
     sizeof(bk_api_booking_routes) / sizeof(bk_api_booking_routes[0]);

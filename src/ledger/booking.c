@@ -565,6 +565,111 @@ enum bk_err bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
     return e;
 }
 
+/* Marks the booking `uid` completed or a no-show (ev BK_EV_COMPLETE or
+ * BK_EV_NO_SHOW), as Zoom's attendance does (ledger/sync.c): the same
+ * transitions, the same activity, and a completed booking makes its
+ * prospect client active. */
+static enum bk_err mark_once(struct bk_store *store, const char *uid,
+                             enum bk_booking_event which, const char *note,
+                             const char *actor, int64_t now_utc,
+                             struct bk_arena *arena, struct bk_booking *out,
+                             struct bk_errbuf *err)
+{
+    bool done = which == BK_EV_COMPLETE;
+    struct bk_ledger_event ev;
+    struct bk_tx *tx = NULL;
+    struct bk_booking b;
+    struct bk_client c;
+    enum bk_booking_status from, to;
+    enum bk_client_status cs;
+    enum bk_err e;
+
+    e = bk_store_begin(store, BK_TX_LOCKED, &tx, err);
+    if (e)
+        goto out;
+    e = load_locked(tx, uid, arena, &b, err);
+    if (e)
+        goto out;
+    from = b.status;
+    if (bk_booking_transition(from, which, &to) != BK_OK) {
+        e = bk_fail(
+            err, BK_E_ILLEGAL_TRANSITION, "a %s booking cannot be marked %s",
+            bk_booking_status_name(from), done ? "completed" : "a no-show");
+        goto out;
+    }
+    if (b.start_utc > now_utc) {
+        e = bk_fail(err, BK_E_ILLEGAL_TRANSITION,
+                    "the booking has not started yet; it can be marked %s "
+                    "from its start on",
+                    done ? "completed" : "a no-show");
+        goto out;
+    }
+    b.status = to;
+    b.updated_utc = now_utc;
+    e = bk_store_booking_update(tx, &b, err);
+    if (e)
+        goto out;
+    bk_ledger_event_init(
+        &ev, done ? BK_LEV_BOOKING_COMPLETED : BK_LEV_BOOKING_NO_SHOW, now_utc,
+        actor);
+    ev.booking_id = b.id;
+    ev.client_id = b.client_id;
+    ev.host_id = b.host_id;
+    ev.event_type_id = b.event_type_id;
+    ev.from_status = (int)from;
+    ev.to_status = (int)to;
+    ev.note = note && *note ? note : NULL;
+    ev.detail = bk_ledger_json(
+        arena, json_pack("{s:s, s:s?}", "by", actor, "note", ev.note));
+    e = bk_ledger_emit(tx, &ev, err);
+    if (e)
+        goto out;
+    /* Completed: its prospect client becomes active (DESIGN.md). */
+    e = bk_store_client_get(tx, b.client_id, arena, &c, err);
+    if (e)
+        goto out;
+    cs = bk_client_status_after(c.status, to, b.payment_status);
+    if (cs != c.status) {
+        c.status = cs;
+        c.updated_utc = now_utc;
+        e = bk_store_client_update(tx, &c, err);
+        if (e)
+            goto out;
+        bk_ledger_event_init(&ev, BK_LEV_CLIENT_ACTIVATED, now_utc, actor);
+        ev.booking_id = b.id;
+        ev.client_id = c.id;
+        ev.host_id = b.host_id;
+        ev.event_type_id = b.event_type_id;
+        e = bk_ledger_emit(tx, &ev, err);
+        if (e)
+            goto out;
+    }
+    e = bk_store_booking_get(tx, b.id, arena, out, err);
+    if (e)
+        goto out;
+    e = bk_store_commit(tx, err);
+    tx = NULL;
+out:
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_ledger_booking_mark(struct bk_store *store, const char *uid,
+                                   enum bk_booking_event which,
+                                   const char *note, const char *actor,
+                                   int64_t now_utc, struct bk_arena *arena,
+                                   struct bk_booking *out,
+                                   struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    if (which != BK_EV_COMPLETE && which != BK_EV_NO_SHOW)
+        return bk_fail(err, BK_E_INVALID, "not a mark");
+    BK_STORE_RETRY(
+        e, mark_once(store, uid, which, note, actor, now_utc, arena, out, err));
+    return e;
+}
+
 static enum bk_err reschedule_once(struct bk_store *store, const char *uid,
                                    int64_t new_start_utc, const char *actor,
                                    int64_t now_utc, struct bk_arena *arena,

@@ -103,6 +103,18 @@ bk_ledger_booking_cancel(struct bk_store *store, const char *uid,
                          struct bk_arena *arena, struct bk_booking *out,
                          struct bk_errbuf *err);
 
+/* Marks the booking `uid` completed (which BK_EV_COMPLETE) or a no-show
+ * (BK_EV_NO_SHOW) with an optional note (<= BK_MAX_TEXT), writing
+ * BOOKING_COMPLETED / BOOKING_NO_SHOW activity (outbound webhooks
+ * booking.completed / booking.no_show) and, when completed, activating a
+ * prospect client. BK_E_NOT_FOUND; BK_E_ILLEGAL_TRANSITION when the
+ * lifecycle forbids it (core/booking.h: confirmed|no_show -> completed,
+ * confirmed|completed -> no_show) or the booking has not started yet. */
+BK_MUST_CHECK enum bk_err bk_ledger_booking_mark(
+    struct bk_store *store, const char *uid, enum bk_booking_event which,
+    const char *note, const char *actor, int64_t now_utc,
+    struct bk_arena *arena, struct bk_booking *out, struct bk_errbuf *err);
+
 /* Moves the booking `uid` to new_start_utc (same duration) after the same
  * checks as bk_ledger_booking_create, the booking itself not counting as
  * busy. The previous start is kept in rescheduled_from_utc and history.

@@ -112,7 +112,10 @@ function table(caption, headers, rows) {
     body.append(el("tr", null, ...r.map((c) =>
       c instanceof Node && c.tagName === "TD" ? c : el("td", null, c ?? "—"))));
   t.append(body);
-  return el("div", { class: "table-wrap" }, t);
+  /* On a phone a wide table scrolls sideways in its wrap: the wrap is a
+   * named region the keyboard can reach and scroll. */
+  return el("div", { class: "table-wrap", tabindex: "0", role: "region",
+                     "aria-label": caption }, t);
 }
 
 function errorCell(text) {
@@ -478,15 +481,63 @@ function flagBox(b) {
   return box;
 }
 
+// Mark completed / no-show (POST .../complete, .../no-show): offered from
+// the booking's start on, for the statuses the lifecycle lets change
+// (confirmed; a completed booking can become a no-show and back).
+function attendance(b, out) {
+  const started = Date.parse(b.start) <= Date.now();
+  const can = { complete: b.status === "confirmed" || b.status === "no_show",
+                "no-show": b.status === "confirmed" ||
+                           b.status === "completed" };
+  if (!can.complete && !can["no-show"])
+    return null;
+  if (!started)
+    return el("p", { class: "hint", id: "attendance-hint" },
+              "Completed and no-show can be marked from the start on.");
+  const mark = async (what, btn, done) => {
+    btn.disabled = true;
+    const r = await call("POST", "/api/v1/bookings/" +
+                         encodeURIComponent(b.uid) + "/" + what, {});
+    btn.disabled = false;
+    if (!r.ok)
+      return notice(out, errorText(r), "error");
+    await render(false);
+    say(done);
+    title.focus();
+  };
+  const buttons = [];
+  if (can.complete) {
+    const btn = el("button", { type: "button", id: "mark-completed" },
+                   b.status === "no_show" ? "Mark completed (they came)"
+                                          : "Mark completed");
+    btn.addEventListener("click", () =>
+      mark("complete", btn, "Marked completed."));
+    buttons.push(btn);
+  }
+  if (can["no-show"]) {
+    const btn = el("button", { type: "button", id: "mark-no-show" },
+                   "Mark no-show");
+    btn.addEventListener("click", () =>
+      mark("no-show", btn, "Marked as a no-show."));
+    buttons.push(btn);
+  }
+  return el("div", { class: "actions", role: "group",
+                     "aria-label": "Attendance" }, ...buttons);
+}
+
 function actions(b) {
   const box = section("Actions");
   const open = b.status === "pending" || b.status === "confirmed";
+  const out = el("p", { class: "notice", role: "alert", hidden: true });
+  const marks = attendance(b, out);
   if (!open) {
-    box.append(el("p", null, "A " + words(b.status) +
-                  " booking has no actions left."));
+    box.append(out, el("p", null, "A " + words(b.status) + " booking " +
+                       (marks ? "can only have its attendance corrected."
+                              : "has no actions left.")));
+    if (marks)
+      box.append(marks);
     return box;
   }
-  const out = el("p", { class: "notice", role: "alert", hidden: true });
   // Cancel with a reason.
   const reason = el("textarea", { rows: "3", maxlength: "4000" });
   const cancelForm = el("form", { id: "cancel-form", hidden: true },
@@ -576,11 +627,9 @@ function actions(b) {
       picker.load(b.event_type, zone);
   });
   box.append(out, el("div", { class: "actions" }, cancelOpen, moveOpen),
-             cancelForm, moveBox,
-             el("p", { class: "hint" },
-                "Marking a booking completed or a no-show, and refunds, " +
-                "are not configured: this server's API has no such " +
-                "actions yet."));
+             cancelForm, moveBox);
+  if (marks)
+    box.append(marks);
   return box;
 }
 
@@ -748,10 +797,11 @@ async function eventTypeView(slug, mine) {
   inputs.active = el("input", { type: "checkbox", id: "et-active" });
   inputs.active.checked = !!t.active;
   const err = el("p", { class: "notice error", role: "alert", hidden: true });
+  const questions = questionsEditor(t.questions || []);
   form.append(grid, field("et-description", "Description", inputs.description),
     el("div", { class: "field check" }, inputs.active,
        el("label", { for: "et-active" }, "Active (offered on the booking page)")),
-    err,
+    questions.box, err,
     el("div", { class: "actions" },
        el("button", { type: "submit", class: "primary" },
           creating ? "Create" : "Save")));
@@ -777,6 +827,7 @@ async function eventTypeView(slug, mine) {
     }
     if (creating)
       body.slug = inputs.slug.value.trim();
+    body.questions = questions.value();
     const btn = form.querySelector("button[type=submit]");
     btn.disabled = true;
     const res = creating
@@ -789,9 +840,10 @@ async function eventTypeView(slug, mine) {
       const key = f === "location.kind" ? "locKind"
         : f === "location.value" ? "locValue" : f;
       notice(err, (f ? f + ": " : "") + errorText(res), "error");
-      if (key && inputs[key]) {
-        inputs[key].setAttribute("aria-invalid", "true");
-        inputs[key].focus();
+      const input = (key && inputs[key]) || questions.inputFor(f || "");
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
       }
       return;
     }
@@ -800,8 +852,120 @@ async function eventTypeView(slug, mine) {
   });
   view.append(section(creating ? "Create" : "Edit", form));
   if (!creating)
-    view.append(el("p", null, link("/#" + encodeURIComponent(t.slug),
+    view.append(el("p", null, link("/" + encodeURIComponent(t.host) + "/" +
+                                   encodeURIComponent(t.slug),
                                    "Open the booking page")));
+}
+
+// The booking form's custom questions (docs/booking-page.md "Custom
+// questions"): one fieldset per question with its id, label, type,
+// required and, for a select, its options one per line; add, remove, move.
+// value() gives the list the API takes; inputFor("questions[1].options[0]")
+// the input a 422 names.
+const QUESTION_TYPES = [["text", "Text"], ["select", "Select (one of a list)"],
+                        ["checkbox", "Checkbox"], ["phone", "Phone"]];
+
+function questionsEditor(initial) {
+  const list = el("ol", { class: "questions", "aria-label": "Questions" });
+  let seq = 0;
+  const renumber = () => {
+    [...list.children].forEach((row, i) => {
+      row.legend.textContent = "Question " + (i + 1);
+      row.up.disabled = i === 0;
+      row.down.disabled = i === list.children.length - 1;
+    });
+    add.disabled = list.children.length >= 10;
+  };
+  function addRow(q) {
+    const n = ++seq;
+    const row = el("li", { class: "question" });
+    const idIn = el("input", { maxlength: "40", pattern: "[a-z0-9_-]+",
+                               value: q.id || "", required: true,
+                               autocomplete: "off" });
+    const label = el("input", { maxlength: "200", value: q.label || "",
+                                required: true });
+    const type = select(QUESTION_TYPES, q.type || "text");
+    const req = el("input", { type: "checkbox", id: "q" + n + "-required" });
+    req.checked = !!q.required;
+    const options = el("textarea", { rows: "3" });
+    options.value = (q.options || []).join("\n");
+    const optField = field("q" + n + "-options", "Options (one per line)",
+                           options);
+    const sync = () => {
+      optField.hidden = type.value !== "select";
+    };
+    type.addEventListener("change", sync);
+    sync();
+    row.legend = el("legend");
+    row.up = el("button", { type: "button", class: "small" }, "Move up");
+    row.down = el("button", { type: "button", class: "small" }, "Move down");
+    const remove = el("button", { type: "button", class: "small" }, "Remove");
+    row.up.addEventListener("click", () => {
+      if (row.previousElementSibling)
+        list.insertBefore(row, row.previousElementSibling);
+      renumber();
+      row.up.disabled ? row.down.focus() : row.up.focus();
+    });
+    row.down.addEventListener("click", () => {
+      if (row.nextElementSibling)
+        list.insertBefore(row.nextElementSibling, row);
+      renumber();
+      row.down.disabled ? row.up.focus() : row.down.focus();
+    });
+    remove.addEventListener("click", () => {
+      const next = row.nextElementSibling || row.previousElementSibling;
+      row.remove();
+      renumber();
+      (next ? next.querySelector("input") : add).focus();
+    });
+    row.inputs = { id: idIn, label, type, required: req, options };
+    row.append(el("fieldset", null, row.legend,
+      el("div", { class: "form-grid" },
+         field("q" + n + "-label", "Label", label),
+         field("q" + n + "-id", "Id", idIn,
+               "Lowercase letters, digits, _ and -; the answer's key."),
+         field("q" + n + "-type", "Type", type)),
+      el("div", { class: "field check" }, req,
+         el("label", { for: "q" + n + "-required" }, "Required")),
+      optField,
+      el("div", { class: "actions" }, row.up, row.down, remove)));
+    list.append(row);
+    renumber();
+    return row;
+  }
+  const add = el("button", { type: "button", class: "small" },
+                 "Add a question");
+  add.addEventListener("click", () => {
+    const row = addRow({ type: "text" });
+    row.inputs.label.focus();
+  });
+  for (const q of initial)
+    addRow(q);
+  renumber();
+  const box = el("fieldset", { class: "questions-box" },
+    el("legend", null, "Questions on the booking form"),
+    el("p", { class: "hint" }, "Asked after name and email, up to 10. " +
+       "Answers are kept with the booking and shown to you."),
+    list, add);
+  return {
+    box,
+    value: () => [...list.children].map((row) => {
+      const i = row.inputs;
+      const q = { id: i.id.value.trim(), label: i.label.value.trim(),
+                  type: i.type.value, required: i.required.checked };
+      if (q.type === "select")
+        q.options = i.options.value.split("\n").map((o) => o.trim())
+          .filter(Boolean);
+      return q;
+    }),
+    inputFor: (f) => {
+      const m = /^questions\[(\d+)\](?:\.(\w+))?/.exec(f);
+      const row = m && list.children[Number(m[1])];
+      if (!row)
+        return m ? add : null;
+      return row.inputs[m[2]] || row.inputs.label;
+    },
+  };
 }
 
 // ---- hosts and their weekly hours -----------------------------------------
@@ -852,6 +1016,384 @@ function hoursRow(list, what, start, end, extra) {
   return row;
 }
 
+// ---- the week grid editor ---------------------------------------------------
+//
+// A drawing of the hours form above it, and a second way to edit it: the
+// seven days of a week as columns, each range a block. The form stays the
+// source of truth (and the accessible fallback with exact times); the grid
+// reads it on every change and writes back whole days.
+//   Pointer: drag on an empty part of a day to draw a block; drag a block's
+//   top or bottom edge to move that end; drag its middle to move it; its ×
+//   removes it. Steps of 30 minutes.
+//   Keyboard: a day column is one tab stop; Enter or "a" adds a block
+//   there (09:00–17:00, or the first free hours). A block is one tab stop:
+//   Up/Down move it, Shift+Up/Down move its end, Alt+Up/Down its start,
+//   Delete or Backspace removes it.
+// "Every week" edits the weekly hours; a dated week ("Week of …") shows
+// that week's dates with their overrides and edits overrides: changing a
+// date's blocks makes (or changes) its override, "Day off" makes it
+// unavailable, "Use weekly hours" removes the override.
+const STEP = 30; /* minutes */
+const DAY_MIN = 1440;
+
+function hhmm(min) {
+  return String(Math.floor(min / 60)).padStart(2, "0") + ":" +
+         String(min % 60).padStart(2, "0");
+}
+
+function minOf(text) {
+  const m = /^(\d\d):(\d\d)$/.exec(String(text).trim());
+  if (!m)
+    return null;
+  const v = Number(m[1]) * 60 + Number(m[2]);
+  return v >= 0 && v <= DAY_MIN ? v : null;
+}
+
+// Sorted, merged ranges ([start, end] minutes, start < end).
+function normalize(ranges) {
+  const out = [];
+  for (const [a, b] of ranges.filter(([a, b]) => a < b)
+    .sort((x, y) => x[0] - y[0])) {
+    const last = out[out.length - 1];
+    if (last && a <= last[1])
+      last[1] = Math.max(last[1], b);
+    else
+      out.push([a, b]);
+  }
+  return out;
+}
+
+function weekGrid(form) {
+  /* form: {lists (day -> ul of rows), overrides (ul), weeklyRow(day),
+   * overrideRow(o), onChange()} of hostView. */
+  let weekOf = null; /* null: every week; else the Monday, "YYYY-MM-DD" */
+  let drag = null;
+  let focusAfter = null; /* [dayIndex, blockIndex] to focus after a draw */
+  const box = el("div", { class: "wgrid-box" });
+  const modeSel = el("select", { id: "wgrid-week" });
+  const mondayOf = (date) => {
+    const d = new Date(date + "T12:00:00Z");
+    d.setUTCDate(d.getUTCDate() - ((d.getUTCDay() + 6) % 7));
+    return d.toISOString().slice(0, 10);
+  };
+  const addDaysTo = (date, n) => {
+    const d = new Date(date + "T12:00:00Z");
+    d.setUTCDate(d.getUTCDate() + n);
+    return d.toISOString().slice(0, 10);
+  };
+  const thisMonday = mondayOf(dateOf(new Date().toISOString()));
+  modeSel.append(el("option", { value: "" }, "Every week (weekly hours)"));
+  for (let i = 0; i < 8; i++) {
+    const m = addDaysTo(thisMonday, 7 * i);
+    modeSel.append(el("option", { value: m }, "Week of " + formatDay(m) +
+                      " (date overrides)"));
+  }
+  modeSel.addEventListener("change", () => {
+    weekOf = modeSel.value || null;
+    draw();
+  });
+  const cols = el("div", { class: "wgrid", role: "group",
+                           "aria-label": "Week grid", "aria-describedby":
+                           "wgrid-help" });
+  const help = el("p", { id: "wgrid-help", class: "hint" },
+    "Drag on a day to add hours; drag a block's edges to change them. " +
+    "With the keyboard: Enter on a day adds hours; on a block, Up and " +
+    "Down move it, Shift+Up/Down change its end, Alt+Up/Down its start, " +
+    "Delete removes it. The form below has the exact times.");
+  box.append(field("wgrid-week", "Edit", modeSel), help, cols);
+
+  // ---- reading and writing the form
+  const weeklyOf = (day) => normalize([...form.lists[day].children]
+    .map((r) => [minOf(r.start.value), minOf(r.end.value)])
+    .filter(([a, b]) => a !== null && b !== null));
+  const overrideRowsOf = (date) => [...form.overrides.children]
+    .filter((r) => r.date.value === date);
+  // The ranges of column i, and whether they come from an override.
+  function rangesOf(i) {
+    const day = DAYS[i][0];
+    if (!weekOf)
+      return { ranges: weeklyOf(day), override: false };
+    const rows = overrideRowsOf(addDaysTo(weekOf, i));
+    if (!rows.length)
+      return { ranges: weeklyOf(day), override: false };
+    return { override: true, off: rows.some((r) => r.off.checked),
+             ranges: normalize(rows.filter((r) => !r.off.checked)
+               .map((r) => [minOf(r.start.value), minOf(r.end.value)])
+               .filter(([a, b]) => a !== null && b !== null)) };
+  }
+  function write(i, ranges) {
+    ranges = normalize(ranges);
+    const day = DAYS[i][0];
+    if (!weekOf) {
+      form.lists[day].replaceChildren();
+      for (const [a, b] of ranges)
+        form.weeklyRow(day, hhmm(a), hhmm(b));
+    } else {
+      const date = addDaysTo(weekOf, i);
+      for (const r of overrideRowsOf(date))
+        r.remove();
+      if (!ranges.length)
+        form.overrideRow({ date, unavailable: true });
+      for (const [a, b] of ranges)
+        form.overrideRow({ date, start: hhmm(a), end: hhmm(b) });
+    }
+    form.onChange();
+    draw();
+  }
+  function clearOverride(i) {
+    for (const r of overrideRowsOf(addDaysTo(weekOf, i)))
+      r.remove();
+    form.onChange();
+    draw();
+  }
+
+  // ---- drawing
+  function blockEl(i, j, a, b, ranges) {
+    const name = DAYS[i][1];
+    const blk = el("div", {
+      class: "wblock", tabindex: "0", role: "button",
+      "aria-label": name + " " + hhmm(a) + "–" + hhmm(b),
+      "aria-describedby": "wgrid-help",
+      dataset: { day: String(i), index: String(j) } });
+    blk.style.top = (a / DAY_MIN * 100) + "%";
+    blk.style.height = ((b - a) / DAY_MIN * 100) + "%";
+    /* For the pointer only (the keyboard has Delete): a control inside
+     * the block's own role would nest one in the other. */
+    const x = el("span", { class: "wblock-x", "aria-hidden": "true",
+                           title: "Remove" });
+    x.addEventListener("click", (ev) => {
+      ev.stopPropagation();
+      write(i, ranges.filter((_, k) => k !== j));
+    });
+    x.addEventListener("pointerdown", (ev) => ev.stopPropagation());
+    blk.append(el("span", { class: "wblock-edge top", "aria-hidden": "true" }),
+               el("span", { class: "wblock-text", "aria-hidden": "true" },
+                  hhmm(a) + "–" + hhmm(b)),
+               x,
+               el("span", { class: "wblock-edge bottom",
+                            "aria-hidden": "true" }));
+    blk.addEventListener("keydown", (ev) => {
+      let [na, nb] = [a, b];
+      const d = ev.key === "ArrowUp" ? -STEP : ev.key === "ArrowDown" ? STEP
+        : 0;
+      if (ev.key === "Delete" || ev.key === "Backspace") {
+        ev.preventDefault();
+        focusAfter = [i, -1];
+        return write(i, ranges.filter((_, k) => k !== j));
+      }
+      if (!d)
+        return;
+      ev.preventDefault();
+      if (ev.shiftKey)
+        nb = Math.min(DAY_MIN, Math.max(na + STEP, nb + d));
+      else if (ev.altKey)
+        na = Math.max(0, Math.min(nb - STEP, na + d));
+      else if (na + d >= 0 && nb + d <= DAY_MIN) {
+        na += d;
+        nb += d;
+      }
+      const next = ranges.map((r, k) => k === j ? [na, nb] : r);
+      const keep = normalize(next);
+      focusAfter = [i, keep.findIndex(([p, q]) => p <= na && q >= nb)];
+      write(i, next);
+    });
+    return blk;
+  }
+  function draw() {
+    cols.replaceChildren();
+    for (let i = 0; i < 7; i++) {
+      const { ranges, override, off } = rangesOf(i);
+      const date = weekOf ? addDaysTo(weekOf, i) : null;
+      const label = date ? formatDay(date) : DAYS[i][1];
+      const col = el("div", {
+        class: "wcol" + (override ? " override" : ""), tabindex: "0",
+        role: "group",
+        "aria-label": label + ": " + (off ? "day off"
+          : ranges.length ? ranges.map(([a, b]) => hhmm(a) + " to " + hhmm(b))
+            .join(", ") : "no hours") + (override ? " (date override)" : "") +
+          ". Enter adds hours.",
+        dataset: { day: String(i) } });
+      for (let h = 3; h < 24; h += 3)
+        col.append(el("span", { class: "wtick", "aria-hidden": "true",
+                                dataset: { h: String(h) } }));
+      ranges.forEach(([a, b], j) => col.append(blockEl(i, j, a, b, ranges)));
+      col.addEventListener("keydown", (ev) => {
+        if (ev.target !== col || (ev.key !== "Enter" && ev.key !== "a"))
+          return;
+        ev.preventDefault();
+        let a = 9 * 60, b = 17 * 60;
+        if (ranges.some(([p, q]) => p < b && q > a)) {
+          /* The first free hour. */
+          a = 0;
+          while (a < DAY_MIN && ranges.some(([p, q]) => p < a + 60 && q > a))
+            a += STEP;
+          if (a >= DAY_MIN)
+            return;
+          b = Math.min(DAY_MIN, a + 60);
+        }
+        focusAfter = [i, normalize([...ranges, [a, b]])
+          .findIndex(([p, q]) => p <= a && q >= b)];
+        write(i, [...ranges, [a, b]]);
+      });
+      col.addEventListener("pointerdown", (ev) => startDrag(ev, i, col,
+                                                           ranges));
+      const head = el("div", { class: "whead" },
+        el("span", { class: "wday" }, label));
+      if (date) {
+        const offBtn = el("button", { type: "button", class: "small",
+                                      "aria-label": "Day off on " + label },
+                          "Day off");
+        offBtn.addEventListener("click", () => write(i, []));
+        head.append(offBtn);
+        if (override) {
+          const back = el("button", { type: "button", class: "small",
+            "aria-label": "Use weekly hours on " + label }, "Weekly");
+          back.addEventListener("click", () => clearOverride(i));
+          head.append(back);
+        }
+      }
+      cols.append(el("div", { class: "wday-col" }, head, col));
+    }
+    if (focusAfter) {
+      const [i, j] = focusAfter;
+      focusAfter = null;
+      const col = cols.querySelector('.wcol[data-day="' + i + '"]');
+      const blk = j >= 0 && col.querySelector('.wblock[data-index="' + j +
+                                              '"]');
+      (blk || col).focus();
+    }
+  }
+
+  // ---- dragging
+  function minuteAt(col, clientY) {
+    const r = col.getBoundingClientRect();
+    const m = (clientY - r.top) / r.height * DAY_MIN;
+    return Math.max(0, Math.min(DAY_MIN, Math.round(m / STEP) * STEP));
+  }
+  function startDrag(ev, i, col, ranges) {
+    if (ev.button !== 0)
+      return;
+    const blk = ev.target.closest(".wblock");
+    const at = minuteAt(col, ev.clientY);
+    let kind = "new", j = -1;
+    if (blk) {
+      j = Number(blk.dataset.index);
+      kind = ev.target.classList.contains("top") ? "start"
+        : ev.target.classList.contains("bottom") ? "end" : "move";
+    }
+    ev.preventDefault();
+    col.setPointerCapture(ev.pointerId);
+    drag = { i, col, ranges, kind, j, from: at,
+             orig: j >= 0 ? ranges[j].slice() : [at, at + STEP],
+             now: null };
+    const ghost = el("div", { class: "wblock ghost", "aria-hidden": "true" });
+    drag.ghost = ghost;
+    col.append(ghost);
+    const show = () => {
+      const [a, b] = drag.now || drag.orig;
+      ghost.style.top = (a / DAY_MIN * 100) + "%";
+      ghost.style.height = ((b - a) / DAY_MIN * 100) + "%";
+      ghost.textContent = hhmm(a) + "–" + hhmm(b);
+    };
+    show();
+    const move = (e) => {
+      const m = minuteAt(col, e.clientY);
+      let [a, b] = drag.orig;
+      if (drag.kind === "new") {
+        [a, b] = m >= drag.from ? [drag.from, Math.max(drag.from + STEP, m)]
+                                : [m, drag.from + STEP];
+      } else if (drag.kind === "start") {
+        a = Math.min(m, b - STEP);
+      } else if (drag.kind === "end") {
+        b = Math.max(m, a + STEP);
+      } else {
+        const d = Math.max(-a, Math.min(DAY_MIN - b, m - drag.from));
+        a += d;
+        b += d;
+      }
+      drag.now = [a, b];
+      show();
+    };
+    const end = (e) => {
+      col.removeEventListener("pointermove", move);
+      col.removeEventListener("pointerup", end);
+      col.removeEventListener("pointercancel", cancel);
+      const d = drag;
+      drag = null;
+      d.ghost.remove();
+      if (e.type === "pointercancel")
+        return;
+      if (d.kind === "move" && !d.now)
+        return blkFocus(d.i, d.j);
+      const [a, b] = d.now || d.orig;
+      const next = d.j >= 0 ? d.ranges.map((r, k) => k === d.j ? [a, b] : r)
+                            : [...d.ranges, [a, b]];
+      focusAfter = [d.i, normalize(next)
+        .findIndex(([p, q]) => p <= a && q >= b)];
+      write(d.i, next);
+    };
+    const cancel = end;
+    col.addEventListener("pointermove", move);
+    col.addEventListener("pointerup", end);
+    col.addEventListener("pointercancel", cancel);
+  }
+  function blkFocus(i, j) {
+    const b = cols.querySelector('.wcol[data-day="' + i + '"] ' +
+                                 '.wblock[data-index="' + j + '"]');
+    if (b)
+      b.focus();
+  }
+  draw();
+  return { box, draw };
+}
+
+// The host card of the booking page: photo URL and short bio (PATCH
+// /api/v1/hosts/{slug}; docs/booking-page.md "Host card").
+function hostCard(host, p) {
+  const form = el("form", { id: "host-card-form", novalidate: true });
+  const photo = el("input", { type: "url", maxlength: "2048",
+                              value: host.photo_url || "",
+                              placeholder: "https://…", autocomplete: "off" });
+  const bio = el("textarea", { rows: "4", maxlength: "1000" });
+  bio.value = host.bio || "";
+  const err = el("p", { class: "notice error", role: "alert", hidden: true });
+  form.append(
+    field("host-photo-url", "Photo URL", photo,
+          "An https address of a square picture; leave empty for none. " +
+          "Visitors' browsers load it from there."),
+    field("host-bio-text", "Short bio", bio,
+          "Up to 1000 characters, shown under the name."),
+    err,
+    el("div", { class: "actions" },
+       el("button", { type: "submit", class: "primary" }, "Save host card")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    photo.removeAttribute("aria-invalid");
+    bio.removeAttribute("aria-invalid");
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    const r = await call("PATCH", p, {
+      photo_url: photo.value.trim() || null,
+      bio: bio.value.trim() || null });
+    btn.disabled = false;
+    if (!r.ok) {
+      const f = r.error.details.field;
+      notice(err, errorText(r), "error");
+      const input = f === "photo_url" ? photo : f === "bio" ? bio : null;
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+      }
+      return;
+    }
+    notice(err, "");
+    say("Host card saved.");
+  });
+  return section("Host card on the booking page", form,
+    el("p", null, link("/" + encodeURIComponent(host.slug),
+                       "Open this host's booking page")));
+}
+
 async function hostView(slug, mine) {
   setTitle("Hours");
   const p = "/api/v1/hosts/" + encodeURIComponent(slug);
@@ -880,7 +1422,10 @@ async function hostView(slug, mine) {
     for (const w of s.weekly.filter((w) => w.day === day))
       hoursRow(list, name, w.start, w.end);
     list.addButton = el("button", { type: "button", class: "small",
-      onclick: () => hoursRow(list, name, "09:00", "17:00").start.focus() },
+      onclick: () => {
+        hoursRow(list, name, "09:00", "17:00").start.focus();
+        wgrid.draw();
+      } },
       "Add hours");
     week.append(el("fieldset", { class: "week-day" },
       el("legend", null, name), list, list.addButton));
@@ -907,6 +1452,19 @@ async function hostView(slug, mine) {
   }
   for (const o of s.overrides)
     overrideRow(o);
+  // The week grid above the form: draws it and edits it (weekGrid).
+  const wgrid = weekGrid({
+    lists, overrides, overrideRow,
+    weeklyRow: (day, a, b) =>
+      hoursRow(lists[day], DAYS.find((d) => d[0] === day)[1], a, b),
+    onChange: () => say("Not saved yet: Save hours keeps the changes."),
+  });
+  form.addEventListener("input", () => wgrid.draw());
+  form.addEventListener("change", () => wgrid.draw());
+  form.addEventListener("click", (ev) => {
+    if (ev.target.matches("button.small"))
+      queueMicrotask(() => wgrid.draw());
+  });
   overrides.addButton = el("button", { type: "button", class: "small",
     onclick: () => overrideRow({ unavailable: true }).date.focus() },
     "Add a date");
@@ -959,7 +1517,9 @@ async function hostView(slug, mine) {
     say("Hours saved.");
     preview();
   });
+  view.append(section("Week grid", wgrid.box));
   view.append(section("Weekly hours and date overrides", form));
+  view.append(hostCard(h.data, p));
   // Preview: the next seven days' slots of one of the host's event types.
   const mineTypes = (types.ok ? types.data.data : [])
     .filter((t) => t.host === slug);
@@ -1166,17 +1726,145 @@ function moneyText(minor, currency) {
     " " + String(currency).toUpperCase();
 }
 
+// The minor-unit digits of a currency (2 for EUR, 0 for JPY).
+function digitsOf(currency) {
+  try {
+    return new Intl.NumberFormat("en", { style: "currency", currency })
+      .resolvedOptions().maximumFractionDigits;
+  } catch {
+    return 2;
+  }
+}
+
 function sessionsOf(b) {
   return (b.confirmed || 0) + (b.completed || 0) + (b.no_show || 0);
 }
 
-// The numbers of GET /api/v1/metrics/summary, as tables (charts are a
-// later step: docs/admin.md).
+// ---- charts (uPlot, vendored: src/web/vendor) ----------------------------
+
+// Loads uPlot once, on the first Metrics page: a script and a stylesheet
+// from this origin (the CSP allows nothing else). Resolves to the uPlot
+// constructor, or null when it did not load (the tables still show).
+let uplotLoading = null;
+function loadUPlot() {
+  if (window.uPlot)
+    return Promise.resolve(window.uPlot);
+  if (!uplotLoading) {
+    uplotLoading = new Promise((resolve) => {
+      document.head.append(el("link", { rel: "stylesheet",
+                                        href: "/static/uPlot.min.css" }));
+      const s = el("script", { src: "/static/uPlot.iife.min.js" });
+      s.addEventListener("load", () => resolve(window.uPlot || null));
+      s.addEventListener("error", () => {
+        uplotLoading = null;
+        resolve(null);
+      });
+      document.head.append(s);
+    });
+  }
+  return uplotLoading;
+}
+
+const CHART_COLORS = ["#2563eb", "#d97706", "#059669", "#9333ea", "#dc2626"];
+
+function cssVar(name, fallback) {
+  const v = getComputedStyle(document.documentElement)
+    .getPropertyValue(name).trim();
+  return v || fallback;
+}
+
+// A chart of `series` ({label, values, bars?}) over the buckets' start
+// days, in `box` (drawn when it has a width). The canvas is decoration for
+// sighted readers: the table beside it is the text alternative, so the
+// chart is aria-hidden.
+function drawChart(U, box, days, series, opts) {
+  const xs = days.map((d) => Date.parse(d + "T00:00:00Z") / 1000);
+  const width = Math.max(240, Math.min(box.clientWidth || 320, 640));
+  const text = cssVar("--text", "#1f2937");
+  const grid = cssVar("--line", "#e5e7eb");
+  const axis = (label, values) => ({
+    stroke: text, grid: { stroke: grid, width: 1 },
+    ticks: { stroke: grid, width: 1 }, label, values });
+  const u = new U({
+    width, height: 220,
+    tzDate: (ts) => U.tzDate(new Date(ts * 1e3), "Etc/UTC"),
+    legend: { show: true },
+    cursor: { drag: { x: false, y: false } },
+    /* Half a bucket of room on each side, so the first and last bars
+     * show whole. */
+    scales: { x: { time: true, range: (u, min, max) => {
+      const pad = xs.length > 1 ? (xs[xs.length - 1] - xs[0]) /
+                                  (xs.length - 1) / 2 : 86400 * 15;
+      return [min - pad, max + pad];
+    } }, y: { range: (u, min, max) =>
+      [0, max > 0 ? max * 1.1 : 1] } },
+    axes: [axis(null), { ...axis(opts.yLabel, opts.yValues),
+                         ...(opts.counts ? { incrs: [1, 2, 5, 10, 20, 50, 100,
+                                                     200, 500, 1000, 2000,
+                                                     5000] } : {}) }],
+    series: [{ label: opts.xLabel || "From" }, ...series.map((s, i) => ({
+      label: s.label,
+      stroke: CHART_COLORS[i % CHART_COLORS.length],
+      fill: s.bars ? CHART_COLORS[i % CHART_COLORS.length] + "99" : undefined,
+      width: 2,
+      points: { show: !s.bars },
+      spanGaps: false,
+      paths: s.bars ? U.paths.bars({ size: [0.6 / series.length, 64],
+                                     align: 0 }) : undefined,
+      value: opts.value,
+    }))],
+  }, [xs, ...series.map((s) => s.values)], box);
+  u.root.setAttribute("aria-hidden", "true");
+  box.dataset.drawn = String(xs.length);
+  return u;
+}
+
+// A chart beside its table (stacked on a phone). Returns the element; the
+// chart is drawn once uPlot loaded and the box is laid out.
+function chartWithTable(heading, tableEl, draw) {
+  const box = el("div", { class: "chart", "aria-hidden": "true" });
+  const fig = el("div", { class: "chart-pair" }, box, tableEl);
+  const s = section(heading, fig);
+  charts.push({ box, draw });
+  return s;
+}
+
+let charts = [];
+
+async function drawCharts(mine) {
+  const U = await loadUPlot();
+  if (stale(mine))
+    return;
+  for (const c of charts) {
+    c.box.textContent = "";
+    if (!U) {
+      c.box.append(el("p", null, "The chart did not load; the table has " +
+                                 "the numbers."));
+      continue;
+    }
+    c.draw(U, c.box);
+  }
+  say("Charts drawn.");
+}
+
+function monthStart(monthsBack) {
+  const d = new Date();
+  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - monthsBack,
+                           1)).toISOString().slice(0, 10);
+}
+
+function percent(x) {
+  return x === null || x === undefined ? "—" : (x * 100).toFixed(1) + " %";
+}
+
+// The numbers of GET /api/v1/metrics/summary: revenue by month, sessions
+// by week, the no-show rate and new vs active clients, each a chart with
+// its table beside it.
 async function metricsView(mine) {
   setTitle("Metrics");
+  charts = [];
   const today = new Date().toISOString().slice(0, 10);
-  const yearAgo = new Date(Date.now() - 364 * 86400e3).toISOString()
-    .slice(0, 10);
+  const yearAgo = monthStart(11);
   const weeksAgo = new Date(Date.now() - 83 * 86400e3).toISOString()
     .slice(0, 10);
   const m = await probe("/api/v1/metrics/summary?interval=month&from=" +
@@ -1200,35 +1888,90 @@ async function metricsView(mine) {
     return;
   }
   const sum = m.r.data;
-  const rate = sum.no_show_rate === null ? "—"
-    : (sum.no_show_rate * 100).toFixed(1) + " %";
+  const months = sum.series;
+  const monthDays = months.map((b) => b.from);
+  const monthName = (b) => new Date(b.from + "T00:00:00Z")
+    .toLocaleDateString(undefined, { month: "short", year: "numeric",
+                                     timeZone: "UTC" });
   view.append(section("Last 12 months",
     table("Totals from " + sum.from + " to " + sum.to, ["Figure", "Value"], [
       ["Sessions (confirmed, completed, no-show)", String(sessionsOf(sum.bookings))],
-      ["No-show rate", rate],
+      ["No-show rate", percent(sum.no_show_rate)],
       ["New clients", String(sum.clients.new)],
       ["Active clients", String(sum.clients.active)],
       ...sum.revenue.map((r) => ["Net revenue (" + r.currency.toUpperCase() +
                                  ")", moneyText(r.net, r.currency)]),
     ])));
+
+  // Revenue: one bar series per currency, net of refunds, major units.
+  const currencies = [...new Set(months.flatMap((b) =>
+    b.revenue.map((r) => r.currency.toUpperCase())))];
   const rows = [];
-  for (const b of sum.series)
+  for (const b of months)
     for (const r of b.revenue)
-      rows.push([b.from + " – " + b.to, moneyText(r.gross, r.currency),
+      rows.push([monthName(b), moneyText(r.gross, r.currency),
                  moneyText(r.refunded, r.currency),
                  moneyText(r.net, r.currency)]);
-  view.append(section("Revenue by month",
-    rows.length ? table("Revenue by month (refunds when they happened)",
-                        ["Month", "Gross", "Refunded", "Net"], rows)
-    : el("p", null, "No payments in the last 12 months.")));
-  view.append(section("Sessions by week",
-    !w || !w.ok ? el("p", null, w ? errorText(w) : "—")
-    : table("Sessions by week (bookings starting that week)",
+  const revTable = rows.length
+    ? table("Revenue by month (refunds when they happened)",
+            ["Month", "Gross", "Refunded", "Net"], rows)
+    : el("p", null, "No payments in the last 12 months.");
+  /* No payments: no chart of zeros, the sentence says it. */
+  view.append(!currencies.length ? section("Revenue by month", revTable)
+    : chartWithTable("Revenue by month", revTable, (U, box) =>
+    drawChart(U, box, monthDays, currencies
+      .map((cur) => ({
+        label: "Net " + cur, bars: true,
+        values: months.map((b) => {
+          const r = b.revenue.find((x) => x.currency.toUpperCase() === cur);
+          return r ? r.net / 10 ** digitsOf(cur) : 0;
+        }),
+      })), { yLabel: "Net revenue" })));
+
+  // Sessions by week.
+  if (!w || !w.ok) {
+    view.append(section("Sessions by week",
+      el("p", null, w ? errorText(w) : "—")));
+  } else {
+    const weeks = w.data.series;
+    view.append(chartWithTable("Sessions by week",
+      table("Sessions by week (bookings starting that week)",
             ["Week", "Sessions", "Cancelled", "No-shows", "New clients"],
-            w.data.series.map((b) => [b.from + " – " + b.to,
+            weeks.map((b) => [b.from + " – " + b.to,
               String(sessionsOf(b.bookings)),
               String(b.bookings.cancelled || 0),
-              String(b.bookings.no_show || 0), String(b.clients.new)]))));
+              String(b.bookings.no_show || 0), String(b.clients.new)])),
+      (U, box) => drawChart(U, box, weeks.map((b) => b.from), [
+        { label: "Sessions", bars: true,
+          values: weeks.map((b) => sessionsOf(b.bookings)) },
+        { label: "No-shows", bars: true,
+          values: weeks.map((b) => b.bookings.no_show || 0) },
+      ], { yLabel: "Sessions", xLabel: "Week of", counts: true })));
+  }
+
+  // No-show rate by month (no point where nobody was due).
+  view.append(chartWithTable("No-show rate",
+    table("No-show rate by month (no-shows ÷ completed and no-shows)",
+          ["Month", "Completed", "No-shows", "Rate"],
+          months.map((b) => [monthName(b), String(b.bookings.completed || 0),
+                             String(b.bookings.no_show || 0),
+                             percent(b.no_show_rate)])),
+    (U, box) => drawChart(U, box, monthDays, [
+      { label: "No-show rate",
+        values: months.map((b) => b.no_show_rate === null ? null
+          : Math.round(b.no_show_rate * 1000) / 10) },
+    ], { yLabel: "%", value: (u, v) => v === null ? "—" : v + " %" })));
+
+  // New vs active clients by month.
+  view.append(chartWithTable("New and active clients",
+    table("New and active clients by month", ["Month", "New", "Active"],
+          months.map((b) => [monthName(b), String(b.clients.new),
+                             String(b.clients.active)])),
+    (U, box) => drawChart(U, box, monthDays, [
+      { label: "New", values: months.map((b) => b.clients.new) },
+      { label: "Active", values: months.map((b) => b.clients.active) },
+    ], { yLabel: "Clients", counts: true })));
+  await drawCharts(mine);
 }
 
 // ---- start -----------------------------------------------------------------

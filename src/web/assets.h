@@ -10,6 +10,8 @@ struct bk_web_asset {
     const char *content_type; /* "text/html; charset=utf-8" */
     const unsigned char *data;
     size_t len;
+    const unsigned char *gz; /* the same gzipped (CSS, JS, text), or NULL */
+    size_t gz_len;
 };
 
 extern const struct bk_web_asset bk_web_assets[];

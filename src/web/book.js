@@ -1,13 +1,18 @@
 // web/book.js — the booking page (/): choose an event type, pick a time,
 // give a name and email, book. Shared pieces are in common.js.
 import {
-  api, el, errorText, fillZoneSelect, formatRange, notice, sentence,
-  SlotPicker, TAKEN_TEXT,
+  api, el, errorText, fillZoneSelect, firstData, formatRange, notice,
+  sentence, SlotPicker, TAKEN_TEXT,
 } from "./common.js";
 
 const $ = (id) => document.getElementById(id);
 const form = $("book-form");
 const picker = new SlotPicker($("slots"), $("slots-status"), picked);
+// What the daemon inlined (event types, host card, first slots): used
+// once, before asking the API (docs/booking-page.md "First slots").
+const first = firstData();
+if (first)
+  picker.inline = first.slots;
 let types = [];
 let type = null;
 let tz = fillZoneSelect($("tz"));
@@ -55,7 +60,9 @@ function typeChoice(et) {
 }
 
 async function loadTypes() {
-  const r = await api("GET", "/api/v1/event-types?limit=100");
+  const r = first && first.event_types
+    ? { ok: true, data: { data: first.event_types } }
+    : await api("GET", "/api/v1/event-types?limit=100");
   if (!r.ok) {
     notice($("types-status"), errorText(r), "error");
     return;
@@ -100,8 +107,10 @@ async function showHost(slug) {
     return;
   cardFor = slug;
   $("host-card").hidden = true;
-  const r = await api("GET", "/api/v1/hosts/" + encodeURIComponent(slug) +
-                             "/profile");
+  const r = first && first.profile && first.profile.slug === slug
+    ? { ok: true, data: first.profile }
+    : await api("GET", "/api/v1/hosts/" + encodeURIComponent(slug) +
+                       "/profile");
   if (!r.ok || cardFor !== slug)
     return;
   const h = r.data;

@@ -233,6 +233,61 @@ const WEEKDAYS = [1, 2, 3, 4, 5, 6, 7].map((i) => {
   ];
 });
 
+// The page's first data (the daemon inlines it into the booking page:
+// docs/booking-page.md "First slots"), or null.
+export function firstData() {
+  const node = document.getElementById("first-data");
+  if (!node)
+    return null;
+  try {
+    return JSON.parse(node.textContent);
+  } catch {
+    return null;
+  }
+}
+
+// An instant as RFC 3339 in tz, as the API writes it ("...+01:00").
+function instantIn(ms, tz) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-CA", {
+    timeZone: tz, hourCycle: "h23", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit",
+  }).formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
+  const local = parts.year + "-" + parts.month + "-" + parts.day + "T" +
+    parts.hour + ":" + parts.minute + ":" + parts.second;
+  const off = Math.round((Date.parse(local + "Z") - ms) / 60000);
+  const a = Math.abs(off);
+  return local + (off < 0 ? "-" : "+") + String(Math.floor(a / 60))
+    .padStart(2, "0") + ":" + String(a % 60).padStart(2, "0");
+}
+
+// The slots answer for [from, to] in tz from inlined slots ({event_type,
+// from, to (UTC dates), minutes, starts}), or null when they do not cover
+// the whole range.
+function slotsFromInline(inl, from, to, tz) {
+  const offset = (t) => Date.parse(instantIn(t, tz).slice(0, 19) + "Z") - t;
+  const midnight = (date) => {
+    const t0 = Date.parse(date + "T00:00:00Z");
+    return t0 - offset(t0 - offset(t0));
+  };
+  const first = midnight(from), last = midnight(addDays(to, 1));
+  if (first < Date.parse(inl.from + "T00:00:00Z") ||
+      last > Date.parse(addDays(inl.to, 1) + "T00:00:00Z"))
+    return null;
+  const slots = {};
+  let m = 0;
+  inl.starts.forEach((v, i) => {
+    m = i ? m + v : v;
+    const ms = m * 60000;
+    if (ms < first || ms >= last)
+      return;
+    const s = instantIn(ms, tz);
+    (slots[s.slice(0, 10)] ||= []).push({
+      start: s, end: instantIn(ms + inl.minutes * 60000, tz) });
+  });
+  return { ok: true, data: { event_type: inl.event_type, timezone: tz,
+                             slots } };
+}
+
 // The free times of one event type as a month calendar: the days with free
 // times are marked, and the times of the chosen day are listed beside it
 // (under it on a phone); previous and next month; a 12/24-hour switch that
@@ -256,11 +311,18 @@ export class SlotPicker {
     this.month = null; /* "YYYY-MM" shown */
     this.day = null;   /* "YYYY-MM-DD" whose times are shown */
     this.days = {};    /* date -> [{start, end}] of the month shown */
+    this.inline = null; /* the page's inlined first slots (firstData()) */
   }
 
   // The slots of [from, to]; a range over the server's cap per answer
   // (too_many_slots) is asked for in halves.
-  async fetchRange(from, to) {
+  async fetchRange(from, to, inl) {
+    /* The page's inlined first slots answer when they cover the range. */
+    if (inl && inl.event_type === this.slug && !this.extra.exclude) {
+      const r = slotsFromInline(inl, from, to, this.tz);
+      if (r)
+        return r;
+    }
     const q = new URLSearchParams({ from, to, timezone: this.tz,
                                     ...this.extra });
     const r = await api("GET", "/api/v1/event-types/" +
@@ -298,10 +360,14 @@ export class SlotPicker {
       want = thisMonth;
     this.container.setAttribute("aria-busy", "true");
     notice(this.status, "Loading free times…");
+    /* Inlined slots serve the first load only: later ones (another
+     * zone, a time taken meanwhile) ask the API. */
+    const inl = this.inline;
+    this.inline = null;
     let r, tries = 0;
     for (;;) {
       const from = want === thisMonth ? today : want + "-01";
-      r = await this.fetchRange(from, lastOfMonth(want));
+      r = await this.fetchRange(from, lastOfMonth(want), inl);
       if (seq !== this.seq)
         return false; /* a newer load has started */
       /* At first, skip ahead to the first month with a free time. */

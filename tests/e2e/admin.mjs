@@ -474,6 +474,12 @@ async function adminFlow() {
   await page.getByRole("heading", { name: "Sessions by week" }).waitFor();
   await page.getByRole("cell", { name: "No-show rate" }).waitFor();
   assert.equal(await page.getByText("Not configured.").count(), 0);
+  // The charts (uPlot, served from this origin under the CSP): no
+  // payments here, so three (no revenue chart of zeros).
+  await page.getByRole("status").filter({ hasText: "Charts drawn." })
+    .waitFor();
+  assert.equal(await page.locator(".chart canvas").count(), 3);
+  assert.equal(await page.locator(".chart[aria-hidden=true]").count(), 3);
   await page.getByRole("link", { name: "Clients" }).click();
   await page.getByRole("link", { name: "Grace Hopper" }).click();
   await page.getByRole("heading", { name: "Grace Hopper" }).waitFor();

@@ -228,6 +228,26 @@ async function payAndReturn() {
   await page.context().close();
 }
 
+// The admin Metrics page with a payment in the ledger: the revenue chart
+// is drawn (bars per currency) beside its table.
+async function revenueChart() {
+  const page = await visitor("metrics");
+  await page.goto(base + "/admin/login");
+  await page.getByLabel("Admin key").fill(ADMIN_KEY);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.waitForURL(base + "/admin");
+  await page.goto(base + "/admin/metrics");
+  await page.getByRole("status").filter({ hasText: "Charts drawn." })
+    .waitFor();
+  assert.equal(await page.locator(".chart canvas").count(), 4);
+  const rev = page.locator('section[aria-labelledby="h-revenue-by-month"]');
+  await rev.locator(".chart canvas").waitFor();
+  await rev.getByRole("cell", { name: /90/ }).first().waitFor();
+  await rev.screenshot({ path: path.join(SHOTS, "p4-revenue-chart.png") });
+  log("the revenue chart drawn with the payment");
+  await page.context().close();
+}
+
 async function cancelOnCheckout() {
   const page = await visitor("leaver");
   await bookPaid(page, "Bob Leaver", "bob@example.com", 1);
@@ -367,6 +387,7 @@ try {
            "--disable-background-networking", "--disable-quic"],
   });
   await payAndReturn();
+  await revenueChart();
   await cancelOnCheckout();
   await bookWithCredit(stripeBase);
   assert.deepEqual(problems, [], "no script errors");

@@ -400,7 +400,9 @@ def test_response_objects_are_closed():
 def test_static_file_names_are_the_embedded_files():
     cm = (ROOT / "src" / "web" / "CMakeLists.txt").read_text()
     m = re.search(r"set\(BK_WEB_FILES ([^)]*)\)", cm)
-    files = {f for f in m.group(1).split() if not f.endswith(".html")}
+    # A file in a subdirectory (vendor/) is served by its own name.
+    files = {f.rsplit("/", 1)[-1] for f in m.group(1).split()
+             if not f.endswith(".html")}
     param = DOC["paths"]["/static/{name}"]["parameters"][0]
     assert set(param["schema"]["enum"]) == files
 
@@ -759,6 +761,21 @@ def every_operation(d, tmp_path):
     linked = a.get("/api/v1/bookings", query={"source": "calcom"},
                    **adm).json["data"]
     assert linked and linked[0]["links"], linked
+    # A Cal.com booking that took place yesterday, marked by the host.
+    past = dt.datetime.now(dt.timezone.utc).replace(
+        minute=0, second=0, microsecond=0) - dt.timedelta(days=1)
+    body = cal.body_of(cal.created(start=past,
+                                   end=past + dt.timedelta(minutes=30)))
+    r = a.post("/webhooks/calcom", raw=body, headers={
+        "X-Cal-Signature-256": cal.sign(d.secret, body)}).json
+    cal.wait_processed(d, r["delivery"])
+    held = a.get("/api/v1/bookings", query={
+        "source": "calcom", "from": str(past.date()),
+        "to": str(past.date())}, **adm).json["data"]
+    assert len(held) == 1, held
+    a.post(f"/api/v1/bookings/{held[0]['uid']}/no-show", {}, **adm)
+    a.post(f"/api/v1/bookings/{held[0]['uid']}/complete",
+           {"note": "came late"}, **adm)
     imported = [e for e in a.get("/api/v1/event-types", **adm).json["data"]
                 if e["imported"]]
     assert imported and imported[0]["calcom_event_type_id"], imported
@@ -1001,6 +1018,9 @@ def test_error_answers_are_documented(make_daemon):
     a.post(f"/api/v1/bookings/{b['uid']}/cancel", {}, **adm)
     err(a.post(f"/api/v1/bookings/{b['uid']}/cancel", {}, 409, **adm),
         409, "illegal_transition")
+    for what in ("complete", "no-show"):
+        err(a.post(f"/api/v1/bookings/{b['uid']}/{what}", {}, 409, **adm),
+            409, "illegal_transition")
     # 400
     err(a.get("/api/v1/hosts", 400, query={"limit": "0"}, **adm),
         400, "invalid_query", "limit")

@@ -189,6 +189,11 @@ def test_database_file_gone_while_running_refuses_service(app, how):
     r = app.get("/readyz")
     assert_error(r, 503, "unavailable")
     assert app.get("/healthz").status == 200
+    # The booking page is still served, without its first data (its
+    # script's API calls then say the service is unavailable).
+    page = app.get("/")
+    assert page.status == 200 and b"<!doctype html>" in page.body
+    assert b'id="first-data"' not in page.body
     wait_for("the log line", lambda: f"was {how} while bookingd ran"
              in app.stderr())
     # The workers poll once a second: after two polls nothing made a file.
