@@ -225,6 +225,7 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     post.timeout_ms = cfg->timeout_ms;
     post.max_response = MAX_ANSWER;
     post.allow_private = cfg->allow_private;
+    post.provider = "calendly";
     bk_errbuf_clear(&nerr);
     ne = bk_net_post(&post, arena, &res, &nerr);
     free(text);

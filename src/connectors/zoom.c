@@ -164,6 +164,7 @@ static void net_defaults(const struct bk_zoom_config *cfg,
     r->max_response = MAX_ANSWER;
     r->allow_private = cfg->allow_private;
     r->allow_private_env = env;
+    r->provider = "zoom";
 }
 
 /* The cached token, or a new one (account credentials grant) in out. */
