@@ -230,8 +230,10 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     ne = bk_net_post(&post, arena, &res, &nerr);
     free(text);
     if (ne)
-        return bk_fail(err, ne == BK_E_INVALID ? BK_E_INVALID : BK_E_RETRY,
-                       "Calendly: %s", nerr.msg);
+        return bk_fail(
+            err,
+            ne == BK_E_INVALID || ne == BK_E_RATE_LIMITED ? ne : BK_E_RETRY,
+            "Calendly: %s", nerr.msg);
     if ((res.status >= 200 && res.status < 300) || res.status == 404 ||
         already_canceled(&res)) {
         bk_log_info("calendly: booking %s: scheduled event %s %s", buid, uuid,

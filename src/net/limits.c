@@ -383,10 +383,8 @@ static void refill(struct slot *s, int64_t now)
     }
 }
 
-enum bk_err bk_net_limiter_acquire(struct bk_net_limiter *l,
-                                   const char *provider,
-                                   struct bk_net_ticket *t,
-                                   struct bk_errbuf *err)
+static enum bk_err acquire(struct bk_net_limiter *l, const char *provider,
+                           struct bk_net_ticket *t, struct bk_errbuf *err)
 {
     int64_t start, now, wait;
     bool reserved = false;
@@ -416,12 +414,12 @@ enum bk_err bk_net_limiter_acquire(struct bk_net_limiter *l,
         s->refused++;
         pthread_mutex_unlock(&l->mu);
         if (open)
-            return bk_fail(err, BK_E_BUSY,
+            return bk_fail(err, BK_E_RATE_LIMITED,
                            "%s: the circuit breaker is open after %d "
                            "consecutive failures (next probe in %" PRId64
                            " s); retried later",
                            provider, failures, (in + 999) / 1000);
-        return bk_fail(err, BK_E_BUSY,
+        return bk_fail(err, BK_E_RATE_LIMITED,
                        "%s: the circuit breaker is half-open and its probe "
                        "is under way; retried later",
                        provider);
@@ -457,11 +455,11 @@ enum bk_err bk_net_limiter_acquire(struct bk_net_limiter *l,
             pthread_mutex_unlock(&l->mu);
             t->probe = false;
             if (paused)
-                return bk_fail(err, BK_E_BUSY,
+                return bk_fail(err, BK_E_RATE_LIMITED,
                                "%s: paused by its Retry-After for another "
                                "%" PRId64 " s; retried later",
                                provider, (paused - now + 999) / 1000);
-            return bk_fail(err, BK_E_BUSY,
+            return bk_fail(err, BK_E_RATE_LIMITED,
                            "%s: rate limit (%.3g requests/s): no token "
                            "within %" PRId64 " ms; retried later",
                            provider, rate, l->max_wait_ms);
@@ -479,6 +477,18 @@ enum bk_err bk_net_limiter_acquire(struct bk_net_limiter *l,
     t->slot = i;
     pthread_mutex_unlock(&l->mu);
     return BK_OK;
+}
+
+enum bk_err bk_net_limiter_acquire(struct bk_net_limiter *l,
+                                   const char *provider,
+                                   struct bk_net_ticket *t,
+                                   struct bk_errbuf *err)
+{
+    enum bk_err e = acquire(l, provider, t, err);
+
+    if (e)
+        bk_errbuf_code(err, BK_NET_LIMITED_CODE);
+    return e;
 }
 
 void bk_net_limiter_done(struct bk_net_limiter *l,

@@ -10,14 +10,14 @@
  * Bucket: `rate` tokens a second, at most `burst` kept. A request takes a
  * token, waiting for one at most max_wait_ms (callers queue in order: a
  * token is reserved before the wait); a longer wait is refused with
- * BK_E_BUSY at once, so the job retries later rather than holding its
+ * BK_E_RATE_LIMITED at once, so the job retries later rather than holding its
  * worker. A 429 or 503 answer with Retry-After pauses the bucket (every
  * thread's requests to that provider) until then.
  *
  * Breaker: closed; `failures` consecutive failures (no answer: connection
  * refused, time-out, TLS; or a 5xx answer — never a 4xx) open it; while
- * open every request is refused at once (BK_E_BUSY); after cooldown_ms one
- * request is let through (half-open, the probe; the others are still
+ * open every request is refused at once (BK_E_RATE_LIMITED); after cooldown_ms
+ * one request is let through (half-open, the probe; the others are still
  * refused); its success closes the breaker, its failure opens it again for
  * another cooldown. */
 #ifndef BK_NET_LIMITS_H
@@ -82,13 +82,17 @@ struct bk_net_ticket {
 };
 
 /* Before a request to provider (NULL or "": nothing, BK_OK): waits for a
- * token. BK_E_BUSY, with a message naming the provider and when to try
+ * token. BK_E_RATE_LIMITED, with a message naming the provider and when to try
  * again, when the breaker is open (or its probe is out) or no token comes
  * within max_wait_ms. Thread-safe. */
 BK_MUST_CHECK enum bk_err bk_net_limiter_acquire(struct bk_net_limiter *l,
                                                  const char *provider,
                                                  struct bk_net_ticket *t,
                                                  struct bk_errbuf *err);
+
+/* The errbuf code (bk_errbuf_code) of acquire's refusals, for callers that
+ * keep only the message. */
+#define BK_NET_LIMITED_CODE "provider_limited"
 
 /* After it: e is what the request returned (BK_E_IO: a failure; another
  * error: not sent, neutral), status its HTTP status (>= 500 or 0: a

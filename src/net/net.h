@@ -89,7 +89,7 @@ struct bk_net_request {
     const char *provider;          /* the provider's name ("stripe", "zoom",
                                       "notion" ...) whose rate limit and circuit
                                       breaker the request counts against
-                                      (net/limits.h): BK_E_BUSY before sending
+                                      (net/limits.h): BK_E_RATE_LIMITED before sending
                                       when its breaker is open or no token comes
                                       in time; NULL: none */
 };

@@ -109,7 +109,7 @@ static void test_bucket_waits_then_refuses(void **state)
     /* A limiter that never waits refuses at once, saying why. */
     l = make(&f, 0, "calcom", 2.0, 1, 0, 1000);
     assert_int_equal(call(l, "calcom", BK_OK, 200), BK_OK);
-    assert_int_equal(go(l, "calcom", &t, msg), BK_E_BUSY);
+    assert_int_equal(go(l, "calcom", &t, msg), BK_E_RATE_LIMITED);
     assert_non_null(strstr(msg, "calcom: rate limit"));
     assert_int_equal(f.slept, 0);
     /* The refusal took no token: 500 ms later one is there. */
@@ -121,7 +121,7 @@ static void test_bucket_waits_then_refuses(void **state)
     /* A wait longer than the bound is refused, and gives its token back. */
     l = make(&f, 600, "zoom", 1.0, 1, 0, 1000);
     assert_int_equal(call(l, "zoom", BK_OK, 200), BK_OK);
-    assert_int_equal(go(l, "zoom", &t, msg), BK_E_BUSY);
+    assert_int_equal(go(l, "zoom", &t, msg), BK_E_RATE_LIMITED);
     f.mono += 1000;
     assert_int_equal(call(l, "zoom", BK_OK, 200), BK_OK);
     assert_int_equal(f.slept, 0);
@@ -140,7 +140,7 @@ static void test_retry_after_pauses(void **state)
     assert_int_equal(go(l, "calendly", &t, NULL), BK_OK);
     bk_net_limiter_done(l, &t, BK_OK, 429, 5);
     /* Five seconds exceed the 2 s bound: refused, naming the pause. */
-    assert_int_equal(go(l, "calendly", &t, msg), BK_E_BUSY);
+    assert_int_equal(go(l, "calendly", &t, msg), BK_E_RATE_LIMITED);
     assert_non_null(strstr(msg, "Retry-After"));
     assert_int_equal(bk_net_limiter_status(l, st, 4), 1);
     assert_int_equal(st[0].paused_until_ms, f.wall + f.mono + 5000);
@@ -202,7 +202,7 @@ static void test_breaker_cycle(void **state)
     assert_int_equal(st[0].next_probe_ms, f.wall + f.mono + 10000);
     /* Open: refused at once, without waiting. */
     f.mono += 9999;
-    assert_int_equal(go(l, "stripe", &t, msg), BK_E_BUSY);
+    assert_int_equal(go(l, "stripe", &t, msg), BK_E_RATE_LIMITED);
     assert_non_null(strstr(msg, "circuit breaker is open"));
     assert_int_equal(f.slept, 0);
     /* After the cooldown one probe goes; the others are refused. */
@@ -211,11 +211,11 @@ static void test_breaker_cycle(void **state)
     assert_string_equal(st[0].state, "half_open");
     assert_int_equal(go(l, "stripe", &t, NULL), BK_OK);
     assert_true(t.probe);
-    assert_int_equal(go(l, "stripe", &t2, msg), BK_E_BUSY);
+    assert_int_equal(go(l, "stripe", &t2, msg), BK_E_RATE_LIMITED);
     assert_non_null(strstr(msg, "half-open"));
     /* The probe fails: open again for another cooldown. */
     bk_net_limiter_done(l, &t, BK_E_IO, 0, 0);
-    assert_int_equal(go(l, "stripe", &t2, NULL), BK_E_BUSY);
+    assert_int_equal(go(l, "stripe", &t2, NULL), BK_E_RATE_LIMITED);
     assert_int_equal(bk_net_limiter_status(l, st, 2), 1);
     assert_string_equal(st[0].state, "open");
     assert_int_equal(st[0].next_probe_ms, f.wall + f.mono + 10000);
@@ -258,7 +258,7 @@ static void test_open_probe_waits_for_token(void **state)
     /* The cooldown is over but the bucket is half full: refused for the
      * token, and the probe is not kept out by the refused request. */
     f.mono += 500;
-    assert_int_equal(go(l, "notion", &t, msg), BK_E_BUSY);
+    assert_int_equal(go(l, "notion", &t, msg), BK_E_RATE_LIMITED);
     assert_non_null(strstr(msg, "rate limit"));
     assert_int_equal(bk_net_limiter_status(l, st, 1), 1);
     assert_string_equal(st[0].state, "half_open");
@@ -293,7 +293,7 @@ static void test_keys_and_defaults(void **state)
              lim.cooldown_ms);
     assert_int_equal(call(l, "caldav:a", BK_E_IO, 0), BK_OK);
     assert_int_equal(call(l, "caldav:a", BK_E_IO, 0), BK_OK);
-    assert_int_equal(call(l, "caldav:a", BK_OK, 200), BK_E_BUSY);
+    assert_int_equal(call(l, "caldav:a", BK_OK, 200), BK_E_RATE_LIMITED);
     assert_int_equal(call(l, "caldav:b", BK_OK, 200), BK_OK);
     assert_int_equal(bk_net_limiter_status(l, st, 8), 2);
     assert_string_equal(st[0].provider, "caldav:a");
