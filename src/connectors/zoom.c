@@ -545,6 +545,24 @@ struct outcome {
     bool lost;             /* out: another meeting is linked already */
 };
 
+/* Enqueues a calendars.push of the booking (connectors/calendars.c), once
+ * per meeting, in tx. */
+static enum bk_err repush_calendars(struct bk_tx *tx, int64_t booking_id,
+                                    const char *meeting_id,
+                                    struct bk_errbuf *err)
+{
+    char key[128], payload[64];
+    int64_t id = 0, now = bk_now_ms();
+    bool existed = false;
+
+    snprintf(key, sizeof(key), "calendars.push:meeting_url:%" PRId64 ":%.40s",
+             booking_id, meeting_id);
+    snprintf(payload, sizeof(payload), "{\"booking_id\": %" PRId64 "}",
+             booking_id);
+    return bk_store_job_enqueue(tx, "calendars.push", key, payload, now, 10,
+                                now, &id, &existed, err);
+}
+
 static enum bk_err commit_once(struct bk_store *store, const struct bk_job *job,
                                int64_t booking_id, struct outcome *o,
                                struct bk_arena *arena, struct bk_errbuf *err)
@@ -597,6 +615,11 @@ static enum bk_err commit_once(struct bk_store *store, const struct bk_job *job,
                 b.meeting_url = o->join_url;
                 b.updated_utc = bk_now_utc();
                 e = bk_store_booking_update(tx, &b, err);
+                /* The hosts' calendar events carry the join URL: pushed
+                 * again now that it is known (the push of the booking's
+                 * creation may have gone before it). */
+                if (!e)
+                    e = repush_calendars(tx, booking_id, o->linked_id, err);
             }
         }
     }
