@@ -384,6 +384,7 @@ static enum bk_err refresh(const struct bk_calendly_oauth_config *cfg,
      * token in one transaction. */
     for (int attempt = 1;; attempt++) {
         struct state cur;
+        memset(&cur, 0, sizeof(cur));
         now = bk_now_ms();
         e = bk_store_begin(cfg->store, BK_TX_WRITE, &tx, err);
         if (!e)
