@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "connectors/calendly.h"
+#include "connectors/calendly_oauth.h"
 #include "connectors/calendars.h"
 #include "connectors/gwatch.h"
 #include "connectors/outwebhooks.h"
@@ -67,6 +68,12 @@ static void calendly_cancel(const struct bk_cli_job_env *env,
                             struct bk_job_kind *out)
 {
     bk_calendly_cancel_kind(env->calendly, out);
+}
+
+static void calendly_refresh(const struct bk_cli_job_env *env,
+                             struct bk_job_kind *out)
+{
+    bk_calendly_refresh_kind(env->calendly ? env->calendly->oauth : NULL, out);
 }
 
 static void stripe_checkout(const struct bk_cli_job_env *env,
@@ -169,6 +176,7 @@ static const kind_fn kinds[] = {
     stripe_package,   /* "stripe.package": a package purchase's Checkout */
     packages_expire,  /* "packages.expire": daily; marks expired credits */
     mail_package,     /* "mail.package": a package buyer's credit code */
+    calendly_refresh, /* "calendly.refresh": periodic; OAuth tokens */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -959,7 +959,9 @@ BK_MUST_CHECK enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id,
                                             struct bk_errbuf *err);
 /* Makes the job pending again at run_at_ms without counting the attempt
  * it was on (attempts - 1), recording error: a failure that was the
- * store's, not the job's (jobs.c). BK_E_STALE as above. */
+ * store's, not the job's, or an attempt a provider's rate limit or open
+ * circuit breaker refused before anything was sent (jobs.c). BK_E_STALE as
+ * above. */
 BK_MUST_CHECK enum bk_err
 bk_store_job_postpone(struct bk_tx *tx, int64_t id, int64_t token,
                       int64_t run_at_ms, const char *error, int64_t now_ms,
