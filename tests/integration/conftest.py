@@ -34,6 +34,16 @@ import atexit
 
 import pytest
 
+
+# The job kinds the daemon's own timers enqueue at any moment (periodic and
+# daily jobs, not effects of a request): a SQL condition that leaves them
+# out. Every new periodic kind goes here.
+TIMER_JOB_KINDS = ("jobs.prune", "clients.lifecycle", "calendars.sync",
+                   "calendars.reconcile", "calendars.gwatch",
+                   "packages.expire", "calendly.refresh")
+NOT_TIMER_JOB = "kind NOT IN (%s)" % ", ".join(
+    "'%s'" % k for k in TIMER_JOB_KINDS)
+
 SANITIZER_MARKERS = ("AddressSanitizer", "LeakSanitizer", "runtime error")
 START_TIMEOUT_S = 30
 STOP_TIMEOUT_S = 30
@@ -785,8 +795,7 @@ class Daemon:
                 if t == "jobs":
                     # The daemon's own timers (not effects of a request)
                     # enqueue these at any moment.
-                    where = (" WHERE kind NOT IN ('jobs.prune', "
-                             "'calendars.sync', 'packages.expire')")
+                    where = " WHERE " + NOT_TIMER_JOB
                 rows = [tuple(r) for r in
                         con.execute(f'SELECT {sel} FROM "{t}"{where}')]
                 snap[t] = sorted(rows, key=repr)

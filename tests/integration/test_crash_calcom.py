@@ -25,6 +25,7 @@ import pytest
 
 import calcom_helpers as H
 from calcom_helpers import today_utc
+from conftest import NOT_TIMER_JOB
 
 ROUND_SIZE = 400
 THREADS = 32
@@ -162,7 +163,7 @@ def ledger_check(d):
             "GROUP BY provider, delivery_key HAVING count(*) > 1").fetchall()
         jobs = dict(con.execute(
             "SELECT status, count(*) FROM jobs "
-                "WHERE kind <> 'jobs.prune' GROUP BY status").fetchall())
+                "WHERE " + NOT_TIMER_JOB + " GROUP BY status").fetchall())
     by_uid = {}
     for ext, entity, eid in links:
         assert entity == 0, (ext, entity)  # a booking's link
@@ -216,7 +217,7 @@ def test_sigkill_during_a_burst_then_restart_applies_each_ack_once(
                 "SELECT status, count(*) FROM inbox GROUP BY status"))
             leased = con.execute(
                 "SELECT count(*) FROM jobs WHERE status = 1 "
-                    "AND kind <> 'jobs.prune'").fetchone()[0]
+                    "AND " + NOT_TIMER_JOB).fetchone()[0]
         prev = rnd * ROUND_SIZE
         processed_at_kill = at_kill.get(H.DB_PROCESSED, 0) - prev
 

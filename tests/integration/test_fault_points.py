@@ -19,7 +19,7 @@ import time
 import pytest
 
 import calcom_helpers as H
-from conftest import parse_instant, standard_catalog
+from conftest import NOT_TIMER_JOB, parse_instant, standard_catalog
 
 SRC = pathlib.Path(__file__).resolve().parents[2] / "src"
 POINT_RE = re.compile(r'bk_fault\("([A-Za-z0-9_.-]+)"\)')
@@ -146,7 +146,7 @@ def replay_dead(d):
 # Jobs that are not this test's to wait for: the pruner, and jobs due in
 # more than a minute (reminders days ahead; a failed attempt's retry here
 # is due within a second).
-NOT_WAITED = ("kind <> 'jobs.prune' AND NOT (status = 0 AND run_at_ms > {})")
+NOT_WAITED = (NOT_TIMER_JOB + " AND NOT (status = 0 AND run_at_ms > {})")
 
 
 def not_waited(now_ms=None):

@@ -31,8 +31,8 @@ import pytest
 
 import calcom_helpers as H
 import conftest
-from conftest import (Response, assert_error, ledger_query, run_parallel,
-                      standard_catalog, today_utc)
+from conftest import (NOT_TIMER_JOB, Response, assert_error, ledger_query,
+                      run_parallel, standard_catalog, today_utc)
 
 pytestmark = [
     pytest.mark.pg_only(
@@ -237,7 +237,7 @@ class Burst:
                 # dead one's stay until they expire.
                 self.running_at_kill = dict(ledger_query(
                     self.pair[1 - k], "SELECT id, attempts FROM jobs "
-                    "WHERE status = ? AND kind <> 'jobs.prune'",
+                    "WHERE status = ? AND " + NOT_TIMER_JOB,
                     (DB_JOB_RUNNING,)))
 
     def run(self, timeout=150):
@@ -281,7 +281,7 @@ def wait_idle(d, timeout=IDLE_TIMEOUT_S):
             (H.DB_RECEIVED,))
         (jobs,), = ledger_query(
             d, "SELECT count(*) FROM jobs WHERE status < ? "
-               "AND kind <> 'jobs.prune'", (DB_JOB_DONE,))
+               "AND " + NOT_TIMER_JOB, (DB_JOB_DONE,))
         return pending == 0 and jobs == 0
     H.wait_until(idle, timeout, "all deliveries applied", interval=0.2)
 
@@ -347,7 +347,7 @@ def check_ledger(d, bodies, acked):
     assert dupes == [], dupes[:5]
     # Nothing left running, pending or dead.
     jobs = dict(ledger_query(d, "SELECT status, count(*) FROM jobs "
-                                "WHERE kind <> 'jobs.prune' "
+                                "WHERE " + NOT_TIMER_JOB + " "
                                 "GROUP BY status"))
     assert set(jobs) <= {DB_JOB_DONE}, jobs
     return {u: r for u, r in stored.items() if u in want}, by_uid

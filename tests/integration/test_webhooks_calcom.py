@@ -18,7 +18,7 @@ import pytest
 
 import calcom_helpers as H
 from calcom_helpers import today_utc
-from conftest import assert_error, parse_instant, standard_catalog
+from conftest import NOT_TIMER_JOB, assert_error, parse_instant, standard_catalog
 
 DAY = dt.timedelta(days=1)
 MIN = dt.timedelta(minutes=1)
@@ -285,7 +285,7 @@ def test_malformed_json_is_stored_failed_and_answered_400(make_daemon, what):
         assert bytes(stored) == raw
         assert job is None  # nothing will retry it
         assert con.execute("SELECT count(*) FROM jobs "
-                           "WHERE kind <> 'jobs.prune'").fetchone()[0] == 0
+                           "WHERE " + NOT_TIMER_JOB).fetchone()[0] == 0
     # The same bytes again: the same stored delivery, the same answer.
     e2 = assert_error(H.post(d, raw), 400, "invalid_json")
     assert e2["details"]["delivery"] == dlv
@@ -383,7 +383,7 @@ def test_valid_json_that_cannot_be_applied_is_stored_failed_422(cal):
     assert len(H.deliveries(cal, status="failed")) == len(UNAPPLIABLE)
     with H.ro(cal) as con:
         assert con.execute("SELECT count(*) FROM jobs "
-                           "WHERE kind <> 'jobs.prune'").fetchone()[0] == 0
+                           "WHERE " + NOT_TIMER_JOB).fetchone()[0] == 0
     # Nothing half-applied: no client from the attendee emails, no
     # imported host or event type, no booking.
     rows = ledger_rows(cal)
@@ -437,7 +437,7 @@ def test_unknown_triggers_are_stored_ignored_and_answered_200(cal):
     assert_nothing_applied(cal)
     with H.ro(cal) as con:
         assert con.execute("SELECT count(*) FROM jobs "
-                           "WHERE kind <> 'jobs.prune'").fetchone()[0] == 0
+                           "WHERE " + NOT_TIMER_JOB).fetchone()[0] == 0
 
 
 # ---- BOOKING_CREATED --------------------------------------------------------

@@ -19,7 +19,7 @@ import time
 import pytest
 
 import calendly_helpers as H
-from conftest import assert_error, parse_instant, standard_catalog
+from conftest import NOT_TIMER_JOB, assert_error, parse_instant, standard_catalog
 
 DAY = dt.timedelta(days=1)
 
@@ -62,7 +62,7 @@ def assert_nothing_applied(d):
 def app_jobs(d):
     with H.ro(d) as con:
         return con.execute("SELECT count(*) FROM jobs "
-                           "WHERE kind <> 'jobs.prune'").fetchone()[0]
+                           "WHERE " + NOT_TIMER_JOB).fetchone()[0]
 
 
 # ---- configuration -----------------------------------------------------------
