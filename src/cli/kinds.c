@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 #include "connectors/calendly.h"
 #include "connectors/calendars.h"
+#include "connectors/notion.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
 #include "connectors/zoom.h"
@@ -102,6 +103,18 @@ static void zoom_meeting(const struct bk_cli_job_env *env,
     bk_zoom_meeting_kind(env->zoom, out);
 }
 
+static void notion_mirror(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_notion_mirror_kind(env->notion, out);
+}
+
+static void notion_pull(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_notion_pull_kind(env->notion, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -117,6 +130,8 @@ static const kind_fn kinds[] = {
     calendars_push,  /* "calendars.push": a booking into hosts' calendars */
     calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
     zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
+    notion_mirror,   /* "notion.mirror": a ledger row into its Notion page */
+    notion_pull,     /* "notion.pull": periodic; Notion edits into the ledger */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,
