@@ -1045,9 +1045,18 @@ static enum bk_err mirror_booking(const struct bk_notion_config *cfg,
                        "booking %s came from Notion: waiting for the pull to "
                        "link its row",
                        b.uid);
-    if (b.client_id && (e = mirror_client(cfg, store, s, b.client_id, arena,
-                                          &client_page, t, err)))
-        return e;
+    /* The client's page: its own events keep it current, so one that
+     * exists is only named here. */
+    if (b.client_id) {
+        struct bk_link *cl = NULL;
+        if ((e = link_of(store, BK_LINK_CLIENT, b.client_id, arena, &cl, err)))
+            return e;
+        if (cl)
+            client_page = cl->external_id;
+        else if ((e = mirror_client(cfg, store, s, b.client_id, arena,
+                                    &client_page, t, err)))
+            return e;
+    }
     if ((e = upsert_page(cfg, s->db[DB_SESSIONS], b.uid,
                          l ? l->external_id : NULL,
                          booking_props(arena, &b, booking_tz(store, &b, arena),
