@@ -180,6 +180,7 @@ def test_a_lost_answer_does_not_duplicate_the_page(make_daemon, fake):
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.floods("200 ledger changes in a row")
 def test_200_changes_mirrored_within_3_per_second_none_twice_after_sigkill(
         make_daemon, fake):
     d = start(make_daemon, fake, BOOKINGD_WORKERS="4")
