@@ -238,6 +238,17 @@ static enum bk_err api_ok(const struct bk_notion_config *cfg,
 
 /* ---- property values ----------------------------------------------------- */
 
+/* s when it is a Notion id (a UUID, with or without its dashes), else
+ * NULL: ids from answers go into request paths. */
+static const char *nid(const char *s)
+{
+    size_t n = s ? strlen(s) : 0;
+
+    if (n < 32 || n > 36 || strspn(s, "0123456789abcdefABCDEF-") != n)
+        return NULL;
+    return s;
+}
+
 /* s cut to at most max bytes on a UTF-8 boundary. */
 static const char *cut(struct bk_arena *arena, const char *s, size_t max)
 {
@@ -549,7 +560,7 @@ static enum bk_err adopt(const struct bk_notion_config *cfg,
         json_array_foreach(list, i, b)
         {
             const char *type = json_string_value(json_object_get(b, "type"));
-            const char *id = json_string_value(json_object_get(b, "id"));
+            const char *id = nid(json_string_value(json_object_get(b, "id")));
             const char *title = json_string_value(
                 json_object_get(json_object_get(b, type ? type : ""), "title"));
             if (!type || !id || !title || strlen(id) >= sizeof(s->db[0]))
@@ -593,7 +604,7 @@ static enum bk_err metrics_block(const struct bk_notion_config *cfg,
     json_array_foreach(json_object_get(j, "results"), i, b)
     {
         const char *type = json_string_value(json_object_get(b, "type"));
-        const char *id = json_string_value(json_object_get(b, "id"));
+        const char *id = nid(json_string_value(json_object_get(b, "id")));
         if (type && id && strcmp(type, "paragraph") == 0 &&
             strlen(id) < sizeof(s->metrics_block)) {
             bk_strlcpy(s->metrics_block, id, sizeof(s->metrics_block));
@@ -617,7 +628,7 @@ static enum bk_err metrics_block(const struct bk_notion_config *cfg,
         if (e)
             return e;
         b = json_array_get(json_object_get(j, "results"), 0);
-        if (json_string_value(json_object_get(b, "id")))
+        if (nid(json_string_value(json_object_get(b, "id"))))
             bk_strlcpy(s->metrics_block,
                        json_string_value(json_object_get(b, "id")),
                        sizeof(s->metrics_block));
@@ -687,7 +698,7 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
             json_decref(body);
             if (e)
                 return e;
-            id = json_string_value(json_object_get(j, "id"));
+            id = nid(json_string_value(json_object_get(j, "id")));
             if (!id || strlen(id) >= sizeof(s.db[d])) {
                 json_decref(j);
                 return bk_fail(err, BK_E_RETRY,
@@ -712,7 +723,7 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
         json_decref(body);
         if (e)
             return e;
-        id = json_string_value(json_object_get(j, "id"));
+        id = nid(json_string_value(json_object_get(j, "id")));
         if (id && strlen(id) < sizeof(s.metrics_page))
             bk_strlcpy(s.metrics_page, id, sizeof(s.metrics_page));
         json_decref(j);
@@ -761,7 +772,7 @@ static enum bk_err find_by_key(const struct bk_notion_config *cfg,
         if (json_is_true(json_object_get(p, "archived")) ||
             json_is_true(json_object_get(p, "in_trash")))
             continue;
-        if (json_string_value(json_object_get(p, "id"))) {
+        if (nid(json_string_value(json_object_get(p, "id")))) {
             *id = bk_arena_strdup(arena,
                                   json_string_value(json_object_get(p, "id")));
             break;
@@ -821,7 +832,7 @@ static enum bk_err upsert_page(const struct bk_notion_config *cfg,
         *made = true;
     }
     *out_id =
-        bk_arena_strdup(arena, json_string_value(json_object_get(j, "id"))
+        bk_arena_strdup(arena, nid(json_string_value(json_object_get(j, "id")))
                                    ? json_string_value(json_object_get(j, "id"))
                                    : "");
     *edited = json_string_value(json_object_get(j, "last_edited_time"))
@@ -1380,7 +1391,7 @@ static void new_session(struct pull *p, const json_t *page, const char *pid,
 
     bk_errbuf_clear(&e2);
     if (!email) {
-        const char *cp = get_relation(page, "Client");
+        const char *cp = nid(get_relation(page, "Client"));
         struct bk_tx *tx = NULL;
         struct bk_link l;
         struct bk_client c;
@@ -1484,7 +1495,7 @@ static void new_session(struct pull *p, const json_t *page, const char *pid,
 static void apply_session(struct pull *p, const json_t *page)
 {
     struct bk_arena *arena = p->arena;
-    const char *pid = json_string_value(json_object_get(page, "id"));
+    const char *pid = nid(json_string_value(json_object_get(page, "id")));
     const char *edited =
         json_string_value(json_object_get(page, "last_edited_time"));
     const char *key = get_text(arena, page, ID_PROP);
@@ -1659,7 +1670,7 @@ static enum bk_err client_once(struct bk_store *store, int64_t id,
 static void apply_client(struct pull *p, const json_t *page)
 {
     struct bk_arena *arena = p->arena;
-    const char *pid = json_string_value(json_object_get(page, "id"));
+    const char *pid = nid(json_string_value(json_object_get(page, "id")));
     const char *edited =
         json_string_value(json_object_get(page, "last_edited_time"));
     struct bk_tx *tx = NULL;
