@@ -6,6 +6,7 @@
 
 #include "cli/cli.h"
 #include "connectors/calendly.h"
+#include "connectors/calendly_oauth.h"
 #include "connectors/calendars.h"
 #include "connectors/notion.h"
 #include "connectors/outwebhooks.h"
@@ -67,6 +68,12 @@ static void calendly_cancel(const struct bk_cli_job_env *env,
     bk_calendly_cancel_kind(env->calendly, out);
 }
 
+static void calendly_refresh(const struct bk_cli_job_env *env,
+                             struct bk_job_kind *out)
+{
+    bk_calendly_refresh_kind(env->calendly ? env->calendly->oauth : NULL, out);
+}
+
 static void stripe_checkout(const struct bk_cli_job_env *env,
                             struct bk_job_kind *out)
 {
@@ -120,18 +127,19 @@ static const kind_fn kinds[] = {
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
     mail_event,  /* "mail.event": a booking's change into messages */
     mail_send,   /* "mail.send": one email over SMTP */
-    mail_reminder,   /* "mail.reminder": a reminder's time has come */
-    webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
-    webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
-    calendly_cancel, /* "calendly.cancel": a cancellation told to Calendly */
-    stripe_checkout, /* "stripe.checkout": a booking's Checkout Session */
-    stripe_settle,   /* "stripe.settle": a hold at its end */
-    stripe_refund,   /* "stripe.refund": a payment given back */
-    calendars_push,  /* "calendars.push": a booking into hosts' calendars */
-    calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
-    zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
-    notion_mirror,   /* "notion.mirror": a ledger row into its Notion page */
-    notion_pull,     /* "notion.pull": periodic; Notion edits into the ledger */
+    mail_reminder,    /* "mail.reminder": a reminder's time has come */
+    webhooks_fanout,  /* "webhooks.fanout": a ledger event to its endpoints */
+    webhooks_send,    /* "webhooks.send": one signed message to one endpoint */
+    calendly_cancel,  /* "calendly.cancel": a cancellation told to Calendly */
+    stripe_checkout,  /* "stripe.checkout": a booking's Checkout Session */
+    stripe_settle,    /* "stripe.settle": a hold at its end */
+    stripe_refund,    /* "stripe.refund": a payment given back */
+    calendars_push,   /* "calendars.push": a booking into hosts' calendars */
+    calendars_sync,   /* "calendars.sync": periodic; busy time and moves */
+    zoom_meeting,     /* "zoom.meeting": a booking's Zoom meeting */
+    calendly_refresh, /* "calendly.refresh": periodic; OAuth tokens */
+    notion_mirror,    /* "notion.mirror": a ledger row into its Notion page */
+    notion_pull, /* "notion.pull": periodic; Notion edits into the ledger */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -17,6 +17,7 @@
 #include "crypto/crypto.h"
 #include "http/server.h"
 #include "connectors/calendly.h"
+#include "connectors/calendly_oauth.h"
 #include "connectors/calendly_sync.h"
 #include "connectors/notion.h"
 #include "connectors/zoom.h"
@@ -186,6 +187,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
     struct bk_calendly_config calendly;
+    struct bk_calendly_oauth_config calendly_oauth;
     struct bk_zoom_config zoom;
     struct bk_notion_config notion;
     struct bk_calendly_sync calendly_sync;
@@ -318,7 +320,27 @@ int bk_cli_serve(int argc, char **argv)
     calendly.allow_private = cfg.calendly_api_base_set;
     calendly.timeout_ms = outwebhooks.cfg.timeout_ms;
     calendly.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
-    if (calendly.token && bk_calendly_subscribe(cfg.max_attempts, &err)) {
+    memset(&calendly_oauth, 0, sizeof(calendly_oauth));
+    if (cfg.calendly_client_id) {
+        calendly_oauth.client_id = cfg.calendly_client_id;
+        calendly_oauth.client_secret = cfg.calendly_client_secret;
+        calendly_oauth.oauth_base = cfg.calendly_oauth_base;
+        calendly_oauth.allow_private = cfg.calendly_oauth_base_set;
+        calendly_oauth.connect_timeout_ms = calendly.connect_timeout_ms;
+        calendly_oauth.timeout_ms = calendly.timeout_ms;
+        calendly_oauth.refresh_interval_ms =
+            cfg.calendly_refresh_interval_s * 1000;
+        calendly_oauth.backoff_ms = cfg.calendly_refresh_backoff_ms;
+        calendly_oauth.secret_key =
+            cfg.have_secret_key ? &cfg.secret_key : NULL;
+        calendly_oauth.store = store;
+        calendly.oauth = &calendly_oauth;
+        if (!cfg.have_secret_key)
+            bk_log_warn("calendly: BOOKINGD_SECRET_KEY is not set: a "
+                        "Calendly account cannot be authorized (OAuth)");
+    }
+    if ((calendly.token || calendly.oauth) &&
+        bk_calendly_subscribe(cfg.max_attempts, &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
@@ -450,7 +472,7 @@ int bk_cli_serve(int argc, char **argv)
         calendly_sync.callback_url =
             bk_arena_printf(&mail_arena, /* lives as long as the server */
                             "%s/webhooks/calendly", cfg.base_url);
-    if (calendly.token) {
+    if (calendly.token || calendly.oauth) {
         api.calendly_sync = bk_calendly_sync_run;
         api.calendly_sync_ctx = &calendly_sync;
     }
@@ -459,6 +481,16 @@ int bk_cli_serve(int argc, char **argv)
         api.notion_sync_ctx = &notion;
         bk_log_info("notion: mirroring to %s, pulling every %lld s",
                     cfg.notion_api_base, (long long)cfg.notion_pull_s);
+    }
+    api.calendly_pat = calendly.token != NULL;
+    if (calendly.oauth) {
+        api.calendly_client_id = calendly_oauth.client_id;
+        api.calendly_auth_url = bk_arena_printf(
+            &mail_arena, "%s/oauth/authorize", calendly_oauth.oauth_base);
+        api.calendly_connect = bk_calendly_oauth_connect;
+        api.calendly_status = bk_calendly_oauth_status;
+        api.calendly_forget = bk_calendly_oauth_forget;
+        api.calendly_ctx = &calendly_oauth;
     }
     api.calendar_sync = bk_calendars_sync_api;
     if (cfg.google_client_id) {

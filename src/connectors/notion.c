@@ -178,8 +178,11 @@ static enum bk_err api(const struct bk_notion_config *cfg, const char *method,
     r.provider = PROVIDER;
     bk_errbuf_clear(&nerr);
     if ((e = bk_net_request(&r, arena, &res, &nerr)))
-        return bk_fail(err, e == BK_E_INVALID ? BK_E_INVALID : BK_E_RETRY,
-                       "Notion: %s %s: %s", method, path, nerr.msg);
+        /* BK_E_RATE_LIMITED: refused by the provider's bucket or breaker
+         * (net/limits.h) before anything was sent: the job is deferred. */
+        return bk_fail(
+            err, e == BK_E_INVALID || e == BK_E_RATE_LIMITED ? e : BK_E_RETRY,
+            "Notion: %s %s: %s", method, path, nerr.msg);
     if (res.status == 429 || res.status == 529) {
         int s = res.retry_after_s > 0 ? res.retry_after_s : 1;
         pthread_mutex_lock(&state_lock);
