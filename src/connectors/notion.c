@@ -1187,6 +1187,12 @@ static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
     return e;
 }
 
+static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
+                                  struct bk_store *store,
+                                  const struct schema *s, int64_t booking_id,
+                                  struct bk_arena *arena,
+                                  struct bk_errbuf *err);
+
 static enum bk_err mirror_run(void *ctx, struct bk_store *store,
                               const struct bk_job *job, struct bk_arena *arena,
                               struct bk_errbuf *err)
@@ -1215,8 +1221,10 @@ static enum bk_err mirror_run(void *ctx, struct bk_store *store,
         goto out;
     if (booking_id > 0) {
         /* After a few tries a Notion booking's page is made anyway. */
-        e = mirror_booking(cfg, store, &s, booking_id, job->attempts < 4, arena,
-                           NULL, &t, err);
+        e = check_unpulled(cfg, store, &s, booking_id, arena, err);
+        if (!e)
+            e = mirror_booking(cfg, store, &s, booking_id, job->attempts < 4,
+                               arena, NULL, &t, err);
         if (!e && strcmp(event, "INVOICE_PAID") == 0) {
             struct bk_tx *tx = NULL;
             struct bk_invoice inv;
@@ -1633,6 +1641,49 @@ static void apply_session(struct pull *p, const json_t *page)
     return;
 failed:
     add_error(p, "page %s: %s", pid ? pid : "?", e2.msg);
+}
+
+/* Before a mirror job overwrites a booking's page: an edit made there
+ * that no pull has read yet (its last_edited_time is not the one of our
+ * last write) is decided now, as the pull decides it — applied when it is
+ * newer than the booking's last change, else recorded in the history as
+ * the loser and put back with a comment — instead of being overwritten
+ * unseen. */
+static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
+                                  struct bk_store *store,
+                                  const struct schema *s, int64_t booking_id,
+                                  struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_link *l = NULL;
+    struct bk_sync_summary sum;
+    struct pull p;
+    json_t *page = NULL;
+    const char *edited;
+    int status = 0;
+    enum bk_err e;
+
+    if ((e = link_of(store, BK_LINK_BOOKING, booking_id, arena, &l, err)) ||
+        !l || !l->etag || !*l->etag)
+        return e;
+    if ((e = api(cfg, "GET",
+                 bk_arena_printf(arena, "/pages/%s", l->external_id), NULL,
+                 arena, &page, &status, err)))
+        return e;
+    edited = json_string_value(json_object_get(page, "last_edited_time"));
+    if (status == 200 && edited && strcmp(edited, l->etag) != 0 &&
+        !json_is_true(json_object_get(page, "archived")) &&
+        !json_is_true(json_object_get(page, "in_trash"))) {
+        memset(&p, 0, sizeof(p));
+        memset(&sum, 0, sizeof(sum));
+        p.cfg = cfg;
+        p.store = store;
+        p.s = *s;
+        p.sum = &sum;
+        p.arena = arena;
+        apply_session(&p, page);
+    }
+    json_decref(page);
+    return BK_OK;
 }
 
 static enum bk_err client_once(struct bk_store *store, int64_t id,

@@ -220,13 +220,14 @@ class NotionFake:
         return [p for p in self.rows(db_id)
                 if plain(p, "bookingd id") == key]
 
-    def edit_page(self, page_id, props):
-        """A person edits properties in the Notion app."""
+    def edit_page(self, page_id, props, at=None):
+        """A person edits properties in the Notion app (at: when, Unix
+        seconds; default now)."""
         with self.lock:
             page = self.pages[page_id]
             db = self.databases[page["parent"]["database_id"]]
             self._set_props(page, db, props)
-            page["last_edited_time"] = now_iso()
+            page["last_edited_time"] = now_iso(at)
             page["last_edited_by"] = PERSON
             return json.loads(json.dumps(page))
 

@@ -11,6 +11,7 @@ import hmac
 import json
 import secrets
 import signal
+import time
 
 import pytest
 
@@ -292,6 +293,36 @@ def test_a_taken_date_is_reverted_with_a_comment(make_daemon, fake):
     assert len(comments) == 1 and "not free" in comments[0], comments
     row = fake.pages[page["id"]]
     assert plain(row, "Date")["start"] != taken  # put back
+
+
+def test_an_edit_older_than_a_change_in_bookingd_loses(make_daemon, fake):
+    """Last write wins: a Notion edit made before a change in bookingd that
+    no pull has read yet is not overwritten unseen: the mirror records it
+    as the loser in the booking's history and the page says so."""
+    d, uid, page = setup_one(make_daemon, fake)
+    fake.edit_page(page["id"], {
+        "Notes": {"rich_text": [{"text": {"content": "from notion"}}]}},
+        at=time.time() - 30)
+    new = d.slot_starts("intro")[3]
+    r = d.post(f"/api/v1/bookings/{uid}/reschedule", {"start": new},
+               admin=True)
+    assert r.status == 200, r
+    wait_mirrored(d, 2)
+    b = C.booking(d, uid)
+    assert parse_instant(b["start"]) == parse_instant(new)
+    assert b["notes"] is None, b
+    hist = ledger_query(d, "SELECT action, actor, note FROM booking_history h"
+                           " JOIN bookings b ON b.id = h.booking_id "
+                           "WHERE b.uid = ?", (uid,))
+    lost = [h for h in hist if h[0] == "notion_edit_lost"]
+    assert len(lost) == 1 and lost[0][1] == "notion", hist
+    row = fake.pages[page["id"]]
+    assert plain(row, "Notes") == ""
+    comments = fake.comments_on(page["id"])
+    assert len(comments) == 1 and "newer change" in comments[0], comments
+    # A later pull finds nothing to do.
+    s = sync(d)
+    assert s["updated"] == 0 and s["errors"] == [], s
 
 
 def test_a_client_edit_is_applied(make_daemon, fake):
