@@ -60,7 +60,8 @@ fi
 # The browser test drives Debian's chromium with playwright-core from npm;
 # the outbound webhooks test verifies signatures with the official
 # standardwebhooks package; the Stripe contract fake signs its events with
-# the official stripe package.
+# the official stripe package; the Notion contract fake is checked with
+# the official @notionhq/client.
 npm_ci() { # dir module
     # Again when the lockfile changed since (npm ci writes
     # node_modules/.package-lock.json).
@@ -77,4 +78,5 @@ npm_ci() { # dir module
 npm_ci tests/e2e playwright-core
 npm_ci tests/webhooks-verify standardwebhooks
 npm_ci tests/fakes/stripe stripe
+npm_ci tests/notion-client @notionhq/client
 exit 0

@@ -137,6 +137,10 @@ struct bk_api {
      * not set. */
     bk_api_provider_sync_fn calendly_sync;
     void *calendly_sync_ctx;
+    /* Notion's mirror and pull (connectors/notion.c); NULL while
+     * NOTION_TOKEN is not set. */
+    bk_api_provider_sync_fn notion_sync;
+    void *notion_sync_ctx;
     /* Google Calendar (GOOGLE_CLIENT_ID ...): NULL client id: the
      * authorize route answers 503 not_configured. */
     const char *google_client_id;

@@ -570,13 +570,30 @@ static enum bk_err sync_now(struct bk_api_call *c)
                           NULL, c->err)))
         return e;
     if (provider && strcmp(provider, "caldav") != 0 &&
-        strcmp(provider, "google") != 0 && strcmp(provider, "calendly") != 0)
+        strcmp(provider, "google") != 0 && strcmp(provider, "calendly") != 0 &&
+        strcmp(provider, "notion") != 0)
         return bk_fail_field(c->err, BK_E_INVALID, "provider",
-                             "must be caldav, google or calendly");
+                             "must be caldav, google, calendly or notion");
     if (conn && host)
         return bk_fail_field(c->err, BK_E_INVALID, "host",
                              "give a connection or a host, not both");
-    if (provider && strcmp(provider, "calendly") == 0) {
+    if (provider && strcmp(provider, "notion") == 0) {
+        /* Notion: one workspace; mirror catch-up, then the pull. */
+        if (conn || host)
+            return bk_fail_field(c->err, BK_E_INVALID,
+                                 conn ? "connection" : "host",
+                                 "does not apply to provider notion");
+        if (!c->api->notion_sync) {
+            bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "Notion is not connected: set NOTION_TOKEN and "
+                    "NOTION_PARENT_PAGE");
+            bk_errbuf_code(c->err, "not_configured");
+            return BK_E_UNAVAILABLE;
+        }
+        if ((e = c->api->notion_sync(c->api->notion_sync_ctx, c->arena, &sum,
+                                     c->err)))
+            return e;
+    } else if (provider && strcmp(provider, "calendly") == 0) {
         /* Calendly: one account, no connection or host to choose. */
         if (conn || host || reconcile)
             return bk_fail_field(c->err, BK_E_INVALID,

@@ -24,6 +24,7 @@ struct bk_mail_config;
 struct bk_outwebhooks;
 struct bk_calendly_config;
 struct bk_zoom_config;
+struct bk_notion_config;
 struct bk_stripe_config;
 struct bk_calendars_config;
 
@@ -106,6 +107,13 @@ struct bk_config {
     char zoom_api_base[2049];       /* ZOOM_API_BASE, no trailing '/' */
     char zoom_oauth_base[2049];     /* ZOOM_OAUTH_BASE, no trailing '/' */
     bool zoom_bases_set;            /* either set by the operator */
+    /* Notion's mirror (connectors/notion.h); token and parent page both
+     * or neither. */
+    const char *notion_token;       /* NOTION_TOKEN or NULL (off) */
+    const char *notion_parent_page; /* NOTION_PARENT_PAGE (a page id) */
+    char notion_api_base[2049];     /* NOTION_API_BASE, no trailing '/' */
+    bool notion_api_base_set;       /* set by the operator (may be private) */
+    int64_t notion_pull_s;          /* NOTION_PULL_SECONDS */
     /* Payments (connectors/stripe.h, docs/payments.md). */
     const char *stripe_secret_key; /* STRIPE_SECRET_KEY or NULL (off) */
     const char *stripe_api_base;   /* STRIPE_API_BASE, no trailing slash */
@@ -168,6 +176,7 @@ struct bk_cli_job_env {
     const struct bk_zoom_config *zoom;
     const struct bk_jobs_lifecycle_config *lifecycle;
     const struct bk_gwatch_config *gwatch;
+    const struct bk_notion_config *notion;
 };
 
 #define BK_CLI_JOB_KINDS_MAX 48

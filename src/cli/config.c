@@ -170,6 +170,38 @@ static enum bk_err zoom_config(struct bk_config *cfg, struct bk_errbuf *err)
     return BK_OK;
 }
 
+/* NOTION_TOKEN and NOTION_PARENT_PAGE (both or neither), NOTION_API_BASE
+ * and NOTION_PULL_SECONDS. */
+static enum bk_err notion_config(struct bk_config *cfg, struct bk_errbuf *err)
+{
+    const char *t = env("NOTION_TOKEN"), *p = env("NOTION_PARENT_PAGE");
+    enum bk_err e;
+
+    if (t && (strlen(t) > 512 || strcspn(t, " \t\r\n") != strlen(t)))
+        return bk_fail_field(err, BK_E_CONFIG, "NOTION_TOKEN",
+                             "must be at most 512 characters without spaces");
+    /* A page id: 32 hex digits, with or without the dashes of a UUID. */
+    if (p && (strlen(p) < 32 || strlen(p) > 36 ||
+              strspn(p, "0123456789abcdefABCDEF-") != strlen(p)))
+        return bk_fail_field(err, BK_E_CONFIG, "NOTION_PARENT_PAGE",
+                             "must be the parent page's id (32 hex digits, "
+                             "the end of its URL)");
+    if (!t != !p)
+        return bk_fail_field(err, BK_E_CONFIG,
+                             t ? "NOTION_PARENT_PAGE" : "NOTION_TOKEN",
+                             "must be set with the other of NOTION_TOKEN and "
+                             "NOTION_PARENT_PAGE");
+    cfg->notion_token = t;
+    cfg->notion_parent_page = p;
+    if ((e = base_url("NOTION_API_BASE", "https://api.notion.com/v1",
+                      cfg->notion_api_base, sizeof(cfg->notion_api_base),
+                      &cfg->notion_api_base_set, err)) ||
+        (e = env_int("NOTION_PULL_SECONDS", 5, 86400, 60, &cfg->notion_pull_s,
+                     err)))
+        return e;
+    return BK_OK;
+}
+
 /* BOOKINGD_EMBED_ORIGINS: up to 16 origins, separated by spaces or commas,
  * each http:// or https:// and a host of [A-Za-z0-9.-] with an optional
  * :port, nothing after (no path, no trailing slash). They go verbatim into
@@ -453,7 +485,7 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         bk_strlcpy(cfg->google_token_url, "https://oauth2.googleapis.com/token",
                    sizeof(cfg->google_token_url));
     }
-    if ((e = zoom_config(cfg, err)))
+    if ((e = zoom_config(cfg, err)) || (e = notion_config(cfg, err)))
         return e;
 
     v = env("BOOKINGD_WEBHOOK_ALLOW_PRIVATE");

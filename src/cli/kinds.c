@@ -9,6 +9,7 @@
 #include "connectors/calendly_oauth.h"
 #include "connectors/calendars.h"
 #include "connectors/gwatch.h"
+#include "connectors/notion.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/packages.h"
 #include "connectors/stripe.h"
@@ -154,6 +155,18 @@ static void mail_package(const struct bk_cli_job_env *env,
     bk_mail_package_kind(env->mail, out);
 }
 
+static void notion_mirror(const struct bk_cli_job_env *env,
+                          struct bk_job_kind *out)
+{
+    bk_notion_mirror_kind(env->notion, out);
+}
+
+static void notion_pull(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_notion_pull_kind(env->notion, out);
+}
+
 static const kind_fn kinds[] = {
     inbox_apply, /* "inbox.apply": a stored webhook delivery into the ledger */
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
@@ -177,6 +190,8 @@ static const kind_fn kinds[] = {
     packages_expire,  /* "packages.expire": daily; marks expired credits */
     mail_package,     /* "mail.package": a package buyer's credit code */
     calendly_refresh, /* "calendly.refresh": periodic; OAuth tokens */
+    notion_mirror,    /* "notion.mirror": a ledger row into its Notion page */
+    notion_pull, /* "notion.pull": periodic; Notion edits into the ledger */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

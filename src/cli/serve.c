@@ -19,6 +19,7 @@
 #include "connectors/calendly.h"
 #include "connectors/calendly_oauth.h"
 #include "connectors/calendly_sync.h"
+#include "connectors/notion.h"
 #include "connectors/zoom.h"
 #include "connectors/calendars.h"
 #include "connectors/gwatch.h"
@@ -191,6 +192,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_calendly_config calendly;
     struct bk_calendly_oauth_config calendly_oauth;
     struct bk_zoom_config zoom;
+    struct bk_notion_config notion;
     struct bk_calendly_sync calendly_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
@@ -367,6 +369,20 @@ int bk_cli_serve(int argc, char **argv)
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
+    memset(&notion, 0, sizeof(notion));
+    notion.api_base = cfg.notion_api_base;
+    notion.token = cfg.notion_token;
+    notion.parent_page = cfg.notion_parent_page;
+    notion.allow_private = cfg.notion_api_base_set;
+    notion.timeout_ms = outwebhooks.cfg.timeout_ms;
+    notion.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
+    notion.max_attempts = cfg.max_attempts;
+    notion.pull_interval_ms = cfg.notion_pull_s * 1000;
+    notion.store = store;
+    if (notion.token && bk_notion_subscribe(cfg.max_attempts, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
     if (cfg.webhook_allow_private)
         bk_log_warn("webhooks: BOOKINGD_WEBHOOK_ALLOW_PRIVATE=1: outbound "
                     "webhooks may go to http and private addresses");
@@ -386,6 +402,7 @@ int bk_cli_serve(int argc, char **argv)
     job_env.outwebhooks = &outwebhooks;
     job_env.calendly = &calendly;
     job_env.zoom = &zoom;
+    job_env.notion = &notion;
     memset(&stripe, 0, sizeof(stripe));
     stripe.secret_key = cfg.stripe_secret_key;
     stripe.api_base = cfg.stripe_api_base;
@@ -481,6 +498,12 @@ int bk_cli_serve(int argc, char **argv)
     if (calendly.token || calendly.oauth) {
         api.calendly_sync = bk_calendly_sync_run;
         api.calendly_sync_ctx = &calendly_sync;
+    }
+    if (notion.token) {
+        api.notion_sync = bk_notion_sync_run;
+        api.notion_sync_ctx = &notion;
+        bk_log_info("notion: mirroring to %s, pulling every %lld s",
+                    cfg.notion_api_base, (long long)cfg.notion_pull_s);
     }
     api.calendly_pat = calendly.token != NULL;
     if (calendly.oauth) {

@@ -41,8 +41,13 @@ enum bk_ext_kind {
      * attendee is the participant; the ledger records the attendance
      * when it is the booking's attendee (by email, else by name). */
     BK_EXT_ATTENDEE_JOINED = 12,
+
+    /* booking.uid names an object at the provider (a Notion page) that
+     * changed there: the ledger changes nothing itself but asks for the
+     * provider's pull ("<provider>.pull") soon, deduplicated. */
+    BK_EXT_REMOTE_CHANGED = 13,
 };
-#define BK_EXT_KIND_COUNT 13
+#define BK_EXT_KIND_COUNT 14
 
 /* Whether k is one of the PAYMENT_* kinds (ev->payment). */
 #define BK_EXT_IS_PAYMENT(k)                                                   \

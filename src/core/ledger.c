@@ -76,7 +76,7 @@ static const char *const ext_kind_names[] = {
     "ended",           "replaced",          "no_show",
     "no_show_cleared", "payment_completed", "payment_succeeded",
     "payment_failed",  "payment_expired",   "payment_refunded",
-    "attendee_joined"};
+    "attendee_joined", "remote_changed"};
 
 _Static_assert(COUNT(ext_kind_names) == BK_EXT_KIND_COUNT,
                "a name for every kind");

@@ -940,6 +940,33 @@ enum bk_err bk_ledger_sync_event_type(struct bk_tx *tx,
     return e;
 }
 
+/* Something changed at the provider (a Notion page): its pull job runs
+ * soon. Events of the same few seconds share one run (the dedupe key
+ * names the period); the run waits that long so that a burst of edits is
+ * read at once. */
+#define REMOTE_PULL_PERIOD_S 5
+static enum bk_err apply_remote_changed(struct bk_tx *tx,
+                                        const struct bk_ext_event *ev,
+                                        int64_t now_utc, struct bk_arena *arena,
+                                        struct bk_sync_outcome *out,
+                                        struct bk_errbuf *err)
+{
+    int64_t period = now_utc / REMOTE_PULL_PERIOD_S, id;
+    const char *kind = bk_arena_printf(arena, "%s.pull", ev->provider);
+    bool existed = false;
+    enum bk_err e = bk_store_job_enqueue(
+        tx, kind,
+        bk_arena_printf(arena, "%s:hook:%lld", kind, (long long)period), NULL,
+        (period + 1) * REMOTE_PULL_PERIOD_S * 1000, 10, now_utc * 1000, &id,
+        &existed, err);
+
+    if (e)
+        return e;
+    out->action = "unchanged";
+    out->note = existed ? "a pull is already due" : "a pull was asked for";
+    return BK_OK;
+}
+
 enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
                                  const struct bk_ext_event *ev, int64_t now_utc,
                                  struct bk_arena *arena,
@@ -970,6 +997,8 @@ enum bk_err bk_ledger_sync_apply(struct bk_tx *tx,
     case BK_EXT_PAYMENT_EXPIRED:
     case BK_EXT_PAYMENT_REFUNDED:
         return bk_ledger_payment_apply(tx, ev, 0, now_utc, arena, out, err);
+    case BK_EXT_REMOTE_CHANGED:
+        return apply_remote_changed(tx, ev, now_utc, arena, out, err);
     default:
         /* A kind a provider may emit that the ledger does not apply yet
          * (payments, attendance, calendar moves): permanent, so that the

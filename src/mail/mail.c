@@ -84,10 +84,12 @@ enum bk_err bk_mail_parse_from(const char *s, struct bk_arena *arena,
 
 /* Whether a booking from this source gets our mail: one made at a provider
  * (Cal.com, Calendly...) was confirmed to its attendee there, with that
- * provider's invite, and is reminded of by it. */
+ * provider's invite, and is reminded of by it. A row added in Notion told
+ * nobody (Notion sends no invites): bookingd does. */
 static bool ours(enum bk_source source)
 {
-    return source == BK_SOURCE_WEB || source == BK_SOURCE_API;
+    return source == BK_SOURCE_WEB || source == BK_SOURCE_API ||
+           source == BK_SOURCE_NOTION;
 }
 
 /* "mail.reminder:BOOKING_ID:" — the prefix of the dedupe keys of a

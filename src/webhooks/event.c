@@ -83,6 +83,7 @@ const char *bk_webhooks_event_encode(const struct bk_ext_event *ev,
     case BK_EXT_NO_SHOW_MARKED:
     case BK_EXT_NO_SHOW_CLEARED:
     case BK_EXT_ATTENDEE_JOINED:
+    case BK_EXT_REMOTE_CHANGED:
         json_object_set_new(o, "booking", booking(&ev->booking));
         break;
     case BK_EXT_PAYMENT_COMPLETED:

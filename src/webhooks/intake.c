@@ -106,6 +106,15 @@ enum bk_err bk_webhooks_intake(const struct bk_webhook_registry *reg,
     p = bk_webhooks_find(reg, name, &secret);
     if (!p)
         return bk_fail(err, BK_E_NOT_FOUND, "no webhook provider '%s'", name);
+    if (p->handshake && p->handshake(in)) {
+        struct bk_webhook_intake *hs = bk_arena_alloc(arena, sizeof(*hs));
+        memset(hs, 0, sizeof(*hs));
+        bk_errbuf_clear(&hs->why);
+        hs->provider = p;
+        hs->challenge = json_pack("{s:b}", "received", 1);
+        done(ctx, BK_OK, hs, &hs->why);
+        return BK_OK;
+    }
     if (!secret || !inbox) {
         bk_log_warn("webhooks: refused a %s delivery: %s is not set, and "
                     "unsigned deliveries are never accepted",

@@ -9,10 +9,8 @@
 #include "base/banned.h"
 
 static const struct bk_webhook_provider *const providers[] = {
-    &bk_webhook_calcom,
-    &bk_webhook_calendly,
-    &bk_webhook_stripe,
-    &bk_webhook_zoom,
+    &bk_webhook_calcom, &bk_webhook_calendly, &bk_webhook_stripe,
+    &bk_webhook_zoom,   &bk_webhook_notion,
 };
 
 /* Providers the roadmap names, not built yet: an event type may record its
@@ -21,7 +19,6 @@ static const struct bk_webhook_provider *const providers[] = {
 static const char *const planned[] = {
     "google",
     "caldav",
-    "notion",
 };
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

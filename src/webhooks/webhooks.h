@@ -78,6 +78,12 @@ struct bk_webhook_provider {
      * (Zoom's endpoint.url_validation) gets this answer (an owned JSON
      * object, sent with 200) and is not stored; NULL for anything else. */
     json_t *(*challenge)(const json_t *doc, const char *secret);
+    /* Optional: whether an unsigned request is the provider's set-up
+     * handshake (Notion's {"verification_token"}), which arrives before
+     * the secret can be configured: it is handled here (logged), answered
+     * 200 {"received": true} and not stored, whether or not the secret is
+     * set. Must look at nothing but the request. */
+    bool (*handshake)(const struct bk_webhook_input *in);
 };
 
 #define BK_WEBHOOKS_MAX 8
@@ -211,5 +217,6 @@ extern const struct bk_webhook_provider bk_webhook_calcom;
 extern const struct bk_webhook_provider bk_webhook_calendly;
 extern const struct bk_webhook_provider bk_webhook_stripe;
 extern const struct bk_webhook_provider bk_webhook_zoom;
+extern const struct bk_webhook_provider bk_webhook_notion;
 
 #endif
