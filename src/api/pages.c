@@ -111,7 +111,8 @@ static enum bk_err serve_csp(struct bk_api_call *c, const char *name,
  * JSON in <script type="application/json" id="first-data"> (a data block:
  * the CSP's script-src does not apply, nothing runs): the active event
  * types (as GET /api/v1/event-types lists them, of the page's host), the
- * host card of the chosen event type, and that event type's free slots
+ * host card of the chosen event type, the event types a package credit
+ * can pay for (credit_event_types), and that event type's free slots
  * from the day before today (UTC) to the end of the first UTC month that
  * has one (at most three months ahead), plus a day. The script uses them
  * before asking the API for more, so the first free times show within the
@@ -207,6 +208,38 @@ static json_t *first_slots(struct bk_api_call *c,
     return o;
 }
 
+/* The most packages looked at for credit_event_types (as the page's own
+ * GET /api/v1/packages?limit=100 would). */
+#define FIRST_PACKAGES 100
+
+/* The slugs of the event types some active package covers (the forms that
+ * offer "Use a package credit"), sorted as listed, without repeats; NULL
+ * when they cannot be read (the script then asks the API). */
+static json_t *credit_event_types(struct bk_api_call *c)
+{
+    struct bk_package *rows = NULL;
+    size_t n = 0;
+    json_t *out;
+
+    if (bk_store_package_list(c->tx, true, NULL, 0, FIRST_PACKAGES + 1,
+                              c->arena, &rows, &n, NULL) != BK_OK ||
+        n > FIRST_PACKAGES)
+        return NULL;
+    out = json_array();
+    for (size_t i = 0; i < n; i++)
+        for (int k = 0; k < rows[i].n_event_types; k++) {
+            const char *slug = rows[i].event_type_slugs[k];
+            bool seen = false;
+            size_t j;
+            json_t *v;
+            json_array_foreach(out, j, v) seen =
+                seen || strcmp(json_string_value(v), slug) == 0;
+            if (!seen)
+                json_array_append_new(out, json_string(slug));
+        }
+    return out;
+}
+
 /* The first data of the booking page for host (NULL: every host) and
  * type (NULL: the one of ?event=, or the only one). */
 static const char *first_data(struct bk_api_call *c, const struct bk_host *host,
@@ -250,8 +283,9 @@ static const char *first_data(struct bk_api_call *c, const struct bk_host *host,
                           "bio", bk_json_str_or_null(h.bio));
         slots = first_slots(c, chosen);
     }
-    o = json_pack("{s:o, s:o?, s:o?}", "event_types", types, "profile", profile,
-                  "slots", slots);
+    o = json_pack("{s:o, s:o?, s:o?, s:o?}", "event_types", types, "profile",
+                  profile, "slots", slots, "credit_event_types",
+                  credit_event_types(c));
     text = o ? bk_json_dump(c->arena, o, &tlen) : NULL;
     json_decref(o);
     if (!text)

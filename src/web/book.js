@@ -180,6 +180,12 @@ function answers() {
 let covered = new Set();
 
 async function loadPackages() {
+  if (first && Array.isArray(first.credit_event_types)) { /* inlined */
+    covered = new Set(first.credit_event_types);
+    if (type)
+      showCredit(type);
+    return;
+  }
   const r = await api("GET", "/api/v1/packages?limit=100");
   if (!r.ok)
     return;

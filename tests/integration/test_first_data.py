@@ -101,7 +101,8 @@ def test_a_single_type_is_chosen_and_headers_stay(app):
 def test_no_schedule_no_types_and_too_many_slots(make_daemon):
     d = make_daemon()
     data, _, _ = first_data(d, "/")
-    assert data == {"event_types": [], "profile": None, "slots": None}
+    assert data == {"event_types": [], "profile": None, "slots": None,
+                    "credit_event_types": []}
     # 5-minute slots around the clock: more than the block holds; the
     # page asks the API for them instead.
     cat = standard_catalog(start="00:00", end="24:00")
@@ -188,3 +189,29 @@ def test_pages_are_not_compressed(app):
                  "admin.js", "app.css", "embed.js"):
         r = app.get("/static/" + name, headers={"Accept-Encoding": "gzip"})
         assert r.status == 200 and r.header("Content-Encoding") == "gzip", name
+
+
+def test_credit_event_types_are_the_active_packages_coverage(make_daemon):
+    """The forms that offer "Use a package credit" come inlined: the event
+    types the active packages cover (as GET /api/v1/packages lists them),
+    each once; an inactive package's are not offered."""
+    d = make_daemon()
+    cat = standard_catalog()
+    second = dict(cat["event_types"][0], slug="second", title="Second")
+    third = dict(cat["event_types"][0], slug="third", title="Third")
+    cat["event_types"] += [second, third]
+    d.apply(cat)
+    price = {"amount": 9000, "currency": "EUR"}
+    for slug, types, active in (("a", ["intro", "second"], True),
+                                ("b", ["second"], True),
+                                ("c", ["third"], False)):
+        r = d.post("/api/v1/packages", {"slug": slug, "name": slug.upper(),
+                                        "event_types": types, "sessions": 2,
+                                        "price": price, "active": active},
+                   admin=True)
+        assert r.status == 201, r
+    data, _, _ = first_data(d, "/coach/intro")
+    listed = d.get("/api/v1/packages?limit=100").json["data"]
+    covered = {t for p in listed for t in p["event_types"]}
+    assert sorted(data["credit_event_types"]) == sorted(covered) == \
+        ["intro", "second"], data

@@ -411,7 +411,7 @@ def test_static_file_names_are_the_embedded_files():
 
 def _template_re(path):
     parts = re.split(r"(\{\w+\})", path)
-    return re.compile("^".join(
+    return re.compile("^" + "".join(
         "[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$")
 
 
