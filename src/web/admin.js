@@ -521,7 +521,7 @@ function paymentBox(b, inv) {
           ". A payment is refunded once; a part leaves the booking paid."),
     el("div", { class: "actions" },
        el("button", { type: "submit", class: "danger-outline" },
-          "Refund…")));
+          "Review refund")));
   let minor = null;
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();

@@ -10,7 +10,7 @@
 // authorize button (the consent pages, Google's and Calendly's, stood in
 // for by a server of this test). axe-core on every page touched.
 //
-//   node admin_more.mjs PATH/TO/bookingd      (or BOOKINGD_BIN=...)
+//   node admin_more.mjs PATH/TO/bookingd [ARTIFACT_DIR]   (or BOOKINGD_BIN=...)
 import { chromium } from "playwright-core";
 import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
@@ -31,6 +31,8 @@ const STEP_MS = 30_000;
 const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
 const WHSEC = "whsec_e2e_" + Math.random().toString(16).slice(2);
 const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
+// Screenshots (test artifacts): the build tree's when ctest passes it.
+const SHOTS = process.argv[3] || path.join(os.tmpdir(), "bookingd-e2e-more-shots");
 // Where the consent pages would be: a stand-in server of this test that
 // records what the browser asked for (page.route does not see the
 // request a redirect leads to).
@@ -313,6 +315,7 @@ async function refunds(page, ada, bob) {
   await page.locator("#refund-form button[type=submit]").click();
   await page.locator("#refund-question", {
     hasText: "Refund 15.50 EUR of 90.00 EUR to ada@example.com? This cannot be undone." }).waitFor();
+  await shot(page, "more-refund-confirm");
   /* "Don't refund" sends nothing. */
   await page.getByRole("button", { name: "Don't refund" }).click();
   assert.equal((await admin("GET", `/api/v1/invoices/${ada.payment.invoice}`)).data.refunded, 0);
@@ -321,6 +324,7 @@ async function refunds(page, ada, bob) {
   await page.locator("#status", { hasText: "Refunded 15.50 EUR." }).waitFor();
   await box.getByText("15.50 EUR", { exact: true }).waitFor();
   assert.equal(await page.locator("#refund-open").count(), 0, "refunded once per payment");
+  await shot(page, "more-refunded");
   const invJ = (await admin("GET", `/api/v1/invoices/${ada.payment.invoice}`)).data;
   assert.equal(invJ.refunded, 1550);
   assert.equal((await admin("GET", "/api/v1/bookings/" + ada.uid)).data.payment_status, "paid");
@@ -354,12 +358,14 @@ async function clients(page, cr) {
   await row("cy@example.com").locator("td").nth(5).filter({ hasText: /^2$/ }).waitFor();
   await row("ada@example.com").locator("td").nth(5).filter({ hasText: "—" }).waitFor();
   assert.equal(await row("ada@example.com").locator("td").nth(3).textContent(), "0");
+  await shot(page, "more-clients");
   await open(page, "/admin/clients/" + cr.client.id);
   await page.locator("#credits-total", { hasText: "2 left, 1 used, 0 expired." }).waitFor();
   const credits = page.locator("#credits-box");
   await credits.getByRole("cell", { name: "Three sessions (three)" }).waitFor();
   await credits.getByRole("link", { name: /^INV-/ }).waitFor();
   await page.getByText("240.00 EUR").first().waitFor();
+  await shot(page, "more-client-credits");
   log("clients: sessions, revenue and credits shown");
 }
 
@@ -388,6 +394,17 @@ async function hosts(page) {
   await form.getByRole("button", { name: "Create host" }).click();
   await form.getByRole("alert").waitFor();
   assert.equal(await form.getByLabel("Slug").getAttribute("aria-invalid"), "true");
+  /* Hostile text in a name is shown as text. */
+  const hostile = "<img src=x onerror=alert(1)> & \u202e";
+  await open(page, "/admin/hosts");
+  await form.getByLabel("Name").fill(hostile);
+  assert.equal(await form.getByLabel("Slug").inputValue(), "img-src-x-onerror-alert-1");
+  await form.getByLabel("Email").fill("evil@example.com");
+  await form.getByRole("button", { name: "Create host" }).click();
+  await page.waitForURL(base + "/admin/hosts/img-src-x-onerror-alert-1");
+  await open(page, "/admin/hosts");
+  await page.getByRole("link", { name: hostile.trim(), exact: true }).waitFor();
+  assert.equal(await page.locator("#view img").count(), 0);
   log("hosts: created from the admin page; bad email and taken slug refused");
 }
 
@@ -404,6 +421,7 @@ async function integrations(page) {
   await open(page, "/admin/integrations");
   const ra = page.getByRole("button", { name: "Re-authorize: https://www.googleapis.com/calendar/v3" });
   await ra.waitFor();
+  await shot(page, "more-google-needs-auth");
   let consent = null;
   consentUrls = [];
   await ra.click();
@@ -443,18 +461,34 @@ async function integrations(page) {
   log("calendly: needs_auth shown with Re-authorize");
   /* The provider limits table is still there. */
   await page.locator('section[aria-labelledby="h-provider-limits"]').waitFor();
+  await shot(page, "more-integrations");
 }
 
+async function shot(page, name) {
+  await page.screenshot({ path: path.join(SHOTS, name + ".png"), fullPage: true });
+}
+
+// axe-core on each page at desktop and phone size (a context of its own
+// that bypasses the CSP, to inject axe), and no sideways scrolling on the
+// phone.
 async function axeCheck(state, paths) {
+  for (const size of [{ width: 1200, height: 900 }, { width: 360, height: 740 }])
+    await axeAt(state, paths, size);
+}
+
+async function axeAt(state, paths, viewport) {
   const ctx = await browser.newContext({
     bypassCSP: true, storageState: state, locale: "en-GB",
-    timezoneId: "Europe/Berlin", viewport: { width: 1200, height: 900 },
+    timezoneId: "Europe/Berlin", viewport,
   });
   const page = await ctx.newPage();
   page.setDefaultTimeout(STEP_MS);
   const found = [];
   for (const p of paths) {
     await open(page, p);
+    const wide = await page.evaluate(() =>
+      document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    assert.ok(wide <= 1, `${p} scrolls sideways by ${wide}px at ${viewport.width}px`);
     await page.addScriptTag({ path: AXE });
     const res = await page.evaluate(() => window.axe.run(document, {
       runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
@@ -467,7 +501,7 @@ async function axeCheck(state, paths) {
   }
   await ctx.close();
   assert.deepEqual(found, [], "axe: serious or critical violations");
-  log(`axe: ${paths.length} pages, no serious or critical violation`);
+  log(`axe: ${paths.length} pages at ${viewport.width}px, no serious or critical violation`);
 }
 
 async function cleanup() {
@@ -498,6 +532,7 @@ const overall = setTimeout(() => {
 
 let failed = false;
 try {
+  fs.mkdirSync(SHOTS, { recursive: true });
   stripeBase = await startFake();
   await startDaemon();
   browser = await chromium.launch({
