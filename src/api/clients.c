@@ -1,5 +1,6 @@
 /* api/clients.c — /api/v1/clients. */
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "api/fields.h"
@@ -55,6 +56,44 @@ static const struct bk_field client_fields[] = {
 const struct bk_resource bk_resource_client = {
     "Client", client_fields, sizeof(client_fields) / sizeof(client_fields[0])};
 
+/* Adds the admin's figures to the rendered clients o[i] (ids[i]): sessions
+ * (completed bookings) and revenue [{currency, amount}], what their paid
+ * invoices brought net of refunds, by currency (docs/api.md "Clients"). */
+static enum bk_err add_stats(struct bk_api_call *c, json_t *const *o,
+                             const int64_t *ids, size_t n)
+{
+    struct bk_client_stat *st = NULL;
+    int64_t lo = INT64_MAX, hi = 0;
+    size_t k = 0;
+    enum bk_err e;
+
+    if (n == 0)
+        return BK_OK;
+    for (size_t i = 0; i < n; i++) {
+        lo = ids[i] < lo ? ids[i] : lo;
+        hi = ids[i] > hi ? ids[i] : hi;
+        json_object_set_new(o[i], "sessions", json_integer(0));
+        json_object_set_new(o[i], "revenue", json_array());
+    }
+    if ((e = bk_store_client_stats(c->tx, lo, hi, c->arena, &st, &k, c->err)))
+        return e;
+    for (size_t j = 0; j < k; j++)
+        for (size_t i = 0; i < n; i++) {
+            if (ids[i] != st[j].client_id)
+                continue;
+            if (!st[j].currency)
+                json_object_set_new(o[i], "sessions",
+                                    json_integer((json_int_t)st[j].value));
+            else
+                json_array_append_new(json_object_get(o[i], "revenue"),
+                                      json_pack("{s:s, s:I}", "currency",
+                                                st[j].currency, "amount",
+                                                (json_int_t)st[j].value));
+            break;
+        }
+    return BK_OK;
+}
+
 static enum bk_err list(struct bk_api_call *c)
 {
     struct bk_client *rows = NULL;
@@ -76,9 +115,20 @@ static enum bk_err list(struct bk_api_call *c)
         return e;
     if (bk_api_page_more(&page, &n))
         next = bk_api_cursor_encode(c->arena, 'c', rows[n - 1].id, 0);
-    data = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(data, bk_render_client(&rows[i]));
+    {
+        json_t **objs = bk_arena_alloc(c->arena, (n + 1) * sizeof(*objs));
+        int64_t *ids = bk_arena_alloc(c->arena, (n + 1) * sizeof(*ids));
+        data = json_array();
+        for (size_t i = 0; i < n; i++) {
+            objs[i] = bk_render_client(&rows[i]);
+            ids[i] = rows[i].id;
+            json_array_append_new(data, objs[i]);
+        }
+        if ((e = add_stats(c, objs, ids, n))) {
+            json_decref(data);
+            return e;
+        }
+    }
     bk_api_reply_list(c, data, next);
     return BK_OK;
 }
@@ -98,16 +148,23 @@ static enum bk_err get(struct bk_api_call *c)
     struct bk_client cl;
     enum bk_err e;
 
+    json_t *o;
+
     if ((e = load(c, &cl)))
         return e;
-    bk_api_reply(c, 200, bk_render_client(&cl));
+    o = bk_render_client(&cl);
+    if ((e = add_stats(c, &o, &cl.id, 1))) {
+        json_decref(o);
+        return e;
+    }
+    bk_api_reply(c, 200, o);
     return BK_OK;
 }
 
 static enum bk_err patch(struct bk_api_call *c)
 {
     struct bk_client cl, scratch;
-    json_t *body;
+    json_t *body, *o;
     enum bk_err e;
 
     /* The body is checked before the client is looked up (a bad body is
@@ -124,7 +181,12 @@ static enum bk_err patch(struct bk_api_call *c)
     if ((e = bk_ledger_client_update(c->tx, &cl, "admin", cl.updated_utc,
                                      c->arena, c->err)))
         return e;
-    bk_api_reply(c, 200, bk_render_client(&cl));
+    o = bk_render_client(&cl);
+    if ((e = add_stats(c, &o, &cl.id, 1))) {
+        json_decref(o);
+        return e;
+    }
+    bk_api_reply(c, 200, o);
     return BK_OK;
 }
 

@@ -239,3 +239,45 @@ out:
     *n = e ? 0 : count;
     return e;
 }
+
+static void read_stat(struct bk_tx *tx, struct bk_stmt *st,
+                      struct bk_arena *arena, struct bk_client_stat *s)
+{
+    const char *cur = db_col_text(tx, st, 1, arena);
+
+    s->client_id = db_col_i64(tx, st, 0);
+    s->currency = cur && *cur ? cur : NULL;
+    s->value = db_col_i64(tx, st, 2);
+}
+
+enum bk_err bk_store_client_stats(struct bk_tx *tx, int64_t min_id,
+                                  int64_t max_id, struct bk_arena *arena,
+                                  struct bk_client_stat **out, size_t *n,
+                                  struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    struct bk_client_stat *arr = NULL;
+    size_t count = 0;
+    /* Invoices paid (1), refunded (3) or partly refunded (4); bookings
+     * completed (3). */
+    enum bk_err e = db_prepare(
+        tx, Q_CLIENT_STATS,
+        "SELECT client_id, '', count(*) FROM bookings"
+        " WHERE client_id BETWEEN ?1 AND ?2 AND status = 3 GROUP BY client_id"
+        " UNION ALL SELECT client_id, currency,"
+        " CAST(sum(amount_minor - refunded_minor) AS BIGINT) FROM invoices"
+        " WHERE client_id BETWEEN ?1 AND ?2 AND status IN (1, 3, 4)"
+        " GROUP BY client_id, currency ORDER BY 1, 2 LIMIT 10000",
+        &st, err);
+
+    if (!e) {
+        db_bind_i64(tx, st, 1, min_id);
+        db_bind_i64(tx, st, 2, max_id);
+        DB_READ_ROWS(tx, st, arena, arr, count, "counting clients' figures",
+                     err, read_stat);
+    }
+    db_reset(tx, st);
+    *out = e ? NULL : arr;
+    *n = e ? 0 : count;
+    return e;
+}

@@ -692,6 +692,21 @@ bk_store_invoice_list(struct bk_tx *tx, const struct bk_invoice_filter *f,
                       struct bk_arena *arena, struct bk_invoice **out,
                       size_t *n, struct bk_errbuf *err);
 
+/* A client's figures for the admin (api/clients.c): currency NULL is the
+ * count of its completed bookings (sessions); otherwise value is what its
+ * paid invoices in that currency brought, net of refunds (minor units). */
+struct bk_client_stat {
+    int64_t client_id;
+    const char *currency;
+    int64_t value;
+};
+/* The figures of the clients whose ids are in [min_id, max_id], by client
+ * id (at most DB_MAX_ROWS rows). Strings in arena. */
+BK_MUST_CHECK enum bk_err
+bk_store_client_stats(struct bk_tx *tx, int64_t min_id, int64_t max_id,
+                      struct bk_arena *arena, struct bk_client_stat **out,
+                      size_t *n, struct bk_errbuf *err);
+
 /* ---- Packages of sessions (packages.c, api/packages.c) ----------------- */
 
 /* Inserts p with its event types (ids). BK_E_DUPLICATE for a taken slug. */

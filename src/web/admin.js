@@ -419,6 +419,14 @@ async function bookingView(uid, mine) {
     view.append(section("Answers", facts(b.answers.map((a) =>
       [a.label, a.type === "checkbox" ? (a.value ? "Yes" : "No")
                                       : String(a.value)]))));
+  if (b.payment || b.credit) {
+    const n = b.payment && b.payment.invoice;
+    const inv = n ? await call("GET", "/api/v1/invoices/" +
+                               encodeURIComponent(n)) : null;
+    if (stale(mine))
+      return;
+    view.append(paymentBox(b, inv && inv.ok ? inv.data : null));
+  }
   if (b.flag)
     view.append(flagBox(b));
   view.append(actions(b));
@@ -444,6 +452,150 @@ async function bookingView(uid, mine) {
             acts.data.data.map((a) => [when(a.at),
                                        words(a.kind).toLowerCase(),
                                        a.source || "—"]))));
+}
+
+// ---- payment, invoice and refund (POST .../refund) -------------------------
+
+// minor units in a currency's own digits (2 for EUR, 0 for JPY).
+function money(minor, currency) {
+  const d = digitsOf(currency);
+  return (minor / 10 ** d).toFixed(d) + " " + String(currency).toUpperCase();
+}
+
+// "12", "12.5", "12,50" in the currency's major units → minor units, or
+// null when it is not such an amount.
+function minorOf(text, currency) {
+  const d = digitsOf(currency);
+  const m = /^([0-9]{1,9})(?:[.,]([0-9]+))?$/.exec(text.trim());
+  if (!m || (m[2] && m[2].length > d))
+    return null;
+  return Number(m[1]) * 10 ** d + Number((m[2] || "").padEnd(d, "0") || 0);
+}
+
+// The booking's payment: amount, status, its invoice (the PDF route takes
+// the session cookie: a plain link) and what was refunded, or the package
+// credit it was paid with; a paid booking not yet refunded gets a refund
+// form (a part or all, asked once more before it is sent).
+function paymentBox(b, inv) {
+  const box = section("Payment");
+  box.id = "payment-box";
+  const p = b.payment;
+  const pdf = (number) => el("a", {
+    href: "/api/v1/invoices/" + encodeURIComponent(number) + ".pdf",
+    id: "invoice-link", target: "_blank", rel: "noopener" },
+    "Invoice " + number + " (PDF)");
+  box.append(facts([
+    ["Status", badge(b.payment_status, "payment")],
+    ["Amount", p ? money(p.amount, p.currency) : null],
+    ["Paid with", b.credit
+      ? "a credit of package " + b.credit.package + " (purchase " +
+        b.credit.purchase + ")" : null],
+    ["Invoice", p && p.invoice ? pdf(p.invoice) : null],
+    ["Invoice status", inv ? badge(inv.status, "payment") : null],
+    ["Refunded", inv && inv.refunded ? money(inv.refunded, inv.currency)
+                                     : null],
+  ]));
+  if (!p || b.credit || b.payment_status !== "paid" ||
+      (inv && inv.refunded > 0))
+    return box;
+  const out = el("p", { class: "notice", role: "alert", hidden: true });
+  const amount = el("input", { inputmode: "decimal", maxlength: "13",
+                               autocomplete: "off",
+                               placeholder: money(p.amount, p.currency)
+                                 .split(" ")[0] });
+  const sendBtn = el("button", { type: "button", class: "danger",
+                                 id: "refund-confirm" }, "Refund now");
+  const confirmText = el("p", { id: "refund-question" });
+  const confirmBox = el("div", { class: "confirm-box", hidden: true,
+                                 role: "group",
+                                 "aria-label": "Confirm the refund" },
+    confirmText, el("div", { class: "actions" }, sendBtn,
+      el("button", { type: "button", onclick: () => {
+        confirmBox.hidden = true;
+        amount.focus();
+      } }, "Don't refund")));
+  const form = el("form", { id: "refund-form", hidden: true, novalidate: "" },
+    field("refund-amount", "Amount to refund (" +
+          String(p.currency).toUpperCase() + ")", amount,
+          "Empty: all of " + money(p.amount, p.currency) +
+          ". A payment is refunded once; a part leaves the booking paid."),
+    el("div", { class: "actions" },
+       el("button", { type: "submit", class: "danger-outline" },
+          "Review refund")));
+  let minor = null;
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    minor = amount.value.trim() ? minorOf(amount.value, p.currency) : 0;
+    if (minor === null || minor > p.amount || (amount.value.trim() &&
+                                               minor < 1)) {
+      amount.setAttribute("aria-invalid", "true");
+      return notice(out, "Give an amount from " + money(1, p.currency) +
+                    " to " + money(p.amount, p.currency) +
+                    ", or leave it empty to refund all.", "error");
+    }
+    amount.removeAttribute("aria-invalid");
+    out.hidden = true;
+    confirmText.textContent = "Refund " +
+      money(minor || p.amount, p.currency) + (minor && minor < p.amount
+        ? " of " + money(p.amount, p.currency) : " (all of it)") +
+      " to " + (b.client ? b.client.email : b.attendee.email) +
+      "? This cannot be undone.";
+    confirmBox.hidden = false;
+    sendBtn.focus();
+  });
+  sendBtn.addEventListener("click", async () => {
+    sendBtn.disabled = true;
+    const r = await call("POST", "/api/v1/bookings/" +
+                         encodeURIComponent(b.uid) + "/refund",
+                         minor ? { amount: minor } : {});
+    if (!r.ok) {
+      sendBtn.disabled = false;
+      confirmBox.hidden = true;
+      return notice(out, errorText(r), "error");
+    }
+    // 202: the refund job asks Stripe; the invoice records it when done.
+    confirmBox.hidden = true;
+    form.hidden = true;
+    notice(out, "Refund requested; waiting for Stripe…", "info");
+    const done = await refundSettled(b, p);
+    await render(false);
+    say(done ? "Refunded " + money(minor || p.amount, p.currency) + "."
+             : "Refund requested; Stripe has not confirmed it yet: " +
+               "reload this page later.");
+    title.focus();
+  });
+  const open = el("button", { type: "button", id: "refund-open",
+                              "aria-expanded": "false",
+                              "aria-controls": "refund-form" },
+                  "Refund…");
+  open.addEventListener("click", () => {
+    form.hidden = !form.hidden;
+    open.setAttribute("aria-expanded", String(!form.hidden));
+    if (!form.hidden)
+      amount.focus();
+  });
+  box.append(out, el("div", { class: "actions" }, open), form, confirmBox);
+  return box;
+}
+
+// Polls the booking (and its invoice) until the refund is recorded, for at
+// most 60 s; true when it was.
+async function refundSettled(b, p) {
+  const until = Date.now() + 60000;
+  while (Date.now() < until) {
+    const r = await call("GET", "/api/v1/bookings/" +
+                         encodeURIComponent(b.uid));
+    if (r.ok && r.data.payment_status === "refunded")
+      return true;
+    if (p.invoice) {
+      const inv = await call("GET", "/api/v1/invoices/" +
+                             encodeURIComponent(p.invoice));
+      if (inv.ok && inv.data.refunded > 0)
+        return true;
+    }
+    await new Promise((res) => setTimeout(res, 500));
+  }
+  return false;
 }
 
 // A flagged booking's question to the admin: its event was deleted in the
@@ -660,14 +812,41 @@ async function clientsView(mine) {
     return;
   if (!r.ok)
     return failed(r);
-  view.append(table("Clients, newest first", ["Name", "Email", "Status", "Since"],
-    r.data.data.map((c) => [
-      link("/admin/clients/" + encodeURIComponent(c.id), c.name || c.email),
-      c.email, badge(c.status), when(c.created_at)])));
+  const creditCells = [];
+  view.append(table("Clients, newest first",
+    ["Name", "Email", "Status", "Sessions", "Revenue", "Credits left",
+     "Since"],
+    r.data.data.map((c) => {
+      const cell = el("td", { dataset: { credits: c.id } }, "…");
+      creditCells.push([c.id, cell]);
+      return [
+        link("/admin/clients/" + encodeURIComponent(c.id), c.name || c.email),
+        c.email, badge(c.status), String(c.sessions ?? "—"),
+        revenueText(c.revenue), cell, when(c.created_at)];
+    })));
   if (r.data.next_cursor)
     view.append(el("p", { class: "hint" }, "Showing the newest 200."));
-  view.append(notConfigured("Sessions, revenue and credits per client:",
-                            "this server's API does not report them yet."));
+  // Credits are one request per client: four at a time.
+  const queue = creditCells.slice();
+  const worker = async () => {
+    for (let job = queue.shift(); job; job = queue.shift()) {
+      const cr = await call("GET", "/api/v1/clients/" +
+                            encodeURIComponent(job[0]) + "/credits");
+      if (stale(mine))
+        return;
+      job[1].textContent = !cr.ok ? (cr.status === 404 ? "—" : "?")
+        : cr.data.data.length === 0 ? "—"
+        : String(cr.data.total.remaining);
+    }
+  };
+  await Promise.all([worker(), worker(), worker(), worker()]);
+}
+
+// [{currency, amount}] → "75.00 EUR, 10 JPY", or "—".
+function revenueText(list) {
+  if (!list || !list.length)
+    return "—";
+  return list.map((x) => money(x.amount, x.currency)).join(", ");
 }
 
 async function clientView(id, mine) {
@@ -685,8 +864,40 @@ async function clientView(id, mine) {
   setTitle(c.name || c.email);
   view.append(section("Details", facts([
     ["Email", c.email], ["Status", badge(c.status)],
+    ["Sessions", String(c.sessions ?? "—")],
+    ["Revenue", revenueText(c.revenue)],
     ["Time zone", c.timezone], ["Since", when(c.created_at)],
     ["Id", c.id]])));
+  const cr = await call("GET", "/api/v1/clients/" + encodeURIComponent(id) +
+                        "/credits");
+  if (stale(mine))
+    return;
+  const credits = section("Package credits");
+  credits.id = "credits-box";
+  if (!cr.ok && cr.status === 404 && /no such path/.test(cr.error.message))
+    credits.append(notConfigured("Packages of sessions:",
+                                 "this server has no packages API."));
+  else if (!cr.ok)
+    credits.append(el("p", null, errorText(cr)));
+  else if (cr.data.data.length === 0)
+    credits.append(el("p", null, "No package bought."));
+  else
+    credits.append(
+      el("p", { id: "credits-total" }, cr.data.total.remaining + " left, " +
+         cr.data.total.used + " used, " + cr.data.total.expired +
+         " expired."),
+      table("Packages bought, newest first",
+        ["Package", "Status", "Sessions", "Left", "Used", "Expired",
+         "Bought", "Credits expire", "Invoice"],
+        cr.data.data.map((x) => [x.name + " (" + x.package + ")",
+          badge(x.status), String(x.sessions), String(x.remaining),
+          String(x.used), String(x.expired), when(x.purchased_at),
+          when(x.expires_at),
+          x.invoice ? el("a", { href: "/api/v1/invoices/" +
+                                encodeURIComponent(x.invoice) + ".pdf",
+                                target: "_blank", rel: "noopener" },
+                         x.invoice) : "—"])));
+  view.append(credits);
   // Name and status are the owner's to correct.
   const name = el("input", { maxlength: "200", value: c.name || "",
                              autocomplete: "off" });
@@ -983,12 +1194,74 @@ async function hostsView(mine) {
   if (!r.ok)
     return failed(r);
   view.append(r.data.data.length === 0
-    ? el("p", null, "No hosts yet: add one with POST /api/v1/hosts or " +
-         "bookingd apply.")
+    ? el("p", null, "No hosts yet: add one below.")
     : table("Hosts", ["Name", "Slug", "Email", "Time zone"],
             r.data.data.map((h) => [
               link("/admin/hosts/" + encodeURIComponent(h.slug), h.name),
               h.slug, h.email, h.timezone])));
+  view.append(newHostForm());
+}
+
+// POST /api/v1/hosts: a new host with the browser's zone proposed; the
+// field a 422 names is marked and focused. Its hours are set on its page.
+function newHostForm() {
+  const inputs = {
+    name: el("input", { maxlength: "200", required: true,
+                        autocomplete: "off" }),
+    slug: el("input", { maxlength: "64", required: true, autocomplete: "off",
+                        pattern: "[a-z0-9]+(-[a-z0-9]+)*",
+                        spellcheck: "false" }),
+    email: el("input", { type: "email", maxlength: "254", required: true,
+                         autocomplete: "off" }),
+    timezone: el("input", { maxlength: "64", required: true, value: zone,
+                            autocomplete: "off", spellcheck: "false" }),
+  };
+  // The slug follows the name until it is typed in.
+  let slugTyped = false;
+  inputs.slug.addEventListener("input", () => { slugTyped = true; });
+  inputs.name.addEventListener("input", () => {
+    if (!slugTyped)
+      inputs.slug.value = inputs.name.value.toLowerCase()
+        .normalize("NFKD").replace(/[^a-z0-9]+/g, "-")
+        .replace(/^-+|-+$/g, "").slice(0, 64);
+  });
+  const err = el("p", { class: "notice error", role: "alert", hidden: true });
+  const form = el("form", { id: "new-host-form", class: "form-grid",
+                            novalidate: true },
+    field("nh-name", "Name", inputs.name),
+    field("nh-slug", "Slug", inputs.slug,
+          "Lowercase letters, digits and dashes: the booking page is /slug."),
+    field("nh-email", "Email", inputs.email),
+    field("nh-timezone", "Time zone", inputs.timezone,
+          "An IANA zone, such as Europe/Berlin."),
+    err,
+    el("div", { class: "actions" },
+       el("button", { type: "submit", class: "primary" }, "Create host")));
+  form.addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    for (const i of Object.values(inputs))
+      i.removeAttribute("aria-invalid");
+    const body = {};
+    for (const [k, i] of Object.entries(inputs))
+      body[k] = i.value.trim();
+    const btn = form.querySelector("button[type=submit]");
+    btn.disabled = true;
+    const r = await call("POST", "/api/v1/hosts", body);
+    btn.disabled = false;
+    if (!r.ok) {
+      notice(err, errorText(r), "error");
+      const f = r.error.details.field;
+      const input = inputs[f] || (r.status === 409 ? inputs.slug : null);
+      if (input) {
+        input.setAttribute("aria-invalid", "true");
+        input.focus();
+      }
+      return;
+    }
+    navigate("/admin/hosts/" + encodeURIComponent(r.data.slug));
+    say("Host " + r.data.name + " created: set its weekly hours.");
+  });
+  return section("New host", form);
 }
 
 function timeInput(value, label) {
@@ -1643,6 +1916,76 @@ function syncSummary(sum) {
     : line;
 }
 
+// An authorize route answers 302 to the provider's consent page: asked
+// first without following it (an error, such as not configured, is JSON
+// to show here), then the browser goes there.
+async function reauthorize(path, button, out) {
+  button.disabled = true;
+  let res;
+  try {
+    res = await fetch(path, { credentials: "same-origin", redirect: "manual",
+                              headers: { Accept: "application/json" } });
+  } catch {
+    res = null;
+  }
+  if (res && (res.type === "opaqueredirect" || res.status === 302)) {
+    location.assign(path);
+    return;
+  }
+  button.disabled = false;
+  let error = { code: "network", message: "", details: {} };
+  if (res) {
+    try {
+      error = (await res.json()).error || error;
+    } catch {
+      error = { code: "http_" + res.status, message: "", details: {} };
+    }
+  }
+  notice(out, errorText({ ok: false, status: res ? res.status : 0, error }),
+         "error");
+}
+
+// Calendly's account (GET /api/v1/calendly): a personal token, an OAuth
+// account with its status, or none; Authorize / Re-authorize.
+async function calendlyBox(mine) {
+  const box = section("Calendly");
+  box.id = "calendly-box";
+  const r = await call("GET", "/api/v1/calendly");
+  if (stale(mine))
+    return box;
+  if (!r.ok && r.status === 404) {
+    box.append(notConfigured("Calendly:", "this server has no Calendly API."));
+    return box;
+  }
+  if (!r.ok) {
+    box.append(el("p", null, errorText(r)));
+    return box;
+  }
+  const s = r.data;
+  const out = el("p", { class: "notice", role: "alert", hidden: true,
+                        id: "calendly-result" });
+  box.append(el("p", { id: "calendly-status", class: "badges" },
+    s.status ? badge(s.status) : badge("not_connected"),
+    s.auth ? " " + (s.auth === "oauth" ? "OAuth account"
+                                       : "personal access token") : null));
+  box.append(facts([
+    ["Owner", s.owner], ["Organization", s.organization],
+    ["Token expires", s.expires_at ? when(s.expires_at) : null],
+    ["Next refresh", s.next_refresh_at ? when(s.next_refresh_at) : null],
+    ["Failed refreshes", s.refresh_failures ? String(s.refresh_failures)
+                                            : null],
+    ["Last error", s.last_error],
+  ]));
+  const go = el("button", { type: "button", id: "calendly-authorize",
+                            class: s.status === "needs_auth" ? "primary"
+                                                             : null },
+                s.auth === "oauth" ? "Re-authorize" : "Connect with OAuth");
+  go.addEventListener("click", () =>
+    reauthorize("/api/v1/calendly/authorize", go, out));
+  box.append(out, el("div", { class: "actions" }, go));
+  return box;
+}
+
 async function integrationsView(mine) {
   setTitle("Integrations");
   const [hosts, eps, provs] = await Promise.all([
@@ -1697,16 +2040,32 @@ async function integrationsView(mine) {
                                  "aria-label": "Sync now: " + c.url },
                      "Sync now");
         b.addEventListener("click", sync({ connection: c.id }, b));
+        const cell = el("td", null, b);
+        // A Google connection whose grant was refused asks for consent
+        // again (the same connection keeps its calendars and bookings).
+        if (c.kind === "google" && c.status === "needs_auth") {
+          const ra = el("button", { type: "button", class: "primary",
+                                    "aria-label": "Re-authorize: " + c.url },
+                        "Re-authorize");
+          ra.addEventListener("click", () => reauthorize(
+            "/api/v1/hosts/" + encodeURIComponent(c.host) +
+            "/calendars/google/authorize" + q({ connection: c.id }),
+            ra, result));
+          cell.append(" ", ra);
+        }
         return [c.host, c.url, badge(c.status), when(c.last_sync_at),
-                errorCell(c.last_error), b];
+                errorCell(c.last_error), cell];
       })), el("div", { class: "actions" }, all),
-      el("p", { class: "hint" }, "Re-authorizing a connection is not " +
-         "configured: the API cannot change its credentials; delete it " +
-         "and connect it again."));
+      el("p", { class: "hint" }, "Re-authorize takes you to Google's " +
+         "consent page and back; a CalDAV password is changed by " +
+         "deleting the connection and connecting it again."));
   }
   view.append(cal);
+  view.append(await calendlyBox(mine));
+  if (stale(mine))
+    return;
   view.append(section("Other apps",
-    notConfigured("Cal.com, Calendly and payment providers:",
+    notConfigured("Cal.com and payment providers:",
                   "they push to this server (see Deliveries and jobs for " +
                   "their webhooks); there is no connection status to show.")));
   // The providers' rate limits and circuit breakers, in this instance.
