@@ -388,7 +388,9 @@ static enum bk_err delete_(struct bk_api_call *c)
 
 /* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
  * "provider": "caldav" may name the kind), or {"provider": "calendly"}
- * (connectors/calendly_sync.c; {} includes it when connected): runs the
+ * (connectors/calendly_sync.c; {} includes it when connected), or
+ * {"provider": "calcom"} (connectors/calcom_sync.c; only when named, so
+ * that {} keeps its meaning of "the calendars and Calendly"): runs the
  * sync now and answers its summary. A NONE route: the sync talks to
  * calendar servers and Calendly. */
 static enum bk_err sync_now(struct bk_api_call *c)
@@ -409,13 +411,28 @@ static enum bk_err sync_now(struct bk_api_call *c)
                          &provider, c->err)))
         return e;
     if (provider && strcmp(provider, "caldav") != 0 &&
-        strcmp(provider, "calendly") != 0)
+        strcmp(provider, "calendly") != 0 && strcmp(provider, "calcom") != 0)
         return bk_fail_field(c->err, BK_E_INVALID, "provider",
-                             "must be caldav or calendly");
+                             "must be caldav, calendly or calcom");
     if (conn && host)
         return bk_fail_field(c->err, BK_E_INVALID, "host",
                              "give a connection or a host, not both");
-    if (provider && strcmp(provider, "calendly") == 0) {
+    if (provider && strcmp(provider, "calcom") == 0) {
+        /* Cal.com: one API key, no connection or host to choose. */
+        if (conn || host)
+            return bk_fail_field(c->err, BK_E_INVALID,
+                                 conn ? "connection" : "host",
+                                 "does not apply to provider calcom");
+        if (!c->api->calcom_sync) {
+            bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "Cal.com is not connected: set CALCOM_API_KEY");
+            bk_errbuf_code(c->err, "not_configured");
+            return BK_E_UNAVAILABLE;
+        }
+        if ((e = c->api->calcom_sync(c->api->calcom_sync_ctx, c->arena, &sum,
+                                     c->err)))
+            return e;
+    } else if (provider && strcmp(provider, "calendly") == 0) {
         /* Calendly: one account, no connection or host to choose. */
         if (conn || host)
             return bk_fail_field(c->err, BK_E_INVALID,

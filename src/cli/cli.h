@@ -22,6 +22,8 @@ struct bk_jobs_prune_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
 struct bk_calendly_config;
+struct bk_calcom_config;
+struct bk_calcom_sync;
 struct bk_zoom_config;
 struct bk_stripe_config;
 struct bk_calendars_config;
@@ -77,6 +79,12 @@ struct bk_config {
     const char *calendly_token;   /* CALENDLY_TOKEN or NULL */
     char calendly_api_base[2049]; /* CALENDLY_API_BASE, no trailing '/' */
     bool calendly_api_base_set;   /* set by the operator (may be private) */
+    /* Cal.com's API (connectors/calcom.h, docs/providers/calcom.md). */
+    const char *calcom_api_key;     /* CALCOM_API_KEY or NULL */
+    char calcom_api_base[2049];     /* CALCOM_API_BASE, no trailing '/' */
+    bool calcom_api_base_set;       /* set by the operator (may be private) */
+    int64_t calcom_sync_interval_s; /* CALCOM_SYNC_INTERVAL_S; 0: off */
+    int64_t calcom_sync_past_days;  /* CALCOM_SYNC_PAST_DAYS */
     /* Google Calendar (connectors/google.h, docs/calendars.md). */
     const char *google_client_id;     /* GOOGLE_CLIENT_ID or NULL (off) */
     const char *google_client_secret; /* GOOGLE_CLIENT_SECRET */
@@ -143,12 +151,14 @@ struct bk_cli_job_env {
     const struct bk_mail_config *mail;
     struct bk_outwebhooks *outwebhooks;
     const struct bk_calendly_config *calendly;
+    const struct bk_calcom_config *calcom;
+    struct bk_calcom_sync *calcom_sync;
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
     const struct bk_zoom_config *zoom;
 };
 
-#define BK_CLI_JOB_KINDS_MAX 16
+#define BK_CLI_JOB_KINDS_MAX 24
 
 /* Fills out with every job kind this binary runs, from the one table in
  * kinds.c, and returns how many. The kinds borrow env's fields. */

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/calcom.h"
+#include "connectors/calcom_sync.h"
 #include "connectors/calendly.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
@@ -66,6 +68,18 @@ static void calendly_cancel(const struct bk_cli_job_env *env,
     bk_calendly_cancel_kind(env->calendly, out);
 }
 
+static void calcom_push(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_calcom_push_kind(env->calcom, out);
+}
+
+static void calcom_sync(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_calcom_sync_kind(env->calcom_sync, out);
+}
+
 static void stripe_checkout(const struct bk_cli_job_env *env,
                             struct bk_job_kind *out)
 {
@@ -117,6 +131,8 @@ static const kind_fn kinds[] = {
     calendars_push,  /* "calendars.push": a booking into hosts' calendars */
     calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
     zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
+    calcom_push,     /* "calcom.push": a change told to Cal.com */
+    calcom_sync,     /* "calcom.sync": periodic; Cal.com's bookings pulled */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,
