@@ -175,7 +175,7 @@ static void sync_booking(const struct bk_calcom_sync *s, const json_t *bk,
     const char *from = str(bk, "rescheduledFromUid", MAX_UID);
     const char *to = str(bk, "rescheduledToUid", MAX_UID);
     const char *end = str(bk, "end", 64);
-    const char *trigger, *next = NULL;
+    const char *trigger = NULL, *next = NULL;
     int64_t end_utc = 0;
     json_t *doc;
     bool created = false, changed = false, ended = false;
