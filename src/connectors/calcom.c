@@ -138,7 +138,9 @@ enum bk_err bk_calcom_call(const struct bk_calcom_config *cfg,
     r.provider = PROVIDER;
     bk_errbuf_clear(&nerr);
     if ((e = bk_net_request(&r, arena, &res, &nerr)))
-        return bk_fail(err, BK_E_IO, "Cal.com: %s", nerr.msg);
+        /* BK_E_RATE_LIMITED: refused before it was sent (net's limiter). */
+        return bk_fail(err, e == BK_E_RATE_LIMITED ? e : BK_E_IO, "Cal.com: %s",
+                       nerr.msg);
     *status = res.status;
     if (res.status == 429) {
         close_gate(res.retry_after_s);
@@ -363,15 +365,19 @@ static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
     return e;
 }
 
-/* A failure of a call as the job's outcome: transient ones are retried;
+/* A failure of a call as the job's outcome: a refusal before anything was
+ * sent (status 0: the Retry-After wait, net's limiter or breaker) is
+ * BK_E_RATE_LIMITED, retried without counting the attempt; other transient
+ * ones (network, 401/403, 429 answered, 5xx) are retried and counted;
  * another 4xx is permanent. */
-static enum bk_err job_error(enum bk_err e, struct bk_errbuf *err)
+static enum bk_err job_error(enum bk_err e, int status)
 {
+    if (e == BK_E_RATE_LIMITED && status == 0)
+        return e;
     if (e == BK_E_INVALID || e == BK_E_MALFORMED)
         return e;
     if (e == BK_E_NOT_FOUND)
         return BK_E_INVALID;
-    (void)err;
     return BK_E_RETRY;
 }
 
@@ -386,18 +392,17 @@ static bool status_is(const json_t *bk, const char *a, const char *b)
  * longer has it (404). */
 static enum bk_err read_live(const struct bk_calcom_config *cfg,
                              const char *uid, struct bk_arena *arena,
-                             json_t **bk, const char **live,
+                             json_t **bk, const char **live, int *status,
                              struct bk_errbuf *err)
 {
     *bk = NULL;
     *live = uid;
     for (int hop = 0; hop < MAX_HOPS; hop++) {
         json_t *d = NULL;
-        int status;
         const char *next;
         enum bk_err e = bk_calcom_call(
             cfg, "GET", bk_arena_printf(arena, "/bookings/%s", *live),
-            BK_CALCOM_VERSION_BOOKINGS, NULL, MAX_ANSWER, arena, &status, &d,
+            BK_CALCOM_VERSION_BOOKINGS, NULL, MAX_ANSWER, arena, status, &d,
             err);
 
         if (e == BK_E_NOT_FOUND)
@@ -462,8 +467,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
                        "CALCOM_API_KEY is not set: booking %s cannot be "
                        "changed at Cal.com",
                        plan.buid);
-    if ((e = read_live(cfg, plan.uid, arena, &cur, &live, err)))
-        return job_error(e, err);
+    if ((e = read_live(cfg, plan.uid, arena, &cur, &live, &status, err)))
+        return job_error(e, status);
     if (!cur) {
         bk_log_info("calcom: booking %s: Cal.com no longer has %s", plan.buid,
                     live);
@@ -526,7 +531,7 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     if (e == BK_E_INVALID && plan.cancel && strstr(err->msg, "already")) {
         e = BK_OK; /* cancelled meanwhile: done */
     } else if (e) {
-        return job_error(e, err);
+        return job_error(e, status);
     }
     if (plan.cancel) {
         json_decref(d);
