@@ -1,4 +1,5 @@
-/* api/ops.c — GET /healthz, GET /readyz and GET /api/v1/activity. */
+/* api/ops.c — GET /healthz, GET /readyz, GET /api/v1/activity and
+ * GET /api/v1/providers. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -10,8 +11,10 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "base/str.h"
+#include "base/time.h"
 #include "jobs/inbox.h"
 #include "jobs/jobs.h"
+#include "net/limits.h"
 #include "base/banned.h"
 
 static enum bk_err healthz(struct bk_api_call *c)
@@ -242,11 +245,53 @@ out:
     return e;
 }
 
+static json_t *instant_ms(int64_t ms)
+{
+    return ms ? bk_render_instant(bk_floordiv(ms, 1000), NULL) : json_null();
+}
+
+/* GET /api/v1/providers: each provider's rate limit and circuit breaker in
+ * this process (net/limits.h), by name; only providers configured or
+ * called since the start are listed. */
+static enum bk_err providers_list(struct bk_api_call *c)
+{
+    struct bk_net_provider_status *st;
+    size_t n;
+    json_t *data = json_array();
+
+    st = bk_arena_alloc(c->arena, sizeof(*st) * BK_NET_LIMIT_SLOTS);
+    n = bk_net_limiter_status(bk_net_limits(), st, BK_NET_LIMIT_SLOTS);
+    for (size_t i = 0; i < n; i++) {
+        const struct bk_net_provider_status *p = &st[i];
+        json_array_append_new(
+            data,
+            json_pack(
+                "{s:s, s:s, s:i, s:o, s:o, s:o, s:{s:o, s:i, s:f}, "
+                "s:{s:i, s:I}, s:{s:I, s:I, s:I, s:I}}",
+                "provider", p->provider, "state", p->state,
+                "consecutive_failures", p->consecutive_failures, "opened_at",
+                instant_ms(p->opened_at_ms), "next_probe_at",
+                instant_ms(p->next_probe_ms), "paused_until",
+                instant_ms(p->paused_until_ms), "bucket", "rate_per_second",
+                p->limit.rate > 0.0 ? json_real(p->limit.rate) : json_null(),
+                "burst", p->limit.burst, "tokens", p->tokens, "breaker",
+                "failures_to_open", p->limit.failures, "cooldown_seconds",
+                (json_int_t)(p->limit.cooldown_ms / 1000), "counts", "requests",
+                (json_int_t)p->requests, "waited", (json_int_t)p->waited,
+                "refused", (json_int_t)p->refused, "failed",
+                (json_int_t)p->failed));
+    }
+    /* One answer: the table holds at most BK_NET_LIMIT_SLOTS. */
+    bk_api_reply(c, 200, json_pack("{s:o}", "data", data));
+    return BK_OK;
+}
+
 const struct bk_api_route bk_api_ops_routes[] = {
     {"GET", "/metrics", metrics, BK_ROUTE_ADMIN, BK_ROUTE_READ},
     {"GET", "/healthz", healthz, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/readyz", readyz, BK_ROUTE_PUBLIC, BK_ROUTE_NONE},
     {"GET", "/api/v1/activity", activity_list, BK_ROUTE_ADMIN, BK_ROUTE_READ},
+    {"GET", "/api/v1/providers", providers_list, BK_ROUTE_ADMIN, BK_ROUTE_NONE},
 };
 const size_t bk_api_ops_n =
     sizeof(bk_api_ops_routes) / sizeof(bk_api_ops_routes[0]);

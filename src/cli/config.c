@@ -8,6 +8,7 @@
 #include "base/str.h"
 #include "http/server.h"
 #include "mail/mail.h"
+#include "net/limits.h"
 #include "net/net.h"
 #include "base/banned.h"
 
@@ -660,6 +661,11 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
     if (v && bk_log_format_parse(v, &cfg->log_format) != BK_OK)
         return bk_fail_field(err, BK_E_CONFIG, "BOOKINGD_LOG_FORMAT",
                              "must be text or json, got '%s'", v);
+
+    /* BOOKINGD_LIMIT_*: the providers' rate limits and circuit breakers
+     * (net/limits.h). */
+    if ((e = bk_net_limits_load_env(err)))
+        return e;
 
     return BK_OK;
 }

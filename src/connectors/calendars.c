@@ -20,6 +20,7 @@
 #include "core/ics_busy.h"
 #include "dav/dav.h"
 #include "ledger/ledger.h"
+#include "net/limits.h"
 #include "net/net.h"
 #include "base/banned.h"
 
@@ -73,6 +74,8 @@ struct outcome {
     const char *provider; /* the link's: "caldav" or "google" */
     bool superseded;
     const char *error; /* NULL: fine */
+    bool limited;      /* error: refused by the provider's rate limit or open
+                          circuit breaker before anything was sent */
     bool auth_failed;
     bool skipped_needs_auth; /* a Google connection waiting for consent */
 };
@@ -174,6 +177,7 @@ static void failed(struct outcome *o, const char *what, int status,
         o->auth_failed = status == 401 || status == 403;
     } else {
         o->error = bk_arena_printf(arena, "%s: %s", what, nerr->msg);
+        o->limited = strcmp(nerr->code, BK_NET_LIMITED_CODE) == 0;
     }
 }
 
@@ -276,6 +280,7 @@ struct gsess {
     struct bk_arena *arena;
     struct bk_google_tokens t;
     const char *error;
+    bool limited;     /* error: refused by net/limits.h, nothing sent */
     bool auth_failed; /* invalid_grant: the connection needs consent */
 };
 
@@ -319,6 +324,7 @@ static bool g_refresh(struct gsess *g)
         g->error = bk_arena_printf(g->arena, "refreshing the access token: %s",
                                    why.msg);
         g->auth_failed = e == BK_E_UNAUTHORIZED;
+        g->limited = e == BK_E_RATE_LIMITED;
         return false;
     }
     g->t = nt;
@@ -390,9 +396,12 @@ static bool g_call(struct gsess *g, const char *method, const char *path,
     for (int round = 0; round < 2; round++) {
         struct bk_errbuf why;
         bk_errbuf_clear(&why);
-        if (bk_google_call(g->cfg->google, g->t.access_token, method, path,
-                           body, if_match, g->arena, r, &why) != BK_OK) {
+        enum bk_err ce =
+            bk_google_call(g->cfg->google, g->t.access_token, method, path,
+                           body, if_match, g->arena, r, &why);
+        if (ce != BK_OK) {
             g->error = bk_arena_printf(g->arena, "%s: %s", method, why.msg);
+            g->limited = ce == BK_E_RATE_LIMITED;
             return false;
         }
         if (r->status != 401 || round)
@@ -494,6 +503,7 @@ static void g_failed(struct outcome *o, struct gsess *g, const char *what,
         o->error = bk_arena_printf(arena, "%s: %s", what,
                                    g->error ? g->error : "failed");
         o->auth_failed = g->auth_failed;
+        o->limited = g->limited;
         return;
     }
     o->error =
@@ -623,6 +633,7 @@ static void push_google(const struct bk_calendars_config *cfg,
     if (!g_open(&g, cfg, cfg->store, conn, arena)) {
         o->error = g.error;
         o->auth_failed = g.auth_failed;
+        o->limited = g.limited;
         return;
     }
     o->touched = true;
@@ -789,6 +800,7 @@ static enum bk_err push_run(void *ctx, struct bk_store *store,
     json_t *p = NULL;
     json_int_t booking_id = 0;
     const char *first_error = NULL;
+    bool all_limited = true;
     size_t n;
     enum bk_err e;
 
@@ -818,14 +830,18 @@ static enum bk_err push_run(void *ctx, struct bk_store *store,
                         s.conns[i].public_id, os[i].error);
             if (!first_error)
                 first_error = os[i].error;
+            all_limited = all_limited && os[i].limited;
         }
     }
     BK_STORE_RETRY(
         e, record_once(store, job, &s, os, n, !first_error, arena, err));
     if (e)
         return e;
-    if (first_error) /* retried with the queue's backoff */
-        return bk_fail(err, BK_E_RETRY, "%s", first_error);
+    /* Retried with the queue's backoff; refusals of the providers' rate
+     * limits or breakers alone do not count as an attempt (jobs.h). */
+    if (first_error)
+        return bk_fail(err, all_limited ? BK_E_RATE_LIMITED : BK_E_RETRY, "%s",
+                       first_error);
     return BK_OK;
 }
 

@@ -225,12 +225,15 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     post.timeout_ms = cfg->timeout_ms;
     post.max_response = MAX_ANSWER;
     post.allow_private = cfg->allow_private;
+    post.provider = "calendly";
     bk_errbuf_clear(&nerr);
     ne = bk_net_post(&post, arena, &res, &nerr);
     free(text);
     if (ne)
-        return bk_fail(err, ne == BK_E_INVALID ? BK_E_INVALID : BK_E_RETRY,
-                       "Calendly: %s", nerr.msg);
+        return bk_fail(
+            err,
+            ne == BK_E_INVALID || ne == BK_E_RATE_LIMITED ? ne : BK_E_RETRY,
+            "Calendly: %s", nerr.msg);
     if ((res.status >= 200 && res.status < 300) || res.status == 404 ||
         already_canceled(&res)) {
         bk_log_info("calendly: booking %s: scheduled event %s %s", buid, uuid,

@@ -88,10 +88,12 @@ static enum bk_err call_json(const struct bk_calendly_sync *s,
     r.max_response = MAX_ANSWER;
     r.allow_private = cfg->allow_private;
     r.allow_private_env = "CALENDLY_API_BASE";
+    r.provider = "calendly";
     bk_errbuf_clear(&nerr);
     if ((e = bk_net_request(&r, arena, &res, &nerr)))
-        return bk_fail(err, e == BK_E_INVALID ? BK_E_INVALID : BK_E_IO,
-                       "Calendly: %s", nerr.msg);
+        return bk_fail(
+            err, e == BK_E_INVALID || e == BK_E_RATE_LIMITED ? e : BK_E_IO,
+            "Calendly: %s", nerr.msg);
     if (res.status == 401)
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "Calendly answered 401: check CALENDLY_TOKEN");

@@ -46,6 +46,7 @@ static void request_base(const struct bk_google_config *cfg,
     r->max_response = cfg->max_response;
     r->allow_private = cfg->allow_private;
     r->allow_private_env = "GOOGLE_API_BASE";
+    r->provider = "google";
     r->max_redirects = 0;
 }
 

@@ -88,6 +88,7 @@ static enum bk_err call(const struct bk_stripe_config *cfg, const char *method,
     /* STRIPE_API_BASE is the operator's, not a visitor's: it may name a
      * local address (a test double, a proxy). */
     p.allow_private = true;
+    p.provider = "stripe";
     e = bk_net_post(&p, arena, &r, err);
     if (e)
         return e;

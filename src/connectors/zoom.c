@@ -164,6 +164,7 @@ static void net_defaults(const struct bk_zoom_config *cfg,
     r->max_response = MAX_ANSWER;
     r->allow_private = cfg->allow_private;
     r->allow_private_env = env;
+    r->provider = "zoom";
 }
 
 /* The cached token, or a new one (account credentials grant) in out. */
@@ -201,8 +202,9 @@ static enum bk_err get_token(const struct bk_zoom_config *cfg,
     net_defaults(cfg, &r, "ZOOM_OAUTH_BASE");
     bk_errbuf_clear(&nerr);
     if ((e = bk_net_request(&r, arena, &res, &nerr)))
-        return bk_fail(err, e == BK_E_INVALID ? BK_E_INVALID : BK_E_RETRY,
-                       "Zoom OAuth: %s", nerr.msg);
+        return bk_fail(
+            err, e == BK_E_INVALID || e == BK_E_RATE_LIMITED ? e : BK_E_RETRY,
+            "Zoom OAuth: %s", nerr.msg);
     if (res.status == 429)
         return rate_limited(&res, "the token request", err);
     if (res.status != 200)
@@ -281,8 +283,9 @@ static enum bk_err api(const struct bk_zoom_config *cfg, const char *method,
     net_defaults(cfg, &r, "ZOOM_API_BASE");
     bk_errbuf_clear(&nerr);
     if ((e = bk_net_request(&r, arena, res, &nerr)))
-        return bk_fail(err, e == BK_E_INVALID ? BK_E_INVALID : BK_E_RETRY,
-                       "Zoom: %s %s: %s", method, path, nerr.msg);
+        return bk_fail(
+            err, e == BK_E_INVALID || e == BK_E_RATE_LIMITED ? e : BK_E_RETRY,
+            "Zoom: %s %s: %s", method, path, nerr.msg);
     if (res->status == 401) {
         drop_token(tok);
         return bk_fail(err, BK_E_RETRY,

@@ -56,6 +56,22 @@ const char *bk_dav_describe(int status, const char *body,
              : bk_arena_printf(arena, "HTTP %d", status);
 }
 
+/* "caldav:<host[:port]>" of url: each CalDAV server has its own circuit
+ * breaker (net/limits.h). */
+static const char *provider_of(const char *url, struct bk_arena *arena)
+{
+    const char *h = url ? strstr(url, "://") : NULL;
+    size_t n;
+
+    if (!h)
+        return "caldav";
+    h += 3;
+    n = strcspn(h, "/?#");
+    if (memchr(h, '@', n)) /* user info is refused later; no key of it */
+        return "caldav";
+    return bk_arena_printf(arena, "caldav:%.*s", (int)(n < 48 ? n : 48), h);
+}
+
 static enum bk_err send_(const struct bk_dav_client *c, const char *method,
                          const char *url, const char *depth,
                          const char *content_type, const char *body,
@@ -91,6 +107,7 @@ static enum bk_err send_(const struct bk_dav_client *c, const char *method,
     r.allow_private = c->allow_private;
     r.allow_private_env = "BOOKINGD_CALENDAR_ALLOW_PRIVATE";
     r.max_redirects = MAX_REDIRECTS;
+    r.provider = provider_of(url, arena);
     if ((e = bk_net_request(&r, arena, res, err)))
         return e;
     if (res->truncated)

@@ -269,7 +269,11 @@ static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
     struct bk_tx *tx = NULL;
     struct bk_errbuf err;
     char text[400];
-    bool dead = permanent(e) || !k || job->attempts >= job->max_attempts;
+    /* Refused by a provider's rate limit or circuit breaker before it was
+     * sent: not an attempt (jobs.h). */
+    bool deferred = e == BK_E_RATE_LIMITED && k;
+    bool dead =
+        !deferred && (permanent(e) || !k || job->attempts >= job->max_attempts);
     uint32_t r;
     int64_t now = wall_ms(jobs), delay = 0;
     enum bk_err fe;
@@ -279,11 +283,16 @@ static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
              msg && *msg ? msg : "(no detail)");
     if (!dead) {
         bk_random_bytes(&r, sizeof(r));
-        delay = bk_backoff_ms(job->attempts, jobs->cfg.retry_base_ms,
-                              jobs->cfg.retry_max_ms, r);
+        /* A deferred job waits as long as its last counted attempt did. */
+        delay = bk_backoff_ms(
+            deferred && job->attempts > 1 ? job->attempts - 1 : job->attempts,
+            jobs->cfg.retry_base_ms, jobs->cfg.retry_max_ms, r);
     }
     fe = bk_store_begin(jobs->store, BK_TX_QUEUE, &tx, &err);
-    if (!fe)
+    if (!fe && deferred)
+        fe = bk_store_job_defer(tx, job->id, job->lease_token, now + delay,
+                                text, now, &err);
+    else if (!fe)
         fe = bk_store_job_fail(tx, job->id, job->lease_token, dead, now + delay,
                                text, now, &err);
     if (!fe && dead && k && k->on_dead)
@@ -303,6 +312,10 @@ static void record_failure(struct bk_jobs *jobs, const struct bk_job_kind *k,
     else if (dead)
         bk_log_warn("jobs: job %lld (%s) is dead after %d attempt(s): %s",
                     (long long)job->id, job->kind, job->attempts, text);
+    else if (deferred)
+        bk_log_info("jobs: job %lld (%s) deferred (not counted as an "
+                    "attempt), again in %lldms: %s",
+                    (long long)job->id, job->kind, (long long)delay, text);
     else
         bk_log_info("jobs: job %lld (%s) attempt %d failed, retry in %lldms: "
                     "%s",

@@ -32,6 +32,10 @@ struct bk_jobs;
  *   job is then done);
  * - BK_E_INVALID, BK_E_MALFORMED or BK_E_NOT_FOUND for a permanent error:
  *   the job goes dead at once;
+ * - BK_E_RATE_LIMITED when a provider's rate limit or open circuit breaker
+ *   refused the request before it was sent (net/limits.h): retried later
+ *   (after the backoff of its last counted attempt) without counting the
+ *   attempt, so an outage of one provider does not use up its jobs;
  * - anything else (BK_E_RETRY, BK_E_BUSY, BK_E_IO, ...) to retry later,
  *   until max_attempts.
  * on_dead (may be NULL) runs inside the transaction that marks the job

@@ -15,6 +15,7 @@
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
+#include "net/limits.h"
 #include "net/net.h"
 #include "base/banned.h"
 
@@ -505,9 +506,17 @@ enum bk_err bk_net_request(const struct bk_net_request *r,
 {
     const char *url = r->url;
     int64_t t0 = bk_mono_ms();
+    struct bk_net_limiter *lim = r->provider ? bk_net_limits() : NULL;
+    struct bk_net_ticket ticket;
     enum bk_err e;
 
     memset(out, 0, sizeof(*out));
+    /* The provider's rate limit and circuit breaker (limits.h): BK_E_BUSY
+     * before anything is sent. */
+    if ((e = bk_net_limiter_acquire(lim, r->provider, &ticket, err))) {
+        out->duration_ms = bk_mono_ms() - t0;
+        return e;
+    }
     for (int hop = 0;; hop++) {
         const char *next = NULL;
         int64_t h0 = bk_mono_ms();
@@ -532,6 +541,8 @@ enum bk_err bk_net_request(const struct bk_net_request *r,
         }
         url = next;
     }
+    bk_net_limiter_done(lim, &ticket, e, e ? 0 : out->status,
+                        e ? 0 : out->retry_after_s);
     out->duration_ms = bk_mono_ms() - t0;
     return e;
 }
@@ -560,6 +571,7 @@ enum bk_err bk_net_post(const struct bk_net_post *p, struct bk_arena *arena,
     r.timeout_ms = p->timeout_ms;
     r.max_response = p->max_response;
     r.allow_private = p->allow_private;
+    r.provider = p->provider;
     e = bk_net_request(&r, arena, &res, err);
     memset(out, 0, sizeof(*out));
     out->status = res.status;

@@ -53,6 +53,7 @@ struct bk_net_post {
     int timeout_ms;         /* the whole request, > 0 */
     size_t max_response;    /* bytes of the answer's body kept and read */
     bool allow_private;     /* http and non-public addresses allowed */
+    const char *provider;   /* as bk_net_request.provider; NULL: none */
 };
 
 struct bk_net_result {
@@ -85,10 +86,12 @@ struct bk_net_request {
     const char *allow_private_env; /* the switch named when refused; NULL:
                                       BOOKINGD_WEBHOOK_ALLOW_PRIVATE */
     int max_redirects;             /* 0: none followed */
-    const char *provider; /* the provider's name ("stripe", "zoom",
-                             "notion" ...) whose rate limit and circuit
-                             breaker the request counts against; NULL:
-                             none */
+    const char *provider;          /* the provider's name ("stripe", "zoom",
+                                      "notion" ...) whose rate limit and circuit
+                                      breaker the request counts against
+                                      (net/limits.h): BK_E_RATE_LIMITED before sending
+                                      when its breaker is open or no token comes
+                                      in time; NULL: none */
 };
 
 struct bk_net_response {

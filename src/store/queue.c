@@ -617,6 +617,40 @@ out:
     return e;
 }
 
+enum bk_err bk_store_job_defer(struct bk_tx *tx, int64_t id, int64_t token,
+                               int64_t run_at_ms, const char *error,
+                               int64_t now_ms, struct bk_errbuf *err)
+{
+    struct bk_stmt *st = NULL;
+    enum bk_err e;
+    int changes = 0;
+
+    e = db_prepare(tx, Q_JOB_DEFER,
+                   "UPDATE jobs SET status = 0, run_at_ms = ?3,"
+                   " attempts = CASE WHEN attempts > 0 THEN attempts - 1"
+                   " ELSE 0 END,"
+                   " last_error = ?4, lease_until_ms = NULL,"
+                   " lease_token = NULL, updated_ms = ?5"
+                   " WHERE id = ?1 AND status = 1 AND lease_token = ?2",
+                   &st, err);
+    if (e)
+        goto out;
+    db_bind_i64(tx, st, 1, id);
+    db_bind_i64(tx, st, 2, token);
+    db_bind_i64(tx, st, 3, run_at_ms);
+    db_bind_text(tx, st, 4, error);
+    db_bind_i64(tx, st, 5, now_ms);
+    e = db_exec(tx, st, &changes, "deferring a job", err);
+    if (e == BK_OK && changes == 0)
+        e = bk_fail(err, BK_E_STALE,
+                    "job %" PRId64 " is not running under this lease", id);
+    if (e == BK_OK)
+        bk_store_job_notify(tx);
+out:
+    db_reset(tx, st);
+    return e;
+}
+
 enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id, int64_t now_ms,
                                  struct bk_errbuf *err)
 {

@@ -96,6 +96,7 @@ enum db_stmt {
     Q_JOB_COUNTS,
     Q_JOB_RECLAIM,
     Q_JOB_RELEASE,
+    Q_JOB_DEFER,
     Q_JOB_PRUNE,
     Q_JOB_LIST,
     Q_JOB_COUNTS_BY_KIND,

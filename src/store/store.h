@@ -790,6 +790,14 @@ BK_MUST_CHECK enum bk_err bk_store_job_fail(struct bk_tx *tx, int64_t id,
                                             int64_t run_at_ms,
                                             const char *error, int64_t now_ms,
                                             struct bk_errbuf *err);
+/* Records an attempt that did not happen (a provider's rate limit or open
+ * circuit breaker refused it before anything was sent): pending again at
+ * run_at_ms with error as last_error and its attempt uncounted.
+ * BK_E_STALE as above. */
+BK_MUST_CHECK enum bk_err bk_store_job_defer(struct bk_tx *tx, int64_t id,
+                                             int64_t token, int64_t run_at_ms,
+                                             const char *error, int64_t now_ms,
+                                             struct bk_errbuf *err);
 /* Makes the job pending now with attempts reset to 0 (an admin's replay).
  * BK_E_CONFLICT while it is running. */
 BK_MUST_CHECK enum bk_err bk_store_job_requeue(struct bk_tx *tx, int64_t id,

@@ -1039,9 +1039,10 @@ function syncSummary(sum) {
 
 async function integrationsView(mine) {
   setTitle("Integrations");
-  const [hosts, eps] = await Promise.all([
+  const [hosts, eps, provs] = await Promise.all([
     call("GET", "/api/v1/hosts?limit=500"),
     call("GET", "/api/v1/webhook-endpoints?limit=100"),
+    call("GET", "/api/v1/providers"),
   ]);
   if (stale(mine))
     return;
@@ -1102,6 +1103,18 @@ async function integrationsView(mine) {
     notConfigured("Cal.com, Calendly and payment providers:",
                   "they push to this server (see Deliveries and jobs for " +
                   "their webhooks); there is no connection status to show.")));
+  // The providers' rate limits and circuit breakers, in this instance.
+  view.append(section("Provider limits",
+    !provs.ok ? el("p", null, errorText(provs))
+    : provs.data.data.length === 0 ? el("p", null, "No provider called yet.")
+    : table("Rate limits and circuit breakers (this instance)",
+            ["Provider", "Breaker", "Failures", "Next probe", "Rate",
+             "Paused until"],
+            provs.data.data.map((p) => [p.provider, badge(p.state),
+              String(p.consecutive_failures), when(p.next_probe_at),
+              p.bucket.rate_per_second === null ? "none"
+                : p.bucket.rate_per_second.toFixed(2) + "/s",
+              when(p.paused_until)]))));
   view.append(section("Outbound webhooks",
     !eps.ok ? el("p", null, errorText(eps))
     : eps.data.data.length === 0 ? el("p", null, "No endpoints.")

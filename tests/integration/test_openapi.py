@@ -811,6 +811,10 @@ def every_operation(d, tmp_path):
     a.get("/api/v1/activity", **adm)
     a.get("/api/v1/activity", query={"kind": "BOOKING_CREATED",
                                      "booking": uid, "limit": "1"}, **adm)
+    # The providers' rate limits and breakers (after the calls above:
+    # caldav:<host> and google at least).
+    provs = a.get("/api/v1/providers", **adm).json["data"]
+    assert "google" in [p["provider"] for p in provs]
 
     # The host's calendar feed.
     feed = a.get("/api/v1/hosts/coach/calendar-feed", **adm).json

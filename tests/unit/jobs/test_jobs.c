@@ -68,9 +68,12 @@ struct counter {
     pthread_mutex_t mu;
     int runs[MAX_JOBS]; /* by the number in the payload */
     int total;
-    int fail_first; /* the first run of every job fails (retry) */
-    int sleep_ms;   /* each run takes this long */
-    int entered;    /* runs begun, finished or not */
+    int fail_first;        /* the first run of every job fails (retry) */
+    int sleep_ms;          /* each run takes this long */
+    int entered;           /* runs begun, finished or not */
+    int refuse_first;      /* the first n runs of every job fail with */
+    enum bk_err refuse_as; /* this error */
+    int tries[MAX_JOBS];   /* runs begun, by job */
 };
 
 static enum bk_err count_run(void *ctx, struct bk_store *store,
@@ -85,6 +88,11 @@ static enum bk_err count_run(void *ctx, struct bk_store *store,
     (void)arena;
     pthread_mutex_lock(&c->mu);
     c->entered++;
+    if (i >= 0 && i < MAX_JOBS && c->refuse_first &&
+        c->tries[i]++ < c->refuse_first) {
+        pthread_mutex_unlock(&c->mu);
+        return bk_fail(err, c->refuse_as, "refused before anything was sent");
+    }
     pthread_mutex_unlock(&c->mu);
     if (c->sleep_ms)
         sleep_ms(c->sleep_ms);
@@ -243,6 +251,68 @@ static void test_every_job_once(void **state)
     job_counts(s, counts);
     assert_int_equal(counts[BK_JOB_DONE] - before[BK_JOB_DONE], 120);
     assert_int_equal(counts[BK_JOB_DEAD], before[BK_JOB_DEAD]);
+    pthread_mutex_destroy(&c.mu);
+    pthread_mutex_destroy(&f.mu);
+    bk_store_free(s);
+}
+
+/* A job refused by a provider's rate limit or circuit breaker
+ * (BK_E_RATE_LIMITED) is retried without its attempts counting: refused
+ * more times than its max_attempts (5), it is still done once, and its
+ * done row counts one attempt; the same refusals as BK_E_IO kill it. */
+static void test_rate_limited_jobs_are_deferred_not_dead(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_jobs_config cfg = pool_config(2);
+    struct bk_job_kind kinds[2];
+    struct bk_jobs *jobs = NULL;
+    struct counter c, f;
+    int64_t before[4], counts[4], ids[4];
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    struct bk_arena arena;
+
+    (void)state;
+    memset(&c, 0, sizeof(c));
+    memset(&f, 0, sizeof(f));
+    pthread_mutex_init(&c.mu, NULL);
+    pthread_mutex_init(&f.mu, NULL);
+    c.refuse_first = f.refuse_first = 8;
+    c.refuse_as = BK_E_RATE_LIMITED;
+    f.refuse_as = BK_E_IO;
+    kinds[0] =
+        (struct bk_job_kind){.name = "limited", .run = count_run, .ctx = &c};
+    kinds[1] =
+        (struct bk_job_kind){.name = "failing", .run = count_run, .ctx = &f};
+    job_counts(s, before);
+    enqueue_n(s, "limited", 4, ids);
+    enqueue_n(s, "failing", 3, NULL);
+    OK(bk_jobs_start(s, &cfg, kinds, 2, &jobs, &err_));
+    wait_idle(s, 20000);
+    bk_jobs_free(jobs);
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(c.runs[i], 1);
+        assert_int_equal(c.tries[i], 9);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(f.runs[i], 0);
+        assert_int_equal(f.tries[i], 5);
+    }
+    job_counts(s, counts);
+    assert_int_equal(counts[BK_JOB_DONE] - before[BK_JOB_DONE], 4);
+    assert_int_equal(counts[BK_JOB_DEAD] - before[BK_JOB_DEAD], 3);
+    bk_arena_init(&arena);
+    bk_errbuf_clear(&err);
+    if (bk_store_begin(s, BK_TX_READ, &tx, &err))
+        fail_msg("begin: %s", err.msg);
+    for (int i = 0; i < 4; i++) {
+        struct bk_job j;
+        if (bk_store_job_get(tx, ids[i], &arena, &j, &err))
+            fail_msg("get: %s", err.msg);
+        assert_int_equal(j.attempts, 1);
+    }
+    bk_store_rollback(tx);
+    bk_arena_release(&arena);
     pthread_mutex_destroy(&c.mu);
     pthread_mutex_destroy(&f.mu);
     bk_store_free(s);
@@ -834,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_kinds_table_checked),
         cmocka_unit_test(test_every_job_once),
         cmocka_unit_test(test_run_batch),
+        cmocka_unit_test(test_rate_limited_jobs_are_deferred_not_dead),
         cmocka_unit_test(test_claimed_jobs_do_not_outlive_their_lease),
         cmocka_unit_test(test_stop_gives_back_claimed_jobs),
         cmocka_unit_test(test_prune),
