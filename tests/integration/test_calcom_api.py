@@ -534,6 +534,29 @@ def test_failures_and_429_are_retried_and_cancel_once(cal, fake):
     assert fake.bookings[uid]["status"] == "cancelled"
 
 
+def test_an_outage_opens_the_breaker_and_the_change_still_reaches_calcom(
+        make_daemon, fake):
+    """Cal.com down: the push job's failures open the circuit breaker
+    (net/limits.h), refusals are deferred without using attempts, a probe
+    closes it, and the cancellation reaches Cal.com exactly once."""
+    d = start(make_daemon, fake, BOOKINGD_JOB_MAX_ATTEMPTS="5",
+              BOOKINGD_LIMIT_CALCOM="failures=2,cooldown=1s")
+    b, uid = webhook_booking(d, fake)
+    fake.fail_next(*([503] * 4))
+    d.post(f"/api/v1/bookings/{b['uid']}/cancel", {"reason": "Outage"},
+           admin=True)
+    ((status, attempts, error),) = wait_jobs_settled(d, 1, timeout=90)
+    assert status == DONE, (status, attempts, error)
+    assert len(fake.calls("cancel")) == 1
+    assert fake.bookings[uid]["status"] == "cancelled"
+    # While open, requests were refused here, not sent: Cal.com saw the
+    # four failures, the GET and the one cancel.
+    assert len(fake.requests) == 4 + 2, fake.requests
+    r = d.get("/api/v1/providers", admin=True)
+    assert r.status == 200, r
+    assert "calcom" in json.dumps(r.json), r.json
+
+
 def test_a_sigkill_between_the_call_and_its_commit_cancels_once(
         make_daemon, fake):
     d = start(make_daemon, fake)
