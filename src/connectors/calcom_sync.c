@@ -7,8 +7,10 @@
  * - accepted, no rescheduledFromUid: BOOKING_CREATED; with it:
  *   BOOKING_RESCHEDULED (rescheduleUid = the old uid), which moves the
  *   booking recorded from the old uid;
- * - accepted and over (end before now): also MEETING_ENDED (completed), as
- *   Cal.com's MEETING_ENDED webhook would have done;
+ * - accepted and over (end before now), the attendee not marked absent:
+ *   also MEETING_ENDED (completed), as Cal.com's MEETING_ENDED webhook
+ *   would have done, but only while the ledger booking is confirmed (so
+ *   that a no-show or a cancellation recorded since is never undone);
  * - cancelled or rejected with rescheduledToUid: the cancel half of a
  *   reschedule, "replaced" (never cancels: the new booking moves it);
  *   without: BOOKING_CANCELLED;
@@ -59,6 +61,32 @@ static void add_error(struct bk_sync_summary *out, struct bk_arena *arena,
     out->n_errors++;
 }
 
+/* Whether the ledger booking of the Cal.com uid is confirmed (an "ended"
+ * read from the API completes only those: a sync must not undo a no-show
+ * or a cancellation recorded since, as it would on every run). */
+static enum bk_err confirmed(struct bk_tx *tx, const char *uid,
+                             struct bk_arena *arena, bool *yes,
+                             struct bk_errbuf *err)
+{
+    struct bk_link l;
+    struct bk_booking b;
+    enum bk_err e =
+        bk_store_link_find(tx, "calcom", "booking_uid", uid, arena, &l, err);
+
+    *yes = false;
+    if (e == BK_E_NOT_FOUND)
+        return BK_OK;
+    if (!e && l.entity == BK_LINK_BOOKING)
+        e = bk_store_booking_get(tx, l.entity_id, arena, &b, err);
+    else if (!e)
+        return BK_OK;
+    if (e == BK_E_NOT_FOUND)
+        return BK_OK;
+    if (!e)
+        *yes = b.status == BK_BOOKING_CONFIRMED;
+    return e;
+}
+
 static enum bk_err apply_once(struct bk_store *store,
                               const struct bk_ext_event *ev,
                               struct bk_arena *arena,
@@ -66,8 +94,17 @@ static enum bk_err apply_once(struct bk_store *store,
                               struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
+    bool go = true;
     enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
 
+    memset(outcome, 0, sizeof(*outcome));
+    if (!e && ev->kind == BK_EXT_MEETING_ENDED)
+        e = confirmed(tx, ev->booking.uid, arena, &go, err);
+    if (!e && !go) {
+        outcome->action = "unchanged";
+        bk_store_rollback(tx);
+        return BK_OK;
+    }
     if (!e)
         e = bk_ledger_sync_apply(tx, ev, bk_now_utc(), arena, outcome, err);
     if (!e) {
@@ -193,8 +230,12 @@ static void sync_booking(const struct bk_calcom_sync *s, const json_t *bk,
         trigger = from && *from && (!uid || strcmp(from, uid) != 0)
                       ? "BOOKING_RESCHEDULED"
                       : "BOOKING_CREATED";
-        ended = end && bk_rfc3339_parse(end, &end_utc, NULL) == BK_OK &&
-                end_utc < now;
+        /* Over, and the attendee not marked absent at Cal.com. */
+        ended =
+            end && bk_rfc3339_parse(end, &end_utc, NULL) == BK_OK &&
+            end_utc < now &&
+            !json_is_true(json_object_get(
+                json_array_get(json_object_get(bk, "attendees"), 0), "absent"));
         e = BK_OK;
     } else if (strcmp(status, "cancelled") == 0 ||
                strcmp(status, "rejected") == 0) {

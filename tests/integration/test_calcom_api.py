@@ -232,6 +232,22 @@ def test_webhook_and_sync_of_one_booking_make_one(cal, fake, order):
     assert H.calcom_uids(only) == {uid, new["uid"]}
 
 
+def test_past_bookings_complete_unless_the_attendee_was_absent(cal, fake):
+    t = H.utc_now().replace(microsecond=0) - 3 * DAY
+    came = fake.add_booking(start=t, end=t + 30 * MIN)
+    absent = fake.add_booking(start=t + DAY, end=t + DAY + 30 * MIN)
+    with fake.lock:
+        fake.bookings[absent["uid"]]["attendees"][0]["absent"] = True
+    j = sync(cal)
+    assert (j["created"], j["errors"]) == (2, []), j
+    assert H.booking_for(cal, came["uid"])["status"] == "completed"
+    assert H.booking_for(cal, absent["uid"])["status"] == "confirmed"
+    before = bookings_table(cal)
+    j = sync(cal)
+    assert (j["created"], j["updated"]) == (0, 0), j
+    assert bookings_table(cal) == before
+
+
 def test_concurrent_syncs_make_each_booking_once(cal, fake):
     import concurrent.futures
     t = H.utc_now().replace(microsecond=0) + DAY
