@@ -39,6 +39,7 @@ static const struct table tables[] = {
     {bk_api_session_routes, &bk_api_session_n},
     {bk_api_calendar_routes, &bk_api_calendar_n},
     {bk_api_calendar_connection_routes, &bk_api_calendar_connection_n},
+    {bk_api_calendly_routes, &bk_api_calendly_n},
     /* Last: its /{host} and /{host}/{event_type} take what no other
      * table has. */
     {bk_api_page_routes, &bk_api_page_n},

@@ -76,6 +76,19 @@ typedef enum bk_err (*bk_api_google_connect_fn)(
     void *ctx, const char *code, const char *verifier, const char *redirect_uri,
     struct bk_arena *arena, struct bk_google_grant_result *out,
     struct bk_errbuf *err);
+struct json_t;
+/* Calendly OAuth (connectors/calendly_oauth.c, wired by cli/serve.c):
+ * exchanges a code and answers the account's status; the status; forgets
+ * the account. */
+typedef enum bk_err (*bk_api_calendly_connect_fn)(
+    void *ctx, const char *code, const char *verifier, const char *redirect_uri,
+    struct bk_arena *arena, struct json_t **out, struct bk_errbuf *err);
+typedef enum bk_err (*bk_api_calendly_status_fn)(void *ctx, bool pat,
+                                                 struct bk_arena *arena,
+                                                 struct json_t **out,
+                                                 struct bk_errbuf *err);
+typedef enum bk_err (*bk_api_calendly_forget_fn)(void *ctx,
+                                                 struct bk_errbuf *err);
 struct bk_jobs;
 struct bk_webhook_registry;
 
@@ -131,6 +144,15 @@ struct bk_api {
     const char *google_auth_url; /* GOOGLE_OAUTH_BASE + /o/oauth2/v2/auth */
     bk_api_google_connect_fn google_connect;
     void *google_connect_ctx;
+    /* Calendly OAuth (CALENDLY_CLIENT_ID ...): NULL client id: the
+     * authorize route answers 503 not_configured (api/calendly.c). */
+    const char *calendly_client_id;
+    const char *calendly_auth_url; /* CALENDLY_OAUTH_BASE + /oauth/authorize */
+    bool calendly_pat;             /* CALENDLY_TOKEN is set */
+    bk_api_calendly_connect_fn calendly_connect;
+    bk_api_calendly_status_fn calendly_status;
+    bk_api_calendly_forget_fn calendly_forget;
+    void *calendly_ctx;
 };
 
 /* The handler: routes, authenticates, answers. ctx is a struct bk_api. */

@@ -215,6 +215,8 @@ BK_MUST_CHECK enum bk_err bk_api_metrics_render(const struct bk_api *api,
 /* The route tables of each resource file. */
 extern const struct bk_api_route bk_api_ops_routes[];
 extern const size_t bk_api_ops_n;
+extern const struct bk_api_route bk_api_calendly_routes[];
+extern const size_t bk_api_calendly_n;
 extern const struct bk_api_route bk_api_host_routes[];
 extern const size_t bk_api_host_n;
 extern const struct bk_api_route bk_api_event_type_routes[];

@@ -85,6 +85,13 @@ struct bk_config {
     bool calcom_api_base_set;       /* set by the operator (may be private) */
     int64_t calcom_sync_interval_s; /* CALCOM_SYNC_INTERVAL_S; 0: off */
     int64_t calcom_sync_past_days;  /* CALCOM_SYNC_PAST_DAYS */
+    /* Calendly OAuth (connectors/calendly_oauth.h); both or none. */
+    const char *calendly_client_id;     /* CALENDLY_CLIENT_ID or NULL */
+    const char *calendly_client_secret; /* CALENDLY_CLIENT_SECRET */
+    char calendly_oauth_base[2049];     /* CALENDLY_OAUTH_BASE, no '/' */
+    bool calendly_oauth_base_set;
+    int64_t calendly_refresh_interval_s; /* CALENDLY_REFRESH_INTERVAL_S */
+    int64_t calendly_refresh_backoff_ms; /* CALENDLY_REFRESH_BACKOFF_MS */
     /* Google Calendar (connectors/google.h, docs/calendars.md). */
     const char *google_client_id;     /* GOOGLE_CLIENT_ID or NULL (off) */
     const char *google_client_secret; /* GOOGLE_CLIENT_SECRET */

@@ -384,6 +384,33 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
         return bk_fail_field(err, BK_E_CONFIG, "CALCOM_SYNC_INTERVAL_S",
                              "must be 0 (off) or at least 60 seconds");
 
+    cfg->calendly_client_id = env("CALENDLY_CLIENT_ID");
+    cfg->calendly_client_secret = env("CALENDLY_CLIENT_SECRET");
+    if ((cfg->calendly_client_id != NULL) !=
+        (cfg->calendly_client_secret != NULL))
+        return bk_fail_field(err, BK_E_CONFIG,
+                             cfg->calendly_client_id ? "CALENDLY_CLIENT_SECRET"
+                                                     : "CALENDLY_CLIENT_ID",
+                             "CALENDLY_CLIENT_ID and CALENDLY_CLIENT_SECRET go "
+                             "together");
+    if (cfg->calendly_client_id &&
+        (strlen(cfg->calendly_client_id) > 256 ||
+         strlen(cfg->calendly_client_secret) > 256 ||
+         strcspn(cfg->calendly_client_id, " \t\r\n:") !=
+             strlen(cfg->calendly_client_id)))
+        return bk_fail_field(err, BK_E_CONFIG, "CALENDLY_CLIENT_ID",
+                             "the client id and secret are at most 256 "
+                             "characters, the id without spaces or ':'");
+    if ((e = base_url("CALENDLY_OAUTH_BASE", "https://auth.calendly.com",
+                      cfg->calendly_oauth_base,
+                      sizeof(cfg->calendly_oauth_base),
+                      &cfg->calendly_oauth_base_set, err)) ||
+        (e = env_int("CALENDLY_REFRESH_INTERVAL_S", 1, 3600, 300,
+                     &cfg->calendly_refresh_interval_s, err)) ||
+        (e = env_int("CALENDLY_REFRESH_BACKOFF_MS", 100, 3600000, 60000,
+                     &cfg->calendly_refresh_backoff_ms, err)))
+        return e;
+
     cfg->google_client_id = env("GOOGLE_CLIENT_ID");
     cfg->google_client_secret = env("GOOGLE_CLIENT_SECRET");
     if ((cfg->google_client_id != NULL) != (cfg->google_client_secret != NULL))

@@ -8,6 +8,7 @@
 #include "connectors/calcom.h"
 #include "connectors/calcom_sync.h"
 #include "connectors/calendly.h"
+#include "connectors/calendly_oauth.h"
 #include "connectors/calendars.h"
 #include "connectors/outwebhooks.h"
 #include "connectors/stripe.h"
@@ -80,6 +81,12 @@ static void calcom_sync(const struct bk_cli_job_env *env,
     bk_calcom_sync_kind(env->calcom_sync, out);
 }
 
+static void calendly_refresh(const struct bk_cli_job_env *env,
+                             struct bk_job_kind *out)
+{
+    bk_calendly_refresh_kind(env->calendly ? env->calendly->oauth : NULL, out);
+}
+
 static void stripe_checkout(const struct bk_cli_job_env *env,
                             struct bk_job_kind *out)
 {
@@ -121,18 +128,19 @@ static const kind_fn kinds[] = {
     jobs_prune,  /* "jobs.prune": periodic; deletes old done jobs */
     mail_event,  /* "mail.event": a booking's change into messages */
     mail_send,   /* "mail.send": one email over SMTP */
-    mail_reminder,   /* "mail.reminder": a reminder's time has come */
-    webhooks_fanout, /* "webhooks.fanout": a ledger event to its endpoints */
-    webhooks_send,   /* "webhooks.send": one signed message to one endpoint */
-    calendly_cancel, /* "calendly.cancel": a cancellation told to Calendly */
-    stripe_checkout, /* "stripe.checkout": a booking's Checkout Session */
-    stripe_settle,   /* "stripe.settle": a hold at its end */
-    stripe_refund,   /* "stripe.refund": a payment given back */
-    calendars_push,  /* "calendars.push": a booking into hosts' calendars */
-    calendars_sync,  /* "calendars.sync": periodic; busy time and moves */
-    zoom_meeting,    /* "zoom.meeting": a booking's Zoom meeting */
-    calcom_push,     /* "calcom.push": a change told to Cal.com */
-    calcom_sync,     /* "calcom.sync": periodic; Cal.com's bookings pulled */
+    mail_reminder,    /* "mail.reminder": a reminder's time has come */
+    webhooks_fanout,  /* "webhooks.fanout": a ledger event to its endpoints */
+    webhooks_send,    /* "webhooks.send": one signed message to one endpoint */
+    calendly_cancel,  /* "calendly.cancel": a cancellation told to Calendly */
+    stripe_checkout,  /* "stripe.checkout": a booking's Checkout Session */
+    stripe_settle,    /* "stripe.settle": a hold at its end */
+    stripe_refund,    /* "stripe.refund": a payment given back */
+    calendars_push,   /* "calendars.push": a booking into hosts' calendars */
+    calendars_sync,   /* "calendars.sync": periodic; busy time and moves */
+    zoom_meeting,     /* "zoom.meeting": a booking's Zoom meeting */
+    calendly_refresh, /* "calendly.refresh": periodic; OAuth tokens */
+    calcom_push,      /* "calcom.push": a change told to Cal.com */
+    calcom_sync,      /* "calcom.sync": periodic; Cal.com's bookings pulled */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

@@ -19,6 +19,7 @@
 #include "connectors/calcom.h"
 #include "connectors/calcom_sync.h"
 #include "connectors/calendly.h"
+#include "connectors/calendly_oauth.h"
 #include "connectors/calendly_sync.h"
 #include "connectors/zoom.h"
 #include "connectors/calendars.h"
@@ -187,6 +188,7 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_arena mail_arena;
     struct bk_outwebhooks outwebhooks;
     struct bk_calendly_config calendly;
+    struct bk_calendly_oauth_config calendly_oauth;
     struct bk_zoom_config zoom;
     struct bk_calendly_sync calendly_sync;
     struct bk_calcom_config calcom;
@@ -320,7 +322,27 @@ int bk_cli_serve(int argc, char **argv)
     calendly.allow_private = cfg.calendly_api_base_set;
     calendly.timeout_ms = outwebhooks.cfg.timeout_ms;
     calendly.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
-    if (calendly.token && bk_calendly_subscribe(cfg.max_attempts, &err)) {
+    memset(&calendly_oauth, 0, sizeof(calendly_oauth));
+    if (cfg.calendly_client_id) {
+        calendly_oauth.client_id = cfg.calendly_client_id;
+        calendly_oauth.client_secret = cfg.calendly_client_secret;
+        calendly_oauth.oauth_base = cfg.calendly_oauth_base;
+        calendly_oauth.allow_private = cfg.calendly_oauth_base_set;
+        calendly_oauth.connect_timeout_ms = calendly.connect_timeout_ms;
+        calendly_oauth.timeout_ms = calendly.timeout_ms;
+        calendly_oauth.refresh_interval_ms =
+            cfg.calendly_refresh_interval_s * 1000;
+        calendly_oauth.backoff_ms = cfg.calendly_refresh_backoff_ms;
+        calendly_oauth.secret_key =
+            cfg.have_secret_key ? &cfg.secret_key : NULL;
+        calendly_oauth.store = store;
+        calendly.oauth = &calendly_oauth;
+        if (!cfg.have_secret_key)
+            bk_log_warn("calendly: BOOKINGD_SECRET_KEY is not set: a "
+                        "Calendly account cannot be authorized (OAuth)");
+    }
+    if ((calendly.token || calendly.oauth) &&
+        bk_calendly_subscribe(cfg.max_attempts, &err)) {
         fprintf(stderr, "bookingd: %s\n", err.msg);
         goto out;
     }
@@ -455,13 +477,23 @@ int bk_cli_serve(int argc, char **argv)
         calendly_sync.callback_url =
             bk_arena_printf(&mail_arena, /* lives as long as the server */
                             "%s/webhooks/calendly", cfg.base_url);
-    if (calendly.token) {
+    if (calendly.token || calendly.oauth) {
         api.calendly_sync = bk_calendly_sync_run;
         api.calendly_sync_ctx = &calendly_sync;
     }
     if (calcom.api_key) {
         api.calcom_sync = bk_calcom_sync_run;
         api.calcom_sync_ctx = &calcom_sync;
+    }
+    api.calendly_pat = calendly.token != NULL;
+    if (calendly.oauth) {
+        api.calendly_client_id = calendly_oauth.client_id;
+        api.calendly_auth_url = bk_arena_printf(
+            &mail_arena, "%s/oauth/authorize", calendly_oauth.oauth_base);
+        api.calendly_connect = bk_calendly_oauth_connect;
+        api.calendly_status = bk_calendly_oauth_status;
+        api.calendly_forget = bk_calendly_oauth_forget;
+        api.calendly_ctx = &calendly_oauth;
     }
     api.calendar_sync = bk_calendars_sync_api;
     if (cfg.google_client_id) {

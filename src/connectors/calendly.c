@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "connectors/calendly.h"
+#include "connectors/calendly_oauth.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "core/ledger.h"
@@ -171,8 +172,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     json_t *p = NULL, *body = NULL;
     json_int_t activity_id = 0, booking_id = 0;
     const char *event = NULL, *reason, *skip, *buid;
-    char uuid[MAX_UUID + 1], auth[600];
-    const char *headers[1];
+    char uuid[MAX_UUID + 1];
+    const char *headers[1], *bearer = NULL;
     char *text = NULL;
     struct bk_net_post post;
     struct bk_net_result res;
@@ -191,11 +192,16 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         return e;
     if (skip)
         return finish(store, job, err);
-    if (!cfg || !cfg->token)
+    if (!cfg)
+        return bk_fail(err, BK_E_INVALID, "Calendly is not configured");
+    e = bk_calendly_bearer(cfg->oauth, cfg->token, arena, &bearer, err);
+    if (e == BK_E_UNAVAILABLE)
         return bk_fail(err, BK_E_INVALID,
-                       "CALENDLY_TOKEN is not set: booking %s cannot be "
-                       "cancelled at Calendly",
+                       "Calendly is not connected (CALENDLY_TOKEN or OAuth): "
+                       "booking %s cannot be cancelled at Calendly",
                        buid);
+    if (e)
+        return e;
     body = json_object();
     if (reason && *reason) {
         size_t n = strlen(reason);
@@ -212,22 +218,34 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         free(text);
         return e;
     }
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->token);
-    headers[0] = auth;
-    memset(&post, 0, sizeof(post));
-    post.url = bk_arena_printf(arena, "%s/scheduled_events/%s/cancellation",
-                               cfg->api_base, uuid);
-    post.body = text;
-    post.body_len = strlen(text);
-    post.headers = headers;
-    post.n_headers = 1;
-    post.connect_timeout_ms = cfg->connect_timeout_ms;
-    post.timeout_ms = cfg->timeout_ms;
-    post.max_response = MAX_ANSWER;
-    post.allow_private = cfg->allow_private;
-    post.provider = "calendly";
-    bk_errbuf_clear(&nerr);
-    ne = bk_net_post(&post, arena, &res, &nerr);
+    for (int round = 0;; round++) {
+        headers[0] = bk_arena_printf(arena, "Authorization: Bearer %s", bearer);
+        memset(&post, 0, sizeof(post));
+        post.url = bk_arena_printf(arena, "%s/scheduled_events/%s/cancellation",
+                                   cfg->api_base, uuid);
+        post.body = text;
+        post.body_len = strlen(text);
+        post.headers = headers;
+        post.n_headers = 1;
+        post.connect_timeout_ms = cfg->connect_timeout_ms;
+        post.timeout_ms = cfg->timeout_ms;
+        post.max_response = MAX_ANSWER;
+        post.allow_private = cfg->allow_private;
+        post.provider = "calendly";
+        bk_errbuf_clear(&nerr);
+        ne = bk_net_post(&post, arena, &res, &nerr);
+        if (!ne && res.status == 401 && round == 0 && cfg->oauth) {
+            /* An expired or revoked OAuth access token: refreshed once. */
+            if ((e = bk_calendly_rejected(cfg->oauth, bearer, arena, err)) ||
+                (e = bk_calendly_bearer(cfg->oauth, cfg->token, arena, &bearer,
+                                        err))) {
+                free(text);
+                return e == BK_E_UNAUTHORIZED ? BK_E_RETRY : e;
+            }
+            continue;
+        }
+        break;
+    }
     free(text);
     if (ne)
         return bk_fail(

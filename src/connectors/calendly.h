@@ -17,9 +17,14 @@
 
 #define BK_CALENDLY_API_BASE "https://api.calendly.com"
 
+struct bk_calendly_oauth_config;
+
 struct bk_calendly_config {
     const char *api_base; /* CALENDLY_API_BASE, no trailing slash */
-    const char *token;    /* CALENDLY_TOKEN; NULL: not connected */
+    const char *token;    /* CALENDLY_TOKEN; NULL: none */
+    /* Calendly OAuth (connectors/calendly_oauth.h): a connected account's
+     * tokens are used in place of token; NULL: off. */
+    const struct bk_calendly_oauth_config *oauth;
     /* An API base set by the operator (a proxy, a test fake) may be http
      * and private; the default one never is. */
     bool allow_private;

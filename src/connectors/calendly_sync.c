@@ -14,6 +14,7 @@
 #include <jansson.h>
 
 #include "connectors/calendly_sync.h"
+#include "connectors/calendly_oauth.h"
 #include "base/log.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -61,8 +62,7 @@ static enum bk_err call_json(const struct bk_calendly_sync *s,
                              json_t **out, struct bk_errbuf *err)
 {
     const struct bk_calendly_config *cfg = s->cfg;
-    char auth[600];
-    const char *headers[2];
+    const char *headers[2], *bearer = NULL;
     struct bk_net_request r;
     struct bk_net_response res;
     struct bk_errbuf nerr;
@@ -70,33 +70,45 @@ static enum bk_err call_json(const struct bk_calendly_sync *s,
     enum bk_err e;
 
     *out = NULL;
-    snprintf(auth, sizeof(auth), "Authorization: Bearer %s", cfg->token);
-    headers[0] = auth;
-    headers[1] = "Accept: application/json";
-    memset(&r, 0, sizeof(r));
-    r.method = method;
-    r.url = url;
-    if (body) {
-        r.content_type = "application/json";
-        r.body = body;
-        r.body_len = strlen(body);
+    for (int round = 0;; round++) {
+        if ((e = bk_calendly_bearer(cfg->oauth, cfg->token, arena, &bearer,
+                                    err)))
+            return e;
+        headers[0] = bk_arena_printf(arena, "Authorization: Bearer %s", bearer);
+        headers[1] = "Accept: application/json";
+        memset(&r, 0, sizeof(r));
+        r.method = method;
+        r.url = url;
+        if (body) {
+            r.content_type = "application/json";
+            r.body = body;
+            r.body_len = strlen(body);
+        }
+        r.headers = headers;
+        r.n_headers = 2;
+        r.connect_timeout_ms = cfg->connect_timeout_ms;
+        r.timeout_ms = cfg->timeout_ms;
+        r.max_response = MAX_ANSWER;
+        r.allow_private = cfg->allow_private;
+        r.allow_private_env = "CALENDLY_API_BASE";
+        r.provider = "calendly";
+        bk_errbuf_clear(&nerr);
+        if ((e = bk_net_request(&r, arena, &res, &nerr)))
+            return bk_fail(
+                err, e == BK_E_INVALID || e == BK_E_RATE_LIMITED ? e : BK_E_IO,
+                "Calendly: %s", nerr.msg);
+        if (res.status == 401 && round == 0) {
+            /* An expired or revoked OAuth access token: refreshed once. */
+            if ((e = bk_calendly_rejected(cfg->oauth, bearer, arena, err)))
+                return e;
+            continue;
+        }
+        break;
     }
-    r.headers = headers;
-    r.n_headers = 2;
-    r.connect_timeout_ms = cfg->connect_timeout_ms;
-    r.timeout_ms = cfg->timeout_ms;
-    r.max_response = MAX_ANSWER;
-    r.allow_private = cfg->allow_private;
-    r.allow_private_env = "CALENDLY_API_BASE";
-    r.provider = "calendly";
-    bk_errbuf_clear(&nerr);
-    if ((e = bk_net_request(&r, arena, &res, &nerr)))
-        return bk_fail(
-            err, e == BK_E_INVALID || e == BK_E_RATE_LIMITED ? e : BK_E_IO,
-            "Calendly: %s", nerr.msg);
     if (res.status == 401)
         return bk_fail(err, BK_E_UNAUTHORIZED,
-                       "Calendly answered 401: check CALENDLY_TOKEN");
+                       "Calendly answered 401: check CALENDLY_TOKEN or "
+                       "authorize the account again");
     if (res.status == 429)
         return bk_fail(err, BK_E_RATE_LIMITED,
                        "Calendly answered 429 (rate limited): sync again "
@@ -396,7 +408,7 @@ sync_event_types(const struct bk_calendly_sync *s, const char *user,
     return BK_OK;
 }
 
-/* The webhook subscription this server needs (docs/calendly.md): one for
+/* The webhook subscription this server needs (docs/providers/calendly.md): one for
  * its callback URL, active, for the four events bookingd applies; made
  * when missing, made again when Calendly disabled it (after a day of
  * failed deliveries it must be recreated). Problems are summary errors. */
@@ -528,7 +540,7 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
     enum bk_err e;
 
     memset(out, 0, sizeof(*out));
-    if (!s || !s->cfg || !s->cfg->token || !s->normalize)
+    if (!s || !s->cfg || (!s->cfg->token && !s->cfg->oauth) || !s->normalize)
         return bk_fail(err, BK_E_UNAVAILABLE,
                        "Calendly is not connected: CALENDLY_TOKEN is not set");
     max = s->max_pages > 0 ? s->max_pages : DEFAULT_PAGES;

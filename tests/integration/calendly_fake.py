@@ -26,10 +26,33 @@ over the limit.
       user must be the token's own; page_max makes pages shorter than
       count (a server may return fewer).
 
+    OAuth (PROVIDERS.md §2.3; fake.enable_oauth(client_id, secret)):
+    GET /oauth/authorize is the consent page (fake.consent(url) plays the
+      user: checks client_id, response_type=code, redirect_uri, state,
+      code_challenge[_method=S256], and answers the redirect back with a
+      code that lives 10 minutes and works once);
+    POST /oauth/token, application/x-www-form-urlencoded, client
+      authentication HTTP Basic (a web client) or client_id (+secret) in
+      the body; grant_type=authorization_code (code, redirect_uri equal to
+      the authorize one, code_verifier when a challenge was sent) or
+      refresh_token (refresh_token): 200 {token_type: "Bearer",
+      expires_in, created_at, refresh_token, access_token, scope, owner,
+      organization}. Refresh tokens are single-use and rotate: the old one
+      stops working at once (400 {"error": "invalid_grant",
+      "error_description"}); 401 {"error": "invalid_client"}; 400
+      unsupported_grant_type / invalid_request; at most 8 tokens per user
+      per minute (429). Access tokens expire after expires_in (then the
+      API answers 401); fake.revoke() revokes the grant (every token
+      stops working), fake.expire_access() expires the access tokens,
+      fake.token_fail_next(500, ...) fails token requests.
+
 Tests add events (fake.add_event(uuid[, resource, invitees])), queue
 failures (fake.fail_next(500, 429, ...)), and read fake.requests."""
 import base64
 import datetime as dt
+import hashlib
+import secrets
+import time
 import http.server
 import json
 import re
@@ -65,6 +88,16 @@ class CalendlyFake:
         self.event_types = []     # EventType resources (GET /event_types)
         self.subscriptions = []   # WebhookSubscription resources (+ key)
         self.sub_seq = 0
+        self.client_id = None     # OAuth off until enable_oauth
+        self.client_secret = None
+        self.expires_in = 7200
+        self.codes = {}           # code -> (redirect_uri, challenge, until)
+        self.access = {}          # access token -> expiry (monotonic)
+        self.refresh = set()      # live refresh tokens
+        self.used_refresh = set()  # rotated away (single use)
+        self.token_log = []       # (grant_type, status, at monotonic)
+        self.token_failures = []
+        self.token_times = []     # tokens issued, for the 8/min limit
         self.lock = threading.Lock()
         fake = self
 
@@ -97,12 +130,18 @@ class CalendlyFake:
             def _handle(self):
                 n = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(n) if n else b""
+                if self.path.split("?")[0] == "/oauth/token":
+                    return self._token(raw)
                 with fake.lock:
                     fake.requests.append((self.command, self.path,
                                           dict(self.headers), raw))
                     fail = fake.failures.pop(0) if fake.failures else None
-                if self.headers.get("Authorization") != \
-                        f"Bearer {fake.token}":
+                    auth = self.headers.get("Authorization") or ""
+                    tok = auth[7:] if auth.startswith("Bearer ") else None
+                    live = tok is not None and (
+                        tok == fake.token or
+                        fake.access.get(tok, 0) > time.monotonic())
+                if not live:
                     return self._err(401, "Unauthenticated",
                                      "The access token is invalid")
                 if fail == 429:
@@ -171,6 +210,106 @@ class CalendlyFake:
                         "canceler_type": "host", "created_at": _now()}
                     res = dict(ev["cancellation"])
                 self._answer(201, {"resource": res})
+
+            def _oauth_err(self, status, error, desc):
+                self._answer(status, {"error": error,
+                                      "error_description": desc})
+
+            def _token(self, raw):
+                with fake.lock:
+                    fail = fake.token_failures.pop(0) \
+                        if fake.token_failures else None
+                    if self.command != "POST":
+                        st = 405
+                    elif fail:
+                        st = fail
+                    else:
+                        st = None
+                if st == 405:
+                    return self._oauth_err(405, "invalid_request",
+                                           "POST only")
+                if st:
+                    with fake.lock:
+                        fake.token_log.append(("?", st, time.monotonic()))
+                    return self._oauth_err(st, "server_error",
+                                           "Something went wrong")
+                ctype = self.headers.get("Content-Type", "")
+                if not ctype.startswith("application/x-www-form-urlencoded"):
+                    return self._oauth_err(400, "invalid_request",
+                                           "form-encoded body required")
+                try:
+                    form = urllib.parse.parse_qs(raw.decode("ascii"),
+                                                 keep_blank_values=True,
+                                                 strict_parsing=bool(raw))
+                except (UnicodeDecodeError, ValueError):
+                    return self._oauth_err(400, "invalid_request",
+                                           "malformed body")
+                if any(len(v) != 1 for v in form.values()):
+                    return self._oauth_err(400, "invalid_request",
+                                           "repeated parameter")
+                f = {k: v[0] for k, v in form.items()}
+                cid, csec = f.get("client_id"), f.get("client_secret")
+                auth = self.headers.get("Authorization", "")
+                if auth.startswith("Basic "):
+                    try:
+                        cid, _, csec = base64.b64decode(
+                            auth[6:], validate=True).decode().partition(":")
+                    except (ValueError, UnicodeDecodeError):
+                        cid = csec = None
+                if fake.client_id is None or cid != fake.client_id or \
+                        csec != fake.client_secret:
+                    return self._oauth_err(401, "invalid_client",
+                                           "Client authentication failed")
+                grant = f.get("grant_type")
+                now = time.monotonic()
+                with fake.lock:
+                    if grant == "authorization_code":
+                        c = fake.codes.pop(f.get("code", ""), None)
+                        bad = None
+                        if not c or c[2] < now:
+                            bad = "The authorization code is invalid"
+                        elif f.get("redirect_uri") != c[0]:
+                            bad = "redirect_uri does not match"
+                        elif c[1] is not None:
+                            v = f.get("code_verifier", "")
+                            d = base64.urlsafe_b64encode(hashlib.sha256(
+                                v.encode()).digest()).rstrip(b"=").decode()
+                            if d != c[1]:
+                                bad = "code_verifier does not match"
+                    elif grant == "refresh_token":
+                        r = f.get("refresh_token", "")
+                        bad = None if r in fake.refresh else \
+                            "The refresh token is invalid or was revoked"
+                        if not bad:
+                            fake.refresh.discard(r)
+                            fake.used_refresh.add(r)
+                    else:
+                        fake.token_log.append((grant, 400, now))
+                        return self._oauth_err(400, "unsupported_grant_type",
+                                               "grant_type is not supported")
+                    if bad:
+                        fake.token_log.append((grant, 400, now))
+                        return self._oauth_err(400, "invalid_grant", bad)
+                    fake.token_times = [t for t in fake.token_times
+                                        if t > now - 60]
+                    if len(fake.token_times) >= 8:
+                        fake.token_log.append((grant, 429, now))
+                        if grant == "refresh_token":  # not used after all
+                            fake.used_refresh.discard(r)
+                            fake.refresh.add(r)
+                        return self._oauth_err(429, "too_many_requests",
+                                               "8 tokens per minute")
+                    fake.token_times.append(now)
+                    access = "acc-" + secrets.token_hex(16)
+                    refresh = "ref-" + secrets.token_hex(16)
+                    fake.access[access] = now + fake.expires_in
+                    fake.refresh.add(refresh)
+                    fake.token_log.append((grant, 200, now))
+                return self._answer(200, {
+                    "token_type": "Bearer", "expires_in": fake.expires_in,
+                    "created_at": int(time.time()), "refresh_token": refresh,
+                    "access_token": access, "scope": "default",
+                    "owner": USER, "organization": ORG})
 
             def _subscriptions(self, raw):
                 m = re.fullmatch(r"/webhook_subscriptions/([A-Za-z0-9-]+)",
@@ -426,6 +565,58 @@ class CalendlyFake:
     def fail_next(self, *statuses):
         with self.lock:
             self.failures.extend(statuses)
+
+    # ---- OAuth
+
+    def enable_oauth(self, client_id, client_secret, expires_in=7200):
+        with self.lock:
+            self.client_id = client_id
+            self.client_secret = client_secret
+            self.expires_in = expires_in
+
+    def consent(self, authorize_url):
+        """The user agrees on the consent page: the redirect back (the
+        callback URL with code and state)."""
+        u = urllib.parse.urlsplit(authorize_url)
+        assert u.path == "/oauth/authorize", u.path
+        q = urllib.parse.parse_qs(u.query, strict_parsing=True)
+        assert all(len(v) == 1 for v in q.values()), q
+        q = {k: v[0] for k, v in q.items()}
+        assert q.get("client_id") == self.client_id, q
+        assert q.get("response_type") == "code", q
+        assert q.get("redirect_uri") and q.get("state"), q
+        ch = q.get("code_challenge")
+        if ch is not None:
+            assert q.get("code_challenge_method") == "S256", q
+            assert re.fullmatch(r"[A-Za-z0-9_-]{43}", ch), ch
+        code = "code-" + secrets.token_hex(12)
+        with self.lock:
+            self.codes[code] = (q["redirect_uri"], ch,
+                                time.monotonic() + 600)
+        return q["redirect_uri"] + "?" + urllib.parse.urlencode(
+            {"code": code, "state": q["state"]})
+
+    def revoke(self):
+        """The user revokes the grant: every token stops working."""
+        with self.lock:
+            self.access.clear()
+            self.used_refresh |= self.refresh
+            self.refresh.clear()
+
+    def expire_access(self):
+        with self.lock:
+            for k in self.access:
+                self.access[k] = 0
+
+    def token_fail_next(self, *statuses):
+        with self.lock:
+            self.token_failures.extend(statuses)
+
+    def grants(self, grant=None, status=None):
+        with self.lock:
+            log = list(self.token_log)
+        return [g for g in log if (grant is None or g[0] == grant) and
+                (status is None or g[1] == status)]
 
     def cancellations(self):
         """The cancellation requests received: (uuid, body dict, headers)."""

@@ -1,5 +1,5 @@
 """bookingd's cancellations of Calendly-sourced bookings told to Calendly
-(issue 10 §1, connectors/calendly.c, docs/calendly.md): the real daemon
+(issue 10 §1, connectors/calendly.c, docs/providers/calendly.md): the real daemon
 against a strict contract fake of Calendly's API (calendly_fake.py), with
 bookings arriving through POST /webhooks/calendly. Exactly one cancellation
 per booking reaches Calendly, through the outbox, retried on 5xx/429,

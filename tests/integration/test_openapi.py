@@ -517,8 +517,15 @@ def test_every_operation_answers_as_documented(make_daemon, tmp_path):
     from google_fake import GoogleFake
     fake = StripeFake(tmp_path, new_webhook_secret())
     google = GoogleFake()
+    from calendly_fake import CalendlyFake
+    calendly = CalendlyFake("unused-pat")
+    calendly.enable_oauth("cid-openapi", "secret-openapi")
     try:
         d = cal.start_calcom(make_daemon, BOOKINGD_SECRET_KEY=KEY,
+                             CALENDLY_CLIENT_ID=calendly.client_id,
+                             CALENDLY_CLIENT_SECRET=calendly.client_secret,
+                             CALENDLY_OAUTH_BASE=calendly.base,
+                             CALENDLY_API_BASE=calendly.base,
                              BOOKINGD_CALENDAR_ALLOW_PRIVATE="1",
                              GOOGLE_CLIENT_ID=google.client_id,
                              GOOGLE_CLIENT_SECRET=google.client_secret,
@@ -528,10 +535,12 @@ def test_every_operation_answers_as_documented(make_daemon, tmp_path):
         fake.point_at(d)
         FAKE_OF[d.port] = fake
         d.google = google
+        d.calendly = calendly
         every_operation(d, tmp_path)
     finally:
         fake.stop()
         google.close()
+        calendly.close()
 
 
 def every_operation(d, tmp_path):
@@ -806,6 +815,16 @@ def every_operation(d, tmp_path):
               query=dict(urllib.parse.parse_qsl(back.query))).json
     a.get(f"/api/v1/calendars/{g['id']}", **adm)
     a.delete(f"/api/v1/calendars/{g['id']}", **adm)
+
+    # Calendly OAuth (test_calendly_oauth.py): status, the redirect to the
+    # consent page, the callback, a hostile callback, forgetting.
+    a.get("/api/v1/calendly", **adm)
+    r = a.get("/api/v1/calendly/authorize", 302, **adm)
+    a.get("/oauth/calendly/callback", 403, query={"state": "x.y", "code": "c"})
+    back = urllib.parse.urlsplit(a.d.calendly.consent(r.header("Location")))
+    a.get(back.path, 200, query=dict(urllib.parse.parse_qsl(back.query)))
+    a.get("/api/v1/calendly", **adm)
+    a.delete("/api/v1/calendly", 204, **adm)
 
     # The activity log.
     a.get("/api/v1/activity", **adm)

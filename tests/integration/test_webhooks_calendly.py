@@ -1,5 +1,5 @@
 """POST /webhooks/calendly end to end (issue 10 §1, PROVIDERS.md §2.1-2.2,
-docs/calendly.md): the real daemon, bodies shaped as Calendly sends them
+docs/providers/calendly.md): the real daemon, bodies shaped as Calendly sends them
 (tests/fixtures/calendly, varied per test), signed here over the exact bytes
 with a timestamp. The signature scheme and its tolerance window, replays,
 invitee.created / invitee.canceled, the reschedule pair in both orders and
@@ -581,7 +581,7 @@ def test_bodies_that_cannot_be_applied_are_stored_failed_and_acknowledged(
         cly):
     """Stored as failed for an admin, and answered 200 "failed" with why:
     Calendly disables a subscription after 24 h of non-2xx answers, so one
-    bad payload must not cut off every later delivery (docs/calendly.md)."""
+    bad payload must not cut off every later delivery (docs/providers/calendly.md)."""
     seen = set()
     for what, (fn, field) in UNAPPLIABLE.items():
         raw = H.body_of(_mut(fn))

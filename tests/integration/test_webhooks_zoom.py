@@ -1,5 +1,5 @@
 """POST /webhooks/zoom end to end (issue 10 §2, PROVIDERS.md §4.1-4.2,
-docs/zoom.md): the real daemon, bodies shaped as Zoom sends them
+docs/providers/zoom.md): the real daemon, bodies shaped as Zoom sends them
 (tests/fixtures/zoom), signed here over the exact bytes the way Zoom signs
 them: x-zm-signature: v0=<hex HMAC-SHA256(token, "v0:<ts>:<body>")> with
 x-zm-request-timestamp: <ts>. The signature and its tolerance window, the

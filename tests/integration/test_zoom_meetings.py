@@ -1,5 +1,5 @@
 """Zoom meetings for bookings (issue 10 §2, PROVIDERS.md §4.3-4.4,
-docs/zoom.md) against a strict contract fake of Zoom's OAuth and Meetings
+docs/providers/zoom.md) against a strict contract fake of Zoom's OAuth and Meetings
 API (zoom_fake.py): the real daemon, an event type whose location is Zoom,
 bookings made, moved and cancelled through the API. The meeting is made
 once (also when the answer to its creation is lost), its join URL becomes

@@ -1,5 +1,5 @@
 -- Schema version 12 of the SQLite driver: event types whose location is a
--- Zoom meeting per booking (location_kind 4, "zoom"; docs/zoom.md).
+-- Zoom meeting per booking (location_kind 4, "zoom"; docs/providers/zoom.md).
 --
 -- SQLite cannot change a CHECK constraint in place: event_types is rebuilt
 -- (copied aside, dropped, created with the new CHECK, copied back, keeping
