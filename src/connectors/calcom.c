@@ -210,6 +210,7 @@ struct plan {
     bool cancel;        /* else: be at start_utc */
     const char *reason; /* of the cancellation */
     int64_t start_utc;
+    const char *host_email; /* rescheduledBy: the host's auto-confirms */
 };
 
 static enum bk_err make_plan(struct bk_store *store, const char *event,
@@ -255,7 +256,15 @@ static enum bk_err make_plan(struct bk_store *store, const char *event,
         p->reason = b.cancellation_reason;
     } else if (b.status == BK_BOOKING_CONFIRMED ||
                b.status == BK_BOOKING_PENDING) {
+        struct bk_host h;
         p->start_utc = b.start_utc;
+        e = bk_store_host_get(tx, b.host_id, arena, &h, err);
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+        else if (!e && bk_email_valid(h.email))
+            p->host_email = h.email;
+        if (e)
+            goto out;
     } else {
         p->skip = "the booking is over";
         goto out;
@@ -510,8 +519,14 @@ static enum bk_err run(void *ctx, struct bk_store *store,
                        : relink_finish(store, job, &plan, live, NULL, arena,
                                        err);
         bk_rfc3339_format_utc(plan.start_utc, iso);
+        /* Made by the business: rescheduled by the host, which Cal.com
+         * confirms at once (an attendee's reschedule of an event type that
+         * requires confirmation would be pending). */
         body = json_pack("{s:s, s:s}", "start", iso, "reschedulingReason",
                          "Rescheduled in bookingd");
+        if (body && plan.host_email)
+            json_object_set_new(body, "rescheduledBy",
+                                json_string(plan.host_email));
     }
     text = json_dumps(body, JSON_COMPACT);
     json_decref(body);

@@ -518,6 +518,8 @@ def test_a_reschedule_in_bookingd_reaches_calcom_once(cal, fake):
     assert got == uid
     assert parse_instant(body["start"]) == parse_instant(target)
     assert body["start"].endswith("Z")
+    # Made by the business: rescheduled by the host (Cal.com confirms it).
+    assert body["rescheduledBy"] == "coach@example.com", body
     new_uid = fake.bookings[uid]["rescheduledToUid"]
     assert fake.bookings[new_uid]["status"] == "accepted"
     assert fake.echoes == [("BOOKING_RESCHEDULED", 200)], fake.echoes
