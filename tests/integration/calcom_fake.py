@@ -92,6 +92,7 @@ class CalcomFake:
         self.held = threading.Event()
         self.webhook = None     # (url, secret): echo bookingd's changes
         self.echoes = []        # (trigger, HTTP status or error)
+        self.refuse_reschedule = None  # a message: reschedules are 400
         self.seq = 1000
         self.lock = threading.RLock()
         fake = self
@@ -311,6 +312,8 @@ class CalcomFake:
                 for k in ("reschedulingReason", "rescheduledBy"):
                     if k in body and not isinstance(body[k], str):
                         return self._bad(f"{k} must be a string")
+                if fake.refuse_reschedule:
+                    return self._bad(fake.refuse_reschedule)
                 with fake.lock:
                     b = fake.bookings.get(uid)
                     if not b:
@@ -318,8 +321,10 @@ class CalcomFake:
                                          f"Booking with uid={uid} was not "
                                          "found in the database")
                     if b["status"] in ("cancelled", "rejected"):
-                        return self._bad("Can't reschedule a cancelled "
-                                         "booking")
+                        to = b.get("rescheduledToUid")
+                        return self._bad(
+                            "Can't reschedule a cancelled booking" +
+                            (f"; it was rescheduled to {to}" if to else ""))
                     new = fake._moved(b, start, body.get("reschedulingReason"))
                 fake._echo("BOOKING_RESCHEDULED", new)
                 fake._wait_hold()

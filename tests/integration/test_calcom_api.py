@@ -540,6 +540,23 @@ def test_a_reschedule_in_bookingd_reaches_calcom_once(cal, fake):
     assert len(H.bookings(cal)) == 1
 
 
+def test_a_reschedule_calcom_refuses_is_a_dead_job_with_its_reason(cal, fake):
+    b, uid = webhook_booking(cal, fake, days=3, hour=9)
+    fake.refuse_reschedule = "User either already has booking at this " \
+        "time or is not available"
+    target = cal.slot_starts("cal-30", days_ahead=5)[3]
+    r = cal.post(f"/api/v1/bookings/{b['uid']}/reschedule",
+                 {"start": target}, admin=True)
+    assert r.status == 200, r
+    ((status, attempts, error),) = wait_jobs_settled(cal, 1)
+    assert (status, attempts) == (DEAD, 1), (status, attempts, error)
+    assert "400" in error and "not available" in error, error
+    # bookingd keeps its own change; Cal.com keeps its booking.
+    assert parse_instant(H.booking(cal, b["uid"])["start"]) == \
+        parse_instant(target)
+    assert fake.bookings[uid]["status"] == "accepted"
+
+
 def test_failures_and_429_are_retried_and_cancel_once(cal, fake):
     b, uid = webhook_booking(cal, fake)
     fake.fail_next(500, 429, 503)
