@@ -16,7 +16,9 @@
  *   without: BOOKING_CANCELLED;
  * - pending (unconfirmed): skipped, as its BOOKING_REQUESTED webhook is.
  * The ledger rules make it idempotent: what webhooks recorded already is
- * skipped, and a second sync changes nothing. */
+ * skipped, and a second sync changes nothing; what the ledger holds
+ * already is not even applied (in_ledger), so that repeated syncs do not
+ * write a "skipped" activity row per booking each time. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -61,30 +63,79 @@ static void add_error(struct bk_sync_summary *out, struct bk_arena *arena,
     out->n_errors++;
 }
 
-/* Whether the ledger booking of the Cal.com uid is confirmed (an "ended"
- * read from the API completes only those: a sync must not undo a no-show
- * or a cancellation recorded since, as it would on every run). */
-static enum bk_err confirmed(struct bk_tx *tx, const char *uid,
+/* The ledger booking linked to a Cal.com uid (*found false when none). */
+static enum bk_err linked(struct bk_tx *tx, const char *uid,
+                          struct bk_arena *arena, struct bk_link *l,
+                          struct bk_booking *b, bool *found,
+                          struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    *found = false;
+    if (!uid || !*uid)
+        return BK_OK;
+    e = bk_store_link_find(tx, "calcom", "booking_uid", uid, arena, l, err);
+    if (e == BK_E_NOT_FOUND || (!e && l->entity != BK_LINK_BOOKING))
+        return BK_OK;
+    if (!e)
+        e = bk_store_booking_get(tx, l->entity_id, arena, b, err);
+    if (e == BK_E_NOT_FOUND)
+        return BK_OK;
+    *found = !e;
+    return e;
+}
+
+/* Whether the ledger holds what ev says already, so that applying it
+ * would change nothing and only write a "skipped" activity row: a sync
+ * reads every booking each time, and its repeats stay silent. Errs on the
+ * side of applying (the ledger's rules then decide). Also: an "ended"
+ * read from the API completes only a confirmed booking, so that a sync
+ * never undoes a no-show or a cancellation recorded since. */
+static enum bk_err in_ledger(struct bk_tx *tx, const struct bk_ext_event *ev,
                              struct bk_arena *arena, bool *yes,
                              struct bk_errbuf *err)
 {
-    struct bk_link l;
-    struct bk_booking b;
-    enum bk_err e =
-        bk_store_link_find(tx, "calcom", "booking_uid", uid, arena, &l, err);
+    const struct bk_ext_booking *x = &ev->booking;
+    struct bk_link l, pl;
+    struct bk_booking b, pb;
+    bool found = false, pfound = false;
+    enum bk_err e;
 
     *yes = false;
-    if (e == BK_E_NOT_FOUND)
+    switch (ev->kind) {
+    case BK_EXT_BOOKING_CREATED:
+        e = linked(tx, x->uid, arena, &l, &b, &found, err);
+        *yes = found; /* a known uid: the rules do nothing */
+        return e;
+    case BK_EXT_BOOKING_RESCHEDULED:
+        if ((e = linked(tx, x->uid, arena, &l, &b, &found, err)) || !found ||
+            l.superseded)
+            return e;
+        if ((e = linked(tx, x->previous_uid, arena, &pl, &pb, &pfound, err)))
+            return e;
+        *yes = pfound && pb.id == b.id &&
+               ((b.start_utc == x->start_utc && b.end_utc == x->end_utc) ||
+                (b.status != BK_BOOKING_CONFIRMED &&
+                 b.status != BK_BOOKING_PENDING));
         return BK_OK;
-    if (!e && l.entity == BK_LINK_BOOKING)
-        e = bk_store_booking_get(tx, l.entity_id, arena, &b, err);
-    else if (!e)
+    case BK_EXT_BOOKING_CANCELLED:
+        e = linked(tx, x->uid, arena, &l, &b, &found, err);
+        *yes = found && b.status == BK_BOOKING_CANCELLED;
+        return e;
+    case BK_EXT_BOOKING_REPLACED:
+        if ((e = linked(tx, x->next_uid, arena, &l, &b, &found, err)) || !found)
+            return e;
+        if ((e = linked(tx, x->uid, arena, &pl, &pb, &pfound, err)))
+            return e;
+        *yes = pfound && pb.id == b.id && pl.superseded;
         return BK_OK;
-    if (e == BK_E_NOT_FOUND)
+    case BK_EXT_MEETING_ENDED:
+        e = linked(tx, x->uid, arena, &l, &b, &found, err);
+        *yes = !found || b.status != BK_BOOKING_CONFIRMED;
+        return e;
+    default:
         return BK_OK;
-    if (!e)
-        *yes = b.status == BK_BOOKING_CONFIRMED;
-    return e;
+    }
 }
 
 static enum bk_err apply_once(struct bk_store *store,
@@ -94,13 +145,13 @@ static enum bk_err apply_once(struct bk_store *store,
                               struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
-    bool go = true;
+    bool already = false;
     enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
 
     memset(outcome, 0, sizeof(*outcome));
-    if (!e && ev->kind == BK_EXT_MEETING_ENDED)
-        e = confirmed(tx, ev->booking.uid, arena, &go, err);
-    if (!e && !go) {
+    if (!e)
+        e = in_ledger(tx, ev, arena, &already, err);
+    if (!e && already) {
         outcome->action = "unchanged";
         bk_store_rollback(tx);
         return BK_OK;
