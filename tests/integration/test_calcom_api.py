@@ -181,6 +181,26 @@ def test_sync_imports_what_webhooks_missed_then_changes_nothing(cal, fake):
     assert fake.calls("cancel") == [] and fake.calls("reschedule") == []
 
 
+def test_what_happened_while_the_daemon_was_down_is_pulled(cal, fake):
+    b, uid = webhook_booking(cal, fake, days=4)
+    cal.stop()
+    # While it is down, Cal.com's webhooks cannot be delivered: a new
+    # booking, a cancellation, a reschedule.
+    s, e = H.future_slot(days=6, hour=12)
+    new = fake.add_booking(start=s, end=e, email="new@client.example",
+                           booking_id=7001)
+    moved = fake.reschedule_here(uid, parse_instant(b["start"]) + DAY)
+    cal.start()
+    j = sync(cal)
+    assert j["errors"] == [], j
+    assert (j["created"], j["updated"]) == (1, 1), j
+    assert H.booking_for(cal, new["uid"])["status"] == "confirmed"
+    only = H.booking_for(cal, moved["uid"])
+    assert only["uid"] == b["uid"]
+    assert parse_instant(only["start"]) == parse_instant(b["start"]) + DAY
+    assert len(H.bookings(cal)) == 2
+
+
 def test_a_reschedule_seen_only_through_the_api_moves_the_booking(cal, fake):
     b, uid = webhook_booking(cal, fake, days=4)
     t2 = parse_instant(b["start"]) + 2 * DAY
