@@ -386,11 +386,36 @@ static enum bk_err delete_(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* Runs a provider's sync and adds its summary to *sum. */
+static enum bk_err add_provider_sync(struct bk_api_call *c,
+                                     bk_api_provider_sync_fn fn, void *ctx,
+                                     struct bk_sync_summary *sum)
+{
+    struct bk_sync_summary cs;
+    struct bk_sync_error *all;
+    enum bk_err e = fn(ctx, c->arena, &cs, c->err);
+
+    if (e)
+        return e;
+    sum->total += cs.total;
+    sum->created += cs.created;
+    sum->updated += cs.updated;
+    sum->skipped += cs.skipped;
+    all = bk_arena_alloc(c->arena,
+                         (sum->n_errors + cs.n_errors + 1) * sizeof(*all));
+    if (sum->n_errors)
+        memcpy(all, sum->errors, sum->n_errors * sizeof(*all));
+    if (cs.n_errors)
+        memcpy(all + sum->n_errors, cs.errors, cs.n_errors * sizeof(*all));
+    sum->errors = all;
+    sum->n_errors += cs.n_errors;
+    return BK_OK;
+}
+
 /* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
  * "provider": "caldav" may name the kind), or {"provider": "calendly"}
- * (connectors/calendly_sync.c; {} includes it when connected), or
- * {"provider": "calcom"} (connectors/calcom_sync.c; only when named, so
- * that {} keeps its meaning of "the calendars and Calendly"): runs the
+ * (connectors/calendly_sync.c), or {"provider": "calcom"}
+ * (connectors/calcom_sync.c); {} includes both when connected: runs the
  * sync now and answers its summary. A NONE route: the sync talks to
  * calendar servers and Calendly. */
 static enum bk_err sync_now(struct bk_api_call *c)
@@ -457,27 +482,15 @@ static enum bk_err sync_now(struct bk_api_call *c)
             return bk_fail(c->err, e, "no calendar connection '%s'", conn);
         if (e)
             return e;
-        /* {} is every source: Calendly too when it is connected. */
-        if (!provider && !conn && !host && c->api->calendly_sync) {
-            struct bk_sync_summary cs;
-            struct bk_sync_error *all;
-            if ((e = c->api->calendly_sync(c->api->calendly_sync_ctx, c->arena,
-                                           &cs, c->err)))
-                return e;
-            sum.total += cs.total;
-            sum.created += cs.created;
-            sum.updated += cs.updated;
-            sum.skipped += cs.skipped;
-            all = bk_arena_alloc(c->arena, (sum.n_errors + cs.n_errors + 1) *
-                                               sizeof(*all));
-            if (sum.n_errors)
-                memcpy(all, sum.errors, sum.n_errors * sizeof(*all));
-            if (cs.n_errors)
-                memcpy(all + sum.n_errors, cs.errors,
-                       cs.n_errors * sizeof(*all));
-            sum.errors = all;
-            sum.n_errors += cs.n_errors;
-        }
+        /* {} is every source: Calendly and Cal.com too when connected. */
+        if (!provider && !conn && !host && c->api->calendly_sync &&
+            (e = add_provider_sync(c, c->api->calendly_sync,
+                                   c->api->calendly_sync_ctx, &sum)))
+            return e;
+        if (!provider && !conn && !host && c->api->calcom_sync &&
+            (e = add_provider_sync(c, c->api->calcom_sync,
+                                   c->api->calcom_sync_ctx, &sum)))
+            return e;
     }
     errors = json_array();
     for (size_t i = 0; i < sum.n_errors; i++)

@@ -426,6 +426,14 @@ def test_the_fake_is_strict(fake):
                 {**auth, "cal-api-version": "2024-06-14"})[0] == 200
 
 
+def test_an_empty_sync_request_includes_calcom(cal, fake):
+    fake.add_booking(start=H.utc_now() + DAY, end=H.utc_now() + DAY + 30 * MIN)
+    r = cal.post("/api/v1/sync", {}, admin=True)
+    assert r.status == 200, r
+    assert (r.json["created"], r.json["errors"]) == (1, []), r.json
+    assert len(H.bookings(cal)) == 1
+
+
 def test_sync_bad_input_and_not_configured(make_daemon, cal):
     for body, field in [({"provider": "calcomx"}, "provider"),
                         ({"provider": "calcom", "host": "coach"}, "host"),
