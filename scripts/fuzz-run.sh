@@ -16,7 +16,9 @@ seconds=${FUZZ_SECONDS:-600}
 case "$seconds" in
 '' | *[!0-9]*) echo "fuzz: FUZZ_SECONDS must be a number of seconds, not '$seconds'" >&2; exit 2 ;;
 esac
-targets=${FUZZ_TARGETS:-$(cd "$root/tests/fuzz" && ls fuzz_*.c | sed 's/\.c$//')}
+# Every target tests/fuzz/CMakeLists.txt defines (some share a harness:
+# fuzz_calendly and fuzz_zoom are fuzz_webhook.c).
+targets=${FUZZ_TARGETS:-$(sed -n 's/^bk_fuzz\(_from\)\{0,1\}(\(fuzz_[a-z_]*\) .*/\2/p' "$root/tests/fuzz/CMakeLists.txt")}
 build=$(cd "$build" && pwd)
 logs=$build/logs
 mkdir -p "$logs" "$build/crashes"

@@ -517,24 +517,6 @@ enum bk_err bk_calendly_rejected(const struct bk_calendly_oauth_config *cfg,
     return refresh(cfg, REJECTED, bearer, 0, arena, err);
 }
 
-bool bk_calendly_oauth_connected(const struct bk_calendly_oauth_config *cfg)
-{
-    struct bk_arena arena;
-    struct bk_tx *tx = NULL;
-    const char *v = NULL;
-    bool yes = false;
-
-    if (!ready(cfg))
-        return false;
-    bk_arena_init(&arena);
-    if (bk_store_begin(cfg->store, BK_TX_READ, &tx, NULL) == BK_OK &&
-        bk_store_meta_get(tx, META_KEY, &arena, &v, NULL) == BK_OK && v)
-        yes = true;
-    bk_store_rollback(tx);
-    bk_arena_release(&arena);
-    return yes;
-}
-
 enum bk_err bk_calendly_oauth_connect(void *ctx, const char *code,
                                       const char *verifier,
                                       const char *redirect_uri,

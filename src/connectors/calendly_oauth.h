@@ -67,9 +67,6 @@ bk_calendly_rejected(const struct bk_calendly_oauth_config *cfg,
                      const char *bearer, struct bk_arena *arena,
                      struct bk_errbuf *err);
 
-/* Whether an OAuth account is stored (any status). */
-bool bk_calendly_oauth_connected(const struct bk_calendly_oauth_config *cfg);
-
 /* The API's callback hook (api.h bk_api_calendly_connect_fn; ctx: this
  * config): exchanges code (with the PKCE verifier and the redirect URI
  * sent to the consent page), stores the sealed tokens, status active, and

@@ -408,10 +408,10 @@ sync_event_types(const struct bk_calendly_sync *s, const char *user,
     return BK_OK;
 }
 
-/* The webhook subscription this server needs (docs/providers/calendly.md): one for
- * its callback URL, active, for the four events bookingd applies; made
- * when missing, made again when Calendly disabled it (after a day of
- * failed deliveries it must be recreated). Problems are summary errors. */
+/* The webhook subscription this server needs (docs/providers/calendly.md): one
+ * for its callback URL, active, for the four events bookingd applies; made when
+ * missing, made again when Calendly disabled it (after a day of failed
+ * deliveries it must be recreated). Problems are summary errors. */
 static void ensure_subscription(const struct bk_calendly_sync *s,
                                 const char *user, const char *org,
                                 struct bk_arena *arena,

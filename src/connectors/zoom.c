@@ -15,9 +15,14 @@
  * the one with the marker. The link (zoom/booking_uid/<meeting id>) and
  * the booking's meeting_url (the join URL, never the host's start URL) are
  * written in the transaction that finishes the job. Jobs are serialized in
- * a process; a second instance (PostgreSQL) that made a second meeting for
- * the same booking finds the first one's link at its commit and deletes
- * its own.
+ * a process, and across instances (PostgreSQL) by a lease on the booking's
+ * meeting (meta "zoom.lease:<uid>", taken under a transaction-scoped
+ * singleton lock before the look and released after the commit): a job
+ * of another instance finding the lease held is retried later, so the
+ * "look then create" window is one instance's at a time. A lease left by
+ * a crashed instance ends after its length; should a second meeting still
+ * be made then, the instance whose commit finds another meeting linked
+ * deletes its own.
  *
  * Auth: Server-to-Server OAuth, POST {ZOOM_OAUTH_BASE}/oauth/token with
  * grant_type=account_credentials, HTTP Basic client id and secret. The
@@ -41,6 +46,7 @@
 #include "base/str.h"
 #include "base/time.h"
 #include "core/ledger.h"
+#include "crypto/crypto.h"
 #include "ledger/events.h"
 #include "net/net.h"
 #include "store/store.h"
@@ -539,6 +545,24 @@ struct outcome {
     bool lost;             /* out: another meeting is linked already */
 };
 
+/* Enqueues a calendars.push of the booking (connectors/calendars.c), once
+ * per meeting, in tx. */
+static enum bk_err repush_calendars(struct bk_tx *tx, int64_t booking_id,
+                                    const char *meeting_id,
+                                    struct bk_errbuf *err)
+{
+    char key[128], payload[64];
+    int64_t id = 0, now = bk_now_ms();
+    bool existed = false;
+
+    snprintf(key, sizeof(key), "calendars.push:meeting_url:%" PRId64 ":%.40s",
+             booking_id, meeting_id);
+    snprintf(payload, sizeof(payload), "{\"booking_id\": %" PRId64 "}",
+             booking_id);
+    return bk_store_job_enqueue(tx, "calendars.push", key, payload, now, 10,
+                                now, &id, &existed, err);
+}
+
 static enum bk_err commit_once(struct bk_store *store, const struct bk_job *job,
                                int64_t booking_id, struct outcome *o,
                                struct bk_arena *arena, struct bk_errbuf *err)
@@ -591,6 +615,11 @@ static enum bk_err commit_once(struct bk_store *store, const struct bk_job *job,
                 b.meeting_url = o->join_url;
                 b.updated_utc = bk_now_utc();
                 e = bk_store_booking_update(tx, &b, err);
+                /* The hosts' calendar events carry the join URL: pushed
+                 * again now that it is known (the push of the booking's
+                 * creation may have gone before it). */
+                if (!e)
+                    e = repush_calendars(tx, booking_id, o->linked_id, err);
             }
         }
     }
@@ -632,10 +661,167 @@ static enum bk_err delete_meeting(const struct bk_zoom_config *cfg,
                    res.status, res.body ? res.body : "");
 }
 
+/* ---- the lease on a booking's meeting ------------------------------------ */
+
+#define LEASE_PREFIX "zoom.lease:"
+/* The singleton lock space of the lease's transaction: booking ids are
+ * below 2^48. */
+#define LEASE_LOCK_BASE ((int64_t)0x5A << 48)
+
+static char lease_holder[17];
+static pthread_once_t lease_holder_once = PTHREAD_ONCE_INIT;
+
+static void make_lease_holder(void)
+{
+    unsigned char b[8];
+
+    bk_random_bytes(b, sizeof(b));
+    for (int i = 0; i < 8; i++)
+        snprintf(lease_holder + 2 * i, 3, "%02x", b[i]);
+}
+
+static enum bk_err lease_once(struct bk_store *store, int64_t booking_id,
+                              const char *uid, int64_t until_ms,
+                              struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    const char *key = bk_arena_printf(arena, LEASE_PREFIX "%s", uid), *v = NULL;
+    bool got = false;
+    int64_t now = bk_now_ms();
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e)
+        e = bk_store_try_singleton(tx, LEASE_LOCK_BASE | booking_id, &got, err);
+    if (!e && !got)
+        e = bk_fail(err, BK_E_RETRY,
+                    "another instance is taking the lease on the Zoom "
+                    "meeting of booking %s",
+                    uid);
+    if (!e) {
+        e = bk_store_meta_get(tx, key, arena, &v, err);
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
+    if (!e && v) {
+        json_t *j = json_loads(v, 0, NULL);
+        const char *h = json_string_value(json_object_get(j, "holder"));
+        int64_t until =
+            (int64_t)json_integer_value(json_object_get(j, "until_ms"));
+        if (h && strcmp(h, lease_holder) != 0 && until > now)
+            e = bk_fail(err, BK_E_RETRY,
+                        "another instance holds the lease on the Zoom "
+                        "meeting of booking %s for %" PRId64 " ms more",
+                        uid, until - now);
+        json_decref(j);
+    }
+    if (!e) {
+        json_t *j = json_pack("{s:s, s:I}", "holder", lease_holder, "until_ms",
+                              (json_int_t)until_ms);
+        char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+        json_decref(j);
+        e = text ? bk_store_meta_put(tx, key, bk_arena_strdup(arena, text), err)
+                 : bk_fail(err, BK_E_INTERNAL, "cannot encode a lease");
+        free(text);
+    }
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Takes the lease on the booking's meeting for about as long as the job's
+ * Zoom calls can take. BK_E_RETRY when another instance holds it. */
+static enum bk_err lease_take(const struct bk_zoom_config *cfg,
+                              struct bk_store *store, int64_t booking_id,
+                              const char *uid, struct bk_arena *arena,
+                              struct bk_errbuf *err)
+{
+    int64_t len =
+        8 * ((int64_t)cfg->timeout_ms + cfg->connect_timeout_ms) + MAX_WAIT_MS;
+    enum bk_err e;
+
+    pthread_once(&lease_holder_once, make_lease_holder);
+    BK_STORE_RETRY(
+        e, lease_once(store, booking_id, uid, bk_now_ms() + len, arena, err));
+    return e;
+}
+
+static enum bk_err lease_drop_once(struct bk_store *store, const char *key,
+                                   struct bk_arena *arena,
+                                   struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    const char *v = NULL;
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e) {
+        e = bk_store_meta_get(tx, key, arena, &v, err);
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
+    if (!e && v) {
+        json_t *j = json_loads(v, 0, NULL);
+        const char *h = json_string_value(json_object_get(j, "holder"));
+        if (h && strcmp(h, lease_holder) == 0)
+            e = bk_store_meta_delete(tx, key, err);
+        json_decref(j);
+    }
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+/* Releases our lease (a failure is logged: it ends by itself). */
+static void lease_drop(struct bk_store *store, const char *uid,
+                       struct bk_arena *arena)
+{
+    struct bk_errbuf err;
+    const char *key = bk_arena_printf(arena, LEASE_PREFIX "%s", uid);
+    enum bk_err e;
+
+    bk_errbuf_clear(&err);
+    BK_STORE_RETRY(e, lease_drop_once(store, key, arena, &err));
+    if (e)
+        bk_log_warn("zoom: booking %s: the meeting's lease could not be "
+                    "released (it ends by itself): %s",
+                    uid, err.msg);
+}
+
+static enum bk_err reconcile_leased(const struct bk_zoom_config *cfg,
+                                    struct bk_store *store,
+                                    const struct bk_job *job,
+                                    int64_t booking_id, struct bk_arena *arena,
+                                    struct bk_errbuf *err);
+
 static enum bk_err reconcile(const struct bk_zoom_config *cfg,
                              struct bk_store *store, const struct bk_job *job,
                              int64_t booking_id, struct bk_arena *arena,
                              struct bk_errbuf *err)
+{
+    struct plan p;
+    enum bk_err e;
+
+    if ((e = plan_of(store, booking_id, arena, &p, err)))
+        return e;
+    if (p.want == SKIP || !cfg || !cfg->account_id)
+        return reconcile_leased(cfg, store, job, booking_id, arena, err);
+    if ((e = lease_take(cfg, store, booking_id, p.booking_uid, arena, err)))
+        return e;
+    e = reconcile_leased(cfg, store, job, booking_id, arena, err);
+    lease_drop(store, p.booking_uid, arena);
+    return e;
+}
+
+static enum bk_err reconcile_leased(const struct bk_zoom_config *cfg,
+                                    struct bk_store *store,
+                                    const struct bk_job *job,
+                                    int64_t booking_id, struct bk_arena *arena,
+                                    struct bk_errbuf *err)
 {
     struct plan p;
     struct outcome o;

@@ -1,12 +1,12 @@
 /* connectors/zoom.h — a Zoom meeting per booking of an event type whose
- * location is Zoom (issue 10 §2, PROVIDERS.md §4.3-4.4, docs/providers/zoom.md).
- * A ledger subscriber's job ("zoom.meeting") brings the booking's meeting
- * to the booking's state: made when the booking is confirmed (its join URL
- * stored as the booking's meeting_url, with the link zoom/booking_uid/<id>,
- * in the job's finishing transaction), moved on reschedule, deleted on
- * cancellation. Server-to-Server OAuth (account credentials grant), the
- * token cached per process until a minute before it expires and dropped on
- * a 401. */
+ * location is Zoom (issue 10 §2, PROVIDERS.md §4.3-4.4,
+ * docs/providers/zoom.md). A ledger subscriber's job ("zoom.meeting") brings
+ * the booking's meeting to the booking's state: made when the booking is
+ * confirmed (its join URL stored as the booking's meeting_url, with the link
+ * zoom/booking_uid/<id>, in the job's finishing transaction), moved on
+ * reschedule, deleted on cancellation. Server-to-Server OAuth (account
+ * credentials grant), the token cached per process until a minute before it
+ * expires and dropped on a 401. */
 #ifndef BK_CONNECTORS_ZOOM_H
 #define BK_CONNECTORS_ZOOM_H
 

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "webhooks/webhooks.h"
+#include "webhooks/fields.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "core/ledger.h"
@@ -45,16 +46,6 @@ static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "X-Cal-Signature-256 does not match the body");
     return BK_OK;
-}
-
-/* A string of at most max bytes, or NULL (absent, null, wrong type or too
- * long). */
-static const char *str(const json_t *obj, const char *key, size_t max)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v) || json_string_length(v) > max)
-        return NULL;
-    return json_string_value(v);
 }
 
 static bool trigger_ok(const char *t)
@@ -95,14 +86,14 @@ static enum bk_err identify(const json_t *root, struct bk_arena *arena,
     const char *trigger, *uid, *created, *prefix;
 
     memset(out, 0, sizeof(*out));
-    trigger = str(root, "triggerEvent", MAX_TRIGGER);
+    trigger = bk_webhook_str(root, "triggerEvent", MAX_TRIGGER);
     if (!trigger_ok(trigger))
         return bk_fail_field(err, BK_E_INVALID, "triggerEvent",
                              "is required: an upper-case trigger name such "
                              "as BOOKING_CREATED");
     b = booking_of(root, &prefix);
-    uid = str(b, "uid", MAX_UID);
-    created = str(root, "createdAt", MAX_CREATED_AT);
+    uid = bk_webhook_str(b, "uid", MAX_UID);
+    created = bk_webhook_str(root, "createdAt", MAX_CREATED_AT);
     out->type = bk_arena_strdup(arena, trigger);
     out->known = known(trigger);
     out->subject = uid && *uid ? bk_arena_strdup(arena, uid) : NULL;
@@ -116,7 +107,7 @@ static enum bk_err identify(const json_t *root, struct bk_arena *arena,
 static const char *copy(struct bk_arena *arena, const json_t *obj,
                         const char *key, size_t max)
 {
-    return bk_arena_strdup(arena, str(obj, key, max));
+    return bk_arena_strdup(arena, bk_webhook_str(obj, key, max));
 }
 
 /* An http(s) URL of sane length, or NULL. */
@@ -164,9 +155,9 @@ static void person(struct bk_arena *arena, const json_t *o,
     if (!json_is_object(o))
         return;
     out->name = copy(arena, o, "name", BK_MAX_NAME);
-    email = str(o, "email", BK_MAX_EMAIL);
+    email = bk_webhook_str(o, "email", BK_MAX_EMAIL);
     out->email = bk_email_valid(email) ? bk_arena_strdup(arena, email) : NULL;
-    tz = str(o, "timeZone", 64);
+    tz = bk_webhook_str(o, "timeZone", 64);
     out->timezone = tz && bk_tz_get(tz) ? bk_arena_strdup(arena, tz) : NULL;
     out->username = copy(arena, o, "username", BK_MAX_SLUG);
 }
@@ -203,7 +194,7 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     enum bk_err e = BK_OK;
 
     memset(ev, 0, sizeof(*ev));
-    trigger = str(root, "triggerEvent", MAX_TRIGGER);
+    trigger = bk_webhook_str(root, "triggerEvent", MAX_TRIGGER);
     if (!trigger_ok(trigger) || !known(trigger))
         return bk_fail_field(err, BK_E_INVALID, "triggerEvent",
                              "is not a trigger bookingd applies");
@@ -223,7 +214,7 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
                           "is required: an object with the booking");
         goto out;
     }
-    uid = str(b, "uid", MAX_UID);
+    uid = bk_webhook_str(b, "uid", MAX_UID);
     if (!uid || !*uid) {
         e = bk_fail_field(err, BK_E_INVALID,
                           bk_arena_printf(arena, "%suid", prefix),
@@ -289,9 +280,10 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     bk->location = copy(arena, b, "location", BK_MAX_URL);
     meta = json_object_get(b, "metadata");
     vcd = json_object_get(b, "videoCallData");
-    bk->meeting_url = url(arena, str(meta, "videoCallUrl", BK_MAX_URL));
+    bk->meeting_url =
+        url(arena, bk_webhook_str(meta, "videoCallUrl", BK_MAX_URL));
     if (!bk->meeting_url)
-        bk->meeting_url = url(arena, str(vcd, "url", BK_MAX_URL));
+        bk->meeting_url = url(arena, bk_webhook_str(vcd, "url", BK_MAX_URL));
     bk->cancellation_reason = copy(arena, b, "cancellationReason", BK_MAX_TEXT);
 out:
     return e;

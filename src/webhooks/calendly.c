@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "webhooks/webhooks.h"
+#include "webhooks/fields.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "core/ledger.h"
@@ -37,6 +38,7 @@
 static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
                           struct bk_errbuf *err)
 {
+    enum bk_err e;
     const char *h = in->header(in->header_ctx, "Calendly-Webhook-Signature");
     char buf[MAX_SIG_HEADER + 1];
     const char *t = NULL;
@@ -97,34 +99,10 @@ static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
     if (!match)
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "Calendly-Webhook-Signature does not match the body");
-    if (ts < in->now_utc - CALENDLY_TOLERANCE_S ||
-        ts > in->now_utc + CALENDLY_TOLERANCE_S)
-        return bk_fail(err, BK_E_UNAUTHORIZED,
-                       "the Calendly-Webhook-Signature timestamp is more "
-                       "than %d s from this server's clock (a replay, or a "
-                       "clock out of sync)",
-                       CALENDLY_TOLERANCE_S);
+    if ((e = bk_webhook_check_time("Calendly-Webhook-Signature", ts,
+                                   in->now_utc, CALENDLY_TOLERANCE_S, err)))
+        return e;
     return BK_OK;
-}
-
-/* A string of at most max bytes, or NULL (absent, null, wrong type or too
- * long). */
-static const char *str(const json_t *obj, const char *key, size_t max)
-{
-    const json_t *v = json_object_get(obj, key);
-    if (!json_is_string(v) || json_string_length(v) > max)
-        return NULL;
-    return json_string_value(v);
-}
-
-static bool event_ok(const char *t)
-{
-    if (!t || !*t || strlen(t) > MAX_EVENT)
-        return false;
-    for (; *t; t++)
-        if (!((*t >= 'a' && *t <= 'z') || *t == '_' || *t == '.'))
-            return false;
-    return true;
 }
 
 static bool known(const char *t)
@@ -135,18 +113,6 @@ static bool known(const char *t)
            strcmp(t, "invitee_no_show.deleted") == 0;
 }
 
-/* A Calendly resource URI as an id: 1..MAX_URI bytes of printable ASCII,
- * no spaces. */
-static bool uri_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > MAX_URI)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f)
-            return false;
-    return true;
-}
-
 static enum bk_err identify(const json_t *root, struct bk_arena *arena,
                             struct bk_webhook_id *out, struct bk_errbuf *err)
 {
@@ -154,31 +120,25 @@ static enum bk_err identify(const json_t *root, struct bk_arena *arena,
     const char *event, *uri, *created;
 
     memset(out, 0, sizeof(*out));
-    event = str(root, "event", MAX_EVENT);
-    if (!event_ok(event))
+    event = bk_webhook_str(root, "event", MAX_EVENT);
+    if (!bk_webhook_event_ok(event, MAX_EVENT))
         return bk_fail_field(err, BK_E_INVALID, "event",
                              "is required: a Calendly event name such as "
                              "invitee.created");
     p = json_object_get(root, "payload");
-    uri = json_is_object(p) ? str(p, "uri", MAX_URI) : NULL;
-    created = str(root, "created_at", MAX_CREATED_AT);
+    uri = json_is_object(p) ? bk_webhook_str(p, "uri", MAX_URI) : NULL;
+    created = bk_webhook_str(root, "created_at", MAX_CREATED_AT);
     out->type = bk_arena_strdup(arena, event);
     out->known = known(event);
-    out->subject = uri_ok(uri) ? bk_arena_strdup(arena, uri) : NULL;
+    out->subject = bk_webhook_token_ok(uri, MAX_URI, NULL)
+                       ? bk_arena_strdup(arena, uri)
+                       : NULL;
     /* Without both, the intake keys the delivery by the body's hash. */
     if (out->subject && created && *created &&
         bk_utf8_valid(created, MAX_CREATED_AT, false))
         out->delivery_key =
             bk_arena_printf(arena, "%s:%s:%s", event, uri, created);
     return BK_OK;
-}
-
-static const char *copy(struct bk_arena *arena, const json_t *obj,
-                        const char *key, size_t max)
-{
-    const char *s = str(obj, key, max);
-    return s && *s && bk_utf8_valid(s, max, true) ? bk_arena_strdup(arena, s)
-                                                  : NULL;
 }
 
 /* An http(s) URL of sane length, or NULL. */
@@ -229,7 +189,8 @@ static enum bk_err opt_uri(const json_t *p, const char *key,
     *out = NULL;
     if (!v || json_is_null(v))
         return BK_OK;
-    if (!json_is_string(v) || !uri_ok(json_string_value(v)))
+    if (!json_is_string(v) ||
+        !bk_webhook_token_ok(json_string_value(v), MAX_URI, NULL))
         return bk_fail_field(err, BK_E_INVALID, field(arena, key),
                              "must be null or an invitee URI of at most 300 "
                              "characters");
@@ -248,8 +209,8 @@ static const char *answers(struct bk_arena *arena, const json_t *qa)
         return NULL;
     json_array_foreach(qa, i, item)
     {
-        const char *q = str(item, "question", BK_MAX_TEXT);
-        const char *a = str(item, "answer", BK_MAX_TEXT);
+        const char *q = bk_webhook_str(item, "question", BK_MAX_TEXT);
+        const char *a = bk_webhook_str(item, "answer", BK_MAX_TEXT);
         const char *line;
         if (i >= 50 || !q || !a || !bk_utf8_valid(q, BK_MAX_TEXT, true) ||
             !bk_utf8_valid(a, BK_MAX_TEXT, true))
@@ -266,15 +227,16 @@ static const char *answers(struct bk_arena *arena, const json_t *qa)
 static void invitee_person(struct bk_arena *arena, const json_t *p,
                            struct bk_ext_person *out)
 {
-    const char *email = str(p, "email", BK_MAX_EMAIL);
-    const char *tz = str(p, "timezone", 64);
+    const char *email = bk_webhook_str(p, "email", BK_MAX_EMAIL);
+    const char *tz = bk_webhook_str(p, "timezone", 64);
 
     memset(out, 0, sizeof(*out));
     out->email = bk_email_valid(email) ? bk_arena_strdup(arena, email) : NULL;
-    out->name = copy(arena, p, "name", BK_MAX_NAME);
+    out->name = bk_webhook_copy(arena, p, "name", BK_MAX_NAME);
     if (!out->name) {
-        const char *f = copy(arena, p, "first_name", BK_MAX_NAME / 2);
-        const char *l = copy(arena, p, "last_name", BK_MAX_NAME / 2);
+        const char *f =
+            bk_webhook_copy(arena, p, "first_name", BK_MAX_NAME / 2);
+        const char *l = bk_webhook_copy(arena, p, "last_name", BK_MAX_NAME / 2);
         out->name = f && l ? bk_arena_printf(arena, "%s %s", f, l) : f ? f : l;
     }
     out->timezone = tz && bk_tz_get(tz) ? bk_arena_strdup(arena, tz) : NULL;
@@ -291,9 +253,9 @@ static void organizer(struct bk_arena *arena, const json_t *se,
     if (!json_is_array(m) || !json_is_object(json_array_get(m, 0)))
         return;
     m = json_array_get(m, 0);
-    email = str(m, "user_email", BK_MAX_EMAIL);
+    email = bk_webhook_str(m, "user_email", BK_MAX_EMAIL);
     out->email = bk_email_valid(email) ? bk_arena_strdup(arena, email) : NULL;
-    out->name = copy(arena, m, "user_name", BK_MAX_NAME);
+    out->name = bk_webhook_copy(arena, m, "user_name", BK_MAX_NAME);
 }
 
 static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
@@ -307,8 +269,8 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     enum bk_err e;
 
     memset(ev, 0, sizeof(*ev));
-    event = str(root, "event", MAX_EVENT);
-    if (!event_ok(event) || !known(event))
+    event = bk_webhook_str(root, "event", MAX_EVENT);
+    if (!bk_webhook_event_ok(event, MAX_EVENT) || !known(event))
         return bk_fail_field(err, BK_E_INVALID, "event",
                              "is not an event bookingd applies");
     is_create = strcmp(event, "invitee.created") == 0;
@@ -317,8 +279,8 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     if (!json_is_object(p))
         return bk_fail_field(err, BK_E_INVALID, "payload",
                              "is required: the invitee object");
-    uri = str(p, "uri", MAX_URI);
-    if (!uri_ok(uri))
+    uri = bk_webhook_str(p, "uri", MAX_URI);
+    if (!bk_webhook_token_ok(uri, MAX_URI, NULL))
         return bk_fail_field(
             err, BK_E_INVALID, "payload.uri",
             "is required: the invitee's URI, at most 300 characters");
@@ -348,11 +310,13 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
         bk->next_uid = new_invitee;
     if (kind == BK_EXT_NO_SHOW_MARKED || kind == BK_EXT_NO_SHOW_CLEARED) {
         const json_t *ns = json_object_get(p, "no_show");
-        const char *mark = str(ns, "uri", MAX_URI);
+        const char *mark = bk_webhook_str(ns, "uri", MAX_URI);
         if (ns && !json_is_null(ns) && !json_is_object(ns))
             return bk_fail_field(err, BK_E_INVALID, "payload.no_show",
                                  "must be null or an object");
-        bk->mark_id = uri_ok(mark) ? bk_arena_strdup(arena, mark) : NULL;
+        bk->mark_id = bk_webhook_token_ok(mark, MAX_URI, NULL)
+                          ? bk_arena_strdup(arena, mark)
+                          : NULL;
     }
 
     se = json_object_get(p, "scheduled_event");
@@ -381,12 +345,13 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     organizer(arena, se, &bk->organizer);
 
     v = json_object_get(se, "uri");
-    if (json_is_string(v) && uri_ok(json_string_value(v)))
+    if (json_is_string(v) &&
+        bk_webhook_token_ok(json_string_value(v), MAX_URI, NULL))
         bk->booking_id = bk_arena_strdup(arena, json_string_value(v));
     v = json_object_get(se, "event_type");
     if (json_is_string(v) && bk_external_id_valid(json_string_value(v)))
         bk->event_type_id = bk_arena_strdup(arena, json_string_value(v));
-    bk->title = copy(arena, se, "name", BK_MAX_TITLE);
+    bk->title = bk_webhook_copy(arena, se, "name", BK_MAX_TITLE);
     bk->event_type_title = bk->title;
     bk->event_type_slug = bk->title; /* slugified by the ledger */
     if (bk->start_utc) {
@@ -395,12 +360,13 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     }
     loc = json_object_get(se, "location");
     if (json_is_object(loc)) {
-        bk->meeting_url = url(arena, str(loc, "join_url", BK_MAX_URL));
-        bk->location = copy(arena, loc, "location", BK_MAX_URL);
+        bk->meeting_url =
+            url(arena, bk_webhook_str(loc, "join_url", BK_MAX_URL));
+        bk->location = bk_webhook_copy(arena, loc, "location", BK_MAX_URL);
     }
     bk->notes = answers(arena, json_object_get(p, "questions_and_answers"));
-    bk->cancellation_reason =
-        copy(arena, json_object_get(p, "cancellation"), "reason", BK_MAX_TEXT);
+    bk->cancellation_reason = bk_webhook_copy(
+        arena, json_object_get(p, "cancellation"), "reason", BK_MAX_TEXT);
     return BK_OK;
 }
 

@@ -16,6 +16,7 @@
 #include <jansson.h>
 
 #include "webhooks/webhooks.h"
+#include "webhooks/fields.h"
 #include "base/str.h"
 #include "core/ledger.h"
 #include "crypto/crypto.h"
@@ -30,6 +31,7 @@
 static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
                           struct bk_errbuf *err)
 {
+    enum bk_err e;
     const char *h = in->header(in->header_ctx, "Stripe-Signature");
     unsigned char sigs[MAX_SIGNATURES][BK_SHA256_LEN], want[BK_SHA256_LEN];
     char ts[24] = "";
@@ -75,14 +77,9 @@ static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "no signatures found with the expected scheme (v1) in "
                        "Stripe-Signature");
-    if (in->now_utc - t > TOLERANCE_S)
-        return bk_fail(err, BK_E_UNAUTHORIZED,
-                       "Stripe-Signature's timestamp is outside the tolerance "
-                       "(%d s old at most)",
-                       TOLERANCE_S);
-    if (t - in->now_utc > TOLERANCE_S)
-        return bk_fail(err, BK_E_UNAUTHORIZED,
-                       "Stripe-Signature's timestamp is in the future");
+    if ((e = bk_webhook_check_time("Stripe-Signature", t, in->now_utc,
+                                   TOLERANCE_S, err)))
+        return e;
     {
         struct bk_iov parts[3] = {
             {ts, strlen(ts)}, {".", 1}, {in->body, in->body_len}};

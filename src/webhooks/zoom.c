@@ -21,6 +21,7 @@
 #include <jansson.h>
 
 #include "webhooks/webhooks.h"
+#include "webhooks/fields.h"
 #include "base/str.h"
 #include "base/time.h"
 #include "crypto/crypto.h"
@@ -37,6 +38,7 @@
 static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
                           struct bk_errbuf *err)
 {
+    enum bk_err e;
     const char *sig = in->header(in->header_ctx, "x-zm-signature");
     const char *ts = in->header(in->header_ctx, "x-zm-request-timestamp");
     unsigned char want[BK_SHA256_LEN], got[BK_SHA256_LEN];
@@ -63,34 +65,10 @@ static enum bk_err verify(const struct bk_webhook_input *in, const char *secret,
         !bk_ct_equal(want, got, sizeof(want)))
         return bk_fail(err, BK_E_UNAUTHORIZED,
                        "x-zm-signature does not match the body");
-    if (t < in->now_utc - ZOOM_TOLERANCE_S ||
-        t > in->now_utc + ZOOM_TOLERANCE_S)
-        return bk_fail(err, BK_E_UNAUTHORIZED,
-                       "the x-zm-request-timestamp is more than %d s from "
-                       "this server's clock (a replay, or a clock out of "
-                       "sync)",
-                       ZOOM_TOLERANCE_S);
+    if ((e = bk_webhook_check_time("x-zm-request-timestamp", t, in->now_utc,
+                                   ZOOM_TOLERANCE_S, err)))
+        return e;
     return BK_OK;
-}
-
-/* A string of at most max bytes, or NULL. */
-static const char *str(const json_t *obj, const char *key, size_t max)
-{
-    const json_t *v = json_object_get(obj, key);
-
-    if (!json_is_string(v) || json_string_length(v) > max)
-        return NULL;
-    return json_string_value(v);
-}
-
-static bool event_ok(const char *t)
-{
-    if (!t || !*t || strlen(t) > MAX_EVENT)
-        return false;
-    for (; *t; t++)
-        if (!((*t >= 'a' && *t <= 'z') || *t == '_' || *t == '.'))
-            return false;
-    return true;
 }
 
 static bool known(const char *t)
@@ -119,18 +97,6 @@ static const char *meeting_id(struct bk_arena *arena, const json_t *obj)
     return NULL;
 }
 
-/* A meeting instance uuid: printable ASCII, no spaces (base64 with / and
- * = and +). */
-static bool uuid_ok(const char *s)
-{
-    if (!s || !*s || strlen(s) > MAX_UUID)
-        return false;
-    for (; *s; s++)
-        if ((unsigned char)*s <= ' ' || (unsigned char)*s >= 0x7f || *s == ':')
-            return false;
-    return true;
-}
-
 static enum bk_err identify(const json_t *root, struct bk_arena *arena,
                             struct bk_webhook_id *out, struct bk_errbuf *err)
 {
@@ -138,8 +104,8 @@ static enum bk_err identify(const json_t *root, struct bk_arena *arena,
     const char *event, *uuid;
 
     memset(out, 0, sizeof(*out));
-    event = str(root, "event", MAX_EVENT);
-    if (!event_ok(event))
+    event = bk_webhook_str(root, "event", MAX_EVENT);
+    if (!bk_webhook_event_ok(event, MAX_EVENT))
         return bk_fail_field(err, BK_E_INVALID, "event",
                              "is required: a Zoom event name such as "
                              "meeting.ended");
@@ -147,19 +113,21 @@ static enum bk_err identify(const json_t *root, struct bk_arena *arena,
     out->type = bk_arena_strdup(arena, event);
     out->known = known(event);
     out->subject = json_is_object(obj) ? meeting_id(arena, obj) : NULL;
-    uuid = json_is_object(obj) ? str(obj, "uuid", MAX_UUID) : NULL;
+    uuid = json_is_object(obj) ? bk_webhook_str(obj, "uuid", MAX_UUID) : NULL;
     ts = json_object_get(root, "event_ts");
     /* Without both, the intake keys the delivery by the body's hash.
      * Participants joining in the same millisecond differ by their id. */
-    if (uuid_ok(uuid) && json_is_integer(ts) && json_integer_value(ts) > 0) {
+    if (bk_webhook_token_ok(uuid, MAX_UUID, ":") && json_is_integer(ts) &&
+        json_integer_value(ts) > 0) {
         const json_t *pt = json_object_get(obj, "participant");
-        const char *who = str(pt, "participant_uuid", MAX_UUID);
-        if (!uuid_ok(who))
-            who = str(pt, "user_id", MAX_UUID);
+        const char *who = bk_webhook_str(pt, "participant_uuid", MAX_UUID);
+        if (!bk_webhook_token_ok(who, MAX_UUID, ":"))
+            who = bk_webhook_str(pt, "user_id", MAX_UUID);
         out->delivery_key =
             bk_arena_printf(arena, "%s:%s:%lld%s%s", event, uuid,
                             (long long)json_integer_value(ts),
-                            uuid_ok(who) ? ":" : "", uuid_ok(who) ? who : "");
+                            bk_webhook_token_ok(who, MAX_UUID, ":") ? ":" : "",
+                            bk_webhook_token_ok(who, MAX_UUID, ":") ? who : "");
     }
     return BK_OK;
 }
@@ -171,8 +139,8 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     const char *event, *id, *t;
 
     memset(ev, 0, sizeof(*ev));
-    event = str(root, "event", MAX_EVENT);
-    if (!event_ok(event) || !known(event))
+    event = bk_webhook_str(root, "event", MAX_EVENT);
+    if (!bk_webhook_event_ok(event, MAX_EVENT) || !known(event))
         return bk_fail_field(err, BK_E_INVALID, "event",
                              "is not an event bookingd applies");
     p = json_object_get(root, "payload");
@@ -197,11 +165,11 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
                                  "is required: the participant who joined");
         bk_webhooks_event_init(ev, &bk_webhook_zoom, BK_EXT_ATTENDEE_JOINED);
         ev->booking.uid = id;
-        email = str(pt, "email", BK_MAX_EMAIL);
+        email = bk_webhook_str(pt, "email", BK_MAX_EMAIL);
         ev->booking.attendee.email = email && bk_email_valid(email)
                                          ? bk_arena_strdup(arena, email)
                                          : NULL;
-        t = str(pt, "user_name", BK_MAX_NAME);
+        t = bk_webhook_str(pt, "user_name", BK_MAX_NAME);
         ev->booking.attendee.name =
             t && *t && bk_utf8_valid(t, BK_MAX_NAME, false)
                 ? bk_arena_strdup(arena, t)
@@ -217,16 +185,16 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
     ev->booking.by_attendance = true;
     /* Times are informative only: a meeting that ended never moves its
      * booking. Hostile ones are dropped. */
-    t = str(obj, "end_time", 64);
+    t = bk_webhook_str(obj, "end_time", 64);
     if (t && bk_rfc3339_parse(t, &ev->booking.end_utc, NULL) != BK_OK)
         ev->booking.end_utc = 0;
-    t = str(obj, "start_time", 64);
+    t = bk_webhook_str(obj, "start_time", 64);
     if (t && bk_rfc3339_parse(t, &ev->booking.start_utc, NULL) != BK_OK)
         ev->booking.start_utc = 0;
     if (!ev->booking.start_utc || !ev->booking.end_utc ||
         ev->booking.end_utc <= ev->booking.start_utc)
         ev->booking.start_utc = ev->booking.end_utc = 0;
-    t = str(obj, "topic", BK_MAX_TITLE);
+    t = bk_webhook_str(obj, "topic", BK_MAX_TITLE);
     ev->booking.title = t && *t && bk_utf8_valid(t, BK_MAX_TITLE, true)
                             ? bk_arena_strdup(arena, t)
                             : NULL;
@@ -238,15 +206,15 @@ static enum bk_err normalize(const json_t *root, struct bk_arena *arena,
  * hostile plainToken is answered with NULL too (then stored as failed). */
 static json_t *challenge(const json_t *root, const char *secret)
 {
-    const char *event = str(root, "event", MAX_EVENT);
+    const char *event = bk_webhook_str(root, "event", MAX_EVENT);
     const char *plain;
     unsigned char mac[BK_SHA256_LEN];
     char hex[2 * BK_SHA256_LEN + 1];
 
     if (!event || strcmp(event, "endpoint.url_validation") != 0)
         return NULL;
-    plain =
-        str(json_object_get(root, "payload"), "plainToken", MAX_PLAIN_TOKEN);
+    plain = bk_webhook_str(json_object_get(root, "payload"), "plainToken",
+                           MAX_PLAIN_TOKEN);
     if (!plain || !*plain || !bk_utf8_valid(plain, MAX_PLAIN_TOKEN, false))
         return NULL;
     {

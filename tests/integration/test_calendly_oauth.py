@@ -319,3 +319,33 @@ def test_bad_oauth_config_stops_the_start(make_daemon, env, var):
     d = make_daemon()
     p = d.cli("migrate", env=env)
     assert p.returncode != 0 and var in p.stderr, p.stderr
+
+
+@pytest.mark.pg_only("two daemons share one database on PostgreSQL only")
+def test_two_instances_refresh_once(make_daemon, fake):
+    a = start(make_daemon, fake, BOOKINGD_WORKERS="2")
+    b = make_daemon(env=dict(
+        CALENDLY_CLIENT_ID=fake.client_id,
+        CALENDLY_CLIENT_SECRET=fake.client_secret,
+        CALENDLY_OAUTH_BASE=fake.base, CALENDLY_API_BASE=fake.base + "/",
+        BOOKINGD_SECRET_KEY=KEY, BOOKINGD_BASE_URL=PUBLIC,
+        CALENDLY_REFRESH_INTERVAL_S="1", CALENDLY_REFRESH_BACKOFF_MS="300",
+        CALENDLY_WEBHOOK_SIGNING_KEY=a.secret, BOOKINGD_WORKERS="2",
+        BOOKINGD_JOB_RETRY_BASE_MS="50", BOOKINGD_JOB_RETRY_MAX_MS="200"),
+        name="b", database_url=a.database_url)
+    connect(a, fake)
+    made = [calendly_booking(a, fake, days=4 + i // 4, hour=9 + i % 4)
+            for i in range(8)]
+    fake.expire_access()
+    for i, (bk, _) in enumerate(made):
+        cancel(a if i % 2 else b, bk["uid"])
+    for _, uuid in made:
+        H.wait_until(lambda: cancelled_at_calendly(fake, uuid), 60,
+                     "every cancellation sent")
+    # One refresh between the two instances; no refresh token used twice
+    # (which Calendly would answer invalid_grant, and bookingd would take
+    # for a revoked grant).
+    assert len(fake.grants("refresh_token", 200)) == 1, fake.grants()
+    assert fake.grants(status=400) == [], fake.grants()
+    assert status(a)["status"] == "active"
+    assert status(b)["status"] == "active"

@@ -66,6 +66,7 @@ class ZoomFake:
         self.failures = []            # statuses to answer next (API only)
         self.retry_after = 2
         self.fail_after_create = 0    # make the meeting, answer 500, n times
+        self.create_delay = 0         # seconds before a create takes effect
         self.token_requests = 0
         self.lock = threading.Lock()
         fake = self
@@ -249,6 +250,8 @@ class ZoomFake:
                 body, bad = self._body(raw, partial=False)
                 if bad:
                     return self._err(300, 300, "Validation Failed.", bad)
+                if fake.create_delay:  # a slow Zoom: the meeting appears late
+                    time.sleep(fake.create_delay)
                 with fake.lock:
                     mid = random.randrange(80000000000, 99999999999)
                     pwd = "%06d" % random.randrange(10 ** 6)
