@@ -274,6 +274,10 @@ static enum bk_err read_state(const struct bk_calendly_oauth_config *cfg,
         return e;
     e = load(cfg, tx, arena, st, err);
     bk_store_rollback(tx);
+    if (e) { /* nothing half-read is kept */
+        json_decref(st->j);
+        st->j = NULL;
+    }
     return e;
 }
 
@@ -380,6 +384,7 @@ static enum bk_err refresh(const struct bk_calendly_oauth_config *cfg,
      * token in one transaction. */
     for (int attempt = 1;; attempt++) {
         struct state cur;
+        memset(&cur, 0, sizeof(cur));
         now = bk_now_ms();
         e = bk_store_begin(cfg->store, BK_TX_WRITE, &tx, err);
         if (!e)
@@ -703,7 +708,14 @@ static enum bk_err refresh_run(void *ctx, struct bk_store *store,
     struct bk_errbuf why;
     enum bk_err e;
 
-    if (ready(cfg) && read_state(cfg, arena, &st, NULL) == BK_OK && st.j) {
+    memset(&st, 0, sizeof(st));
+    if (ready(cfg) && read_state(cfg, arena, &st, NULL) != BK_OK) {
+        json_decref(st.j);
+        st.j = NULL;
+    }
+    if (st.j && st.retry_at_ms > bk_now_ms()) {
+        json_decref(st.j); /* a failed refresh backs off: later */
+    } else if (st.j) {
         int64_t ahead = AHEAD_MS;
         if (st.lifetime_ms > 0 && st.lifetime_ms / 2 < ahead)
             ahead = st.lifetime_ms / 2;

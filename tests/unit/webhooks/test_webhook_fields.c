@@ -1,5 +1,5 @@
-/* tests/unit/webhooks/test_webhook_fields.c — the checks and readers the webhook
- * providers share (webhooks/fields.h): the timestamp window's edges and
+/* tests/unit/webhooks/test_webhook_fields.c — the checks and readers the
+ * webhook providers share (webhooks/fields.h): the timestamp window's edges and
  * message, and the field readers on wrong types, lengths and bytes. */
 #include <setjmp.h>
 #include <stdarg.h>
