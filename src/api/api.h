@@ -141,6 +141,10 @@ struct bk_api {
      * NOTION_TOKEN is not set. */
     bk_api_provider_sync_fn notion_sync;
     void *notion_sync_ctx;
+    /* POST /api/v1/sync {"provider": "calcom"} (connectors/calcom_sync.c,
+     * wired by cli/serve.c); NULL while CALCOM_API_KEY is not set. */
+    bk_api_provider_sync_fn calcom_sync;
+    void *calcom_sync_ctx;
     /* Google Calendar (GOOGLE_CLIENT_ID ...): NULL client id: the
      * authorize route answers 503 not_configured. */
     const char *google_client_id;

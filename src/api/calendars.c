@@ -541,11 +541,39 @@ static enum bk_err delete_(struct bk_api_call *c)
     return BK_OK;
 }
 
+/* Runs a provider's sync and adds its summary to *sum. */
+static enum bk_err add_provider_sync(struct bk_api_call *c,
+                                     bk_api_provider_sync_fn fn, void *ctx,
+                                     struct bk_sync_summary *sum)
+{
+    struct bk_sync_summary cs;
+    struct bk_sync_error *all;
+    enum bk_err e = fn(ctx, c->arena, &cs, c->err);
+
+    if (e)
+        return e;
+    sum->total += cs.total;
+    sum->created += cs.created;
+    sum->updated += cs.updated;
+    sum->skipped += cs.skipped;
+    all = bk_arena_alloc(c->arena,
+                         (sum->n_errors + cs.n_errors + 1) * sizeof(*all));
+    if (sum->n_errors)
+        memcpy(all, sum->errors, sum->n_errors * sizeof(*all));
+    if (cs.n_errors)
+        memcpy(all + sum->n_errors, cs.errors, cs.n_errors * sizeof(*all));
+    sum->errors = all;
+    sum->n_errors += cs.n_errors;
+    return BK_OK;
+}
+
 /* POST /api/v1/sync — {"connection": id} or {"host": slug} or {} (all;
  * "provider": "caldav" or "google" keeps only connections of that kind;
  * "reconcile": true runs the reconcile instead of the incremental sync),
- * or {"provider": "calendly"}
- * (connectors/calendly_sync.c; {} includes it when connected): runs the
+ * or {"provider": "calendly"} (connectors/calendly_sync.c), or
+ * {"provider": "calcom"} (connectors/calcom_sync.c), or {"provider":
+ * "notion"} (connectors/notion.c); {} includes Calendly and Cal.com when
+ * connected: runs the
  * sync now and answers its summary. A NONE route: the sync talks to
  * calendar servers and Calendly. */
 static enum bk_err sync_now(struct bk_api_call *c)
@@ -571,17 +599,37 @@ static enum bk_err sync_now(struct bk_api_call *c)
         return e;
     if (provider && strcmp(provider, "caldav") != 0 &&
         strcmp(provider, "google") != 0 && strcmp(provider, "calendly") != 0 &&
-        strcmp(provider, "notion") != 0)
+        strcmp(provider, "notion") != 0 && strcmp(provider, "calcom") != 0)
         return bk_fail_field(c->err, BK_E_INVALID, "provider",
-                             "must be caldav, google, calendly or notion");
+                             "must be caldav, google, calendly, calcom or "
+                             "notion");
     if (conn && host)
         return bk_fail_field(c->err, BK_E_INVALID, "host",
                              "give a connection or a host, not both");
-    if (provider && strcmp(provider, "notion") == 0) {
-        /* Notion: one workspace; mirror catch-up, then the pull. */
-        if (conn || host)
+    if (provider && strcmp(provider, "calcom") == 0) {
+        /* Cal.com: one API key, no connection or host to choose. */
+        if (conn || host || reconcile)
             return bk_fail_field(c->err, BK_E_INVALID,
-                                 conn ? "connection" : "host",
+                                 conn   ? "connection"
+                                 : host ? "host"
+                                        : "reconcile",
+                                 "does not apply to provider calcom");
+        if (!c->api->calcom_sync) {
+            bk_fail(c->err, BK_E_UNAVAILABLE,
+                    "Cal.com is not connected: set CALCOM_API_KEY");
+            bk_errbuf_code(c->err, "not_configured");
+            return BK_E_UNAVAILABLE;
+        }
+        if ((e = c->api->calcom_sync(c->api->calcom_sync_ctx, c->arena, &sum,
+                                     c->err)))
+            return e;
+    } else if (provider && strcmp(provider, "notion") == 0) {
+        /* Notion: one workspace; mirror catch-up, then the pull. */
+        if (conn || host || reconcile)
+            return bk_fail_field(c->err, BK_E_INVALID,
+                                 conn   ? "connection"
+                                 : host ? "host"
+                                        : "reconcile",
                                  "does not apply to provider notion");
         if (!c->api->notion_sync) {
             bk_fail(c->err, BK_E_UNAVAILABLE,
@@ -620,28 +668,16 @@ static enum bk_err sync_now(struct bk_api_call *c)
             return bk_fail(c->err, e, "no calendar connection '%s'", conn);
         if (e)
             return e;
-        /* {} is every source: Calendly too when it is connected. */
+        /* {} is every source: Calendly and Cal.com too when connected. */
         if (!provider && !conn && !host && !reconcile &&
-            c->api->calendly_sync) {
-            struct bk_sync_summary cs;
-            struct bk_sync_error *all;
-            if ((e = c->api->calendly_sync(c->api->calendly_sync_ctx, c->arena,
-                                           &cs, c->err)))
-                return e;
-            sum.total += cs.total;
-            sum.created += cs.created;
-            sum.updated += cs.updated;
-            sum.skipped += cs.skipped;
-            all = bk_arena_alloc(c->arena, (sum.n_errors + cs.n_errors + 1) *
-                                               sizeof(*all));
-            if (sum.n_errors)
-                memcpy(all, sum.errors, sum.n_errors * sizeof(*all));
-            if (cs.n_errors)
-                memcpy(all + sum.n_errors, cs.errors,
-                       cs.n_errors * sizeof(*all));
-            sum.errors = all;
-            sum.n_errors += cs.n_errors;
-        }
+            c->api->calendly_sync &&
+            (e = add_provider_sync(c, c->api->calendly_sync,
+                                   c->api->calendly_sync_ctx, &sum)))
+            return e;
+        if (!provider && !conn && !host && !reconcile && c->api->calcom_sync &&
+            (e = add_provider_sync(c, c->api->calcom_sync,
+                                   c->api->calcom_sync_ctx, &sum)))
+            return e;
     }
     errors = json_array();
     for (size_t i = 0; i < sum.n_errors; i++)

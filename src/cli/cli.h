@@ -23,6 +23,8 @@ struct bk_jobs_lifecycle_config;
 struct bk_mail_config;
 struct bk_outwebhooks;
 struct bk_calendly_config;
+struct bk_calcom_config;
+struct bk_calcom_sync;
 struct bk_zoom_config;
 struct bk_notion_config;
 struct bk_stripe_config;
@@ -80,6 +82,12 @@ struct bk_config {
     const char *calendly_token;   /* CALENDLY_TOKEN or NULL */
     char calendly_api_base[2049]; /* CALENDLY_API_BASE, no trailing '/' */
     bool calendly_api_base_set;   /* set by the operator (may be private) */
+    /* Cal.com's API (connectors/calcom.h, docs/providers/calcom.md). */
+    const char *calcom_api_key;     /* CALCOM_API_KEY or NULL */
+    char calcom_api_base[2049];     /* CALCOM_API_BASE, no trailing '/' */
+    bool calcom_api_base_set;       /* set by the operator (may be private) */
+    int64_t calcom_sync_interval_s; /* CALCOM_SYNC_INTERVAL_S; 0: off */
+    int64_t calcom_sync_past_days;  /* CALCOM_SYNC_PAST_DAYS */
     /* Calendly OAuth (connectors/calendly_oauth.h); both or none. */
     const char *calendly_client_id;     /* CALENDLY_CLIENT_ID or NULL */
     const char *calendly_client_secret; /* CALENDLY_CLIENT_SECRET */
@@ -171,6 +179,8 @@ struct bk_cli_job_env {
     const struct bk_mail_config *mail;
     struct bk_outwebhooks *outwebhooks;
     const struct bk_calendly_config *calendly;
+    const struct bk_calcom_config *calcom;
+    struct bk_calcom_sync *calcom_sync;
     const struct bk_stripe_config *stripe; /* NULL: no Stripe jobs run */
     const struct bk_calendars_config *calendars;
     const struct bk_zoom_config *zoom;

@@ -385,6 +385,40 @@ enum bk_err bk_config_load(struct bk_config *cfg, struct bk_errbuf *err)
                    sizeof(cfg->calendly_api_base));
     }
 
+    cfg->calcom_api_key = env("CALCOM_API_KEY");
+    if (cfg->calcom_api_key && (strlen(cfg->calcom_api_key) > 512 ||
+                                strcspn(cfg->calcom_api_key, " \t\r\n") !=
+                                    strlen(cfg->calcom_api_key)))
+        return bk_fail_field(err, BK_E_CONFIG, "CALCOM_API_KEY",
+                             "must be a key of at most 512 characters "
+                             "without spaces");
+    v = env("CALCOM_API_BASE");
+    cfg->calcom_api_base_set = v != NULL;
+    if (v) {
+        size_t len;
+        bk_errbuf_clear(&sub);
+        if (bk_net_url_check(v, true, &sub) != BK_OK || strchr(v, '?') ||
+            (strncmp(v, "https://", 8) != 0 && strncmp(v, "http://", 7) != 0))
+            return bk_fail_field(err, BK_E_CONFIG, "CALCOM_API_BASE",
+                                 "must be an http(s) URL without a query%s%s",
+                                 sub.msg[0] ? ": " : "", sub.msg);
+        bk_strlcpy(cfg->calcom_api_base, v, sizeof(cfg->calcom_api_base));
+        len = strlen(cfg->calcom_api_base);
+        while (len > 0 && cfg->calcom_api_base[len - 1] == '/')
+            cfg->calcom_api_base[--len] = '\0';
+    } else {
+        bk_strlcpy(cfg->calcom_api_base, "https://api.cal.com/v2",
+                   sizeof(cfg->calcom_api_base));
+    }
+    if ((e = env_int("CALCOM_SYNC_INTERVAL_S", 0, 86400 * 7, 0,
+                     &cfg->calcom_sync_interval_s, err)) ||
+        (e = env_int("CALCOM_SYNC_PAST_DAYS", 1, 3660, 30,
+                     &cfg->calcom_sync_past_days, err)))
+        return e;
+    if (cfg->calcom_sync_interval_s > 0 && cfg->calcom_sync_interval_s < 60)
+        return bk_fail_field(err, BK_E_CONFIG, "CALCOM_SYNC_INTERVAL_S",
+                             "must be 0 (off) or at least 60 seconds");
+
     cfg->calendly_client_id = env("CALENDLY_CLIENT_ID");
     cfg->calendly_client_secret = env("CALENDLY_CLIENT_SECRET");
     if ((cfg->calendly_client_id != NULL) !=

@@ -5,6 +5,8 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "connectors/calcom.h"
+#include "connectors/calcom_sync.h"
 #include "connectors/calendly.h"
 #include "connectors/calendly_oauth.h"
 #include "connectors/calendars.h"
@@ -69,6 +71,18 @@ static void calendly_cancel(const struct bk_cli_job_env *env,
                             struct bk_job_kind *out)
 {
     bk_calendly_cancel_kind(env->calendly, out);
+}
+
+static void calcom_push(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_calcom_push_kind(env->calcom, out);
+}
+
+static void calcom_sync(const struct bk_cli_job_env *env,
+                        struct bk_job_kind *out)
+{
+    bk_calcom_sync_kind(env->calcom_sync, out);
 }
 
 static void calendly_refresh(const struct bk_cli_job_env *env,
@@ -192,6 +206,8 @@ static const kind_fn kinds[] = {
     calendly_refresh, /* "calendly.refresh": periodic; OAuth tokens */
     notion_mirror,    /* "notion.mirror": a ledger row into its Notion page */
     notion_pull, /* "notion.pull": periodic; Notion edits into the ledger */
+    calcom_push, /* "calcom.push": a change told to Cal.com */
+    calcom_sync, /* "calcom.sync": periodic; Cal.com's bookings pulled */
 };
 
 _Static_assert(sizeof(kinds) / sizeof(kinds[0]) <= BK_CLI_JOB_KINDS_MAX,

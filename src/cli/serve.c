@@ -16,6 +16,8 @@
 #include "core/tz.h"
 #include "crypto/crypto.h"
 #include "http/server.h"
+#include "connectors/calcom.h"
+#include "connectors/calcom_sync.h"
 #include "connectors/calendly.h"
 #include "connectors/calendly_oauth.h"
 #include "connectors/calendly_sync.h"
@@ -194,6 +196,8 @@ int bk_cli_serve(int argc, char **argv)
     struct bk_zoom_config zoom;
     struct bk_notion_config notion;
     struct bk_calendly_sync calendly_sync;
+    struct bk_calcom_config calcom;
+    struct bk_calcom_sync calcom_sync;
     struct bk_stripe_config stripe;
     struct bk_calendars_config calendars;
     struct bk_gwatch_config gwatch;
@@ -356,6 +360,22 @@ int bk_cli_serve(int argc, char **argv)
     if (!cfg.have_secret_key)
         bk_log_warn("webhooks: BOOKINGD_SECRET_KEY is not set: outbound "
                     "webhook endpoint secrets are stored in plaintext");
+    memset(&calcom, 0, sizeof(calcom));
+    calcom.api_base = cfg.calcom_api_base;
+    calcom.api_key = cfg.calcom_api_key;
+    calcom.allow_private = cfg.calcom_api_base_set;
+    calcom.timeout_ms = outwebhooks.cfg.timeout_ms;
+    calcom.connect_timeout_ms = outwebhooks.cfg.connect_timeout_ms;
+    if (calcom.api_key && bk_calcom_subscribe(cfg.max_attempts, &err)) {
+        fprintf(stderr, "bookingd: %s\n", err.msg);
+        goto out;
+    }
+    memset(&calcom_sync, 0, sizeof(calcom_sync));
+    calcom_sync.cfg = &calcom;
+    calcom_sync.store = store;
+    calcom_sync.normalize = bk_webhook_calcom.normalize;
+    calcom_sync.past_days = cfg.calcom_sync_past_days;
+    calcom_sync.interval_s = cfg.calcom_sync_interval_s;
     memset(&zoom, 0, sizeof(zoom));
     zoom.api_base = cfg.zoom_api_base;
     zoom.oauth_base = cfg.zoom_oauth_base;
@@ -401,6 +421,8 @@ int bk_cli_serve(int argc, char **argv)
     job_env.mail = &mail;
     job_env.outwebhooks = &outwebhooks;
     job_env.calendly = &calendly;
+    job_env.calcom = &calcom;
+    job_env.calcom_sync = &calcom_sync;
     job_env.zoom = &zoom;
     job_env.notion = &notion;
     memset(&stripe, 0, sizeof(stripe));
@@ -504,6 +526,10 @@ int bk_cli_serve(int argc, char **argv)
         api.notion_sync_ctx = &notion;
         bk_log_info("notion: mirroring to %s, pulling every %lld s",
                     cfg.notion_api_base, (long long)cfg.notion_pull_s);
+    }
+    if (calcom.api_key) {
+        api.calcom_sync = bk_calcom_sync_run;
+        api.calcom_sync_ctx = &calcom_sync;
     }
     api.calendly_pat = calendly.token != NULL;
     if (calendly.oauth) {

@@ -40,7 +40,8 @@ import pytest
 # out. Every new periodic kind goes here.
 TIMER_JOB_KINDS = ("jobs.prune", "clients.lifecycle", "calendars.sync",
                    "calendars.reconcile", "calendars.gwatch",
-                   "packages.expire", "calendly.refresh", "notion.pull")
+                   "packages.expire", "calendly.refresh", "notion.pull",
+                   "calcom.sync")
 NOT_TIMER_JOB = "kind NOT IN (%s)" % ", ".join(
     "'%s'" % k for k in TIMER_JOB_KINDS)
 
