@@ -22,10 +22,10 @@ import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -54,17 +54,6 @@ let base = "";
 
 function log(msg) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const DEMO = {
@@ -153,41 +142,9 @@ async function startDaemon() {
   fs.writeFileSync(demo, JSON.stringify(DEMO, null, 2));
   await run(["apply", demo], env);
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (chunk) => {
-    daemonLog = (daemonLog + chunk).slice(-20000);
-  };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((resolve) =>
-    daemon.on("exit", (code, signal) => resolve({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null || daemon.signalCode !== null)
-      throw new Error("bookingd serve exited at start:\n" + daemonLog);
-    try {
-      const r = await fetch(base + "/healthz",
-                            { signal: AbortSignal.timeout(1000) });
-      if (r.ok)
-        break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > until)
-      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   log(`daemon up on ${base}`);
-}
-
-async function stopDaemon() {
-  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
-    return daemon ? daemon.exited : null;
-  daemon.kill("SIGTERM");
-  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-  const how = await daemon.exited;
-  clearTimeout(timer);
-  return how;
 }
 
 async function apiCall(method, p, body, admin) {
@@ -609,7 +566,7 @@ async function cleanup() {
   browser = null;
   if (radicale && radicale.exitCode === null)
     radicale.kill("SIGTERM");
-  const how = await stopDaemon();
+  const how = await stopDaemon(daemon);
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
 }

@@ -17,11 +17,11 @@ import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
@@ -57,17 +57,6 @@ let stripeBase = "";
 const problems = [];
 
 const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 const DEMO = {
   hosts: [{
@@ -138,23 +127,8 @@ async function startDaemon() {
     execFile(BIN, ["apply", demo], { env, timeout: STEP_MS },
              (err, out, errOut) => (err ? reject(new Error(out + errOut)) : resolve())));
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (c) => { daemonLog = (daemonLog + c).slice(-20000); };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((r) => daemon.on("exit", (code, signal) => r({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null)
-      throw new Error("bookingd exited at start:\n" + daemonLog);
-    try {
-      if ((await fetch(base + "/healthz", { signal: AbortSignal.timeout(1000) })).ok)
-        break;
-    } catch { /* not yet */ }
-    if (Date.now() > until)
-      throw new Error("bookingd did not start:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   await fetch(stripeBase + "/_fake/config", {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ webhook_url: base + "/webhooks/stripe" }),
@@ -508,15 +482,7 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
-  let how = null;
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-    daemon.kill("SIGTERM");
-    const t = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-    how = await daemon.exited;
-    clearTimeout(t);
-  } else if (daemon) {
-    how = await daemon.exited;
-  }
+  const how = await stopDaemon(daemon);
   daemon = null;
   for (const c of children)
     if (c.exitCode === null)

@@ -27,14 +27,14 @@
 // Screenshots go to ARTIFACT_DIR (default build's tests/e2e/artifacts).
 // Every wait is for a state, bounded by STEP_MS; the whole run by TOTAL_MS.
 import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -65,17 +65,6 @@ const problems = [];
 
 function log(msg) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function run(file, args, env) {
@@ -111,41 +100,9 @@ async function startDaemon() {
   fs.writeFileSync(seed, JSON.stringify(SEED));
   await run(BIN, ["apply", seed], env);
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (chunk) => {
-    daemonLog = (daemonLog + chunk).slice(-20000);
-  };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((resolve) =>
-    daemon.on("exit", (code, signal) => resolve({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null || daemon.signalCode !== null)
-      throw new Error("bookingd serve exited at start:\n" + daemonLog);
-    try {
-      const r = await fetch(base + "/healthz",
-                            { signal: AbortSignal.timeout(1000) });
-      if (r.ok)
-        break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > until)
-      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   log(`daemon up on ${base}`);
-}
-
-async function stopDaemon() {
-  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
-    return daemon ? daemon.exited : null;
-  daemon.kill("SIGTERM");
-  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-  const how = await daemon.exited;
-  clearTimeout(timer);
-  return how;
 }
 
 async function api(method, p, body, headers) {
@@ -630,7 +587,7 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
-  const how = await stopDaemon();
+  const how = await stopDaemon(daemon);
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
 }

@@ -1,0 +1,70 @@
+// tests/e2e/harness.mjs — what every browser test does alike with the
+// daemon: a free local port, `bookingd serve` started with its output kept,
+// waited for until /healthz answers, and stopped (SIGTERM, SIGKILL after
+// 10 s).
+import { spawn } from "node:child_process";
+import net from "node:net";
+
+// A TCP port on 127.0.0.1 that nothing listens on at the moment.
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+// Starts `bin serve` with env. keepLog(text) is called with the last
+// 20,000 characters of the daemon's output each time it writes. Returns the
+// child process, whose `exited` resolves to { code, signal }.
+export function spawnDaemon(bin, env, keepLog) {
+  const daemon = spawn(bin, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
+  daemon.logText = "";
+  const keep = (chunk) => {
+    daemon.logText = (daemon.logText + chunk).slice(-20000);
+    keepLog(daemon.logText);
+  };
+  daemon.stdout.on("data", keep);
+  daemon.stderr.on("data", keep);
+  daemon.exited = new Promise((resolve) =>
+    daemon.on("exit", (code, signal) => resolve({ code, signal })));
+  return daemon;
+}
+
+// Waits (at most stepMs) until base/healthz answers; throws, with the
+// daemon's output, when it exits first or does not answer in time.
+export async function waitHealthy(daemon, base, stepMs) {
+  const until = Date.now() + stepMs;
+  for (;;) {
+    if (daemon.exitCode !== null || daemon.signalCode !== null)
+      throw new Error("bookingd serve exited at start:\n" + daemon.logText);
+    try {
+      const r = await fetch(base + "/healthz",
+                            { signal: AbortSignal.timeout(1000) });
+      if (r.ok)
+        break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > until)
+      throw new Error("bookingd did not answer /healthz:\n" + daemon.logText);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+// Stops the daemon (SIGTERM, SIGKILL after 10 s); resolves to its exit, or
+// null when there is none.
+export async function stopDaemon(daemon) {
+  if (!daemon)
+    return null;
+  if (daemon.exitCode !== null || daemon.signalCode !== null)
+    return daemon.exited;
+  daemon.kill("SIGTERM");
+  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
+  const how = await daemon.exited;
+  clearTimeout(timer);
+  return how;
+}
