@@ -19,9 +19,8 @@ import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, startStripeFake } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
@@ -74,19 +73,6 @@ const DEMO = {
     price: { amount: 9000, currency: "EUR" },
   }],
 };
-
-async function startFake() {
-  const fake = spawn("node", [path.join(HERE, "..", "fakes", "stripe", "fake.mjs")], {
-    env: { ...process.env, FAKE_WEBHOOK_SECRET: WHSEC },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(fake);
-  const line = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: fake.stdout }).once("line", resolve);
-    fake.on("exit", () => reject(new Error("the Stripe fake exited")));
-  });
-  return "http://127.0.0.1:" + JSON.parse(line).port;
-}
 
 async function consentServer() {
   const srv = http.createServer((req, res) => {
@@ -231,13 +217,7 @@ async function creditBooking() {
 
 async function newPage(ctx, name) {
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function signIn() {
@@ -499,13 +479,9 @@ const overall = setTimeout(() => {
 let failed = false;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
-  stripeBase = await startFake();
+  stripeBase = await startStripeFake(WHSEC, children);
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   const ada = await paidBooking("Ada Lovelace", "ada@example.com");
   const bob = await paidBooking("Bob Refund", "bob@example.com");
   const cr = await creditBooking();

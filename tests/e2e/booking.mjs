@@ -18,7 +18,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -185,15 +185,7 @@ async function visitor(name, options) {
   });
   await photoRoute(ctx);
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.setDefaultNavigationTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    /* Expected API errors (409, 422, 401) are logged as failed loads. */
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function shot(page, name) {
@@ -744,13 +736,7 @@ async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
   await startSite();
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await bookAndCancel();
   await raceAndReschedule();
   await hostPages();

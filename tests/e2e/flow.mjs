@@ -34,7 +34,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -136,16 +136,7 @@ async function newContext(size) {
 }
 
 function watch(page, name) {
-  page.setDefaultTimeout(STEP_MS);
-  page.setDefaultNavigationTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    /* Refusals the test provokes (401, 403, aborted requests) are logged
-     * as failed loads; anything else, a CSP violation included, counts. */
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function shot(page, name) {
@@ -595,12 +586,7 @@ async function cleanup() {
 async function main() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await noSession();
   const desk = await newContext("desktop");
   const admin = watch(await desk.newPage(), "desktop");

@@ -1,9 +1,15 @@
-// tests/e2e/harness.mjs — what every browser test does alike with the
-// daemon: a free local port, `bookingd serve` started with its output kept,
-// waited for until /healthz answers, and stopped (SIGTERM, SIGKILL after
-// 10 s).
+// tests/e2e/harness.mjs — what the browser tests do alike: a free local
+// port; `bookingd serve` started with its output kept, waited for until
+// /healthz answers, and stopped (SIGTERM, SIGKILL after 10 s); the Stripe
+// fake started; Chromium launched; a page's waits bounded and its script
+// and console errors collected.
 import { spawn } from "node:child_process";
 import net from "node:net";
+import path from "node:path";
+import readline from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
 
 // A TCP port on 127.0.0.1 that nothing listens on at the moment.
 export function freePort() {
@@ -67,4 +73,45 @@ export async function stopDaemon(daemon) {
   const how = await daemon.exited;
   clearTimeout(timer);
   return how;
+}
+
+// Debian's Chromium, headless, with nothing of its own on the network.
+export function launchChromium(chromium, executablePath, stepMs) {
+  return chromium.launch({
+    executablePath, timeout: stepMs,
+    args: ["--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", "--disable-quic"],
+  });
+}
+
+// Bounds the page's waits by stepMs and adds to problems each script error
+// and console error of the page. Refusals a test provokes (401, 403, 409,
+// 422, aborted requests) are logged as failed loads and do not count;
+// anything else, a CSP violation included, does.
+export function watchPage(page, name, problems, stepMs) {
+  page.setDefaultTimeout(stepMs);
+  page.setDefaultNavigationTimeout(stepMs);
+  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
+      problems.push(`${name}: console: ${m.text()}`);
+  });
+  return page;
+}
+
+// Starts the Stripe fake (tests/fakes/stripe) signing its webhooks with
+// whsec; the child is added to children (stopped by the caller's cleanup).
+// Resolves to the fake's base URL.
+export async function startStripeFake(whsec, children) {
+  const fake = spawn("node", [path.join(HERE, "..", "fakes", "stripe", "fake.mjs")], {
+    env: { ...process.env, FAKE_WEBHOOK_SECRET: whsec },
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  children.push(fake);
+  const line = await new Promise((resolve, reject) => {
+    readline.createInterface({ input: fake.stdout }).once("line", resolve);
+    fake.on("exit", () => reject(new Error("the Stripe fake exited")));
+  });
+  return "http://127.0.0.1:" + JSON.parse(line).port;
 }

@@ -17,9 +17,8 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnDaemon, waitHealthy, stopDaemon } from "./harness.mjs";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, startStripeFake } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
@@ -63,19 +62,6 @@ const DEMO = {
   }],
 };
 
-async function startFake() {
-  const fake = spawn("node", [path.join(HERE, "..", "fakes", "stripe", "fake.mjs")], {
-    env: { ...process.env, FAKE_WEBHOOK_SECRET: WHSEC },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(fake);
-  const line = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: fake.stdout }).once("line", resolve);
-    fake.on("exit", () => reject(new Error("the Stripe fake exited")));
-  });
-  return "http://127.0.0.1:" + JSON.parse(line).port;
-}
-
 async function startDaemon(stripeBase) {
   const port = await freePort();
   const env = {
@@ -111,13 +97,7 @@ async function bookingsOf(email) {
 async function visitor(name) {
   const ctx = await browser.newContext({ locale: "en-GB", timezoneId: "Europe/Berlin" });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function bookPaid(page, name, email, nth) {
@@ -345,13 +325,9 @@ const overall = setTimeout(() => {
 let failed = false;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
-  const stripeBase = await startFake();
+  const stripeBase = await startStripeFake(WHSEC, children);
   await startDaemon(stripeBase);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await payAndReturn();
   await revenueChart();
   await cancelOnCheckout();
