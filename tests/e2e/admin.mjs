@@ -25,7 +25,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium } from "./harness.mjs";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, axeRun } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -34,7 +34,6 @@ const STEP_MS = 15_000;
 const ADMIN_KEY = "e2e-admin-key-fedcba9876543210";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, "screenshots");
-const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node admin.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -533,18 +532,9 @@ async function axeCheck(state, paths) {
       return !v || (!v.hasAttribute("aria-busy") && t &&
                     t.textContent !== "Loading…");
     });
-    await page.addScriptTag({ path: AXE });
-    const res = await page.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
-                                       "wcag21aa"] },
-    }));
-    assert.ok(res.passes.length > 10, `axe ran on ${p}`);
-    checked += res.passes.length;
-    for (const v of res.violations)
-      if (v.impact === "serious" || v.impact === "critical")
-        found.push(`${p}: ${v.id} (${v.impact}): ${v.help} — ` +
-                   v.nodes.slice(0, 3).map((n) => n.target.join(" "))
-                     .join("; "));
+    const res = await axeRun(page, p);
+    checked += res.passes;
+    found.push(...res.found.map((line) => `${p}: ${line}`));
   }
   await ctx.close();
   assert.deepEqual(found, [], "axe: serious or critical violations");

@@ -20,7 +20,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, startStripeFake } from "./harness.mjs";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, startStripeFake, axeRun } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
@@ -29,7 +29,6 @@ const TOTAL_MS = 240_000;
 const STEP_MS = 30_000;
 const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
 const WHSEC = "whsec_e2e_" + Math.random().toString(16).slice(2);
-const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 // Screenshots (test artifacts): the build tree's when ctest passes it.
 const SHOTS = process.argv[3] || path.join(os.tmpdir(), "bookingd-e2e-more-shots");
 // Where the consent pages would be: a stand-in server of this test that
@@ -443,15 +442,7 @@ async function axeAt(state, paths, viewport) {
     const wide = await page.evaluate(() =>
       document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(wide <= 1, `${p} scrolls sideways by ${wide}px at ${viewport.width}px`);
-    await page.addScriptTag({ path: AXE });
-    const res = await page.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    }));
-    assert.ok(res.passes.length > 10, `axe ran on ${p}`);
-    for (const v of res.violations)
-      if (v.impact === "serious" || v.impact === "critical")
-        found.push(`${p}: ${v.id} (${v.impact}): ${v.help} — ` +
-                   v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; "));
+    found.push(...(await axeRun(page, p)).found.map((line) => `${p}: ${line}`));
   }
   await ctx.close();
   assert.deepEqual(found, [], "axe: serious or critical violations");

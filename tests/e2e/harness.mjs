@@ -2,14 +2,16 @@
 // port; `bookingd serve` started with its output kept, waited for until
 // /healthz answers, and stopped (SIGTERM, SIGKILL after 10 s); the Stripe
 // fake started; Chromium launched; a page's waits bounded and its script
-// and console errors collected.
+// and console errors collected; axe-core run on a page.
 import { spawn } from "node:child_process";
+import assert from "node:assert/strict";
 import net from "node:net";
 import path from "node:path";
 import readline from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 // A TCP port on 127.0.0.1 that nothing listens on at the moment.
 export function freePort() {
@@ -114,4 +116,25 @@ export async function startStripeFake(whsec, children) {
     fake.on("exit", () => reject(new Error("the Stripe fake exited")));
   });
   return "http://127.0.0.1:" + JSON.parse(line).port;
+}
+
+// Runs axe-core (WCAG 2 A and AA rules) on the page, which must take an
+// injected script (its context made with bypassCSP: true), and asserts
+// that it ran (more than 10 rules passed, what names the page). Resolves
+// to { passes, found }: the number of rules passed and the serious and
+// critical violations, each "id (impact): help — its first three targets".
+export async function axeRun(page, what) {
+  await page.addScriptTag({ path: AXE });
+  const res = await page.evaluate(() => window.axe.run(document, {
+    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
+                                     "wcag21aa"] },
+  }));
+  assert.ok(res.passes.length > 10, `axe ran on ${what}`);
+  return {
+    passes: res.passes.length,
+    found: res.violations
+      .filter((v) => v.impact === "serious" || v.impact === "critical")
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ` +
+           v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; ")),
+  };
 }
