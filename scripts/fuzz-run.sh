@@ -17,7 +17,7 @@ case "$seconds" in
 '' | *[!0-9]*) echo "fuzz: FUZZ_SECONDS must be a number of seconds, not '$seconds'" >&2; exit 2 ;;
 esac
 # Every target tests/fuzz/CMakeLists.txt defines (some share a harness:
-# fuzz_calendly and fuzz_zoom are fuzz_webhook.c).
+# fuzz_calendly, fuzz_zoom and fuzz_notion are fuzz_webhook.c).
 targets=${FUZZ_TARGETS:-$(sed -n 's/^bk_fuzz\(_from\)\{0,1\}(\(fuzz_[a-z_]*\) .*/\2/p' "$root/tests/fuzz/CMakeLists.txt")}
 build=$(cd "$build" && pwd)
 logs=$build/logs

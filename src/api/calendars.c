@@ -4,12 +4,12 @@
  * sealed (crypto/) and never shown. Pushing bookings into the calendar is
  * connectors/calendars.c; the ICS feed is api/calendar.c. */
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "api/internal.h"
 #include "api/json.h"
+#include "api/oauth.h"
 #include "api/render.h"
 #include "base/str.h"
 #include "base/time.h"
@@ -696,7 +696,7 @@ static enum bk_err sync_now(struct bk_api_call *c)
 /* ---- Google Calendar: OAuth 2.0 authorization code flow -------------- */
 
 #define STATE_TTL_S 600
-#define NONCE_LEN   16
+#define NONCE_LEN   BK_OAUTH_NONCE_LEN
 #define MAX_STATE   1024
 #define MAX_CODE    2048
 #define USED_STATES 512
@@ -708,90 +708,12 @@ static enum bk_err sync_now(struct bk_api_call *c)
  * once. A restart forgets them; a new connection's id is derived from the
  * nonce as well, so a replay after a restart cannot make a second one,
  * and Google's codes are single-use. */
-static struct {
-    char nonce[NONCE_LEN + 1];
-    int64_t expires_utc;
-} used_states[USED_STATES];
-static pthread_mutex_t used_lock = PTHREAD_MUTEX_INITIALIZER;
-
-/* Marks nonce used; false when it was already. */
-static bool use_nonce(const char *nonce, int64_t expires_utc, int64_t now)
-{
-    size_t free_slot = USED_STATES, oldest = 0;
-    bool fresh = true;
-
-    pthread_mutex_lock(&used_lock);
-    for (size_t i = 0; i < USED_STATES; i++) {
-        if (used_states[i].expires_utc > now &&
-            strcmp(used_states[i].nonce, nonce) == 0) {
-            fresh = false;
-            break;
-        }
-        if (used_states[i].expires_utc <= now && free_slot == USED_STATES)
-            free_slot = i;
-        if (used_states[i].expires_utc < used_states[oldest].expires_utc)
-            oldest = i;
-    }
-    if (fresh) {
-        size_t i = free_slot < USED_STATES ? free_slot : oldest;
-        bk_strlcpy(used_states[i].nonce, nonce, sizeof(used_states[i].nonce));
-        used_states[i].expires_utc = expires_utc;
-    }
-    pthread_mutex_unlock(&used_lock);
-    return fresh;
-}
-
-static void state_mac(const struct bk_api *api, const char *payload,
-                      char out[48])
-{
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"google-oauth-state:", 19},
-                              {payload, strlen(payload)}};
-
-    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
-                   mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
-}
-
-/* The PKCE verifier of a state (RFC 7636): derived from its nonce, so
- * nothing is kept between the redirect and the callback. */
-static void pkce_verifier(const struct bk_api *api, const char *nonce,
-                          char out[48])
-{
-    unsigned char mac[BK_SHA256_LEN];
-    struct bk_iov parts[2] = {{"google-pkce:", 12}, {nonce, strlen(nonce)}};
-
-    bk_hmac_sha256(api->manage_secret, sizeof(api->manage_secret), parts, 2,
-                   mac);
-    bk_base64url_encode(mac, sizeof(mac), out);
-}
+BK_OAUTH_USED(used_states, USED_STATES);
 
 static const char *redirect_uri(const struct bk_api *api,
                                 struct bk_arena *arena)
 {
-    return bk_arena_printf(arena, "%s/oauth/google/callback",
-                           api->base_url ? api->base_url : "");
-}
-
-static const char *qenc(struct bk_arena *arena, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
-            ch == '~') {
-            *o++ = (char)ch;
-        } else {
-            *o++ = '%';
-            *o++ = hex[ch >> 4];
-            *o++ = hex[ch & 15];
-        }
-    }
-    *o = '\0';
-    return out;
+    return bk_oauth_redirect_uri(api, "google", arena);
 }
 
 static enum bk_err google_ready(struct bk_api_call *c)
@@ -824,8 +746,7 @@ static enum bk_err google_authorize(struct bk_api_call *c)
     const char *slug = bk_http_param(c->req, "slug");
     const char *conn_id = bk_http_query(c->req, "connection");
     const char *payload, *url, *state;
-    char nonce[NONCE_LEN + 1], mac[48], verifier[48], challenge[48];
-    unsigned char digest[BK_SHA256_LEN];
+    char nonce[NONCE_LEN + 1], verifier[48], challenge[48];
     struct bk_host h;
     json_t *o;
     enum bk_err e;
@@ -855,23 +776,18 @@ static enum bk_err google_authorize(struct bk_api_call *c)
     payload = bk_arena_printf(c->arena, "g1|%s|%s|%" PRId64 "|%s", h.slug,
                               conn_id ? conn_id : "",
                               bk_now_utc() + STATE_TTL_S, nonce);
-    {
-        char *b = bk_arena_alloc(c->arena, strlen(payload) * 4 / 3 + 8);
-        bk_base64url_encode((const unsigned char *)payload, strlen(payload), b);
-        state_mac(c->api, b, mac);
-        state = bk_arena_printf(c->arena, "%s.%s", b, mac);
-    }
-    pkce_verifier(c->api, nonce, verifier);
-    bk_sha256(verifier, strlen(verifier), digest);
-    bk_base64url_encode(digest, sizeof(digest), challenge);
+    state =
+        bk_oauth_state_sign(c->api, "google-oauth-state:", payload, c->arena);
+    bk_oauth_pkce(c->api, "google-pkce:", nonce, verifier, challenge);
     url = bk_arena_printf(
         c->arena,
         "%s?response_type=code&client_id=%s&redirect_uri=%s&scope=%s"
         "&access_type=offline&prompt=consent&include_granted_scopes=true"
         "&state=%s&code_challenge=%s&code_challenge_method=S256",
-        c->api->google_auth_url, qenc(c->arena, c->api->google_client_id),
-        qenc(c->arena, redirect_uri(c->api, c->arena)),
-        qenc(c->arena, GOOGLE_SCOPE), state, challenge);
+        c->api->google_auth_url,
+        bk_oauth_qenc(c->arena, c->api->google_client_id),
+        bk_oauth_qenc(c->arena, redirect_uri(c->api, c->arena)),
+        bk_oauth_qenc(c->arena, GOOGLE_SCOPE), state, challenge);
     o = json_pack("{s:s}", "authorize_url", url);
     {
         const char *text = bk_json_dump(c->arena, o, NULL);
@@ -888,37 +804,13 @@ static enum bk_err read_state(struct bk_api_call *c, const char *state,
                               const char **slug, const char **conn_id,
                               const char **nonce, int64_t *expires)
 {
-    const char *dot = strchr(state, '.');
-    char mac[48];
-    unsigned char *raw = NULL;
-    size_t n = 0, blen;
-    char *payload, *parts[5], *p;
+    char *parts[5];
     int64_t now = bk_now_utc();
     enum bk_err e;
 
-    if (strlen(state) > MAX_STATE || !dot)
+    if (!bk_oauth_state_open(c->api, "google-oauth-state:", state, MAX_STATE,
+                             c->arena, parts, 5))
         goto bad;
-    blen = (size_t)(dot - state);
-    {
-        char *b = bk_arena_strndup(c->arena, state, blen);
-        state_mac(c->api, b, mac);
-        if (strlen(dot + 1) != strlen(mac) ||
-            !bk_ct_equal(dot + 1, mac, strlen(mac)))
-            goto bad;
-        raw = bk_arena_alloc(c->arena, blen + 1);
-        if (bk_base64_decode(b, false, raw, blen + 1, &n) != BK_OK)
-            goto bad;
-    }
-    payload = bk_arena_strndup(c->arena, (const char *)raw, n);
-    p = payload;
-    for (int i = 0; i < 5; i++) {
-        parts[i] = p;
-        p = strchr(p, '|');
-        if (i < 4 && !p)
-            goto bad;
-        if (p)
-            *p++ = '\0';
-    }
     if (strcmp(parts[0], "g1") != 0 ||
         bk_parse_i64(parts[3], 0, INT64_MAX, expires) != BK_OK)
         goto bad;
@@ -1009,25 +901,14 @@ static enum bk_err google_callback(struct bk_api_call *c)
     }
     if ((e = read_state(c, state, &slug, &conn_id, &nonce, &expires)))
         return e;
-    if (!use_nonce(nonce, expires, bk_now_utc())) {
+    if (!bk_oauth_use_nonce(&used_states, nonce, expires, bk_now_utc())) {
         e = bk_fail_field(c->err, BK_E_FORBIDDEN, "state",
                           "was used already: start the authorization again");
         bk_errbuf_code(c->err, "invalid_state");
         return e;
     }
-    if (error) {
-        e = bk_fail_field(
-            c->err, BK_E_INVALID, "error",
-            "Google did not authorize access (%s): nothing "
-            "was stored",
-            strlen(error) <= 64 &&
-                    strspn(error, "abcdefghijklmnopqrstuvwxyz_") ==
-                        strlen(error)
-                ? error
-                : "an unknown error");
-        bk_errbuf_code(c->err, "authorization_denied");
-        return e;
-    }
+    if (error)
+        return bk_oauth_denied(c, "Google", error);
     if (!code || !*code || strlen(code) > MAX_CODE)
         return bk_fail_field(c->err, BK_E_INVALID, "code",
                              code && *code ? "is too long" : "is missing");
@@ -1046,7 +927,7 @@ static enum bk_err google_callback(struct bk_api_call *c)
                        "authorization is gone");
     if (e)
         return e;
-    pkce_verifier(c->api, nonce, verifier);
+    bk_oauth_pkce(c->api, "google-pkce:", nonce, verifier, NULL);
     bk_errbuf_clear(&why);
     e = c->api->google_connect(c->api->google_connect_ctx, code, verifier,
                                redirect_uri(c->api, c->arena), c->arena, &g,

@@ -2364,20 +2364,6 @@ enum bk_err bk_calendars_sync_api(void *ctx, const char *connection,
                              err);
 }
 
-/* The periodic runs (sync, reconcile): the period is in the dedupe key
- * ("<kind>:<period>"), so one run per period whatever the instances. */
-static int64_t period_of(const struct bk_job *job, const char *kind)
-{
-    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(kind);
-    int64_t v = -1;
-
-    if (strncmp(p, kind, n) != 0 || p[n] != ':' ||
-        bk_parse_i64(p + n + 1, 0, INT64_MAX, &v) != BK_OK)
-        return -1;
-    return v;
-}
-
 static enum bk_err enqueue_every(const struct bk_calendars_config *cfg,
                                  const char *kind, int64_t interval_ms,
                                  struct bk_tx *tx, int64_t now_ms, bool current,
@@ -2475,7 +2461,7 @@ static enum bk_err periodic_run(const struct bk_calendars_config *cfg,
     if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
         (e = any_connection(tx, &yes, err)) ||
         (yes && (e = enqueue_every(cfg, kind, every, tx, bk_now_ms(), false,
-                                   period_of(job, kind), err))) ||
+                                   bk_jobs_period_of(job, kind), err))) ||
         (yes && !reconcile &&
          (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
                             bk_now_ms(), false, -1, err))) ||

@@ -655,18 +655,6 @@ enum bk_err bk_calendly_oauth_forget(void *ctx, struct bk_errbuf *err)
 
 /* ---- the periodic job ---------------------------------------------------- */
 
-static int64_t period_of(const struct bk_job *job)
-{
-    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(KIND ":");
-    int64_t v = -1;
-
-    if (strncmp(p, KIND ":", n) != 0 ||
-        bk_parse_i64(p + n, 0, INT64_MAX, &v) != BK_OK)
-        return -1;
-    return v;
-}
-
 static enum bk_err enqueue_period(const struct bk_calendly_oauth_config *cfg,
                                   struct bk_tx *tx, int64_t now_ms,
                                   bool current, int64_t after,
@@ -729,8 +717,9 @@ static enum bk_err refresh_run(void *ctx, struct bk_store *store,
     }
     if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
         goto out;
-    if ((ready(cfg) && (e = enqueue_period(cfg, tx, bk_now_ms(), false,
-                                           period_of(job), err))) ||
+    if ((ready(cfg) &&
+         (e = enqueue_period(cfg, tx, bk_now_ms(), false,
+                             bk_jobs_period_of(job, KIND), err))) ||
         (e = bk_jobs_finish(tx, job, err)))
         goto out;
     e = bk_store_commit(tx, err);

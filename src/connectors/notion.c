@@ -1904,20 +1904,6 @@ static enum bk_err pull(const struct bk_notion_config *cfg,
     return BK_OK;
 }
 
-/* The periodic run's period is in its dedupe key; a run asked for by a
- * webhook ("notion.pull:hook:...") schedules nothing. */
-static int64_t period_of(const struct bk_job *job)
-{
-    const char *k = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(PULL_KIND ":");
-    int64_t v = -1;
-
-    if (strncmp(k, PULL_KIND ":", n) != 0 ||
-        bk_parse_i64(k + n, 0, INT64_MAX, &v) != BK_OK)
-        return -1;
-    return v;
-}
-
 static enum bk_err enqueue_period(const struct bk_notion_config *cfg,
                                   struct bk_tx *tx, int64_t now_ms,
                                   bool current, int64_t after,
@@ -1953,7 +1939,9 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
     const struct bk_notion_config *cfg = ctx;
     struct bk_sync_summary sum;
     struct bk_tx *tx = NULL;
-    int64_t period = period_of(job);
+    /* A run asked for by a webhook ("notion.pull:hook:...") has no
+     * period and schedules nothing. */
+    int64_t period = bk_jobs_period_of(job, PULL_KIND);
     enum bk_err e;
 
     memset(&sum, 0, sizeof(sum));

@@ -15,6 +15,7 @@
 #include "base/fault.h"
 #include "base/log.h"
 #include "base/mem.h"
+#include "base/str.h"
 #include "base/time.h"
 #include "core/backoff.h"
 #include "crypto/crypto.h"
@@ -1050,4 +1051,16 @@ void bk_jobs_kind_init(struct bk_job_kind *out, const char *name,
     out->run = run;
     out->on_dead = on_dead;
     out->ctx = ctx;
+}
+
+int64_t bk_jobs_period_of(const struct bk_job *job, const char *kind)
+{
+    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
+    size_t n = strlen(kind);
+    int64_t v = -1;
+
+    if (strncmp(p, kind, n) != 0 || p[n] != ':' ||
+        bk_parse_i64(p + n + 1, 0, INT64_MAX, &v) != BK_OK)
+        return -1;
+    return v;
 }

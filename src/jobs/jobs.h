@@ -88,6 +88,11 @@ void bk_jobs_kind_init(struct bk_job_kind *out, const char *name,
                                               struct bk_errbuf *err),
                        void *ctx);
 
+/* The period of a periodic run, from its dedupe key "<kind>:<period>"
+ * (a whole number, 0 or more); -1 when the key is not of that form (a run
+ * asked for otherwise). */
+int64_t bk_jobs_period_of(const struct bk_job *job, const char *kind);
+
 /* Jobs a worker claims in one transaction when none is waiting locally. */
 #define BK_JOBS_CLAIM_BATCH 64
 /* The most jobs one run_batch call gets. */

@@ -14,18 +14,6 @@
 
 #define KIND_PREFIX BK_JOBS_LIFECYCLE_KIND ":"
 
-/* The run's period from its dedupe key; -1 when it has none. */
-static int64_t period_of(const struct bk_job *job)
-{
-    const char *key = job && job->dedupe_key ? job->dedupe_key : "";
-    int64_t v;
-
-    if (strncmp(key, KIND_PREFIX, strlen(KIND_PREFIX)) != 0 ||
-        bk_parse_i64(key + strlen(KIND_PREFIX), 0, INT64_MAX, &v) != BK_OK)
-        return -1;
-    return v;
-}
-
 /* Enqueues the run of a period: the one now_ms is in (due now) when
  * `now`, else the next one after both now_ms's and `after` (never a
  * period whose key was used, should the wall clock step back), due at
@@ -98,7 +86,8 @@ static enum bk_err finish(const struct bk_jobs_lifecycle_config *cfg,
     enum bk_err e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
 
     if (!e)
-        e = enqueue(cfg, tx, bk_now_ms(), false, period_of(job), err);
+        e = enqueue(cfg, tx, bk_now_ms(), false,
+                    bk_jobs_period_of(job, BK_JOBS_LIFECYCLE_KIND), err);
     if (!e)
         e = bk_jobs_finish(tx, job, err);
     if (!e) {
@@ -145,7 +134,8 @@ static enum bk_err on_dead(void *ctx, struct bk_tx *tx,
                            struct bk_errbuf *err)
 {
     (void)error;
-    return enqueue(ctx, tx, bk_now_ms(), false, period_of(job), err);
+    return enqueue(ctx, tx, bk_now_ms(), false,
+                   bk_jobs_period_of(job, BK_JOBS_LIFECYCLE_KIND), err);
 }
 
 void bk_jobs_lifecycle_kind(const struct bk_jobs_lifecycle_config *cfg,

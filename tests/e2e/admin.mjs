@@ -22,10 +22,10 @@ import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, axeRun } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -34,7 +34,6 @@ const STEP_MS = 15_000;
 const ADMIN_KEY = "e2e-admin-key-fedcba9876543210";
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, "screenshots");
-const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node admin.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -54,17 +53,6 @@ let base = "";
 
 function log(msg) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const DEMO = {
@@ -153,41 +141,9 @@ async function startDaemon() {
   fs.writeFileSync(demo, JSON.stringify(DEMO, null, 2));
   await run(["apply", demo], env);
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (chunk) => {
-    daemonLog = (daemonLog + chunk).slice(-20000);
-  };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((resolve) =>
-    daemon.on("exit", (code, signal) => resolve({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null || daemon.signalCode !== null)
-      throw new Error("bookingd serve exited at start:\n" + daemonLog);
-    try {
-      const r = await fetch(base + "/healthz",
-                            { signal: AbortSignal.timeout(1000) });
-      if (r.ok)
-        break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > until)
-      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   log(`daemon up on ${base}`);
-}
-
-async function stopDaemon() {
-  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
-    return daemon ? daemon.exited : null;
-  daemon.kill("SIGTERM");
-  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-  const how = await daemon.exited;
-  clearTimeout(timer);
-  return how;
 }
 
 async function apiCall(method, p, body, admin) {
@@ -224,15 +180,7 @@ async function newPage(name, options) {
     viewport: { width: 1200, height: 900 }, ...options,
   });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.setDefaultNavigationTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    /* Expected refusals (401, 403) are logged as failed loads. */
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function shot(page, name) {
@@ -584,18 +532,9 @@ async function axeCheck(state, paths) {
       return !v || (!v.hasAttribute("aria-busy") && t &&
                     t.textContent !== "Loading…");
     });
-    await page.addScriptTag({ path: AXE });
-    const res = await page.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
-                                       "wcag21aa"] },
-    }));
-    assert.ok(res.passes.length > 10, `axe ran on ${p}`);
-    checked += res.passes.length;
-    for (const v of res.violations)
-      if (v.impact === "serious" || v.impact === "critical")
-        found.push(`${p}: ${v.id} (${v.impact}): ${v.help} — ` +
-                   v.nodes.slice(0, 3).map((n) => n.target.join(" "))
-                     .join("; "));
+    const res = await axeRun(page, p);
+    checked += res.passes;
+    found.push(...res.found.map((line) => `${p}: ${line}`));
   }
   await ctx.close();
   assert.deepEqual(found, [], "axe: serious or critical violations");
@@ -609,7 +548,7 @@ async function cleanup() {
   browser = null;
   if (radicale && radicale.exitCode === null)
     radicale.kill("SIGTERM");
-  const how = await stopDaemon();
+  const how = await stopDaemon(daemon);
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
 }
@@ -618,13 +557,7 @@ async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
   await startRadicale();
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await adminFlow();
   assert.deepEqual(problems, [], "no script errors or CSP violations");
 }

@@ -17,11 +17,10 @@ import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, startStripeFake, axeRun } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
@@ -30,7 +29,6 @@ const TOTAL_MS = 240_000;
 const STEP_MS = 30_000;
 const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
 const WHSEC = "whsec_e2e_" + Math.random().toString(16).slice(2);
-const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 // Screenshots (test artifacts): the build tree's when ctest passes it.
 const SHOTS = process.argv[3] || path.join(os.tmpdir(), "bookingd-e2e-more-shots");
 // Where the consent pages would be: a stand-in server of this test that
@@ -58,17 +56,6 @@ const problems = [];
 
 const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const DEMO = {
   hosts: [{
     slug: "coach", name: "Casey Coach", email: "casey@example.com",
@@ -85,19 +72,6 @@ const DEMO = {
     price: { amount: 9000, currency: "EUR" },
   }],
 };
-
-async function startFake() {
-  const fake = spawn("node", [path.join(HERE, "..", "fakes", "stripe", "fake.mjs")], {
-    env: { ...process.env, FAKE_WEBHOOK_SECRET: WHSEC },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(fake);
-  const line = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: fake.stdout }).once("line", resolve);
-    fake.on("exit", () => reject(new Error("the Stripe fake exited")));
-  });
-  return "http://127.0.0.1:" + JSON.parse(line).port;
-}
 
 async function consentServer() {
   const srv = http.createServer((req, res) => {
@@ -138,23 +112,8 @@ async function startDaemon() {
     execFile(BIN, ["apply", demo], { env, timeout: STEP_MS },
              (err, out, errOut) => (err ? reject(new Error(out + errOut)) : resolve())));
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (c) => { daemonLog = (daemonLog + c).slice(-20000); };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((r) => daemon.on("exit", (code, signal) => r({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null)
-      throw new Error("bookingd exited at start:\n" + daemonLog);
-    try {
-      if ((await fetch(base + "/healthz", { signal: AbortSignal.timeout(1000) })).ok)
-        break;
-    } catch { /* not yet */ }
-    if (Date.now() > until)
-      throw new Error("bookingd did not start:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   await fetch(stripeBase + "/_fake/config", {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ webhook_url: base + "/webhooks/stripe" }),
@@ -257,13 +216,7 @@ async function creditBooking() {
 
 async function newPage(ctx, name) {
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function signIn() {
@@ -489,15 +442,7 @@ async function axeAt(state, paths, viewport) {
     const wide = await page.evaluate(() =>
       document.documentElement.scrollWidth - document.documentElement.clientWidth);
     assert.ok(wide <= 1, `${p} scrolls sideways by ${wide}px at ${viewport.width}px`);
-    await page.addScriptTag({ path: AXE });
-    const res = await page.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] },
-    }));
-    assert.ok(res.passes.length > 10, `axe ran on ${p}`);
-    for (const v of res.violations)
-      if (v.impact === "serious" || v.impact === "critical")
-        found.push(`${p}: ${v.id} (${v.impact}): ${v.help} — ` +
-                   v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; "));
+    found.push(...(await axeRun(page, p)).found.map((line) => `${p}: ${line}`));
   }
   await ctx.close();
   assert.deepEqual(found, [], "axe: serious or critical violations");
@@ -508,15 +453,7 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
-  let how = null;
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-    daemon.kill("SIGTERM");
-    const t = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-    how = await daemon.exited;
-    clearTimeout(t);
-  } else if (daemon) {
-    how = await daemon.exited;
-  }
+  const how = await stopDaemon(daemon);
   daemon = null;
   for (const c of children)
     if (c.exitCode === null)
@@ -533,13 +470,9 @@ const overall = setTimeout(() => {
 let failed = false;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
-  stripeBase = await startFake();
+  stripeBase = await startStripeFake(WHSEC, children);
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   const ada = await paidBooking("Ada Lovelace", "ada@example.com");
   const bob = await paidBooking("Bob Refund", "bob@example.com");
   const cr = await creditBooking();

@@ -11,14 +11,14 @@
 // tests/e2e/screenshots/. The whole run is bounded (TOTAL_MS) and the daemon
 // is stopped on every way out; it must then exit cleanly (sanitizers on).
 import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, axeRun } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -28,7 +28,6 @@ const ADMIN_KEY = "e2e-admin-key-0123456789abcdef";
 const VISITOR_ZONE = "Asia/Kolkata"; /* +05:30: days differ from the host's */
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const SHOTS = path.join(HERE, "screenshots");
-const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 
 if (!BIN) {
   console.error("usage: node booking.mjs PATH/TO/bookingd (or BOOKINGD_BIN)");
@@ -47,17 +46,6 @@ function log(msg) {
 }
 
 // --- the daemon ----------------------------------------------------------
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function daemonEnv(port) {
   return {
@@ -148,44 +136,12 @@ async function startDaemon() {
   fs.writeFileSync(demo, JSON.stringify(DEMO, null, 2));
   await run(["apply", demo], env);
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (chunk) => {
-    daemonLog = (daemonLog + chunk).slice(-20000);
-  };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((resolve) =>
-    daemon.on("exit", (code, signal) => resolve({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null || daemon.signalCode !== null)
-      throw new Error("bookingd serve exited at start:\n" + daemonLog);
-    try {
-      const r = await fetch(base + "/healthz",
-                            { signal: AbortSignal.timeout(1000) });
-      if (r.ok)
-        break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > until)
-      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   log(`daemon up on ${base}`);
 }
 
 // Stops the daemon; resolves to its exit (SIGKILL after 10 s).
-async function stopDaemon() {
-  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
-    return daemon ? daemon.exited : null;
-  daemon.kill("SIGTERM");
-  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-  const how = await daemon.exited;
-  clearTimeout(timer);
-  return how;
-}
-
 async function adminApi(method, p, body) {
   const r = await fetch(base + p, {
     method,
@@ -228,15 +184,7 @@ async function visitor(name, options) {
   });
   await photoRoute(ctx);
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.setDefaultNavigationTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    /* Expected API errors (409, 422, 401) are logged as failed loads. */
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function shot(page, name) {
@@ -317,18 +265,9 @@ async function axeCheck(url, ready) {
   page.setDefaultTimeout(STEP_MS);
   await page.goto(url);
   await ready(page);
-  await page.addScriptTag({ path: AXE });
-  const res = await page.evaluate(() => window.axe.run(document, {
-    runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
-                                     "wcag21aa"] },
-  }));
+  const { found } = await axeRun(page, url);
   await ctx.close();
-  assert.ok(res.passes.length > 10, "axe ran");
-  const bad = res.violations
-    .filter((v) => v.impact === "serious" || v.impact === "critical")
-    .map((v) => `${v.id} (${v.impact}): ${v.help} — ` +
-         v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; "));
-  assert.deepEqual(bad, [], `axe on ${url}`);
+  assert.deepEqual(found, [], `axe on ${url}`);
 }
 
 // --- scenarios -----------------------------------------------------------
@@ -778,7 +717,7 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
-  const how = await stopDaemon();
+  const how = await stopDaemon(daemon);
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
 }
@@ -787,13 +726,7 @@ async function main() {
   fs.mkdirSync(SHOTS, { recursive: true });
   await startSite();
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await bookAndCancel();
   await raceAndReschedule();
   await hostPages();

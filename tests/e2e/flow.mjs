@@ -27,14 +27,14 @@
 // Screenshots go to ARTIFACT_DIR (default build's tests/e2e/artifacts).
 // Every wait is for a state, bounded by STEP_MS; the whole run by TOTAL_MS.
 import { chromium } from "playwright-core";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, axeRun } from "./harness.mjs";
 
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
 const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
@@ -45,7 +45,6 @@ const CALCOM_SECRET = "whsec-" + crypto.randomBytes(12).toString("hex");
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ARTIFACTS = process.argv[3] || process.env.E2E_ARTIFACTS ||
                   path.join(HERE, "screenshots");
-const AXE = path.join(HERE, "node_modules", "axe-core", "axe.min.js");
 const ZONE = "Europe/Berlin";
 const PAGE_BUDGET = 60 * 1024;
 
@@ -65,17 +64,6 @@ const problems = [];
 
 function log(msg) {
   console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${msg}`);
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function run(file, args, env) {
@@ -111,41 +99,9 @@ async function startDaemon() {
   fs.writeFileSync(seed, JSON.stringify(SEED));
   await run(BIN, ["apply", seed], env);
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (chunk) => {
-    daemonLog = (daemonLog + chunk).slice(-20000);
-  };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((resolve) =>
-    daemon.on("exit", (code, signal) => resolve({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null || daemon.signalCode !== null)
-      throw new Error("bookingd serve exited at start:\n" + daemonLog);
-    try {
-      const r = await fetch(base + "/healthz",
-                            { signal: AbortSignal.timeout(1000) });
-      if (r.ok)
-        break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > until)
-      throw new Error("bookingd did not answer /healthz:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   log(`daemon up on ${base}`);
-}
-
-async function stopDaemon() {
-  if (!daemon || daemon.exitCode !== null || daemon.signalCode !== null)
-    return daemon ? daemon.exited : null;
-  daemon.kill("SIGTERM");
-  const timer = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-  const how = await daemon.exited;
-  clearTimeout(timer);
-  return how;
 }
 
 async function api(method, p, body, headers) {
@@ -179,16 +135,7 @@ async function newContext(size) {
 }
 
 function watch(page, name) {
-  page.setDefaultTimeout(STEP_MS);
-  page.setDefaultNavigationTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    /* Refusals the test provokes (401, 403, aborted requests) are logged
-     * as failed loads; anything else, a CSP violation included, counts. */
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function shot(page, name) {
@@ -220,16 +167,8 @@ async function axe(state, size, url, ready) {
   try {
     await page.goto(base + url);
     await ready(page);
-    await page.addScriptTag({ path: AXE });
-    const res = await page.evaluate(() => window.axe.run(document, {
-      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a",
-                                       "wcag21aa"] },
-    }));
-    assert.ok(res.passes.length > 10, `axe ran on ${url}`);
-    return res.violations
-      .filter((v) => v.impact === "serious" || v.impact === "critical")
-      .map((v) => `${size} ${url}: ${v.id} (${v.impact}): ${v.help} — ` +
-           v.nodes.slice(0, 3).map((n) => n.target.join(" ")).join("; "));
+    const { found } = await axeRun(page, url);
+    return found.map((line) => `${size} ${url}: ${line}`);
   } finally {
     await ctx.close();
   }
@@ -630,7 +569,7 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
-  const how = await stopDaemon();
+  const how = await stopDaemon(daemon);
   fs.rmSync(tmp, { recursive: true, force: true });
   return how;
 }
@@ -638,12 +577,7 @@ async function cleanup() {
 async function main() {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   await startDaemon();
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu",
-           "--disable-background-networking", "--disable-component-update",
-           "--disable-sync", "--no-first-run", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await noSession();
   const desk = await newContext("desktop");
   const admin = watch(await desk.newPage(), "desktop");

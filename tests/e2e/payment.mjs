@@ -15,11 +15,10 @@ import { execFile, spawn } from "node:child_process";
 import crypto from "node:crypto";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
-import readline from "node:readline";
 import { fileURLToPath } from "node:url";
+import { freePort, spawnDaemon, waitHealthy, stopDaemon, watchPage, launchChromium, startStripeFake } from "./harness.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2] || process.env.BOOKINGD_BIN;
@@ -46,17 +45,6 @@ const problems = [];
 
 const log = (m) => console.log(`[${((Date.now() - started) / 1000).toFixed(1)}s] ${m}`);
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
 const DEMO = {
   hosts: [{
     slug: "coach", name: "Casey Coach", email: "casey@example.com",
@@ -73,19 +61,6 @@ const DEMO = {
     price: { amount: 9000, currency: "EUR" },
   }],
 };
-
-async function startFake() {
-  const fake = spawn("node", [path.join(HERE, "..", "fakes", "stripe", "fake.mjs")], {
-    env: { ...process.env, FAKE_WEBHOOK_SECRET: WHSEC },
-    stdio: ["ignore", "pipe", "inherit"],
-  });
-  children.push(fake);
-  const line = await new Promise((resolve, reject) => {
-    readline.createInterface({ input: fake.stdout }).once("line", resolve);
-    fake.on("exit", () => reject(new Error("the Stripe fake exited")));
-  });
-  return "http://127.0.0.1:" + JSON.parse(line).port;
-}
 
 async function startDaemon(stripeBase) {
   const port = await freePort();
@@ -105,23 +80,8 @@ async function startDaemon(stripeBase) {
     execFile(BIN, ["apply", demo], { env, timeout: STEP_MS },
              (err, out, errOut) => (err ? reject(new Error(out + errOut)) : resolve())));
   base = "http://127.0.0.1:" + port;
-  daemon = spawn(BIN, ["serve"], { env, stdio: ["ignore", "pipe", "pipe"] });
-  const keep = (c) => { daemonLog = (daemonLog + c).slice(-20000); };
-  daemon.stdout.on("data", keep);
-  daemon.stderr.on("data", keep);
-  daemon.exited = new Promise((r) => daemon.on("exit", (code, signal) => r({ code, signal })));
-  const until = Date.now() + STEP_MS;
-  for (;;) {
-    if (daemon.exitCode !== null)
-      throw new Error("bookingd exited at start:\n" + daemonLog);
-    try {
-      if ((await fetch(base + "/healthz", { signal: AbortSignal.timeout(1000) })).ok)
-        break;
-    } catch { /* not yet */ }
-    if (Date.now() > until)
-      throw new Error("bookingd did not start:\n" + daemonLog);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  daemon = spawnDaemon(BIN, env, (text) => { daemonLog = text; });
+  await waitHealthy(daemon, base, STEP_MS);
   await fetch(stripeBase + "/_fake/config", {
     method: "POST", headers: { "Content-Type": "application/json" },
     body: JSON.stringify({ webhook_url: base + "/webhooks/stripe" }),
@@ -137,13 +97,7 @@ async function bookingsOf(email) {
 async function visitor(name) {
   const ctx = await browser.newContext({ locale: "en-GB", timezoneId: "Europe/Berlin" });
   const page = await ctx.newPage();
-  page.setDefaultTimeout(STEP_MS);
-  page.on("pageerror", (e) => problems.push(`${name}: page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/Failed to load resource/.test(m.text()))
-      problems.push(`${name}: console: ${m.text()}`);
-  });
-  return page;
+  return watchPage(page, name, problems, STEP_MS);
 }
 
 async function bookPaid(page, name, email, nth) {
@@ -354,15 +308,7 @@ async function cleanup() {
   if (browser)
     await browser.close().catch(() => {});
   browser = null;
-  let how = null;
-  if (daemon && daemon.exitCode === null && daemon.signalCode === null) {
-    daemon.kill("SIGTERM");
-    const t = setTimeout(() => daemon.kill("SIGKILL"), 10_000);
-    how = await daemon.exited;
-    clearTimeout(t);
-  } else if (daemon) {
-    how = await daemon.exited;
-  }
+  const how = await stopDaemon(daemon);
   daemon = null;
   for (const c of children)
     if (c.exitCode === null)
@@ -379,13 +325,9 @@ const overall = setTimeout(() => {
 let failed = false;
 try {
   fs.mkdirSync(SHOTS, { recursive: true });
-  const stripeBase = await startFake();
+  const stripeBase = await startStripeFake(WHSEC, children);
   await startDaemon(stripeBase);
-  browser = await chromium.launch({
-    executablePath: CHROMIUM, timeout: STEP_MS,
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-           "--disable-background-networking", "--disable-quic"],
-  });
+  browser = await launchChromium(chromium, CHROMIUM, STEP_MS);
   await payAndReturn();
   await revenueChart();
   await cancelOnCheckout();

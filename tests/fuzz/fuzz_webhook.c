@@ -1,12 +1,13 @@
 /* tests/fuzz/fuzz_webhook.c — one harness for the webhook providers whose
- * checks are alike (fuzz_calendly and fuzz_zoom are this file built with
- * BK_FUZZ_PROVIDER=calendly or zoom): the provider's verifier, challenge
- * (when it has one), identifier and normalizer on arbitrary bodies and
- * signature headers, parsed once as the intake does; the stored form of
- * what it normalized read back; the body itself read as a stored
- * normalized event. Input: the signature header up to the first newline
- * within the first 256 bytes, then the body (a separate timestamp header,
- * where the provider has one, is fixed). */
+ * checks are alike (fuzz_calendly, fuzz_zoom and fuzz_notion are this file
+ * built with BK_FUZZ_PROVIDER=calendly, zoom or notion): the provider's
+ * verifier, challenge or handshake (when it has one), identifier and
+ * normalizer on arbitrary bodies and signature headers, parsed once as the
+ * intake does; the stored form of what it normalized read back; the body
+ * itself read as a stored normalized event. Input: the signature header up
+ * to the first newline within the first 256 bytes (for Notion an empty one
+ * is absent), then the body (a separate timestamp header, where the
+ * provider has one, is fixed). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 #include "webhooks/webhooks.h"
 
 #ifndef BK_FUZZ_PROVIDER
-#error "build with -DBK_FUZZ_PROVIDER=calendly or zoom"
+#error "build with -DBK_FUZZ_PROVIDER=calendly, zoom or notion"
 #endif
 #define PROVIDER_OF_(p) bk_webhook_##p
 #define PROVIDER_OF(p)  PROVIDER_OF_(p)
@@ -28,6 +29,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 /* The provider's secret and its separate timestamp header (or NULL). */
 static const char *secret_of(const char *name)
 {
+    if (strcmp(name, "notion") == 0)
+        return "secret_token";
     return strcmp(name, "zoom") == 0 ? "secret-token" : "signing-key";
 }
 
@@ -42,6 +45,8 @@ static const char *header(void *ctx, const char *name)
 
     if (ts && strcmp(name, ts) == 0)
         return "1796198400";
+    if (strcmp(PROVIDER.name, "notion") == 0 && !*(const char *)ctx)
+        return NULL; /* Notion's input: an empty header is an absent one */
     return ctx;
 }
 
@@ -82,6 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in.now_utc = NOW_UTC;
     if (p->verify(&in, secret, NULL) == BK_OK)
         abort(); /* a forged signature was accepted */
+    if (p->handshake && p->handshake(&in) && sig[0])
+        abort(); /* a signed body is never the handshake */
     if (bk_webhooks_parse(body, size, &doc, NULL) == BK_OK) {
         if (p->challenge) {
             json_t *answer = p->challenge(doc, secret);
