@@ -257,8 +257,17 @@ def test_nothing_acknowledged_is_lost_or_doubled(make_daemon, point, every):
     # Some of the work went through: the point fails one hit in two or three.
     assert booked or delivered or made, "nothing acknowledged while armed"
     # The armed daemon applies what it stored (read from the database: the
-    # admin API may be failing too), its failed attempts retried.
-    H.wait_idle(d, timeout=90)
+    # admin API may be failing too), its failed attempts retried. A job
+    # failed by the store is retried without using an attempt
+    # (docs/architecture.md), so with a point that fails every second hit
+    # it may still be retrying when the bound ends; then the daemon stops
+    # with it pending and the unarmed restart below must finish it (the
+    # ledger check after it proves nothing was lost or doubled).
+    try:
+        H.wait_idle(d, timeout=90)
+    except AssertionError:
+        assert point.startswith("store."), \
+            f"{point}: deliveries still pending after 90 s while armed"
 
     # Disarmed: restarted without it; what was not acknowledged is sent
     # again (a client books again, Cal.com retries), what was is resent too.
