@@ -100,13 +100,29 @@ async function visitor(name) {
   return watchPage(page, name, problems, STEP_MS);
 }
 
+/* The free times of the month shown, at least `need` of them: late in a
+ * month's last day the month may hold fewer (the earlier steps took some),
+ * and then the next month is shown. */
+async function freeStarts(page, need) {
+  for (let month = 0; ; month++) {
+    await page.locator("#slots:not([aria-busy]) .slot").first()
+      .waitFor({ state: "attached" });
+    const starts = await page.locator(".slot").evaluateAll(
+      (bs) => bs.map((x) => x.dataset.start));
+    if (starts.length >= need)
+      return starts;
+    assert.ok(month < 2, `${need} free times within two months`);
+    const shown = await page.locator(".cal-month").textContent();
+    await page.getByRole("button", { name: "Next month" }).click();
+    await page.waitForFunction((m) => document.querySelector(".cal-month")
+      .textContent !== m, shown, { timeout: STEP_MS });
+  }
+}
+
 async function bookPaid(page, name, email, nth) {
   await page.goto(base + "/");
   await page.getByRole("radio", { name: /^Coaching session/ }).check();
-  await page.locator("#slots:not([aria-busy]) .slot").first()
-    .waitFor({ state: "attached" });
-  const starts = await page.locator(".slot").evaluateAll(
-    (bs) => bs.map((x) => x.dataset.start));
+  const starts = await freeStarts(page, nth + 1);
   /* The time's day in the calendar, then the time. */
   const b = page.locator(`.slot[data-start="${starts[nth]}"]`);
   const date = await b.evaluate((x) => x.closest(".day").dataset.date);
@@ -266,10 +282,7 @@ async function bookWithCredit(stripeBase) {
   const page = await visitor("credit");
   await page.goto(base + "/");
   await page.getByRole("radio", { name: /^Coaching session/ }).check();
-  await page.locator("#slots:not([aria-busy]) .slot").first()
-    .waitFor({ state: "attached" });
-  const starts = await page.locator(".slot").evaluateAll(
-    (bs) => bs.map((x) => x.dataset.start));
+  const starts = await freeStarts(page, 4);
   const b = page.locator(`.slot[data-start="${starts[3]}"]`);
   const date = await b.evaluate((x) => x.closest(".day").dataset.date);
   const day = page.locator(`.cal-day[data-date="${date}"]`);
