@@ -209,7 +209,8 @@ static json_t *first_slots(struct bk_api_call *c,
 }
 
 /* The most packages looked at for credit_event_types (as the page's own
- * GET /api/v1/packages?limit=100 would). */
+ * first GET /api/v1/packages?limit=100 would); past it the block's list is
+ * null and the script reads every page. */
 #define FIRST_PACKAGES 100
 
 /* The slugs of the event types some active package covers (the forms that

@@ -186,10 +186,23 @@ async function loadPackages() {
       showCredit(type);
     return;
   }
-  const r = await api("GET", "/api/v1/packages?limit=100");
-  if (!r.ok)
-    return;
-  covered = new Set((r.data.data || []).flatMap((p) => p.event_types || []));
+  // Every page: past 100 packages the block leaves the list out, and an
+  // event type covered only by a later page offers the credit as well.
+  const seen = new Set();
+  let path = "/api/v1/packages?limit=100";
+  for (let pages = 0; path && pages < 100; pages++) {
+    const r = await api("GET", path);
+    if (!r.ok)
+      break;
+    for (const p of r.data.data || [])
+      for (const t of p.event_types || [])
+        seen.add(t);
+    path = r.data.next_cursor
+      ? "/api/v1/packages?limit=100&cursor=" +
+        encodeURIComponent(r.data.next_cursor)
+      : null;
+  }
+  covered = seen;
   if (type)
     showCredit(type);
 }

@@ -449,6 +449,26 @@ def test_sync_bad_input_and_not_configured(make_daemon, cal):
     assert "CALCOM_API_KEY" in r.json["error"]["message"]
 
 
+def test_a_reconcile_for_calcom_is_refused_and_changes_nothing(cal, fake):
+    # Cal.com has no reconcile: the request is refused before any call to
+    # Cal.com, although a booking waits there that a sync would import.
+    fake.add_booking(start=H.utc_now() + DAY, end=H.utc_now() + DAY + 30 * MIN)
+    before = cal.snapshot(ignore_columns=("updated_utc",))
+    n = len(fake.requests)
+    r = cal.post("/api/v1/sync", {"provider": "calcom", "reconcile": True},
+                 admin=True)
+    assert r.status == 422, r
+    assert r.json["error"]["details"]["field"] == "reconcile", r.json
+    assert "calcom" in r.json["error"]["message"], r.json
+    assert len(fake.requests) == n, fake.requests[n:]
+    assert cal.snapshot(ignore_columns=("updated_utc",)) == before
+    # The same request without the reconcile (false: none) imports it.
+    r = cal.post("/api/v1/sync", {"provider": "calcom", "reconcile": False},
+                 admin=True)
+    assert r.status == 200 and r.json["created"] == 1, r
+    assert len(H.bookings(cal)) == 1
+
+
 def test_a_bad_key_is_a_summary_error(make_daemon, fake):
     d = start(make_daemon, fake, CALCOM_API_KEY="cal_test_wrong")
     fake.add_booking(start=H.utc_now() + DAY, end=H.utc_now() + DAY + 30 * MIN)

@@ -6,6 +6,7 @@ API answers, and hostile text cannot end the block."""
 import datetime as dt
 import json
 import re
+from urllib.parse import quote
 
 import pytest
 
@@ -215,3 +216,41 @@ def test_credit_event_types_are_the_active_packages_coverage(make_daemon):
     covered = {t for p in listed for t in p["event_types"]}
     assert sorted(data["credit_event_types"]) == sorted(covered) == \
         ["intro", "second"], data
+
+
+def test_past_100_packages_the_block_leaves_credits_to_the_api(make_daemon):
+    """With more active packages than the page's first request lists (100),
+    the block's credit_event_types is null (src/api/pages.c FIRST_PACKAGES):
+    the script then reads GET /api/v1/packages page by page (book.js
+    loadPackages), and an event type covered only by the 101st package is
+    on the second page. At 100 the block still carries them."""
+    d = make_daemon()
+    cat = standard_catalog()
+    cat["event_types"].append(dict(cat["event_types"][0], slug="late",
+                                   title="Late"))
+    d.apply(cat)
+    price = {"amount": 9000, "currency": "EUR"}
+
+    def add(i, types):
+        r = d.post("/api/v1/packages", {
+            "slug": f"p{i:03d}", "name": f"P{i}", "sessions": 2,
+            "event_types": types, "price": price, "active": True},
+            admin=True)
+        assert r.status == 201, r
+
+    for i in range(100):
+        add(i, ["intro"])
+    data, _, _ = first_data(d, "/coach/late")
+    assert data["credit_event_types"] == ["intro"], data
+    add(100, ["late"])
+    data, _, _ = first_data(d, "/coach/late")
+    assert data["credit_event_types"] is None, data  # not a list: ask
+    assert data["slots"]["event_type"] == "late", data  # the rest is there
+    pages, path = [], "/api/v1/packages?limit=100"
+    while path:
+        r = d.get(path)
+        assert r.status == 200 and len(pages) < 3, r
+        pages.append({t for p in r.json["data"] for t in p["event_types"]})
+        cur = r.json["next_cursor"]
+        path = cur and "/api/v1/packages?limit=100&cursor=" + quote(cur)
+    assert pages == [{"intro"}, {"late"}], pages

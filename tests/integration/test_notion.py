@@ -127,6 +127,32 @@ def test_sync_without_notion_is_not_configured(make_daemon):
     assert r.json["error"]["code"] == "not_configured", r.json
 
 
+def test_a_reconcile_for_notion_is_refused_and_changes_nothing(make_daemon,
+                                                              fake):
+    # Notion has no reconcile: refused before any call to Notion (a sync
+    # would make the databases first).
+    d = start(make_daemon, fake, catalog=False)
+    before = d.snapshot()
+    n = len(fake.requests)
+    for body, field in [({"provider": "notion", "reconcile": True},
+                         "reconcile"),
+                        ({"provider": "notion", "host": "coach"}, "host"),
+                        ({"provider": "notion", "connection": "x"},
+                         "connection")]:
+        r = d.post("/api/v1/sync", body, admin=True)
+        assert r.status == 422, (body, r)
+        assert r.json["error"]["details"]["field"] == field, r.json
+        assert "notion" in r.json["error"]["message"], r.json
+    assert len(fake.requests) == n, fake.requests[n:]
+    assert fake.databases == {}, fake.databases
+    assert d.snapshot() == before
+    # The same request without the reconcile does reach Notion.
+    r = d.post("/api/v1/sync", {"provider": "notion", "reconcile": False},
+               admin=True, timeout=120)
+    assert r.status == 200 and r.json["errors"] == [], r
+    assert len(fake.requests) > n and fake.databases
+
+
 def test_half_configured_is_refused(make_daemon, fake):
     d = make_daemon(env={"NOTION_TOKEN": fake.token}, start=False)
     import subprocess
