@@ -541,16 +541,52 @@ static enum bk_err delete_(struct bk_api_call *c)
     return BK_OK;
 }
 
-/* Runs a provider's sync and adds its summary to *sum. */
-static enum bk_err add_provider_sync(struct bk_api_call *c,
-                                     bk_api_provider_sync_fn fn, void *ctx,
-                                     struct bk_sync_summary *sum)
+/* The providers POST /api/v1/sync names besides the calendar connections
+ * (caldav, google): one account each, no connection, host or reconcile. */
+struct sync_provider {
+    const char *name;           /* the request's "provider" */
+    bk_api_provider_sync_fn fn; /* NULL: not connected */
+    void *ctx;                  /* fn's first argument */
+    const char *not_configured; /* the 503's message: what to set */
+    bool in_all;                /* {} runs it too when connected */
+};
+
+#define N_SYNC_PROVIDERS 3
+
+/* The table of api's providers, in the order {} runs them and the
+ * validation lists them. */
+static void sync_providers(const struct bk_api *api,
+                           struct sync_provider t[N_SYNC_PROVIDERS])
+{
+    t[0] = (struct sync_provider){
+        "calendly", api->calendly_sync, api->calendly_sync_ctx,
+        "Calendly is not connected: set CALENDLY_TOKEN", true};
+    t[1] = (struct sync_provider){
+        "calcom", api->calcom_sync, api->calcom_sync_ctx,
+        "Cal.com is not connected: set CALCOM_API_KEY", true};
+    /* Notion: one workspace; mirror catch-up, then the pull. */
+    t[2] = (struct sync_provider){
+        "notion", api->notion_sync, api->notion_sync_ctx,
+        "Notion is not connected: set NOTION_TOKEN and NOTION_PARENT_PAGE",
+        false};
+}
+
+/* Runs p's sync and adds its summary to *sum. Not connected: 503
+ * "not_configured" with p's hint. */
+static enum bk_err provider_sync(struct bk_api_call *c,
+                                 const struct sync_provider *p,
+                                 struct bk_sync_summary *sum)
 {
     struct bk_sync_summary cs;
     struct bk_sync_error *all;
-    enum bk_err e = fn(ctx, c->arena, &cs, c->err);
+    enum bk_err e;
 
-    if (e)
+    if (!p->fn) {
+        bk_fail(c->err, BK_E_UNAVAILABLE, "%s", p->not_configured);
+        bk_errbuf_code(c->err, "not_configured");
+        return BK_E_UNAVAILABLE;
+    }
+    if ((e = p->fn(p->ctx, c->arena, &cs, c->err)))
         return e;
     sum->total += cs.total;
     sum->created += cs.created;
@@ -572,16 +608,18 @@ static enum bk_err add_provider_sync(struct bk_api_call *c,
  * "reconcile": true runs the reconcile instead of the incremental sync),
  * or {"provider": "calendly"} (connectors/calendly_sync.c), or
  * {"provider": "calcom"} (connectors/calcom_sync.c), or {"provider":
- * "notion"} (connectors/notion.c); {} includes Calendly and Cal.com when
- * connected: runs the
- * sync now and answers its summary. A NONE route: the sync talks to
- * calendar servers and Calendly. */
+ * "notion"} (connectors/notion.c); {} includes the providers marked
+ * in_all (Calendly and Cal.com) when connected: runs the sync now and
+ * answers its summary. A NONE route: the sync talks to calendar servers
+ * and the providers. */
 static enum bk_err sync_now(struct bk_api_call *c)
 {
     static const char *const keys[] = {"connection", "host", "provider",
                                        "reconcile", NULL};
     const char *conn = NULL, *host = NULL, *provider = NULL;
     bool reconcile = false;
+    struct sync_provider providers[N_SYNC_PROVIDERS];
+    const struct sync_provider *chosen = NULL;
     struct bk_sync_summary sum;
     json_t *body = NULL, *errors, *o;
     enum bk_err e;
@@ -597,66 +635,33 @@ static enum bk_err sync_now(struct bk_api_call *c)
         (e = bk_json_bool(body, "", "reconcile", false, c->arena, &reconcile,
                           NULL, c->err)))
         return e;
-    if (provider && strcmp(provider, "caldav") != 0 &&
-        strcmp(provider, "google") != 0 && strcmp(provider, "calendly") != 0 &&
-        strcmp(provider, "notion") != 0 && strcmp(provider, "calcom") != 0)
-        return bk_fail_field(c->err, BK_E_INVALID, "provider",
-                             "must be caldav, google, calendly, calcom or "
-                             "notion");
+    sync_providers(c->api, providers);
+    for (size_t i = 0; provider && i < N_SYNC_PROVIDERS; i++)
+        if (strcmp(provider, providers[i].name) == 0)
+            chosen = &providers[i];
+    if (provider && !chosen && strcmp(provider, "caldav") != 0 &&
+        strcmp(provider, "google") != 0) {
+        const char *names = "caldav, google";
+        for (size_t i = 0; i < N_SYNC_PROVIDERS; i++)
+            names = bk_arena_printf(c->arena, "%s%s%s", names,
+                                    i + 1 < N_SYNC_PROVIDERS ? ", " : " or ",
+                                    providers[i].name);
+        return bk_fail_field(c->err, BK_E_INVALID, "provider", "must be %s",
+                             names);
+    }
     if (conn && host)
         return bk_fail_field(c->err, BK_E_INVALID, "host",
                              "give a connection or a host, not both");
-    if (provider && strcmp(provider, "calcom") == 0) {
-        /* Cal.com: one API key, no connection or host to choose. */
+    memset(&sum, 0, sizeof(sum));
+    if (chosen) {
+        /* One account: no connection or host to choose, no reconcile. */
         if (conn || host || reconcile)
             return bk_fail_field(c->err, BK_E_INVALID,
                                  conn   ? "connection"
                                  : host ? "host"
                                         : "reconcile",
-                                 "does not apply to provider calcom");
-        if (!c->api->calcom_sync) {
-            bk_fail(c->err, BK_E_UNAVAILABLE,
-                    "Cal.com is not connected: set CALCOM_API_KEY");
-            bk_errbuf_code(c->err, "not_configured");
-            return BK_E_UNAVAILABLE;
-        }
-        if ((e = c->api->calcom_sync(c->api->calcom_sync_ctx, c->arena, &sum,
-                                     c->err)))
-            return e;
-    } else if (provider && strcmp(provider, "notion") == 0) {
-        /* Notion: one workspace; mirror catch-up, then the pull. */
-        if (conn || host || reconcile)
-            return bk_fail_field(c->err, BK_E_INVALID,
-                                 conn   ? "connection"
-                                 : host ? "host"
-                                        : "reconcile",
-                                 "does not apply to provider notion");
-        if (!c->api->notion_sync) {
-            bk_fail(c->err, BK_E_UNAVAILABLE,
-                    "Notion is not connected: set NOTION_TOKEN and "
-                    "NOTION_PARENT_PAGE");
-            bk_errbuf_code(c->err, "not_configured");
-            return BK_E_UNAVAILABLE;
-        }
-        if ((e = c->api->notion_sync(c->api->notion_sync_ctx, c->arena, &sum,
-                                     c->err)))
-            return e;
-    } else if (provider && strcmp(provider, "calendly") == 0) {
-        /* Calendly: one account, no connection or host to choose. */
-        if (conn || host || reconcile)
-            return bk_fail_field(c->err, BK_E_INVALID,
-                                 conn   ? "connection"
-                                 : host ? "host"
-                                        : "reconcile",
-                                 "does not apply to provider calendly");
-        if (!c->api->calendly_sync) {
-            bk_fail(c->err, BK_E_UNAVAILABLE,
-                    "Calendly is not connected: set CALENDLY_TOKEN");
-            bk_errbuf_code(c->err, "not_configured");
-            return BK_E_UNAVAILABLE;
-        }
-        if ((e = c->api->calendly_sync(c->api->calendly_sync_ctx, c->arena,
-                                       &sum, c->err)))
+                                 "does not apply to provider %s", chosen->name);
+        if ((e = provider_sync(c, chosen, &sum)))
             return e;
     } else {
         if (!c->api->calendar_sync)
@@ -668,16 +673,12 @@ static enum bk_err sync_now(struct bk_api_call *c)
             return bk_fail(c->err, e, "no calendar connection '%s'", conn);
         if (e)
             return e;
-        /* {} is every source: Calendly and Cal.com too when connected. */
-        if (!provider && !conn && !host && !reconcile &&
-            c->api->calendly_sync &&
-            (e = add_provider_sync(c, c->api->calendly_sync,
-                                   c->api->calendly_sync_ctx, &sum)))
-            return e;
-        if (!provider && !conn && !host && !reconcile && c->api->calcom_sync &&
-            (e = add_provider_sync(c, c->api->calcom_sync,
-                                   c->api->calcom_sync_ctx, &sum)))
-            return e;
+        /* {} is every source: the providers in_all too when connected. */
+        for (size_t i = 0; i < N_SYNC_PROVIDERS; i++)
+            if (!provider && !conn && !host && !reconcile &&
+                providers[i].in_all && providers[i].fn &&
+                (e = provider_sync(c, &providers[i], &sum)))
+                return e;
     }
     errors = json_array();
     for (size_t i = 0; i < sum.n_errors; i++)
