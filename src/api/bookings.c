@@ -144,70 +144,34 @@ static enum bk_err reread(struct bk_api_call *c, struct bk_booking *b)
     return bk_store_booking_by_uid(c->tx, b->uid, c->arena, b, c->err);
 }
 
-/* A booking answered once its checkout job has run (waits.c), so that
- * the answer carries the Checkout URL: the request is deferred meanwhile
- * and holds no server thread (http.h). Lives in the request's arena. */
-struct later {
-    struct bk_api *api;
-    struct bk_http_request *req;
-    struct bk_http_response *resp;
-    const char *uid;
-    int status;
-    bool admin;
-    bool with_token;
-};
-
-static void answer_later(void *ctx)
+/* The answer of a deferred booking request (bk_api_answer_after_job):
+ * the booking read again; arg non-NULL: with its manage token. */
+static enum bk_err render_later(struct bk_api_call *c, const char *uid,
+                                void *arg, json_t **out)
 {
-    struct later *l = ctx;
-    struct bk_api_call c;
-    struct bk_errbuf err;
     struct bk_booking b;
-    json_t *o = NULL;
     enum bk_err e;
 
-    memset(&c, 0, sizeof(c));
-    bk_errbuf_clear(&err);
-    c.api = l->api;
-    c.req = l->req;
-    c.resp = l->resp;
-    c.err = &err;
-    c.arena = l->req->arena;
-    c.admin = l->admin;
     memset(&b, 0, sizeof(b));
-    b.uid = l->uid;
-    e = reread(&c, &b);
-    if (!e && !(o = render(&c, &b, NULL, l->with_token)))
-        e = bk_fail(&err, BK_E_INTERNAL, "the booking could not be rendered");
-    if (e)
-        bk_api_error(l->req, l->resp, e, &err);
-    else
-        bk_api_json(l->req, l->resp, l->status, o);
-    bk_api_call_end(&c);
-    bk_http_resume(l->req);
+    b.uid = uid;
+    if ((e = reread(c, &b)))
+        return e;
+    if (!(*out = render(c, &b, NULL, arg != NULL)))
+        return bk_fail(c->err, BK_E_INTERNAL,
+                       "the booking could not be rendered");
+    return BK_OK;
 }
 
 /* Defers the answer (status, booking uid) until the checkout job `job`
- * has run once — done, dead, or failed and due again — or
- * BOOKINGD_CHECKOUT_WAIT_MS has passed. The job may run on any instance.
- * The call must have no transaction open. */
+ * has run once, so that it carries the Checkout URL (waits.c). The call
+ * must have no transaction open. */
 static void answer_after_checkout(struct bk_api_call *c, int64_t job,
                                   const char *uid, int status, bool with_token)
 {
-    struct later *l = bk_arena_alloc(c->arena, sizeof(*l));
+    static char token; /* arg's non-NULL value: with the token */
 
-    l->api = c->api;
-    l->req = c->req;
-    l->resp = c->resp;
-    l->uid = bk_arena_strdup(c->arena, uid);
-    l->status = status;
-    l->admin = c->admin;
-    l->with_token = with_token;
-    bk_http_defer(c->req);
-    bk_jobs_wake(c->api->jobs);
-    /* From here on req, resp and the arena are the answer's. */
-    bk_api_wait_job(c->api->store, job, c->api->checkout_wait_ms, c->arena,
-                    answer_later, l);
+    bk_api_answer_after_job(c, job, status, uid, render_later,
+                            with_token ? &token : NULL);
 }
 
 /* A start with a fraction of a second is no slot start; the parser would

@@ -145,6 +145,29 @@ void bk_api_wait_job(struct bk_store *store, int64_t job, int64_t wait_ms,
                      struct bk_arena *arena, bk_api_wait_done_fn done,
                      void *ctx);
 
+/* What a deferred answer says (bk_api_answer_after_job): reads `uid`
+ * in c's read transaction (already open) and sets *out to an owned
+ * json_t, or fails with c->err set (answered as the API's error). */
+typedef enum bk_err (*bk_api_answer_fn)(struct bk_api_call *c, const char *uid,
+                                        void *arg, json_t **out);
+
+/* Answers the call `status` with what render(c, uid, arg) says once the
+ * outbox job `job` has run once (done, dead, or failed and due again) or
+ * BOOKINGD_CHECKOUT_WAIT_MS (api->checkout_wait_ms, milliseconds) has
+ * passed, whichever comes first; the job may run on any instance. Defers
+ * the request (http.h bk_http_defer: it holds no server thread meanwhile)
+ * and wakes the job runner. The call must have no transaction open and,
+ * from here on, must not answer: its request, response and arena are the
+ * answer's. uid is copied into the request's arena; arg is borrowed and
+ * must live as long as the request (the arena, or static). render runs
+ * on the waiter thread (or at once when job is 0) in a call of its own
+ * (api, req, resp, arena and admin of c) with a read transaction open;
+ * a failure to open it, or render's, is answered as the API's error.
+ * Nothing to free: everything lives in the request's arena. */
+void bk_api_answer_after_job(struct bk_api_call *c, int64_t job, int status,
+                             const char *uid, bk_api_answer_fn render,
+                             void *arg);
+
 /* Admin sessions (session.c, docs/admin.md): a session ends after
  * BK_ADMIN_SESSION_IDLE_S without a request, and BK_ADMIN_SESSION_MAX_S
  * after the sign-in whatever its use. */

@@ -206,40 +206,20 @@ static json_t *render_purchase(const struct bk_package_purchase *p)
     return o;
 }
 
-/* A purchase answered once its stripe.package job has run (waits.c), so
- * that the answer carries the Checkout URL: the request is deferred
- * meanwhile and holds no server thread (http.h). Lives in the request's
- * arena. */
-struct later {
-    struct bk_api *api;
-    struct bk_http_request *req;
-    struct bk_http_response *resp;
-    const char *uid;
-};
-
-/* Reads the purchase again and answers 201 with it; resumes the request. */
-static void answer_later(void *ctx)
+/* The answer of a deferred checkout (bk_api_answer_after_job): the
+ * purchase read again, with its Checkout URL once the stripe.package job
+ * has run. */
+static enum bk_err render_later(struct bk_api_call *c, const char *uid,
+                                void *arg, json_t **out)
 {
-    struct later *l = ctx;
     struct bk_package_purchase p;
-    struct bk_api_call c;
-    struct bk_errbuf err;
     enum bk_err e;
 
-    memset(&c, 0, sizeof(c));
-    bk_errbuf_clear(&err);
-    c.api = l->api;
-    c.req = l->req;
-    c.resp = l->resp;
-    c.err = &err;
-    c.arena = l->req->arena;
-    if (!(e = bk_api_call_read(&c)) &&
-        !(e = bk_store_purchase_get(c.tx, l->uid, 0, c.arena, &p, &err)))
-        bk_api_json(l->req, l->resp, 201, render_purchase(&p));
-    else
-        bk_api_error(l->req, l->resp, e, &err);
-    bk_api_call_end(&c);
-    bk_http_resume(l->req);
+    (void)arg;
+    if ((e = bk_store_purchase_get(c->tx, uid, 0, c->arena, &p, c->err)))
+        return e;
+    *out = render_purchase(&p);
+    return BK_OK;
 }
 
 /* POST /api/v1/packages/{slug}/checkout: anyone buys a package. Nothing
@@ -285,17 +265,7 @@ static enum bk_err checkout(struct bk_api_call *c)
                                         c->arena, &p, &job, c->err)))
         return e;
     if (job) { /* answered when the job has run once, or at the bound */
-        struct later *l = bk_arena_alloc(c->arena, sizeof(*l));
-
-        l->api = c->api;
-        l->req = c->req;
-        l->resp = c->resp;
-        l->uid = bk_arena_strdup(c->arena, p.uid);
-        bk_http_defer(c->req);
-        bk_jobs_wake(c->api->jobs);
-        /* From here on req, resp and the arena are the answer's. */
-        bk_api_wait_job(c->api->store, job, c->api->checkout_wait_ms, c->arena,
-                        answer_later, l);
+        bk_api_answer_after_job(c, job, 201, p.uid, render_later, NULL);
         return BK_OK;
     }
     if ((e = bk_api_call_read(c)) ||

@@ -3,7 +3,9 @@
  * type waits for its Checkout Session without holding one of the HTTP
  * server's threads. One waiter thread, started with the first wait, polls
  * the jobs of every waiting request (the job may run on any instance) and
- * hands each to its callback once the job ran or its time is up. */
+ * hands each to its callback once the job ran or its time is up.
+ * bk_api_answer_after_job is the one deferred answer built on it (a
+ * booking's and a package purchase's). */
 #include <pthread.h>
 #include <stdbool.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "api/internal.h"
 #include "base/log.h"
 #include "base/time.h"
+#include "jobs/jobs.h"
 #include "base/banned.h"
 
 /* How often the waiting jobs are read. */
@@ -143,4 +146,65 @@ void bk_api_waits_end(void)
     ending = true;
     pthread_cond_signal(&cv);
     pthread_mutex_unlock(&mu);
+}
+
+/* A deferred answer (bk_api_answer_after_job); lives in the request's
+ * arena. */
+struct later {
+    struct bk_api *api;
+    struct bk_http_request *req;
+    struct bk_http_response *resp;
+    const char *uid;
+    int status;
+    bool admin;
+    bk_api_answer_fn render;
+    void *arg;
+};
+
+/* Renders the answer in a call of its own and resumes the request. */
+static void answer_later(void *ctx)
+{
+    struct later *l = ctx;
+    struct bk_api_call c;
+    struct bk_errbuf err;
+    json_t *o = NULL;
+    enum bk_err e;
+
+    memset(&c, 0, sizeof(c));
+    bk_errbuf_clear(&err);
+    c.api = l->api;
+    c.req = l->req;
+    c.resp = l->resp;
+    c.err = &err;
+    c.arena = l->req->arena;
+    c.admin = l->admin;
+    if (!(e = bk_api_call_read(&c)))
+        e = l->render(&c, l->uid, l->arg, &o);
+    if (e)
+        bk_api_error(l->req, l->resp, e, &err);
+    else
+        bk_api_json(l->req, l->resp, l->status, o);
+    bk_api_call_end(&c);
+    bk_http_resume(l->req);
+}
+
+void bk_api_answer_after_job(struct bk_api_call *c, int64_t job, int status,
+                             const char *uid, bk_api_answer_fn render,
+                             void *arg)
+{
+    struct later *l = bk_arena_alloc(c->arena, sizeof(*l));
+
+    l->api = c->api;
+    l->req = c->req;
+    l->resp = c->resp;
+    l->uid = bk_arena_strdup(c->arena, uid);
+    l->status = status;
+    l->admin = c->admin;
+    l->render = render;
+    l->arg = arg;
+    bk_http_defer(c->req);
+    bk_jobs_wake(c->api->jobs);
+    /* From here on req, resp and the arena are the answer's. */
+    bk_api_wait_job(c->api->store, job, c->api->checkout_wait_ms, c->arena,
+                    answer_later, l);
 }
