@@ -786,9 +786,9 @@ static enum bk_err google_authorize(struct bk_api_call *c)
         "&access_type=offline&prompt=consent&include_granted_scopes=true"
         "&state=%s&code_challenge=%s&code_challenge_method=S256",
         c->api->google_auth_url,
-        bk_oauth_qenc(c->arena, c->api->google_client_id),
-        bk_oauth_qenc(c->arena, redirect_uri(c->api, c->arena)),
-        bk_oauth_qenc(c->arena, GOOGLE_SCOPE), state, challenge);
+        bk_str_qenc(c->arena, c->api->google_client_id),
+        bk_str_qenc(c->arena, redirect_uri(c->api, c->arena)),
+        bk_str_qenc(c->arena, GOOGLE_SCOPE), state, challenge);
     o = json_pack("{s:s}", "authorize_url", url);
     {
         const char *text = bk_json_dump(c->arena, o, NULL);

@@ -99,8 +99,8 @@ static enum bk_err authorize(struct bk_api_call *c)
         "%s?client_id=%s&response_type=code&redirect_uri=%s&state=%s"
         "&code_challenge=%s&code_challenge_method=S256",
         c->api->calendly_auth_url,
-        bk_oauth_qenc(c->arena, c->api->calendly_client_id),
-        bk_oauth_qenc(c->arena, redirect_uri(c->api, c->arena)), state,
+        bk_str_qenc(c->arena, c->api->calendly_client_id),
+        bk_str_qenc(c->arena, redirect_uri(c->api, c->arena)), state,
         challenge);
     o = json_pack("{s:s}", "authorize_url", url);
     text = bk_json_dump(c->arena, o, NULL);

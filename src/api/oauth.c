@@ -111,27 +111,6 @@ const char *bk_oauth_redirect_uri(const struct bk_api *api,
                            api->base_url ? api->base_url : "", provider);
 }
 
-const char *bk_oauth_qenc(struct bk_arena *arena, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-            (ch >= '0' && ch <= '9') || ch == '-' || ch == '_' || ch == '.' ||
-            ch == '~') {
-            *o++ = (char)ch;
-        } else {
-            *o++ = '%';
-            *o++ = hex[ch >> 4];
-            *o++ = hex[ch & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 enum bk_err bk_oauth_denied(struct bk_api_call *c, const char *who,
                             const char *error)
 {

@@ -60,9 +60,6 @@ void bk_oauth_pkce(const struct bk_api *api, const char *purpose,
 const char *bk_oauth_redirect_uri(const struct bk_api *api,
                                   const char *provider, struct bk_arena *arena);
 
-/* s percent-encoded for a query (all but RFC 3986's unreserved). */
-const char *bk_oauth_qenc(struct bk_arena *arena, const char *s);
-
 /* The error when the provider (who, as a person reads it: "Google") sent
  * the browser back with ?error: invalid, code authorization_denied; the
  * provider's error named when it is a plain short word. */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/arena.h"
 #include "base/str.h"
 #include "base/banned.h"
 
@@ -204,4 +205,28 @@ int bk_name_index(const char *const *names, int n, const char *s)
         if (strcmp(names[i], s) == 0)
             return i;
     return -1;
+}
+
+const char *bk_str_qenc(struct bk_arena *arena, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    char *out, *o;
+
+    if (!s)
+        return NULL;
+    out = o = bk_arena_array(arena, strlen(s) + 1, 3);
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+            c == '~') {
+            *o++ = (char)c;
+        } else {
+            *o++ = '%';
+            *o++ = hex[c >> 4];
+            *o++ = hex[c & 15];
+        }
+    }
+    *o = '\0';
+    return out;
 }

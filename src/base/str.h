@@ -8,6 +8,8 @@
 
 #include "base/err.h"
 
+struct bk_arena;
+
 /* Copies at most size-1 bytes and always NUL-terminates (size > 0).
  * Returns strlen(src), so truncation is `ret >= size`. */
 size_t bk_strlcpy(char *dst, const char *src, size_t size);
@@ -53,5 +55,12 @@ int bk_name_index(const char *const *names, int n, const char *s);
  * part and a dotted domain, no spaces, controls or <>,;"\ characters. Not
  * RFC 5322 in full: what bookings need to reach a person. */
 bool bk_email_valid(const char *s);
+
+/* s percent-encoded for a URL's query, form or path segment: RFC 3986's
+ * unreserved bytes (A-Z a-z 0-9 - . _ ~) kept, every other byte as %XX
+ * (uppercase hex; UTF-8 byte by byte). Allocated in arena (3 * strlen(s)
+ * + 1 bytes at most; like every arena allocation it aborts when that
+ * cannot be had). NULL in gives NULL out. */
+const char *bk_str_qenc(struct bk_arena *arena, const char *s);
 
 #endif

@@ -687,7 +687,7 @@ static void push_google(const struct bk_calendars_config *cfg,
     id = bk_google_event_id(s->b.uid, arena);
     path = live ? l->external_id
                 : bk_arena_printf(arena, "/calendars/%s/events/%s",
-                                  bk_google_enc(arena, cal), id);
+                                  bk_str_qenc(arena, cal), id);
     o->url = path;
     if (cancelled && conn->on_cancel == 0) {
         g_delete(&g, path, l->etag, arena, o);
@@ -1984,7 +1984,7 @@ static bool google_read(struct sync_ctx *x,
     const char *token = x->full ? NULL : cal->sync_token;
     const char *new_token = NULL, *page = NULL;
     const char *base = bk_arena_printf(x->arena, "/calendars/%s/events",
-                                       bk_google_enc(x->arena, cal->href));
+                                       bk_str_qenc(x->arena, cal->href));
     size_t cap = 0;
     char tmin[BK_RFC3339_MAX], tmax[BK_RFC3339_MAX];
 
@@ -2001,13 +2001,11 @@ restart:
         const char *path = bk_arena_printf(
             x->arena, "%s?singleEvents=true&maxResults=250%s%s%s%s%s%s%s", base,
             token ? "&syncToken=" : "",
-            token ? bk_google_enc(x->arena, token) : "",
-            token ? "" : "&timeMin=",
-            token ? "" : bk_google_enc(x->arena, tmin),
-            token ? "" : "&timeMax=",
-            token ? "" : bk_google_enc(x->arena, tmax),
+            token ? bk_str_qenc(x->arena, token) : "",
+            token ? "" : "&timeMin=", token ? "" : bk_str_qenc(x->arena, tmin),
+            token ? "" : "&timeMax=", token ? "" : bk_str_qenc(x->arena, tmax),
             page ? bk_arena_printf(x->arena, "&pageToken=%s",
-                                   bk_google_enc(x->arena, page))
+                                   bk_str_qenc(x->arena, page))
                  : "");
         if (!g_call(x->g, "GET", path, NULL, NULL, &r)) {
             f->error = x->g->error;
@@ -2052,7 +2050,7 @@ restart:
                 continue;
             x->sum->total++;
             href = bk_arena_printf(x->arena, "%s/%s", base,
-                                   bk_google_enc(x->arena, id));
+                                   bk_str_qenc(x->arena, id));
             if (out->n_all == cap) {
                 size_t nc = cap ? cap * 2 : 64;
                 const char **v1 = bk_arena_alloc(x->arena, nc * sizeof(*v1));

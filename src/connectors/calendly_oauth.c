@@ -150,28 +150,6 @@ static enum bk_err save(struct bk_tx *tx, json_t *o, struct bk_arena *arena,
     return bk_store_meta_put(tx, META_KEY, copy, err);
 }
 
-/* s percent-encoded for a form value. */
-static const char *fenc(struct bk_arena *arena, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-            c == '~') {
-            *o++ = (char)c;
-        } else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 struct grant {
     const char *access, *refresh, *owner, *organization;
     int64_t expires_in_ms;
@@ -376,7 +354,7 @@ static enum bk_err refresh(const struct bk_calendly_oauth_config *cfg,
 
     /* 2. The token endpoint (single-use refresh token: rotated). */
     body = bk_arena_printf(arena, "grant_type=refresh_token&refresh_token=%s",
-                           fenc(arena, r_used));
+                           bk_str_qenc(arena, r_used));
     bk_errbuf_clear(&gerr);
     ge = token_call(cfg, body, arena, &g, &gerr);
 
@@ -542,7 +520,7 @@ enum bk_err bk_calendly_oauth_connect(void *ctx, const char *code,
                        "Calendly OAuth is not configured");
     body = bk_arena_printf(
         arena, "grant_type=authorization_code&code=%s&redirect_uri=%s%s%s",
-        fenc(arena, code), fenc(arena, redirect_uri),
+        bk_str_qenc(arena, code), bk_str_qenc(arena, redirect_uri),
         verifier ? "&code_verifier=" : "", verifier ? verifier : "");
     if ((e = token_call(cfg, body, arena, &g, err)))
         return e == BK_E_UNAUTHORIZED

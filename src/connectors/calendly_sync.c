@@ -31,28 +31,6 @@
 #define MAX_ERRORS    100
 #define DEFAULT_PAGES 50
 
-/* s percent-encoded for a query value (RFC 3986 unreserved kept). */
-static const char *enc(struct bk_arena *arena, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-            c == '~') {
-            *o++ = (char)c;
-        } else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 /* method url (with a JSON body when body is not NULL); the answer's JSON
  * object in *out (json_decref; NULL for an empty answer) when its status
  * is ok (or 2xx when ok is 0). Errors carry a message for the summary. */
@@ -287,7 +265,7 @@ static enum bk_err sync_event(const struct bk_calendly_sync *s, json_t *event,
         const char *url = bk_arena_printf(
             arena, "%s/scheduled_events/%s/invitees?count=%d%s%s",
             s->cfg->api_base, uuid, PAGE_COUNT, token ? "&page_token=" : "",
-            token ? enc(arena, token) : "");
+            token ? bk_str_qenc(arena, token) : "");
         json_t *j = NULL, *coll, *inv;
         size_t i;
         enum bk_err e = get_json(s, url, arena, &j, err);
@@ -344,8 +322,8 @@ sync_event_types(const struct bk_calendly_sync *s, const char *user,
     for (int page = 0; page < max; page++) {
         const char *url = bk_arena_printf(
             arena, "%s/event_types?user=%s&count=%d%s%s", s->cfg->api_base,
-            enc(arena, user), PAGE_COUNT, token ? "&page_token=" : "",
-            token ? enc(arena, token) : "");
+            bk_str_qenc(arena, user), PAGE_COUNT, token ? "&page_token=" : "",
+            token ? bk_str_qenc(arena, token) : "");
         json_t *j = NULL, *it;
         size_t i;
         enum bk_err e = get_json(s, url, arena, &j, err);
@@ -433,8 +411,9 @@ static void ensure_subscription(const struct bk_calendly_sync *s,
             arena,
             "%s/webhook_subscriptions?organization=%s&user=%s&scope=user"
             "&count=100%s%s",
-            s->cfg->api_base, enc(arena, org), enc(arena, user),
-            token ? "&page_token=" : "", token ? enc(arena, token) : "");
+            s->cfg->api_base, bk_str_qenc(arena, org), bk_str_qenc(arena, user),
+            token ? "&page_token=" : "",
+            token ? bk_str_qenc(arena, token) : "");
         if ((e = get_json(s, url, arena, &j, &why)))
             break;
         json_array_foreach(json_object_get(j, "collection"), i, sub)
@@ -585,8 +564,9 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
             arena,
             "%s/scheduled_events?user=%s&min_start_time=%s&count=%d"
             "&sort=start_time%%3Aasc%s%s",
-            s->cfg->api_base, enc(arena, user), enc(arena, iso), PAGE_COUNT,
-            token ? "&page_token=" : "", token ? enc(arena, token) : "");
+            s->cfg->api_base, bk_str_qenc(arena, user), bk_str_qenc(arena, iso),
+            PAGE_COUNT, token ? "&page_token=" : "",
+            token ? bk_str_qenc(arena, token) : "");
         json_t *j = NULL, *ev;
         size_t i;
 

@@ -16,27 +16,6 @@
 
 #define MAX_PAGES 10
 
-const char *bk_google_enc(struct bk_arena *arena, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    char *out = bk_arena_alloc(arena, strlen(s) * 3 + 1), *o = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-            c == '~') {
-            *o++ = (char)c;
-        } else {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 15];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 static void request_base(const struct bk_google_config *cfg,
                          struct bk_net_request *r)
 {
@@ -71,10 +50,10 @@ enum bk_err bk_google_grant(const struct bk_google_config *cfg,
                        "GOOGLE_CLIENT_ID and GOOGLE_CLIENT_SECRET are not set");
     body = bk_arena_printf(
         arena, "grant_type=%s&%s=%s&client_id=%s&client_secret=%s%s%s%s%s",
-        grant, code ? "code" : "refresh_token", bk_google_enc(arena, value),
-        bk_google_enc(arena, cfg->client_id),
-        bk_google_enc(arena, cfg->client_secret), code ? "&redirect_uri=" : "",
-        code ? bk_google_enc(arena, redirect_uri) : "",
+        grant, code ? "code" : "refresh_token", bk_str_qenc(arena, value),
+        bk_str_qenc(arena, cfg->client_id),
+        bk_str_qenc(arena, cfg->client_secret), code ? "&redirect_uri=" : "",
+        code ? bk_str_qenc(arena, redirect_uri) : "",
         code && verifier ? "&code_verifier=" : "",
         code && verifier ? verifier : "");
     request_base(cfg, &r);
@@ -220,7 +199,7 @@ enum bk_err bk_google_calendars(const struct bk_google_config *cfg,
         size_t i;
         const char *path = bk_arena_printf(
             arena, "/users/me/calendarList?maxResults=250%s%s",
-            page ? "&pageToken=" : "", page ? bk_google_enc(arena, page) : "");
+            page ? "&pageToken=" : "", page ? bk_str_qenc(arena, page) : "");
         if ((e = bk_google_call(cfg, access_token, "GET", path, NULL, NULL,
                                 arena, &r, err)))
             goto out;

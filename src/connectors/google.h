@@ -68,9 +68,6 @@ bk_google_call(const struct bk_google_config *cfg, const char *access_token,
 const char *bk_google_error_text(const struct bk_net_response *r,
                                  struct bk_arena *arena);
 
-/* s percent-encoded (RFC 3986 unreserved kept), in arena. */
-const char *bk_google_enc(struct bk_arena *arena, const char *s);
-
 /* The account's calendars (calendarList, pages followed) as the
  * connection's calendars JSON: [{"href": id, "name", "busy", "write"}],
  * the primary one busy and written to; *account the primary's id (the

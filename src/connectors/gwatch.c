@@ -129,7 +129,7 @@ static enum bk_err watch(const struct bk_gwatch_config *cfg,
     if (!bk_calendars_google_call(cfg->cal, store, conn, "POST",
                                   bk_arena_printf(arena,
                                                   "/calendars/%s/events/watch",
-                                                  bk_google_enc(arena, id)),
+                                                  bk_str_qenc(arena, id)),
                                   text, arena, &r, &error, &auth_failed))
         return bk_fail(err, BK_E_IO, "%s", error);
     if (r.status != 200)

@@ -93,27 +93,6 @@ void bk_zoom_marker(const char *booking_uid, char *out, size_t size)
     snprintf(out, size, "%s%s", MARKER_PREFIX, booking_uid);
 }
 
-/* Percent-encodes s as one path segment (RFC 3986 unreserved kept). */
-static const char *segment(struct bk_arena *arena, const char *s)
-{
-    size_t n = strlen(s);
-    char *out = bk_arena_alloc(arena, 3 * n + 1), *p = out;
-
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-            (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
-            c == '~') {
-            *p++ = (char)c;
-        } else {
-            snprintf(p, 4, "%%%02X", c);
-            p += 3;
-        }
-    }
-    *p = '\0';
-    return out;
-}
-
 static enum bk_err gate_closed(struct bk_errbuf *err)
 {
     int64_t now = bk_now_ms(), until;
@@ -196,7 +175,7 @@ static enum bk_err get_token(const struct bk_zoom_config *cfg,
     }
     pthread_mutex_unlock(&state_lock);
     snprintf(body, sizeof(body), "grant_type=account_credentials&account_id=%s",
-             segment(arena, cfg->account_id));
+             bk_str_qenc(arena, cfg->account_id));
     memset(&r, 0, sizeof(r));
     r.method = "POST";
     r.url = bk_arena_printf(arena, "%s/oauth/token", cfg->oauth_base);
@@ -421,8 +400,8 @@ static enum bk_err find_marked(const struct bk_zoom_config *cfg,
         struct bk_net_response res;
         const char *path = bk_arena_printf(
             arena, "/users/%s/meetings?type=scheduled&page_size=300%s%s",
-            segment(arena, p->user), next ? "&next_page_token=" : "",
-            next ? segment(arena, next) : "");
+            bk_str_qenc(arena, p->user), next ? "&next_page_token=" : "",
+            next ? bk_str_qenc(arena, next) : "");
         json_t *j, *list, *m;
         size_t i;
 
@@ -496,10 +475,10 @@ static enum bk_err create(const struct bk_zoom_config *cfg,
     const char *url;
     enum bk_err e;
 
-    e = api(
-        cfg, "POST",
-        bk_arena_printf(arena, "/users/%s/meetings", segment(arena, p->user)),
-        body, arena, &res, err);
+    e = api(cfg, "POST",
+            bk_arena_printf(arena, "/users/%s/meetings",
+                            bk_str_qenc(arena, p->user)),
+            body, arena, &res, err);
     json_decref(body);
     if (e)
         return e;

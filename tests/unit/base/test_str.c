@@ -1,5 +1,5 @@
 /* tests/unit/base/test_str.c — base/str.c: UTF-8 validation, slugs,
- * integer parsing and the small copy/compare helpers. */
+ * integer parsing, percent-encoding and the small copy/compare helpers. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 
 #include <cmocka.h>
 
+#include "base/arena.h"
 #include "base/str.h"
 
 struct utf8_case {
@@ -208,13 +209,60 @@ static void test_small_helpers(void **state)
     assert_string_equal(hex, "");
 }
 
+static void test_qenc(void **state)
+{
+    static const struct {
+        const char *in, *out, *why;
+    } cases[] = {
+        {"", "", "empty"},
+        {"AZaz09-._~", "AZaz09-._~", "RFC 3986 unreserved kept"},
+        {"a b/c@d.e~_-", "a%20b%2Fc%40d.e~_-", "space, slash, at"},
+        {":/?#[]@!$&'()*+,;=",
+         "%3A%2F%3F%23%5B%5D%40%21%24%26%27%28%29%2A%2B"
+         "%2C%3B%3D",
+         "every reserved character"},
+        {"%41", "%2541", "a percent sign is encoded, not passed"},
+        {"x\"<>\\^`{|}", "x%22%3C%3E%5C%5E%60%7B%7C%7D", "other ASCII"},
+        {"caf\xc3\xa9", "caf%C3%A9", "UTF-8 byte by byte, uppercase hex"},
+        {"\xf0\x9f\x98\x80", "%F0%9F%98%80", "4-byte emoji"},
+        {"\xff\xfe\x80", "%FF%FE%80", "invalid UTF-8 still encoded"},
+        {"\x01\t\n\r\x7f", "%01%09%0A%0D%7F", "controls"},
+        {"a=1&b=2", "a%3D1%26b%3D2", "no injected query pairs"},
+        {"https://x.example/cb?a=b", "https%3A%2F%2Fx.example%2Fcb%3Fa%3Db",
+         "a redirect URI as one value"},
+    };
+    struct bk_arena a;
+    char *big;
+    const char *out;
+    size_t n = 64 * 1024;
+    (void)state;
+
+    bk_arena_init(&a);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        out = bk_str_qenc(&a, cases[i].in);
+        assert_non_null(out);
+        if (strcmp(out, cases[i].out) != 0)
+            fail_msg("%s: got %s, want %s", cases[i].why, out, cases[i].out);
+    }
+    assert_null(bk_str_qenc(&a, NULL));
+    /* The largest growth (3 bytes each) of a large value, in full. */
+    big = bk_arena_alloc(&a, n + 1);
+    memset(big, ' ', n);
+    out = bk_str_qenc(&a, big);
+    assert_int_equal(strlen(out), 3 * n);
+    assert_memory_equal(out, "%20%20", 6);
+    assert_memory_equal(out + 3 * n - 3, "%20", 3);
+    memset(big, 'a', n);
+    assert_int_equal(strlen(bk_str_qenc(&a, big)), n);
+    bk_arena_release(&a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),
-        cmocka_unit_test(test_slug),
-        cmocka_unit_test(test_parse_i64),
-        cmocka_unit_test(test_small_helpers),
+        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_slug),
+        cmocka_unit_test(test_parse_i64), cmocka_unit_test(test_small_helpers),
+        cmocka_unit_test(test_qenc),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
