@@ -7,7 +7,8 @@
 // Scenarios: book, check the ledger through the admin API, cancel from the
 // manage page, see the slot offered again; two visitors racing for one slot;
 // reschedule (and a reschedule racing another booking); a wrong or missing
-// manage token; the booking flow on a phone-sized screen. Screenshots go to
+// manage token; the booking flow on a phone-sized screen; the package
+// credit offered past the first page of packages. Screenshots go to
 // tests/e2e/screenshots/. The whole run is bounded (TOTAL_MS) and the daemon
 // is stopped on every way out; it must then exit cleanly (sanitizers on).
 import { chromium } from "playwright-core";
@@ -596,6 +597,31 @@ async function hostPages() {
   await page.context().close();
 }
 
+// Past 100 active packages the page's first data leaves the covered event
+// types out (src/api/pages.c FIRST_PACKAGES) and the script reads
+// GET /api/v1/packages page by page: Deep dive, covered only by the 101st
+// package (the second page), still offers "Use a package credit". Runs
+// last: the packages stay.
+async function manyPackages() {
+  const price = { amount: 9000, currency: "EUR" };
+  for (let i = 0; i <= 100; i++) {
+    const r = await adminApi("POST", "/api/v1/packages", {
+      slug: `pack-${String(i).padStart(3, "0")}`, name: `Pack ${i}`,
+      sessions: 2, price, event_types: [i === 100 ? "deep-dive" : "intro"] });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+  }
+  const page = await visitor("many-packages");
+  const first = await (await page.request.get(base + "/coach/deep-dive"))
+    .text();
+  assert.match(first, /"credit_event_types":\s*null/,
+               "the block leaves the list to the API");
+  await page.goto(base + "/coach/deep-dive");
+  assert.equal(await page.locator("#type-deep-dive").isChecked(), true);
+  await page.locator("#credit:not([hidden])").waitFor({ state: "attached" });
+  log("101 packages: the credit offered from the second page");
+  await page.context().close();
+}
+
 // The embed: the snippet on a page of another origin makes a frame that
 // sizes itself; an origin not in BOOKINGD_EMBED_ORIGINS gets no page.
 async function embed() {
@@ -732,6 +758,7 @@ async function main() {
   await hostPages();
   await embed();
   await phone();
+  await manyPackages();
   assert.deepEqual(problems, [], "no script errors or CSP violations");
 }
 
