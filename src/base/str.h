@@ -54,4 +54,9 @@ int bk_name_index(const char *const *names, int n, const char *s);
  * RFC 5322 in full: what bookings need to reach a person. */
 bool bk_email_valid(const char *s);
 
+/* True for a phone number as people write one (E.164-ish): 1..max bytes
+ * of digits, spaces and + - ( ) . only, a '+' only first, 3 to 20 digits,
+ * no two spaces in a row. */
+bool bk_phone_valid(const char *s, size_t max);
+
 #endif
