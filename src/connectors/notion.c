@@ -11,13 +11,14 @@
  * oldest first, paged). A page whose last_edited_time is the one our own
  * last write got back is our echo and is skipped; otherwise each editable
  * field that differs from the ledger is applied through the ledger's rules.
- * A change the ledger refuses (a taken slot) is reverted on the page, with
- * a comment saying why. Last write wins: a row changed in bookingd after
+ * A change the ledger refuses (a taken slot, a session marked completed
+ * before its start, a malformed phone) is reverted on the page, with a
+ * comment saying why. Last write wins: a row changed in bookingd after
  * the page was edited keeps its value, and the lost edit is noted in the
- * booking's history. A Sessions row without a bookingd id becomes a
- * booking (source notion), which reaches calendars and the attendee like
- * any other. Pulls are serialized in a process; the periodic job's dedupe
- * key keeps instances to one run per period. */
+ * booking's history (a client's: the activity NOTION_EDIT_LOST). A Sessions row
+ * without a bookingd id becomes a booking (source notion), which reaches
+ * calendars and the attendee like any other. Pulls are serialized in a process;
+ * the periodic job's dedupe key keeps instances to one run per period. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>

@@ -596,6 +596,38 @@ def test_session_status_edits_follow_the_api_rules(shifted, fake):
     assert status_of(d, b) == "completed"
 
 
+def test_confirming_an_unpaid_session_is_left_to_payment(make_daemon, fake,
+                                                         tmp_path):
+    """A pending booking (a priced one awaiting its Stripe payment, the
+    Stripe contract fake) marked confirmed in Notion stays pending: the
+    page is put back and the comment says payment decides."""
+    from stripe_helpers import (StripeFake, new_webhook_secret,
+                                paid_catalog, stripe_env)
+    sf = StripeFake(tmp_path, new_webhook_secret())
+    try:
+        d = make_daemon(env=stripe_env(sf, **env_of(fake)))
+        sf.point_at(d)
+        d.apply(paid_catalog())
+        at = d.slot_starts("paid", days_ahead=2, span=2)[0]
+        uid = d.book("paid", at, email="ada@example.com",
+                     expect=201).json["uid"]
+        assert C.booking(d, uid)["status"] == "pending"
+        page = C.wait_until(lambda: session_rows(fake, uid), 60,
+                            "the pending session's page")[0]
+        assert plain(page, "Status") == "pending"
+        wait_mirrored(d, 2)
+        fake.edit_page(page["id"],
+                       {"Status": {"select": {"name": "confirmed"}}})
+        s = sync(d)
+        assert s["errors"] == [] and s["updated"] == 0, s
+        assert C.booking(d, uid)["status"] == "pending"
+        assert plain(fake.pages[page["id"]], "Status") == "pending"
+        com = fake.comments_on(page["id"])
+        assert len(com) == 1 and "payment" in com[0], com
+    finally:
+        sf.stop()
+
+
 def test_a_row_added_in_notion_becomes_a_booking(make_daemon, fake):
     d = start(make_daemon, fake)
     assert sync(d)["errors"] == []
