@@ -102,6 +102,10 @@ static enum bk_err decode_string(const struct bk_field *f, const json_t *obj,
     if (f->text == BK_TEXT_EMAIL && !bk_email_valid(s))
         return bk_fail_field(err, BK_E_INVALID, f->name,
                              "must be an email address");
+    if (f->text == BK_TEXT_PHONE && *s && !bk_phone_valid(s, f->max_len))
+        return bk_fail_field(err, BK_E_INVALID, f->name,
+                             "must be a phone number: 3-20 digits, with "
+                             "spaces and + - ( ) . only (a '+' first)");
     if (f->text == BK_TEXT_HTTPS_URL && *s && !https_url_valid(s))
         return bk_fail_field(err, BK_E_INVALID, f->name,
                              "must be an https:// URL with a host and no "
@@ -253,6 +257,8 @@ static json_t *field_schema(const struct bk_field *f, bool input)
             json_object_set_new(s, "format", json_string("uri"));
             json_object_set_new(s, "pattern", json_string("^https://"));
         }
+        if (f->text == BK_TEXT_PHONE)
+            json_object_set_new(s, "pattern", json_string("^[+]?[0-9 ().-]*$"));
         if (f->text == BK_TEXT_SLUG && f->max_len >= 2) {
             /* bk_slug_valid: no '-' first or last. */
             char pat[64];

@@ -33,6 +33,7 @@ enum bk_field_text {
     BK_TEXT_EMAIL,     /* bk_email_valid; format "email" */
     BK_TEXT_TIMEZONE,  /* an IANA name known to the tz database */
     BK_TEXT_HTTPS_URL, /* bk_https_url_valid; format "uri", "^https://" */
+    BK_TEXT_PHONE,     /* bk_phone_valid ("" too when EMPTY_NULL); pattern */
 };
 
 /* Field flags. NULLABLE: null is a value (NULL) rather than "leave it". */

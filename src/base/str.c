@@ -199,6 +199,26 @@ bool bk_email_valid(const char *s)
     return dot && dot != at + 1 && dot[1] != '\0' && strstr(at, "..") == NULL;
 }
 
+bool bk_phone_valid(const char *s, size_t max)
+{
+    size_t n, digits = 0;
+
+    if (!s || (n = strlen(s)) == 0 || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char ch = s[i];
+        if (ch >= '0' && ch <= '9')
+            digits++;
+        else if (ch == '+' && i != 0)
+            return false;
+        else if (ch == ' ' && i > 0 && s[i - 1] == ' ')
+            return false;
+        else if (ch != '+' && ch != ' ' && !strchr("-().", ch))
+            return false;
+    }
+    return digits >= 3 && digits <= 20;
+}
+
 int bk_name_index(const char *const *names, int n, const char *s)
 {
     for (int i = 0; s && i < n; i++)

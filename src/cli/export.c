@@ -98,7 +98,9 @@ static enum bk_err csv_client(struct bk_buf *out, const struct bk_client *c)
         (e = csv_text(out, c->timezone, false)) ||
         (e = csv_text(out, bk_client_status_name(c->status), false)) ||
         (e = csv_time(out, c->created_utc)) ||
-        (e = csv_time(out, c->updated_utc)))
+        (e = csv_time(out, c->updated_utc)) ||
+        (e = csv_text(out, c->phone, false)) ||
+        (e = csv_text(out, c->notes, false)))
         return e;
     return bk_buf_append(out, "\r\n", 2);
 }
@@ -172,8 +174,8 @@ static enum bk_err export_clients(struct bk_tx *tx, struct bk_buf *out,
     enum bk_err e;
 
     bk_arena_init(&arena);
-    e = bk_buf_appends(out,
-                       "id,email,name,timezone,status,created,updated\r\n");
+    e = bk_buf_appends(out, "id,email,name,timezone,status,created,updated,"
+                            "phone,notes\r\n");
     for (;;) {
         struct bk_client *rows = NULL;
         size_t n = 0;

@@ -11,13 +11,14 @@
  * oldest first, paged). A page whose last_edited_time is the one our own
  * last write got back is our echo and is skipped; otherwise each editable
  * field that differs from the ledger is applied through the ledger's rules.
- * A change the ledger refuses (a taken slot) is reverted on the page, with
- * a comment saying why. Last write wins: a row changed in bookingd after
+ * A change the ledger refuses (a taken slot, a session marked completed
+ * before its start, a malformed phone) is reverted on the page, with a
+ * comment saying why. Last write wins: a row changed in bookingd after
  * the page was edited keeps its value, and the lost edit is noted in the
- * booking's history. A Sessions row without a bookingd id becomes a
- * booking (source notion), which reaches calendars and the attendee like
- * any other. Pulls are serialized in a process; the periodic job's dedupe
- * key keeps instances to one run per period. */
+ * booking's history (a client's: the activity NOTION_EDIT_LOST). A Sessions row
+ * without a bookingd id becomes a booking (source notion), which reaches
+ * calendars and the attendee like any other. Pulls are serialized in a process;
+ * the periodic job's dedupe key keeps instances to one run per period. */
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -206,7 +207,10 @@ static enum bk_err api(const struct bk_notion_config *cfg, const char *method,
         return bk_fail(err, BK_E_RETRY, "Notion's answer to %s %s is too long",
                        method, path);
     *status = res.status;
-    *out = json_loadb(res.body ? res.body : "", res.body_len, 0, NULL);
+    /* A text with a NUL in it must not make the whole answer unreadable
+     * (a page's property is then refused by its reader, not the pull). */
+    *out = json_loadb(res.body ? res.body : "", res.body_len, JSON_ALLOW_NUL,
+                      NULL);
     if (!json_is_object(*out)) {
         json_decref(*out);
         *out = NULL;
@@ -270,13 +274,22 @@ static const char *cut(struct bk_arena *arena, const char *s, size_t max)
     return c;
 }
 
+/* s as rich text items of at most MAX_TEXT bytes each (Notion: 2000
+ * characters an item), cut on UTF-8 boundaries: a client's or booking's
+ * notes (up to BK_MAX_TEXT) arrive whole and are read back whole. */
 static json_t *text_items(struct bk_arena *arena, const char *s)
 {
     json_t *a = json_array();
 
-    if (s && *s)
-        json_array_append_new(a, json_pack("{s:{s:s}}", "text", "content",
-                                           cut(arena, s, MAX_TEXT)));
+    while (s && *s && json_array_size(a) < 100) {
+        const char *part = cut(arena, s, MAX_TEXT);
+        size_t n = strlen(part);
+        if (n == 0)
+            break;
+        json_array_append_new(a,
+                              json_pack("{s:{s:s}}", "text", "content", part));
+        s += n;
+    }
     return a;
 }
 
@@ -300,6 +313,12 @@ static json_t *p_email(const char *s)
 {
     return s && *s ? json_pack("{s:s}", "email", s)
                    : json_pack("{s:n}", "email");
+}
+
+static json_t *p_phone(const char *s)
+{
+    return s && *s ? json_pack("{s:s}", "phone_number", s)
+                   : json_pack("{s:n}", "phone_number");
 }
 
 static json_t *p_number_minor(int64_t minor, const char *currency)
@@ -349,9 +368,11 @@ static const json_t *prop(const json_t *page, const char *name)
     return json_object_get(json_object_get(page, "properties"), name);
 }
 
-/* The plain text of a title or rich_text property, or NULL when empty. */
-static const char *get_text(struct bk_arena *arena, const json_t *page,
-                            const char *name)
+/* The plain text of a title or rich_text property, or NULL when empty;
+ * *over tells a text longer than max bytes (then cut to max) or holding
+ * a NUL (that item left out). */
+static const char *get_text_max(struct bk_arena *arena, const json_t *page,
+                                const char *name, size_t max, bool *over)
 {
     const json_t *p = prop(page, name), *items, *it;
     const char *type = json_string_value(json_object_get(p, "type"));
@@ -365,18 +386,33 @@ static const char *get_text(struct bk_arena *arena, const json_t *page,
         return NULL;
     json_array_foreach(items, i, it)
     {
-        const char *t = json_string_value(json_object_get(it, "plain_text"));
-        if (!t)
-            t = json_string_value(
-                json_object_get(json_object_get(it, "text"), "content"));
-        if (!t)
+        const json_t *v = json_object_get(it, "plain_text");
+        const char *t;
+        if (!json_is_string(v))
+            v = json_object_get(json_object_get(it, "text"), "content");
+        if (!(t = json_string_value(v)))
             continue;
+        if (json_string_length(v) != strlen(t)) {
+            /* A NUL inside: as over-long, the text is not taken whole. */
+            if (over)
+                *over = true;
+            continue;
+        }
         out = out ? bk_arena_printf(arena, "%s%s", out, t)
                   : bk_arena_strdup(arena, t);
-        if (strlen(out) > BK_MAX_TEXT)
-            return cut(arena, out, BK_MAX_TEXT);
+        if (strlen(out) > max) {
+            if (over)
+                *over = true;
+            return cut(arena, out, max);
+        }
     }
     return out && *out ? out : NULL;
+}
+
+static const char *get_text(struct bk_arena *arena, const json_t *page,
+                            const char *name)
+{
+    return get_text_max(arena, page, name, BK_MAX_TEXT, NULL);
 }
 
 static const char *get_select(const json_t *page, const char *name)
@@ -388,6 +424,16 @@ static const char *get_select(const json_t *page, const char *name)
 static const char *get_email(const json_t *page, const char *name)
 {
     return json_string_value(json_object_get(prop(page, name), "email"));
+}
+
+/* A phone_number property's text; "\x01" (never a phone) when it holds a
+ * NUL. */
+static const char *get_phone(const json_t *page, const char *name)
+{
+    const json_t *v = json_object_get(prop(page, name), "phone_number");
+    const char *s = json_string_value(v);
+
+    return s && json_string_length(v) != strlen(s) ? "\x01" : s;
 }
 
 static const char *get_relation(const json_t *page, const char *name)
@@ -643,6 +689,65 @@ static enum bk_err metrics_block(const struct bk_notion_config *cfg,
                          "Notion gave the Metrics paragraph no id");
 }
 
+/* A database bookingd did not just make (adopted by title, or made by an
+ * older bookingd): the properties it lacks are added (PATCH
+ * /databases/{id}); one of the right name but another type is left as the
+ * business made it, and said in the log. */
+static enum bk_err add_missing_properties(const struct bk_notion_config *cfg,
+                                          struct bk_arena *arena,
+                                          const struct schema *s, enum db d,
+                                          struct bk_errbuf *err)
+{
+    json_t *j = NULL, *want = db_properties(d, s), *missing = json_object();
+    const json_t *have, *spec;
+    const char *name;
+    enum bk_err e;
+
+    e = api_ok(cfg, "GET", bk_arena_printf(arena, "/databases/%s", s->db[d]),
+               NULL, arena, &j, err);
+    if (e)
+        goto out;
+    have = json_object_get(j, "properties");
+    json_object_foreach(want, name, spec)
+    {
+        const json_t *h = json_object_get(have, name), *o;
+        const char *type = json_string_value(json_object_get(h, "type")), *k;
+        bool titled = false;
+        json_object_foreach((json_t *)have, k, o)
+        {
+            const char *t = json_string_value(json_object_get(o, "type"));
+            if (t && strcmp(t, "title") == 0)
+                titled = true;
+        }
+        if (!h && json_object_get(spec, "title") && titled)
+            bk_log_warn("notion: database %s has its title under another "
+                        "name than \"%s\"; rename it in Notion",
+                        db_titles[d], name);
+        else if (!h)
+            json_object_set(missing, name, (json_t *)spec);
+        else if (!type || !json_object_get(spec, type))
+            bk_log_warn("notion: database %s: property \"%s\" is a %s, not "
+                        "what bookingd writes; its values will be refused",
+                        db_titles[d], name, type ? type : "?");
+    }
+    if (json_object_size(missing) > 0) {
+        json_t *body = json_pack("{s:O}", "properties", missing), *r = NULL;
+        e = api_ok(cfg, "PATCH",
+                   bk_arena_printf(arena, "/databases/%s", s->db[d]), body,
+                   arena, &r, err);
+        json_decref(body);
+        json_decref(r);
+        if (!e)
+            bk_log_info("notion: database %s: %zu missing properties added",
+                        db_titles[d], json_object_size(missing));
+    }
+out:
+    json_decref(j);
+    json_decref(want);
+    json_decref(missing);
+    return e;
+}
+
 /* The databases and the Metrics page: from the settings, else adopted by
  * title under the parent page, else made there. */
 static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
@@ -651,7 +756,7 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
 {
     struct schema s;
     const char *v;
-    bool missing = false;
+    bool missing = false, made[DB_COUNT];
     enum bk_err e;
 
     pthread_mutex_lock(&state_lock);
@@ -683,6 +788,7 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
     if (missing && (e = adopt(cfg, arena, &s, err)))
         return e;
     /* In the order relations need: Clients, Packages, Sessions, Invoices. */
+    memset(made, 0, sizeof(made));
     {
         static const enum db order[DB_COUNT] = {DB_CLIENTS, DB_PACKAGES,
                                                 DB_SESSIONS, DB_INVOICES};
@@ -709,9 +815,15 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
             }
             bk_strlcpy(s.db[d], id, sizeof(s.db[d]));
             json_decref(j);
+            made[d] = true;
             bk_log_info("notion: database %s made (%s)", db_titles[d], s.db[d]);
         }
     }
+    /* Once a process: the others get what they lack. */
+    for (int d = 0; d < DB_COUNT; d++)
+        if (!made[d] &&
+            (e = add_missing_properties(cfg, arena, &s, (enum db)d, err)))
+            return e;
     if (!s.metrics_page[0]) {
         json_t *body = json_pack(
             "{s:{s:s}, s:{s:{s:[{s:{s:s}}]}}, s:[{s:s, s:s, "
@@ -964,6 +1076,8 @@ static enum bk_err mirror_client(const struct bk_notion_config *cfg,
     json_object_set_new(props, "Email", p_email(c.email));
     json_object_set_new(props, "Status",
                         p_select(bk_client_status_name(c.status)));
+    json_object_set_new(props, "Phone", p_phone(c.phone));
+    json_object_set_new(props, "Notes", p_text(arena, c.notes));
     if ((e = upsert_page(cfg, s->db[DB_CLIENTS], c.public_id,
                          l ? l->external_id : NULL, props, arena, &id, &edited,
                          &made, err)) ||
@@ -1192,6 +1306,12 @@ static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
                                   const struct schema *s, int64_t booking_id,
                                   struct bk_arena *arena,
                                   struct bk_errbuf *err);
+static enum bk_err check_unpulled_client(const struct bk_notion_config *cfg,
+                                         struct bk_store *store,
+                                         const struct schema *s,
+                                         int64_t client_id,
+                                         struct bk_arena *arena,
+                                         struct bk_errbuf *err);
 
 static enum bk_err mirror_run(void *ctx, struct bk_store *store,
                               const struct bk_job *job, struct bk_arena *arena,
@@ -1239,7 +1359,9 @@ static enum bk_err mirror_run(void *ctx, struct bk_store *store,
             }
         }
     } else if (client_id > 0) {
-        e = mirror_client(cfg, store, &s, client_id, arena, NULL, &t, err);
+        e = check_unpulled_client(cfg, store, &s, client_id, arena, err);
+        if (!e)
+            e = mirror_client(cfg, store, &s, client_id, arena, NULL, &t, err);
     }
     if (!e)
         e = finish(store, job, err);
@@ -1585,31 +1707,68 @@ static void apply_session(struct pull *p, const json_t *page)
         b = nb;
         changed = true;
     }
-    /* Status: only cancelling is a business edit; others are reverted. */
+    /* Status: cancelled, completed and no_show are the business's, through
+     * the API's rules (completed and no_show from the session's start on,
+     * from the lifecycle's states); pending and confirmed are payment's.
+     * A refused change is put back, with a comment giving the reason. */
     {
         const char *st = get_select(page, "Status");
         int want = st ? bk_booking_status_parse(st) : -1;
-        if (want >= 0 && want != (int)b.status) {
-            if (want == BK_BOOKING_CANCELLED &&
-                (b.status == BK_BOOKING_CONFIRMED ||
-                 b.status == BK_BOOKING_PENDING)) {
-                struct bk_booking nb;
-                bk_errbuf_clear(&e2);
-                if ((e = bk_ledger_booking_cancel(
-                         p->store, b.uid, "cancelled in Notion", PROVIDER,
-                         bk_now_utc(), arena, &nb, &e2)))
-                    goto failed;
+        const char *why = NULL;
+        struct bk_booking nb;
+        if (st && want < 0)
+            why = bk_arena_printf(arena,
+                                  "bookingd: \"%.100s\" is not a session "
+                                  "status (pending, confirmed, cancelled, "
+                                  "completed, no_show)",
+                                  st);
+        else if (want < 0 || want == (int)b.status)
+            ;
+        else if (want == BK_BOOKING_CANCELLED &&
+                 (b.status == BK_BOOKING_CONFIRMED ||
+                  b.status == BK_BOOKING_PENDING)) {
+            bk_errbuf_clear(&e2);
+            if ((e = bk_ledger_booking_cancel(p->store, b.uid,
+                                              "cancelled in Notion", PROVIDER,
+                                              bk_now_utc(), arena, &nb, &e2)))
+                goto failed;
+            b = nb;
+            changed = true;
+        } else if (want == BK_BOOKING_COMPLETED || want == BK_BOOKING_NO_SHOW) {
+            /* The functions of POST /api/v1/bookings/{uid}/complete and
+             * /no-show. */
+            bk_errbuf_clear(&e2);
+            e = bk_ledger_booking_mark(
+                p->store, b.uid,
+                want == BK_BOOKING_COMPLETED ? BK_EV_COMPLETE : BK_EV_NO_SHOW,
+                "marked in Notion", PROVIDER, bk_now_utc(), arena, &nb, &e2);
+            if (e == BK_E_ILLEGAL_TRANSITION)
+                why = bk_arena_printf(arena, "bookingd: %s", e2.msg);
+            else if (e)
+                goto failed;
+            else {
                 b = nb;
                 changed = true;
-            } else {
-                revert(p, b.id, pid,
-                       bk_arena_printf(arena,
-                                       "bookingd: a session cannot go from "
-                                       "%s to %s here",
-                                       bk_booking_status_name(b.status), st));
-                p->sum->skipped++;
-                return;
             }
+        } else if (want == BK_BOOKING_CONFIRMED &&
+                   b.status == BK_BOOKING_PENDING) {
+            why = "bookingd: a pending session awaits its payment; it "
+                  "becomes confirmed when the payment arrives, not here";
+        } else if (want == BK_BOOKING_PENDING) {
+            why = "bookingd: only a session awaiting payment is pending; "
+                  "bookingd sets it, not Notion";
+        } else {
+            why = bk_arena_printf(
+                arena,
+                "bookingd: a session cannot go from %s to "
+                "%s",
+                bk_booking_status_name(b.status),
+                bk_booking_status_name((enum bk_booking_status)want));
+        }
+        if (why) {
+            revert(p, b.id, pid, why);
+            p->sum->skipped++;
+            return;
         }
     }
     /* Notes. */
@@ -1686,39 +1845,134 @@ static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
     return BK_OK;
 }
 
+/* A Clients page's editable fields, read and checked as the API checks
+ * them (api/clients.c). A field the page does not have is left alone
+ * (has_*); an empty one clears the ledger's (name: left alone, as the
+ * mirror shows a nameless client's email as the title). */
+struct client_edit {
+    const char *name, *phone, *notes;
+    bool has_phone, has_notes;
+    int status; /* -1: left alone */
+};
+
+/* NULL, or why the page's values cannot be taken (naming the property). */
+static const char *read_client_page(struct bk_arena *arena, const json_t *page,
+                                    struct client_edit *ed)
+{
+    const char *st;
+    bool over = false;
+
+    memset(ed, 0, sizeof(*ed));
+    ed->name = get_text_max(arena, page, "Name", BK_MAX_NAME, &over);
+    if (over)
+        return "Name must be at most 200 bytes, without NUL characters";
+    if (ed->name && !bk_utf8_valid(ed->name, BK_MAX_NAME, false))
+        return "Name must not contain control characters or line breaks";
+    ed->has_phone = prop(page, "Phone") != NULL;
+    ed->phone = get_phone(page, "Phone");
+    if (ed->phone && !*ed->phone)
+        ed->phone = NULL;
+    if (ed->phone && !bk_phone_valid(ed->phone, BK_MAX_CLIENT_PHONE))
+        return "Phone must be a phone number: 3-20 digits, with spaces and "
+               "+ - ( ) . only (a '+' first), at most 40 characters";
+    ed->has_notes = prop(page, "Notes") != NULL;
+    ed->notes = get_text_max(arena, page, "Notes", BK_MAX_TEXT, &over);
+    if (over)
+        return "Notes must be at most 5000 bytes, without NUL characters";
+    if (ed->notes && !bk_utf8_valid(ed->notes, BK_MAX_TEXT, true))
+        return "Notes must not contain control characters";
+    st = get_select(page, "Status");
+    ed->status = st ? bk_client_status_parse(st) : -1;
+    if (st && ed->status < 0)
+        return "Status must be prospect, active or inactive";
+    return NULL;
+}
+
+enum client_outcome { CLIENT_SAME, CLIENT_CHANGED, CLIENT_LOST };
+
+/* Applies ed to client id unless nothing differs, or the client changed
+ * in bookingd after the edit (edited_utc): then it is the loser, written
+ * to the activity log (NOTION_EDIT_LOST), and the caller reverts the
+ * page. */
 static enum bk_err client_once(struct bk_store *store, int64_t id,
-                               const char *name, int status,
-                               struct bk_arena *arena, bool *changed,
-                               struct bk_errbuf *err)
+                               const struct client_edit *ed, const char *edited,
+                               int64_t edited_utc, struct bk_arena *arena,
+                               enum client_outcome *out, struct bk_errbuf *err)
 {
     struct bk_tx *tx = NULL;
-    struct bk_client c;
+    struct bk_client c, was;
+    bool changed = false;
     enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
 
-    *changed = false;
+    *out = CLIENT_SAME;
     if (!e)
         e = bk_store_client_get(tx, id, arena, &c, err);
-    if (!e) {
-        if (name && !same_text(name, c.name)) {
-            c.name = name;
-            *changed = true;
-        }
-        if (status >= 0 && status != (int)c.status) {
-            c.status = (enum bk_client_status)status;
-            *changed = true;
-        }
-        if (*changed) {
-            c.updated_utc = bk_now_utc();
-            e = bk_ledger_client_update(tx, &c, PROVIDER, bk_now_utc(), arena,
-                                        err);
-        }
+    if (e)
+        goto out;
+    was = c;
+    if (ed->name && !same_text(ed->name, c.name) &&
+        !(!c.name && strcmp(ed->name, c.email) == 0)) {
+        c.name = ed->name;
+        changed = true;
     }
-    if (!e && *changed) {
+    if (ed->has_phone && !same_text(ed->phone, c.phone)) {
+        c.phone = ed->phone;
+        changed = true;
+    }
+    if (ed->has_notes && !same_text(ed->notes, c.notes)) {
+        c.notes = ed->notes;
+        changed = true;
+    }
+    if (ed->status >= 0 && ed->status != (int)c.status) {
+        c.status = (enum bk_client_status)ed->status;
+        changed = true;
+    }
+    if (!changed)
+        goto out;
+    if (was.updated_utc > edited_utc + 1) {
+        struct bk_activity a;
+        json_t *d = json_pack("{s:s, s:s, s:s}", "client", was.public_id,
+                              "edited", edited, "note",
+                              "an edit made in Notion lost to a later change "
+                              "in bookingd");
+        char *text = d ? json_dumps(d, JSON_COMPACT) : NULL;
+        memset(&a, 0, sizeof(a));
+        a.at_utc = bk_now_utc();
+        a.kind = "NOTION_EDIT_LOST";
+        a.client_id = id;
+        a.source = PROVIDER;
+        a.detail = text ? bk_arena_strdup(arena, text) : NULL;
+        free(text);
+        json_decref(d);
+        *out = CLIENT_LOST;
+        e = bk_store_activity_append(tx, &a, NULL, err);
+    } else {
+        c.updated_utc = bk_now_utc();
+        *out = CLIENT_CHANGED;
+        e = bk_ledger_client_update(tx, &c, PROVIDER, c.updated_utc, arena,
+                                    err);
+    }
+    if (!e) {
         e = bk_store_commit(tx, err);
         tx = NULL;
     }
+out:
     bk_store_rollback(tx);
     return e;
+}
+
+/* Puts the ledger's values back on a client's page, with a comment. */
+static void revert_client(struct pull *p, int64_t client_id,
+                          const char *page_id, const char *why)
+{
+    struct tally t = {0, 0};
+    struct bk_errbuf e2;
+
+    bk_errbuf_clear(&e2);
+    if (mirror_client(p->cfg, p->store, &p->s, client_id, p->arena, NULL, &t,
+                      &e2) ||
+        comment(p, page_id, why, &e2))
+        add_error(p, "page %s: could not revert it: %s", page_id, e2.msg);
 }
 
 static void apply_client(struct pull *p, const json_t *page)
@@ -1730,13 +1984,15 @@ static void apply_client(struct pull *p, const json_t *page)
     struct bk_tx *tx = NULL;
     struct bk_link l;
     struct bk_errbuf e2;
-    const char *name, *st;
-    bool changed = false;
+    struct client_edit ed;
+    const char *why;
+    int64_t edited_utc = 0;
+    enum client_outcome got = CLIENT_SAME;
     enum bk_err e;
 
     bk_errbuf_clear(&e2);
     p->sum->total++;
-    if (!pid || !edited) {
+    if (!pid || !edited || bk_rfc3339_parse(edited, &edited_utc, NULL)) {
         p->sum->skipped++;
         return;
     }
@@ -1751,26 +2007,75 @@ static void apply_client(struct pull *p, const json_t *page)
     if (e)
         goto failed;
     if (l.etag && strcmp(l.etag, edited) == 0) {
+        p->sum->skipped++; /* our own write */
+        return;
+    }
+    if ((why = read_client_page(arena, page, &ed)) != NULL) {
+        revert_client(p, l.entity_id, pid,
+                      bk_arena_printf(arena,
+                                      "bookingd kept the client's details: %s.",
+                                      why));
         p->sum->skipped++;
         return;
     }
-    name = get_text(arena, page, "Name");
-    if (name && (strlen(name) > BK_MAX_NAME ||
-                 !bk_utf8_valid(name, BK_MAX_NAME, false)))
-        name = NULL;
-    st = get_select(page, "Status");
-    BK_STORE_RETRY(e, client_once(p->store, l.entity_id, name,
-                                  st ? bk_client_status_parse(st) : -1, arena,
-                                  &changed, &e2));
+    BK_STORE_RETRY(e, client_once(p->store, l.entity_id, &ed, edited,
+                                  edited_utc, arena, &got, &e2));
     if (e)
         goto failed;
-    if (changed)
+    if (got == CLIENT_LOST)
+        revert_client(p, l.entity_id, pid,
+                      "bookingd: this client changed in bookingd after your "
+                      "edit; the newer change was kept.");
+    if (got == CLIENT_CHANGED) {
         p->sum->updated++;
-    else
+        bk_log_info("notion: client page %s edited in Notion", pid);
+    } else {
         p->sum->skipped++;
+    }
     return;
 failed:
     add_error(p, "page %s: %s", pid ? pid : "?", e2.msg);
+}
+
+/* Before a mirror job overwrites a client's page: an unpulled edit there
+ * is decided first, as check_unpulled does for bookings. */
+static enum bk_err check_unpulled_client(const struct bk_notion_config *cfg,
+                                         struct bk_store *store,
+                                         const struct schema *s,
+                                         int64_t client_id,
+                                         struct bk_arena *arena,
+                                         struct bk_errbuf *err)
+{
+    struct bk_link *l = NULL;
+    struct bk_sync_summary sum;
+    struct pull p;
+    json_t *page = NULL;
+    const char *edited;
+    int status = 0;
+    enum bk_err e;
+
+    if ((e = link_of(store, BK_LINK_CLIENT, client_id, arena, &l, err)) || !l ||
+        !l->etag || !*l->etag)
+        return e;
+    if ((e = api(cfg, "GET",
+                 bk_arena_printf(arena, "/pages/%s", l->external_id), NULL,
+                 arena, &page, &status, err)))
+        return e;
+    edited = json_string_value(json_object_get(page, "last_edited_time"));
+    if (status == 200 && edited && strcmp(edited, l->etag) != 0 &&
+        !json_is_true(json_object_get(page, "archived")) &&
+        !json_is_true(json_object_get(page, "in_trash"))) {
+        memset(&p, 0, sizeof(p));
+        memset(&sum, 0, sizeof(sum));
+        p.cfg = cfg;
+        p.store = store;
+        p.s = *s;
+        p.sum = &sum;
+        p.arena = arena;
+        apply_client(&p, page);
+    }
+    json_decref(page);
+    return BK_OK;
 }
 
 /* The pages of db edited on or after the cursor, oldest first. */

@@ -15,14 +15,15 @@
 #include "core/availability.h"
 #include "core/booking.h"
 
-#define BK_MAX_SLUG  64
-#define BK_MAX_NAME  200
-#define BK_MAX_EMAIL 254
-#define BK_MAX_TITLE 200
-#define BK_MAX_TEXT  5000 /* descriptions, notes, reasons */
-#define BK_MAX_URL   2048
-#define BK_MAX_BIO   1000 /* a host's bio */
-#define BK_UID_LEN   20   /* booking UIDs: 20 base32 characters */
+#define BK_MAX_SLUG         64
+#define BK_MAX_NAME         200
+#define BK_MAX_EMAIL        254
+#define BK_MAX_TITLE        200
+#define BK_MAX_TEXT         5000 /* descriptions, notes, reasons */
+#define BK_MAX_CLIENT_PHONE 40   /* a client's phone (bk_phone_valid) */
+#define BK_MAX_URL          2048
+#define BK_MAX_BIO          1000 /* a host's bio */
+#define BK_UID_LEN          20   /* booking UIDs: 20 base32 characters */
 
 /* External ids of an event type: at most BK_MAX_EXTERNAL_IDS providers,
  * each id 1..BK_MAX_EXTERNAL_ID bytes of printable text (a number, a slug
@@ -113,6 +114,8 @@ struct bk_client {
     const char *email;     /* as first given; unique case-insensitively */
     const char *name;      /* may be NULL (a provider sent none) */
     const char *timezone;  /* may be NULL */
+    const char *phone;     /* may be NULL; bk_phone_valid */
+    const char *notes;     /* may be NULL; <= BK_MAX_TEXT, multiline */
     enum bk_client_status status;
     int64_t created_utc;
     int64_t updated_utc;

@@ -12,6 +12,12 @@
 #include "ledger/ledger.h"
 #include "base/banned.h"
 
+/* Two nullable strings are equal (NULL as ""). */
+static bool same(const char *a, const char *b)
+{
+    return strcmp(a ? a : "", b ? b : "") == 0;
+}
+
 static enum bk_err emit(struct bk_tx *tx, enum bk_ledger_event_kind kind,
                         const char *actor, int64_t now_utc, int64_t host_id,
                         int64_t event_type_id, int64_t client_id,
@@ -132,10 +138,30 @@ enum bk_err bk_ledger_client_update(struct bk_tx *tx, const struct bk_client *c,
                                     struct bk_arena *arena,
                                     struct bk_errbuf *err)
 {
-    enum bk_err e = bk_store_client_update(tx, c, err);
+    struct bk_client was;
+    json_t *changed;
+    enum bk_err e;
 
-    if (e)
+    /* The stored row first: the event names the fields that changed
+     * (detail "changed"), so a subscriber knows what to look at. */
+    if ((e = bk_store_client_get(tx, c->id, arena, &was, err)) ||
+        (e = bk_store_client_update(tx, c, err)))
         return e;
-    return emit(tx, BK_LEV_CLIENT_UPDATED, actor, now_utc, 0, 0, c->id,
-                json_pack("{s:s?}", "client", c->public_id), arena, err);
+    changed = json_array();
+    if (!same(was.email, c->email))
+        json_array_append_new(changed, json_string("email"));
+    if (!same(was.name, c->name))
+        json_array_append_new(changed, json_string("name"));
+    if (!same(was.timezone, c->timezone))
+        json_array_append_new(changed, json_string("timezone"));
+    if (was.status != c->status)
+        json_array_append_new(changed, json_string("status"));
+    if (!same(was.phone, c->phone))
+        json_array_append_new(changed, json_string("phone"));
+    if (!same(was.notes, c->notes))
+        json_array_append_new(changed, json_string("notes"));
+    return emit(
+        tx, BK_LEV_CLIENT_UPDATED, actor, now_utc, 0, 0, c->id,
+        json_pack("{s:s?, s:o}", "client", c->public_id, "changed", changed),
+        arena, err);
 }

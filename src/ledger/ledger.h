@@ -222,6 +222,9 @@ BK_MUST_CHECK enum bk_err
 bk_ledger_client_booked(struct bk_tx *tx, struct bk_client *c,
                         const char *actor, int64_t now_utc,
                         struct bk_arena *arena, struct bk_errbuf *err);
+/* Stores c (read by its id) and emits CLIENT_UPDATED (client.updated)
+ * with detail {"client", "changed": the names of the fields that differ
+ * from the stored row: email, name, timezone, status, phone, notes}. */
 BK_MUST_CHECK enum bk_err
 bk_ledger_client_update(struct bk_tx *tx, const struct bk_client *c,
                         const char *actor, int64_t now_utc,

@@ -944,7 +944,8 @@ out:
 /* ---- Clients ----------------------------------------------------------- */
 
 #define CLIENT_COLS                                                            \
-    "id, public_id, email, name, timezone, status, created_utc, updated_utc"
+    "id, public_id, email, name, timezone, status, created_utc, updated_utc,"  \
+    " phone, notes"
 
 static void read_client(struct bk_tx *tx, struct bk_stmt *st,
                         struct bk_arena *a, struct bk_client *c)
@@ -958,6 +959,8 @@ static void read_client(struct bk_tx *tx, struct bk_stmt *st,
     c->status = (enum bk_client_status)db_col_int(tx, st, 5);
     c->created_utc = db_col_i64(tx, st, 6);
     c->updated_utc = db_col_i64(tx, st, 7);
+    c->phone = db_col_text(tx, st, 8, a);
+    c->notes = db_col_text(tx, st, 9, a);
 }
 
 enum bk_err bk_store_client_insert(struct bk_tx *tx, const struct bk_client *c,
@@ -969,8 +972,8 @@ enum bk_err bk_store_client_insert(struct bk_tx *tx, const struct bk_client *c,
     e = db_prepare(
         tx, Q_CLIENT_INSERT,
         "INSERT INTO clients (public_id, email, email_norm, name,"
-        " timezone, status, created_utc, updated_utc)"
-        " VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7) RETURNING id",
+        " timezone, status, created_utc, updated_utc, phone, notes)"
+        " VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9) RETURNING id",
         &st, err);
     if (e)
         goto out;
@@ -981,6 +984,8 @@ enum bk_err bk_store_client_insert(struct bk_tx *tx, const struct bk_client *c,
     db_bind_i64(tx, st, 5, c->status);
     db_bind_i64(tx, st, 6, c->created_utc);
     db_bind_i64(tx, st, 7, c->updated_utc);
+    db_bind_text(tx, st, 8, c->phone);
+    db_bind_text(tx, st, 9, c->notes);
     e = db_insert_id(tx, st, "inserting a client", id, err);
 out:
     db_reset(tx, st);
@@ -996,8 +1001,8 @@ enum bk_err bk_store_client_update(struct bk_tx *tx, const struct bk_client *c,
 
     e = db_prepare(tx, Q_CLIENT_UPDATE,
                    "UPDATE clients SET email = ?2, email_norm = lower(?2),"
-                   " name = ?3, timezone = ?4, status = ?5, updated_utc = ?6"
-                   " WHERE id = ?1",
+                   " name = ?3, timezone = ?4, status = ?5, updated_utc = ?6,"
+                   " phone = ?7, notes = ?8 WHERE id = ?1",
                    &st, err);
     if (e)
         goto out;
@@ -1007,6 +1012,8 @@ enum bk_err bk_store_client_update(struct bk_tx *tx, const struct bk_client *c,
     db_bind_text(tx, st, 4, c->timezone);
     db_bind_i64(tx, st, 5, c->status);
     db_bind_i64(tx, st, 6, c->updated_utc);
+    db_bind_text(tx, st, 7, c->phone);
+    db_bind_text(tx, st, 8, c->notes);
     e = db_exec(tx, st, &changes, "updating a client", err);
     if (e == BK_OK && changes == 0)
         e = bk_fail(err, BK_E_NOT_FOUND, "client %" PRId64 " not found", c->id);
@@ -1110,8 +1117,8 @@ enum bk_err bk_store_client_upsert(struct bk_tx *tx, const struct bk_client *c,
     /* One statement decides: no read-then-insert race on any database. */
     e = db_prepare(tx, Q_CLIENT_UPSERT,
                    "INSERT INTO clients (public_id, email, email_norm, name,"
-                   " timezone, status, created_utc, updated_utc)"
-                   " VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7)"
+                   " timezone, status, created_utc, updated_utc, phone, notes)"
+                   " VALUES (?1, ?2, lower(?2), ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
                    " ON CONFLICT (email_norm) DO NOTHING RETURNING id",
                    &st, err);
     if (e)
@@ -1123,6 +1130,8 @@ enum bk_err bk_store_client_upsert(struct bk_tx *tx, const struct bk_client *c,
     db_bind_i64(tx, st, 5, c->status);
     db_bind_i64(tx, st, 6, c->created_utc);
     db_bind_i64(tx, st, 7, c->updated_utc);
+    db_bind_text(tx, st, 8, c->phone);
+    db_bind_text(tx, st, 9, c->notes);
     e = db_step(tx, st, &row, "inserting a client", err);
     if (e)
         goto out;

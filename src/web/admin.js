@@ -866,6 +866,8 @@ async function clientView(id, mine) {
     ["Email", c.email], ["Status", badge(c.status)],
     ["Sessions", String(c.sessions ?? "—")],
     ["Revenue", revenueText(c.revenue)],
+    ["Phone", c.phone],
+    ["Notes", c.notes ? el("span", { class: "client-notes" }, c.notes) : null],
     ["Time zone", c.timezone], ["Since", when(c.created_at)],
     ["Id", c.id]])));
   const cr = await call("GET", "/api/v1/clients/" + encodeURIComponent(id) +
@@ -898,21 +900,30 @@ async function clientView(id, mine) {
                                 target: "_blank", rel: "noopener" },
                          x.invoice) : "—"])));
   view.append(credits);
-  // Name and status are the owner's to correct.
+  // Name, status, phone and notes are the owner's to correct.
   const name = el("input", { maxlength: "200", value: c.name || "",
                              autocomplete: "off" });
   const st = select([["prospect", "prospect"], ["active", "active"],
                      ["inactive", "inactive"]], c.status);
+  const phone = el("input", { type: "tel", maxlength: "40",
+                              value: c.phone || "", autocomplete: "off" });
+  const notes = el("textarea", { rows: "4", maxlength: "5000" });
+  notes.value = c.notes || "";
   const err = el("p", { class: "notice error", role: "alert", hidden: true });
   const form = el("form", { class: "form-grid" },
-    field("cl-name", "Name", name), field("cl-status", "Status", st));
+    field("cl-name", "Name", name), field("cl-status", "Status", st),
+    field("cl-phone", "Phone", phone,
+          "Digits, spaces and + - ( ) . only, a + first."),
+    field("cl-notes", "Notes", notes));
   form.append(el("div", { class: "field" }, el("button", {
     type: "submit", class: "primary" }, "Save")));
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
     const res = await call("PATCH", "/api/v1/clients/" + encodeURIComponent(id),
                            { name: name.value.trim() || null,
-                             status: st.value });
+                             status: st.value,
+                             phone: phone.value.trim() || null,
+                             notes: notes.value.trim() ? notes.value : null });
     if (!res.ok)
       return notice(err, errorText(res), "error");
     await render(false);

@@ -319,7 +319,22 @@ async function clients(page, cr) {
   await credits.getByRole("link", { name: /^INV-/ }).waitFor();
   await page.getByText("240.00 EUR").first().waitFor();
   await shot(page, "more-client-credits");
-  log("clients: sessions, revenue and credits shown");
+  /* Phone and notes: edited here; a malformed phone is refused and
+   * named, nothing saved. */
+  await page.getByLabel("Phone").fill("call me");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByRole("alert").filter({ hasText: /phone/ }).waitFor();
+  assert.equal((await admin("GET", "/api/v1/clients/" + cr.client.id)).data.phone, null);
+  await page.getByLabel("Phone").fill("+49 30 1234567");
+  await page.getByLabel("Notes").fill("Prefers mornings.\nSecond line.");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("#status", { hasText: "Client saved." }).waitFor();
+  const saved = (await admin("GET", "/api/v1/clients/" + cr.client.id)).data;
+  assert.equal(saved.phone, "+49 30 1234567");
+  assert.equal(saved.notes, "Prefers mornings.\nSecond line.");
+  await page.locator("dd", { hasText: "+49 30 1234567" }).waitFor();
+  assert.equal(await page.getByLabel("Notes").inputValue(), "Prefers mornings.\nSecond line.");
+  log("clients: sessions, revenue and credits shown; phone and notes edited");
 }
 
 async function hosts(page) {

@@ -13,6 +13,8 @@ fake: bookingd pins one). Errors are `{"object": "error", "status",
     GET    /v1/users/me
     POST   /v1/databases                {parent: {page_id}, title, properties}
     GET    /v1/databases/{id}
+    PATCH  /v1/databases/{id}           {title?, properties?: {name: schema |
+                                         {name} | null}}
     POST   /v1/databases/{id}/query     {filter?, sorts?, start_cursor?,
                                          page_size? (1..100)}
     POST   /v1/pages                    {parent: {database_id | page_id},
@@ -238,6 +240,15 @@ class NotionFake:
             page["created_by"] = page["last_edited_by"] = PERSON
             return json.loads(json.dumps(page))
 
+    def add_database(self, title, properties):
+        """A person makes a database under the shared page (properties in
+        the API's request form)."""
+        with self.lock:
+            return self._create_db({
+                "parent": {"page_id": self.root},
+                "title": [{"text": {"content": title}}],
+                "properties": properties})
+
     def comments_on(self, page_id):
         with self.lock:
             return [c["text"] for c in self.comments
@@ -325,6 +336,8 @@ class NotionFake:
             return 200, self._create_db(body), None
         if len(p) == 2 and p[0] == "databases" and method == "GET":
             return 200, self._db_obj(self._db(p[1])), None
+        if len(p) == 2 and p[0] == "databases" and method == "PATCH":
+            return 200, self._update_db(self._db(p[1]), body), None
         if len(p) == 3 and p[0] == "databases" and p[2] == "query" \
                 and method == "POST":
             return 200, self._query(self._db(p[1]), body), None
@@ -396,6 +409,107 @@ class NotionFake:
                 "in_trash": False, "is_inline": False,
                 "url": f"https://www.notion.so/{d['id'].replace('-', '')}"}
 
+    def _prop_spec(self, name, spec):
+        """A property's schema from a request (create or update)."""
+        if not isinstance(spec, dict) or len(
+                [k for k in spec if k in TYPES]) != 1:
+            raise bad(f"body.properties.{name} should have exactly one "
+                      f"property type.")
+        t = [k for k in spec if k in TYPES][0]
+        extra = [k for k in spec if k not in TYPES and k not in ("name",
+                                                                  "type")]
+        if extra or spec.get("type", t) != t:
+            raise bad(f"body.properties.{name}.{(extra or ['type'])[0]} "
+                      f"should be not present.")
+        conf = spec[t] if isinstance(spec[t], dict) else {}
+        if not isinstance(spec[t], dict):
+            raise bad(f"body.properties.{name}.{t} should be an object.")
+        if t == "relation":
+            rid = conf.get("database_id")
+            if not rid or self._norm_id(str(rid)) not in self.databases:
+                raise bad(f"body.properties.{name}.relation.database_id "
+                          f"should be a database shared with the "
+                          f"integration.")
+            conf = {"database_id": self._norm_id(str(rid)),
+                    "type": "single_property", "single_property": {}}
+        if t == "select":
+            opts = conf.get("options", [])
+            if not isinstance(opts, list) or not all(
+                    isinstance(o, dict) and isinstance(o.get("name"), str)
+                    for o in opts):
+                raise bad(f"body.properties.{name}.select.options should "
+                          f"be an array of {{name}}.")
+            conf = {"options": [{"id": str(uuid.uuid4())[:4],
+                                 "name": o["name"], "color": "default"}
+                                for o in opts]}
+        if t == "number":
+            fmt = conf.get("format", "number")
+            if not isinstance(fmt, str):
+                raise bad(f"body.properties.{name}.number.format should be "
+                          f"a string.")
+            conf = {"format": fmt}
+        return {"id": str(uuid.uuid4())[:4], "name": name, "type": t,
+                t: conf}
+
+    def _update_db(self, d, body):
+        """PATCH /v1/databases/{id}: properties added (a schema), changed
+        (another type), renamed ({name}) or removed (null), as Notion does;
+        the title property can be renamed but not removed or doubled."""
+        for k in body:
+            if k not in ("title", "description", "properties", "icon",
+                         "cover", "is_inline", "archived", "in_trash"):
+                raise bad(f"body.{k} should be not present.")
+        if "title" in body:
+            d["title"] = "".join(i["plain_text"] for i in
+                                 text_items(body["title"], "body.title"))
+            self.blocks[d["id"]]["child_database"]["title"] = d["title"]
+        props = body.get("properties")
+        if props is None:
+            return self._db_obj(d)
+        if not isinstance(props, dict):
+            raise bad("body.properties should be an object.")
+        schema = dict(d["properties"])
+        for name, spec in props.items():
+            if not isinstance(name, str) or not name or len(name) > 100:
+                raise bad("body.properties keys should be property names.")
+            cur = schema.get(name)
+            if spec is None:
+                if cur is None:
+                    raise bad(f"body.properties.{name}: no such property "
+                              f"to remove.")
+                if cur["type"] == "title":
+                    raise bad("Cannot delete the title property.")
+                del schema[name]
+                continue
+            if isinstance(spec, dict) and set(spec) == {"name"}:
+                new = spec["name"]
+                if cur is None or not isinstance(new, str) or not new or \
+                        (new != name and new in schema):
+                    raise bad(f"body.properties.{name}.name: cannot rename "
+                              f"it to {new!r}.")
+                schema[new] = dict(schema.pop(name), name=new)
+                continue
+            made = self._prop_spec(name, spec)
+            if cur is not None:
+                if cur["type"] == "title" and made["type"] != "title":
+                    raise bad("Cannot change the type of the title "
+                              "property.")
+                made["id"] = cur["id"]
+            schema[name] = made
+        if len([v for v in schema.values() if v["type"] == "title"]) != 1:
+            raise bad("A database should have exactly one title property.")
+        d["properties"] = schema
+        # The rows follow: values kept by property id, new ones empty.
+        for page in self.pages.values():
+            if page["parent"].get("database_id") != d["id"]:
+                continue
+            by_id = {v["id"]: v for v in page["properties"].values()}
+            page["properties"] = {
+                n: (dict(by_id[sp["id"]]) if sp["id"] in by_id and
+                    by_id[sp["id"]]["type"] == sp["type"] else
+                    self._empty(sp)) for n, sp in schema.items()}
+        return self._db_obj(d)
+
     def _create_db(self, body):
         parent = body.get("parent")
         if not isinstance(parent, dict) or "page_id" not in parent:
@@ -413,29 +527,8 @@ class NotionFake:
                       "`undefined`.")
         schema, titles = {}, 0
         for name, spec in props.items():
-            if not isinstance(spec, dict) or len(
-                    [k for k in spec if k in TYPES]) != 1:
-                raise bad(f"body.properties.{name} should have exactly one "
-                          f"property type.")
-            t = [k for k in spec if k in TYPES][0]
-            conf = spec[t] if isinstance(spec[t], dict) else {}
-            if t == "title":
-                titles += 1
-            if t == "relation":
-                rid = conf.get("database_id")
-                if not rid or self._norm_id(str(rid)) not in self.databases:
-                    raise bad(f"body.properties.{name}.relation.database_id "
-                              f"should be a database shared with the "
-                              f"integration.")
-                conf = {"database_id": self._norm_id(str(rid)),
-                        "type": "single_property", "single_property": {}}
-            if t == "select":
-                opts = conf.get("options", [])
-                conf = {"options": [{"id": str(uuid.uuid4())[:4],
-                                     "name": o["name"], "color": "default"}
-                                    for o in opts]}
-            schema[name] = {"id": str(uuid.uuid4())[:4], "name": name,
-                            "type": t, t: conf}
+            schema[name] = self._prop_spec(name, spec)
+            titles += schema[name]["type"] == "title"
         if titles != 1:
             raise bad("body.properties should have exactly one title "
                       "property.")

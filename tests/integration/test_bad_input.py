@@ -200,7 +200,11 @@ def bodies_of_wrong_shape(t):
         ("PATCH", f"/api/v1/clients/{t['cid']}", True,
          {"status": 1}, "status"),
         ("PATCH", f"/api/v1/clients/{t['cid']}", True,
-         {"notes": "x"}, "notes"),
+         {"notes": 5}, "notes"),
+        ("PATCH", f"/api/v1/clients/{t['cid']}", True,
+         {"phone": ["+1 555 0100"]}, "phone"),
+        ("PATCH", f"/api/v1/clients/{t['cid']}", True,
+         {"nickname": "x"}, "nickname"),
         ("POST", f"/api/v1/bookings/{t['uid']}/cancel", True,
          {"reason": ["x"]}, "reason"),
         ("POST", f"/api/v1/bookings/{t['uid']}/cancel", True,
@@ -311,6 +315,10 @@ def test_strings_over_the_caps_are_422(target):
          {"reason": "r" * 5001}, "reason"),
         ("PATCH", f"/api/v1/clients/{target['cid']}", {"name": "n" * 201},
          "name"),
+        ("PATCH", f"/api/v1/clients/{target['cid']}", {"notes": "n" * 5001},
+         "notes"),
+        ("PATCH", f"/api/v1/clients/{target['cid']}", {"phone": "1" * 41},
+         "phone"),
     ]
     for method, path, body, field in cases:
         r = d.request(method, path, body=body,

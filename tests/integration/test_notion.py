@@ -6,6 +6,7 @@ second (also across a SIGKILL), applies edits made in Notion (and reverts
 one the ledger refuses, with a comment), turns a new Sessions row into a
 booking that reaches the calendar outbox and the attendee, and takes
 POST /webhooks/notion (handshake, signatures, hostile bodies)."""
+import datetime as dt
 import hashlib
 import hmac
 import json
@@ -16,7 +17,7 @@ import time
 import pytest
 
 import calcom_helpers as C
-from conftest import ledger_query, parse_instant, standard_catalog
+from conftest import ledger_query, parse_instant, standard_catalog, today_in
 from notion_fake import NotionFake, plain
 
 MIRROR, PULL = "notion.mirror", "notion.pull"
@@ -361,6 +362,296 @@ def test_a_client_edit_is_applied(make_daemon, fake):
     c = d.get("/api/v1/clients", query={"email": "ada@example.com"},
               admin=True).json["data"][0]
     assert c["name"] == "Ada King" and c["status"] == "inactive", c
+
+
+def client_page(fake):
+    rows = fake.rows(db(fake, "Clients"))
+    assert len(rows) == 1, rows
+    return rows[0]
+
+
+def the_client(d, email="ada@example.com"):
+    return d.get("/api/v1/clients", query={"email": email},
+                 admin=True).json["data"][0]
+
+
+def rich(text):
+    """A rich_text value as the Notion app writes a long text: items of at
+    most 2000 characters."""
+    return {"rich_text": [{"text": {"content": text[i:i + 2000]}}
+                          for i in range(0, len(text), 2000)]}
+
+
+def test_client_phone_and_notes_both_ways(make_daemon, fake):
+    """Phone and Notes: bookingd's values reach the Clients page (notes
+    over one rich-text item whole), a person's edits there reach the
+    ledger as client.updated by notion, and are not read back as edits."""
+    d, uid, page = setup_one(make_daemon, fake)
+    c = the_client(d)
+    long_notes = "Ünïcode notes.\n" + "x" * 4000
+    r = d.patch(f"/api/v1/clients/{c['id']}",
+                {"phone": "+49 30 1234567", "notes": long_notes}, admin=True)
+    assert r.status == 200, r
+    C.wait_until(lambda: plain(client_page(fake), "Notes") == long_notes,
+                 60, "the client's page shows the notes")
+    cp = client_page(fake)
+    assert cp["properties"]["Phone"]["phone_number"] == "+49 30 1234567"
+    assert len(cp["properties"]["Notes"]["rich_text"]) == 3
+    wait_mirrored(d, 3)
+    # Nothing to apply from bookingd's own writes.
+    s = sync(d)
+    assert s["updated"] == 0 and s["errors"] == [], s
+    # A person edits both in Notion.
+    fake.edit_page(cp["id"], {
+        "Phone": {"phone_number": "(030) 765-43.21"},
+        "Notes": rich("Moved to Hamburg.\nCall after 10.")})
+    s = sync(d)
+    assert s["errors"] == [] and s["updated"] == 1, s
+    got = the_client(d)
+    assert got["phone"] == "(030) 765-43.21", got
+    assert got["notes"] == "Moved to Hamburg.\nCall after 10.", got
+    ev = ledger_query(d, "SELECT source, detail FROM activity WHERE kind = "
+                         "'CLIENT_UPDATED' ORDER BY id DESC LIMIT 1")[0]
+    assert ev[0] == "notion", ev
+    assert sorted(json.loads(ev[1])["changed"]) == ["notes", "phone"], ev
+    # Its mirror is not an edit; a second pull changes nothing.
+    C.wait_until(lambda: all(r[0] in (DONE, DEAD) for r in mirror_jobs(d))
+                 and len(mirror_jobs(d)) >= 4, 60, "the mirror of the edit")
+    before = ledger_query(d, "SELECT count(*) FROM activity")[0][0]
+    s = sync(d)
+    assert s["updated"] == 0 and s["errors"] == [], s
+    assert ledger_query(d, "SELECT count(*) FROM activity")[0][0] == before
+    # Clearing them in Notion clears them in the ledger.
+    fake.edit_page(cp["id"], {"Phone": {"phone_number": None},
+                              "Notes": {"rich_text": []}})
+    assert sync(d)["updated"] == 1
+    got = the_client(d)
+    assert got["phone"] is None and got["notes"] is None, got
+
+
+@pytest.mark.parametrize("props,field", [
+    ({"Phone": {"phone_number": "call me maybe"}}, "Phone"),
+    ({"Phone": {"phone_number": "12"}}, "Phone"),
+    ({"Phone": {"phone_number": "+1 555 0100; rm -rf /"}}, "Phone"),
+    ({"Phone": {"phone_number": "1" * 41}}, "Phone"),
+    ({"Notes": rich("n" * 5001)}, "Notes"),
+    ({"Notes": rich("bell \u0007 and escape \u001b[2J")}, "Notes"),
+    ({"Name": {"title": [{"text": {"content": "two\nlines"}}]}}, "Name"),
+    ({"Name": {"title": [{"text": {"content": "n" * 201}}]}}, "Name"),
+    ({"Status": {"select": {"name": "vip"}}}, "Status"),
+    # one bad field keeps the good one out too, as the API does
+    ({"Phone": {"phone_number": "+1 555 0100"},
+      "Notes": rich("ok \u0000 not")}, "Notes"),
+], ids=["words", "short", "hostile", "long", "notes-long", "notes-control",
+        "name-lines", "name-long", "status", "mixed"])
+def test_a_bad_client_edit_is_reverted_with_a_comment(make_daemon, fake,
+                                                      props, field):
+    d, uid, page = setup_one(make_daemon, fake)
+    c = the_client(d)
+    r = d.patch(f"/api/v1/clients/{c['id']}",
+                {"phone": "+44 20 7946 0000", "notes": "kept"}, admin=True)
+    assert r.status == 200, r
+    C.wait_until(lambda: plain(client_page(fake), "Notes") == "kept", 60,
+                 "the notes mirrored")
+    wait_mirrored(d, 3)
+    cp = client_page(fake)
+    before = the_client(d)
+    fake.edit_page(cp["id"], props)
+    s = sync(d)
+    assert s["updated"] == 0 and s["errors"] == [], s
+    assert the_client(d) == before
+    comments = fake.comments_on(cp["id"])
+    assert len(comments) == 1 and field in comments[0], comments
+    row = fake.pages[cp["id"]]
+    assert row["properties"]["Phone"]["phone_number"] == "+44 20 7946 0000"
+    assert plain(row, "Notes") == "kept"
+    assert plain(row, "Status") == before["status"]
+    # The revert is bookingd's write: the next pull finds nothing.
+    s = sync(d)
+    assert s["updated"] == 0 and s["errors"] == [], s
+    assert len(fake.comments_on(cp["id"])) == 1
+
+
+def test_a_client_edit_older_than_a_change_in_bookingd_loses(make_daemon,
+                                                            fake):
+    d, uid, page = setup_one(make_daemon, fake)
+    cp = client_page(fake)
+    c = the_client(d)
+    fake.edit_page(cp["id"], {"Phone": {"phone_number": "+1 555 0100"}},
+                   at=time.time() - 30)
+    r = d.patch(f"/api/v1/clients/{c['id']}", {"notes": "from bookingd"},
+                admin=True)
+    assert r.status == 200, r
+    wait_mirrored(d, 3)
+    got = the_client(d)
+    assert got["phone"] is None and got["notes"] == "from bookingd", got
+    lost = ledger_query(d, "SELECT source, detail FROM activity WHERE kind "
+                           "= 'NOTION_EDIT_LOST'")
+    assert len(lost) == 1 and lost[0][0] == "notion", lost
+    assert json.loads(lost[0][1])["client"] == c["id"]
+    row = fake.pages[cp["id"]]
+    assert row["properties"]["Phone"]["phone_number"] is None
+    assert plain(row, "Notes") == "from bookingd"
+    comments = fake.comments_on(cp["id"])
+    assert len(comments) == 1 and "newer change" in comments[0], comments
+    s = sync(d)
+    assert s["updated"] == 0 and s["errors"] == [], s
+
+
+def test_an_adopted_database_gets_its_missing_properties(make_daemon, fake):
+    """A Clients database made by hand with a few columns: bookingd adds
+    the others (PATCH /databases/{id}) instead of failing on them, keeps
+    the person's own columns, and then mirrors phone and notes into it."""
+    made = fake.add_database("Clients", {
+        "Name": {"title": {}}, "Email": {"email": {}},
+        "Birthday": {"date": {}}})
+    d = start(make_daemon, fake)
+    s = sync(d)
+    assert s["errors"] == [], s
+    assert db(fake, "Clients") == made["id"]
+    props = fake.databases[made["id"]]["properties"]
+    for name, t in (("Phone", "phone_number"), ("Notes", "rich_text"),
+                    ("Status", "select"), ("bookingd id", "rich_text"),
+                    ("Birthday", "date"), ("Name", "title")):
+        assert props[name]["type"] == t, (name, props)
+    assert [o["name"] for o in props["Status"]["select"]["options"]] == [
+        "prospect", "active", "inactive"]
+    patches = [r for r in fake.requests if r[0] == "PATCH" and
+               r[1].startswith("/v1/databases/")]
+    assert len(patches) == 1, patches
+    uid = book(d)
+    c = d.get(f"/api/v1/bookings/{uid}", admin=True).json["client"]
+    assert d.patch(f"/api/v1/clients/{c['id']}", {"phone": "+1 555 0100"},
+                   admin=True).status == 200
+    C.wait_until(lambda: [p for p in fake.rows(made["id"]) if p[
+        "properties"]["Phone"]["phone_number"] == "+1 555 0100"], 60,
+        "the phone in the adopted database")
+    # A restart finds nothing more to add.
+    d.restart()
+    assert sync(d)["errors"] == []
+    assert len([r for r in fake.requests if r[0] == "PATCH" and
+                r[1].startswith("/v1/databases/")]) == 1
+
+
+@pytest.fixture
+def shifted(make_daemon, fake, tmp_path):
+    """A daemon with Notion whose wall clock can be moved `days` ahead
+    (test_clock.py's shim); edits in the fake are then dated on the
+    daemon's timeline."""
+    from test_clock import shifted_env
+    offset = tmp_path / "clock-offset-ms"
+    d = make_daemon(env=shifted_env(offset, **env_of(fake)))
+    d.apply(standard_catalog())
+    state = {"s": 0}
+
+    def step(days):
+        """Moves the clock `days` (>= 3) ahead; returns once the daemon
+        offers no more times on the day after tomorrow (its past now)."""
+        offset.write_text(f"{int(days * 86400 * 1000)}\n")
+        state["s"] = days * 86400
+        day = today_in("Europe/Berlin") + dt.timedelta(days=2)
+        C.wait_until(lambda: not d.slots("intro", day, day)["slots"].get(
+            str(day)), 30, "the daemon's clock stepped")
+
+    def edit(page_id, props):
+        return fake.edit_page(page_id, props, at=time.time() + state["s"])
+    return d, step, edit
+
+
+def status_of(d, uid):
+    return C.booking(d, uid)["status"]
+
+
+def test_session_status_edits_follow_the_api_rules(shifted, fake):
+    d, step, edit = shifted
+    starts = d.slot_starts("intro")
+    a = d.book("intro", starts[0], email="ada@example.com").json["uid"]
+    b = d.book("intro", starts[2], email="bob@example.com").json["uid"]
+    wait_mirrored(d, 4)
+    pa, pb = session_rows(fake, a)[0], session_rows(fake, b)[0]
+    # Before its start a session cannot be completed: put back, and the
+    # comment gives the API's reason.
+    edit(pa["id"], {"Status": {"select": {"name": "completed"}}})
+    s = sync(d)
+    assert s["errors"] == [], s
+    assert status_of(d, a) == "confirmed"
+    assert plain(fake.pages[pa["id"]], "Status") == "confirmed"
+    com = fake.comments_on(pa["id"])
+    assert len(com) == 1 and "not started" in com[0], com
+    # pending is payment's: refused with its own reason.
+    edit(pb["id"], {"Status": {"select": {"name": "pending"}}})
+    sync(d)
+    assert status_of(d, b) == "confirmed"
+    com = fake.comments_on(pb["id"])
+    assert len(com) == 1 and "payment" in com[0], com
+    # An option a person added is no status.
+    edit(pb["id"], {"Status": {"select": {"name": "maybe"}}})
+    sync(d)
+    assert status_of(d, b) == "confirmed"
+    assert len(fake.comments_on(pb["id"])) == 2
+    # Once the sessions have started: completed and no_show are applied
+    # as POST .../complete and .../no-show apply them.
+    step(7)
+    wait_mirrored(d, 4)
+    edit(pa["id"], {"Status": {"select": {"name": "completed"}}})
+    edit(pb["id"], {"Status": {"select": {"name": "no_show"}}})
+    s = sync(d)
+    assert s["errors"] == [] and s["updated"] == 2, s
+    assert status_of(d, a) == "completed" and status_of(d, b) == "no_show"
+    hist = ledger_query(d, "SELECT b.uid, h.action, h.actor FROM "
+                           "booking_history h JOIN bookings b ON "
+                           "b.id = h.booking_id ORDER BY h.id")
+    assert (a, "completed", "notion") in [tuple(h) for h in hist], hist
+    assert (b, "no_show", "notion") in [tuple(h) for h in hist], hist
+    kinds = [r[0] for r in ledger_query(
+        d, "SELECT kind FROM activity WHERE source = 'notion'")]
+    assert "BOOKING_COMPLETED" in kinds and "BOOKING_NO_SHOW" in kinds
+    # The prospect who came is active, as through the API.
+    assert the_client(d, "ada@example.com")["status"] == "active"
+    wait_mirrored(d, 6)
+    # The lifecycle's other moves stay refused: completed -> confirmed.
+    edit(pa["id"], {"Status": {"select": {"name": "confirmed"}}})
+    sync(d)
+    assert status_of(d, a) == "completed"
+    com = fake.comments_on(pa["id"])
+    assert len(com) == 2 and "completed to confirmed" in com[1], com
+    assert plain(fake.pages[pa["id"]], "Status") == "completed"
+    # no_show -> completed is the lifecycle's: allowed.
+    edit(pb["id"], {"Status": {"select": {"name": "completed"}}})
+    sync(d)
+    assert status_of(d, b) == "completed"
+
+
+def test_confirming_an_unpaid_session_is_left_to_payment(make_daemon, fake,
+                                                         tmp_path):
+    """A pending booking (a priced one awaiting its Stripe payment, the
+    Stripe contract fake) marked confirmed in Notion stays pending: the
+    page is put back and the comment says payment decides."""
+    from stripe_helpers import (StripeFake, new_webhook_secret,
+                                paid_catalog, stripe_env)
+    sf = StripeFake(tmp_path, new_webhook_secret())
+    try:
+        d = make_daemon(env=stripe_env(sf, **env_of(fake)))
+        sf.point_at(d)
+        d.apply(paid_catalog())
+        at = d.slot_starts("paid", days_ahead=2, span=2)[0]
+        uid = d.book("paid", at, email="ada@example.com",
+                     expect=201).json["uid"]
+        assert C.booking(d, uid)["status"] == "pending"
+        page = C.wait_until(lambda: session_rows(fake, uid), 60,
+                            "the pending session's page")[0]
+        assert plain(page, "Status") == "pending"
+        wait_mirrored(d, 2)
+        fake.edit_page(page["id"],
+                       {"Status": {"select": {"name": "confirmed"}}})
+        s = sync(d)
+        assert s["errors"] == [] and s["updated"] == 0, s
+        assert C.booking(d, uid)["status"] == "pending"
+        assert plain(fake.pages[page["id"]], "Status") == "pending"
+        com = fake.comments_on(page["id"])
+        assert len(com) == 1 and "payment" in com[0], com
+    finally:
+        sf.stop()
 
 
 def test_a_row_added_in_notion_becomes_a_booking(make_daemon, fake):

@@ -486,6 +486,18 @@ def test_export_clients_csv(app):
     assert emails == {"'-minus@example.com", "plain@example.com",
                       "gone@example.com"}
     assert all(r["id"].startswith("cli_") for r in rows)
+    assert all(r["phone"] == "" and r["notes"] == "" for r in rows)
+    # Phone and notes: a leading '+' guarded, a line break quoted.
+    cid = [r["id"] for r in rows if r["email"] == "plain@example.com"][0]
+    r = app.patch(f"/api/v1/clients/{cid}",
+                  {"phone": "+49 30 1234567", "notes": "two\nlines, \"ok\""},
+                  admin=True)
+    assert r.status == 200, r
+    rows = parse_csv(app.cli("export", "clients").stdout)
+    row = [r for r in rows if r["id"] == cid][0]
+    assert row["phone"] == "'+49 30 1234567", row
+    assert row["notes"] == "two\nlines, \"ok\"", row
+    p = app.cli("export", "clients", "--format=csv")
     # Default format is CSV.
     assert app.cli("export", "clients").stdout == p.stdout
 

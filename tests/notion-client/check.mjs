@@ -64,6 +64,27 @@ async function main() {
   const got = await notion.databases.retrieve({ database_id: sessions.id });
   check(got.properties.Client.type === "relation", "databases.retrieve");
 
+  // databases.update adds missing properties (what bookingd does to an
+  // adopted database), and the fake refuses a second title as Notion does.
+  const updated = await notion.databases.update({
+    database_id: clients.id,
+    properties: { Phone: { phone_number: {} }, Notes: { rich_text: {} } },
+  });
+  check(
+    updated.properties.Phone.type === "phone_number" &&
+      updated.properties.Notes.type === "rich_text" &&
+      updated.properties.Name.type === "title",
+    "databases.update adds properties",
+  );
+  await expectError(
+    notion.databases.update({
+      database_id: clients.id,
+      properties: { Other: { title: {} } },
+    }),
+    "validation_error",
+    "databases.update refuses a second title",
+  );
+
   const made = [];
   for (let i = 0; i < 60; i++) {
     made.push(

@@ -304,6 +304,40 @@ static void test_client_patch(void **state)
                    "unknown field");
     expect_invalid(&bk_resource_client, "{\"email\":\"x\"}", false, &c, "email",
                    "must be an email address");
+    /* Phone: digits, spaces and + - ( ) . only; "" clears it. */
+    assert_int_equal(decode(&bk_resource_client,
+                            "{\"phone\":\"+49 (30) 123-45.67\","
+                            "\"notes\":\"line one\\nline two\\tend\"}",
+                            false, &c, &err),
+                     BK_OK);
+    assert_string_equal(c.phone, "+49 (30) 123-45.67");
+    assert_string_equal(c.notes, "line one\nline two\tend");
+    assert_int_equal(decode(&bk_resource_client,
+                            "{\"phone\":\"\",\"notes\":null}", false, &c, &err),
+                     BK_OK);
+    assert_null(c.phone);
+    assert_null(c.notes);
+    expect_invalid(&bk_resource_client, "{\"phone\":\"call me\"}", false, &c,
+                   "phone", "must be a phone number");
+    expect_invalid(&bk_resource_client, "{\"phone\":\"12\"}", false, &c,
+                   "phone", "must be a phone number");
+    expect_invalid(&bk_resource_client, "{\"phone\":\"1+23456\"}", false, &c,
+                   "phone", "must be a phone number");
+    expect_invalid(&bk_resource_client, "{\"phone\":\"<script>1234\"}", false,
+                   &c, "phone", "must be a phone number");
+    expect_invalid(&bk_resource_client,
+                   "{\"phone\":\"12345678901234567890123456789012345678901\"}",
+                   false, &c, "phone", "at most 40 bytes");
+    expect_invalid(&bk_resource_client, "{\"phone\":\"123\\n456\"}", false, &c,
+                   "phone", "control characters");
+    expect_invalid(&bk_resource_client, "{\"phone\":123456}", false, &c,
+                   "phone", "must be a string");
+    expect_invalid(&bk_resource_client, "{\"notes\":\"a\\u0007b\"}", false, &c,
+                   "notes", "control characters");
+    expect_invalid(&bk_resource_client, "{\"notes\":[\"x\"]}", false, &c,
+                   "notes", "must be a string");
+    assert_null(c.phone);
+    assert_null(c.notes);
     /* Clients are not created through their table: nothing is writable. */
     expect_invalid(&bk_resource_client, "{\"email\":\"a@b.co\"}", true, &c,
                    "email", "unknown field");
@@ -323,6 +357,7 @@ static void test_client_render(void **state)
     assert_string_equal(bk_json_dump(&arena, o, NULL),
                         "{\"id\":\"cli_aaaaaaaaaaaaaaaa\",\"email\":\"a@"
                         "example.com\",\"name\":null,\"timezone\":null,"
+                        "\"phone\":null,\"notes\":null,"
                         "\"status\":\"prospect\",\"created_at\":\"1970-01-"
                         "01T00:00:00Z\",\"updated_at\":\"1970-01-01T00:00:"
                         "00Z\"}");

@@ -123,6 +123,27 @@ static void test_slug(void **state)
     assert_false(bk_slug_valid(s, 63));
 }
 
+static void test_phone(void **state)
+{
+    (void)state;
+    assert_true(bk_phone_valid("+49 30 1234567", 40));
+    assert_true(bk_phone_valid("(030) 123-45.67", 40));
+    assert_true(bk_phone_valid("112", 40));
+    assert_false(bk_phone_valid(NULL, 40));
+    assert_false(bk_phone_valid("", 40));
+    assert_false(bk_phone_valid("12", 40));    /* 2 digits */
+    assert_false(bk_phone_valid("1+234", 40)); /* '+' not first */
+    assert_false(bk_phone_valid("++1234", 40));
+    assert_false(bk_phone_valid("123  456", 40));  /* two spaces */
+    assert_false(bk_phone_valid("123/456", 40));   /* not an allowed sign */
+    assert_false(bk_phone_valid("123 ext 4", 40)); /* letters */
+    assert_false(bk_phone_valid("123\n456", 40));  /* control */
+    assert_false(
+        bk_phone_valid("\xd9\xa1\xd9\xa2\xd9\xa3", 40)); /* Arabic digits */
+    assert_false(bk_phone_valid("123456789012345678901", 40)); /* 21 digits */
+    assert_false(bk_phone_valid("1234", 3));                   /* over max */
+}
+
 static void test_parse_i64(void **state)
 {
     static const char *const malformed[] = {
@@ -260,9 +281,9 @@ static void test_qenc(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_utf8),      cmocka_unit_test(test_slug),
-        cmocka_unit_test(test_parse_i64), cmocka_unit_test(test_small_helpers),
-        cmocka_unit_test(test_qenc),
+        cmocka_unit_test(test_utf8),          cmocka_unit_test(test_slug),
+        cmocka_unit_test(test_phone),         cmocka_unit_test(test_parse_i64),
+        cmocka_unit_test(test_small_helpers), cmocka_unit_test(test_qenc),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
