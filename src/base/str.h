@@ -62,6 +62,7 @@ bool bk_email_valid(const char *s);
  * + 1 bytes at most; like every arena allocation it aborts when that
  * cannot be had). NULL in gives NULL out. */
 const char *bk_str_qenc(struct bk_arena *arena, const char *s);
+
 /* True for a phone number as people write one (E.164-ish): 1..max bytes
  * of digits, spaces and + - ( ) . only, a '+' only first, 3 to 20 digits,
  * no two spaces in a row. */
