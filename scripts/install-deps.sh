@@ -3,8 +3,9 @@
 #   scripts/install-deps.sh [build|test|bench]...   (default: build)
 # "test" adds what `make check` uses (cmocka, pytest, chromium, node modules
 # for the browser test, a PostgreSQL server for the second run of the
-# integration tests and psycopg2 to read it); "bench" adds wrk, hyperfine and
-# what bench/*/run.sh use (python3, curl, sqlite3, a PostgreSQL server).
+# integration tests and psycopg2 to read it, faketime for make check-dates);
+# "bench" adds wrk, hyperfine and what bench/*/run.sh use (python3, curl,
+# sqlite3, a PostgreSQL server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,7 +17,7 @@ build_pkgs=(build-essential cmake pkg-config tzdata
 test_pkgs=(libcmocka-dev python3 python3-pytest sqlite3 chromium clang clang-format
            libclang-rt-14-dev postgresql python3-psycopg2
            python3-aiosmtpd python3-icalendar python3-cryptography openssl
-           radicale python3-caldav poppler-utils)
+           radicale python3-caldav poppler-utils faketime)
 bench_pkgs=(wrk hyperfine python3 python3-aiosmtpd curl sqlite3 postgresql nginx)
 
 groups=("$@")

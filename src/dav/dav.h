@@ -88,7 +88,9 @@ bk_dav_collection_state(const struct bk_dav_client *c, const char *url,
  * getetag). *status: 207 with *ms filled (members changed or removed,
  * ms->sync_token the new token); otherwise the server refused the token
  * or the report (403/409 valid-sync-token, 400, 501 ...): the caller
- * reads the whole calendar. Transport errors as bk_dav_discover's. */
+ * reads the whole calendar (a 403 is not BK_E_UNAUTHORIZED here: the
+ * calendar-query that follows tells a refused account). 401 is
+ * BK_E_UNAUTHORIZED; transport errors as bk_dav_discover's. */
 BK_MUST_CHECK enum bk_err
 bk_dav_sync_collection(const struct bk_dav_client *c, const char *url,
                        const char *token, struct bk_arena *arena, int *status,

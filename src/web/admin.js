@@ -248,6 +248,14 @@ function dateOf(iso) {
   }).format(new Date(iso));
 }
 
+// "YYYY-MM-DD" plus n days: calendar arithmetic, not n times 24 hours (a
+// day of a daylight saving change lasts 23 or 25).
+function dateAfter(date, n) {
+  const d = new Date(date + "T12:00:00Z");
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
 function bookingRow(b) {
   return el("li", { class: "row" },
     el("span", { class: "row-time" },
@@ -1814,14 +1822,14 @@ async function hostView(slug, mine) {
     if (!pick.value)
       return grid.append(el("p", null, "This host has no event type yet."));
     const from = dateOf(new Date().toISOString());
-    const to = dateOf(new Date(Date.now() + 6 * 86400e3).toISOString());
+    const to = dateAfter(from, 6);
     const r = await call("GET", "/api/v1/event-types/" +
                          encodeURIComponent(pick.value) + "/slots" +
                          q({ from, to, timezone: zone }));
     if (!r.ok)
       return grid.append(el("p", null, errorText(r)));
     for (let i = 0; i < 7; i++) {
-      const date = dateOf(new Date(Date.now() + i * 86400e3).toISOString());
+      const date = dateAfter(from, i);
       const slots = r.data.slots[date] || [];
       grid.append(el("section", { class: "preview-day",
                                   "aria-label": formatDay(date) },

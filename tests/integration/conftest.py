@@ -176,6 +176,14 @@ def today_in(zone):
     return dt.datetime.now(zoneinfo.ZoneInfo(zone)).date()
 
 
+def preload(lib):
+    """LD_PRELOAD for a daemon run with the shim lib (test_clock.py): the
+    shim first, then what the tests themselves run under (libfaketime in
+    make check-dates), so its offset adds to the clock the test sees."""
+    outer = os.environ.get("LD_PRELOAD", "").strip()
+    return lib + (" " + outer if outer else "")
+
+
 def parse_instant(s):
     """RFC 3339 text of the API into an aware datetime."""
     assert isinstance(s, str), s

@@ -54,6 +54,10 @@ htpasswd_encryption = plain
 type = owner_only
 [storage]
 filesystem_folder = {self.root / 'collections'}
+# Tokens and history are aged by file times: under libfaketime (make
+# check-dates) the clock moves and they do not; a 30-day age would drop
+# them at once.
+max_sync_token_age = 315360000
 [logging]
 level = warning
 """)
@@ -523,6 +527,86 @@ def test_moved_and_deleted_in_calendar(make_daemon, radicale):
     assert "deleted in calendar" in json_text(gone), gone
     assert d.get(f"/api/v1/bookings/{other['uid']}",
                  admin=True).json["status"] == "confirmed"
+
+
+def test_sync_token_forgotten_by_the_server(make_daemon, radicale):
+    """The server forgets the stored sync token (Radicale drops tokens
+    unused for max_sync_token_age, 30 days by default, at the next write):
+    it answers the sync-collection REPORT with 403 and the
+    DAV:valid-sync-token precondition (RFC 6578 §3.2). That is not a wrong
+    password: the sync reads the whole window instead, finds what changed
+    meanwhile, stores the new token, and the connection stays active."""
+    d = start(make_daemon)
+    r = connect(d, radicale.url + f"{USER}/work/")
+    assert r.status == 201, r
+    cid = r.json["id"]
+    s = d.slot_starts("intro")
+    uid = d.book("intro", s[0]).json["uid"]
+    H.wait_until(lambda: uid in events_of(radicale.work), 30, "the event")
+    H.wait_outbox_idle(d)
+    assert sync(d, {"connection": cid})["errors"] == []  # a token stored
+    (calendars,), = ledger_query(
+        d, "SELECT calendars FROM calendar_connections")
+    assert "radicale.org/ns/sync/" in calendars, calendars
+    # What Radicale does to a token past its age: its state file goes.
+    tokens = pathlib.Path(radicale.root) / "collections" / \
+        "collection-root" / USER / "work" / ".Radicale.cache" / "sync-token"
+    gone = list(tokens.iterdir())
+    assert gone, "radicale keeps its sync tokens there"
+    for p in gone:
+        p.unlink()
+    radicale.work.event_by_uid(uid).delete()
+    got = sync(d, {"connection": cid})
+    assert got["errors"] == [], got
+    assert got["updated"] >= 1, got
+    b = d.get(f"/api/v1/bookings/{uid}", admin=True).json
+    assert b["status"] == "cancelled", b
+    c = d.get(f"/api/v1/calendars/{cid}", admin=True).json
+    assert c["status"] == "active" and c["last_error"] is None, c
+    # A new token is stored: the next sync is incremental again.
+    (after,), = ledger_query(d, "SELECT calendars FROM calendar_connections")
+    assert after != calendars and "radicale.org/ns/sync/" in after, after
+    again = sync(d, {"connection": cid})
+    assert again["errors"] == [] and again["total"] == 0, again
+
+
+def test_sync_refused_at_every_read_is_an_auth_failure(make_daemon):
+    """A server that answers 403 to the sync-collection REPORT and to the
+    calendar-query that follows it refuses the account: needs_auth, with
+    the server's status."""
+    found = ('<d:multistatus xmlns:d="DAV:" xmlns:c="urn:ietf:params:xml:ns:'
+             'caldav"><d:response><d:href>/dav/</d:href><d:propstat><d:prop>'
+             '<d:resourcetype><d:collection/><c:calendar/></d:resourcetype>'
+             '<d:displayname>Work</d:displayname>'
+             '<c:supported-calendar-component-set><c:comp name="VEVENT"/>'
+             '</c:supported-calendar-component-set><d:current-user-principal>'
+             '<d:href>/dav/</d:href></d:current-user-principal>'
+             '<d:sync-token>http://fake.example/sync/1</d:sync-token>'
+             '</d:prop><d:status>HTTP/1.1 200 OK</d:status></d:propstat>'
+             '</d:response></d:multistatus>').encode()
+    state = {"answer": (207, {"Content-Type": MS}, found)}
+    fake = Fake(lambda path: state["answer"])
+    try:
+        d = start(make_daemon)
+        r = connect(d, fake.url + "dav/")
+        assert r.status == 201, r
+        cid = r.json["id"]
+        H.wait_until(lambda: "fake.example/sync/1" in ledger_query(
+            d, "SELECT calendars FROM calendar_connections")[0][0], 30,
+            "the first sync's token")
+        state["answer"] = (403, {"Content-Type": MS}, (
+            '<d:error xmlns:d="DAV:"><d:valid-sync-token/></d:error>'
+            ).encode())
+        before = len(fake.requests)
+        got = sync(d, {"connection": cid})
+        assert len(got["errors"]) == 1 and "403" in \
+            got["errors"][0]["message"], got
+        reports = [m for m, _ in fake.requests[before:] if m == "REPORT"]
+        assert len(reports) == 2, fake.requests[before:]  # sync, then query
+        c = d.get(f"/api/v1/calendars/{cid}", admin=True).json
+        assert c["status"] == "needs_auth" and "403" in c["last_error"], c
+    finally:
+        fake.close()
 
 
 def json_text(v):

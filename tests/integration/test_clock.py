@@ -17,7 +17,7 @@ import time
 import pytest
 
 import calcom_helpers as H
-from conftest import ledger_query
+from conftest import ledger_query, preload
 
 DB_JOB_DONE = 2
 
@@ -27,7 +27,7 @@ def shifted_env(offset_file, **env):
     assert lib and os.path.exists(lib), "BK_CLOCKSHIFT_LIB: the shim"
     offset_file.write_text("0\n")
     asan = os.environ.get("ASAN_OPTIONS", "")
-    env.update(LD_PRELOAD=lib, BK_CLOCKSHIFT_FILE=str(offset_file),
+    env.update(LD_PRELOAD=preload(lib), BK_CLOCKSHIFT_FILE=str(offset_file),
                # The shim comes before a sanitizer's runtime.
                ASAN_OPTIONS=(asan + ":" if asan else "")
                + "verify_asan_link_order=0")

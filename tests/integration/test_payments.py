@@ -21,7 +21,7 @@ import urllib.parse
 
 import pytest
 
-from conftest import assert_error, ledger_query, today_utc
+from conftest import assert_error, ledger_query, preload, today_utc
 from smtp_server import SmtpServer
 from stripe_helpers import (FAKE_DIR, PRICE, StripeFake, new_webhook_secret,
                             paid_catalog, stripe_env, wait_for)
@@ -41,7 +41,7 @@ def shifted_env(offset_file, **env):
     assert lib and os.path.exists(lib), "BK_CLOCKSHIFT_LIB: the shim"
     offset_file.write_text("0\n")
     asan = os.environ.get("ASAN_OPTIONS", "")
-    env.update(LD_PRELOAD=lib, BK_CLOCKSHIFT_FILE=str(offset_file),
+    env.update(LD_PRELOAD=preload(lib), BK_CLOCKSHIFT_FILE=str(offset_file),
                ASAN_OPTIONS=(asan + ":" if asan else "")
                + "verify_asan_link_order=0")
     return env
@@ -771,7 +771,6 @@ def test_invoices(make_daemon, fake):
         "url": "http://127.0.0.1:9/hook", "events": ["invoice.paid"]},
         admin=True)
     assert r.status == 201, r
-    year = dt.datetime.now(dt.timezone.utc).year
     paid = []
     for n, email in enumerate(["ada@example.com", "bob@example.com",
                                "cy@example.com"]):
@@ -787,14 +786,23 @@ def test_invoices(make_daemon, fake):
     # An unpaid booking has none.
     book(d, slot(d, 3), email="dee@example.com")
 
+    # Numbered in the order paid, 1, 2, 3 of the year (UTC) each was
+    # issued in: of two years when the test runs over New Year.
+    nums, seen = [], {}
+    for b, _ in paid:
+        n = booking(d, b["uid"])["payment"]["invoice"]
+        y = int(d.get(f"/api/v1/invoices/{n}", admin=True)
+                .json["issued_at"][:4])
+        seen[y] = seen.get(y, 0) + 1
+        assert n == f"INV-{y}-{seen[y]:04d}", (n, seen)
+        nums.append(n)
     r = d.get("/api/v1/invoices", admin=True)
     assert r.status == 200, r
     got = r.json["data"]
-    assert [i["number"] for i in got] == [
-        f"INV-{year}-{k:04d}" for k in (3, 2, 1)], got
+    assert [i["number"] for i in got] == nums[::-1], got
     assert r.json["next_cursor"] is None
     a, sa = paid[0]
-    inv = d.get(f"/api/v1/invoices/INV-{year}-0001", admin=True).json
+    inv = d.get(f"/api/v1/invoices/{nums[0]}", admin=True).json
     [(pi,)] = ledger_query(
         d, "SELECT p.payment_intent FROM payments p JOIN bookings b"
            " ON b.id = p.booking_id WHERE b.uid = ?", (a["uid"],))
@@ -818,14 +826,14 @@ def test_invoices(make_daemon, fake):
              == ["invoice.paid"] * 3 or None)
 
     # The printable invoice: one page, every value escaped.
-    r = d.get(f"/api/v1/invoices/INV-{year}-0001/html", admin=True)
+    r = d.get(f"/api/v1/invoices/{nums[0]}/html", admin=True)
     assert r.status == 200, r
     assert r.header("Content-Type") == "text/html; charset=utf-8", r
     page = r.body.decode()
-    assert f">INV-{year}-0001<" in page and "45.00 EUR" in page, page
+    assert f">{nums[0]}<" in page and "45.00 EUR" in page, page
     assert "Studio \u00c5da &amp; &lt;Co&gt;" in page and "<Co>" not in page
     assert "ada@example.com" in page and "<script" not in page
-    assert_error(d.get(f"/api/v1/invoices/INV-{year}-0001/html"), 401)
+    assert_error(d.get(f"/api/v1/invoices/{nums[0]}/html"), 401)
     assert_error(d.get("/api/v1/invoices/INV-1999-0001/html", admin=True),
                  404)
 
@@ -838,11 +846,11 @@ def test_invoices(make_daemon, fake):
     assert r.status == 202, r
     wait_state(d, a["uid"], ("confirmed", "refunded"))
     wait_for("the partial refund on the invoice", lambda: d.get(
-        f"/api/v1/invoices/INV-{year}-0002", admin=True).json["status"]
+        f"/api/v1/invoices/{nums[1]}", admin=True).json["status"]
         == "partially_refunded")
-    i2 = d.get(f"/api/v1/invoices/INV-{year}-0002", admin=True).json
+    i2 = d.get(f"/api/v1/invoices/{nums[1]}", admin=True).json
     assert i2["refunded"] == 1000, i2
-    i1 = d.get(f"/api/v1/invoices/INV-{year}-0001", admin=True).json
+    i1 = d.get(f"/api/v1/invoices/{nums[0]}", admin=True).json
     assert (i1["status"], i1["refunded"]) == ("refunded", 4500), i1
 
     # Filters and pages.
@@ -850,25 +858,26 @@ def test_invoices(make_daemon, fake):
         r = d.get("/api/v1/invoices", admin=True, query=q)
         assert r.status == 200, r
         return [i["number"] for i in r.json["data"]]
-    assert numbers(status="refunded") == [f"INV-{year}-0001"]
-    assert numbers(status="paid") == [f"INV-{year}-0003"]
-    assert numbers(client=client_id) == [f"INV-{year}-0001"]
+    assert numbers(status="refunded") == [nums[0]]
+    assert numbers(status="paid") == [nums[2]]
+    assert numbers(client=client_id) == [nums[0]]
     assert numbers(client="cli_nobody") == []
-    today = today_utc()
-    assert len(numbers(**{"from": str(today), "to": str(today)})) == 3
-    assert numbers(**{"from": str(today + dt.timedelta(days=1))}) == []
-    assert numbers(to=str(today - dt.timedelta(days=1))) == []
+    # The days they were issued on (one, or two over midnight UTC).
+    days = sorted(dt.date.fromisoformat(i["issued_at"][:10]) for i in got)
+    assert len(numbers(**{"from": str(days[0]), "to": str(days[-1])})) == 3
+    assert numbers(**{"from": str(days[-1] + dt.timedelta(days=1))}) == []
+    assert numbers(to=str(days[0] - dt.timedelta(days=1))) == []
     r = d.get("/api/v1/invoices", admin=True, query={"limit": "2"})
     assert len(r.json["data"]) == 2 and r.json["next_cursor"], r
     r2 = d.get("/api/v1/invoices", admin=True,
                query={"limit": "2", "cursor": r.json["next_cursor"]})
-    assert [i["number"] for i in r2.json["data"]] == [f"INV-{year}-0001"]
+    assert [i["number"] for i in r2.json["data"]] == [nums[0]]
     assert r2.json["next_cursor"] is None
 
     # Bad input: refused, nothing changes.
     before = d.snapshot(ignore_columns=("updated_utc",))
     assert_error(d.get("/api/v1/invoices"), 401)
-    assert_error(d.get(f"/api/v1/invoices/INV-{year}-0001"), 401)
+    assert_error(d.get(f"/api/v1/invoices/{nums[0]}"), 401)
     for q, field in [({"status": "bogus"}, "status"),
                      ({"status": "x" * 5000}, "status"),
                      ({"from": "2026-13-01"}, "from"),
@@ -885,7 +894,8 @@ def test_invoices(make_daemon, fake):
             assert r.status == 200 and r.json["data"] == [], r
         else:
             assert_error(r, 400, "invalid_query", field=field)
-    for number in [f"INV-{year}-0004", "INV-0000-0000", "x" * 5000,
+    for number in [f"INV-{nums[2][4:8]}-{int(nums[2][9:]) + 1:04d}",
+                   "INV-0000-0000", "x" * 5000,
                    "%27%20OR%201%3D1", "..%2F..%2Fetc"]:
         assert_error(d.get(f"/api/v1/invoices/{number}", admin=True), 404)
     assert d.snapshot(ignore_columns=("updated_utc",)) == before

@@ -96,8 +96,11 @@ def test_from_to_are_dates_in_the_requested_zone(app):
 
 
 def test_from_and_to_default(app):
-    today = today_in("Europe/Berlin")
+    before = today_in("Europe/Berlin")
     j = app.slots("intro")
+    today = today_in("Europe/Berlin")
+    if today != before:  # Berlin's midnight passed meanwhile: once more
+        j = app.slots("intro")
     days = sorted(j["slots"])
     assert days[0] in (str(today), str(today + DAY))
     assert days[-1] == str(today + 13 * DAY)
