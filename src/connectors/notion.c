@@ -1301,17 +1301,10 @@ static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
     return e;
 }
 
-static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
-                                  struct bk_store *store,
-                                  const struct schema *s, int64_t booking_id,
-                                  struct bk_arena *arena,
-                                  struct bk_errbuf *err);
-static enum bk_err check_unpulled_client(const struct bk_notion_config *cfg,
-                                         struct bk_store *store,
-                                         const struct schema *s,
-                                         int64_t client_id,
-                                         struct bk_arena *arena,
-                                         struct bk_errbuf *err);
+static enum bk_err
+check_unpulled(const struct bk_notion_config *cfg, struct bk_store *store,
+               const struct schema *s, enum bk_link_entity ent, int64_t id,
+               struct bk_arena *arena, struct bk_errbuf *err);
 
 static enum bk_err mirror_run(void *ctx, struct bk_store *store,
                               const struct bk_job *job, struct bk_arena *arena,
@@ -1341,7 +1334,8 @@ static enum bk_err mirror_run(void *ctx, struct bk_store *store,
         goto out;
     if (booking_id > 0) {
         /* After a few tries a Notion booking's page is made anyway. */
-        e = check_unpulled(cfg, store, &s, booking_id, arena, err);
+        e = check_unpulled(cfg, store, &s, BK_LINK_BOOKING, booking_id, arena,
+                           err);
         if (!e)
             e = mirror_booking(cfg, store, &s, booking_id, job->attempts < 4,
                                arena, NULL, &t, err);
@@ -1359,7 +1353,8 @@ static enum bk_err mirror_run(void *ctx, struct bk_store *store,
             }
         }
     } else if (client_id > 0) {
-        e = check_unpulled_client(cfg, store, &s, client_id, arena, err);
+        e = check_unpulled(cfg, store, &s, BK_LINK_CLIENT, client_id, arena,
+                           err);
         if (!e)
             e = mirror_client(cfg, store, &s, client_id, arena, NULL, &t, err);
     }
@@ -1802,49 +1797,6 @@ failed:
     add_error(p, "page %s: %s", pid ? pid : "?", e2.msg);
 }
 
-/* Before a mirror job overwrites a booking's page: an edit made there
- * that no pull has read yet (its last_edited_time is not the one of our
- * last write) is decided now, as the pull decides it — applied when it is
- * newer than the booking's last change, else recorded in the history as
- * the loser and put back with a comment — instead of being overwritten
- * unseen. */
-static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
-                                  struct bk_store *store,
-                                  const struct schema *s, int64_t booking_id,
-                                  struct bk_arena *arena, struct bk_errbuf *err)
-{
-    struct bk_link *l = NULL;
-    struct bk_sync_summary sum;
-    struct pull p;
-    json_t *page = NULL;
-    const char *edited;
-    int status = 0;
-    enum bk_err e;
-
-    if ((e = link_of(store, BK_LINK_BOOKING, booking_id, arena, &l, err)) ||
-        !l || !l->etag || !*l->etag)
-        return e;
-    if ((e = api(cfg, "GET",
-                 bk_arena_printf(arena, "/pages/%s", l->external_id), NULL,
-                 arena, &page, &status, err)))
-        return e;
-    edited = json_string_value(json_object_get(page, "last_edited_time"));
-    if (status == 200 && edited && strcmp(edited, l->etag) != 0 &&
-        !json_is_true(json_object_get(page, "archived")) &&
-        !json_is_true(json_object_get(page, "in_trash"))) {
-        memset(&p, 0, sizeof(p));
-        memset(&sum, 0, sizeof(sum));
-        p.cfg = cfg;
-        p.store = store;
-        p.s = *s;
-        p.sum = &sum;
-        p.arena = arena;
-        apply_session(&p, page);
-    }
-    json_decref(page);
-    return BK_OK;
-}
-
 /* A Clients page's editable fields, read and checked as the API checks
  * them (api/clients.c). A field the page does not have is left alone
  * (has_*); an empty one clears the ledger's (name: left alone, as the
@@ -2037,14 +1989,18 @@ failed:
     add_error(p, "page %s: %s", pid ? pid : "?", e2.msg);
 }
 
-/* Before a mirror job overwrites a client's page: an unpulled edit there
- * is decided first, as check_unpulled does for bookings. */
-static enum bk_err check_unpulled_client(const struct bk_notion_config *cfg,
-                                         struct bk_store *store,
-                                         const struct schema *s,
-                                         int64_t client_id,
-                                         struct bk_arena *arena,
-                                         struct bk_errbuf *err)
+/* Before a mirror job overwrites the page of a booking or a client (ent
+ * BK_LINK_BOOKING or BK_LINK_CLIENT, id its ledger id): an edit made there
+ * that no pull has read yet (its last_edited_time is not the one of our
+ * last write) is decided now, as the pull decides it — applied when it is
+ * newer than the row's last change, else recorded as the loser (the
+ * booking's history, the activity log for a client) and put back with a
+ * comment — instead of being overwritten unseen. */
+static enum bk_err check_unpulled(const struct bk_notion_config *cfg,
+                                  struct bk_store *store,
+                                  const struct schema *s,
+                                  enum bk_link_entity ent, int64_t id,
+                                  struct bk_arena *arena, struct bk_errbuf *err)
 {
     struct bk_link *l = NULL;
     struct bk_sync_summary sum;
@@ -2054,8 +2010,8 @@ static enum bk_err check_unpulled_client(const struct bk_notion_config *cfg,
     int status = 0;
     enum bk_err e;
 
-    if ((e = link_of(store, BK_LINK_CLIENT, client_id, arena, &l, err)) || !l ||
-        !l->etag || !*l->etag)
+    if ((e = link_of(store, ent, id, arena, &l, err)) || !l || !l->etag ||
+        !*l->etag)
         return e;
     if ((e = api(cfg, "GET",
                  bk_arena_printf(arena, "/pages/%s", l->external_id), NULL,
@@ -2072,7 +2028,10 @@ static enum bk_err check_unpulled_client(const struct bk_notion_config *cfg,
         p.s = *s;
         p.sum = &sum;
         p.arena = arena;
-        apply_client(&p, page);
+        if (ent == BK_LINK_CLIENT)
+            apply_client(&p, page);
+        else
+            apply_session(&p, page);
     }
     json_decref(page);
     return BK_OK;
