@@ -552,6 +552,14 @@ def shifted(make_daemon, fake, tmp_path):
         day = today_in("Europe/Berlin") + dt.timedelta(days=2)
         C.wait_until(lambda: not d.slots("intro", day, day)["slots"].get(
             str(day)), 30, "the daemon's clock stepped")
+        # The jump made the hourly notion.pull due: it must have run before
+        # the test edits pages, or it may apply them ahead of the test's
+        # own sync (which then finds nothing left to apply).
+        due_by = int((time.time() + state["s"]) * 1000)
+        C.wait_until(lambda: ledger_query(
+            d, "SELECT count(*) FROM jobs WHERE kind = 'notion.pull' AND "
+               f"status IN (0, 1) AND run_at_ms <= {due_by}")[0][0] == 0,
+            60, "the pull the clock's jump made due has run")
 
     def edit(page_id, props):
         return fake.edit_page(page_id, props, at=time.time() + state["s"])
