@@ -2160,8 +2160,8 @@ static void update_metrics(struct pull *p)
 
     bk_errbuf_clear(&e2);
     if (bk_store_begin(p->store, BK_TX_READ, &tx, &e2) ||
-        bk_ledger_metrics(tx, today - 29, today, BK_METRICS_MONTH, p->arena, &m,
-                          &e2)) {
+        bk_ledger_metrics(tx, NULL, today - 29, today, BK_METRICS_MONTH,
+                          p->arena, &m, &e2)) {
         bk_store_rollback(tx);
         add_error(p, "metrics: %s", e2.msg);
         return;
