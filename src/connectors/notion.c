@@ -1677,6 +1677,24 @@ static void new_session(struct pull *p, const json_t *page, const char *pid,
     }
 }
 
+/* Whether a Sessions page asks of booking b anything the pull applies:
+ * another start (of a booking that can move), status or notes. */
+static bool session_page_differs(struct bk_arena *arena, const json_t *page,
+                                 const struct bk_booking *b)
+{
+    const char *st = get_select(page, "Status");
+    int64_t start = 0;
+
+    if (get_date(arena, page, "Date", &start) == BK_OK &&
+        start != b->start_utc &&
+        (b->status == BK_BOOKING_CONFIRMED || b->status == BK_BOOKING_PENDING))
+        return true;
+    if (st && bk_booking_status_parse(st) != (int)b->status)
+        return true;
+    return prop_is(page, "Notes", "rich_text") &&
+           !same_text(get_text(arena, page, "Notes"), b->notes);
+}
+
 static void apply_session(struct pull *p, const json_t *page)
 {
     struct bk_arena *arena = p->arena;
@@ -1723,8 +1741,11 @@ static void apply_session(struct pull *p, const json_t *page)
         return;
     }
     /* Last write wins: a booking changed after this edit keeps its state;
-     * the lost edit is noted, and the page shows the booking again. */
-    if (b.updated_utc > edited_utc + 1) {
+     * the lost edit is noted, and the page shows the booking again. A
+     * page that asks nothing the booking lacks lost nothing: it is the
+     * edit that made the change, read again before its mirror. */
+    if (b.updated_utc > edited_utc + 1 &&
+        session_page_differs(arena, page, &b)) {
         bk_errbuf_clear(&e2);
         if (history_note(p->store, b.id, "notion_edit_lost",
                          bk_arena_printf(arena,

@@ -352,6 +352,39 @@ def test_an_edit_older_than_a_change_in_bookingd_loses(make_daemon, fake):
     assert s["updated"] == 0 and s["errors"] == [], s
 
 
+def test_an_applied_edit_read_again_before_its_mirror_is_not_lost(
+        make_daemon, fake):
+    """A pull that reads a page again after its edit was applied but
+    before the mirror has written the page back (the edit is older than
+    the booking's change it caused) finds nothing to apply: not a lost
+    edit, no comment, nothing put back."""
+    d, uid, page = setup_one(make_daemon, fake)
+    new = d.slot_starts("intro")[3]
+    fake.edit_page(page["id"], {
+        "Date": {"date": {"start": new, "end": None, "time_zone": None}}},
+        at=time.time() - 5)
+    fake.refuse_writes_to(page["id"])
+    try:
+        s = sync(d)
+        assert s["errors"] == [] and s["updated"] == 1, s
+        assert parse_instant(C.booking(d, uid)["start"]) == \
+            parse_instant(new)
+        C.wait_until(lambda: [r for r in fake.requests if r[0] == "PATCH"
+                              and r[1] == f"/v1/pages/{page['id']}"
+                              and r[3] == 503], 60,
+                     "the mirror of the reschedule refused")
+        s = sync(d)
+        assert s["errors"] == [] and s["updated"] == 0, s
+    finally:
+        fake.refuse_writes_to(page["id"], False)
+    hist = ledger_query(d, "SELECT action FROM booking_history h JOIN "
+                           "bookings b ON b.id = h.booking_id WHERE b.uid = ?",
+                        (uid,))
+    assert ("notion_edit_lost",) not in [tuple(h) for h in hist], hist
+    assert fake.comments_on(page["id"]) == []
+    assert parse_instant(C.booking(d, uid)["start"]) == parse_instant(new)
+
+
 def test_a_client_edit_is_applied(make_daemon, fake):
     d, uid, page = setup_one(make_daemon, fake)
     cpage = fake.rows(db(fake, "Clients"))[0]
