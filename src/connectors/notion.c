@@ -1904,7 +1904,7 @@ static const char *read_client_page(struct bk_arena *arena, const json_t *page,
         ed->phone = NULL;
     if (ed->phone && !bk_phone_valid(ed->phone, BK_MAX_CLIENT_PHONE))
         return "Phone must be a phone number: 3-20 digits, with spaces and "
-               "+ - ( ) . only (a '+' first), at most 40 characters";
+               "+ - ( ) . / only (a '+' first), at most 40 characters";
     ed->has_notes = prop_is(page, "Notes", "rich_text");
     ed->notes = get_text_max(arena, page, "Notes", BK_MAX_TEXT, &over);
     if (over)

@@ -921,7 +921,7 @@ async function clientView(id, mine) {
   const form = el("form", { class: "form-grid" },
     field("cl-name", "Name", name), field("cl-status", "Status", st),
     field("cl-phone", "Phone", phone,
-          "Digits, spaces and + - ( ) . only, a + first."),
+          "Digits, spaces and + - ( ) . / only, a + first."),
     field("cl-notes", "Notes", notes));
   form.append(el("div", { class: "field" }, el("button", {
     type: "submit", class: "primary" }, "Save")));
