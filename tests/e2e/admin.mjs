@@ -316,14 +316,38 @@ async function adminFlow() {
   await page.getByRole("heading", { name: "Intro call with Ada Lovelace" })
     .waitFor();
   await page.getByRole("button", { name: "Reschedule…" }).click();
-  await page.locator("#reschedule-box .slot").first()
-    .waitFor({ state: "attached" });
-  const freeDays = page.locator('#reschedule-box .cal-day[data-free="1"]');
-  if (await freeDays.count() > 1)
-    await freeDays.nth(1).click();
-  const newSlot = page.locator("#reschedule-box .day:not([hidden]) .slot")
-    .last();
-  const newStart = await newSlot.getAttribute("data-start");
+  /* The first free time shown on a later day than the booking's (else
+   * any other than its own, which is offered: free while it moves). On a
+   * month's last evening the month shown may hold no other: then the next
+   * month's. Early times keep the later months free of bookings (the
+   * dense month below needs one). */
+  const box = page.locator("#reschedule-box");
+  let newStart = null;
+  for (let month = 0; !newStart; month++) {
+    await box.locator(".days:not([aria-busy]) .slot").first()
+      .waitFor({ state: "attached" });
+    const shownSlots = await box.locator(".slot").evaluateAll(
+      (bs) => bs.map((x) => ({ start: x.dataset.start,
+                               date: x.closest(".day").dataset.date })));
+    const own = shownSlots.find((x) => Date.parse(x.start) ===
+                                       Date.parse(ada.start));
+    const others = shownSlots.filter((x) => x !== own);
+    const pick = others.find((x) => !own || x.date > own.date) || others[0];
+    newStart = pick ? pick.start : null;
+    if (newStart)
+      break;
+    assert.ok(month < 2, "another free time within two months");
+    const shown = await box.locator(".cal-month").textContent();
+    await box.getByRole("button", { name: "Next month" }).click();
+    await page.waitForFunction((m) => document.querySelector(
+      "#reschedule-box .cal-month").textContent !== m, shown,
+      { timeout: STEP_MS });
+  }
+  const newSlot = box.locator(`.slot[data-start="${newStart}"]`);
+  const newDate = await newSlot.evaluate((x) => x.closest(".day").dataset.date);
+  const newDay = box.locator(`.cal-day[data-date="${newDate}"]`);
+  if ((await newDay.getAttribute("aria-pressed")) !== "true")
+    await newDay.click();
   await newSlot.click();
   await page.getByRole("button", { name: "Move booking" }).click();
   await page.getByRole("status").filter({ hasText: "Booking moved to" })
