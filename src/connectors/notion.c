@@ -1285,22 +1285,6 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
 
 /* ---- the mirror job ------------------------------------------------------ */
 
-static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
-
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err
 check_unpulled(const struct bk_notion_config *cfg, struct bk_store *store,
                const struct schema *s, enum bk_link_entity ent, int64_t id,
@@ -1359,7 +1343,8 @@ static enum bk_err mirror_run(void *ctx, struct bk_store *store,
             e = mirror_client(cfg, store, &s, client_id, arena, NULL, &t, err);
     }
     if (!e)
-        e = finish(store, job, err);
+        e = bk_jobs_finish_alone(store, BK_TX_QUEUE, job, NULL, NULL, NULL,
+                                 err);
 out:
     pthread_mutex_unlock(&run_lock);
     return e;
@@ -2210,7 +2195,8 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
 
     memset(&sum, 0, sizeof(sum));
     if (!cfg || !cfg->token)
-        return finish(store, job, err); /* unconfigured since */
+        return bk_jobs_finish_alone(store, BK_TX_QUEUE, job, NULL, NULL, NULL,
+                                    err); /* unconfigured since */
     pthread_mutex_lock(&run_lock);
     e = pull(cfg, store, arena, &sum, err);
     pthread_mutex_unlock(&run_lock);

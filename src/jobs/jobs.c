@@ -1064,3 +1064,37 @@ int64_t bk_jobs_period_of(const struct bk_job *job, const char *kind)
         return -1;
     return v;
 }
+
+static enum bk_err finish_alone_once(
+    struct bk_store *store, enum bk_tx_mode mode, const struct bk_job *job,
+    enum bk_err (*apply)(struct bk_tx *tx, void *ctx, struct bk_arena *arena,
+                         struct bk_errbuf *err),
+    void *ctx, struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e = bk_store_begin(store, mode, &tx, err);
+
+    if (!e && apply)
+        e = apply(tx, ctx, arena, err);
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_jobs_finish_alone(
+    struct bk_store *store, enum bk_tx_mode mode, const struct bk_job *job,
+    enum bk_err (*apply)(struct bk_tx *tx, void *ctx, struct bk_arena *arena,
+                         struct bk_errbuf *err),
+    void *ctx, struct bk_arena *arena, struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e,
+                   finish_alone_once(store, mode, job, apply, ctx, arena, err));
+    return e;
+}

@@ -177,4 +177,23 @@ BK_MUST_CHECK enum bk_err bk_jobs_finish(struct bk_tx *tx,
                                          const struct bk_job *job,
                                          struct bk_errbuf *err);
 
+/* Marks job done in a transaction of its own (mode: BK_TX_WRITE, or
+ * BK_TX_QUEUE where the job's completion is all it writes and needs no
+ * serializable snapshot), for a handler whose effect happened outside the
+ * ledger (a call to a provider) or that has nothing left to do. apply (may
+ * be NULL) runs first in the same transaction, with ctx and arena
+ * (borrowed; arena may be NULL when apply does not allocate), so that a
+ * ledger change recording the effect commits exactly once with the job's
+ * completion. The whole transaction is run again while it fails with
+ * BK_E_SERIALIZATION, at most BK_STORE_TX_TRIES times (BK_STORE_RETRY):
+ * apply must therefore read what it changes inside tx. Returns BK_OK once
+ * committed; otherwise what begin, apply, bk_jobs_finish (BK_E_STALE: the
+ * lease was lost) or the commit returned, with err set, and nothing of the
+ * transaction is kept. Call on the worker thread that runs the job. */
+BK_MUST_CHECK enum bk_err bk_jobs_finish_alone(
+    struct bk_store *store, enum bk_tx_mode mode, const struct bk_job *job,
+    enum bk_err (*apply)(struct bk_tx *tx, void *ctx, struct bk_arena *arena,
+                         struct bk_errbuf *err),
+    void *ctx, struct bk_arena *arena, struct bk_errbuf *err);
+
 #endif
