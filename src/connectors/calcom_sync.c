@@ -593,40 +593,6 @@ enum bk_err bk_calcom_sync_run(void *ctx, struct bk_arena *arena,
 
 /* ---- the periodic job --------------------------------------------------- */
 
-static int64_t period_of(const struct bk_job *job)
-{
-    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(SYNC_KIND ":");
-    int64_t v = -1;
-
-    if (strncmp(p, SYNC_KIND ":", n) != 0 ||
-        bk_parse_i64(p + n, 0, INT64_MAX, &v) != BK_OK)
-        return -1;
-    return v;
-}
-
-/* The run of a period (the period's number is the dedupe key, so that
- * restarts and instances sharing the database make one job of it). */
-static enum bk_err enqueue_period(const struct bk_calcom_sync *s,
-                                  struct bk_tx *tx, int64_t now_ms,
-                                  bool current, int64_t after,
-                                  struct bk_errbuf *err)
-{
-    int64_t every = s->interval_s * 1000;
-    int64_t period = now_ms / every + (current ? 0 : 1), id, run_at;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * every;
-    if (!current && run_at > now_ms + every)
-        run_at = now_ms + every;
-    snprintf(key, sizeof(key), SYNC_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, SYNC_KIND, key, NULL, run_at, 3, now_ms,
-                                &id, &existed, err);
-}
-
 static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
                                  struct bk_errbuf *err)
 {
@@ -634,7 +600,8 @@ static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
 
     if (!s->cfg || !s->cfg->api_key || s->interval_s <= 0)
         return BK_OK;
-    return enqueue_period(s, tx, now_ms, true, -1, err);
+    return bk_jobs_enqueue_period(tx, SYNC_KIND, s->interval_s * 1000, 3,
+                                  now_ms, true, -1, err);
 }
 
 static enum bk_err sync_job(void *ctx, struct bk_store *store,
@@ -652,8 +619,9 @@ static enum bk_err sync_job(void *ctx, struct bk_store *store,
     if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
         goto out;
     if ((s->cfg && s->cfg->api_key && s->interval_s > 0 &&
-         (e = enqueue_period(s, tx, bk_now_ms(), false, period_of(job),
-                             err))) ||
+         (e = bk_jobs_enqueue_period(
+              tx, SYNC_KIND, s->interval_s * 1000, 3, bk_now_ms(), false,
+              bk_jobs_period_of(job, SYNC_KIND), err))) ||
         (e = bk_jobs_finish(tx, job, err)))
         goto out;
     e = bk_store_commit(tx, err);

@@ -2153,22 +2153,10 @@ static enum bk_err pull(const struct bk_notion_config *cfg,
     return BK_OK;
 }
 
-static enum bk_err enqueue_period(const struct bk_notion_config *cfg,
-                                  struct bk_tx *tx, int64_t now_ms,
-                                  bool current, int64_t after,
-                                  struct bk_errbuf *err)
+/* One pull per period of this length (ms). */
+static int64_t pull_interval(const struct bk_notion_config *cfg)
 {
-    int64_t iv = cfg->pull_interval_ms > 0 ? cfg->pull_interval_ms : 60000;
-    int64_t period = now_ms / iv + (current ? 0 : 1), id;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    snprintf(key, sizeof(key), PULL_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, PULL_KIND, key, NULL,
-                                current ? now_ms : period * iv,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return cfg->pull_interval_ms > 0 ? cfg->pull_interval_ms : 60000;
 }
 
 static enum bk_err pull_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
@@ -2178,7 +2166,8 @@ static enum bk_err pull_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
 
     if (!cfg || !cfg->token)
         return BK_OK;
-    return enqueue_period(cfg, tx, now_ms, true, -1, err);
+    return bk_jobs_enqueue_period(tx, PULL_KIND, pull_interval(cfg),
+                                  cfg->max_attempts, now_ms, true, -1, err);
 }
 
 static enum bk_err pull_run(void *ctx, struct bk_store *store,
@@ -2209,7 +2198,9 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
     if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
         goto out;
     if ((period >= 0 &&
-         (e = enqueue_period(cfg, tx, bk_now_ms(), false, period, err))) ||
+         (e = bk_jobs_enqueue_period(tx, PULL_KIND, pull_interval(cfg),
+                                     cfg->max_attempts, bk_now_ms(), false,
+                                     period, err))) ||
         (e = bk_jobs_finish(tx, job, err)))
         goto out;
     e = bk_store_commit(tx, err);

@@ -1,6 +1,7 @@
 /* jobs/jobs.c — worker threads: claim, run, record. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1097,4 +1098,30 @@ enum bk_err bk_jobs_finish_alone(
     BK_STORE_RETRY(e,
                    finish_alone_once(store, mode, job, apply, ctx, arena, err));
     return e;
+}
+
+enum bk_err bk_jobs_enqueue_period(struct bk_tx *tx, const char *kind,
+                                   int64_t interval_ms, int max_attempts,
+                                   int64_t now_ms, bool current, int64_t after,
+                                   struct bk_errbuf *err)
+{
+    int64_t period, run_at, id;
+    char key[128];
+    bool existed;
+    int n;
+
+    if (interval_ms <= 0)
+        return bk_fail(err, BK_E_INTERNAL, "%s: period of %" PRId64 " ms", kind,
+                       interval_ms);
+    period = now_ms / interval_ms + (current ? 0 : 1);
+    if (after >= 0 && period <= after)
+        period = after + 1;
+    run_at = period * interval_ms;
+    if (!current && run_at > now_ms + interval_ms)
+        run_at = now_ms + interval_ms;
+    n = snprintf(key, sizeof(key), "%s:%" PRId64, kind, period);
+    if (n < 0 || (size_t)n >= sizeof(key))
+        return bk_fail(err, BK_E_INTERNAL, "job kind too long: %s", kind);
+    return bk_store_job_enqueue(tx, kind, key, NULL, run_at, max_attempts,
+                                now_ms, &id, &existed, err);
 }

@@ -16,6 +16,7 @@
 #ifndef BK_JOBS_JOBS_H
 #define BK_JOBS_JOBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,28 @@ void bk_jobs_kind_init(struct bk_job_kind *out, const char *name,
  * (a whole number, 0 or more); -1 when the key is not of that form (a run
  * asked for otherwise). */
 int64_t bk_jobs_period_of(const struct bk_job *job, const char *kind);
+
+/* Enqueues the run of a periodic kind for one period, unless a job of
+ * that period was enqueued before: periods are UTC-aligned windows of
+ * interval_ms (> 0) milliseconds since the epoch, numbered from 0, and the
+ * run's dedupe key "<kind>:<period>" (bk_jobs_period_of) makes the call
+ * idempotent across runs, restarts and instances sharing the database.
+ * now_ms: the wall clock, milliseconds since the epoch. current: the
+ * period now_ms is in, due at its start (at once), as a kind's schedule()
+ * asks; otherwise the period that follows, due at its start. after (-1:
+ * none) is the period of the run that enqueues it: the next one is never
+ * that period or an earlier one, whose key a run already used when the
+ * wall clock stepped back (the chain of runs would stop on it), and the
+ * run of a following period is due one interval_ms from now_ms at the
+ * latest. max_attempts: of the new job. Returns BK_OK whether it enqueued
+ * or found the job there; BK_E_INTERNAL for interval_ms <= 0 or a kind
+ * longer than 100 bytes; otherwise bk_store_job_enqueue's error. Runs
+ * inside tx (borrowed; a BK_TX_QUEUE transaction in the run that finishes
+ * the job, so the next run is queued exactly when this one is done). */
+BK_MUST_CHECK enum bk_err
+bk_jobs_enqueue_period(struct bk_tx *tx, const char *kind, int64_t interval_ms,
+                       int max_attempts, int64_t now_ms, bool current,
+                       int64_t after, struct bk_errbuf *err);
 
 /* Jobs a worker claims in one transaction when none is waiting locally. */
 #define BK_JOBS_CLAIM_BATCH 64

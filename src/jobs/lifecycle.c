@@ -12,32 +12,16 @@
 #include "base/time.h"
 #include "base/banned.h"
 
-#define KIND_PREFIX BK_JOBS_LIFECYCLE_KIND ":"
-
-/* Enqueues the run of a period: the one now_ms is in (due now) when
- * `now`, else the next one after both now_ms's and `after` (never a
- * period whose key was used, should the wall clock step back), due at
- * its start but at most one interval from now. Idempotent by its key. */
+/* bk_jobs_enqueue_period for the lifecycle run, when it has anything to
+ * do. */
 static enum bk_err enqueue(const struct bk_jobs_lifecycle_config *cfg,
                            struct bk_tx *tx, int64_t now_ms, bool now,
                            int64_t after, struct bk_errbuf *err)
 {
-    int64_t period = now_ms / cfg->interval_ms, run_at, id;
-    char key[64];
-    bool existed;
-
     if (cfg->inactive_days <= 0)
         return BK_OK;
-    if (!now)
-        period++;
-    if (period <= after)
-        period = after + 1;
-    run_at = now ? now_ms : period * cfg->interval_ms;
-    if (run_at > now_ms + cfg->interval_ms)
-        run_at = now_ms + cfg->interval_ms;
-    snprintf(key, sizeof(key), KIND_PREFIX "%" PRId64, period);
-    return bk_store_job_enqueue(tx, BK_JOBS_LIFECYCLE_KIND, key, NULL, run_at,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return bk_jobs_enqueue_period(tx, BK_JOBS_LIFECYCLE_KIND, cfg->interval_ms,
+                                  cfg->max_attempts, now_ms, now, after, err);
 }
 
 static enum bk_err schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
