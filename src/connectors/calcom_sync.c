@@ -455,46 +455,13 @@ static enum bk_err sync_event_types(const struct bk_calcom_sync *s,
     return BK_OK;
 }
 
-static enum bk_err meta_since(struct bk_store *store, struct bk_arena *arena,
-                              int64_t *since, struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    const char *v = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
-
-    *since = 0;
-    if (!e)
-        e = bk_store_meta_get(tx, META_SINCE, arena, &v, err);
-    bk_store_rollback(tx);
-    if (e == BK_E_NOT_FOUND)
-        return BK_OK;
-    if (!e && v && bk_parse_i64(v, 0, INT64_MAX, since) != BK_OK)
-        *since = 0;
-    return e;
-}
-
-static enum bk_err meta_put_once(struct bk_store *store, const char *value,
-                                 struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_store_meta_put(tx, META_SINCE, value, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err sync_locked(const struct bk_calcom_sync *s,
                                struct bk_arena *arena,
                                struct bk_sync_summary *out,
                                struct bk_errbuf *err)
 {
     int64_t now = bk_now_utc(), since, from;
+    const char *since_text = NULL;
     int64_t past = (s->past_days > 0 ? s->past_days : 30) * 86400;
     char iso[BK_RFC3339_MAX];
     struct bk_ext_person host;
@@ -502,8 +469,10 @@ static enum bk_err sync_locked(const struct bk_calcom_sync *s,
     struct bk_errbuf why;
     enum bk_err e;
 
-    if ((e = meta_since(s->store, arena, &since, err)))
+    if ((e = bk_store_meta_read(s->store, META_SINCE, arena, &since_text, err)))
         return e;
+    if (!since_text || bk_parse_i64(since_text, 0, INT64_MAX, &since) != BK_OK)
+        since = 0;
     from = (since && since < now ? since : now) - past;
     bk_rfc3339_format_utc(from, iso);
     bk_errbuf_clear(&why);
@@ -562,9 +531,8 @@ static enum bk_err sync_locked(const struct bk_calcom_sync *s,
         bk_log_warn("calcom: sync stopped: %s", why.msg);
         return BK_OK;
     }
-    BK_STORE_RETRY(
-        e,
-        meta_put_once(s->store, bk_arena_printf(arena, "%" PRId64, now), err));
+    e = bk_store_meta_write(s->store, META_SINCE,
+                            bk_arena_printf(arena, "%" PRId64, now), err);
     if (!e)
         bk_log_info("calcom: sync: %" PRId64 " read, %" PRId64
                     " created, %" PRId64 " updated, %" PRId64

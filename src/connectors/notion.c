@@ -543,50 +543,6 @@ static json_t *db_properties(enum db which, const struct schema *s)
     return o;
 }
 
-static enum bk_err meta_get(struct bk_store *store, const char *key,
-                            struct bk_arena *arena, const char **value,
-                            struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
-
-    *value = NULL;
-    if (!e) {
-        e = bk_store_meta_get(tx, key, arena, value, err);
-        if (e == BK_E_NOT_FOUND) {
-            *value = NULL;
-            e = BK_OK;
-        }
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-static enum bk_err meta_put_once(struct bk_store *store, const char *key,
-                                 const char *value, struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_store_meta_put(tx, key, value, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-static enum bk_err meta_put(struct bk_store *store, const char *key,
-                            const char *value, struct bk_errbuf *err)
-{
-    enum bk_err e;
-
-    BK_STORE_RETRY(e, meta_put_once(store, key, value, err));
-    return e;
-}
-
 /* The children of the parent page that are databases or pages, by
  * title: fills s with those it finds (adoption). */
 static enum bk_err adopt(const struct bk_notion_config *cfg,
@@ -768,20 +724,20 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
     pthread_mutex_unlock(&state_lock);
     memset(&s, 0, sizeof(s));
     for (int d = 0; d < DB_COUNT; d++) {
-        if ((e = meta_get(store, db_meta[d], arena, &v, err)))
+        if ((e = bk_store_meta_read(store, db_meta[d], arena, &v, err)))
             return e;
         if (v && strlen(v) < sizeof(s.db[d]))
             bk_strlcpy(s.db[d], v, sizeof(s.db[d]));
         else
             missing = true;
     }
-    if ((e = meta_get(store, "notion.metrics.page", arena, &v, err)))
+    if ((e = bk_store_meta_read(store, "notion.metrics.page", arena, &v, err)))
         return e;
     if (v && strlen(v) < sizeof(s.metrics_page))
         bk_strlcpy(s.metrics_page, v, sizeof(s.metrics_page));
     else
         missing = true;
-    if ((e = meta_get(store, "notion.metrics.block", arena, &v, err)))
+    if ((e = bk_store_meta_read(store, "notion.metrics.block", arena, &v, err)))
         return e;
     if (v && strlen(v) < sizeof(s.metrics_block))
         bk_strlcpy(s.metrics_block, v, sizeof(s.metrics_block));
@@ -848,10 +804,12 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
     if (!s.metrics_block[0] && (e = metrics_block(cfg, arena, &s, err)))
         return e;
     for (int d = 0; d < DB_COUNT; d++)
-        if ((e = meta_put(store, db_meta[d], s.db[d], err)))
+        if ((e = bk_store_meta_write(store, db_meta[d], s.db[d], err)))
             return e;
-    if ((e = meta_put(store, "notion.metrics.page", s.metrics_page, err)) ||
-        (e = meta_put(store, "notion.metrics.block", s.metrics_block, err)))
+    if ((e = bk_store_meta_write(store, "notion.metrics.page", s.metrics_page,
+                                 err)) ||
+        (e = bk_store_meta_write(store, "notion.metrics.block", s.metrics_block,
+                                 err)))
         return e;
     pthread_mutex_lock(&state_lock);
     known_schema = s;
@@ -1216,7 +1174,7 @@ mirror_invoice(const struct bk_notion_config *cfg, struct bk_store *store,
     bool made = false;
     enum bk_err e;
 
-    if ((e = meta_get(store, key, arena, &page, err)))
+    if ((e = bk_store_meta_read(store, key, arena, &page, err)))
         return e;
     if (inv->booking_id &&
         (e = mirror_booking(cfg, store, s, inv->booking_id, false, arena,
@@ -1239,7 +1197,7 @@ mirror_invoice(const struct bk_notion_config *cfg, struct bk_store *store,
     json_object_set_new(props, "Session", p_relation(session_page));
     if ((e = upsert_page(cfg, s->db[DB_INVOICES], inv->number, page, props,
                          arena, &id, &edited, &made, err)) ||
-        (e = meta_put(store, key, id, err)))
+        (e = bk_store_meta_write(store, key, id, err)))
         return e;
     if (made)
         t->created++;
@@ -1259,7 +1217,7 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
     bool made = false;
     enum bk_err e;
 
-    if ((e = meta_get(store, key, arena, &page, err)))
+    if ((e = bk_store_meta_read(store, key, arena, &page, err)))
         return e;
     props = json_object();
     json_object_set_new(props, "Name", p_title(arena, p->name));
@@ -1274,7 +1232,7 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
                         json_pack("{s:b}", "checkbox", p->active));
     if ((e = upsert_page(cfg, s->db[DB_PACKAGES], p->slug, page, props, arena,
                          &id, &edited, &made, err)) ||
-        (e = meta_put(store, key, id, err)))
+        (e = bk_store_meta_write(store, key, id, err)))
         return e;
     if (made)
         t->created++;
@@ -2112,15 +2070,16 @@ static void update_metrics(struct pull *p)
         m.total.bookings[BK_BOOKING_COMPLETED],
         m.total.bookings[BK_BOOKING_CANCELLED],
         held ? 100.0 * no_show / held : 0.0, m.total.new_clients);
-    if (meta_get(p->store, META_METRICS, p->arena, &old, &e2) == BK_OK && old &&
-        strcmp(old, text) == 0)
+    if (bk_store_meta_read(p->store, META_METRICS, p->arena, &old, &e2) ==
+            BK_OK &&
+        old && strcmp(old, text) == 0)
         return;
     body = json_pack("{s:{s:o}}", "paragraph", "rich_text",
                      text_items(p->arena, text));
     if (api_ok(p->cfg, "PATCH",
                bk_arena_printf(p->arena, "/blocks/%s", p->s.metrics_block),
                body, p->arena, &j, &e2) ||
-        meta_put(p->store, META_METRICS, text, &e2))
+        bk_store_meta_write(p->store, META_METRICS, text, &e2))
         add_error(p, "metrics: %s", e2.msg);
     json_decref(body);
     json_decref(j);
@@ -2140,14 +2099,14 @@ static enum bk_err pull(const struct bk_notion_config *cfg,
     p.sum = sum;
     p.arena = arena;
     if ((e = ensure_schema(cfg, store, arena, &p.s, err)) ||
-        (e = meta_get(store, META_CURSOR, arena, &since, err)))
+        (e = bk_store_meta_read(store, META_CURSOR, arena, &since, err)))
         return e;
     /* Clients first: a session's row may name a client edited with it. */
     if ((e = pull_db(&p, DB_CLIENTS, since, err)) ||
         (e = pull_db(&p, DB_SESSIONS, since, err)))
         return e;
     if (p.cursor && (!since || strcmp(p.cursor, since) > 0) &&
-        (e = meta_put(store, META_CURSOR, p.cursor, err)))
+        (e = bk_store_meta_write(store, META_CURSOR, p.cursor, err)))
         return e;
     update_metrics(&p);
     return BK_OK;
@@ -2291,11 +2250,11 @@ static enum bk_err catch_up(struct pull *p, struct bk_errbuf *err)
             for (size_t i = 0; i < n; i++) {
                 const char *page = NULL;
                 p->sum->total++;
-                if ((e = meta_get(p->store,
-                                  bk_arena_printf(p->arena,
-                                                  "notion.page.invoice.%s",
-                                                  list[i].number),
-                                  p->arena, &page, err)))
+                if ((e = bk_store_meta_read(
+                         p->store,
+                         bk_arena_printf(p->arena, "notion.page.invoice.%s",
+                                         list[i].number),
+                         p->arena, &page, err)))
                     return e;
                 if (page) {
                     p->sum->skipped++;
