@@ -578,25 +578,14 @@ static enum bk_err sync_job(void *ctx, struct bk_store *store,
 {
     const struct bk_calcom_sync *s = ctx;
     struct bk_sync_summary sum;
-    struct bk_tx *tx = NULL;
     enum bk_err e;
 
     if (s->cfg && s->cfg->api_key &&
         (e = bk_calcom_sync_run(ctx, arena, &sum, err)))
         return e;
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
-        goto out;
-    if ((s->cfg && s->cfg->api_key && s->interval_s > 0 &&
-         (e = bk_jobs_enqueue_period(
-              tx, SYNC_KIND, s->interval_s * 1000, 3, bk_now_ms(), false,
-              bk_jobs_period_of(job, SYNC_KIND), err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(
+        store, job, s->cfg && s->cfg->api_key && s->interval_s > 0,
+        s->interval_s * 1000, 3, bk_jobs_period_of(job, SYNC_KIND), err);
 }
 
 void bk_calcom_sync_kind(struct bk_calcom_sync *s, struct bk_job_kind *out)

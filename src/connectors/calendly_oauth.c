@@ -655,10 +655,8 @@ static enum bk_err refresh_run(void *ctx, struct bk_store *store,
                                struct bk_errbuf *err)
 {
     const struct bk_calendly_oauth_config *cfg = ctx;
-    struct bk_tx *tx = NULL;
     struct state st;
     struct bk_errbuf why;
-    enum bk_err e;
 
     memset(&st, 0, sizeof(st));
     if (ready(cfg) && read_state(cfg, arena, &st, NULL) != BK_OK) {
@@ -679,18 +677,8 @@ static enum bk_err refresh_run(void *ctx, struct bk_store *store,
             strcmp(why.code, BK_CALENDLY_NEEDS_AUTH) != 0)
             bk_log_info("calendly.refresh: %s", why.msg);
     }
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
-        goto out;
-    if ((ready(cfg) && (e = bk_jobs_enqueue_period(
-                            tx, KIND, refresh_interval(cfg), 3, bk_now_ms(),
-                            false, bk_jobs_period_of(job, KIND), err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(store, job, ready(cfg), refresh_interval(cfg),
+                                 3, bk_jobs_period_of(job, KIND), err);
 }
 
 void bk_calendly_refresh_kind(const struct bk_calendly_oauth_config *cfg,

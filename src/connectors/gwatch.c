@@ -304,22 +304,12 @@ static enum bk_err watch_run(void *ctx, struct bk_store *store,
                              struct bk_errbuf *err)
 {
     const struct bk_gwatch_config *cfg = ctx;
-    struct bk_tx *tx = NULL;
     enum bk_err e;
 
     if (cfg->cal->secret_key && (e = pass(cfg, store, arena, err)))
         return e;
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
-        (e = bk_jobs_enqueue_period(tx, WATCH_KIND, period_ms(cfg),
-                                    cfg->max_attempts, bk_now_ms(), false, -1,
-                                    err)) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(store, job, true, period_ms(cfg),
+                                 cfg->max_attempts, -1, err);
 }
 
 void bk_gwatch_kind(const struct bk_gwatch_config *cfg, struct bk_job_kind *out)

@@ -2135,7 +2135,6 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
 {
     const struct bk_notion_config *cfg = ctx;
     struct bk_sync_summary sum;
-    struct bk_tx *tx = NULL;
     /* A run asked for by a webhook ("notion.pull:hook:...") has no
      * period and schedules nothing. */
     int64_t period = bk_jobs_period_of(job, PULL_KIND);
@@ -2154,19 +2153,8 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
         bk_log_info("notion: pull: %" PRId64 " pages, %" PRId64
                     " created, %" PRId64 " updated, %zu errors",
                     sum.total, sum.created, sum.updated, sum.n_errors);
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
-        goto out;
-    if ((period >= 0 &&
-         (e = bk_jobs_enqueue_period(tx, PULL_KIND, pull_interval(cfg),
-                                     cfg->max_attempts, bk_now_ms(), false,
-                                     period, err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(store, job, period >= 0, pull_interval(cfg),
+                                 cfg->max_attempts, period, err);
 }
 
 void bk_notion_pull_kind(const struct bk_notion_config *cfg,

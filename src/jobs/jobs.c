@@ -1125,3 +1125,31 @@ enum bk_err bk_jobs_enqueue_period(struct bk_tx *tx, const char *kind,
     return bk_store_job_enqueue(tx, kind, key, NULL, run_at, max_attempts,
                                 now_ms, &id, &existed, err);
 }
+
+/* The next period's run, enqueued by bk_jobs_finish_period. */
+struct next_run {
+    const char *kind;
+    int64_t interval_ms, after;
+    int max_attempts;
+};
+
+static enum bk_err enqueue_next(struct bk_tx *tx, void *ctx,
+                                struct bk_arena *arena, struct bk_errbuf *err)
+{
+    const struct next_run *n = ctx;
+
+    (void)arena;
+    return bk_jobs_enqueue_period(tx, n->kind, n->interval_ms, n->max_attempts,
+                                  bk_now_ms(), false, n->after, err);
+}
+
+enum bk_err bk_jobs_finish_period(struct bk_store *store,
+                                  const struct bk_job *job, bool next,
+                                  int64_t interval_ms, int max_attempts,
+                                  int64_t after, struct bk_errbuf *err)
+{
+    struct next_run n = {job->kind, interval_ms, after, max_attempts};
+
+    return bk_jobs_finish_alone(store, BK_TX_QUEUE, job,
+                                next ? enqueue_next : NULL, &n, NULL, err);
+}

@@ -219,4 +219,17 @@ BK_MUST_CHECK enum bk_err bk_jobs_finish_alone(
                          struct bk_errbuf *err),
     void *ctx, struct bk_arena *arena, struct bk_errbuf *err);
 
+/* Finishes the run of a periodic kind (bk_jobs_finish_alone in a
+ * BK_TX_QUEUE transaction) and, when next, enqueues in the same
+ * transaction the run of the period after the wall clock's
+ * (bk_jobs_enqueue_period of job->kind with current false, interval_ms,
+ * max_attempts and after: this run's period, bk_jobs_period_of, or -1),
+ * so that the next run exists exactly when this one is done. Errors as
+ * bk_jobs_finish_alone's. */
+BK_MUST_CHECK enum bk_err bk_jobs_finish_period(struct bk_store *store,
+                                                const struct bk_job *job,
+                                                bool next, int64_t interval_ms,
+                                                int max_attempts, int64_t after,
+                                                struct bk_errbuf *err);
+
 #endif

@@ -62,26 +62,6 @@ static enum bk_err batch(const struct bk_jobs_lifecycle_config *cfg,
     return e;
 }
 
-static enum bk_err finish(const struct bk_jobs_lifecycle_config *cfg,
-                          struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
-
-    if (!e)
-        e = enqueue(cfg, tx, bk_now_ms(), false,
-                    bk_jobs_period_of(job, BK_JOBS_LIFECYCLE_KIND), err);
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err run(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err)
@@ -100,7 +80,10 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         total += changed;
         after = last;
     } while (!skipped && last > 0);
-    if ((e = finish(cfg, store, job, err)))
+    if ((e = bk_jobs_finish_period(
+             store, job, cfg->inactive_days > 0, cfg->interval_ms,
+             cfg->max_attempts, bk_jobs_period_of(job, BK_JOBS_LIFECYCLE_KIND),
+             err)))
         return e;
     if (skipped)
         bk_log_info("clients: %s skipped: another instance runs it",

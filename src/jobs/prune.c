@@ -68,27 +68,6 @@ out:
     return e;
 }
 
-static enum bk_err finish(const struct bk_jobs_prune_config *cfg,
-                          struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e;
-
-    e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
-    if (!e)
-        e = enqueue_period(cfg, tx, bk_now_ms(), false,
-                           bk_jobs_period_of(job, BK_JOBS_PRUNE_KIND), err);
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err run(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err)
@@ -114,7 +93,9 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         if (skipped || n < batch_of(cfg) || bk_mono_ms() >= stop_by)
             break;
     }
-    e = finish(cfg, store, job, err);
+    e = bk_jobs_finish_period(store, job, cfg->retention_days > 0,
+                              cfg->interval_ms, cfg->max_attempts,
+                              bk_jobs_period_of(job, BK_JOBS_PRUNE_KIND), err);
     if (e)
         return e;
     if (skipped && !total)
