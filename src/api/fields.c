@@ -105,7 +105,7 @@ static enum bk_err decode_string(const struct bk_field *f, const json_t *obj,
     if (f->text == BK_TEXT_PHONE && *s && !bk_phone_valid(s, f->max_len))
         return bk_fail_field(err, BK_E_INVALID, f->name,
                              "must be a phone number: 3-20 digits, with "
-                             "spaces and + - ( ) . only (a '+' first)");
+                             "spaces and + - ( ) . / only (a '+' first)");
     if (f->text == BK_TEXT_HTTPS_URL && *s && !https_url_valid(s))
         return bk_fail_field(err, BK_E_INVALID, f->name,
                              "must be an https:// URL with a host and no "

@@ -71,9 +71,16 @@ static enum bk_err summary(struct bk_api_call *c)
     struct bk_metrics m;
     const char *iv = bk_http_query(c->req, "interval");
     enum bk_metrics_interval interval = BK_METRICS_MONTH;
-    int64_t today = bk_now_utc() / BK_SECS_PER_DAY, from, to;
+    const struct bk_tz *tz = NULL;
+    int64_t today, from, to;
     json_t *o, *series;
     enum bk_err e;
+
+    if ((e = bk_api_query_tz(c->req, "timezone", &tz, c->err)))
+        return e;
+    if (!tz)
+        tz = bk_tz_utc();
+    today = bk_tz_local_date(tz, bk_now_utc());
 
     if (iv && strcmp(iv, "week") == 0)
         interval = BK_METRICS_WEEK;
@@ -88,7 +95,7 @@ static enum bk_err summary(struct bk_api_call *c)
     if (to - from >= MAX_DAYS)
         return bk_api_query_fail(c->err, "from", "the range is %d days at most",
                                  MAX_DAYS);
-    e = bk_ledger_metrics(c->tx, from, to, interval, c->arena, &m, c->err);
+    e = bk_ledger_metrics(c->tx, tz, from, to, interval, c->arena, &m, c->err);
     if (e)
         return e;
     series = json_array();
@@ -103,6 +110,7 @@ static enum bk_err summary(struct bk_api_call *c)
     o = totals(&m.total);
     json_object_set_new(o, "from", json_string(day_text(c->arena, from)));
     json_object_set_new(o, "to", json_string(day_text(c->arena, to)));
+    json_object_set_new(o, "timezone", json_string(bk_tz_name(tz)));
     json_object_set_new(
         o, "interval",
         json_string(interval == BK_METRICS_WEEK ? "week" : "month"));

@@ -211,9 +211,7 @@ bool bk_phone_valid(const char *s, size_t max)
             digits++;
         else if (ch == '+' && i != 0)
             return false;
-        else if (ch == ' ' && i > 0 && s[i - 1] == ' ')
-            return false;
-        else if (ch != '+' && ch != ' ' && !strchr("-().", ch))
+        else if (ch != '+' && !strchr(" -()./", ch))
             return false;
     }
     return digits >= 3 && digits <= 20;

@@ -63,9 +63,9 @@ bool bk_email_valid(const char *s);
  * cannot be had). NULL in gives NULL out. */
 const char *bk_str_qenc(struct bk_arena *arena, const char *s);
 
-/* True for a phone number as people write one (E.164-ish): 1..max bytes
- * of digits, spaces and + - ( ) . only, a '+' only first, 3 to 20 digits,
- * no two spaces in a row. */
+/* True for a phone number as people write one: 1..max bytes of digits,
+ * spaces and + - ( ) . / only, a '+' only first, 3 to 20 digits. The one
+ * rule for a client's phone and a booking question's phone answer. */
 bool bk_phone_valid(const char *s, size_t max);
 
 #endif

@@ -80,6 +80,11 @@ struct schema {
     char db[DB_COUNT][64];
     char metrics_page[64];
     char metrics_block[64];
+    /* Per database, the properties bookingd does not write, as "|A|B|":
+     * those of another type than it writes (the business's own choice,
+     * which Notion would refuse the whole page for) and a title under
+     * another name. Found once a process (add_missing_properties). */
+    char keep_out[DB_COUNT][128];
 };
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct schema known_schema;
@@ -368,6 +373,15 @@ static const json_t *prop(const json_t *page, const char *name)
     return json_object_get(json_object_get(page, "properties"), name);
 }
 
+/* Whether the page has property name of the type bookingd writes there
+ * (a column the business made of another type is its own, not an edit). */
+static bool prop_is(const json_t *page, const char *name, const char *type)
+{
+    const char *t =
+        json_string_value(json_object_get(prop(page, name), "type"));
+    return t && strcmp(t, type) == 0;
+}
+
 /* The plain text of a title or rich_text property, or NULL when empty;
  * *over tells a text longer than max bytes (then cut to max) or holding
  * a NUL (that item left out). */
@@ -645,13 +659,44 @@ static enum bk_err metrics_block(const struct bk_notion_config *cfg,
                          "Notion gave the Metrics paragraph no id");
 }
 
+/* Puts property name in s's keep_out list of database d (a name that
+ * does not fit is left out of the list, and so written: Notion then says
+ * why it refuses the page). */
+static void keep_out(struct schema *s, enum db d, const char *name)
+{
+    size_t used = strlen(s->keep_out[d]), n = strlen(name);
+
+    if (!used && sizeof(s->keep_out[d]) > 1)
+        s->keep_out[d][used++] = '|';
+    if (used + n + 2 > sizeof(s->keep_out[d]))
+        return;
+    memcpy(s->keep_out[d] + used, name, n);
+    s->keep_out[d][used + n] = '|';
+    s->keep_out[d][used + n + 1] = '\0';
+}
+
+/* Whether bookingd leaves property name of database d unwritten. */
+static bool kept_out(const struct schema *s, enum db d, const char *name)
+{
+    const char *at = s->keep_out[d];
+    size_t n = strlen(name);
+
+    while ((at = strstr(at, name)) != NULL) {
+        if (at > s->keep_out[d] && at[-1] == '|' && at[n] == '|')
+            return true;
+        at++;
+    }
+    return false;
+}
+
 /* A database bookingd did not just make (adopted by title, or made by an
  * older bookingd): the properties it lacks are added (PATCH
  * /databases/{id}); one of the right name but another type is left as the
- * business made it, and said in the log. */
+ * business made it, said in the log, and never written (keep_out): the
+ * rest of each page is. */
 static enum bk_err add_missing_properties(const struct bk_notion_config *cfg,
                                           struct bk_arena *arena,
-                                          const struct schema *s, enum db d,
+                                          struct schema *s, enum db d,
                                           struct bk_errbuf *err)
 {
     json_t *j = NULL, *want = db_properties(d, s), *missing = json_object();
@@ -675,16 +720,19 @@ static enum bk_err add_missing_properties(const struct bk_notion_config *cfg,
             if (t && strcmp(t, "title") == 0)
                 titled = true;
         }
-        if (!h && json_object_get(spec, "title") && titled)
+        if (!h && json_object_get(spec, "title") && titled) {
             bk_log_warn("notion: database %s has its title under another "
                         "name than \"%s\"; rename it in Notion",
                         db_titles[d], name);
-        else if (!h)
+            keep_out(s, d, name);
+        } else if (!h) {
             json_object_set(missing, name, (json_t *)spec);
-        else if (!type || !json_object_get(spec, type))
+        } else if (!type || !json_object_get(spec, type)) {
             bk_log_warn("notion: database %s: property \"%s\" is a %s, not "
-                        "what bookingd writes; its values will be refused",
+                        "what bookingd writes; bookingd leaves it alone",
                         db_titles[d], name, type ? type : "?");
+            keep_out(s, d, name);
+        }
     }
     if (json_object_size(missing) > 0) {
         json_t *body = json_pack("{s:O}", "properties", missing), *r = NULL;
@@ -859,19 +907,29 @@ static enum bk_err find_by_key(const struct bk_notion_config *cfg,
  * Notion is made again), else the page found by key, else a new one.
  * *out_id and *edited (its last_edited_time) in arena; *made when new. */
 static enum bk_err upsert_page(const struct bk_notion_config *cfg,
-                               const char *db, const char *key,
-                               const char *page_id, json_t *props,
-                               struct bk_arena *arena, const char **out_id,
-                               const char **edited, bool *made,
-                               struct bk_errbuf *err)
+                               const struct schema *s, enum db d,
+                               const char *key, const char *page_id,
+                               json_t *props, struct bk_arena *arena,
+                               const char **out_id, const char **edited,
+                               bool *made, struct bk_errbuf *err)
 {
     json_t *body = NULL, *j = NULL;
     int status = 0;
     enum bk_err e = BK_OK;
 
     *made = false;
+    {
+        const char *name;
+        json_t *v;
+        void *tmp;
+        json_object_foreach_safe(props, tmp, name, v)
+        {
+            if (kept_out(s, d, name))
+                json_object_del(props, name);
+        }
+    }
     json_object_set_new(props, ID_PROP, p_text(arena, key));
-    if (!page_id && (e = find_by_key(cfg, db, key, arena, &page_id, err)))
+    if (!page_id && (e = find_by_key(cfg, s->db[d], key, arena, &page_id, err)))
         goto out;
     if (page_id) {
         body = json_pack("{s:O}", "properties", props);
@@ -898,7 +956,7 @@ static enum bk_err upsert_page(const struct bk_notion_config *cfg,
         }
     }
     if (!page_id) {
-        body = json_pack("{s:{s:s}, s:O}", "parent", "database_id", db,
+        body = json_pack("{s:{s:s}, s:O}", "parent", "database_id", s->db[d],
                          "properties", props);
         if ((e = api_ok(cfg, "POST", "/pages", body, arena, &j, err)))
             goto out;
@@ -1036,7 +1094,7 @@ static enum bk_err mirror_client(const struct bk_notion_config *cfg,
                         p_select(bk_client_status_name(c.status)));
     json_object_set_new(props, "Phone", p_phone(c.phone));
     json_object_set_new(props, "Notes", p_text(arena, c.notes));
-    if ((e = upsert_page(cfg, s->db[DB_CLIENTS], c.public_id,
+    if ((e = upsert_page(cfg, s, DB_CLIENTS, c.public_id,
                          l ? l->external_id : NULL, props, arena, &id, &edited,
                          &made, err)) ||
         (e = link_page(store, BK_LINK_CLIENT, client_id, id, edited, arena,
@@ -1143,8 +1201,7 @@ static enum bk_err mirror_booking(const struct bk_notion_config *cfg,
                                     &client_page, t, err)))
             return e;
     }
-    if ((e = upsert_page(cfg, s->db[DB_SESSIONS], b.uid,
-                         l ? l->external_id : NULL,
+    if ((e = upsert_page(cfg, s, DB_SESSIONS, b.uid, l ? l->external_id : NULL,
                          booking_props(arena, &b, booking_tz(store, &b, arena),
                                        client_page),
                          arena, &id, &edited, &made, err)) ||
@@ -1195,8 +1252,8 @@ mirror_invoice(const struct bk_notion_config *cfg, struct bk_store *store,
                         json_pack("{s:{s:s}}", "date", "start", issued));
     json_object_set_new(props, "Client", p_relation(client_page));
     json_object_set_new(props, "Session", p_relation(session_page));
-    if ((e = upsert_page(cfg, s->db[DB_INVOICES], inv->number, page, props,
-                         arena, &id, &edited, &made, err)) ||
+    if ((e = upsert_page(cfg, s, DB_INVOICES, inv->number, page, props, arena,
+                         &id, &edited, &made, err)) ||
         (e = bk_store_meta_write(store, key, id, err)))
         return e;
     if (made)
@@ -1230,8 +1287,8 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
                         json_pack("{s:i}", "number", p->valid_days));
     json_object_set_new(props, "Active",
                         json_pack("{s:b}", "checkbox", p->active));
-    if ((e = upsert_page(cfg, s->db[DB_PACKAGES], p->slug, page, props, arena,
-                         &id, &edited, &made, err)) ||
+    if ((e = upsert_page(cfg, s, DB_PACKAGES, p->slug, page, props, arena, &id,
+                         &edited, &made, err)) ||
         (e = bk_store_meta_write(store, key, id, err)))
         return e;
     if (made)
@@ -1563,6 +1620,24 @@ static void new_session(struct pull *p, const json_t *page, const char *pid,
     }
 }
 
+/* Whether a Sessions page asks of booking b anything the pull applies:
+ * another start (of a booking that can move), status or notes. */
+static bool session_page_differs(struct bk_arena *arena, const json_t *page,
+                                 const struct bk_booking *b)
+{
+    const char *st = get_select(page, "Status");
+    int64_t start = 0;
+
+    if (get_date(arena, page, "Date", &start) == BK_OK &&
+        start != b->start_utc &&
+        (b->status == BK_BOOKING_CONFIRMED || b->status == BK_BOOKING_PENDING))
+        return true;
+    if (st && bk_booking_status_parse(st) != (int)b->status)
+        return true;
+    return prop_is(page, "Notes", "rich_text") &&
+           !same_text(get_text(arena, page, "Notes"), b->notes);
+}
+
 static void apply_session(struct pull *p, const json_t *page)
 {
     struct bk_arena *arena = p->arena;
@@ -1609,8 +1684,11 @@ static void apply_session(struct pull *p, const json_t *page)
         return;
     }
     /* Last write wins: a booking changed after this edit keeps its state;
-     * the lost edit is noted, and the page shows the booking again. */
-    if (b.updated_utc > edited_utc + 1) {
+     * the lost edit is noted, and the page shows the booking again. A
+     * page that asks nothing the booking lacks lost nothing: it is the
+     * edit that made the change, read again before its mirror. */
+    if (b.updated_utc > edited_utc + 1 &&
+        session_page_differs(arena, page, &b)) {
         bk_errbuf_clear(&e2);
         if (history_note(p->store, b.id, "notion_edit_lost",
                          bk_arena_printf(arena,
@@ -1709,8 +1787,8 @@ static void apply_session(struct pull *p, const json_t *page)
             return;
         }
     }
-    /* Notes. */
-    {
+    /* Notes (of a Notes column of text: another is the business's own). */
+    if (prop_is(page, "Notes", "rich_text")) {
         const char *notes = get_text(arena, page, "Notes");
         if (!same_text(notes, b.notes)) {
             bk_errbuf_clear(&e2);
@@ -1763,14 +1841,14 @@ static const char *read_client_page(struct bk_arena *arena, const json_t *page,
         return "Name must be at most 200 bytes, without NUL characters";
     if (ed->name && !bk_utf8_valid(ed->name, BK_MAX_NAME, false))
         return "Name must not contain control characters or line breaks";
-    ed->has_phone = prop(page, "Phone") != NULL;
+    ed->has_phone = prop_is(page, "Phone", "phone_number");
     ed->phone = get_phone(page, "Phone");
     if (ed->phone && !*ed->phone)
         ed->phone = NULL;
     if (ed->phone && !bk_phone_valid(ed->phone, BK_MAX_CLIENT_PHONE))
         return "Phone must be a phone number: 3-20 digits, with spaces and "
-               "+ - ( ) . only (a '+' first), at most 40 characters";
-    ed->has_notes = prop(page, "Notes") != NULL;
+               "+ - ( ) . / only (a '+' first), at most 40 characters";
+    ed->has_notes = prop_is(page, "Notes", "rich_text");
     ed->notes = get_text_max(arena, page, "Notes", BK_MAX_TEXT, &over);
     if (over)
         return "Notes must be at most 5000 bytes, without NUL characters";
@@ -2046,8 +2124,8 @@ static void update_metrics(struct pull *p)
 
     bk_errbuf_clear(&e2);
     if (bk_store_begin(p->store, BK_TX_READ, &tx, &e2) ||
-        bk_ledger_metrics(tx, today - 29, today, BK_METRICS_MONTH, p->arena, &m,
-                          &e2)) {
+        bk_ledger_metrics(tx, NULL, today - 29, today, BK_METRICS_MONTH,
+                          p->arena, &m, &e2)) {
         bk_store_rollback(tx);
         add_error(p, "metrics: %s", e2.msg);
         return;

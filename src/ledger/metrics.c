@@ -37,11 +37,18 @@ static struct bk_money_total *money_of(struct bk_metrics_totals *t,
     return &t->money[t->n_money++];
 }
 
-/* The bucket holding utc, or NULL. */
-static struct bk_metrics_bucket *bucket_of(struct bk_metrics *m, int64_t utc)
+/* The instant the local date day of tz begins (its midnight, or the
+ * first instant after it when midnight falls in a daylight saving gap). */
+static int64_t day_start(const struct bk_tz *tz, int64_t day)
 {
-    int64_t day = utc >= 0 ? utc / BK_SECS_PER_DAY
-                           : -((-utc + BK_SECS_PER_DAY - 1) / BK_SECS_PER_DAY);
+    return bk_tz_local_to_utc(tz, day * BK_SECS_PER_DAY);
+}
+
+/* The bucket holding utc (by its local date in tz), or NULL. */
+static struct bk_metrics_bucket *bucket_of(struct bk_metrics *m,
+                                           const struct bk_tz *tz, int64_t utc)
+{
+    int64_t day = bk_tz_local_date(tz, utc);
     size_t lo = 0, hi = m->n_buckets;
 
     while (lo < hi) {
@@ -93,20 +100,23 @@ static bool active_status(int s)
            s == BK_BOOKING_NO_SHOW;
 }
 
-enum bk_err bk_ledger_metrics(struct bk_tx *tx, int64_t from_day,
-                              int64_t to_day, enum bk_metrics_interval interval,
+enum bk_err bk_ledger_metrics(struct bk_tx *tx, const struct bk_tz *tz,
+                              int64_t from_day, int64_t to_day,
+                              enum bk_metrics_interval interval,
                               struct bk_arena *arena, struct bk_metrics *out,
                               struct bk_errbuf *err)
 {
     struct bk_metric_booking *bk = NULL;
     struct bk_metric_money *money = NULL;
-    int64_t *created = NULL, *ids;
-    int64_t from_utc = from_day * BK_SECS_PER_DAY;
-    int64_t to_utc = (to_day + 1) * BK_SECS_PER_DAY;
+    int64_t *created = NULL, *ids, from_utc, to_utc;
     size_t nb = 0, nm = 0, nc = 0, n;
     enum bk_err e;
 
     memset(out, 0, sizeof(*out));
+    if (!tz)
+        tz = bk_tz_utc();
+    from_utc = day_start(tz, from_day);
+    to_utc = day_start(tz, to_day + 1);
     if (to_day < from_day)
         return bk_fail_field(err, BK_E_INVALID, "from", "is after to");
     n = 0;
@@ -134,7 +144,7 @@ enum bk_err bk_ledger_metrics(struct bk_tx *tx, int64_t from_day,
     ids = bk_arena_array(arena, nb + 1, sizeof(*ids));
     n = 0;
     for (size_t i = 0; i < nb; i++) {
-        struct bk_metrics_bucket *b = bucket_of(out, bk[i].start_utc);
+        struct bk_metrics_bucket *b = bucket_of(out, tz, bk[i].start_utc);
         if (bk[i].status < 0 || bk[i].status >= BK_BOOKING_STATUS_COUNT)
             continue;
         out->total.bookings[bk[i].status]++;
@@ -149,13 +159,14 @@ enum bk_err bk_ledger_metrics(struct bk_tx *tx, int64_t from_day,
     for (size_t bi = 0, i = 0; bi < out->n_buckets; bi++) {
         struct bk_metrics_bucket *b = &out->buckets[bi];
         size_t k = 0;
-        for (; i < nb && bk[i].start_utc < b->to_day * BK_SECS_PER_DAY; i++)
+        int64_t end = day_start(tz, b->to_day);
+        for (; i < nb && bk[i].start_utc < end; i++)
             if (active_status(bk[i].status))
                 ids[k++] = bk[i].client_id;
         b->t.active_clients = distinct(ids, k);
     }
     for (size_t i = 0; i < nc; i++) {
-        struct bk_metrics_bucket *b = bucket_of(out, created[i]);
+        struct bk_metrics_bucket *b = bucket_of(out, tz, created[i]);
         out->total.new_clients++;
         if (b)
             b->t.new_clients++;
@@ -166,7 +177,7 @@ enum bk_err bk_ledger_metrics(struct bk_tx *tx, int64_t from_day,
         const char *cur = json_string_value(json_object_get(d, "currency"));
         json_t *amount = json_object_get(d, "amount");
         if (money[i].credits_sold || money[i].credit_used) {
-            struct bk_metrics_bucket *b = bucket_of(out, money[i].at_utc);
+            struct bk_metrics_bucket *b = bucket_of(out, tz, money[i].at_utc);
             json_int_t k =
                 money[i].credit_used
                     ? 1
@@ -179,7 +190,7 @@ enum bk_err bk_ledger_metrics(struct bk_tx *tx, int64_t from_day,
             }
         } else if (cur && strlen(cur) == 3 && json_is_integer(amount) &&
                    json_integer_value(amount) >= 0) {
-            struct bk_metrics_bucket *b = bucket_of(out, money[i].at_utc);
+            struct bk_metrics_bucket *b = bucket_of(out, tz, money[i].at_utc);
             char c[4];
             for (int k = 0; k < 3; k++)
                 c[k] = (char)(cur[k] >= 'a' && cur[k] <= 'z' ? cur[k] - 32

@@ -168,25 +168,6 @@ enum bk_err bk_questions_decode(const json_t *v, struct bk_arena *arena,
     return e;
 }
 
-/* A phone number as people type it: an optional '+', then digits, spaces
- * and ( ) . / -, with 3 to 20 digits, at most BK_MAX_PHONE bytes. */
-static bool phone_valid(const char *s)
-{
-    size_t digits = 0, n = strlen(s);
-
-    if (n < 3 || n > BK_MAX_PHONE)
-        return false;
-    if (*s == '+')
-        s++;
-    for (; *s; s++) {
-        if (*s >= '0' && *s <= '9')
-            digits++;
-        else if (!strchr(" ().-/", *s))
-            return false;
-    }
-    return digits >= 3 && digits <= 20;
-}
-
 static enum bk_err answer_one(const json_t *q, const json_t *a,
                               struct bk_arena *arena, json_t *out,
                               struct bk_errbuf *err)
@@ -223,7 +204,7 @@ static enum bk_err answer_one(const json_t *q, const json_t *a,
                                      "must be answered");
             return BK_OK; /* unanswered */
         }
-        if (strcmp(type, "phone") == 0 && !phone_valid(s))
+        if (strcmp(type, "phone") == 0 && !bk_phone_valid(s, BK_MAX_PHONE))
             return bk_fail_field(err, BK_E_INVALID, field,
                                  "must be a phone number");
         if (strcmp(type, "select") == 0) {

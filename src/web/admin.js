@@ -921,7 +921,7 @@ async function clientView(id, mine) {
   const form = el("form", { class: "form-grid" },
     field("cl-name", "Name", name), field("cl-status", "Status", st),
     field("cl-phone", "Phone", phone,
-          "Digits, spaces and + - ( ) . only, a + first."),
+          "Digits, spaces and + - ( ) . / only, a + first."),
     field("cl-notes", "Notes", notes));
   form.append(el("div", { class: "field" }, el("button", {
     type: "submit", class: "primary" }, "Save")));
@@ -2238,10 +2238,12 @@ async function drawCharts(mine) {
   say("Charts drawn.");
 }
 
-function monthStart(monthsBack) {
-  const d = new Date();
-  return new Date(Date.UTC(d.getUTCFullYear(), d.getUTCMonth() - monthsBack,
-                           1)).toISOString().slice(0, 10);
+// The first day of the month monthsBack before the one holding date
+// ("YYYY-MM-DD").
+function monthStart(date, monthsBack) {
+  const [y, m] = date.split("-").map(Number);
+  return new Date(Date.UTC(y, m - 1 - monthsBack, 1)).toISOString()
+    .slice(0, 10);
 }
 
 function percent(x) {
@@ -2254,15 +2256,21 @@ function percent(x) {
 async function metricsView(mine) {
   setTitle("Metrics");
   charts = [];
-  const today = new Date().toISOString().slice(0, 10);
-  const yearAgo = monthStart(11);
-  const weeksAgo = new Date(Date.now() - 83 * 86400e3).toISOString()
-    .slice(0, 10);
-  const m = await probe("/api/v1/metrics/summary?interval=month&from=" +
-                        yearAgo + "&to=" + today);
+  // Dates of the browser's zone, as the rest of the dashboard shows.
+  const today = dateOf(new Date().toISOString());
+  const yearAgo = monthStart(today, 11);
+  const weeksAgo = dateAfter(today, -83);
+  const monthsPath = "/api/v1/metrics/summary?interval=month&from=" + yearAgo +
+    "&to=" + today;
+  let inZone = "&timezone=" + encodeURIComponent(zone);
+  let m = await probe(monthsPath + inZone);
+  if (m.there && m.r.status === 400) { /* a zone the server lacks: UTC */
+    inZone = "";
+    m = await probe(monthsPath);
+  }
   const w = m.there && m.r.ok
     ? await call("GET", "/api/v1/metrics/summary?interval=week&from=" +
-                 weeksAgo + "&to=" + today)
+                 weeksAgo + "&to=" + today + inZone)
     : null;
   if (stale(mine))
     return;
@@ -2285,7 +2293,9 @@ async function metricsView(mine) {
     .toLocaleDateString(undefined, { month: "short", year: "numeric",
                                      timeZone: "UTC" });
   view.append(section("Last 12 months",
-    table("Totals from " + sum.from + " to " + sum.to, ["Figure", "Value"], [
+    table("Totals from " + sum.from + " to " + sum.to +
+          (sum.timezone ? " (" + sum.timezone + ")" : ""),
+          ["Figure", "Value"], [
       ["Sessions (confirmed, completed, no-show)", String(sessionsOf(sum.bookings))],
       ["No-show rate", percent(sum.no_show_rate)],
       ["New clients", String(sum.clients.new)],

@@ -1,7 +1,7 @@
 // web/book.js — the booking page (/): choose an event type, pick a time,
 // give a name and email, book. Shared pieces are in common.js.
 import {
-  api, el, errorText, fillZoneSelect, firstData, formatRange, notice,
+  api, apiAll, el, errorText, fillZoneSelect, firstData, formatRange, notice,
   sentence, SlotPicker, TAKEN_TEXT,
 } from "./common.js";
 
@@ -60,14 +60,16 @@ function typeChoice(et) {
 }
 
 async function loadTypes() {
+  // Every page: past 100 event types the page inlines none, and a host's
+  // types may be on any page of the list.
   const r = first && first.event_types
-    ? { ok: true, data: { data: first.event_types } }
-    : await api("GET", "/api/v1/event-types?limit=100");
+    ? { ok: true, items: first.event_types }
+    : await apiAll("/api/v1/event-types");
   if (!r.ok) {
     notice($("types-status"), errorText(r), "error");
     return;
   }
-  types = r.data.data || [];
+  types = r.items;
   // /{host} shows that host's event types, /{host}/{event-type} one of
   // them (the daemon answers 404 for anything else).
   if (scope.host)
@@ -188,21 +190,8 @@ async function loadPackages() {
   }
   // Every page: past 100 packages the block leaves the list out, and an
   // event type covered only by a later page offers the credit as well.
-  const seen = new Set();
-  let path = "/api/v1/packages?limit=100";
-  for (let pages = 0; path && pages < 100; pages++) {
-    const r = await api("GET", path);
-    if (!r.ok)
-      break;
-    for (const p of r.data.data || [])
-      for (const t of p.event_types || [])
-        seen.add(t);
-    path = r.data.next_cursor
-      ? "/api/v1/packages?limit=100&cursor=" +
-        encodeURIComponent(r.data.next_cursor)
-      : null;
-  }
-  covered = seen;
+  const r = await apiAll("/api/v1/packages");
+  covered = new Set(r.ok ? r.items.flatMap((p) => p.event_types || []) : []);
   if (type)
     showCredit(type);
 }

@@ -33,6 +33,27 @@ export async function api(method, path, body) {
   return { ok: false, status: res.status, error };
 }
 
+// Every page of a list the API pages with a cursor (path has no ?cursor;
+// limit=100 is added): resolves to {ok, items} with the items of all pages,
+// or to the first failed answer. At most maxPages pages are read (a
+// bound against a server that never stops answering next_cursor).
+export async function apiAll(path, maxPages = 100) {
+  const base = path + (path.includes("?") ? "&" : "?") + "limit=100";
+  const items = [];
+  let cursor = null;
+  for (let pages = 0; pages < maxPages; pages++) {
+    const r = await api("GET", cursor
+      ? base + "&cursor=" + encodeURIComponent(cursor) : base);
+    if (!r.ok)
+      return r;
+    items.push(...((r.data && r.data.data) || []));
+    cursor = r.data && r.data.next_cursor;
+    if (!cursor)
+      break;
+  }
+  return { ok: true, items };
+}
+
 // "must be an email address" -> "Must be an email address."
 export function sentence(s) {
   s = String(s || "").trim();

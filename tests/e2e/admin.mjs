@@ -457,6 +457,9 @@ async function adminFlow() {
   await page.getByRole("heading", { name: "Sessions by week" }).waitFor();
   await page.getByRole("cell", { name: "No-show rate" }).waitFor();
   assert.equal(await page.getByText("Not configured.").count(), 0);
+  // Counted by the dates of the browser's zone, and said so.
+  await page.getByText(/^Totals from \d{4}-\d\d-\d\d to \d{4}-\d\d-\d\d \(Europe\/Berlin\)$/)
+    .waitFor();
   // The charts (uPlot, served from this origin under the CSP): no
   // payments here, so three (no revenue chart of zeros).
   await page.getByRole("status").filter({ hasText: "Charts drawn." })

@@ -622,6 +622,39 @@ async function manyPackages() {
   await page.context().close();
 }
 
+// Past 100 active event types the page inlines none (src/api/pages.c
+// FIRST_TYPES) and the script reads GET /api/v1/event-types page by page:
+// /late lists its host's one event type, the 103rd (the second page), and
+// / lists all of them. Runs last: the event types stay.
+async function manyEventTypes() {
+  for (let i = 0; i < 100; i++) {
+    const r = await adminApi("POST", "/api/v1/event-types", {
+      slug: `filler-${String(i).padStart(3, "0")}`, title: `Filler ${i}`,
+      host: "coach", duration_minutes: 30 });
+    assert.equal(r.status, 201, JSON.stringify(r.json));
+  }
+  let r = await adminApi("POST", "/api/v1/hosts", {
+    slug: "late", name: "Lee Late", email: "lee@example.com",
+    timezone: "Europe/Berlin" });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  r = await adminApi("POST", "/api/v1/event-types", {
+    slug: "late-call", title: "Late call", host: "late",
+    duration_minutes: 30 });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const page = await visitor("many-event-types");
+  const first = await (await page.request.get(base + "/late")).text();
+  assert.doesNotMatch(first, /"event_types"/,
+                      "past 100 event types nothing is inlined");
+  await page.goto(base + "/late");
+  await page.locator("#type-late-call").waitFor({ state: "attached" });
+  assert.equal(await page.locator("#types .choice").count(), 1);
+  await page.goto(base + "/");
+  await page.locator("#type-late-call").waitFor({ state: "attached" });
+  assert.equal(await page.locator("#types .choice").count(), 103);
+  log("103 event types: the second page listed");
+  await page.context().close();
+}
+
 // The embed: the snippet on a page of another origin makes a frame that
 // sizes itself; an origin not in BOOKINGD_EMBED_ORIGINS gets no page.
 async function embed() {
@@ -759,6 +792,7 @@ async function main() {
   await embed();
   await phone();
   await manyPackages();
+  await manyEventTypes();
   assert.deepEqual(problems, [], "no script errors or CSP violations");
 }
 

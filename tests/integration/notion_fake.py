@@ -114,6 +114,7 @@ class NotionFake:
         self.failures = []
         self.limited = 0
         self.fail_after_create = 0  # make the row, answer 502, n times
+        self.refused_pages = set()  # PATCH /pages/{id}: 503 while listed
         self.lock = threading.Lock()
         self.root = str(uuid.uuid4())  # the parent page, shared with us
         self.pages[self.root] = {"object": "page", "id": self.root,
@@ -185,6 +186,15 @@ class NotionFake:
     def fail_next(self, *statuses):
         with self.lock:
             self.failures.extend(statuses)
+
+    def refuse_writes_to(self, page_id, refuse=True):
+        """Answers 503 to every PATCH of page_id (an outage of one page's
+        writes) until called with refuse=False."""
+        with self.lock:
+            if refuse:
+                self.refused_pages.add(page_id)
+            else:
+                self.refused_pages.discard(page_id)
 
     def api_requests(self):
         with self.lock:
@@ -319,6 +329,11 @@ class NotionFake:
                 if not isinstance(body, dict):
                     return self._error(400, "validation_error",
                                        "body should be an object.")
+            if method == "PATCH" and path.startswith("/v1/pages/") and \
+                    path[len("/v1/pages/"):] in self.refused_pages:
+                return self._error(503, "service_unavailable",
+                                   "Notion is unavailable, please try "
+                                   "again later.")
             try:
                 return self._route(method, path, q, body)
             except Invalid as e:

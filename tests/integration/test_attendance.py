@@ -172,3 +172,53 @@ def test_refused_requests_change_nothing(app):
     assert app.snapshot() == before
     got = app.get(f"/api/v1/bookings/{b['uid']}", admin=True).json
     assert got["status"] == "confirmed"
+
+
+def test_metrics_count_the_days_of_the_zone_asked(make_daemon):
+    """GET /api/v1/metrics/summary?timezone=: a session counts on its local
+    date in that zone (23:30 UTC is the next morning in Tokyo, the same
+    afternoon in Los Angeles); without one, on its UTC date. The answer
+    names the zone; a zone the tz database lacks is a 400 that changes
+    nothing."""
+    from conftest import parse_instant, today_utc
+    d = make_daemon()
+    d.apply(standard_catalog(zone="UTC", start="00:00", end="24:00"))
+    day = today_utc() + dt.timedelta(days=3)
+    starts = [s["start"] for s in d.slots("intro", day, day,
+                                          "UTC")["slots"][str(day)]]
+    late = [s for s in starts if parse_instant(s).astimezone(
+        dt.timezone.utc).strftime("%H:%M") == "23:30"]
+    assert late, starts
+    d.book("intro", late[0])
+    nxt = day + dt.timedelta(days=1)
+
+    def confirmed(frm, to, **q):
+        r = d.get("/api/v1/metrics/summary", admin=True,
+                  query={"from": str(frm), "to": str(to), **q})
+        assert r.status == 200, r
+        return r.json["bookings"]["confirmed"], r.json
+
+    n, m = confirmed(day, day)
+    assert n == 1 and m["timezone"] == "UTC", m
+    n, m = confirmed(day, day, timezone="Asia/Tokyo")
+    assert n == 0 and m["timezone"] == "Asia/Tokyo", m
+    n, m = confirmed(nxt, nxt, timezone="Asia/Tokyo")
+    assert n == 1, m
+    n, m = confirmed(day, day, timezone="America/Los_Angeles")
+    assert n == 1, m
+    # The series too: per week in Tokyo, the booking is in the week that
+    # holds the next day.
+    n, m = confirmed(day - dt.timedelta(days=14), nxt + dt.timedelta(days=14),
+                     timezone="Asia/Tokyo", interval="week")
+    holding = [w for w in m["series"] if w["bookings"]["confirmed"]]
+    assert len(holding) == 1 and \
+        holding[0]["from"] <= str(nxt) <= holding[0]["to"], m["series"]
+    # An alias answers with its zone's name.
+    n, m = confirmed(day, day, timezone="US/Pacific")
+    assert n == 1 and m["timezone"] == "America/Los_Angeles", m
+    before = d.snapshot()
+    for bad in ("Mars/Olympus_Mons", "../../etc/passwd", "A" * 300, "",
+                "UTC\x00", "posix/Europe/Berlin", "Europe/Berlin "):
+        assert_error(d.get("/api/v1/metrics/summary", admin=True,
+                           query={"timezone": bad}), 400, "invalid_query")
+    assert d.snapshot() == before

@@ -352,6 +352,39 @@ def test_an_edit_older_than_a_change_in_bookingd_loses(make_daemon, fake):
     assert s["updated"] == 0 and s["errors"] == [], s
 
 
+def test_an_applied_edit_read_again_before_its_mirror_is_not_lost(
+        make_daemon, fake):
+    """A pull that reads a page again after its edit was applied but
+    before the mirror has written the page back (the edit is older than
+    the booking's change it caused) finds nothing to apply: not a lost
+    edit, no comment, nothing put back."""
+    d, uid, page = setup_one(make_daemon, fake)
+    new = d.slot_starts("intro")[3]
+    fake.edit_page(page["id"], {
+        "Date": {"date": {"start": new, "end": None, "time_zone": None}}},
+        at=time.time() - 5)
+    fake.refuse_writes_to(page["id"])
+    try:
+        s = sync(d)
+        assert s["errors"] == [] and s["updated"] == 1, s
+        assert parse_instant(C.booking(d, uid)["start"]) == \
+            parse_instant(new)
+        C.wait_until(lambda: [r for r in fake.requests if r[0] == "PATCH"
+                              and r[1] == f"/v1/pages/{page['id']}"
+                              and r[3] == 503], 60,
+                     "the mirror of the reschedule refused")
+        s = sync(d)
+        assert s["errors"] == [] and s["updated"] == 0, s
+    finally:
+        fake.refuse_writes_to(page["id"], False)
+    hist = ledger_query(d, "SELECT action FROM booking_history h JOIN "
+                           "bookings b ON b.id = h.booking_id WHERE b.uid = ?",
+                        (uid,))
+    assert ("notion_edit_lost",) not in [tuple(h) for h in hist], hist
+    assert fake.comments_on(page["id"]) == []
+    assert parse_instant(C.booking(d, uid)["start"]) == parse_instant(new)
+
+
 def test_a_client_edit_is_applied(make_daemon, fake):
     d, uid, page = setup_one(make_daemon, fake)
     cpage = fake.rows(db(fake, "Clients"))[0]
@@ -531,6 +564,48 @@ def test_an_adopted_database_gets_its_missing_properties(make_daemon, fake):
     assert sync(d)["errors"] == []
     assert len([r for r in fake.requests if r[0] == "PATCH" and
                 r[1].startswith("/v1/databases/")]) == 1
+
+
+def test_an_adopted_database_keeps_its_own_property_types(make_daemon,
+                                                          fake):
+    """A Clients database made by hand whose Phone is text and whose Notes
+    is a number: bookingd leaves both as the business made them, never
+    writes them (Notion would refuse the whole page for one mistyped
+    value), never reads them as a cleared phone or notes, and mirrors and
+    pulls the rest as always."""
+    made = fake.add_database("Clients", {
+        "Name": {"title": {}}, "Email": {"email": {}},
+        "Phone": {"rich_text": {}}, "Notes": {"number": {}}})
+    d = start(make_daemon, fake)
+    assert sync(d)["errors"] == []
+    uid = book(d)
+    c = d.get(f"/api/v1/bookings/{uid}", admin=True).json["client"]
+    r = d.patch(f"/api/v1/clients/{c['id']}",
+                {"name": "Ada King", "phone": "+1 555 0100",
+                 "notes": "Prefers mornings."}, admin=True)
+    assert r.status == 200, r
+    row = C.wait_until(lambda: [p for p in fake.rows(made["id"])
+                                if plain(p, "Name") == "Ada King"], 60,
+                       "the renamed client in the adopted database")[0]
+    wait_mirrored(d, 3)
+    assert [j for j in mirror_jobs(d) if j[0] != DONE] == [], mirror_jobs(d)
+    props = fake.databases[made["id"]]["properties"]
+    assert props["Phone"]["type"] == "rich_text", props
+    assert props["Notes"]["type"] == "number", props
+    assert plain(row, "Phone") == "" and row["properties"]["Notes"][
+        "number"] is None, row
+    # A person's own use of the two columns is not a client edit; a Name
+    # edit beside it is.
+    fake.edit_page(row["id"], {
+        "Phone": rich("ask the front desk"), "Notes": {"number": 7},
+        "Name": {"title": [{"text": {"content": "Ada Lovelace-King"}}]}})
+    s = sync(d)
+    assert s["errors"] == [] and s["updated"] == 1, s
+    got = the_client(d)
+    assert got["name"] == "Ada Lovelace-King", got
+    assert got["phone"] == "+1 555 0100", got
+    assert got["notes"] == "Prefers mornings.", got
+    assert fake.comments_on(row["id"]) == []
 
 
 @pytest.fixture
