@@ -349,31 +349,6 @@ static enum bk_err relink_finish(struct bk_store *store,
     return e;
 }
 
-static enum bk_err finish_once(struct bk_store *store, const struct bk_job *job,
-                               struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    enum bk_err e;
-
-    BK_STORE_RETRY(e, finish_once(store, job, err));
-    return e;
-}
-
 /* A failure of a call as the job's outcome: a refusal before anything was
  * sent (status 0: the Retry-After wait, net's limiter or breaker) is
  * BK_E_RATE_LIMITED, retried without counting the attempt; other transient
@@ -469,7 +444,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     if (plan.skip) {
         bk_log_debug("calcom: booking %s: %s", plan.buid ? plan.buid : "?",
                      plan.skip);
-        return finish(store, job, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL,
+                                    err);
     }
     if (!cfg || !cfg->api_key)
         return bk_fail(err, BK_E_INVALID,
@@ -481,7 +457,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     if (!cur) {
         bk_log_info("calcom: booking %s: Cal.com no longer has %s", plan.buid,
                     live);
-        return finish(store, job, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL,
+                                    err);
     }
     start = json_string_value(json_object_get(cur, "start"));
     if (!start || bk_rfc3339_parse(start, &cur_start, NULL) != BK_OK)
@@ -490,7 +467,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         if (status_is(cur, "cancelled", "rejected")) {
             json_decref(cur);
             return strcmp(live, plan.uid) == 0
-                       ? finish(store, job, err)
+                       ? bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL,
+                                              NULL, NULL, err)
                        : relink_finish(store, job, &plan, live, NULL, arena,
                                        err);
         }
@@ -511,11 +489,13 @@ static enum bk_err run(void *ctx, struct bk_store *store,
             bk_log_warn("calcom: booking %s: %s is cancelled at Cal.com; "
                         "not rescheduled there",
                         plan.buid, live);
-            return finish(store, job, err);
+            return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL,
+                                        NULL, err);
         }
         if (cur_start == plan.start_utc)
             return strcmp(live, plan.uid) == 0
-                       ? finish(store, job, err)
+                       ? bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL,
+                                              NULL, NULL, err)
                        : relink_finish(store, job, &plan, live, NULL, arena,
                                        err);
         bk_rfc3339_format_utc(plan.start_utc, iso);
@@ -553,7 +533,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         bk_log_info("calcom: booking %s: %s cancelled at Cal.com", plan.buid,
                     live);
         return strcmp(live, plan.uid) == 0
-                   ? finish(store, job, err)
+                   ? bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL,
+                                          NULL, err)
                    : relink_finish(store, job, &plan, live, NULL, arena, err);
     }
     {

@@ -455,46 +455,13 @@ static enum bk_err sync_event_types(const struct bk_calcom_sync *s,
     return BK_OK;
 }
 
-static enum bk_err meta_since(struct bk_store *store, struct bk_arena *arena,
-                              int64_t *since, struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    const char *v = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
-
-    *since = 0;
-    if (!e)
-        e = bk_store_meta_get(tx, META_SINCE, arena, &v, err);
-    bk_store_rollback(tx);
-    if (e == BK_E_NOT_FOUND)
-        return BK_OK;
-    if (!e && v && bk_parse_i64(v, 0, INT64_MAX, since) != BK_OK)
-        *since = 0;
-    return e;
-}
-
-static enum bk_err meta_put_once(struct bk_store *store, const char *value,
-                                 struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_store_meta_put(tx, META_SINCE, value, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err sync_locked(const struct bk_calcom_sync *s,
                                struct bk_arena *arena,
                                struct bk_sync_summary *out,
                                struct bk_errbuf *err)
 {
     int64_t now = bk_now_utc(), since, from;
+    const char *since_text = NULL;
     int64_t past = (s->past_days > 0 ? s->past_days : 30) * 86400;
     char iso[BK_RFC3339_MAX];
     struct bk_ext_person host;
@@ -502,8 +469,10 @@ static enum bk_err sync_locked(const struct bk_calcom_sync *s,
     struct bk_errbuf why;
     enum bk_err e;
 
-    if ((e = meta_since(s->store, arena, &since, err)))
+    if ((e = bk_store_meta_read(s->store, META_SINCE, arena, &since_text, err)))
         return e;
+    if (!since_text || bk_parse_i64(since_text, 0, INT64_MAX, &since) != BK_OK)
+        since = 0;
     from = (since && since < now ? since : now) - past;
     bk_rfc3339_format_utc(from, iso);
     bk_errbuf_clear(&why);
@@ -562,9 +531,8 @@ static enum bk_err sync_locked(const struct bk_calcom_sync *s,
         bk_log_warn("calcom: sync stopped: %s", why.msg);
         return BK_OK;
     }
-    BK_STORE_RETRY(
-        e,
-        meta_put_once(s->store, bk_arena_printf(arena, "%" PRId64, now), err));
+    e = bk_store_meta_write(s->store, META_SINCE,
+                            bk_arena_printf(arena, "%" PRId64, now), err);
     if (!e)
         bk_log_info("calcom: sync: %" PRId64 " read, %" PRId64
                     " created, %" PRId64 " updated, %" PRId64
@@ -593,40 +561,6 @@ enum bk_err bk_calcom_sync_run(void *ctx, struct bk_arena *arena,
 
 /* ---- the periodic job --------------------------------------------------- */
 
-static int64_t period_of(const struct bk_job *job)
-{
-    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(SYNC_KIND ":");
-    int64_t v = -1;
-
-    if (strncmp(p, SYNC_KIND ":", n) != 0 ||
-        bk_parse_i64(p + n, 0, INT64_MAX, &v) != BK_OK)
-        return -1;
-    return v;
-}
-
-/* The run of a period (the period's number is the dedupe key, so that
- * restarts and instances sharing the database make one job of it). */
-static enum bk_err enqueue_period(const struct bk_calcom_sync *s,
-                                  struct bk_tx *tx, int64_t now_ms,
-                                  bool current, int64_t after,
-                                  struct bk_errbuf *err)
-{
-    int64_t every = s->interval_s * 1000;
-    int64_t period = now_ms / every + (current ? 0 : 1), id, run_at;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * every;
-    if (!current && run_at > now_ms + every)
-        run_at = now_ms + every;
-    snprintf(key, sizeof(key), SYNC_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, SYNC_KIND, key, NULL, run_at, 3, now_ms,
-                                &id, &existed, err);
-}
-
 static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
                                  struct bk_errbuf *err)
 {
@@ -634,7 +568,8 @@ static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
 
     if (!s->cfg || !s->cfg->api_key || s->interval_s <= 0)
         return BK_OK;
-    return enqueue_period(s, tx, now_ms, true, -1, err);
+    return bk_jobs_enqueue_period(tx, SYNC_KIND, s->interval_s * 1000, 3,
+                                  now_ms, true, -1, err);
 }
 
 static enum bk_err sync_job(void *ctx, struct bk_store *store,
@@ -643,24 +578,14 @@ static enum bk_err sync_job(void *ctx, struct bk_store *store,
 {
     const struct bk_calcom_sync *s = ctx;
     struct bk_sync_summary sum;
-    struct bk_tx *tx = NULL;
     enum bk_err e;
 
     if (s->cfg && s->cfg->api_key &&
         (e = bk_calcom_sync_run(ctx, arena, &sum, err)))
         return e;
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
-        goto out;
-    if ((s->cfg && s->cfg->api_key && s->interval_s > 0 &&
-         (e = enqueue_period(s, tx, bk_now_ms(), false, period_of(job),
-                             err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(
+        store, job, s->cfg && s->cfg->api_key && s->interval_s > 0,
+        s->interval_s * 1000, 3, bk_jobs_period_of(job, SYNC_KIND), err);
 }
 
 void bk_calcom_sync_kind(struct bk_calcom_sync *s, struct bk_job_kind *out)

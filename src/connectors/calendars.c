@@ -2362,35 +2362,6 @@ enum bk_err bk_calendars_sync_api(void *ctx, const char *connection,
                              err);
 }
 
-static enum bk_err enqueue_every(const struct bk_calendars_config *cfg,
-                                 const char *kind, int64_t interval_ms,
-                                 struct bk_tx *tx, int64_t now_ms, bool current,
-                                 int64_t after, struct bk_errbuf *err)
-{
-    int64_t period = now_ms / interval_ms + (current ? 0 : 1), id;
-    int64_t run_at;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * interval_ms;
-    if (!current && run_at > now_ms + interval_ms)
-        run_at = now_ms + interval_ms;
-    snprintf(key, sizeof(key), "%s:%" PRId64, kind, period);
-    return bk_store_job_enqueue(tx, kind, key, NULL, run_at, cfg->max_attempts,
-                                now_ms, &id, &existed, err);
-}
-
-static enum bk_err enqueue_period(const struct bk_calendars_config *cfg,
-                                  struct bk_tx *tx, int64_t now_ms,
-                                  bool current, int64_t after,
-                                  struct bk_errbuf *err)
-{
-    return enqueue_every(cfg, SYNC_KIND, cfg->sync_interval_ms, tx, now_ms,
-                         current, after, err);
-}
-
 /* Whether any calendar connection exists: the periodic sync runs only
  * then (a connection's creation starts it, api/calendars.c). */
 static enum bk_err any_connection(struct bk_tx *tx, bool *yes,
@@ -2417,12 +2388,14 @@ static int64_t reconcile_interval(const struct bk_calendars_config *cfg)
 static enum bk_err sync_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
                                  struct bk_errbuf *err)
 {
+    const struct bk_calendars_config *cfg = ctx;
     bool yes = false;
     enum bk_err e = any_connection(tx, &yes, err);
 
     if (e || !yes)
         return e;
-    return enqueue_period(ctx, tx, now_ms, true, -1, err);
+    return bk_jobs_enqueue_period(tx, SYNC_KIND, cfg->sync_interval_ms,
+                                  cfg->max_attempts, now_ms, true, -1, err);
 }
 
 /* The periodic runs of both kinds: every connection synced (reconcile:
@@ -2458,11 +2431,13 @@ static enum bk_err periodic_run(const struct bk_calendars_config *cfg,
                     sum.skipped, sum.n_errors);
     if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
         (e = any_connection(tx, &yes, err)) ||
-        (yes && (e = enqueue_every(cfg, kind, every, tx, bk_now_ms(), false,
-                                   bk_jobs_period_of(job, kind), err))) ||
+        (yes && (e = bk_jobs_enqueue_period(
+                     tx, kind, every, cfg->max_attempts, bk_now_ms(), false,
+                     bk_jobs_period_of(job, kind), err))) ||
         (yes && !reconcile &&
-         (e = enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
-                            bk_now_ms(), false, -1, err))) ||
+         (e = bk_jobs_enqueue_period(tx, RECONCILE_KIND,
+                                     reconcile_interval(cfg), cfg->max_attempts,
+                                     bk_now_ms(), false, -1, err))) ||
         (e = bk_jobs_finish(tx, job, err)))
         goto out;
     e = bk_store_commit(tx, err);
@@ -2502,8 +2477,8 @@ static enum bk_err reconcile_schedule(void *ctx, struct bk_tx *tx,
         return e;
     /* The next period, not the current: connecting already read the
      * calendars whole. */
-    return enqueue_every(cfg, RECONCILE_KIND, reconcile_interval(cfg), tx,
-                         now_ms, false, -1, err);
+    return bk_jobs_enqueue_period(tx, RECONCILE_KIND, reconcile_interval(cfg),
+                                  cfg->max_attempts, now_ms, false, -1, err);
 }
 
 static enum bk_err reconcile_run(void *ctx, struct bk_store *store,

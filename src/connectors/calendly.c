@@ -62,32 +62,6 @@ bool bk_calendly_event_uuid(const char *uri, char *out, size_t size)
     return true;
 }
 
-static enum bk_err finish_once(struct bk_store *store, const struct bk_job *job,
-                               struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-/* Finishes the job in a transaction of its own. */
-static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    enum bk_err e;
-
-    BK_STORE_RETRY(e, finish_once(store, job, err));
-    return e;
-}
-
 /* What to send: the event's uuid and the reason, or *skip with why. */
 static enum bk_err plan(struct bk_store *store, int64_t booking_id,
                         int64_t activity_id, struct bk_arena *arena,
@@ -191,7 +165,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
                   &buid, err)))
         return e;
     if (skip)
-        return finish(store, job, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL,
+                                    err);
     if (!cfg)
         return bk_fail(err, BK_E_INVALID, "Calendly is not configured");
     e = bk_calendly_bearer(cfg->oauth, cfg->token, arena, &bearer, err);
@@ -257,7 +232,8 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         bk_log_info("calendly: booking %s: scheduled event %s %s", buid, uuid,
                     res.status < 300 ? "cancelled at Calendly"
                                      : "was already cancelled there");
-        return finish(store, job, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL,
+                                    err);
     }
     if (res.status == 401 || res.status == 429 || res.status >= 500)
         return bk_fail(err, BK_E_RETRY,

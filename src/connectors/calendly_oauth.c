@@ -633,25 +633,10 @@ enum bk_err bk_calendly_oauth_forget(void *ctx, struct bk_errbuf *err)
 
 /* ---- the periodic job ---------------------------------------------------- */
 
-static enum bk_err enqueue_period(const struct bk_calendly_oauth_config *cfg,
-                                  struct bk_tx *tx, int64_t now_ms,
-                                  bool current, int64_t after,
-                                  struct bk_errbuf *err)
+/* One refresh per period of this length (ms). */
+static int64_t refresh_interval(const struct bk_calendly_oauth_config *cfg)
 {
-    int64_t iv =
-        cfg->refresh_interval_ms > 0 ? cfg->refresh_interval_ms : 300000;
-    int64_t period = now_ms / iv + (current ? 0 : 1), id, run_at;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * iv;
-    if (!current && run_at > now_ms + iv)
-        run_at = now_ms + iv;
-    snprintf(key, sizeof(key), KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, KIND, key, NULL, run_at, 3, now_ms, &id,
-                                &existed, err);
+    return cfg->refresh_interval_ms > 0 ? cfg->refresh_interval_ms : 300000;
 }
 
 static enum bk_err refresh_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
@@ -661,7 +646,8 @@ static enum bk_err refresh_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
 
     if (!ready(cfg))
         return BK_OK;
-    return enqueue_period(cfg, tx, now_ms, true, -1, err);
+    return bk_jobs_enqueue_period(tx, KIND, refresh_interval(cfg), 3, now_ms,
+                                  true, -1, err);
 }
 
 static enum bk_err refresh_run(void *ctx, struct bk_store *store,
@@ -669,10 +655,8 @@ static enum bk_err refresh_run(void *ctx, struct bk_store *store,
                                struct bk_errbuf *err)
 {
     const struct bk_calendly_oauth_config *cfg = ctx;
-    struct bk_tx *tx = NULL;
     struct state st;
     struct bk_errbuf why;
-    enum bk_err e;
 
     memset(&st, 0, sizeof(st));
     if (ready(cfg) && read_state(cfg, arena, &st, NULL) != BK_OK) {
@@ -693,18 +677,8 @@ static enum bk_err refresh_run(void *ctx, struct bk_store *store,
             strcmp(why.code, BK_CALENDLY_NEEDS_AUTH) != 0)
             bk_log_info("calendly.refresh: %s", why.msg);
     }
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
-        goto out;
-    if ((ready(cfg) &&
-         (e = enqueue_period(cfg, tx, bk_now_ms(), false,
-                             bk_jobs_period_of(job, KIND), err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(store, job, ready(cfg), refresh_interval(cfg),
+                                 3, bk_jobs_period_of(job, KIND), err);
 }
 
 void bk_calendly_refresh_kind(const struct bk_calendly_oauth_config *cfg,

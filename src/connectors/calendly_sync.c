@@ -470,46 +470,13 @@ static void ensure_subscription(const struct bk_calendly_sync *s,
                   bk_arena_printf(arena, "webhook subscription: %s", why.msg));
 }
 
-static enum bk_err meta_since(struct bk_store *store, struct bk_arena *arena,
-                              int64_t *since, struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    const char *v = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
-
-    *since = 0;
-    if (!e)
-        e = bk_store_meta_get(tx, META_SINCE, arena, &v, err);
-    bk_store_rollback(tx);
-    if (e == BK_E_NOT_FOUND)
-        return BK_OK;
-    if (!e && v && bk_parse_i64(v, 0, INT64_MAX, since) != BK_OK)
-        *since = 0;
-    return e;
-}
-
-static enum bk_err meta_put_once(struct bk_store *store, const char *value,
-                                 struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_store_meta_put(tx, META_SINCE, value, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
                                  struct bk_sync_summary *out,
                                  struct bk_errbuf *err)
 {
     const struct bk_calendly_sync *s = ctx;
     int64_t now = bk_now_utc(), since, from;
+    const char *since_text = NULL;
     char iso[BK_RFC3339_MAX];
     const char *user, *org, *token = NULL;
     struct bk_ext_person host;
@@ -523,8 +490,10 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
         return bk_fail(err, BK_E_UNAVAILABLE,
                        "Calendly is not connected: CALENDLY_TOKEN is not set");
     max = s->max_pages > 0 ? s->max_pages : DEFAULT_PAGES;
-    if ((e = meta_since(s->store, arena, &since, err)))
+    if ((e = bk_store_meta_read(s->store, META_SINCE, arena, &since_text, err)))
         return e;
+    if (!since_text || bk_parse_i64(since_text, 0, INT64_MAX, &since) != BK_OK)
+        since = 0;
     from = (since && since < now ? since : now) - WINDOW_S;
     bk_rfc3339_format_utc(from, iso);
     bk_errbuf_clear(&why);
@@ -598,9 +567,8 @@ enum bk_err bk_calendly_sync_run(void *ctx, struct bk_arena *arena,
         bk_log_warn("calendly: sync stopped: %s", why.msg);
         return BK_OK;
     }
-    BK_STORE_RETRY(
-        e,
-        meta_put_once(s->store, bk_arena_printf(arena, "%" PRId64, now), err));
+    e = bk_store_meta_write(s->store, META_SINCE,
+                            bk_arena_printf(arena, "%" PRId64, now), err);
     if (!e)
         bk_log_info("calendly: sync: %" PRId64 " invitees, %" PRId64
                     " created, %" PRId64 " updated, %" PRId64

@@ -288,20 +288,6 @@ static enum bk_err pass(const struct bk_gwatch_config *cfg,
     return BK_OK;
 }
 
-static enum bk_err enqueue_next(const struct bk_gwatch_config *cfg,
-                                struct bk_tx *tx, int64_t now_ms, bool current,
-                                struct bk_errbuf *err)
-{
-    int64_t p = period_ms(cfg), period = now_ms / p + (current ? 0 : 1), id;
-    char key[64];
-    bool existed;
-
-    snprintf(key, sizeof(key), WATCH_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, WATCH_KIND, key, NULL,
-                                current ? now_ms : period * p,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
-}
-
 static enum bk_err watch_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
                                   struct bk_errbuf *err)
 {
@@ -309,7 +295,8 @@ static enum bk_err watch_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
 
     if (!cfg->cal->google || !cfg->cal->google->client_id)
         return BK_OK; /* no Google connection can exist */
-    return enqueue_next(cfg, tx, now_ms, true, err);
+    return bk_jobs_enqueue_period(tx, WATCH_KIND, period_ms(cfg),
+                                  cfg->max_attempts, now_ms, true, -1, err);
 }
 
 static enum bk_err watch_run(void *ctx, struct bk_store *store,
@@ -317,20 +304,12 @@ static enum bk_err watch_run(void *ctx, struct bk_store *store,
                              struct bk_errbuf *err)
 {
     const struct bk_gwatch_config *cfg = ctx;
-    struct bk_tx *tx = NULL;
     enum bk_err e;
 
     if (cfg->cal->secret_key && (e = pass(cfg, store, arena, err)))
         return e;
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)) ||
-        (e = enqueue_next(cfg, tx, bk_now_ms(), false, err)) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(store, job, true, period_ms(cfg),
+                                 cfg->max_attempts, -1, err);
 }
 
 void bk_gwatch_kind(const struct bk_gwatch_config *cfg, struct bk_job_kind *out)

@@ -557,50 +557,6 @@ static json_t *db_properties(enum db which, const struct schema *s)
     return o;
 }
 
-static enum bk_err meta_get(struct bk_store *store, const char *key,
-                            struct bk_arena *arena, const char **value,
-                            struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
-
-    *value = NULL;
-    if (!e) {
-        e = bk_store_meta_get(tx, key, arena, value, err);
-        if (e == BK_E_NOT_FOUND) {
-            *value = NULL;
-            e = BK_OK;
-        }
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-static enum bk_err meta_put_once(struct bk_store *store, const char *key,
-                                 const char *value, struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_store_meta_put(tx, key, value, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-static enum bk_err meta_put(struct bk_store *store, const char *key,
-                            const char *value, struct bk_errbuf *err)
-{
-    enum bk_err e;
-
-    BK_STORE_RETRY(e, meta_put_once(store, key, value, err));
-    return e;
-}
-
 /* The children of the parent page that are databases or pages, by
  * title: fills s with those it finds (adoption). */
 static enum bk_err adopt(const struct bk_notion_config *cfg,
@@ -816,20 +772,20 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
     pthread_mutex_unlock(&state_lock);
     memset(&s, 0, sizeof(s));
     for (int d = 0; d < DB_COUNT; d++) {
-        if ((e = meta_get(store, db_meta[d], arena, &v, err)))
+        if ((e = bk_store_meta_read(store, db_meta[d], arena, &v, err)))
             return e;
         if (v && strlen(v) < sizeof(s.db[d]))
             bk_strlcpy(s.db[d], v, sizeof(s.db[d]));
         else
             missing = true;
     }
-    if ((e = meta_get(store, "notion.metrics.page", arena, &v, err)))
+    if ((e = bk_store_meta_read(store, "notion.metrics.page", arena, &v, err)))
         return e;
     if (v && strlen(v) < sizeof(s.metrics_page))
         bk_strlcpy(s.metrics_page, v, sizeof(s.metrics_page));
     else
         missing = true;
-    if ((e = meta_get(store, "notion.metrics.block", arena, &v, err)))
+    if ((e = bk_store_meta_read(store, "notion.metrics.block", arena, &v, err)))
         return e;
     if (v && strlen(v) < sizeof(s.metrics_block))
         bk_strlcpy(s.metrics_block, v, sizeof(s.metrics_block));
@@ -896,10 +852,12 @@ static enum bk_err ensure_schema(const struct bk_notion_config *cfg,
     if (!s.metrics_block[0] && (e = metrics_block(cfg, arena, &s, err)))
         return e;
     for (int d = 0; d < DB_COUNT; d++)
-        if ((e = meta_put(store, db_meta[d], s.db[d], err)))
+        if ((e = bk_store_meta_write(store, db_meta[d], s.db[d], err)))
             return e;
-    if ((e = meta_put(store, "notion.metrics.page", s.metrics_page, err)) ||
-        (e = meta_put(store, "notion.metrics.block", s.metrics_block, err)))
+    if ((e = bk_store_meta_write(store, "notion.metrics.page", s.metrics_page,
+                                 err)) ||
+        (e = bk_store_meta_write(store, "notion.metrics.block", s.metrics_block,
+                                 err)))
         return e;
     pthread_mutex_lock(&state_lock);
     known_schema = s;
@@ -1273,7 +1231,7 @@ mirror_invoice(const struct bk_notion_config *cfg, struct bk_store *store,
     bool made = false;
     enum bk_err e;
 
-    if ((e = meta_get(store, key, arena, &page, err)))
+    if ((e = bk_store_meta_read(store, key, arena, &page, err)))
         return e;
     if (inv->booking_id &&
         (e = mirror_booking(cfg, store, s, inv->booking_id, false, arena,
@@ -1296,7 +1254,7 @@ mirror_invoice(const struct bk_notion_config *cfg, struct bk_store *store,
     json_object_set_new(props, "Session", p_relation(session_page));
     if ((e = upsert_page(cfg, s, DB_INVOICES, inv->number, page, props, arena,
                          &id, &edited, &made, err)) ||
-        (e = meta_put(store, key, id, err)))
+        (e = bk_store_meta_write(store, key, id, err)))
         return e;
     if (made)
         t->created++;
@@ -1316,7 +1274,7 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
     bool made = false;
     enum bk_err e;
 
-    if ((e = meta_get(store, key, arena, &page, err)))
+    if ((e = bk_store_meta_read(store, key, arena, &page, err)))
         return e;
     props = json_object();
     json_object_set_new(props, "Name", p_title(arena, p->name));
@@ -1331,7 +1289,7 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
                         json_pack("{s:b}", "checkbox", p->active));
     if ((e = upsert_page(cfg, s, DB_PACKAGES, p->slug, page, props, arena, &id,
                          &edited, &made, err)) ||
-        (e = meta_put(store, key, id, err)))
+        (e = bk_store_meta_write(store, key, id, err)))
         return e;
     if (made)
         t->created++;
@@ -1341,22 +1299,6 @@ mirror_package(const struct bk_notion_config *cfg, struct bk_store *store,
 }
 
 /* ---- the mirror job ------------------------------------------------------ */
-
-static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
-
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
 
 static enum bk_err
 check_unpulled(const struct bk_notion_config *cfg, struct bk_store *store,
@@ -1416,7 +1358,8 @@ static enum bk_err mirror_run(void *ctx, struct bk_store *store,
             e = mirror_client(cfg, store, &s, client_id, arena, NULL, &t, err);
     }
     if (!e)
-        e = finish(store, job, err);
+        e = bk_jobs_finish_alone(store, BK_TX_QUEUE, job, NULL, NULL, NULL,
+                                 err);
 out:
     pthread_mutex_unlock(&run_lock);
     return e;
@@ -2205,15 +2148,16 @@ static void update_metrics(struct pull *p)
         m.total.bookings[BK_BOOKING_COMPLETED],
         m.total.bookings[BK_BOOKING_CANCELLED],
         held ? 100.0 * no_show / held : 0.0, m.total.new_clients);
-    if (meta_get(p->store, META_METRICS, p->arena, &old, &e2) == BK_OK && old &&
-        strcmp(old, text) == 0)
+    if (bk_store_meta_read(p->store, META_METRICS, p->arena, &old, &e2) ==
+            BK_OK &&
+        old && strcmp(old, text) == 0)
         return;
     body = json_pack("{s:{s:o}}", "paragraph", "rich_text",
                      text_items(p->arena, text));
     if (api_ok(p->cfg, "PATCH",
                bk_arena_printf(p->arena, "/blocks/%s", p->s.metrics_block),
                body, p->arena, &j, &e2) ||
-        meta_put(p->store, META_METRICS, text, &e2))
+        bk_store_meta_write(p->store, META_METRICS, text, &e2))
         add_error(p, "metrics: %s", e2.msg);
     json_decref(body);
     json_decref(j);
@@ -2233,35 +2177,23 @@ static enum bk_err pull(const struct bk_notion_config *cfg,
     p.sum = sum;
     p.arena = arena;
     if ((e = ensure_schema(cfg, store, arena, &p.s, err)) ||
-        (e = meta_get(store, META_CURSOR, arena, &since, err)))
+        (e = bk_store_meta_read(store, META_CURSOR, arena, &since, err)))
         return e;
     /* Clients first: a session's row may name a client edited with it. */
     if ((e = pull_db(&p, DB_CLIENTS, since, err)) ||
         (e = pull_db(&p, DB_SESSIONS, since, err)))
         return e;
     if (p.cursor && (!since || strcmp(p.cursor, since) > 0) &&
-        (e = meta_put(store, META_CURSOR, p.cursor, err)))
+        (e = bk_store_meta_write(store, META_CURSOR, p.cursor, err)))
         return e;
     update_metrics(&p);
     return BK_OK;
 }
 
-static enum bk_err enqueue_period(const struct bk_notion_config *cfg,
-                                  struct bk_tx *tx, int64_t now_ms,
-                                  bool current, int64_t after,
-                                  struct bk_errbuf *err)
+/* One pull per period of this length (ms). */
+static int64_t pull_interval(const struct bk_notion_config *cfg)
 {
-    int64_t iv = cfg->pull_interval_ms > 0 ? cfg->pull_interval_ms : 60000;
-    int64_t period = now_ms / iv + (current ? 0 : 1), id;
-    char key[64];
-    bool existed;
-
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    snprintf(key, sizeof(key), PULL_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, PULL_KIND, key, NULL,
-                                current ? now_ms : period * iv,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return cfg->pull_interval_ms > 0 ? cfg->pull_interval_ms : 60000;
 }
 
 static enum bk_err pull_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
@@ -2271,7 +2203,8 @@ static enum bk_err pull_schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
 
     if (!cfg || !cfg->token)
         return BK_OK;
-    return enqueue_period(cfg, tx, now_ms, true, -1, err);
+    return bk_jobs_enqueue_period(tx, PULL_KIND, pull_interval(cfg),
+                                  cfg->max_attempts, now_ms, true, -1, err);
 }
 
 static enum bk_err pull_run(void *ctx, struct bk_store *store,
@@ -2280,7 +2213,6 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
 {
     const struct bk_notion_config *cfg = ctx;
     struct bk_sync_summary sum;
-    struct bk_tx *tx = NULL;
     /* A run asked for by a webhook ("notion.pull:hook:...") has no
      * period and schedules nothing. */
     int64_t period = bk_jobs_period_of(job, PULL_KIND);
@@ -2288,7 +2220,8 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
 
     memset(&sum, 0, sizeof(sum));
     if (!cfg || !cfg->token)
-        return finish(store, job, err); /* unconfigured since */
+        return bk_jobs_finish_alone(store, BK_TX_QUEUE, job, NULL, NULL, NULL,
+                                    err); /* unconfigured since */
     pthread_mutex_lock(&run_lock);
     e = pull(cfg, store, arena, &sum, err);
     pthread_mutex_unlock(&run_lock);
@@ -2298,17 +2231,8 @@ static enum bk_err pull_run(void *ctx, struct bk_store *store,
         bk_log_info("notion: pull: %" PRId64 " pages, %" PRId64
                     " created, %" PRId64 " updated, %zu errors",
                     sum.total, sum.created, sum.updated, sum.n_errors);
-    if ((e = bk_store_begin(store, BK_TX_QUEUE, &tx, err)))
-        goto out;
-    if ((period >= 0 &&
-         (e = enqueue_period(cfg, tx, bk_now_ms(), false, period, err))) ||
-        (e = bk_jobs_finish(tx, job, err)))
-        goto out;
-    e = bk_store_commit(tx, err);
-    tx = NULL;
-out:
-    bk_store_rollback(tx);
-    return e;
+    return bk_jobs_finish_period(store, job, period >= 0, pull_interval(cfg),
+                                 cfg->max_attempts, period, err);
 }
 
 void bk_notion_pull_kind(const struct bk_notion_config *cfg,
@@ -2392,11 +2316,11 @@ static enum bk_err catch_up(struct pull *p, struct bk_errbuf *err)
             for (size_t i = 0; i < n; i++) {
                 const char *page = NULL;
                 p->sum->total++;
-                if ((e = meta_get(p->store,
-                                  bk_arena_printf(p->arena,
-                                                  "notion.page.invoice.%s",
-                                                  list[i].number),
-                                  p->arena, &page, err)))
+                if ((e = bk_store_meta_read(
+                         p->store,
+                         bk_arena_printf(p->arena, "notion.page.invoice.%s",
+                                         list[i].number),
+                         p->arena, &page, err)))
                     return e;
                 if (page) {
                     p->sum->skipped++;

@@ -176,40 +176,6 @@ static enum bk_err read_state(struct bk_store *store, const char *uid,
     return e;
 }
 
-/* Finishes the job, after fn (may be NULL) changed the ledger in the same
- * transaction. */
-typedef enum bk_err (*apply_fn)(struct bk_tx *tx, void *ctx,
-                                struct bk_arena *arena, struct bk_errbuf *err);
-
-static enum bk_err finish_once(struct bk_store *store, const struct bk_job *job,
-                               apply_fn fn, void *ctx, struct bk_arena *arena,
-                               struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e && fn)
-        e = fn(tx, ctx, arena, err);
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
-static enum bk_err finish(struct bk_store *store, const struct bk_job *job,
-                          apply_fn fn, void *ctx, struct bk_arena *arena,
-                          struct bk_errbuf *err)
-{
-    enum bk_err e;
-
-    BK_STORE_RETRY(e, finish_once(store, job, fn, ctx, arena, err));
-    return e;
-}
-
 /* ---- stripe.checkout ---------------------------------------------------- */
 
 struct session_rec {
@@ -281,7 +247,8 @@ static enum bk_err checkout_run(void *ctx, struct bk_store *store,
         return e;
     e = read_state(store, rec.uid, arena, &s, err);
     if (e == BK_E_NOT_FOUND) /* deleted since: nothing to pay */
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     if (e)
         return e;
     if (s.b.status != BK_BOOKING_PENDING ||
@@ -289,14 +256,16 @@ static enum bk_err checkout_run(void *ctx, struct bk_store *store,
         s.p.session_id) {
         bk_log_debug("stripe: checkout %s attempt %d: nothing to do", rec.uid,
                      rec.attempt);
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     }
     if (s.p.session_expires_utc < now + BK_STRIPE_MIN_EXPIRY_S + 5) {
         /* Stripe was out of reach for longer than the attempt's slack: its
          * expires_at is no longer allowed. The attendee may retry. */
         rec.error = "the payment page could not be made in time; retry the "
                     "payment";
-        return finish(store, job, record_error, &rec, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, record_error, &rec,
+                                    arena, err);
     }
     for (int i = 0; i < 3; i++)
         currency[i] = (char)tolower((unsigned char)s.p.currency[i]);
@@ -345,7 +314,8 @@ static enum bk_err checkout_run(void *ctx, struct bk_store *store,
         } else {
             rec.id = bk_arena_strdup(arena, rec.id);
             rec.url = bk_arena_strdup(arena, rec.url);
-            e = finish(store, job, record_session, &rec, arena, err);
+            e = bk_jobs_finish_alone(store, BK_TX_WRITE, job, record_session,
+                                     &rec, arena, err);
             if (!e)
                 bk_log_info("stripe: booking %s attempt %d: session %s",
                             rec.uid, rec.attempt, rec.id);
@@ -486,7 +456,8 @@ static enum bk_err close_session(const struct bk_stripe_config *cfg,
     if (!e) {
         bk_log_info("stripe: booking %s cancelled: its session %s is closed",
                     s->b.uid, s->p.session_id);
-        e = finish(store, job, NULL, NULL, arena, err);
+        e = bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                 err);
     }
     return e;
 }
@@ -510,7 +481,8 @@ static enum bk_err settle_run(void *ctx, struct bk_store *store,
         return e;
     e = read_state(store, rec.uid, arena, &s, err);
     if (e == BK_E_NOT_FOUND)
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     if (e)
         return e;
     if (s.b.status == BK_BOOKING_CANCELLED &&
@@ -518,12 +490,14 @@ static enum bk_err settle_run(void *ctx, struct bk_store *store,
         return close_session(cfg, store, job, &s, arena, err);
     if (s.b.status != BK_BOOKING_PENDING ||
         s.b.payment_status != BK_PAYMENT_UNPAID)
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     if (s.b.hold_expires_utc > bk_now_utc())
         return bk_fail(err, BK_E_RETRY, "the hold of %s has not ended yet",
                        rec.uid);
     if (!s.p.session_id)
-        return finish(store, job, expire_unmade, &rec, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, expire_unmade,
+                                    &rec, arena, err);
     path = bk_arena_printf(arena, "/v1/checkout/sessions/%s", s.p.session_id);
     e = call(cfg, "GET", path, NULL, NULL, arena, &status, &doc, err);
     if (!e && (status < 200 || status > 299))
@@ -559,7 +533,8 @@ static enum bk_err settle_run(void *ctx, struct bk_store *store,
                     st ? st : "of no status");
         goto out;
     }
-    e = finish(store, job, apply_event, &rec, arena, err);
+    e = bk_jobs_finish_alone(store, BK_TX_WRITE, job, apply_event, &rec, arena,
+                             err);
 out:
     json_decref(doc);
     return e;
@@ -614,7 +589,8 @@ static enum bk_err refund_run(void *ctx, struct bk_store *store,
     /* The booking's own payment, or a second one to give back. */
     own = s.p.payment_intent && strcmp(s.p.payment_intent, pi) == 0;
     if (own && s.b.payment_status == BK_PAYMENT_REFUNDED)
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     {
         json_t *o = json_loads(job->payload ? job->payload : "", 0, NULL);
         rec.amount = json_integer_value(json_object_get(o, "amount"));
@@ -635,7 +611,8 @@ static enum bk_err refund_run(void *ctx, struct bk_store *store,
     if (!e) {
         const char *id = str_of(doc, "id");
         rec.id = id ? bk_arena_strdup(arena, id) : NULL;
-        e = finish(store, job, own ? record_refund : NULL, &rec, arena, err);
+        e = bk_jobs_finish_alone(store, BK_TX_WRITE, job,
+                                 own ? record_refund : NULL, &rec, arena, err);
         if (!e)
             bk_log_info("stripe: booking %s: payment %s refunded (%s): %s",
                         rec.uid, pi, rec.id ? rec.id : "?",
@@ -697,14 +674,17 @@ static enum bk_err package_run(void *ctx, struct bk_store *store,
         e = bk_store_purchase_get(tx, rec.uid, 0, arena, &p, err);
     bk_store_rollback(tx);
     if (e == BK_E_NOT_FOUND)
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     if (e)
         return e;
     if (p.status != BK_PURCHASE_AWAITING || p.session_id)
-        return finish(store, job, NULL, NULL, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, arena,
+                                    err);
     if (p.session_expires_utc < bk_now_utc() + BK_STRIPE_MIN_EXPIRY_S + 5) {
         rec.error = "the payment page could not be made in time; buy again";
-        return finish(store, job, record_package, &rec, arena, err);
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, record_package,
+                                    &rec, arena, err);
     }
     for (int i = 0; i < 3; i++)
         currency[i] = (char)tolower((unsigned char)p.currency[i]);
@@ -755,7 +735,8 @@ static enum bk_err package_run(void *ctx, struct bk_store *store,
         } else {
             rec.id = bk_arena_strdup(arena, rec.id);
             rec.url = bk_arena_strdup(arena, rec.url);
-            e = finish(store, job, record_package, &rec, arena, err);
+            e = bk_jobs_finish_alone(store, BK_TX_WRITE, job, record_package,
+                                     &rec, arena, err);
             if (!e)
                 bk_log_info("stripe: package purchase %s: session %s", rec.uid,
                             rec.id);

@@ -1,6 +1,7 @@
 /* jobs/jobs.c — worker threads: claim, run, record. */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -1063,4 +1064,92 @@ int64_t bk_jobs_period_of(const struct bk_job *job, const char *kind)
         bk_parse_i64(p + n + 1, 0, INT64_MAX, &v) != BK_OK)
         return -1;
     return v;
+}
+
+static enum bk_err finish_alone_once(
+    struct bk_store *store, enum bk_tx_mode mode, const struct bk_job *job,
+    enum bk_err (*apply)(struct bk_tx *tx, void *ctx, struct bk_arena *arena,
+                         struct bk_errbuf *err),
+    void *ctx, struct bk_arena *arena, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e = bk_store_begin(store, mode, &tx, err);
+
+    if (!e && apply)
+        e = apply(tx, ctx, arena, err);
+    if (!e)
+        e = bk_jobs_finish(tx, job, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_jobs_finish_alone(
+    struct bk_store *store, enum bk_tx_mode mode, const struct bk_job *job,
+    enum bk_err (*apply)(struct bk_tx *tx, void *ctx, struct bk_arena *arena,
+                         struct bk_errbuf *err),
+    void *ctx, struct bk_arena *arena, struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e,
+                   finish_alone_once(store, mode, job, apply, ctx, arena, err));
+    return e;
+}
+
+enum bk_err bk_jobs_enqueue_period(struct bk_tx *tx, const char *kind,
+                                   int64_t interval_ms, int max_attempts,
+                                   int64_t now_ms, bool current, int64_t after,
+                                   struct bk_errbuf *err)
+{
+    int64_t period, run_at, id;
+    char key[128];
+    bool existed;
+    int n;
+
+    if (interval_ms <= 0)
+        return bk_fail(err, BK_E_INTERNAL, "%s: period of %" PRId64 " ms", kind,
+                       interval_ms);
+    period = now_ms / interval_ms + (current ? 0 : 1);
+    if (after >= 0 && period <= after)
+        period = after + 1;
+    run_at = period * interval_ms;
+    if (!current && run_at > now_ms + interval_ms)
+        run_at = now_ms + interval_ms;
+    n = snprintf(key, sizeof(key), "%s:%" PRId64, kind, period);
+    if (n < 0 || (size_t)n >= sizeof(key))
+        return bk_fail(err, BK_E_INTERNAL, "job kind too long: %s", kind);
+    return bk_store_job_enqueue(tx, kind, key, NULL, run_at, max_attempts,
+                                now_ms, &id, &existed, err);
+}
+
+/* The next period's run, enqueued by bk_jobs_finish_period. */
+struct next_run {
+    const char *kind;
+    int64_t interval_ms, after;
+    int max_attempts;
+};
+
+static enum bk_err enqueue_next(struct bk_tx *tx, void *ctx,
+                                struct bk_arena *arena, struct bk_errbuf *err)
+{
+    const struct next_run *n = ctx;
+
+    (void)arena;
+    return bk_jobs_enqueue_period(tx, n->kind, n->interval_ms, n->max_attempts,
+                                  bk_now_ms(), false, n->after, err);
+}
+
+enum bk_err bk_jobs_finish_period(struct bk_store *store,
+                                  const struct bk_job *job, bool next,
+                                  int64_t interval_ms, int max_attempts,
+                                  int64_t after, struct bk_errbuf *err)
+{
+    struct next_run n = {job->kind, interval_ms, after, max_attempts};
+
+    return bk_jobs_finish_alone(store, BK_TX_QUEUE, job,
+                                next ? enqueue_next : NULL, &n, NULL, err);
 }

@@ -16,6 +16,7 @@
 #ifndef BK_JOBS_JOBS_H
 #define BK_JOBS_JOBS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -92,6 +93,28 @@ void bk_jobs_kind_init(struct bk_job_kind *out, const char *name,
  * (a whole number, 0 or more); -1 when the key is not of that form (a run
  * asked for otherwise). */
 int64_t bk_jobs_period_of(const struct bk_job *job, const char *kind);
+
+/* Enqueues the run of a periodic kind for one period, unless a job of
+ * that period was enqueued before: periods are UTC-aligned windows of
+ * interval_ms (> 0) milliseconds since the epoch, numbered from 0, and the
+ * run's dedupe key "<kind>:<period>" (bk_jobs_period_of) makes the call
+ * idempotent across runs, restarts and instances sharing the database.
+ * now_ms: the wall clock, milliseconds since the epoch. current: the
+ * period now_ms is in, due at its start (at once), as a kind's schedule()
+ * asks; otherwise the period that follows, due at its start. after (-1:
+ * none) is the period of the run that enqueues it: the next one is never
+ * that period or an earlier one, whose key a run already used when the
+ * wall clock stepped back (the chain of runs would stop on it), and the
+ * run of a following period is due one interval_ms from now_ms at the
+ * latest. max_attempts: of the new job. Returns BK_OK whether it enqueued
+ * or found the job there; BK_E_INTERNAL for interval_ms <= 0 or a kind
+ * longer than 100 bytes; otherwise bk_store_job_enqueue's error. Runs
+ * inside tx (borrowed; a BK_TX_QUEUE transaction in the run that finishes
+ * the job, so the next run is queued exactly when this one is done). */
+BK_MUST_CHECK enum bk_err
+bk_jobs_enqueue_period(struct bk_tx *tx, const char *kind, int64_t interval_ms,
+                       int max_attempts, int64_t now_ms, bool current,
+                       int64_t after, struct bk_errbuf *err);
 
 /* Jobs a worker claims in one transaction when none is waiting locally. */
 #define BK_JOBS_CLAIM_BATCH 64
@@ -176,5 +199,37 @@ BK_MUST_CHECK enum bk_err bk_jobs_fence(struct bk_store *store,
 BK_MUST_CHECK enum bk_err bk_jobs_finish(struct bk_tx *tx,
                                          const struct bk_job *job,
                                          struct bk_errbuf *err);
+
+/* Marks job done in a transaction of its own (mode: BK_TX_WRITE, or
+ * BK_TX_QUEUE where the job's completion is all it writes and needs no
+ * serializable snapshot), for a handler whose effect happened outside the
+ * ledger (a call to a provider) or that has nothing left to do. apply (may
+ * be NULL) runs first in the same transaction, with ctx and arena
+ * (borrowed; arena may be NULL when apply does not allocate), so that a
+ * ledger change recording the effect commits exactly once with the job's
+ * completion. The whole transaction is run again while it fails with
+ * BK_E_SERIALIZATION, at most BK_STORE_TX_TRIES times (BK_STORE_RETRY):
+ * apply must therefore read what it changes inside tx. Returns BK_OK once
+ * committed; otherwise what begin, apply, bk_jobs_finish (BK_E_STALE: the
+ * lease was lost) or the commit returned, with err set, and nothing of the
+ * transaction is kept. Call on the worker thread that runs the job. */
+BK_MUST_CHECK enum bk_err bk_jobs_finish_alone(
+    struct bk_store *store, enum bk_tx_mode mode, const struct bk_job *job,
+    enum bk_err (*apply)(struct bk_tx *tx, void *ctx, struct bk_arena *arena,
+                         struct bk_errbuf *err),
+    void *ctx, struct bk_arena *arena, struct bk_errbuf *err);
+
+/* Finishes the run of a periodic kind (bk_jobs_finish_alone in a
+ * BK_TX_QUEUE transaction) and, when next, enqueues in the same
+ * transaction the run of the period after the wall clock's
+ * (bk_jobs_enqueue_period of job->kind with current false, interval_ms,
+ * max_attempts and after: this run's period, bk_jobs_period_of, or -1),
+ * so that the next run exists exactly when this one is done. Errors as
+ * bk_jobs_finish_alone's. */
+BK_MUST_CHECK enum bk_err bk_jobs_finish_period(struct bk_store *store,
+                                                const struct bk_job *job,
+                                                bool next, int64_t interval_ms,
+                                                int max_attempts, int64_t after,
+                                                struct bk_errbuf *err);
 
 #endif

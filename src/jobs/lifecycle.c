@@ -12,32 +12,16 @@
 #include "base/time.h"
 #include "base/banned.h"
 
-#define KIND_PREFIX BK_JOBS_LIFECYCLE_KIND ":"
-
-/* Enqueues the run of a period: the one now_ms is in (due now) when
- * `now`, else the next one after both now_ms's and `after` (never a
- * period whose key was used, should the wall clock step back), due at
- * its start but at most one interval from now. Idempotent by its key. */
+/* bk_jobs_enqueue_period for the lifecycle run, when it has anything to
+ * do. */
 static enum bk_err enqueue(const struct bk_jobs_lifecycle_config *cfg,
                            struct bk_tx *tx, int64_t now_ms, bool now,
                            int64_t after, struct bk_errbuf *err)
 {
-    int64_t period = now_ms / cfg->interval_ms, run_at, id;
-    char key[64];
-    bool existed;
-
     if (cfg->inactive_days <= 0)
         return BK_OK;
-    if (!now)
-        period++;
-    if (period <= after)
-        period = after + 1;
-    run_at = now ? now_ms : period * cfg->interval_ms;
-    if (run_at > now_ms + cfg->interval_ms)
-        run_at = now_ms + cfg->interval_ms;
-    snprintf(key, sizeof(key), KIND_PREFIX "%" PRId64, period);
-    return bk_store_job_enqueue(tx, BK_JOBS_LIFECYCLE_KIND, key, NULL, run_at,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return bk_jobs_enqueue_period(tx, BK_JOBS_LIFECYCLE_KIND, cfg->interval_ms,
+                                  cfg->max_attempts, now_ms, now, after, err);
 }
 
 static enum bk_err schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
@@ -78,26 +62,6 @@ static enum bk_err batch(const struct bk_jobs_lifecycle_config *cfg,
     return e;
 }
 
-static enum bk_err finish(const struct bk_jobs_lifecycle_config *cfg,
-                          struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
-
-    if (!e)
-        e = enqueue(cfg, tx, bk_now_ms(), false,
-                    bk_jobs_period_of(job, BK_JOBS_LIFECYCLE_KIND), err);
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err run(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err)
@@ -116,7 +80,10 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         total += changed;
         after = last;
     } while (!skipped && last > 0);
-    if ((e = finish(cfg, store, job, err)))
+    if ((e = bk_jobs_finish_period(
+             store, job, cfg->inactive_days > 0, cfg->interval_ms,
+             cfg->max_attempts, bk_jobs_period_of(job, BK_JOBS_LIFECYCLE_KIND),
+             err)))
         return e;
     if (skipped)
         bk_log_info("clients: %s skipped: another instance runs it",

@@ -17,46 +17,17 @@ static int batch_of(const struct bk_jobs_prune_config *cfg)
     return cfg->batch > 0 ? cfg->batch : 1000;
 }
 
-/* The period of a run, from its dedupe key; -1 when it has none. */
-static int64_t period_of(const struct bk_job *job)
-{
-    const char *p = job && job->dedupe_key ? job->dedupe_key : "";
-    size_t n = strlen(BK_JOBS_PRUNE_KIND ":");
-    char *end = NULL;
-    long long v;
-
-    if (strncmp(p, BK_JOBS_PRUNE_KIND ":", n) != 0)
-        return -1;
-    v = strtoll(p + n, &end, 10);
-    return end && *end == '\0' ? (int64_t)v : -1;
-}
-
-/* Enqueues the run of the period that follows now_ms (or, with
- * `current`, of the one now_ms is in, due at once). Its dedupe key makes
- * the call idempotent across runs, restarts and instances. after (-1:
- * none) is the period of the run that enqueues it: the next one is never
- * an earlier period, whose key a run already used when the wall clock
- * stepped back, and is due one interval from now at the latest. */
+/* bk_jobs_enqueue_period for the pruning, when anything is to prune. */
 static enum bk_err enqueue_period(const struct bk_jobs_prune_config *cfg,
                                   struct bk_tx *tx, int64_t now_ms,
                                   bool current, int64_t after,
                                   struct bk_errbuf *err)
 {
-    int64_t period = now_ms / cfg->interval_ms + (current ? 0 : 1), id;
-    int64_t run_at;
-    char key[64];
-    bool existed;
-
     if (cfg->retention_days <= 0)
         return BK_OK; /* keep for ever: nothing to run */
-    if (after >= 0 && period <= after)
-        period = after + 1;
-    run_at = period * cfg->interval_ms;
-    if (!current && run_at > now_ms + cfg->interval_ms)
-        run_at = now_ms + cfg->interval_ms;
-    snprintf(key, sizeof(key), BK_JOBS_PRUNE_KIND ":%" PRId64, period);
-    return bk_store_job_enqueue(tx, BK_JOBS_PRUNE_KIND, key, NULL, run_at,
-                                cfg->max_attempts, now_ms, &id, &existed, err);
+    return bk_jobs_enqueue_period(tx, BK_JOBS_PRUNE_KIND, cfg->interval_ms,
+                                  cfg->max_attempts, now_ms, current, after,
+                                  err);
 }
 
 static enum bk_err schedule(void *ctx, struct bk_tx *tx, int64_t now_ms,
@@ -97,26 +68,6 @@ out:
     return e;
 }
 
-static enum bk_err finish(const struct bk_jobs_prune_config *cfg,
-                          struct bk_store *store, const struct bk_job *job,
-                          struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e;
-
-    e = bk_store_begin(store, BK_TX_QUEUE, &tx, err);
-    if (!e)
-        e = enqueue_period(cfg, tx, bk_now_ms(), false, period_of(job), err);
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err run(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err)
@@ -142,7 +93,9 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         if (skipped || n < batch_of(cfg) || bk_mono_ms() >= stop_by)
             break;
     }
-    e = finish(cfg, store, job, err);
+    e = bk_jobs_finish_period(store, job, cfg->retention_days > 0,
+                              cfg->interval_ms, cfg->max_attempts,
+                              bk_jobs_period_of(job, BK_JOBS_PRUNE_KIND), err);
     if (e)
         return e;
     if (skipped && !total)
@@ -162,7 +115,8 @@ static enum bk_err on_dead(void *ctx, struct bk_tx *tx,
                            struct bk_errbuf *err)
 {
     (void)error;
-    return enqueue_period(ctx, tx, bk_now_ms(), false, period_of(job), err);
+    return enqueue_period(ctx, tx, bk_now_ms(), false,
+                          bk_jobs_period_of(job, BK_JOBS_PRUNE_KIND), err);
 }
 
 void bk_jobs_prune_kind(const struct bk_jobs_prune_config *cfg,

@@ -142,22 +142,6 @@ static void compose(const struct bk_mail_config *cfg, const struct pkg_mail *m,
         esc(cfg->base_url, arena), esc(p->attendee_email, arena));
 }
 
-static enum bk_err finish_once(struct bk_store *store, const struct bk_job *job,
-                               struct bk_errbuf *err)
-{
-    struct bk_tx *tx = NULL;
-    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
-
-    if (!e)
-        e = bk_jobs_finish(tx, job, err);
-    if (!e) {
-        e = bk_store_commit(tx, err);
-        tx = NULL;
-    }
-    bk_store_rollback(tx);
-    return e;
-}
-
 static enum bk_err run(void *ctx, struct bk_store *store,
                        const struct bk_job *job, struct bk_arena *arena,
                        struct bk_errbuf *err)
@@ -175,18 +159,17 @@ static enum bk_err run(void *ctx, struct bk_store *store,
         return bk_fail(err, BK_E_MALFORMED, "job payload names no purchase");
     memset(&m, 0, sizeof(m));
     e = read_purchase(store, uid, arena, &m, err);
-    if (e == BK_E_NOT_FOUND) {
-        BK_STORE_RETRY(e, finish_once(store, job, err));
-        return e;
-    }
+    if (e == BK_E_NOT_FOUND)
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL,
+                                    err);
     if (e)
         return e;
     if (!cfg || !cfg->smtp.url || !cfg->from_addr) {
         bk_log_info("mail: package email of purchase %s skipped (no "
                     "BOOKINGD_SMTP_URL)",
                     uid);
-        BK_STORE_RETRY(e, finish_once(store, job, err));
-        return e;
+        return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL,
+                                    err);
     }
     compose(cfg, &m, arena, &out);
     if ((e = bk_smtp_send(&cfg->smtp, &out, arena, err))) {
@@ -196,8 +179,7 @@ static enum bk_err run(void *ctx, struct bk_store *store,
     }
     bk_log_info("mail: sent the package email of purchase %s to %s", uid,
                 m.p.attendee_email);
-    BK_STORE_RETRY(e, finish_once(store, job, err));
-    return e;
+    return bk_jobs_finish_alone(store, BK_TX_WRITE, job, NULL, NULL, NULL, err);
 }
 
 void bk_mail_package_kind(const struct bk_mail_config *cfg,

@@ -55,6 +55,50 @@ out:
     return e;
 }
 
+enum bk_err bk_store_meta_read(struct bk_store *store, const char *key,
+                               struct bk_arena *arena, const char **value,
+                               struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e = bk_store_begin(store, BK_TX_READ, &tx, err);
+
+    *value = NULL;
+    if (!e) {
+        e = bk_store_meta_get(tx, key, arena, value, err);
+        if (e == BK_E_NOT_FOUND)
+            e = BK_OK;
+    }
+    bk_store_rollback(tx);
+    if (e)
+        *value = NULL;
+    return e;
+}
+
+static enum bk_err meta_write_once(struct bk_store *store, const char *key,
+                                   const char *value, struct bk_errbuf *err)
+{
+    struct bk_tx *tx = NULL;
+    enum bk_err e = bk_store_begin(store, BK_TX_WRITE, &tx, err);
+
+    if (!e)
+        e = bk_store_meta_put(tx, key, value, err);
+    if (!e) {
+        e = bk_store_commit(tx, err);
+        tx = NULL;
+    }
+    bk_store_rollback(tx);
+    return e;
+}
+
+enum bk_err bk_store_meta_write(struct bk_store *store, const char *key,
+                                const char *value, struct bk_errbuf *err)
+{
+    enum bk_err e;
+
+    BK_STORE_RETRY(e, meta_write_once(store, key, value, err));
+    return e;
+}
+
 enum bk_err bk_store_meta_delete(struct bk_tx *tx, const char *key,
                                  struct bk_errbuf *err)
 {

@@ -241,6 +241,23 @@ BK_MUST_CHECK enum bk_err bk_store_meta_put(struct bk_tx *tx, const char *key,
 /* Deletes; no error when the key is not there. */
 BK_MUST_CHECK enum bk_err
 bk_store_meta_delete(struct bk_tx *tx, const char *key, struct bk_errbuf *err);
+/* The same reads and writes of one setting, each in a transaction of its
+ * own on store (for a caller outside any transaction: a connector's sync
+ * cursor, the pages it made). meta_read: *value is owned by arena, NULL
+ * when the key is not there (BK_OK) or on an error. meta_write inserts or
+ * replaces in a write transaction, run again while it fails with
+ * BK_E_SERIALIZATION (BK_STORE_RETRY). Errors: beginning, the statement
+ * or the commit's (BK_E_BUSY, BK_E_IO, ...), with err set; nothing is
+ * written then. */
+BK_MUST_CHECK enum bk_err bk_store_meta_read(struct bk_store *store,
+                                             const char *key,
+                                             struct bk_arena *arena,
+                                             const char **value,
+                                             struct bk_errbuf *err);
+BK_MUST_CHECK enum bk_err bk_store_meta_write(struct bk_store *store,
+                                              const char *key,
+                                              const char *value,
+                                              struct bk_errbuf *err);
 
 /* ---- Paging ------------------------------------------------------------ */
 

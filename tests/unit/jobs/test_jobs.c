@@ -989,6 +989,60 @@ static void test_store_failures_are_not_attempts(void **state)
     bk_store_free(s);
 }
 
+/* The run_at_ms of the job keyed key in tx; -1 when there is none. */
+static int64_t run_at_of(struct bk_tx *tx, const char *key)
+{
+    struct bk_arena arena;
+    struct bk_job j;
+    int64_t id = 0, at = -1;
+    bool found = false;
+
+    bk_arena_init(&arena);
+    OK(bk_store_job_find_key(tx, key, &id, &found, &err_));
+    if (found) {
+        OK(bk_store_job_get(tx, id, &arena, &j, &err_));
+        at = j.run_at_ms;
+    }
+    bk_arena_release(&arena);
+    return at;
+}
+
+/* A periodic kind's runs: the current period's due at its start, the
+ * next one's at the next start, once per period whoever asks; after a
+ * backward step of the clock, never a period already run, and due one
+ * interval from now at the latest. */
+static void test_enqueue_period(void **state)
+{
+    struct bk_store *s = fresh_store();
+    struct bk_tx *tx = NULL;
+    struct bk_errbuf err;
+    const int64_t iv = 60000, now = 1000 * iv + 500;
+
+    (void)state;
+    bk_errbuf_clear(&err);
+    OK(bk_store_begin(s, BK_TX_QUEUE, &tx, &err_));
+    OK(bk_jobs_enqueue_period(tx, "t.kind", iv, 3, now, true, -1, &err_));
+    assert_int_equal(run_at_of(tx, "t.kind:1000"), 1000 * iv);
+    OK(bk_jobs_enqueue_period(tx, "t.kind", iv, 3, now, false, 1000, &err_));
+    assert_int_equal(run_at_of(tx, "t.kind:1001"), 1001 * iv);
+    /* Asked again (a restart, another instance): the same job. */
+    OK(bk_jobs_enqueue_period(tx, "t.kind", iv, 3, now + 10, true, -1, &err_));
+    OK(bk_jobs_enqueue_period(tx, "t.kind", iv, 3, now + 10, false, -1, &err_));
+    assert_int_equal(run_at_of(tx, "t.kind:1000"), 1000 * iv);
+    assert_int_equal(run_at_of(tx, "t.kind:1001"), 1001 * iv);
+    assert_int_equal(run_at_of(tx, "t.kind:1002"), -1);
+    /* The clock went back 100 periods after the run of period 1001. */
+    OK(bk_jobs_enqueue_period(tx, "t.kind", iv, 3, now - 100 * iv, false, 1001,
+                              &err_));
+    assert_int_equal(run_at_of(tx, "t.kind:901"), -1);
+    assert_int_equal(run_at_of(tx, "t.kind:1002"), now - 99 * iv);
+    assert_int_equal(
+        bk_jobs_enqueue_period(tx, "t.kind", 0, 3, now, true, -1, &err),
+        BK_E_INTERNAL);
+    bk_store_rollback(tx);
+    bk_store_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -999,6 +1053,7 @@ int main(void)
         cmocka_unit_test(test_claimed_jobs_do_not_outlive_their_lease),
         cmocka_unit_test(test_stop_gives_back_claimed_jobs),
         cmocka_unit_test(test_prune),
+        cmocka_unit_test(test_enqueue_period),
         cmocka_unit_test(test_prune_skips_while_another_prunes),
         cmocka_unit_test(test_backward_step_does_not_freeze_retries),
         cmocka_unit_test(test_forward_step_keeps_running_jobs),

@@ -772,6 +772,21 @@ static void test_miss_keeps_transaction(void **state)
     commit(f, tx);
 }
 
+/* A setting read and written each in a transaction of its own: absent is
+ * NULL and no error, a write replaces. */
+static void test_meta_read_write(void **state)
+{
+    struct fx *f = *state;
+    const char *v = "unset";
+
+    OK(f, bk_store_meta_read(f->store, "cursor", &f->arena, &v, &f->err));
+    assert_null(v);
+    OK(f, bk_store_meta_write(f->store, "cursor", "1", &f->err));
+    OK(f, bk_store_meta_write(f->store, "cursor", "2", &f->err));
+    OK(f, bk_store_meta_read(f->store, "cursor", &f->arena, &v, &f->err));
+    assert_string_equal(v, "2");
+}
+
 /* The shared lookups of store/sql.c: a row lock of two tables, a row by
  * its public id or its id, and an insert's returned id. */
 static void test_locks_and_keys(void **state)
@@ -3392,6 +3407,7 @@ int main(void)
         T(test_durability),
         T(test_error_breaks_transaction),
         T(test_miss_keeps_transaction),
+        T(test_meta_read_write),
         T(test_read_tx_refuses_writes),
         T(test_locks_and_keys),
         T(test_queue_mode),
