@@ -308,8 +308,13 @@ static enum bk_err watch_run(void *ctx, struct bk_store *store,
 
     if (cfg->cal->secret_key && (e = pass(cfg, store, arena, err)))
         return e;
+    /* after: this run's period, so that a backward step of the wall
+     * clock does not enqueue a period whose key a run already used (the
+     * chain of runs would stop there); -1 for the run a new connection
+     * asked for. */
     return bk_jobs_finish_period(store, job, true, period_ms(cfg),
-                                 cfg->max_attempts, -1, err);
+                                 cfg->max_attempts,
+                                 bk_jobs_period_of(job, WATCH_KIND), err);
 }
 
 void bk_gwatch_kind(const struct bk_gwatch_config *cfg, struct bk_job_kind *out)
