@@ -204,8 +204,12 @@ static void run_batch(void *ctx, struct bk_store *store,
                                  "job payload '%s' is not a delivery id",
                                  jobs[i]->payload);
         else if (bk_fault("inbox.apply"))
+            /* The apply's own failure, counted as an attempt: not BK_E_IO,
+             * which the pool takes for the store's (not counted) when the
+             * thread saw the store fail meanwhile — as another delivery of
+             * the batch may make it (a serialization failure). */
             results[i] =
-                bk_fail(&errs[i], BK_E_IO, "injected fault: inbox.apply");
+                bk_fail(&errs[i], BK_E_INTERNAL, "injected fault: inbox.apply");
         it->done = results[i] != BK_OK;
         if (!it->done)
             pending++;
